@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	rungroup "github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/workflow-runtime/workflow-runtime/endpoint"
+	"github.com/workflow-runtime/workflow-runtime/migrations"
+	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
+	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
+)
+
+// healthInterval is how often gRPC health follows the dependencies' state.
+const healthInterval = 5 * time.Second
+
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
+	cfg, err := config.Load("serve", args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	logger, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	redis.SetLogger(redisLogger{level.Warn(log.With(logger, "component", "redis"))})
+	if err := serveWith(ctx, cfg, logger); err != nil {
+		level.Error(logger).Log("msg", "workflow-runtime stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error {
+	level.Info(logger).Log("msg", "starting", "version", version, "config", fmt.Sprintf("%+v", cfg.Redacted()))
+
+	st, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	if cfg.NoMigrate {
+		level.Info(logger).Log("msg", "migrations skipped (--no-migrate)")
+	} else {
+		if err := migrations.Up(ctx, st.DB().DB); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		level.Info(logger).Log("msg", "migrations applied")
+	}
+
+	var redisCheck health.Check
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		redisCheck = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	}
+	checker := health.NewChecker(version, 2*time.Second,
+		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
+		health.Dependency{Name: "redis", Check: redisCheck},
+		// The engine client arrives with execution coordination; until then the engine is not used.
+		health.Dependency{Name: "workflow_engine"},
+	)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rpcDuration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "workflow_runtime", Name: "rpc_duration_seconds",
+		Help:    "Duration of API calls by method and gRPC code.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "code"})
+	registry.MustRegister(rpcDuration)
+
+	var limiter *rate.Limiter
+	if cfg.RateLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	}
+	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow})
+	endpoints := endpoint.NewDeploymentEndpoints(svc, endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter))
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc listen: %w", err)
+	}
+	grpcServer := grpc.NewServer(grpc.ChainUnaryInterceptor(grpctransport.ErrorInterceptor))
+	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints))
+	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
+	grpcHealth := grpchealth.NewServer()
+	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
+	reflection.Register(grpcServer)
+
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer conn.Close()
+	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("http listen: %w", err)
+	}
+	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	var g rungroup.Group
+	// Interrupts run in the order the actors are added: readiness drops first,
+	// so that load balancers stop sending; then HTTP drains, while the gRPC
+	// server that its REST calls go through still serves; then gRPC drains.
+	hctx, stopHealth := context.WithCancel(ctx)
+	g.Add(func() error {
+		followHealth(hctx, checker, grpcHealth)
+		return nil
+	}, func(error) {
+		checker.SetReady(false)
+		grpcHealth.Shutdown()
+		stopHealth()
+		level.Info(logger).Log("msg", "draining")
+	})
+	g.Add(func() error {
+		level.Info(logger).Log("msg", "http serving", "addr", httpLis.Addr().String())
+		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func(error) {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = httpServer.Shutdown(sctx)
+		level.Info(logger).Log("msg", "http stopped")
+	})
+	g.Add(func() error {
+		level.Info(logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
+		return grpcServer.Serve(grpcLis)
+	}, func(error) {
+		stopGRPC(grpcServer, cfg.ShutdownTimeout)
+		level.Info(logger).Log("msg", "grpc stopped")
+	})
+	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
+
+	checker.SetReady(true)
+	err = g.Run()
+	var sig rungroup.SignalError
+	if errors.As(err, &sig) || errors.Is(err, context.Canceled) {
+		level.Info(logger).Log("msg", "stopped", "reason", err)
+		return nil
+	}
+	return err
+}
+
+// followHealth keeps gRPC health in step with the dependencies until ctx ends.
+func followHealth(ctx context.Context, checker *health.Checker, srv *grpchealth.Server) {
+	services := []string{"", pb.WorkflowRuntimeService_ServiceDesc.ServiceName, pb.MonitoringService_ServiceDesc.ServiceName}
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	for {
+		st := healthpb.HealthCheckResponse_SERVING
+		if !checker.Ready(ctx) {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		for _, s := range services {
+			srv.SetServingStatus(s, st)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stopGRPC drains in-flight calls, and cuts them off when the timeout passes.
+func stopGRPC(s *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.Stop()
+	}
+}
+
+// loopback turns a listener's address into one this process can dial: an
+// unspecified host (":9090", "[::]:9090") becomes 127.0.0.1.
+func loopback(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// redisLogger routes go-redis's internal messages (pool dial failures) into
+// the service's log instead of the standard library's.
+type redisLogger struct{ logger log.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.logger.Log("msg", fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+// stack is a whole workflow-runtime serving on free ports of 127.0.0.1.
+type stack struct {
+	dbURL    string
+	httpBase string
+	conn     *grpc.ClientConn
+	client   pb.WorkflowRuntimeServiceClient
+	stop     func() error
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startStack(t *testing.T, extraEnv map[string]string) *stack {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	env := map[string]string{
+		"WFR_DATABASE_URL":     dbURL,
+		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
+		"WFR_GRPC_ADDR":        grpcAddr,
+		"WFR_HTTP_ADDR":        httpAddr,
+		"WFR_INSTANCE_ID":      "wiring-test",
+		"WFR_SHUTDOWN_TIMEOUT": "5s",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveWith(ctx, cfg, log.NewNopLogger()) }()
+
+	s := &stack{dbURL: dbURL, httpBase: "http://" + httpAddr}
+	s.stop = sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			return fmt.Errorf("serve did not stop")
+		}
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.httpBase + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+
+	s.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	s.client = pb.NewWorkflowRuntimeServiceClient(s.conn)
+	t.Cleanup(func() {
+		s.conn.Close()
+		_ = s.stop()
+	})
+	return s
+}
+
+func definition(t *testing.T, nodes ...map[string]any) *structpb.Struct {
+	t.Helper()
+	ns := make([]any, len(nodes))
+	for i, n := range nodes {
+		ns[i] = n
+	}
+	s, err := structpb.NewStruct(map[string]any{"name": "orders", "nodes": ns})
+	require.NoError(t, err)
+	return s
+}
+
+var (
+	cronNode    = map[string]any{"id": "n1", "name": "Every hour", "type": "TRIGGER", "subtype": "CRON", "parameters": map[string]any{"cron_expression": "0 * * * *"}}
+	actionNode  = map[string]any{"id": "n2", "name": "Ship", "type": "ACTION"}
+	webhookSpec = &pb.Trigger{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{Path: "/orders/created/", Secrets: []string{"s3cret"}}}
+)
+
+func requireCode(t *testing.T, err error, want codes.Code) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	require.True(t, ok, "not a status error: %v", err)
+	require.Equal(t, want, st.Code(), "message: %s", st.Message())
+	return st
+}
+
+func violations(st *status.Status) []string {
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	return fields
+}
+
+// TestWiringGRPC drives the deployment lifecycle through the real gRPC server.
+func TestWiringGRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s := startStack(t, nil)
+	ctx := context.Background()
+	c := s.client
+
+	_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "bad id!", WorkflowDefinition: definition(t)})
+	st := requireCode(t, err, codes.InvalidArgument)
+	if diff := cmp.Diff([]string{"workflow_id", "workflow_definition.nodes"}, violations(st)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+	list, err := c.ListDeployments(ctx, &pb.ListDeploymentsRequest{Statuses: []pb.DeploymentStatus{pb.DeploymentStatus_DEPLOYMENT_STATUS_DRAFT, pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, pb.DeploymentStatus_DEPLOYMENT_STATUS_ARCHIVED}})
+	require.NoError(t, err)
+	require.Zero(t, list.GetTotalSize(), "a rejected deploy wrote something")
+
+	dep, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{
+		WorkflowId: "orders.sync", WorkflowDefinition: definition(t, cronNode, actionNode), DeployedBy: "alice",
+	})
+	require.NoError(t, err)
+	d := dep.GetDeployment()
+	require.Equal(t, pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, d.GetStatus())
+	require.EqualValues(t, 1, d.GetVersion())
+	require.Len(t, d.GetTriggers(), 1)
+	require.EqualValues(t, cron.JitterSeconds("orders.sync", 300), d.GetTriggers()[0].GetJitterSeconds())
+	require.NotNil(t, d.GetTriggers()[0].GetNextFireTime())
+
+	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "orders.sync", WorkflowDefinition: definition(t, actionNode)})
+	st = requireCode(t, err, codes.AlreadyExists)
+	require.Contains(t, st.Message(), d.GetDeploymentId())
+
+	got, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: "orders.sync"})
+	require.NoError(t, err)
+	require.Equal(t, d.GetDeploymentId(), got.GetDeployment().GetDeploymentId())
+	_, err = c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: "00000000-0000-0000-0000-000000000000"})
+	requireCode(t, err, codes.NotFound)
+
+	list, err = c.ListDeployments(ctx, &pb.ListDeploymentsRequest{TriggerType: pb.TriggerType_TRIGGER_TYPE_CRON})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, list.GetTotalSize())
+
+	paused := pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED
+	up, err := c.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: d.GetDeploymentId(), Status: &paused, ExpectedVersion: 1})
+	require.NoError(t, err)
+	require.Equal(t, paused, up.GetDeployment().GetStatus())
+	require.Nil(t, up.GetDeployment().GetTriggers()[0].GetNextFireTime(), "a paused deployment fires nothing")
+	_, err = c.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: d.GetDeploymentId(), Status: &paused})
+	requireCode(t, err, codes.FailedPrecondition)
+
+	deployed := pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED
+	up, err = c.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: d.GetDeploymentId(), Status: &deployed})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, up.GetDeployment().GetVersion())
+
+	_, err = c.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: d.GetDeploymentId(), Triggers: []*pb.Trigger{webhookSpec}, ExpectedVersion: 1})
+	requireCode(t, err, codes.Aborted)
+	up, err = c.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{
+		DeploymentId: d.GetDeploymentId(),
+		Triggers:     []*pb.Trigger{webhookSpec},
+		Config:       &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"triggers", "config"}},
+	})
+	require.NoError(t, err)
+	wh := up.GetDeployment().GetTriggers()[0]
+	require.Equal(t, "orders/created", wh.GetTrigger().GetWebhook().GetPath())
+	require.True(t, wh.GetRequiresSignature())
+	require.Empty(t, wh.GetTrigger().GetWebhook().GetSecrets(), "secrets are write-only")
+	require.Equal(t, pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL, up.GetDeployment().GetConfig().GetOverlapPolicy())
+
+	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "other", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{Path: "Orders/Created"}}}})
+	st = requireCode(t, err, codes.AlreadyExists)
+	require.Contains(t, st.Message(), d.GetDeploymentId())
+
+	del, err := c.DeleteDeployment(ctx, &pb.DeleteDeploymentRequest{DeploymentId: d.GetDeploymentId()})
+	require.NoError(t, err)
+	require.Equal(t, pb.DeploymentStatus_DEPLOYMENT_STATUS_ARCHIVED, del.GetDeployment().GetStatus())
+	_, err = c.DeleteDeployment(ctx, &pb.DeleteDeploymentRequest{DeploymentId: d.GetDeploymentId()})
+	requireCode(t, err, codes.FailedPrecondition)
+	_, err = c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: "orders.sync"})
+	requireCode(t, err, codes.NotFound)
+
+	_, err = c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "orders.sync"})
+	requireCode(t, err, codes.Unimplemented)
+	_, err = pb.NewMonitoringServiceClient(s.conn).GetSystemHealth(ctx, &pb.GetSystemHealthRequest{})
+	requireCode(t, err, codes.Unimplemented)
+
+	hc, err := healthpb.NewHealthClient(s.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "workflowruntime.v1.WorkflowRuntimeService"})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, hc.GetStatus())
+
+	sctx, cancelStream := context.WithCancel(ctx)
+	defer cancelStream()
+	stream, err := reflectionpb.NewServerReflectionClient(s.conn).ServerReflectionInfo(sctx)
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}))
+	refl, err := stream.Recv()
+	require.NoError(t, err)
+	var services []string
+	for _, svc := range refl.GetListServicesResponse().GetService() {
+		services = append(services, svc.GetName())
+	}
+	require.Subset(t, services, []string{"workflowruntime.v1.WorkflowRuntimeService", "workflowruntime.v1.MonitoringService", "grpc.health.v1.Health"})
+	require.NoError(t, stream.CloseSend())
+	cancelStream()
+
+	require.NoError(t, s.stop())
+}
+
+func doJSON(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
+	return resp.StatusCode, out
+}
+
+// TestWiringREST drives the same lifecycle through grpc-gateway and checks the
+// plain HTTP endpoints.
+func TestWiringREST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s := startStack(t, nil)
+	api := s.httpBase + "/api/v1"
+	deploy := `{"workflow_id":"billing","deployed_by":"bob","workflow_definition":{"nodes":[
+		{"id":"t","name":"Nightly","type":"TRIGGER","subtype":"CRON","parameters":{"cron_expression":"30 2 * * *","timezone":"America/New_York"}},
+		{"id":"a","name":"Charge","type":"ACTION"}],
+		"connections":{"Nightly":{"main":[{"node":"Charge","type":"MAIN","index":0}]}}}}`
+
+	steps := []struct {
+		name, method, path, body string
+		wantCode                 int
+		check                    func(t *testing.T, body map[string]any)
+	}{
+		{name: "bad cron is 400", method: "POST", path: "/deployments", wantCode: 400,
+			body: `{"workflow_id":"x","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},"triggers":[{"type":"TRIGGER_TYPE_CRON","cron":{"expression":"61 * * * *"}}]}`},
+		{name: "deploy", method: "POST", path: "/deployments", body: deploy, wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			d := b["deployment"].(map[string]any)
+			require.Equal(t, "DEPLOYMENT_STATUS_DEPLOYED", d["status"])
+			require.Equal(t, "bob", d["deployed_by"])
+		}},
+		{name: "deploy again is 409", method: "POST", path: "/deployments", body: deploy, wantCode: 409},
+		{name: "get by workflow", method: "GET", path: "/workflows/billing/deployment", wantCode: 200},
+		{name: "unknown deployment is 404", method: "GET", path: "/deployments/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", wantCode: 404},
+		{name: "list", method: "GET", path: "/deployments?workflow_id=billing&page_size=10", wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			require.Equal(t, "1", b["total_size"])
+		}},
+		{name: "pause", method: "PATCH", path: "/deployments/{id}", body: `{"status":"DEPLOYMENT_STATUS_PAUSED"}`, wantCode: 200},
+		{name: "pause twice is 400", method: "PATCH", path: "/deployments/{id}", body: `{"status":"DEPLOYMENT_STATUS_PAUSED"}`, wantCode: 400},
+		{name: "resume", method: "PATCH", path: "/deployments/{id}", body: `{"status":"DEPLOYMENT_STATUS_DEPLOYED","expected_version":"2"}`, wantCode: 200},
+		{name: "stale version is 409", method: "PATCH", path: "/deployments/{id}", body: `{"config":{"catchup_window_seconds":60},"expected_version":"1"}`, wantCode: 409},
+		{name: "update config", method: "PATCH", path: "/deployments/{id}", body: `{"config":{"catchup_window_seconds":60}}`, wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			d := b["deployment"].(map[string]any)
+			require.Equal(t, "4", d["version"])
+			require.EqualValues(t, 60, d["config"].(map[string]any)["catchup_window_seconds"])
+		}},
+		{name: "delete", method: "DELETE", path: "/deployments/{id}", wantCode: 200},
+		{name: "after delete, get by id shows ARCHIVED", method: "GET", path: "/deployments/{id}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			require.Equal(t, "DEPLOYMENT_STATUS_ARCHIVED", b["deployment"].(map[string]any)["status"])
+		}},
+		{name: "unimplemented RPC is 501", method: "GET", path: "/executions", wantCode: 501},
+	}
+	var id string
+	for _, step := range steps {
+		path := strings.ReplaceAll(step.path, "{id}", id)
+		code, body := doJSON(t, step.method, api+path, step.body)
+		require.Equal(t, step.wantCode, code, "%s: %v", step.name, body)
+		if step.name == "deploy" {
+			id = body["deployment"].(map[string]any)["deployment_id"].(string)
+		}
+		if step.check != nil {
+			step.check(t, body)
+		}
+	}
+
+	for _, c := range []struct {
+		path, contains string
+		code           int
+	}{
+		{"/livez", "ok", 200},
+		{"/readyz", "ok", 200},
+		{"/health", `"database":{"status":"healthy"`, 200},
+		{"/metrics", `workflow_runtime_rpc_duration_seconds_count{code="AlreadyExists",method="DeployWorkflow"} 1`, 200},
+		{"/openapi.json", `"/api/v1/deployments/{deployment_id}"`, 200},
+		{"/docs/", "swagger-ui", 200},
+		{"/docs/swagger-initializer.js", `url: "/openapi.json"`, 200},
+	} {
+		resp, err := http.Get(s.httpBase + c.path)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, c.code, resp.StatusCode, c.path)
+		require.Contains(t, string(raw), c.contains, c.path)
+	}
+}
+
+// TestServeStopsCleanly checks that cancelling serve drains and returns, and
+// that readiness goes away with it.
+func TestServeStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s := startStack(t, map[string]string{"WFR_REDIS_URL": "redis://127.0.0.1:1/0"})
+	resp, err := http.Get(s.httpBase + "/health")
+	require.NoError(t, err)
+	var rep map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "degraded", rep["status"], "Redis down must degrade, not fail")
+	require.NoError(t, s.stop())
+	_, err = http.Get(s.httpBase + "/readyz")
+	require.Error(t, err)
+}
+
+func TestRunCommands(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	env := func(string) string { return "" }
+	require.Equal(t, 0, run(context.Background(), []string{"version"}, &out, &errOut, env))
+	require.Equal(t, "dev\n", out.String())
+	require.Equal(t, 2, run(context.Background(), nil, &out, &errOut, env))
+	require.Equal(t, 2, run(context.Background(), []string{"bogus"}, &out, &errOut, env))
+	errOut.Reset()
+	require.Equal(t, 2, run(context.Background(), []string{"serve", "--grpc-addr", "nonsense"}, &out, &errOut, env))
+	require.Contains(t, errOut.String(), "WFR_GRPC_ADDR")
+	require.Contains(t, errOut.String(), "WFR_DATABASE_URL")
+}
+
+func TestMigrateCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	url := pgtest.NewDatabase(t)
+	env := func(k string) string {
+		if k == "WFR_DATABASE_URL" {
+			return url
+		}
+		return ""
+	}
+	var out, errOut bytes.Buffer
+	for _, dir := range []string{"up", "status", "down", "up"} {
+		require.Equal(t, 0, run(context.Background(), []string{"migrate", dir}, &out, &errOut, env), errOut.String())
+	}
+	require.Contains(t, out.String(), "00004")
+	require.Equal(t, 2, run(context.Background(), []string{"migrate", "sideways"}, &out, &errOut, env))
+}

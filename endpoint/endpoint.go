@@ -1,0 +1,40 @@
+// Package endpoint adapts each service method to a go-kit endpoint and wraps
+// every endpoint in the same middleware chain.
+package endpoint
+
+import (
+	"context"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+)
+
+// unary adapts a service method to an endpoint. The request and response of
+// the endpoint are the method's own types; transports convert to and from them.
+func unary[Req, Resp any](f func(context.Context, Req) (Resp, error)) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		return f(ctx, request.(Req))
+	}
+}
+
+// DeploymentEndpoints holds an endpoint for each deployment RPC.
+type DeploymentEndpoints struct {
+	DeployWorkflow      endpoint.Endpoint
+	UpdateDeployment    endpoint.Endpoint
+	DeleteDeployment    endpoint.Endpoint
+	GetDeploymentStatus endpoint.Endpoint
+	ListDeployments     endpoint.Endpoint
+}
+
+// NewDeploymentEndpoints builds the deployment endpoints, each wrapped by
+// mw(name) where name is the RPC's method name.
+func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpoint.Middleware) DeploymentEndpoints {
+	return DeploymentEndpoints{
+		DeployWorkflow:      mw("DeployWorkflow")(unary(svc.Deploy)),
+		UpdateDeployment:    mw("UpdateDeployment")(unary(svc.Update)),
+		DeleteDeployment:    mw("DeleteDeployment")(unary(svc.Delete)),
+		GetDeploymentStatus: mw("GetDeploymentStatus")(unary(svc.Status)),
+		ListDeployments:     mw("ListDeployments")(unary(svc.List)),
+	}
+}

@@ -1,0 +1,96 @@
+package endpoint
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"golang.org/x/time/rate"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+)
+
+// Chain returns the middleware every endpoint gets, for the RPC named method.
+// Outermost first: the trace id exists before anything logs; logging and
+// metrics see every outcome, rate-limit rejections included; the limiter
+// stands last so that a rejected call costs nothing more.
+func Chain(logger log.Logger, duration metrics.Histogram, limiter *rate.Limiter) func(method string) endpoint.Middleware {
+	return func(method string) endpoint.Middleware {
+		return endpoint.Chain(
+			TraceMiddleware(),
+			LoggingMiddleware(logger, method),
+			InstrumentingMiddleware(duration, method),
+			RateLimitMiddleware(limiter),
+		)
+	}
+}
+
+// TraceMiddleware gives the request its trace id (see package tracing).
+func TraceMiddleware() endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			ctx, _ = tracing.Start(ctx)
+			return next(ctx, request)
+		}
+	}
+}
+
+// LoggingMiddleware writes one line per call: info when it succeeded, warn
+// when the caller was at fault, error when the service was.
+func LoggingMiddleware(logger log.Logger, method string) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (resp any, err error) {
+			defer func(begin time.Time) {
+				code := errors.Code(err)
+				l := log.With(logger, "msg", "rpc", "method", method, "trace_id", tracing.TraceID(ctx),
+					"code", code.String(), "took_ms", float64(time.Since(begin).Microseconds())/1000)
+				switch {
+				case err == nil:
+					level.Info(l).Log()
+				case isServerFault(err):
+					level.Error(l).Log("err", err, "error_kind", errors.KindOf(err).String())
+				default:
+					level.Warn(l).Log("err", err, "error_kind", errors.KindOf(err).String())
+				}
+			}(time.Now())
+			return next(ctx, request)
+		}
+	}
+}
+
+func isServerFault(err error) bool {
+	k := errors.KindOf(err)
+	return k == errors.Internal || k == errors.Unavailable
+}
+
+// InstrumentingMiddleware observes each call's duration by method and gRPC code.
+func InstrumentingMiddleware(duration metrics.Histogram, method string) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (resp any, err error) {
+			defer func(begin time.Time) {
+				duration.With("method", method, "code", errors.Code(err).String()).Observe(time.Since(begin).Seconds())
+			}(time.Now())
+			return next(ctx, request)
+		}
+	}
+}
+
+// RateLimitMiddleware rejects calls above the limiter's rate with
+// RESOURCE_EXHAUSTED; a nil limiter lets everything through.
+func RateLimitMiddleware(limiter *rate.Limiter) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		if limiter == nil {
+			return next
+		}
+		return func(ctx context.Context, request any) (any, error) {
+			if !limiter.Allow() {
+				return nil, errors.E(errors.Op("endpoint.RateLimit"), errors.ResourceExhausted, "rate limit exceeded: retry later")
+			}
+			return next(ctx, request)
+		}
+	}
+}

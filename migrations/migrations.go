@@ -1,0 +1,119 @@
+// Package migrations holds workflow-runtime's PostgreSQL schema as numbered
+// goose SQL files embedded into the binary, and runs them under a PostgreSQL
+// session advisory lock so that replicas starting together migrate once.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// ErrNothingToRollBack is returned by Down when no migration is applied.
+var ErrNothingToRollBack = errors.New("migrations: no migration to roll back")
+
+// Lock polling: a replica waiting for another one's migrations retries every
+// second for up to five minutes.
+const (
+	lockPeriodSeconds   = 1
+	lockAttempts        = 300
+	unlockPeriodSeconds = 1
+	unlockAttempts      = 60
+)
+
+// newProvider returns a goose provider over the embedded files that holds a
+// PostgreSQL session advisory lock while it changes the schema. Only the
+// embedded SQL files are used: Go migrations registered globally by other
+// packages are ignored.
+func newProvider(db *sql.DB) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockTimeout(lockPeriodSeconds, lockAttempts),
+		lock.WithUnlockTimeout(unlockPeriodSeconds, unlockAttempts),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: session locker: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: provider: %w", err)
+	}
+	return p, nil
+}
+
+// Up applies every pending migration. It is a no-op on an up-to-date schema.
+func Up(ctx context.Context, db *sql.DB) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: up: %w", err)
+	}
+	return nil
+}
+
+// Down rolls back the most recently applied migration, one version only. It
+// returns ErrNothingToRollBack when no migration is applied.
+func Down(ctx context.Context, db *sql.DB) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Down(ctx); err != nil {
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return ErrNothingToRollBack
+		}
+		return fmt.Errorf("migrations: down: %w", err)
+	}
+	return nil
+}
+
+// Status writes one line per known migration to w, in version order: the
+// version, the migration's name and the time it was applied (UTC, RFC 3339)
+// or "pending".
+func Status(ctx context.Context, db *sql.DB, w io.Writer) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	statuses, err := p.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: status: %w", err)
+	}
+	for _, s := range statuses {
+		applied := "pending"
+		if s.State == goose.StateApplied {
+			applied = s.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		if _, err := fmt.Fprintf(w, "%05d  %-36s  %s\n", s.Source.Version, name(s.Source.Path), applied); err != nil {
+			return fmt.Errorf("migrations: status: %w", err)
+		}
+	}
+	return nil
+}
+
+// name returns a migration's name: its file name without the version prefix
+// and the extension ("00002_workflow_deployment_status.sql" →
+// "workflow_deployment_status").
+func name(file string) string {
+	n := strings.TrimSuffix(path.Base(file), ".sql")
+	if _, rest, ok := strings.Cut(n, "_"); ok {
+		return rest
+	}
+	return n
+}

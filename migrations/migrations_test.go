@@ -1,0 +1,247 @@
+package migrations_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	_ "github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/migrations"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+)
+
+const migrationCount = 4
+
+func openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("postgres", pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// schema describes the public schema (columns, constraints, indexes), minus
+// goose's bookkeeping table, one sorted line per object.
+func schema(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	const q = `
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type
+	|| coalesce('(' || character_maximum_length || ')', '') || ' ' || is_nullable
+	|| coalesce(' default ' || column_default, '')
+FROM information_schema.columns
+WHERE table_schema = 'public' AND table_name <> 'goose_db_version'
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || '.' || conname || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint
+WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'goose_db_version'
+UNION ALL
+SELECT 'index ' || indexdef
+FROM pg_indexes
+WHERE schemaname = 'public' AND tablename <> 'goose_db_version'
+ORDER BY 1`
+	rows, err := db.QueryContext(context.Background(), q)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func status(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, migrations.Status(context.Background(), db, &buf))
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+}
+
+var statusLine = regexp.MustCompile(`^(\d{5})  (\S+) +(pending|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$`)
+
+// checkStatus checks that the first applied migrations are applied and the
+// others pending.
+func checkStatus(t *testing.T, db *sql.DB, applied int) {
+	t.Helper()
+	lines := status(t, db)
+	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
+	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions"}
+	for i, l := range lines {
+		m := statusLine.FindStringSubmatch(l)
+		require.NotNil(t, m, "status line %q", l)
+		if got, want := m[1], []string{"00001", "00002", "00003", "00004"}[i]; got != want {
+			t.Errorf("line %d version = %s, want %s", i, got, want)
+		}
+		if m[2] != wantNames[i] {
+			t.Errorf("line %d name = %s, want %s", i, m[2], wantNames[i])
+		}
+		if pending := m[3] == "pending"; pending != (i >= applied) {
+			t.Errorf("with %d applied, line %q: pending = %v", applied, l, pending)
+		}
+	}
+}
+
+func TestUpDownUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+
+	checkStatus(t, db, 0)
+	require.NoError(t, migrations.Up(ctx, db))
+	checkStatus(t, db, migrationCount)
+	want := schema(t, db)
+
+	// The seed's migration, as written.
+	for _, obj := range []string{
+		"column workflows.deployment_status character varying(50) YES default 'DRAFT'::character varying",
+		"column workflows.deployed_at timestamp with time zone YES",
+		"column workflows.deployment_config jsonb YES default '{}'::jsonb",
+		"constraint workflows.valid_deployment_status CHECK (((deployment_status)::text = ANY " +
+			"((ARRAY['DRAFT'::character varying, 'DEPLOYED'::character varying, 'PAUSED'::character varying, " +
+			"'ARCHIVED'::character varying])::text[])))",
+		"index CREATE INDEX idx_workflows_deployment_status ON public.workflows USING btree (deployment_status)",
+		"index CREATE INDEX idx_workflows_deployed_at ON public.workflows USING btree (deployed_at)",
+		// The guards the runtime relies on.
+		"constraint executions.executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time)",
+		"index CREATE UNIQUE INDEX executions_workflow_idempotency_key ON public.executions USING btree " +
+			"(workflow_id, idempotency_key) WHERE (idempotency_key IS NOT NULL)",
+		"index CREATE UNIQUE INDEX deployments_one_active_per_workflow ON public.deployments USING btree " +
+			"(workflow_id) WHERE ((status)::text <> 'ARCHIVED'::text)",
+		"index CREATE UNIQUE INDEX deployment_triggers_active_webhook_path_key ON public.deployment_triggers " +
+			"USING btree (webhook_path) WHERE (active AND (webhook_path IS NOT NULL))",
+	} {
+		if !contains(want, obj) {
+			t.Errorf("schema lacks %q; schema:\n%s", obj, strings.Join(want, "\n"))
+		}
+	}
+
+	// Up on an up-to-date schema changes nothing.
+	require.NoError(t, migrations.Up(ctx, db))
+	if diff := cmp.Diff(want, schema(t, db)); diff != "" {
+		t.Errorf("schema after a second Up (-want +got):\n%s", diff)
+	}
+
+	for applied := migrationCount - 1; applied >= 0; applied-- {
+		require.NoError(t, migrations.Down(ctx, db))
+		checkStatus(t, db, applied)
+	}
+	if got := schema(t, db); len(got) != 0 {
+		t.Errorf("schema after rolling everything back:\n%s", strings.Join(got, "\n"))
+	}
+	if err := migrations.Down(ctx, db); !errors.Is(err, migrations.ErrNothingToRollBack) {
+		t.Errorf("Down with nothing applied: %v, want ErrNothingToRollBack", err)
+	}
+
+	require.NoError(t, migrations.Up(ctx, db))
+	checkStatus(t, db, migrationCount)
+	if diff := cmp.Diff(want, schema(t, db)); diff != "" {
+		t.Errorf("schema after up, down to 0, up (-want +got):\n%s", diff)
+	}
+}
+
+// Each down migration undoes exactly its up migration.
+func TestDownUndoesUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+
+	var before [][]string
+	for i := 0; i < migrationCount; i++ {
+		before = append(before, schema(t, db))
+		require.NoError(t, upByOne(ctx, db, i))
+	}
+	for i := migrationCount - 1; i >= 0; i-- {
+		require.NoError(t, migrations.Down(ctx, db))
+		if diff := cmp.Diff(before[i], schema(t, db)); diff != "" {
+			t.Errorf("schema after rolling back migration %d (-want +got):\n%s", i+1, diff)
+		}
+	}
+}
+
+// upByOne applies migrations until applied+1 are applied, by rolling back
+// from the top: the package applies all pending migrations at once.
+func upByOne(ctx context.Context, db *sql.DB, applied int) error {
+	if err := migrations.Up(ctx, db); err != nil {
+		return err
+	}
+	for i := migrationCount; i > applied+1; i-- {
+		if err := migrations.Down(ctx, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestConcurrentUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+
+	const replicas = 3
+	var wg sync.WaitGroup
+	errs := make([]error, replicas)
+	for i := range replicas {
+		wg.Go(func() { errs[i] = migrations.Up(ctx, db) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: Up: %v", i, err)
+		}
+	}
+	checkStatus(t, db, migrationCount)
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+
+	if err := migrations.Status(ctx, db, failingWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Status to a failing writer: %v, want the writer's error", err)
+	}
+
+	for name, f := range map[string]func() error{
+		"Up":     func() error { return migrations.Up(ctx, nil) },
+		"Down":   func() error { return migrations.Down(ctx, nil) },
+		"Status": func() error { return migrations.Status(ctx, nil, &bytes.Buffer{}) },
+	} {
+		if err := f(); err == nil {
+			t.Errorf("%s without a database: nil error", name)
+		}
+	}
+
+	require.NoError(t, db.Close())
+	if err := migrations.Up(ctx, db); err == nil {
+		t.Error("Up on a closed pool: nil error")
+	}
+	if err := migrations.Down(ctx, db); err == nil || errors.Is(err, migrations.ErrNothingToRollBack) {
+		t.Errorf("Down on a closed pool: %v, want a connection error", err)
+	}
+	if err := migrations.Status(ctx, db, &bytes.Buffer{}); err == nil {
+		t.Error("Status on a closed pool: nil error")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,206 @@
+// Package config reads workflow-runtime's settings from the environment and
+// from flags of the same name in kebab case (WFR_GRPC_ADDR = --grpc-addr);
+// a flag wins over the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of one replica.
+type Config struct {
+	GRPCAddr        string
+	HTTPAddr        string
+	DatabaseURL     string
+	RedisURL        string
+	RedisPrefix     string
+	EngineAddr      string
+	JitterWindow    time.Duration
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	InstanceID      string
+	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
+	RateLimit float64
+	RateBurst int
+	NoMigrate bool
+}
+
+type setting struct {
+	env, def, usage string
+	parse           func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"WFR_GRPC_ADDR", ":9090", "gRPC listen address", func(c *Config, v string) error { return addr(&c.GRPCAddr, v) }},
+	{"WFR_HTTP_ADDR", ":8080", "HTTP listen address (REST, docs, health, metrics)", func(c *Config, v string) error { return addr(&c.HTTPAddr, v) }},
+	{"WFR_DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable", func(c *Config, v string) error {
+		return urlWithScheme(&c.DatabaseURL, v, true, "postgres", "postgresql")
+	}},
+	{"WFR_REDIS_URL", "", "Redis URL, e.g. redis://127.0.0.1:6379/0; empty: no Redis", func(c *Config, v string) error {
+		return urlWithScheme(&c.RedisURL, v, false, "redis", "rediss", "unix")
+	}},
+	{"WFR_REDIS_PREFIX", "workflow_runtime:", "prefix of every Redis key", func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		c.RedisPrefix = v
+		return nil
+	}},
+	{"WFR_ENGINE_ADDR", "", "workflow engine gRPC address, host:port", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		return addr(&c.EngineAddr, v)
+	}},
+	{"WFR_JITTER_WINDOW", "300s", "default cron jitter window", func(c *Config, v string) error { return duration(&c.JitterWindow, v, 0) }},
+	{"WFR_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error")
+	}},
+	{"WFR_LOG_FORMAT", "json", "json or logfmt", func(c *Config, v string) error { return oneOf(&c.LogFormat, v, "json", "logfmt") }},
+	{"WFR_SHUTDOWN_TIMEOUT", "30s", "how long a stop may drain in-flight work", func(c *Config, v string) error {
+		return duration(&c.ShutdownTimeout, v, time.Second)
+	}},
+	{"WFR_INSTANCE_ID", "", "this replica's name; empty: hostname-pid", func(c *Config, v string) error {
+		if v == "" {
+			host, _ := os.Hostname()
+			v = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
+		c.InstanceID = v
+		return nil
+	}},
+	{"WFR_RATE_LIMIT", "1000", "API requests per second per replica; 0: unlimited", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return errors.New("must be a number >= 0")
+		}
+		c.RateLimit = f
+		return nil
+	}},
+	{"WFR_RATE_BURST", "2000", "API requests allowed in a burst above the rate", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("must be an integer >= 1")
+		}
+		c.RateBurst = n
+		return nil
+	}},
+}
+
+// Load reads the configuration of command cmd from args (flags) and getenv,
+// and returns every bad setting at once, one per line.
+func Load(cmd string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(output)
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		def := s.def
+		if v, ok := lookup(getenv, s.env); ok {
+			def = v
+		}
+		values[i] = fs.String(flagName(s.env), def, s.usage+" ($"+s.env+")")
+	}
+	var c Config
+	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var errs []error
+	for i, s := range settings {
+		if err := s.parse(&c, *values[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s (--%s) = %q: %w", s.env, flagName(s.env), redact(*values[i]), err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "WFR_")), "_", "-")
+}
+
+func addr(dst *string, v string) error {
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return errors.New("must be host:port or :port")
+	}
+	*dst = v
+	return nil
+}
+
+func urlWithScheme(dst *string, v string, required bool, schemes ...string) error {
+	if v == "" {
+		if required {
+			return errors.New("must be set")
+		}
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("is not a URL")
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			*dst = v
+			return nil
+		}
+	}
+	return fmt.Errorf("scheme must be one of %s", strings.Join(schemes, ", "))
+}
+
+func duration(dst *time.Duration, v string, min time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min {
+		return fmt.Errorf("must be a duration >= %s, e.g. 30s", min)
+	}
+	*dst = d
+	return nil
+}
+
+func oneOf(dst *string, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			*dst = v
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+// Redacted returns the configuration with passwords in URLs masked, fit for a log line.
+func (c Config) Redacted() Config {
+	c.DatabaseURL = redact(c.DatabaseURL)
+	c.RedisURL = redact(c.RedisURL)
+	return c
+}
+
+// redact masks the password of a URL; anything that does not parse is masked whole
+// because it may be a secret written in the wrong place.
+func redact(v string) string {
+	if !strings.Contains(v, "://") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "<redacted>"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,113 @@
+// Package health checks the service's dependencies and folds their states
+// into the service's: unhealthy when a critical one fails, degraded when
+// another one does.
+package health
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Dependency and overall states, as API.md spells them.
+const (
+	StatusHealthy   = "healthy"
+	StatusDegraded  = "degraded"
+	StatusUnhealthy = "unhealthy"
+	StatusDisabled  = "disabled"
+)
+
+// Check reports whether a dependency answers.
+type Check func(ctx context.Context) error
+
+// Dependency is one thing the service needs. A nil Check means it is not configured.
+type Dependency struct {
+	Name     string
+	Check    Check
+	Critical bool
+}
+
+// DependencyReport is one dependency's state.
+type DependencyReport struct {
+	Status    string  `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Report is the service's state: the JSON that /health serves.
+type Report struct {
+	Status       string                      `json:"status"`
+	Timestamp    time.Time                   `json:"timestamp"`
+	Version      string                      `json:"version"`
+	Dependencies map[string]DependencyReport `json:"dependencies"`
+}
+
+// Checker runs the checks and tracks readiness.
+type Checker struct {
+	deps    []Dependency
+	version string
+	timeout time.Duration
+	ready   atomic.Bool
+}
+
+// NewChecker returns a Checker that is not ready until SetReady(true);
+// each check is given timeout.
+func NewChecker(version string, timeout time.Duration, deps ...Dependency) *Checker {
+	return &Checker{deps: deps, version: version, timeout: timeout}
+}
+
+// SetReady marks the service as able (or no longer able, while draining) to take traffic.
+func (c *Checker) SetReady(ready bool) { c.ready.Store(ready) }
+
+// Ready reports whether the service takes traffic: set ready and its critical
+// dependencies healthy. Only those are checked, so that a slow optional
+// dependency cannot hold up a readiness probe.
+func (c *Checker) Ready(ctx context.Context) bool {
+	return c.ready.Load() && c.check(ctx, true).Status != StatusUnhealthy
+}
+
+// Check runs every dependency's check concurrently and reports.
+func (c *Checker) Check(ctx context.Context) Report { return c.check(ctx, false) }
+
+func (c *Checker) check(ctx context.Context, criticalOnly bool) Report {
+	r := Report{Status: StatusHealthy, Timestamp: time.Now().UTC(), Version: c.version, Dependencies: map[string]DependencyReport{}}
+	results := make([]DependencyReport, len(c.deps))
+	var wg sync.WaitGroup
+	for i, d := range c.deps {
+		if criticalOnly && !d.Critical {
+			continue
+		}
+		if d.Check == nil {
+			results[i] = DependencyReport{Status: StatusDisabled}
+			continue
+		}
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+			start := time.Now()
+			err := d.Check(cctx)
+			dr := DependencyReport{Status: StatusHealthy, LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
+			if err != nil {
+				dr.Status, dr.Error = StatusUnhealthy, err.Error()
+			}
+			results[i] = dr
+		})
+	}
+	wg.Wait()
+	for i, d := range c.deps {
+		if criticalOnly && !d.Critical {
+			continue
+		}
+		r.Dependencies[d.Name] = results[i]
+		if results[i].Status != StatusUnhealthy {
+			continue
+		}
+		if d.Critical {
+			r.Status = StatusUnhealthy
+		} else if r.Status == StatusHealthy {
+			r.Status = StatusDegraded
+		}
+	}
+	return r
+}

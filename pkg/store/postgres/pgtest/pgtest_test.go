@@ -1,0 +1,63 @@
+package pgtest_test
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+)
+
+func databaseExists(t *testing.T, name string) bool {
+	t.Helper()
+	db, err := sql.Open("postgres", pgtest.AdminURL())
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRowContext(context.Background(),
+		`SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n))
+	return n == 1
+}
+
+func TestNewDatabase(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("pgtest: skipping PostgreSQL integration test in -short mode")
+	}
+	var names []string
+	t.Run("create", func(t *testing.T) {
+		for range 2 {
+			u, err := url.Parse(pgtest.NewDatabase(t))
+			require.NoError(t, err)
+			name := strings.TrimPrefix(u.Path, "/")
+			if !strings.HasPrefix(name, pgtest.DatabasePrefix) || !databaseExists(t, name) {
+				t.Errorf("NewDatabase made %q: want an existing database named %s<hex>", name, pgtest.DatabasePrefix)
+			}
+			names = append(names, name)
+		}
+		// A connection left open does not keep the database alive.
+		db, err := sql.Open("postgres", pgtest.NewDatabase(t))
+		require.NoError(t, err)
+		require.NoError(t, db.Ping())
+	})
+	require.Len(t, names, 2)
+	if names[0] == names[1] {
+		t.Errorf("two databases named %s", names[0])
+	}
+	for _, name := range names {
+		if databaseExists(t, name) {
+			t.Errorf("database %s survived its test", name)
+		}
+	}
+}
+
+func TestNewStore(t *testing.T) {
+	t.Parallel()
+	s := pgtest.NewStore(t)
+	var n int
+	require.NoError(t, s.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM deployments`))
+}

@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// deploymentColumns is the column list every deployment query selects, in
+// deploymentRow's order.
+const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
+	created_at, updated_at, deployed_at`
+
+// deploymentRow is one row of deployments.
+type deploymentRow struct {
+	ID         string     `db:"id"`
+	WorkflowID string     `db:"workflow_id"`
+	Status     string     `db:"status"`
+	Version    int64      `db:"version"`
+	Definition []byte     `db:"definition"`
+	Config     []byte     `db:"config"`
+	DeployedBy string     `db:"deployed_by"`
+	CreatedAt  time.Time  `db:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at"`
+	DeployedAt *time.Time `db:"deployed_at"`
+}
+
+func (r *deploymentRow) deployment() (*store.Deployment, error) {
+	d := &store.Deployment{
+		ID:         r.ID,
+		WorkflowID: r.WorkflowID,
+		Status:     store.DeploymentStatus(r.Status),
+		Version:    r.Version,
+		Definition: json.RawMessage(r.Definition),
+		DeployedBy: r.DeployedBy,
+		CreatedAt:  r.CreatedAt.UTC(),
+		UpdatedAt:  r.UpdatedAt.UTC(),
+		DeployedAt: utcPtr(r.DeployedAt),
+	}
+	if len(r.Config) > 0 {
+		if err := json.Unmarshal(r.Config, &d.Config); err != nil {
+			return nil, fmt.Errorf("postgres: deployment %s: config: %w", r.ID, err)
+		}
+	}
+	return d, nil
+}
+
+// triggerColumns is the column list every trigger query selects.
+const triggerColumns = `id, deployment_id, type, spec, enabled`
+
+// triggerRow is one row of deployment_triggers, as read.
+type triggerRow struct {
+	ID           string `db:"id"`
+	DeploymentID string `db:"deployment_id"`
+	Type         string `db:"type"`
+	Spec         []byte `db:"spec"`
+	Enabled      bool   `db:"enabled"`
+}
+
+func (r *triggerRow) trigger() (store.Trigger, error) {
+	t := store.Trigger{
+		ID:           r.ID,
+		DeploymentID: r.DeploymentID,
+		Type:         store.TriggerType(r.Type),
+		Enabled:      r.Enabled,
+	}
+	var err error
+	switch t.Type {
+	case store.TriggerCron:
+		t.Cron = new(store.CronSpec)
+		err = json.Unmarshal(r.Spec, t.Cron)
+	case store.TriggerWebhook:
+		t.Webhook = new(store.WebhookSpec)
+		err = json.Unmarshal(r.Spec, t.Webhook)
+	}
+	if err != nil {
+		return store.Trigger{}, fmt.Errorf("postgres: trigger %s: spec: %w", r.ID, err)
+	}
+	return t, nil
+}
+
+// triggerValues is what a trigger writes besides its ids.
+type triggerValues struct {
+	spec string
+	// webhookPath is the lower-cased webhook path, nil for other types.
+	webhookPath *string
+}
+
+// values encodes t's spec. A CRON or WEBHOOK trigger must carry its spec;
+// MANUAL triggers store {}.
+func values(i int, t *store.Trigger) (triggerValues, error) {
+	switch t.Type {
+	case store.TriggerCron:
+		if t.Cron == nil {
+			return triggerValues{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
+		}
+		return triggerValues{spec: marshal(t.Cron)}, nil
+	case store.TriggerWebhook:
+		if t.Webhook == nil {
+			return triggerValues{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
+		}
+		p := strings.ToLower(t.Webhook.Path)
+		return triggerValues{spec: marshal(t.Webhook), webhookPath: &p}, nil
+	case store.TriggerManual:
+		return triggerValues{spec: "{}"}, nil
+	}
+	return triggerValues{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
+}
+
+// marshal encodes one of the store's JSON-tagged structs, whose fields are
+// strings, integers and slices of strings: encoding cannot fail.
+func marshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// eventColumns is the column list every event query selects.
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at`
+
+// eventRow is one row of deployment_events.
+type eventRow struct {
+	ID           int64     `db:"id"`
+	DeploymentID string    `db:"deployment_id"`
+	WorkflowID   string    `db:"workflow_id"`
+	Action       string    `db:"action"`
+	FromStatus   *string   `db:"from_status"`
+	ToStatus     string    `db:"to_status"`
+	Version      int64     `db:"version"`
+	Actor        string    `db:"actor"`
+	At           time.Time `db:"at"`
+}
+
+func (r *eventRow) event() store.Event {
+	return store.Event{
+		ID:           r.ID,
+		DeploymentID: r.DeploymentID,
+		WorkflowID:   r.WorkflowID,
+		Action:       r.Action,
+		FromStatus:   store.DeploymentStatus(deref(r.FromStatus)),
+		ToStatus:     store.DeploymentStatus(r.ToStatus),
+		Version:      r.Version,
+		Actor:        r.Actor,
+		At:           r.At.UTC(),
+	}
+}
+
+// executionColumns is the column list every execution query selects.
+const executionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
+	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
+	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
+	owner_instance, lease_expires_at, input, result`
+
+// executionRow is one row of executions.
+type executionRow struct {
+	ID                string     `db:"id"`
+	WorkflowID        string     `db:"workflow_id"`
+	DeploymentID      string     `db:"deployment_id"`
+	DeploymentVersion int64      `db:"deployment_version"`
+	TriggerID         *string    `db:"trigger_id"`
+	TriggerType       string     `db:"trigger_type"`
+	Status            string     `db:"status"`
+	ScheduledTime     *time.Time `db:"scheduled_time"`
+	FiredTime         time.Time  `db:"fired_time"`
+	StartedTime       *time.Time `db:"started_time"`
+	FinishedTime      *time.Time `db:"finished_time"`
+	JitterSeconds     int32      `db:"jitter_seconds"`
+	EngineExecutionID *string    `db:"engine_execution_id"`
+	ErrorMessage      *string    `db:"error_message"`
+	SkipReason        *string    `db:"skip_reason"`
+	TraceID           *string    `db:"trace_id"`
+	IdempotencyKey    *string    `db:"idempotency_key"`
+	TriggeredBy       *string    `db:"triggered_by"`
+	OwnerInstance     *string    `db:"owner_instance"`
+	LeaseExpiresAt    *time.Time `db:"lease_expires_at"`
+	Input             []byte     `db:"input"`
+	Result            []byte     `db:"result"`
+}
+
+func (r *executionRow) execution() *store.Execution {
+	return &store.Execution{
+		ID:                r.ID,
+		WorkflowID:        r.WorkflowID,
+		DeploymentID:      r.DeploymentID,
+		DeploymentVersion: r.DeploymentVersion,
+		TriggerID:         deref(r.TriggerID),
+		TriggerType:       store.TriggerType(r.TriggerType),
+		Status:            store.ExecutionStatus(r.Status),
+		ScheduledTime:     utcPtr(r.ScheduledTime),
+		FiredTime:         r.FiredTime.UTC(),
+		StartedTime:       utcPtr(r.StartedTime),
+		FinishedTime:      utcPtr(r.FinishedTime),
+		JitterSeconds:     r.JitterSeconds,
+		EngineExecutionID: deref(r.EngineExecutionID),
+		ErrorMessage:      deref(r.ErrorMessage),
+		SkipReason:        deref(r.SkipReason),
+		TraceID:           deref(r.TraceID),
+		IdempotencyKey:    deref(r.IdempotencyKey),
+		TriggeredBy:       deref(r.TriggeredBy),
+		OwnerInstance:     deref(r.OwnerInstance),
+		LeaseExpiresAt:    utcPtr(r.LeaseExpiresAt),
+		Input:             json.RawMessage(r.Input),
+		Result:            json.RawMessage(r.Result),
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// nullString returns nil for "", so that an empty field is stored as NULL.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

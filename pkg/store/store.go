@@ -1,0 +1,241 @@
+// Package store holds workflow-runtime's data model and the interface through
+// which services read and write it. Implementations live in sub-packages
+// (postgres now, an embedded one later); services never see SQL.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DeploymentStatus is stored as its bare name.
+type DeploymentStatus string
+
+// Deployment statuses.
+const (
+	StatusDraft    DeploymentStatus = "DRAFT"
+	StatusDeployed DeploymentStatus = "DEPLOYED"
+	StatusPaused   DeploymentStatus = "PAUSED"
+	StatusArchived DeploymentStatus = "ARCHIVED"
+)
+
+// Active reports whether a deployment in this status is the workflow's
+// current one: at most one deployment per workflow is active.
+func (s DeploymentStatus) Active() bool { return s != StatusArchived }
+
+// TriggerType is stored as its bare name.
+type TriggerType string
+
+// Trigger types.
+const (
+	TriggerCron    TriggerType = "CRON"
+	TriggerWebhook TriggerType = "WEBHOOK"
+	TriggerManual  TriggerType = "MANUAL"
+)
+
+// ExecutionStatus is stored as its bare name.
+type ExecutionStatus string
+
+// Execution statuses.
+const (
+	ExecutionPending   ExecutionStatus = "PENDING"
+	ExecutionRunning   ExecutionStatus = "RUNNING"
+	ExecutionSucceeded ExecutionStatus = "SUCCEEDED"
+	ExecutionFailed    ExecutionStatus = "FAILED"
+	ExecutionCancelled ExecutionStatus = "CANCELLED"
+	ExecutionTimedOut  ExecutionStatus = "TIMED_OUT"
+	ExecutionSkipped   ExecutionStatus = "SKIPPED"
+)
+
+// Overlap policies and webhook response modes, stored as bare names.
+const (
+	OverlapSkip        = "SKIP"
+	OverlapAllowAll    = "ALLOW_ALL"
+	OverlapBufferOne   = "BUFFER_ONE"
+	OverlapCancelOther = "CANCEL_OTHER"
+
+	ResponseAsync = "ASYNC"
+	ResponseSync  = "SYNC"
+)
+
+// Config is a deployment's execution settings; zero values mean the service defaults.
+type Config struct {
+	OverlapPolicy           string `json:"overlap_policy,omitempty"`
+	ExecutionTimeoutSeconds int32  `json:"execution_timeout_seconds,omitempty"`
+	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
+}
+
+// CronSpec is a cron trigger's schedule.
+type CronSpec struct {
+	Expression string `json:"expression"`
+	Timezone   string `json:"timezone,omitempty"`
+	// JitterWindowSeconds nil means the service default; 0 disables jitter.
+	JitterWindowSeconds *int32 `json:"jitter_window_seconds,omitempty"`
+}
+
+// WebhookSpec is a webhook trigger's settings. Path is normalised (see the
+// deployment service) and compared case-insensitively.
+type WebhookSpec struct {
+	Path               string   `json:"path"`
+	Methods            []string `json:"methods,omitempty"`
+	Secrets            []string `json:"secrets,omitempty"`
+	ResponseMode       string   `json:"response_mode,omitempty"`
+	SyncTimeoutSeconds int32    `json:"sync_timeout_seconds,omitempty"`
+}
+
+// Trigger is one way to start a deployment's executions. Exactly one of Cron
+// and Webhook is set for those types; MANUAL has neither.
+type Trigger struct {
+	ID           string
+	DeploymentID string
+	Type         TriggerType
+	Cron         *CronSpec
+	Webhook      *WebhookSpec
+	Enabled      bool
+}
+
+// Deployment is a workflow definition deployed with its triggers.
+type Deployment struct {
+	ID         string
+	WorkflowID string
+	Status     DeploymentStatus
+	Version    int64
+	// Definition is the workflow definition as JSON.
+	Definition json.RawMessage
+	Config     Config
+	DeployedBy string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	DeployedAt *time.Time
+	Triggers   []Trigger
+}
+
+// Event is one row of a deployment's append-only history.
+type Event struct {
+	ID           int64
+	DeploymentID string
+	WorkflowID   string
+	Action       string
+	FromStatus   DeploymentStatus // empty for the creating event
+	ToStatus     DeploymentStatus
+	Version      int64
+	Actor        string
+	At           time.Time
+}
+
+// Deployment events' actions.
+const (
+	ActionDeploy  = "DEPLOY"
+	ActionUpdate  = "UPDATE"
+	ActionPause   = "PAUSE"
+	ActionResume  = "RESUME"
+	ActionPromote = "PROMOTE"
+	ActionArchive = "ARCHIVE"
+)
+
+// Execution is one run of a workflow.
+type Execution struct {
+	ID                string
+	WorkflowID        string
+	DeploymentID      string
+	DeploymentVersion int64
+	TriggerID         string
+	TriggerType       TriggerType
+	Status            ExecutionStatus
+	ScheduledTime     *time.Time
+	FiredTime         time.Time
+	StartedTime       *time.Time
+	FinishedTime      *time.Time
+	JitterSeconds     int32
+	EngineExecutionID string
+	ErrorMessage      string
+	SkipReason        string
+	TraceID           string
+	IdempotencyKey    string
+	TriggeredBy       string
+	OwnerInstance     string
+	LeaseExpiresAt    *time.Time
+	Input             json.RawMessage
+	Result            json.RawMessage
+}
+
+// ListFilter selects deployments for List.
+type ListFilter struct {
+	// Statuses empty means every active status.
+	Statuses    []DeploymentStatus
+	WorkflowID  string
+	TriggerType TriggerType
+	// Limit is the page size; the caller has clamped it.
+	Limit int
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// Page is one page of deployments, newest first.
+type Page struct {
+	Deployments []Deployment
+	// Next is the cursor of the next page; empty on the last.
+	Next  string
+	Total int64
+}
+
+// Mutation changes a deployment read under a row lock inside a transaction.
+// It edits d in place and returns the event to record; an error rolls back.
+// When it replaces d.Triggers, triggers whose ID is empty are new.
+type Mutation func(d *Deployment) (Event, error)
+
+// Store is everything the services persist.
+type Store interface {
+	// CreateDeployment inserts d with its triggers and ev (ids, timestamps and
+	// trigger ids are filled in), upserts the workflows row and mirrors the
+	// deployment's status onto it, in one transaction.
+	CreateDeployment(ctx context.Context, d *Deployment, ev Event) error
+	// UpdateDeployment locks deployment id, applies m and writes the result
+	// with its event in one transaction. It returns the stored deployment.
+	UpdateDeployment(ctx context.Context, id string, m Mutation) (*Deployment, error)
+	// GetDeployment returns the deployment with its triggers.
+	GetDeployment(ctx context.Context, id string) (*Deployment, error)
+	// GetActiveDeployment returns workflowID's active deployment.
+	GetActiveDeployment(ctx context.Context, workflowID string) (*Deployment, error)
+	// ListDeployments returns one page of deployments, newest first.
+	ListDeployments(ctx context.Context, f ListFilter) (Page, error)
+	// ListEvents returns a deployment's history, oldest first.
+	ListEvents(ctx context.Context, deploymentID string) ([]Event, error)
+	// LastExecution returns the deployment's most recently fired execution.
+	LastExecution(ctx context.Context, deploymentID string) (*Execution, error)
+	// CountUnfinishedExecutions counts the deployment's PENDING and RUNNING executions.
+	CountUnfinishedExecutions(ctx context.Context, deploymentID string) (int64, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// ErrNotFound is returned when a row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrBadCursor is returned for a page cursor the store did not make.
+var ErrBadCursor = errors.New("malformed page token")
+
+// ActiveDeploymentError is returned when a workflow already has an active deployment.
+type ActiveDeploymentError struct {
+	WorkflowID   string
+	DeploymentID string
+}
+
+func (e *ActiveDeploymentError) Error() string {
+	return fmt.Sprintf("workflow %q already has an active deployment %s", e.WorkflowID, e.DeploymentID)
+}
+
+// WebhookPathError is returned when a webhook path is used by another active deployment.
+type WebhookPathError struct {
+	Path         string
+	DeploymentID string
+}
+
+func (e *WebhookPathError) Error() string {
+	return fmt.Sprintf("webhook path %q is used by active deployment %s", e.Path, e.DeploymentID)
+}

@@ -1,0 +1,86 @@
+// Package tracing carries a request's trace id: the W3C traceparent's trace id
+// when the caller sent one, else its x-request-id, else a new random id. The
+// same id is on every log line of the request and on the rows it writes.
+package tracing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+)
+
+type headersKey struct{}
+type traceIDKey struct{}
+
+// Headers are the incoming values a trace id is derived from.
+type Headers struct {
+	TraceParent string
+	RequestID   string
+}
+
+// WithHeaders stores a request's incoming trace headers for FromHeaders.
+func WithHeaders(ctx context.Context, h Headers) context.Context {
+	return context.WithValue(ctx, headersKey{}, h)
+}
+
+// Start returns ctx carrying the request's trace id, derived from the headers
+// stored by WithHeaders, and that id.
+func Start(ctx context.Context) (context.Context, string) {
+	h, _ := ctx.Value(headersKey{}).(Headers)
+	id := traceParentID(h.TraceParent)
+	if id == "" {
+		id = requestID(h.RequestID)
+	}
+	if id == "" {
+		id = NewID()
+	}
+	return context.WithValue(ctx, traceIDKey{}, id), id
+}
+
+// TraceID returns the trace id set by Start, or "".
+func TraceID(ctx context.Context) string {
+	id, _ := ctx.Value(traceIDKey{}).(string)
+	return id
+}
+
+// NewID returns a random 128-bit trace id in the W3C form (32 lower-case hex digits).
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// traceParentID extracts the trace id of a version-00 traceparent
+// ("00-<32 hex>-<16 hex>-<2 hex>"); an all-zero id is invalid by the W3C spec.
+func traceParentID(tp string) string {
+	parts := strings.Split(strings.TrimSpace(tp), "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || !isLowerHex(parts[1]) || parts[1] == strings.Repeat("0", 32) {
+		return ""
+	}
+	return parts[1]
+}
+
+// requestID accepts a caller's request id only when it is short and printable,
+// because it ends up verbatim in logs and in the database.
+func requestID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) == 0 || len(id) > 128 {
+		return ""
+	}
+	for _, r := range id {
+		if r < 0x21 || r > 0x7e {
+			return ""
+		}
+	}
+	return id
+}
+
+func isLowerHex(s string) bool {
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}

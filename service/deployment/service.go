@@ -1,0 +1,495 @@
+// Package deployment manages workflow deployments: deploy, update (pause,
+// resume, promote, replace definition, triggers or config), delete (archive)
+// and read, with every change validated, versioned and recorded as an event.
+package deployment
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Service is the deployment API, free of transport types.
+type Service interface {
+	Deploy(ctx context.Context, req DeployRequest) (Deployment, error)
+	Update(ctx context.Context, req UpdateRequest) (Deployment, error)
+	Delete(ctx context.Context, req DeleteRequest) (Deployment, error)
+	Status(ctx context.Context, req StatusRequest) (StatusResponse, error)
+	List(ctx context.Context, req ListRequest) (ListResponse, error)
+}
+
+// DeployRequest asks for a new deployment of a workflow.
+type DeployRequest struct {
+	WorkflowID string
+	// Definition is the workflow definition as decoded from JSON.
+	Definition map[string]any
+	// Triggers empty means: derive them from the definition's TRIGGER nodes.
+	Triggers   []store.Trigger
+	Config     store.Config
+	DeployedBy string
+	Draft      bool
+}
+
+// Fields of a deployment that UpdateRequest.Mask may name.
+const (
+	FieldStatus     = "status"
+	FieldDefinition = "workflow_definition"
+	FieldTriggers   = "triggers"
+	FieldConfig     = "config"
+)
+
+// UpdateRequest changes a deployment. A field is applied when Mask names it,
+// or, with an empty Mask, when it is set (non-nil, non-empty).
+type UpdateRequest struct {
+	DeploymentID string
+	Status       *store.DeploymentStatus
+	Definition   map[string]any
+	// Triggers applied empty means: derive them from the (new or current) definition.
+	Triggers        []store.Trigger
+	Config          *store.Config
+	Mask            []string
+	ExpectedVersion int64
+}
+
+// DeleteRequest archives a deployment.
+type DeleteRequest struct {
+	DeploymentID string
+}
+
+// StatusRequest names a deployment by id or its workflow's active deployment.
+type StatusRequest struct {
+	DeploymentID string
+	WorkflowID   string
+}
+
+// StatusResponse is a deployment with its latest activity.
+type StatusResponse struct {
+	Deployment        Deployment
+	LastExecution     *store.Execution
+	RunningExecutions int64
+}
+
+// ListRequest filters and pages deployments.
+type ListRequest struct {
+	Statuses    []store.DeploymentStatus
+	WorkflowID  string
+	TriggerType store.TriggerType
+	PageSize    int32
+	PageToken   string
+}
+
+// ListResponse is one page of deployments.
+type ListResponse struct {
+	Deployments   []Deployment
+	NextPageToken string
+	TotalSize     int64
+}
+
+// Deployment is a stored deployment with its triggers' scheduling state.
+type Deployment struct {
+	*store.Deployment
+	TriggerStatuses []TriggerStatus
+}
+
+// TriggerStatus is a trigger with what the scheduler derives from it.
+type TriggerStatus struct {
+	Trigger store.Trigger
+	// JitterSeconds is the whole-second part of the workflow's offset from each CRON slot.
+	JitterSeconds int32
+	// NextFireTime is the next slot plus jitter while the deployment is DEPLOYED.
+	NextFireTime      *time.Time
+	RequiresSignature bool
+}
+
+// Page sizes of List.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Options are the service's defaults.
+type Options struct {
+	// JitterWindow applies to cron triggers that set no window of their own.
+	JitterWindow time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+type service struct {
+	store store.Store
+	opts  Options
+}
+
+// New returns the deployment service over st.
+func New(st store.Store, opts Options) Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &service{store: st, opts: opts}
+}
+
+func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, error) {
+	const op errors.Op = "deployment.Deploy"
+	var v errors.Violations
+	validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+	derived := validateDefinition(&v, "workflow_definition", req.Definition)
+	triggers := derived
+	if len(req.Triggers) > 0 {
+		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
+	}
+	cfg := validateConfig(&v, "config", req.Config)
+	if err := v.Err(op); err != nil {
+		return Deployment{}, err
+	}
+	def, err := json.Marshal(req.Definition)
+	if err != nil {
+		return Deployment{}, errors.E(op, errors.Invalid, err)
+	}
+	d := &store.Deployment{
+		WorkflowID: req.WorkflowID,
+		Status:     store.StatusDeployed,
+		Version:    1,
+		Definition: def,
+		Config:     cfg,
+		DeployedBy: req.DeployedBy,
+		Triggers:   triggers,
+	}
+	if req.Draft {
+		d.Status = store.StatusDraft
+	} else {
+		now := s.opts.Now().UTC()
+		d.DeployedAt = &now
+	}
+	ev := store.Event{Action: store.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
+	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
+		return Deployment{}, storeError(op, err, "")
+	}
+	return s.view(d), nil
+}
+
+func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, error) {
+	const op errors.Op = "deployment.Update"
+	var v errors.Violations
+	if req.DeploymentID == "" {
+		v.Add("deployment_id", "must be set")
+	}
+	apply, ok := fieldsToApply(&v, req)
+	if ok && len(apply) == 0 {
+		v.Add("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
+	}
+	if apply[FieldStatus] && (req.Status == nil || !slices.Contains([]store.DeploymentStatus{store.StatusDeployed, store.StatusPaused}, *req.Status)) {
+		v.Add("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
+	}
+	var def json.RawMessage
+	var derived []store.Trigger
+	if apply[FieldDefinition] {
+		derived = validateDefinition(&v, "workflow_definition", req.Definition)
+		def, _ = json.Marshal(req.Definition)
+	}
+	var triggers []store.Trigger
+	if apply[FieldTriggers] && len(req.Triggers) > 0 {
+		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
+	}
+	var cfg store.Config
+	if apply[FieldConfig] {
+		var c store.Config
+		if req.Config != nil {
+			c = *req.Config
+		}
+		cfg = validateConfig(&v, "config", c)
+	}
+	if err := v.Err(op); err != nil {
+		return Deployment{}, err
+	}
+
+	now := s.opts.Now().UTC()
+	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
+		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
+			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
+		}
+		if d.Status == store.StatusArchived {
+			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
+		}
+		ev := store.Event{Action: store.ActionUpdate, FromStatus: d.Status}
+		if apply[FieldStatus] {
+			action, err := transition(d.Status, *req.Status)
+			if err != nil {
+				return store.Event{}, errors.E(op, err)
+			}
+			ev.Action = action
+			if d.Status == store.StatusDraft {
+				d.DeployedAt = &now
+			}
+			d.Status = *req.Status
+		}
+		if apply[FieldDefinition] {
+			d.Definition = def
+		}
+		if apply[FieldTriggers] {
+			next := triggers
+			if len(req.Triggers) == 0 {
+				next = derived
+				if !apply[FieldDefinition] {
+					var cur map[string]any
+					_ = json.Unmarshal(d.Definition, &cur)
+					next = validateDefinition(&errors.Violations{}, "workflow_definition", cur)
+				}
+			}
+			d.Triggers = keepIDs(d.Triggers, next)
+		}
+		if apply[FieldConfig] {
+			d.Config = cfg
+		}
+		d.Version++
+		ev.ToStatus, ev.Version = d.Status, d.Version
+		return ev, nil
+	})
+	if err != nil {
+		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+	}
+	return s.view(d), nil
+}
+
+func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, error) {
+	const op errors.Op = "deployment.Delete"
+	if req.DeploymentID == "" {
+		return Deployment{}, errors.Violations{{Field: "deployment_id", Description: "must be set"}}.Err(op)
+	}
+	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
+		if d.Status == store.StatusArchived {
+			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is already ARCHIVED", d.ID)
+		}
+		ev := store.Event{Action: store.ActionArchive, FromStatus: d.Status, ToStatus: store.StatusArchived, Version: d.Version + 1}
+		d.Status, d.Version = store.StatusArchived, d.Version+1
+		return ev, nil
+	})
+	if err != nil {
+		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+	}
+	return s.view(d), nil
+}
+
+func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse, error) {
+	const op errors.Op = "deployment.Status"
+	var (
+		d   *store.Deployment
+		err error
+	)
+	switch {
+	case (req.DeploymentID == "") == (req.WorkflowID == ""):
+		return StatusResponse{}, errors.Violations{{Field: "deployment_id", Description: "set exactly one of deployment_id and workflow_id"}}.Err(op)
+	case req.DeploymentID != "":
+		d, err = s.store.GetDeployment(ctx, req.DeploymentID)
+	default:
+		d, err = s.store.GetActiveDeployment(ctx, req.WorkflowID)
+	}
+	if err != nil {
+		what := "deployment " + req.DeploymentID
+		if req.DeploymentID == "" {
+			what = "active deployment of workflow " + req.WorkflowID
+		}
+		return StatusResponse{}, storeError(op, err, what)
+	}
+	resp := StatusResponse{Deployment: s.view(d)}
+	last, err := s.store.LastExecution(ctx, d.ID)
+	switch {
+	case err == nil:
+		resp.LastExecution = last
+	case !errors.Is(err, store.ErrNotFound):
+		return StatusResponse{}, storeError(op, err, "")
+	}
+	if resp.RunningExecutions, err = s.store.CountUnfinishedExecutions(ctx, d.ID); err != nil {
+		return StatusResponse{}, storeError(op, err, "")
+	}
+	return resp, nil
+}
+
+func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, error) {
+	const op errors.Op = "deployment.List"
+	var v errors.Violations
+	for i, st := range req.Statuses {
+		if !slices.Contains([]store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}, st) {
+			v.Add("statuses", "statuses[%d] %q is not a deployment status", i, st)
+		}
+	}
+	if req.TriggerType != "" && !slices.Contains([]store.TriggerType{store.TriggerCron, store.TriggerWebhook, store.TriggerManual}, req.TriggerType) {
+		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+	}
+	if req.PageSize < 0 {
+		v.Add("page_size", "must not be negative")
+	}
+	if err := v.Err(op); err != nil {
+		return ListResponse{}, err
+	}
+	limit := int(req.PageSize)
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit > MaxPageSize:
+		limit = MaxPageSize
+	}
+	page, err := s.store.ListDeployments(ctx, store.ListFilter{
+		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: limit, After: req.PageToken,
+	})
+	if errors.Is(err, store.ErrBadCursor) {
+		return ListResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)
+	}
+	if err != nil {
+		return ListResponse{}, storeError(op, err, "")
+	}
+	resp := ListResponse{NextPageToken: page.Next, TotalSize: page.Total, Deployments: make([]Deployment, len(page.Deployments))}
+	for i := range page.Deployments {
+		resp.Deployments[i] = s.view(&page.Deployments[i])
+	}
+	return resp, nil
+}
+
+// fieldsToApply resolves the update mask; ok is false when the mask named an unknown field.
+func fieldsToApply(v *errors.Violations, req UpdateRequest) (apply map[string]bool, ok bool) {
+	apply = map[string]bool{}
+	if len(req.Mask) == 0 {
+		apply[FieldStatus] = req.Status != nil
+		apply[FieldDefinition] = req.Definition != nil
+		apply[FieldTriggers] = len(req.Triggers) > 0
+		apply[FieldConfig] = req.Config != nil
+		for f, on := range apply {
+			if !on {
+				delete(apply, f)
+			}
+		}
+		return apply, true
+	}
+	ok = true
+	for _, p := range req.Mask {
+		switch p {
+		case FieldStatus, FieldDefinition, FieldTriggers, FieldConfig:
+			apply[p] = true
+		default:
+			v.Add("update_mask", "unknown field %q: use status, workflow_definition, triggers or config", p)
+			ok = false
+		}
+	}
+	return apply, ok
+}
+
+// transition checks a status change asked for through Update and names its event.
+func transition(from, to store.DeploymentStatus) (string, error) {
+	switch {
+	case from == store.StatusDeployed && to == store.StatusPaused:
+		return store.ActionPause, nil
+	case from == store.StatusPaused && to == store.StatusDeployed:
+		return store.ActionResume, nil
+	case from == store.StatusDraft && to == store.StatusDeployed:
+		return store.ActionPromote, nil
+	}
+	return "", errors.Errorf("", errors.FailedPrecondition, "cannot change a %s deployment to %s", from, to)
+}
+
+// clearIDs drops caller-supplied trigger ids: they are output only.
+func clearIDs(ts []store.Trigger) []store.Trigger {
+	out := slices.Clone(ts)
+	for i := range out {
+		out[i].ID = ""
+	}
+	return out
+}
+
+// keepIDs gives each new trigger the id of an identical current one, so that
+// a trigger that did not change keeps its identity (and its fired slots).
+func keepIDs(current, next []store.Trigger) []store.Trigger {
+	used := map[string]bool{}
+	for i := range next {
+		for _, c := range current {
+			if !used[c.ID] && sameTrigger(c, next[i]) {
+				next[i].ID, used[c.ID] = c.ID, true
+				break
+			}
+		}
+	}
+	return next
+}
+
+func sameTrigger(a, b store.Trigger) bool {
+	ja, _ := json.Marshal([]any{a.Type, a.Cron, a.Webhook})
+	jb, _ := json.Marshal([]any{b.Type, b.Cron, b.Webhook})
+	return string(ja) == string(jb)
+}
+
+// view adds what the scheduler derives from each trigger.
+func (s *service) view(d *store.Deployment) Deployment {
+	out := Deployment{Deployment: d, TriggerStatuses: make([]TriggerStatus, len(d.Triggers))}
+	now := s.opts.Now()
+	for i, t := range d.Triggers {
+		ts := TriggerStatus{Trigger: t}
+		switch {
+		case t.Cron != nil:
+			ts.JitterSeconds, ts.NextFireTime = s.cronState(d.WorkflowID, t.Cron, now)
+			if d.Status != store.StatusDeployed {
+				ts.NextFireTime = nil
+			}
+		case t.Webhook != nil:
+			ts.RequiresSignature = len(t.Webhook.Secrets) > 0
+		}
+		out.TriggerStatuses[i] = ts
+	}
+	return out
+}
+
+// cronState computes the workflow's jitter for the next slot of spec, clamped
+// to the gap before the slot after it, and the next fire time.
+func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Time) (int32, *time.Time) {
+	sched, err := cron.Parse(spec.Expression)
+	if err != nil {
+		return 0, nil
+	}
+	loc, err := time.LoadLocation(spec.Timezone)
+	if err != nil {
+		return 0, nil
+	}
+	window := s.opts.JitterWindow
+	if spec.JitterWindowSeconds != nil {
+		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
+	}
+	slot, err := sched.Next(now, loc)
+	if err != nil {
+		return 0, nil
+	}
+	gap := window
+	if after, err := sched.Next(slot, loc); err == nil {
+		gap = after.Sub(slot)
+	}
+	offset := cron.Offset(workflowID, window, gap)
+	fire := slot.Add(offset).UTC()
+	return int32(offset / time.Second), &fire
+}
+
+// storeError gives a store error the kind the caller must see; what names
+// the thing looked for, for a not-found answer.
+func storeError(op errors.Op, err error, what string) error {
+	var (
+		active *store.ActiveDeploymentError
+		path   *store.WebhookPathError
+		se     *errors.Error
+		ne     net.Error
+	)
+	switch {
+	case errors.As(err, &se):
+		return errors.E(op, err)
+	case errors.Is(err, store.ErrNotFound):
+		return errors.Errorf(op, errors.NotFound, "%s not found", what)
+	case errors.As(err, &active), errors.As(err, &path):
+		return errors.E(op, errors.AlreadyExists, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.As(err, &ne):
+		return errors.E(op, errors.Unavailable, err)
+	}
+	return errors.E(op, errors.Internal, err)
+}

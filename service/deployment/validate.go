@@ -1,0 +1,710 @@
+package deployment
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Limits on requests (ARCHITECTURE.md "Workflow definition", API.md).
+const (
+	maxWorkflowIDLen           = 128
+	maxDefinitionBytes         = 1 << 20
+	maxDefinitionDepth         = 64
+	maxDefinitionNodes         = 1000
+	maxDeploymentTriggers      = 100
+	maxJitterWindowSeconds     = 86400
+	maxSyncTimeoutSeconds      = 300
+	maxExecutionTimeoutSeconds = 604800
+	maxCatchupWindowSeconds    = 86400
+	maxWebhookPathBytes        = 512
+)
+
+var (
+	workflowIDChars = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+	webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
+
+	nodeTypes = []string{"TRIGGER", "AI_AGENT", "EXTERNAL_ACTION", "ACTION", "FLOW", "HUMAN_IN_THE_LOOP", "TOOL", "MEMORY"}
+
+	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+	overlapPolicies = []string{store.OverlapSkip, store.OverlapAllowAll, store.OverlapBufferOne, store.OverlapCancelOther}
+)
+
+func subField(field, name string) string {
+	if field == "" {
+		return name
+	}
+	return field + "." + name
+}
+
+func indexField(field string, i int) string {
+	return fmt.Sprintf("%s[%d]", field, i)
+}
+
+// Every validate function appends all the violations it finds to v, never
+// stopping at the first, with field paths rooted at field.
+
+// validateWorkflowID checks a caller's workflow id: 1-128 of [A-Za-z0-9_.:-].
+func validateWorkflowID(v *errors.Violations, field, id string) {
+	switch {
+	case id == "":
+		v.Add(field, "is required")
+	case len(id) > maxWorkflowIDLen:
+		v.Add(field, "is %d characters long; at most %d", len(id), maxWorkflowIDLen)
+	case !workflowIDChars.MatchString(id):
+		v.Add(field, "may contain only A-Z, a-z, 0-9, _, ., : and -")
+	}
+}
+
+// validateConfig checks c and returns it with the overlap policy defaulted to
+// SKIP; zero timeouts stay zero, meaning the service defaults.
+func validateConfig(v *errors.Violations, field string, c store.Config) store.Config {
+	if c.OverlapPolicy == "" {
+		c.OverlapPolicy = store.OverlapSkip
+	} else if !slices.Contains(overlapPolicies, c.OverlapPolicy) {
+		v.Add(subField(field, "overlap_policy"), "must be one of %s", strings.Join(overlapPolicies, ", "))
+	}
+	if c.ExecutionTimeoutSeconds < 0 || c.ExecutionTimeoutSeconds > maxExecutionTimeoutSeconds {
+		v.Add(subField(field, "execution_timeout_seconds"), "must be 0-%d (0 = service default)", maxExecutionTimeoutSeconds)
+	}
+	if c.CatchupWindowSeconds < 0 || c.CatchupWindowSeconds > maxCatchupWindowSeconds {
+		v.Add(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
+	}
+	return c
+}
+
+// normalizeWebhookPath strips one leading and one trailing slash and checks
+// what is left. Case is kept: paths are compared case-insensitively elsewhere.
+// The error reads as a predicate of the path, e.g. "must not be empty".
+func normalizeWebhookPath(p string) (string, error) {
+	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if p == "" {
+		return "", errors.New("must not be empty")
+	}
+	if len(p) > maxWebhookPathBytes {
+		return "", fmt.Errorf("is %d bytes long; at most %d", len(p), maxWebhookPathBytes)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return "", errors.New("must not contain an empty segment (//)")
+		case ".", "..":
+			// Proxies and clients may resolve dot segments before the path
+			// reaches us, so such a path could never be matched reliably.
+			return "", fmt.Errorf("must not contain a %q segment", seg)
+		}
+		if bad := webhookPathChar.FindString(seg); bad != "" {
+			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", bad)
+		}
+	}
+	return p, nil
+}
+
+// triggerFields are the field paths of a trigger's parts. A path left empty
+// is not checked again: either the part cannot be wrong or a violation has
+// already been recorded there.
+type triggerFields struct {
+	// trigger names the trigger itself; typ is also where a second MANUAL
+	// trigger is reported.
+	trigger, typ, cron, webhook  string
+	expression, timezone, jitter string
+	path, methods, secrets       string
+	responseMode, syncTimeout    string
+}
+
+func requestTriggerFields(field string) triggerFields {
+	return triggerFields{
+		trigger:      field,
+		typ:          subField(field, "type"),
+		cron:         subField(field, "cron"),
+		webhook:      subField(field, "webhook"),
+		expression:   subField(field, "cron.expression"),
+		timezone:     subField(field, "cron.timezone"),
+		jitter:       subField(field, "cron.jitter_window_seconds"),
+		path:         subField(field, "webhook.path"),
+		methods:      subField(field, "webhook.methods"),
+		secrets:      subField(field, "webhook.secrets"),
+		responseMode: subField(field, "webhook.response_mode"),
+		syncTimeout:  subField(field, "webhook.sync_timeout_seconds"),
+	}
+}
+
+// validateTriggers checks a request's triggers and returns normalised copies,
+// index for index, with their ids as given: methods upper-cased, deduplicated
+// and defaulted to POST, response mode defaulted to ASYNC, paths normalised.
+func validateTriggers(v *errors.Violations, field string, ts []store.Trigger) []store.Trigger {
+	if len(ts) > maxDeploymentTriggers {
+		v.Add(field, "has %d triggers; at most %d", len(ts), maxDeploymentTriggers)
+	}
+	out := make([]store.Trigger, len(ts))
+	seen := newTriggerSet()
+	for i, t := range ts {
+		f := requestTriggerFields(indexField(field, i))
+		out[i] = checkTrigger(v, f, t)
+		seen.check(v, f, out[i])
+	}
+	return out
+}
+
+// checkTrigger checks t and returns a normalised deep copy of it.
+func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.Trigger {
+	add := func(field, format string, args ...any) {
+		if field != "" {
+			v.Add(field, format, args...)
+		}
+	}
+	item := func(field string, i int) string {
+		if field == "" {
+			return ""
+		}
+		return indexField(field, i)
+	}
+	out := t
+	// The API cannot disable a trigger: every one that is deployed is enabled.
+	out.Enabled = true
+	switch t.Type {
+	case store.TriggerCron, store.TriggerWebhook, store.TriggerManual:
+		if t.Type == store.TriggerCron && t.Cron == nil {
+			add(f.cron, "is required for a CRON trigger")
+		}
+		if t.Type != store.TriggerCron && t.Cron != nil {
+			add(f.cron, "must be empty for a %s trigger", t.Type)
+		}
+		if t.Type == store.TriggerWebhook && t.Webhook == nil {
+			add(f.webhook, "is required for a WEBHOOK trigger")
+		}
+		if t.Type != store.TriggerWebhook && t.Webhook != nil {
+			add(f.webhook, "must be empty for a %s trigger", t.Type)
+		}
+	default:
+		add(f.typ, "must be CRON, WEBHOOK or MANUAL")
+	}
+	if t.Cron != nil {
+		c := *t.Cron
+		if c.Expression == "" {
+			add(f.expression, "is required")
+		} else if _, err := cron.Parse(c.Expression); err != nil {
+			add(f.expression, "%v", err)
+		}
+		if !validZone(c.Timezone) {
+			add(f.timezone, "unknown time zone %q", c.Timezone)
+		}
+		if c.JitterWindowSeconds != nil {
+			w := *c.JitterWindowSeconds
+			if w < 0 || w > maxJitterWindowSeconds {
+				add(f.jitter, "must be 0-%d", maxJitterWindowSeconds)
+			}
+			c.JitterWindowSeconds = &w
+		}
+		out.Cron = &c
+	}
+	if t.Webhook != nil {
+		w := *t.Webhook
+		if p, err := normalizeWebhookPath(w.Path); err != nil {
+			add(f.path, "%v", err)
+		} else {
+			w.Path = p
+		}
+		w.Methods = nil
+		for j, m := range t.Webhook.Methods {
+			m = strings.ToUpper(m)
+			switch {
+			case !slices.Contains(webhookMethods, m):
+				add(item(f.methods, j), "must be one of %s", strings.Join(webhookMethods, ", "))
+			case !slices.Contains(w.Methods, m):
+				w.Methods = append(w.Methods, m)
+			}
+		}
+		if len(t.Webhook.Methods) == 0 {
+			w.Methods = []string{"POST"}
+		}
+		switch w.ResponseMode {
+		case "":
+			w.ResponseMode = store.ResponseAsync
+		case store.ResponseAsync, store.ResponseSync:
+		default:
+			add(f.responseMode, "must be ASYNC or SYNC")
+		}
+		if w.SyncTimeoutSeconds < 0 || w.SyncTimeoutSeconds > maxSyncTimeoutSeconds {
+			add(f.syncTimeout, "must be 0-%d (0 = service default)", maxSyncTimeoutSeconds)
+		}
+		w.Secrets = slices.Clone(w.Secrets)
+		for j, s := range w.Secrets {
+			// Descriptions never quote a secret: violations reach logs and callers.
+			if s == "" {
+				add(item(f.secrets, j), "must not be empty")
+			} else if key, ok := strings.CutPrefix(s, "whsec_"); ok {
+				if _, err := base64.StdEncoding.DecodeString(key); err != nil || key == "" {
+					add(item(f.secrets, j), "a whsec_ secret must continue with a standard base64 key")
+				}
+			}
+		}
+		out.Webhook = &w
+	}
+	return out
+}
+
+func validZone(name string) bool {
+	if name == "" {
+		return true
+	}
+	// "Local" would make a schedule depend on the replica that runs it.
+	if name == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// triggerSet finds the triggers of one deployment that collide.
+type triggerSet struct {
+	paths  map[string]string
+	manual string
+}
+
+func newTriggerSet() *triggerSet { return &triggerSet{paths: map[string]string{}} }
+
+func (s *triggerSet) check(v *errors.Violations, f triggerFields, t store.Trigger) {
+	switch {
+	case t.Type == store.TriggerManual && s.manual != "":
+		v.Add(f.typ, "only one MANUAL trigger is allowed; %s is one", s.manual)
+	case t.Type == store.TriggerManual:
+		s.manual = f.trigger
+	case t.Webhook != nil:
+		p, err := normalizeWebhookPath(t.Webhook.Path)
+		if err != nil {
+			return
+		}
+		// Webhook paths are matched case-insensitively.
+		key := strings.ToLower(p)
+		if first, dup := s.paths[key]; dup {
+			v.Add(f.path, "duplicates %s", first)
+			return
+		}
+		s.paths[key] = f.path
+	}
+}
+
+// validateDefinition checks an n8n-style definition, as decoded from JSON or a
+// protobuf Struct, and returns the triggers its TRIGGER nodes yield, normalised
+// as validateTriggers would; the service uses them when a request has none.
+func validateDefinition(v *errors.Violations, field string, def map[string]any) []store.Trigger {
+	if len(def) == 0 {
+		v.Add(field, "is required: an object with nodes and connections")
+		return nil
+	}
+	if b, err := json.Marshal(def); err != nil {
+		v.Add(field, "cannot be encoded as JSON: %v", err)
+	} else if len(b) > maxDefinitionBytes {
+		v.Add(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
+	}
+	if jsonDepth(def, maxDefinitionDepth+1) > maxDefinitionDepth {
+		v.Add(field, "is nested more than %d levels deep", maxDefinitionDepth)
+	}
+	c := &definitionCheck{v: v, field: field, byName: map[string]int{}, edges: map[int][]int{}}
+	c.checkNodes(def["nodes"])
+	if len(c.nodes) > 0 {
+		// Without nodes every connection would name no node: that says nothing new.
+		c.checkConnections(def["connections"])
+		c.checkCycles()
+	}
+	zone := c.checkSettings(def["settings"])
+	return c.triggers(zone)
+}
+
+// jsonDepth is the nesting depth of objects and arrays in x, counted no
+// further than limit.
+func jsonDepth(x any, limit int) int {
+	if limit == 0 {
+		return 0
+	}
+	var children []any
+	switch x := x.(type) {
+	case map[string]any:
+		children = slices.Collect(maps.Values(x))
+	case []any:
+		children = x
+	default:
+		return 0
+	}
+	deepest := 0
+	for _, child := range children {
+		deepest = max(deepest, jsonDepth(child, limit-1))
+		if deepest == limit-1 {
+			break
+		}
+	}
+	return deepest + 1
+}
+
+// definitionCheck walks one workflow definition.
+type definitionCheck struct {
+	v     *errors.Violations
+	field string
+	nodes []defNode
+	// byName indexes nodes by their (unique) name, which connections use.
+	byName map[string]int
+	edges  map[int][]int
+}
+
+type defNode struct {
+	field    string
+	name     string
+	typ      string
+	subtype  string
+	params   map[string]any
+	disabled bool
+}
+
+func (n defNode) isLoop() bool { return n.typ == "FLOW" && strings.EqualFold(n.subtype, "LOOP") }
+
+// str reads m[key] as a string. It returns the value and the key's field path,
+// or "" as the path when it recorded a violation (absent counts as "" unless required).
+func (c *definitionCheck) str(m map[string]any, field, key string, required bool) (string, string) {
+	p := subField(field, key)
+	raw, ok := m[key]
+	if !ok || raw == nil {
+		if required {
+			c.v.Add(p, "is required")
+			return "", ""
+		}
+		return "", p
+	}
+	s, ok := raw.(string)
+	if !ok {
+		c.v.Add(p, "must be a string")
+		return "", ""
+	}
+	if required && s == "" {
+		c.v.Add(p, "must not be empty")
+		return "", ""
+	}
+	return s, p
+}
+
+func (c *definitionCheck) checkNodes(raw any) {
+	field := subField(c.field, "nodes")
+	list, ok := raw.([]any)
+	switch {
+	case raw == nil:
+		c.v.Add(field, "is required: a non-empty array of nodes")
+		return
+	case !ok:
+		c.v.Add(field, "must be an array")
+		return
+	case len(list) == 0:
+		c.v.Add(field, "must not be empty")
+		return
+	case len(list) > maxDefinitionNodes:
+		c.v.Add(field, "has %d nodes; at most %d", len(list), maxDefinitionNodes)
+	}
+	ids := map[string]int{}
+	for i, rn := range list {
+		n := defNode{field: indexField(field, i)}
+		m, ok := rn.(map[string]any)
+		if !ok {
+			c.v.Add(n.field, "must be an object")
+			c.nodes = append(c.nodes, n)
+			continue
+		}
+		if id, _ := c.str(m, n.field, "id", true); id != "" {
+			if j, dup := ids[id]; dup {
+				c.v.Add(subField(n.field, "id"), "duplicates nodes[%d].id", j)
+			} else {
+				ids[id] = i
+			}
+		}
+		if name, _ := c.str(m, n.field, "name", true); name != "" {
+			if j, dup := c.byName[name]; dup {
+				c.v.Add(subField(n.field, "name"), "duplicates nodes[%d].name", j)
+			} else {
+				c.byName[name], n.name = i, name
+			}
+		}
+		if typ, p := c.str(m, n.field, "type", true); typ != "" {
+			if slices.Contains(nodeTypes, typ) {
+				n.typ = typ
+			} else {
+				c.v.Add(p, "must be one of %s", strings.Join(nodeTypes, ", "))
+			}
+		}
+		n.subtype, _ = c.str(m, n.field, "subtype", false)
+		if raw, ok := m["parameters"]; ok && raw != nil {
+			if n.params, ok = raw.(map[string]any); !ok {
+				c.v.Add(subField(n.field, "parameters"), "must be an object")
+			}
+		}
+		if raw, ok := m["disabled"]; ok && raw != nil {
+			if n.disabled, ok = raw.(bool); !ok {
+				c.v.Add(subField(n.field, "disabled"), "must be a boolean")
+			}
+		}
+		c.nodes = append(c.nodes, n)
+	}
+}
+
+func (c *definitionCheck) checkConnections(raw any) {
+	field := subField(c.field, "connections")
+	if raw == nil {
+		return
+	}
+	sources, ok := raw.(map[string]any)
+	if !ok {
+		c.v.Add(field, "must be an object keyed by source node name")
+		return
+	}
+	for _, src := range slices.Sorted(maps.Keys(sources)) {
+		sf := subField(field, src)
+		from, known := c.byName[src]
+		if !known {
+			c.v.Add(sf, "names no node: connections are keyed by source node name")
+			from = -1
+		}
+		outputs, ok := sources[src].(map[string]any)
+		if !ok {
+			c.v.Add(sf, "must be an object mapping output names to lists of connections")
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(outputs)) {
+			of := subField(sf, name)
+			list, ok := outputs[name].([]any)
+			if !ok {
+				c.v.Add(of, "must be an array of connections")
+				continue
+			}
+			for k, item := range list {
+				// n8n itself nests one list of connections per output index;
+				// both that and the flat form are accepted.
+				if inner, ok := item.([]any); ok {
+					for l, it := range inner {
+						c.checkConnection(indexField(indexField(of, k), l), it, src, from)
+					}
+					continue
+				}
+				c.checkConnection(indexField(of, k), item, src, from)
+			}
+		}
+	}
+}
+
+// checkConnection checks one {node, type, index} entry; from is the source
+// node's index, or -1 when the source is unknown.
+func (c *definitionCheck) checkConnection(field string, raw any, src string, from int) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.v.Add(field, "must be an object with node, type and index")
+		return
+	}
+	if target, p := c.str(m, field, "node", true); target != "" {
+		to, known := c.byName[target]
+		switch {
+		case !known:
+			c.v.Add(p, "names no node")
+		case target == src:
+			c.v.Add(p, "connects node %q to itself", src)
+		case from >= 0:
+			c.edges[from] = append(c.edges[from], to)
+		}
+	}
+	if raw, ok := m["type"]; ok {
+		if s, _ := raw.(string); !strings.EqualFold(s, "MAIN") {
+			c.v.Add(subField(field, "type"), `must be "MAIN"`)
+		}
+	}
+	if raw, ok := m["index"]; ok {
+		if n, ok := wholeNumber(raw); !ok || n < 0 {
+			c.v.Add(subField(field, "index"), "must be a whole number >= 0")
+		}
+	}
+}
+
+// checkCycles reports one cycle that no LOOP node closes. Such a cycle exists
+// exactly when the graph without its LOOP nodes has a cycle.
+func (c *definitionCheck) checkCycles() {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]int, len(c.nodes))
+	var path []int
+	var visit func(n int) []int
+	visit = func(n int) []int {
+		state[n] = onPath
+		path = append(path, n)
+		for _, m := range c.edges[n] {
+			if c.nodes[m].isLoop() {
+				continue
+			}
+			switch state[m] {
+			case onPath:
+				return append(slices.Clone(path[slices.Index(path, m):]), m)
+			case unseen:
+				if cycle := visit(m); cycle != nil {
+					return cycle
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+		return nil
+	}
+	for n := range c.nodes {
+		if state[n] != unseen || c.nodes[n].isLoop() {
+			continue
+		}
+		if cycle := visit(n); cycle != nil {
+			names := make([]string, len(cycle))
+			for i, m := range cycle {
+				names[i] = c.nodes[m].name
+			}
+			c.v.Add(subField(c.field, "connections"),
+				"nodes %s form a cycle; only a FLOW node of subtype LOOP may close one", strings.Join(names, " -> "))
+			return
+		}
+	}
+}
+
+// checkSettings checks the settings and returns their time zone when valid.
+func (c *definitionCheck) checkSettings(raw any) string {
+	field := subField(c.field, "settings")
+	if raw == nil {
+		return ""
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.v.Add(field, "must be an object")
+		return ""
+	}
+	zone, p := c.str(m, field, "timezone", false)
+	if !validZone(zone) {
+		c.v.Add(p, "unknown time zone %q", zone)
+		zone = ""
+	}
+	if raw, ok := m["timeout"]; ok && raw != nil {
+		if n, ok := number(raw); !ok || !(n > 0) || math.IsInf(n, 1) {
+			c.v.Add(subField(field, "timeout"), "must be a number of seconds > 0")
+		}
+	}
+	return zone
+}
+
+// triggers derives a trigger from each enabled TRIGGER node of subtype CRON,
+// WEBHOOK or MANUAL. Cron nodes without a time zone take the settings' zone.
+func (c *definitionCheck) triggers(zone string) []store.Trigger {
+	var out []store.Trigger
+	seen := newTriggerSet()
+	for _, n := range c.nodes {
+		if n.typ != "TRIGGER" || n.disabled {
+			continue
+		}
+		pf := subField(n.field, "parameters")
+		f := triggerFields{trigger: n.field, typ: subField(n.field, "subtype")}
+		var t store.Trigger
+		switch strings.ToUpper(n.subtype) {
+		case "CRON":
+			spec := &store.CronSpec{}
+			spec.Expression, f.expression = c.str(n.params, pf, "cron_expression", false)
+			spec.Timezone, f.timezone = c.str(n.params, pf, "timezone", false)
+			if spec.Timezone == "" {
+				spec.Timezone = zone
+			}
+			spec.JitterWindowSeconds = c.jitterWindow(n.params, pf)
+			t = store.Trigger{Type: store.TriggerCron, Cron: spec}
+		case "WEBHOOK":
+			spec := &store.WebhookSpec{}
+			spec.Path, f.path = c.str(n.params, pf, "path", false)
+			spec.Methods, f.methods = c.stringList(n.params, pf, "methods")
+			spec.ResponseMode, f.responseMode = c.str(n.params, pf, "response_mode", false)
+			t = store.Trigger{Type: store.TriggerWebhook, Webhook: spec}
+		case "MANUAL":
+			t = store.Trigger{Type: store.TriggerManual}
+		default:
+			continue
+		}
+		t = checkTrigger(c.v, f, t)
+		seen.check(c.v, f, t)
+		out = append(out, t)
+	}
+	if len(out) > maxDeploymentTriggers {
+		c.v.Add(subField(c.field, "nodes"), "yields %d triggers; at most %d", len(out), maxDeploymentTriggers)
+	}
+	return out
+}
+
+// jitterWindow reads parameters.jitter_window_seconds; absent means the service default.
+func (c *definitionCheck) jitterWindow(params map[string]any, field string) *int32 {
+	raw, ok := params["jitter_window_seconds"]
+	if !ok || raw == nil {
+		return nil
+	}
+	n, ok := wholeNumber(raw)
+	if !ok || n < 0 || n > maxJitterWindowSeconds {
+		c.v.Add(subField(field, "jitter_window_seconds"), "must be 0-%d", maxJitterWindowSeconds)
+		return nil
+	}
+	w := int32(n)
+	return &w
+}
+
+// stringList reads an optional list of strings, returning its field path or ""
+// when it recorded a violation.
+func (c *definitionCheck) stringList(m map[string]any, field, key string) ([]string, string) {
+	p := subField(field, key)
+	raw, ok := m[key]
+	if !ok || raw == nil {
+		return nil, p
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		c.v.Add(p, "must be an array of strings")
+		return nil, ""
+	}
+	out := make([]string, len(list))
+	bad := false
+	for i, item := range list {
+		if out[i], ok = item.(string); !ok {
+			c.v.Add(indexField(p, i), "must be a string")
+			bad = true
+		}
+	}
+	if bad {
+		return nil, ""
+	}
+	return out, p
+}
+
+// number reads a JSON number: float64 once decoded from JSON or a protobuf
+// Struct, but a definition built in Go may hold ints.
+func number(raw any) (float64, bool) {
+	switch n := raw.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// wholeNumber reads a JSON number that must be a whole number.
+func wholeNumber(raw any) (int64, bool) {
+	n, ok := number(raw)
+	// Beyond 2^53 a float64 no longer tells whole numbers apart.
+	if !ok || n != math.Trunc(n) || math.Abs(n) > 1<<53 {
+		return 0, false
+	}
+	return int64(n), true
+}

@@ -1,0 +1,229 @@
+package grpc
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+)
+
+// Enum values travel as their bare names ("CRON"); UNSPECIFIED becomes "" and
+// a number the proto does not define keeps its digits, so validation names it.
+type protoEnum interface{ String() string }
+
+func enumName(e protoEnum, prefix string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(e.String(), prefix), "UNSPECIFIED")
+}
+
+func enumValue(values map[string]int32, prefix, name string) int32 {
+	return values[prefix+name]
+}
+
+func decodeDeployRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.DeployWorkflowRequest)
+	return deployment.DeployRequest{
+		WorkflowID: req.GetWorkflowId(),
+		Definition: definitionMap(req.GetWorkflowDefinition()),
+		Triggers:   triggersFromProto(req.GetTriggers()),
+		Config:     configFromProto(req.GetConfig()),
+		DeployedBy: req.GetDeployedBy(),
+		Draft:      req.GetDraft(),
+	}, nil
+}
+
+func encodeDeployResponse(_ context.Context, r any) (any, error) {
+	return &pb.DeployWorkflowResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
+}
+
+func decodeUpdateRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.UpdateDeploymentRequest)
+	out := deployment.UpdateRequest{
+		DeploymentID:    req.GetDeploymentId(),
+		Definition:      definitionMap(req.GetWorkflowDefinition()),
+		Triggers:        triggersFromProto(req.GetTriggers()),
+		Mask:            req.GetUpdateMask().GetPaths(),
+		ExpectedVersion: req.GetExpectedVersion(),
+	}
+	if req.Status != nil {
+		s := store.DeploymentStatus(enumName(req.GetStatus(), "DEPLOYMENT_STATUS_"))
+		out.Status = &s
+	}
+	if req.Config != nil {
+		c := configFromProto(req.Config)
+		out.Config = &c
+	}
+	return out, nil
+}
+
+func encodeUpdateResponse(_ context.Context, r any) (any, error) {
+	return &pb.UpdateDeploymentResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
+}
+
+func decodeDeleteRequest(_ context.Context, r any) (any, error) {
+	return deployment.DeleteRequest{DeploymentID: r.(*pb.DeleteDeploymentRequest).GetDeploymentId()}, nil
+}
+
+func encodeDeleteResponse(_ context.Context, r any) (any, error) {
+	return &pb.DeleteDeploymentResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
+}
+
+func decodeStatusRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.GetDeploymentStatusRequest)
+	return deployment.StatusRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId()}, nil
+}
+
+func encodeStatusResponse(_ context.Context, r any) (any, error) {
+	resp := r.(deployment.StatusResponse)
+	return &pb.GetDeploymentStatusResponse{
+		Deployment:        deploymentToProto(resp.Deployment),
+		LastExecution:     executionToProto(resp.LastExecution),
+		RunningExecutions: resp.RunningExecutions,
+	}, nil
+}
+
+func decodeListRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.ListDeploymentsRequest)
+	out := deployment.ListRequest{
+		WorkflowID:  req.GetWorkflowId(),
+		TriggerType: store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		PageSize:    req.GetPageSize(),
+		PageToken:   req.GetPageToken(),
+	}
+	for _, s := range req.GetStatuses() {
+		out.Statuses = append(out.Statuses, store.DeploymentStatus(enumName(s, "DEPLOYMENT_STATUS_")))
+	}
+	return out, nil
+}
+
+func encodeListResponse(_ context.Context, r any) (any, error) {
+	resp := r.(deployment.ListResponse)
+	out := &pb.ListDeploymentsResponse{NextPageToken: resp.NextPageToken, TotalSize: resp.TotalSize}
+	for _, d := range resp.Deployments {
+		out.Deployments = append(out.Deployments, deploymentToProto(d))
+	}
+	return out, nil
+}
+
+func definitionMap(s *structpb.Struct) map[string]any {
+	if s == nil {
+		return nil
+	}
+	return s.AsMap()
+}
+
+func triggersFromProto(ts []*pb.Trigger) []store.Trigger {
+	out := make([]store.Trigger, 0, len(ts))
+	for _, t := range ts {
+		st := store.Trigger{Type: store.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
+		if c := t.GetCron(); c != nil {
+			st.Cron = &store.CronSpec{Expression: c.GetExpression(), Timezone: c.GetTimezone(), JitterWindowSeconds: c.JitterWindowSeconds}
+		}
+		if w := t.GetWebhook(); w != nil {
+			st.Webhook = &store.WebhookSpec{
+				Path:               w.GetPath(),
+				Methods:            w.GetMethods(),
+				Secrets:            w.GetSecrets(),
+				ResponseMode:       enumName(w.GetResponseMode(), "RESPONSE_MODE_"),
+				SyncTimeoutSeconds: w.GetSyncTimeoutSeconds(),
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func configFromProto(c *pb.DeploymentConfig) store.Config {
+	return store.Config{
+		OverlapPolicy:           enumName(c.GetOverlapPolicy(), "OVERLAP_POLICY_"),
+		ExecutionTimeoutSeconds: c.GetExecutionTimeoutSeconds(),
+		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
+	}
+}
+
+func deploymentToProto(d deployment.Deployment) *pb.Deployment {
+	def := &structpb.Struct{}
+	// The definition was validated and marshalled by the service, so it is a JSON object.
+	_ = protojson.Unmarshal(d.Definition, def)
+	out := &pb.Deployment{
+		DeploymentId:       d.ID,
+		WorkflowId:         d.WorkflowID,
+		Status:             pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(d.Status))),
+		Version:            d.Version,
+		WorkflowDefinition: def,
+		Config: &pb.DeploymentConfig{
+			OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", d.Config.OverlapPolicy)),
+			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
+			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
+		},
+		CreatedAt:  timestamp(&d.CreatedAt),
+		UpdatedAt:  timestamp(&d.UpdatedAt),
+		DeployedAt: timestamp(d.DeployedAt),
+		DeployedBy: d.DeployedBy,
+	}
+	for _, ts := range d.TriggerStatuses {
+		out.Triggers = append(out.Triggers, &pb.TriggerStatus{
+			Trigger:           triggerToProto(ts.Trigger),
+			JitterSeconds:     ts.JitterSeconds,
+			NextFireTime:      timestamp(ts.NextFireTime),
+			RequiresSignature: ts.RequiresSignature,
+		})
+	}
+	return out
+}
+
+// triggerToProto leaves webhook secrets out: they are write-only.
+func triggerToProto(t store.Trigger) *pb.Trigger {
+	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type)))}
+	if c := t.Cron; c != nil {
+		out.Cron = &pb.CronSpec{Expression: c.Expression, Timezone: c.Timezone, JitterWindowSeconds: c.JitterWindowSeconds}
+	}
+	if w := t.Webhook; w != nil {
+		out.Webhook = &pb.WebhookSpec{
+			Path:               w.Path,
+			Methods:            w.Methods,
+			ResponseMode:       pb.ResponseMode(enumValue(pb.ResponseMode_value, "RESPONSE_MODE_", w.ResponseMode)),
+			SyncTimeoutSeconds: w.SyncTimeoutSeconds,
+		}
+	}
+	return out
+}
+
+func executionToProto(e *store.Execution) *pb.Execution {
+	if e == nil {
+		return nil
+	}
+	return &pb.Execution{
+		ExecutionId:       e.ID,
+		WorkflowId:        e.WorkflowID,
+		DeploymentId:      e.DeploymentID,
+		DeploymentVersion: e.DeploymentVersion,
+		TriggerId:         e.TriggerID,
+		TriggerType:       pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(e.TriggerType))),
+		Status:            pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(e.Status))),
+		ScheduledTime:     timestamp(e.ScheduledTime),
+		FiredTime:         timestamp(&e.FiredTime),
+		StartedTime:       timestamp(e.StartedTime),
+		FinishedTime:      timestamp(e.FinishedTime),
+		JitterSeconds:     e.JitterSeconds,
+		EngineExecutionId: e.EngineExecutionID,
+		ErrorMessage:      e.ErrorMessage,
+		TraceId:           e.TraceID,
+		IdempotencyKey:    e.IdempotencyKey,
+		SkipReason:        e.SkipReason,
+		TriggeredBy:       e.TriggeredBy,
+	}
+}
+
+func timestamp(t *time.Time) *timestamppb.Timestamp {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(*t)
+}

@@ -1,0 +1,51 @@
+package grpc
+
+import (
+	"context"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+)
+
+// ErrorInterceptor translates every handler's error into a gRPC status with
+// the code of its kind, so that no plain error reaches a client as Unknown.
+// Validation errors carry a google.rpc.BadRequest with one violation per field.
+func ErrorInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	return nil, Status(err).Err()
+}
+
+// Status returns the gRPC status that answers err. An error that already is a
+// status passes unchanged; internal causes are not shown to the caller.
+func Status(err error) *status.Status {
+	if s, ok := status.FromError(err); ok {
+		return s
+	}
+	var e *errors.Error
+	if !errors.As(err, &e) {
+		return status.New(codes.Internal, "internal error")
+	}
+	code := errors.Code(err)
+	if code == codes.Internal {
+		return status.New(codes.Internal, "internal error")
+	}
+	st := status.New(code, e.Message())
+	if len(e.Violations) == 0 {
+		return st
+	}
+	br := &errdetails.BadRequest{}
+	for _, v := range e.Violations {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+	}
+	if withDetails, derr := st.WithDetails(br); derr == nil {
+		return withDetails
+	}
+	return st
+}

@@ -1,0 +1,73 @@
+// Package grpc serves the workflowruntime.v1 services over gRPC: it decodes
+// requests into service types, encodes results, and answers every error with
+// the status code of API.md §2.
+package grpc
+
+import (
+	"context"
+
+	kitgrpc "github.com/go-kit/kit/transport/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/workflow-runtime/workflow-runtime/endpoint"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+type runtimeServer struct {
+	// RPCs whose behaviour later work fills in answer UNIMPLEMENTED with the method's name.
+	pb.UnimplementedWorkflowRuntimeServiceServer
+	deploy, update, remove, status, list kitgrpc.Handler
+}
+
+// NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the deployment endpoints.
+func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints) pb.WorkflowRuntimeServiceServer {
+	opts := []kitgrpc.ServerOption{kitgrpc.ServerBefore(traceHeaders)}
+	return &runtimeServer{
+		deploy: kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
+		update: kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
+		remove: kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
+		status: kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
+		list:   kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
+	}
+}
+
+func (s *runtimeServer) DeployWorkflow(ctx context.Context, req *pb.DeployWorkflowRequest) (*pb.DeployWorkflowResponse, error) {
+	return serve[*pb.DeployWorkflowResponse](ctx, s.deploy, req)
+}
+
+func (s *runtimeServer) UpdateDeployment(ctx context.Context, req *pb.UpdateDeploymentRequest) (*pb.UpdateDeploymentResponse, error) {
+	return serve[*pb.UpdateDeploymentResponse](ctx, s.update, req)
+}
+
+func (s *runtimeServer) DeleteDeployment(ctx context.Context, req *pb.DeleteDeploymentRequest) (*pb.DeleteDeploymentResponse, error) {
+	return serve[*pb.DeleteDeploymentResponse](ctx, s.remove, req)
+}
+
+func (s *runtimeServer) GetDeploymentStatus(ctx context.Context, req *pb.GetDeploymentStatusRequest) (*pb.GetDeploymentStatusResponse, error) {
+	return serve[*pb.GetDeploymentStatusResponse](ctx, s.status, req)
+}
+
+func (s *runtimeServer) ListDeployments(ctx context.Context, req *pb.ListDeploymentsRequest) (*pb.ListDeploymentsResponse, error) {
+	return serve[*pb.ListDeploymentsResponse](ctx, s.list, req)
+}
+
+func serve[Resp any](ctx context.Context, h kitgrpc.Handler, req any) (Resp, error) {
+	_, resp, err := h.ServeGRPC(ctx, req)
+	if err != nil {
+		var zero Resp
+		return zero, err
+	}
+	return resp.(Resp), nil
+}
+
+// traceHeaders keeps the caller's trace headers for the endpoint's trace middleware.
+func traceHeaders(ctx context.Context, md metadata.MD) context.Context {
+	first := func(k string) string {
+		if v := md.Get(k); len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return tracing.WithHeaders(ctx, tracing.Headers{TraceParent: first("traceparent"), RequestID: first("x-request-id")})
+}
