@@ -61,7 +61,7 @@ proto: $(TOOLBIN) ## Regenerate Go, gateway and OpenAPI code from proto/
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 	  --grpc-gateway_out=proto --grpc-gateway_opt=paths=source_relative,grpc_api_configuration=$(HTTP_RULES) \
 	  --openapiv2_out=openapi \
-	  --openapiv2_opt=grpc_api_configuration=$(HTTP_RULES),allow_merge=true,merge_file_name=workflowruntime,json_names_for_fields=false,disable_default_errors=false \
+	  --openapiv2_opt=grpc_api_configuration=$(HTTP_RULES),openapi_configuration=proto/workflowruntime/v1/openapi.yaml,allow_merge=true,merge_file_name=workflowruntime,json_names_for_fields=false,disable_default_errors=false \
 	  $(RUNTIME_PROTOS)
 
 .PHONY: proto-check
