@@ -11,8 +11,6 @@ WFR_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=
 WFR_REDIS_URL ?= redis://127.0.0.1:6379/0
 export WFR_DATABASE_URL WFR_REDIS_URL
 COVER_MIN  := 85
-# Packages whose statements count toward the coverage gate: everything but generated code and main wiring.
-COVER_PKGS = $(shell $(GO) list ./... | grep -v -e /proto/ -e /cmd/)
 
 RUNTIME_PROTOS := proto/workflowruntime/v1/runtime.proto proto/workflowruntime/v1/monitoring.proto
 ENGINE_PROTOS  := proto/workflow_engine/engine.proto
@@ -83,10 +81,12 @@ test-runtime: ## Unit and table tests (no services; under 30 s)
 
 .PHONY: test-integration-runtime
 test-integration-runtime: ## Integration tests against real PostgreSQL and Redis
-	$(GO) test -race -count=1 -coverpkg=$$(echo $(COVER_PKGS) | tr ' ' ',') -coverprofile=cover.out ./...
+	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=cover.all.out ./...
+	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
+	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
 
 .PHONY: cover
-cover: ## Coverage gate: at least 85 % of statements outside generated code
+cover: test-integration-runtime ## Coverage gate: at least 85 % of statements outside generated code
 	@total=$$($(GO) tool cover -func=cover.out | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
 	echo "coverage: $$total % (gate $(COVER_MIN) %)"; \
 	awk -v t="$$total" -v m="$(COVER_MIN)" 'BEGIN { exit (t+0 >= m+0) ? 0 : 1 }' || { echo "coverage below $(COVER_MIN) %"; exit 1; }
@@ -96,4 +96,4 @@ test: proto-check lint test-runtime test-integration-runtime cover ## Everything
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf $(BIN) cover.out
+	rm -rf $(BIN) cover.out cover.all.out

@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
@@ -63,8 +64,11 @@ func LoggingMiddleware(logger log.Logger, method string) endpoint.Middleware {
 }
 
 func isServerFault(err error) bool {
-	k := errors.KindOf(err)
-	return k == errors.Internal || k == errors.Unavailable
+	switch errors.Code(err) {
+	case codes.Internal, codes.Unavailable, codes.Unknown:
+		return true
+	}
+	return false
 }
 
 // InstrumentingMiddleware observes each call's duration by method and gRPC code.

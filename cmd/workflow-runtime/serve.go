@@ -113,7 +113,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if err != nil {
 		return fmt.Errorf("grpc listen: %w", err)
 	}
-	grpcServer := grpc.NewServer(grpc.ChainUnaryInterceptor(grpctransport.ErrorInterceptor))
+	grpcServer := grpc.NewServer(grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor))
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints))
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
 	grpcHealth := grpchealth.NewServer()

@@ -189,7 +189,8 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// redact masks the password of a URL; anything that does not parse is masked whole
+// redact masks the password of a URL, in its user info or its query (lib/pq
+// and go-redis read both); anything that does not parse is masked whole
 // because it may be a secret written in the wrong place.
 func redact(v string) string {
 	if !strings.Contains(v, "://") {
@@ -200,7 +201,13 @@ func redact(v string) string {
 		return "<redacted>"
 	}
 	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		u.User = url.UserPassword(u.User.Username(), masked)
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", masked)
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }
+
+const masked = "xxxxx"

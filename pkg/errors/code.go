@@ -1,6 +1,10 @@
 package errors
 
-import "google.golang.org/grpc/codes"
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+)
 
 var kindCodes = [...]codes.Code{
 	Internal:           codes.Internal,
@@ -15,12 +19,18 @@ var kindCodes = [...]codes.Code{
 	Unavailable:        codes.Unavailable,
 }
 
-// Code is the gRPC code that answers err (API.md §2): OK for nil, the kind's
-// code for an *Error, Canceled or DeadlineExceeded for a context error, and
+// Code is the gRPC code that answers err (API.md §2): OK for nil, Canceled or
+// DeadlineExceeded when a context error is in the chain (the caller gave up or
+// ran out of time, whatever the kind), the kind's code for an *Error, and
 // Internal for anything else.
 func Code(err error) codes.Code {
-	if err == nil {
+	switch {
+	case err == nil:
 		return codes.OK
+	case Is(err, context.Canceled):
+		return codes.Canceled
+	case Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
 	}
 	var e *Error
 	if As(err, &e) {

@@ -89,6 +89,8 @@ func E(args ...any) error {
 	kindSet := false
 	for _, arg := range args {
 		switch a := arg.(type) {
+		case nil:
+			// A nil cause adds nothing: E(op, kind, err) stays safe when err is nil.
 		case Op:
 			e.Op = a
 		case Kind:
@@ -114,20 +116,26 @@ func Errorf(op Op, kind Kind, format string, args ...any) error {
 	return &Error{Op: op, Kind: kind, Err: fmt.Errorf(format, args...)}
 }
 
-func (e *Error) Error() string { return e.format(true) }
+// Error formats the chain of operations and the cause; an operation repeated
+// by a wrapping error is written once.
+func (e *Error) Error() string { return e.format(true, "") }
 
-// Message is the error without its operation: what a caller is shown.
-func (e *Error) Message() string { return e.format(false) }
+// Message is the error without any operation: what a caller is shown.
+func (e *Error) Message() string { return e.format(false, "") }
 
-func (e *Error) format(withOp bool) string {
+func (e *Error) format(withOps bool, outerOp Op) string {
 	var b strings.Builder
-	if withOp && e.Op != "" {
+	if withOps && e.Op != "" && e.Op != outerOp {
 		b.WriteString(string(e.Op))
 		b.WriteString(": ")
 	}
-	if e.Err != nil {
+	var inner *Error
+	switch {
+	case As(e.Err, &inner) && inner == e.Err:
+		b.WriteString(inner.format(withOps, e.Op))
+	case e.Err != nil:
 		b.WriteString(e.Err.Error())
-	} else {
+	default:
 		b.WriteString(e.Kind.String())
 	}
 	for i, v := range e.Violations {

@@ -51,15 +51,33 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// traceParentID extracts the trace id of a version-00 traceparent
-// ("00-<32 hex>-<16 hex>-<2 hex>"); an all-zero id is invalid by the W3C spec.
+// traceParentID extracts the trace id of a W3C traceparent
+// ("<version>-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"). Version
+// ff and all-zero ids are invalid by the spec; a later version may append
+// fields, so only version 00 must have exactly four.
 func traceParentID(tp string) string {
 	parts := strings.Split(strings.TrimSpace(tp), "-")
-	if len(parts) != 4 || len(parts[1]) != 32 || !isLowerHex(parts[1]) || parts[1] == strings.Repeat("0", 32) {
+	if len(parts) < 4 || !isHex(parts[0], 2) || parts[0] == "ff" || (parts[0] == "00" && len(parts) != 4) ||
+		!isHex(parts[1], 32) || !isHex(parts[2], 16) || !isHex(parts[3], 2) ||
+		allZero(parts[1]) || allZero(parts[2]) {
 		return ""
 	}
 	return parts[1]
 }
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(s string) bool { return strings.Trim(s, "0") == "" }
 
 // requestID accepts a caller's request id only when it is short and printable,
 // because it ends up verbatim in logs and in the database.
@@ -74,13 +92,4 @@ func requestID(id string) string {
 		}
 	}
 	return id
-}
-
-func isLowerHex(s string) bool {
-	for _, r := range s {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
 }

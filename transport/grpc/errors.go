@@ -22,19 +22,23 @@ func ErrorInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	return nil, Status(err).Err()
 }
 
-// Status returns the gRPC status that answers err. An error that already is a
+// Status returns the gRPC status that answers err. A domain error decides
+// the code even when its cause is a status from another service; a bare
 // status passes unchanged; internal causes are not shown to the caller.
 func Status(err error) *status.Status {
-	if s, ok := status.FromError(err); ok {
-		return s
+	code := errors.Code(err)
+	if code == codes.Canceled || code == codes.DeadlineExceeded {
+		return status.New(code, code.String())
 	}
 	var e *errors.Error
 	if !errors.As(err, &e) {
+		if s, ok := status.FromError(err); ok {
+			return s
+		}
 		return status.New(codes.Internal, "internal error")
 	}
-	code := errors.Code(err)
 	if code == codes.Internal {
-		return status.New(codes.Internal, "internal error")
+		return status.New(code, "internal error")
 	}
 	st := status.New(code, e.Message())
 	if len(e.Violations) == 0 {

@@ -1,0 +1,450 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+const testDatabaseURL = "postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable"
+
+// env returns a getenv over m; a missing key reads as "".
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+
+	var out bytes.Buffer
+	got, err := Load("workflow-runtime", nil, env(map[string]string{
+		"WFR_DATABASE_URL": testDatabaseURL,
+		"WFR_INSTANCE_ID":  "replica-1",
+	}), &out)
+	require.NoError(t, err)
+
+	want := Config{
+		GRPCAddr:        ":9090",
+		HTTPAddr:        ":8080",
+		DatabaseURL:     testDatabaseURL,
+		RedisURL:        "",
+		RedisPrefix:     "workflow_runtime:",
+		EngineAddr:      "",
+		JitterWindow:    300 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: 30 * time.Second,
+		InstanceID:      "replica-1",
+		RateLimit:       1000,
+		RateBurst:       2000,
+		NoMigrate:       false,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+	}
+	if out.Len() != 0 {
+		t.Errorf("Load() wrote %q to output, want nothing", out.String())
+	}
+}
+
+func TestLoadInstanceIDDefaultsToHostnamePID(t *testing.T) {
+	t.Parallel()
+
+	host, err := os.Hostname()
+	require.NoError(t, err)
+
+	got, err := Load("workflow-runtime", nil, env(map[string]string{"WFR_DATABASE_URL": testDatabaseURL}), &bytes.Buffer{})
+	require.NoError(t, err)
+
+	want := fmt.Sprintf("%s-%d", host, os.Getpid())
+	if diff := cmp.Diff(want, got.InstanceID); diff != "" {
+		t.Errorf("InstanceID mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	t.Parallel()
+
+	fullEnv := map[string]string{
+		"WFR_GRPC_ADDR":        "127.0.0.1:19090",
+		"WFR_HTTP_ADDR":        "127.0.0.1:18080",
+		"WFR_DATABASE_URL":     "postgresql://u:p@db:5432/wfr",
+		"WFR_REDIS_URL":        "redis://cache:6379/1",
+		"WFR_REDIS_PREFIX":     "wfr:",
+		"WFR_ENGINE_ADDR":      "engine:50051",
+		"WFR_JITTER_WINDOW":    "0s",
+		"WFR_LOG_LEVEL":        "debug",
+		"WFR_LOG_FORMAT":       "logfmt",
+		"WFR_SHUTDOWN_TIMEOUT": "1s",
+		"WFR_INSTANCE_ID":      "from-env",
+		"WFR_RATE_LIMIT":       "0",
+		"WFR_RATE_BURST":       "1",
+	}
+	fromEnv := Config{
+		GRPCAddr:        "127.0.0.1:19090",
+		HTTPAddr:        "127.0.0.1:18080",
+		DatabaseURL:     "postgresql://u:p@db:5432/wfr",
+		RedisURL:        "redis://cache:6379/1",
+		RedisPrefix:     "wfr:",
+		EngineAddr:      "engine:50051",
+		JitterWindow:    0,
+		LogLevel:        "debug",
+		LogFormat:       "logfmt",
+		ShutdownTimeout: time.Second,
+		InstanceID:      "from-env",
+		RateLimit:       0,
+		RateBurst:       1,
+	}
+
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want Config
+	}{
+		{
+			name: "every setting from the environment",
+			env:  fullEnv,
+			want: fromEnv,
+		},
+		{
+			name: "every setting from flags",
+			env:  map[string]string{},
+			args: []string{
+				"--grpc-addr=127.0.0.1:19090",
+				"--http-addr", "127.0.0.1:18080",
+				"--database-url=postgresql://u:p@db:5432/wfr",
+				"--redis-url=redis://cache:6379/1",
+				"--redis-prefix=wfr:",
+				"--engine-addr=engine:50051",
+				"--jitter-window=0s",
+				"--log-level=debug",
+				"--log-format=logfmt",
+				"--shutdown-timeout=1s",
+				"--instance-id=from-env",
+				"--rate-limit=0",
+				"--rate-burst=1",
+			},
+			want: fromEnv,
+		},
+		{
+			name: "a flag wins over the environment",
+			env:  fullEnv,
+			args: []string{"--grpc-addr=:7000", "--log-level=error", "--rate-limit=2.5", "--redis-url=rediss://secure:6380/0"},
+			want: func() Config {
+				c := fromEnv
+				c.GRPCAddr = ":7000"
+				c.LogLevel = "error"
+				c.RateLimit = 2.5
+				c.RedisURL = "rediss://secure:6380/0"
+				return c
+			}(),
+		},
+		{
+			name: "no-migrate flag",
+			env:  fullEnv,
+			args: []string{"--no-migrate"},
+			want: func() Config {
+				c := fromEnv
+				c.NoMigrate = true
+				return c
+			}(),
+		},
+		{
+			name: "unix socket Redis URL",
+			env:  map[string]string{"WFR_DATABASE_URL": testDatabaseURL, "WFR_INSTANCE_ID": "x", "WFR_REDIS_URL": "unix:///run/redis.sock"},
+			want: Config{
+				GRPCAddr: ":9090", HTTPAddr: ":8080", DatabaseURL: testDatabaseURL, RedisURL: "unix:///run/redis.sock",
+				RedisPrefix: "workflow_runtime:", JitterWindow: 300 * time.Second, LogLevel: "info", LogFormat: "json",
+				ShutdownTimeout: 30 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			got, err := Load("workflow-runtime", tt.args, env(tt.env), &bytes.Buffer{})
+			require.NoError(t, err)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadInvalidSetting(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		env, value, wantProblem string
+		shown                   string // the value as the error shows it; "" = value
+	}{
+		{"WFR_GRPC_ADDR", "9090", "must be host:port or :port", ""},
+		{"WFR_GRPC_ADDR", "localhost:", "must be host:port or :port", ""},
+		{"WFR_HTTP_ADDR", "not an address", "must be host:port or :port", ""},
+		{"WFR_DATABASE_URL", "mysql://db/x", "scheme must be one of postgres, postgresql", ""},
+		{"WFR_DATABASE_URL", "postgres://db:bad port/x", "is not a URL", "<redacted>"},
+		{"WFR_REDIS_URL", "http://cache:6379", "scheme must be one of redis, rediss, unix", ""},
+		{"WFR_ENGINE_ADDR", "engine", "must be host:port or :port", ""},
+		{"WFR_JITTER_WINDOW", "five minutes", "must be a duration >= 0s, e.g. 30s", ""},
+		{"WFR_JITTER_WINDOW", "-1s", "must be a duration >= 0s, e.g. 30s", ""},
+		{"WFR_LOG_LEVEL", "verbose", "must be one of debug, info, warn, error", ""},
+		{"WFR_LOG_FORMAT", "text", "must be one of json, logfmt", ""},
+		{"WFR_SHUTDOWN_TIMEOUT", "500ms", "must be a duration >= 1s, e.g. 30s", ""},
+		{"WFR_SHUTDOWN_TIMEOUT", "forever", "must be a duration >= 1s, e.g. 30s", ""},
+		{"WFR_RATE_LIMIT", "-1", "must be a number >= 0", ""},
+		{"WFR_RATE_LIMIT", "fast", "must be a number >= 0", ""},
+		{"WFR_RATE_BURST", "0", "must be an integer >= 1", ""},
+		{"WFR_RATE_BURST", "1.5", "must be an integer >= 1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
+			t.Parallel()
+
+			flagName := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(tt.env, "WFR_")), "_", "-")
+			shown := tt.value
+			if tt.shown != "" {
+				shown = tt.shown
+			}
+			want := fmt.Sprintf("%s (--%s) = %q: %s", tt.env, flagName, shown, tt.wantProblem)
+
+			// The same bad value is reported the same way from the environment and from its flag.
+			sources := map[string]struct {
+				env  map[string]string
+				args []string
+			}{
+				"env":  {env: map[string]string{"WFR_DATABASE_URL": testDatabaseURL, tt.env: tt.value}},
+				"flag": {env: map[string]string{"WFR_DATABASE_URL": testDatabaseURL}, args: []string{"--" + flagName + "=" + tt.value}},
+			}
+			for name, src := range sources {
+				_, err := Load("workflow-runtime", src.args, env(src.env), &bytes.Buffer{})
+				require.Error(t, err, "from %s", name)
+				if diff := cmp.Diff(want, err.Error()); diff != "" {
+					t.Errorf("Load() from %s error mismatch (-want +got):\n%s", name, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadDatabaseURLRequired(t *testing.T) {
+	t.Parallel()
+
+	_, err := Load("workflow-runtime", nil, env(nil), &bytes.Buffer{})
+	require.Error(t, err)
+	if diff := cmp.Diff(`WFR_DATABASE_URL (--database-url) = "": must be set`, err.Error()); diff != "" {
+		t.Errorf("Load() error mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadReportsEveryBadSetting(t *testing.T) {
+	t.Parallel()
+
+	_, err := Load("workflow-runtime", []string{"--rate-burst=0"}, env(map[string]string{
+		"WFR_GRPC_ADDR":     "nope",
+		"WFR_LOG_LEVEL":     "loud",
+		"WFR_REDIS_URL":     "http://x",
+		"WFR_REDIS_PREFIX":  "", // empty in the environment means unset: the default applies
+		"WFR_JITTER_WINDOW": "-5s",
+	}), &bytes.Buffer{})
+	require.Error(t, err)
+
+	// errors.Join: one line per bad setting, in the order settings are declared.
+	want := []string{
+		`WFR_GRPC_ADDR (--grpc-addr) = "nope": must be host:port or :port`,
+		`WFR_DATABASE_URL (--database-url) = "": must be set`,
+		`WFR_REDIS_URL (--redis-url) = "http://x": scheme must be one of redis, rediss, unix`,
+		`WFR_JITTER_WINDOW (--jitter-window) = "-5s": must be a duration >= 0s, e.g. 30s`,
+		`WFR_LOG_LEVEL (--log-level) = "loud": must be one of debug, info, warn, error`,
+		`WFR_RATE_BURST (--rate-burst) = "0": must be an integer >= 1`,
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("Load() error lines mismatch (-want +got):\n%s", diff)
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	require.True(t, ok, "Load() error %T is not an errors.Join", err)
+	if got := len(joined.Unwrap()); got != len(want) {
+		t.Errorf("Load() joined %d errors, want %d", got, len(want))
+	}
+}
+
+func TestLoadEmptyRedisPrefixFlag(t *testing.T) {
+	t.Parallel()
+
+	_, err := Load("workflow-runtime", []string{"--redis-prefix="}, env(map[string]string{"WFR_DATABASE_URL": testDatabaseURL}), &bytes.Buffer{})
+	require.Error(t, err)
+	if diff := cmp.Diff(`WFR_REDIS_PREFIX (--redis-prefix) = "": must not be empty`, err.Error()); diff != "" {
+		t.Errorf("Load() error mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadBadURLDoesNotLeakPassword(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name, env, value, want string
+	}{
+		{
+			name:  "wrong scheme: password masked",
+			env:   "WFR_DATABASE_URL",
+			value: "mysql://admin:s3cret@db:3306/x",
+			want:  `WFR_DATABASE_URL (--database-url) = "mysql://admin:xxxxx@db:3306/x": scheme must be one of postgres, postgresql`,
+		},
+		{
+			name:  "wrong scheme Redis: password masked",
+			env:   "WFR_REDIS_URL",
+			value: "http://:s3cret@cache:6379",
+			want:  `WFR_REDIS_URL (--redis-url) = "http://:xxxxx@cache:6379": scheme must be one of redis, rediss, unix`,
+		},
+		{
+			name:  "unparsable URL: masked whole",
+			env:   "WFR_DATABASE_URL",
+			value: "postgres://admin:s3cret@db:bad port/x",
+			want:  `WFR_DATABASE_URL (--database-url) = "<redacted>": is not a URL`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			e := map[string]string{"WFR_DATABASE_URL": testDatabaseURL, tt.env: tt.value}
+			_, err := Load("workflow-runtime", nil, env(e), &bytes.Buffer{})
+			require.Error(t, err)
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Load() error %q leaks the password", err)
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("Load() error mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadArgumentErrors(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name      string
+		args      []string
+		wantErr   string
+		wantIs    error
+		wantUsage bool
+	}{
+		{name: "positional arguments", args: []string{"serve", "now"}, wantErr: "unexpected arguments: serve now"},
+		{name: "positional after flags", args: []string{"--grpc-addr=:1", "extra"}, wantErr: "unexpected arguments: extra"},
+		{name: "-h", args: []string{"-h"}, wantIs: flag.ErrHelp, wantUsage: true},
+		{name: "--help", args: []string{"--help"}, wantIs: flag.ErrHelp, wantUsage: true},
+		{name: "unknown flag", args: []string{"--colour=blue"}, wantErr: "flag provided but not defined: -colour", wantUsage: true},
+		{name: "flag without value", args: []string{"--grpc-addr"}, wantErr: "flag needs an argument: -grpc-addr", wantUsage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			var out bytes.Buffer
+			got, err := Load("workflow-runtime", tt.args, env(map[string]string{"WFR_DATABASE_URL": testDatabaseURL}), &out)
+			require.Error(t, err)
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Load() error = %v, want %v", err, tt.wantIs)
+			}
+			if tt.wantErr != "" {
+				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
+					t.Errorf("Load() error mismatch (-want +got):\n%s", diff)
+				}
+			}
+			if diff := cmp.Diff(Config{}, got); diff != "" {
+				t.Errorf("Load() returned a config on error (-want +got):\n%s", diff)
+			}
+			if gotUsage := strings.Contains(out.String(), "Usage of workflow-runtime"); gotUsage != tt.wantUsage {
+				t.Errorf("usage printed = %v, want %v; output:\n%s", gotUsage, tt.wantUsage, out.String())
+			}
+			if tt.wantUsage {
+				// Usage names each setting's environment variable.
+				for _, s := range []string{"$WFR_GRPC_ADDR", "$WFR_DATABASE_URL", "$WFR_RATE_BURST", "-no-migrate"} {
+					if !strings.Contains(out.String(), s) {
+						t.Errorf("usage does not mention %s:\n%s", s, out.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name                    string
+		databaseURL, redisURL   string
+		wantDatabase, wantRedis string
+	}{
+		{
+			name:         "passwords masked",
+			databaseURL:  "postgres://admin:s3cret@db:5432/wfr?sslmode=disable",
+			redisURL:     "redis://:hunter2@cache:6379/0",
+			wantDatabase: "postgres://admin:xxxxx@db:5432/wfr?sslmode=disable",
+			wantRedis:    "redis://:xxxxx@cache:6379/0",
+		},
+		{
+			name:         "user without password left intact",
+			databaseURL:  testDatabaseURL,
+			redisURL:     "rediss://default@cache:6380/2",
+			wantDatabase: testDatabaseURL,
+			wantRedis:    "rediss://default@cache:6380/2",
+		},
+		{
+			name:         "no credentials left intact",
+			databaseURL:  "postgresql://db/wfr",
+			redisURL:     "unix:///run/redis.sock",
+			wantDatabase: "postgresql://db/wfr",
+			wantRedis:    "unix:///run/redis.sock",
+		},
+		{
+			name:         "password in the query masked",
+			databaseURL:  "postgres://admin@db/wfr?password=s3cret&sslmode=disable",
+			redisURL:     "redis://cache:6379/0?password=s3cret",
+			wantDatabase: "postgres://admin@db/wfr?password=xxxxx&sslmode=disable",
+			wantRedis:    "redis://cache:6379/0?password=xxxxx",
+		},
+		{
+			name:         "empty left empty",
+			databaseURL:  "",
+			redisURL:     "",
+			wantDatabase: "",
+			wantRedis:    "",
+		},
+		{
+			name:         "unparsable URL masked whole",
+			databaseURL:  "postgres://admin:s3cret@db:bad port/wfr",
+			redisURL:     "redis://:s3cret@cache:port/0",
+			wantDatabase: "<redacted>",
+			wantRedis:    "<redacted>",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			c := Config{GRPCAddr: ":9090", DatabaseURL: tt.databaseURL, RedisURL: tt.redisURL, InstanceID: "i", RateBurst: 3}
+			got := c.Redacted()
+
+			want := c
+			want.DatabaseURL, want.RedisURL = tt.wantDatabase, tt.wantRedis
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Redacted() mismatch (-want +got):\n%s", diff)
+			}
+			if c.DatabaseURL != tt.databaseURL || c.RedisURL != tt.redisURL {
+				t.Errorf("Redacted() changed its receiver")
+			}
+		})
+	}
+}
