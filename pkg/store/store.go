@@ -217,6 +217,10 @@ type Store interface {
 // ErrNotFound is returned when a row asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable is in the chain of an error caused by a database that cannot
+// be reached or cannot serve now, rather than by the request.
+var ErrUnavailable = errors.New("store unavailable")
+
 // ErrBadCursor is returned for a page cursor the store did not make.
 var ErrBadCursor = errors.New("malformed page token")
 

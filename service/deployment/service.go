@@ -5,10 +5,7 @@ package deployment
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
-	"net"
 	"slices"
 	"time"
 
@@ -212,11 +209,11 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 
 	now := s.opts.Now().UTC()
 	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
-		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
-			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
-		}
 		if d.Status == store.StatusArchived {
 			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
+		}
+		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
+			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
 		}
 		ev := store.Event{Action: store.ActionUpdate, FromStatus: d.Status}
 		if apply[FieldStatus] {
@@ -443,8 +440,12 @@ func (s *service) view(d *store.Deployment) Deployment {
 	return out
 }
 
-// cronState computes the workflow's jitter for the next slot of spec, clamped
-// to the gap before the slot after it, and the next fire time.
+// cronState computes the workflow's jitter for spec's next fire, clamped to
+// the gap before the slot after it, and that fire's time. The slot of the
+// next fire may lie before now: its jittered time can still be ahead. Such a
+// slot is less than its offset, so less than both the window and its gap,
+// before now; the search starts that far back, taking the gap that follows
+// the next slot as the measure, which is exact for evenly spaced schedules.
 func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Time) (int32, *time.Time) {
 	sched, err := cron.Parse(spec.Expression)
 	if err != nil {
@@ -458,17 +459,27 @@ func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Ti
 	if spec.JitterWindowSeconds != nil {
 		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
 	}
-	slot, err := sched.Next(now, loc)
-	if err != nil {
-		return 0, nil
+	lookBack := window
+	if next, err := sched.Next(now, loc); err == nil {
+		if after, err := sched.Next(next, loc); err == nil {
+			lookBack = min(window, after.Sub(next))
+		}
 	}
-	gap := window
-	if after, err := sched.Next(slot, loc); err == nil {
-		gap = after.Sub(slot)
+	slot, err := sched.Next(now.Add(-lookBack), loc)
+	for err == nil {
+		gap := window
+		after, nextErr := sched.Next(slot, loc)
+		if nextErr == nil {
+			gap = after.Sub(slot)
+		}
+		offset := cron.Offset(workflowID, window, gap)
+		if fire := slot.Add(offset); fire.After(now) {
+			fire = fire.UTC()
+			return int32(offset / time.Second), &fire
+		}
+		slot, err = after, nextErr
 	}
-	offset := cron.Offset(workflowID, window, gap)
-	fire := slot.Add(offset).UTC()
-	return int32(offset / time.Second), &fire
+	return 0, nil
 }
 
 // storeError gives a store error the kind the caller must see; what names
@@ -478,7 +489,6 @@ func storeError(op errors.Op, err error, what string) error {
 		active *store.ActiveDeploymentError
 		path   *store.WebhookPathError
 		se     *errors.Error
-		ne     net.Error
 	)
 	switch {
 	case errors.As(err, &se):
@@ -487,8 +497,7 @@ func storeError(op errors.Op, err error, what string) error {
 		return errors.Errorf(op, errors.NotFound, "%s not found", what)
 	case errors.As(err, &active), errors.As(err, &path):
 		return errors.E(op, errors.AlreadyExists, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.As(err, &ne):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errors.E(op, errors.Unavailable, err)
 	}
 	return errors.E(op, errors.Internal, err)

@@ -42,7 +42,8 @@ RETURNING created_at, updated_at, deployed_at`
 // already has an active deployment, and *store.WebhookPathError when one of
 // d's webhook paths, compared case-insensitively, is used by an active
 // deployment (or twice by d).
-func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) error {
+func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
+	defer markUnavailable(&err)
 	vals := make([]triggerValues, len(d.Triggers))
 	for i := range d.Triggers {
 		v, err := values(i, &d.Triggers[i])
@@ -57,7 +58,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev st
 	created := *d
 	created.ID = id
 	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
 			d.WorkflowID, workflowName(d.Definition, d.WorkflowID), string(d.Definition)); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
@@ -125,7 +126,8 @@ UPDATE deployment_triggers SET active = $2 WHERE deployment_id = $1 AND active <
 // It returns store.ErrNotFound for an unknown id, m's error unchanged when m
 // fails (nothing is written), and the errors of CreateDeployment for
 // conflicts. It returns the deployment as stored.
-func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (*store.Deployment, error) {
+func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
+	defer markUnavailable(&err)
 	id, ok := parseID(id)
 	if !ok {
 		return nil, store.ErrNotFound
@@ -135,7 +137,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 		out    *store.Deployment
 		mutErr error
 	)
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var workflowID string
 		if err := tx.GetContext(ctx, &workflowID, lockWorkflowOfDeploymentSQL, id); err != nil {
 			return notFound("lock workflow", err)

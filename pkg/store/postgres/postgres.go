@@ -12,8 +12,12 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,7 +80,8 @@ func New(db *sqlx.DB) *Store { return &Store{db: db} }
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer markUnavailable(&err)
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
@@ -113,6 +118,32 @@ func pqCode(err error) string {
 		return string(pe.Code)
 	}
 	return ""
+}
+
+// markUnavailable adds store.ErrUnavailable to an error that says the database
+// could not be reached or cannot serve now, as opposed to one about the request.
+func markUnavailable(err *error) {
+	if *err != nil && !errors.Is(*err, store.ErrUnavailable) && unreachable(*err) {
+		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+	}
+}
+
+// unreachable reports a failed connection, a lost one, or a server that
+// refuses work for now: connection exceptions (class 08), insufficient
+// resources such as too many connections (class 53), and shutdown or
+// start-up in progress (57P01-57P03).
+func unreachable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	code := pqCode(err)
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
+		return true
+	}
+	return code == "57P01" || code == "57P02" || code == "57P03"
 }
 
 // rollback rolls tx back, ignoring the error of an already finished

@@ -20,7 +20,8 @@ const selectDeploymentSQL = `SELECT ` + deploymentColumns + ` FROM deployments W
 
 // GetDeployment returns the deployment with its triggers, or
 // store.ErrNotFound (also for an id that is not a UUID).
-func (s *Store) GetDeployment(ctx context.Context, id string) (*store.Deployment, error) {
+func (s *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
+	defer markUnavailable(&err)
 	id, ok := parseID(id)
 	if !ok {
 		return nil, store.ErrNotFound
@@ -33,7 +34,8 @@ FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED'`
 
 // GetActiveDeployment returns workflowID's DRAFT, DEPLOYED or PAUSED
 // deployment with its triggers, or store.ErrNotFound.
-func (s *Store) GetActiveDeployment(ctx context.Context, workflowID string) (*store.Deployment, error) {
+func (s *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *store.Deployment, err error) {
+	defer markUnavailable(&err)
 	return getDeployment(ctx, s.db, selectActiveDeploymentSQL, workflowID)
 }
 
@@ -106,7 +108,8 @@ LIMIT $6`
 // page, the cursor of the next one. A cursor ListDeployments did not make
 // yields store.ErrBadCursor; f.Limit <= 0 means 50. The page, its triggers
 // and the total are read from one snapshot.
-func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (store.Page, error) {
+func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ store.Page, err error) {
+	defer markUnavailable(&err)
 	var (
 		afterTime *time.Time
 		afterID   *string
@@ -203,7 +206,8 @@ FROM deployment_events WHERE deployment_id = $1 ORDER BY id`
 
 // ListEvents returns a deployment's history, oldest first; it is empty for an
 // unknown deployment.
-func (s *Store) ListEvents(ctx context.Context, deploymentID string) ([]store.Event, error) {
+func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
+	defer markUnavailable(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return []store.Event{}, nil
@@ -224,7 +228,8 @@ FROM executions WHERE deployment_id = $1 ORDER BY fired_time DESC, id DESC LIMIT
 
 // LastExecution returns the deployment's execution with the latest fired
 // time, or store.ErrNotFound when it has none.
-func (s *Store) LastExecution(ctx context.Context, deploymentID string) (*store.Execution, error) {
+func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
+	defer markUnavailable(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return nil, store.ErrNotFound
@@ -241,7 +246,8 @@ SELECT count(*) FROM executions WHERE deployment_id = $1 AND status IN ('PENDING
 
 // CountUnfinishedExecutions counts the deployment's PENDING and RUNNING
 // executions; it is 0 for an unknown deployment.
-func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID string) (int64, error) {
+func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID string) (_ int64, err error) {
+	defer markUnavailable(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return 0, nil
