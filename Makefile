@@ -1,5 +1,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
+# `make test` regenerates code and then tests it: its steps must not overlap.
+.NOTPARALLEL:
 
 GO         ?= go
 BIN        := bin

@@ -40,6 +40,18 @@ import (
 // healthInterval is how often gRPC health follows the dependencies' state.
 const healthInterval = 5 * time.Second
 
+// startTimeout bounds connecting to the database at start, so that an
+// unreachable host fails the start instead of hanging it.
+const startTimeout = 30 * time.Second
+
+// Message limits. A request carries at most a 1 MiB definition or payload,
+// which grows in protobuf form; a response is one page of deployments, whose
+// definitions the deployment service keeps under its page budget.
+const (
+	maxRequestBytes  = 8 << 20
+	maxResponseBytes = 32 << 20
+)
+
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
 	cfg, err := config.Load("serve", args, getenv, stderr)
 	if err != nil {
@@ -62,7 +74,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error {
 	level.Info(logger).Log("msg", "starting", "version", version, "config", fmt.Sprintf("%+v", cfg.Redacted()))
 
-	st, err := postgres.Open(ctx, cfg.DatabaseURL)
+	octx, cancel := context.WithTimeout(ctx, startTimeout)
+	st, err := postgres.Open(octx, cfg.DatabaseURL)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -113,42 +127,62 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if err != nil {
 		return fmt.Errorf("grpc listen: %w", err)
 	}
-	grpcServer := grpc.NewServer(grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor))
+	defer grpcLis.Close()
+	grpcServer := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
+		grpc.MaxRecvMsgSize(maxRequestBytes),
+		grpc.MaxSendMsgSize(maxResponseBytes),
+	)
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints))
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
 	grpcHealth := grpchealth.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
 	reflection.Register(grpcServer)
 
-	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(maxRequestBytes)))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer conn.Close()
-	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		grpcLis.Close()
 		return fmt.Errorf("http listen: %w", err)
 	}
-	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	defer httpLis.Close()
+	httpServer := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+	}
 
+	// One deadline for the whole drain, fixed when it starts, so that the
+	// steps share WFR_SHUTDOWN_TIMEOUT instead of each taking all of it.
+	var deadline time.Time
 	var g rungroup.Group
-	// Interrupts run in the order the actors are added: readiness drops first,
-	// so that load balancers stop sending; then HTTP drains, while the gRPC
-	// server that its REST calls go through still serves; then gRPC drains.
+	// Interrupts run in the order the actors are added: readiness drops first
+	// and stays 503 for WFR_DRAIN_DELAY, so that load balancers stop sending;
+	// then HTTP drains, while the gRPC server that its REST calls go through
+	// still serves; then gRPC drains.
 	hctx, stopHealth := context.WithCancel(ctx)
 	g.Add(func() error {
 		followHealth(hctx, checker, grpcHealth)
 		return nil
 	}, func(error) {
+		deadline = time.Now().Add(cfg.DrainDelay + cfg.ShutdownTimeout)
 		checker.SetReady(false)
 		grpcHealth.Shutdown()
 		stopHealth()
-		level.Info(logger).Log("msg", "draining")
+		level.Info(logger).Log("msg", "draining: not ready", "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
+		time.Sleep(cfg.DrainDelay)
 	})
 	g.Add(func() error {
 		level.Info(logger).Log("msg", "http serving", "addr", httpLis.Addr().String())
@@ -157,16 +191,19 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		}
 		return nil
 	}, func(error) {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		sctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		_ = httpServer.Shutdown(sctx)
+		if err := httpServer.Shutdown(sctx); err != nil {
+			_ = httpServer.Close()
+			level.Warn(logger).Log("msg", "http calls cut off at the shutdown deadline", "err", err)
+		}
 		level.Info(logger).Log("msg", "http stopped")
 	})
 	g.Add(func() error {
 		level.Info(logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
 		return grpcServer.Serve(grpcLis)
 	}, func(error) {
-		stopGRPC(grpcServer, cfg.ShutdownTimeout)
+		stopGRPC(grpcServer, time.Until(deadline))
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))

@@ -60,6 +60,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 		"WFR_HTTP_ADDR":        httpAddr,
 		"WFR_INSTANCE_ID":      "wiring-test",
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
+		"WFR_DRAIN_DELAY":      "0s",
 	}
 	for k, v := range extraEnv {
 		env[k] = v
@@ -308,6 +309,8 @@ func TestWiringREST(t *testing.T) {
 			require.Equal(t, "DEPLOYMENT_STATUS_ARCHIVED", b["deployment"].(map[string]any)["status"])
 		}},
 		{name: "unimplemented RPC is 501", method: "GET", path: "/executions", wantCode: 501},
+		{name: "oversized body is refused, not rate limited", method: "POST", path: "/deployments", wantCode: 400,
+			body: `{"workflow_id":"huge","deployed_by":"` + strings.Repeat("x", maxRequestBytes) + `"}`},
 	}
 	var id string
 	for _, step := range steps {
@@ -343,13 +346,14 @@ func TestWiringREST(t *testing.T) {
 	}
 }
 
-// TestServeStopsCleanly checks that cancelling serve drains and returns, and
-// that readiness goes away with it.
+// TestServeStopsCleanly checks that Redis down degrades health without
+// failing it, that a stop answers 503 on /readyz while it drains, and that
+// serve returns.
 func TestServeStopsCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	s := startStack(t, map[string]string{"WFR_REDIS_URL": "redis://127.0.0.1:1/0"})
+	s := startStack(t, map[string]string{"WFR_REDIS_URL": "redis://127.0.0.1:1/0", "WFR_DRAIN_DELAY": "2s"})
 	resp, err := http.Get(s.httpBase + "/health")
 	require.NoError(t, err)
 	var rep map[string]any
@@ -357,7 +361,18 @@ func TestServeStopsCleanly(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, "degraded", rep["status"], "Redis down must degrade, not fail")
-	require.NoError(t, s.stop())
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.httpBase + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 2*time.Second, 10*time.Millisecond, "readiness never read 503 while draining")
+	require.NoError(t, <-stopped)
 	_, err = http.Get(s.httpBase + "/readyz")
 	require.Error(t, err)
 }

@@ -28,7 +28,10 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
-	InstanceID      string
+	// DrainDelay is how long readiness reads 503 before the servers stop
+	// taking calls, so that load balancers notice first.
+	DrainDelay time.Duration
+	InstanceID string
 	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
@@ -39,6 +42,9 @@ type setting struct {
 	env, def, usage string
 	parse           func(c *Config, v string) error
 }
+
+// secretSettings may hold passwords: an error shows their values redacted.
+var secretSettings = map[string]bool{"WFR_DATABASE_URL": true, "WFR_REDIS_URL": true}
 
 var settings = []setting{
 	{"WFR_GRPC_ADDR", ":9090", "gRPC listen address", func(c *Config, v string) error { return addr(&c.GRPCAddr, v) }},
@@ -69,6 +75,9 @@ var settings = []setting{
 	{"WFR_LOG_FORMAT", "json", "json or logfmt", func(c *Config, v string) error { return oneOf(&c.LogFormat, v, "json", "logfmt") }},
 	{"WFR_SHUTDOWN_TIMEOUT", "30s", "how long a stop may drain in-flight work", func(c *Config, v string) error {
 		return duration(&c.ShutdownTimeout, v, time.Second)
+	}},
+	{"WFR_DRAIN_DELAY", "5s", "how long readiness reads 503 before the servers stop taking calls", func(c *Config, v string) error {
+		return duration(&c.DrainDelay, v, 0)
 	}},
 	{"WFR_INSTANCE_ID", "", "this replica's name; empty: hostname-pid", func(c *Config, v string) error {
 		if v == "" {
@@ -120,7 +129,11 @@ func Load(cmd string, args []string, getenv func(string) string, output io.Write
 	var errs []error
 	for i, s := range settings {
 		if err := s.parse(&c, *values[i]); err != nil {
-			errs = append(errs, fmt.Errorf("%s (--%s) = %q: %w", s.env, flagName(s.env), redact(*values[i]), err))
+			shown := *values[i]
+			if secretSettings[s.env] {
+				shown = redact(shown)
+			}
+			errs = append(errs, fmt.Errorf("%s (--%s) = %q: %w", s.env, flagName(s.env), shown, err))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -190,11 +203,14 @@ func (c Config) Redacted() Config {
 }
 
 // redact masks the password of a URL, in its user info or its query (lib/pq
-// and go-redis read both); anything that does not parse is masked whole
-// because it may be a secret written in the wrong place.
+// and go-redis read both); anything that is not a URL (a key=value DSN, a
+// typo) is masked whole, because it may hold a password in any form.
 func redact(v string) string {
-	if !strings.Contains(v, "://") {
+	if v == "" {
 		return v
+	}
+	if !strings.Contains(v, "://") {
+		return "<redacted>"
 	}
 	u, err := url.Parse(v)
 	if err != nil {

@@ -95,6 +95,8 @@ type Trigger struct {
 	Cron         *CronSpec
 	Webhook      *WebhookSpec
 	Enabled      bool
+	// LastFireTime is when the trigger's latest recorded slot fired; CRON only.
+	LastFireTime *time.Time
 }
 
 // Deployment is a workflow definition deployed with its triggers.
@@ -134,6 +136,8 @@ const (
 	ActionResume  = "RESUME"
 	ActionPromote = "PROMOTE"
 	ActionArchive = "ARCHIVE"
+	// ActionRollback undoes a change whose scheduling failed.
+	ActionRollback = "ROLLBACK"
 )
 
 // Execution is one run of a workflow.
@@ -170,6 +174,10 @@ type ListFilter struct {
 	TriggerType TriggerType
 	// Limit is the page size; the caller has clamped it.
 	Limit int
+	// MaxBytes, when positive, ends the page early once the encoded
+	// definitions would pass it (a page holds at least one deployment), so
+	// that a page of large definitions still fits in one response.
+	MaxBytes int64
 	// After is the cursor returned with the previous page; empty for the first.
 	After string
 }
@@ -180,6 +188,22 @@ type Page struct {
 	// Next is the cursor of the next page; empty on the last.
 	Next  string
 	Total int64
+}
+
+// CronTrigger is an enabled cron trigger of a DEPLOYED deployment: what the
+// scheduler holds.
+type CronTrigger struct {
+	TriggerID         string
+	DeploymentID      string
+	DeploymentVersion int64
+	WorkflowID        string
+	Spec              CronSpec
+	Config            Config
+	// LastSlot is the latest slot recorded for the trigger; nil when none is.
+	LastSlot *time.Time
+	// ScheduledSince is when the deployment last changed: slots before it
+	// (while it was paused, say) were never due.
+	ScheduledSince time.Time
 }
 
 // Mutation changes a deployment read under a row lock inside a transaction.
@@ -208,6 +232,14 @@ type Store interface {
 	LastExecution(ctx context.Context, deploymentID string) (*Execution, error)
 	// CountUnfinishedExecutions counts the deployment's PENDING and RUNNING executions.
 	CountUnfinishedExecutions(ctx context.Context, deploymentID string) (int64, error)
+	// ListCronTriggers returns the cron triggers to schedule: of every DEPLOYED
+	// deployment, or of deployment deploymentID only when it is set (none
+	// when that deployment is not DEPLOYED).
+	ListCronTriggers(ctx context.Context, deploymentID string) ([]CronTrigger, error)
+	// CreateExecution inserts e, filling in its ID. For a cron execution (its
+	// ScheduledTime set) whose slot is already recorded, nothing is written and
+	// created is false: the slot's row is the guard for one run per slot.
+	CreateExecution(ctx context.Context, e *Execution) (created bool, err error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
@@ -220,6 +252,10 @@ var ErrNotFound = errors.New("not found")
 // ErrUnavailable is in the chain of an error caused by a database that cannot
 // be reached or cannot serve now, rather than by the request.
 var ErrUnavailable = errors.New("store unavailable")
+
+// ErrConcurrentChange is in the chain of an error caused by another writer
+// (a deadlock, a serialization failure): the same request may succeed again.
+var ErrConcurrentChange = errors.New("concurrent change")
 
 // ErrBadCursor is returned for a page cursor the store did not make.
 var ErrBadCursor = errors.New("malformed page token")

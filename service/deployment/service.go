@@ -6,8 +6,12 @@ package deployment
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
@@ -112,8 +116,25 @@ const (
 	MaxPageSize     = 500
 )
 
+// undoTimeout bounds the compensating update after a failed notification.
+const undoTimeout = 10 * time.Second
+
+// pageBudget ends a List page early once its definitions reach it (each may
+// be 1 MiB), so that any page fits in one gRPC response.
+const pageBudget = 8 << 20
+
+// Notifier hears of every committed change of a deployment: the scheduler
+// (and, later, the webhook index) follow deployments through it.
+type Notifier interface {
+	DeploymentChanged(ctx context.Context, d *store.Deployment) error
+}
+
 // Options are the service's defaults.
 type Options struct {
+	// Notifier, when set, is told about each change after it commits; when it
+	// fails, the change is undone by a compensating update and the caller gets
+	// the error, so that no half-deployed state survives.
+	Notifier Notifier
 	// JitterWindow applies to cron triggers that set no window of their own.
 	JitterWindow time.Duration
 	// Now is the clock; nil means time.Now.
@@ -143,6 +164,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
 	}
 	cfg := validateConfig(&v, "config", req.Config)
+	validateActor(&v, "deployed_by", req.DeployedBy)
 	if err := v.Err(op); err != nil {
 		return Deployment{}, err
 	}
@@ -169,15 +191,16 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
 		return Deployment{}, storeError(op, err, "")
 	}
+	if err := s.committed(ctx, op, d, nil); err != nil {
+		return Deployment{}, err
+	}
 	return s.view(d), nil
 }
 
 func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, error) {
 	const op errors.Op = "deployment.Update"
 	var v errors.Violations
-	if req.DeploymentID == "" {
-		v.Add("deployment_id", "must be set")
-	}
+	validateDeploymentID(&v, "deployment_id", req.DeploymentID)
 	apply, ok := fieldsToApply(&v, req)
 	if ok && len(apply) == 0 {
 		v.Add("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
@@ -208,10 +231,13 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	}
 
 	now := s.opts.Now().UTC()
+	var prev store.Deployment
 	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
 		if d.Status == store.StatusArchived {
 			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
 		}
+		prev = *d
+		prev.Triggers = slices.Clone(d.Triggers)
 		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
 			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
 		}
@@ -228,6 +254,9 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 			d.Status = *req.Status
 		}
 		if apply[FieldDefinition] {
+			if !apply[FieldTriggers] && derivedFrom(d) {
+				d.Triggers = keepIDs(d.Triggers, derived)
+			}
 			d.Definition = def
 		}
 		if apply[FieldTriggers] {
@@ -240,7 +269,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 					next = validateDefinition(&errors.Violations{}, "workflow_definition", cur)
 				}
 			}
-			d.Triggers = keepIDs(d.Triggers, next)
+			d.Triggers = keepIDs(d.Triggers, keepSecrets(d.Triggers, next))
 		}
 		if apply[FieldConfig] {
 			d.Config = cfg
@@ -252,24 +281,34 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	if err != nil {
 		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
 	}
+	if err := s.committed(ctx, op, d, &prev); err != nil {
+		return Deployment{}, err
+	}
 	return s.view(d), nil
 }
 
 func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, error) {
 	const op errors.Op = "deployment.Delete"
-	if req.DeploymentID == "" {
-		return Deployment{}, errors.Violations{{Field: "deployment_id", Description: "must be set"}}.Err(op)
+	var v errors.Violations
+	if validateDeploymentID(&v, "deployment_id", req.DeploymentID); len(v) > 0 {
+		return Deployment{}, v.Err(op)
 	}
+	var prev store.Deployment
 	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
 		if d.Status == store.StatusArchived {
 			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is already ARCHIVED", d.ID)
 		}
+		prev = *d
+		prev.Triggers = slices.Clone(d.Triggers)
 		ev := store.Event{Action: store.ActionArchive, FromStatus: d.Status, ToStatus: store.StatusArchived, Version: d.Version + 1}
 		d.Status, d.Version = store.StatusArchived, d.Version+1
 		return ev, nil
 	})
 	if err != nil {
 		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+	}
+	if err := s.committed(ctx, op, d, &prev); err != nil {
+		return Deployment{}, err
 	}
 	return s.view(d), nil
 }
@@ -280,12 +319,21 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 		d   *store.Deployment
 		err error
 	)
+	var v errors.Violations
 	switch {
 	case (req.DeploymentID == "") == (req.WorkflowID == ""):
-		return StatusResponse{}, errors.Violations{{Field: "deployment_id", Description: "set exactly one of deployment_id and workflow_id"}}.Err(op)
+		v.Add("deployment_id", "set exactly one of deployment_id and workflow_id")
 	case req.DeploymentID != "":
-		d, err = s.store.GetDeployment(ctx, req.DeploymentID)
+		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
 	default:
+		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+	}
+	if err := v.Err(op); err != nil {
+		return StatusResponse{}, err
+	}
+	if req.DeploymentID != "" {
+		d, err = s.store.GetDeployment(ctx, req.DeploymentID)
+	} else {
 		d, err = s.store.GetActiveDeployment(ctx, req.WorkflowID)
 	}
 	if err != nil {
@@ -323,6 +371,9 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	if req.PageSize < 0 {
 		v.Add("page_size", "must not be negative")
 	}
+	if req.WorkflowID != "" {
+		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+	}
 	if err := v.Err(op); err != nil {
 		return ListResponse{}, err
 	}
@@ -335,6 +386,7 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	}
 	page, err := s.store.ListDeployments(ctx, store.ListFilter{
 		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: limit, After: req.PageToken,
+		MaxBytes: pageBudget,
 	})
 	if errors.Is(err, store.ErrBadCursor) {
 		return ListResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)
@@ -347,6 +399,53 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 		resp.Deployments[i] = s.view(&page.Deployments[i])
 	}
 	return resp, nil
+}
+
+// committed tells the notifier about d's committed change. When it fails, a
+// compensating update puts back prev (or, for a new deployment, archives it),
+// the notifier hears of that too, and the caller gets the failure.
+func (s *service) committed(ctx context.Context, op errors.Op, d *store.Deployment, prev *store.Deployment) error {
+	if s.opts.Notifier == nil {
+		return nil
+	}
+	nerr := s.opts.Notifier.DeploymentChanged(ctx, d)
+	if nerr == nil {
+		return nil
+	}
+	// The undo must happen even when the caller has gone: it runs on its own clock.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	undone, err := s.store.UpdateDeployment(uctx, d.ID, func(cur *store.Deployment) (store.Event, error) {
+		if cur.Version != d.Version {
+			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s moved on to version %d; version %d is not undone", d.ID, cur.Version, d.Version)
+		}
+		ev := store.Event{Action: store.ActionRollback, FromStatus: cur.Status}
+		if prev == nil {
+			cur.Status = store.StatusArchived
+		} else {
+			cur.Status, cur.Definition, cur.Config, cur.DeployedAt = prev.Status, prev.Definition, prev.Config, prev.DeployedAt
+			cur.Triggers = keepIDs(cur.Triggers, clearIDs(prev.Triggers))
+		}
+		cur.Version++
+		ev.ToStatus, ev.Version = cur.Status, cur.Version
+		return ev, nil
+	})
+	if err != nil {
+		return errors.E(op, errors.Unavailable, fmt.Errorf("%w; undoing the change failed too, the scheduler's resync will follow what is stored: %w", nerr, err))
+	}
+	// The notifier failed a moment ago; if it fails again, its resync catches up.
+	_ = s.opts.Notifier.DeploymentChanged(uctx, undone)
+	return errors.E(op, errors.Unavailable, fmt.Errorf("the change was undone because scheduling failed: %w", nerr))
+}
+
+// validateDeploymentID checks that id is a deployment id: this service only
+// ever issues UUIDs.
+func validateDeploymentID(v *errors.Violations, field, id string) {
+	if id == "" {
+		v.Add(field, "must be set")
+	} else if _, err := uuid.Parse(id); err != nil {
+		v.Add(field, "%q is not a deployment id (a UUID)", id)
+	}
 }
 
 // fieldsToApply resolves the update mask; ok is false when the mask named an unknown field.
@@ -397,6 +496,48 @@ func clearIDs(ts []store.Trigger) []store.Trigger {
 		out[i].ID = ""
 	}
 	return out
+}
+
+// derivedFrom reports whether d's triggers are the ones its definition
+// yields: then a new definition brings its own triggers with it.
+func derivedFrom(d *store.Deployment) bool {
+	var cur map[string]any
+	if json.Unmarshal(d.Definition, &cur) != nil {
+		return false
+	}
+	fromDef := validateDefinition(&errors.Violations{}, "workflow_definition", cur)
+	if len(fromDef) != len(d.Triggers) {
+		return false
+	}
+	for i := range fromDef {
+		if !sameTrigger(fromDef[i], d.Triggers[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// keepSecrets gives a webhook trigger sent without secrets the secrets stored
+// for its path. Secrets are never read back, so a client that sends back the
+// triggers it read must not switch signature checks off by doing so.
+func keepSecrets(current, next []store.Trigger) []store.Trigger {
+	stored := map[string][]string{}
+	for _, c := range current {
+		if c.Webhook != nil && len(c.Webhook.Secrets) > 0 {
+			stored[strings.ToLower(c.Webhook.Path)] = c.Webhook.Secrets
+		}
+	}
+	for i, n := range next {
+		if n.Webhook == nil || len(n.Webhook.Secrets) > 0 {
+			continue
+		}
+		if secrets, ok := stored[strings.ToLower(n.Webhook.Path)]; ok {
+			w := *n.Webhook
+			w.Secrets = secrets
+			next[i].Webhook = &w
+		}
+	}
+	return next
 }
 
 // keepIDs gives each new trigger the id of an identical current one, so that
@@ -497,6 +638,8 @@ func storeError(op errors.Op, err error, what string) error {
 		return errors.Errorf(op, errors.NotFound, "%s not found", what)
 	case errors.As(err, &active), errors.As(err, &path):
 		return errors.E(op, errors.AlreadyExists, err)
+	case errors.Is(err, store.ErrConcurrentChange):
+		return errors.E(op, errors.Aborted, fmt.Errorf("a concurrent change got in the way, retry: %w", err))
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errors.E(op, errors.Unavailable, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -487,7 +488,7 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: "dep-42", Status: ptrStatus(store.StatusPaused)})
 				return err
 			},
-			kind: errors.NotFound, msg: []string{"dep-42"},
+			kind: errors.Invalid, fields: []string{"deployment_id"}, msg: []string{"dep-42"},
 		},
 
 		// Delete.
@@ -513,7 +514,7 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Delete(ctx, DeleteRequest{DeploymentID: "not-a-uuid"})
 				return err
 			},
-			kind: errors.NotFound,
+			kind: errors.Invalid, fields: []string{"deployment_id"},
 		},
 		{
 			name: "delete/no deployment id",
@@ -571,7 +572,24 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Status(ctx, StatusRequest{DeploymentID: "42"})
 				return err
 			},
-			kind: errors.NotFound,
+			kind: errors.Invalid, fields: []string{"deployment_id"},
+		},
+
+		{
+			name: "status/malformed workflow id",
+			call: func(ctx context.Context) error {
+				_, err := svc.Status(ctx, StatusRequest{WorkflowID: "bad id!"})
+				return err
+			},
+			kind: errors.Invalid, fields: []string{"workflow_id"},
+		},
+		{
+			name: "list/malformed workflow id",
+			call: func(ctx context.Context) error {
+				_, err := svc.List(ctx, ListRequest{WorkflowID: "bad id!"})
+				return err
+			},
+			kind: errors.Invalid, fields: []string{"workflow_id"},
 		},
 
 		// List.
@@ -886,7 +904,7 @@ func TestUpdate(t *testing.T) {
 		}
 	})
 
-	t.Run("new definition keeps the triggers", func(t *testing.T) {
+	t.Run("new definition brings the triggers it yields", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-newdef", Definition: hourlyAndHook(t, "newdef/hook")})
 		def := workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@daily"}`))
@@ -898,8 +916,8 @@ func TestUpdate(t *testing.T) {
 		if diff := cmp.Diff(def, gotDef); diff != "" {
 			t.Errorf("definition (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
-			t.Errorf("triggers (-before +after):\n%s", diff)
+		if diff := cmp.Diff([]store.Trigger{storedCron("@daily", "", nil)}, got.Triggers, cmpopts.IgnoreFields(store.Trigger{}, "ID", "DeploymentID")); diff != "" {
+			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 2)
@@ -907,6 +925,29 @@ func TestUpdate(t *testing.T) {
 		if diff := cmp.Diff(want, evs[1], ignoreEventIDs); diff != "" {
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
+	})
+
+	t.Run("new definition keeps triggers given explicitly", func(t *testing.T) {
+		t.Parallel()
+		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-newdef-explicit", Definition: hourlyAndHook(t, "newdef-explicit/hook"),
+			Triggers: []store.Trigger{cronTrigger("*/5 * * * *")}})
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@daily"}`))})
+		if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
+			t.Errorf("triggers (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("webhook triggers sent back without secrets keep them", func(t *testing.T) {
+		t.Parallel()
+		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-keep-secrets", Definition: workflowDef(t),
+			Triggers: []store.Trigger{webhookTrigger("keep/secrets", "s3cret"), cronTrigger("0 * * * *")}})
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID,
+			Triggers: []store.Trigger{webhookTrigger("/keep/secrets/"), cronTrigger("*/10 * * * *")}})
+		require.Equal(t, d.Triggers[0].ID, got.Triggers[0].ID, "the webhook trigger did not change")
+		require.Equal(t, []string{"s3cret"}, got.Triggers[0].Webhook.Secrets)
+		require.True(t, got.TriggerStatuses[0].RequiresSignature)
+		rotated := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Triggers: []store.Trigger{webhookTrigger("keep/secrets", "n3w")}})
+		require.Equal(t, []string{"n3w"}, rotated.Triggers[0].Webhook.Secrets, "secrets sent replace the stored ones")
 	})
 
 	t.Run("new triggers replace, an identical one keeps its id", func(t *testing.T) {
@@ -1376,6 +1417,7 @@ func TestStoreError(t *testing.T) {
 		{"canceled", fmt.Errorf("q: %w", context.Canceled), errors.Unavailable, "canceled"},
 		{"deadline", context.DeadlineExceeded, errors.Unavailable, "deadline"},
 		{"store unavailable", fmt.Errorf("%w: q: %w", store.ErrUnavailable, &net.DNSError{Err: "no such host", Name: "db"}), errors.Unavailable, "no such host"},
+		{"concurrent change", fmt.Errorf("%w: deadlock detected", store.ErrConcurrentChange), errors.Aborted, "retry"},
 		{"a bare connection error is not the service's to classify", fmt.Errorf("q: %w", driver.ErrBadConn), errors.Internal, "bad connection"},
 		{"anything else", fmt.Errorf("postgres: syntax error"), errors.Internal, "syntax error"},
 	} {
@@ -1530,5 +1572,69 @@ func TestNextFireOfPassedSlot(t *testing.T) {
 			require.NotNil(t, got)
 			require.True(t, got.Equal(tc.want), "NextFireTime = %v, want %v", got, tc.want)
 		})
+	}
+}
+
+// failingNotifier fails the changes to the deployments it is told to fail,
+// and records every change it hears of.
+type failingNotifier struct {
+	mu    sync.Mutex
+	fail  map[store.DeploymentStatus]bool
+	heard []store.DeploymentStatus
+}
+
+func (n *failingNotifier) DeploymentChanged(_ context.Context, d *store.Deployment) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.heard = append(n.heard, d.Status)
+	if n.fail[d.Status] {
+		return fmt.Errorf("scheduler refused %s", d.Status)
+	}
+	return nil
+}
+
+// TestSchedulingFailureIsUndone checks the compensating update: a change the
+// notifier refuses does not survive, and the caller gets UNAVAILABLE.
+func TestSchedulingFailureIsUndone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	n := &failingNotifier{fail: map[store.DeploymentStatus]bool{}}
+	svc := New(st, Options{JitterWindow: testJitterWindow, Now: func() time.Time { return testNow }, Notifier: n})
+
+	n.fail[store.StatusDeployed] = true
+	_, err := svc.Deploy(ctx, DeployRequest{WorkflowID: "wf-undo", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "0 * * * *"}`))})
+	requireKind(t, err, errors.Unavailable)
+	require.Contains(t, err.Error(), "scheduler refused DEPLOYED")
+	_, err = st.GetActiveDeployment(ctx, "wf-undo")
+	require.ErrorIs(t, err, store.ErrNotFound, "a deployment whose scheduling failed stays active")
+
+	n.fail[store.StatusDeployed] = false
+	d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-undo", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "0 * * * *"}`))})
+	n.fail[store.StatusPaused] = true
+	_, err = svc.Update(ctx, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusPaused)})
+	requireKind(t, err, errors.Unavailable)
+	got, err := st.GetDeployment(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDeployed, got.Status)
+	require.EqualValues(t, 3, got.Version, "the change and its undoing are both versions")
+	require.Equal(t, d.Triggers[0].ID, got.Triggers[0].ID, "an unchanged trigger keeps its id through the undo")
+	events, err := st.ListEvents(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.ActionRollback, events[len(events)-1].Action)
+
+	n.fail[store.StatusArchived] = true
+	_, err = svc.Delete(ctx, DeleteRequest{DeploymentID: d.ID})
+	requireKind(t, err, errors.Unavailable)
+	got, err = st.GetDeployment(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDeployed, got.Status)
+	if diff := cmp.Diff([]store.DeploymentStatus{
+		store.StatusDeployed, store.StatusArchived, // refused deploy, then its undoing
+		store.StatusDeployed,                     // second deploy
+		store.StatusPaused, store.StatusDeployed, // refused pause, undone
+		store.StatusArchived, store.StatusDeployed, // refused delete, undone
+	}, n.heard); diff != "" {
+		t.Errorf("changes heard (-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
@@ -28,6 +30,8 @@ const (
 	maxExecutionTimeoutSeconds = 604800
 	maxCatchupWindowSeconds    = 86400
 	maxWebhookPathBytes        = 512
+	maxSecretBytes             = 1024
+	maxActorBytes              = 256
 )
 
 var (
@@ -64,6 +68,14 @@ func validateWorkflowID(v *errors.Violations, field, id string) {
 		v.Add(field, "is %d characters long; at most %d", len(id), maxWorkflowIDLen)
 	case !workflowIDChars.MatchString(id):
 		v.Add(field, "may contain only A-Z, a-z, 0-9, _, ., : and -")
+	}
+}
+
+// validateActor checks who a request names as its author: it is stored and
+// logged as given.
+func validateActor(v *errors.Violations, field, actor string) {
+	if len(actor) > maxActorBytes || strings.ContainsFunc(actor, unicode.IsControl) {
+		v.Add(field, "must be at most %d bytes without control characters", maxActorBytes)
 	}
 }
 
@@ -244,6 +256,8 @@ func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.
 			// Descriptions never quote a secret: violations reach logs and callers.
 			if s == "" {
 				add(item(f.secrets, j), "must not be empty")
+			} else if len(s) > maxSecretBytes || strings.ContainsFunc(s, unicode.IsControl) {
+				add(item(f.secrets, j), "must be at most %d bytes without control characters", maxSecretBytes)
 			} else if key, ok := strings.CutPrefix(s, "whsec_"); ok {
 				if _, err := base64.StdEncoding.DecodeString(key); err != nil || key == "" {
 					add(item(f.secrets, j), "a whsec_ secret must continue with a standard base64 key")
@@ -308,6 +322,9 @@ func validateDefinition(v *errors.Violations, field string, def map[string]any) 
 		v.Add(field, "cannot be encoded as JSON: %v", err)
 	} else if len(b) > maxDefinitionBytes {
 		v.Add(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
+	} else if bytes.Contains(b, []byte(`\u0000`)) {
+		// PostgreSQL's JSONB cannot hold U+0000, in keys or values.
+		v.Add(field, "must not contain the character U+0000")
 	}
 	if jsonDepth(def, maxDefinitionDepth+1) > maxDefinitionDepth {
 		v.Add(field, "is nested more than %d levels deep", maxDefinitionDepth)

@@ -648,3 +648,43 @@ func TestValidateDefinitionDerivedTriggers(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateStoredText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		check  func(v *errors.Violations)
+		fields []string
+	}{
+		{"NUL in a definition value", func(v *errors.Violations) {
+			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+				map[string]any{"id": "a", "name": "A\x00", "type": "ACTION"}}})
+		}, []string{"workflow_definition"}},
+		{"NUL in a definition key", func(v *errors.Violations) {
+			validateDefinition(v, "workflow_definition", map[string]any{"x\x00": 1, "nodes": []any{
+				map[string]any{"id": "a", "name": "A", "type": "ACTION"}}})
+		}, []string{"workflow_definition"}},
+		{"control character in a secret", func(v *errors.Violations) {
+			validateTriggers(v, "triggers", []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
+		}, []string{"triggers[0].webhook.secrets[0]"}},
+		{"overlong secret", func(v *errors.Violations) {
+			validateTriggers(v, "triggers", []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
+		}, []string{"triggers[0].webhook.secrets[0]"}},
+		{"control character in the actor", func(v *errors.Violations) { validateActor(v, "deployed_by", "al\x00ice") }, []string{"deployed_by"}},
+		{"overlong actor", func(v *errors.Violations) { validateActor(v, "deployed_by", strings.Repeat("a", maxActorBytes+1)) }, []string{"deployed_by"}},
+		{"plain actor", func(v *errors.Violations) { validateActor(v, "deployed_by", "alice@example.com") }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v errors.Violations
+			tc.check(&v)
+			var got []string
+			for _, x := range v {
+				got = append(got, x.Field)
+			}
+			if diff := cmp.Diff(tc.fields, got); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -172,6 +172,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			Trigger:           triggerToProto(ts.Trigger),
 			JitterSeconds:     ts.JitterSeconds,
 			NextFireTime:      timestamp(ts.NextFireTime),
+			LastFireTime:      timestamp(ts.Trigger.LastFireTime),
 			RequiresSignature: ts.RequiresSignature,
 		})
 	}

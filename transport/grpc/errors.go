@@ -11,6 +11,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 )
 
+// unavailableMessage answers every UNAVAILABLE error.
+const unavailableMessage = "a dependency of the service is unavailable: retry later"
+
 // ErrorInterceptor translates every handler's error into a gRPC status with
 // the code of its kind, so that no plain error reaches a client as Unknown.
 // Validation errors carry a google.rpc.BadRequest with one violation per field.
@@ -37,8 +40,13 @@ func Status(err error) *status.Status {
 		}
 		return status.New(codes.Internal, "internal error")
 	}
-	if code == codes.Internal {
+	switch code {
+	case codes.Internal:
 		return status.New(code, "internal error")
+	case codes.Unavailable:
+		// The cause names hosts and ports of the service's dependencies: it is
+		// logged, not shown.
+		return status.New(code, unavailableMessage)
 	}
 	st := status.New(code, e.Message())
 	if len(e.Violations) == 0 {

@@ -22,7 +22,8 @@ import (
 // NewHandler returns the HTTP port's handler. REST calls go through conn to the
 // gRPC server, so that they pass the same interceptors and endpoint chain as
 // gRPC calls do.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler) (http.Handler, error) {
+// Request bodies above maxBody bytes are refused before the gateway reads them.
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
@@ -37,7 +38,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Chec
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", gw)
+	mux.Handle("/api/", http.MaxBytesHandler(gw, maxBody))
 	openapi.Register(mux)
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {

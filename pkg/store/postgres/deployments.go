@@ -43,7 +43,7 @@ RETURNING created_at, updated_at, deployed_at`
 // d's webhook paths, compared case-insensitively, is used by an active
 // deployment (or twice by d).
 func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	vals := make([]triggerValues, len(d.Triggers))
 	for i := range d.Triggers {
 		v, err := values(i, &d.Triggers[i])
@@ -127,7 +127,7 @@ UPDATE deployment_triggers SET active = $2 WHERE deployment_id = $1 AND active <
 // fails (nothing is written), and the errors of CreateDeployment for
 // conflicts. It returns the deployment as stored.
 func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	id, ok := parseID(id)
 	if !ok {
 		return nil, store.ErrNotFound

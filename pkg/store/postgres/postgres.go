@@ -45,6 +45,8 @@ const (
 const (
 	codeUniqueViolation           = "23505"
 	codeInvalidTextRepresentation = "22P02"
+	codeSerializationFailure      = "40001"
+	codeDeadlockDetected          = "40P01"
 )
 
 // Store is a store.Store backed by PostgreSQL. It is safe for concurrent use.
@@ -81,7 +83,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) (err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
@@ -120,11 +122,17 @@ func pqCode(err error) string {
 	return ""
 }
 
-// markUnavailable adds store.ErrUnavailable to an error that says the database
-// could not be reached or cannot serve now, as opposed to one about the request.
-func markUnavailable(err *error) {
-	if *err != nil && !errors.Is(*err, store.ErrUnavailable) && unreachable(*err) {
+// classify adds store.ErrUnavailable to an error that says the database
+// could not be reached or cannot serve now, and store.ErrConcurrentChange to a
+// deadlock or serialization failure between two writers, as opposed to an
+// error about the request.
+func classify(err *error) {
+	switch {
+	case *err == nil || errors.Is(*err, store.ErrUnavailable) || errors.Is(*err, store.ErrConcurrentChange):
+	case unreachable(*err):
 		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+	case pqCode(*err) == codeSerializationFailure || pqCode(*err) == codeDeadlockDetected:
+		*err = fmt.Errorf("%w: %w", store.ErrConcurrentChange, *err)
 	}
 }
 

@@ -21,7 +21,7 @@ const selectDeploymentSQL = `SELECT ` + deploymentColumns + ` FROM deployments W
 // GetDeployment returns the deployment with its triggers, or
 // store.ErrNotFound (also for an id that is not a UUID).
 func (s *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	id, ok := parseID(id)
 	if !ok {
 		return nil, store.ErrNotFound
@@ -35,7 +35,7 @@ FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED'`
 // GetActiveDeployment returns workflowID's DRAFT, DEPLOYED or PAUSED
 // deployment with its triggers, or store.ErrNotFound.
 func (s *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *store.Deployment, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	return getDeployment(ctx, s.db, selectActiveDeploymentSQL, workflowID)
 }
 
@@ -59,9 +59,9 @@ func getDeployment(ctx context.Context, q sqlx.QueryerContext, query string, arg
 }
 
 const selectTriggersSQL = `SELECT ` + triggerColumns + `
-FROM deployment_triggers
-WHERE deployment_id = ANY($1::uuid[])
-ORDER BY deployment_id, position, created_at, id`
+FROM deployment_triggers t
+WHERE t.deployment_id = ANY($1::uuid[])
+ORDER BY t.deployment_id, t.position, t.created_at, t.id`
 
 // loadTriggers returns the triggers of the deployments ids, by deployment id,
 // in their stored order; a deployment without triggers has none in the map.
@@ -95,13 +95,23 @@ WHERE CASE WHEN cardinality($1::text[]) = 0 THEN d.status <> 'ARCHIVED' ELSE d.s
 
 const countDeploymentsSQL = `SELECT count(*) FROM deployments d` + listDeploymentsWhere
 
-// listDeploymentsSQL adds to the filter the keyset cursor ($4 created_at, $5
-// id; NULL on the first page) and the page size $6.
-const listDeploymentsSQL = `SELECT ` + deploymentColumns + `
+// listPageSQL picks a page: the keyset cursor ($4 created_at, $5 id; NULL
+// on the first page), the page size $6, and each definition's encoded size,
+// so that the page can be cut before its definitions grow too large to send.
+const listPageSQL = `SELECT d.id, d.created_at, octet_length(d.definition::text) AS size
 FROM deployments d` + listDeploymentsWhere + `
 	AND ($4::timestamptz IS NULL OR (d.created_at, d.id) < ($4::timestamptz, $5::uuid))
 ORDER BY d.created_at DESC, d.id DESC
 LIMIT $6`
+
+const selectDeploymentsSQL = `SELECT ` + deploymentColumns + `
+FROM deployments WHERE id = ANY($1::uuid[]) ORDER BY created_at DESC, id DESC`
+
+type pageRow struct {
+	ID        string    `db:"id"`
+	CreatedAt time.Time `db:"created_at"`
+	Size      int64     `db:"size"`
+}
 
 // ListDeployments returns one page of the deployments matching f, newest
 // first, with the number of matching deployments and, unless it is the last
@@ -109,7 +119,7 @@ LIMIT $6`
 // yields store.ErrBadCursor; f.Limit <= 0 means 50. The page, its triggers
 // and the total are read from one snapshot.
 func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ store.Page, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	var (
 		afterTime *time.Time
 		afterID   *string
@@ -141,19 +151,26 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 		pq.Array(statuses), f.WorkflowID, string(f.TriggerType)); err != nil {
 		return store.Page{}, fmt.Errorf("postgres: list deployments: count: %w", err)
 	}
-	var rows []deploymentRow
-	if err := tx.SelectContext(ctx, &rows, listDeploymentsSQL,
+	var picked []pageRow
+	if err := tx.SelectContext(ctx, &picked, listPageSQL,
 		pq.Array(statuses), f.WorkflowID, string(f.TriggerType), afterTime, afterID, limit+1); err != nil {
 		return store.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		page.Next = encodeCursor(last.CreatedAt, last.ID)
+	n, size := 0, int64(0)
+	for n < len(picked) && n < limit && (n == 0 || f.MaxBytes <= 0 || size+picked[n].Size <= f.MaxBytes) {
+		size += picked[n].Size
+		n++
 	}
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
+	if n < len(picked) {
+		page.Next = encodeCursor(picked[n-1].CreatedAt, picked[n-1].ID)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = picked[i].ID
+	}
+	var rows []deploymentRow
+	if err := tx.SelectContext(ctx, &rows, selectDeploymentsSQL, pq.Array(ids)); err != nil {
+		return store.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
 	}
 	triggers, err := loadTriggers(ctx, tx, ids)
 	if err != nil {
@@ -207,7 +224,7 @@ FROM deployment_events WHERE deployment_id = $1 ORDER BY id`
 // ListEvents returns a deployment's history, oldest first; it is empty for an
 // unknown deployment.
 func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return []store.Event{}, nil
@@ -229,7 +246,7 @@ FROM executions WHERE deployment_id = $1 ORDER BY fired_time DESC, id DESC LIMIT
 // LastExecution returns the deployment's execution with the latest fired
 // time, or store.ErrNotFound when it has none.
 func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return nil, store.ErrNotFound
@@ -247,7 +264,7 @@ SELECT count(*) FROM executions WHERE deployment_id = $1 AND status IN ('PENDING
 // CountUnfinishedExecutions counts the deployment's PENDING and RUNNING
 // executions; it is 0 for an unknown deployment.
 func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID string) (_ int64, err error) {
-	defer markUnavailable(&err)
+	defer classify(&err)
 	id, ok := parseID(deploymentID)
 	if !ok {
 		return 0, nil

@@ -48,16 +48,22 @@ func (r *deploymentRow) deployment() (*store.Deployment, error) {
 	return d, nil
 }
 
-// triggerColumns is the column list every trigger query selects.
-const triggerColumns = `id, deployment_id, type, spec, enabled`
+// triggerColumns is the column list every trigger query selects, from
+// deployment_triggers t. A cron trigger's last fire is the fired time of its
+// latest slot, found backwards through the (trigger_id, scheduled_time) index.
+const triggerColumns = `t.id, t.deployment_id, t.type, t.spec, t.enabled,
+	(SELECT e.fired_time FROM executions e
+		WHERE e.trigger_id = t.id AND e.scheduled_time IS NOT NULL
+		ORDER BY e.scheduled_time DESC LIMIT 1) AS last_fire_time`
 
 // triggerRow is one row of deployment_triggers, as read.
 type triggerRow struct {
-	ID           string `db:"id"`
-	DeploymentID string `db:"deployment_id"`
-	Type         string `db:"type"`
-	Spec         []byte `db:"spec"`
-	Enabled      bool   `db:"enabled"`
+	ID           string     `db:"id"`
+	DeploymentID string     `db:"deployment_id"`
+	Type         string     `db:"type"`
+	Spec         []byte     `db:"spec"`
+	Enabled      bool       `db:"enabled"`
+	LastFireTime *time.Time `db:"last_fire_time"`
 }
 
 func (r *triggerRow) trigger() (store.Trigger, error) {
@@ -66,6 +72,7 @@ func (r *triggerRow) trigger() (store.Trigger, error) {
 		DeploymentID: r.DeploymentID,
 		Type:         store.TriggerType(r.Type),
 		Enabled:      r.Enabled,
+		LastFireTime: utcPtr(r.LastFireTime),
 	}
 	var err error
 	switch t.Type {

@@ -33,13 +33,14 @@ func TestMarkUnavailable(t *testing.T) {
 		{"admin shutdown", &pq.Error{Code: "57P01"}, true},
 		{"starting up", &pq.Error{Code: "57P03"}, true},
 		{"unique violation", &pq.Error{Code: "23505"}, false},
+		{"deadlock is not unavailability", &pq.Error{Code: "40P01"}, false},
 		{"syntax error", &pq.Error{Code: "42601"}, false},
 		{"no row", store.ErrNotFound, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			err := tc.err
-			markUnavailable(&err)
+			classify(&err)
 			if got := errors.Is(err, store.ErrUnavailable); got != tc.want {
 				t.Fatalf("errors.Is(%v, ErrUnavailable) = %v, want %v", err, got, tc.want)
 			}
@@ -47,7 +48,7 @@ func TestMarkUnavailable(t *testing.T) {
 				t.Fatalf("the cause %v was lost: %v", tc.err, err)
 			}
 			before := err
-			markUnavailable(&err)
+			classify(&err)
 			if err != before {
 				t.Fatalf("marking twice changed the error: %v", err)
 			}
@@ -74,13 +75,26 @@ func TestUnreachableServer(t *testing.T) {
 	_, lastErr := s.LastExecution(ctx, id)
 	_, countErr := s.CountUnfinishedExecutions(ctx, id)
 	_, updateErr := s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) { return store.Event{}, nil })
+	_, cronErr := s.ListCronTriggers(ctx, "")
+	_, execErr := s.CreateExecution(ctx, &store.Execution{WorkflowID: "wf", DeploymentID: id})
 	createErr := s.CreateDeployment(ctx, &store.Deployment{WorkflowID: "wf", Status: store.StatusDraft, Definition: []byte(`{}`)}, store.Event{})
 	for name, err := range map[string]error{
 		"Get": getErr, "GetActive": activeErr, "List": listErr, "ListEvents": eventsErr, "LastExecution": lastErr,
-		"CountUnfinished": countErr, "Update": updateErr, "Create": createErr, "Ping": s.Ping(ctx),
+		"CountUnfinished": countErr, "Update": updateErr, "ListCronTriggers": cronErr, "CreateExecution": execErr, "Create": createErr, "Ping": s.Ping(ctx),
 	} {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s: error %v does not wrap store.ErrUnavailable", name, err)
+		}
+	}
+}
+
+func TestClassifyConcurrentChange(t *testing.T) {
+	t.Parallel()
+	for _, code := range []pq.ErrorCode{"40001", "40P01"} {
+		err := error(fmt.Errorf("update: %w", &pq.Error{Code: code}))
+		classify(&err)
+		if !errors.Is(err, store.ErrConcurrentChange) {
+			t.Errorf("code %s: %v is not a concurrent change", code, err)
 		}
 	}
 }

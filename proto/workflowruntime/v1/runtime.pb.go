@@ -391,6 +391,7 @@ type WebhookSpec struct {
 	// Allowed HTTP methods; empty means ["POST"].
 	Methods []string `protobuf:"bytes,2,rep,name=methods,proto3" json:"methods,omitempty"`
 	// Write-only HMAC-SHA256 secrets (Standard Webhooks); several allow rotation. Never returned, never logged.
+	// On UpdateDeployment, a webhook trigger sent without secrets keeps the secrets stored for its path.
 	Secrets      []string     `protobuf:"bytes,3,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	ResponseMode ResponseMode `protobuf:"varint,4,opt,name=response_mode,json=responseMode,proto3,enum=workflowruntime.v1.ResponseMode" json:"response_mode,omitempty"`
 	// SYNC only: how long to wait for the result; 0 means 30.
@@ -1124,10 +1125,12 @@ type UpdateDeploymentRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
 	// DEPLOYED <-> PAUSED (pause, resume) or DRAFT -> DEPLOYED.
-	Status             *DeploymentStatus `protobuf:"varint,2,opt,name=status,proto3,enum=workflowruntime.v1.DeploymentStatus,oneof" json:"status,omitempty"`
-	WorkflowDefinition *structpb.Struct  `protobuf:"bytes,3,opt,name=workflow_definition,json=workflowDefinition,proto3" json:"workflow_definition,omitempty"`
-	Triggers           []*Trigger        `protobuf:"bytes,4,rep,name=triggers,proto3" json:"triggers,omitempty"`
-	Config             *DeploymentConfig `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
+	Status *DeploymentStatus `protobuf:"varint,2,opt,name=status,proto3,enum=workflowruntime.v1.DeploymentStatus,oneof" json:"status,omitempty"`
+	// A new definition; when the deployment's triggers are the ones its definition yields, they follow the new one.
+	WorkflowDefinition *structpb.Struct `protobuf:"bytes,3,opt,name=workflow_definition,json=workflowDefinition,proto3" json:"workflow_definition,omitempty"`
+	// Replace the triggers; applied empty (through update_mask), they are derived from the definition.
+	Triggers []*Trigger        `protobuf:"bytes,4,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	Config   *DeploymentConfig `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
 	// Which of status, workflow_definition, triggers, config to apply; empty means those that are set.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,6,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// 0: don't check; otherwise the update is ABORTED unless the deployment has this version.
@@ -1544,8 +1547,9 @@ func (x *ListDeploymentsRequest) GetPageToken() string {
 }
 
 type ListDeploymentsResponse struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Deployments []*Deployment          `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first. A page may hold fewer than page_size when its definitions are large (8 MiB per page).
+	Deployments []*Deployment `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Matching deployments over all pages.
