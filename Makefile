@@ -96,6 +96,17 @@ cover: test-integration-runtime ## Coverage gate: at least 85 % of statements ou
 .PHONY: test
 test: proto-check lint test-runtime test-integration-runtime cover ## Everything CI runs
 
+BENCH_SECONDS ?= 70
+
+.PHONY: bench-scheduler
+bench-scheduler: ## Scheduler at 100k every-minute cron triggers vs go-quartz's default queue at 5k (BENCH_SECONDS=70)
+	WFR_BENCH_SCHEDULER=$(BENCH_SECONDS) $(GO) test -count=1 -v -run '^TestBenchScheduler$$' -timeout 30m ./service/scheduling/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
+
+.PHONY: bench-queue
+bench-queue: ## Job queue operations: ours (heap + index) against go-quartz's default
+	$(GO) test -count=3 -run '^$$' -bench Queue -benchmem ./service/scheduling/
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out

@@ -28,11 +28,14 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/endpoint"
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
 )
@@ -90,7 +93,11 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		level.Info(logger).Log("msg", "migrations applied")
 	}
 
-	var redisCheck health.Check
+	var (
+		redisCheck  health.Check
+		slotLocker  scheduling.SlotLocker
+		broadcaster scheduling.Broadcaster
+	)
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -99,6 +106,8 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		redisCheck = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+		slotLocker = lock.NewSlots(rdb)
+		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
 	}
 	checker := health.NewChecker(version, 2*time.Second,
 		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
@@ -120,7 +129,26 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
-	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow})
+	recorder := &scheduling.Recorder{
+		Store: st, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
+		Duplicates: counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken."),
+	}
+	sched := scheduling.New(st, recorder.Record, scheduling.Options{
+		JitterWindow:   cfg.JitterWindow,
+		ResyncInterval: cfg.ResyncInterval,
+		Broadcaster:    broadcaster,
+		Logger:         logger,
+		Metrics: scheduling.Metrics{
+			Fires:    counter(registry, "fires_total", "Cron fires acted on (not misfired)."),
+			Misfires: counter(registry, "misfires_total", "Cron slots missed beyond their catch-up window."),
+			Lag: kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Namespace: "workflow_runtime", Name: "fire_lag_seconds",
+				Help:    "Seconds between a cron fire's jittered due time and the moment it is acted on.",
+				Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+			}, nil))),
+		},
+	})
+	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: sched})
 	endpoints := endpoint.NewDeploymentEndpoints(svc, endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter))
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
@@ -184,6 +212,19 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		level.Info(logger).Log("msg", "draining: not ready", "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
 		time.Sleep(cfg.DrainDelay)
 	})
+	if err := sched.Start(ctx); err != nil {
+		return err
+	}
+	level.Info(logger).Log("msg", "scheduler started", "cron_triggers", sched.Held())
+	sctx, stopScheduler := context.WithCancel(ctx)
+	g.Add(func() error {
+		<-sctx.Done()
+		return nil
+	}, func(error) {
+		stopScheduler()
+		sched.Stop()
+		level.Info(logger).Log("msg", "scheduler stopped: no new fires")
+	})
 	g.Add(func() error {
 		level.Info(logger).Log("msg", "http serving", "addr", httpLis.Addr().String())
 		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
@@ -216,6 +257,18 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		return nil
 	}
 	return err
+}
+
+// counter registers a workflow_runtime_<name> counter without labels.
+func counter(r prometheus.Registerer, name, help string) *kitprometheus.Counter {
+	return kitprometheus.NewCounter(register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "workflow_runtime", Name: name, Help: help,
+	}, nil)))
+}
+
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	r.MustRegister(c)
+	return c
 }
 
 // followHealth keeps gRPC health in step with the dependencies until ctx ends.

@@ -18,13 +18,16 @@ import (
 
 // Config is the validated configuration of one replica.
 type Config struct {
-	GRPCAddr        string
-	HTTPAddr        string
-	DatabaseURL     string
-	RedisURL        string
-	RedisPrefix     string
-	EngineAddr      string
-	JitterWindow    time.Duration
+	GRPCAddr     string
+	HTTPAddr     string
+	DatabaseURL  string
+	RedisURL     string
+	RedisPrefix  string
+	EngineAddr   string
+	JitterWindow time.Duration
+	// ResyncInterval is how often the scheduler reloads every cron trigger,
+	// making good a change announcement lost with Redis.
+	ResyncInterval  time.Duration
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -69,6 +72,9 @@ var settings = []setting{
 		return addr(&c.EngineAddr, v)
 	}},
 	{"WFR_JITTER_WINDOW", "300s", "default cron jitter window", func(c *Config, v string) error { return duration(&c.JitterWindow, v, 0) }},
+	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler reloads every cron trigger", func(c *Config, v string) error {
+		return duration(&c.ResyncInterval, v, time.Second)
+	}},
 	{"WFR_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 		return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error")
 	}},

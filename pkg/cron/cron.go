@@ -1,6 +1,7 @@
 // Package cron parses the cron expressions that workflow triggers accept,
-// translates them to the Quartz form that go-quartz runs, and computes each
-// workflow's hash jitter (ARCHITECTURE.md "Cron semantics", "Hash jitter").
+// translates them to the Quartz form that go-quartz runs, finds their slots
+// across DST changes, computes each workflow's hash jitter, and fires both as
+// a go-quartz trigger (ARCHITECTURE.md "Cron semantics", "Hash jitter").
 package cron
 
 import (
@@ -8,15 +9,21 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/reugn/go-quartz/quartz"
 )
 
-// Schedule is a parsed cron expression.
+// Schedule is a parsed cron expression. It is immutable and safe for
+// concurrent use.
 type Schedule struct {
 	expression string
 	quartz     string
+	// wall enumerates the schedule's wall-clock times, read as UTC.
+	wall *quartz.CronTrigger
+	// fixedTime marks a fixed-time expression, one whose hour field is not
+	// "*" or a step over the whole day: its runs follow the local calendar
+	// rather than elapsed time across a DST change (ARCHITECTURE.md "Cron semantics").
+	fixedTime bool
 }
 
 // Expression returns the expression exactly as it was given to Parse.
@@ -25,26 +32,6 @@ func (s *Schedule) Expression() string { return s.expression }
 // Quartz returns the expression normalised to go-quartz's 6- or 7-field form
 // (seconds first, one of day-of-month and day-of-week set to "?", tokens upper-cased).
 func (s *Schedule) Quartz() string { return s.quartz }
-
-// Next returns the first nominal slot strictly after after, in loc (nil means UTC),
-// at second resolution. It fails when the schedule has no slot left, e.g. when
-// its year field lies in the past.
-func (s *Schedule) Next(after time.Time, loc *time.Location) (time.Time, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	t, err := quartz.NewCronTriggerWithLoc(s.quartz, loc)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cron %q: %w", s.expression, err)
-	}
-	// go-quartz truncates its argument to whole seconds; a slot at that very
-	// second is therefore excluded too, which keeps "strictly after" true.
-	next, err := t.NextFireTime(after.UnixNano())
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cron %q: no slot after %s: %w", s.expression, after.Format(time.RFC3339), err)
-	}
-	return time.Unix(0, next).In(loc), nil
-}
 
 // aliases maps the @ shorthands to Quartz. @weekly is Sunday, as in Vixie cron.
 var aliases = map[string]string{
@@ -120,10 +107,24 @@ func Parse(expr string) (*Schedule, error) {
 			return nil, err
 		}
 	}
-	if err := checkWithQuartz(q); err != nil {
+	wall, err := wallTrigger(q)
+	if err != nil {
 		return nil, err
 	}
-	return &Schedule{expression: expr, quartz: q}, nil
+	return &Schedule{
+		expression: expr,
+		quartz:     q,
+		wall:       wall,
+		fixedTime:  !spansDay(strings.Fields(q)[2]),
+	}, nil
+}
+
+// spansDay reports whether an hour field, as a whole, names every hour or
+// steps through the whole day from midnight: "*", "*/n", "0/n" or "0-23/n".
+// A list is a choice of hours, so fixed-time, even when one item is a step.
+func spansDay(hour string) bool {
+	base, _, stepped := strings.Cut(hour, "/")
+	return hour == "*" || stepped && !strings.Contains(hour, ",") && (base == "*" || base == "0" || base == "0-23")
 }
 
 // translateStandard turns a 5-field expression into Quartz form.
@@ -401,13 +402,14 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// checkWithQuartz validates q with go-quartz, whose word is final since it
-// runs the schedule. Its errors do not say which field is wrong, so each field
-// is then tried alone, with wildcards in the others.
-func checkWithQuartz(q string) error {
-	err := quartz.ValidateCronExpression(q)
+// wallTrigger builds the go-quartz trigger that enumerates q's wall-clock
+// times in UTC, where its arithmetic is exact. go-quartz's word on q is final
+// since it runs the schedule; its errors do not say which field is wrong, so
+// each field is then tried alone, with wildcards in the others.
+func wallTrigger(q string) (*quartz.CronTrigger, error) {
+	t, err := quartz.NewCronTrigger(q)
 	if err == nil {
-		return nil
+		return t, nil
 	}
 	tokens := strings.Fields(q)
 	for i, tok := range tokens {
@@ -417,8 +419,8 @@ func checkWithQuartz(q string) error {
 		}
 		probe[i] = tok
 		if ferr := quartz.ValidateCronExpression(strings.Join(probe, " ")); ferr != nil {
-			return fieldError(quartzSpecs[i], tok, "%v", ferr)
+			return nil, fieldError(quartzSpecs[i], tok, "%v", ferr)
 		}
 	}
-	return fmt.Errorf("cron expression %q: %w", q, err)
+	return nil, fmt.Errorf("cron expression %q: %w", q, err)
 }

@@ -124,9 +124,9 @@ func TestParseInvalid(t *testing.T) {
 	}
 }
 
-// TestCheckWithQuartz covers the go-quartz fallback, which Parse's own
+// TestWallTrigger covers the go-quartz fallback, which Parse's own
 // stricter checks normally pre-empt.
-func TestCheckWithQuartz(t *testing.T) {
+func TestWallTrigger(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ expr, want string }{
 		{"0 0 0 * * ?", ""},
@@ -135,12 +135,14 @@ func TestCheckWithQuartz(t *testing.T) {
 		{"0 0 0 * * ? 1900", `year field "1900": parse cron expression`},
 		{"0 0 0 1 * 2", `cron expression "0 0 0 1 * 2": parse cron expression: day field set twice`},
 	} {
-		err := checkWithQuartz(tc.expr)
+		trigger, err := wallTrigger(tc.expr)
 		if tc.want == "" {
 			require.NoError(t, err, tc.expr)
+			require.NotNil(t, trigger, tc.expr)
 			continue
 		}
 		require.ErrorContains(t, err, tc.want, tc.expr)
+		require.Nil(t, trigger, tc.expr)
 	}
 }
 

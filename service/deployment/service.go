@@ -581,12 +581,8 @@ func (s *service) view(d *store.Deployment) Deployment {
 	return out
 }
 
-// cronState computes the workflow's jitter for spec's next fire, clamped to
-// the gap before the slot after it, and that fire's time. The slot of the
-// next fire may lie before now: its jittered time can still be ahead. Such a
-// slot is less than its offset, so less than both the window and its gap,
-// before now; the search starts that far back, taking the gap that follows
-// the next slot as the measure, which is exact for evenly spaced schedules.
+// cronState returns the workflow's jitter for spec's next fire and that
+// fire's time: the scheduler's own trigger answers, so the two agree.
 func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Time) (int32, *time.Time) {
 	sched, err := cron.Parse(spec.Expression)
 	if err != nil {
@@ -600,27 +596,12 @@ func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Ti
 	if spec.JitterWindowSeconds != nil {
 		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
 	}
-	lookBack := window
-	if next, err := sched.Next(now, loc); err == nil {
-		if after, err := sched.Next(next, loc); err == nil {
-			lookBack = min(window, after.Sub(next))
-		}
+	slot, fire, err := cron.NewTrigger(sched, loc, workflowID, window).NextFire(now)
+	if err != nil {
+		return 0, nil
 	}
-	slot, err := sched.Next(now.Add(-lookBack), loc)
-	for err == nil {
-		gap := window
-		after, nextErr := sched.Next(slot, loc)
-		if nextErr == nil {
-			gap = after.Sub(slot)
-		}
-		offset := cron.Offset(workflowID, window, gap)
-		if fire := slot.Add(offset); fire.After(now) {
-			fire = fire.UTC()
-			return int32(offset / time.Second), &fire
-		}
-		slot, err = after, nextErr
-	}
-	return 0, nil
+	fire = fire.UTC()
+	return int32(fire.Sub(slot) / time.Second), &fire
 }
 
 // storeError gives a store error the kind the caller must see; what names

@@ -1,0 +1,116 @@
+package scheduling
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+)
+
+// newTestRedis returns a client of the machine's Redis and a key prefix of
+// the test's own; the test's keys are deleted when it ends.
+func newTestRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	require.NoError(t, rdb.Ping(context.Background()).Err(), "Redis at 127.0.0.1:6379")
+	prefix := "wfr_test_" + uuid.NewString()[:8] + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// TestTwoReplicasFireEverySlotOnce runs two schedulers against one database
+// and one Redis: 50 deployments fire every second with a 2 s jitter window
+// for 15 s, and every slot due in that time has exactly one execution row.
+func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis; runs 15 s")
+	}
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	rdb, prefix := newTestRedis(t)
+
+	const deployments, every = 50, "* * * * * ?"
+	window := int32(2)
+	var cts []store.CronTrigger
+	for i := range deployments {
+		d := &store.Deployment{
+			WorkflowID: fmt.Sprintf("wf-every-second-%02d", i), Status: store.StatusDeployed, Version: 1,
+			Definition: []byte(`{"nodes": []}`),
+			Triggers:   []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: every, JitterWindowSeconds: &window}}},
+		}
+		require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+		list, err := st.ListCronTriggers(ctx, d.ID)
+		require.NoError(t, err)
+		cts = append(cts, list...)
+	}
+
+	replica := func() *Scheduler {
+		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix}
+		return New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Second})
+	}
+	a, b := replica(), replica()
+	start := time.Now()
+	require.NoError(t, a.Start(ctx))
+	require.NoError(t, b.Start(ctx))
+	<-time.After(15 * time.Second)
+	end := time.Now()
+	a.Stop()
+	b.Stop()
+
+	rows, err := st.DB().QueryContext(ctx, `SELECT trigger_id, scheduled_time, count(*) FROM executions GROUP BY 1, 2`)
+	require.NoError(t, err)
+	defer rows.Close()
+	recorded := map[string]int{}
+	for rows.Next() {
+		var trigger string
+		var slot time.Time
+		var n int
+		require.NoError(t, rows.Scan(&trigger, &slot, &n))
+		recorded[trigger+"@"+slot.UTC().Format(time.RFC3339Nano)] = n
+	}
+	require.NoError(t, rows.Err())
+
+	sched, err := cron.Parse(every)
+	require.NoError(t, err)
+	expected, missing := 0, 0
+	for _, ct := range cts {
+		trig := cron.NewTrigger(sched, time.UTC, ct.WorkflowID, time.Duration(window)*time.Second)
+		// Fires due well inside the run: the first and last second belong to start-up and stop.
+		for after := start.Add(time.Second); ; {
+			slot, at, err := trig.NextFire(after)
+			require.NoError(t, err)
+			if at.After(end.Add(-time.Second)) {
+				break
+			}
+			expected++
+			switch n := recorded[ct.TriggerID+"@"+slot.UTC().Format(time.RFC3339Nano)]; n {
+			case 0:
+				missing++
+				t.Errorf("trigger %s: slot %s (due %s) has no execution", ct.TriggerID, slot.Format(time.RFC3339), at.Format(time.RFC3339Nano))
+			case 1:
+			default:
+				t.Errorf("trigger %s: slot %s has %d executions", ct.TriggerID, slot.Format(time.RFC3339), n)
+			}
+			after = at
+		}
+	}
+	t.Logf("%d deployments, 2 replicas, %.1f s: %d slots due, %d missing, %d rows in all", deployments, end.Sub(start).Seconds(), expected, missing, len(recorded))
+	require.Greater(t, expected, deployments*12)
+}

@@ -1,0 +1,99 @@
+package scheduling
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-kit/kit/metrics/generic"
+	"github.com/go-kit/log"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+type fakeLocker struct {
+	ok   bool
+	err  error
+	keys []string
+}
+
+func (l *fakeLocker) TryLock(_ context.Context, key string, _ time.Duration) (bool, error) {
+	l.keys = append(l.keys, key)
+	return l.ok, l.err
+}
+
+type fakeExecutions struct {
+	created bool
+	err     error
+	got     []store.Execution
+}
+
+func (f *fakeExecutions) CreateExecution(_ context.Context, e *store.Execution) (bool, error) {
+	f.got = append(f.got, *e)
+	if f.created {
+		e.ID = "exec-1"
+	}
+	return f.created, f.err
+}
+
+func TestRecorder(t *testing.T) {
+	t.Parallel()
+	slot := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	fire := Fire{Trigger: store.CronTrigger{TriggerID: "t1", DeploymentID: "d1", DeploymentVersion: 3, WorkflowID: "wf"},
+		Slot: slot, At: slot.Add(42*time.Second + 7*time.Millisecond), Lag: 3 * time.Millisecond}
+	firedAt := slot.Add(43 * time.Second)
+
+	for _, tc := range []struct {
+		name       string
+		locker     *fakeLocker
+		store      *fakeExecutions
+		wantErr    bool
+		wantInsert bool
+		wantDup    float64
+		wantLog    string
+	}{
+		{"wins the slot", &fakeLocker{ok: true}, &fakeExecutions{created: true}, false, true, 0, "workflow_fired"},
+		{"another replica holds the lock", &fakeLocker{ok: false}, &fakeExecutions{created: true}, false, false, 1, ""},
+		{"Redis down: the database decides", &fakeLocker{err: errors.New("connection refused")}, &fakeExecutions{created: true}, false, true, 0, "slot lock unavailable"},
+		{"the row exists already", &fakeLocker{ok: true}, &fakeExecutions{created: false}, false, true, 1, ""},
+		{"the database fails", &fakeLocker{ok: true}, &fakeExecutions{err: errors.New("database down")}, true, true, 0, ""},
+		{"no Redis at all", nil, &fakeExecutions{created: true}, false, true, 0, "workflow_fired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			dups := generic.NewCounter("dups")
+			r := &Recorder{Store: tc.store, KeyPrefix: "wfr:", Logger: log.NewJSONLogger(&buf), Duplicates: dups,
+				Now: func() time.Time { return firedAt }}
+			if tc.locker != nil {
+				r.Locker = tc.locker
+			}
+			err := r.Record(context.Background(), fire)
+			require.Equal(t, tc.wantErr, err != nil, "error: %v", err)
+			require.Equal(t, tc.wantInsert, len(tc.store.got) == 1)
+			require.Equal(t, tc.wantDup, dups.Value())
+			if tc.wantLog != "" {
+				require.Contains(t, buf.String(), tc.wantLog)
+			}
+			if tc.locker != nil {
+				require.Equal(t, []string{"wfr:slot:t1:1772366400000"}, tc.locker.keys)
+			}
+			if tc.wantInsert {
+				e := tc.store.got[0]
+				require.Equal(t, store.ExecutionPending, e.Status)
+				require.True(t, e.ScheduledTime.Equal(slot))
+				require.True(t, e.FiredTime.Equal(firedAt))
+				require.EqualValues(t, 42, e.JitterSeconds)
+				require.Equal(t, "cron:t1", e.TriggeredBy)
+				require.Len(t, e.TraceID, 32)
+			}
+		})
+	}
+
+	var nilDeps Recorder
+	nilDeps.Store = &fakeExecutions{created: true}
+	require.NoError(t, nilDeps.Record(context.Background(), fire), "a Recorder's optional parts may be left out")
+}

@@ -1,0 +1,498 @@
+// Package scheduling fires deployed cron triggers at their jittered times on
+// go-quartz. Every replica holds every DEPLOYED cron trigger; PostgreSQL's
+// one-row-per-slot constraint decides which replica's fire counts.
+package scheduling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/kit/metrics/discard"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/reugn/go-quartz/quartz"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Store is what the scheduler reads.
+type Store interface {
+	ListCronTriggers(ctx context.Context, deploymentID string) ([]store.CronTrigger, error)
+}
+
+// Broadcaster tells the other replicas that a deployment changed, and hears them.
+type Broadcaster interface {
+	Publish(ctx context.Context, deploymentID string) error
+	Subscribe(ctx context.Context, handle func(deploymentID string)) error
+}
+
+// Fire is one due fire of a cron trigger.
+type Fire struct {
+	Trigger store.CronTrigger
+	// Slot is the nominal time; At is Slot plus the workflow's jitter.
+	Slot, At time.Time
+	// Lag is how late the fire is acted on: now - At.
+	Lag time.Duration
+}
+
+// FireHandler acts on a fire that is not a misfire. It is called from many
+// goroutines at once; an error makes the scheduler retry the fire while it is
+// still within its catch-up window.
+type FireHandler func(ctx context.Context, f Fire) error
+
+// Metrics are the scheduler's instruments.
+type Metrics struct {
+	Fires    metrics.Counter
+	Misfires metrics.Counter
+	// Lag observes seconds between a fire's due time and the moment it is acted on.
+	Lag metrics.Histogram
+}
+
+// Options configure a Scheduler; zero values take the defaults in brackets.
+type Options struct {
+	// JitterWindow applies to triggers without a window of their own [300s].
+	JitterWindow time.Duration
+	// CatchupWindow applies to deployments without one of their own [300s].
+	CatchupWindow time.Duration
+	// ResyncInterval is how often every trigger is reloaded from the store [30s].
+	ResyncInterval time.Duration
+	// Broadcaster, when set, carries changes between replicas.
+	Broadcaster Broadcaster
+	Logger      log.Logger
+	Metrics     Metrics
+	// Now is the clock that judges lateness [time.Now].
+	Now func() time.Time
+	// queue replaces the O(log n) job queue, so that the benchmark can
+	// compare go-quartz's own.
+	queue quartz.JobQueue
+}
+
+// maxMissedScan bounds the slots examined for one trigger after downtime.
+const maxMissedScan = 10_000
+
+// outdatedThreshold switches off go-quartz's own misfire handling, which
+// drops any fire more than 100 ms late without a word: lateness is judged
+// here, against each deployment's catch-up window.
+const outdatedThreshold = 100 * 365 * 24 * time.Hour
+
+// retries of a fire whose handler failed (e.g. the database blinked); each
+// retry is judged against the catch-up window again.
+const (
+	fireRetries       = 3
+	fireRetryInterval = time.Second
+)
+
+type held struct {
+	ct      store.CronTrigger
+	trigger *cron.Trigger
+	catchup time.Duration
+}
+
+// Scheduler holds the cron triggers of DEPLOYED deployments and fires them.
+type Scheduler struct {
+	store  Store
+	handle FireHandler
+	opts   Options
+
+	mu           sync.Mutex
+	quartz       quartz.Scheduler
+	held         map[string]*held           // by trigger id
+	byDeployment map[string]map[string]bool // deployment id → trigger ids
+	schedules    map[string]*cron.Schedule  // by expression
+	zones        map[string]*time.Location  // by name
+	ctx          context.Context            // ends at Stop: fires started outside go-quartz use it
+	stop         context.CancelFunc
+	loops        sync.WaitGroup
+}
+
+// New returns a stopped Scheduler that reads st and hands fires to handle.
+func New(st Store, handle FireHandler, opts Options) *Scheduler {
+	if opts.JitterWindow == 0 {
+		opts.JitterWindow = 300 * time.Second
+	}
+	if opts.CatchupWindow == 0 {
+		opts.CatchupWindow = 300 * time.Second
+	}
+	if opts.ResyncInterval == 0 {
+		opts.ResyncInterval = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Metrics.Fires == nil {
+		opts.Metrics.Fires = discard.NewCounter()
+	}
+	if opts.Metrics.Misfires == nil {
+		opts.Metrics.Misfires = discard.NewCounter()
+	}
+	if opts.Metrics.Lag == nil {
+		opts.Metrics.Lag = discard.NewHistogram()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Scheduler{store: st, handle: handle, opts: opts}
+}
+
+// Start loads every DEPLOYED cron trigger, fires what downtime missed within
+// the catch-up windows, and starts firing, resyncing and listening to the
+// other replicas until Stop or ctx's end.
+func (s *Scheduler) Start(ctx context.Context) error {
+	queue := s.opts.queue
+	if queue == nil {
+		queue = newJobQueue()
+	}
+	q, err := quartz.NewStdScheduler(
+		quartz.WithQueue(queue, &sync.Mutex{}),
+		quartz.WithJobMetadata(),
+		quartz.WithOutdatedThreshold(outdatedThreshold),
+	)
+	if err != nil {
+		return fmt.Errorf("scheduling: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.quartz, s.ctx, s.stop = q, ctx, cancel
+	s.held, s.byDeployment = map[string]*held{}, map[string]map[string]bool{}
+	s.schedules, s.zones = map[string]*cron.Schedule{}, map[string]*time.Location{}
+	s.mu.Unlock()
+	// Firing starts before the load, so that triggers loaded first fire on
+	// time while the rest load.
+	q.Start(ctx)
+	if err := s.Resync(ctx); err != nil {
+		cancel()
+		q.Stop()
+		q.Wait(context.Background())
+		s.mu.Lock()
+		s.quartz = nil
+		s.mu.Unlock()
+		return err
+	}
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		s.resyncLoop(ctx)
+	}()
+	if b := s.opts.Broadcaster; b != nil {
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			_ = b.Subscribe(ctx, func(id string) {
+				if err := s.ScheduleWorkflow(ctx, id); err != nil {
+					level.Warn(s.opts.Logger).Log("msg", "reload after a change announced by another replica failed", "deployment_id", id, "err", err)
+				}
+			})
+		}()
+	}
+	return nil
+}
+
+// Stop stops firing; fires in flight finish. A stopped Scheduler may be started again.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	q, stop := s.quartz, s.stop
+	s.mu.Unlock()
+	if q == nil {
+		return
+	}
+	stop()
+	q.Stop()
+	q.Wait(context.Background())
+	s.loops.Wait()
+	s.mu.Lock()
+	s.quartz, s.held, s.byDeployment = nil, nil, nil
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Resync(ctx); err != nil {
+				level.Warn(s.opts.Logger).Log("msg", "resync failed; triggers stay as they were", "err", err)
+			}
+		}
+	}
+}
+
+// DeploymentChanged reschedules deployment d after a committed change and
+// announces the change to the other replicas. Only the local rescheduling can
+// fail the call: a lost announcement is made good by the others' resync.
+func (s *Scheduler) DeploymentChanged(ctx context.Context, d *store.Deployment) error {
+	if err := s.ScheduleWorkflow(ctx, d.ID); err != nil {
+		return err
+	}
+	if b := s.opts.Broadcaster; b != nil {
+		if err := b.Publish(ctx, d.ID); err != nil {
+			level.Warn(s.opts.Logger).Log("msg", "change not announced; other replicas pick it up at their resync", "deployment_id", d.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// ScheduleWorkflow makes the held triggers of one deployment match the store:
+// all its cron triggers while it is DEPLOYED, none otherwise.
+func (s *Scheduler) ScheduleWorkflow(ctx context.Context, deploymentID string) error {
+	cts, err := s.store.ListCronTriggers(ctx, deploymentID)
+	if err != nil {
+		return fmt.Errorf("scheduling: load deployment %s: %w", deploymentID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quartz == nil {
+		return nil
+	}
+	return s.apply(deploymentID, cts)
+}
+
+// UnscheduleWorkflow stops firing a deployment's triggers.
+func (s *Scheduler) UnscheduleWorkflow(deploymentID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quartz == nil {
+		return nil
+	}
+	return s.apply(deploymentID, nil)
+}
+
+// Resync makes every held trigger match the store.
+func (s *Scheduler) Resync(ctx context.Context) error {
+	cts, err := s.store.ListCronTriggers(ctx, "")
+	if err != nil {
+		return fmt.Errorf("scheduling: resync: %w", err)
+	}
+	byDeployment := map[string][]store.CronTrigger{}
+	for _, ct := range cts {
+		byDeployment[ct.DeploymentID] = append(byDeployment[ct.DeploymentID], ct)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quartz == nil {
+		return nil
+	}
+	var errs []error
+	for id := range s.byDeployment {
+		if _, ok := byDeployment[id]; !ok {
+			errs = append(errs, s.apply(id, nil))
+		}
+	}
+	for id, list := range byDeployment {
+		errs = append(errs, s.apply(id, list))
+	}
+	return errors.Join(errs...)
+}
+
+// apply holds exactly cts for deployment id. A trigger held at the same
+// deployment version is left alone, so its timing is undisturbed. s.mu is held.
+func (s *Scheduler) apply(id string, cts []store.CronTrigger) error {
+	want := make(map[string]bool, len(cts))
+	var errs []error
+	for _, ct := range cts {
+		want[ct.TriggerID] = true
+		if h, ok := s.held[ct.TriggerID]; ok && h.ct.DeploymentVersion == ct.DeploymentVersion {
+			continue
+		}
+		if err := s.hold(ct); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for tid := range s.byDeployment[id] {
+		if !want[tid] {
+			s.release(tid)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scheduler) hold(ct store.CronTrigger) error {
+	sched, err := s.schedule(ct.Spec.Expression)
+	if err != nil {
+		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)
+	}
+	loc, err := s.zone(ct.Spec.Timezone)
+	if err != nil {
+		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)
+	}
+	window := s.opts.JitterWindow
+	if w := ct.Spec.JitterWindowSeconds; w != nil {
+		window = time.Duration(*w) * time.Second
+	}
+	catchup := s.opts.CatchupWindow
+	if c := ct.Config.CatchupWindowSeconds; c > 0 {
+		catchup = time.Duration(c) * time.Second
+	}
+	_, wasHeld := s.held[ct.TriggerID]
+	h := &held{ct: ct, trigger: cron.NewTrigger(sched, loc, ct.WorkflowID, window), catchup: catchup}
+	opts := quartz.NewDefaultJobDetailOptions()
+	opts.Replace = true
+	opts.MaxRetries, opts.RetryInterval = fireRetries, fireRetryInterval
+	detail := quartz.NewJobDetailWithOptions(&job{s: s, h: h}, quartz.NewJobKey(ct.TriggerID), opts)
+	if err := s.quartz.ScheduleJob(detail, h.trigger); err != nil {
+		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)
+	}
+	s.held[ct.TriggerID] = h
+	if s.byDeployment[ct.DeploymentID] == nil {
+		s.byDeployment[ct.DeploymentID] = map[string]bool{}
+	}
+	s.byDeployment[ct.DeploymentID][ct.TriggerID] = true
+	if !wasHeld {
+		s.catchUp(h)
+	}
+	return nil
+}
+
+// schedule parses expr once per distinct expression: thousands of triggers
+// share a handful of them. s.mu is held.
+func (s *Scheduler) schedule(expr string) (*cron.Schedule, error) {
+	if sched, ok := s.schedules[expr]; ok {
+		return sched, nil
+	}
+	sched, err := cron.Parse(expr)
+	if err == nil {
+		s.schedules[expr] = sched
+	}
+	return sched, err
+}
+
+// zone loads a time zone once: time.LoadLocation reads the zone database on
+// every call. s.mu is held.
+func (s *Scheduler) zone(name string) (*time.Location, error) {
+	if loc, ok := s.zones[name]; ok {
+		return loc, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err == nil {
+		s.zones[name] = loc
+	}
+	return loc, err
+}
+
+func (s *Scheduler) release(triggerID string) {
+	h, ok := s.held[triggerID]
+	if !ok {
+		return
+	}
+	_ = s.quartz.DeleteJob(quartz.NewJobKey(triggerID))
+	delete(s.held, triggerID)
+	ids := s.byDeployment[h.ct.DeploymentID]
+	delete(ids, triggerID)
+	if len(ids) == 0 {
+		delete(s.byDeployment, h.ct.DeploymentID)
+	}
+}
+
+// catchUp fires, once, the most recent slot that came due while the trigger
+// was not held (downtime, a restart) if it is still within the catch-up
+// window, and counts the older missed slots as misfires: they are never
+// replayed in a burst. Slots before the trigger's last recorded slot or before
+// its deployment's last change are not missed.
+func (s *Scheduler) catchUp(h *held) {
+	now := s.opts.Now()
+	since := h.ct.ScheduledSince
+	if h.ct.LastSlot != nil && h.ct.LastSlot.After(since) {
+		since = *h.ct.LastSlot
+	}
+	var (
+		missed     int
+		last       Fire
+		after      = since
+		incomplete = true
+	)
+	for range maxMissedScan {
+		slot, at, err := h.trigger.NextFire(after)
+		if err != nil || at.After(now) {
+			incomplete = false
+			break
+		}
+		after = at
+		if !slot.After(since) {
+			continue
+		}
+		missed++
+		last = Fire{Trigger: h.ct, Slot: slot, At: at}
+	}
+	if missed == 0 {
+		return
+	}
+	last.Lag = now.Sub(last.At)
+	if last.Lag <= h.catchup {
+		missed--
+		go func() {
+			if err := s.fire(s.ctx, h, last.Slot, last.At); err != nil {
+				level.Error(s.opts.Logger).Log("msg", "catch-up fire failed", "trigger_id", h.ct.TriggerID, "err", err)
+			}
+		}()
+	}
+	if missed > 0 {
+		s.opts.Metrics.Misfires.Add(float64(missed))
+		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
+			"missed_slots", missed, "counted_all", !incomplete, "since", since.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// fire judges one due fire against the catch-up window and hands it on.
+func (s *Scheduler) fire(ctx context.Context, h *held, slot, at time.Time) error {
+	lag := s.opts.Now().Sub(at)
+	s.opts.Metrics.Lag.Observe(lag.Seconds())
+	if lag > h.catchup {
+		s.opts.Metrics.Misfires.Add(1)
+		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
+			"slot", slot.UTC().Format(time.RFC3339Nano), "lag_ms", lag.Milliseconds(), "catchup_window_s", h.catchup.Seconds())
+		return nil
+	}
+	s.opts.Metrics.Fires.Add(1)
+	return s.handle(ctx, Fire{Trigger: h.ct, Slot: slot, At: at, Lag: lag})
+}
+
+// Held reports how many triggers the scheduler holds.
+func (s *Scheduler) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// NextFire returns the held trigger's next nominal slot and its jittered
+// fire time; ok is false when the trigger is not held.
+func (s *Scheduler) NextFire(triggerID string) (slot, at time.Time, ok bool) {
+	s.mu.Lock()
+	h, held := s.held[triggerID]
+	s.mu.Unlock()
+	if !held {
+		return time.Time{}, time.Time{}, false
+	}
+	slot, at, err := h.trigger.NextFire(s.opts.Now())
+	return slot, at, err == nil
+}
+
+// job is the quartz.Job of one held trigger.
+type job struct {
+	s *Scheduler
+	h *held
+}
+
+// Execute fires the slot whose jittered time go-quartz ran the job for:
+// quartz.WithJobMetadata puts that time in ctx.
+func (j *job) Execute(ctx context.Context) error {
+	md, ok := ctx.Value(quartz.JobMetadataContextKey).(quartz.JobMetadata)
+	if !ok {
+		return fmt.Errorf("scheduling: job of trigger %s ran without its run time", j.h.ct.TriggerID)
+	}
+	at := time.Unix(0, md.RunTime)
+	slot, err := j.h.trigger.Slot(at)
+	if err != nil {
+		return fmt.Errorf("scheduling: trigger %s: %w", j.h.ct.TriggerID, err)
+	}
+	return j.s.fire(ctx, j.h, slot, at)
+}
+
+// Description names the job in go-quartz's logs.
+func (j *job) Description() string { return "cron trigger " + j.h.ct.TriggerID }

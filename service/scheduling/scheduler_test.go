@@ -1,0 +1,235 @@
+package scheduling
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/kit/metrics/generic"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// fakeStore serves cron triggers from memory, per deployment.
+type fakeStore struct {
+	mu  sync.Mutex
+	cts map[string][]store.CronTrigger
+	err error
+}
+
+func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]store.CronTrigger, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	if deploymentID != "" {
+		return f.cts[deploymentID], nil
+	}
+	var all []store.CronTrigger
+	for _, cts := range f.cts {
+		all = append(all, cts...)
+	}
+	return all, nil
+}
+
+func (f *fakeStore) set(deploymentID string, cts ...store.CronTrigger) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cts[deploymentID] = cts
+}
+
+// fires collects what the scheduler hands on.
+type fires struct{ ch chan Fire }
+
+func (f *fires) handle(_ context.Context, fire Fire) error {
+	f.ch <- fire
+	return nil
+}
+
+func (f *fires) next(t *testing.T) Fire {
+	t.Helper()
+	select {
+	case fire := <-f.ch:
+		return fire
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fire")
+		return Fire{}
+	}
+}
+
+func (f *fires) none(t *testing.T) {
+	t.Helper()
+	select {
+	case fire := <-f.ch:
+		t.Fatalf("unexpected fire of slot %s", fire.Slot)
+	default:
+	}
+}
+
+func cronTrigger(id, deployment, expr string, version int64) store.CronTrigger {
+	return store.CronTrigger{TriggerID: id, DeploymentID: deployment, DeploymentVersion: version, WorkflowID: "wf-" + id,
+		Spec: store.CronSpec{Expression: expr}}
+}
+
+func newTestScheduler(t *testing.T, st Store, now func() time.Time) (*Scheduler, *fires, Metrics) {
+	t.Helper()
+	f := &fires{ch: make(chan Fire, 100)}
+	m := Metrics{Fires: generic.NewCounter("fires"), Misfires: generic.NewCounter("misfires"), Lag: generic.NewHistogram("lag", 10)}
+	s := New(st, f.handle, Options{Now: now, Metrics: m})
+	t.Cleanup(s.Stop)
+	return s, f, m
+}
+
+func jitteredFire(t *testing.T, ct store.CronTrigger, after time.Time) (slot, at time.Time) {
+	t.Helper()
+	sched, err := cron.Parse(ct.Spec.Expression)
+	require.NoError(t, err)
+	slot, at, err = cron.NewTrigger(sched, time.UTC, ct.WorkflowID, 300*time.Second).NextFire(after)
+	require.NoError(t, err)
+	return slot, at
+}
+
+// TestCatchUpAfterRestart: ten minutes down with an every-minute cron and a
+// five-minute catch-up window: the most recent missed slot fires once, the
+// other nine missed slots are misfires.
+func TestCatchUpAfterRestart(t *testing.T) {
+	t.Parallel()
+	last := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	ct := cronTrigger("t1", "d1", "* * * * *", 1)
+	ct.LastSlot, ct.ScheduledSince = &last, last.Add(-time.Hour)
+	now := last.Add(10*time.Minute + 30*time.Second)
+	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
+	require.NoError(t, s.Start(context.Background()))
+
+	var due []time.Time // slots after the last recorded one whose fire has come
+	var wantAt time.Time
+	for after := last; ; {
+		slot, at := jitteredFire(t, ct, after)
+		if at.After(now) {
+			break
+		}
+		if slot.After(last) {
+			due, wantAt = append(due, slot), at
+		}
+		after = at
+	}
+	require.Len(t, due, 10, "precondition: ten slots came due while down")
+
+	fire := f.next(t)
+	require.True(t, fire.Slot.Equal(due[9]), "caught-up slot %s, want the most recent %s", fire.Slot, due[9])
+	require.True(t, fire.At.Equal(wantAt))
+	require.Equal(t, now.Sub(wantAt), fire.Lag)
+	f.none(t)
+	require.EqualValues(t, 9, m.Misfires.(*generic.Counter).Value())
+}
+
+// TestNoCatchUpBeyondWindow: a slot missed longer ago than the catch-up
+// window is a misfire, not a fire.
+func TestNoCatchUpBeyondWindow(t *testing.T) {
+	t.Parallel()
+	last := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	ct := cronTrigger("t1", "d1", "0 * * * *", 1)
+	ct.LastSlot, ct.Config.CatchupWindowSeconds = &last, 60
+	now := last.Add(time.Hour + 20*time.Minute)
+	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
+	require.NoError(t, s.Start(context.Background()))
+	require.Eventually(t, func() bool { return m.Misfires.(*generic.Counter).Value() == 1 }, 5*time.Second, time.Millisecond)
+	f.none(t)
+}
+
+// TestFreshTriggerDoesNotCatchUp: slots before a deployment last changed
+// (created, resumed) were never due.
+func TestFreshTriggerDoesNotCatchUp(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 1, 12, 30, 30, 0, time.UTC)
+	ct := cronTrigger("t1", "d1", "* * * * *", 1)
+	ct.ScheduledSince = now.Add(-time.Second)
+	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
+	require.NoError(t, s.Start(context.Background()))
+	f.none(t)
+	require.Zero(t, m.Misfires.(*generic.Counter).Value())
+}
+
+// TestLateFires judges a fire by its lag: within the catch-up window it is
+// handed on, beyond it it is a misfire.
+func TestLateFires(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	s, f, m := newTestScheduler(t, &fakeStore{}, func() time.Time { return now })
+	h := &held{ct: cronTrigger("t1", "d1", "* * * * *", 1), catchup: time.Minute}
+
+	require.NoError(t, s.fire(context.Background(), h, now.Add(-time.Minute), now.Add(-59*time.Second)))
+	require.Equal(t, 59*time.Second, f.next(t).Lag)
+	require.NoError(t, s.fire(context.Background(), h, now.Add(-2*time.Minute), now.Add(-61*time.Second)))
+	f.none(t)
+	require.EqualValues(t, 1, m.Misfires.(*generic.Counter).Value())
+	require.EqualValues(t, 1, m.Fires.(*generic.Counter).Value())
+}
+
+// TestPauseUpdateDelete follows one deployment's changes through
+// ScheduleWorkflow: a new version reschedules, pause (no DEPLOYED triggers)
+// and delete unschedule.
+func TestPauseUpdateDelete(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	s, _, _ := newTestScheduler(t, st, time.Now)
+	ctx := context.Background()
+	require.NoError(t, s.Start(ctx))
+	require.Zero(t, s.Held())
+
+	st.set("d1", cronTrigger("t1", "d1", "0 * * * *", 1), cronTrigger("t2", "d1", "30 * * * *", 1))
+	require.NoError(t, s.DeploymentChanged(ctx, &store.Deployment{ID: "d1"}))
+	require.Equal(t, 2, s.Held())
+	slot1, _, ok := s.NextFire("t1")
+	require.True(t, ok)
+	require.Zero(t, slot1.Minute())
+
+	st.set("d1", cronTrigger("t1", "d1", "15 * * * *", 2))
+	require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+	require.Equal(t, 1, s.Held(), "a trigger dropped by an update is unscheduled")
+	slot, _, ok := s.NextFire("t1")
+	require.True(t, ok)
+	require.Equal(t, 15, slot.Minute(), "an update reschedules")
+	_, _, ok = s.NextFire("t2")
+	require.False(t, ok)
+
+	st.set("d1")
+	require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+	require.Zero(t, s.Held(), "a paused deployment holds nothing")
+
+	st.set("d1", cronTrigger("t1", "d1", "15 * * * *", 4))
+	require.NoError(t, s.Resync(ctx))
+	require.Equal(t, 1, s.Held(), "resync picks up what no announcement brought")
+	require.NoError(t, s.UnscheduleWorkflow("d1"))
+	require.Zero(t, s.Held())
+}
+
+func TestStoreFailure(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{cts: map[string][]store.CronTrigger{}, err: errors.New("database down")}
+	s, _, _ := newTestScheduler(t, st, time.Now)
+	require.ErrorContains(t, s.Start(context.Background()), "database down")
+	require.ErrorContains(t, s.ScheduleWorkflow(context.Background(), "d1"), "database down")
+}
+
+func TestBadStoredSpec(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	s, _, _ := newTestScheduler(t, st, time.Now)
+	require.NoError(t, s.Start(context.Background()))
+	st.set("d1", cronTrigger("t1", "d1", "not a cron", 1))
+	require.ErrorContains(t, s.ScheduleWorkflow(context.Background(), "d1"), "t1")
+	bad := cronTrigger("t2", "d2", "@hourly", 1)
+	bad.Spec.Timezone = "Nowhere/Town"
+	st.set("d2", bad)
+	require.ErrorContains(t, s.ScheduleWorkflow(context.Background(), "d2"), "t2")
+	require.Zero(t, s.Held())
+}
