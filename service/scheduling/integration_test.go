@@ -114,3 +114,61 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 	t.Logf("%d deployments, 2 replicas, %.1f s: %d slots due, %d missing, %d rows in all", deployments, end.Sub(start).Seconds(), expected, missing, len(recorded))
 	require.Greater(t, expected, deployments*12)
 }
+
+// TestChangesReachOtherReplicas: a change one replica is told about reaches
+// the other through Redis at once, long before its resync.
+func TestChangesReachOtherReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	rdb, prefix := newTestRedis(t)
+	replica := func() *Scheduler {
+		s := New(st, func(context.Context, Fire) error { return nil },
+			Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Hour})
+		require.NoError(t, s.Start(ctx))
+		t.Cleanup(s.Stop)
+		return s
+	}
+	a, b := replica(), replica()
+
+	d := &store.Deployment{WorkflowID: "wf-fanout", Status: store.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
+		Triggers: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "@hourly"}}}}
+	require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+	// The subscription starts asynchronously: announce until the other replica holds the trigger.
+	require.Eventually(t, func() bool {
+		require.NoError(t, a.DeploymentChanged(ctx, d))
+		return b.Held() == 1
+	}, 5*time.Second, 50*time.Millisecond)
+	require.Equal(t, 1, a.Held())
+
+	_, err := st.UpdateDeployment(ctx, d.ID, func(cur *store.Deployment) (store.Event, error) {
+		cur.Status, cur.Version = store.StatusPaused, cur.Version+1
+		return store.Event{Action: store.ActionPause}, nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, a.DeploymentChanged(ctx, d))
+	require.Zero(t, a.Held())
+	require.Eventually(t, func() bool { return b.Held() == 0 }, 5*time.Second, 10*time.Millisecond, "the pause never reached the other replica")
+}
+
+// TestRestart: a stopped scheduler starts again with every trigger.
+func TestRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	d := &store.Deployment{WorkflowID: "wf-restart", Status: store.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
+		Triggers: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "@daily"}}}}
+	require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+	s := New(st, func(context.Context, Fire) error { return nil }, Options{})
+	for range 2 {
+		require.NoError(t, s.Start(ctx))
+		require.Equal(t, 1, s.Held())
+		s.Stop()
+		require.Zero(t, s.Held())
+	}
+	s.Stop()
+}

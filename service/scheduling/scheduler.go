@@ -165,12 +165,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	// time while the rest load.
 	q.Start(ctx)
 	if err := s.Resync(ctx); err != nil {
-		cancel()
-		q.Stop()
-		q.Wait(context.Background())
-		s.mu.Lock()
-		s.quartz = nil
-		s.mu.Unlock()
+		s.Stop()
 		return err
 	}
 	s.loops.Add(1)
@@ -264,7 +259,9 @@ func (s *Scheduler) UnscheduleWorkflow(deploymentID string) error {
 	return s.apply(deploymentID, nil)
 }
 
-// Resync makes every held trigger match the store.
+// Resync makes every held trigger match the store. Only a failure to read
+// the store fails it: a trigger that cannot be scheduled is logged and left
+// out, so that one bad row cannot stop a replica from firing the others.
 func (s *Scheduler) Resync(ctx context.Context) error {
 	cts, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
@@ -279,16 +276,17 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 	if s.quartz == nil {
 		return nil
 	}
-	var errs []error
 	for id := range s.byDeployment {
 		if _, ok := byDeployment[id]; !ok {
-			errs = append(errs, s.apply(id, nil))
+			_ = s.apply(id, nil)
 		}
 	}
 	for id, list := range byDeployment {
-		errs = append(errs, s.apply(id, list))
+		if err := s.apply(id, list); err != nil {
+			level.Error(s.opts.Logger).Log("msg", "cron trigger not scheduled", "deployment_id", id, "err", err)
+		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // apply holds exactly cts for deployment id. A trigger held at the same

@@ -233,3 +233,18 @@ func TestBadStoredSpec(t *testing.T) {
 	require.ErrorContains(t, s.ScheduleWorkflow(context.Background(), "d2"), "t2")
 	require.Zero(t, s.Held())
 }
+
+// TestResyncSkipsBadTriggers: one trigger that cannot be scheduled does not
+// keep the others from firing.
+func TestResyncSkipsBadTriggers(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{cts: map[string][]store.CronTrigger{
+		"d1": {cronTrigger("t1", "d1", "not a cron", 1)},
+		"d2": {cronTrigger("t2", "d2", "@hourly", 1)},
+	}}
+	s, _, _ := newTestScheduler(t, st, time.Now)
+	require.NoError(t, s.Start(context.Background()))
+	require.Equal(t, 1, s.Held())
+	_, _, ok := s.NextFire("t2")
+	require.True(t, ok)
+}
