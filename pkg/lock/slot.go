@@ -4,6 +4,8 @@ package lock
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,9 +20,28 @@ type Slots struct {
 // NewSlots returns slot locks kept in client.
 func NewSlots(client redis.UniversalClient) *Slots { return &Slots{client: client} }
 
-// TryLock takes key for ttl unless someone holds it, and reports whether it did.
-// The lock is never released: it lives until its TTL so that a replica that
-// fires the same slot a little later still sees it taken.
-func (s *Slots) TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return s.client.SetNX(ctx, key, 1, ttl).Result()
+// TryLock takes key for ttl unless someone holds it, and reports whether it
+// did, with the token that Release needs. A taken slot is not released after
+// success: it lives until its TTL, so that a replica that fires the same slot
+// a little later still sees it taken.
+func (s *Slots) TryLock(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	ok, err := s.client.SetNX(ctx, key, token, ttl).Result()
+	return token, ok, err
+}
+
+// releaseScript deletes the key only while it still holds the caller's token,
+// so that a lock that expired and was taken by another is left alone.
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// Release gives key up when the attempt that took it failed, so that a retry
+// or another replica can take the slot.
+func (s *Slots) Release(ctx context.Context, key, token string) error {
+	return releaseScript.Run(ctx, s.client, []string{key}, token).Err()
 }

@@ -16,8 +16,10 @@ import (
 
 // SlotLocker takes a short lock per slot, so that replicas firing the same
 // slot mostly skip the database write that one of them will win anyway.
+// Release gives the slot up again when the write failed.
 type SlotLocker interface {
-	TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	TryLock(ctx context.Context, key string, ttl time.Duration) (token string, ok bool, err error)
+	Release(ctx context.Context, key, token string) error
 }
 
 // ExecutionStore records executions.
@@ -28,6 +30,9 @@ type ExecutionStore interface {
 // slotLockTTL outlives any skew between replicas' fires of one slot; the
 // lock is only an optimisation, so a short life costs nothing.
 const slotLockTTL = 2 * time.Minute
+
+// slotReleaseTimeout bounds giving a slot lock back after a failed write.
+const slotReleaseTimeout = 5 * time.Second
 
 // Recorder is the FireHandler that turns a fire into a PENDING execution row
 // marked for dispatch: the row is the contract with execution coordination.
@@ -56,15 +61,24 @@ func (r *Recorder) Record(ctx context.Context, f Fire) error {
 	if now == nil {
 		now = time.Now
 	}
+	var release func()
 	if r.Locker != nil {
 		key := fmt.Sprintf("%sslot:%s:%d", r.KeyPrefix, f.Trigger.TriggerID, f.Slot.UnixMilli())
-		ok, err := r.Locker.TryLock(ctx, key, slotLockTTL)
+		token, ok, err := r.Locker.TryLock(ctx, key, slotLockTTL)
 		switch {
 		case err != nil:
 			level.Warn(logger).Log("msg", "slot lock unavailable; the database decides alone", "trigger_id", f.Trigger.TriggerID, "err", err)
 		case !ok:
 			dups.Add(1)
 			return nil
+		default:
+			release = func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slotReleaseTimeout)
+				defer cancel()
+				if err := r.Locker.Release(rctx, key, token); err != nil {
+					level.Warn(logger).Log("msg", "slot lock not released; it expires by itself", "trigger_id", f.Trigger.TriggerID, "err", err)
+				}
+			}
 		}
 	}
 	slot := f.Slot.UTC()
@@ -83,6 +97,11 @@ func (r *Recorder) Record(ctx context.Context, f Fire) error {
 	}
 	created, err := r.Store.CreateExecution(ctx, e)
 	if err != nil {
+		// Holding the lock for a slot nobody recorded would keep every
+		// replica, and this one's retry, from recording it.
+		if release != nil {
+			release()
+		}
 		return fmt.Errorf("scheduling: record slot %s of trigger %s: %w", slot.Format(time.RFC3339), f.Trigger.TriggerID, err)
 	}
 	if !created {

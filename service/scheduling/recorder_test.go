@@ -15,14 +15,20 @@ import (
 )
 
 type fakeLocker struct {
-	ok   bool
-	err  error
-	keys []string
+	ok       bool
+	err      error
+	keys     []string
+	released []string
 }
 
-func (l *fakeLocker) TryLock(_ context.Context, key string, _ time.Duration) (bool, error) {
+func (l *fakeLocker) TryLock(_ context.Context, key string, _ time.Duration) (string, bool, error) {
 	l.keys = append(l.keys, key)
-	return l.ok, l.err
+	return "token-" + key, l.ok, l.err
+}
+
+func (l *fakeLocker) Release(_ context.Context, key, token string) error {
+	l.released = append(l.released, token)
+	return errors.New("Redis went away")
 }
 
 type fakeExecutions struct {
@@ -80,6 +86,12 @@ func TestRecorder(t *testing.T) {
 			}
 			if tc.locker != nil {
 				require.Equal(t, []string{"wfr:slot:t1:1772366400000"}, tc.locker.keys)
+				if tc.wantErr {
+					require.Equal(t, []string{"token-wfr:slot:t1:1772366400000"}, tc.locker.released, "a failed write gives the slot back")
+					require.Contains(t, buf.String(), "slot lock not released")
+				} else {
+					require.Empty(t, tc.locker.released, "a recorded or taken slot stays locked")
+				}
 			}
 			if tc.wantInsert {
 				e := tc.store.got[0]

@@ -70,6 +70,8 @@ type Options struct {
 	// queue replaces the O(log n) job queue, so that the benchmark can
 	// compare go-quartz's own.
 	queue quartz.JobQueue
+	// retryInterval replaces fireRetryInterval, so that tests need not wait.
+	retryInterval time.Duration
 }
 
 // maxMissedScan bounds the slots examined for one trigger after downtime.
@@ -80,17 +82,21 @@ const maxMissedScan = 10_000
 // here, against each deployment's catch-up window.
 const outdatedThreshold = 100 * 365 * 24 * time.Hour
 
-// retries of a fire whose handler failed (e.g. the database blinked); each
-// retry is judged against the catch-up window again.
+// A fire whose handler fails (the database blinked) is tried again, each time
+// judged against the catch-up window anew; fireTimeout bounds one attempt.
 const (
-	fireRetries       = 3
+	fireAttempts      = 4
 	fireRetryInterval = time.Second
+	fireTimeout       = 30 * time.Second
 )
 
 type held struct {
-	ct      store.CronTrigger
-	trigger *cron.Trigger
-	catchup time.Duration
+	ct       store.CronTrigger
+	schedule *cron.Schedule
+	loc      *time.Location
+	trigger  *cron.Trigger
+	window   time.Duration
+	catchup  time.Duration
 }
 
 // Scheduler holds the cron triggers of DEPLOYED deployments and fires them.
@@ -105,9 +111,14 @@ type Scheduler struct {
 	byDeployment map[string]map[string]bool // deployment id → trigger ids
 	schedules    map[string]*cron.Schedule  // by expression
 	zones        map[string]*time.Location  // by name
-	ctx          context.Context            // ends at Stop: fires started outside go-quartz use it
-	stop         context.CancelFunc
-	loops        sync.WaitGroup
+	// gen counts ScheduleWorkflow calls; touched holds, per deployment, the
+	// count at its latest one, so that a resync that read the store earlier
+	// does not put back what that call changed.
+	gen     uint64
+	touched map[string]uint64
+	ctx     context.Context // ends at Stop: fires started outside go-quartz use it
+	stop    context.CancelFunc
+	loops   sync.WaitGroup
 }
 
 // New returns a stopped Scheduler that reads st and hands fires to handle.
@@ -136,6 +147,9 @@ func New(st Store, handle FireHandler, opts Options) *Scheduler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.retryInterval == 0 {
+		opts.retryInterval = fireRetryInterval
+	}
 	return &Scheduler{store: st, handle: handle, opts: opts}
 }
 
@@ -151,6 +165,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		quartz.WithQueue(queue, &sync.Mutex{}),
 		quartz.WithJobMetadata(),
 		quartz.WithOutdatedThreshold(outdatedThreshold),
+		quartz.WithLogger(quartzLogger{s.opts.Logger}),
 	)
 	if err != nil {
 		return fmt.Errorf("scheduling: %w", err)
@@ -160,6 +175,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.quartz, s.ctx, s.stop = q, ctx, cancel
 	s.held, s.byDeployment = map[string]*held{}, map[string]map[string]bool{}
 	s.schedules, s.zones = map[string]*cron.Schedule{}, map[string]*time.Location{}
+	s.touched = map[string]uint64{}
 	s.mu.Unlock()
 	// Firing starts before the load, so that triggers loaded first fire on
 	// time while the rest load.
@@ -235,17 +251,21 @@ func (s *Scheduler) DeploymentChanged(ctx context.Context, d *store.Deployment) 
 }
 
 // ScheduleWorkflow makes the held triggers of one deployment match the store:
-// all its cron triggers while it is DEPLOYED, none otherwise.
+// all its cron triggers while it is DEPLOYED, none otherwise. The read and the
+// change happen under the scheduler's lock, so that two calls for one
+// deployment cannot apply their reads out of order.
 func (s *Scheduler) ScheduleWorkflow(ctx context.Context, deploymentID string) error {
-	cts, err := s.store.ListCronTriggers(ctx, deploymentID)
-	if err != nil {
-		return fmt.Errorf("scheduling: load deployment %s: %w", deploymentID, err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.quartz == nil {
 		return nil
 	}
+	cts, err := s.store.ListCronTriggers(ctx, deploymentID)
+	if err != nil {
+		return fmt.Errorf("scheduling: load deployment %s: %w", deploymentID, err)
+	}
+	s.gen++
+	s.touched[deploymentID] = s.gen
 	return s.apply(deploymentID, cts)
 }
 
@@ -261,8 +281,13 @@ func (s *Scheduler) UnscheduleWorkflow(deploymentID string) error {
 
 // Resync makes every held trigger match the store. Only a failure to read
 // the store fails it: a trigger that cannot be scheduled is logged and left
-// out, so that one bad row cannot stop a replica from firing the others.
+// out, so that one bad row cannot stop a replica from firing the others. The
+// store is read without the lock (100k rows take a while); a deployment that
+// ScheduleWorkflow changed meanwhile keeps that newer state.
 func (s *Scheduler) Resync(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.gen
+	s.mu.Unlock()
 	cts, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
 		return fmt.Errorf("scheduling: resync: %w", err)
@@ -277,13 +302,21 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 		return nil
 	}
 	for id := range s.byDeployment {
-		if _, ok := byDeployment[id]; !ok {
+		if _, ok := byDeployment[id]; !ok && s.touched[id] <= started {
 			_ = s.apply(id, nil)
 		}
 	}
 	for id, list := range byDeployment {
+		if s.touched[id] > started {
+			continue
+		}
 		if err := s.apply(id, list); err != nil {
 			level.Error(s.opts.Logger).Log("msg", "cron trigger not scheduled", "deployment_id", id, "err", err)
+		}
+	}
+	for id, gen := range s.touched {
+		if gen <= started {
+			delete(s.touched, id)
 		}
 	}
 	return nil
@@ -328,11 +361,18 @@ func (s *Scheduler) hold(ct store.CronTrigger) error {
 	if c := ct.Config.CatchupWindowSeconds; c > 0 {
 		catchup = time.Duration(c) * time.Second
 	}
-	_, wasHeld := s.held[ct.TriggerID]
-	h := &held{ct: ct, trigger: cron.NewTrigger(sched, loc, ct.WorkflowID, window), catchup: catchup}
+	h := &held{ct: ct, schedule: sched, loc: loc, trigger: cron.NewTrigger(sched, loc, ct.WorkflowID, window), window: window, catchup: catchup}
+	// A replaced job may have a fire that came due and is not yet taken: its
+	// slot must not be lost to the new job, which starts after now.
+	since, replaced := s.pendingSlot(ct.TriggerID)
+	if !replaced {
+		since = ct.ScheduledSince
+		if ct.LastSlot != nil && ct.LastSlot.After(since) {
+			since = *ct.LastSlot
+		}
+	}
 	opts := quartz.NewDefaultJobDetailOptions()
 	opts.Replace = true
-	opts.MaxRetries, opts.RetryInterval = fireRetries, fireRetryInterval
 	detail := quartz.NewJobDetailWithOptions(&job{s: s, h: h}, quartz.NewJobKey(ct.TriggerID), opts)
 	if err := s.quartz.ScheduleJob(detail, h.trigger); err != nil {
 		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)
@@ -342,10 +382,29 @@ func (s *Scheduler) hold(ct store.CronTrigger) error {
 		s.byDeployment[ct.DeploymentID] = map[string]bool{}
 	}
 	s.byDeployment[ct.DeploymentID][ct.TriggerID] = true
-	if !wasHeld {
-		s.catchUp(h)
+	if !since.IsZero() {
+		s.catchUp(h, since)
 	}
 	return nil
+}
+
+// pendingSlot returns the instant just before the slot of a held trigger's
+// queued fire when that fire is already due, and whether the trigger is held.
+// s.mu is held.
+func (s *Scheduler) pendingSlot(triggerID string) (time.Time, bool) {
+	old, ok := s.held[triggerID]
+	if !ok {
+		return time.Time{}, false
+	}
+	queued, err := s.quartz.GetScheduledJob(quartz.NewJobKey(triggerID))
+	if err != nil || time.Unix(0, queued.NextRunTime()).After(s.opts.Now()) {
+		return time.Time{}, true
+	}
+	slot, err := old.trigger.Slot(time.Unix(0, queued.NextRunTime()))
+	if err != nil {
+		return time.Time{}, true
+	}
+	return slot.Add(-time.Nanosecond), true
 }
 
 // schedule parses expr once per distinct expression: thousands of triggers
@@ -388,66 +447,102 @@ func (s *Scheduler) release(triggerID string) {
 	}
 }
 
-// catchUp fires, once, the most recent slot that came due while the trigger
-// was not held (downtime, a restart) if it is still within the catch-up
-// window, and counts the older missed slots as misfires: they are never
-// replayed in a burst. Slots before the trigger's last recorded slot or before
-// its deployment's last change are not missed.
-func (s *Scheduler) catchUp(h *held) {
+// catchUp fires, once, the most recent slot after since that came due while
+// the trigger was not held (downtime, a restart, a replacement) if it is still
+// within the catch-up window, and counts the older missed slots as misfires:
+// they are never replayed in a burst. Only the window's worth of slots is
+// searched for that one; older ones are counted up to maxMissedScan.
+// s.mu is held.
+func (s *Scheduler) catchUp(h *held, since time.Time) {
 	now := s.opts.Now()
-	since := h.ct.ScheduledSince
-	if h.ct.LastSlot != nil && h.ct.LastSlot.After(since) {
-		since = *h.ct.LastSlot
+	var missed, older int
+	from := since
+	if recent := now.Add(-(h.catchup + h.window)); recent.After(from) {
+		older = h.countSlots(from, recent)
+		from = recent
 	}
-	var (
-		missed     int
-		last       Fire
-		after      = since
-		incomplete = true
-	)
-	for range maxMissedScan {
+	var last Fire
+	for after := from; ; {
 		slot, at, err := h.trigger.NextFire(after)
 		if err != nil || at.After(now) {
-			incomplete = false
 			break
 		}
 		after = at
-		if !slot.After(since) {
-			continue
+		if slot.After(since) {
+			missed++
+			last = Fire{Trigger: h.ct, Slot: slot, At: at}
 		}
-		missed++
-		last = Fire{Trigger: h.ct, Slot: slot, At: at}
 	}
-	if missed == 0 {
-		return
-	}
-	last.Lag = now.Sub(last.At)
-	if last.Lag <= h.catchup {
+	if missed > 0 && now.Sub(last.At) <= h.catchup {
 		missed--
+		ctx := s.ctx
+		s.loops.Add(1)
 		go func() {
-			if err := s.fire(s.ctx, h, last.Slot, last.At); err != nil {
-				level.Error(s.opts.Logger).Log("msg", "catch-up fire failed", "trigger_id", h.ct.TriggerID, "err", err)
-			}
+			defer s.loops.Done()
+			s.fireWithRetries(ctx, h, last.Slot, last.At)
 		}()
 	}
-	if missed > 0 {
+	if missed += older; missed > 0 {
 		s.opts.Metrics.Misfires.Add(float64(missed))
 		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
-			"missed_slots", missed, "counted_all", !incomplete, "since", since.UTC().Format(time.RFC3339Nano))
+			"missed_slots", missed, "counted_all", older < maxMissedScan, "since", since.UTC().Format(time.RFC3339Nano))
 	}
 }
 
-// fire judges one due fire against the catch-up window and hands it on.
-func (s *Scheduler) fire(ctx context.Context, h *held, slot, at time.Time) error {
+// countSlots counts the slots in (since, until], up to maxMissedScan.
+func (h *held) countSlots(since, until time.Time) int {
+	n := 0
+	for after := since; n < maxMissedScan; n++ {
+		slot, err := h.schedule.Next(after, h.loc)
+		if err != nil || slot.After(until) {
+			break
+		}
+		after = slot
+	}
+	return n
+}
+
+// fireWithRetries fires a slot, trying again while the handler fails and the
+// fire is still within its catch-up window. The attempts run on a context that
+// a Stop does not cancel, so that a fire in flight when the replica stops
+// still records its slot; fireTimeout bounds each one.
+func (s *Scheduler) fireWithRetries(ctx context.Context, h *held, slot, at time.Time) {
+	attemptCtx := context.WithoutCancel(ctx)
+	var err error
+	for attempt := 1; attempt <= fireAttempts; attempt++ {
+		actx, cancel := context.WithTimeout(attemptCtx, fireTimeout)
+		err = s.fire(actx, h, slot, at, attempt == 1)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			attempt = fireAttempts
+		case <-time.After(s.opts.retryInterval):
+		}
+	}
+	s.opts.Metrics.Misfires.Add(1)
+	level.Error(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
+		"slot", slot.UTC().Format(time.RFC3339Nano), "err", err, "error_kind", "fire failed")
+}
+
+// fire judges one due fire against the catch-up window and hands it on; the
+// first attempt of a fire is the one measured.
+func (s *Scheduler) fire(ctx context.Context, h *held, slot, at time.Time, first bool) error {
 	lag := s.opts.Now().Sub(at)
-	s.opts.Metrics.Lag.Observe(lag.Seconds())
+	if first {
+		s.opts.Metrics.Lag.Observe(lag.Seconds())
+	}
 	if lag > h.catchup {
 		s.opts.Metrics.Misfires.Add(1)
 		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
 			"slot", slot.UTC().Format(time.RFC3339Nano), "lag_ms", lag.Milliseconds(), "catchup_window_s", h.catchup.Seconds())
 		return nil
 	}
-	s.opts.Metrics.Fires.Add(1)
+	if first {
+		s.opts.Metrics.Fires.Add(1)
+	}
 	return s.handle(ctx, Fire{Trigger: h.ct, Slot: slot, At: at, Lag: lag})
 }
 
@@ -489,8 +584,25 @@ func (j *job) Execute(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduling: trigger %s: %w", j.h.ct.TriggerID, err)
 	}
-	return j.s.fire(ctx, j.h, slot, at)
+	j.s.fireWithRetries(ctx, j.h, slot, at)
+	return nil
 }
 
 // Description names the job in go-quartz's logs.
 func (j *job) Description() string { return "cron trigger " + j.h.ct.TriggerID }
+
+// quartzLogger passes go-quartz's warnings and errors (a job that failed, a
+// trigger that expired) to the service's log; its chatter stays out.
+type quartzLogger struct{ logger log.Logger }
+
+func (quartzLogger) Trace(string, ...any) {}
+func (quartzLogger) Debug(string, ...any) {}
+func (quartzLogger) Info(string, ...any)  {}
+
+func (l quartzLogger) Warn(msg string, args ...any) {
+	level.Warn(l.logger).Log(append([]any{"msg", msg, "component", "go-quartz"}, args...)...)
+}
+
+func (l quartzLogger) Error(msg string, args ...any) {
+	level.Error(l.logger).Log(append([]any{"msg", msg, "component", "go-quartz"}, args...)...)
+}

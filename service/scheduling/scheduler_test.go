@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-kit/kit/metrics/generic"
+	"github.com/reugn/go-quartz/quartz"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
@@ -19,9 +21,14 @@ type fakeStore struct {
 	mu  sync.Mutex
 	cts map[string][]store.CronTrigger
 	err error
+	// beforeAll, when set, runs after a full read, before it is returned.
+	beforeAll func()
 }
 
 func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]store.CronTrigger, error) {
+	if deploymentID == "" && f.beforeAll != nil {
+		defer f.beforeAll()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -166,9 +173,9 @@ func TestLateFires(t *testing.T) {
 	s, f, m := newTestScheduler(t, &fakeStore{}, func() time.Time { return now })
 	h := &held{ct: cronTrigger("t1", "d1", "* * * * *", 1), catchup: time.Minute}
 
-	require.NoError(t, s.fire(context.Background(), h, now.Add(-time.Minute), now.Add(-59*time.Second)))
+	require.NoError(t, s.fire(context.Background(), h, now.Add(-time.Minute), now.Add(-59*time.Second), true))
 	require.Equal(t, 59*time.Second, f.next(t).Lag)
-	require.NoError(t, s.fire(context.Background(), h, now.Add(-2*time.Minute), now.Add(-61*time.Second)))
+	require.NoError(t, s.fire(context.Background(), h, now.Add(-2*time.Minute), now.Add(-61*time.Second), true))
 	f.none(t)
 	require.EqualValues(t, 1, m.Misfires.(*generic.Counter).Value())
 	require.EqualValues(t, 1, m.Fires.(*generic.Counter).Value())
@@ -217,7 +224,15 @@ func TestStoreFailure(t *testing.T) {
 	st := &fakeStore{cts: map[string][]store.CronTrigger{}, err: errors.New("database down")}
 	s, _, _ := newTestScheduler(t, st, time.Now)
 	require.ErrorContains(t, s.Start(context.Background()), "database down")
+	require.NoError(t, s.ScheduleWorkflow(context.Background(), "d1"), "a stopped scheduler holds nothing")
+
+	st.err = nil
+	require.NoError(t, s.Start(context.Background()))
+	st.mu.Lock()
+	st.err = errors.New("database down")
+	st.mu.Unlock()
 	require.ErrorContains(t, s.ScheduleWorkflow(context.Background(), "d1"), "database down")
+	require.ErrorContains(t, s.Resync(context.Background()), "database down")
 }
 
 func TestBadStoredSpec(t *testing.T) {
@@ -247,4 +262,130 @@ func TestResyncSkipsBadTriggers(t *testing.T) {
 	require.Equal(t, 1, s.Held())
 	_, _, ok := s.NextFire("t2")
 	require.True(t, ok)
+}
+
+// TestRetriesAndFailures: a fire whose handler fails is tried again and
+// measured once; one that keeps failing is a misfire, logged.
+func TestRetriesAndFailures(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	h := &held{ct: cronTrigger("t1", "d1", "* * * * *", 1), catchup: time.Hour}
+	for _, tc := range []struct {
+		name                    string
+		failures                int
+		wantCalls               int
+		wantFires, wantMisfires float64
+	}{
+		{"a blip is retried", 1, 2, 1, 0},
+		{"a lasting failure is a misfire", 10, fireAttempts, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls int
+			var ctxErrs []error
+			m := Metrics{Fires: generic.NewCounter("f"), Misfires: generic.NewCounter("m"), Lag: generic.NewHistogram("l", 10)}
+			s := New(&fakeStore{}, func(ctx context.Context, _ Fire) error {
+				calls++
+				ctxErrs = append(ctxErrs, ctx.Err())
+				if calls <= tc.failures {
+					return errors.New("database blinked")
+				}
+				return nil
+			}, Options{Now: func() time.Time { return now }, Metrics: m, retryInterval: time.Millisecond})
+			s.fireWithRetries(context.Background(), h, now.Add(-time.Minute), now.Add(-30*time.Second))
+			require.Equal(t, tc.wantCalls, calls)
+			require.Equal(t, tc.wantFires, m.Fires.(*generic.Counter).Value())
+			require.Equal(t, tc.wantMisfires, m.Misfires.(*generic.Counter).Value())
+			for _, err := range ctxErrs {
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+// TestStopDoesNotCancelFireInFlight: a fire under way when the replica stops
+// still gets to write its slot.
+func TestStopDoesNotCancelFireInFlight(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	h := &held{ct: cronTrigger("t1", "d1", "* * * * *", 1), catchup: time.Hour}
+	var got error
+	s := New(&fakeStore{}, func(ctx context.Context, _ Fire) error {
+		got = ctx.Err()
+		return nil
+	}, Options{Now: func() time.Time { return now }})
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.fireWithRetries(stopped, h, now.Add(-time.Minute), now.Add(-time.Second))
+	require.NoError(t, got)
+}
+
+// TestStaleResyncKeepsNewerChange: a resync that read the store before a
+// pause does not put the paused trigger back.
+func TestStaleResyncKeepsNewerChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	s, _, _ := newTestScheduler(t, st, time.Now)
+	require.NoError(t, s.Start(ctx))
+	st.set("d1", cronTrigger("t1", "d1", "@hourly", 1))
+	require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+
+	// The resync reads v1, then the pause lands before the resync applies its read.
+	st.beforeAll = func() {
+		st.beforeAll = nil
+		st.set("d1")
+		require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+		st.set("d1", cronTrigger("t1", "d1", "@hourly", 1))
+	}
+	require.NoError(t, s.Resync(ctx))
+	require.Zero(t, s.Held(), "the stale read put a paused trigger back")
+
+	require.NoError(t, s.Resync(ctx))
+	require.Equal(t, 1, s.Held(), "a later resync applies what it reads")
+}
+
+// TestReplaceKeepsDueSlot: a trigger replaced (a new deployment version)
+// while its fire is due but not yet taken still fires that slot.
+func TestReplaceKeepsDueSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	s, f, _ := newTestScheduler(t, st, func() time.Time { return time.Unix(0, clock.Load()) })
+	require.NoError(t, s.Start(ctx))
+	v1 := cronTrigger("t1", "d1", "0 * * * *", 1)
+	v1.ScheduledSince = time.Unix(0, clock.Load())
+	st.set("d1", v1)
+	require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+	queued, err := s.quartz.GetScheduledJob(quartz.NewJobKey("t1"))
+	require.NoError(t, err)
+	wantSlot, err := s.held["t1"].trigger.Slot(time.Unix(0, queued.NextRunTime()))
+	require.NoError(t, err)
+
+	// The fire came due a second ago and go-quartz has not taken it yet.
+	clock.Store(queued.NextRunTime() + int64(time.Second))
+	v2 := v1
+	v2.DeploymentVersion = 2
+	st.set("d1", v2)
+	require.NoError(t, s.ScheduleWorkflow(ctx, "d1"))
+	fire := f.next(t)
+	require.True(t, fire.Slot.Equal(wantSlot), "fired %s, want the slot queued when replaced, %s", fire.Slot, wantSlot)
+	f.none(t)
+}
+
+// TestCatchUpAfterLongOutage: thousands of missed slots do not hide the most
+// recent one, and counting them is bounded.
+func TestCatchUpAfterLongOutage(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 1, 12, 0, 0, 500_000_000, time.UTC)
+	ct := cronTrigger("t1", "d1", "* * * * * ?", 1)
+	ct.ScheduledSince = now.Add(-5 * time.Hour)
+	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
+	require.NoError(t, s.Start(context.Background()))
+	fire := f.next(t)
+	require.Less(t, now.Sub(fire.At), 2*time.Second, "the caught-up slot is the most recent one")
+	require.GreaterOrEqual(t, m.Misfires.(*generic.Counter).Value(), float64(maxMissedScan))
 }

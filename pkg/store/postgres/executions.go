@@ -80,19 +80,23 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 	return out, nil
 }
 
-// insertExecutionSQL does nothing for a slot already recorded: the conflict
+// insertExecutionSQL writes nothing for a slot already recorded (the conflict
 // target is the (trigger_id, scheduled_time) constraint, so any other unique
-// violation still fails loudly.
+// violation still fails loudly) nor for a deployment that is not DEPLOYED: a
+// replica whose view of a pause is late cannot record a run for it.
 const insertExecutionSQL = `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
 	triggered_by, owner_instance, lease_expires_at, input)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+SELECT $1::uuid, $2, $3::uuid, $4, $5::uuid, $6, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12, $13,
+	$14, $15, $16::timestamptz, $17::jsonb
+WHERE EXISTS (SELECT 1 FROM deployments d WHERE d.id = $3::uuid AND d.status = 'DEPLOYED')
 ON CONFLICT ON CONSTRAINT executions_trigger_slot_key DO NOTHING
 RETURNING id`
 
 // CreateExecution inserts e with a new id. For a slot another writer has
-// already recorded it writes nothing and returns false.
+// already recorded, or a deployment that is not DEPLOYED, it writes nothing
+// and returns false.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
 	defer classify(&err)
 	id := uuid.NewString()

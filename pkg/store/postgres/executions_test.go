@@ -70,6 +70,16 @@ func TestCreateExecutionOncePerSlot(t *testing.T) {
 
 	_, err = s.CreateExecution(ctx, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: "not-a-uuid"})
 	require.Error(t, err)
+
+	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusPaused, store.ActionPause))
+	require.NoError(t, err)
+	late := cronExecution(d, trig, slot.Add(2*time.Minute))
+	created, err = s.CreateExecution(ctx, late)
+	require.NoError(t, err)
+	require.False(t, created, "a PAUSED deployment records no run")
+	n, err = s.CountUnfinishedExecutions(ctx, d.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 4, n)
 }
 
 func TestListCronTriggers(t *testing.T) {
