@@ -17,9 +17,11 @@ func TestSlotsTakeOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
 	key := "wfr_test_" + uuid.NewString() + ":slot:t1:1700000000000"
-	t.Cleanup(func() { rdb.Del(context.Background(), key) })
+	t.Cleanup(func() {
+		rdb.Del(context.Background(), key)
+		rdb.Close()
+	})
 	slots := NewSlots(rdb)
 
 	token, ok, err := slots.TryLock(ctx, key, time.Minute)

@@ -1,0 +1,54 @@
+package enginesim
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// CallsReport is the body of GET /calls.
+type CallsReport struct {
+	// Calls is the number of accepted ExecuteWorkflow calls per idempotency
+	// key; calls without a key are under "".
+	Calls map[string]int `json:"calls"`
+	// Executions is the number of executions started.
+	Executions int `json:"executions"`
+	// Duplicates lists, sorted, the keys called more than once: the keys for
+	// which the caller was not exactly-once. It is empty, never null.
+	Duplicates []string `json:"duplicates"`
+}
+
+// Report returns the call counts as GET /calls serves them, taken in one
+// critical section so that calls and executions agree.
+func (s *Sim) Report() CallsReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := CallsReport{Calls: make(map[string]int, len(s.calls)), Executions: len(s.execs), Duplicates: []string{}}
+	for k, n := range s.calls {
+		r.Calls[k] = n
+		if n > 1 {
+			r.Duplicates = append(r.Duplicates, k)
+		}
+	}
+	slices.Sort(r.Duplicates)
+	return r
+}
+
+// Handler serves GET /calls (a CallsReport as JSON) and GET /healthz.
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.Report())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]string{"status": "ok"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	// The status line is already sent when encoding fails, and only a
+	// vanished client can make it fail; there is nothing left to report to.
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,448 @@
+package lock
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+)
+
+// newTestManager returns a manager on the local Redis under a key prefix of
+// its own, whose keys are deleted when the test ends.
+func newTestManager(t *testing.T, hooks ...redis.Hook) (*DistributedLockManager, *redis.Client) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	for _, h := range hooks {
+		rdb.AddHook(h)
+	}
+	prefix := "wfr_test_" + uuid.NewString() + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+		defer admin.Close()
+		if keys, err := admin.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			admin.Del(ctx, keys...)
+		}
+		_ = rdb.Close()
+	})
+	return NewDistributedLockManager(rdb, prefix), rdb
+}
+
+// unreachable is a client of a port where nothing listens, failing at once.
+func unreachable(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// outage makes every command fail as if Redis had gone away while set, so
+// that a test can take Redis down under a holder that already has the lock.
+type outage struct{ down atomic.Bool }
+
+func (o *outage) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (o *outage) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if o.down.Load() {
+			err := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (o *outage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func TestLockTTL(t *testing.T) {
+	t.Parallel()
+	if diff := cmp.Diff(6*time.Minute, LockTTL(5*time.Minute)); diff != "" {
+		t.Errorf("LockTTL (-want +got):\n%s", diff)
+	}
+}
+
+func TestKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, prefix, want string
+	}{
+		{"seed's key under the default prefix", "", "workflow_runtime:locks:workflow_wf-1"},
+		{"configured prefix", "staging:", "staging:locks:workflow_wf-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := NewDistributedLockManager(nil, tt.prefix).Key("wf-1")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Key (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAcquireLockExcludesOthers(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	const workers = 50
+	var inside, overlaps, entered atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				l, err := m.AcquireLock(ctx, "wf", 10*time.Second)
+				if errors.Is(err, ErrLockHeld) {
+					time.Sleep(time.Millisecond) // back off, not synchronise
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if inside.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				time.Sleep(time.Millisecond) // stay inside long enough for an overlap to show
+				inside.Add(-1)
+				entered.Add(1)
+				if err := m.ReleaseLock(ctx, l); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	if diff := cmp.Diff(int32(0), overlaps.Load()); diff != "" {
+		t.Errorf("entries while another held the lock (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(int32(workers), entered.Load()); diff != "" {
+		t.Errorf("holders that got the lock (-want +got):\n%s", diff)
+	}
+}
+
+func TestLockExpiresAfterTTL(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const ttl = 200 * time.Millisecond
+
+	first, err := m.AcquireLock(ctx, "wf", ttl)
+	require.NoError(t, err)
+	_, err = m.AcquireLock(ctx, "wf", ttl)
+	require.ErrorIs(t, err, ErrLockHeld)
+	if diff := cmp.Diff(errors.FailedPrecondition, errors.KindOf(err)); diff != "" {
+		t.Errorf("kind (-want +got):\n%s", diff)
+	}
+	left, err := rdb.PTTL(ctx, first.Key).Result()
+	require.NoError(t, err)
+	require.True(t, left > 0 && left <= ttl, "PTTL %v, want in (0, %v]", left, ttl)
+
+	var second *Lock
+	require.Eventually(t, func() bool {
+		l, err := m.AcquireLock(ctx, "wf", time.Minute)
+		second = l
+		return err == nil
+	}, 3*time.Second, 20*time.Millisecond, "the lock is free once its TTL has passed")
+	require.NotEqual(t, first.Token, second.Token)
+
+	require.ErrorIs(t, m.ExtendLock(ctx, first, time.Minute), ErrNotHolder, "an expired holder cannot extend")
+	require.ErrorIs(t, m.ReleaseLock(ctx, first), ErrNotHolder, "an expired holder cannot release")
+	got, err := rdb.Get(ctx, first.Key).Result()
+	require.NoError(t, err)
+	if diff := cmp.Diff(second.Token, got); diff != "" {
+		t.Errorf("the new holder keeps the lock (-want +got):\n%s", diff)
+	}
+}
+
+func TestCompareAndSet(t *testing.T) {
+	t.Parallel()
+	stranger := func(l *Lock) *Lock { return &Lock{WorkflowID: l.WorkflowID, Key: l.Key, Token: "not-the-token"} }
+	tests := []struct {
+		name     string
+		act      func(context.Context, *DistributedLockManager, *Lock) error
+		wantErr  error
+		wantTTL  time.Duration // remaining time afterwards; 0 when the key is gone
+		wantKept bool          // the key still holds the holder's token
+	}{
+		{
+			name:    "holder releases",
+			act:     func(ctx context.Context, m *DistributedLockManager, l *Lock) error { return m.ReleaseLock(ctx, l) },
+			wantTTL: 0,
+		},
+		{
+			name: "holder releases twice",
+			act: func(ctx context.Context, m *DistributedLockManager, l *Lock) error {
+				require.NoError(t, m.ReleaseLock(ctx, l))
+				return m.ReleaseLock(ctx, l)
+			},
+			wantErr: ErrNotHolder,
+		},
+		{
+			name: "stranger cannot release",
+			act: func(ctx context.Context, m *DistributedLockManager, l *Lock) error {
+				return m.ReleaseLock(ctx, stranger(l))
+			},
+			wantErr:  ErrNotHolder,
+			wantTTL:  10 * time.Second,
+			wantKept: true,
+		},
+		{
+			name: "holder extends",
+			act: func(ctx context.Context, m *DistributedLockManager, l *Lock) error {
+				return m.ExtendLock(ctx, l, time.Minute)
+			},
+			wantTTL:  time.Minute,
+			wantKept: true,
+		},
+		{
+			name: "stranger cannot extend",
+			act: func(ctx context.Context, m *DistributedLockManager, l *Lock) error {
+				return m.ExtendLock(ctx, stranger(l), time.Minute)
+			},
+			wantErr:  ErrNotHolder,
+			wantTTL:  10 * time.Second,
+			wantKept: true,
+		},
+		{
+			name: "released lock is not revived by extend",
+			act: func(ctx context.Context, m *DistributedLockManager, l *Lock) error {
+				require.NoError(t, m.ReleaseLock(ctx, l))
+				return m.ExtendLock(ctx, l, time.Minute)
+			},
+			wantErr: ErrNotHolder,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, rdb := newTestManager(t)
+			ctx := context.Background()
+			l, err := m.AcquireLock(ctx, "wf", 10*time.Second)
+			require.NoError(t, err)
+
+			err = tt.act(ctx, m, l)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.wantErr)
+				if diff := cmp.Diff(errors.Aborted, errors.KindOf(err)); diff != "" {
+					t.Errorf("kind (-want +got):\n%s", diff)
+				}
+			}
+			got, err := rdb.Get(ctx, l.Key).Result()
+			if tt.wantKept {
+				require.NoError(t, err)
+				if diff := cmp.Diff(l.Token, got); diff != "" {
+					t.Errorf("token in Redis (-want +got):\n%s", diff)
+				}
+			} else {
+				require.ErrorIs(t, err, redis.Nil)
+			}
+			left, err := rdb.PTTL(ctx, l.Key).Result()
+			require.NoError(t, err)
+			if tt.wantTTL == 0 {
+				require.Negative(t, left, "key gone")
+			} else {
+				require.InDelta(t, tt.wantTTL, left, float64(2*time.Second))
+			}
+		})
+	}
+}
+
+func TestInvalidArguments(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		call func(context.Context, *DistributedLockManager) error
+	}{
+		{"acquire without workflow", func(ctx context.Context, m *DistributedLockManager) error {
+			_, err := m.AcquireLock(ctx, "", time.Minute)
+			return err
+		}},
+		{"acquire for under a millisecond", func(ctx context.Context, m *DistributedLockManager) error {
+			_, err := m.AcquireLock(ctx, "wf", 500*time.Microsecond)
+			return err
+		}},
+		{"hold for no time", func(ctx context.Context, m *DistributedLockManager) error {
+			_, _, err := m.Hold(ctx, "wf", 0)
+			return err
+		}},
+		{"release nil", func(ctx context.Context, m *DistributedLockManager) error { return m.ReleaseLock(ctx, nil) }},
+		{"extend nil", func(ctx context.Context, m *DistributedLockManager) error { return m.ExtendLock(ctx, nil, time.Minute) }},
+		{"extend by a negative ttl", func(ctx context.Context, m *DistributedLockManager) error {
+			return m.ExtendLock(ctx, &Lock{WorkflowID: "wf", Key: "k", Token: "t"}, -time.Second)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Arguments are checked before Redis is asked, so no Redis is needed.
+			m := NewDistributedLockManager(unreachable(t), "")
+			err := tt.call(context.Background(), m)
+			require.Error(t, err)
+			if diff := cmp.Diff(errors.Invalid, errors.KindOf(err)); diff != "" {
+				t.Errorf("kind (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRedisUnreachable(t *testing.T) {
+	t.Parallel()
+	held := &Lock{WorkflowID: "wf", Key: "k", Token: "t"}
+	tests := []struct {
+		name string
+		call func(context.Context, *DistributedLockManager) error
+	}{
+		{"acquire", func(ctx context.Context, m *DistributedLockManager) error {
+			_, err := m.AcquireLock(ctx, "wf", time.Minute)
+			return err
+		}},
+		{"release", func(ctx context.Context, m *DistributedLockManager) error { return m.ReleaseLock(ctx, held) }},
+		{"extend", func(ctx context.Context, m *DistributedLockManager) error {
+			return m.ExtendLock(ctx, held, time.Minute)
+		}},
+		{"hold", func(ctx context.Context, m *DistributedLockManager) error {
+			_, _, err := m.Hold(ctx, "wf", time.Minute)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := NewDistributedLockManager(unreachable(t), "")
+			err := tt.call(context.Background(), m)
+			require.ErrorIs(t, err, ErrUnavailable)
+			require.ErrorIs(t, err, syscall.ECONNREFUSED, "the Redis cause is kept")
+			if diff := cmp.Diff(codes.Unavailable, errors.Code(err)); diff != "" {
+				t.Errorf("gRPC code (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCallerCancelIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	m := NewDistributedLockManager(unreachable(t), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := m.AcquireLock(ctx, "wf", time.Minute)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrUnavailable, "the caller gave up; Redis may be fine")
+	if diff := cmp.Diff(codes.Canceled, errors.Code(err)); diff != "" {
+		t.Errorf("gRPC code (-want +got):\n%s", diff)
+	}
+}
+
+// waitDone waits for ctx to end, failing the test if it does not within d.
+func waitDone(t *testing.T, ctx context.Context, d time.Duration) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+		t.Fatalf("context still live after %v", d)
+	}
+}
+
+func TestHoldKeepsLockUntilLost(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const ttl = 600 * time.Millisecond
+
+	held, release, err := m.Hold(ctx, "wf", ttl)
+	require.NoError(t, err)
+	select {
+	case <-held.Done():
+		t.Fatalf("lock lost while held: %v", context.Cause(held))
+	case <-time.After(3 * ttl):
+	}
+	_, err = m.AcquireLock(ctx, "wf", ttl)
+	require.ErrorIs(t, err, ErrLockHeld, "renewals keep the lock past several TTLs")
+
+	require.NoError(t, rdb.Del(ctx, m.Key("wf")).Err())
+	// The next renewal, at most ttl/3 away, finds the key gone; waiting
+	// for the TTL to run out instead would take at least 2*ttl/3.
+	waitDone(t, held, ttl/2)
+	cause := context.Cause(held)
+	require.ErrorIs(t, cause, ErrLockLost)
+	require.ErrorIs(t, cause, ErrNotHolder)
+	if diff := cmp.Diff(errors.Aborted, errors.KindOf(cause)); diff != "" {
+		t.Errorf("kind of the cause (-want +got):\n%s", diff)
+	}
+	require.ErrorIs(t, release(ctx), ErrNotHolder, "release reports that the lock was lost")
+}
+
+func TestHoldLosesLockWhenRedisGoesAway(t *testing.T) {
+	t.Parallel()
+	var o outage
+	m, _ := newTestManager(t, &o)
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+
+	held, release, err := m.Hold(ctx, "wf", ttl)
+	require.NoError(t, err)
+	o.down.Store(true)
+	waitDone(t, held, 3*ttl)
+	cause := context.Cause(held)
+	require.ErrorIs(t, cause, ErrLockLost)
+	require.ErrorIs(t, cause, ErrUnavailable, "the last renewal failure is the reason")
+	require.ErrorIs(t, release(ctx), ErrUnavailable)
+}
+
+func TestHoldRelease(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+
+	held, release, err := m.Hold(ctx, "wf", time.Minute)
+	require.NoError(t, err)
+	_, _, err = m.Hold(ctx, "wf", time.Minute)
+	require.ErrorIs(t, err, ErrLockHeld)
+
+	require.NoError(t, release(ctx))
+	require.NoError(t, release(ctx), "release is idempotent")
+	require.ErrorIs(t, context.Cause(held), context.Canceled, "released, not lost")
+	n, err := rdb.Exists(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	if diff := cmp.Diff(int64(0), n); diff != "" {
+		t.Errorf("keys left (-want +got):\n%s", diff)
+	}
+	_, err = m.AcquireLock(ctx, "wf", time.Minute)
+	require.NoError(t, err, "a released lock can be taken again")
+}
+
+func TestWatchdogStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestManager(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := m.AcquireLock(ctx, "wf", time.Minute)
+	require.NoError(t, err)
+
+	w := m.watch(ctx, l, time.Minute, time.Now())
+	cancel()
+	select {
+	case <-w.done:
+	case <-time.After(time.Second):
+		t.Fatal("watchdog still running after its context ended")
+	}
+	require.NoError(t, w.release(context.Background()), "the lock outlives the watchdog until released")
+}
