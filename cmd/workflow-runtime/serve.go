@@ -99,13 +99,16 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		broadcaster scheduling.Broadcaster
 	)
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		rm, err := lock.NewRedisManager(cfg.RedisURL)
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		redisCheck = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+		defer rm.Close()
+		rdb := rm.Client()
+		redisCheck = func(ctx context.Context) error {
+			_, err := rm.HealthCheck(ctx)
+			return err
+		}
 		slotLocker = lock.NewSlots(rdb)
 		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
 	}

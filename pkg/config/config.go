@@ -55,8 +55,8 @@ var settings = []setting{
 	{"WFR_DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable", func(c *Config, v string) error {
 		return urlWithScheme(&c.DatabaseURL, v, true, "postgres", "postgresql")
 	}},
-	{"WFR_REDIS_URL", "", "Redis URL, e.g. redis://127.0.0.1:6379/0; empty: no Redis", func(c *Config, v string) error {
-		return urlWithScheme(&c.RedisURL, v, false, "redis", "rediss", "unix")
+	{"WFR_REDIS_URL", "", "Redis URL: redis://127.0.0.1:6379/0, rediss://, unix://, redis+cluster://h1,h2, redis+sentinel://s1,s2/master; empty: no Redis", func(c *Config, v string) error {
+		return urlWithScheme(&c.RedisURL, v, false, "redis", "rediss", "unix", "redis+cluster", "redis+sentinel", "rediss+sentinel")
 	}},
 	{"WFR_REDIS_PREFIX", "workflow_runtime:", "prefix of every Redis key", func(c *Config, v string) error {
 		if v == "" {

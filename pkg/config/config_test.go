@@ -200,7 +200,7 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_HTTP_ADDR", "not an address", "must be host:port or :port", ""},
 		{"WFR_DATABASE_URL", "mysql://db/x", "scheme must be one of postgres, postgresql", ""},
 		{"WFR_DATABASE_URL", "postgres://db:bad port/x", "is not a URL", "<redacted>"},
-		{"WFR_REDIS_URL", "http://cache:6379", "scheme must be one of redis, rediss, unix", ""},
+		{"WFR_REDIS_URL", "http://cache:6379", "scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel", ""},
 		{"WFR_ENGINE_ADDR", "engine", "must be host:port or :port", ""},
 		{"WFR_JITTER_WINDOW", "five minutes", "must be a duration >= 0s, e.g. 30s", ""},
 		{"WFR_JITTER_WINDOW", "-1s", "must be a duration >= 0s, e.g. 30s", ""},
@@ -272,7 +272,7 @@ func TestLoadReportsEveryBadSetting(t *testing.T) {
 	want := []string{
 		`WFR_GRPC_ADDR (--grpc-addr) = "nope": must be host:port or :port`,
 		`WFR_DATABASE_URL (--database-url) = "": must be set`,
-		`WFR_REDIS_URL (--redis-url) = "http://x": scheme must be one of redis, rediss, unix`,
+		`WFR_REDIS_URL (--redis-url) = "http://x": scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel`,
 		`WFR_JITTER_WINDOW (--jitter-window) = "-5s": must be a duration >= 0s, e.g. 30s`,
 		`WFR_LOG_LEVEL (--log-level) = "loud": must be one of debug, info, warn, error`,
 		`WFR_RATE_BURST (--rate-burst) = "0": must be an integer >= 1`,
@@ -313,7 +313,7 @@ func TestLoadBadURLDoesNotLeakPassword(t *testing.T) {
 			name:  "wrong scheme Redis: password masked",
 			env:   "WFR_REDIS_URL",
 			value: "http://:s3cret@cache:6379",
-			want:  `WFR_REDIS_URL (--redis-url) = "http://:xxxxx@cache:6379": scheme must be one of redis, rediss, unix`,
+			want:  `WFR_REDIS_URL (--redis-url) = "http://:xxxxx@cache:6379": scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel`,
 		},
 		{
 			name:  "unparsable URL: masked whole",

@@ -190,6 +190,30 @@ type Page struct {
 	Total int64
 }
 
+// ExecutionFilter selects executions for ListExecutions. Its zero fields
+// select everything.
+type ExecutionFilter struct {
+	WorkflowID   string
+	DeploymentID string
+	// Statuses empty means every status.
+	Statuses    []ExecutionStatus
+	TriggerType TriggerType
+	// From (inclusive) and To (exclusive) bound fired_time; zero means unbounded.
+	From, To time.Time
+	// Limit is the page size; the caller has clamped it. <= 0 means 50.
+	Limit int
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// ExecutionPage is one page of executions, newest first. It carries no total:
+// counting millions of executions for every page would cost more than the page.
+type ExecutionPage struct {
+	Executions []Execution
+	// Next is the cursor of the next page; empty on the last.
+	Next string
+}
+
 // CronTrigger is an enabled cron trigger of a DEPLOYED deployment: what the
 // scheduler holds.
 type CronTrigger struct {
@@ -240,6 +264,13 @@ type Store interface {
 	// ScheduledTime set) whose slot is already recorded, nothing is written and
 	// created is false: the slot's row is the guard for one run per slot.
 	CreateExecution(ctx context.Context, e *Execution) (created bool, err error)
+	// GetExecution returns execution id, or ErrNotFound (also for an id that
+	// is not a UUID).
+	GetExecution(ctx context.Context, id string) (*Execution, error)
+	// ListExecutions returns one page of the executions matching f, newest
+	// fired first. A cursor it did not make yields ErrBadCursor; a
+	// DeploymentID that is not a UUID matches nothing.
+	ListExecutions(ctx context.Context, f ExecutionFilter) (ExecutionPage, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

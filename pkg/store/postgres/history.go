@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+const selectExecutionSQL = `SELECT ` + executionColumns + ` FROM executions WHERE id = $1`
+
+// GetExecution returns execution id, or store.ErrNotFound (also for an id
+// that is not a UUID).
+func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
+	defer classify(&err)
+	id, ok := parseID(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	var r executionRow
+	if err := s.db.GetContext(ctx, &r, selectExecutionSQL, id); err != nil {
+		return nil, notFound("get execution", err)
+	}
+	return r.execution(), nil
+}
+
+// listExecutionsSQL selects a page of executions: $1 the workflow id (empty:
+// any), $2 the deployment id (NULL: any), $3 the statuses (empty: any), $4
+// the trigger type (empty: any), $5 and $6 the inclusive lower and exclusive
+// upper bound on fired_time (NULL: none), $7 and $8 the keyset cursor's
+// fired_time and id (NULL on the first page), $9 the row limit.
+//
+// Every statement lib/pq sends is planned with its parameters' values, so an
+// unused filter folds away and the planner sees only the conditions that are
+// set: filtered by workflow, it walks (workflow_id, fired_time DESC) between
+// the time bounds, and by deployment, (deployment_id, fired_time DESC). The
+// cursor repeats its bound as a plain fired_time <= $7 because the row
+// comparison alone is no condition on those indexes, and without it a deep
+// page would read every row of the pages before it.
+const listExecutionsSQL = `SELECT ` + executionColumns + `
+FROM executions
+WHERE ($1::text = '' OR workflow_id = $1::text)
+	AND ($2::uuid IS NULL OR deployment_id = $2::uuid)
+	AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
+	AND ($4::text = '' OR trigger_type = $4::text)
+	AND ($5::timestamptz IS NULL OR fired_time >= $5::timestamptz)
+	AND ($6::timestamptz IS NULL OR fired_time < $6::timestamptz)
+	AND ($7::timestamptz IS NULL OR (fired_time <= $7::timestamptz
+		AND (fired_time, id) < ($7::timestamptz, $8::uuid)))
+ORDER BY fired_time DESC, id DESC
+LIMIT $9`
+
+// ListExecutions returns one page of the executions matching f, newest fired
+// first (ties broken by id), and, unless it is the last page, the cursor of
+// the next one. A cursor ListExecutions did not make yields
+// store.ErrBadCursor; a deployment id that is not a UUID matches nothing;
+// f.Limit <= 0 means 50. The page is one statement, hence one snapshot.
+func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ store.ExecutionPage, err error) {
+	defer classify(&err)
+	var (
+		afterTime *time.Time
+		afterID   *string
+	)
+	if f.After != "" {
+		t, id, err := decodeCursor(f.After)
+		if err != nil {
+			return store.ExecutionPage{}, err
+		}
+		afterTime, afterID = &t, &id
+	}
+	var deploymentID *string
+	if f.DeploymentID != "" {
+		id, ok := parseID(f.DeploymentID)
+		if !ok {
+			return store.ExecutionPage{Executions: []store.Execution{}}, nil
+		}
+		deploymentID = &id
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultPageSize
+	}
+	statuses := make([]string, len(f.Statuses))
+	for i, st := range f.Statuses {
+		statuses[i] = string(st)
+	}
+
+	var rows []executionRow
+	if err := s.db.SelectContext(ctx, &rows, listExecutionsSQL,
+		f.WorkflowID, deploymentID, pq.Array(statuses), string(f.TriggerType),
+		microCeil(f.From), microCeil(f.To), afterTime, afterID, limit+1); err != nil {
+		return store.ExecutionPage{}, fmt.Errorf("postgres: list executions: %w", err)
+	}
+	var page store.ExecutionPage
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		page.Next = encodeCursor(last.FiredTime, last.ID)
+	}
+	page.Executions = make([]store.Execution, len(rows))
+	for i := range rows {
+		page.Executions[i] = *rows[i].execution()
+	}
+	return page, nil
+}
+
+// microCeil returns nil for the zero time, else t rounded up to PostgreSQL's
+// microsecond precision: PostgreSQL would round a finer bound to the nearest
+// microsecond, and rounding down would let fired_time >= From take in a row
+// fired before From. For every stored microsecond value, >= and < against the
+// rounded-up bound agree with the exact comparison.
+func microCeil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	c := t.Truncate(time.Microsecond)
+	if c.Before(t) {
+		c = c.Add(time.Microsecond)
+	}
+	return &c
+}
