@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
+	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 )
 
@@ -36,5 +37,19 @@ func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpo
 		DeleteDeployment:    mw("DeleteDeployment")(unary(svc.Delete)),
 		GetDeploymentStatus: mw("GetDeploymentStatus")(unary(svc.Status)),
 		ListDeployments:     mw("ListDeployments")(unary(svc.List)),
+	}
+}
+
+// CoordinationEndpoints holds an endpoint for each execution RPC served so far.
+type CoordinationEndpoints struct {
+	GetExecution        endpoint.Endpoint
+	GetExecutionHistory endpoint.Endpoint
+}
+
+// NewCoordinationEndpoints builds the execution endpoints, each wrapped by mw(name).
+func NewCoordinationEndpoints(svc coordination.Service, mw func(method string) endpoint.Middleware) CoordinationEndpoints {
+	return CoordinationEndpoints{
+		GetExecution:        mw("GetExecution")(unary(svc.GetExecution)),
+		GetExecutionHistory: mw("GetExecutionHistory")(unary(svc.History)),
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
@@ -152,7 +153,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		},
 	})
 	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: sched})
-	endpoints := endpoint.NewDeploymentEndpoints(svc, endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter))
+	chain := endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter)
+	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
+	executions := endpoint.NewCoordinationEndpoints(coordination.New(st), chain)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -164,7 +167,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
 	)
-	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints))
+	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
 	grpcHealth := grpchealth.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, grpcHealth)

@@ -221,6 +221,27 @@ func TestWiringGRPC(t *testing.T) {
 	_, err = c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: "orders.sync"})
 	requireCode(t, err, codes.NotFound)
 
+	// The whole stack fires: an every-second cron without jitter records its
+	// slots, and the history and the execution read them back.
+	noJitter := int32(0)
+	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "ticks", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "* * * * * ?", JitterWindowSeconds: &noJitter}}}})
+	require.NoError(t, err)
+	var history *pb.GetExecutionHistoryResponse
+	require.Eventually(t, func() bool {
+		history, err = c.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{WorkflowId: "ticks", TriggerType: pb.TriggerType_TRIGGER_TYPE_CRON})
+		return err == nil && len(history.GetExecutions()) >= 2
+	}, 5*time.Second, 50*time.Millisecond, "no cron executions recorded")
+	newest, older := history.GetExecutions()[0], history.GetExecutions()[1]
+	require.True(t, newest.GetScheduledTime().AsTime().After(older.GetScheduledTime().AsTime()), "history is newest first")
+	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_PENDING, newest.GetStatus())
+	got1, err := c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: newest.GetExecutionId()})
+	require.NoError(t, err)
+	require.Equal(t, "ticks", got1.GetExecution().GetWorkflowId())
+	require.Len(t, got1.GetExecution().GetTraceId(), 32)
+	_, err = c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: "nope"})
+	requireCode(t, err, codes.InvalidArgument)
+
 	_, err = c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "orders.sync"})
 	requireCode(t, err, codes.Unimplemented)
 	_, err = pb.NewMonitoringServiceClient(s.conn).GetSystemHealth(ctx, &pb.GetSystemHealthRequest{})
@@ -308,7 +329,10 @@ func TestWiringREST(t *testing.T) {
 		{name: "after delete, get by id shows ARCHIVED", method: "GET", path: "/deployments/{id}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
 			require.Equal(t, "DEPLOYMENT_STATUS_ARCHIVED", b["deployment"].(map[string]any)["status"])
 		}},
-		{name: "unimplemented RPC is 501", method: "GET", path: "/executions", wantCode: 501},
+		{name: "execution history", method: "GET", path: "/executions?workflow_id=billing&statuses=EXECUTION_STATUS_PENDING&page_size=10", wantCode: 200},
+		{name: "unknown execution is 404", method: "GET", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", wantCode: 404},
+		{name: "malformed execution id is 400", method: "GET", path: "/executions/42", wantCode: 400},
+		{name: "unimplemented RPC is 501", method: "POST", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11/cancel", body: `{}`, wantCode: 501},
 		{name: "oversized body is refused, not rate limited", method: "POST", path: "/deployments", wantCode: 400,
 			body: `{"workflow_id":"huge","deployed_by":"` + strings.Repeat("x", maxRequestBytes) + `"}`},
 	}

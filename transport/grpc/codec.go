@@ -11,6 +11,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 )
 
@@ -107,6 +108,45 @@ func encodeListResponse(_ context.Context, r any) (any, error) {
 	out := &pb.ListDeploymentsResponse{NextPageToken: resp.NextPageToken, TotalSize: resp.TotalSize}
 	for _, d := range resp.Deployments {
 		out.Deployments = append(out.Deployments, deploymentToProto(d))
+	}
+	return out, nil
+}
+
+func decodeGetExecutionRequest(_ context.Context, r any) (any, error) {
+	return coordination.GetRequest{ExecutionID: r.(*pb.GetExecutionRequest).GetExecutionId()}, nil
+}
+
+func encodeGetExecutionResponse(_ context.Context, r any) (any, error) {
+	e := r.(store.Execution)
+	return &pb.GetExecutionResponse{Execution: executionToProto(&e)}, nil
+}
+
+func decodeHistoryRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.GetExecutionHistoryRequest)
+	out := coordination.HistoryRequest{
+		WorkflowID:   req.GetWorkflowId(),
+		DeploymentID: req.GetDeploymentId(),
+		TriggerType:  store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		PageSize:     req.GetPageSize(),
+		PageToken:    req.GetPageToken(),
+	}
+	for _, s := range req.GetStatuses() {
+		out.Statuses = append(out.Statuses, store.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
+	}
+	if req.StartTime != nil {
+		out.StartTime = req.GetStartTime().AsTime()
+	}
+	if req.EndTime != nil {
+		out.EndTime = req.GetEndTime().AsTime()
+	}
+	return out, nil
+}
+
+func encodeHistoryResponse(_ context.Context, r any) (any, error) {
+	resp := r.(coordination.HistoryResponse)
+	out := &pb.GetExecutionHistoryResponse{NextPageToken: resp.NextPageToken}
+	for i := range resp.Executions {
+		out.Executions = append(out.Executions, executionToProto(&resp.Executions[i]))
 	}
 	return out, nil
 }

@@ -18,17 +18,21 @@ type runtimeServer struct {
 	// RPCs whose behaviour later work fills in answer UNIMPLEMENTED with the method's name.
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
+	execution, history                   kitgrpc.Handler
 }
 
-// NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the deployment endpoints.
-func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints) pb.WorkflowRuntimeServiceServer {
+// NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the
+// deployment and execution endpoints.
+func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.CoordinationEndpoints) pb.WorkflowRuntimeServiceServer {
 	opts := []kitgrpc.ServerOption{kitgrpc.ServerBefore(traceHeaders)}
 	return &runtimeServer{
-		deploy: kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
-		update: kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
-		remove: kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
-		status: kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
-		list:   kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
+		execution: kitgrpc.NewServer(c.GetExecution, decodeGetExecutionRequest, encodeGetExecutionResponse, opts...),
+		history:   kitgrpc.NewServer(c.GetExecutionHistory, decodeHistoryRequest, encodeHistoryResponse, opts...),
+		deploy:    kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
+		update:    kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
+		remove:    kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
+		status:    kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
+		list:      kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
 	}
 }
 
@@ -50,6 +54,14 @@ func (s *runtimeServer) GetDeploymentStatus(ctx context.Context, req *pb.GetDepl
 
 func (s *runtimeServer) ListDeployments(ctx context.Context, req *pb.ListDeploymentsRequest) (*pb.ListDeploymentsResponse, error) {
 	return serve[*pb.ListDeploymentsResponse](ctx, s.list, req)
+}
+
+func (s *runtimeServer) GetExecution(ctx context.Context, req *pb.GetExecutionRequest) (*pb.GetExecutionResponse, error) {
+	return serve[*pb.GetExecutionResponse](ctx, s.execution, req)
+}
+
+func (s *runtimeServer) GetExecutionHistory(ctx context.Context, req *pb.GetExecutionHistoryRequest) (*pb.GetExecutionHistoryResponse, error) {
+	return serve[*pb.GetExecutionHistoryResponse](ctx, s.history, req)
 }
 
 func serve[Resp any](ctx context.Context, h kitgrpc.Handler, req any) (Resp, error) {

@@ -1,0 +1,138 @@
+// Package coordination turns triggers into executions in the workflow engine
+// and answers for them. This first part reads: one execution, and the
+// execution history with its filters.
+package coordination
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Store is what the service reads.
+type Store interface {
+	GetExecution(ctx context.Context, id string) (*store.Execution, error)
+	ListExecutions(ctx context.Context, f store.ExecutionFilter) (store.ExecutionPage, error)
+}
+
+// Service answers for executions, free of transport types.
+type Service interface {
+	GetExecution(ctx context.Context, req GetRequest) (store.Execution, error)
+	History(ctx context.Context, req HistoryRequest) (HistoryResponse, error)
+}
+
+// GetRequest names one execution.
+type GetRequest struct {
+	ExecutionID string
+}
+
+// HistoryRequest filters and pages the execution history, newest first.
+type HistoryRequest struct {
+	WorkflowID   string
+	DeploymentID string
+	Statuses     []store.ExecutionStatus
+	TriggerType  store.TriggerType
+	// StartTime (inclusive) and EndTime (exclusive) bound fired_time; zero means unbounded.
+	StartTime, EndTime time.Time
+	PageSize           int32
+	PageToken          string
+}
+
+// HistoryResponse is one page of the history.
+type HistoryResponse struct {
+	Executions    []store.Execution
+	NextPageToken string
+}
+
+// Page sizes of History.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+var (
+	executionStatuses = []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
+		store.ExecutionFailed, store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped}
+	triggerTypes = []store.TriggerType{store.TriggerCron, store.TriggerWebhook, store.TriggerManual}
+)
+
+type service struct {
+	store Store
+}
+
+// New returns the service over st.
+func New(st Store) Service { return &service{store: st} }
+
+func (s *service) GetExecution(ctx context.Context, req GetRequest) (store.Execution, error) {
+	const op errors.Op = "coordination.GetExecution"
+	if _, err := uuid.Parse(req.ExecutionID); err != nil {
+		return store.Execution{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
+	}
+	e, err := s.store.GetExecution(ctx, req.ExecutionID)
+	if err != nil {
+		return store.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+	}
+	return *e, nil
+}
+
+func (s *service) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
+	const op errors.Op = "coordination.History"
+	var v errors.Violations
+	if req.DeploymentID != "" {
+		if _, err := uuid.Parse(req.DeploymentID); err != nil {
+			v.Add("deployment_id", "must be a deployment id (a UUID)")
+		}
+	}
+	for i, st := range req.Statuses {
+		if !slices.Contains(executionStatuses, st) {
+			v.Add("statuses", "statuses[%d] %q is not an execution status", i, st)
+		}
+	}
+	if req.TriggerType != "" && !slices.Contains(triggerTypes, req.TriggerType) {
+		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+	}
+	if !req.StartTime.IsZero() && !req.EndTime.IsZero() && !req.EndTime.After(req.StartTime) {
+		v.Add("end_time", "must be after start_time")
+	}
+	if req.PageSize < 0 {
+		v.Add("page_size", "must not be negative")
+	}
+	if err := v.Err(op); err != nil {
+		return HistoryResponse{}, err
+	}
+	limit := int(req.PageSize)
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit > MaxPageSize:
+		limit = MaxPageSize
+	}
+	page, err := s.store.ListExecutions(ctx, store.ExecutionFilter{
+		WorkflowID: req.WorkflowID, DeploymentID: req.DeploymentID, Statuses: req.Statuses, TriggerType: req.TriggerType,
+		From: req.StartTime, To: req.EndTime, Limit: limit, After: req.PageToken,
+	})
+	if errors.Is(err, store.ErrBadCursor) {
+		return HistoryResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)
+	}
+	if err != nil {
+		return HistoryResponse{}, storeError(op, err, "")
+	}
+	return HistoryResponse{Executions: page.Executions, NextPageToken: page.Next}, nil
+}
+
+// storeError gives a store error the kind the caller must see; what names
+// the thing looked for, for a not-found answer.
+func storeError(op errors.Op, err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errors.Errorf(op, errors.NotFound, "%s not found", what)
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errors.E(op, errors.Unavailable, err)
+	}
+	return errors.E(op, errors.Internal, err)
+}
