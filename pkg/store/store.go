@@ -166,6 +166,25 @@ type Execution struct {
 	Result            json.RawMessage
 }
 
+// Page sizes of every listing (API.md): a request without one gets
+// DefaultPageSize rows, and none gets more than MaxPageSize.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// PageLimit is the number of rows a page holds for a requested page size;
+// rejecting a negative size is the caller's to do.
+func PageLimit(requested int32) int {
+	switch {
+	case requested <= 0:
+		return DefaultPageSize
+	case requested > MaxPageSize:
+		return MaxPageSize
+	}
+	return int(requested)
+}
+
 // ListFilter selects deployments for List.
 type ListFilter struct {
 	// Statuses empty means every active status.

@@ -49,12 +49,6 @@ type HistoryResponse struct {
 	NextPageToken string
 }
 
-// Page sizes of History.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
-)
-
 var (
 	executionStatuses = []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
 		store.ExecutionFailed, store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped}
@@ -105,16 +99,9 @@ func (s *service) History(ctx context.Context, req HistoryRequest) (HistoryRespo
 	if err := v.Err(op); err != nil {
 		return HistoryResponse{}, err
 	}
-	limit := int(req.PageSize)
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit > MaxPageSize:
-		limit = MaxPageSize
-	}
 	page, err := s.store.ListExecutions(ctx, store.ExecutionFilter{
 		WorkflowID: req.WorkflowID, DeploymentID: req.DeploymentID, Statuses: req.Statuses, TriggerType: req.TriggerType,
-		From: req.StartTime, To: req.EndTime, Limit: limit, After: req.PageToken,
+		From: req.StartTime, To: req.EndTime, Limit: store.PageLimit(req.PageSize), After: req.PageToken,
 	})
 	if errors.Is(err, store.ErrBadCursor) {
 		return HistoryResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)

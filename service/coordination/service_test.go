@@ -79,7 +79,7 @@ func TestHistory(t *testing.T) {
 		kind     errors.Kind // found: no error
 		fields   []string
 	}{
-		{name: "defaults", req: HistoryRequest{}, want: store.ExecutionFilter{Limit: DefaultPageSize}, kind: found},
+		{name: "defaults", req: HistoryRequest{}, want: store.ExecutionFilter{Limit: store.DefaultPageSize}, kind: found},
 		{name: "every filter passed on", req: HistoryRequest{
 			WorkflowID: "wf", DeploymentID: execID, Statuses: []store.ExecutionStatus{store.ExecutionFailed, store.ExecutionTimedOut},
 			TriggerType: store.TriggerCron, StartTime: from, EndTime: from.Add(time.Hour), PageSize: 20, PageToken: "t",
@@ -87,7 +87,7 @@ func TestHistory(t *testing.T) {
 			WorkflowID: "wf", DeploymentID: execID, Statuses: []store.ExecutionStatus{store.ExecutionFailed, store.ExecutionTimedOut},
 			TriggerType: store.TriggerCron, From: from, To: from.Add(time.Hour), Limit: 20, After: "t",
 		}, kind: found},
-		{name: "page size clamped", req: HistoryRequest{PageSize: 10_000}, want: store.ExecutionFilter{Limit: MaxPageSize}, kind: found},
+		{name: "page size clamped", req: HistoryRequest{PageSize: 10_000}, want: store.ExecutionFilter{Limit: store.MaxPageSize}, kind: found},
 		{name: "everything wrong at once", req: HistoryRequest{
 			DeploymentID: "d-1", Statuses: []store.ExecutionStatus{"DONE"}, TriggerType: "EMAIL",
 			StartTime: from, EndTime: from, PageSize: -1,

@@ -110,12 +110,6 @@ type TriggerStatus struct {
 	RequiresSignature bool
 }
 
-// Page sizes of List.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
-)
-
 // undoTimeout bounds the compensating update after a failed notification.
 const undoTimeout = 10 * time.Second
 
@@ -377,15 +371,8 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	if err := v.Err(op); err != nil {
 		return ListResponse{}, err
 	}
-	limit := int(req.PageSize)
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit > MaxPageSize:
-		limit = MaxPageSize
-	}
 	page, err := s.store.ListDeployments(ctx, store.ListFilter{
-		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: limit, After: req.PageToken,
+		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: store.PageLimit(req.PageSize), After: req.PageToken,
 		MaxBytes: pageBudget,
 	})
 	if errors.Is(err, store.ErrBadCursor) {

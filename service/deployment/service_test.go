@@ -162,7 +162,7 @@ type dbState struct {
 
 func snapshot(t *testing.T, st store.Store) dbState {
 	t.Helper()
-	page, err := st.ListDeployments(context.Background(), store.ListFilter{Statuses: allStatuses, Limit: MaxPageSize})
+	page, err := st.ListDeployments(context.Background(), store.ListFilter{Statuses: allStatuses, Limit: store.MaxPageSize})
 	require.NoError(t, err)
 	require.Empty(t, page.Next, "snapshot must fit one page")
 	s := dbState{Total: page.Total, Deployments: page.Deployments, Events: map[string][]store.Event{}}
@@ -1292,7 +1292,7 @@ func TestList(t *testing.T) {
 		for _, tc := range []struct {
 			size int32
 			want int
-		}{{0, DefaultPageSize}, {1, 1}, {MaxPageSize, MaxPageSize}, {MaxPageSize + 1, MaxPageSize}, {10_000, MaxPageSize}} {
+		}{{0, store.DefaultPageSize}, {1, 1}, {store.MaxPageSize, store.MaxPageSize}, {store.MaxPageSize + 1, store.MaxPageSize}, {10_000, store.MaxPageSize}} {
 			_, err := s.List(ctx, ListRequest{PageSize: tc.size})
 			require.NoError(t, err)
 			require.Equal(t, tc.want, rec.limit, "page size %d", tc.size)

@@ -81,7 +81,7 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = defaultPageSize
+		limit = store.DefaultPageSize
 	}
 	statuses := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {

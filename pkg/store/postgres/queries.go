@@ -81,9 +81,6 @@ func loadTriggers(ctx context.Context, q sqlx.QueryerContext, ids []string) (map
 	return out, nil
 }
 
-// defaultPageSize is ListDeployments' page size when the filter sets none.
-const defaultPageSize = 50
-
 // listDeploymentsWhere selects the deployments matching a filter: $1 the
 // statuses (empty: every active one), $2 the workflow id (empty: any), $3 a
 // trigger type the deployment must have (empty: any).
@@ -133,7 +130,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = defaultPageSize
+		limit = store.DefaultPageSize
 	}
 	statuses := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {
