@@ -82,8 +82,10 @@ test-runtime: ## Unit and table tests (no services; under 30 s)
 	$(GO) test -short -race -count=1 ./...
 
 .PHONY: test-integration-runtime
-test-integration-runtime: ## Integration tests against real PostgreSQL and Redis
+test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once test
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=cover.all.out ./...
+	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^TestExactlyOnce$$' -v -timeout 10m ./cmd/workflow-runtime/ \
+	  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS'
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
 
@@ -106,6 +108,13 @@ bench-scheduler: ## Scheduler at 100k every-minute cron triggers vs go-quartz's 
 .PHONY: bench-queue
 bench-queue: ## Job queue operations: ours (heap + index) against go-quartz's default
 	$(GO) test -count=3 -run '^$$' -bench Queue -benchmem ./service/scheduling/
+
+BENCH_STEP_SECONDS ?= 10
+
+.PHONY: bench-dispatch
+bench-dispatch: ## Manual trigger to engine dispatch latency at 100, 500, 1000/s and up, against local PostgreSQL and Redis (BENCH_STEP_SECONDS=10)
+	set -o pipefail; WFR_BENCH_DISPATCH=$(BENCH_STEP_SECONDS) $(GO) test -count=1 -v -run '^TestBenchDispatch$$' -timeout 30m ./cmd/workflow-runtime/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
 .PHONY: clean
 clean: ## Remove build output

@@ -40,10 +40,12 @@ func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpo
 	}
 }
 
-// CoordinationEndpoints holds an endpoint for each execution RPC served so far.
+// CoordinationEndpoints holds an endpoint for each execution RPC.
 type CoordinationEndpoints struct {
 	GetExecution        endpoint.Endpoint
 	GetExecutionHistory endpoint.Endpoint
+	TriggerWorkflow     endpoint.Endpoint
+	CancelExecution     endpoint.Endpoint
 }
 
 // NewCoordinationEndpoints builds the execution endpoints, each wrapped by mw(name).
@@ -51,5 +53,7 @@ func NewCoordinationEndpoints(svc coordination.Service, mw func(method string) e
 	return CoordinationEndpoints{
 		GetExecution:        mw("GetExecution")(unary(svc.GetExecution)),
 		GetExecutionHistory: mw("GetExecutionHistory")(unary(svc.History)),
+		TriggerWorkflow:     mw("TriggerWorkflow")(unary(svc.Trigger)),
+		CancelExecution:     mw("CancelExecution")(unary(svc.Cancel)),
 	}
 }

@@ -98,6 +98,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		redisCheck  health.Check
 		slotLocker  scheduling.SlotLocker
 		broadcaster scheduling.Broadcaster
+		locker      coordination.Locker
 	)
 	if cfg.RedisURL != "" {
 		rm, err := lock.NewRedisManager(cfg.RedisURL)
@@ -112,12 +113,21 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		}
 		slotLocker = lock.NewSlots(rdb)
 		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
+		locker = lock.NewDistributedLockManager(rdb, cfg.RedisPrefix)
 	}
+	eng, stopEngine, err := engineClient(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopEngine()
 	checker := health.NewChecker(version, 2*time.Second,
 		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
 		health.Dependency{Name: "redis", Check: redisCheck},
-		// The engine client arrives with execution coordination; until then the engine is not used.
-		health.Dependency{Name: "workflow_engine"},
+		health.Dependency{Name: "workflow_engine", Check: func(ctx context.Context) error {
+			// Any answer about an id no engine knows shows the engine serves.
+			_, err := eng.Status(ctx, healthProbeID)
+			return err
+		}},
 	)
 
 	registry := prometheus.NewRegistry()
@@ -133,8 +143,27 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
+	coord := coordination.New(st, eng, locker, coordination.Options{
+		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
+		Logger: logger,
+		Metrics: coordination.Metrics{
+			Finished: kitprometheus.NewCounter(register(registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "workflow_runtime", Name: "executions_finished_total",
+				Help: "Executions that reached a terminal status, by status.",
+			}, []string{"status"}))),
+			Locks: kitprometheus.NewCounter(register(registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "workflow_runtime", Name: "workflow_lock_attempts_total",
+				Help: "Workflow lock attempts by outcome: acquired, held, unavailable.",
+			}, []string{"outcome"}))),
+			DispatchLatency: kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Namespace: "workflow_runtime", Name: "dispatch_latency_seconds",
+				Help:    "Seconds from an execution's fire to the engine's acceptance.",
+				Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300},
+			}, nil))),
+		},
+	})
 	recorder := &scheduling.Recorder{
-		Store: st, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
+		Store: coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken."),
 	}
 	sched := scheduling.New(st, recorder.Record, scheduling.Options{
@@ -155,7 +184,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: sched})
 	chain := endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
-	executions := endpoint.NewCoordinationEndpoints(coordination.New(st), chain)
+	executions := endpoint.NewCoordinationEndpoints(coord, chain)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -218,6 +247,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		level.Info(logger).Log("msg", "draining: not ready", "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
 		time.Sleep(cfg.DrainDelay)
 	})
+	coord.Start()
+	// Whatever way serveWith returns, runs stop and leases are given up.
+	defer coord.Stop(context.Background())
 	if err := sched.Start(ctx); err != nil {
 		return err
 	}
@@ -229,6 +261,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	}, func(error) {
 		stopScheduler()
 		sched.Stop()
+		recorder.Stop()
 		level.Info(logger).Log("msg", "scheduler stopped: no new fires")
 	})
 	g.Add(func() error {
@@ -252,6 +285,19 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	}, func(error) {
 		stopGRPC(grpcServer, time.Until(deadline))
 		level.Info(logger).Log("msg", "grpc stopped")
+	})
+	// Last, once no call can start an execution any more: dispatches in
+	// flight finish and the leases of the rest go to the other replicas.
+	cctx, stopCoordinator := context.WithCancel(ctx)
+	g.Add(func() error {
+		<-cctx.Done()
+		return nil
+	}, func(error) {
+		stopCoordinator()
+		dctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		coord.Stop(dctx)
+		level.Info(logger).Log("msg", "coordinator stopped")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
 

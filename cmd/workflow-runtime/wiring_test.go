@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
@@ -52,8 +55,10 @@ func freeAddr(t *testing.T) string {
 func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
+	_, prefix := redistest.New(t)
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	env := map[string]string{
+		"WFR_REDIS_PREFIX":     prefix,
 		"WFR_DATABASE_URL":     dbURL,
 		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
 		"WFR_GRPC_ADDR":        grpcAddr,
@@ -67,9 +72,15 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
+	// Quiet unless the test asks for a log level.
+	logger := log.NewNopLogger()
+	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
+		logger, err = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+		require.NoError(t, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, log.NewNopLogger()) }()
+	go func() { done <- serveWith(ctx, cfg, logger) }()
 
 	s := &stack{dbURL: dbURL, httpBase: "http://" + httpAddr}
 	s.stop = sync.OnceValue(func() error {
@@ -234,7 +245,6 @@ func TestWiringGRPC(t *testing.T) {
 	}, 5*time.Second, 50*time.Millisecond, "no cron executions recorded")
 	newest, older := history.GetExecutions()[0], history.GetExecutions()[1]
 	require.True(t, newest.GetScheduledTime().AsTime().After(older.GetScheduledTime().AsTime()), "history is newest first")
-	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_PENDING, newest.GetStatus())
 	got1, err := c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: newest.GetExecutionId()})
 	require.NoError(t, err)
 	require.Equal(t, "ticks", got1.GetExecution().GetWorkflowId())
@@ -242,8 +252,32 @@ func TestWiringGRPC(t *testing.T) {
 	_, err = c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: "nope"})
 	requireCode(t, err, codes.InvalidArgument)
 
+	// Fires are dispatched to the embedded engine and followed to their end.
+	require.Eventually(t, func() bool {
+		e, err := c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: older.GetExecutionId()})
+		return err == nil && e.GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
+	}, 10*time.Second, 50*time.Millisecond, "cron execution never finished")
+
 	_, err = c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "orders.sync"})
-	requireCode(t, err, codes.Unimplemented)
+	requireCode(t, err, codes.NotFound)
+	// "ticks" runs every second under SKIP, so a manual run of it could be
+	// skipped: this one has a workflow of its own.
+	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "by-hand", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL}}})
+	require.NoError(t, err)
+	trig, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "by-hand", TriggerData: `{"order": 7}`, TriggeredBy: "ops"})
+	require.NoError(t, err)
+	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_PENDING, trig.GetStatus())
+	var manual *pb.Execution
+	require.Eventually(t, func() bool {
+		e, err := c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: trig.GetExecutionId()})
+		manual = e.GetExecution()
+		return err == nil && manual.GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
+	}, 10*time.Second, 50*time.Millisecond, "manual execution never finished")
+	require.Equal(t, pb.TriggerType_TRIGGER_TYPE_MANUAL, manual.GetTriggerType())
+	require.Equal(t, "ops", manual.GetTriggeredBy())
+	_, err = c.CancelExecution(ctx, &pb.CancelExecutionRequest{ExecutionId: trig.GetExecutionId()})
+	requireCode(t, err, codes.FailedPrecondition)
 	_, err = pb.NewMonitoringServiceClient(s.conn).GetSystemHealth(ctx, &pb.GetSystemHealthRequest{})
 	requireCode(t, err, codes.Unimplemented)
 
@@ -332,7 +366,10 @@ func TestWiringREST(t *testing.T) {
 		{name: "execution history", method: "GET", path: "/executions?workflow_id=billing&statuses=EXECUTION_STATUS_PENDING&page_size=10", wantCode: 200},
 		{name: "unknown execution is 404", method: "GET", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", wantCode: 404},
 		{name: "malformed execution id is 400", method: "GET", path: "/executions/42", wantCode: 400},
-		{name: "unimplemented RPC is 501", method: "POST", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11/cancel", body: `{}`, wantCode: 501},
+		{name: "cancel of an unknown execution is 404", method: "POST", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11/cancel", body: `{"reason":"x"}`, wantCode: 404},
+		{name: "trigger of a workflow without an active deployment is 404", method: "POST", path: "/workflows/billing/trigger", body: `{}`, wantCode: 404},
+		{name: "trigger data that is not JSON is 400", method: "POST", path: "/workflows/billing/trigger", body: `{"trigger_data":"{nope"}`, wantCode: 400},
+		{name: "webhook triggers are not served yet: 501", method: "POST", path: "/webhooks/trigger", body: `{"webhook_path":"a/b"}`, wantCode: 501},
 		{name: "oversized body is refused, not rate limited", method: "POST", path: "/deployments", wantCode: 400,
 			body: `{"workflow_id":"huge","deployed_by":"` + strings.Repeat("x", maxRequestBytes) + `"}`},
 	}
@@ -401,6 +438,47 @@ func TestServeStopsCleanly(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestRedisStoppedWhileServing: with Redis gone, health says degraded and
+// executions still run, their overlaps decided by the database.
+func TestRedisStoppedWhileServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	addr, stopRedis := redistest.Private(t)
+	s := startStack(t, map[string]string{"WFR_REDIS_URL": "redis://" + addr + "/0"})
+	ctx := context.Background()
+	_, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "degraded", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL}}})
+	require.NoError(t, err)
+	health := func() (int, map[string]any) {
+		resp, err := http.Get(s.httpBase + "/health")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var rep map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+		return resp.StatusCode, rep
+	}
+	code, rep := health()
+	require.Equal(t, 200, code)
+	require.Equal(t, "healthy", rep["status"])
+
+	stopRedis()
+	code, rep = health()
+	require.Equal(t, 200, code)
+	require.Equal(t, "degraded", rep["status"])
+	require.Equal(t, "unhealthy", rep["dependencies"].(map[string]any)["redis"].(map[string]any)["status"])
+	require.Equal(t, "healthy", rep["dependencies"].(map[string]any)["workflow_engine"].(map[string]any)["status"])
+
+	for range 2 {
+		trig, err := s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "degraded"})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			e, err := s.client.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: trig.GetExecutionId()})
+			return err == nil && e.GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
+		}, 15*time.Second, 50*time.Millisecond, "execution did not finish without Redis")
+	}
+}
+
 func TestRunCommands(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
@@ -430,6 +508,6 @@ func TestMigrateCommand(t *testing.T) {
 	for _, dir := range []string{"up", "status", "down", "up"} {
 		require.Equal(t, 0, run(context.Background(), []string{"migrate", dir}, &out, &errOut, env), errOut.String())
 	}
-	require.Contains(t, out.String(), "00004")
+	require.Contains(t, out.String(), "00005")
 	require.Equal(t, 2, run(context.Background(), []string{"migrate", "sideways"}, &out, &errOut, env))
 }

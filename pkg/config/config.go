@@ -35,6 +35,14 @@ type Config struct {
 	// taking calls, so that load balancers notice first.
 	DrainDelay time.Duration
 	InstanceID string
+	// Lease is how long an execution stays a replica's without renewal;
+	// another replica adopts it after that.
+	Lease time.Duration
+	// ExecutionTimeout applies to deployments that set none.
+	ExecutionTimeout time.Duration
+	// LockGrace is how long a workflow lock outlives its execution's timeout
+	// when its holder stops renewing it.
+	LockGrace time.Duration
 	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
@@ -92,6 +100,15 @@ var settings = []setting{
 		}
 		c.InstanceID = v
 		return nil
+	}},
+	{"WFR_LEASE", "30s", "how long an execution stays a replica's without renewal before another adopts it", func(c *Config, v string) error {
+		return duration(&c.Lease, v, 100*time.Millisecond)
+	}},
+	{"WFR_EXECUTION_TIMEOUT", "1h", "execution timeout of deployments that set none", func(c *Config, v string) error {
+		return duration(&c.ExecutionTimeout, v, time.Second)
+	}},
+	{"WFR_LOCK_GRACE", "60s", "how long a workflow lock outlives its execution's timeout when no one renews it", func(c *Config, v string) error {
+		return duration(&c.LockGrace, v, time.Second)
 	}},
 	{"WFR_RATE_LIMIT", "1000", "API requests per second per replica; 0: unlimited", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

@@ -85,8 +85,9 @@ type Status struct {
 	// StartedAt and FinishedAt are nil until the engine reports them.
 	StartedAt  *time.Time
 	FinishedAt *time.Time
-	// Error explains a FAILED execution: the execution's MetaErrorMessage,
-	// else the engine's message; empty otherwise.
+	// Error explains a FAILED execution (the execution's MetaErrorMessage,
+	// else the engine's message) or a CANCELLED one (its MetaCancelReason);
+	// empty otherwise.
 	Error string
 	// Result is a SUCCEEDED execution's MetaResult as JSON (text that is not
 	// JSON becomes a JSON string); nil when there is none.
@@ -128,11 +129,12 @@ func state(s pb.ExecutionStatus) (store.ExecutionStatus, error) {
 }
 
 // Keys of ExecutionData.metadata by which an engine reports what the
-// contract has no field for (ExecutionData carries no error and no result);
-// engine-sim sets both.
+// contract has no field for (ExecutionData carries no error, no result and
+// no cancellation reason); engine-sim sets all three.
 const (
 	MetaErrorMessage = "error_message"
 	MetaResult       = "result"
+	MetaCancelReason = "cancel_reason"
 )
 
 // statusOf converts a found execution; times of 0 are unset.
@@ -150,6 +152,8 @@ func statusOf(e *pb.ExecutionData, message string) (Status, error) {
 		}
 	case store.ExecutionSucceeded:
 		s.Result = result(e.GetMetadata())
+	case store.ExecutionCancelled:
+		s.Error = e.GetMetadata()[MetaCancelReason]
 	}
 	return s, nil
 }

@@ -296,6 +296,8 @@ func TestStatusMapping(t *testing.T) {
 			want: Status{State: store.ExecutionRunning, Found: true, StartedAt: &started},
 		},
 		{name: "canceled", resp: found(pb.ExecutionStatus_CANCELED, startMs, endMs), want: Status{State: store.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished}},
+		{name: "canceled with a reason", resp: withMeta(found(pb.ExecutionStatus_CANCELED, startMs, endMs), map[string]string{MetaCancelReason: "operator"}),
+			want: Status{State: store.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "operator"}},
 		{name: "not found", resp: &pb.GetExecutionStatusResponse{Found: false, Message: "unknown"}, want: Status{}},
 		{name: "not found as a code", code: codes.NotFound, want: Status{}},
 		{name: "found without execution", resp: &pb.GetExecutionStatusResponse{Found: true}, wantErr: true},

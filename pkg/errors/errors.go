@@ -24,6 +24,7 @@ const (
 	Unauthenticated
 	ResourceExhausted
 	Unavailable
+	Unimplemented
 )
 
 var kindNames = [...]string{
@@ -37,6 +38,7 @@ var kindNames = [...]string{
 	Unauthenticated:    "unauthenticated",
 	ResourceExhausted:  "resource exhausted",
 	Unavailable:        "unavailable",
+	Unimplemented:      "unimplemented",
 }
 
 func (k Kind) String() string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,4 +45,34 @@ return 0`)
 // or another replica can take the slot.
 func (s *Slots) Release(ctx context.Context, key, token string) error {
 	return releaseScript.Run(ctx, s.client, []string{key}, token).Err()
+}
+
+// slotRecorded is the value of a slot lock whose holder recorded the slot.
+const slotRecorded = "recorded"
+
+// markScript replaces the holder's token by slotRecorded, keeping the TTL,
+// only while the key still holds that token.
+var markScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("SET", KEYS[1], ARGV[2], "KEEPTTL")
+end
+return false`)
+
+// MarkRecorded notes that the holder of key, by token, recorded its slot,
+// so that the replicas it kept out need not check the database.
+func (s *Slots) MarkRecorded(ctx context.Context, key, token string) error {
+	err := markScript.Run(ctx, s.client, []string{key}, token, slotRecorded).Err()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// Recorded reports whether key's holder marked its slot recorded.
+func (s *Slots) Recorded(ctx context.Context, key string) (bool, error) {
+	v, err := s.client.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return v == slotRecorded, err
 }

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 )
 
 func TestSlotsTakeOnce(t *testing.T) {
@@ -16,12 +17,8 @@ func TestSlotsTakeOnce(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	key := "wfr_test_" + uuid.NewString() + ":slot:t1:1700000000000"
-	t.Cleanup(func() {
-		rdb.Del(context.Background(), key)
-		rdb.Close()
-	})
+	rdb, prefix := redistest.New(t)
+	key := prefix + "slot:t1:1700000000000"
 	slots := NewSlots(rdb)
 
 	token, ok, err := slots.TryLock(ctx, key, time.Minute)
@@ -45,5 +42,49 @@ func TestSlotsTakeOnce(t *testing.T) {
 
 	down := NewSlots(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}))
 	_, _, err = down.TryLock(ctx, key, time.Minute)
+	require.Error(t, err)
+}
+
+func TestSlotsMarkRecorded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	key := prefix + "slot:t1:1700000000000"
+	slots := NewSlots(rdb)
+
+	done, err := slots.Recorded(ctx, key)
+	require.NoError(t, err)
+	require.False(t, done, "a free slot is not recorded")
+	require.NoError(t, slots.MarkRecorded(ctx, key, "no one's token"), "marking a free slot is a no-op")
+	done, err = slots.Recorded(ctx, key)
+	require.NoError(t, err)
+	require.False(t, done)
+
+	token, ok, err := slots.TryLock(ctx, key, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	done, err = slots.Recorded(ctx, key)
+	require.NoError(t, err)
+	require.False(t, done, "taken but not yet recorded")
+	require.NoError(t, slots.MarkRecorded(ctx, key, "someone else's token"))
+	done, err = slots.Recorded(ctx, key)
+	require.NoError(t, err)
+	require.False(t, done, "only the holder marks its slot")
+
+	require.NoError(t, slots.MarkRecorded(ctx, key, token))
+	done, err = slots.Recorded(ctx, key)
+	require.NoError(t, err)
+	require.True(t, done)
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	require.NoError(t, err)
+	require.InDelta(t, time.Minute, ttl, float64(5*time.Second), "marking keeps the TTL")
+	_, ok, err = slots.TryLock(ctx, key, time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "a recorded slot stays taken")
+
+	_, err = NewSlots(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})).Recorded(ctx, key)
 	require.Error(t, err)
 }

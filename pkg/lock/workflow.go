@@ -45,6 +45,7 @@ const (
 	opRelease errors.Op = "lock.ReleaseLock"
 	opExtend  errors.Op = "lock.ExtendLock"
 	opHold    errors.Op = "lock.Hold"
+	opHolder  errors.Op = "lock.Holder"
 )
 
 // extendScript resets the TTL only while the key still holds the caller's
@@ -74,14 +75,12 @@ func NewDistributedLockManager(client redis.UniversalClient, prefix string) *Dis
 	return &DistributedLockManager{client: client, prefix: prefix}
 }
 
-// Lock is what one holder owns: the key and the random token stored in it.
-//
-// The stored value is the token, not the execution id that ARCHITECTURE
-// names, because an execution can be carried on by two processes at once (a
-// stalled owner whose lease was adopted by another replica); with the
-// execution id as value the stalled one could still renew or delete the lock
-// that the other now relies on. The running execution is found in
-// PostgreSQL, which CANCEL_OTHER and the Redis-down fallback read anyway.
+// Lock is what one holder owns: the key and the holder's token stored in it.
+// AcquireLock draws a random token; the execution coordinator passes the
+// execution id to AcquireLockFor instead, as the seed does, so that a replica
+// that adopts the execution of a dead one can renew and release its lock.
+// Two processes carrying on the same execution may then both renew it, which
+// is right: the lock stands for the execution, not for a process.
 type Lock struct {
 	WorkflowID string
 	Key        string
@@ -94,25 +93,27 @@ func (m *DistributedLockManager) Key(workflowID string) string {
 	return m.prefix + "locks:workflow_" + workflowID
 }
 
-// LockTTL is the TTL of the lock of an execution that may run for
-// executionTimeout (ARCHITECTURE: timeout + 60 s). The extra minute keeps the
-// lock, when renewals stop because its holder's replica died, until the
-// adopting replica has cancelled the execution at its timeout.
-func LockTTL(executionTimeout time.Duration) time.Duration {
-	return executionTimeout + time.Minute
-}
-
 // AcquireLock takes workflowID's lock for ttl under a fresh random token, or
 // fails with ErrLockHeld without waiting when another holder has it. The
 // lock expires after ttl unless extended; ttl is kept to the millisecond and
 // must be at least one.
 func (m *DistributedLockManager) AcquireLock(ctx context.Context, workflowID string, ttl time.Duration) (*Lock, error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return m.AcquireLockFor(ctx, workflowID, hex.EncodeToString(b[:]), ttl)
+}
+
+// AcquireLockFor is AcquireLock with the caller's token: holder must be
+// unique to the holder, like an execution id. A lock that already holds
+// holder is held all the same: ErrLockHeld.
+func (m *DistributedLockManager) AcquireLockFor(ctx context.Context, workflowID, holder string, ttl time.Duration) (*Lock, error) {
 	if err := checkArgs(workflowID, ttl); err != nil {
 		return nil, errors.E(opAcquire, errors.Invalid, err)
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	l := &Lock{WorkflowID: workflowID, Key: m.Key(workflowID), Token: hex.EncodeToString(b[:])}
+	if holder == "" {
+		return nil, errors.E(opAcquire, errors.Invalid, "empty holder token")
+	}
+	l := m.HeldBy(workflowID, holder)
 	ok, err := m.client.SetNX(ctx, l.Key, l.Token, ttl).Result()
 	switch {
 	case err != nil:
@@ -121,6 +122,25 @@ func (m *DistributedLockManager) AcquireLock(ctx context.Context, workflowID str
 		return nil, errors.E(opAcquire, errors.FailedPrecondition, fmt.Errorf("workflow %s: %w", workflowID, ErrLockHeld))
 	}
 	return l, nil
+}
+
+// HeldBy returns the Lock that holder has, or would have, on workflowID's
+// lock, without asking Redis: ExtendLock and ReleaseLock on it succeed only
+// while the key holds holder.
+func (m *DistributedLockManager) HeldBy(workflowID, holder string) *Lock {
+	return &Lock{WorkflowID: workflowID, Key: m.Key(workflowID), Token: holder}
+}
+
+// Holder returns the token stored in workflowID's lock, or "" when the lock is free.
+func (m *DistributedLockManager) Holder(ctx context.Context, workflowID string) (string, error) {
+	v, err := m.client.Get(ctx, m.Key(workflowID)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", redisError(opHolder, err)
+	}
+	return v, nil
 }
 
 // ReleaseLock deletes l's key if it still holds l's token, and fails with
@@ -173,6 +193,14 @@ func (m *DistributedLockManager) Hold(ctx context.Context, workflowID string, tt
 	}
 	w := m.watch(ctx, l, ttl, start)
 	return w.held, w.release, nil
+}
+
+// Keep is Hold for a lock already taken (or just extended) by a request sent
+// at sent, with ttl: the watchdog renews it, and gives it up for lost, as in
+// Hold.
+func (m *DistributedLockManager) Keep(ctx context.Context, l *Lock, ttl time.Duration, sent time.Time) (held context.Context, release func(context.Context) error) {
+	w := m.watch(ctx, l, ttl, sent)
+	return w.held, w.release
 }
 
 // watchdog renews one lock until it is released, lost or its context ends.

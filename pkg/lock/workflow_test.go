@@ -71,13 +71,6 @@ func (o *outage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 	return next
 }
 
-func TestLockTTL(t *testing.T) {
-	t.Parallel()
-	if diff := cmp.Diff(6*time.Minute, LockTTL(5*time.Minute)); diff != "" {
-		t.Errorf("LockTTL (-want +got):\n%s", diff)
-	}
-}
-
 func TestKey(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -445,4 +438,295 @@ func TestWatchdogStopsWithItsContext(t *testing.T) {
 		t.Fatal("watchdog still running after its context ended")
 	}
 	require.NoError(t, w.release(context.Background()), "the lock outlives the watchdog until released")
+}
+
+func TestAcquireLockFor(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const holder = "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"
+
+	l, err := m.AcquireLockFor(ctx, "wf", holder, 10*time.Second)
+	require.NoError(t, err)
+	if diff := cmp.Diff(&Lock{WorkflowID: "wf", Key: m.Key("wf"), Token: holder}, l); diff != "" {
+		t.Errorf("AcquireLockFor (-want +got):\n%s", diff)
+	}
+	got, err := rdb.Get(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	if diff := cmp.Diff(holder, got); diff != "" {
+		t.Errorf("token in Redis (-want +got):\n%s", diff)
+	}
+	left, err := rdb.PTTL(ctx, l.Key).Result()
+	require.NoError(t, err)
+	require.True(t, left > 0 && left <= 10*time.Second, "PTTL %v, want in (0, 10s]", left)
+
+	// The lock is held, by another holder or by the same one.
+	for _, h := range []string{"another-execution", holder} {
+		_, err = m.AcquireLockFor(ctx, "wf", h, time.Minute)
+		require.ErrorIs(t, err, ErrLockHeld, "holder %q", h)
+		if diff := cmp.Diff(errors.FailedPrecondition, errors.KindOf(err)); diff != "" {
+			t.Errorf("kind (-want +got):\n%s", diff)
+		}
+	}
+	_, err = m.AcquireLock(ctx, "wf", time.Minute)
+	require.ErrorIs(t, err, ErrLockHeld, "a random token does not take it either")
+	got, err = rdb.Get(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.Equal(t, holder, got, "failed acquisitions leave the token")
+	left, err = rdb.PTTL(ctx, l.Key).Result()
+	require.NoError(t, err)
+	require.LessOrEqual(t, left, 10*time.Second, "failed acquisitions leave the TTL")
+
+	other, err := m.AcquireLockFor(ctx, "wf-2", holder, time.Minute)
+	require.NoError(t, err, "locks are per workflow")
+	require.Equal(t, m.Key("wf-2"), other.Key)
+
+	require.NoError(t, m.ReleaseLock(ctx, l))
+	l, err = m.AcquireLockFor(ctx, "wf", "another-execution", time.Minute)
+	require.NoError(t, err, "a released lock is free for any holder")
+	require.Equal(t, "another-execution", l.Token)
+}
+
+func TestAcquireLockForInvalid(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, workflowID, holder string
+		ttl                      time.Duration
+	}{
+		{"empty holder", "wf", "", time.Minute},
+		{"empty workflow", "", "holder", time.Minute},
+		{"ttl under a millisecond", "wf", "holder", time.Microsecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Arguments are checked before Redis is asked: Invalid, not Unavailable.
+			m := NewDistributedLockManager(unreachable(t), "")
+			l, err := m.AcquireLockFor(context.Background(), tt.workflowID, tt.holder, tt.ttl)
+			require.Error(t, err)
+			require.Nil(t, l)
+			require.NotErrorIs(t, err, ErrUnavailable)
+			if diff := cmp.Diff(errors.Invalid, errors.KindOf(err)); diff != "" {
+				t.Errorf("kind (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// With Redis there, an empty holder writes nothing.
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	_, err := m.AcquireLockFor(ctx, "wf", "", time.Minute)
+	require.Error(t, err)
+	n, err := rdb.Exists(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "no key written for an empty holder")
+}
+
+func TestHeldBy(t *testing.T) {
+	t.Parallel()
+	// HeldBy does not ask Redis: a manager without a client answers.
+	offline := NewDistributedLockManager(nil, "staging:")
+	if diff := cmp.Diff(&Lock{WorkflowID: "wf-1", Key: "staging:locks:workflow_wf-1", Token: "exec-1"}, offline.HeldBy("wf-1", "exec-1")); diff != "" {
+		t.Errorf("HeldBy (-want +got):\n%s", diff)
+	}
+
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const holder = "exec-1"
+	_, err := m.AcquireLockFor(ctx, "wf", holder, 10*time.Second)
+	require.NoError(t, err)
+
+	// Another holder's Lock neither extends nor releases it.
+	stranger := m.HeldBy("wf", "exec-2")
+	for name, err := range map[string]error{
+		"extend":  m.ExtendLock(ctx, stranger, time.Minute),
+		"release": m.ReleaseLock(ctx, stranger),
+	} {
+		require.ErrorIs(t, err, ErrNotHolder, name)
+		if diff := cmp.Diff(errors.Aborted, errors.KindOf(err)); diff != "" {
+			t.Errorf("%s: kind (-want +got):\n%s", name, diff)
+		}
+	}
+	got, err := rdb.Get(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.Equal(t, holder, got)
+	left, err := rdb.PTTL(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.LessOrEqual(t, left, 10*time.Second, "the stranger did not extend it")
+
+	// The holder's Lock, rebuilt without the one AcquireLockFor returned
+	// (by another replica, say, under the same prefix), extends and releases it.
+	adopter := NewDistributedLockManager(rdb, m.prefix)
+	mine := adopter.HeldBy("wf", holder)
+	require.NoError(t, adopter.ExtendLock(ctx, mine, time.Minute))
+	left, err = rdb.PTTL(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.InDelta(t, time.Minute, left, float64(2*time.Second))
+	require.NoError(t, adopter.ReleaseLock(ctx, mine))
+	n, err := rdb.Exists(ctx, m.Key("wf")).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "released")
+	require.ErrorIs(t, adopter.ExtendLock(ctx, mine, time.Minute), ErrNotHolder, "a released lock is not revived")
+	require.ErrorIs(t, adopter.ReleaseLock(ctx, mine), ErrNotHolder)
+}
+
+func TestHolder(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+
+	got, err := m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Empty(t, got, "a free lock has no holder")
+
+	l, err := m.AcquireLockFor(ctx, "wf", "exec-1", time.Minute)
+	require.NoError(t, err)
+	got, err = m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Equal(t, "exec-1", got)
+	got, err = m.Holder(ctx, "wf-2")
+	require.NoError(t, err)
+	require.Empty(t, got, "locks are per workflow")
+
+	random, err := m.AcquireLock(ctx, "wf-3", time.Minute)
+	require.NoError(t, err)
+	got, err = m.Holder(ctx, "wf-3")
+	require.NoError(t, err)
+	require.Equal(t, random.Token, got, "a random token is a holder too")
+
+	require.NoError(t, m.ReleaseLock(ctx, l))
+	got, err = m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Empty(t, got, "released")
+
+	// A key set another way, with the seed's naming, is read as it is.
+	require.NoError(t, rdb.Set(ctx, m.Key("wf"), "seed-execution", time.Minute).Err())
+	got, err = m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Equal(t, "seed-execution", got)
+}
+
+func TestHolderUnreachable(t *testing.T) {
+	t.Parallel()
+	m := NewDistributedLockManager(unreachable(t), "")
+	got, err := m.Holder(context.Background(), "wf")
+	require.Empty(t, got)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED, "the Redis cause is kept")
+	if diff := cmp.Diff(errors.Unavailable, errors.KindOf(err)); diff != "" {
+		t.Errorf("kind (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(codes.Unavailable, errors.Code(err)); diff != "" {
+		t.Errorf("gRPC code (-want +got):\n%s", diff)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = m.Holder(ctx, "wf")
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrUnavailable, "the caller gave up; Redis may be fine")
+}
+
+func TestKeep(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+	const holder = "exec-1"
+
+	sent := time.Now()
+	l, err := m.AcquireLockFor(ctx, "wf", holder, ttl)
+	require.NoError(t, err)
+	held, release := m.Keep(ctx, l, ttl, sent)
+	select {
+	case <-held.Done():
+		t.Fatalf("lock lost while kept: %v", context.Cause(held))
+	case <-time.After(4 * ttl):
+	}
+	got, err := m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Equal(t, holder, got, "renewals keep the lock past several TTLs")
+	left, err := rdb.PTTL(ctx, l.Key).Result()
+	require.NoError(t, err)
+	require.True(t, left > 0 && left <= ttl, "PTTL %v, want in (0, %v]", left, ttl)
+
+	require.NoError(t, release(ctx))
+	require.NoError(t, release(ctx), "release is idempotent")
+	require.ErrorIs(t, context.Cause(held), context.Canceled, "released, not lost")
+	got, err = m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Empty(t, got, "release releases the lock")
+	_, err = m.AcquireLockFor(ctx, "wf", "exec-2", time.Minute)
+	require.NoError(t, err, "a released lock can be taken again")
+}
+
+func TestKeepAdoptedLock(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+
+	// One replica took the lock for an execution; another carries it on
+	// from the execution id alone.
+	_, err := m.AcquireLockFor(ctx, "wf", "exec-1", ttl)
+	require.NoError(t, err)
+	adopter := NewDistributedLockManager(rdb, m.prefix)
+	l := adopter.HeldBy("wf", "exec-1")
+	sent := time.Now()
+	require.NoError(t, adopter.ExtendLock(ctx, l, ttl))
+	held, release := adopter.Keep(ctx, l, ttl, sent)
+	select {
+	case <-held.Done():
+		t.Fatalf("lock lost while kept: %v", context.Cause(held))
+	case <-time.After(3 * ttl):
+	}
+	got, err := m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Equal(t, "exec-1", got)
+	require.NoError(t, release(ctx))
+	got, err = m.Holder(ctx, "wf")
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
+func TestKeepLosesDeletedLock(t *testing.T) {
+	t.Parallel()
+	m, rdb := newTestManager(t)
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+
+	sent := time.Now()
+	l, err := m.AcquireLockFor(ctx, "wf", "exec-1", ttl)
+	require.NoError(t, err)
+	held, release := m.Keep(ctx, l, ttl, sent)
+	time.Sleep(ttl / 2) // past the first renewal
+	require.NoError(t, held.Err(), "kept so far")
+
+	require.NoError(t, rdb.Del(ctx, m.Key("wf")).Err())
+	// The next renewal, at most ttl/3 away, finds the key gone.
+	waitDone(t, held, ttl)
+	cause := context.Cause(held)
+	require.ErrorIs(t, cause, ErrLockLost)
+	require.ErrorIs(t, cause, ErrNotHolder, "a renewal found the key gone")
+	if diff := cmp.Diff(errors.Aborted, errors.KindOf(cause)); diff != "" {
+		t.Errorf("kind of the cause (-want +got):\n%s", diff)
+	}
+	require.ErrorIs(t, release(ctx), ErrNotHolder, "release reports that the lock was lost")
+}
+
+func TestKeepCountsFromSent(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestManager(t)
+	ctx := context.Background()
+	// Long enough that the first renewal, ttl/3 away, cannot come first.
+	const ttl = 3 * time.Second
+
+	// A request sent a whole TTL ago may have taken a lock that is already
+	// gone: the watchdog gives it up before its first renewal.
+	l, err := m.AcquireLockFor(ctx, "wf", "exec-1", ttl)
+	require.NoError(t, err)
+	held, release := m.Keep(ctx, l, ttl, time.Now().Add(-ttl))
+	waitDone(t, held, ttl/6)
+	require.ErrorIs(t, context.Cause(held), ErrLockLost)
+	require.NotErrorIs(t, context.Cause(held), ErrNotHolder, "lost to time, not to another holder")
+	require.NoError(t, release(ctx), "the key still held the token: release deletes it")
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -25,6 +26,25 @@ const (
 // Active reports whether a deployment in this status is the workflow's
 // current one: at most one deployment per workflow is active.
 func (s DeploymentStatus) Active() bool { return s != StatusArchived }
+
+// MaxWorkflowIDLen is the length of executions.workflow_id and its peers.
+const MaxWorkflowIDLen = 128
+
+var workflowIDChars = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// WorkflowIDProblem says what is wrong with a caller's workflow id, which
+// must be 1-128 of [A-Za-z0-9_.:-], or returns "" when nothing is.
+func WorkflowIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "is required"
+	case len(id) > MaxWorkflowIDLen:
+		return fmt.Sprintf("is %d characters long; at most %d", len(id), MaxWorkflowIDLen)
+	case !workflowIDChars.MatchString(id):
+		return "may contain only A-Z, a-z, 0-9, _, ., : and -"
+	}
+	return ""
+}
 
 // TriggerType is stored as its bare name.
 type TriggerType string
@@ -164,6 +184,33 @@ type Execution struct {
 	LeaseExpiresAt    *time.Time
 	Input             json.RawMessage
 	Result            json.RawMessage
+	// HoldsTurn is set once the execution took its workflow's turn (see
+	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
+	HoldsTurn bool
+}
+
+// Terminal reports whether an execution in this status is over: no
+// transition leaves it.
+func (s ExecutionStatus) Terminal() bool {
+	return s != ExecutionPending && s != ExecutionRunning
+}
+
+// Transition is a compare-and-set change of an execution's status: it
+// applies only while the row is in one of From (and owned by Owner, when
+// set), so that a late writer cannot undo what another wrote.
+type Transition struct {
+	From []ExecutionStatus
+	To   ExecutionStatus
+	// Owner, when set, must be the row's owner_instance: a replica whose
+	// lease another replica adopted no longer writes the row.
+	Owner string
+	// The fields below are written when set and left as they are otherwise.
+	EngineExecutionID string
+	StartedTime       *time.Time
+	FinishedTime      *time.Time
+	ErrorMessage      string
+	SkipReason        string
+	Result            json.RawMessage
 }
 
 // Page sizes of every listing (API.md): a request without one gets
@@ -279,10 +326,43 @@ type Store interface {
 	// deployment, or of deployment deploymentID only when it is set (none
 	// when that deployment is not DEPLOYED).
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]CronTrigger, error)
-	// CreateExecution inserts e, filling in its ID. For a cron execution (its
-	// ScheduledTime set) whose slot is already recorded, nothing is written and
-	// created is false: the slot's row is the guard for one run per slot.
+	// CreateExecution inserts e, filling in its ID, if its deployment is
+	// DEPLOYED. When e.DeploymentID is empty the execution is of e.WorkflowID's
+	// DEPLOYED deployment, whose id and version are filled in, with its first
+	// MANUAL trigger for a MANUAL execution without a TriggerID. Nothing is written and created is false when the deployment
+	// is not, or when a row holds the same cron slot (trigger and
+	// ScheduledTime) or the same IdempotencyKey for the workflow: those rows
+	// are the guards for one run per slot and per key.
 	CreateExecution(ctx context.Context, e *Execution) (created bool, err error)
+	// FindExecutionByKey returns workflowID's execution with idempotency key
+	// key, or ErrNotFound.
+	FindExecutionByKey(ctx context.Context, workflowID, key string) (*Execution, error)
+	// TransitionExecution applies t to execution id and returns the row as
+	// written; ErrStale when the row is not in t.From, is terminal, is not
+	// t.Owner's or does not exist. A transition to a terminal status ends
+	// the lease.
+	TransitionExecution(ctx context.Context, id string, t Transition) (*Execution, error)
+	// TakeTurn gives execution id, PENDING and owner's, its workflow's turn:
+	// the right to run that at most one unfinished execution of a workflow
+	// holds, until it ends. It returns "" when id has the turn (already, or
+	// now), else the id of the execution that holds it, writing nothing;
+	// ErrStale when id is not PENDING or not owner's.
+	TakeTurn(ctx context.Context, id, owner string) (holder string, err error)
+	// ListUnfinishedExecutions returns workflowID's PENDING and RUNNING
+	// executions, oldest fired first.
+	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]Execution, error)
+	// RenewLeases extends by lease, from the database's clock, owner's
+	// leases on those of ids that are still PENDING or RUNNING and still
+	// owner's, and returns the ids it renewed.
+	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error)
+	// AdoptExecutions makes owner, for lease, the owner of up to limit
+	// PENDING or RUNNING executions whose lease has expired or that have
+	// none, the oldest fired, and returns them. Rows another replica is
+	// adopting at the same moment are skipped, not waited for.
+	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]Execution, error)
+	// ReleaseLeases ends owner's leases on ids now, so that another replica
+	// adopts those executions without waiting for the leases to run out.
+	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 	// GetExecution returns execution id, or ErrNotFound (also for an id that
 	// is not a UUID).
 	GetExecution(ctx context.Context, id string) (*Execution, error)
@@ -306,6 +386,10 @@ var ErrUnavailable = errors.New("store unavailable")
 // ErrConcurrentChange is in the chain of an error caused by another writer
 // (a deadlock, a serialization failure): the same request may succeed again.
 var ErrConcurrentChange = errors.New("concurrent change")
+
+// ErrStale is returned by a transition whose expected status or owner no
+// longer matches the row.
+var ErrStale = errors.New("execution changed: not in the expected status or owner")
 
 // ErrBadCursor is returned for a page cursor the store did not make.
 var ErrBadCursor = errors.New("malformed page token")

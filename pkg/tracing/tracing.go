@@ -93,3 +93,15 @@ func requestID(id string) string {
 	}
 	return id
 }
+
+// Parent returns a W3C traceparent that continues trace id with a new span
+// id, for a call made on the trace's behalf later, or "" when id is not a
+// W3C trace id (a caller's x-request-id, say).
+func Parent(id string) string {
+	if !isHex(id, 32) || allZero(id) {
+		return ""
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + id + "-" + hex.EncodeToString(b[:]) + "-01"
+}

@@ -1,6 +1,7 @@
 // Package coordination turns triggers into executions in the workflow engine
-// and answers for them. This first part reads: one execution, and the
-// execution history with its filters.
+// and answers for them: it dispatches each execution under its deployment's
+// overlap policy, follows it to its end, cancels it on request, and reads
+// one execution or the history.
 package coordination
 
 import (
@@ -14,16 +15,12 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
 
-// Store is what the service reads.
-type Store interface {
-	GetExecution(ctx context.Context, id string) (*store.Execution, error)
-	ListExecutions(ctx context.Context, f store.ExecutionFilter) (store.ExecutionPage, error)
-}
-
 // Service answers for executions, free of transport types.
 type Service interface {
 	GetExecution(ctx context.Context, req GetRequest) (store.Execution, error)
 	History(ctx context.Context, req HistoryRequest) (HistoryResponse, error)
+	Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error)
+	Cancel(ctx context.Context, req CancelRequest) (store.Execution, error)
 }
 
 // GetRequest names one execution.
@@ -55,14 +52,7 @@ var (
 	triggerTypes = []store.TriggerType{store.TriggerCron, store.TriggerWebhook, store.TriggerManual}
 )
 
-type service struct {
-	store Store
-}
-
-// New returns the service over st.
-func New(st Store) Service { return &service{store: st} }
-
-func (s *service) GetExecution(ctx context.Context, req GetRequest) (store.Execution, error) {
+func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (store.Execution, error) {
 	const op errors.Op = "coordination.GetExecution"
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
 		return store.Execution{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
@@ -74,7 +64,7 @@ func (s *service) GetExecution(ctx context.Context, req GetRequest) (store.Execu
 	return *e, nil
 }
 
-func (s *service) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
+func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
 	const op errors.Op = "coordination.History"
 	var v errors.Violations
 	if req.DeploymentID != "" {

@@ -13,8 +13,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
 
-// fakeStore records the filter it is asked for and answers with err or one execution.
+// fakeStore records the filter it is asked for and answers with err or one
+// execution; the methods it does not override are not called by these tests.
 type fakeStore struct {
+	Store
 	got store.ExecutionFilter
 	err error
 }
@@ -56,7 +58,7 @@ func TestGetExecution(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e, err := New(&fakeStore{err: tc.storeErr}).GetExecution(context.Background(), GetRequest{ExecutionID: tc.id})
+			e, err := newFake(&fakeStore{err: tc.storeErr}).GetExecution(context.Background(), GetRequest{ExecutionID: tc.id})
 			if tc.kind == found {
 				require.NoError(t, err)
 				require.Equal(t, execID, e.ID)
@@ -98,7 +100,7 @@ func TestHistory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := &fakeStore{err: tc.storeErr}
-			resp, err := New(st).History(context.Background(), tc.req)
+			resp, err := newFake(st).History(context.Background(), tc.req)
 			if tc.kind != found {
 				require.Error(t, err)
 				require.Equal(t, tc.kind, errors.KindOf(err), "error: %v", err)
@@ -122,3 +124,5 @@ func TestHistory(t *testing.T) {
 		})
 	}
 }
+
+func newFake(st *fakeStore) *Coordinator { return New(st, nil, nil, Options{}) }

@@ -20,7 +20,6 @@ import (
 
 // Limits on requests (ARCHITECTURE.md "Workflow definition", API.md).
 const (
-	maxWorkflowIDLen           = 128
 	maxDefinitionBytes         = 1 << 20
 	maxDefinitionDepth         = 64
 	maxDefinitionNodes         = 1000
@@ -35,7 +34,6 @@ const (
 )
 
 var (
-	workflowIDChars = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
 	webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
 
 	nodeTypes = []string{"TRIGGER", "AI_AGENT", "EXTERNAL_ACTION", "ACTION", "FLOW", "HUMAN_IN_THE_LOOP", "TOOL", "MEMORY"}
@@ -59,15 +57,10 @@ func indexField(field string, i int) string {
 // Every validate function appends all the violations it finds to v, never
 // stopping at the first, with field paths rooted at field.
 
-// validateWorkflowID checks a caller's workflow id: 1-128 of [A-Za-z0-9_.:-].
+// validateWorkflowID checks a caller's workflow id (store.WorkflowIDProblem).
 func validateWorkflowID(v *errors.Violations, field, id string) {
-	switch {
-	case id == "":
-		v.Add(field, "is required")
-	case len(id) > maxWorkflowIDLen:
-		v.Add(field, "is %d characters long; at most %d", len(id), maxWorkflowIDLen)
-	case !workflowIDChars.MatchString(id):
-		v.Add(field, "may contain only A-Z, a-z, 0-9, _, ., : and -")
+	if p := store.WorkflowIDProblem(id); p != "" {
+		v.Add(field, "%s", p)
 	}
 }
 

@@ -6,34 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
-
-// newTestRedis returns a client of the machine's Redis and a key prefix of
-// the test's own; the test's keys are deleted when it ends.
-func newTestRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	require.NoError(t, rdb.Ping(context.Background()).Err(), "Redis at 127.0.0.1:6379")
-	prefix := "wfr_test_" + uuid.NewString()[:8] + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
-}
 
 // TestTwoReplicasFireEverySlotOnce runs two schedulers against one database
 // and one Redis: 50 deployments fire every second with a 2 s jitter window
@@ -44,7 +25,7 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 	}
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
-	rdb, prefix := newTestRedis(t)
+	rdb, prefix := redistest.New(t)
 
 	const deployments, every = 50, "* * * * * ?"
 	window := int32(2)
@@ -123,7 +104,7 @@ func TestChangesReachOtherReplicas(t *testing.T) {
 	}
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
-	rdb, prefix := newTestRedis(t)
+	rdb, prefix := redistest.New(t)
 	replica := func() *Scheduler {
 		s := New(st, func(context.Context, Fire) error { return nil },
 			Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Hour})

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +20,10 @@ import (
 type fakeLocker struct {
 	ok       bool
 	err      error
+	recorded bool
 	keys     []string
 	released []string
+	marked   []string
 }
 
 func (l *fakeLocker) TryLock(_ context.Context, key string, _ time.Duration) (string, bool, error) {
@@ -31,13 +36,48 @@ func (l *fakeLocker) Release(_ context.Context, key, token string) error {
 	return errors.New("Redis went away")
 }
 
+func (l *fakeLocker) MarkRecorded(_ context.Context, key, token string) error {
+	l.marked = append(l.marked, token)
+	return nil
+}
+
+func (l *fakeLocker) Recorded(context.Context, string) (bool, error) { return l.recorded, nil }
+
+// lockedBuffer is a log output that a confirmation, which logs from a
+// timer's goroutine, may write while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 type fakeExecutions struct {
 	created bool
 	err     error
+	mu      sync.Mutex
 	got     []store.Execution
 }
 
+func (f *fakeExecutions) inserted() []store.Execution {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
+}
+
 func (f *fakeExecutions) CreateExecution(_ context.Context, e *store.Execution) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.got = append(f.got, *e)
 	if f.created {
 		e.ID = "exec-1"
@@ -62,7 +102,8 @@ func TestRecorder(t *testing.T) {
 		wantLog    string
 	}{
 		{"wins the slot", &fakeLocker{ok: true}, &fakeExecutions{created: true}, false, true, 0, "workflow_fired"},
-		{"another replica holds the lock", &fakeLocker{ok: false}, &fakeExecutions{created: true}, false, false, 1, ""},
+		{"another replica holds the lock and recorded the slot", &fakeLocker{ok: false, recorded: true}, &fakeExecutions{created: true}, false, false, 1, ""},
+		{"another replica holds the lock and died", &fakeLocker{ok: false}, &fakeExecutions{created: true}, false, true, 1, "slot recorded by a replica kept out of it"},
 		{"Redis down: the database decides", &fakeLocker{err: errors.New("connection refused")}, &fakeExecutions{created: true}, false, true, 0, "slot lock unavailable"},
 		{"the row exists already", &fakeLocker{ok: true}, &fakeExecutions{created: false}, false, true, 1, ""},
 		{"the database fails", &fakeLocker{ok: true}, &fakeExecutions{err: errors.New("database down")}, true, true, 0, ""},
@@ -70,16 +111,23 @@ func TestRecorder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var buf bytes.Buffer
+			var buf lockedBuffer
 			dups := generic.NewCounter("dups")
 			r := &Recorder{Store: tc.store, KeyPrefix: "wfr:", Logger: log.NewJSONLogger(&buf), Duplicates: dups,
-				Now: func() time.Time { return firedAt }}
+				ConfirmAfter: time.Millisecond, Now: func() time.Time { return firedAt }}
 			if tc.locker != nil {
 				r.Locker = tc.locker
 			}
 			err := r.Record(context.Background(), fire)
 			require.Equal(t, tc.wantErr, err != nil, "error: %v", err)
-			require.Equal(t, tc.wantInsert, len(tc.store.got) == 1)
+			if tc.locker != nil && !tc.locker.ok && tc.locker.err == nil {
+				// The check of a slot another replica holds comes later.
+				time.Sleep(20 * time.Millisecond)
+				if tc.wantLog != "" {
+					require.Eventually(t, func() bool { return strings.Contains(buf.String(), tc.wantLog) }, time.Second, time.Millisecond)
+				}
+			}
+			require.Equal(t, tc.wantInsert, len(tc.store.inserted()) == 1)
 			require.Equal(t, tc.wantDup, dups.Value())
 			if tc.wantLog != "" {
 				require.Contains(t, buf.String(), tc.wantLog)
@@ -92,9 +140,12 @@ func TestRecorder(t *testing.T) {
 				} else {
 					require.Empty(t, tc.locker.released, "a recorded or taken slot stays locked")
 				}
+				if tc.locker.ok && !tc.wantErr {
+					require.Equal(t, []string{"token-wfr:slot:t1:1772366400000"}, tc.locker.marked, "the holder marks its slot recorded")
+				}
 			}
 			if tc.wantInsert {
-				e := tc.store.got[0]
+				e := tc.store.inserted()[0]
 				require.Equal(t, store.ExecutionPending, e.Status)
 				require.True(t, e.ScheduledTime.Equal(slot))
 				require.True(t, e.FiredTime.Equal(firedAt))
@@ -104,6 +155,16 @@ func TestRecorder(t *testing.T) {
 			}
 		})
 	}
+
+	// A stopped recorder confirms nothing more.
+	held := &fakeLocker{}
+	execs := &fakeExecutions{created: true}
+	stopped := &Recorder{Store: execs, Locker: held, ConfirmAfter: 10 * time.Millisecond}
+	require.NoError(t, stopped.Record(context.Background(), fire))
+	stopped.Stop()
+	require.NoError(t, stopped.Record(context.Background(), fire))
+	time.Sleep(50 * time.Millisecond)
+	require.Empty(t, execs.inserted(), "no confirmation after Stop")
 
 	var nilDeps Recorder
 	nilDeps.Store = &fakeExecutions{created: true}

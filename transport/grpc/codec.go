@@ -151,6 +151,42 @@ func encodeHistoryResponse(_ context.Context, r any) (any, error) {
 	return out, nil
 }
 
+func decodeTriggerRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.TriggerWorkflowRequest)
+	return coordination.TriggerRequest{
+		WorkflowID:     req.GetWorkflowId(),
+		TriggerData:    req.GetTriggerData(),
+		WebhookPath:    req.GetWebhookPath(),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		TriggerType:    store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		TriggeredBy:    req.GetTriggeredBy(),
+	}, nil
+}
+
+func encodeTriggerResponse(_ context.Context, r any) (any, error) {
+	resp := r.(coordination.TriggerResponse)
+	out := &pb.TriggerWorkflowResponse{
+		ExecutionId:  resp.Execution.ID,
+		Status:       pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(resp.Execution.Status))),
+		Deduplicated: resp.Deduplicated,
+		Message:      "execution " + string(resp.Execution.Status),
+	}
+	if resp.Deduplicated {
+		out.Message = "idempotency key matched an earlier execution, which is " + string(resp.Execution.Status)
+	}
+	return out, nil
+}
+
+func decodeCancelRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.CancelExecutionRequest)
+	return coordination.CancelRequest{ExecutionID: req.GetExecutionId(), Reason: req.GetReason()}, nil
+}
+
+func encodeCancelResponse(_ context.Context, r any) (any, error) {
+	e := r.(store.Execution)
+	return &pb.CancelExecutionResponse{Execution: executionToProto(&e)}, nil
+}
+
 func definitionMap(s *structpb.Struct) map[string]any {
 	if s == nil {
 		return nil

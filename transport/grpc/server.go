@@ -18,7 +18,7 @@ type runtimeServer struct {
 	// RPCs whose behaviour later work fills in answer UNIMPLEMENTED with the method's name.
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
-	execution, history                   kitgrpc.Handler
+	execution, history, trigger, cancel  kitgrpc.Handler
 }
 
 // NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the
@@ -28,6 +28,8 @@ func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.Coordin
 	return &runtimeServer{
 		execution: kitgrpc.NewServer(c.GetExecution, decodeGetExecutionRequest, encodeGetExecutionResponse, opts...),
 		history:   kitgrpc.NewServer(c.GetExecutionHistory, decodeHistoryRequest, encodeHistoryResponse, opts...),
+		trigger:   kitgrpc.NewServer(c.TriggerWorkflow, decodeTriggerRequest, encodeTriggerResponse, opts...),
+		cancel:    kitgrpc.NewServer(c.CancelExecution, decodeCancelRequest, encodeCancelResponse, opts...),
 		deploy:    kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
 		update:    kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
 		remove:    kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
@@ -62,6 +64,14 @@ func (s *runtimeServer) GetExecution(ctx context.Context, req *pb.GetExecutionRe
 
 func (s *runtimeServer) GetExecutionHistory(ctx context.Context, req *pb.GetExecutionHistoryRequest) (*pb.GetExecutionHistoryResponse, error) {
 	return serve[*pb.GetExecutionHistoryResponse](ctx, s.history, req)
+}
+
+func (s *runtimeServer) TriggerWorkflow(ctx context.Context, req *pb.TriggerWorkflowRequest) (*pb.TriggerWorkflowResponse, error) {
+	return serve[*pb.TriggerWorkflowResponse](ctx, s.trigger, req)
+}
+
+func (s *runtimeServer) CancelExecution(ctx context.Context, req *pb.CancelExecutionRequest) (*pb.CancelExecutionResponse, error) {
+	return serve[*pb.CancelExecutionResponse](ctx, s.cancel, req)
 }
 
 func serve[Resp any](ctx context.Context, h kitgrpc.Handler, req any) (Resp, error) {

@@ -80,43 +80,53 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 	return out, nil
 }
 
-// insertExecutionSQL writes nothing for a slot already recorded (the conflict
-// target is the (trigger_id, scheduled_time) constraint, so any other unique
-// violation still fails loudly) nor for a deployment that is not DEPLOYED: a
+// insertExecutionSQL writes nothing for a slot or an idempotency key already
+// recorded (ON CONFLICT without a target covers both unique guards: the
+// (trigger_id, scheduled_time) constraint and the partial (workflow_id,
+// idempotency_key) index) nor for a deployment that is not DEPLOYED: a
 // replica whose view of a pause is late cannot record a run for it.
+//
+// With a NULL deployment id ($3) the row goes to the workflow's DEPLOYED
+// deployment, at its current version, and a MANUAL row without a trigger to
+// that deployment's first MANUAL trigger: a manual trigger costs this one
+// statement, not a read of the deployment before it.
 const insertExecutionSQL = `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
 	triggered_by, owner_instance, lease_expires_at, input)
-SELECT $1::uuid, $2, $3::uuid, $4, $5::uuid, $6, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12, $13,
-	$14, $15, $16::timestamptz, $17::jsonb
-WHERE EXISTS (SELECT 1 FROM deployments d WHERE d.id = $3::uuid AND d.status = 'DEPLOYED')
-ON CONFLICT ON CONSTRAINT executions_trigger_slot_key DO NOTHING
-RETURNING id`
+SELECT $1::uuid, $2::text, d.id, CASE WHEN $3::uuid IS NULL THEN d.version ELSE $4 END,
+	COALESCE($5::uuid, CASE WHEN $6::text = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
+		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
+	$6::text, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12, $13, $14, $15, $16::timestamptz, $17::jsonb
+FROM deployments d
+WHERE d.status = 'DEPLOYED' AND CASE WHEN $3::uuid IS NULL THEN d.workflow_id = $2::text ELSE d.id = $3::uuid END
+ON CONFLICT DO NOTHING
+RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id::text, '')`
 
-// CreateExecution inserts e with a new id. For a slot another writer has
-// already recorded, or a deployment that is not DEPLOYED, it writes nothing
-// and returns false.
+// CreateExecution inserts e with a new id, and the deployment's id, version
+// and MANUAL trigger when e names only its workflow. For a slot or
+// idempotency key another writer has already recorded, or a deployment that
+// is not DEPLOYED, it writes nothing and returns false.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
 	defer classify(&err)
-	id := uuid.NewString()
 	var input *string
 	if len(e.Input) > 0 {
 		in := string(e.Input)
 		input = &in
 	}
-	var got string
-	err = s.db.GetContext(ctx, &got, insertExecutionSQL,
-		id, e.WorkflowID, e.DeploymentID, e.DeploymentVersion, nullString(e.TriggerID), string(e.TriggerType),
-		string(e.Status), e.ScheduledTime, e.FiredTime, e.JitterSeconds, nullString(e.SkipReason),
+	var id, deploymentID, triggerID string
+	var version int64
+	err = s.db.QueryRowContext(ctx, insertExecutionSQL,
+		uuid.NewString(), e.WorkflowID, nullString(e.DeploymentID), e.DeploymentVersion, nullString(e.TriggerID),
+		string(e.TriggerType), string(e.Status), e.ScheduledTime, e.FiredTime, e.JitterSeconds, nullString(e.SkipReason),
 		nullString(e.TraceID), nullString(e.IdempotencyKey), nullString(e.TriggeredBy),
-		nullString(e.OwnerInstance), e.LeaseExpiresAt, input)
+		nullString(e.OwnerInstance), e.LeaseExpiresAt, input).Scan(&id, &deploymentID, &version, &triggerID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("postgres: create execution: %w", err)
 	}
-	e.ID = got
+	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = id, deploymentID, version, triggerID
 	return true, nil
 }

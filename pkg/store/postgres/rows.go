@@ -158,7 +158,7 @@ func (r *eventRow) event() store.Event {
 const executionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
 	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
-	owner_instance, lease_expires_at, input, result`
+	owner_instance, lease_expires_at, input, result, holds_turn`
 
 // executionRow is one row of executions.
 type executionRow struct {
@@ -182,6 +182,7 @@ type executionRow struct {
 	TriggeredBy       *string    `db:"triggered_by"`
 	OwnerInstance     *string    `db:"owner_instance"`
 	LeaseExpiresAt    *time.Time `db:"lease_expires_at"`
+	HoldsTurn         bool       `db:"holds_turn"`
 	Input             []byte     `db:"input"`
 	Result            []byte     `db:"result"`
 }
@@ -208,6 +209,7 @@ func (r *executionRow) execution() *store.Execution {
 		TriggeredBy:       deref(r.TriggeredBy),
 		OwnerInstance:     deref(r.OwnerInstance),
 		LeaseExpiresAt:    utcPtr(r.LeaseExpiresAt),
+		HoldsTurn:         r.HoldsTurn,
 		Input:             json.RawMessage(r.Input),
 		Result:            json.RawMessage(r.Result),
 	}

@@ -1,0 +1,479 @@
+package coordination
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/kit/metrics/discard"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Store is what the coordinator reads and writes.
+type Store interface {
+	GetDeployment(ctx context.Context, id string) (*store.Deployment, error)
+	GetActiveDeployment(ctx context.Context, workflowID string) (*store.Deployment, error)
+	CreateExecution(ctx context.Context, e *store.Execution) (bool, error)
+	FindExecutionByKey(ctx context.Context, workflowID, key string) (*store.Execution, error)
+	GetExecution(ctx context.Context, id string) (*store.Execution, error)
+	ListExecutions(ctx context.Context, f store.ExecutionFilter) (store.ExecutionPage, error)
+	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]store.Execution, error)
+	TakeTurn(ctx context.Context, id, owner string) (string, error)
+	TransitionExecution(ctx context.Context, id string, t store.Transition) (*store.Execution, error)
+	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error)
+	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Execution, error)
+	ReleaseLeases(ctx context.Context, owner string, ids []string) error
+}
+
+// Locker is the per-workflow lock (lock.DistributedLockManager). The
+// coordinator holds it under the execution id, so that the replica that
+// adopts an execution can renew and release its lock.
+type Locker interface {
+	AcquireLockFor(ctx context.Context, workflowID, holder string, ttl time.Duration) (*lock.Lock, error)
+	HeldBy(workflowID, holder string) *lock.Lock
+	Holder(ctx context.Context, workflowID string) (string, error)
+	ExtendLock(ctx context.Context, l *lock.Lock, ttl time.Duration) error
+	ReleaseLock(ctx context.Context, l *lock.Lock) error
+	Keep(ctx context.Context, l *lock.Lock, ttl time.Duration, sent time.Time) (context.Context, func(context.Context) error)
+}
+
+// Options tune the coordinator; zero values take the defaults named below.
+type Options struct {
+	// InstanceID names this replica as the owner of the executions it runs.
+	InstanceID string
+	// Lease is how long an execution stays this replica's without a renewal
+	// (default 30 s); leases are renewed every Lease/3, and another replica
+	// adopts an execution whose lease ran out.
+	Lease time.Duration
+	// ExecutionTimeout applies to deployments that set none (default 1 h).
+	ExecutionTimeout time.Duration
+	// LockGrace is how long a workflow lock outlives the execution's
+	// timeout when no one renews it (default 1 min).
+	LockGrace time.Duration
+	// PollMin and PollMax bound the wait between two status reads of a
+	// running execution (default 100 ms, doubling up to 5 s).
+	PollMin, PollMax time.Duration
+	// MaxConcurrentPolls bounds the status reads in flight (default 64).
+	MaxConcurrentPolls int
+	// RetryMin and RetryMax bound the wait between two attempts to reach an
+	// unavailable engine, database or lock (default 200 ms, doubling up to 10 s).
+	RetryMin, RetryMax time.Duration
+	// BufferRetry is how often an execution buffered by BUFFER_ONE tries the
+	// workflow's lock again (default 500 ms).
+	BufferRetry time.Duration
+	// AdoptBatch is how many expired executions one adoption takes (default 100).
+	AdoptBatch int
+	Logger     log.Logger
+	Metrics    Metrics
+}
+
+// Metrics are the coordinator's instruments; nil ones discard.
+type Metrics struct {
+	// Finished counts executions that reached a terminal status, by "status".
+	Finished metrics.Counter
+	// Locks counts workflow lock attempts by "outcome": acquired, held, unavailable.
+	Locks metrics.Counter
+	// DispatchLatency observes seconds from an execution's fire to the
+	// engine's acceptance.
+	DispatchLatency metrics.Histogram
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Lease, 30*time.Second)
+	def(&o.ExecutionTimeout, time.Hour)
+	def(&o.LockGrace, time.Minute)
+	def(&o.PollMin, 100*time.Millisecond)
+	def(&o.PollMax, 5*time.Second)
+	def(&o.RetryMin, 200*time.Millisecond)
+	def(&o.RetryMax, 10*time.Second)
+	def(&o.BufferRetry, 500*time.Millisecond)
+	if o.MaxConcurrentPolls <= 0 {
+		o.MaxConcurrentPolls = 64
+	}
+	if o.AdoptBatch <= 0 {
+		o.AdoptBatch = 100
+	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
+	if o.Metrics.Finished == nil {
+		o.Metrics.Finished = discard.NewCounter()
+	}
+	if o.Metrics.Locks == nil {
+		o.Metrics.Locks = discard.NewCounter()
+	}
+	if o.Metrics.DispatchLatency == nil {
+		o.Metrics.DispatchLatency = discard.NewHistogram()
+	}
+	return o
+}
+
+// Bounds of work done on contexts of their own, detached from the run's.
+const (
+	// dispatchTimeout bounds one dispatch to the engine and the write that
+	// records it, which finish even when the replica stops meanwhile.
+	dispatchTimeout = 30 * time.Second
+	// cleanupTimeout bounds releasing a lock or a lease.
+	cleanupTimeout = 5 * time.Second
+	// redisBackoff is how long the coordinator decides overlaps in the
+	// database alone after Redis failed to answer, instead of waiting for
+	// Redis's timeout on every execution.
+	redisBackoff = 5 * time.Second
+	// adoptRounds bounds the batches adopted per lease tick.
+	adoptRounds = 10
+)
+
+// Coordinator runs executions: it dispatches each one to the engine under its
+// deployment's overlap policy, follows it to its end, and keeps the leases
+// through which another replica carries on when this one dies. It is the
+// execution coordination service of ARCHITECTURE.md.
+type Coordinator struct {
+	store  Store
+	engine engine.Client
+	locks  Locker // nil without Redis
+	opts   Options
+	logger log.Logger
+
+	deployments deploymentCache
+	polls       chan struct{}
+
+	// redisDownUntil is when Redis is asked again after it failed; a
+	// time.Time from time.Now, so that its monotonic reading is compared.
+	redisMu        sync.Mutex
+	redisDownUntil time.Time
+
+	base context.Context
+	halt context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	owned    map[string]*handle
+	stopping bool
+}
+
+// handle is one run of an execution, to stop it. A run that outlives its
+// ownership (adopted elsewhere, then adopted back here) must not stop the
+// run that replaced it, hence a handle per run rather than per id.
+type handle struct {
+	cancel context.CancelFunc
+}
+
+// New returns a coordinator over st, eng and locks (nil without Redis). It
+// runs executions it creates at once; Start adds lease renewal and adoption.
+func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
+	opts = opts.withDefaults()
+	base, halt := context.WithCancel(context.Background())
+	return &Coordinator{
+		store: st, engine: eng, locks: locks, opts: opts,
+		logger:      opts.Logger,
+		deployments: deploymentCache{store: st, timeout: opts.ExecutionTimeout},
+		polls:       make(chan struct{}, opts.MaxConcurrentPolls),
+		base:        base, halt: halt,
+		owned: map[string]*handle{},
+	}
+}
+
+// Start renews this replica's leases and adopts executions whose lease ran
+// out, until Stop. It adopts once at once, so that a replica restarting
+// after a crash picks up what no one else did.
+func (c *Coordinator) Start() {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.adopt()
+		t := time.NewTicker(c.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.base.Done():
+				return
+			case <-t.C:
+				c.renew()
+				c.adopt()
+			}
+		}
+	}()
+}
+
+// Stop ends the coordinator's work, as ARCHITECTURE "Shutdown" says:
+// dispatches in flight finish, every other run stops where it is, and the
+// leases of executions not over are released so that another replica adopts
+// them at once. Workflow locks of executions still running in the engine
+// are kept for their adopter. Stop returns when all that is done, or when
+// ctx ends.
+func (c *Coordinator) Stop(ctx context.Context) {
+	c.mu.Lock()
+	c.stopping = true
+	ids := slices.Collect(maps.Keys(c.owned))
+	c.mu.Unlock()
+	c.halt()
+
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		level.Warn(c.logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", ctx.Err())
+	}
+	if len(ids) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := c.store.ReleaseLeases(rctx, c.opts.InstanceID, ids); err != nil {
+		level.Warn(c.logger).Log("msg", "leases not released; they run out by themselves", "executions", len(ids), "err", err)
+		return
+	}
+	level.Info(c.logger).Log("msg", "leases released", "executions", len(ids))
+}
+
+// CreateExecution records e as a PENDING execution owned by this replica and
+// runs it; it writes nothing, and returns false, when store.CreateExecution
+// does not. The scheduler records its fires through it.
+func (c *Coordinator) CreateExecution(ctx context.Context, e *store.Execution) (bool, error) {
+	e.Status = store.ExecutionPending
+	e.OwnerInstance = c.opts.InstanceID
+	// The first lease is on this replica's clock; the first renewal, a
+	// third of a lease later, puts it on the database's like every other.
+	until := time.Now().Add(c.opts.Lease).UTC()
+	e.LeaseExpiresAt = &until
+	created, err := c.store.CreateExecution(ctx, e)
+	if err != nil || !created {
+		return created, err
+	}
+	c.start(*e, false)
+	return true, nil
+}
+
+// start runs e in a goroutine of its own, unless this replica runs it
+// already or is stopping; a stopping replica gives the lease up instead.
+// adopted says that another replica may have worked on e before.
+func (c *Coordinator) start(e store.Execution, adopted bool) {
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		c.releaseLeases(e.ID)
+		return
+	}
+	if _, ok := c.owned[e.ID]; ok {
+		c.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(c.base)
+	h := &handle{cancel: cancel}
+	c.owned[e.ID] = h
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		defer c.drop(e.ID, h)
+		r := c.newRun(e)
+		r.adopted = adopted
+		r.run(ctx)
+	}()
+}
+
+// drop stops run h of execution id and forgets it, if it is still the one
+// running id here (nil: whichever is).
+func (c *Coordinator) drop(id string, h *handle) {
+	c.mu.Lock()
+	cur, ok := c.owned[id]
+	if ok && (h == nil || cur == h) {
+		delete(c.owned, id)
+	}
+	c.mu.Unlock()
+	if ok && (h == nil || cur == h) {
+		cur.cancel()
+	}
+	if h != nil {
+		h.cancel()
+	}
+}
+
+func (c *Coordinator) releaseLeases(ids ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := c.store.ReleaseLeases(ctx, c.opts.InstanceID, ids); err != nil {
+		level.Warn(c.logger).Log("msg", "lease not released; it runs out by itself", "err", err)
+	}
+}
+
+// renew extends the leases of every execution this replica runs, and stops
+// the runs whose lease it no longer holds: they are over, or another replica
+// adopted them while this one could not renew.
+func (c *Coordinator) renew() {
+	c.mu.Lock()
+	ids := slices.Collect(maps.Keys(c.owned))
+	c.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.base, c.opts.Lease/3)
+	defer cancel()
+	renewed, err := c.store.RenewLeases(ctx, c.opts.InstanceID, ids, c.opts.Lease)
+	if err != nil {
+		if c.base.Err() == nil {
+			level.Warn(c.logger).Log("msg", "leases not renewed", "executions", len(ids), "err", err)
+		}
+		return
+	}
+	if len(renewed) == len(ids) {
+		return
+	}
+	kept := make(map[string]bool, len(renewed))
+	for _, id := range renewed {
+		kept[id] = true
+	}
+	for _, id := range ids {
+		if !kept[id] {
+			c.drop(id, nil)
+		}
+	}
+}
+
+// adopt takes over executions whose lease ran out and runs them, within one
+// Lease/3 in all so that the renewal after it is not late. Its statements
+// are not cut by Stop: rows adopted as the replica stops are handed back by
+// start rather than left owned and idle until their lease runs out.
+func (c *Coordinator) adopt() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.base), c.opts.Lease/3)
+	defer cancel()
+	for range adoptRounds {
+		if c.base.Err() != nil {
+			return
+		}
+		rows, err := c.store.AdoptExecutions(ctx, c.opts.InstanceID, c.opts.Lease, c.opts.AdoptBatch)
+		if err != nil {
+			level.Warn(c.logger).Log("msg", "adoption failed", "err", err)
+			return
+		}
+		for _, e := range rows {
+			level.Info(c.logger).Log("msg", "execution_adopted", "execution_id", e.ID, "workflow_id", e.WorkflowID,
+				"status", e.Status, "trace_id", e.TraceID)
+			c.start(e, true)
+		}
+		if len(rows) < c.opts.AdoptBatch {
+			return
+		}
+	}
+}
+
+// redisUsable reports whether the workflow locks are worth asking now.
+func (c *Coordinator) redisUsable() bool {
+	if c.locks == nil {
+		return false
+	}
+	c.redisMu.Lock()
+	defer c.redisMu.Unlock()
+	return !time.Now().Before(c.redisDownUntil)
+}
+
+func (c *Coordinator) redisFailed(err error) {
+	c.redisMu.Lock()
+	c.redisDownUntil = time.Now().Add(redisBackoff)
+	c.redisMu.Unlock()
+	level.Warn(c.logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
+}
+
+// deploymentInfo is what running an execution needs of its deployment.
+type deploymentInfo struct {
+	policy     string
+	timeout    time.Duration
+	definition json.RawMessage
+	// webhookPaths maps webhook trigger ids to their paths.
+	webhookPaths map[string]string
+}
+
+// deploymentCache keeps deployments by id and version: a version never
+// changes, so an entry never goes stale, and an execution of the current
+// version (nearly all of them) costs no query.
+type deploymentCache struct {
+	store   Store
+	timeout time.Duration
+	mu      sync.Mutex
+	m       map[deploymentKey]*deploymentInfo
+}
+
+type deploymentKey struct {
+	id      string
+	version int64
+}
+
+// maxCachedDeployments bounds the cache; past it the cache starts over.
+const maxCachedDeployments = 10000
+
+// get returns the deployment at version, or at its current version when
+// that is later: the definition of older versions is not kept.
+func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*deploymentInfo, error) {
+	dc.mu.Lock()
+	info, ok := dc.m[deploymentKey{id, version}]
+	dc.mu.Unlock()
+	if ok {
+		return info, nil
+	}
+	d, err := dc.store.GetDeployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	info = &deploymentInfo{
+		policy:       d.Config.OverlapPolicy,
+		timeout:      dc.timeout,
+		definition:   d.Definition,
+		webhookPaths: map[string]string{},
+	}
+	if info.policy == "" {
+		info.policy = store.OverlapSkip
+	}
+	if d.Config.ExecutionTimeoutSeconds > 0 {
+		info.timeout = time.Duration(d.Config.ExecutionTimeoutSeconds) * time.Second
+	}
+	for _, t := range d.Triggers {
+		if t.Webhook != nil {
+			info.webhookPaths[t.ID] = t.Webhook.Path
+		}
+	}
+	dc.mu.Lock()
+	if dc.m == nil || len(dc.m) >= maxCachedDeployments {
+		dc.m = map[deploymentKey]*deploymentInfo{}
+	}
+	dc.m[deploymentKey{id, d.Version}] = info
+	dc.mu.Unlock()
+	return info, nil
+}
+
+// sleep waits d, and reports false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff doubles d up to limit.
+func backoff(d, limit time.Duration) time.Duration {
+	return min(2*d, limit)
+}

@@ -1,0 +1,682 @@
+package coordination
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
+)
+
+// rig is a coordinator over real PostgreSQL, Redis and an engine-sim served
+// over gRPC on a port of 127.0.0.1, with timings short enough for tests.
+type rig struct {
+	t      *testing.T
+	st     *postgres.Store
+	sim    *enginesim.Sim
+	engine engine.Client
+	locks  *lock.DistributedLockManager
+}
+
+// testOptions are the coordinator's timings in these tests: what takes
+// seconds in production takes milliseconds here.
+func testOptions(instance string) Options {
+	return Options{
+		InstanceID: instance, Lease: time.Second, ExecutionTimeout: 30 * time.Second, LockGrace: time.Second,
+		PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond,
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, BufferRetry: 20 * time.Millisecond,
+	}
+}
+
+func newRig(t *testing.T, sim enginesim.Config) *rig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	r := &rig{t: t, st: pgtest.NewStore(t), sim: enginesim.New(sim)}
+	r.engine = serveEngine(t, r.sim, "127.0.0.1:0")
+	rdb, prefix := redistest.New(t)
+	r.locks = lock.NewDistributedLockManager(rdb, prefix)
+	return r
+}
+
+// serveEngine serves sim on addr and returns a client of it with fast retries.
+func serveEngine(t *testing.T, sim *enginesim.Sim, addr string) engine.Client {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	pb.RegisterWorkflowServiceServer(srv, sim)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return dialEngine(t, lis.Addr().String())
+}
+
+func dialEngine(t *testing.T, addr string) engine.Client {
+	t.Helper()
+	conn, err := engine.Dial(addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return engine.NewGRPC(conn, engine.Options{
+		CallTimeout: time.Second, MaxAttempts: 2, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		BreakerOpenFor: 50 * time.Millisecond,
+	})
+}
+
+// coordinator returns a started coordinator named instance, stopped when the test ends.
+func (r *rig) coordinator(instance string) *Coordinator {
+	return r.coordinatorWith(instance, r.engine, r.locks)
+}
+
+func (r *rig) coordinatorWith(instance string, eng engine.Client, locks Locker) *Coordinator {
+	c := New(r.st, eng, locks, testOptions(instance))
+	c.Start()
+	r.t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
+}
+
+// deploy creates a DEPLOYED deployment of a new workflow with a MANUAL trigger.
+func (r *rig) deploy(cfg store.Config) string {
+	r.t.Helper()
+	d := &store.Deployment{
+		WorkflowID: "wf-" + uuid.NewString()[:8], Status: store.StatusDeployed, Version: 1,
+		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`), Config: cfg,
+		Triggers: []store.Trigger{{Type: store.TriggerManual, Enabled: true}},
+	}
+	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, store.Event{Action: store.ActionDeploy}))
+	return d.WorkflowID
+}
+
+func (r *rig) trigger(c *Coordinator, wf string) store.Execution {
+	r.t.Helper()
+	resp, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf, TriggerData: `{"n": 1}`})
+	require.NoError(r.t, err)
+	require.False(r.t, resp.Deduplicated)
+	return resp.Execution
+}
+
+func (r *rig) get(id string) store.Execution {
+	r.t.Helper()
+	e, err := r.st.GetExecution(context.Background(), id)
+	require.NoError(r.t, err)
+	return *e
+}
+
+// waitStatus waits until execution id is in one of statuses and returns it.
+func (r *rig) waitStatus(id string, statuses ...store.ExecutionStatus) store.Execution {
+	r.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		e := r.get(id)
+		for _, s := range statuses {
+			if e.Status == s {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("execution %s is %s (%s), want one of %v", id, e.Status, e.ErrorMessage, statuses)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// calls returns how many ExecuteWorkflow calls the engine took for execution id.
+func (r *rig) calls(id string) int { return r.sim.Calls()[id] }
+
+func (r *rig) countExecutions(wf string) int {
+	r.t.Helper()
+	var n int
+	require.NoError(r.t, r.st.DB().Get(&n, `SELECT count(*) FROM executions WHERE workflow_id = $1`, wf))
+	return n
+}
+
+func TestManualTriggerRunsToItsEnd(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 50 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
+	c := r.coordinator("a")
+	wf := r.deploy(store.Config{})
+
+	e := r.trigger(c, wf)
+	require.Equal(t, store.ExecutionPending, e.Status)
+	require.Equal(t, store.TriggerManual, e.TriggerType)
+	require.Equal(t, "manual", e.TriggeredBy)
+	require.NotEmpty(t, e.TriggerID, "the deployment's MANUAL trigger")
+
+	done := r.waitStatus(e.ID, store.ExecutionSucceeded)
+	require.NotEmpty(t, done.EngineExecutionID)
+	require.NotNil(t, done.StartedTime)
+	require.NotNil(t, done.FinishedTime)
+	require.Nil(t, done.LeaseExpiresAt, "a finished execution holds no lease")
+	require.Equal(t, "a", done.OwnerInstance)
+	require.JSONEq(t, `{"n": 1}`, string(done.Input))
+	require.NotEmpty(t, done.Result)
+	require.Equal(t, 1, r.calls(e.ID))
+
+	// The lock goes right after the end is recorded.
+	require.Eventually(t, func() bool {
+		holder, err := r.locks.Holder(context.Background(), wf)
+		return err == nil && holder == ""
+	}, time.Second, 5*time.Millisecond, "the workflow lock is released at the end")
+}
+
+func TestIdempotencyKeyReturnsTheSameExecution(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	c := r.coordinator("a")
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapAllowAll})
+
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	dedup := make([]bool, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf, IdempotencyKey: "order-42"})
+			require.NoError(t, err)
+			ids[i], dedup[i] = resp.Execution.ID, resp.Deduplicated
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range ids {
+		require.Equal(t, ids[0], ids[i])
+		if !dedup[i] {
+			fresh++
+		}
+	}
+	require.Equal(t, 1, fresh, "exactly one call started the execution")
+	r.waitStatus(ids[0], store.ExecutionSucceeded)
+	require.Equal(t, 1, r.countExecutions(wf))
+	require.Equal(t, 1, r.calls(ids[0]))
+}
+
+func TestTriggerRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	c := r.coordinator("a")
+	wf := r.deploy(store.Config{})
+	paused := r.deploy(store.Config{})
+	d, err := r.st.GetActiveDeployment(context.Background(), paused)
+	require.NoError(t, err)
+	_, err = r.st.UpdateDeployment(context.Background(), d.ID, func(d *store.Deployment) (store.Event, error) {
+		d.Status = store.StatusPaused
+		return store.Event{Action: store.ActionPause}, nil
+	})
+	require.NoError(t, err)
+
+	deep := strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65)
+	for _, tc := range []struct {
+		name string
+		req  TriggerRequest
+		kind errors.Kind
+	}{
+		{"missing workflow id", TriggerRequest{}, errors.Invalid},
+		{"malformed workflow id", TriggerRequest{WorkflowID: "bad id!"}, errors.Invalid},
+		{"not JSON", TriggerRequest{WorkflowID: wf, TriggerData: "{nope"}, errors.Invalid},
+		{"JSON array", TriggerRequest{WorkflowID: wf, TriggerData: "[1,2]"}, errors.Invalid},
+		{"too large", TriggerRequest{WorkflowID: wf, TriggerData: `{"a":"` + strings.Repeat("x", 2<<20) + `"}`}, errors.Invalid},
+		{"too deep", TriggerRequest{WorkflowID: wf, TriggerData: deep}, errors.Invalid},
+		{"key too long", TriggerRequest{WorkflowID: wf, IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
+		{"actor too long", TriggerRequest{WorkflowID: wf, TriggeredBy: strings.Repeat("k", 300)}, errors.Invalid},
+		{"cron is not triggered by a call", TriggerRequest{WorkflowID: wf, TriggerType: store.TriggerCron}, errors.Invalid},
+		{"webhook path", TriggerRequest{WebhookPath: "orders/new"}, errors.Unimplemented},
+		{"unknown workflow", TriggerRequest{WorkflowID: "wf-unknown"}, errors.NotFound},
+		{"paused deployment", TriggerRequest{WorkflowID: paused}, errors.FailedPrecondition},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Trigger(context.Background(), tc.req)
+			require.Error(t, err)
+			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+		})
+	}
+	var n int
+	require.NoError(t, r.st.DB().Get(&n, `SELECT count(*) FROM executions`))
+	require.Zero(t, n, "a rejected trigger writes nothing")
+	require.Zero(t, r.sim.Executions())
+}
+
+// TestOverlapPolicies runs each policy with the workflow lock in Redis, and
+// without Redis, where the database decides (ARCHITECTURE "Redis down").
+func TestOverlapPolicies(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"redis", "database"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			// The first execution runs 400 ms: long enough to trigger the next ones meanwhile.
+			r := newRig(t, enginesim.Config{MinDuration: 400 * time.Millisecond, MaxDuration: 400 * time.Millisecond})
+			var locks Locker
+			if mode == "redis" {
+				locks = r.locks
+			}
+			testOverlapPolicies(t, r, r.coordinatorWith("a", r.engine, locks))
+		})
+	}
+}
+
+func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
+
+	t.Run("SKIP", func(t *testing.T) {
+		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+		first := r.trigger(c, wf)
+		r.waitStatus(first.ID, store.ExecutionRunning)
+		second := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSkipped)
+		require.Equal(t, "workflow is running execution "+first.ID, second.SkipReason)
+		require.Zero(t, r.calls(second.ID))
+		r.waitStatus(first.ID, store.ExecutionSucceeded)
+		// The lock went with the first run: the next trigger runs.
+		r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSucceeded)
+	})
+	t.Run("ALLOW_ALL", func(t *testing.T) {
+		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapAllowAll})
+		first, second := r.trigger(c, wf), r.trigger(c, wf)
+		r.waitStatus(first.ID, store.ExecutionRunning, store.ExecutionSucceeded)
+		r.waitStatus(second.ID, store.ExecutionRunning, store.ExecutionSucceeded)
+		a, b := r.waitStatus(first.ID, store.ExecutionSucceeded), r.waitStatus(second.ID, store.ExecutionSucceeded)
+		require.True(t, b.StartedTime.Before(*a.FinishedTime), "the two ran at the same time")
+	})
+	t.Run("BUFFER_ONE", func(t *testing.T) {
+		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+		first := r.trigger(c, wf)
+		r.waitStatus(first.ID, store.ExecutionRunning)
+		second := r.trigger(c, wf)
+		third := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSkipped)
+		require.Equal(t, "execution "+second.ID+" is already buffered", third.SkipReason)
+		require.Equal(t, store.ExecutionPending, r.get(second.ID).Status, "buffered while the first runs")
+		a := r.waitStatus(first.ID, store.ExecutionSucceeded)
+		b := r.waitStatus(second.ID, store.ExecutionSucceeded)
+		require.False(t, b.StartedTime.Before(*a.FinishedTime), "the buffered run starts after the first ends")
+	})
+	t.Run("CANCEL_OTHER", func(t *testing.T) {
+		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapCancelOther})
+		first := r.trigger(c, wf)
+		r.waitStatus(first.ID, store.ExecutionRunning)
+		second := r.trigger(c, wf)
+		a := r.waitStatus(first.ID, store.ExecutionCancelled)
+		require.Equal(t, "cancelled: replaced by execution "+second.ID, a.ErrorMessage)
+		r.waitStatus(second.ID, store.ExecutionSucceeded)
+		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: a.EngineExecutionID})
+		require.NoError(t, err)
+		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine too")
+	})
+}
+
+func TestEngineFailureHangAndTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("failure", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, enginesim.Config{FailureRate: 1})
+		c := r.coordinator("a")
+		e := r.waitStatus(r.trigger(c, r.deploy(store.Config{})).ID, store.ExecutionFailed)
+		require.NotEmpty(t, e.ErrorMessage)
+		require.NotNil(t, e.FinishedTime)
+	})
+	t.Run("hang then timeout", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, enginesim.Config{HangRate: 1})
+		c := r.coordinator("a")
+		wf := r.deploy(store.Config{ExecutionTimeoutSeconds: 1})
+		e := r.trigger(c, wf)
+		require.Equal(t, store.ExecutionRunning, r.waitStatus(e.ID, store.ExecutionRunning).Status)
+		done := r.waitStatus(e.ID, store.ExecutionTimedOut)
+		require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
+		require.GreaterOrEqual(t, done.FinishedTime.Sub(*done.StartedTime), time.Second)
+		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: done.EngineExecutionID})
+		require.NoError(t, err)
+		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine at the timeout")
+	})
+}
+
+func TestCancelExecution(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	a, b := r.coordinator("a"), r.coordinator("b")
+	wf := r.deploy(store.Config{})
+	e := r.trigger(a, wf)
+	r.waitStatus(e.ID, store.ExecutionRunning)
+
+	// Another replica than the owner cancels.
+	got, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: e.ID, Reason: "operator said so"})
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionCancelled, got.Status)
+	require.Equal(t, "cancelled: operator said so", got.ErrorMessage)
+	resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: got.EngineExecutionID})
+	require.NoError(t, err)
+	require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus())
+	holder, err := r.locks.Holder(context.Background(), wf)
+	require.NoError(t, err)
+	require.Empty(t, holder, "the workflow is free at once")
+
+	before := r.get(e.ID)
+	for _, tc := range []struct {
+		name string
+		req  CancelRequest
+		kind errors.Kind
+	}{
+		{"already over", CancelRequest{ExecutionID: e.ID}, errors.FailedPrecondition},
+		{"malformed id", CancelRequest{ExecutionID: "42"}, errors.Invalid},
+		{"reason too long", CancelRequest{ExecutionID: e.ID, Reason: strings.Repeat("r", 2000)}, errors.Invalid},
+		{"unknown", CancelRequest{ExecutionID: uuid.NewString()}, errors.NotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.Cancel(context.Background(), tc.req)
+			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+		})
+	}
+	require.Equal(t, before, r.get(e.ID), "a refused cancel changes nothing")
+
+	// A PENDING execution is cancelled before it reaches the engine: this
+	// one waits behind a hung run under BUFFER_ONE.
+	wf2 := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+	r.waitStatus(r.trigger(a, wf2).ID, store.ExecutionRunning)
+	buffered := r.trigger(a, wf2)
+	got, err = b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionCancelled, got.Status)
+	require.Empty(t, got.EngineExecutionID)
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution is never dispatched")
+}
+
+// TestEngineUnavailableThenBack: the row stays PENDING while the engine is
+// down, and is dispatched once when it comes back.
+func TestEngineUnavailableThenBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close())
+
+	c := r.coordinatorWith("a", dialEngine(t, addr), r.locks)
+	e := r.trigger(c, r.deploy(store.Config{}))
+	time.Sleep(500 * time.Millisecond)
+	require.Equal(t, store.ExecutionPending, r.get(e.ID).Status)
+
+	serveEngine(t, r.sim, addr)
+	r.waitStatus(e.ID, store.ExecutionSucceeded)
+	require.Equal(t, 1, r.calls(e.ID))
+}
+
+// TestAdoption: executions of a replica that died without a word are carried
+// on by another once their leases run out, PENDING and RUNNING alike.
+func TestAdoption(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 1500 * time.Millisecond, MaxDuration: 1500 * time.Millisecond})
+	dead := r.coordinator("dead")
+	wf := r.deploy(store.Config{})
+	running := r.trigger(dead, wf)
+	r.waitStatus(running.ID, store.ExecutionRunning)
+	// Dies: its runs stop, nothing is released.
+	dead.halt()
+	dead.wg.Wait()
+
+	// A PENDING row that a dead replica recorded and never dispatched.
+	d, err := r.st.GetActiveDeployment(context.Background(), wf)
+	require.NoError(t, err)
+	expired := time.Now().Add(-time.Minute)
+	pending := &store.Execution{
+		WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: store.TriggerManual,
+		Status: store.ExecutionPending, FiredTime: time.Now().UTC(), OwnerInstance: "dead", LeaseExpiresAt: &expired,
+	}
+	created, err := r.st.CreateExecution(context.Background(), pending)
+	require.NoError(t, err)
+	require.True(t, created)
+
+	r.coordinator("heir")
+	done := r.waitStatus(running.ID, store.ExecutionSucceeded)
+	require.Equal(t, "heir", done.OwnerInstance)
+	require.Equal(t, 1, r.calls(running.ID), "the RUNNING one is followed, not dispatched again")
+	// The PENDING one waited for the lock of the RUNNING one (SKIP skips
+	// only when the lock is held at its turn; the heir takes its turn after
+	// adopting both, in fired order).
+	p := r.waitStatus(pending.ID, store.ExecutionSucceeded, store.ExecutionSkipped)
+	require.Equal(t, "heir", p.OwnerInstance)
+}
+
+// TestStopReleasesLeases: a stopping replica hands its running executions
+// over at once rather than after their leases run out.
+func TestStopReleasesLeases(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second})
+	a := New(r.st, r.engine, r.locks, testOptions("a"))
+	a.Start()
+	wf := r.deploy(store.Config{})
+	e := r.trigger(a, wf)
+	r.waitStatus(e.ID, store.ExecutionRunning)
+	a.Stop(context.Background())
+	row := r.get(e.ID)
+	require.Equal(t, store.ExecutionRunning, row.Status)
+	require.False(t, row.LeaseExpiresAt.After(time.Now()), "lease released")
+	holder, err := r.locks.Holder(context.Background(), wf)
+	require.NoError(t, err)
+	require.Equal(t, e.ID, holder, "the lock stays with the running execution")
+
+	r.coordinator("b")
+	done := r.waitStatus(e.ID, store.ExecutionSucceeded)
+	require.Equal(t, "b", done.OwnerInstance)
+	require.Eventually(t, func() bool {
+		holder, err := r.locks.Holder(context.Background(), wf)
+		return err == nil && holder == ""
+	}, time.Second, 5*time.Millisecond, "the adopter released the lock it took over")
+}
+
+// TestRedisStoppedMidway: with Redis gone the overlap policy is decided in
+// the database, and nothing runs twice.
+func TestRedisStoppedMidway(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 600 * time.Millisecond, MaxDuration: 600 * time.Millisecond})
+	addr, stopRedis := redistest.Private(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	locks := lock.NewDistributedLockManager(rdb, "wfr_test:")
+	c := r.coordinatorWith("a", r.engine, locks)
+	wf := r.deploy(store.Config{})
+
+	first := r.trigger(c, wf)
+	r.waitStatus(first.ID, store.ExecutionRunning)
+	stopRedis()
+
+	// Two more triggers while the first runs: both skipped, by the database.
+	second, third := r.trigger(c, wf), r.trigger(c, wf)
+	s2 := r.waitStatus(second.ID, store.ExecutionSkipped)
+	r.waitStatus(third.ID, store.ExecutionSkipped)
+	require.Equal(t, "workflow is running execution "+first.ID, s2.SkipReason)
+	r.waitStatus(first.ID, store.ExecutionSucceeded)
+
+	// Once the first is over, the next trigger runs, still without Redis.
+	fourth := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSucceeded)
+	for _, id := range []string{first.ID, fourth.ID} {
+		require.Equal(t, 1, r.calls(id))
+	}
+	require.Zero(t, r.calls(second.ID)+r.calls(third.ID))
+}
+
+// TestDeadOwnersLockDoesNotSkip: when the workflow lock is held by an
+// execution whose owner died after the engine finished it, the next
+// execution records that end and runs instead of being skipped behind it.
+func TestDeadOwnersLockDoesNotSkip(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 50 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
+	dead := r.coordinator("dead")
+	wf := r.deploy(store.Config{})
+	first := r.trigger(dead, wf)
+	r.waitStatus(first.ID, store.ExecutionRunning)
+	dead.halt()
+	dead.wg.Wait()
+
+	// A replica that does not adopt (no Start): only the overlap check can
+	// find that the first execution is over.
+	live := New(r.st, r.engine, r.locks, testOptions("live"))
+	t.Cleanup(func() { live.Stop(context.Background()) })
+	require.Eventually(t, func() bool { return r.get(first.ID).LeaseExpiresAt.Before(time.Now()) }, 5*time.Second, 20*time.Millisecond)
+	second := r.trigger(live, wf)
+	r.waitStatus(second.ID, store.ExecutionSucceeded)
+	done := r.get(first.ID)
+	require.Equal(t, store.ExecutionSucceeded, done.Status)
+	require.Equal(t, "dead", done.OwnerInstance, "recorded for its dead owner, not adopted")
+}
+
+// flakyLocker fails AcquireLockFor with ErrUnavailable while down is set.
+type flakyLocker struct {
+	*lock.DistributedLockManager
+	down atomic.Bool
+}
+
+func (f *flakyLocker) AcquireLockFor(ctx context.Context, wf, holder string, ttl time.Duration) (*lock.Lock, error) {
+	if f.down.Load() {
+		return nil, errors.E(errors.Unavailable, lock.ErrUnavailable)
+	}
+	return f.DistributedLockManager.AcquireLockFor(ctx, wf, holder, ttl)
+}
+
+// TestSkipAfterRedisOutage: an execution started while Redis was down holds
+// no lock; once Redis is back, the next SKIP execution finds the free lock
+// but not the turn, and is skipped.
+func TestSkipAfterRedisOutage(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 10 * time.Second, MaxDuration: 10 * time.Second})
+	fl := &flakyLocker{DistributedLockManager: r.locks}
+	fl.down.Store(true)
+	c := r.coordinatorWith("a", r.engine, fl)
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+	a := r.trigger(c, wf)
+	r.waitStatus(a.ID, store.ExecutionRunning)
+	fl.down.Store(false)
+	time.Sleep(redisBackoff + 100*time.Millisecond)
+	b := r.trigger(c, wf)
+	got := r.waitStatus(b.ID, store.ExecutionRunning, store.ExecutionSkipped)
+	require.Equal(t, store.ExecutionSkipped, got.Status, "SKIP overlapped")
+	require.Equal(t, "workflow is running execution "+a.ID, got.SkipReason)
+}
+
+// slowAccept delays Execute, as an engine does under load.
+type slowAccept struct {
+	engine.Client
+	d time.Duration
+}
+
+func (s slowAccept) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	time.Sleep(s.d)
+	return s.Client.Execute(ctx, req)
+}
+
+// TestSkipWithoutRedisWhateverTheOrder: without Redis, an execution fired
+// earlier but recorded later does not start beside the one already starting.
+func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 5 * time.Second, MaxDuration: 5 * time.Second})
+	c := r.coordinatorWith("a", slowAccept{r.engine, 200 * time.Millisecond}, nil)
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+	d, err := r.st.GetActiveDeployment(context.Background(), wf)
+	require.NoError(t, err)
+	mk := func(fired time.Time) store.Execution {
+		e := &store.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
+			TriggerType: store.TriggerManual, FiredTime: fired.UTC(), TraceID: "t", TriggeredBy: "x"}
+		ok, err := c.CreateExecution(context.Background(), e)
+		require.NoError(t, err)
+		require.True(t, ok)
+		return *e
+	}
+	now := time.Now()
+	y := mk(now) // fired later, inserted first
+	time.Sleep(20 * time.Millisecond)
+	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, inserted 20 ms later
+	ys := r.waitStatus(y.ID, store.ExecutionRunning, store.ExecutionSkipped)
+	xs := r.waitStatus(x.ID, store.ExecutionRunning, store.ExecutionSkipped)
+	require.False(t, ys.Status == store.ExecutionRunning && xs.Status == store.ExecutionRunning, "both started under SKIP")
+}
+
+// TestCancelledBufferedIsNeverDispatched: a buffered execution cancelled
+// while it waits does not start when the running one ends.
+func TestCancelledBufferedIsNeverDispatched(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	a, b := r.coordinator("a"), r.coordinator("b")
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+	first := r.trigger(a, wf)
+	r.waitStatus(first.ID, store.ExecutionRunning)
+	buffered := r.trigger(a, wf)
+	time.Sleep(50 * time.Millisecond)
+	_, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
+	require.NoError(t, err)
+	_, err = b.Cancel(context.Background(), CancelRequest{ExecutionID: first.ID})
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution was dispatched")
+}
+
+// TestAdoptedPendingPastItsDeadline: a dead owner's dispatch reached the
+// engine but RUNNING was never recorded; the adopter, past the deadline,
+// finds the engine's run through the idempotency key and cancels it at its
+// timeout rather than recording TIMED_OUT over a run that goes on.
+func TestAdoptedPendingPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	wf := r.deploy(store.Config{ExecutionTimeoutSeconds: 2})
+	d, err := r.st.GetActiveDeployment(context.Background(), wf)
+	require.NoError(t, err)
+	e := &store.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
+		TriggerType: store.TriggerManual, FiredTime: time.Now().UTC(), TraceID: "t", TriggeredBy: "x",
+		Status: store.ExecutionPending, OwnerInstance: "dead"}
+	past := time.Now().Add(-time.Hour).UTC()
+	e.LeaseExpiresAt = &past
+	ok, err := r.st.CreateExecution(context.Background(), e)
+	require.NoError(t, err)
+	require.True(t, ok)
+	// The dead owner had taken the turn, then sent the execution.
+	holder, err := r.st.TakeTurn(context.Background(), e.ID, "dead")
+	require.NoError(t, err)
+	require.Empty(t, holder)
+	acc, err := r.engine.Execute(context.Background(), engine.ExecuteRequest{ExecutionID: e.ID, WorkflowID: wf,
+		DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: store.TriggerManual, TriggeredBy: "x"})
+	require.NoError(t, err)
+	time.Sleep(2100 * time.Millisecond) // the dead owner's successor comes late
+	r.coordinator("b")
+	got := r.waitStatus(e.ID, store.ExecutionTimedOut)
+	require.Equal(t, acc.EngineExecutionID, got.EngineExecutionID, "the engine's run, found by its idempotency key")
+	st, err := r.engine.Status(context.Background(), acc.EngineExecutionID)
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionCancelled, st.State, "cancelled in the engine at its timeout")
+	require.Equal(t, 2, r.calls(e.ID), "the dead owner's dispatch and the adopter's, deduped by the engine")
+}
+
+// TestBufferOneNewcomerDoesNotOvertake: under BUFFER_ONE, a newcomer that
+// arrives between the running one's end and the buffered one's next try is
+// skipped: the buffered one goes first.
+func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 300 * time.Millisecond, MaxDuration: 300 * time.Millisecond})
+	o := testOptions("a")
+	o.BufferRetry = 500 * time.Millisecond // the default
+	c := New(r.st, r.engine, r.locks, o)
+	c.Start()
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+	a := r.trigger(c, wf)
+	r.waitStatus(a.ID, store.ExecutionRunning)
+	b := r.trigger(c, wf)
+	r.waitStatus(a.ID, store.ExecutionSucceeded)
+	cc := r.trigger(c, wf)
+	got := r.waitStatus(cc.ID, store.ExecutionRunning, store.ExecutionSkipped, store.ExecutionSucceeded)
+	require.Equal(t, store.ExecutionSkipped, got.Status)
+	require.Equal(t, "execution "+b.ID+" is already buffered", got.SkipReason)
+	r.waitStatus(b.ID, store.ExecutionSucceeded)
+}

@@ -1,0 +1,298 @@
+package coordination
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Overlaps are decided in two steps. The seed's per-workflow Redis lock,
+// whose value names the execution that holds it, comes first: it answers
+// "busy" without a database write, which is what most SKIP decisions are.
+// The workflow's turn in PostgreSQL (store.TakeTurn) then decides: it holds
+// across replicas that disagree on whether Redis is up, and while Redis is
+// down it is the whole decision (ARCHITECTURE "Redis down").
+
+type outcome int
+
+const (
+	outcomeStart outcome = iota // the run may start
+	outcomeSkip                 // the run is SKIPPED for reason
+	outcomeWait                 // BUFFER_ONE: wait for the running one
+	outcomeAgain                // the state changed: decide again now
+	outcomeRetry                // a dependency failed: decide again later
+	outcomeStop                 // the row is no longer this run's: step aside
+)
+
+type verdict struct {
+	outcome outcome
+	reason  string
+	err     error
+}
+
+// claim waits for the run's turn under the overlap policy. It reports false
+// when the run ended instead: skipped, timed out, or stopped.
+func (r *run) claim(ctx context.Context, deadline time.Time) bool {
+	delay := r.c.opts.RetryMin
+	for {
+		// A row that holds its turn already (an adopted one) takes it back at once.
+		if !r.e.HoldsTurn && !time.Now().Before(deadline) {
+			r.end(ctx, store.ExecutionTimedOut, fmt.Sprintf("did not start within the execution timeout of %v", r.dep.timeout), nil)
+			return false
+		}
+		v := r.decide(ctx)
+		switch v.outcome {
+		case outcomeStart:
+			return true
+		case outcomeSkip:
+			r.skip(ctx, v.reason)
+			return false
+		case outcomeStop:
+			return false
+		case outcomeAgain:
+			delay = r.c.opts.RetryMin
+		case outcomeWait:
+			if !sleep(ctx, r.c.opts.BufferRetry) {
+				return false
+			}
+		case outcomeRetry:
+			if ctx.Err() != nil {
+				return false
+			}
+			level.Warn(r.logger).Log("msg", "overlap not decided; retrying", "err", v.err)
+			if !sleep(ctx, delay) {
+				return false
+			}
+			delay = backoff(delay, r.c.opts.RetryMax)
+		}
+	}
+}
+
+// decide makes one attempt at the run's turn.
+func (r *run) decide(ctx context.Context) verdict {
+	if r.dep.policy == store.OverlapBufferOne && !r.e.HoldsTurn {
+		// The one buffered goes first: a newcomer does not overtake it.
+		buffered, err := r.bufferedBefore(ctx)
+		switch {
+		case err != nil:
+			return verdict{outcome: outcomeRetry, err: err}
+		case buffered != "":
+			return verdict{outcome: outcomeSkip, reason: "execution " + buffered + " is already buffered"}
+		}
+	}
+	sent := time.Now()
+	l, holder, err := r.lockFirst(ctx)
+	if err != nil {
+		return verdict{outcome: outcomeRetry, err: err}
+	}
+	if holder == "" {
+		holder, err = r.c.store.TakeTurn(ctx, r.e.ID, r.c.opts.InstanceID)
+		switch {
+		case err == nil && holder == "":
+			r.e.HoldsTurn = true
+			if l != nil {
+				r.keep(ctx, l, sent)
+			}
+			return verdict{outcome: outcomeStart}
+		case err == nil:
+			// The database knows a holder that the Redis lock did not name:
+			// one started while this replica or another found Redis down.
+			r.dropLock(l)
+		case errors.Is(err, store.ErrStale):
+			r.dropLock(l)
+			return verdict{outcome: outcomeStop}
+		case errors.Is(err, store.ErrConcurrentChange):
+			r.dropLock(l)
+			return verdict{outcome: outcomeAgain}
+		default:
+			r.dropLock(l)
+			return verdict{outcome: outcomeRetry, err: err}
+		}
+	}
+	if r.leaked(ctx, holder) {
+		r.dropLock(r.heldBy(holder))
+		level.Warn(r.logger).Log("msg", "the execution holding the workflow is over: its lock is released", "holder", holder)
+		return verdict{outcome: outcomeAgain}
+	}
+	switch r.dep.policy {
+	case store.OverlapBufferOne:
+		return verdict{outcome: outcomeWait}
+	case store.OverlapCancelOther:
+		if err := r.replace(ctx, holder); err != nil {
+			return verdict{outcome: outcomeRetry, err: err}
+		}
+		// The cancelled execution's lock goes with it; its run's own
+		// release then finds the lock gone, which is harmless.
+		r.dropLock(r.heldBy(holder))
+		return verdict{outcome: outcomeAgain}
+	}
+	return verdict{outcome: outcomeSkip, reason: "workflow is running execution " + holder}
+}
+
+// lockFirst tries the workflow's Redis lock. It returns the lock when the run
+// took it, the holder when another execution has it, and neither when Redis
+// cannot say, so that the turn in the database decides alone.
+func (r *run) lockFirst(ctx context.Context) (*lock.Lock, string, error) {
+	if !r.c.redisUsable() {
+		return nil, "", nil
+	}
+	locks, wf := r.c.locks, r.e.WorkflowID
+	l, err := locks.AcquireLockFor(ctx, wf, r.e.ID, r.lockTTL())
+	switch {
+	case err == nil:
+		r.c.opts.Metrics.Locks.With("outcome", "acquired").Add(1)
+		return l, "", nil
+	case errors.Is(err, lock.ErrUnavailable):
+		r.c.opts.Metrics.Locks.With("outcome", "unavailable").Add(1)
+		r.c.redisFailed(err)
+		return nil, "", nil
+	case !errors.Is(err, lock.ErrLockHeld):
+		return nil, "", err
+	}
+	holder, err := locks.Holder(ctx, wf)
+	switch {
+	case errors.Is(err, lock.ErrUnavailable):
+		r.c.redisFailed(err)
+		return nil, "", nil
+	case err != nil:
+		return nil, "", err
+	case holder == "":
+		// Freed meanwhile: the database decides.
+		return nil, "", nil
+	case holder == r.e.ID:
+		// An earlier owner of this execution took the lock before it died.
+		l = locks.HeldBy(wf, holder)
+		if err := locks.ExtendLock(ctx, l, r.lockTTL()); err != nil {
+			if errors.Is(err, lock.ErrUnavailable) {
+				r.c.redisFailed(err)
+			}
+			return nil, "", nil
+		}
+		return l, "", nil
+	}
+	r.c.opts.Metrics.Locks.With("outcome", "held").Add(1)
+	return nil, holder, nil
+}
+
+// heldBy is the Redis lock that execution id has on the run's workflow, or
+// nil without Redis.
+func (r *run) heldBy(id string) *lock.Lock {
+	if r.c.locks == nil {
+		return nil
+	}
+	return r.c.locks.HeldBy(r.e.WorkflowID, id)
+}
+
+// dropLock releases l, if any, unless Redis is known to be down; a lock that
+// is no longer l's holder's is left alone.
+func (r *run) dropLock(l *lock.Lock) {
+	if l == nil || !r.c.redisUsable() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := r.c.locks.ReleaseLock(ctx, l); err != nil && !errors.Is(err, lock.ErrNotHolder) {
+		level.Warn(r.logger).Log("msg", "workflow lock not released", "holder", l.Token, "err", err)
+	}
+}
+
+// leaked reports whether holder, the execution that holds the workflow, is
+// over: its row is terminal or unknown (a lock that outlived its execution),
+// or its owner is gone (its lease ran out) and the engine reports its end,
+// which is then recorded here rather than after the adoption that would
+// follow.
+func (r *run) leaked(ctx context.Context, holder string) bool {
+	e, err := r.c.store.GetExecution(ctx, holder)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true
+	case err != nil:
+		return false
+	case e.Status.Terminal():
+		return true
+	case e.Status != store.ExecutionRunning || e.LeaseExpiresAt == nil || e.LeaseExpiresAt.After(time.Now()):
+		return false
+	}
+	st, err := r.c.engine.Status(ctx, e.EngineExecutionID)
+	if err != nil || !st.Found || !st.Terminal() {
+		return false
+	}
+	t := finish(store.Transition{From: []store.ExecutionStatus{store.ExecutionRunning}, Owner: e.OwnerInstance}, st, time.Now().UTC())
+	row, err := r.c.store.TransitionExecution(ctx, holder, t)
+	switch {
+	case err == nil:
+		r.c.newRun(*row).finished()
+		return true
+	case errors.Is(err, store.ErrStale):
+		// Recorded or adopted meanwhile: over in the engine either way.
+		return true
+	}
+	return false
+}
+
+// bufferedBefore returns the execution of the workflow that waits under
+// BUFFER_ONE and was fired before this one, if any: PENDING, without the
+// turn.
+func (r *run) bufferedBefore(ctx context.Context) (string, error) {
+	rows, err := r.c.store.ListUnfinishedExecutions(ctx, r.e.WorkflowID)
+	if err != nil {
+		return "", err
+	}
+	for _, x := range rows {
+		if x.ID != r.e.ID && x.Status == store.ExecutionPending && !x.HoldsTurn && r.after(x) {
+			return x.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// after reports whether the run's execution was fired after x: the order in
+// which buffered executions of a workflow take their turn.
+func (r *run) after(x store.Execution) bool {
+	if !x.FiredTime.Equal(r.e.FiredTime) {
+		return x.FiredTime.Before(r.e.FiredTime)
+	}
+	return x.ID < r.e.ID
+}
+
+// replace cancels execution id for CANCEL_OTHER; one that is over already
+// is no obstacle.
+func (r *run) replace(ctx context.Context, id string) error {
+	_, err := r.c.cancel(ctx, id, "replaced by execution "+r.e.ID)
+	if err == nil || errors.Is(err, errAlreadyOver) || errors.Is(err, store.ErrNotFound) {
+		level.Info(r.logger).Log("msg", "execution_replaced", "cancelled_execution_id", id)
+		return nil
+	}
+	return err
+}
+
+// keep renews the run's workflow lock until the run releases it. A lost
+// lock cannot stop what the engine runs; the turn in the database still
+// keeps the workflow's next executions out.
+func (r *run) keep(ctx context.Context, l *lock.Lock, sent time.Time) {
+	_, r.release = r.c.locks.Keep(ctx, l, r.lockTTL(), sent)
+}
+
+// rejoin takes the workflow lock back for an adopted RUNNING execution: it
+// is still there, under the execution's id, unless it ran out.
+func (r *run) rejoin(ctx context.Context) {
+	if !r.usesLock() || !r.c.redisUsable() {
+		return
+	}
+	locks, l, sent := r.c.locks, r.c.locks.HeldBy(r.e.WorkflowID, r.e.ID), time.Now()
+	err := locks.ExtendLock(ctx, l, r.lockTTL())
+	if errors.Is(err, lock.ErrNotHolder) {
+		_, err = locks.AcquireLockFor(ctx, r.e.WorkflowID, r.e.ID, r.lockTTL())
+	}
+	if err != nil {
+		level.Warn(r.logger).Log("msg", "adopted execution runs without its workflow lock; its turn still holds", "err", err)
+		return
+	}
+	r.keep(ctx, l, sent)
+}

@@ -1,0 +1,258 @@
+package coordination
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-kit/log/level"
+	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+)
+
+// Limits on trigger requests (ARCHITECTURE "Webhooks", API.md).
+const (
+	maxPayloadBytes   = 1 << 20
+	maxPayloadDepth   = 64
+	maxKeyBytes       = 256
+	maxActorBytes     = 256
+	maxReasonBytes    = 1024
+	defaultTriggerer  = "manual"
+	defaultCancelNote = "cancelled by request"
+)
+
+// TriggerRequest starts an execution of a workflow's active deployment.
+type TriggerRequest struct {
+	WorkflowID string
+	// TriggerData is the payload, JSON text passed to the engine as it is;
+	// empty means {}.
+	TriggerData    string
+	WebhookPath    string
+	IdempotencyKey string
+	TriggerType    store.TriggerType
+	TriggeredBy    string
+}
+
+// TriggerResponse names the execution a trigger started, or the one it
+// repeated (Deduplicated: the idempotency key matched it).
+type TriggerResponse struct {
+	Execution    store.Execution
+	Deduplicated bool
+}
+
+// CancelRequest names an execution to cancel.
+type CancelRequest struct {
+	ExecutionID string
+	Reason      string
+}
+
+// Trigger records a PENDING execution and dispatches it. Manual triggers are
+// served here; webhook triggers, which need the webhook index and signature
+// checks, are not served by this service.
+func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error) {
+	const op errors.Op = "coordination.Trigger"
+	if req.WebhookPath != "" || req.TriggerType == store.TriggerWebhook {
+		return TriggerResponse{}, errors.E(op, errors.Unimplemented, "webhook triggers are not served yet; trigger by workflow_id with trigger_type MANUAL")
+	}
+	var v errors.Violations
+	if p := store.WorkflowIDProblem(req.WorkflowID); p != "" {
+		v.Add("workflow_id", "%s", p)
+	}
+	if req.TriggerType != "" && req.TriggerType != store.TriggerManual {
+		v.Add("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
+	}
+	if p := payloadProblem([]byte(req.TriggerData)); p != "" {
+		v.Add("trigger_data", "%s", p)
+	}
+	if len(req.IdempotencyKey) > maxKeyBytes {
+		v.Add("idempotency_key", "is %d bytes long; at most %d", len(req.IdempotencyKey), maxKeyBytes)
+	}
+	if len(req.TriggeredBy) > maxActorBytes {
+		v.Add("triggered_by", "is %d bytes long; at most %d", len(req.TriggeredBy), maxActorBytes)
+	}
+	if err := v.Err(op); err != nil {
+		return TriggerResponse{}, err
+	}
+
+	// The row goes to the workflow's DEPLOYED deployment in the same
+	// statement; only a trigger that writes nothing reads why.
+	e := &store.Execution{
+		WorkflowID: req.WorkflowID, TriggerType: store.TriggerManual, FiredTime: time.Now().UTC(),
+		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
+		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
+	}
+	if len(bytes.TrimSpace([]byte(req.TriggerData))) > 0 {
+		e.Input = json.RawMessage(req.TriggerData)
+	}
+	created, err := s.CreateExecution(ctx, e)
+	if err != nil {
+		return TriggerResponse{}, storeError(op, err, "")
+	}
+	if created {
+		level.Info(s.logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
+			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy)
+		return TriggerResponse{Execution: *e}, nil
+	}
+	if req.IdempotencyKey != "" {
+		prev, err := s.store.FindExecutionByKey(ctx, req.WorkflowID, req.IdempotencyKey)
+		if err == nil {
+			return TriggerResponse{Execution: *prev, Deduplicated: true}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return TriggerResponse{}, storeError(op, err, "")
+		}
+	}
+	d, err := s.store.GetActiveDeployment(ctx, req.WorkflowID)
+	if err != nil {
+		return TriggerResponse{}, storeError(op, err, "active deployment of workflow "+req.WorkflowID)
+	}
+	if d.Status != store.StatusDeployed {
+		return TriggerResponse{}, errors.Errorf(op, errors.FailedPrecondition,
+			"deployment %s of workflow %s is %s; only a DEPLOYED deployment runs", d.ID, d.WorkflowID, d.Status)
+	}
+	return TriggerResponse{}, errors.Errorf(op, errors.Aborted,
+		"deployment %s of workflow %s changed while it was triggered; try again", d.ID, d.WorkflowID)
+}
+
+// payloadProblem says what is wrong with a trigger payload, or returns "":
+// it must be empty or a JSON object, at most 1 MiB and 64 levels deep.
+func payloadProblem(p []byte) string {
+	switch {
+	case len(p) > maxPayloadBytes:
+		return fmt.Sprintf("is %d bytes long; at most %d", len(p), maxPayloadBytes)
+	case len(bytes.TrimSpace(p)) == 0:
+		return ""
+	case !utf8.Valid(p) || !json.Valid(p):
+		return "is not JSON"
+	case bytes.TrimLeft(p, " \t\r\n")[0] != '{':
+		return "must be a JSON object"
+	case depth(p) > maxPayloadDepth:
+		return fmt.Sprintf("is nested more than %d levels deep", maxPayloadDepth)
+	}
+	return ""
+}
+
+// depth returns the deepest nesting of objects and arrays in valid JSON p,
+// skipping the insides of strings.
+func depth(p []byte) int {
+	deepest, level, inString, escaped := 0, 0, false, false
+	for _, b := range p {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && b == '\\':
+			escaped = true
+		case b == '"':
+			inString = !inString
+		case inString:
+		case b == '{' || b == '[':
+			level++
+			deepest = max(deepest, level)
+		case b == '}' || b == ']':
+			level--
+		}
+	}
+	return deepest
+}
+
+// errAlreadyOver is in the chain of a cancellation of an execution that had
+// already ended.
+var errAlreadyOver = errors.New("execution is already over")
+
+// Cancel stops an execution: a PENDING one is not dispatched, a RUNNING one is
+// cancelled in the engine first; either ends CANCELLED.
+func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (store.Execution, error) {
+	const op errors.Op = "coordination.Cancel"
+	var v errors.Violations
+	if _, err := uuid.Parse(req.ExecutionID); err != nil {
+		v.Add("execution_id", "must be an execution id (a UUID)")
+	}
+	if len(req.Reason) > maxReasonBytes {
+		v.Add("reason", "is %d bytes long; at most %d", len(req.Reason), maxReasonBytes)
+	}
+	if err := v.Err(op); err != nil {
+		return store.Execution{}, err
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = defaultCancelNote
+	}
+	e, err := s.cancel(ctx, req.ExecutionID, reason)
+	switch {
+	case errors.Is(err, errAlreadyOver):
+		return store.Execution{}, errors.E(op, errors.FailedPrecondition, err)
+	case errors.KindOf(err) != errors.Internal:
+		return store.Execution{}, errors.E(op, err)
+	case err != nil:
+		return store.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+	}
+	level.Info(s.logger).Log("msg", "execution_cancelled", "execution_id", e.ID, "workflow_id", e.WorkflowID,
+		"trace_id", tracing.TraceID(ctx), "reason", reason)
+	return *e, nil
+}
+
+// maxCancelRounds bounds how often a cancellation reads the execution again
+// because it changed in between (PENDING became RUNNING, say).
+const maxCancelRounds = 5
+
+// cancel ends execution id as CANCELLED, from whichever replica: the engine
+// first when it runs there, then the row, by compare-and-set, then the
+// workflow lock, so that the workflow is free at once. The owner's run finds
+// the row changed and steps aside.
+func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*store.Execution, error) {
+	asked := false
+	for range maxCancelRounds {
+		e, err := s.store.GetExecution(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e.Status.Terminal() {
+			if asked && e.Status == store.ExecutionCancelled {
+				// The owner's run recorded the engine's answer to our request first.
+				return e, nil
+			}
+			return e, fmt.Errorf("execution %s is %s: %w", id, e.Status, errAlreadyOver)
+		}
+		now := time.Now().UTC()
+		t := store.Transition{
+			From: []store.ExecutionStatus{e.Status}, To: store.ExecutionCancelled,
+			FinishedTime: &now, ErrorMessage: "cancelled: " + reason,
+		}
+		if e.Status == store.ExecutionRunning && !asked {
+			if err := s.engine.Cancel(ctx, e.EngineExecutionID, reason); err != nil {
+				if !errors.Is(err, engine.ErrRejected) {
+					return nil, err
+				}
+				// The engine could not cancel: it has usually just finished.
+				// Record its end, as the owner's run will, and say so.
+				st, serr := s.engine.Status(ctx, e.EngineExecutionID)
+				if serr != nil || !st.Terminal() {
+					return nil, errors.E(errors.FailedPrecondition, err)
+				}
+				t = finish(t, st, now)
+			}
+			asked = true
+		}
+		row, err := s.store.TransitionExecution(ctx, id, t)
+		switch {
+		case errors.Is(err, store.ErrStale):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		s.newRun(*row).finished()
+		if row.Status != store.ExecutionCancelled {
+			return row, fmt.Errorf("execution %s ended %s before it could be cancelled: %w", id, row.Status, errAlreadyOver)
+		}
+		return row, nil
+	}
+	return nil, errors.Errorf("", errors.Aborted, "execution %s kept changing while it was cancelled; try again", id)
+}
