@@ -45,7 +45,7 @@ const (
 )
 
 // benchRates are the fixed trigger rates tried, in order.
-var benchRates = []int{100, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000}
+var benchRates = []int{100, 250, 500, 600, 700, 800, 1000, 1500, 2000, 3000, 4000, 6000, 8000}
 
 // TestBenchDispatch is `make bench-dispatch`, not a test: with PostgreSQL,
 // Redis, the runtime and an engine-sim all in this machine (the last two in

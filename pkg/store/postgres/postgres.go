@@ -27,10 +27,14 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
 
-// Pool limits used by Open.
+// Pool limits used by Open. As many connections stay idle as may be open:
+// with fewer, every burst above the idle count closes the connections it
+// opened and the next one opens them again, and a PostgreSQL connection
+// costs a process fork and its start-up, milliseconds of the server's CPU.
+// ConnMaxIdleTime still closes what a quiet replica does not use.
 const (
 	maxOpenConns    = 20
-	maxIdleConns    = 10
+	maxIdleConns    = maxOpenConns
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
 )
