@@ -7,8 +7,10 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+	"github.com/workflow-runtime/workflow-runtime/service/webhook"
 )
 
 // unary adapts a service method to an endpoint. The request and response of
@@ -46,14 +48,30 @@ type CoordinationEndpoints struct {
 	GetExecutionHistory endpoint.Endpoint
 	TriggerWorkflow     endpoint.Endpoint
 	CancelExecution     endpoint.Endpoint
+	ResolveWebhook      endpoint.Endpoint
 }
 
-// NewCoordinationEndpoints builds the execution endpoints, each wrapped by mw(name).
-func NewCoordinationEndpoints(svc coordination.Service, mw func(method string) endpoint.Middleware) CoordinationEndpoints {
+// WebhookService is the webhook side of TriggerWorkflow, and ResolveWebhook.
+type WebhookService interface {
+	Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error)
+	Resolve(ctx context.Context, req webhook.ResolveRequest) (store.WebhookTrigger, error)
+}
+
+// NewCoordinationEndpoints builds the execution endpoints, each wrapped by
+// mw(name). TriggerWorkflow goes to hooks for a webhook trigger and to svc
+// for a manual one.
+func NewCoordinationEndpoints(svc coordination.Service, hooks WebhookService, mw func(method string) endpoint.Middleware) CoordinationEndpoints {
+	trigger := func(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
+		if req.IsWebhook() {
+			return hooks.Trigger(ctx, req)
+		}
+		return svc.Trigger(ctx, req)
+	}
 	return CoordinationEndpoints{
 		GetExecution:        mw("GetExecution")(unary(svc.GetExecution)),
 		GetExecutionHistory: mw("GetExecutionHistory")(unary(svc.History)),
-		TriggerWorkflow:     mw("TriggerWorkflow")(unary(svc.Trigger)),
+		TriggerWorkflow:     mw("TriggerWorkflow")(unary(trigger)),
 		CancelExecution:     mw("CancelExecution")(unary(svc.Cancel)),
+		ResolveWebhook:      mw("ResolveWebhook")(unary(hooks.Resolve)),
 	}
 }

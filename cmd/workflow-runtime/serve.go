@@ -37,6 +37,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
+	"github.com/workflow-runtime/workflow-runtime/service/webhook"
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
 )
@@ -181,10 +182,12 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 			}, nil))),
 		},
 	})
-	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: sched})
+	index := webhook.NewIndex(st, logger)
+	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
+	hooks := webhook.New(index, st, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
 	chain := endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
-	executions := endpoint.NewCoordinationEndpoints(coord, chain)
+	executions := endpoint.NewCoordinationEndpoints(coord, hooks, chain)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -253,6 +256,12 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if err := sched.Start(ctx); err != nil {
 		return err
 	}
+	ictx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
+	if err := index.Start(ictx, broadcaster, cfg.ResyncInterval); err != nil {
+		return err
+	}
+	level.Info(logger).Log("msg", "webhook index loaded", "paths", index.Len())
 	level.Info(logger).Log("msg", "scheduler started", "cron_triggers", sched.Held())
 	sctx, stopScheduler := context.WithCancel(ctx)
 	g.Add(func() error {

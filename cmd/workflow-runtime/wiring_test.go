@@ -32,6 +32,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -369,7 +370,9 @@ func TestWiringREST(t *testing.T) {
 		{name: "cancel of an unknown execution is 404", method: "POST", path: "/executions/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11/cancel", body: `{"reason":"x"}`, wantCode: 404},
 		{name: "trigger of a workflow without an active deployment is 404", method: "POST", path: "/workflows/billing/trigger", body: `{}`, wantCode: 404},
 		{name: "trigger data that is not JSON is 400", method: "POST", path: "/workflows/billing/trigger", body: `{"trigger_data":"{nope"}`, wantCode: 400},
-		{name: "webhook triggers are not served yet: 501", method: "POST", path: "/webhooks/trigger", body: `{"webhook_path":"a/b"}`, wantCode: 501},
+		{name: "unknown webhook path is 404", method: "POST", path: "/webhooks/trigger", body: `{"webhook_path":"a/b"}`, wantCode: 404},
+		{name: "webhook path with .. is 400", method: "POST", path: "/webhooks/trigger", body: `{"webhook_path":"a/../b"}`, wantCode: 400},
+		{name: "resolve of an unknown path is 404", method: "GET", path: "/webhooks/resolve?path=a/b", wantCode: 404},
 		{name: "oversized body is refused, not rate limited", method: "POST", path: "/deployments", wantCode: 400,
 			body: `{"workflow_id":"huge","deployed_by":"` + strings.Repeat("x", maxRequestBytes) + `"}`},
 	}
@@ -477,6 +480,46 @@ func TestRedisStoppedWhileServing(t *testing.T) {
 			return err == nil && e.GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
 		}, 15*time.Second, 50*time.Millisecond, "execution did not finish without Redis")
 	}
+}
+
+// TestWebhookOverGRPC: a deployment's webhook is resolved and triggered
+// with a signed call, as the API Gateway does, and answers SYNC with the result.
+func TestWebhookOverGRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s := startStack(t, nil)
+	ctx := context.Background()
+	const secret = "whsec_c2VjcmV0LWtleQ=="
+	_, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "hooked", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{
+			Path: "shop/orders", Secrets: []string{secret}, ResponseMode: pb.ResponseMode_RESPONSE_MODE_SYNC, SyncTimeoutSeconds: 10}}}})
+	require.NoError(t, err)
+
+	res, err := s.client.ResolveWebhook(ctx, &pb.ResolveWebhookRequest{Path: "/Shop/Orders", Method: "POST"})
+	require.NoError(t, err)
+	require.Equal(t, "hooked", res.GetWorkflowId())
+	require.True(t, res.GetRequiresSignature())
+	require.Equal(t, pb.ResponseMode_RESPONSE_MODE_SYNC, res.GetResponseMode())
+
+	body := `{"order": 7}`
+	now := time.Now()
+	headers := map[string]string{"webhook-id": "msg_1", "webhook-timestamp": fmt.Sprint(now.Unix()),
+		"webhook-signature": signature.Sign(secret, "msg_1", now, []byte(body))}
+	resp, err := s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WebhookPath: "shop/orders", TriggerData: body,
+		Headers: headers, HttpMethod: "POST"})
+	require.NoError(t, err)
+	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED, resp.GetStatus())
+	require.NotEmpty(t, resp.GetResultData())
+	again, err := s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WebhookPath: "shop/orders", TriggerData: body,
+		Headers: headers, HttpMethod: "POST"})
+	require.NoError(t, err)
+	require.True(t, again.GetDeduplicated())
+	require.Equal(t, resp.GetExecutionId(), again.GetExecutionId())
+
+	headers["webhook-signature"] = "v1,bm90IGl0"
+	_, err = s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WebhookPath: "shop/orders", TriggerData: body, Headers: headers})
+	requireCode(t, err, codes.PermissionDenied)
 }
 
 func TestRunCommands(t *testing.T) {

@@ -43,6 +43,9 @@ type Config struct {
 	// LockGrace is how long a workflow lock outlives its execution's timeout
 	// when its holder stops renewing it.
 	LockGrace time.Duration
+	// WebhookRateLimit is the webhook calls per second one workflow may
+	// receive on one replica.
+	WebhookRateLimit float64
 	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
@@ -109,6 +112,14 @@ var settings = []setting{
 	}},
 	{"WFR_LOCK_GRACE", "60s", "how long a workflow lock outlives its execution's timeout when no one renews it", func(c *Config, v string) error {
 		return duration(&c.LockGrace, v, time.Second)
+	}},
+	{"WFR_WEBHOOK_RATE_LIMIT", "100", "webhook calls per second one workflow may receive on one replica", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return errors.New("must be a number > 0")
+		}
+		c.WebhookRateLimit = f
+		return nil
 	}},
 	{"WFR_RATE_LIMIT", "1000", "API requests per second per replica; 0: unlimited", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -44,6 +45,38 @@ func WorkflowIDProblem(id string) string {
 		return "may contain only A-Z, a-z, 0-9, _, ., : and -"
 	}
 	return ""
+}
+
+// MaxWebhookPathBytes is the length of deployment_triggers.webhook_path.
+const MaxWebhookPathBytes = 512
+
+var webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
+
+// NormalizeWebhookPath strips one leading and one trailing slash and checks
+// what is left. Case is kept: paths are compared case-insensitively elsewhere.
+// The error reads as a predicate of the path, e.g. "must not be empty".
+func NormalizeWebhookPath(p string) (string, error) {
+	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if p == "" {
+		return "", errors.New("must not be empty")
+	}
+	if len(p) > MaxWebhookPathBytes {
+		return "", fmt.Errorf("is %d bytes long; at most %d", len(p), MaxWebhookPathBytes)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return "", errors.New("must not contain an empty segment (//)")
+		case ".", "..":
+			// Proxies and clients may resolve dot segments before the path
+			// reaches us, so such a path could never be matched reliably.
+			return "", fmt.Errorf("must not contain a %q segment", seg)
+		}
+		if bad := webhookPathChar.FindString(seg); bad != "" {
+			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", bad)
+		}
+	}
+	return p, nil
 }
 
 // TriggerType is stored as its bare name.
@@ -296,6 +329,17 @@ type CronTrigger struct {
 	ScheduledSince time.Time
 }
 
+// WebhookTrigger is an enabled webhook trigger of an active (not ARCHIVED)
+// deployment: what the webhook index holds.
+type WebhookTrigger struct {
+	TriggerID         string
+	DeploymentID      string
+	DeploymentVersion int64
+	WorkflowID        string
+	DeploymentStatus  DeploymentStatus
+	Spec              WebhookSpec
+}
+
 // Mutation changes a deployment read under a row lock inside a transaction.
 // It edits d in place and returns the event to record; an error rolls back.
 // When it replaces d.Triggers, triggers whose ID is empty are new.
@@ -326,6 +370,14 @@ type Store interface {
 	// deployment, or of deployment deploymentID only when it is set (none
 	// when that deployment is not DEPLOYED).
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]CronTrigger, error)
+	// ListWebhookTriggers returns the webhook triggers to index: of every
+	// active deployment, or of deployment deploymentID only when it is set
+	// (none when that deployment is ARCHIVED).
+	ListWebhookTriggers(ctx context.Context, deploymentID string) ([]WebhookTrigger, error)
+	// ExpireIdempotencyKey frees the idempotency key of execution id if it
+	// was fired before before, so that the key may start a new execution; it
+	// reports whether it did.
+	ExpireIdempotencyKey(ctx context.Context, id string, before time.Time) (bool, error)
 	// CreateExecution inserts e, filling in its ID, if its deployment is
 	// DEPLOYED. When e.DeploymentID is empty the execution is of e.WorkflowID's
 	// DEPLOYED deployment, whose id and version are filled in, with its first

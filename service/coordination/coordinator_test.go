@@ -12,10 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
@@ -51,33 +51,10 @@ func newRig(t *testing.T, sim enginesim.Config) *rig {
 		t.Skip("needs PostgreSQL and Redis")
 	}
 	r := &rig{t: t, st: pgtest.NewStore(t), sim: enginesim.New(sim)}
-	r.engine = serveEngine(t, r.sim, "127.0.0.1:0")
+	r.engine = simtest.Client(t, simtest.Serve(t, r.sim, "127.0.0.1:0"))
 	rdb, prefix := redistest.New(t)
 	r.locks = lock.NewDistributedLockManager(rdb, prefix)
 	return r
-}
-
-// serveEngine serves sim on addr and returns a client of it with fast retries.
-func serveEngine(t *testing.T, sim *enginesim.Sim, addr string) engine.Client {
-	t.Helper()
-	lis, err := net.Listen("tcp", addr)
-	require.NoError(t, err)
-	srv := grpc.NewServer()
-	pb.RegisterWorkflowServiceServer(srv, sim)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return dialEngine(t, lis.Addr().String())
-}
-
-func dialEngine(t *testing.T, addr string) engine.Client {
-	t.Helper()
-	conn, err := engine.Dial(addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return engine.NewGRPC(conn, engine.Options{
-		CallTimeout: time.Second, MaxAttempts: 2, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		BreakerOpenFor: 50 * time.Millisecond,
-	})
 }
 
 // coordinator returns a started coordinator named instance, stopped when the test ends.
@@ -237,7 +214,7 @@ func TestTriggerRejectsBadInput(t *testing.T) {
 		{"key too long", TriggerRequest{WorkflowID: wf, IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
 		{"actor too long", TriggerRequest{WorkflowID: wf, TriggeredBy: strings.Repeat("k", 300)}, errors.Invalid},
 		{"cron is not triggered by a call", TriggerRequest{WorkflowID: wf, TriggerType: store.TriggerCron}, errors.Invalid},
-		{"webhook path", TriggerRequest{WebhookPath: "orders/new"}, errors.Unimplemented},
+		{"a webhook is not for this service", TriggerRequest{WebhookPath: "orders/new"}, errors.Invalid},
 		{"unknown workflow", TriggerRequest{WorkflowID: "wf-unknown"}, errors.NotFound},
 		{"paused deployment", TriggerRequest{WorkflowID: paused}, errors.FailedPrecondition},
 	} {
@@ -405,12 +382,12 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 	addr := lis.Addr().String()
 	require.NoError(t, lis.Close())
 
-	c := r.coordinatorWith("a", dialEngine(t, addr), r.locks)
+	c := r.coordinatorWith("a", simtest.Client(t, addr), r.locks)
 	e := r.trigger(c, r.deploy(store.Config{}))
 	time.Sleep(500 * time.Millisecond)
 	require.Equal(t, store.ExecutionPending, r.get(e.ID).Status)
 
-	serveEngine(t, r.sim, addr)
+	simtest.Serve(t, r.sim, addr)
 	r.waitStatus(e.ID, store.ExecutionSucceeded)
 	require.Equal(t, 1, r.calls(e.ID))
 }

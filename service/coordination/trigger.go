@@ -39,6 +39,9 @@ type TriggerRequest struct {
 	IdempotencyKey string
 	TriggerType    store.TriggerType
 	TriggeredBy    string
+	// Headers and HTTPMethod are the forwarded webhook call's.
+	Headers    map[string]string
+	HTTPMethod string
 }
 
 // TriggerResponse names the execution a trigger started, or the one it
@@ -46,6 +49,9 @@ type TriggerRequest struct {
 type TriggerResponse struct {
 	Execution    store.Execution
 	Deduplicated bool
+	// ResultData is the engine's result, as JSON text, of an execution a
+	// SYNC webhook waited for.
+	ResultData string
 }
 
 // CancelRequest names an execution to cancel.
@@ -54,13 +60,19 @@ type CancelRequest struct {
 	Reason      string
 }
 
-// Trigger records a PENDING execution and dispatches it. Manual triggers are
-// served here; webhook triggers, which need the webhook index and signature
-// checks, are not served by this service.
+// IsWebhook reports whether req is a webhook trigger, for the webhook
+// service, rather than a manual one (API.md: UNSPECIFIED is WEBHOOK when a
+// webhook path is given).
+func (req TriggerRequest) IsWebhook() bool {
+	return req.TriggerType == store.TriggerWebhook || (req.TriggerType == "" && req.WebhookPath != "")
+}
+
+// Trigger records a PENDING manual execution and dispatches it; webhook
+// triggers go to the webhook service, which checks what they carry first.
 func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error) {
 	const op errors.Op = "coordination.Trigger"
-	if req.WebhookPath != "" || req.TriggerType == store.TriggerWebhook {
-		return TriggerResponse{}, errors.E(op, errors.Unimplemented, "webhook triggers are not served yet; trigger by workflow_id with trigger_type MANUAL")
+	if req.IsWebhook() {
+		return TriggerResponse{}, errors.E(op, errors.Invalid, "a webhook trigger is for the webhook service")
 	}
 	var v errors.Violations
 	if p := store.WorkflowIDProblem(req.WorkflowID); p != "" {
@@ -69,7 +81,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if req.TriggerType != "" && req.TriggerType != store.TriggerManual {
 		v.Add("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
 	}
-	if p := payloadProblem([]byte(req.TriggerData)); p != "" {
+	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
 		v.Add("trigger_data", "%s", p)
 	}
 	if len(req.IdempotencyKey) > maxKeyBytes {
@@ -122,9 +134,9 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 		"deployment %s of workflow %s changed while it was triggered; try again", d.ID, d.WorkflowID)
 }
 
-// payloadProblem says what is wrong with a trigger payload, or returns "":
+// PayloadProblem says what is wrong with a trigger payload, or returns "":
 // it must be empty or a JSON object, at most 1 MiB and 64 levels deep.
-func payloadProblem(p []byte) string {
+func PayloadProblem(p []byte) string {
 	switch {
 	case len(p) > maxPayloadBytes:
 		return fmt.Sprintf("is %d bytes long; at most %d", len(p), maxPayloadBytes)

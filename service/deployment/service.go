@@ -118,9 +118,23 @@ const undoTimeout = 10 * time.Second
 const pageBudget = 8 << 20
 
 // Notifier hears of every committed change of a deployment: the scheduler
-// (and, later, the webhook index) follow deployments through it.
+// and the webhook index follow deployments through it.
 type Notifier interface {
 	DeploymentChanged(ctx context.Context, d *store.Deployment) error
+}
+
+// Notifiers tells each of its notifiers in turn, and stops at the first
+// that fails: the change is then undone for all.
+type Notifiers []Notifier
+
+// DeploymentChanged tells each notifier of d.
+func (ns Notifiers) DeploymentChanged(ctx context.Context, d *store.Deployment) error {
+	for _, n := range ns {
+		if err := n.DeploymentChanged(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Options are the service's defaults.

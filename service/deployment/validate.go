@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,14 +27,11 @@ const (
 	maxSyncTimeoutSeconds      = 300
 	maxExecutionTimeoutSeconds = 604800
 	maxCatchupWindowSeconds    = 86400
-	maxWebhookPathBytes        = 512
 	maxSecretBytes             = 1024
 	maxActorBytes              = 256
 )
 
 var (
-	webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
-
 	nodeTypes = []string{"TRIGGER", "AI_AGENT", "EXTERNAL_ACTION", "ACTION", "FLOW", "HUMAN_IN_THE_LOOP", "TOOL", "MEMORY"}
 
 	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -87,33 +83,6 @@ func validateConfig(v *errors.Violations, field string, c store.Config) store.Co
 		v.Add(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
 	}
 	return c
-}
-
-// normalizeWebhookPath strips one leading and one trailing slash and checks
-// what is left. Case is kept: paths are compared case-insensitively elsewhere.
-// The error reads as a predicate of the path, e.g. "must not be empty".
-func normalizeWebhookPath(p string) (string, error) {
-	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
-	if p == "" {
-		return "", errors.New("must not be empty")
-	}
-	if len(p) > maxWebhookPathBytes {
-		return "", fmt.Errorf("is %d bytes long; at most %d", len(p), maxWebhookPathBytes)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		switch seg {
-		case "":
-			return "", errors.New("must not contain an empty segment (//)")
-		case ".", "..":
-			// Proxies and clients may resolve dot segments before the path
-			// reaches us, so such a path could never be matched reliably.
-			return "", fmt.Errorf("must not contain a %q segment", seg)
-		}
-		if bad := webhookPathChar.FindString(seg); bad != "" {
-			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", bad)
-		}
-	}
-	return p, nil
 }
 
 // triggerFields are the field paths of a trigger's parts. A path left empty
@@ -216,7 +185,7 @@ func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.
 	}
 	if t.Webhook != nil {
 		w := *t.Webhook
-		if p, err := normalizeWebhookPath(w.Path); err != nil {
+		if p, err := store.NormalizeWebhookPath(w.Path); err != nil {
 			add(f.path, "%v", err)
 		} else {
 			w.Path = p
@@ -289,7 +258,7 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t store.Trigge
 	case t.Type == store.TriggerManual:
 		s.manual = f.trigger
 	case t.Webhook != nil:
-		p, err := normalizeWebhookPath(t.Webhook.Path)
+		p, err := store.NormalizeWebhookPath(t.Webhook.Path)
 		if err != nil {
 			return
 		}

@@ -143,7 +143,7 @@ func TestNormalizeWebhookPath(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()
-			got, err := normalizeWebhookPath(tc.in)
+			got, err := store.NormalizeWebhookPath(tc.in)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				require.Empty(t, got)

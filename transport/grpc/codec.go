@@ -1,6 +1,7 @@
 package grpc
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+	"github.com/workflow-runtime/workflow-runtime/service/webhook"
 )
 
 // Enum values travel as their bare names ("CRON"); UNSPECIFIED becomes "" and
@@ -160,6 +162,8 @@ func decodeTriggerRequest(_ context.Context, r any) (any, error) {
 		IdempotencyKey: req.GetIdempotencyKey(),
 		TriggerType:    store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		TriggeredBy:    req.GetTriggeredBy(),
+		Headers:        req.GetHeaders(),
+		HTTPMethod:     req.GetHttpMethod(),
 	}, nil
 }
 
@@ -170,11 +174,26 @@ func encodeTriggerResponse(_ context.Context, r any) (any, error) {
 		Status:       pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(resp.Execution.Status))),
 		Deduplicated: resp.Deduplicated,
 		Message:      "execution " + string(resp.Execution.Status),
+		ResultData:   resp.ResultData,
 	}
 	if resp.Deduplicated {
 		out.Message = "idempotency key matched an earlier execution, which is " + string(resp.Execution.Status)
 	}
 	return out, nil
+}
+
+func decodeResolveRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.ResolveWebhookRequest)
+	return webhook.ResolveRequest{Path: req.GetPath(), Method: req.GetMethod()}, nil
+}
+
+func encodeResolveResponse(_ context.Context, r any) (any, error) {
+	wt := r.(store.WebhookTrigger)
+	return &pb.ResolveWebhookResponse{
+		WorkflowId: wt.WorkflowID, DeploymentId: wt.DeploymentID, TriggerId: wt.TriggerID,
+		ResponseMode:      pb.ResponseMode(enumValue(pb.ResponseMode_value, "RESPONSE_MODE_", cmp.Or(wt.Spec.ResponseMode, store.ResponseAsync))),
+		RequiresSignature: len(wt.Spec.Secrets) > 0,
+	}, nil
 }
 
 func decodeCancelRequest(_ context.Context, r any) (any, error) {

@@ -15,10 +15,12 @@ import (
 )
 
 type runtimeServer struct {
-	// RPCs whose behaviour later work fills in answer UNIMPLEMENTED with the method's name.
+	// Embedded for forward compatibility: an RPC added to the contract answers
+	// UNIMPLEMENTED until it is served.
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
 	execution, history, trigger, cancel  kitgrpc.Handler
+	resolve                              kitgrpc.Handler
 }
 
 // NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the
@@ -30,6 +32,7 @@ func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.Coordin
 		history:   kitgrpc.NewServer(c.GetExecutionHistory, decodeHistoryRequest, encodeHistoryResponse, opts...),
 		trigger:   kitgrpc.NewServer(c.TriggerWorkflow, decodeTriggerRequest, encodeTriggerResponse, opts...),
 		cancel:    kitgrpc.NewServer(c.CancelExecution, decodeCancelRequest, encodeCancelResponse, opts...),
+		resolve:   kitgrpc.NewServer(c.ResolveWebhook, decodeResolveRequest, encodeResolveResponse, opts...),
 		deploy:    kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
 		update:    kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
 		remove:    kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
@@ -72,6 +75,10 @@ func (s *runtimeServer) TriggerWorkflow(ctx context.Context, req *pb.TriggerWork
 
 func (s *runtimeServer) CancelExecution(ctx context.Context, req *pb.CancelExecutionRequest) (*pb.CancelExecutionResponse, error) {
 	return serve[*pb.CancelExecutionResponse](ctx, s.cancel, req)
+}
+
+func (s *runtimeServer) ResolveWebhook(ctx context.Context, req *pb.ResolveWebhookRequest) (*pb.ResolveWebhookResponse, error) {
+	return serve[*pb.ResolveWebhookResponse](ctx, s.resolve, req)
 }
 
 func serve[Resp any](ctx context.Context, h kitgrpc.Handler, req any) (Resp, error) {

@@ -39,13 +39,9 @@ type cronTriggerRow struct {
 // names no deployment.
 func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []store.CronTrigger, err error) {
 	defer classify(&err)
-	var filter *string
-	if deploymentID != "" {
-		id, ok := parseID(deploymentID)
-		if !ok {
-			return nil, nil
-		}
-		filter = &id
+	filter, ok := deploymentFilter(deploymentID)
+	if !ok {
+		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, listCronTriggersSQL, filter)
 	if err != nil {

@@ -108,6 +108,17 @@ func parseID(id string) (string, bool) {
 	return u.String(), true
 }
 
+// deploymentFilter is the parameter of a listing by an optional deployment
+// id: nil for all, the id in canonical form for one; false for an id that is
+// not a UUID, which names no deployment.
+func deploymentFilter(id string) (*string, bool) {
+	if id == "" {
+		return nil, true
+	}
+	id, ok := parseID(id)
+	return &id, ok
+}
+
 // notFound maps "no row" and a malformed-value error to store.ErrNotFound and
 // wraps any other error with op.
 func notFound(op string, err error) error {

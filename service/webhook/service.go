@@ -1,0 +1,302 @@
+package webhook
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"golang.org/x/time/rate"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
+	"github.com/workflow-runtime/workflow-runtime/service/coordination"
+)
+
+// Store is what the service reads and writes directly.
+type Store interface {
+	GetExecution(ctx context.Context, id string) (*store.Execution, error)
+	FindExecutionByKey(ctx context.Context, workflowID, key string) (*store.Execution, error)
+	ExpireIdempotencyKey(ctx context.Context, id string, before time.Time) (bool, error)
+}
+
+// Executions records an execution and runs it (the coordinator).
+type Executions interface {
+	CreateExecution(ctx context.Context, e *store.Execution) (bool, error)
+}
+
+// Options tune the service; zero values take the defaults named below.
+type Options struct {
+	// RatePerWorkflow is the sustained webhook calls per second one workflow
+	// may receive on this replica (default 100); Burst is its burst (default
+	// twice the rate).
+	RatePerWorkflow float64
+	Burst           int
+	// IdempotencyWindow is how long a key names the same execution
+	// (default 24 h).
+	IdempotencyWindow time.Duration
+	Logger            log.Logger
+	Now               func() time.Time
+}
+
+// Defaults of the webhook contract (API.md WebhookSpec).
+const (
+	defaultSyncTimeout = 30 * time.Second
+	defaultMethod      = "POST"
+	// syncPollMin and syncPollMax bound the wait between two reads of an
+	// execution a SYNC call waits for.
+	syncPollMin = 10 * time.Millisecond
+	syncPollMax = 250 * time.Millisecond
+)
+
+// ResolveRequest asks which deployment a webhook path reaches.
+type ResolveRequest struct {
+	Path   string
+	Method string
+}
+
+// Service serves webhook triggers: ResolveWebhook and the webhook side of
+// TriggerWorkflow.
+type Service struct {
+	index *Index
+	store Store
+	exec  Executions
+	opts  Options
+
+	limiters sync.Map // workflow id -> *rate.Limiter
+}
+
+// New returns the service over index, st and exec.
+func New(index *Index, st Store, exec Executions, opts Options) *Service {
+	if opts.RatePerWorkflow <= 0 {
+		opts.RatePerWorkflow = 100
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = int(2 * opts.RatePerWorkflow)
+	}
+	if opts.IdempotencyWindow <= 0 {
+		opts.IdempotencyWindow = 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{index: index, store: st, exec: exec, opts: opts}
+}
+
+// Resolve names the active deployment and trigger that a webhook path
+// reaches; with a method, it must be one the trigger accepts.
+func (s *Service) Resolve(_ context.Context, req ResolveRequest) (store.WebhookTrigger, error) {
+	const op errors.Op = "webhook.Resolve"
+	wt, err := s.lookup(op, req.Path, "path")
+	if err != nil {
+		return store.WebhookTrigger{}, err
+	}
+	if req.Method != "" {
+		if err := checkMethod(op, wt, req.Method); err != nil {
+			return store.WebhookTrigger{}, err
+		}
+	}
+	return wt, nil
+}
+
+func (s *Service) lookup(op errors.Op, path, field string) (store.WebhookTrigger, error) {
+	p, err := store.NormalizeWebhookPath(path)
+	if err != nil {
+		return store.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
+	}
+	wt, ok := s.index.Lookup(p)
+	if !ok {
+		return store.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
+	}
+	return wt, nil
+}
+
+func checkMethod(op errors.Op, wt store.WebhookTrigger, method string) error {
+	allowed := wt.Spec.Methods
+	if len(allowed) == 0 {
+		allowed = []string{defaultMethod}
+	}
+	if !slices.ContainsFunc(allowed, func(m string) bool { return strings.EqualFold(m, method) }) {
+		return errors.Errorf(op, errors.FailedPrecondition, "method %s is not allowed on webhook path %q; allowed: %s",
+			strings.ToUpper(method), wt.Spec.Path, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// Trigger runs a webhook call forwarded by the API Gateway: it resolves the
+// path (or the workflow's webhook trigger), checks the method, the payload
+// and the signature, dedupes on the idempotency key (or the webhook-id
+// header), records the execution with the payload as it came, and answers
+// at once (ASYNC) or when the execution ends (SYNC).
+func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
+	const op errors.Op = "webhook.Trigger"
+	var (
+		wt  store.WebhookTrigger
+		err error
+	)
+	switch {
+	case req.WebhookPath != "":
+		wt, err = s.lookup(op, req.WebhookPath, "webhook_path")
+	case req.WorkflowID != "":
+		var ok bool
+		if wt, ok = s.index.LookupWorkflow(req.WorkflowID); !ok {
+			err = errors.Errorf(op, errors.NotFound, "workflow %s has no active deployment with a webhook trigger", req.WorkflowID)
+		}
+	default:
+		err = errors.Violations{{Field: "webhook_path", Description: "is required, or workflow_id"}}.Err(op)
+	}
+	if err != nil {
+		return coordination.TriggerResponse{}, err
+	}
+	if wt.DeploymentStatus != store.StatusDeployed {
+		return coordination.TriggerResponse{}, errors.Errorf(op, errors.FailedPrecondition,
+			"deployment %s of workflow %s is %s; only a DEPLOYED deployment runs", wt.DeploymentID, wt.WorkflowID, wt.DeploymentStatus)
+	}
+	if err := checkMethod(op, wt, cmp.Or(req.HTTPMethod, defaultMethod)); err != nil {
+		return coordination.TriggerResponse{}, err
+	}
+	if p := coordination.PayloadProblem([]byte(req.TriggerData)); p != "" {
+		return coordination.TriggerResponse{}, errors.Violations{{Field: "trigger_data", Description: p}}.Err(op)
+	}
+	if len(wt.Spec.Secrets) > 0 {
+		if err := signature.Verify(req.Headers, []byte(req.TriggerData), wt.Spec.Secrets, s.opts.Now()); err != nil {
+			return coordination.TriggerResponse{}, errors.E(op, errors.PermissionDenied, err)
+		}
+	}
+	if !s.limiter(wt.WorkflowID).Allow() {
+		return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
+			"workflow %s receives more than %g webhook calls per second", wt.WorkflowID, s.opts.RatePerWorkflow)
+	}
+	key := req.IdempotencyKey
+	if key == "" {
+		key = header(req.Headers, signature.HeaderID)
+	}
+	if len(key) > maxKeyBytes {
+		return coordination.TriggerResponse{}, errors.Violations{{Field: "idempotency_key", Description: fmt.Sprintf("is %d bytes long; at most %d", len(key), maxKeyBytes)}}.Err(op)
+	}
+
+	e, dedup, err := s.record(ctx, wt, req, key)
+	if err != nil {
+		return coordination.TriggerResponse{}, errors.E(op, err)
+	}
+	resp := coordination.TriggerResponse{Execution: *e, Deduplicated: dedup}
+	if wt.Spec.ResponseMode != store.ResponseSync {
+		return resp, nil
+	}
+	timeout := defaultSyncTimeout
+	if wt.Spec.SyncTimeoutSeconds > 0 {
+		timeout = time.Duration(wt.Spec.SyncTimeoutSeconds) * time.Second
+	}
+	done, err := s.wait(ctx, e.ID, timeout)
+	if err != nil {
+		return coordination.TriggerResponse{}, errors.E(op, err)
+	}
+	resp.Execution = *done
+	resp.ResultData = string(done.Result)
+	return resp, nil
+}
+
+// maxKeyBytes bounds an idempotency key, whichever way it came.
+const maxKeyBytes = 256
+
+// record writes the execution, or finds the one the key names: a key older
+// than the idempotency window is freed and starts a new execution.
+func (s *Service) record(ctx context.Context, wt store.WebhookTrigger, req coordination.TriggerRequest, key string) (*store.Execution, bool, error) {
+	for range 2 {
+		e := &store.Execution{
+			WorkflowID: wt.WorkflowID, DeploymentID: wt.DeploymentID, DeploymentVersion: wt.DeploymentVersion,
+			TriggerID: wt.TriggerID, TriggerType: store.TriggerWebhook, FiredTime: s.opts.Now().UTC(),
+			TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: key,
+			TriggeredBy: "webhook:" + wt.Spec.Path,
+		}
+		if strings.TrimSpace(req.TriggerData) != "" {
+			e.Input = []byte(req.TriggerData)
+		}
+		created, err := s.exec.CreateExecution(ctx, e)
+		switch {
+		case err != nil:
+			return nil, false, storeError(err)
+		case created:
+			level.Info(s.opts.Logger).Log("msg", "webhook_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
+				"execution_id", e.ID, "trace_id", e.TraceID, "path", wt.Spec.Path)
+			return e, false, nil
+		case key == "":
+			return nil, false, errors.Errorf("", errors.FailedPrecondition,
+				"deployment %s of workflow %s stopped being DEPLOYED while it was triggered", wt.DeploymentID, wt.WorkflowID)
+		}
+		prev, err := s.store.FindExecutionByKey(ctx, wt.WorkflowID, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, false, errors.Errorf("", errors.FailedPrecondition,
+				"deployment %s of workflow %s stopped being DEPLOYED while it was triggered", wt.DeploymentID, wt.WorkflowID)
+		case err != nil:
+			return nil, false, storeError(err)
+		}
+		cutoff := s.opts.Now().Add(-s.opts.IdempotencyWindow)
+		if !prev.FiredTime.Before(cutoff) {
+			return prev, true, nil
+		}
+		if _, err := s.store.ExpireIdempotencyKey(ctx, prev.ID, cutoff); err != nil {
+			return nil, false, storeError(err)
+		}
+	}
+	return nil, false, errors.Errorf("", errors.Aborted, "idempotency key %q kept changing; try again", key)
+}
+
+// wait reads execution id until it ends or timeout passes; the caller then
+// gets DEADLINE_EXCEEDED with the execution id, to look it up later.
+func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*store.Execution, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := syncPollMin
+	for {
+		e, err := s.store.GetExecution(ctx, id)
+		if err == nil && e.Status.Terminal() {
+			return e, nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("execution %s did not end within %v; read it with GetExecution: %w", id, timeout, context.DeadlineExceeded)
+		case <-t.C:
+		}
+		delay = min(2*delay, syncPollMax)
+	}
+}
+
+func (s *Service) limiter(workflowID string) *rate.Limiter {
+	if l, ok := s.limiters.Load(workflowID); ok {
+		return l.(*rate.Limiter)
+	}
+	l, _ := s.limiters.LoadOrStore(workflowID, rate.NewLimiter(rate.Limit(s.opts.RatePerWorkflow), s.opts.Burst))
+	return l.(*rate.Limiter)
+}
+
+// header returns headers' value of name, compared case-insensitively.
+func header(headers map[string]string, name string) string {
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// storeError gives a store error the kind the caller must see.
+func storeError(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return errors.E(errors.Unavailable, err)
+	}
+	return err
+}

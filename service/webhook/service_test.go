@@ -1,0 +1,334 @@
+package webhook
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
+	"github.com/workflow-runtime/workflow-runtime/service/coordination"
+)
+
+// rig is the webhook service over real PostgreSQL, Redis and an engine-sim
+// served over gRPC, with a coordinator that runs what it records. Every
+// ExecuteWorkflow request the engine receives is kept, to check what the
+// engine was sent.
+type rig struct {
+	t     *testing.T
+	st    *postgres.Store
+	sim   *enginesim.Sim
+	index *Index
+	svc   *Service
+	coord *coordination.Coordinator
+
+	mu   sync.Mutex
+	sent map[string]*pb.ExecuteWorkflowRequest // by runtime execution id
+}
+
+func newRig(t *testing.T, sim enginesim.Config, opts Options) *rig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	r := &rig{t: t, st: pgtest.NewStore(t), sim: enginesim.New(sim), sent: map[string]*pb.ExecuteWorkflowRequest{}}
+	addr := simtest.Serve(t, r.sim, "127.0.0.1:0", grpc.UnaryInterceptor(r.record))
+	rdb, prefix := redistest.New(t)
+	r.coord = coordination.New(r.st, simtest.Client(t, addr), lock.NewDistributedLockManager(rdb, prefix), coordination.Options{
+		InstanceID: "a", Lease: time.Second, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond,
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+	})
+	r.coord.Start()
+	t.Cleanup(func() { r.coord.Stop(context.Background()) })
+	r.index = NewIndex(r.st, nil)
+	r.svc = New(r.index, r.st, r.coord, opts)
+	return r
+}
+
+func (r *rig) record(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if ex, ok := req.(*pb.ExecuteWorkflowRequest); ok {
+		r.mu.Lock()
+		r.sent[ex.GetMetadata()["runtime_execution_id"]] = ex
+		r.mu.Unlock()
+	}
+	return h(ctx, req)
+}
+
+func (r *rig) sentFor(id string) *pb.ExecuteWorkflowRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sent[id]
+}
+
+// deploy creates a deployment of a new workflow with one webhook trigger and
+// indexes it.
+func (r *rig) deploy(status store.DeploymentStatus, spec store.WebhookSpec) *store.Deployment {
+	r.t.Helper()
+	d := &store.Deployment{
+		WorkflowID: "wf-" + uuid.NewString()[:8], Status: status, Version: 1,
+		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`),
+		Config:     store.Config{OverlapPolicy: store.OverlapAllowAll},
+		Triggers:   []store.Trigger{{Type: store.TriggerWebhook, Enabled: true, Webhook: &spec}},
+	}
+	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, store.Event{Action: store.ActionDeploy}))
+	require.NoError(r.t, r.index.Refresh(context.Background(), d.ID))
+	return d
+}
+
+func (r *rig) count() int {
+	r.t.Helper()
+	var n int
+	require.NoError(r.t, r.st.DB().Get(&n, `SELECT count(*) FROM executions`))
+	return n
+}
+
+func (r *rig) waitEnd(id string) store.Execution {
+	r.t.Helper()
+	var e *store.Execution
+	require.Eventually(r.t, func() bool {
+		var err error
+		e, err = r.st.GetExecution(context.Background(), id)
+		return err == nil && e.Status.Terminal()
+	}, 10*time.Second, 10*time.Millisecond)
+	return *e
+}
+
+// sign returns the Standard Webhooks headers of body sent as id at ts,
+// signed with secret.
+func sign(id string, ts time.Time, secret, body string) map[string]string {
+	return map[string]string{
+		"webhook-id": id, "webhook-timestamp": strconv.FormatInt(ts.Unix(), 10),
+		"webhook-signature": signature.Sign(secret, id, ts, []byte(body)),
+	}
+}
+
+func TestWebhookBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "orders/created"})
+	signedHook := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "payments/Settled", Secrets: []string{"whsec_b2xkLXNlY3JldA==", secret}})
+	r.deploy(store.StatusPaused, store.WebhookSpec{Path: "paused/hook"})
+	now := time.Now()
+	body := `{"amount": 12.50}`
+	// One call that succeeds, so that replaying its webhook-id can be tried.
+	first, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "payments/settled",
+		TriggerData: body, Headers: sign("msg_1", now, secret, body), HTTPMethod: "POST"})
+	require.NoError(t, err)
+	require.Equal(t, signedHook.ID, first.Execution.DeploymentID)
+	written := r.count()
+
+	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
+	for _, tc := range []struct {
+		name string
+		req  coordination.TriggerRequest
+		kind errors.Kind
+	}{
+		{"non-JSON body", coordination.TriggerRequest{WebhookPath: "orders/created", TriggerData: "amount=12"}, errors.Invalid},
+		{"JSON array body", coordination.TriggerRequest{WebhookPath: "orders/created", TriggerData: `[1, 2]`}, errors.Invalid},
+		{"2 MiB body", coordination.TriggerRequest{WebhookPath: "orders/created", TriggerData: `{"a":"` + strings.Repeat("x", 2<<20) + `"}`}, errors.Invalid},
+		{"depth-100 JSON", coordination.TriggerRequest{WebhookPath: "orders/created", TriggerData: deep}, errors.Invalid},
+		{"unknown path", coordination.TriggerRequest{WebhookPath: "orders/deleted"}, errors.NotFound},
+		{"path with ..", coordination.TriggerRequest{WebhookPath: "orders/../created"}, errors.Invalid},
+		{"wrong method", coordination.TriggerRequest{WebhookPath: "orders/created", HTTPMethod: "GET"}, errors.FailedPrecondition},
+		{"missing signature", coordination.TriggerRequest{WebhookPath: "payments/settled", TriggerData: body}, errors.PermissionDenied},
+		{"signature with a wrong secret", coordination.TriggerRequest{WebhookPath: "payments/settled", TriggerData: body,
+			Headers: sign("msg_2", now, "whsec_d3Jvbmc=", body)}, errors.PermissionDenied},
+		{"timestamp 10 minutes old", coordination.TriggerRequest{WebhookPath: "payments/settled", TriggerData: body,
+			Headers: sign("msg_3", now.Add(-10*time.Minute), secret, body)}, errors.PermissionDenied},
+		{"body changed after signing", coordination.TriggerRequest{WebhookPath: "payments/settled", TriggerData: `{"amount": 99}`,
+			Headers: sign("msg_4", now, secret, body)}, errors.PermissionDenied},
+		{"trigger on a PAUSED deployment", coordination.TriggerRequest{WebhookPath: "paused/hook"}, errors.FailedPrecondition},
+		{"unknown workflow id", coordination.TriggerRequest{WorkflowID: "wf-unknown", TriggerType: store.TriggerWebhook}, errors.NotFound},
+		{"neither path nor workflow", coordination.TriggerRequest{TriggerType: store.TriggerWebhook}, errors.Invalid},
+		{"key too long", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.svc.Trigger(context.Background(), tc.req)
+			require.Error(t, err)
+			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+		})
+	}
+	require.Equal(t, written, r.count(), "a refused call writes no execution")
+
+	// A replayed webhook-id is the execution it named, not a new one.
+	again, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "payments/settled",
+		TriggerData: body, Headers: sign("msg_1", now, secret, body)})
+	require.NoError(t, err)
+	require.True(t, again.Deduplicated)
+	require.Equal(t, first.Execution.ID, again.Execution.ID)
+	require.Equal(t, written, r.count(), "a replay writes nothing")
+}
+
+// TestWebhookRunsWithThePayloadAsSent: an ASYNC call answers at once with
+// the execution, which the engine receives with the payload's values as they
+// were written.
+func TestWebhookRunsWithThePayloadAsSent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "Orders/Created", Methods: []string{"POST", "PUT"}})
+	body := `{"id": 12345678901234567890, "price": 1.10, "name": "café", "nested": {"b": 1, "a": [true, null]}}`
+	resp, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "/orders/created/", TriggerData: body, HTTPMethod: "put"})
+	require.NoError(t, err)
+	require.False(t, resp.Deduplicated)
+	require.Equal(t, store.ExecutionPending, resp.Execution.Status)
+	require.Equal(t, store.TriggerWebhook, resp.Execution.TriggerType)
+	require.Equal(t, d.Triggers[0].ID, resp.Execution.TriggerID)
+
+	done := r.waitEnd(resp.Execution.ID)
+	require.Equal(t, store.ExecutionSucceeded, done.Status)
+	sent := r.sentFor(resp.Execution.ID)
+	require.NotNil(t, sent)
+	require.Equal(t, pb.ExecutionMode_WEBHOOK, sent.GetMode())
+	require.Equal(t, "webhook:Orders/Created", sent.GetTriggeredBy())
+	require.Equal(t, map[string]string{
+		"id": "12345678901234567890", "price": "1.10", "name": "café", "nested": `{"b":1,"a":[true,null]}`,
+	}, sent.GetInputData())
+
+	// By workflow id, the workflow's webhook trigger.
+	resp, err = r.svc.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: store.TriggerWebhook})
+	require.NoError(t, err)
+	require.Equal(t, d.Triggers[0].ID, resp.Execution.TriggerID)
+}
+
+func TestWebhookSync(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 100 * time.Millisecond, MaxDuration: 100 * time.Millisecond}, Options{})
+	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "sync/ok", ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 5})
+	resp, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "sync/ok", TriggerData: `{"n": 1}`})
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionSucceeded, resp.Execution.Status)
+	require.NotEmpty(t, resp.ResultData)
+	require.JSONEq(t, string(resp.Execution.Result), resp.ResultData)
+
+	hang := newRig(t, enginesim.Config{HangRate: 1}, Options{})
+	hang.deploy(store.StatusDeployed, store.WebhookSpec{Path: "sync/hangs", ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 1})
+	start := time.Now()
+	_, err = hang.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "sync/hangs"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, time.Since(start), time.Second)
+	var id string
+	require.NoError(t, hang.st.DB().Get(&id, `SELECT id FROM executions`))
+	require.Contains(t, err.Error(), id, "the caller can look the execution up")
+}
+
+// TestWebhookKeyAcrossReplicas: the same key sent to two replicas at once
+// starts one execution; the others are told it is the same.
+func TestWebhookKeyAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "hooks/key"})
+	other := New(NewIndex(r.st, nil), r.st, r.coord, Options{})
+	require.NoError(t, other.index.Reload(context.Background()))
+
+	const calls = 10
+	var wg sync.WaitGroup
+	resps := make([]coordination.TriggerResponse, calls)
+	for i := range calls {
+		svc := r.svc
+		if i%2 == 1 {
+			svc = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			resps[i], err = svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "hooks/key",
+				Headers: map[string]string{"Webhook-Id": "msg_same"}})
+			require.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for _, resp := range resps {
+		require.Equal(t, resps[0].Execution.ID, resp.Execution.ID)
+		if !resp.Deduplicated {
+			fresh++
+		}
+	}
+	require.Equal(t, 1, fresh)
+	require.Equal(t, 1, r.count())
+	require.Equal(t, "msg_same", resps[0].Execution.IdempotencyKey)
+
+	// A day later the key starts a new execution.
+	later := New(r.index, r.st, r.coord, Options{Now: func() time.Time { return time.Now().Add(25 * time.Hour) }})
+	resp, err := later.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: store.TriggerWebhook,
+		IdempotencyKey: "msg_same"})
+	require.NoError(t, err)
+	require.False(t, resp.Deduplicated)
+	require.NotEqual(t, resps[0].Execution.ID, resp.Execution.ID)
+	require.Equal(t, 2, r.count())
+}
+
+func TestWebhookRateLimitPerWorkflow(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{RatePerWorkflow: 0.001, Burst: 2})
+	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "limited/a"})
+	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "limited/b"})
+	for range 2 {
+		_, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "limited/a"})
+		require.NoError(t, err)
+	}
+	_, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "limited/a"})
+	require.Equal(t, errors.ResourceExhausted, errors.KindOf(err), "%v", err)
+	_, err = r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "limited/b"})
+	require.NoError(t, err, "each workflow has its own limit")
+	require.Equal(t, 3, r.count())
+}
+
+func TestResolveAndIndexFollowsDeployments(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	ctx := context.Background()
+	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "resolve/Me", Secrets: []string{"s"}, ResponseMode: store.ResponseSync})
+	wt, err := r.svc.Resolve(ctx, ResolveRequest{Path: "RESOLVE/me", Method: "post"})
+	require.NoError(t, err)
+	require.Equal(t, d.ID, wt.DeploymentID)
+	require.Equal(t, d.WorkflowID, wt.WorkflowID)
+	require.Equal(t, d.Triggers[0].ID, wt.TriggerID)
+	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/me", Method: "DELETE"})
+	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err))
+	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve//me"})
+	require.Equal(t, errors.Invalid, errors.KindOf(err))
+	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/you"})
+	require.Equal(t, errors.NotFound, errors.KindOf(err))
+
+	// Paused: still resolved, refused when triggered.
+	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		d.Status = store.StatusPaused
+		d.Version++
+		return store.Event{Action: store.ActionPause}, nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, r.index.DeploymentChanged(ctx, d))
+	_, err = r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "resolve/me"})
+	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err))
+
+	// Archived without this replica being told: the next reload drops it.
+	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		d.Status = store.StatusArchived
+		d.Version++
+		return store.Event{Action: store.ActionArchive}, nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, r.index.Len())
+	require.NoError(t, r.index.Reload(ctx))
+	require.Zero(t, r.index.Len())
+	_, ok := r.index.LookupWorkflow(d.WorkflowID)
+	require.False(t, ok)
+}
