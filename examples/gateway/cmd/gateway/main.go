@@ -1,0 +1,33 @@
+// Command gateway serves examples/gateway: POST /webhook/<path> on -listen,
+// forwarded to the workflow-runtime at -runtime over gRPC.
+package main
+
+import (
+	"flag"
+	"log"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/workflow-runtime/workflow-runtime/examples/gateway"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+func main() {
+	listen := flag.String("listen", ":8090", "HTTP listen address of the webhook URLs")
+	target := flag.String("runtime", "127.0.0.1:9090", "workflow-runtime gRPC address")
+	flag.Parse()
+	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	srv := &http.Server{
+		Addr: *listen, Handler: gateway.Handler(pb.NewWorkflowRuntimeServiceClient(conn)),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
+	}
+	log.Printf("gateway on %s, forwarding to workflow-runtime at %s", *listen, *target)
+	log.Fatal(srv.ListenAndServe())
+}

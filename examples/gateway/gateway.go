@@ -1,0 +1,87 @@
+// Package gateway is a small stand-in for the API Gateway in front of
+// workflow-runtime: it owns the public webhook URLs, POST /webhook/<path>,
+// and forwards each call — method, headers and raw body — through
+// TriggerWorkflow, then answers with the HTTP status of the gRPC code.
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+// MaxBody bounds what the gateway reads of a body: more than the runtime's
+// 1 MiB, so that the runtime, not the gateway, says what is too large.
+const MaxBody = 4 << 20
+
+// Prefix starts every webhook URL.
+const Prefix = "/webhook/"
+
+// Response is the body of a forwarded call's answer.
+type Response struct {
+	ExecutionID  string          `json:"execution_id,omitempty"`
+	Status       string          `json:"status,omitempty"`
+	Deduplicated bool            `json:"deduplicated,omitempty"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	Error        string          `json:"error,omitempty"`
+}
+
+// Handler forwards webhook calls to client.
+func Handler(client pb.WorkflowRuntimeServiceClient) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, ok := strings.CutPrefix(r.URL.Path, Prefix)
+		if !ok {
+			reply(w, http.StatusNotFound, Response{Error: "webhook URLs start with " + Prefix})
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			reply(w, http.StatusRequestEntityTooLarge, Response{Error: "body too large"})
+			return
+		case err != nil:
+			reply(w, http.StatusBadRequest, Response{Error: "body not read: " + err.Error()})
+			return
+		}
+		headers := make(map[string]string, len(r.Header))
+		for k, v := range r.Header {
+			headers[strings.ToLower(k)] = v[0]
+		}
+		resp, err := client.TriggerWorkflow(r.Context(), &pb.TriggerWorkflowRequest{
+			WebhookPath: path, TriggerData: string(body), Headers: headers, HttpMethod: r.Method,
+			TriggerType: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		})
+		if err != nil {
+			st := status.Convert(err)
+			reply(w, runtime.HTTPStatusFromCode(st.Code()), Response{Error: st.Message()})
+			return
+		}
+		out := Response{
+			ExecutionID: resp.GetExecutionId(), Deduplicated: resp.GetDeduplicated(),
+			Status: strings.TrimPrefix(resp.GetStatus().String(), "EXECUTION_STATUS_"),
+		}
+		if resp.GetResultData() != "" && json.Valid([]byte(resp.GetResultData())) {
+			out.Result = json.RawMessage(resp.GetResultData())
+		}
+		code := http.StatusAccepted
+		if out.Result != nil || resp.GetStatus() != pb.ExecutionStatus_EXECUTION_STATUS_PENDING {
+			code = http.StatusOK
+		}
+		reply(w, code, out)
+	})
+}
+
+func reply(w http.ResponseWriter, code int, body Response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	// The status line is out; a client that went away is all that can fail.
+	_ = json.NewEncoder(w).Encode(body)
+}
