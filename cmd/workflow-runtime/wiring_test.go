@@ -551,6 +551,6 @@ func TestMigrateCommand(t *testing.T) {
 	for _, dir := range []string{"up", "status", "down", "up"} {
 		require.Equal(t, 0, run(context.Background(), []string{"migrate", dir}, &out, &errOut, env), errOut.String())
 	}
-	require.Contains(t, out.String(), "00005")
+	require.Contains(t, out.String(), "00006")
 	require.Equal(t, 2, run(context.Background(), []string{"migrate", "sideways"}, &out, &errOut, env))
 }

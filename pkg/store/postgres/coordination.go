@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -25,52 +26,96 @@ func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) 
 	return r.execution(), nil
 }
 
-// transitionSQL is the compare-and-set of every status change: $3 the
-// expected statuses, $4 the expected owner (empty: any). A terminal row
-// never moves, whatever $3 says. Fields given as NULL
-// keep their value. A terminal status ends the lease but keeps the owner, the
-// last replica that answered for the execution.
-const transitionSQL = `
-UPDATE executions SET
-	status = $2::text,
-	engine_execution_id = COALESCE($5, engine_execution_id),
-	started_time = COALESCE($6::timestamptz, started_time),
-	finished_time = COALESCE($7::timestamptz, finished_time),
-	error_message = COALESCE($8, error_message),
-	skip_reason = COALESCE($9, skip_reason),
-	result = COALESCE($10::jsonb, result),
-	lease_expires_at = CASE WHEN $2::text IN ('PENDING', 'RUNNING') THEN lease_expires_at END
-WHERE id = $1 AND status = ANY($3::text[]) AND status IN ('PENDING', 'RUNNING')
-	AND ($4::text = '' OR owner_instance = $4::text)
-RETURNING ` + executionColumns
+// transitionsSQL is the compare-and-set of every status change, for a batch
+// of executions at once (a group commit): per row, the expected statuses
+// (comma-separated) and the expected owner (empty: any). Its rows are locked
+// in id order first, as the lease statements lock theirs: batches that share
+// rows then wait for each other instead of deadlocking. A terminal row never
+// moves, whatever its expected statuses say. NULL fields keep their value. A
+// terminal status ends the lease but keeps the owner, the last replica that
+// answered for the execution.
+var transitionsSQL = `
+UPDATE executions e SET
+	status = v.to_status,
+	engine_execution_id = COALESCE(v.engine_execution_id, e.engine_execution_id),
+	started_time = COALESCE(v.started_time, e.started_time),
+	finished_time = COALESCE(v.finished_time, e.finished_time),
+	error_message = COALESCE(v.error_message, e.error_message),
+	skip_reason = COALESCE(v.skip_reason, e.skip_reason),
+	result = COALESCE(v.result::jsonb, e.result),
+	lease_expires_at = CASE WHEN v.to_status IN ('PENDING', 'RUNNING') THEN e.lease_expires_at END
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+	$8::text[], $9::text[], $10::text[])
+	AS v(id, to_status, from_statuses, owner, engine_execution_id, started_time, finished_time,
+		error_message, skip_reason, result)
+WHERE e.id = v.id AND e.status = ANY(string_to_array(v.from_statuses, ',')) AND e.status IN ('PENDING', 'RUNNING')
+	AND (v.owner = '' OR e.owner_instance = v.owner)
+	AND e.id IN (SELECT id FROM executions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+RETURNING ` + qualified("e", executionColumns)
+
+// transition is one execution's compare-and-set.
+type transition struct {
+	id string
+	t  store.Transition
+}
 
 // TransitionExecution applies t to execution id, or returns store.ErrStale.
+// Concurrent calls are written together (see group); two for one execution
+// never share a batch, so that each sees the other's outcome.
 func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *store.Execution, err error) {
 	defer classify(&err)
 	id, ok := parseID(id)
 	if !ok {
 		return nil, store.ErrStale
 	}
-	from := make([]string, len(t.From))
-	for i, st := range t.From {
-		from[i] = string(st)
-	}
-	var result *string
-	if len(t.Result) > 0 {
-		r := string(t.Result)
-		result = &r
-	}
-	var r executionRow
-	err = s.db.GetContext(ctx, &r, transitionSQL, id, string(t.To), pq.Array(from), t.Owner,
-		nullString(t.EngineExecutionID), t.StartedTime, t.FinishedTime, nullString(t.ErrorMessage),
-		nullString(t.SkipReason), result)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, store.ErrStale
+	return s.transitions.do(ctx, transition{id: id, t: t})
+}
+
+// transitionExecutions writes a batch of transitions.
+func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*store.Execution, []error, error) {
+	n := len(ts)
+	ids, to, from, owners := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	engineIDs, errMsgs, skips, results := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	started, finished := make([]*time.Time, n), make([]*time.Time, n)
+	for i, tr := range ts {
+		ids[i], to[i], owners[i] = tr.id, string(tr.t.To), tr.t.Owner
+		statuses := make([]string, len(tr.t.From))
+		for j, st := range tr.t.From {
+			statuses[j] = string(st)
 		}
-		return nil, fmt.Errorf("postgres: transition execution %s to %s: %w", id, t.To, err)
+		from[i] = strings.Join(statuses, ",")
+		engineIDs[i], errMsgs[i], skips[i] = nullString(tr.t.EngineExecutionID), nullString(tr.t.ErrorMessage), nullString(tr.t.SkipReason)
+		if len(tr.t.Result) > 0 {
+			results[i] = nullString(string(tr.t.Result))
+		}
+		started[i], finished[i] = tr.t.StartedTime, tr.t.FinishedTime
 	}
-	return r.execution(), nil
+	var rows []executionRow
+	err := s.db.SelectContext(ctx, &rows, transitionsSQL, pq.Array(ids), pq.Array(to), pq.Array(from), pq.Array(owners),
+		pq.Array(engineIDs), pq.Array(started), pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results))
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: transition executions: %w", err)
+	}
+	byID := make(map[string]*store.Execution, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = rows[i].execution()
+	}
+	out, errs := make([]*store.Execution, n), make([]error, n)
+	for i, tr := range ts {
+		if out[i] = byID[tr.id]; out[i] == nil {
+			errs[i] = store.ErrStale
+		}
+	}
+	return out, errs, nil
+}
+
+// qualified prefixes each of a comma-separated list of columns with table.
+func qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 const (
@@ -133,9 +178,11 @@ func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string)
 
 // Leases run on the database's clock, one clock for every replica, so that
 // a replica whose clock runs ahead does not adopt its peers' executions early.
+// Their rows are locked in id order, as the transitions lock theirs.
 const renewLeasesSQL = `
 UPDATE executions SET lease_expires_at = now() + $3 * interval '1 millisecond'
 WHERE id = ANY($2::uuid[]) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')
+	AND id IN (SELECT id FROM executions WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE)
 RETURNING id`
 
 // RenewLeases extends owner's leases on ids by lease and returns the ids renewed.
@@ -180,7 +227,8 @@ func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Du
 
 const releaseLeasesSQL = `
 UPDATE executions SET lease_expires_at = now()
-WHERE id = ANY($2::uuid[]) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')`
+WHERE id = ANY($2::uuid[]) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')
+	AND id IN (SELECT id FROM executions WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE)`
 
 // ReleaseLeases ends owner's leases on ids now.
 func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids []string) (err error) {

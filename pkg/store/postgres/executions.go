@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
@@ -76,53 +76,117 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 	return out, nil
 }
 
-// insertExecutionSQL writes nothing for a slot or an idempotency key already
-// recorded (ON CONFLICT without a target covers both unique guards: the
-// (trigger_id, scheduled_time) constraint and the partial (workflow_id,
-// idempotency_key) index) nor for a deployment that is not DEPLOYED: a
+// insertExecutionsSQL writes a batch of executions, one per element of its
+// arrays, in one statement: a group commit. It writes nothing for a slot or
+// an idempotency key already recorded (ON CONFLICT without a target covers
+// both unique guards: the (trigger_id, scheduled_time) constraint and the
+// partial (workflow_id, idempotency_key) index; a repeat within the batch
+// is skipped the same way) nor for a deployment that is not DEPLOYED: a
 // replica whose view of a pause is late cannot record a run for it.
 //
-// With a NULL deployment id ($3) the row goes to the workflow's DEPLOYED
-// deployment, at its current version, and a MANUAL row without a trigger to
-// that deployment's first MANUAL trigger: a manual trigger costs this one
-// statement, not a read of the deployment before it.
-const insertExecutionSQL = `
+// A row without a deployment id goes to its workflow's DEPLOYED deployment,
+// at its current version, and a MANUAL one without a trigger to that
+// deployment's first MANUAL trigger: a manual trigger costs no read of the
+// deployment before it. Each branch of the lateral join is an index probe.
+const insertExecutionsSQL = `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
 	triggered_by, owner_instance, lease_expires_at, input)
-SELECT $1::uuid, $2::text, d.id, CASE WHEN $3::uuid IS NULL THEN d.version ELSE $4 END,
-	COALESCE($5::uuid, CASE WHEN $6::text = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
+SELECT v.id, v.workflow_id, d.id, CASE WHEN v.deployment_id IS NULL THEN d.version ELSE v.deployment_version END,
+	COALESCE(v.trigger_id, CASE WHEN v.trigger_type = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
 		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
-	$6::text, $7, $8::timestamptz, $9::timestamptz, $10, $11, $12, $13, $14, $15, $16::timestamptz, $17::jsonb
-FROM deployments d
-WHERE d.status = 'DEPLOYED' AND CASE WHEN $3::uuid IS NULL THEN d.workflow_id = $2::text ELSE d.id = $3::uuid END
+	v.trigger_type, v.status, v.scheduled_time, v.fired_time, v.jitter_seconds, v.skip_reason, v.trace_id,
+	v.idempotency_key, v.triggered_by, v.owner_instance, v.lease_expires_at, v.input
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::uuid[], $6::text[], $7::text[],
+	$8::timestamptz[], $9::timestamptz[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[],
+	$15::text[], $16::timestamptz[], $17::text[])
+	AS v(id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type, status,
+		scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key, triggered_by,
+		owner_instance, lease_expires_at, input)
+JOIN LATERAL (
+	SELECT d.id, d.version FROM deployments d
+	WHERE v.deployment_id IS NOT NULL AND d.id = v.deployment_id AND d.status = 'DEPLOYED'
+	UNION ALL
+	SELECT d.id, d.version FROM deployments d
+	WHERE v.deployment_id IS NULL AND d.workflow_id = v.workflow_id AND d.status = 'DEPLOYED'
+) d ON true
 ON CONFLICT DO NOTHING
 RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id::text, '')`
 
 // CreateExecution inserts e with a new id, and the deployment's id, version
 // and MANUAL trigger when e names only its workflow. For a slot or
 // idempotency key another writer has already recorded, or a deployment that
-// is not DEPLOYED, it writes nothing and returns false.
+// is not DEPLOYED, it writes nothing and returns false. Concurrent calls are
+// written together (see group); each returns once its row is committed.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
 	defer classify(&err)
-	var input *string
-	if len(e.Input) > 0 {
-		in := string(e.Input)
-		input = &in
+	// A malformed id would fail the whole batch's cast: it names no
+	// deployment or trigger, so nothing is written.
+	for _, id := range []string{e.DeploymentID, e.TriggerID} {
+		if _, ok := parseID(id); id != "" && !ok {
+			return false, nil
+		}
 	}
-	var id, deploymentID, triggerID string
-	var version int64
-	err = s.db.QueryRowContext(ctx, insertExecutionSQL,
-		uuid.NewString(), e.WorkflowID, nullString(e.DeploymentID), e.DeploymentVersion, nullString(e.TriggerID),
-		string(e.TriggerType), string(e.Status), e.ScheduledTime, e.FiredTime, e.JitterSeconds, nullString(e.SkipReason),
-		nullString(e.TraceID), nullString(e.IdempotencyKey), nullString(e.TriggeredBy),
-		nullString(e.OwnerInstance), e.LeaseExpiresAt, input).Scan(&id, &deploymentID, &version, &triggerID)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("postgres: create execution: %w", err)
+	row := *e
+	row.ID = uuid.NewString()
+	got, err := s.inserts.do(ctx, row)
+	if err != nil || got.ID == "" {
+		return false, err
 	}
-	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = id, deploymentID, version, triggerID
+	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
 	return true, nil
+}
+
+// insertExecutions writes a batch; an execution not written comes back zero.
+func (s *Store) insertExecutions(ctx context.Context, es []store.Execution) ([]store.Execution, []error, error) {
+	n := len(es)
+	// One array per column, as unnest takes them.
+	var c struct {
+		ids, workflows, types, statuses                        []string
+		deployments, triggers, skips, traces, keys, by, owners []*string
+		inputs                                                 []*string
+		versions                                               []int64
+		jitters                                                []int32
+		slots, leases                                          []*time.Time
+		fired                                                  []time.Time
+	}
+	for _, e := range es {
+		var input *string
+		if len(e.Input) > 0 {
+			input = nullString(string(e.Input))
+		}
+		c.ids, c.workflows = append(c.ids, e.ID), append(c.workflows, e.WorkflowID)
+		c.types, c.statuses = append(c.types, string(e.TriggerType)), append(c.statuses, string(e.Status))
+		c.deployments, c.triggers = append(c.deployments, nullString(e.DeploymentID)), append(c.triggers, nullString(e.TriggerID))
+		c.skips, c.traces = append(c.skips, nullString(e.SkipReason)), append(c.traces, nullString(e.TraceID))
+		c.keys, c.by = append(c.keys, nullString(e.IdempotencyKey)), append(c.by, nullString(e.TriggeredBy))
+		c.owners, c.inputs = append(c.owners, nullString(e.OwnerInstance)), append(c.inputs, input)
+		c.versions, c.jitters = append(c.versions, e.DeploymentVersion), append(c.jitters, e.JitterSeconds)
+		c.slots, c.leases = append(c.slots, e.ScheduledTime), append(c.leases, e.LeaseExpiresAt)
+		c.fired = append(c.fired, e.FiredTime)
+	}
+	rows, err := s.db.QueryContext(ctx, insertExecutionsSQL, pq.Array(c.ids), pq.Array(c.workflows), pq.Array(c.deployments),
+		pq.Array(c.versions), pq.Array(c.triggers), pq.Array(c.types), pq.Array(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
+		pq.Array(c.jitters), pq.Array(c.skips), pq.Array(c.traces), pq.Array(c.keys), pq.Array(c.by), pq.Array(c.owners),
+		pq.Array(c.leases), pq.Array(c.inputs))
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
+	}
+	defer rows.Close()
+	written := make(map[string]store.Execution, n)
+	for rows.Next() {
+		var e store.Execution
+		if err := rows.Scan(&e.ID, &e.DeploymentID, &e.DeploymentVersion, &e.TriggerID); err != nil {
+			return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
+		}
+		written[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
+	}
+	out := make([]store.Execution, n)
+	for i, e := range es {
+		out[i] = written[e.ID]
+	}
+	return out, make([]error, n), nil
 }

@@ -68,8 +68,9 @@ func TestCreateExecutionOncePerSlot(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n)
 
-	_, err = s.CreateExecution(ctx, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: "not-a-uuid"})
-	require.Error(t, err)
+	created, err = s.CreateExecution(ctx, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: "not-a-uuid"})
+	require.NoError(t, err)
+	require.False(t, created, "an id that is not a UUID names no deployment")
 
 	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusPaused, store.ActionPause))
 	require.NoError(t, err)

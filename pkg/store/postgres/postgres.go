@@ -56,7 +56,13 @@ const (
 // Store is a store.Store backed by PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
+	// inserts and transitions are the group commits of the hot writes.
+	inserts     *group[store.Execution, store.Execution]
+	transitions *group[transition, *store.Execution]
 }
+
+// errClosed answers a write made after Close.
+var errClosed = errors.New("postgres: store closed")
 
 var _ store.Store = (*Store)(nil)
 
@@ -80,7 +86,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // New returns a Store over an open pool; Close closes db.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store {
+	s := &Store{db: db}
+	s.inserts = newGroup(s.insertExecutions, nil)
+	s.transitions = newGroup(s.transitionExecutions, func(a, b transition) bool { return a.id == b.id })
+	return s
+}
 
 // DB returns the store's connection pool, for the migrator and health checks.
 func (s *Store) DB() *sqlx.DB { return s.db }
@@ -95,7 +106,11 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 }
 
 // Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.inserts.close()
+	s.transitions.close()
+	return s.db.Close()
+}
 
 // parseID returns id in canonical form, and false when it is not a UUID:
 // such an id names no row, and must not reach PostgreSQL as a uuid
