@@ -17,7 +17,6 @@ var kindCodes = [...]codes.Code{
 	Unauthenticated:    codes.Unauthenticated,
 	ResourceExhausted:  codes.ResourceExhausted,
 	Unavailable:        codes.Unavailable,
-	Unimplemented:      codes.Unimplemented,
 }
 
 // Code is the gRPC code that answers err (API.md §2): OK for nil, Canceled or

@@ -24,7 +24,6 @@ const (
 	Unauthenticated
 	ResourceExhausted
 	Unavailable
-	Unimplemented
 )
 
 var kindNames = [...]string{
@@ -38,7 +37,6 @@ var kindNames = [...]string{
 	Unauthenticated:    "unauthenticated",
 	ResourceExhausted:  "resource exhausted",
 	Unavailable:        "unavailable",
-	Unimplemented:      "unimplemented",
 }
 
 func (k Kind) String() string {

@@ -337,8 +337,7 @@ func TestKindString(t *testing.T) {
 		{Unauthenticated, "unauthenticated"},
 		{ResourceExhausted, "resource exhausted"},
 		{Unavailable, "unavailable"},
-		{Unimplemented, "unimplemented"},
-		{Unimplemented + 1, "kind(11)"},
+		{Unavailable + 1, "kind(10)"},
 		{Kind(255), "kind(255)"},
 	}
 	for _, tt := range tests {
@@ -373,7 +372,6 @@ func TestCode(t *testing.T) {
 		{name: "Unauthenticated", err: E(Unauthenticated), want: codes.Unauthenticated},
 		{name: "ResourceExhausted", err: E(ResourceExhausted), want: codes.ResourceExhausted},
 		{name: "Unavailable", err: E(Unavailable), want: codes.Unavailable},
-		{name: "Unimplemented", err: E(Unimplemented), want: codes.Unimplemented},
 		{name: "out-of-range kind", err: &Error{Kind: Kind(200)}, want: codes.Internal},
 		{name: "wrapped *Error", err: fmt.Errorf("handler: %w", E(Op("op"), NotFound)), want: codes.NotFound},
 		{name: "kind inherited by E", err: E(Op("outer"), E(Op("inner"), Aborted)), want: codes.Aborted},
