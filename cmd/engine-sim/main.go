@@ -31,6 +31,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
+	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 )
 
 // shutdownTimeout bounds the drain of in-flight calls on SIGINT or SIGTERM.
@@ -167,7 +168,7 @@ func serve(ctx context.Context, o options, logger log.Logger) error {
 		return grpcServer.Serve(grpcLis)
 	}, func(error) {
 		grpcHealth.Shutdown()
-		stopGRPC(grpcServer, shutdownTimeout)
+		grpctransport.Drain(grpcServer, shutdownTimeout)
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
@@ -208,19 +209,5 @@ func logCalls(logger log.Logger) grpc.UnaryServerInterceptor {
 		}
 		level.Info(logger).Log(keyvals...)
 		return resp, err
-	}
-}
-
-// stopGRPC drains in-flight calls, and cuts them off when the timeout passes.
-func stopGRPC(s *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		s.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		s.Stop()
 	}
 }

@@ -292,7 +292,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		level.Info(logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
 		return grpcServer.Serve(grpcLis)
 	}, func(error) {
-		stopGRPC(grpcServer, time.Until(deadline))
+		grpctransport.Drain(grpcServer, time.Until(deadline))
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
 	// Last, once no call can start an execution any more: dispatches in
@@ -350,20 +350,6 @@ func followHealth(ctx context.Context, checker *health.Checker, srv *grpchealth.
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// stopGRPC drains in-flight calls, and cuts them off when the timeout passes.
-func stopGRPC(s *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		s.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		s.Stop()
 	}
 }
 

@@ -146,7 +146,6 @@ type Coordinator struct {
 	engine engine.Client
 	locks  Locker // nil without Redis
 	opts   Options
-	logger log.Logger
 
 	deployments deploymentCache
 	polls       chan struct{}
@@ -179,7 +178,6 @@ func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
 	base, halt := context.WithCancel(context.Background())
 	return &Coordinator{
 		store: st, engine: eng, locks: locks, opts: opts,
-		logger:      opts.Logger,
 		deployments: deploymentCache{store: st, timeout: opts.ExecutionTimeout},
 		polls:       make(chan struct{}, opts.MaxConcurrentPolls),
 		base:        base, halt: halt,
@@ -230,7 +228,7 @@ func (c *Coordinator) Stop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		level.Warn(c.logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", ctx.Err())
+		level.Warn(c.opts.Logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", ctx.Err())
 	}
 	if len(ids) == 0 {
 		return
@@ -238,10 +236,10 @@ func (c *Coordinator) Stop(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := c.store.ReleaseLeases(rctx, c.opts.InstanceID, ids); err != nil {
-		level.Warn(c.logger).Log("msg", "leases not released; they run out by themselves", "executions", len(ids), "err", err)
+		level.Warn(c.opts.Logger).Log("msg", "leases not released; they run out by themselves", "executions", len(ids), "err", err)
 		return
 	}
-	level.Info(c.logger).Log("msg", "leases released", "executions", len(ids))
+	level.Info(c.opts.Logger).Log("msg", "leases released", "executions", len(ids))
 }
 
 // CreateExecution records e as a PENDING execution owned by this replica and
@@ -311,7 +309,7 @@ func (c *Coordinator) releaseLeases(ids ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	if err := c.store.ReleaseLeases(ctx, c.opts.InstanceID, ids); err != nil {
-		level.Warn(c.logger).Log("msg", "lease not released; it runs out by itself", "err", err)
+		level.Warn(c.opts.Logger).Log("msg", "lease not released; it runs out by itself", "err", err)
 	}
 }
 
@@ -330,7 +328,7 @@ func (c *Coordinator) renew() {
 	renewed, err := c.store.RenewLeases(ctx, c.opts.InstanceID, ids, c.opts.Lease)
 	if err != nil {
 		if c.base.Err() == nil {
-			level.Warn(c.logger).Log("msg", "leases not renewed", "executions", len(ids), "err", err)
+			level.Warn(c.opts.Logger).Log("msg", "leases not renewed", "executions", len(ids), "err", err)
 		}
 		return
 	}
@@ -361,11 +359,11 @@ func (c *Coordinator) adopt() {
 		}
 		rows, err := c.store.AdoptExecutions(ctx, c.opts.InstanceID, c.opts.Lease, c.opts.AdoptBatch)
 		if err != nil {
-			level.Warn(c.logger).Log("msg", "adoption failed", "err", err)
+			level.Warn(c.opts.Logger).Log("msg", "adoption failed", "err", err)
 			return
 		}
 		for _, e := range rows {
-			level.Info(c.logger).Log("msg", "execution_adopted", "execution_id", e.ID, "workflow_id", e.WorkflowID,
+			level.Info(c.opts.Logger).Log("msg", "execution_adopted", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 				"status", e.Status, "trace_id", e.TraceID)
 			c.start(e, true)
 		}
@@ -389,7 +387,7 @@ func (c *Coordinator) redisFailed(err error) {
 	c.redisMu.Lock()
 	c.redisDownUntil = time.Now().Add(redisBackoff)
 	c.redisMu.Unlock()
-	level.Warn(c.logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
+	level.Warn(c.opts.Logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
 }
 
 // deploymentInfo is what running an execution needs of its deployment.

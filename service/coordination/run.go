@@ -36,7 +36,7 @@ type run struct {
 }
 
 func (c *Coordinator) newRun(e store.Execution) *run {
-	return &run{c: c, e: e, logger: log.With(c.logger, "execution_id", e.ID, "workflow_id", e.WorkflowID, "trace_id", e.TraceID)}
+	return &run{c: c, e: e, logger: log.With(c.opts.Logger, "execution_id", e.ID, "workflow_id", e.WorkflowID, "trace_id", e.TraceID)}
 }
 
 func (r *run) run(ctx context.Context) {

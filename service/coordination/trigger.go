@@ -109,7 +109,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 		return TriggerResponse{}, storeError(op, err, "")
 	}
 	if created {
-		level.Info(s.logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
+		level.Info(s.opts.Logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
 			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy)
 		return TriggerResponse{Execution: *e}, nil
 	}
@@ -206,7 +206,7 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (store.Exec
 	case err != nil:
 		return store.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
 	}
-	level.Info(s.logger).Log("msg", "execution_cancelled", "execution_id", e.ID, "workflow_id", e.WorkflowID,
+	level.Info(s.opts.Logger).Log("msg", "execution_cancelled", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 		"trace_id", tracing.TraceID(ctx), "reason", reason)
 	return *e, nil
 }

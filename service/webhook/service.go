@@ -39,17 +39,16 @@ type Options struct {
 	// twice the rate).
 	RatePerWorkflow float64
 	Burst           int
-	// IdempotencyWindow is how long a key names the same execution
-	// (default 24 h).
-	IdempotencyWindow time.Duration
-	Logger            log.Logger
-	Now               func() time.Time
+	Logger          log.Logger
+	Now             func() time.Time
 }
 
 // Defaults of the webhook contract (API.md WebhookSpec).
 const (
 	defaultSyncTimeout = 30 * time.Second
-	defaultMethod      = "POST"
+	// idempotencyWindow is how long a key names the same execution.
+	idempotencyWindow = 24 * time.Hour
+	defaultMethod     = "POST"
 	// syncPollMin and syncPollMax bound the wait between two reads of an
 	// execution a SYNC call waits for.
 	syncPollMin = 10 * time.Millisecond
@@ -81,9 +80,6 @@ func New(index *Index, st Store, exec Executions, opts Options) *Service {
 	if opts.Burst <= 0 {
 		opts.Burst = int(2 * opts.RatePerWorkflow)
 	}
-	if opts.IdempotencyWindow <= 0 {
-		opts.IdempotencyWindow = 24 * time.Hour
-	}
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
@@ -110,15 +106,16 @@ func (s *Service) Resolve(_ context.Context, req ResolveRequest) (store.WebhookT
 }
 
 func (s *Service) lookup(op errors.Op, path, field string) (store.WebhookTrigger, error) {
+	// Indexed paths are normalised and valid, so a path found once its
+	// slashes are trimmed needs no check: the hot path skips the parse.
+	if wt, ok := s.index.Lookup(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")); ok {
+		return wt, nil
+	}
 	p, err := store.NormalizeWebhookPath(path)
 	if err != nil {
 		return store.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
 	}
-	wt, ok := s.index.Lookup(p)
-	if !ok {
-		return store.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
-	}
-	return wt, nil
+	return store.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
 }
 
 func checkMethod(op errors.Op, wt store.WebhookTrigger, method string) error {
@@ -242,7 +239,7 @@ func (s *Service) record(ctx context.Context, wt store.WebhookTrigger, req coord
 		case err != nil:
 			return nil, false, storeError(err)
 		}
-		cutoff := s.opts.Now().Add(-s.opts.IdempotencyWindow)
+		cutoff := s.opts.Now().Add(-idempotencyWindow)
 		if !prev.FiredTime.Before(cutoff) {
 			return prev, true, nil
 		}
