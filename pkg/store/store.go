@@ -405,8 +405,10 @@ type Store interface {
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]Execution, error)
 	// RenewLeases extends by lease, from the database's clock, owner's
 	// leases on those of ids that are still PENDING or RUNNING and still
-	// owner's, and returns the ids it renewed.
-	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error)
+	// owner's, and returns the ids that are not (lost). It never waits for
+	// a row another writer holds: such a row is neither renewed nor lost,
+	// and a later renewal tells.
+	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	// AdoptExecutions makes owner, for lease, the owner of up to limit
 	// PENDING or RUNNING executions whose lease has expired or that have
 	// none, the oldest fired, and returns them. Rows another replica is

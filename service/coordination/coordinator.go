@@ -29,7 +29,7 @@ type Store interface {
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]store.Execution, error)
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*store.Execution, error)
-	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error)
+	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Execution, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 }
@@ -325,24 +325,15 @@ func (c *Coordinator) renew() {
 	}
 	ctx, cancel := context.WithTimeout(c.base, c.opts.Lease/3)
 	defer cancel()
-	renewed, err := c.store.RenewLeases(ctx, c.opts.InstanceID, ids, c.opts.Lease)
+	lost, err := c.store.RenewLeases(ctx, c.opts.InstanceID, ids, c.opts.Lease)
 	if err != nil {
 		if c.base.Err() == nil {
 			level.Warn(c.opts.Logger).Log("msg", "leases not renewed", "executions", len(ids), "err", err)
 		}
 		return
 	}
-	if len(renewed) == len(ids) {
-		return
-	}
-	kept := make(map[string]bool, len(renewed))
-	for _, id := range renewed {
-		kept[id] = true
-	}
-	for _, id := range ids {
-		if !kept[id] {
-			c.drop(id, nil)
-		}
+	for _, id := range lost {
+		c.drop(id, nil)
 	}
 }
 

@@ -145,12 +145,12 @@ func (r *run) dispatch(ctx context.Context) bool {
 // this replica's, renewing its lease on the way; a run that finds it is not
 // gives its workflow lock up and steps aside.
 func (r *run) stillOwned(ctx context.Context) bool {
-	ids, err := r.c.store.RenewLeases(ctx, r.c.opts.InstanceID, []string{r.e.ID}, r.c.opts.Lease)
+	lost, err := r.c.store.RenewLeases(ctx, r.c.opts.InstanceID, []string{r.e.ID}, r.c.opts.Lease)
 	if err != nil {
 		// Cannot tell: carry on, as the lease renewal would.
 		return ctx.Err() == nil
 	}
-	if len(ids) == 0 {
+	if len(lost) > 0 {
 		r.unlock()
 		return false
 	}

@@ -178,25 +178,47 @@ func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string)
 
 // Leases run on the database's clock, one clock for every replica, so that
 // a replica whose clock runs ahead does not adopt its peers' executions early.
-// Their rows are locked in id order, as the transitions lock theirs.
+// A row another transaction has locked is skipped, neither renewed nor lost:
+// a transition or an adoption is writing it, and the next renewal, a third of
+// a lease later, learns which. Waiting instead queued each renewal behind
+// every batch that held one of its rows, and each later batch behind the
+// renewal: under load one renewal held its rows for over a second.
 const renewLeasesSQL = `
-UPDATE executions SET lease_expires_at = now() + $3 * interval '1 millisecond'
-WHERE id = ANY($2::uuid[]) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')
-	AND id IN (SELECT id FROM executions WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE)
-RETURNING id`
+WITH asked AS (
+	SELECT DISTINCT unnest($2::uuid[]) AS id
+), locked AS (
+	SELECT id, owner_instance = $1 AND status IN ('PENDING', 'RUNNING') AS mine
+	FROM executions WHERE id = ANY($2::uuid[])
+	FOR UPDATE SKIP LOCKED
+), renewed AS (
+	UPDATE executions e SET lease_expires_at = now() + $3 * interval '1 millisecond'
+	FROM locked l WHERE e.id = l.id AND l.mine
+)
+SELECT a.id FROM asked a LEFT JOIN locked l ON l.id = a.id
+WHERE NOT COALESCE(l.mine, false)
+	AND (l.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.id))`
 
-// RenewLeases extends owner's leases on ids by lease and returns the ids renewed.
-func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (_ []string, err error) {
+// RenewLeases extends owner's leases on ids by lease and returns the ids
+// that are not owner's PENDING or RUNNING executions, in canonical form; an
+// id that is not a UUID names none and comes back as given.
+func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error) {
 	defer classify(&err)
-	valid := uuids(ids)
-	if len(valid) == 0 {
-		return nil, nil
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if canonical, ok := parseID(id); ok {
+			valid = append(valid, canonical)
+		} else {
+			lost = append(lost, id)
+		}
 	}
-	var renewed []string
-	if err := s.db.SelectContext(ctx, &renewed, renewLeasesSQL, owner, pq.Array(valid), lease.Milliseconds()); err != nil {
+	if len(valid) == 0 {
+		return lost, nil
+	}
+	var gone []string
+	if err := s.db.SelectContext(ctx, &gone, renewLeasesSQL, owner, pq.Array(valid), lease.Milliseconds()); err != nil {
 		return nil, fmt.Errorf("postgres: renew leases: %w", err)
 	}
-	return renewed, nil
+	return append(lost, gone...), nil
 }
 
 // adoptSQL locks the expired rows it takes with SKIP LOCKED, so that replicas

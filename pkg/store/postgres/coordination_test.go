@@ -452,11 +452,15 @@ func TestRenewLeases(t *testing.T) {
 
 	const lease = 30 * time.Second
 	before := dbNow(t, s)
-	renewed, err := s.RenewLeases(ctx, "me", ids, lease)
+	lost, err := s.RenewLeases(ctx, "me", ids, lease)
 	after := dbNow(t, s)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{minePending, mineRunning, mineUnleased}, renewed)
-	for _, id := range renewed {
+	wantLost := []string{"not-a-uuid", "", ids[4]}
+	for id := range untouched {
+		wantLost = append(wantLost, id)
+	}
+	require.ElementsMatch(t, wantLost, lost, "every id that is not my unfinished execution, once")
+	for _, id := range []string{minePending, mineRunning, mineUnleased} {
 		e := mustGetExecution(t, s, id)
 		requireLeaseWithin(t, e, before.Add(lease), after.Add(lease))
 		require.Equal(t, "me", e.OwnerInstance)
@@ -468,19 +472,46 @@ func TestRenewLeases(t *testing.T) {
 	}
 
 	// Shorter leases are set, not added to.
-	renewed, err = s.RenewLeases(ctx, "me", []string{mineRunning}, 10*time.Millisecond)
+	lost, err = s.RenewLeases(ctx, "me", []string{mineRunning}, 10*time.Millisecond)
 	require.NoError(t, err)
-	require.Equal(t, []string{mineRunning}, renewed)
+	require.Empty(t, lost)
 	requireLeaseWithin(t, mustGetExecution(t, s, mineRunning), before, dbNow(t, s).Add(10*time.Millisecond))
 
-	for _, none := range [][]string{nil, {}, {"not-a-uuid", ""}} {
-		renewed, err := s.RenewLeases(ctx, "me", none, lease)
+	for _, none := range [][]string{nil, {}} {
+		lost, err := s.RenewLeases(ctx, "me", none, lease)
 		require.NoError(t, err, "ids %q", none)
-		require.Nil(t, renewed, "ids %q", none)
+		require.Nil(t, lost, "ids %q", none)
 	}
-	renewed, err = s.RenewLeases(ctx, "nobody", []string{minePending, mineRunning}, lease)
+	lost, err = s.RenewLeases(ctx, "nobody", []string{minePending, mineRunning}, lease)
 	require.NoError(t, err)
-	require.Empty(t, renewed, "only the owner renews")
+	require.ElementsMatch(t, []string{minePending, mineRunning}, lost, "only the owner renews")
+}
+
+// TestRenewLeasesSkipsLockedRows: a renewal does not wait for a row another
+// transaction is writing; it neither renews it nor calls it lost, and renews
+// the rest.
+func TestRenewLeasesSkipsLockedRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewStore(t)
+	d := mustCreate(t, s, newDeployment("wf-renew-locked", store.StatusDeployed))
+	past := ptr(coordBase)
+	busy := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", past))
+	free := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", past))
+
+	tx, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(ctx, `SELECT 1 FROM executions WHERE id = $1 FOR UPDATE`, busy)
+	require.NoError(t, err)
+
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	lost, err := s.RenewLeases(rctx, "me", []string{busy, free}, time.Minute)
+	require.NoError(t, err, "the renewal must not wait for the locked row")
+	require.Empty(t, lost)
+	require.Equal(t, past, mustGetExecution(t, s, busy).LeaseExpiresAt, "the locked row is left alone")
+	require.True(t, mustGetExecution(t, s, free).LeaseExpiresAt.After(*past), "the other row is renewed")
 }
 
 func TestAdoptExecutions(t *testing.T) {
@@ -743,12 +774,12 @@ func TestCoordinationUnreachable(t *testing.T) {
 	}
 
 	// Nothing to ask about: no query, so no error.
-	renewed, err := s.RenewLeases(ctx, "me", []string{"not-a-uuid"}, time.Minute)
+	lost, err := s.RenewLeases(ctx, "me", []string{"not-a-uuid"}, time.Minute)
 	require.NoError(t, err)
-	require.Nil(t, renewed)
-	renewed, err = s.RenewLeases(ctx, "me", nil, time.Minute)
+	require.Equal(t, []string{"not-a-uuid"}, lost)
+	lost, err = s.RenewLeases(ctx, "me", nil, time.Minute)
 	require.NoError(t, err)
-	require.Nil(t, renewed)
+	require.Nil(t, lost)
 	require.NoError(t, s.ReleaseLeases(ctx, "me", nil))
 	require.NoError(t, s.ReleaseLeases(ctx, "me", []string{"not-a-uuid"}))
 	_, err = s.TransitionExecution(ctx, "not-a-uuid", store.Transition{To: store.ExecutionRunning})
