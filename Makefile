@@ -95,8 +95,12 @@ cover: test-integration-runtime ## Coverage gate: at least 85 % of statements ou
 	echo "coverage: $$total % (gate $(COVER_MIN) %)"; \
 	awk -v t="$$total" -v m="$(COVER_MIN)" 'BEGIN { exit (t+0 >= m+0) ? 0 : 1 }' || { echo "coverage below $(COVER_MIN) %"; exit 1; }
 
+.PHONY: test-k8s
+test-k8s: ## Validate k8s/ strictly against the Kubernetes API types (a module of its own: k8s/validate)
+	cd k8s/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 .PHONY: test
-test: proto-check lint test-runtime test-integration-runtime cover ## Everything CI runs
+test: proto-check lint test-runtime test-integration-runtime cover test-k8s ## Everything CI runs
 
 BENCH_SECONDS ?= 70
 
