@@ -26,6 +26,14 @@ help: ## Show this help
 build: ## Build bin/workflow-runtime
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/workflow-runtime ./cmd/workflow-runtime
 
+ROOTFS ?= $(BIN)/rootfs
+
+.PHONY: image-rootfs
+image-rootfs: ## Build the container image's file tree in ROOTFS (bin/rootfs) without Docker; the Dockerfile runs this target
+	rm -rf $(ROOTFS)
+	mkdir -p $(ROOTFS)/usr/local/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(ROOTFS)/usr/local/bin/ ./cmd/workflow-runtime ./cmd/engine-sim
+
 .PHONY: run
 run: build createdb ## Build and serve on :9090 (gRPC) and :8080 (HTTP) against local PostgreSQL and Redis
 	$(BIN)/workflow-runtime serve
