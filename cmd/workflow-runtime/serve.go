@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	logger, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+	logger, _, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

@@ -76,7 +76,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	// Quiet unless the test asks for a log level.
 	logger := log.NewNopLogger()
 	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
-		logger, err = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+		logger, _, err = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
 		require.NoError(t, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
