@@ -104,7 +104,7 @@ func (l *Level) NotifySignals() (stop func()) {
 				if sig == syscall.SIGUSR1 {
 					l.set(debugRank, "SIGUSR1")
 				} else {
-					l.set(l.configured, "SIGUSR2")
+					l.Reset("SIGUSR2")
 				}
 			}
 		}
