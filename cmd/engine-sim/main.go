@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	host, _ := os.Hostname()
-	logger, err := logging.New(stderr, "json", "info", host)
+	logger, _, err := logging.New(stderr, "json", "info", host)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

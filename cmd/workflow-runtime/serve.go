@@ -63,20 +63,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	logger, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+	logger, logLevel, closeLog, err := newLogger(cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	defer closeLog()
 	redis.SetLogger(redisLogger{level.Warn(log.With(logger, "component", "redis"))})
-	if err := serveWith(ctx, cfg, logger); err != nil {
+	if err := serveWith(ctx, cfg, logger, logLevel); err != nil {
 		level.Error(logger).Log("msg", "workflow-runtime stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error {
+func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *logging.Level) error {
 	level.Info(logger).Log("msg", "starting", "version", version, "config", fmt.Sprintf("%+v", cfg.Redacted()))
 
 	octx, cancel := context.WithTimeout(ctx, startTimeout)
@@ -212,7 +213,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer conn.Close()
-	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes)
+	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, logLevel)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

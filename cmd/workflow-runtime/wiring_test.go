@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -74,14 +73,15 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
 	// Quiet unless the test asks for a log level.
-	logger := log.NewNopLogger()
+	var logOut io.Writer = io.Discard
 	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
-		logger, err = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
-		require.NoError(t, err)
+		logOut = os.Stderr
 	}
+	logger, logLevel, err := logging.New(logOut, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, logger) }()
+	go func() { done <- serveWith(ctx, cfg, logger, logLevel) }()
 
 	s := &stack{dbURL: dbURL, httpBase: "http://" + httpAddr}
 	s.stop = sync.OnceValue(func() error {

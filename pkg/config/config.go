@@ -31,6 +31,13 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// LogFile, when set, takes the log instead of stderr; it is rotated at
+	// LogMaxSizeMB, and LogMaxBackups and LogMaxAgeDays bound the rotated
+	// copies kept (0: no bound).
+	LogFile       string
+	LogMaxSizeMB  int
+	LogMaxBackups int
+	LogMaxAgeDays int
 	// DrainDelay is how long readiness reads 503 before the servers stop
 	// taking calls, so that load balancers notice first.
 	DrainDelay time.Duration
@@ -90,6 +97,19 @@ var settings = []setting{
 		return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error")
 	}},
 	{"WFR_LOG_FORMAT", "json", "json or logfmt", func(c *Config, v string) error { return oneOf(&c.LogFormat, v, "json", "logfmt") }},
+	{"WFR_LOG_FILE", "", "log file, rotated by size; empty: stderr", func(c *Config, v string) error {
+		c.LogFile = v
+		return nil
+	}},
+	{"WFR_LOG_MAX_SIZE_MB", "100", "size in MB at which the log file is rotated", func(c *Config, v string) error {
+		return integer(&c.LogMaxSizeMB, v, 1)
+	}},
+	{"WFR_LOG_MAX_BACKUPS", "10", "rotated log files kept; 0: all", func(c *Config, v string) error {
+		return integer(&c.LogMaxBackups, v, 0)
+	}},
+	{"WFR_LOG_MAX_AGE_DAYS", "30", "days a rotated log file is kept; 0: no limit", func(c *Config, v string) error {
+		return integer(&c.LogMaxAgeDays, v, 0)
+	}},
 	{"WFR_SHUTDOWN_TIMEOUT", "30s", "how long a stop may drain in-flight work", func(c *Config, v string) error {
 		return duration(&c.ShutdownTimeout, v, time.Second)
 	}},
@@ -216,6 +236,15 @@ func duration(dst *time.Duration, v string, min time.Duration) error {
 		return fmt.Errorf("must be a duration >= %s, e.g. 30s", min)
 	}
 	*dst = d
+	return nil
+}
+
+func integer(dst *int, v string, min int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return fmt.Errorf("must be an integer >= %d", min)
+	}
+	*dst = n
 	return nil
 }
 

@@ -1,39 +1,166 @@
 // Package logging builds the service's structured logger on go-kit/log.
+//
+// Every line carries ts, level (when the caller gave one), caller and
+// instance_id; a line whose err carries a pkg/errors kind also carries
+// error_kind; secrets are masked before anything is written (see mask.go).
+// The level filter runs first, so that a dropped line costs neither a clock
+// read nor a stack walk.
 package logging
 
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 )
 
-// New returns a logger writing format ("json" or "logfmt") to w, that drops
-// lines below minLevel and stamps every line with ts, caller and instance_id.
-func New(w io.Writer, format, minLevel, instanceID string) (log.Logger, error) {
-	var logger log.Logger
+// New returns a logger writing format ("json" or "logfmt") to w that drops
+// lines below minLevel, and the Level that changes that minimum while the
+// logger is in use.
+func New(w io.Writer, format, minLevel, instanceID string) (log.Logger, *Level, error) {
+	c := &core{instanceID: instanceID}
 	switch format {
 	case "json":
-		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+		c.out = log.NewJSONLogger(log.NewSyncWriter(w))
 	case "logfmt":
-		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+		c.out = log.NewLogfmtLogger(log.NewSyncWriter(w))
+		c.flat = true
 	default:
-		return nil, fmt.Errorf("logging: unknown format %q", format)
+		return nil, nil, fmt.Errorf("logging: unknown format %q", format)
 	}
-	var opt level.Option
-	switch minLevel {
-	case "debug":
-		opt = level.AllowDebug()
-	case "info":
-		opt = level.AllowInfo()
-	case "warn":
-		opt = level.AllowWarn()
-	case "error":
-		opt = level.AllowError()
-	default:
-		return nil, fmt.Errorf("logging: unknown level %q", minLevel)
+	lvl, err := newLevel(minLevel, c)
+	if err != nil {
+		return nil, nil, err
 	}
-	logger = level.NewFilter(logger, opt)
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller, "instance_id", instanceID), nil
+	c.level = lvl
+	return c, lvl, nil
+}
+
+// core is the logger every go-kit context built from New ends in. It stamps
+// lines itself instead of through log.With valuers, because go-kit evaluates
+// valuers before the next logger in the chain could filter the line.
+type core struct {
+	out        log.Logger
+	level      *Level
+	instanceID string
+	// flat is set for logfmt, which cannot write maps or structs: masked
+	// composite values are written as JSON text instead.
+	flat bool
+}
+
+func (c *core) Log(keyvals ...any) error {
+	if !c.level.allows(keyvals) {
+		return nil
+	}
+	return c.write(keyvals)
+}
+
+// write stamps, masks and writes a line, whatever its level.
+func (c *core) write(keyvals []any) error {
+	line := make([]any, 0, len(keyvals)+8)
+	line = append(line, "ts", time.Now().UTC(), "caller", caller(), "instance_id", c.instanceID)
+	var kind string
+	hasKind := false
+	for i := 0; i < len(keyvals); i += 2 {
+		k := keyvals[i]
+		var v any = log.ErrMissingValue
+		if i+1 < len(keyvals) {
+			v = keyvals[i+1]
+		}
+		if k == errorKindKey {
+			hasKind = true
+		}
+		if k == errKey {
+			kind = kindOf(v)
+		}
+		line = append(line, k, c.mask(k, v))
+	}
+	if kind != "" && !hasKind {
+		line = append(line, errorKindKey, kind)
+	}
+	return c.out.Log(line...)
+}
+
+const (
+	errKey       = "err"
+	errorKindKey = "error_kind"
+)
+
+// kindOf names the pkg/errors kind v carries, or returns "" when v is not
+// such an error: a plain error has no kind to report.
+func kindOf(v any) string {
+	err, ok := v.(error)
+	if !ok {
+		return ""
+	}
+	var e *errors.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	return errors.KindOf(err).String()
+}
+
+// caller returns file:line of the first frame outside go-kit/log and this
+// package, whatever wrappers (level.Info, log.With) the line went through.
+// A line this package writes on its own goroutine (a signal's level change)
+// names this package's last frame.
+func caller() string {
+	var pcs [16]uintptr
+	n := runtime.Callers(3, pcs[:]) // runtime.Callers, caller, core.write
+	frames := runtime.CallersFrames(pcs[:n])
+	var last runtime.Frame
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "runtime.") {
+			break
+		}
+		if !internalFrame(f) {
+			return filepath.Base(f.File) + ":" + strconv.Itoa(f.Line)
+		}
+		last = f
+		if !more {
+			break
+		}
+	}
+	if last.File == "" {
+		return ""
+	}
+	return filepath.Base(last.File) + ":" + strconv.Itoa(last.Line)
+}
+
+const thisPackage = "github.com/workflow-runtime/workflow-runtime/pkg/logging."
+
+func internalFrame(f runtime.Frame) bool {
+	switch {
+	case strings.HasPrefix(f.Function, "github.com/go-kit/log."), strings.HasPrefix(f.Function, "github.com/go-kit/log/"):
+		return true
+	case strings.HasPrefix(f.Function, thisPackage):
+		// This package's tests log like any other caller.
+		return !strings.HasSuffix(f.File, "_test.go")
+	}
+	return f.File == "<autogenerated>"
+}
+
+// rank orders go-kit's level values; a line without one passes every filter,
+// as with go-kit's level.NewFilter.
+func rank(v any) (int32, bool) {
+	switch v {
+	case level.DebugValue():
+		return debugRank, true
+	case level.InfoValue():
+		return infoRank, true
+	case level.WarnValue():
+		return warnRank, true
+	case level.ErrorValue():
+		return errorRank, true
+	}
+	return 0, false
 }

@@ -52,7 +52,7 @@ func TestNewStampsEveryLine(t *testing.T) {
 			t.Parallel()
 
 			var buf bytes.Buffer
-			logger, err := New(&buf, format, "info", "replica-7")
+			logger, _, err := New(&buf, format, "info", "replica-7")
 			require.NoError(t, err)
 
 			before := time.Now().UTC().Add(-time.Second)
@@ -109,7 +109,7 @@ func TestNewLevelFilter(t *testing.T) {
 				t.Parallel()
 
 				var buf bytes.Buffer
-				logger, err := New(&buf, format, tt.minLevel, "i")
+				logger, _, err := New(&buf, format, tt.minLevel, "i")
 				require.NoError(t, err)
 				for _, l := range order {
 					require.NoError(t, logAt[l](logger).Log("msg", "at "+l))
@@ -146,8 +146,11 @@ func TestNewErrors(t *testing.T) {
 			t.Parallel()
 
 			var buf bytes.Buffer
-			logger, err := New(&buf, tt.format, tt.level, "i")
+			logger, lvl, err := New(&buf, tt.format, tt.level, "i")
 			require.Error(t, err)
+			if lvl != nil {
+				t.Errorf("New() level = %v, want nil on error", lvl)
+			}
 			if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
 				t.Errorf("New() error mismatch (-want +got):\n%s", diff)
 			}

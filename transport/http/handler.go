@@ -1,6 +1,6 @@
 // Package http serves the HTTP port: the REST mirror of the gRPC API through
-// grpc-gateway, the OpenAPI document and Swagger UI, health, readiness and
-// Prometheus metrics.
+// grpc-gateway, the OpenAPI document and Swagger UI, health, readiness,
+// Prometheus metrics and the log level.
 package http
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/openapi"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -23,7 +24,8 @@ import (
 // gRPC server, so that they pass the same interceptors and endpoint chain as
 // gRPC calls do.
 // Request bodies above maxBody bytes are refused before the gateway reads them.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64) (http.Handler, error) {
+// logLevel is read and changed at /admin/log-level.
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, logLevel *logging.Level) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
@@ -59,6 +61,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Chec
 		}
 		_ = json.NewEncoder(w).Encode(rep)
 	})
+	mux.Handle(logLevelPath, logLevelHandler(logLevel))
 	return mux, nil
 }
 
