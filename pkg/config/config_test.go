@@ -51,6 +51,7 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookRateLimit: 100,
 		RateLimit:        1000,
 		RateBurst:        2000,
+		AuthOpenPaths:    []string{"/livez", "/readyz"},
 		NoMigrate:        false,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -119,6 +120,7 @@ func TestLoadOverrides(t *testing.T) {
 		WebhookRateLimit: 7,
 		RateLimit:        0,
 		RateBurst:        1,
+		AuthOpenPaths:    []string{"/livez", "/readyz"},
 	}
 
 	tests := []struct {
@@ -189,6 +191,7 @@ func TestLoadOverrides(t *testing.T) {
 				RedisPrefix: "workflow_runtime:", JitterWindow: 300 * time.Second, ResyncInterval: 30 * time.Second, LogLevel: "info", LogFormat: "json",
 				ShutdownTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
 				Lease: 30 * time.Second, ExecutionTimeout: time.Hour, LockGrace: time.Minute, WebhookRateLimit: 100,
+				AuthOpenPaths: []string{"/livez", "/readyz"},
 			},
 		},
 	}
