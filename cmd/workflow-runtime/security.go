@@ -204,7 +204,9 @@ func (l inProcessListener) Accept() (net.Conn, error) {
 
 // gatewayExempt is the gRPC port's TLS, except for the gateway's connection,
 // which never leaves the process.
-type gatewayExempt struct{ credentials.TransportCredentials }
+type gatewayExempt struct {
+	credentials.TransportCredentials
+}
 
 func (g gatewayExempt) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	if _, ok := c.(inProcessConn); ok {
