@@ -231,6 +231,10 @@ func Load(cmd string, args []string, getenv func(string) string, output io.Write
 			def = v
 		}
 		values[i] = fs.String(flagName(s.env), def, s.usage+" ($"+s.env+")")
+		// Usage shows the default, which the environment set: hide secrets.
+		if hide, ok := secretSettings[s.env]; ok && def != "" {
+			fs.Lookup(flagName(s.env)).DefValue = hide(def)
+		}
 	}
 	var c Config
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations on start")

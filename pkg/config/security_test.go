@@ -192,3 +192,18 @@ func TestLoadBadSecurity(t *testing.T) {
 		})
 	}
 }
+
+func TestUsageHidesSecrets(t *testing.T) {
+	t.Parallel()
+
+	var out bytes.Buffer
+	_, err := Load("workflow-runtime", []string{"-h"}, env(map[string]string{
+		"WFR_DATABASE_URL": "postgres://app:hunter2@db/wfr",
+		"WFR_AUTH_TOKENS":  tokenA,
+	}), &out)
+	require.Error(t, err)
+	require.NotContains(t, out.String(), tokenA)
+	require.NotContains(t, out.String(), "hunter2")
+	require.Contains(t, out.String(), `(default "<redacted>")`)
+	require.Contains(t, out.String(), `(default "postgres://app:xxxxx@db/wfr")`)
+}
