@@ -107,3 +107,15 @@ func TestReadTokenFile(t *testing.T) {
 	_, err = ReadTokenFile(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// BenchmarkContains prints what one check costs against a set of ten tokens.
+func BenchmarkContains(b *testing.B) {
+	tokens := make([]string, 10)
+	for i := range tokens {
+		tokens[i] = fmt.Sprintf("token-%02d-0123456789abcdef", i)
+	}
+	set := NewTokens(tokens...)
+	for b.Loop() {
+		set.Contains(tokens[9])
+	}
+}
