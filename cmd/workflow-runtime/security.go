@@ -63,9 +63,12 @@ var keepaliveParams = keepalive.ServerParameters{
 // certificate already, and the caller's Authorization header travels on as
 // metadata "authorization" for the token check.
 type security struct {
-	auth     *auth.Authenticator
-	grpcTLS  *tls.Config
-	httpTLS  *tls.Config
+	auth    *auth.Authenticator
+	grpcTLS *tls.Config
+	httpTLS *tls.Config
+	// gateway is grpc-go's in-memory listener, buffered both ways so that
+	// HTTP/2's two prefaces, written at once, cannot block each other as they
+	// may over net.Pipe.
 	gateway  *bufconn.Listener
 	stopHUP  func()
 	hupEnded chan struct{}
