@@ -20,7 +20,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	grpchealth "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -195,19 +194,23 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		return fmt.Errorf("grpc listen: %w", err)
 	}
 	defer grpcLis.Close()
-	grpcServer := grpc.NewServer(
+	sec, err := newSecurity(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer sec.close()
+	grpcServer := grpc.NewServer(sec.serverOptions(
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
-	)
+	)...)
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
 	grpcHealth := grpchealth.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
 	reflection.Register(grpcServer)
 
-	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := sec.gatewayConn(grpcServer,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(maxRequestBytes)))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -230,6 +233,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
 	}
+	httpLis = sec.secureHTTP(httpServer, httpLis)
 
 	// One deadline for the whole drain, fixed when it starts, so that the
 	// steps share WFR_SHUTDOWN_TIMEOUT instead of each taking all of it.
@@ -352,16 +356,6 @@ func followHealth(ctx context.Context, checker *health.Checker, srv *grpchealth.
 		case <-t.C:
 		}
 	}
-}
-
-// loopback turns a listener's address into one this process can dial: an
-// unspecified host (":9090", "[::]:9090") becomes 127.0.0.1.
-func loopback(a net.Addr) string {
-	host, port, _ := net.SplitHostPort(a.String())
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 // redisLogger routes go-redis's internal messages (pool dial failures) into

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 )
 
 // Config is the validated configuration of one replica.
@@ -56,7 +60,18 @@ type Config struct {
 	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
-	NoMigrate bool
+	// AuthTokens and the tokens of AuthTokensFile are the bearer tokens
+	// callers present; with neither, calls are not authenticated.
+	AuthTokens     []string
+	AuthTokensFile string
+	// AuthOpenPaths are the plain HTTP endpoints served without credentials.
+	AuthOpenPaths []string
+	// TLSCert and TLSKey serve both ports over TLS; TLSClientCA makes them
+	// require client certificates that it issued.
+	TLSCert     string
+	TLSKey      string
+	TLSClientCA string
+	NoMigrate   bool
 }
 
 type setting struct {
@@ -64,8 +79,13 @@ type setting struct {
 	parse           func(c *Config, v string) error
 }
 
-// secretSettings may hold passwords: an error shows their values redacted.
-var secretSettings = map[string]bool{"WFR_DATABASE_URL": true, "WFR_REDIS_URL": true}
+// secretSettings may hold passwords or tokens: an error shows their values
+// through these.
+var secretSettings = map[string]func(string) string{
+	"WFR_DATABASE_URL": redact,
+	"WFR_REDIS_URL":    redact,
+	"WFR_AUTH_TOKENS":  func(string) string { return "<redacted>" },
+}
 
 var settings = []setting{
 	{"WFR_GRPC_ADDR", ":9090", "gRPC listen address", func(c *Config, v string) error { return addr(&c.GRPCAddr, v) }},
@@ -157,6 +177,66 @@ var settings = []setting{
 		c.RateBurst = n
 		return nil
 	}},
+	{"WFR_AUTH_TOKENS", "", "comma-separated bearer tokens callers must send (authorization: Bearer <token>), each >= 16 printable ASCII characters; empty, with no token file: no authentication", func(c *Config, v string) error {
+		tokens, err := auth.ParseTokens(v)
+		c.AuthTokens = tokens
+		return err
+	}},
+	{"WFR_AUTH_TOKENS_FILE", "", "file of further bearer tokens, one per line, # comments; re-read on SIGHUP", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, err := auth.ReadTokenFile(v); err != nil {
+			return err
+		}
+		c.AuthTokensFile = v
+		return nil
+	}},
+	{"WFR_AUTH_OPEN_PATHS", "/livez,/readyz", "HTTP paths served without token or client certificate, of " + strings.Join(auth.OpenablePaths, ",") + ", or none; Kubernetes probes need /livez,/readyz", func(c *Config, v string) error {
+		c.AuthOpenPaths = nil
+		if v == "none" {
+			return nil
+		}
+		for _, p := range strings.Split(v, ",") {
+			if !slices.Contains(auth.OpenablePaths, p) {
+				return fmt.Errorf("must be none or a comma-separated list of %s", strings.Join(auth.OpenablePaths, ", "))
+			}
+			c.AuthOpenPaths = append(c.AuthOpenPaths, p)
+		}
+		return nil
+	}},
+	// The TLS rows are parsed in this order, so that each can check the ones above it.
+	{"WFR_TLS_CERT", "", "PEM server certificate (chain) of both ports; empty: no TLS", func(c *Config, v string) error {
+		c.TLSCert = v
+		return nil
+	}},
+	{"WFR_TLS_KEY", "", "PEM private key of WFR_TLS_CERT", func(c *Config, v string) error {
+		switch {
+		case v == "" && c.TLSCert != "":
+			return errors.New("must be set with WFR_TLS_CERT")
+		case v != "" && c.TLSCert == "":
+			return errors.New("needs WFR_TLS_CERT")
+		case v != "":
+			if _, err := tls.LoadX509KeyPair(c.TLSCert, v); err != nil {
+				return fmt.Errorf("with WFR_TLS_CERT: %w", err)
+			}
+		}
+		c.TLSKey = v
+		return nil
+	}},
+	{"WFR_TLS_CLIENT_CA", "", "PEM CA certificates: both ports require client certificates they issued (HTTP: except on open paths); empty: none required", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if c.TLSCert == "" {
+			return errors.New("needs WFR_TLS_CERT and WFR_TLS_KEY: client certificates are checked only over TLS")
+		}
+		if _, err := auth.LoadCertPool(v); err != nil {
+			return err
+		}
+		c.TLSClientCA = v
+		return nil
+	}},
 }
 
 // Load reads the configuration of command cmd from args (flags) and getenv,
@@ -171,6 +251,10 @@ func Load(cmd string, args []string, getenv func(string) string, output io.Write
 			def = v
 		}
 		values[i] = fs.String(flagName(s.env), def, s.usage+" ($"+s.env+")")
+		// Usage shows the default, which the environment set: hide secrets.
+		if hide, ok := secretSettings[s.env]; ok && def != "" {
+			fs.Lookup(flagName(s.env)).DefValue = hide(def)
+		}
 	}
 	var c Config
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
@@ -184,8 +268,8 @@ func Load(cmd string, args []string, getenv func(string) string, output io.Write
 	for i, s := range settings {
 		if err := s.parse(&c, *values[i]); err != nil {
 			shown := *values[i]
-			if secretSettings[s.env] {
-				shown = redact(shown)
+			if hide, ok := secretSettings[s.env]; ok {
+				shown = hide(shown)
 			}
 			errs = append(errs, fmt.Errorf("%s (--%s) = %q: %w", s.env, flagName(s.env), shown, err))
 		}
@@ -258,10 +342,14 @@ func oneOf(dst *string, v string, allowed ...string) error {
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 }
 
-// Redacted returns the configuration with passwords in URLs masked, fit for a log line.
+// Redacted returns the configuration with passwords in URLs and bearer tokens
+// masked, fit for a log line.
 func (c Config) Redacted() Config {
 	c.DatabaseURL = redact(c.DatabaseURL)
 	c.RedisURL = redact(c.RedisURL)
+	if c.AuthTokens != nil {
+		c.AuthTokens = slices.Repeat([]string{masked}, len(c.AuthTokens))
+	}
 	return c
 }
 

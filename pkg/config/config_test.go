@@ -54,6 +54,7 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookRateLimit: 100,
 		RateLimit:        1000,
 		RateBurst:        2000,
+		AuthOpenPaths:    []string{"/livez", "/readyz"},
 		NoMigrate:        false,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -128,6 +129,7 @@ func TestLoadOverrides(t *testing.T) {
 		WebhookRateLimit: 7,
 		RateLimit:        0,
 		RateBurst:        1,
+		AuthOpenPaths:    []string{"/livez", "/readyz"},
 	}
 
 	tests := []struct {
@@ -203,6 +205,7 @@ func TestLoadOverrides(t *testing.T) {
 				LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 30,
 				ShutdownTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
 				Lease: 30 * time.Second, ExecutionTimeout: time.Hour, LockGrace: time.Minute, WebhookRateLimit: 100,
+				AuthOpenPaths: []string{"/livez", "/readyz"},
 			},
 		},
 	}

@@ -1,0 +1,220 @@
+// Package auth authenticates the callers of workflow-runtime's gRPC and HTTP
+// ports: bearer tokens, compared in constant time, and client certificates
+// verified by TLS. One Authenticator backs the gRPC interceptors and the HTTP
+// middleware, so that REST calls, which the gateway forwards over gRPC, pass
+// the same check as gRPC calls.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// OpenablePaths are the plain HTTP endpoints that may be served without
+// credentials; a path opens its subtree too (/docs opens /docs/).
+var OpenablePaths = []string{"/livez", "/readyz", "/health", "/metrics", "/docs", "/openapi.json"}
+
+// healthService stays open: Kubernetes' gRPC probes carry no credentials.
+const healthService = "/grpc.health.v1.Health/"
+
+// apiPrefix is where the gateway serves REST; the gRPC interceptor checks its
+// calls' tokens, which the gateway forwards as metadata "authorization".
+const apiPrefix = "/api/"
+
+// Refusals. None of them shows what the caller sent.
+var (
+	errNoToken     = errors.New("missing credentials: send the header authorization: Bearer <token>")
+	errManyTokens  = errors.New("more than one authorization header")
+	errNotBearer   = errors.New("the authorization header must read Bearer <token>")
+	errWrongToken  = errors.New("the bearer token is not valid")
+	errNoCert      = errors.New("a client certificate is required")
+	refusedMessage = "call refused: unauthenticated"
+)
+
+// Options configure an Authenticator.
+type Options struct {
+	// Tokens and the tokens of TokensFile are the bearer tokens accepted. With
+	// neither, tokens are not checked.
+	Tokens     []string
+	TokensFile string
+	// OpenPaths are HTTP paths, of OpenablePaths, served without credentials.
+	OpenPaths []string
+	// ClientCerts makes every other HTTP path require a verified client
+	// certificate. TLS verifies a certificate that is presented; it does not
+	// require one on the HTTP port, so that probes reach the open paths.
+	ClientCerts bool
+	Logger      log.Logger
+}
+
+// Authenticator checks the credentials of calls.
+type Authenticator struct {
+	tokens      atomic.Pointer[Tokens]
+	static      []string
+	file        string
+	enabled     bool
+	open        []string
+	clientCerts bool
+	logger      log.Logger
+}
+
+// New returns an Authenticator with the tokens of o, reading o.TokensFile.
+func New(o Options) (*Authenticator, error) {
+	a := &Authenticator{
+		static: o.Tokens, file: o.TokensFile, enabled: len(o.Tokens) > 0 || o.TokensFile != "",
+		open: o.OpenPaths, clientCerts: o.ClientCerts, logger: o.Logger,
+	}
+	if a.logger == nil {
+		a.logger = log.NewNopLogger()
+	}
+	for _, p := range o.OpenPaths {
+		if !slices.Contains(OpenablePaths, p) {
+			return nil, errors.New("open path " + p + " is not one of " + strings.Join(OpenablePaths, ", "))
+		}
+	}
+	if err := a.Reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// TokensEnabled reports whether calls need a bearer token.
+func (a *Authenticator) TokensEnabled() bool { return a.enabled }
+
+// Tokens is the number of tokens accepted now.
+func (a *Authenticator) Tokens() int { return a.tokens.Load().Len() }
+
+// Reload reads the token file again. On an error the tokens accepted so far
+// stay, so that a bad edit does not lock every caller out.
+func (a *Authenticator) Reload() error {
+	tokens := slices.Clone(a.static)
+	if a.file != "" {
+		fromFile, err := ReadTokenFile(a.file)
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, fromFile...)
+	}
+	a.tokens.Store(NewTokens(tokens...))
+	return nil
+}
+
+// check returns why the authorization values do not authenticate a caller,
+// or nil when they do.
+func (a *Authenticator) check(values []string) error {
+	if !a.enabled {
+		return nil
+	}
+	switch len(values) {
+	case 0:
+		return errNoToken
+	case 1:
+	default:
+		return errManyTokens
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return errNotBearer
+	}
+	if !a.tokens.Load().Contains(strings.TrimSpace(token)) {
+		return errWrongToken
+	}
+	return nil
+}
+
+func (a *Authenticator) checkGRPC(ctx context.Context, method string) error {
+	if strings.HasPrefix(method, healthService) {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	err := a.check(md.Get("authorization"))
+	if err == nil {
+		return nil
+	}
+	var from string
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		from = p.Addr.String()
+	}
+	level.Warn(a.logger).Log("msg", refusedMessage, "method", method, "peer", from, "reason", err)
+	return status.Error(codes.Unauthenticated, err.Error())
+}
+
+// UnaryInterceptor refuses unary calls without a valid token with
+// UNAUTHENTICATED, except those of grpc.health.v1.Health.
+func (a *Authenticator) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := a.checkGRPC(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// StreamInterceptor is UnaryInterceptor for streams: server reflection needs
+// a token like the API it describes; health watches stay open.
+func (a *Authenticator) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := a.checkGRPC(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+// Middleware guards the HTTP port. Open paths pass. Others need a verified
+// client certificate when ClientCerts is set, and plain endpoints need a
+// token; REST calls under /api/ carry theirs to the gRPC interceptor.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Cleaned as the mux will route it, so that /docs/../metrics is
+		// judged as /metrics.
+		p := path.Clean("/" + r.URL.Path)
+		if a.isOpen(p) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var err error
+		switch {
+		case a.clientCerts && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0):
+			err = errNoCert
+		case strings.HasPrefix(p+"/", apiPrefix):
+		default:
+			err = a.check(r.Header.Values("Authorization"))
+		}
+		if err != nil {
+			level.Warn(a.logger).Log("msg", refusedMessage, "path", p, "peer", r.RemoteAddr, "reason", err)
+			refuse(w, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *Authenticator) isOpen(p string) bool {
+	for _, o := range a.open {
+		if p == o || strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers 401 with a body shaped like the gateway's errors.
+func refuse(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="workflow-runtime"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(struct {
+		Code    codes.Code `json:"code"`
+		Message string     `json:"message"`
+	}{codes.Unauthenticated, err.Error()})
+}
