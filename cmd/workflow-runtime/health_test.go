@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
@@ -192,4 +193,30 @@ func TestDatabaseCutWhileServing(t *testing.T) {
 	require.Equal(t, healthpb.HealthCheckResponse_SERVING, hs.grpc)
 
 	require.NoError(t, s.stop())
+}
+
+// TestHealthWatchDoesNotHoldTheDrain: a client watching gRPC health (as
+// client-side health checking does) sees NOT_SERVING when the replica stops,
+// and its stream ends, so that the drain does not wait for the shutdown
+// deadline.
+func TestHealthWatchDoesNotHoldTheDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	// Far beyond what s.stop waits: a drain held by the stream fails the test.
+	s := startStack(t, map[string]string{"WFR_SHUTDOWN_TIMEOUT": "60s"})
+	stream, err := healthpb.NewHealthClient(s.conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	got, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, got.GetStatus())
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	got, err = stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, got.GetStatus())
+	_, err = stream.Recv()
+	requireCode(t, err, codes.Unavailable)
+	require.NoError(t, <-stopped)
 }

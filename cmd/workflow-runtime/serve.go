@@ -292,6 +292,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		level.Info(logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
 		return grpcServer.Serve(grpcLis)
 	}, func(error) {
+		grpcHealth.EndWatches()
 		grpctransport.Drain(grpcServer, time.Until(deadline))
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
