@@ -294,6 +294,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	}, func(error) {
 		grpcHealth.EndWatches()
 		grpctransport.Drain(grpcServer, time.Until(deadline))
+		if !time.Now().Before(deadline) {
+			level.Warn(logger).Log("msg", "grpc calls cut off at the shutdown deadline")
+		}
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
 	// Last, once no call can start an execution any more: dispatches in
@@ -318,8 +321,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 
 	checker.SetReady(true)
 	err = g.Run()
-	var sig rungroup.SignalError
-	if errors.As(err, &sig) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, rungroup.ErrSignal) || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

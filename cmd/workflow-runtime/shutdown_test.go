@@ -29,7 +29,7 @@ import (
 const (
 	gsHeld       = 5               // executions that run until cancelled
 	gsQuickRun   = 2 * time.Second // how long the in-flight SYNC call's execution runs
-	gsDrainDelay = time.Second
+	gsDrainDelay = 2 * time.Second
 	gsTimeout    = 15 * time.Second
 	// gsLease is long enough that an adoption within the test can only
 	// come from leases released at the stop, never from one running out.
@@ -209,7 +209,7 @@ func TestGracefulShutdown(t *testing.T) {
 	require.Equal(t, 0, first.cmd.ProcessState.ExitCode(), "exit status %v", first.cmd.ProcessState)
 	t.Logf("exited 0 %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 
-	// Every step is logged, in order.
+	// Every step is logged, in order, and none was cut short.
 	var seen []string
 	eoScanLines(first.logPath, func(line string) bool {
 		var entry map[string]any
@@ -217,6 +217,8 @@ func TestGracefulShutdown(t *testing.T) {
 			return true
 		}
 		msg, _ := entry["msg"].(string)
+		require.NotContains(t, msg, "cut off", "the drain overran the shutdown timeout")
+		require.NotContains(t, msg, "before every dispatch in flight finished")
 		step := len(seen)
 		if step < len(gsSteps) && strings.HasPrefix(msg, gsSteps[step]) {
 			seen = append(seen, msg)
