@@ -723,25 +723,26 @@ func eoCalls(t *testing.T, url string) enginesim.CallsReport {
 // this test binary has it, so that the replicas are checked for races too.
 func eoBuild(t *testing.T, dir string) (runtimeBin, simBin string) {
 	t.Helper()
+	return eoBuildCommand(t, dir, "workflow-runtime"), eoBuildCommand(t, dir, "engine-sim")
+}
+
+// eoBuildCommand builds cmd/name into dir, as eoBuild does, and returns the
+// binary's path.
+func eoBuildCommand(t *testing.T, dir, name string) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command must be on PATH (go test puts GOROOT/bin there)")
-	runtimeBin, simBin = filepath.Join(dir, "workflow-runtime"), filepath.Join(dir, "engine-sim")
-	for pkg, out := range map[string]string{
-		"github.com/workflow-runtime/workflow-runtime/cmd/workflow-runtime": runtimeBin,
-		"github.com/workflow-runtime/workflow-runtime/cmd/engine-sim":       simBin,
-	} {
-		args := []string{"build", "-o", out}
-		if eoRaceEnabled() {
-			args = append(args, "-race")
-		}
-		args = append(args, pkg)
-		begin := time.Now()
-		cmd := exec.Command(goBin, args...)
-		msg, err := cmd.CombinedOutput()
-		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), msg)
-		t.Logf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
+	out := filepath.Join(dir, name)
+	args := []string{"build", "-o", out}
+	if eoRaceEnabled() {
+		args = append(args, "-race")
 	}
-	return runtimeBin, simBin
+	args = append(args, "github.com/workflow-runtime/workflow-runtime/cmd/"+name)
+	begin := time.Now()
+	msg, err := exec.Command(goBin, args...).CombinedOutput()
+	require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), msg)
+	t.Logf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
+	return out
 }
 
 func eoRaceEnabled() bool {

@@ -91,11 +91,11 @@ func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.C
 		s.httpBase = "https://" + httpAddr
 		s.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsClient}}
 	}
-	logger, err := logging.New(s.logs, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
+	logger, logLevel, err := logging.New(s.logs, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, logger) }()
+	go func() { done <- serveWith(ctx, cfg, logger, logLevel) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -20,7 +20,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-	grpchealth "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
@@ -40,9 +39,6 @@ import (
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
 )
-
-// healthInterval is how often gRPC health follows the dependencies' state.
-const healthInterval = 5 * time.Second
 
 // startTimeout bounds connecting to the database at start, so that an
 // unreachable host fails the start instead of hanging it.
@@ -73,6 +69,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		level.Error(logger).Log("msg", "workflow-runtime stopped", "err", err)
 		return 1
 	}
+	level.Info(logger).Log("msg", "stopped")
 	return 0
 }
 
@@ -85,6 +82,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	// Deferred first, so logged last: the database, Redis and engine
+	// connections, deferred below, are closed by then.
+	defer level.Info(logger).Log("msg", "pools closed")
 	defer st.Close()
 	if cfg.NoMigrate {
 		level.Info(logger).Log("msg", "migrations skipped (--no-migrate)")
@@ -206,7 +206,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	)...)
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
-	grpcHealth := grpchealth.NewServer()
+	grpcHealth := newGRPCHealth(checker)
 	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
 	reflection.Register(grpcServer)
 
@@ -245,14 +245,14 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	// still serves; then gRPC drains.
 	hctx, stopHealth := context.WithCancel(ctx)
 	g.Add(func() error {
-		followHealth(hctx, checker, grpcHealth)
+		grpcHealth.follow(hctx)
 		return nil
-	}, func(error) {
+	}, func(reason error) {
 		deadline = time.Now().Add(cfg.DrainDelay + cfg.ShutdownTimeout)
 		checker.SetReady(false)
 		grpcHealth.Shutdown()
 		stopHealth()
-		level.Info(logger).Log("msg", "draining: not ready", "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
+		level.Info(logger).Log("msg", "draining: not ready", "reason", reason, "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
 		time.Sleep(cfg.DrainDelay)
 	})
 	coord.Start()
@@ -297,7 +297,11 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		level.Info(logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
 		return grpcServer.Serve(grpcLis)
 	}, func(error) {
+		grpcHealth.EndWatches()
 		grpctransport.Drain(grpcServer, time.Until(deadline))
+		if !time.Now().Before(deadline) {
+			level.Warn(logger).Log("msg", "grpc calls cut off at the shutdown deadline")
+		}
 		level.Info(logger).Log("msg", "grpc stopped")
 	})
 	// Last, once no call can start an execution any more: dispatches in
@@ -312,14 +316,17 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		defer cancel()
 		coord.Stop(dctx)
 		level.Info(logger).Log("msg", "coordinator stopped")
+		// The runs have stopped renewing their workflow locks. The lock of an
+		// execution still running is held under the execution's id, so that
+		// its adopter takes it over with the lease instead of a new execution
+		// of the workflow taking it.
+		level.Info(logger).Log("msg", "locks released; those of executions still running go to their adopters")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
 
 	checker.SetReady(true)
 	err = g.Run()
-	var sig rungroup.SignalError
-	if errors.As(err, &sig) || errors.Is(err, context.Canceled) {
-		level.Info(logger).Log("msg", "stopped", "reason", err)
+	if errors.Is(err, rungroup.ErrSignal) || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
@@ -335,27 +342,6 @@ func counter(r prometheus.Registerer, name, help string) *kitprometheus.Counter 
 func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	r.MustRegister(c)
 	return c
-}
-
-// followHealth keeps gRPC health in step with the dependencies until ctx ends.
-func followHealth(ctx context.Context, checker *health.Checker, srv *grpchealth.Server) {
-	services := []string{"", pb.WorkflowRuntimeService_ServiceDesc.ServiceName, pb.MonitoringService_ServiceDesc.ServiceName}
-	t := time.NewTicker(healthInterval)
-	defer t.Stop()
-	for {
-		st := healthpb.HealthCheckResponse_SERVING
-		if !checker.Ready(ctx) {
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		for _, s := range services {
-			srv.SetServingStatus(s, st)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // redisLogger routes go-redis's internal messages (pool dial failures) into
