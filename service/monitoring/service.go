@@ -160,6 +160,10 @@ func (s *service) SchedulingMetrics(ctx context.Context, req SchedulingMetricsRe
 	}, nil
 }
 
+// liveTimeout bounds reading the live replicas, as the health checks are
+// bounded, so that a Redis outage cannot hold up the answer.
+const liveTimeout = 2 * time.Second
+
 // SystemHealthRequest asks for SystemHealth; it has no fields.
 type SystemHealthRequest struct{}
 
@@ -183,7 +187,10 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 		UptimeSeconds: int64(s.opts.Now().Sub(s.started) / time.Second),
 	}
 	if s.opts.Replicas != nil {
-		if live, err := s.opts.Replicas.Live(ctx); err == nil {
+		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		live, err := s.opts.Replicas.Live(lctx)
+		cancel()
+		if err == nil {
 			out.LiveInstances = live
 		}
 	}
