@@ -42,8 +42,8 @@ type fixture struct {
 	sched   *scheduling.Scheduler
 	checker *health.Checker
 	svc     Service
-	window *Window
-	cron   *store.Deployment
+	window  *Window
+	cron    *store.Deployment
 }
 
 func newFixture(t *testing.T, opts Options) *fixture {
