@@ -210,11 +210,11 @@ func TestLoadPlanBudget(t *testing.T) {
 func TestLoadRange(t *testing.T) {
 	now := time.Date(2026, time.March, 1, 10, 0, 0, 0, time.UTC)
 	s := &service{opts: Options{Now: func() time.Time { return now }}}
-	start, end, width, err := s.loadRange(LoadRequest{})
+	start, end, width, err := s.loadRange("test", LoadRequest{})
 	require.NoError(t, err)
 	require.Equal(t, []any{now, now.Add(time.Hour), time.Minute}, []any{start, end, width})
 
-	_, end, width, err = s.loadRange(LoadRequest{StartTime: now.Add(time.Hour), BucketSeconds: 5})
+	_, end, width, err = s.loadRange("test", LoadRequest{StartTime: now.Add(time.Hour), BucketSeconds: 5})
 	require.NoError(t, err)
 	require.Equal(t, []any{now.Add(2 * time.Hour), 5 * time.Second}, []any{end, width})
 
@@ -228,9 +228,9 @@ func TestLoadRange(t *testing.T) {
 		"negative bucket":  {LoadRequest{BucketSeconds: -1}, "bucket_seconds"},
 		"too many buckets": {LoadRequest{StartTime: now, EndTime: now.Add(24 * time.Hour), BucketSeconds: 8}, "bucket_seconds"},
 	} {
-		_, _, _, err := s.loadRange(c.req)
+		_, _, _, err := s.loadRange("test", c.req)
 		require.ErrorContains(t, err, c.field+":", name)
 	}
-	_, _, _, err = s.loadRange(LoadRequest{StartTime: now, EndTime: now.Add(24 * time.Hour), BucketSeconds: 9})
+	_, _, _, err = s.loadRange("test", LoadRequest{StartTime: now, EndTime: now.Add(24 * time.Hour), BucketSeconds: 9})
 	require.NoError(t, err, "9 s buckets make 9,600 over a day")
 }

@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
@@ -49,9 +50,9 @@ type LoadDistribution struct {
 // offset is added, and it changes only with the gap to the next slot.
 func (s *service) LoadDistribution(ctx context.Context, req LoadRequest) (LoadDistribution, error) {
 	const op errors.Op = "monitoring.LoadDistribution"
-	start, end, width, err := s.loadRange(req)
+	start, end, width, err := s.loadRange(op, req)
 	if err != nil {
-		return LoadDistribution{}, errors.E(op, err)
+		return LoadDistribution{}, err
 	}
 	triggers, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
@@ -61,14 +62,14 @@ func (s *service) LoadDistribution(ctx context.Context, req LoadRequest) (LoadDi
 	p := newPlan(start, end, width)
 	for _, g := range groups {
 		if err := p.add(g); err != nil {
-			return LoadDistribution{}, errors.E(op, err)
+			return LoadDistribution{}, errors.E(op, errors.Invalid, err)
 		}
 	}
 	return p.result(), nil
 }
 
 // loadRange applies the defaults and bounds to the request.
-func (s *service) loadRange(req LoadRequest) (start, end time.Time, width time.Duration, err error) {
+func (s *service) loadRange(op errors.Op, req LoadRequest) (start, end time.Time, width time.Duration, err error) {
 	start, end = req.StartTime, req.EndTime
 	if start.IsZero() {
 		start = s.opts.Now()
@@ -94,7 +95,7 @@ func (s *service) loadRange(req LoadRequest) (start, end time.Time, width time.D
 	case len(v) == 0 && buckets(end.Sub(start), width) > maxLoadBuckets:
 		v.Add("bucket_seconds", "%d s buckets over %s make %d buckets, more than %d", bucket, end.Sub(start), buckets(end.Sub(start), width), maxLoadBuckets)
 	}
-	return start, end, width, v.Err("")
+	return start, end, width, v.Err(op)
 }
 
 func buckets(span, width time.Duration) int64 {
@@ -187,7 +188,7 @@ func (p *plan) add(g *scheduleGroup) error {
 			break
 		}
 		if p.fires += int64(len(g.triggers)); p.fires > maxLoadFires {
-			return errors.Errorf("", errors.Invalid, "the range holds more than %d planned fires: narrow it", maxLoadFires)
+			return fmt.Errorf("the range holds more than %d planned fires: narrow it", maxLoadFires)
 		}
 		after = slot
 	}
