@@ -114,7 +114,9 @@ func TestBenchLoad(t *testing.T) {
 	fmt.Printf("\nGetLoadDistribution %s + 24 h, 60 s buckets (median of 5: %v)\n", hour.Format(time.RFC3339), took.Round(time.Microsecond))
 	fmt.Printf("  peak per second: without jitter %d, with jitter %d; %d buckets\n", day.GetPeakPerSecondWithoutJitter(), day.GetPeakPerSecondWithJitter(), len(day.GetBuckets()))
 	busiest := slices.Clone(day.GetBuckets())
-	slices.SortStableFunc(busiest, func(a, b *pb.LoadBucket) int { return cmp.Compare(b.GetFiresWithoutJitter(), a.GetFiresWithoutJitter()) })
+	slices.SortStableFunc(busiest, func(a, b *pb.LoadBucket) int {
+		return cmp.Compare(b.GetFiresWithoutJitter(), a.GetFiresWithoutJitter())
+	})
 	fmt.Println("  the 3 busiest minutes by nominal fires:")
 	printBuckets(busiest[:3])
 
