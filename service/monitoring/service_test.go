@@ -270,6 +270,14 @@ func TestService(t *testing.T) {
 		_, err = f.svc.LoadDistribution(cctx, LoadRequest{})
 		require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)
 	})
+
+	t.Run("store failure", func(t *testing.T) {
+		closed, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+		require.NoError(t, err)
+		require.NoError(t, closed.Close())
+		_, err = New(closed, f.sched, f.checker, Options{}).DeploymentStats(ctx, DeploymentStatsRequest{})
+		require.Equal(t, errors.Internal, errors.KindOf(err), "%v", err)
+	})
 }
 
 func TestSystemHealthLiveReplicas(t *testing.T) {
