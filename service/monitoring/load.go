@@ -192,25 +192,33 @@ func (p *plan) add(g *scheduleGroup) error {
 		}
 		after = slot
 	}
+	// The inner loop runs per trigger and slot: it works on offsets from
+	// the start, which cost less than time.Time arithmetic.
+	span := p.end.Sub(p.start)
 	for i, slot := range slots {
-		if !slot.Before(p.end) {
+		at := slot.Sub(p.start)
+		if at >= span {
 			break
 		}
-		if !slot.Before(p.start) {
-			p.count(slot, int64(len(g.triggers)), false)
+		if at >= 0 {
+			p.count(at, int64(len(g.triggers)), false)
+		}
+		// Without a next slot the trigger's own window bounds the offset,
+		// as cron.Trigger has it.
+		gap := time.Duration(-1)
+		if i+1 < len(slots) {
+			gap = slots[i+1].Sub(slot)
 		}
 		for j := range g.triggers {
 			t := &g.triggers[j]
-			// Without a next slot the trigger's own window bounds the
-			// offset, as cron.Trigger has it.
-			gap := t.window
-			if i+1 < len(slots) {
-				gap = slots[i+1].Sub(slot)
+			tgap := gap
+			if tgap < 0 {
+				tgap = t.window
 			}
-			if gap != t.gap {
-				t.gap, t.offset = gap, cron.Offset(t.workflowID, t.window, gap)
+			if tgap != t.gap {
+				t.gap, t.offset = tgap, cron.Offset(t.workflowID, t.window, tgap)
 			}
-			if fire := slot.Add(t.offset); !fire.Before(p.start) && fire.Before(p.end) {
+			if fire := at + t.offset; fire >= 0 && fire < span {
 				p.count(fire, 1, true)
 			}
 		}
@@ -218,8 +226,8 @@ func (p *plan) add(g *scheduleGroup) error {
 	return nil
 }
 
-func (p *plan) count(at time.Time, n int64, jittered bool) {
-	since := at.Sub(p.start)
+// count adds n fires at offset since from the start.
+func (p *plan) count(since time.Duration, n int64, jittered bool) {
 	b := &p.buckets[since/p.width]
 	if jittered {
 		b.FiresWithJitter += n
