@@ -135,6 +135,11 @@ bench-trigger: ## Webhook TriggerWorkflow throughput at 64 callers against raw s
 	set -o pipefail; WFR_BENCH_TRIGGER=$(BENCH_TRIGGER_SECONDS) $(GO) test -count=1 -v -run '^TestBenchTrigger$$' -timeout 20m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+.PHONY: bench-load
+bench-load: ## GetLoadDistribution's plan for 1,000 mixed cron deployments: peak fires per second with and without jitter, on local PostgreSQL and Redis
+	set -o pipefail; WFR_BENCH_LOAD=1 $(GO) test -count=1 -v -run '^TestBenchLoad$$' -timeout 10m ./cmd/workflow-runtime/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out

@@ -34,6 +34,7 @@ import (
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+	"github.com/workflow-runtime/workflow-runtime/service/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 	"github.com/workflow-runtime/workflow-runtime/service/webhook"
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
@@ -100,6 +101,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		slotLocker  scheduling.SlotLocker
 		broadcaster scheduling.Broadcaster
 		locker      coordination.Locker
+		replicas    *lock.Replicas
 	)
 	if cfg.RedisURL != "" {
 		rm, err := lock.NewRedisManager(cfg.RedisURL)
@@ -115,6 +117,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		slotLocker = lock.NewSlots(rdb)
 		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
 		locker = lock.NewDistributedLockManager(rdb, cfg.RedisPrefix)
+		replicas = lock.NewReplicas(rdb, cfg.RedisPrefix+"replicas", cfg.InstanceID)
 	}
 	eng, stopEngine, err := engineClient(cfg, logger)
 	if err != nil {
@@ -163,9 +166,11 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 			}, nil))),
 		},
 	})
+	// window keeps the scheduler's recent misfires, duplicates and lags for GetSchedulingMetrics.
+	window := monitoring.NewWindow()
 	recorder := &scheduling.Recorder{
 		Store: coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
-		Duplicates: counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken."),
+		Duplicates: window.Duplicates(counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken.")),
 	}
 	sched := scheduling.New(st, recorder.Record, scheduling.Options{
 		JitterWindow:   cfg.JitterWindow,
@@ -174,12 +179,12 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		Logger:         logger,
 		Metrics: scheduling.Metrics{
 			Fires:    counter(registry, "fires_total", "Cron fires acted on (not misfired)."),
-			Misfires: counter(registry, "misfires_total", "Cron slots missed beyond their catch-up window."),
-			Lag: kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Misfires: window.Misfires(counter(registry, "misfires_total", "Cron slots missed beyond their catch-up window.")),
+			Lag: window.Lag(kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 				Namespace: "workflow_runtime", Name: "fire_lag_seconds",
 				Help:    "Seconds between a cron fire's jittered due time and the moment it is acted on.",
 				Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-			}, nil))),
+			}, nil)))),
 		},
 	})
 	index := webhook.NewIndex(st, logger)
@@ -205,7 +210,10 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		grpc.MaxSendMsgSize(maxResponseBytes),
 	)...)
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
-	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer())
+	monitor := newMonitoring(cfg, st, sched, checker, replicas, window)
+	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain)))
+	stopHeartbeat := startHeartbeat(ctx, replicas)
+	defer stopHeartbeat()
 	grpcHealth := newGRPCHealth(checker)
 	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
 	reflection.Register(grpcServer)

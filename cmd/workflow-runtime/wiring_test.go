@@ -279,8 +279,9 @@ func TestWiringGRPC(t *testing.T) {
 	require.Equal(t, "ops", manual.GetTriggeredBy())
 	_, err = c.CancelExecution(ctx, &pb.CancelExecutionRequest{ExecutionId: trig.GetExecutionId()})
 	requireCode(t, err, codes.FailedPrecondition)
-	_, err = pb.NewMonitoringServiceClient(s.conn).GetSystemHealth(ctx, &pb.GetSystemHealthRequest{})
-	requireCode(t, err, codes.Unimplemented)
+	sh, err := pb.NewMonitoringServiceClient(s.conn).GetSystemHealth(ctx, &pb.GetSystemHealthRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "wiring-test", sh.GetInstanceId())
 
 	hc, err := healthpb.NewHealthClient(s.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "workflowruntime.v1.WorkflowRuntimeService"})
 	require.NoError(t, err)

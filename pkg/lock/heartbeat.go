@@ -1,0 +1,81 @@
+package lock
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Heartbeat timing: a replica beats every HeartbeatInterval and counts as
+// live while its last beat is under LiveWithin old (API.md, GetSystemHealth).
+const (
+	HeartbeatInterval = 5 * time.Second
+	LiveWithin        = 30 * time.Second
+)
+
+// heartbeatRemoveTimeout bounds the removal of a stopping replica's beat.
+const heartbeatRemoveTimeout = 2 * time.Second
+
+// Scores are Redis's own clock in milliseconds, so that replicas whose clocks
+// disagree still judge each other's beats alike. Beating also drops members
+// older than ARGV[2] ms and lets the whole set expire once every replica has
+// stopped beating.
+var (
+	beatScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return now`)
+	liveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')`)
+)
+
+// Replicas keeps this replica's heartbeat in a Redis sorted set (e.g.
+// "<prefix>replicas") of instance ids scored by when each was last seen, and
+// lists the live ones. It is safe for concurrent use.
+type Replicas struct {
+	client     redis.UniversalClient
+	key, id    string
+	interval   time.Duration
+	liveWithin time.Duration
+}
+
+// NewReplicas returns the heartbeat of instance id in the sorted set key.
+func NewReplicas(client redis.UniversalClient, key, id string) *Replicas {
+	return &Replicas{client: client, key: key, id: id, interval: HeartbeatInterval, liveWithin: LiveWithin}
+}
+
+// Beat records that this replica is live now.
+func (r *Replicas) Beat(ctx context.Context) error {
+	return beatScript.Run(ctx, r.client, []string{r.key}, r.id, r.liveWithin.Milliseconds()).Err()
+}
+
+// Live returns the ids of the replicas that beat in the last LiveWithin.
+func (r *Replicas) Live(ctx context.Context) ([]string, error) {
+	return liveScript.Run(ctx, r.client, []string{r.key}, r.liveWithin.Milliseconds()).StringSlice()
+}
+
+// Run beats at once and then every HeartbeatInterval until ctx ends, and
+// then removes this replica from the set, so that the others stop counting
+// it at once rather than after LiveWithin. A failed beat is retried at the
+// next tick: Redis's own health check reports the outage.
+func (r *Replicas) Run(ctx context.Context) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		_ = r.Beat(ctx)
+		select {
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), heartbeatRemoveTimeout)
+			defer cancel()
+			_ = r.client.ZRem(rctx, r.key, r.id).Err()
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package lock
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+)
+
+func TestReplicasHeartbeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	key := prefix + "replicas"
+	a, b := NewReplicas(rdb, key, "a"), NewReplicas(rdb, key, "b")
+
+	live, err := a.Live(ctx)
+	require.NoError(t, err)
+	require.Empty(t, live, "nobody has beaten yet")
+
+	require.NoError(t, a.Beat(ctx))
+	require.NoError(t, b.Beat(ctx))
+	live, err = a.Live(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"a", "b"}, live)
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	require.NoError(t, err)
+	require.InDelta(t, LiveWithin, ttl, float64(time.Second), "the set expires once every replica stops")
+
+	// A beat older than LiveWithin is neither live nor kept: "old" is
+	// scored a minute in the past of Redis's clock.
+	now, err := rdb.Time(ctx).Result()
+	require.NoError(t, err)
+	require.NoError(t, rdb.ZAdd(ctx, key, redisZ(now.Add(-time.Minute), "old")).Err())
+	live, err = b.Live(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"a", "b"}, live)
+	require.NoError(t, b.Beat(ctx))
+	members, err := rdb.ZRange(ctx, key, 0, -1).Result()
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"a", "b"}, members, "a beat trims stale members")
+}
+
+func TestReplicasRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	key := prefix + "replicas"
+	r := NewReplicas(rdb, key, "runner")
+	r.interval = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { r.Run(ctx) })
+
+	var first float64
+	require.Eventually(t, func() bool {
+		score, err := rdb.ZScore(context.Background(), key, "runner").Result()
+		first = score
+		return err == nil
+	}, 5*time.Second, 5*time.Millisecond, "Run beats at once")
+	require.Eventually(t, func() bool {
+		score, err := rdb.ZScore(context.Background(), key, "runner").Result()
+		return err == nil && score > first
+	}, 5*time.Second, 5*time.Millisecond, "and again every interval")
+
+	cancel()
+	wg.Wait()
+	live, err := r.Live(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, live, "a stopped replica removes itself")
+}
+
+// redisZ is a sorted set member scored as the heartbeat scores: Unix milliseconds.
+func redisZ(at time.Time, member string) redis.Z {
+	return redis.Z{Score: float64(at.UnixMilli()), Member: member}
+}

@@ -1,0 +1,211 @@
+// Package monitoring answers the MonitoringService: what the runtime holds,
+// how well this replica fires, how cron load is spread over time, and how the
+// dependencies are.
+package monitoring
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Service is the MonitoringService.
+type Service interface {
+	DeploymentStats(ctx context.Context, req DeploymentStatsRequest) (store.DeploymentStats, error)
+	SchedulingMetrics(ctx context.Context, req SchedulingMetricsRequest) (SchedulingMetrics, error)
+	JitterDistribution(ctx context.Context, req JitterRequest) (JitterDistribution, error)
+	LoadDistribution(ctx context.Context, req LoadRequest) (LoadDistribution, error)
+	SystemHealth(ctx context.Context, req SystemHealthRequest) (SystemHealth, error)
+}
+
+// Store is what the service reads: aggregates, and the cron triggers the
+// scheduler holds.
+type Store interface {
+	store.MonitoringStore
+	ListCronTriggers(ctx context.Context, deploymentID string) ([]store.CronTrigger, error)
+}
+
+// Scheduler is this replica's cron scheduler.
+type Scheduler interface {
+	// Held reports how many cron triggers it holds.
+	Held() int
+}
+
+// Health checks the dependencies.
+type Health interface {
+	Check(ctx context.Context) health.Report
+}
+
+// Replicas lists the replicas whose heartbeat is recent.
+type Replicas interface {
+	Live(ctx context.Context) ([]string, error)
+}
+
+// Options configure the service; zero values take the defaults in brackets.
+type Options struct {
+	InstanceID string
+	// JitterWindow is the jitter window of triggers without one of their own [300s].
+	JitterWindow time.Duration
+	// Window holds this replica's recent misfires, duplicates and fire lag [empty].
+	Window *Window
+	// Replicas, when set, lists the live replicas; without it only this one is.
+	Replicas Replicas
+	// Now is the clock [time.Now].
+	Now func() time.Time
+}
+
+type service struct {
+	store   Store
+	sched   Scheduler
+	health  Health
+	opts    Options
+	started time.Time
+}
+
+// New returns the service; its uptime counts from now.
+func New(st Store, sched Scheduler, h Health, opts Options) Service {
+	if opts.JitterWindow == 0 {
+		opts.JitterWindow = 300 * time.Second
+	}
+	if opts.Window == nil {
+		opts.Window = NewWindow()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &service{store: st, sched: sched, health: h, opts: opts, started: opts.Now()}
+}
+
+// executionsWindow is how far back DeploymentStats counts executions.
+const executionsWindow = 24 * time.Hour
+
+// DeploymentStatsRequest asks for DeploymentStats; it has no fields.
+type DeploymentStatsRequest struct{}
+
+// DeploymentStats counts deployments, the triggers of active deployments and
+// the executions of the last 24 hours.
+func (s *service) DeploymentStats(ctx context.Context, _ DeploymentStatsRequest) (store.DeploymentStats, error) {
+	const op errors.Op = "monitoring.DeploymentStats"
+	stats, err := s.store.DeploymentStats(ctx, s.opts.Now().Add(-executionsWindow))
+	if err != nil {
+		return store.DeploymentStats{}, storeError(op, err)
+	}
+	return stats, nil
+}
+
+// SchedulingMetricsRequest is a time range; zero bounds take the defaults
+// (the hour up to now).
+type SchedulingMetricsRequest struct {
+	StartTime, EndTime time.Time
+}
+
+// SchedulingMetrics is how this replica fired over a range. Fires and
+// SkippedOverlap count the cron executions recorded in the range, by any
+// replica, exactly; Misfires, Deduplicated and the lag are this replica's
+// since it started, kept for a day at minute resolution (see Window).
+type SchedulingMetrics struct {
+	ScheduledTriggers int64
+	Fires             int64
+	Misfires          int64
+	SkippedOverlap    int64
+	Deduplicated      int64
+	LagP50MS          float64
+	LagP95MS          float64
+	LagP99MS          float64
+	LagMaxMS          float64
+	InstanceID        string
+}
+
+// defaultRange is the span of a range given without bounds.
+const defaultRange = time.Hour
+
+// SchedulingMetrics reports this replica's scheduling over the range.
+func (s *service) SchedulingMetrics(ctx context.Context, req SchedulingMetricsRequest) (SchedulingMetrics, error) {
+	const op errors.Op = "monitoring.SchedulingMetrics"
+	start, end := req.StartTime, req.EndTime
+	switch {
+	case start.IsZero() && end.IsZero():
+		end = s.opts.Now()
+		start = end.Add(-defaultRange)
+	case end.IsZero():
+		end = s.opts.Now()
+	case start.IsZero():
+		start = end.Add(-defaultRange)
+	}
+	if end.Before(start) {
+		var v errors.Violations
+		v.Add("end_time", "%s is before start_time %s", end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+		return SchedulingMetrics{}, v.Err(op)
+	}
+	fires, err := s.store.CronFireStats(ctx, start, end)
+	if err != nil {
+		return SchedulingMetrics{}, storeError(op, err)
+	}
+	w := s.opts.Window.Stats(start, end)
+	return SchedulingMetrics{
+		ScheduledTriggers: int64(s.sched.Held()),
+		Fires:             fires.Fires,
+		SkippedOverlap:    fires.SkippedOverlap,
+		Misfires:          w.Misfires,
+		Deduplicated:      w.Duplicates,
+		LagP50MS:          w.LagP50MS,
+		LagP95MS:          w.LagP95MS,
+		LagP99MS:          w.LagP99MS,
+		LagMaxMS:          w.LagMaxMS,
+		InstanceID:        s.opts.InstanceID,
+	}, nil
+}
+
+// liveTimeout bounds reading the live replicas, as the health checks are
+// bounded, so that a Redis outage cannot hold up the answer.
+const liveTimeout = 2 * time.Second
+
+// SystemHealthRequest asks for SystemHealth; it has no fields.
+type SystemHealthRequest struct{}
+
+// SystemHealth is the dependencies' state and this replica's identity.
+type SystemHealth struct {
+	health.Report
+	InstanceID    string
+	UptimeSeconds int64
+	// LiveInstances are the replicas seen in the last 30 s, sorted; this one
+	// is always among them.
+	LiveInstances []string
+}
+
+// SystemHealth checks the dependencies and lists the live replicas. When the
+// replicas cannot be read (Redis is down) only this one is listed: the redis
+// dependency then says why.
+func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (SystemHealth, error) {
+	out := SystemHealth{
+		Report:        s.health.Check(ctx),
+		InstanceID:    s.opts.InstanceID,
+		UptimeSeconds: int64(s.opts.Now().Sub(s.started) / time.Second),
+	}
+	if s.opts.Replicas != nil {
+		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		live, err := s.opts.Replicas.Live(lctx)
+		cancel()
+		if err == nil {
+			out.LiveInstances = live
+		}
+	}
+	if !slices.Contains(out.LiveInstances, s.opts.InstanceID) {
+		out.LiveInstances = append(out.LiveInstances, s.opts.InstanceID)
+	}
+	slices.Sort(out.LiveInstances)
+	return out, nil
+}
+
+// storeError gives a store error the kind the caller must see.
+func storeError(op errors.Op, err error) error {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errors.E(op, errors.Unavailable, err)
+	}
+	return errors.E(op, errors.Internal, err)
+}
