@@ -409,3 +409,27 @@ func planScans(t *testing.T, plan string) []string {
 	walk(top[0].Plan)
 	return scans
 }
+
+func TestUnfinishedByStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewStore(t)
+	counts, err := s.UnfinishedByStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: 0}, counts)
+
+	d := mustCreate(t, s, newDeployment("wf-count", store.StatusDeployed))
+	base := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
+	for i, st := range []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionRunning,
+		store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionSkipped} {
+		insertExecution(t, s, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+			TriggerType: store.TriggerManual, Status: st, FiredTime: base.Add(time.Duration(i) * time.Minute)})
+	}
+	counts, err = s.UnfinishedByStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 1, store.ExecutionRunning: 2}, counts)
+
+	require.NoError(t, s.Close())
+	_, err = s.UnfinishedByStatus(ctx)
+	require.Error(t, err)
+}
