@@ -40,9 +40,9 @@ const (
 // histBenchEnd is the end of the year of fired_time the rows span.
 var histBenchEnd = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
 
-// histBenchStatuses are every execution status, which the queries draw
-// uniformly: the rare ones are the hard case, as an index ordered by time
-// alone walks many rows of other statuses to fill a page of them.
+// histBenchStatuses are every execution status, which half the queries
+// draw uniformly: the rare ones are the hard case, as an index ordered by
+// time alone walks many rows of other statuses to fill a page of them.
 var histBenchStatuses = []store.ExecutionStatus{
 	store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionSkipped, store.ExecutionCancelled,
 	store.ExecutionTimedOut, store.ExecutionRunning, store.ExecutionPending,
@@ -217,16 +217,24 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 
 // histBenchFilter draws a query: half the time a workflow drawn like the
 // rows (so mostly the big ones), half the time any workflow alike; one
-// status, or one in five times two; a time range of an hour to half a year,
-// log-uniform, inside the year.
+// status, or one in five times two, each drawn half the time like the rows
+// (mostly SUCCEEDED, whose pages have a second) and half the time any
+// status alike; a time range of an hour to half a year, log-uniform, inside
+// the year.
 func histBenchFilter(rng *rand.Rand) store.ExecutionFilter {
 	w := 1 + rng.IntN(histBenchWorkflows)
 	if rng.IntN(2) == 0 {
 		w = 1 + int(math.Floor(histBenchWorkflows*math.Pow(rng.Float64(), 3)))
 	}
-	statuses := []store.ExecutionStatus{histBenchStatuses[rng.IntN(len(histBenchStatuses))]}
+	status := func() store.ExecutionStatus {
+		if rng.IntN(2) == 0 {
+			return histBenchStatuses[rng.IntN(len(histBenchStatuses))]
+		}
+		return histBenchRowStatus(rng.Float64())
+	}
+	statuses := []store.ExecutionStatus{status()}
 	if rng.IntN(5) == 0 {
-		if other := histBenchStatuses[rng.IntN(len(histBenchStatuses))]; other != statuses[0] {
+		if other := status(); other != statuses[0] {
 			statuses = append(statuses, other)
 		}
 	}
@@ -236,6 +244,24 @@ func histBenchFilter(rng *rand.Rand) store.ExecutionFilter {
 	return store.ExecutionFilter{
 		WorkflowID: fmt.Sprint("wf-", w), Statuses: statuses, From: to.Add(-span), To: to, Limit: histBenchPage,
 	}
+}
+
+// histBenchRowStatus is the status of a finished row for r uniform in [0,
+// 1), in the proportions of histBenchLoadSQL.
+func histBenchRowStatus(r float64) store.ExecutionStatus {
+	switch {
+	case r < 0.80:
+		return store.ExecutionSucceeded
+	case r < 0.88:
+		return store.ExecutionFailed
+	case r < 0.93:
+		return store.ExecutionSkipped
+	case r < 0.95:
+		return store.ExecutionCancelled
+	case r < 0.97:
+		return store.ExecutionTimedOut
+	}
+	return store.ExecutionSucceeded
 }
 
 // timeListExecutions lists one page of f and returns how long it took.
