@@ -90,8 +90,8 @@ ORDER BY g.fired_time`
 // them, then times filtered pages of GetExecutionHistory's store method,
 // one workflow, one or two statuses and a time range each, page size 50,
 // first page and, through its cursor, the second; it prints the
-// percentiles, the plan of a representative query and of the slowest one,
-// and PASS or FAIL against the issue's goal of 20 ms at p99.
+// percentiles, the plan of a representative query and of the one slowest on
+// the server, and PASS or FAIL against the issue's goal of 20 ms at p99.
 func TestBenchHistory(t *testing.T) {
 	rowsEnv := os.Getenv("WFR_BENCH_HISTORY")
 	if rowsEnv == "" {
@@ -134,8 +134,6 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 		filters[i] = histBenchFilter(rng)
 	}
 	var first, second []time.Duration
-	var slowest time.Duration
-	var slowestFilter store.ExecutionFilter
 	var timed []store.ExecutionFilter
 	for i, f := range filters {
 		d, page := timeListExecutions(t, s, f)
@@ -144,9 +142,6 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 		}
 		first = append(first, d)
 		timed = append(timed, f)
-		if d > slowest {
-			slowest, slowestFilter = d, f
-		}
 		if page.Next == "" {
 			continue
 		}
@@ -154,9 +149,6 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 		d, _ = timeListExecutions(t, s, f)
 		second = append(second, d)
 		timed = append(timed, f)
-		if d > slowest {
-			slowest, slowestFilter = d, f
-		}
 	}
 	all := slices.Concat(first, second)
 
@@ -165,10 +157,15 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 	// buffers touched, from EXPLAIN ANALYZE.
 	var serverTime []time.Duration
 	var buffers []int
+	var slowest time.Duration
+	var slowestFilter store.ExecutionFilter
 	for _, f := range timed {
 		d, b := explainCost(t, s, f)
 		serverTime = append(serverTime, d)
 		buffers = append(buffers, b)
+		if d > slowest {
+			slowest, slowestFilter = d, f
+		}
 	}
 	slices.Sort(buffers)
 
@@ -200,7 +197,7 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 	}{
 		{"representative: the biggest workflow, FAILED, three months", rep},
 		{"its second page", withAfter(rep, page.Next)},
-		{fmt.Sprintf("the slowest query (%.2f ms)", float64(slowest)/float64(time.Millisecond)), slowestFilter},
+		{fmt.Sprintf("the slowest page on the server (%.2f ms)", float64(slowest)/float64(time.Millisecond)), slowestFilter},
 	} {
 		plan, err := s.ExplainListExecutions(ctx, r.f, "ANALYZE, BUFFERS")
 		require.NoError(t, err)
