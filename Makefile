@@ -140,6 +140,13 @@ bench-load: ## GetLoadDistribution's plan for 1,000 mixed cron deployments: peak
 	set -o pipefail; WFR_BENCH_LOAD=1 $(GO) test -count=1 -v -run '^TestBenchLoad$$' -timeout 10m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+HISTORY_ROWS ?= 1000000
+
+.PHONY: bench-history
+bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 executions in local PostgreSQL: p50/p95/p99, plans, goal p99 <= 20 ms
+	set -o pipefail; WFR_BENCH_HISTORY=$(HISTORY_ROWS) $(GO) test -count=1 -v -run '^TestBenchHistory$$' -timeout 20m ./pkg/store/postgres/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out

@@ -15,7 +15,6 @@ import (
 	"github.com/go-kit/log/level"
 	rungroup "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
@@ -26,6 +25,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/endpoint"
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
@@ -135,13 +135,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	)
 
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rpcDuration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "workflow_runtime", Name: "rpc_duration_seconds",
-		Help:    "Duration of API calls by method and gRPC code.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"method", "code"})
-	registry.MustRegister(rpcDuration)
+	m := newServeMetrics(registry, st.UnfinishedByStatus)
+	// The health probe's calls are measured too: its closure reads eng.
+	eng = engine.Instrument(eng, m.engine)
 
 	var limiter *rate.Limiter
 	if cfg.RateLimit > 0 {
@@ -149,48 +145,28 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	}
 	coord := coordination.New(st, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
-		Logger: logger,
-		Metrics: coordination.Metrics{
-			Finished: kitprometheus.NewCounter(register(registry, prometheus.NewCounterVec(prometheus.CounterOpts{
-				Namespace: "workflow_runtime", Name: "executions_finished_total",
-				Help: "Executions that reached a terminal status, by status.",
-			}, []string{"status"}))),
-			Locks: kitprometheus.NewCounter(register(registry, prometheus.NewCounterVec(prometheus.CounterOpts{
-				Namespace: "workflow_runtime", Name: "workflow_lock_attempts_total",
-				Help: "Workflow lock attempts by outcome: acquired, held, unavailable.",
-			}, []string{"outcome"}))),
-			DispatchLatency: kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-				Namespace: "workflow_runtime", Name: "dispatch_latency_seconds",
-				Help:    "Seconds from an execution's fire to the engine's acceptance.",
-				Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300},
-			}, nil))),
-		},
+		Logger:  logger,
+		Metrics: m.coordination,
 	})
 	// window keeps the scheduler's recent misfires, duplicates and lags for GetSchedulingMetrics.
 	window := monitoring.NewWindow()
+	schedMetrics := m.scheduling
+	schedMetrics.Misfires, schedMetrics.Lag = window.Misfires(schedMetrics.Misfires), window.Lag(schedMetrics.Lag)
 	recorder := &scheduling.Recorder{
 		Store: coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
-		Duplicates: window.Duplicates(counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken.")),
+		Duplicates: window.Duplicates(m.duplicates),
 	}
 	sched := scheduling.New(st, recorder.Record, scheduling.Options{
 		JitterWindow:   cfg.JitterWindow,
 		ResyncInterval: cfg.ResyncInterval,
 		Broadcaster:    broadcaster,
 		Logger:         logger,
-		Metrics: scheduling.Metrics{
-			Fires:    counter(registry, "fires_total", "Cron fires acted on (not misfired)."),
-			Misfires: window.Misfires(counter(registry, "misfires_total", "Cron slots missed beyond their catch-up window.")),
-			Lag: window.Lag(kitprometheus.NewHistogram(register(registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-				Namespace: "workflow_runtime", Name: "fire_lag_seconds",
-				Help:    "Seconds between a cron fire's jittered due time and the moment it is acted on.",
-				Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-			}, nil)))),
-		},
+		Metrics:        schedMetrics,
 	})
 	index := webhook.NewIndex(st, logger)
 	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
 	hooks := webhook.New(index, st, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
-	chain := endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter)
+	chain := endpoint.Chain(logger, m.rpcDuration, limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
 	executions := endpoint.NewCoordinationEndpoints(coord, hooks, chain)
 

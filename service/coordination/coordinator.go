@@ -80,7 +80,8 @@ type Options struct {
 type Metrics struct {
 	// Finished counts executions that reached a terminal status, by "status".
 	Finished metrics.Counter
-	// Locks counts workflow lock attempts by "outcome": acquired, held, unavailable.
+	// Locks counts workflow lock attempts by "outcome": acquired, held,
+	// unavailable; and, as "lost", the locks a run held and lost.
 	Locks metrics.Counter
 	// DispatchLatency observes seconds from an execution's fire to the
 	// engine's acceptance.

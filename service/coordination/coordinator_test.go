@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/kit/metrics"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -33,6 +34,9 @@ type rig struct {
 	sim    *enginesim.Sim
 	engine engine.Client
 	locks  *lock.DistributedLockManager
+	// rdb and lockPrefix are the Redis client and key prefix of locks.
+	rdb        *redis.Client
+	lockPrefix string
 }
 
 // testOptions are the coordinator's timings in these tests: what takes
@@ -52,8 +56,8 @@ func newRig(t *testing.T, sim enginesim.Config) *rig {
 	}
 	r := &rig{t: t, st: pgtest.NewStore(t), sim: enginesim.New(sim)}
 	r.engine = simtest.Client(t, simtest.Serve(t, r.sim, "127.0.0.1:0"))
-	rdb, prefix := redistest.New(t)
-	r.locks = lock.NewDistributedLockManager(rdb, prefix)
+	r.rdb, r.lockPrefix = redistest.New(t)
+	r.locks = lock.NewDistributedLockManager(r.rdb, r.lockPrefix)
 	return r
 }
 
@@ -656,4 +660,50 @@ func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	require.Equal(t, store.ExecutionSkipped, got.Status)
 	require.Equal(t, "execution "+b.ID+" is already buffered", got.SkipReason)
 	r.waitStatus(b.ID, store.ExecutionSucceeded)
+}
+
+// TestLostLockIsCounted takes a running execution's workflow lock from
+// under it, as a Redis failover that loses keys would, and finds the loss
+// counted once the watchdog's renewal finds another holder.
+func TestLostLockIsCounted(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 4 * time.Second, MaxDuration: 4 * time.Second})
+	locks := &outcomes{n: map[string]float64{}}
+	opts := testOptions("a")
+	opts.Metrics.Locks = locks
+	c := New(r.st, r.engine, r.locks, opts)
+	c.Start()
+	t.Cleanup(func() { c.Stop(context.Background()) })
+
+	// A 3 s timeout makes the lock's TTL 4 s, renewed every 1.33 s.
+	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip, ExecutionTimeoutSeconds: 3})
+	e := r.trigger(c, wf)
+	r.waitStatus(e.ID, store.ExecutionRunning)
+	require.Equal(t, 1.0, locks.get("acquired"))
+	require.NoError(t, r.rdb.Set(context.Background(), r.lockPrefix+"locks:workflow_"+wf, "someone-else", time.Minute).Err())
+	require.Eventually(t, func() bool { return locks.get("lost") == 1 }, 5*time.Second, 20*time.Millisecond)
+}
+
+// outcomes is a counter labelled outcome alone that keeps its counts.
+type outcomes struct {
+	mu      sync.Mutex
+	outcome string
+	n       map[string]float64
+	parent  *outcomes
+}
+
+func (o *outcomes) With(labelValues ...string) metrics.Counter {
+	return &outcomes{outcome: labelValues[1], parent: o}
+}
+
+func (o *outcomes) Add(d float64) {
+	o.parent.mu.Lock()
+	defer o.parent.mu.Unlock()
+	o.parent.n[o.outcome] += d
+}
+
+func (o *outcomes) get(outcome string) float64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[outcome]
 }

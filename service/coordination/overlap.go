@@ -274,9 +274,16 @@ func (r *run) replace(ctx context.Context, id string) error {
 
 // keep renews the run's workflow lock until the run releases it. A lost
 // lock cannot stop what the engine runs; the turn in the database still
-// keeps the workflow's next executions out.
+// keeps the workflow's next executions out. It is counted, as outcome
+// "lost", because it means Redis lost or gave away a lock in use.
 func (r *run) keep(ctx context.Context, l *lock.Lock, sent time.Time) {
-	_, r.release = r.c.locks.Keep(ctx, l, r.lockTTL(), sent)
+	var held context.Context
+	held, r.release = r.c.locks.Keep(ctx, l, r.lockTTL(), sent)
+	context.AfterFunc(held, func() {
+		if errors.Is(context.Cause(held), lock.ErrLockLost) {
+			r.c.opts.Metrics.Locks.With("outcome", "lost").Add(1)
+		}
+	})
 }
 
 // rejoin takes the workflow lock back for an adopted RUNNING execution: it

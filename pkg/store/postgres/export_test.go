@@ -1,0 +1,23 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// ExplainListExecutions returns the plan of the statement ListExecutions
+// sends for f, with the same parameters, explained with options (such as
+// "ANALYZE, BUFFERS" or "FORMAT JSON"), one line of the plan a line.
+func (s *Store) ExplainListExecutions(ctx context.Context, f store.ExecutionFilter, options string) (string, error) {
+	query, args, _, _, err := listExecutionsQuery(f)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	if err := s.db.SelectContext(ctx, &lines, "EXPLAIN ("+options+") "+query, args...); err != nil {
+		return "", err
+	}
+	return strings.Join(lines, "\n"), nil
+}
