@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,6 +35,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
@@ -94,6 +97,15 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		}
 		level.Info(logger).Log("msg", "migrations applied")
 	}
+	// Tracing comes before anything that makes spans; services get the
+	// traced store. Spans are flushed by the last shutdown step, or here on
+	// an early return.
+	stopTracing, err := tracing.Setup(ctx, os.Getenv, cfg.InstanceID)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { flushTracing(stopTracing, time.Now().Add(cfg.ShutdownTimeout), logger) }()
+	traced := postgres.NewTraced(st)
 
 	var (
 		redisCheck  health.Check
@@ -144,7 +156,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
-	coord := coordination.New(st, eng, locker, coordination.Options{
+	coord := coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
 		Logger: logger,
 		Metrics: coordination.Metrics{
@@ -167,7 +179,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		Store: coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: counter(registry, "fire_duplicates_total", "Cron fires another replica had already taken."),
 	}
-	sched := scheduling.New(st, recorder.Record, scheduling.Options{
+	sched := scheduling.New(traced, recorder.Record, scheduling.Options{
 		JitterWindow:   cfg.JitterWindow,
 		ResyncInterval: cfg.ResyncInterval,
 		Broadcaster:    broadcaster,
@@ -182,9 +194,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 			}, nil))),
 		},
 	})
-	index := webhook.NewIndex(st, logger)
-	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
-	hooks := webhook.New(index, st, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
+	index := webhook.NewIndex(traced, logger)
+	svc := deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
+	hooks := webhook.New(index, traced, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
 	chain := endpoint.Chain(logger, kitprometheus.NewHistogram(rpcDuration), limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
 	executions := endpoint.NewCoordinationEndpoints(coord, hooks, chain)
@@ -196,6 +208,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	defer grpcLis.Close()
 	grpcServer := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
 	)
@@ -307,6 +320,16 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 		defer cancel()
 		coord.Stop(dctx)
 		level.Info(logger).Log("msg", "coordinator stopped")
+	})
+	// Last, the spans of everything above go out, by the same deadline.
+	tctx, stopTracer := context.WithCancel(ctx)
+	g.Add(func() error {
+		<-tctx.Done()
+		return nil
+	}, func(error) {
+		stopTracer()
+		flushTracing(stopTracing, deadline, logger)
+		level.Info(logger).Log("msg", "tracing stopped")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
 
