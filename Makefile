@@ -123,6 +123,11 @@ bench-trigger: ## Webhook TriggerWorkflow throughput at 64 callers against raw s
 	set -o pipefail; WFR_BENCH_TRIGGER=$(BENCH_TRIGGER_SECONDS) $(GO) test -count=1 -v -run '^TestBenchTrigger$$' -timeout 20m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+.PHONY: bench-tracing
+bench-tracing: ## What tracing adds: a span with tracing off and recording, and a store call untraced, traced off and traced recording (local PostgreSQL)
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkSpan$$' -benchmem ./pkg/tracing/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/postgres/
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out
