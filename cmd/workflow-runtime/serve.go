@@ -100,7 +100,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger) error 
 	// Tracing comes before anything that makes spans; services get the
 	// traced store. Spans are flushed by the last shutdown step, or here on
 	// an early return.
-	stopTracing, err := tracing.Setup(ctx, os.Getenv, cfg.InstanceID)
+	stopTracing, err := tracing.Setup(ctx, os.Getenv, cfg.InstanceID, logger)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -31,9 +33,13 @@ const ServiceName = "workflow-runtime"
 // headers, TLS, timeouts, resource attributes). Otherwise, or with
 // OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none, the provider is a
 // no-op: a span costs next to nothing and only carries its parent's trace
-// on, so that the engine still receives the caller's traceparent.
-func Setup(ctx context.Context, getenv func(string) string, instanceID string) (shutdown func(context.Context) error, err error) {
+// on, so that the engine still receives the caller's traceparent. Errors of
+// the SDK (a collector that cannot be reached, spans dropped) go to logger.
+func Setup(ctx context.Context, getenv func(string) string, instanceID string, logger log.Logger) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		level.Warn(logger).Log("msg", "tracing", "err", err)
+	}))
 	if !exporting(getenv) {
 		otel.SetTracerProvider(noop.NewTracerProvider())
 		return func(context.Context) error { return nil }, nil

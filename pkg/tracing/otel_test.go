@@ -1,11 +1,13 @@
 package tracing_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
@@ -195,7 +197,7 @@ func TestSetupWithoutEndpoint(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_SDK_DISABLED": "true"},
 		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_EXPORTER": "none"},
 	} {
-		stop, err := tracing.Setup(context.Background(), func(k string) string { return env[k] }, "test")
+		stop, err := tracing.Setup(context.Background(), func(k string) string { return env[k] }, "test", log.NewNopLogger())
 		require.NoError(t, err)
 		ctx, span := tracing.StartSpan(trace.ContextWithRemoteSpanContext(context.Background(), remote(t)), "rpc", trace.SpanKindServer)
 		if span.IsRecording() {
@@ -217,11 +219,15 @@ func TestSetupWithoutEndpoint(t *testing.T) {
 func TestSetupExportsToTheEndpoint(t *testing.T) {
 	collector := tracingtest.NewCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.Endpoint())
+	var logs bytes.Buffer
+	logger := log.NewLogfmtLogger(&logs)
 	stop, err := tracing.Setup(context.Background(), func(k string) string {
 		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.Endpoint()}[k]
-	}, "test")
+	}, "test", logger)
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = tracing.Setup(context.Background(), func(string) string { return "" }, "") })
+	t.Cleanup(func() {
+		_, _ = tracing.Setup(context.Background(), func(string) string { return "" }, "", log.NewNopLogger())
+	})
 
 	_, span := tracing.StartSpan(trace.ContextWithRemoteSpanContext(context.Background(), remote(t)), "exported", trace.SpanKindServer)
 	tracing.EndSpan(span, nil)
@@ -235,6 +241,9 @@ func TestSetupExportsToTheEndpoint(t *testing.T) {
 		t.Errorf("collector got span %q of trace %s, want \"exported\" of %s", spans[0].GetName(), got, traceID)
 	}
 	require.NoError(t, stop(ctx), "a second stop")
+
+	otel.Handle(errors.New("collector away"))
+	require.Contains(t, logs.String(), "collector away", "the SDK's errors go to the logger")
 }
 
 // BenchmarkSpan measures what a traced call adds: a span started and ended
@@ -251,7 +260,7 @@ func BenchmarkSpan(b *testing.B) {
 		}
 	}
 	b.Run("off", func(b *testing.B) {
-		stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench")
+		stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench", log.NewNopLogger())
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = stop(context.Background()) })
 		run(b)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -151,7 +152,7 @@ func BenchmarkStoreCall(b *testing.B) {
 	}
 	b.Run("untraced", func(b *testing.B) { run(b, plain) })
 	b.Run("traced-off", func(b *testing.B) {
-		stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench")
+		stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench", log.NewNopLogger())
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = stop(context.Background()) })
 		run(b, traced)
