@@ -38,7 +38,7 @@ const ServiceName = "workflow-runtime"
 func Setup(ctx context.Context, getenv func(string) string, instanceID string, logger log.Logger) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		level.Warn(logger).Log("msg", "tracing", "err", err)
+		level.Warn(logger).Log("msg", "tracing failed", "err", err)
 	}))
 	if !exporting(getenv) {
 		otel.SetTracerProvider(noop.NewTracerProvider())
@@ -56,6 +56,7 @@ func Setup(ctx context.Context, getenv func(string) string, instanceID string, l
 		resource.WithFromEnv(),
 	)
 	if err != nil {
+		_ = exp.Shutdown(ctx)
 		return nil, err
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))

@@ -274,3 +274,14 @@ func BenchmarkSpan(b *testing.B) {
 		run(b)
 	})
 }
+
+// TestSetupRefusesABadResource: a malformed OTEL_RESOURCE_ATTRIBUTES stops
+// the start, as a bad setting does.
+func TestSetupRefusesABadResource(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign")
+	_, err := tracing.Setup(context.Background(), func(k string) string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}[k]
+	}, "test", log.NewNopLogger())
+	require.ErrorContains(t, err, "resource")
+}
