@@ -124,8 +124,8 @@ bench-trigger: ## Webhook TriggerWorkflow throughput at 64 callers against raw s
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
 .PHONY: bench-tracing
-bench-tracing: ## What tracing adds: a span with tracing off and recording, and a store call untraced, traced off and traced recording (local PostgreSQL)
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkSpan$$' -benchmem ./pkg/tracing/
+bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/postgres/
 
 .PHONY: clean

@@ -10,12 +10,15 @@ import (
 	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
@@ -284,4 +287,21 @@ func TestSetupRefusesABadResource(t *testing.T) {
 		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}[k]
 	}, "test", log.NewNopLogger())
 	require.ErrorContains(t, err, "resource")
+}
+
+// BenchmarkServerHandler measures what otelgrpc's stats handler adds to an
+// RPC with tracing off, the caller's traceparent included.
+func BenchmarkServerHandler(b *testing.B) {
+	stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench", log.NewNopLogger())
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = stop(context.Background()) })
+	h := otelgrpc.NewServerHandler()
+	md := metadata.Pairs("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	info := &stats.RPCTagInfo{FullMethodName: "/workflowruntime.v1.WorkflowRuntimeService/TriggerWorkflow"}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx := h.TagRPC(metadata.NewIncomingContext(context.Background(), md), info)
+		h.HandleRPC(ctx, &stats.Begin{})
+		h.HandleRPC(ctx, &stats.End{})
+	}
 }
