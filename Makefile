@@ -147,6 +147,11 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 	set -o pipefail; WFR_BENCH_HISTORY=$(HISTORY_ROWS) $(GO) test -count=1 -v -run '^TestBenchHistory$$' -timeout 20m ./pkg/store/postgres/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+.PHONY: bench-tracing
+bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/postgres/
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out

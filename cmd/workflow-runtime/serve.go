@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -31,6 +33,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
@@ -95,6 +98,15 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		}
 		level.Info(logger).Log("msg", "migrations applied")
 	}
+	// Tracing comes before anything that makes spans; services get the
+	// traced store. Spans are flushed by the last shutdown step, or here on
+	// an early return.
+	stopTracing, err := tracing.Setup(ctx, os.Getenv, cfg.InstanceID, logger)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { flushTracing(stopTracing, time.Now().Add(cfg.ShutdownTimeout), logger) }()
+	traced := postgres.NewTraced(st)
 
 	var (
 		redisCheck  health.Check
@@ -143,7 +155,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
-	coord := coordination.New(st, eng, locker, coordination.Options{
+	coord := coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
 		Logger:  logger,
 		Metrics: m.coordination,
@@ -156,16 +168,16 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		Store: coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: window.Duplicates(m.duplicates),
 	}
-	sched := scheduling.New(st, recorder.Record, scheduling.Options{
+	sched := scheduling.New(traced, recorder.Record, scheduling.Options{
 		JitterWindow:   cfg.JitterWindow,
 		ResyncInterval: cfg.ResyncInterval,
 		Broadcaster:    broadcaster,
 		Logger:         logger,
 		Metrics:        schedMetrics,
 	})
-	index := webhook.NewIndex(st, logger)
-	svc := deployment.New(st, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
-	hooks := webhook.New(index, st, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
+	index := webhook.NewIndex(traced, logger)
+	svc := deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
+	hooks := webhook.New(index, traced, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
 	chain := endpoint.Chain(logger, m.rpcDuration, limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
 	executions := endpoint.NewCoordinationEndpoints(coord, hooks, chain)
@@ -182,11 +194,12 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	defer sec.close()
 	grpcServer := grpc.NewServer(sec.serverOptions(
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
 	)...)
 	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
-	monitor := newMonitoring(cfg, st, sched, checker, replicas, window)
+	monitor := newMonitoring(cfg, traced, sched, checker, replicas, window)
 	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain)))
 	stopHeartbeat := startHeartbeat(ctx, replicas)
 	defer stopHeartbeat()
@@ -305,6 +318,16 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		// its adopter takes it over with the lease instead of a new execution
 		// of the workflow taking it.
 		level.Info(logger).Log("msg", "locks released; those of executions still running go to their adopters")
+	})
+	// Last, the spans of everything above go out, by the same deadline.
+	tctx, stopTracer := context.WithCancel(ctx)
+	g.Add(func() error {
+		<-tctx.Done()
+		return nil
+	}, func(error) {
+		stopTracer()
+		flushTracing(stopTracing, deadline, logger)
+		level.Info(logger).Log("msg", "tracing stopped")
 	})
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
 

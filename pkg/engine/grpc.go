@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -75,17 +76,22 @@ func (o Options) withDefaults() Options {
 // Dial returns a connection to the engine at target. It is plaintext unless
 // opts say otherwise: they are applied after the default, so a
 // grpc.WithTransportCredentials among them replaces it. The connection is
-// made lazily, so an engine that is down does not fail startup.
+// made lazily, so an engine that is down does not fail startup. Every
+// attempt is a client span whose W3C traceparent goes in the call's metadata.
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	return grpc.NewClient(target, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	return grpc.NewClient(target, append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+	}, opts...)...)
 }
 
 // NewGRPC returns a Client speaking workflow_engine.WorkflowService over
 // conn. Every attempt goes through one circuit breaker shared by the three
-// methods, since they all fail together when the engine is down.
+// methods, since they all fail together when the engine is down. Every call
+// is a span, retries included.
 func NewGRPC(conn grpc.ClientConnInterface, opts Options) Client {
 	opts = opts.withDefaults()
-	return &grpcClient{
+	return traced{&grpcClient{
 		rpc:  pb.NewWorkflowServiceClient(conn),
 		opts: opts,
 		breaker: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -96,7 +102,7 @@ func NewGRPC(conn grpc.ClientConnInterface, opts Options) Client {
 			Timeout:     opts.BreakerOpenFor,
 			IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGaveUp) },
 		}),
-	}
+	}}
 }
 
 type grpcClient struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Slots takes short-lived, never-released locks, one per key: the first
@@ -25,11 +26,18 @@ func NewSlots(client redis.UniversalClient) *Slots { return &Slots{client: clien
 // did, with the token that Release needs. A taken slot is not released after
 // success: it lives until its TTL, so that a replica that fires the same slot
 // a little later still sees it taken.
-func (s *Slots) TryLock(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
+func (s *Slots) TryLock(ctx context.Context, key string, ttl time.Duration) (_ string, ok bool, err error) {
+	ctx, span := startSpan(ctx, "lock.TryLockSlot", key)
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Bool("workflow_runtime.lock.acquired", ok))
+		}
+		endSpan(span, err)
+	}()
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	ok, err := s.client.SetNX(ctx, key, token, ttl).Result()
+	ok, err = s.client.SetNX(ctx, key, token, ttl).Result()
 	return token, ok, err
 }
 
@@ -43,7 +51,9 @@ return 0`)
 
 // Release gives key up when the attempt that took it failed, so that a retry
 // or another replica can take the slot.
-func (s *Slots) Release(ctx context.Context, key, token string) error {
+func (s *Slots) Release(ctx context.Context, key, token string) (err error) {
+	ctx, span := startSpan(ctx, "lock.ReleaseSlot", key)
+	defer func() { endSpan(span, err) }()
 	return releaseScript.Run(ctx, s.client, []string{key}, token).Err()
 }
 
@@ -60,8 +70,10 @@ return false`)
 
 // MarkRecorded notes that the holder of key, by token, recorded its slot,
 // so that the replicas it kept out need not check the database.
-func (s *Slots) MarkRecorded(ctx context.Context, key, token string) error {
-	err := markScript.Run(ctx, s.client, []string{key}, token, slotRecorded).Err()
+func (s *Slots) MarkRecorded(ctx context.Context, key, token string) (err error) {
+	ctx, span := startSpan(ctx, "lock.MarkSlotRecorded", key)
+	defer func() { endSpan(span, err) }()
+	err = markScript.Run(ctx, s.client, []string{key}, token, slotRecorded).Err()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
@@ -69,7 +81,9 @@ func (s *Slots) MarkRecorded(ctx context.Context, key, token string) error {
 }
 
 // Recorded reports whether key's holder marked its slot recorded.
-func (s *Slots) Recorded(ctx context.Context, key string) (bool, error) {
+func (s *Slots) Recorded(ctx context.Context, key string) (_ bool, err error) {
+	ctx, span := startSpan(ctx, "lock.SlotRecorded", key)
+	defer func() { endSpan(span, err) }()
 	v, err := s.client.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return false, nil

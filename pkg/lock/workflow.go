@@ -106,7 +106,9 @@ func (m *DistributedLockManager) AcquireLock(ctx context.Context, workflowID str
 // AcquireLockFor is AcquireLock with the caller's token: holder must be
 // unique to the holder, like an execution id. A lock that already holds
 // holder is held all the same: ErrLockHeld.
-func (m *DistributedLockManager) AcquireLockFor(ctx context.Context, workflowID, holder string, ttl time.Duration) (*Lock, error) {
+func (m *DistributedLockManager) AcquireLockFor(ctx context.Context, workflowID, holder string, ttl time.Duration) (_ *Lock, err error) {
+	ctx, span := startSpan(ctx, "lock.AcquireLock", m.Key(workflowID))
+	defer func() { endSpan(span, err) }()
 	if err := checkArgs(workflowID, ttl); err != nil {
 		return nil, errors.E(opAcquire, errors.Invalid, err)
 	}
@@ -132,7 +134,9 @@ func (m *DistributedLockManager) HeldBy(workflowID, holder string) *Lock {
 }
 
 // Holder returns the token stored in workflowID's lock, or "" when the lock is free.
-func (m *DistributedLockManager) Holder(ctx context.Context, workflowID string) (string, error) {
+func (m *DistributedLockManager) Holder(ctx context.Context, workflowID string) (_ string, err error) {
+	ctx, span := startSpan(ctx, "lock.Holder", m.Key(workflowID))
+	defer func() { endSpan(span, err) }()
 	v, err := m.client.Get(ctx, m.Key(workflowID)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -146,10 +150,12 @@ func (m *DistributedLockManager) Holder(ctx context.Context, workflowID string) 
 // ReleaseLock deletes l's key if it still holds l's token, and fails with
 // ErrNotHolder if it does not; a lock that expired and was taken by another
 // holder is left to that holder.
-func (m *DistributedLockManager) ReleaseLock(ctx context.Context, l *Lock) error {
+func (m *DistributedLockManager) ReleaseLock(ctx context.Context, l *Lock) (err error) {
 	if l == nil {
 		return errors.E(opRelease, errors.Invalid, "nil lock")
 	}
+	ctx, span := startSpan(ctx, "lock.ReleaseLock", l.Key)
+	defer func() { endSpan(span, err) }()
 	n, err := releaseScript.Run(ctx, m.client, []string{l.Key}, l.Token).Int()
 	return compareResult(opRelease, l, n, err)
 }
@@ -157,10 +163,12 @@ func (m *DistributedLockManager) ReleaseLock(ctx context.Context, l *Lock) error
 // ExtendLock sets l's remaining time to ttl (not ttl more) if the key still
 // holds l's token, and fails with ErrNotHolder if it does not: an expired
 // lock is never revived, since someone may have held it in between.
-func (m *DistributedLockManager) ExtendLock(ctx context.Context, l *Lock, ttl time.Duration) error {
+func (m *DistributedLockManager) ExtendLock(ctx context.Context, l *Lock, ttl time.Duration) (err error) {
 	if l == nil {
 		return errors.E(opExtend, errors.Invalid, "nil lock")
 	}
+	ctx, span := startSpan(ctx, "lock.ExtendLock", l.Key)
+	defer func() { endSpan(span, err) }()
 	if err := checkArgs(l.WorkflowID, ttl); err != nil {
 		return errors.E(opExtend, errors.Invalid, err)
 	}

@@ -1,6 +1,11 @@
-// Package tracing carries a request's trace id: the W3C traceparent's trace id
-// when the caller sent one, else its x-request-id, else a new random id. The
-// same id is on every log line of the request and on the rows it writes.
+// Package tracing carries a request's trace id and sets OpenTelemetry up.
+//
+// The trace id is that of the request's OpenTelemetry span: the caller's
+// traceparent's when it sent one, else a new one. Without a span (a
+// transport that starts none) it is the traceparent's trace id, else the
+// caller's x-request-id, else a new random id. The same id is on every log
+// line of the request, on the rows it writes, and in the traceparent the
+// engine receives.
 package tracing
 
 import (
@@ -8,6 +13,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type headersKey struct{}
@@ -24,9 +31,15 @@ func WithHeaders(ctx context.Context, h Headers) context.Context {
 	return context.WithValue(ctx, headersKey{}, h)
 }
 
-// Start returns ctx carrying the request's trace id, derived from the headers
-// stored by WithHeaders, and that id.
+// Start returns ctx carrying the request's trace id, and that id: the trace
+// id of ctx's span, or one derived from the headers stored by WithHeaders.
+// A derived W3C id also becomes ctx's span context, so that the spans and
+// the calls made under ctx continue that trace.
 func Start(ctx context.Context) (context.Context, string) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		id := sc.TraceID().String()
+		return context.WithValue(ctx, traceIDKey{}, id), id
+	}
 	h, _ := ctx.Value(headersKey{}).(Headers)
 	id := traceParentID(h.TraceParent)
 	if id == "" {
@@ -34,6 +47,9 @@ func Start(ctx context.Context) (context.Context, string) {
 	}
 	if id == "" {
 		id = NewID()
+	}
+	if sc, ok := spanContext(id); ok {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	}
 	return context.WithValue(ctx, traceIDKey{}, id), id
 }

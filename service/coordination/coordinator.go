@@ -12,10 +12,12 @@ import (
 	"github.com/go-kit/kit/metrics/discard"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
 // Store is what the coordinator reads and writes.
@@ -257,14 +259,15 @@ func (c *Coordinator) CreateExecution(ctx context.Context, e *store.Execution) (
 	if err != nil || !created {
 		return created, err
 	}
-	c.start(*e, false)
+	c.start(*e, false, trace.SpanContextFromContext(ctx))
 	return true, nil
 }
 
 // start runs e in a goroutine of its own, unless this replica runs it
 // already or is stopping; a stopping replica gives the lease up instead.
-// adopted says that another replica may have worked on e before.
-func (c *Coordinator) start(e store.Execution, adopted bool) {
+// adopted says that another replica may have worked on e before. The run's
+// spans are of e's trace, under parent when it is the span that created e.
+func (c *Coordinator) start(e store.Execution, adopted bool, parent trace.SpanContext) {
 	c.mu.Lock()
 	if c.stopping {
 		c.mu.Unlock()
@@ -285,7 +288,7 @@ func (c *Coordinator) start(e store.Execution, adopted bool) {
 		defer c.drop(e.ID, h)
 		r := c.newRun(e)
 		r.adopted = adopted
-		r.run(ctx)
+		r.run(tracing.Resume(ctx, e.TraceID, parent))
 	}()
 }
 
@@ -357,7 +360,7 @@ func (c *Coordinator) adopt() {
 		for _, e := range rows {
 			level.Info(c.opts.Logger).Log("msg", "execution_adopted", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 				"status", e.Status, "trace_id", e.TraceID)
-			c.start(e, true)
+			c.start(e, true, trace.SpanContext{})
 		}
 		if len(rows) < c.opts.AdoptBatch {
 			return

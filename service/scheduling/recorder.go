@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -201,7 +202,7 @@ func (r *Recorder) insert(ctx context.Context, f Fire) (bool, error) {
 		ScheduledTime:     &slot,
 		FiredTime:         now().UTC(),
 		JitterSeconds:     int32(f.At.Sub(f.Slot) / time.Second),
-		TraceID:           tracing.NewID(),
+		TraceID:           cmp.Or(tracing.TraceID(ctx), tracing.NewID()),
 		TriggeredBy:       "cron:" + f.Trigger.TriggerID,
 	}
 	created, err := r.Store.CreateExecution(ctx, e)

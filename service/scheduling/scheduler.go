@@ -18,6 +18,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
 // Store is what the scheduler reads.
@@ -507,8 +508,9 @@ func (h *held) countSlots(since, until time.Time) int {
 // a Stop does not cancel, so that a fire in flight when the replica stops
 // still records its slot; fireTimeout bounds each one.
 func (s *Scheduler) fireWithRetries(ctx context.Context, h *held, slot, at time.Time) {
-	attemptCtx := context.WithoutCancel(ctx)
+	attemptCtx, span := startFireSpan(context.WithoutCancel(ctx), h.ct, slot)
 	var err error
+	defer func() { tracing.EndSpan(span, err) }()
 	for attempt := 1; attempt <= fireAttempts; attempt++ {
 		actx, cancel := context.WithTimeout(attemptCtx, fireTimeout)
 		err = s.fire(actx, h, slot, at, attempt == 1)

@@ -4,6 +4,11 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
 // group commits concurrent single-row writes of one kind together: each of
@@ -17,6 +22,8 @@ import (
 // A call waits for its batch even when its context ends meanwhile: the row
 // may be written by then, and the caller must not be told otherwise.
 type group[In, Out any] struct {
+	// name is the span name of a batch.
+	name  string
 	calls chan *groupCall[In, Out]
 	// write writes a batch; outs[i] and errs[i] answer ins[i], and a
 	// non-nil err answers them all.
@@ -35,6 +42,8 @@ type groupCall[In, Out any] struct {
 	out  Out
 	err  error
 	done chan struct{}
+	// caller is the span of the call, which its batch's span links to.
+	caller trace.SpanContext
 }
 
 // Group commit settings.
@@ -45,9 +54,9 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
-func newGroup[In, Out any](write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
+func newGroup[In, Out any](name string, write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
 	g := &group[In, Out]{
-		calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
+		name: name, calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
 		maxBatch: groupMaxBatch, stop: make(chan struct{}),
 	}
 	for range groupWorkers {
@@ -59,7 +68,7 @@ func newGroup[In, Out any](write func(context.Context, []In) ([]Out, []error, er
 
 // do writes in with whatever other calls are waiting, and returns its answer.
 func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
-	c := &groupCall[In, Out]{in: in, done: make(chan struct{})}
+	c := &groupCall[In, Out]{in: in, done: make(chan struct{}), caller: trace.SpanContextFromContext(ctx)}
 	select {
 	case g.calls <- c:
 	case <-ctx.Done():
@@ -122,7 +131,9 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 		ins[i] = c.in
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	ctx, span := g.span(ctx, batch)
 	outs, errs, err := g.write(ctx, ins)
+	tracing.EndSpan(span, err)
 	cancel()
 	for i, c := range batch {
 		switch {
@@ -133,6 +144,21 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 		}
 		close(c.done)
 	}
+}
+
+// span starts the span of a batch: a trace of its own, since a batch
+// serves many, linked to the span of each call it writes.
+func (g *group[In, Out]) span(ctx context.Context, batch []*groupCall[In, Out]) (context.Context, trace.Span) {
+	ctx, span := startSpan(ctx, g.name)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("db.operation.batch.size", len(batch)))
+		for _, c := range batch {
+			if c.caller.IsValid() {
+				span.AddLink(trace.Link{SpanContext: c.caller})
+			}
+		}
+	}
+	return ctx, span
 }
 
 // close stops the workers once the batches in flight are written; later

@@ -88,8 +88,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // New returns a Store over an open pool; Close closes db.
 func New(db *sqlx.DB) *Store {
 	s := &Store{db: db}
-	s.inserts = newGroup(s.insertExecutions, nil)
-	s.transitions = newGroup(s.transitionExecutions, func(a, b transition) bool { return a.id == b.id })
+	s.inserts = newGroup("postgres.insertExecutions", s.insertExecutions, nil)
+	s.transitions = newGroup("postgres.transitionExecutions", s.transitionExecutions, func(a, b transition) bool { return a.id == b.id })
 	return s
 }
 
