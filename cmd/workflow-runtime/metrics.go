@@ -130,3 +130,15 @@ func (c unfinishedCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(unfinishedDesc, prometheus.GaugeValue, float64(n), string(status))
 	}
 }
+
+// counter registers a workflow_runtime_<name> counter without labels.
+func counter(r prometheus.Registerer, name, help string) *kitprometheus.Counter {
+	return kitprometheus.NewCounter(register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "workflow_runtime", Name: name, Help: help,
+	}, nil)))
+}
+
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	r.MustRegister(c)
+	return c
+}

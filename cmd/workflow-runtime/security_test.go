@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
@@ -40,30 +40,12 @@ const (
 	wrongToken = "wrong-token-0123456789abcdef"
 )
 
-// lockedBuffer is a log sink the server's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // secureStack is a workflow-runtime with its security settings, reached over
 // TLS when tlsClient is set, logging at debug level into logs.
 type secureStack struct {
 	grpcAddr, httpBase string
 	http               *http.Client
-	logs               *lockedBuffer
+	logs               *logtest.Buffer
 }
 
 func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.Config) *secureStack {
@@ -86,7 +68,7 @@ func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.C
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
-	s := &secureStack{grpcAddr: grpcAddr, httpBase: "http://" + httpAddr, http: &http.Client{}, logs: &lockedBuffer{}}
+	s := &secureStack{grpcAddr: grpcAddr, httpBase: "http://" + httpAddr, http: &http.Client{}, logs: &logtest.Buffer{}}
 	if tlsClient != nil {
 		s.httpBase = "https://" + httpAddr
 		s.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsClient}}

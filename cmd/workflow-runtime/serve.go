@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	rungroup "github.com/oklog/run"
@@ -337,18 +336,6 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		return nil
 	}
 	return err
-}
-
-// counter registers a workflow_runtime_<name> counter without labels.
-func counter(r prometheus.Registerer, name, help string) *kitprometheus.Counter {
-	return kitprometheus.NewCounter(register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "workflow_runtime", Name: name, Help: help,
-	}, nil)))
-}
-
-func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
-	r.MustRegister(c)
-	return c
 }
 
 // redisLogger routes go-redis's internal messages (pool dial failures) into

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -25,28 +24,11 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
-
-// syncBuffer is a log destination that serveWith's goroutines share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestTracingEndToEnd drives the whole service, exporting to a fake OTLP
 // collector, and follows a trace from the caller through the RPC, the
@@ -70,7 +52,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	logger, logLevel, err := logging.New(&logs, "json", "info", cfg.InstanceID)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-kit/log"
@@ -27,26 +25,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth/authtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
-
-// syncBuffer is a log sink that the server's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serveGRPC serves, on a loopback port, an API whose methods all answer
 // UNIMPLEMENTED once authenticated, health and reflection.
@@ -79,7 +60,7 @@ func withAuthorization(values ...string) context.Context {
 func TestGRPC(t *testing.T) {
 	t.Parallel()
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := New(Options{Tokens: []string{tokenA, tokenB}, Logger: log.NewLogfmtLogger(logs)})
 	require.NoError(t, err)
 	require.True(t, a.TokensEnabled())
@@ -228,7 +209,7 @@ func runHTTP(t *testing.T, client *http.Client, base string, tests []httpCase) {
 func TestMiddleware(t *testing.T) {
 	t.Parallel()
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := New(Options{Tokens: []string{tokenA}, OpenPaths: []string{"/livez", "/readyz", "/docs"}, Logger: log.NewLogfmtLogger(logs)})
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Middleware(plain))

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 )
 
 func TestLevelSet(t *testing.T) {
@@ -86,7 +87,7 @@ func TestLinesWithoutLevelPass(t *testing.T) {
 // SIGUSR1 raises the level to debug, SIGUSR2 restores the configured one.
 // Not parallel: signals reach the whole process.
 func TestNotifySignals(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	_, lvl, err := New(&buf, "json", "warn", "i")
 	require.NoError(t, err)
 	stop := lvl.NotifySignals()
@@ -146,23 +147,4 @@ func TestDroppedLineAllocations(t *testing.T) {
 	if got > want {
 		t.Errorf("a dropped line allocates %v times, a no-op logger %v", got, want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the signal goroutine to write while
-// the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

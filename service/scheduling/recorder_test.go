@@ -1,7 +1,6 @@
 package scheduling
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
 
@@ -42,25 +42,6 @@ func (l *fakeLocker) MarkRecorded(_ context.Context, key, token string) error {
 }
 
 func (l *fakeLocker) Recorded(context.Context, string) (bool, error) { return l.recorded, nil }
-
-// lockedBuffer is a log output that a confirmation, which logs from a
-// timer's goroutine, may write while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type fakeExecutions struct {
 	created bool
@@ -111,7 +92,7 @@ func TestRecorder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var buf lockedBuffer
+			var buf logtest.Buffer
 			dups := generic.NewCounter("dups")
 			r := &Recorder{Store: tc.store, KeyPrefix: "wfr:", Logger: log.NewJSONLogger(&buf), Duplicates: dups,
 				ConfirmAfter: time.Millisecond, Now: func() time.Time { return firedAt }}
