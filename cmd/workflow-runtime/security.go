@@ -97,7 +97,7 @@ func newSecurity(cfg config.Config, logger log.Logger) (*security, error) {
 
 	open := strings.Join(cfg.AuthOpenPaths, ",")
 	if a.TokensEnabled() {
-		level.Info(logger).Log("msg", "auth on: calls need a bearer token", "tokens", a.Tokens(), "tokens_file", cfg.AuthTokensFile,
+		level.Info(logger).Log("msg", "auth on: calls need a bearer token", "accepted_bearers", a.Tokens(), "bearer_file", cfg.AuthTokensFile,
 			"open_http_paths", open, "open_grpc", "grpc.health.v1.Health")
 	} else {
 		level.Warn(logger).Log("msg", "auth off: neither WFR_AUTH_TOKENS nor WFR_AUTH_TOKENS_FILE is set, every caller is accepted")
@@ -138,7 +138,7 @@ func (s *security) reloadOnHUP(logger log.Logger) {
 					level.Error(logger).Log("msg", "token file not reloaded: the tokens accepted so far stay", "err", err)
 					continue
 				}
-				level.Info(logger).Log("msg", "token file reloaded", "tokens", s.auth.Tokens())
+				level.Info(logger).Log("msg", "token file reloaded", "accepted_bearers", s.auth.Tokens())
 			}
 		}
 	}()

@@ -316,7 +316,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		// execution still running is held under the execution's id, so that
 		// its adopter takes it over with the lease instead of a new execution
 		// of the workflow taking it.
-		level.Info(logger).Log("msg", "locks released; those of executions still running go to their adopters")
+		level.Info(logger).Log("msg", "workflow locks: the runs that ended released theirs; those of executions still running are kept for their adopters")
 	})
 	// Last, the spans of everything above go out, by the same deadline.
 	tctx, stopTracer := context.WithCancel(ctx)

@@ -45,7 +45,7 @@ var gsSteps = []string{
 	"grpc stopped",
 	"leases released",
 	"coordinator stopped",
-	"locks released",
+	"workflow locks:",
 	"pools closed",
 	"stopped",
 }

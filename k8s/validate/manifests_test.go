@@ -191,6 +191,20 @@ func checkNonRoot(t *testing.T, what string, pod *corev1.PodSecurityContext, c *
 	}
 }
 
+// TestCallersAuthenticate: the manifests turn caller authentication on, and
+// leave open no more than the probes and the metrics.
+func TestCallersAuthenticate(t *testing.T) {
+	o := build(t)
+	if o.secret.StringData["WFR_AUTH_TOKENS"] == "" && o.secret.StringData["WFR_AUTH_TOKENS_FILE"] == "" {
+		t.Error("the Secret sets neither WFR_AUTH_TOKENS nor WFR_AUTH_TOKENS_FILE: every caller would be accepted")
+	}
+	for _, p := range strings.Split(o.config.Data["WFR_AUTH_OPEN_PATHS"], ",") {
+		if p != "" && !slices.Contains([]string{"/livez", "/readyz", "/metrics"}, p) {
+			t.Errorf("WFR_AUTH_OPEN_PATHS opens %q", p)
+		}
+	}
+}
+
 func TestMigrationJob(t *testing.T) {
 	o := build(t)
 	pod := o.job.Spec.Template.Spec

@@ -215,9 +215,14 @@ func (c *Coordinator) Start() {
 // leases of executions not over are released so that another replica adopts
 // them at once. Workflow locks of executions still running in the engine
 // are kept for their adopter. Stop returns when all that is done, or when
-// ctx ends.
+// ctx ends. Only the first call does it: a later one (a deferred Stop after
+// the shutdown's own) returns at once instead of outlasting the deadline.
 func (c *Coordinator) Stop(ctx context.Context) {
 	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		return
+	}
 	c.stopping = true
 	ids := slices.Collect(maps.Keys(c.owned))
 	c.mu.Unlock()

@@ -459,6 +459,54 @@ func TestStopReleasesLeases(t *testing.T) {
 	}, time.Second, 5*time.Millisecond, "the adopter released the lock it took over")
 }
 
+// TestStopTwice: the shutdown's Stop is bounded by its context; a later Stop
+// (serve's deferred one) returns at once instead of waiting again for the
+// dispatch still in flight.
+func TestStopTwice(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	release := make(chan struct{})
+	defer close(release)
+	stall := stallingEngine{Client: r.engine, entered: make(chan struct{}, 1), release: release}
+	c := New(r.st, stall, r.locks, testOptions("a"))
+	c.Start()
+	r.trigger(c, r.deploy(store.Config{}))
+	<-stall.entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c.Stop(ctx)
+	done := make(chan struct{})
+	go func() {
+		c.Stop(context.Background())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second Stop waited for the dispatch in flight")
+	}
+}
+
+// stallingEngine holds every Execute until release is closed.
+type stallingEngine struct {
+	engine.Client
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s stallingEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+	return engine.Accepted{}, errors.New("the test released the stalled call")
+}
+
 // TestRedisStoppedMidway: with Redis gone the overlap policy is decided in
 // the database, and nothing runs twice.
 func TestRedisStoppedMidway(t *testing.T) {

@@ -107,7 +107,10 @@ func (w *Window) Stats(start, end time.Time) WindowStats {
 	first, last := start.Unix()/60, end.Add(-time.Nanosecond).Unix()/60
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	first = max(first, w.now().Unix()/60-windowMinutes+1)
+	// Only the minutes the window holds are read, whatever the range: a range
+	// reaching years ahead must not hold the lock that every fire takes.
+	now := w.now().Unix() / 60
+	first, last = max(first, now-windowMinutes+1), min(last, now)
 	var (
 		out  WindowStats
 		lag  [lagBuckets]uint64
