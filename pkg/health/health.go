@@ -49,6 +49,18 @@ type Checker struct {
 	version string
 	timeout time.Duration
 	ready   atomic.Bool
+	// flights[0] coalesces full checks, flights[1] readiness checks.
+	flights [2]flight
+}
+
+// flight is the check of one kind now running, if any. Callers that come
+// while it runs share its report instead of starting their own: probes are
+// open to anyone who reaches the port, and a flood of them must cost one
+// database connection at a time, not one each.
+type flight struct {
+	mu   sync.Mutex
+	done chan struct{}
+	last Report
 }
 
 // NewChecker returns a Checker that is not ready until SetReady(true);
@@ -64,11 +76,39 @@ func (c *Checker) SetReady(ready bool) { c.ready.Store(ready) }
 // dependencies healthy. Only those are checked, so that a slow optional
 // dependency cannot hold up a readiness probe.
 func (c *Checker) Ready(ctx context.Context) bool {
-	return c.ready.Load() && c.check(ctx, true).Status != StatusUnhealthy
+	return c.ready.Load() && c.shared(ctx, true).Status != StatusUnhealthy
 }
 
 // Check runs every dependency's check concurrently and reports.
-func (c *Checker) Check(ctx context.Context) Report { return c.check(ctx, false) }
+func (c *Checker) Check(ctx context.Context) Report { return c.shared(ctx, false) }
+
+// shared runs a check of the kind asked for, or waits for the one running
+// and returns its report. The check runs to its own timeouts whatever ctx
+// does, since its report serves other callers too.
+func (c *Checker) shared(ctx context.Context, criticalOnly bool) Report {
+	f := &c.flights[0]
+	if criticalOnly {
+		f = &c.flights[1]
+	}
+	f.mu.Lock()
+	if done := f.done; done != nil {
+		f.mu.Unlock()
+		<-done
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.last
+	}
+	done := make(chan struct{})
+	f.done = done
+	f.mu.Unlock()
+
+	r := c.check(context.WithoutCancel(ctx), criticalOnly)
+	f.mu.Lock()
+	f.last, f.done = r, nil
+	f.mu.Unlock()
+	close(done)
+	return r
+}
 
 func (c *Checker) check(ctx context.Context, criticalOnly bool) Report {
 	r := Report{Status: StatusHealthy, Timestamp: time.Now().UTC(), Version: c.version, Dependencies: map[string]DependencyReport{}}

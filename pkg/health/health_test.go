@@ -165,19 +165,62 @@ func TestCheckTimeout(t *testing.T) {
 	}
 }
 
-func TestCheckHonoursCallerContext(t *testing.T) {
+// TestCheckOutlivesCallerContext: a check's report may serve other callers,
+// so a caller that gives up does not cut it short: it runs to its own
+// timeout, and reads as what the dependency did, not as the caller's cancel.
+func TestCheckOutlivesCallerContext(t *testing.T) {
 	t.Parallel()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c := NewChecker("v1", time.Hour, Dependency{Name: "postgres", Check: blocking, Critical: true})
+	c := NewChecker("v1", 20*time.Millisecond, Dependency{Name: "postgres", Check: blocking, Critical: true})
 
 	got := c.Check(ctx)
 	want := Report{Status: StatusUnhealthy, Version: "v1", Dependencies: map[string]DependencyReport{
-		"postgres": {Status: StatusUnhealthy, Error: context.Canceled.Error()},
+		"postgres": {Status: StatusUnhealthy, Error: context.DeadlineExceeded.Error()},
 	}}
 	if diff := cmp.Diff(want, got, ignoreLatency, cmpopts.IgnoreFields(Report{}, "Timestamp")); diff != "" {
 		t.Errorf("Check() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestConcurrentChecksShareOne: probes that come while a check runs share
+// its report, so that a flood of them costs one check at a time.
+func TestConcurrentChecksShareOne(t *testing.T) {
+	t.Parallel()
+
+	var runs atomic.Int64
+	release := make(chan struct{})
+	db := func(ctx context.Context) error {
+		runs.Add(1)
+		<-release
+		return nil
+	}
+	c := NewChecker("v1", time.Minute, Dependency{Name: "postgres", Check: db, Critical: true})
+	c.SetReady(true)
+
+	const callers = 50
+	results := make(chan bool, callers)
+	for range callers {
+		go func() { results <- c.Ready(context.Background()) }()
+	}
+	// Wait until the first check runs, give the others time to queue
+	// behind it, then let it answer.
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range callers {
+		if !<-results {
+			t.Fatal("a caller read not ready")
+		}
+	}
+	if n := runs.Load(); n >= callers {
+		t.Errorf("%d checks for %d concurrent callers, want them shared", n, callers)
+	}
+	if !c.Ready(context.Background()) || runs.Load() == 0 {
+		t.Error("a later caller starts a check of its own")
 	}
 }
 

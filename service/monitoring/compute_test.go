@@ -210,6 +210,17 @@ func TestLoadPlanBudget(t *testing.T) {
 	p := newPlan(start, start.Add(24*time.Hour), time.Hour)
 	err := p.add(s.groupBySchedule(triggers)[0])
 	require.ErrorContains(t, err, "more than 20000000 planned fires")
+
+	// Slots before the range do not count against the limit: a day-wide
+	// window over an every-second cron plans a short range without error,
+	// and only the slot just before the start can fire inside it.
+	day := int32(24 * 60 * 60)
+	for i := range triggers {
+		triggers[i].Spec.JitterWindowSeconds = &day
+	}
+	p = newPlan(start, start.Add(time.Minute), time.Minute)
+	require.NoError(t, p.add(s.groupBySchedule(triggers)[0]))
+	require.Equal(t, int64(60*len(triggers)), p.result().Buckets[0].FiresWithoutJitter)
 }
 
 func TestLoadRange(t *testing.T) {

@@ -183,6 +183,13 @@ func (p *plan) add(g *scheduleGroup) error {
 		if err != nil {
 			break
 		}
+		if slot.Before(p.start) {
+			// A slot fires before the next one, so of the slots before the
+			// start only the last can fire inside the range: keeping the
+			// others would count a wide window's slots against the limit.
+			slots, after = append(slots[:0], slot), slot
+			continue
+		}
 		slots = append(slots, slot)
 		if !slot.Before(p.end) {
 			break
