@@ -141,18 +141,23 @@ func (r *run) dispatch(ctx context.Context) bool {
 	}
 }
 
-// stillOwned reports whether the execution is still PENDING or RUNNING and
-// this replica's, renewing its lease on the way; a run that finds it is not
-// gives its workflow lock up and steps aside.
+// stillOwned reports whether the execution is still PENDING and this
+// replica's; a run that finds it is not gives its workflow lock up and steps
+// aside. It asks with a compare-and-set that changes nothing, because that
+// waits for a writer holding the row (a cancel or an adoption under way) and
+// then sees its outcome, where a lease renewal skips such a row and would
+// answer "still mine".
 func (r *run) stillOwned(ctx context.Context) bool {
-	lost, err := r.c.store.RenewLeases(ctx, r.c.opts.InstanceID, []string{r.e.ID}, r.c.opts.Lease)
-	if err != nil {
-		// Cannot tell: carry on, as the lease renewal would.
-		return ctx.Err() == nil
-	}
-	if len(lost) > 0 {
+	_, err := r.c.store.TransitionExecution(ctx, r.e.ID, store.Transition{
+		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionPending, Owner: r.c.opts.InstanceID,
+	})
+	switch {
+	case errors.Is(err, store.ErrStale):
 		r.unlock()
 		return false
+	case err != nil:
+		// Cannot tell: carry on, as the lease renewal would.
+		return ctx.Err() == nil
 	}
 	return true
 }
