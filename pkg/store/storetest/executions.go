@@ -678,6 +678,19 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, want[4:], idsOf(second.Executions))
 	require.Empty(t, second.Next)
+
+	// A page without a limit holds DefaultPageSize executions.
+	for range store.DefaultPageSize {
+		mustCreateExecution(t, s, execution(other, base.Add(time.Hour), "", nil))
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other"})
+	require.NoError(t, err)
+	require.Len(t, page.Executions, store.DefaultPageSize)
+	require.NotEmpty(t, page.Next)
+	page, err = s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other", After: page.Next})
+	require.NoError(t, err)
+	require.Len(t, page.Executions, len(fired))
+	require.Empty(t, page.Next)
 }
 
 func testListExecutionsBadCursor(t *testing.T, s Store) {
