@@ -12,14 +12,15 @@ import (
 // TestContract runs the store contract on SQLite, each case on a file of its own.
 func TestContract(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		return open(t, filepath.Join(t.TempDir(), "data", "wfr.db"))
+	})
 }
 
-// open returns a store on a new file in a temporary directory, closed when
-// the test ends.
-func open(t *testing.T) *sqlite.Store {
+// open returns a store on the file at path, closed when the test ends.
+func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "data", "wfr.db"))
+	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
