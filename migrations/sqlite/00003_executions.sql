@@ -7,6 +7,7 @@ CREATE TABLE executions (
     trigger_id          TEXT    NULL,
     trigger_type        TEXT    NOT NULL,
     status              TEXT    NOT NULL
+        CONSTRAINT executions_status_check
         CHECK (status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT', 'SKIPPED')),
     -- Nominal slot of a cron fire; NULL for webhook and manual runs.
     scheduled_time      INTEGER NULL,

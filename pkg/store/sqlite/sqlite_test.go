@@ -116,3 +116,45 @@ func TestConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: writers * each}, counts)
 }
+
+// TestSchemaRefusesWhatPostgreSQLRefuses checks the CHECK constraints that
+// stand in for PostgreSQL's types: a bad value fails the write, which
+// leaves nothing behind.
+func TestSchemaRefusesWhatPostgreSQLRefuses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "wfr.db"))
+	for name, tc := range map[string]struct {
+		d    *store.Deployment
+		want string
+	}{
+		"unknown status":      {&store.Deployment{WorkflowID: "wf-1", Status: "LIVE", Definition: []byte(`{}`)}, "deployments_status_check"},
+		"definition not JSON": {&store.Deployment{WorkflowID: "wf-1", Status: store.StatusDraft, Definition: []byte(`{`)}, "upsert workflow"},
+	} {
+		err := s.CreateDeployment(ctx, tc.d, store.Event{Action: store.ActionDeploy})
+		require.ErrorContains(t, err, "sqlite: create deployment: ", name)
+		require.ErrorContains(t, err, tc.want, name)
+		require.Empty(t, tc.d.ID, name)
+	}
+	_, err := s.GetActiveDeployment(ctx, "wf-1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	d := deploy(t, s, "wf-2")
+	_, err = s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		d.Status = "LIVE"
+		return store.Event{Action: store.ActionUpdate}, nil
+	})
+	require.ErrorContains(t, err, "sqlite: update deployment: ")
+	e := &store.Execution{WorkflowID: d.WorkflowID, TriggerType: store.TriggerManual, Status: store.ExecutionPending,
+		FiredTime: time.Now(), OwnerInstance: "r"}
+	created, err := s.CreateExecution(ctx, e)
+	require.NoError(t, err)
+	require.True(t, created)
+	_, err = s.TransitionExecution(ctx, e.ID, store.Transition{From: []store.ExecutionStatus{store.ExecutionPending},
+		To: store.ExecutionSucceeded, Result: []byte(`{"unterminated`)})
+	require.ErrorContains(t, err, "sqlite: transition execution: ")
+	got, err := s.GetExecution(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionPending, got.Status)
+	require.Equal(t, d.Triggers[0].ID, got.TriggerID, "the MANUAL execution goes to the first MANUAL trigger")
+}
