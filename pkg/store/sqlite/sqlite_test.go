@@ -158,3 +158,48 @@ func TestSchemaRefusesWhatPostgreSQLRefuses(t *testing.T) {
 	require.Equal(t, store.ExecutionPending, got.Status)
 	require.Equal(t, d.Triggers[0].ID, got.TriggerID, "the MANUAL execution goes to the first MANUAL trigger")
 }
+
+// TestFailedCalls checks that every method reports a failed call, here one
+// with a cancelled context, as an error naming the store and keeping its cause.
+func TestFailedCalls(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "wfr.db"))
+	d := deploy(t, s, "wf-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	id := d.ID
+	checks := map[string]error{}
+	checks["CreateDeployment"] = s.CreateDeployment(ctx, &store.Deployment{WorkflowID: "wf-2", Status: store.StatusDraft,
+		Definition: []byte(`{}`)}, store.Event{})
+	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) { return store.Event{}, nil })
+	_, checks["GetDeployment"] = s.GetDeployment(ctx, id)
+	_, checks["GetActiveDeployment"] = s.GetActiveDeployment(ctx, "wf-1")
+	_, checks["ListDeployments"] = s.ListDeployments(ctx, store.ListFilter{})
+	_, checks["ListEvents"] = s.ListEvents(ctx, id)
+	_, checks["LastExecution"] = s.LastExecution(ctx, id)
+	_, checks["CountUnfinishedExecutions"] = s.CountUnfinishedExecutions(ctx, id)
+	_, checks["ListCronTriggers"] = s.ListCronTriggers(ctx, "")
+	_, checks["ListWebhookTriggers"] = s.ListWebhookTriggers(ctx, "")
+	_, checks["ExpireIdempotencyKey"] = s.ExpireIdempotencyKey(ctx, id, time.Now())
+	_, checks["CreateExecution"] = s.CreateExecution(ctx, &store.Execution{WorkflowID: "wf-1"})
+	_, checks["FindExecutionByKey"] = s.FindExecutionByKey(ctx, "wf-1", "k")
+	_, checks["TransitionExecution"] = s.TransitionExecution(ctx, id, store.Transition{})
+	_, checks["TakeTurn"] = s.TakeTurn(ctx, id, "r")
+	_, checks["ListUnfinishedExecutions"] = s.ListUnfinishedExecutions(ctx, "wf-1")
+	_, checks["RenewLeases"] = s.RenewLeases(ctx, "r", []string{id}, time.Minute)
+	_, checks["AdoptExecutions"] = s.AdoptExecutions(ctx, "r", time.Minute, 1)
+	checks["ReleaseLeases"] = s.ReleaseLeases(ctx, "r", []string{id})
+	_, checks["GetExecution"] = s.GetExecution(ctx, id)
+	_, checks["ListExecutions"] = s.ListExecutions(ctx, store.ExecutionFilter{})
+	_, checks["UnfinishedByStatus"] = s.UnfinishedByStatus(ctx)
+	_, checks["DeploymentStats"] = s.DeploymentStats(ctx, time.Time{})
+	_, checks["CronFireStats"] = s.CronFireStats(ctx, time.Time{}, time.Now())
+	checks["Ping"] = s.Ping(ctx)
+	for name, err := range checks {
+		require.ErrorIs(t, err, context.Canceled, name)
+		require.ErrorContains(t, err, "sqlite: ", name)
+	}
+
+	_, err := s.AdoptExecutions(context.Background(), "r", time.Minute, -1)
+	require.ErrorContains(t, err, "negative limit")
+}
