@@ -40,11 +40,14 @@ CREATE UNIQUE INDEX executions_workflow_idempotency_key
     ON executions (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE UNIQUE INDEX executions_workflow_turn_key ON executions (workflow_id)
     WHERE holds_turn AND status IN ('PENDING', 'RUNNING');
-CREATE INDEX executions_workflow_status_fired_idx ON executions (workflow_id, status, fired_time DESC);
-CREATE INDEX executions_deployment_fired_idx ON executions (deployment_id, fired_time DESC);
+-- Listings walk these newest first, page after page: with id last, the
+-- order of a page, (fired_time DESC, id DESC), is the order of the index,
+-- and a page reads its rows and no more.
+CREATE INDEX executions_workflow_status_fired_idx ON executions (workflow_id, status, fired_time DESC, id DESC);
+CREATE INDEX executions_deployment_fired_idx ON executions (deployment_id, fired_time DESC, id DESC);
+CREATE INDEX executions_fired_time_idx ON executions (fired_time DESC, id DESC);
 CREATE INDEX executions_unfinished_status_idx ON executions (status)
     WHERE status IN ('PENDING', 'RUNNING');
-CREATE INDEX executions_fired_time_idx ON executions (fired_time);
 
 -- +goose Down
 DROP TABLE executions;
