@@ -18,7 +18,7 @@ func TestContract(t *testing.T) {
 }
 
 // open returns a store on the file at path, closed when the test ends.
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
 )
 
-func deploy(t *testing.T, s *sqlite.Store, workflowID string) *store.Deployment {
+func deploy(t testing.TB, s *sqlite.Store, workflowID string) *store.Deployment {
 	t.Helper()
 	d := &store.Deployment{WorkflowID: workflowID, Status: store.StatusDeployed, Version: 1,
 		Definition: []byte(`{"name": "w"}`), Triggers: []store.Trigger{{Type: store.TriggerManual, Enabled: true}}}
