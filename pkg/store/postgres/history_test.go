@@ -49,6 +49,17 @@ VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, $6, $7, $8, $9, $10, $11, $12, NUL
 	return e.ID
 }
 
+// cronExecution is the execution of d's trigger triggerID for slot, as the
+// scheduler creates it.
+func cronExecution(d *store.Deployment, triggerID string, slot time.Time) *store.Execution {
+	return &store.Execution{
+		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
+		TriggerID: triggerID, TriggerType: store.TriggerCron, Status: store.ExecutionPending,
+		ScheduledTime: &slot, FiredTime: slot.Add(1500 * time.Millisecond), JitterSeconds: 1,
+		TraceID: "trace-1", TriggeredBy: "cron:" + triggerID,
+	}
+}
+
 func TestGetExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

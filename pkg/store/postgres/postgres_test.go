@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -312,38 +311,6 @@ func TestActiveDeploymentConflict(t *testing.T) {
 	}
 }
 
-func TestConcurrentCreate(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	const n = 8
-	ds := make([]*store.Deployment, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		ds[i] = newDeployment("wf-race", store.StatusDeployed, webhookTrigger(fmt.Sprintf("/race/%d", i)))
-		wg.Go(func() { errs[i] = s.CreateDeployment(ctx, ds[i], deployEvent()) })
-	}
-	wg.Wait()
-	var winner string
-	for i, err := range errs {
-		if err == nil {
-			if winner != "" {
-				t.Errorf("two deployments of one workflow created: %s and %s", winner, ds[i].ID)
-			}
-			winner = ds[i].ID
-		}
-	}
-	require.NotEmpty(t, winner, "no CreateDeployment succeeded: %v", errs)
-	for i, err := range errs {
-		var ae *store.ActiveDeploymentError
-		if err != nil && (!errors.As(err, &ae) || ae.DeploymentID != winner) {
-			t.Errorf("creation %d: %v, want ActiveDeploymentError naming %s", i, err, winner)
-		}
-	}
-}
-
 func TestWebhookPathConflict(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -491,32 +458,6 @@ func TestUpdateDeploymentLifecycle(t *testing.T) {
 	}
 }
 
-func TestUpdateDeploymentEventOverrides(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft))
-	_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.ID, d.WorkflowID = "ignored", "ignored" // not writable
-		d.Version = 7
-		return store.Event{Action: store.ActionUpdate, FromStatus: store.StatusPaused, ToStatus: store.StatusDeployed, Version: 9}, nil
-	})
-	require.NoError(t, err)
-	got, err := s.GetDeployment(ctx, d.ID)
-	require.NoError(t, err)
-	if got.ID != d.ID || got.WorkflowID != "wf-1" || got.Version != 7 {
-		t.Errorf("after the update: id %s, workflow %s, version %d; want %s, wf-1, 7", got.ID, got.WorkflowID, got.Version, d.ID)
-	}
-	events, err := s.ListEvents(ctx, d.ID)
-	require.NoError(t, err)
-	want := store.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: store.ActionUpdate,
-		FromStatus: store.StatusPaused, ToStatus: store.StatusDeployed, Version: 9}
-	if diff := cmp.Diff(want, events[len(events)-1], ignoreEventIDAndTime); diff != "" {
-		t.Errorf("recorded event (-want +got):\n%s", diff)
-	}
-}
-
 func TestUpdateDeploymentMutationErrorRollsBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -648,23 +589,6 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	})
 }
 
-func TestUpdateDeploymentNotFound(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	for _, id := range []string{uuid.NewString(), "not-a-uuid", ""} {
-		called := false
-		_, err := s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) {
-			called = true
-			return store.Event{}, nil
-		})
-		if !errors.Is(err, store.ErrNotFound) || called {
-			t.Errorf("UpdateDeployment(%q) = %v, mutation called: %v; want ErrNotFound without calling it", id, err, called)
-		}
-	}
-}
-
 func TestUpdateDeploymentInvalidStatus(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -674,69 +598,6 @@ func TestUpdateDeploymentInvalidStatus(t *testing.T) {
 	_, err := s.UpdateDeployment(ctx, d.ID, setStatus("LIVE", store.ActionUpdate))
 	if err == nil || !strings.HasPrefix(err.Error(), "postgres: update deployment: ") {
 		t.Errorf("UpdateDeployment to an unknown status: %v", err)
-	}
-}
-
-func TestConcurrentUpdates(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
-	const n = 10
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			_, err := s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusDeployed, store.ActionUpdate))
-			if err != nil {
-				t.Errorf("UpdateDeployment: %v", err)
-			}
-		})
-	}
-	// A creation for the same workflow races with the updates and loses cleanly.
-	wg.Go(func() {
-		err := s.CreateDeployment(ctx, newDeployment("wf-1", store.StatusDraft), deployEvent())
-		var ae *store.ActiveDeploymentError
-		if !errors.As(err, &ae) {
-			t.Errorf("concurrent CreateDeployment: %v, want ActiveDeploymentError", err)
-		}
-	})
-	wg.Wait()
-	got, err := s.GetDeployment(ctx, d.ID)
-	require.NoError(t, err)
-	if got.Version != n+1 {
-		t.Errorf("version after %d serialised increments = %d, want %d", n, got.Version, n+1)
-	}
-	events, err := s.ListEvents(ctx, d.ID)
-	require.NoError(t, err)
-	for i, e := range events {
-		if e.Version != int64(i+1) {
-			t.Errorf("event %d has version %d, want %d", i, e.Version, i+1)
-		}
-	}
-}
-
-func TestNotFound(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	for _, id := range []string{uuid.NewString(), "not-a-uuid", "", "urn:uuid:" + uuid.NewString(), "'; DROP TABLE deployments; --"} {
-		if _, err := s.GetDeployment(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("GetDeployment(%q): %v, want ErrNotFound", id, err)
-		}
-		if _, err := s.LastExecution(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("LastExecution(%q): %v, want ErrNotFound", id, err)
-		}
-		if n, err := s.CountUnfinishedExecutions(ctx, id); err != nil || n != 0 {
-			t.Errorf("CountUnfinishedExecutions(%q) = %d, %v; want 0, nil", id, n, err)
-		}
-		if events, err := s.ListEvents(ctx, id); err != nil || len(events) != 0 {
-			t.Errorf("ListEvents(%q) = %v, %v; want none", id, events, err)
-		}
-		if _, err := s.GetActiveDeployment(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("GetActiveDeployment(%q): %v, want ErrNotFound", id, err)
-		}
 	}
 }
 
@@ -1019,31 +880,5 @@ func TestOpenUnreachable(t *testing.T) {
 	_, err = postgres.Open(ctx, "mysql://nope")
 	if err == nil {
 		t.Error("Open of a non-postgres URL: nil error")
-	}
-}
-
-// A mutation that edits a trigger's spec through its pointers is noticed.
-func TestUpdateDeploymentEditsSpecInPlace(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.NewStore(t)
-
-	tr := cronTrigger("@daily")
-	tr.Cron.JitterWindowSeconds = ptr[int32](300)
-	wh := webhookTrigger("/in-place")
-	wh.Webhook.Methods = []string{"POST"}
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, tr, wh))
-
-	got, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		*d.Triggers[0].Cron.JitterWindowSeconds = 60
-		d.Triggers[1].Webhook.Methods[0] = "PUT"
-		return store.Event{Action: store.ActionUpdate}, nil
-	})
-	require.NoError(t, err)
-	if w := got.Triggers[0].Cron.JitterWindowSeconds; w == nil || *w != 60 {
-		t.Errorf("jitter window after the update = %v, want 60", w)
-	}
-	if diff := cmp.Diff([]string{"PUT"}, got.Triggers[1].Webhook.Methods); diff != "" {
-		t.Errorf("webhook methods after the update (-want +got):\n%s", diff)
 	}
 }

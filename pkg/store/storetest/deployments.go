@@ -621,7 +621,7 @@ func testConcurrentUpdates(t *testing.T, s Store) {
 func testNotFound(t *testing.T, s Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
-	for _, id := range []string{"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "not-a-uuid", "", "'; DROP TABLE deployments; --"} {
+	for _, id := range []string{"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "not-a-uuid", "", "urn:uuid:5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "'; DROP TABLE deployments; --"} {
 		if _, err := s.GetDeployment(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetDeployment(%q): %v, want ErrNotFound", id, err)
 		}
@@ -664,14 +664,22 @@ func testListDeployments(t *testing.T, s Store) {
 		}
 		all = append(all, mustCreate(t, s, newDeployment(wf, status, triggers...)))
 	}
-	// Newest first; creations within one clock tick may come in either
-	// order, so the expectation follows the store's ids only where times tie.
-	slices.SortFunc(all, func(a, b *store.Deployment) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
+	// Newest first. How a store orders deployments created at one instant
+	// is its own choice, so the expected order is the store's full listing,
+	// checked to hold every deployment, newest first.
+	every := []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}
+	full, err := s.ListDeployments(ctx, store.ListFilter{Statuses: every, Limit: 100})
+	require.NoError(t, err)
+	require.ElementsMatch(t, deploymentIDs(derefs(all)), deploymentIDs(full.Deployments))
+	require.True(t, slices.IsSortedFunc(full.Deployments, func(a, b store.Deployment) int { return b.CreatedAt.Compare(a.CreatedAt) }),
+		"deployments not newest first")
+	byID := map[string]*store.Deployment{}
+	for _, d := range all {
+		byID[d.ID] = d
+	}
+	for i, d := range full.Deployments {
+		all[i] = byID[d.ID]
+	}
 	where := func(keep func(d *store.Deployment) bool) []store.Deployment {
 		var out []store.Deployment
 		for _, d := range all {
@@ -684,7 +692,6 @@ func testListDeployments(t *testing.T, s Store) {
 	hasType := func(d *store.Deployment, tt store.TriggerType) bool {
 		return slices.ContainsFunc(d.Triggers, func(t store.Trigger) bool { return t.Type == tt })
 	}
-	every := []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}
 
 	for _, tc := range []struct {
 		name string
@@ -756,6 +763,14 @@ func testListDeployments(t *testing.T, s Store) {
 	}
 }
 
+func derefs(ds []*store.Deployment) []store.Deployment {
+	out := make([]store.Deployment, len(ds))
+	for i, d := range ds {
+		out[i] = *d
+	}
+	return out
+}
+
 func deploymentIDs(ds []store.Deployment) []string {
 	ids := []string{}
 	for _, d := range ds {
@@ -823,12 +838,12 @@ func testListCronTriggers(t *testing.T, s Store) {
 		store.Trigger{Type: store.TriggerCron, Enabled: false, Cron: &store.CronSpec{Expression: "@daily"}})
 	deployed.Config = store.Config{OverlapPolicy: store.OverlapSkip, CatchupWindowSeconds: 120}
 	mustCreate(t, s, deployed)
-	mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, cronTrigger("0 * * * *")))
+	draft := mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, cronTrigger("0 * * * *")))
 	paused := mustCreate(t, s, newDeployment("wf-paused", store.StatusDeployed, cronTrigger("0 * * * *")))
 	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusPaused, store.ActionPause))
 	require.NoError(t, err)
 	other := mustCreate(t, s, newDeployment("wf-other", store.StatusDeployed, cronTrigger("@daily")))
-	mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, cronTrigger("@daily")))
+	archived := mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, cronTrigger("@daily")))
 
 	slot := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 	mustCreateExecution(t, s, cronExecution(deployed, deployed.Triggers[0].ID, slot))
@@ -851,11 +866,11 @@ func testListCronTriggers(t *testing.T, s Store) {
 			Spec: store.CronSpec{Expression: "*/5 * * * *"}, Config: deployed.Config, ScheduledSince: deployed.UpdatedAt,
 		},
 	}
-	if diff := cmp.Diff(want, mine, roundedTime); diff != "" {
+	if diff := cmp.Diff(want, mine, roundedTime, cmpopts.SortSlices(func(a, b store.CronTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
 		t.Errorf("ListCronTriggers (-want +got):\n%s", diff)
 	}
 
-	for _, id := range []string{paused.ID, "not-a-uuid", "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"} {
+	for _, id := range []string{paused.ID, draft.ID, archived.ID, "not-a-uuid", "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"} {
 		none, err := s.ListCronTriggers(ctx, id)
 		require.NoError(t, err)
 		require.Empty(t, none, id)
@@ -900,7 +915,7 @@ func testListWebhookTriggers(t *testing.T, s Store) {
 		{TriggerID: deployed.Triggers[2].ID, DeploymentID: deployed.ID, DeploymentVersion: 1, WorkflowID: "wf-deployed",
 			DeploymentStatus: store.StatusDeployed, Spec: store.WebhookSpec{Path: "/b"}},
 	}
-	if diff := cmp.Diff(want, mine); diff != "" {
+	if diff := cmp.Diff(want, mine, cmpopts.SortSlices(func(a, b store.WebhookTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
 		t.Errorf("ListWebhookTriggers of a deployment (-want +got):\n%s", diff)
 	}
 	one, err := s.ListWebhookTriggers(ctx, paused.ID)

@@ -620,31 +620,26 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 	d := mustCreate(t, s, newDeployment("wf-pages", store.StatusDeployed))
 	other := mustCreate(t, s, newDeployment("wf-other", store.StatusDeployed))
 
-	// Ties on fired time, some across a page boundary, are ordered by id;
-	// a time off the second checks that the cursor keeps the microseconds.
+	// Ties on fired time, some across a page boundary; a time off the
+	// second checks that the cursor keeps the microseconds.
 	fired := []time.Time{
 		base, base.Add(time.Minute), base.Add(time.Minute), base.Add(time.Minute),
 		base.Add(2*time.Minute + time.Microsecond), base.Add(3 * time.Minute), base.Add(3 * time.Minute),
 	}
-	type row struct {
-		id    string
-		fired time.Time
-	}
-	var rows []row
+	var created []string
 	for _, f := range fired {
-		rows = append(rows, row{mustCreateExecution(t, s, execution(d, f, "", nil)), f})
+		created = append(created, mustCreateExecution(t, s, execution(d, f, "", nil)))
 		mustCreateExecution(t, s, execution(other, f, "", nil))
 	}
-	slices.SortFunc(rows, func(a, b row) int {
-		if c := b.fired.Compare(a.fired); c != 0 {
-			return c
-		}
-		return strings.Compare(b.id, a.id)
-	})
-	var want []string
-	for _, r := range rows {
-		want = append(want, r.id)
-	}
+	// How a store orders ties is its own choice, as long as it keeps to it:
+	// the expected order is the one page of them all, newest fired first.
+	all, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages"})
+	require.NoError(t, err, "a limit of zero is the default page size, which holds them all")
+	require.Empty(t, all.Next)
+	want := idsOf(all.Executions)
+	require.ElementsMatch(t, created, want)
+	require.True(t, slices.IsSortedFunc(all.Executions, func(a, b store.Execution) int { return b.FiredTime.Compare(a.FiredTime) }),
+		"executions not newest fired first")
 
 	for _, f := range []store.ExecutionFilter{{WorkflowID: "wf-pages"}, {DeploymentID: d.ID}} {
 		for _, limit := range []int{1, 2, 3, 6, 7} {
@@ -672,12 +667,6 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 		}
 	}
 
-	// A limit of zero is the default page size, which holds them all.
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages"})
-	require.NoError(t, err)
-	require.Equal(t, want, idsOf(page.Executions))
-	require.Empty(t, page.Next)
-
 	// Both pages of a two-page listing, and a cursor stays valid when newer
 	// executions arrive.
 	first, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages", Limit: 4})
@@ -689,6 +678,19 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, want[4:], idsOf(second.Executions))
 	require.Empty(t, second.Next)
+
+	// A page without a limit holds DefaultPageSize executions.
+	for range store.DefaultPageSize {
+		mustCreateExecution(t, s, execution(other, base.Add(time.Hour), "", nil))
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other"})
+	require.NoError(t, err)
+	require.Len(t, page.Executions, store.DefaultPageSize)
+	require.NotEmpty(t, page.Next)
+	page, err = s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other", After: page.Next})
+	require.NoError(t, err)
+	require.Len(t, page.Executions, len(fired))
+	require.Empty(t, page.Next)
 }
 
 func testListExecutionsBadCursor(t *testing.T, s Store) {

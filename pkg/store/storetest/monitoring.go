@@ -13,6 +13,11 @@ import (
 var monitoringCases = []testCase{
 	{"DeploymentStats and CronFireStats", testMonitoringAggregates},
 	{"UnfinishedByStatus", testUnfinishedByStatus},
+	{"Ping", testPing},
+}
+
+func testPing(t *testing.T, s Store) {
+	require.NoError(t, s.Ping(context.Background()))
 }
 
 func testMonitoringAggregates(t *testing.T, s Store) {

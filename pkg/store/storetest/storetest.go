@@ -22,7 +22,7 @@ type Store interface {
 	store.Store
 	store.MonitoringStore
 	// UnfinishedByStatus counts the PENDING and RUNNING executions of every
-	// replica, keyed by status.
+	// replica, keyed by status; both keys are present, zero or not.
 	UnfinishedByStatus(ctx context.Context) (map[store.ExecutionStatus]int64, error)
 }
 
