@@ -150,7 +150,7 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 .PHONY: bench-tracing
 bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/postgres/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/traced/
 
 .PHONY: clean
 clean: ## Remove build output
