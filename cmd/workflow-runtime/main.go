@@ -2,10 +2,10 @@
 //
 //	workflow-runtime serve [flags]            serve gRPC and HTTP (migrates first unless --no-migrate)
 //	workflow-runtime migrate up|down|status   apply, roll back one, or list PostgreSQL migrations
+//	workflow-runtime version                  print the version
 //
 // Without WFR_DATABASE_URL, serve keeps its data in an embedded SQLite file in
 // WFR_DATA_DIR (./data), migrated when opened, and serves as the only replica.
-//	workflow-runtime version                  print the version
 //
 // Every flag has an environment variable of the same name (--grpc-addr = WFR_GRPC_ADDR).
 package main
