@@ -1,6 +1,7 @@
-// Package migrations holds workflow-runtime's PostgreSQL schema as numbered
-// goose SQL files embedded into the binary, and runs them under a PostgreSQL
-// session advisory lock so that replicas starting together migrate once.
+// Package migrations holds workflow-runtime's schemas as numbered goose SQL
+// files embedded into the binary: PostgreSQL's at the top level, run under a
+// PostgreSQL session advisory lock so that replicas starting together migrate
+// once, and embedded mode's SQLite schema in sqlite/, a history of its own.
 package migrations
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -20,6 +22,9 @@ import (
 
 //go:embed *.sql
 var files embed.FS
+
+//go:embed sqlite/*.sql
+var sqliteFiles embed.FS
 
 // ErrNothingToRollBack is returned by Down when no migration is applied.
 var ErrNothingToRollBack = errors.New("migrations: no migration to roll back")
@@ -55,9 +60,33 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	return p, nil
 }
 
+// newSQLiteProvider returns a goose provider over the embedded SQLite files.
+// It takes no lock: SQLite runs one writer at a time, and each migration is
+// one transaction.
+func newSQLiteProvider(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(sqliteFiles, "sqlite")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: sqlite files: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: sqlite provider: %w", err)
+	}
+	return p, nil
+}
+
 // Up applies every pending migration. It is a no-op on an up-to-date schema.
 func Up(ctx context.Context, db *sql.DB) error {
-	p, err := newProvider(db)
+	return up(ctx, db, newProvider)
+}
+
+// UpSQLite is Up for an embedded-mode SQLite database.
+func UpSQLite(ctx context.Context, db *sql.DB) error {
+	return up(ctx, db, newSQLiteProvider)
+}
+
+func up(ctx context.Context, db *sql.DB, provider func(*sql.DB) (*goose.Provider, error)) error {
+	p, err := provider(db)
 	if err != nil {
 		return err
 	}
@@ -70,7 +99,16 @@ func Up(ctx context.Context, db *sql.DB) error {
 // Down rolls back the most recently applied migration, one version only. It
 // returns ErrNothingToRollBack when no migration is applied.
 func Down(ctx context.Context, db *sql.DB) error {
-	p, err := newProvider(db)
+	return down(ctx, db, newProvider)
+}
+
+// DownSQLite is Down for an embedded-mode SQLite database.
+func DownSQLite(ctx context.Context, db *sql.DB) error {
+	return down(ctx, db, newSQLiteProvider)
+}
+
+func down(ctx context.Context, db *sql.DB, provider func(*sql.DB) (*goose.Provider, error)) error {
+	p, err := provider(db)
 	if err != nil {
 		return err
 	}
@@ -87,7 +125,16 @@ func Down(ctx context.Context, db *sql.DB) error {
 // version, the migration's name and the time it was applied (UTC, RFC 3339)
 // or "pending".
 func Status(ctx context.Context, db *sql.DB, w io.Writer) error {
-	p, err := newProvider(db)
+	return status(ctx, db, w, newProvider)
+}
+
+// StatusSQLite is Status for an embedded-mode SQLite database.
+func StatusSQLite(ctx context.Context, db *sql.DB, w io.Writer) error {
+	return status(ctx, db, w, newSQLiteProvider)
+}
+
+func status(ctx context.Context, db *sql.DB, w io.Writer, provider func(*sql.DB) (*goose.Provider, error)) error {
+	p, err := provider(db)
 	if err != nil {
 		return err
 	}

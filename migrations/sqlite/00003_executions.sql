@@ -1,0 +1,49 @@
+-- +goose Up
+CREATE TABLE executions (
+    id                  TEXT    PRIMARY KEY,
+    workflow_id         TEXT    NOT NULL,
+    deployment_id       TEXT    NOT NULL REFERENCES deployments (id),
+    deployment_version  INTEGER NOT NULL,
+    trigger_id          TEXT    NULL,
+    trigger_type        TEXT    NOT NULL,
+    status              TEXT    NOT NULL
+        CHECK (status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT', 'SKIPPED')),
+    -- Nominal slot of a cron fire; NULL for webhook and manual runs.
+    scheduled_time      INTEGER NULL,
+    fired_time          INTEGER NOT NULL,
+    started_time        INTEGER NULL,
+    finished_time       INTEGER NULL,
+    jitter_seconds      INTEGER NOT NULL DEFAULT 0,
+    engine_execution_id TEXT    NULL,
+    error_message       TEXT    NULL,
+    skip_reason         TEXT    NULL,
+    trace_id            TEXT    NULL,
+    idempotency_key     TEXT    NULL,
+    triggered_by        TEXT    NULL,
+    owner_instance      TEXT    NULL,
+    lease_expires_at    INTEGER NULL,
+    -- A trigger's payload, kept byte for byte as it came (API.md §3).
+    input               TEXT    NULL,
+    result              TEXT    NULL CHECK (json_valid(result)),
+    -- The turn of a workflow: the one execution allowed to run under an
+    -- overlap policy other than ALLOW_ALL takes it before it is dispatched,
+    -- and gives it up by ending, since the index below covers unfinished rows
+    -- only.
+    holds_turn          INTEGER NOT NULL DEFAULT 0 CHECK (holds_turn IN (0, 1)),
+    -- One run per cron slot.
+    CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time)
+) STRICT;
+
+-- Retried webhooks and manual triggers dedupe on their idempotency key.
+CREATE UNIQUE INDEX executions_workflow_idempotency_key
+    ON executions (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX executions_workflow_turn_key ON executions (workflow_id)
+    WHERE holds_turn AND status IN ('PENDING', 'RUNNING');
+CREATE INDEX executions_workflow_status_fired_idx ON executions (workflow_id, status, fired_time DESC);
+CREATE INDEX executions_deployment_fired_idx ON executions (deployment_id, fired_time DESC);
+CREATE INDEX executions_unfinished_status_idx ON executions (status)
+    WHERE status IN ('PENDING', 'RUNNING');
+CREATE INDEX executions_fired_time_idx ON executions (fired_time);
+
+-- +goose Down
+DROP TABLE executions;

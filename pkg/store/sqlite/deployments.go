@@ -1,0 +1,417 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// upsertWorkflowSQL creates the deployment's workflows row, or refreshes its
+// name and definition.
+const upsertWorkflowSQL = `
+INSERT INTO workflows (id, name, definition, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?4)
+ON CONFLICT (id) DO UPDATE
+SET name = excluded.name, definition = excluded.definition, updated_at = excluded.updated_at`
+
+const insertDeploymentSQL = `
+INSERT INTO deployments (id, workflow_id, status, version, definition, config, deployed_by, deployed_at,
+	created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`
+
+// CreateDeployment inserts d with its triggers and ev in one transaction,
+// upserting the workflows row (named after the definition's top-level "name",
+// else the workflow id) and mirroring d's status, deployment time and config
+// onto it. It fills in d.ID, d.CreatedAt, d.UpdatedAt, the triggers' ids and
+// deployment ids; d.DeployedAt is set to the stored (microsecond) value.
+// ev's DeploymentID, WorkflowID, ToStatus and Version default to d's, and a
+// zero ev.At to the transaction time.
+//
+// It returns *store.ActiveDeploymentError when d is active and the workflow
+// already has an active deployment, and *store.WebhookPathError when one of
+// d's webhook paths, compared case-insensitively, is used by an active
+// deployment (or twice by d).
+func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
+	defer classify(&err)
+	vals := make([]triggerValues, len(d.Triggers))
+	for i := range d.Triggers {
+		v, err := values(i, &d.Triggers[i])
+		if err != nil {
+			return fmt.Errorf("sqlite: create deployment: %w", err)
+		}
+		vals[i] = v
+	}
+	cfg := marshal(d.Config)
+
+	id := uuid.NewString()
+	created := *d
+	created.ID = id
+	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
+	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
+		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
+			d.WorkflowID, workflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
+			return fmt.Errorf("upsert workflow: %w", err)
+		}
+		deployedAt := microsPtr(d.DeployedAt)
+		if _, err := tx.ExecContext(ctx, insertDeploymentSQL,
+			id, d.WorkflowID, string(d.Status), d.Version, string(d.Definition), cfg,
+			d.DeployedBy, deployedAt, now); err != nil {
+			return fmt.Errorf("insert deployment: %w", err)
+		}
+		created.CreatedAt, created.UpdatedAt = fromMicros(now), fromMicros(now)
+		if d.DeployedAt != nil {
+			t := fromMicros(deployedAt.(int64))
+			created.DeployedAt = &t
+		}
+		for i := range created.Triggers {
+			t := &created.Triggers[i]
+			t.ID, t.DeploymentID = uuid.NewString(), id
+			if err := insertTrigger(ctx, tx, t, vals[i], i, d.Status.Active(), now); err != nil {
+				return err
+			}
+		}
+		if err := insertEvent(ctx, tx, &created, ev, "", now); err != nil {
+			return err
+		}
+		return mirrorWorkflow(ctx, tx, &created, cfg, now)
+	})
+	if err != nil {
+		return s.translate(ctx, "create deployment", &created, err)
+	}
+	*d = created
+	return nil
+}
+
+const selectWorkflowOfDeploymentSQL = `SELECT workflow_id FROM deployments WHERE id = ?1`
+
+const updateDeploymentSQL = `
+UPDATE deployments
+SET status = ?2, version = ?3, definition = ?4, config = ?5, deployed_by = ?6, deployed_at = ?7,
+	updated_at = ?8
+WHERE id = ?1`
+
+// setTriggersActiveSQL makes a deployment's triggers follow its status.
+const setTriggersActiveSQL = `
+UPDATE deployment_triggers SET active = ?2 WHERE deployment_id = ?1 AND active <> ?2`
+
+// UpdateDeployment reads deployment id, applies m and writes back the
+// status, version, definition, config, deployed_by and deployed_at that m
+// left in d, with the event m returned, in one transaction; the transaction
+// holds SQLite's write lock from its start, which is the row lock PostgreSQL
+// takes. d.ID, d.WorkflowID and the timestamps other than DeployedAt are not
+// writable. When m changed d.Triggers, triggers no longer listed are deleted,
+// listed ones with an id are updated in place (keeping their id) and ones
+// without an id are inserted; an id the deployment does not own is an error.
+// The triggers' active flag follows the new status, and the workflows row
+// mirrors the deployment unless another deployment of the workflow is the
+// active one.
+//
+// The event's DeploymentID, WorkflowID, ToStatus and Version default to d's
+// after m, FromStatus to the status before m, and At to the transaction time.
+// It returns store.ErrNotFound for an unknown id, m's error unchanged when m
+// fails (nothing is written), and the errors of CreateDeployment for
+// conflicts. It returns the deployment as stored.
+func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
+	defer classify(&err)
+	id, ok := parseID(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	var (
+		d      *store.Deployment
+		out    *store.Deployment
+		mutErr error
+	)
+	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
+		var workflowID string
+		if err := tx.GetContext(ctx, &workflowID, selectWorkflowOfDeploymentSQL, id); err != nil {
+			return notFound("read deployment", err)
+		}
+		var err error
+		d, err = getDeployment(ctx, tx, selectDeploymentSQL, id)
+		if err != nil {
+			return err
+		}
+		before := *d
+		before.Triggers = cloneTriggers(d.Triggers)
+
+		ev, err := m(d)
+		if err != nil {
+			mutErr = err
+			return err
+		}
+		d.ID, d.WorkflowID = before.ID, before.WorkflowID
+
+		cfg := marshal(d.Config)
+		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
+			string(d.Definition), cfg, d.DeployedBy, microsPtr(d.DeployedAt), now); err != nil {
+			return fmt.Errorf("update deployment: %w", err)
+		}
+		if err := syncTriggers(ctx, tx, d, before.Triggers, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, setTriggersActiveSQL, id, d.Status.Active()); err != nil {
+			return fmt.Errorf("set triggers active: %w", err)
+		}
+		if err := insertEvent(ctx, tx, d, ev, before.Status, now); err != nil {
+			return err
+		}
+		if err := mirrorWorkflow(ctx, tx, d, cfg, now); err != nil {
+			return err
+		}
+		out, err = getDeployment(ctx, tx, selectDeploymentSQL, id)
+		return err
+	})
+	switch {
+	case mutErr != nil:
+		return nil, mutErr
+	case errors.Is(err, store.ErrNotFound):
+		return nil, err
+	case err != nil:
+		return nil, s.translate(ctx, "update deployment", d, err)
+	}
+	return out, nil
+}
+
+// cloneTriggers deep-copies ts, so that a mutation editing specs in place
+// cannot hide its changes from syncTriggers.
+func cloneTriggers(ts []store.Trigger) []store.Trigger {
+	out := make([]store.Trigger, len(ts))
+	for i, t := range ts {
+		if t.Cron != nil {
+			c := *t.Cron
+			if c.JitterWindowSeconds != nil {
+				w := *c.JitterWindowSeconds
+				c.JitterWindowSeconds = &w
+			}
+			t.Cron = &c
+		}
+		if t.Webhook != nil {
+			w := *t.Webhook
+			w.Methods = append([]string(nil), w.Methods...)
+			w.Secrets = append([]string(nil), w.Secrets...)
+			t.Webhook = &w
+		}
+		out[i] = t
+	}
+	return out
+}
+
+const deleteRemovedTriggersSQL = `
+DELETE FROM deployment_triggers
+WHERE deployment_id = ?1 AND id NOT IN (SELECT value FROM json_each(?2))`
+
+// clearWebhookPathsSQL frees the paths of the triggers about to be rewritten,
+// so that kept triggers may swap paths without a transient conflict.
+const clearWebhookPathsSQL = `
+UPDATE deployment_triggers SET webhook_path = NULL WHERE deployment_id = ?1 AND webhook_path IS NOT NULL`
+
+const updateTriggerSQL = `
+UPDATE deployment_triggers
+SET type = ?3, spec = ?4, webhook_path = ?5, enabled = ?6, position = ?7
+WHERE id = ?1 AND deployment_id = ?2`
+
+// syncTriggers writes d.Triggers over old when the list differs, and fills
+// in the ids of the new triggers.
+func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []store.Trigger, now int64) error {
+	owned := make(map[string]bool, len(old))
+	for _, t := range old {
+		owned[t.ID] = true
+	}
+	changed := len(d.Triggers) != len(old)
+	kept := make([]string, 0, len(d.Triggers))
+	vals := make([]triggerValues, len(d.Triggers))
+	for i := range d.Triggers {
+		t := &d.Triggers[i]
+		v, err := values(i, t)
+		if err != nil {
+			return err
+		}
+		vals[i] = v
+		if t.ID == "" {
+			changed = true
+			continue
+		}
+		if !owned[t.ID] {
+			return fmt.Errorf("trigger %d: id %q is not a trigger of deployment %s", i, t.ID, d.ID)
+		}
+		owned[t.ID] = false // a second listing of the same id is not owned any more
+		kept = append(kept, t.ID)
+		t.DeploymentID = d.ID
+		if !changed && !reflect.DeepEqual(*t, old[i]) {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, deleteRemovedTriggersSQL, d.ID, jsonList(kept)); err != nil {
+		return fmt.Errorf("delete triggers: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, clearWebhookPathsSQL, d.ID); err != nil {
+		return fmt.Errorf("clear webhook paths: %w", err)
+	}
+	for i := range d.Triggers {
+		t := &d.Triggers[i]
+		if t.ID == "" {
+			t.ID, t.DeploymentID = uuid.NewString(), d.ID
+			if err := insertTrigger(ctx, tx, t, vals[i], i, d.Status.Active(), now); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, updateTriggerSQL, t.ID, d.ID, string(t.Type), vals[i].spec,
+			vals[i].webhookPath, t.Enabled, i); err != nil {
+			return fmt.Errorf("update trigger %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+const insertTriggerSQL = `
+INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`
+
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v triggerValues, pos int, active bool, now int64) error {
+	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.spec,
+		v.webhookPath, active, t.Enabled, pos, now); err != nil {
+		return fmt.Errorf("insert trigger %d: %w", pos, err)
+	}
+	return nil
+}
+
+const insertEventSQL = `
+INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, actor, at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`
+
+// insertEvent records ev, defaulting its empty fields from d and from, and
+// its time to now.
+func insertEvent(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, ev store.Event, from store.DeploymentStatus, now int64) error {
+	if ev.DeploymentID == "" {
+		ev.DeploymentID = d.ID
+	}
+	if ev.WorkflowID == "" {
+		ev.WorkflowID = d.WorkflowID
+	}
+	if ev.FromStatus == "" {
+		ev.FromStatus = from
+	}
+	if ev.ToStatus == "" {
+		ev.ToStatus = d.Status
+	}
+	if ev.Version == 0 {
+		ev.Version = d.Version
+	}
+	at := now
+	if !ev.At.IsZero() {
+		at = micros(ev.At)
+	}
+	if _, err := tx.ExecContext(ctx, insertEventSQL, ev.DeploymentID, ev.WorkflowID, ev.Action,
+		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// mirrorWorkflowSQL copies a deployment onto its workflows row, unless the
+// deployment is archived and another deployment of the workflow is active:
+// the row mirrors the active deployment, or the last one changed.
+const mirrorWorkflowSQL = `
+UPDATE workflows
+SET deployment_status = ?2, deployed_at = ?3, deployment_config = ?4, name = ?5, definition = ?6,
+	updated_at = ?8
+WHERE id = ?1
+	AND (?2 <> 'ARCHIVED' OR NOT EXISTS (
+		SELECT 1 FROM deployments d WHERE d.workflow_id = ?1 AND d.status <> 'ARCHIVED' AND d.id <> ?7))`
+
+func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, cfg string, now int64) error {
+	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), microsPtr(d.DeployedAt), cfg,
+		workflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
+		return fmt.Errorf("mirror workflow: %w", err)
+	}
+	return nil
+}
+
+// workflowName returns the definition's top-level "name" when it is a
+// non-empty string, else the workflow id.
+func workflowName(def json.RawMessage, workflowID string) string {
+	var v struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(def, &v) == nil && v.Name != "" {
+		return v.Name
+	}
+	return workflowID
+}
+
+const activeDeploymentIDSQL = `
+SELECT id FROM deployments WHERE workflow_id = ?1 AND status <> 'ARCHIVED' AND id <> ?2 LIMIT 1`
+
+const webhookPathOwnerSQL = `
+SELECT deployment_id FROM deployment_triggers
+WHERE active AND webhook_path = ?1 AND deployment_id <> ?2 LIMIT 1`
+
+// Columns of the unique indexes whose violations become typed store errors,
+// as SQLite names them in its message.
+const (
+	activeDeploymentColumns = "deployments.workflow_id"
+	webhookPathColumns      = "deployment_triggers.webhook_path"
+)
+
+// translate turns a unique violation of a failed, rolled-back write of d into
+// the store's typed conflict errors, looking up the conflicting deployment,
+// and wraps any other error with op.
+func (s *Store) translate(ctx context.Context, op string, d *store.Deployment, err error) error {
+	switch {
+	case d == nil:
+	case uniqueViolation(err, activeDeploymentColumns):
+		ae := &store.ActiveDeploymentError{WorkflowID: d.WorkflowID}
+		if qerr := s.r.GetContext(ctx, &ae.DeploymentID, activeDeploymentIDSQL, d.WorkflowID, d.ID); qerr != nil &&
+			!errors.Is(qerr, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: find active deployment: %w", op, qerr)
+		}
+		return ae
+	case uniqueViolation(err, webhookPathColumns):
+		return s.webhookPathError(ctx, op, d)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// webhookPathError finds which of d's webhook paths is taken, and by which
+// deployment: another active one, or d itself when it lists a path twice.
+func (s *Store) webhookPathError(ctx context.Context, op string, d *store.Deployment) error {
+	seen := make(map[string]bool)
+	var dup string
+	for _, t := range d.Triggers {
+		if t.Type != store.TriggerWebhook || t.Webhook == nil {
+			continue
+		}
+		p := strings.ToLower(t.Webhook.Path)
+		var owner string
+		err := s.r.GetContext(ctx, &owner, webhookPathOwnerSQL, p, d.ID)
+		switch {
+		case err == nil:
+			return &store.WebhookPathError{Path: t.Webhook.Path, DeploymentID: owner}
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: %s: find webhook path owner: %w", op, err)
+		}
+		if seen[p] && dup == "" {
+			dup = t.Webhook.Path
+		}
+		seen[p] = true
+	}
+	if dup != "" {
+		return &store.WebhookPathError{Path: dup, DeploymentID: d.ID}
+	}
+	// The owner went away since the conflict, which SQLite does not name.
+	return &store.WebhookPathError{}
+}

@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// Timestamps are stored as unix microseconds (see the migrations). A time is
+// rounded to the nearest microsecond on the way in, as PostgreSQL rounds a
+// timestamptz, and comes back in UTC.
+
+func micros(t time.Time) int64 { return t.Round(time.Microsecond).UnixMicro() }
+
+// microsPtr returns nil for nil, so that a missing time is stored as NULL.
+func microsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullMicros(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromMicros(us.Int64)
+	return &t
+}
+
+// jsonList encodes a list as the JSON array that json_each reads: SQLite's
+// stand-in for PostgreSQL's array parameters.
+func jsonList[T ~string](xs []T) string {
+	if xs == nil {
+		return "[]"
+	}
+	return marshal(xs)
+}
+
+// deploymentColumns is the column list every deployment query selects.
+const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
+	created_at, updated_at, deployed_at`
+
+// deploymentRow is one row of deployments.
+type deploymentRow struct {
+	ID         string        `db:"id"`
+	WorkflowID string        `db:"workflow_id"`
+	Status     string        `db:"status"`
+	Version    int64         `db:"version"`
+	Definition []byte        `db:"definition"`
+	Config     []byte        `db:"config"`
+	DeployedBy string        `db:"deployed_by"`
+	CreatedAt  int64         `db:"created_at"`
+	UpdatedAt  int64         `db:"updated_at"`
+	DeployedAt sql.NullInt64 `db:"deployed_at"`
+}
+
+func (r *deploymentRow) deployment() (*store.Deployment, error) {
+	d := &store.Deployment{
+		ID:         r.ID,
+		WorkflowID: r.WorkflowID,
+		Status:     store.DeploymentStatus(r.Status),
+		Version:    r.Version,
+		Definition: json.RawMessage(r.Definition),
+		DeployedBy: r.DeployedBy,
+		CreatedAt:  fromMicros(r.CreatedAt),
+		UpdatedAt:  fromMicros(r.UpdatedAt),
+		DeployedAt: fromNullMicros(r.DeployedAt),
+	}
+	if len(r.Config) > 0 {
+		if err := json.Unmarshal(r.Config, &d.Config); err != nil {
+			return nil, fmt.Errorf("sqlite: deployment %s: config: %w", r.ID, err)
+		}
+	}
+	return d, nil
+}
+
+// triggerColumns is the column list every trigger query selects, from
+// deployment_triggers t. A cron trigger's last fire is the fired time of its
+// latest slot, found backwards through the (trigger_id, scheduled_time) index.
+const triggerColumns = `t.id, t.deployment_id, t.type, t.spec, t.enabled,
+	(SELECT e.fired_time FROM executions e
+		WHERE e.trigger_id = t.id AND e.scheduled_time IS NOT NULL
+		ORDER BY e.scheduled_time DESC LIMIT 1) AS last_fire_time`
+
+// triggerRow is one row of deployment_triggers, as read.
+type triggerRow struct {
+	ID           string        `db:"id"`
+	DeploymentID string        `db:"deployment_id"`
+	Type         string        `db:"type"`
+	Spec         []byte        `db:"spec"`
+	Enabled      bool          `db:"enabled"`
+	LastFireTime sql.NullInt64 `db:"last_fire_time"`
+}
+
+func (r *triggerRow) trigger() (store.Trigger, error) {
+	t := store.Trigger{
+		ID:           r.ID,
+		DeploymentID: r.DeploymentID,
+		Type:         store.TriggerType(r.Type),
+		Enabled:      r.Enabled,
+		LastFireTime: fromNullMicros(r.LastFireTime),
+	}
+	var err error
+	switch t.Type {
+	case store.TriggerCron:
+		t.Cron = new(store.CronSpec)
+		err = json.Unmarshal(r.Spec, t.Cron)
+	case store.TriggerWebhook:
+		t.Webhook = new(store.WebhookSpec)
+		err = json.Unmarshal(r.Spec, t.Webhook)
+	}
+	if err != nil {
+		return store.Trigger{}, fmt.Errorf("sqlite: trigger %s: spec: %w", r.ID, err)
+	}
+	return t, nil
+}
+
+// triggerValues is what a trigger writes besides its ids.
+type triggerValues struct {
+	spec string
+	// webhookPath is the lower-cased webhook path, nil for other types.
+	webhookPath *string
+}
+
+// values encodes t's spec. A CRON or WEBHOOK trigger must carry its spec;
+// MANUAL triggers store {}.
+func values(i int, t *store.Trigger) (triggerValues, error) {
+	switch t.Type {
+	case store.TriggerCron:
+		if t.Cron == nil {
+			return triggerValues{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
+		}
+		return triggerValues{spec: marshal(t.Cron)}, nil
+	case store.TriggerWebhook:
+		if t.Webhook == nil {
+			return triggerValues{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
+		}
+		p := strings.ToLower(t.Webhook.Path)
+		return triggerValues{spec: marshal(t.Webhook), webhookPath: &p}, nil
+	case store.TriggerManual:
+		return triggerValues{spec: "{}"}, nil
+	}
+	return triggerValues{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
+}
+
+// marshal encodes one of the store's JSON-tagged structs, whose fields are
+// strings, integers and slices of strings, or a list of strings: encoding
+// cannot fail.
+func marshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// eventColumns is the column list every event query selects.
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at`
+
+// eventRow is one row of deployment_events.
+type eventRow struct {
+	ID           int64          `db:"id"`
+	DeploymentID string         `db:"deployment_id"`
+	WorkflowID   string         `db:"workflow_id"`
+	Action       string         `db:"action"`
+	FromStatus   sql.NullString `db:"from_status"`
+	ToStatus     string         `db:"to_status"`
+	Version      int64          `db:"version"`
+	Actor        string         `db:"actor"`
+	At           int64          `db:"at"`
+}
+
+func (r *eventRow) event() store.Event {
+	return store.Event{
+		ID:           r.ID,
+		DeploymentID: r.DeploymentID,
+		WorkflowID:   r.WorkflowID,
+		Action:       r.Action,
+		FromStatus:   store.DeploymentStatus(r.FromStatus.String),
+		ToStatus:     store.DeploymentStatus(r.ToStatus),
+		Version:      r.Version,
+		Actor:        r.Actor,
+		At:           fromMicros(r.At),
+	}
+}
+
+// executionColumns is the column list every execution query selects.
+const executionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
+	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
+	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
+	owner_instance, lease_expires_at, input, result, holds_turn`
+
+// executionRow is one row of executions.
+type executionRow struct {
+	ID                string         `db:"id"`
+	WorkflowID        string         `db:"workflow_id"`
+	DeploymentID      string         `db:"deployment_id"`
+	DeploymentVersion int64          `db:"deployment_version"`
+	TriggerID         sql.NullString `db:"trigger_id"`
+	TriggerType       string         `db:"trigger_type"`
+	Status            string         `db:"status"`
+	ScheduledTime     sql.NullInt64  `db:"scheduled_time"`
+	FiredTime         int64          `db:"fired_time"`
+	StartedTime       sql.NullInt64  `db:"started_time"`
+	FinishedTime      sql.NullInt64  `db:"finished_time"`
+	JitterSeconds     int32          `db:"jitter_seconds"`
+	EngineExecutionID sql.NullString `db:"engine_execution_id"`
+	ErrorMessage      sql.NullString `db:"error_message"`
+	SkipReason        sql.NullString `db:"skip_reason"`
+	TraceID           sql.NullString `db:"trace_id"`
+	IdempotencyKey    sql.NullString `db:"idempotency_key"`
+	TriggeredBy       sql.NullString `db:"triggered_by"`
+	OwnerInstance     sql.NullString `db:"owner_instance"`
+	LeaseExpiresAt    sql.NullInt64  `db:"lease_expires_at"`
+	HoldsTurn         bool           `db:"holds_turn"`
+	Input             []byte         `db:"input"`
+	Result            []byte         `db:"result"`
+}
+
+func (r *executionRow) execution() *store.Execution {
+	return &store.Execution{
+		ID:                r.ID,
+		WorkflowID:        r.WorkflowID,
+		DeploymentID:      r.DeploymentID,
+		DeploymentVersion: r.DeploymentVersion,
+		TriggerID:         r.TriggerID.String,
+		TriggerType:       store.TriggerType(r.TriggerType),
+		Status:            store.ExecutionStatus(r.Status),
+		ScheduledTime:     fromNullMicros(r.ScheduledTime),
+		FiredTime:         fromMicros(r.FiredTime),
+		StartedTime:       fromNullMicros(r.StartedTime),
+		FinishedTime:      fromNullMicros(r.FinishedTime),
+		JitterSeconds:     r.JitterSeconds,
+		EngineExecutionID: r.EngineExecutionID.String,
+		ErrorMessage:      r.ErrorMessage.String,
+		SkipReason:        r.SkipReason.String,
+		TraceID:           r.TraceID.String,
+		IdempotencyKey:    r.IdempotencyKey.String,
+		TriggeredBy:       r.TriggeredBy.String,
+		OwnerInstance:     r.OwnerInstance.String,
+		LeaseExpiresAt:    fromNullMicros(r.LeaseExpiresAt),
+		HoldsTurn:         r.HoldsTurn,
+		Input:             json.RawMessage(r.Input),
+		Result:            json.RawMessage(r.Result),
+	}
+}
+
+func executions(rows []executionRow) []store.Execution {
+	out := make([]store.Execution, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].execution()
+	}
+	return out
+}
+
+// nullString returns nil for "", so that an empty field is stored as NULL.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
