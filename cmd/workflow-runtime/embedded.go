@@ -44,7 +44,7 @@ func lockDataDir(dir string) (release func(), err error) {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("data dir %s is in use by another workflow-runtime process%s (it holds %s): the embedded database serves one process; stop that one, set WFR_DATA_DIR to another directory, or set WFR_DATABASE_URL to share PostgreSQL between replicas",
+			return nil, fmt.Errorf("data dir %s is in use: another workflow-runtime process%s holds %s, and the embedded database serves one process; stop that one, set WFR_DATA_DIR to another directory, or set WFR_DATABASE_URL to share PostgreSQL between replicas",
 				dir, pidNote(holder), path)
 		}
 		return nil, fmt.Errorf("data dir: lock %s: %w", path, err)

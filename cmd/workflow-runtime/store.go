@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
 )
 
@@ -82,16 +82,11 @@ func openSQLite(ctx context.Context, dir string, logger log.Logger) (*openedStor
 		return nil, err
 	}
 	path := filepath.Join(dir, sqliteFile)
-	st, err := sqliteOpen(ctx, path)
+	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
 	}
 	level.Info(logger).Log("msg", "database: embedded SQLite "+path+" (one replica); set WFR_DATABASE_URL=postgres://user@host:5432/workflow_runtime?sslmode=disable for PostgreSQL")
 	return &openedStore{storeBackend: st, name: "sqlite", system: "sqlite", release: release}, nil
-}
-
-// sqliteOpen stands for sqlite.Open until the embedded store is merged.
-func sqliteOpen(context.Context, string) (storeBackend, error) {
-	return nil, errors.New("the embedded SQLite store is not built in yet: set WFR_DATABASE_URL")
 }

@@ -28,7 +28,7 @@ func TestLockDataDir(t *testing.T) {
 
 	_, err = lockDataDir(dir)
 	require.Error(t, err)
-	want := fmt.Sprintf("data dir %s is in use by another workflow-runtime process (pid %d) (it holds %s): the embedded database serves one process; "+
+	want := fmt.Sprintf("data dir %s is in use: another workflow-runtime process (pid %d) holds %s, and the embedded database serves one process; "+
 		"stop that one, set WFR_DATA_DIR to another directory, or set WFR_DATABASE_URL to share PostgreSQL between replicas",
 		dir, os.Getpid(), filepath.Join(dir, lockFile))
 	require.Equal(t, want, err.Error())

@@ -98,6 +98,10 @@ var settings = []setting{
 		if v == "" {
 			return errors.New("must not be empty")
 		}
+		// SQLite's driver would read what follows a "?" as its parameters.
+		if strings.Contains(v, "?") {
+			return errors.New(`must not contain "?"`)
+		}
 		if fi, err := os.Stat(v); err == nil && !fi.IsDir() {
 			return errors.New("is a file, not a directory")
 		}

@@ -239,6 +239,7 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_DATABASE_URL", "mysql://db/x", "scheme must be one of postgres, postgresql", ""},
 		{"WFR_DATABASE_URL", "postgres://db:bad port/x", "is not a URL", "<redacted>"},
 		{"WFR_DATA_DIR", "config_test.go", "is a file, not a directory", ""},
+		{"WFR_DATA_DIR", "data?mode=ro", `must not contain "?"`, ""},
 		{"WFR_REDIS_URL", "http://cache:6379", "scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel", ""},
 		{"WFR_ENGINE_ADDR", "engine", "must be host:port or :port", ""},
 		{"WFR_JITTER_WINDOW", "five minutes", "must be a duration >= 0s, e.g. 30s", ""},
