@@ -75,13 +75,16 @@ func TestQuickStart(t *testing.T) {
 	require.Contains(t, lastLine, fmt.Sprintf(`data dir ./data is in use: another workflow-runtime process (pid %d) holds data/workflow-runtime.lock`, first.cmd.Process.Pid))
 	require.Equal(t, 1, strings.Count(out, `"level":"error"`), out)
 
-	// The Swagger UI body and the curl command deploy the same workflow.
-	var swagger, curled any
+	// Swagger UI, curl and grpcurl deploy the same workflow.
+	var swagger any
 	require.NoError(t, json.Unmarshal([]byte(qs.body), &swagger))
-	curlBody := regexp.MustCompile(`(?s)-d '(.*)'`).FindStringSubmatch(qs.deploy)
-	require.NotNil(t, curlBody, "no -d '...' in the README's deploy command:\n%s", qs.deploy)
-	require.NoError(t, json.Unmarshal([]byte(curlBody[1]), &curled))
-	require.Equal(t, swagger, curled, "the README's Swagger UI body and curl command differ")
+	for _, command := range []string{qs.deploy, qs.grpcurl} {
+		body := regexp.MustCompile(`(?s)-d '(.*?)'`).FindStringSubmatch(command)
+		require.NotNil(t, body, "no -d '...' in the README's command:\n%s", command)
+		var sent any
+		require.NoError(t, json.Unmarshal([]byte(body[1]), &sent))
+		require.Equal(t, swagger, sent, "the README's Swagger UI body and command differ:\n%s", command)
+	}
 
 	deployed := time.Now()
 	resp := runReadme(t, qs.deploy, httpAddr, grpcAddr)
@@ -123,9 +126,10 @@ func TestQuickStart(t *testing.T) {
 
 // quickStart holds what README's quick start tells a reader to run.
 type quickStart struct {
-	body   string // the body pasted into Swagger UI
-	deploy string // the curl deployment
-	watch  string // the curl listing of executions
+	body    string // the body pasted into Swagger UI
+	deploy  string // the curl deployment
+	watch   string // the curl listing of executions
+	grpcurl string // the grpcurl deployment and listing
 }
 
 func readQuickStart(t *testing.T) quickStart {
@@ -145,11 +149,14 @@ func readQuickStart(t *testing.T) quickStart {
 			qs.deploy = code
 		case lang == "sh" && code == "curl -s localhost:8080/api/v1/executions":
 			qs.watch = code
+		case lang == "sh" && strings.HasPrefix(code, "grpcurl -plaintext -d '"):
+			qs.grpcurl = code
 		}
 	}
 	require.NotEmpty(t, qs.body, "README's quick start has no Swagger UI body")
 	require.NotEmpty(t, qs.deploy, "README's quick start has no curl deployment")
 	require.NotEmpty(t, qs.watch, "README's quick start has no curl listing of executions")
+	require.NotEmpty(t, qs.grpcurl, "README's quick start has no grpcurl deployment")
 	return qs
 }
 
