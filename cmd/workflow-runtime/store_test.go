@@ -113,6 +113,10 @@ func TestOpenStorePostgres(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.Equal(t, 1, strings.Count(buf.String(), `msg="database: PostgreSQL postgres://`))
+		// PostgreSQL takes several replicas: no lock keeps a second one out.
+		other, err := openStore(ctx, config.Config{DatabaseURL: url, NoMigrate: true}, log.NewNopLogger())
+		require.NoError(t, err)
+		other.close()
 		st.close()
 	}
 
