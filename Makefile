@@ -158,6 +158,10 @@ bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/traced/
 
+.PHONY: bench-sqlite
+bench-sqlite: ## Embedded mode's hot writes on SQLite (synchronous=FULL, a WAL sync per commit): executions created and started per second, 4 callers per core
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkWrites$$' -benchtime 2s ./pkg/store/sqlite/
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN) cover.out cover.all.out

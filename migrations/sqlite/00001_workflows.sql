@@ -17,6 +17,7 @@ CREATE TABLE workflows (
     -- The workflow mirrors its active deployment's status, deployment time
     -- and config.
     deployment_status TEXT    DEFAULT 'DRAFT'
+        CONSTRAINT valid_deployment_status
         CHECK (deployment_status IN ('DRAFT', 'DEPLOYED', 'PAUSED', 'ARCHIVED')),
     deployed_at       INTEGER NULL,
     deployment_config TEXT    DEFAULT '{}' CHECK (json_valid(deployment_config))

@@ -2,7 +2,9 @@
 CREATE TABLE deployments (
     id          TEXT    PRIMARY KEY,
     workflow_id TEXT    NOT NULL REFERENCES workflows (id),
-    status      TEXT    NOT NULL CHECK (status IN ('DRAFT', 'DEPLOYED', 'PAUSED', 'ARCHIVED')),
+    status      TEXT    NOT NULL
+        CONSTRAINT deployments_status_check
+        CHECK (status IN ('DRAFT', 'DEPLOYED', 'PAUSED', 'ARCHIVED')),
     version     INTEGER NOT NULL,
     definition  TEXT    NOT NULL CHECK (json_valid(definition)),
     config      TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
@@ -21,7 +23,9 @@ CREATE INDEX deployments_created_at_id_idx ON deployments (created_at DESC, id D
 CREATE TABLE deployment_triggers (
     id            TEXT    PRIMARY KEY,
     deployment_id TEXT    NOT NULL REFERENCES deployments (id),
-    type          TEXT    NOT NULL CHECK (type IN ('CRON', 'WEBHOOK', 'MANUAL')),
+    type          TEXT    NOT NULL
+        CONSTRAINT deployment_triggers_type_check
+        CHECK (type IN ('CRON', 'WEBHOOK', 'MANUAL')),
     spec          TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(spec)),
     -- Lower-cased copy of the webhook spec's path; NULL for other types.
     webhook_path  TEXT    NULL CHECK (length(webhook_path) <= 512),

@@ -7,6 +7,7 @@ CREATE TABLE executions (
     trigger_id          TEXT    NULL,
     trigger_type        TEXT    NOT NULL,
     status              TEXT    NOT NULL
+        CONSTRAINT executions_status_check
         CHECK (status IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT', 'SKIPPED')),
     -- Nominal slot of a cron fire; NULL for webhook and manual runs.
     scheduled_time      INTEGER NULL,
@@ -39,11 +40,14 @@ CREATE UNIQUE INDEX executions_workflow_idempotency_key
     ON executions (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE UNIQUE INDEX executions_workflow_turn_key ON executions (workflow_id)
     WHERE holds_turn AND status IN ('PENDING', 'RUNNING');
-CREATE INDEX executions_workflow_status_fired_idx ON executions (workflow_id, status, fired_time DESC);
-CREATE INDEX executions_deployment_fired_idx ON executions (deployment_id, fired_time DESC);
+-- Listings walk these newest first, page after page: with id last, the
+-- order of a page, (fired_time DESC, id DESC), is the order of the index,
+-- and a page reads its rows and no more.
+CREATE INDEX executions_workflow_status_fired_idx ON executions (workflow_id, status, fired_time DESC, id DESC);
+CREATE INDEX executions_deployment_fired_idx ON executions (deployment_id, fired_time DESC, id DESC);
+CREATE INDEX executions_fired_time_idx ON executions (fired_time DESC, id DESC);
 CREATE INDEX executions_unfinished_status_idx ON executions (status)
     WHERE status IN ('PENDING', 'RUNNING');
-CREATE INDEX executions_fired_time_idx ON executions (fired_time);
 
 -- +goose Down
 DROP TABLE executions;

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 )
 
@@ -30,12 +32,10 @@ func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution
 // Conditions of a listing of executions, one per filter that is set, each on
 // its named parameters. SQLite plans a statement before it sees the values,
 // so a condition that is not needed is left out rather than made true by its
-// value: the planner then sees only the conditions that are set, and picks
-// (workflow_id, status, fired_time DESC) or (deployment_id, fired_time DESC)
-// when they are. The cursor repeats its bound as a plain fired_time <= :after
-// so that the index range starts at the cursor.
+// value: the planner then sees only the conditions that are set. The cursor
+// repeats its bound as a plain fired_time <= :after so that the index range
+// starts at the cursor.
 const (
-	condWorkflow   = `workflow_id = :workflow`
 	condDeployment = `deployment_id = :deployment`
 	condStatuses   = `status IN (SELECT value FROM json_each(:statuses))`
 	condType       = `trigger_type = :type`
@@ -44,6 +44,28 @@ const (
 	condAfter      = `fired_time <= :after AND (fired_time, id) < (:after, :after_id)`
 )
 
+// listOrder is the order of every listing, that of its indexes.
+const listOrder = `
+ORDER BY fired_time DESC, id DESC
+LIMIT :limit`
+
+// workflowStatusBranch is one status's part of a workflow's listing: the
+// newest :limit of that status, from (workflow_id, status, fired_time DESC,
+// id DESC) in its order. %d numbers the status parameter; %s is the other
+// conditions. A listing by workflow keeps the newest :limit of its branches,
+// one per status asked for (each status, when none is): with the statuses in
+// one IN list, SQLite would read and sort every row of the workflow in the
+// time range instead.
+const workflowStatusBranch = `SELECT * FROM (SELECT ` + executionColumns + ` FROM executions
+	WHERE workflow_id = :workflow AND status = :status%d%s` + listOrder + `)`
+
+// allExecutionStatuses is every status an execution row may have (the
+// executions_status_check constraint).
+var allExecutionStatuses = []store.ExecutionStatus{
+	store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded, store.ExecutionFailed,
+	store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped,
+}
+
 // ListExecutions returns one page of the executions matching f, newest fired
 // first (ties broken by id), and, unless it is the last page, the cursor of
 // the next one. A cursor ListExecutions did not make yields
@@ -51,20 +73,19 @@ const (
 // f.Limit <= 0 means 50. The page is one statement, hence one snapshot.
 func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ store.ExecutionPage, err error) {
 	defer classify(&err)
-	query, args, limit, ok, err := listExecutionsQuery(f)
+	query, params, limit, ok, err := listExecutionsQuery(f)
 	if err != nil {
 		return store.ExecutionPage{}, err
 	}
 	if !ok {
 		return store.ExecutionPage{Executions: []store.Execution{}}, nil
 	}
-	stmt, err := s.r.PrepareNamedContext(ctx, query)
+	query, args, err := sqlx.Named(query, params)
 	if err != nil {
 		return store.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
 	}
-	defer stmt.Close()
 	var rows []executionRow
-	if err := stmt.SelectContext(ctx, &rows, args); err != nil {
+	if err := s.r.SelectContext(ctx, &rows, query, args...); err != nil {
 		return store.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
 	}
 	var page store.ExecutionPage
@@ -79,8 +100,8 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 
 // listExecutionsQuery returns the statement listing f and its named
 // parameters, and the page size, or ok false when f can match nothing.
-func listExecutionsQuery(f store.ExecutionFilter) (query string, args map[string]any, limit int, ok bool, err error) {
-	args = map[string]any{}
+func listExecutionsQuery(f store.ExecutionFilter) (query string, params map[string]any, limit int, ok bool, err error) {
+	params = map[string]any{}
 	var conds []string
 	if f.After != "" {
 		t, id, err := decodeCursor(f.After)
@@ -88,7 +109,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, args map[string
 			return "", nil, 0, false, err
 		}
 		conds = append(conds, condAfter)
-		args["after"], args["after_id"] = t.UnixMicro(), id
+		params["after"], params["after_id"] = t.UnixMicro(), id
 	}
 	if f.DeploymentID != "" {
 		id, ok := parseID(f.DeploymentID)
@@ -96,43 +117,55 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, args map[string
 			return "", nil, 0, false, nil
 		}
 		conds = append(conds, condDeployment)
-		args["deployment"] = id
-	}
-	if f.WorkflowID != "" {
-		conds = append(conds, condWorkflow)
-		args["workflow"] = f.WorkflowID
-	}
-	if len(f.Statuses) > 0 {
-		statuses := slices.Clone(f.Statuses)
-		slices.Sort(statuses)
-		conds = append(conds, condStatuses)
-		args["statuses"] = jsonList(slices.Compact(statuses))
+		params["deployment"] = id
 	}
 	if f.TriggerType != "" {
 		conds = append(conds, condType)
-		args["type"] = string(f.TriggerType)
+		params["type"] = string(f.TriggerType)
 	}
 	if !f.From.IsZero() {
 		conds = append(conds, condFrom)
-		args["from"] = microCeil(f.From)
+		params["from"] = microCeil(f.From)
 	}
 	if !f.To.IsZero() {
 		conds = append(conds, condTo)
-		args["to"] = microCeil(f.To)
+		params["to"] = microCeil(f.To)
 	}
 	limit = f.Limit
 	if limit <= 0 {
 		limit = store.DefaultPageSize
 	}
-	args["limit"] = limit + 1
-	where := ""
-	if len(conds) > 0 {
-		where = "WHERE " + strings.Join(conds, "\n\tAND ")
+	params["limit"] = limit + 1
+	// A status named twice would be read twice by the workflow's branches.
+	statuses := slices.Clone(f.Statuses)
+	slices.Sort(statuses)
+	statuses = slices.Compact(statuses)
+
+	if f.WorkflowID == "" {
+		if len(statuses) > 0 {
+			conds = append(conds, condStatuses)
+			params["statuses"] = jsonList(statuses)
+		}
+		where := ""
+		if len(conds) > 0 {
+			where = "\nWHERE " + strings.Join(conds, " AND ")
+		}
+		return `SELECT ` + executionColumns + ` FROM executions` + where + listOrder, params, limit, true, nil
 	}
-	query = `SELECT ` + executionColumns + ` FROM executions ` + where + `
-ORDER BY fired_time DESC, id DESC
-LIMIT :limit`
-	return query, args, limit, true, nil
+	params["workflow"] = f.WorkflowID
+	if len(statuses) == 0 {
+		statuses = allExecutionStatuses
+	}
+	rest := ""
+	if len(conds) > 0 {
+		rest = " AND " + strings.Join(conds, " AND ")
+	}
+	branches := make([]string, len(statuses))
+	for i, st := range statuses {
+		branches[i] = fmt.Sprintf(workflowStatusBranch, i, rest)
+		params[fmt.Sprintf("status%d", i)] = string(st)
+	}
+	return `SELECT * FROM (` + strings.Join(branches, "\nUNION ALL\n") + `)` + listOrder, params, limit, true, nil
 }
 
 // microCeil returns t in unix microseconds, rounded up: the stored times are

@@ -170,18 +170,10 @@ func code(err error) int {
 }
 
 // uniqueViolation reports whether err is a unique violation of the index on
-// columns, as SQLite names it ("deployments.workflow_id").
+// columns, as SQLite names them in its message, which the driver ends with
+// the code: "UNIQUE constraint failed: deployments.workflow_id (2067)".
 func uniqueViolation(err error, columns string) bool {
-	return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE &&
-		strings.HasSuffix(strings.TrimSpace(stripCode(err.Error())), "failed: "+columns)
-}
-
-// stripCode drops the " (2067)" the driver appends to a message.
-func stripCode(msg string) string {
-	if i := strings.LastIndex(msg, " ("); i >= 0 && strings.HasSuffix(msg, ")") {
-		return msg[:i]
-	}
-	return msg
+	return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(err.Error(), "failed: "+columns+" (")
 }
 
 // classify adds store.ErrUnavailable to an error that says the database
