@@ -9,9 +9,11 @@ TOOLBIN    := $(BIN)/tools
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X main.version=$(VERSION)
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
-WFR_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable
-WFR_REDIS_URL ?= redis://127.0.0.1:6379/0
-export WFR_DATABASE_URL WFR_REDIS_URL
+# The servers of run-postgres, createdb and migrate: WFR_DATABASE_URL and
+# WFR_REDIS_URL when set, else local ones. `make run` passes the environment
+# through as it is: unset, it serves embedded.
+PG_URL     := $(or $(WFR_DATABASE_URL),postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable)
+REDIS_URL  := $(or $(WFR_REDIS_URL),redis://127.0.0.1:6379/0)
 COVER_MIN  := 85
 
 RUNTIME_PROTOS := proto/workflowruntime/v1/runtime.proto proto/workflowruntime/v1/monitoring.proto
@@ -35,18 +37,22 @@ image-rootfs: ## Build the container image's file tree in ROOTFS (bin/rootfs) wi
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(ROOTFS)/usr/local/bin/ ./cmd/workflow-runtime ./cmd/engine-sim
 
 .PHONY: run
-run: build createdb ## Build and serve on :9090 (gRPC) and :8080 (HTTP) against local PostgreSQL and Redis
+run: build ## Build and serve on :9090 (gRPC) and :8080 (HTTP); unset WFR_DATABASE_URL, WFR_REDIS_URL, WFR_ENGINE_ADDR: SQLite in ./data, no Redis, engine-sim in process
 	$(BIN)/workflow-runtime serve
 
+.PHONY: run-postgres
+run-postgres: build createdb ## Build and serve against PostgreSQL and Redis (WFR_DATABASE_URL, WFR_REDIS_URL; default: local ones)
+	WFR_DATABASE_URL='$(PG_URL)' WFR_REDIS_URL='$(REDIS_URL)' $(BIN)/workflow-runtime serve
+
 .PHONY: createdb
-createdb: ## Create the database named in WFR_DATABASE_URL if it does not exist
-	@db=$$(echo "$(WFR_DATABASE_URL)" | sed -E 's#.*/([^/?]+)(\?.*)?$$#\1#'); \
+createdb: ## Create the PostgreSQL database of run-postgres and migrate if it does not exist
+	@db=$$(echo "$(PG_URL)" | sed -E 's#.*/([^/?]+)(\?.*)?$$#\1#'); \
 	psql "$(PG_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 || \
 	psql "$(PG_ADMIN_URL)" -qc "CREATE DATABASE \"$$db\""
 
 .PHONY: migrate
-migrate: build createdb ## Apply database migrations (make migrate ARGS=down|status)
-	$(BIN)/workflow-runtime migrate $(or $(ARGS),up)
+migrate: build createdb ## Apply PostgreSQL migrations (make migrate ARGS=down|status); SQLite migrates itself
+	WFR_DATABASE_URL='$(PG_URL)' $(BIN)/workflow-runtime migrate $(or $(ARGS),up)
 
 $(TOOLBIN): go.mod go.sum
 	$(GO) build -o $(TOOLBIN)/ tool
@@ -90,9 +96,9 @@ test-runtime: ## Unit and table tests (no services; under 30 s)
 	$(GO) test -short -race -count=1 ./...
 
 .PHONY: test-integration-runtime
-test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once and shutdown tests
+test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once, shutdown and quick start tests
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=cover.all.out ./...
-	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown|TestQuickStart)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS'
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
@@ -150,7 +156,7 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 .PHONY: bench-tracing
 bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/postgres/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/traced/
 
 .PHONY: bench-sqlite
 bench-sqlite: ## Embedded mode's hot writes on SQLite (synchronous=FULL, a WAL sync per commit): executions created and started per second, 4 callers per core

@@ -42,7 +42,9 @@ func engineClient(cfg config.Config, logger log.Logger) (_ engine.Client, stop f
 		enginepb.RegisterWorkflowServiceServer(srv, enginesim.New(enginesim.Config{MinDuration: embeddedMinRun, MaxDuration: embeddedMaxRun}))
 		go func() { _ = srv.Serve(lis) }()
 		addr, stopSim = lis.Addr().String(), srv.Stop
-		level.Info(logger).Log("msg", "workflow engine embedded: engine-sim in this process; set WFR_ENGINE_ADDR to use a real engine", "addr", addr)
+		level.Info(logger).Log("msg", "engine: embedded engine-sim at "+addr+" (executions succeed after "+embeddedMinRun.String()+" to "+embeddedMaxRun.String()+"); set WFR_ENGINE_ADDR=host:port for a real engine")
+	} else {
+		level.Info(logger).Log("msg", "engine: "+addr)
 	}
 	conn, err := engine.Dial(addr)
 	if err != nil {

@@ -1,8 +1,11 @@
 // Command workflow-runtime serves the workflow runtime and manages its database.
 //
 //	workflow-runtime serve [flags]            serve gRPC and HTTP (migrates first unless --no-migrate)
-//	workflow-runtime migrate up|down|status   apply, roll back one, or list migrations
+//	workflow-runtime migrate up|down|status   apply, roll back one, or list PostgreSQL migrations
 //	workflow-runtime version                  print the version
+//
+// Without WFR_DATABASE_URL, serve keeps its data in an embedded SQLite file in
+// WFR_DATA_DIR (./data), migrated when opened, and serves as the only replica.
 //
 // Every flag has an environment variable of the same name (--grpc-addr = WFR_GRPC_ADDR).
 package main
@@ -23,9 +26,11 @@ func main() {
 
 const usage = `usage:
   workflow-runtime serve [flags]              serve gRPC and HTTP (migrates first unless --no-migrate)
-  workflow-runtime migrate up|down|status     apply all, roll back one, or list migrations
+  workflow-runtime migrate up|down|status     apply all, roll back one, or list PostgreSQL migrations
   workflow-runtime version                    print the version
 Run "workflow-runtime serve -h" for the flags; each has an environment variable, e.g. --grpc-addr = WFR_GRPC_ADDR.
+Without WFR_DATABASE_URL, serve keeps its data in an embedded SQLite file in WFR_DATA_DIR (./data), one replica only;
+without WFR_REDIS_URL it uses no Redis; without WFR_ENGINE_ADDR an engine-sim runs in the process.
 `
 
 // run is main without the process: it returns the exit code.

@@ -16,6 +16,11 @@ func migrate(ctx context.Context, direction string, args []string, stdout, stder
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if cfg.DatabaseURL == "" {
+		// The embedded database migrates itself when serve opens it.
+		fmt.Fprintln(stderr, "migrate works on PostgreSQL: set WFR_DATABASE_URL (the embedded SQLite database migrates itself on serve)")
+		return 2
+	}
 	st, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

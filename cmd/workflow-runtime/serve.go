@@ -24,14 +24,12 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/workflow-runtime/workflow-runtime/endpoint"
-	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
@@ -79,24 +77,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *logging.Level) error {
 	level.Info(logger).Log("msg", "starting", "version", version, "config", fmt.Sprintf("%+v", cfg.Redacted()))
 
-	octx, cancel := context.WithTimeout(ctx, startTimeout)
-	st, err := postgres.Open(octx, cfg.DatabaseURL)
-	cancel()
+	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	// Deferred first, so logged last: the database, Redis and engine
 	// connections, deferred below, are closed by then.
 	defer level.Info(logger).Log("msg", "pools closed")
-	defer st.Close()
-	if cfg.NoMigrate {
-		level.Info(logger).Log("msg", "migrations skipped (--no-migrate)")
-	} else {
-		if err := migrations.Up(ctx, st.DB().DB); err != nil {
-			return fmt.Errorf("migrations: %w", err)
-		}
-		level.Info(logger).Log("msg", "migrations applied")
-	}
+	defer st.close()
 	// Tracing comes before anything that makes spans; services get the
 	// traced store. Spans are flushed by the last shutdown step, or here on
 	// an early return.
@@ -105,7 +93,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		return fmt.Errorf("tracing: %w", err)
 	}
 	defer func() { flushTracing(stopTracing, time.Now().Add(cfg.ShutdownTimeout), logger) }()
-	traced := postgres.NewTraced(st)
+	traced := st.traced()
 
 	var (
 		redisCheck  health.Check
@@ -130,6 +118,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		locker = lock.NewDistributedLockManager(rdb, cfg.RedisPrefix)
 		replicas = lock.NewReplicas(rdb, cfg.RedisPrefix+"replicas", cfg.InstanceID)
 	}
+	level.Info(logger).Log("msg", redisLine(cfg))
 	eng, stopEngine, err := engineClient(cfg, logger)
 	if err != nil {
 		return err

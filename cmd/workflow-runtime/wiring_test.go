@@ -530,7 +530,10 @@ func TestRunCommands(t *testing.T) {
 	errOut.Reset()
 	require.Equal(t, 2, run(context.Background(), []string{"serve", "--grpc-addr", "nonsense"}, &out, &errOut, env))
 	require.Contains(t, errOut.String(), "WFR_GRPC_ADDR")
-	require.Contains(t, errOut.String(), "WFR_DATABASE_URL")
+	require.NotContains(t, errOut.String(), "WFR_DATABASE_URL", "the database URL is optional")
+	errOut.Reset()
+	require.Equal(t, 2, run(context.Background(), []string{"migrate", "up"}, &out, &errOut, env))
+	require.Equal(t, "migrate works on PostgreSQL: set WFR_DATABASE_URL (the embedded SQLite database migrates itself on serve)\n", errOut.String())
 }
 
 func TestMigrateCommand(t *testing.T) {

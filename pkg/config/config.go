@@ -25,6 +25,7 @@ type Config struct {
 	GRPCAddr     string
 	HTTPAddr     string
 	DatabaseURL  string
+	DataDir      string
 	RedisURL     string
 	RedisPrefix  string
 	EngineAddr   string
@@ -90,8 +91,22 @@ var secretSettings = map[string]func(string) string{
 var settings = []setting{
 	{"WFR_GRPC_ADDR", ":9090", "gRPC listen address", func(c *Config, v string) error { return addr(&c.GRPCAddr, v) }},
 	{"WFR_HTTP_ADDR", ":8080", "HTTP listen address (REST, docs, health, metrics)", func(c *Config, v string) error { return addr(&c.HTTPAddr, v) }},
-	{"WFR_DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable", func(c *Config, v string) error {
-		return urlWithScheme(&c.DatabaseURL, v, true, "postgres", "postgresql")
+	{"WFR_DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable; empty: an embedded SQLite file in WFR_DATA_DIR, one replica", func(c *Config, v string) error {
+		return urlWithScheme(&c.DatabaseURL, v, false, "postgres", "postgresql")
+	}},
+	{"WFR_DATA_DIR", "./data", "directory of the embedded SQLite database (workflow-runtime.db) when WFR_DATABASE_URL is empty; created if missing", func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		// SQLite's driver would read what follows a "?" as its parameters.
+		if strings.Contains(v, "?") {
+			return errors.New(`must not contain "?"`)
+		}
+		if fi, err := os.Stat(v); err == nil && !fi.IsDir() {
+			return errors.New("is a file, not a directory")
+		}
+		c.DataDir = v
+		return nil
 	}},
 	{"WFR_REDIS_URL", "", "Redis URL: redis://127.0.0.1:6379/0, rediss://, unix://, redis+cluster://h1,h2, redis+sentinel://s1,s2/master; empty: no Redis", func(c *Config, v string) error {
 		return urlWithScheme(&c.RedisURL, v, false, "redis", "rediss", "unix", "redis+cluster", "redis+sentinel", "rediss+sentinel")
@@ -257,7 +272,7 @@ func Load(cmd string, args []string, getenv func(string) string, output io.Write
 		}
 	}
 	var c Config
-	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
+	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply PostgreSQL migrations on start (the embedded SQLite database always migrates)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}

@@ -35,6 +35,7 @@ func TestLoadDefaults(t *testing.T) {
 		GRPCAddr:         ":9090",
 		HTTPAddr:         ":8080",
 		DatabaseURL:      testDatabaseURL,
+		DataDir:          "./data",
 		RedisURL:         "",
 		RedisPrefix:      "workflow_runtime:",
 		EngineAddr:       "",
@@ -87,6 +88,7 @@ func TestLoadOverrides(t *testing.T) {
 		"WFR_GRPC_ADDR":          "127.0.0.1:19090",
 		"WFR_HTTP_ADDR":          "127.0.0.1:18080",
 		"WFR_DATABASE_URL":       "postgresql://u:p@db:5432/wfr",
+		"WFR_DATA_DIR":           "/var/lib/wfr",
 		"WFR_REDIS_URL":          "redis://cache:6379/1",
 		"WFR_REDIS_PREFIX":       "wfr:",
 		"WFR_ENGINE_ADDR":        "engine:50051",
@@ -112,6 +114,7 @@ func TestLoadOverrides(t *testing.T) {
 		GRPCAddr:         "127.0.0.1:19090",
 		HTTPAddr:         "127.0.0.1:18080",
 		DatabaseURL:      "postgresql://u:p@db:5432/wfr",
+		DataDir:          "/var/lib/wfr",
 		RedisURL:         "redis://cache:6379/1",
 		RedisPrefix:      "wfr:",
 		EngineAddr:       "engine:50051",
@@ -150,6 +153,7 @@ func TestLoadOverrides(t *testing.T) {
 				"--grpc-addr=127.0.0.1:19090",
 				"--http-addr", "127.0.0.1:18080",
 				"--database-url=postgresql://u:p@db:5432/wfr",
+				"--data-dir=/var/lib/wfr",
 				"--redis-url=redis://cache:6379/1",
 				"--redis-prefix=wfr:",
 				"--engine-addr=engine:50051",
@@ -200,7 +204,7 @@ func TestLoadOverrides(t *testing.T) {
 			name: "unix socket Redis URL",
 			env:  map[string]string{"WFR_DATABASE_URL": testDatabaseURL, "WFR_INSTANCE_ID": "x", "WFR_REDIS_URL": "unix:///run/redis.sock"},
 			want: Config{
-				GRPCAddr: ":9090", HTTPAddr: ":8080", DatabaseURL: testDatabaseURL, RedisURL: "unix:///run/redis.sock",
+				GRPCAddr: ":9090", HTTPAddr: ":8080", DatabaseURL: testDatabaseURL, DataDir: "./data", RedisURL: "unix:///run/redis.sock",
 				RedisPrefix: "workflow_runtime:", JitterWindow: 300 * time.Second, ResyncInterval: 30 * time.Second, LogLevel: "info", LogFormat: "json",
 				LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 30,
 				ShutdownTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
@@ -234,6 +238,8 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_HTTP_ADDR", "not an address", "must be host:port or :port", ""},
 		{"WFR_DATABASE_URL", "mysql://db/x", "scheme must be one of postgres, postgresql", ""},
 		{"WFR_DATABASE_URL", "postgres://db:bad port/x", "is not a URL", "<redacted>"},
+		{"WFR_DATA_DIR", "config_test.go", "is a file, not a directory", ""},
+		{"WFR_DATA_DIR", "data?mode=ro", `must not contain "?"`, ""},
 		{"WFR_REDIS_URL", "http://cache:6379", "scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel", ""},
 		{"WFR_ENGINE_ADDR", "engine", "must be host:port or :port", ""},
 		{"WFR_JITTER_WINDOW", "five minutes", "must be a duration >= 0s, e.g. 30s", ""},
@@ -284,14 +290,19 @@ func TestLoadInvalidSetting(t *testing.T) {
 	}
 }
 
-func TestLoadDatabaseURLRequired(t *testing.T) {
+// TestLoadEmbedded: with no database URL the configuration is valid and
+// names the data directory of the embedded database.
+func TestLoadEmbedded(t *testing.T) {
 	t.Parallel()
 
-	_, err := Load("workflow-runtime", nil, env(nil), &bytes.Buffer{})
-	require.Error(t, err)
-	if diff := cmp.Diff(`WFR_DATABASE_URL (--database-url) = "": must be set`, err.Error()); diff != "" {
-		t.Errorf("Load() error mismatch (-want +got):\n%s", diff)
-	}
+	got, err := Load("workflow-runtime", nil, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Empty(t, got.DatabaseURL)
+	require.Equal(t, "./data", got.DataDir)
+
+	got, err = Load("workflow-runtime", []string{"--data-dir=" + t.TempDir()}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	require.NotEqual(t, "./data", got.DataDir)
 }
 
 func TestLoadReportsEveryBadSetting(t *testing.T) {
@@ -309,7 +320,6 @@ func TestLoadReportsEveryBadSetting(t *testing.T) {
 	// errors.Join: one line per bad setting, in the order settings are declared.
 	want := []string{
 		`WFR_GRPC_ADDR (--grpc-addr) = "nope": must be host:port or :port`,
-		`WFR_DATABASE_URL (--database-url) = "": must be set`,
 		`WFR_REDIS_URL (--redis-url) = "http://x": scheme must be one of redis, rediss, unix, redis+cluster, redis+sentinel, rediss+sentinel`,
 		`WFR_JITTER_WINDOW (--jitter-window) = "-5s": must be a duration >= 0s, e.g. 30s`,
 		`WFR_LOG_LEVEL (--log-level) = "loud": must be one of debug, info, warn, error`,

@@ -1,4 +1,4 @@
-package postgres_test
+package traced_test
 
 import (
 	"context"
@@ -14,18 +14,19 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
 )
 
-// TestTracedStore checks that every call through Traced is one client span
-// under the caller's, failed when the call failed, and that a group commit
-// has a span of its own linked to the calls it wrote.
+// TestTracedStore checks, on PostgreSQL, that every call through Store is one
+// client span under the caller's, named and attributed as New was told,
+// failed when the call failed, and that a group commit of the store has a
+// span of its own linked to the calls it wrote.
 func TestTracedStore(t *testing.T) {
 	exp := tracingtest.Install(t)
-	s := postgres.NewTraced(pgtest.NewStore(t))
+	s := traced.New(pgtest.NewStore(t), "postgres", "postgresql")
 	ctx, parent := tracing.StartSpan(context.Background(), "caller", trace.SpanKindServer)
 
 	d := newDeployment("wf-traced", store.StatusDeployed, manualTrigger())
@@ -60,6 +61,8 @@ func TestTracedStore(t *testing.T) {
 	_ = s.ReleaseLeases(ctx, "i1", []string{e.ID})
 	_, _ = s.GetExecution(ctx, e.ID)
 	_, _ = s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: d.WorkflowID})
+	_, _ = s.DeploymentStats(ctx, time.Now().Add(-time.Hour))
+	_, _ = s.CronFireStats(ctx, time.Now().Add(-time.Hour), time.Now())
 	require.NoError(t, s.Ping(ctx))
 	parent.End()
 
@@ -69,6 +72,7 @@ func TestTracedStore(t *testing.T) {
 		Child  bool
 		Failed bool
 		Op     string
+		System string
 	}
 	var got []span
 	var batches []tracetest.SpanStub
@@ -81,10 +85,11 @@ func TestTracedStore(t *testing.T) {
 			continue
 		}
 		got = append(got, span{Name: st.Name, Kind: st.SpanKind, Child: st.Parent.SpanID() == parent.SpanContext().SpanID(),
-			Failed: st.Status.Code == codes.Error, Op: attr(st.Attributes, "db.operation.name")})
+			Failed: st.Status.Code == codes.Error, Op: attr(st.Attributes, "db.operation.name"),
+			System: attr(st.Attributes, "db.system.name")})
 	}
 	ok := func(op string) span {
-		return span{Name: "postgres." + op, Kind: trace.SpanKindClient, Child: true, Op: op}
+		return span{Name: "postgres." + op, Kind: trace.SpanKindClient, Child: true, Op: op, System: "postgresql"}
 	}
 	notFound := func(op string) span { s := ok(op); s.Failed = true; return s }
 	want := []span{
@@ -93,7 +98,7 @@ func TestTracedStore(t *testing.T) {
 		ok("ListEvents"), ok("LastExecution"), ok("CountUnfinishedExecutions"), ok("ListCronTriggers"),
 		ok("ListWebhookTriggers"), ok("ExpireIdempotencyKey"),
 		ok("ListUnfinishedExecutions"), ok("RenewLeases"), ok("AdoptExecutions"), ok("ReleaseLeases"),
-		ok("GetExecution"), ok("ListExecutions"),
+		ok("GetExecution"), ok("ListExecutions"), ok("DeploymentStats"), ok("CronFireStats"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("store spans mismatch (-want +got):\n%s", diff)
@@ -138,7 +143,7 @@ func BenchmarkStoreCall(b *testing.B) {
 	plain := pgtest.NewStore(b)
 	d := newDeployment("wf-bench", store.StatusDeployed, manualTrigger())
 	require.NoError(b, plain.CreateDeployment(context.Background(), d, deployEvent()))
-	traced := postgres.NewTraced(plain)
+	wrapped := traced.New(plain, "postgres", "postgresql")
 
 	run := func(b *testing.B, s store.Store) {
 		// Under an RPC, as on the hot path, the call has a request's span.
@@ -155,10 +160,19 @@ func BenchmarkStoreCall(b *testing.B) {
 		stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "bench", log.NewNopLogger())
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = stop(context.Background()) })
-		run(b, traced)
+		run(b, wrapped)
 	})
 	b.Run("traced-recording", func(b *testing.B) {
 		tracingtest.Install(b)
-		run(b, traced)
+		run(b, wrapped)
 	})
 }
+
+func newDeployment(workflowID string, status store.DeploymentStatus, triggers ...store.Trigger) *store.Deployment {
+	return &store.Deployment{WorkflowID: workflowID, Status: status, Version: 1,
+		Definition: []byte(`{"name": "Workflow ` + workflowID + `", "nodes": [{"id": "n1", "name": "start", "type": "TRIGGER"}], "connections": {}}`), DeployedBy: "alice", Triggers: triggers}
+}
+
+func manualTrigger() store.Trigger { return store.Trigger{Type: store.TriggerManual, Enabled: true} }
+
+func deployEvent() store.Event { return store.Event{Action: store.ActionDeploy, Actor: "alice"} }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/workflow-runtime/workflow-runtime/migrations"
+	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
+)
+
+// Files of the embedded database in WFR_DATA_DIR.
+const (
+	sqliteFile = "workflow-runtime.db"
+	lockFile   = "workflow-runtime.lock"
+)
+
+// storeBackend is what serve needs of a store, whichever database it is.
+type storeBackend interface {
+	traced.Backend
+	// UnfinishedByStatus feeds the unfinished executions gauge.
+	UnfinishedByStatus(ctx context.Context) (map[store.ExecutionStatus]int64, error)
+}
+
+// openedStore is the store serve runs on.
+type openedStore struct {
+	storeBackend
+	// name and system name its spans (see traced.New).
+	name, system string
+	release      func()
+}
+
+// traced returns the store with its calls traced, for the services.
+func (s *openedStore) traced() *traced.Store { return traced.New(s.storeBackend, s.name, s.system) }
+
+// close closes the store and then gives up what it held.
+func (s *openedStore) close() {
+	_ = s.Close()
+	s.release()
+}
+
+// openStore opens PostgreSQL at WFR_DATABASE_URL and migrates it unless
+// --no-migrate, or, without a URL, the embedded SQLite database in
+// WFR_DATA_DIR, which it keeps to this process with a lock file. It logs
+// which, in one line. This is the one place that knows the concrete stores.
+func openStore(ctx context.Context, cfg config.Config, logger log.Logger) (*openedStore, error) {
+	if cfg.DatabaseURL == "" {
+		return openSQLite(ctx, cfg.DataDir, logger)
+	}
+	octx, cancel := context.WithTimeout(ctx, startTimeout)
+	st, err := postgres.Open(octx, cfg.DatabaseURL)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	level.Info(logger).Log("msg", "database: PostgreSQL "+cfg.Redacted().DatabaseURL)
+	if cfg.NoMigrate {
+		level.Info(logger).Log("msg", "migrations skipped (--no-migrate)")
+	} else {
+		if err := migrations.Up(ctx, st.DB().DB); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+		level.Info(logger).Log("msg", "migrations applied")
+	}
+	return &openedStore{storeBackend: st, name: "postgres", system: "postgresql", release: func() {}}, nil
+}
+
+// openSQLite opens the embedded database in dir, which no other process may
+// have open: the store's locks and change announcements stay in this
+// process.
+func openSQLite(ctx context.Context, dir string, logger log.Logger) (*openedStore, error) {
+	release, err := lockDataDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, sqliteFile)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
+	}
+	level.Info(logger).Log("msg", "database: embedded SQLite "+path+" (one replica); set WFR_DATABASE_URL=postgres://user@host:5432/workflow_runtime?sslmode=disable for PostgreSQL")
+	return &openedStore{storeBackend: st, name: "sqlite", system: "sqlite", release: release}, nil
+}
