@@ -246,6 +246,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	if err := sched.Start(ctx); err != nil {
 		return err
 	}
+	// Also on a failed start below; after the shutdown's own stop these do nothing.
+	defer recorder.Stop()
+	defer sched.Stop()
 	ictx, stopIndex := context.WithCancel(ctx)
 	defer stopIndex()
 	if err := index.Start(ictx, broadcaster, cfg.ResyncInterval); err != nil {

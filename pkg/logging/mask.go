@@ -19,21 +19,32 @@ import (
 //     header maps (authorization, webhook-signature, x-hub-signature-256) and
 //     webhook trigger specs (Secrets) are covered;
 //   - in any text (strings, errors, Stringers) the password of a URL, the
-//     values of its query parameters named like a secret, and Standard
-//     Webhooks secrets (whsec_...) are replaced.
+//     values of its query parameters named like a secret, Standard Webhooks
+//     secrets (whsec_...), the credentials after "Bearer " or "Basic ", and
+//     the values of key=value pairs named like a secret (a libpq DSN's
+//     password=..., say) are replaced.
 const (
 	redacted       = "<redacted>"
 	maskedPassword = "xxxxx"
 	whsecPrefix    = "whsec_"
 	// maxDepth bounds the walk of nested values, which may be cyclic.
 	maxDepth = 8
+	// minCredential is the shortest value after "Bearer " or "Basic " taken
+	// for a credential.
+	minCredential = 8
 )
 
 // secretWords are matched case-insensitively anywhere in a key, with '-'
 // matching '_' so that header names (x-api-key) match too.
 var secretWords = []string{
 	"password", "passwd", "secret", "token", "authorization", "api_key", "apikey",
-	"signature", "credential", "private_key", "privatekey",
+	"signature", "credential", "private_key", "privatekey", "cookie",
+}
+
+// textSecrets start, in free text and whatever their case, a value that is
+// masked up to the next space or quote.
+var textSecrets = []string{
+	"bearer ", "basic ", "password=", "passwd=", "secret=", "token=", "api_key=", "apikey=",
 }
 
 func secretKey(k string) bool {
@@ -206,7 +217,60 @@ func maskText(s string) string {
 	if strings.Contains(s, whsecPrefix) {
 		s = eachToken(s, whsecPrefix, func(string) string { return maskedPassword })
 	}
+	for _, prefix := range textSecrets {
+		if containsWord(s, prefix) {
+			s = eachTokenFold(s, prefix)
+		}
+	}
 	return s
+}
+
+// eachTokenFold masks, after each occurrence of prefix (lower case) in s,
+// matched ignoring ASCII case, the value that follows: up to its closing
+// quote when it is quoted, else up to the next space or quote. A value
+// already masked (a URL's query parameter) is left as it is.
+func eachTokenFold(s, prefix string) string {
+	var b strings.Builder
+	for {
+		i := indexFold(s, prefix)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i+len(prefix)])
+		rest := s[i+len(prefix):]
+		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+			if end := strings.IndexByte(rest[1:], rest[0]); end >= 0 {
+				b.WriteString(string(rest[0]) + maskedPassword + string(rest[0]))
+				s = rest[end+2:]
+				continue
+			}
+		}
+		end := strings.IndexFunc(rest, tokenEnd)
+		if end < 0 {
+			end = len(rest)
+		}
+		// After an auth scheme, a short word is prose ("the bearer token is
+		// not valid"), not a credential.
+		short := prefix[len(prefix)-1] == ' ' && end < minCredential
+		if value := rest[:end]; value == "" || short || strings.HasPrefix(value, maskedPassword) {
+			b.WriteString(value)
+		} else {
+			b.WriteString(maskedPassword)
+		}
+		s = rest[end:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// indexFold is strings.Index ignoring ASCII case, for a lower-case sep.
+func indexFold(s, sep string) int {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if containsWord(s[i:i+len(sep)], sep) {
+			return i
+		}
+	}
+	return -1
 }
 
 // eachToken replaces, after each occurrence of sep in s, the text up to the
