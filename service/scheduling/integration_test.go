@@ -44,6 +44,9 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 
 	replica := func() *Scheduler {
 		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix}
+		// Its confirmations of slots the other replica took would fire after
+		// the test, on a closed Redis client.
+		t.Cleanup(rec.Stop)
 		return New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Second})
 	}
 	a, b := replica(), replica()
