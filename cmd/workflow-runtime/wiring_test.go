@@ -44,12 +44,25 @@ type stack struct {
 	stop     func() error
 }
 
+// handedOut holds the ports freeAddr has returned. The kernel may give a
+// port just closed to the next bind(0), so that two tests running in
+// parallel would be handed the same one and one of them would serve on the
+// other's: a port is handed out once per test binary.
+var handedOut sync.Map
+
+// freeAddr returns a 127.0.0.1 address with a port free now and handed to no
+// other caller in this process.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
+	}
 }
 
 func startStack(t *testing.T, extraEnv map[string]string) *stack {
