@@ -1,6 +1,6 @@
 // Package store holds workflow-runtime's data model and the interface through
 // which services read and write it. Implementations live in sub-packages
-// (postgres now, an embedded one later); services never see SQL.
+// (postgres, and sqlite for the embedded mode); services never see SQL.
 package store
 
 import (

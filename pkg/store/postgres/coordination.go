@@ -64,7 +64,7 @@ type transition struct {
 // never share a batch, so that each sees the other's outcome.
 func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrStale
 	}
@@ -133,7 +133,7 @@ WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
 // unique index on the turn decides between executions taking it at once.
 func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return "", store.ErrStale
 	}
@@ -205,7 +205,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 	defer classify(&err)
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if canonical, ok := parseID(id); ok {
+		if canonical, ok := store.CanonicalID(id); ok {
 			valid = append(valid, canonical)
 		} else {
 			lost = append(lost, id)
@@ -270,7 +270,7 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids []string) (
 func uuids(ids []string) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if id, ok := parseID(id); ok {
+		if id, ok := store.CanonicalID(id); ok {
 			out = append(out, id)
 		}
 	}

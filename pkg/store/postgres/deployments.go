@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -44,15 +43,15 @@ RETURNING created_at, updated_at, deployed_at`
 // deployment (or twice by d).
 func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
 	defer classify(&err)
-	vals := make([]triggerValues, len(d.Triggers))
+	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
-		v, err := values(i, &d.Triggers[i])
+		v, err := store.EncodeTrigger(i, &d.Triggers[i])
 		if err != nil {
 			return fmt.Errorf("postgres: create deployment: %w", err)
 		}
 		vals[i] = v
 	}
-	cfg := marshal(d.Config)
+	cfg := store.EncodeJSON(d.Config)
 
 	id := uuid.NewString()
 	created := *d
@@ -60,7 +59,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev st
 	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, workflowName(d.Definition, d.WorkflowID), string(d.Definition)); err != nil {
+			d.WorkflowID, store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition)); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		var ts struct {
@@ -128,7 +127,7 @@ UPDATE deployment_triggers SET active = $2 WHERE deployment_id = $1 AND active <
 // conflicts. It returns the deployment as stored.
 func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -148,7 +147,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 			return err
 		}
 		before := *d
-		before.Triggers = cloneTriggers(d.Triggers)
+		before.Triggers = store.CloneTriggers(d.Triggers)
 
 		ev, err := m(d)
 		if err != nil {
@@ -157,7 +156,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 		}
 		d.ID, d.WorkflowID = before.ID, before.WorkflowID
 
-		cfg := marshal(d.Config)
+		cfg := store.EncodeJSON(d.Config)
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
 			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
@@ -188,30 +187,6 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 	return out, nil
 }
 
-// cloneTriggers deep-copies ts, so that a mutation editing specs in place
-// cannot hide its changes from syncTriggers.
-func cloneTriggers(ts []store.Trigger) []store.Trigger {
-	out := make([]store.Trigger, len(ts))
-	for i, t := range ts {
-		if t.Cron != nil {
-			c := *t.Cron
-			if c.JitterWindowSeconds != nil {
-				w := *c.JitterWindowSeconds
-				c.JitterWindowSeconds = &w
-			}
-			t.Cron = &c
-		}
-		if t.Webhook != nil {
-			w := *t.Webhook
-			w.Methods = append([]string(nil), w.Methods...)
-			w.Secrets = append([]string(nil), w.Secrets...)
-			t.Webhook = &w
-		}
-		out[i] = t
-	}
-	return out
-}
-
 const deleteRemovedTriggersSQL = `
 DELETE FROM deployment_triggers WHERE deployment_id = $1 AND NOT (id = ANY($2::uuid[]))`
 
@@ -234,10 +209,10 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []s
 	}
 	changed := len(d.Triggers) != len(old)
 	kept := make([]string, 0, len(d.Triggers))
-	vals := make([]triggerValues, len(d.Triggers))
+	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
 		t := &d.Triggers[i]
-		v, err := values(i, t)
+		v, err := store.EncodeTrigger(i, t)
 		if err != nil {
 			return err
 		}
@@ -274,8 +249,8 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []s
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, updateTriggerSQL, t.ID, d.ID, string(t.Type), vals[i].spec,
-			vals[i].webhookPath, t.Enabled, i); err != nil {
+		if _, err := tx.ExecContext(ctx, updateTriggerSQL, t.ID, d.ID, string(t.Type), vals[i].Spec,
+			vals[i].WebhookPath, t.Enabled, i); err != nil {
 			return fmt.Errorf("update trigger %d: %w", i, err)
 		}
 	}
@@ -286,9 +261,9 @@ const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v triggerValues, pos int, active bool) error {
-	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.spec,
-		v.webhookPath, active, t.Enabled, pos); err != nil {
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v store.TriggerColumns, pos int, active bool) error {
+	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.Spec,
+		v.WebhookPath, active, t.Enabled, pos); err != nil {
 		return fmt.Errorf("insert trigger %d: %w", pos, err)
 	}
 	return nil
@@ -339,22 +314,10 @@ WHERE id = $1
 
 func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, cfg string) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), d.DeployedAt, cfg,
-		workflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID); err != nil {
+		store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil
-}
-
-// workflowName returns the definition's top-level "name" when it is a
-// non-empty string, else the workflow id.
-func workflowName(def json.RawMessage, workflowID string) string {
-	var v struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(def, &v) == nil && v.Name != "" {
-		return v.Name
-	}
-	return workflowID
 }
 
 // inTx runs f in a transaction, committing when it returns nil.

@@ -123,7 +123,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (create
 	// A malformed id would fail the whole batch's cast: it names no
 	// deployment or trigger, so nothing is written.
 	for _, id := range []string{e.DeploymentID, e.TriggerID} {
-		if _, ok := parseID(id); id != "" && !ok {
+		if _, ok := store.CanonicalID(id); id != "" && !ok {
 			return false, nil
 		}
 	}

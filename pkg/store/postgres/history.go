@@ -17,7 +17,7 @@ const selectExecutionSQL = `SELECT ` + executionColumns + ` FROM executions WHER
 // that is not a UUID).
 func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -107,7 +107,7 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
-		page.Next = encodeCursor(last.FiredTime, last.ID)
+		page.Next = store.EncodeCursor(last.FiredTime, last.ID)
 	}
 	page.Executions = make([]store.Execution, len(rows))
 	for i := range rows {
@@ -124,7 +124,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, args []any, lim
 		afterID   *string
 	)
 	if f.After != "" {
-		t, id, err := decodeCursor(f.After)
+		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {
 			return "", nil, 0, false, err
 		}
@@ -132,7 +132,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, args []any, lim
 	}
 	var deploymentID *string
 	if f.DeploymentID != "" {
-		id, ok := parseID(f.DeploymentID)
+		id, ok := store.CanonicalID(f.DeploymentID)
 		if !ok {
 			return "", nil, 0, false, nil
 		}

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -112,17 +111,6 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// parseID returns id in canonical form, and false when it is not a UUID:
-// such an id names no row, and must not reach PostgreSQL as a uuid
-// parameter (22P02).
-func parseID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 // deploymentFilter is the parameter of a listing by an optional deployment
 // id: nil for all, the id in canonical form for one; false for an id that is
 // not a UUID, which names no deployment.
@@ -130,7 +118,7 @@ func deploymentFilter(id string) (*string, bool) {
 	if id == "" {
 		return nil, true
 	}
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	return &id, ok
 }
 

@@ -3,13 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -22,7 +18,7 @@ const selectDeploymentSQL = `SELECT ` + deploymentColumns + ` FROM deployments W
 // store.ErrNotFound (also for an id that is not a UUID).
 func (s *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -122,7 +118,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 		afterID   *string
 	)
 	if f.After != "" {
-		t, id, err := decodeCursor(f.After)
+		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {
 			return store.Page{}, err
 		}
@@ -159,7 +155,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 		n++
 	}
 	if n < len(picked) {
-		page.Next = encodeCursor(picked[n-1].CreatedAt, picked[n-1].ID)
+		page.Next = store.EncodeCursor(picked[n-1].CreatedAt, picked[n-1].ID)
 	}
 	ids := make([]string, n)
 	for i := range ids {
@@ -188,33 +184,6 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	return page, nil
 }
 
-// encodeCursor makes the opaque cursor of the page after the row (t, id):
-// base64url of "<created_at in unix microseconds>:<id>".
-func encodeCursor(t time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + ":" + id))
-}
-
-// decodeCursor reverses encodeCursor, or returns store.ErrBadCursor.
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	us, id, ok := strings.Cut(string(b), ":")
-	if !ok {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	n, err := strconv.ParseInt(us, 10, 64)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	return time.UnixMicro(n).UTC(), u.String(), nil
-}
-
 const selectEventsSQL = `SELECT ` + eventColumns + `
 FROM deployment_events WHERE deployment_id = $1 ORDER BY id`
 
@@ -222,7 +191,7 @@ FROM deployment_events WHERE deployment_id = $1 ORDER BY id`
 // unknown deployment.
 func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return []store.Event{}, nil
 	}
@@ -244,7 +213,7 @@ FROM executions WHERE deployment_id = $1 ORDER BY fired_time DESC, id DESC LIMIT
 // time, or store.ErrNotFound when it has none.
 func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -262,7 +231,7 @@ SELECT count(*) FROM executions WHERE deployment_id = $1 AND status IN ('PENDING
 // executions; it is 0 for an unknown deployment.
 func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID string) (_ int64, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return 0, nil
 	}

@@ -52,7 +52,7 @@ RETURNING ` + executionColumns
 // execution see each other's outcome.
 func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrStale
 	}
@@ -93,7 +93,7 @@ const turnColumns = "executions.workflow_id"
 // transaction, so it cannot have ended in between.
 func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return "", store.ErrStale
 	}
@@ -159,7 +159,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 	defer classify(&err)
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if canonical, ok := parseID(id); ok {
+		if canonical, ok := store.CanonicalID(id); ok {
 			valid = append(valid, canonical)
 		} else {
 			lost = append(lost, id)
@@ -241,7 +241,7 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids []string) (
 func uuids(ids []string) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if id, ok := parseID(id); ok {
+		if id, ok := store.CanonicalID(id); ok {
 			out = append(out, id)
 		}
 	}

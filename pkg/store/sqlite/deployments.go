@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -42,15 +41,15 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`
 // deployment (or twice by d).
 func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
 	defer classify(&err)
-	vals := make([]triggerValues, len(d.Triggers))
+	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
-		v, err := values(i, &d.Triggers[i])
+		v, err := store.EncodeTrigger(i, &d.Triggers[i])
 		if err != nil {
 			return fmt.Errorf("sqlite: create deployment: %w", err)
 		}
 		vals[i] = v
 	}
-	cfg := marshal(d.Config)
+	cfg := store.EncodeJSON(d.Config)
 
 	id := uuid.NewString()
 	created := *d
@@ -58,7 +57,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev st
 	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, workflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
+			d.WorkflowID, store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		deployedAt := microsPtr(d.DeployedAt)
@@ -122,7 +121,7 @@ UPDATE deployment_triggers SET active = ?2 WHERE deployment_id = ?1 AND active <
 // conflicts. It returns the deployment as stored.
 func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -142,7 +141,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 			return err
 		}
 		before := *d
-		before.Triggers = cloneTriggers(d.Triggers)
+		before.Triggers = store.CloneTriggers(d.Triggers)
 
 		ev, err := m(d)
 		if err != nil {
@@ -151,7 +150,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 		}
 		d.ID, d.WorkflowID = before.ID, before.WorkflowID
 
-		cfg := marshal(d.Config)
+		cfg := store.EncodeJSON(d.Config)
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
 			string(d.Definition), cfg, d.DeployedBy, microsPtr(d.DeployedAt), now); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
@@ -182,30 +181,6 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 	return out, nil
 }
 
-// cloneTriggers deep-copies ts, so that a mutation editing specs in place
-// cannot hide its changes from syncTriggers.
-func cloneTriggers(ts []store.Trigger) []store.Trigger {
-	out := make([]store.Trigger, len(ts))
-	for i, t := range ts {
-		if t.Cron != nil {
-			c := *t.Cron
-			if c.JitterWindowSeconds != nil {
-				w := *c.JitterWindowSeconds
-				c.JitterWindowSeconds = &w
-			}
-			t.Cron = &c
-		}
-		if t.Webhook != nil {
-			w := *t.Webhook
-			w.Methods = append([]string(nil), w.Methods...)
-			w.Secrets = append([]string(nil), w.Secrets...)
-			t.Webhook = &w
-		}
-		out[i] = t
-	}
-	return out
-}
-
 const deleteRemovedTriggersSQL = `
 DELETE FROM deployment_triggers
 WHERE deployment_id = ?1 AND id NOT IN (SELECT value FROM json_each(?2))`
@@ -229,10 +204,10 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []s
 	}
 	changed := len(d.Triggers) != len(old)
 	kept := make([]string, 0, len(d.Triggers))
-	vals := make([]triggerValues, len(d.Triggers))
+	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
 		t := &d.Triggers[i]
-		v, err := values(i, t)
+		v, err := store.EncodeTrigger(i, t)
 		if err != nil {
 			return err
 		}
@@ -269,8 +244,8 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []s
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, updateTriggerSQL, t.ID, d.ID, string(t.Type), vals[i].spec,
-			vals[i].webhookPath, t.Enabled, i); err != nil {
+		if _, err := tx.ExecContext(ctx, updateTriggerSQL, t.ID, d.ID, string(t.Type), vals[i].Spec,
+			vals[i].WebhookPath, t.Enabled, i); err != nil {
 			return fmt.Errorf("update trigger %d: %w", i, err)
 		}
 	}
@@ -281,9 +256,9 @@ const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position, created_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`
 
-func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v triggerValues, pos int, active bool, now int64) error {
-	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.spec,
-		v.webhookPath, active, t.Enabled, pos, now); err != nil {
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v store.TriggerColumns, pos int, active bool, now int64) error {
+	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.Spec,
+		v.WebhookPath, active, t.Enabled, pos, now); err != nil {
 		return fmt.Errorf("insert trigger %d: %w", pos, err)
 	}
 	return nil
@@ -335,22 +310,10 @@ WHERE id = ?1
 
 func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, cfg string, now int64) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), microsPtr(d.DeployedAt), cfg,
-		workflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
+		store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil
-}
-
-// workflowName returns the definition's top-level "name" when it is a
-// non-empty string, else the workflow id.
-func workflowName(def json.RawMessage, workflowID string) string {
-	var v struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(def, &v) == nil && v.Name != "" {
-		return v.Name
-	}
-	return workflowID
 }
 
 const activeDeploymentIDSQL = `

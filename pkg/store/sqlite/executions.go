@@ -95,7 +95,7 @@ RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id, '')`
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
 	defer classify(&err)
 	for _, id := range []string{e.DeploymentID, e.TriggerID} {
-		if _, ok := parseID(id); id != "" && !ok {
+		if _, ok := store.CanonicalID(id); id != "" && !ok {
 			return false, nil
 		}
 	}
@@ -128,6 +128,6 @@ func canonical(id string) *string {
 	if id == "" {
 		return nil
 	}
-	c, _ := parseID(id)
+	c, _ := store.CanonicalID(id)
 	return &c
 }

@@ -18,7 +18,7 @@ const selectExecutionSQL = `SELECT ` + executionColumns + ` FROM executions WHER
 // that is not a UUID).
 func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -92,7 +92,7 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
-		page.Next = encodeCursor(fromMicros(last.FiredTime), last.ID)
+		page.Next = store.EncodeCursor(fromMicros(last.FiredTime), last.ID)
 	}
 	page.Executions = executions(rows)
 	return page, nil
@@ -104,7 +104,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, params map[stri
 	params = map[string]any{}
 	var conds []string
 	if f.After != "" {
-		t, id, err := decodeCursor(f.After)
+		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {
 			return "", nil, 0, false, err
 		}
@@ -112,7 +112,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, params map[stri
 		params["after"], params["after_id"] = t.UnixMicro(), id
 	}
 	if f.DeploymentID != "" {
-		id, ok := parseID(f.DeploymentID)
+		id, ok := store.CanonicalID(f.DeploymentID)
 		if !ok {
 			return "", nil, 0, false, nil
 		}

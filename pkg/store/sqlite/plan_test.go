@@ -30,7 +30,7 @@ func TestListExecutionsUsesIndexes(t *testing.T) {
 		{store.ExecutionFilter{}, "SCAN executions USING INDEX executions_fired_time_idx"},
 		{store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionFailed}, From: time.Now()},
 			"SEARCH executions USING INDEX executions_fired_time_idx (fired_time>?)"},
-		{store.ExecutionFilter{DeploymentID: someID, After: encodeCursor(time.Now(), someID)},
+		{store.ExecutionFilter{DeploymentID: someID, After: store.EncodeCursor(time.Now(), someID)},
 			"SEARCH executions USING INDEX executions_deployment_fired_idx (deployment_id=? AND fired_time<?)"},
 		{store.ExecutionFilter{WorkflowID: "wf-1"},
 			"SEARCH executions USING INDEX executions_workflow_status_fired_idx (workflow_id=? AND status=?)"},

@@ -2,13 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -20,7 +15,7 @@ const selectDeploymentSQL = `SELECT ` + deploymentColumns + ` FROM deployments W
 // store.ErrNotFound (also for an id that is not a UUID).
 func (s *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -129,7 +124,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	defer classify(&err)
 	var afterTime, afterID any
 	if f.After != "" {
-		t, id, err := decodeCursor(f.After)
+		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {
 			return store.Page{}, err
 		}
@@ -163,7 +158,7 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 		n++
 	}
 	if n < len(picked) {
-		page.Next = encodeCursor(fromMicros(picked[n-1].CreatedAt), picked[n-1].ID)
+		page.Next = store.EncodeCursor(fromMicros(picked[n-1].CreatedAt), picked[n-1].ID)
 	}
 	ids := make([]string, n)
 	for i := range ids {
@@ -189,34 +184,6 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	return page, nil
 }
 
-// encodeCursor makes the opaque cursor of the page after the row (t, id):
-// base64url of "<created_at in unix microseconds>:<id>", as the postgres
-// store makes it.
-func encodeCursor(t time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + ":" + id))
-}
-
-// decodeCursor reverses encodeCursor, or returns store.ErrBadCursor.
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	us, id, ok := strings.Cut(string(b), ":")
-	if !ok {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	n, err := strconv.ParseInt(us, 10, 64)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return time.Time{}, "", store.ErrBadCursor
-	}
-	return time.UnixMicro(n).UTC(), u.String(), nil
-}
-
 const selectEventsSQL = `SELECT ` + eventColumns + `
 FROM deployment_events WHERE deployment_id = ?1 ORDER BY id`
 
@@ -224,7 +191,7 @@ FROM deployment_events WHERE deployment_id = ?1 ORDER BY id`
 // unknown deployment.
 func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return []store.Event{}, nil
 	}
@@ -246,7 +213,7 @@ FROM executions WHERE deployment_id = ?1 ORDER BY fired_time DESC, id DESC LIMIT
 // time, or store.ErrNotFound when it has none.
 func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
@@ -264,7 +231,7 @@ SELECT count(*) FROM executions WHERE deployment_id = ?1 AND status IN ('PENDING
 // executions; it is 0 for an unknown deployment.
 func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID string) (_ int64, err error) {
 	defer classify(&err)
-	id, ok := parseID(deploymentID)
+	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
 		return 0, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -40,7 +39,7 @@ func jsonList[T ~string](xs []T) string {
 	if xs == nil {
 		return "[]"
 	}
-	return marshal(xs)
+	return store.EncodeJSON(xs)
 }
 
 // deploymentColumns is the column list every deployment query selects.
@@ -120,42 +119,6 @@ func (r *triggerRow) trigger() (store.Trigger, error) {
 		return store.Trigger{}, fmt.Errorf("sqlite: trigger %s: spec: %w", r.ID, err)
 	}
 	return t, nil
-}
-
-// triggerValues is what a trigger writes besides its ids.
-type triggerValues struct {
-	spec string
-	// webhookPath is the lower-cased webhook path, nil for other types.
-	webhookPath *string
-}
-
-// values encodes t's spec. A CRON or WEBHOOK trigger must carry its spec;
-// MANUAL triggers store {}.
-func values(i int, t *store.Trigger) (triggerValues, error) {
-	switch t.Type {
-	case store.TriggerCron:
-		if t.Cron == nil {
-			return triggerValues{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
-		}
-		return triggerValues{spec: marshal(t.Cron)}, nil
-	case store.TriggerWebhook:
-		if t.Webhook == nil {
-			return triggerValues{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
-		}
-		p := strings.ToLower(t.Webhook.Path)
-		return triggerValues{spec: marshal(t.Webhook), webhookPath: &p}, nil
-	case store.TriggerManual:
-		return triggerValues{spec: "{}"}, nil
-	}
-	return triggerValues{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
-}
-
-// marshal encodes one of the store's JSON-tagged structs, whose fields are
-// strings, integers and slices of strings, or a list of strings: encoding
-// cannot fail.
-func marshal(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // eventColumns is the column list every event query selects.

@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -132,16 +131,6 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// parseID returns id in canonical form, and false when it is not a UUID:
-// such an id names no row.
-func parseID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 // deploymentFilter is the parameter of a listing by an optional deployment
 // id: nil for all, the id in canonical form for one; false for an id that is
 // not a UUID, which names no deployment.
@@ -149,7 +138,7 @@ func deploymentFilter(id string) (any, bool) {
 	if id == "" {
 		return nil, true
 	}
-	return parseID(id)
+	return store.CanonicalID(id)
 }
 
 // notFound maps "no row" to store.ErrNotFound and wraps any other error with op.

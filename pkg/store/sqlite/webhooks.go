@@ -63,7 +63,7 @@ WHERE id = ?1 AND idempotency_key IS NOT NULL AND fired_time < ?2`
 // before before.
 func (s *Store) ExpireIdempotencyKey(ctx context.Context, id string, before time.Time) (_ bool, err error) {
 	defer classify(&err)
-	id, ok := parseID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return false, nil
 	}

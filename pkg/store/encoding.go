@@ -1,0 +1,124 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// What follows is how both SQL stores encode the model the same way: ids,
+// trigger specs and page cursors. Keeping it in one place keeps a cursor or a
+// spec written by one store readable by the other's code and tests.
+
+// CanonicalID returns id in canonical form, and false when it is not a UUID:
+// such an id names no row, and must not reach a query as a uuid parameter.
+func CanonicalID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// TriggerColumns is what a trigger writes besides its ids.
+type TriggerColumns struct {
+	Spec string
+	// WebhookPath is the lower-cased webhook path, nil for other types.
+	WebhookPath *string
+}
+
+// EncodeTrigger encodes the spec of t, the i-th trigger of its deployment. A
+// CRON or WEBHOOK trigger must carry its spec; MANUAL triggers store {}.
+func EncodeTrigger(i int, t *Trigger) (TriggerColumns, error) {
+	switch t.Type {
+	case TriggerCron:
+		if t.Cron == nil {
+			return TriggerColumns{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
+		}
+		return TriggerColumns{Spec: EncodeJSON(t.Cron)}, nil
+	case TriggerWebhook:
+		if t.Webhook == nil {
+			return TriggerColumns{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
+		}
+		p := strings.ToLower(t.Webhook.Path)
+		return TriggerColumns{Spec: EncodeJSON(t.Webhook), WebhookPath: &p}, nil
+	case TriggerManual:
+		return TriggerColumns{Spec: "{}"}, nil
+	}
+	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
+}
+
+// EncodeJSON encodes one of the model's JSON-tagged structs, whose fields
+// are strings, integers and slices of strings: encoding cannot fail.
+func EncodeJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// CloneTriggers deep-copies ts, so that a mutation editing specs in place
+// cannot hide its changes from a store comparing before and after.
+func CloneTriggers(ts []Trigger) []Trigger {
+	out := make([]Trigger, len(ts))
+	for i, t := range ts {
+		if t.Cron != nil {
+			c := *t.Cron
+			if c.JitterWindowSeconds != nil {
+				w := *c.JitterWindowSeconds
+				c.JitterWindowSeconds = &w
+			}
+			t.Cron = &c
+		}
+		if t.Webhook != nil {
+			w := *t.Webhook
+			w.Methods = append([]string(nil), w.Methods...)
+			w.Secrets = append([]string(nil), w.Secrets...)
+			t.Webhook = &w
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// WorkflowName returns the definition's top-level "name" when it is a
+// non-empty string, else the workflow id.
+func WorkflowName(def json.RawMessage, workflowID string) string {
+	var v struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(def, &v) == nil && v.Name != "" {
+		return v.Name
+	}
+	return workflowID
+}
+
+// EncodeCursor makes the opaque cursor of the page after the row (t, id):
+// base64url of "<t in unix microseconds>:<id>".
+func EncodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + ":" + id))
+}
+
+// DecodeCursor reverses EncodeCursor, or returns ErrBadCursor.
+func DecodeCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	us, id, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return time.Time{}, "", ErrBadCursor
+	}
+	n, err := strconv.ParseInt(us, 10, 64)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	return time.UnixMicro(n).UTC(), u.String(), nil
+}
