@@ -350,3 +350,28 @@ func TestServeBadSecuritySettings(t *testing.T) {
 	require.NotContains(t, stderr.String(), envToken)
 	require.NotContains(t, stderr.String(), "short-secret")
 }
+
+// TestGRPCInputLimits: a message over the receive limit and a header list
+// over its limit are refused, and the server goes on serving.
+func TestGRPCInputLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s := startStack(t, nil)
+	conn, err := grpc.NewClient(s.conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(4*maxRequestBytes)))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	client := pb.NewWorkflowRuntimeServiceClient(conn)
+	ctx := context.Background()
+
+	_, err = client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "huge", DeployedBy: strings.Repeat("x", maxRequestBytes+1)})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "a message over %d bytes: %v", maxRequestBytes, err)
+
+	big := metadata.AppendToOutgoingContext(ctx, "x-padding", strings.Repeat("x", 2*maxHeaderListBytes))
+	_, err = client.ListDeployments(big, &pb.ListDeploymentsRequest{})
+	require.ErrorContains(t, err, fmt.Sprintf("(%d bytes) set by server", maxHeaderListBytes), "a header list over the limit")
+
+	_, err = s.client.ListDeployments(ctx, &pb.ListDeploymentsRequest{})
+	require.NoError(t, err, "the server serves on after refusing both")
+}
