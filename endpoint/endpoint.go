@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/webhook"
@@ -54,7 +54,7 @@ type CoordinationEndpoints struct {
 // WebhookService is the webhook side of TriggerWorkflow, and ResolveWebhook.
 type WebhookService interface {
 	Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error)
-	Resolve(ctx context.Context, req webhook.ResolveRequest) (store.WebhookTrigger, error)
+	Resolve(ctx context.Context, req webhook.ResolveRequest) (workflow.WebhookTrigger, error)
 }
 
 // NewCoordinationEndpoints builds the execution endpoints, each wrapped by

@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 )
 
@@ -409,22 +409,22 @@ func (s *fakeService) record(method string, req any) {
 
 func (s *fakeService) Deploy(_ context.Context, req deployment.DeployRequest) (deployment.Deployment, error) {
 	s.record("Deploy", req)
-	return deployment.Deployment{Deployment: &store.Deployment{ID: "from-Deploy"}}, s.err
+	return deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Deploy"}}, s.err
 }
 
 func (s *fakeService) Update(_ context.Context, req deployment.UpdateRequest) (deployment.Deployment, error) {
 	s.record("Update", req)
-	return deployment.Deployment{Deployment: &store.Deployment{ID: "from-Update"}}, s.err
+	return deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Update"}}, s.err
 }
 
 func (s *fakeService) Delete(_ context.Context, req deployment.DeleteRequest) (deployment.Deployment, error) {
 	s.record("Delete", req)
-	return deployment.Deployment{Deployment: &store.Deployment{ID: "from-Delete"}}, s.err
+	return deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Delete"}}, s.err
 }
 
 func (s *fakeService) Status(_ context.Context, req deployment.StatusRequest) (deployment.StatusResponse, error) {
 	s.record("Status", req)
-	return deployment.StatusResponse{Deployment: deployment.Deployment{Deployment: &store.Deployment{ID: "from-Status"}}}, s.err
+	return deployment.StatusResponse{Deployment: deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Status"}}}, s.err
 }
 
 func (s *fakeService) List(_ context.Context, req deployment.ListRequest) (deployment.ListResponse, error) {
@@ -449,7 +449,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			req:        deployment.DeployRequest{WorkflowID: "wf-1", DeployedBy: "alice"},
 			wantMethod: "DeployWorkflow",
 			wantCall:   "Deploy",
-			wantResp:   deployment.Deployment{Deployment: &store.Deployment{ID: "from-Deploy"}},
+			wantResp:   deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Deploy"}},
 		},
 		{
 			name:       "UpdateDeployment",
@@ -457,7 +457,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			req:        deployment.UpdateRequest{DeploymentID: "d-1", ExpectedVersion: 3},
 			wantMethod: "UpdateDeployment",
 			wantCall:   "Update",
-			wantResp:   deployment.Deployment{Deployment: &store.Deployment{ID: "from-Update"}},
+			wantResp:   deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Update"}},
 		},
 		{
 			name:       "DeleteDeployment",
@@ -465,7 +465,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			req:        deployment.DeleteRequest{DeploymentID: "d-2"},
 			wantMethod: "DeleteDeployment",
 			wantCall:   "Delete",
-			wantResp:   deployment.Deployment{Deployment: &store.Deployment{ID: "from-Delete"}},
+			wantResp:   deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Delete"}},
 		},
 		{
 			name:       "GetDeploymentStatus",
@@ -473,7 +473,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			req:        deployment.StatusRequest{WorkflowID: "wf-3"},
 			wantMethod: "GetDeploymentStatus",
 			wantCall:   "Status",
-			wantResp:   deployment.StatusResponse{Deployment: deployment.Deployment{Deployment: &store.Deployment{ID: "from-Status"}}},
+			wantResp:   deployment.StatusResponse{Deployment: deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Status"}}},
 		},
 		{
 			name:       "ListDeployments",

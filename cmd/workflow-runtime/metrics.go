@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 )
@@ -34,7 +34,7 @@ type serveMetrics struct {
 // newServeMetrics registers the runtime's metrics in r, the Go and process
 // collectors, and workflow_runtime_executions, which asks unfinished at
 // each scrape.
-func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (map[store.ExecutionStatus]int64, error)) serveMetrics {
+func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (map[workflow.ExecutionStatus]int64, error)) serveMetrics {
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		unfinishedCollector{count: unfinished})
 	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
@@ -51,8 +51,8 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 	rpc := histogram("rpc_duration_seconds", "Duration of API calls by method and gRPC code.",
 		prometheus.DefBuckets, "method", "code")
 	finished := counterVec("executions_finished_total", "Executions that reached a terminal status, by status.", "status")
-	for _, s := range []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed,
-		store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped} {
+	for _, s := range []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed,
+		workflow.ExecutionCancelled, workflow.ExecutionTimedOut, workflow.ExecutionSkipped} {
 		finished.WithLabelValues(string(s))
 	}
 	locks := counterVec("workflow_lock_attempts_total", "Workflow lock attempts by outcome (acquired, held, unavailable), and locks lost while held (lost).", "outcome")
@@ -114,7 +114,7 @@ var unfinishedDesc = prometheus.NewDesc("workflow_runtime_executions",
 // database does not answer it exports nothing, rather than failing the
 // whole scrape or reporting a backlog of zero.
 type unfinishedCollector struct {
-	count func(context.Context) (map[store.ExecutionStatus]int64, error)
+	count func(context.Context) (map[workflow.ExecutionStatus]int64, error)
 }
 
 func (c unfinishedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- unfinishedDesc }

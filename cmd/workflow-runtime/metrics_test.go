@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -95,13 +95,13 @@ func TestMetricsAreDocumented(t *testing.T) {
 // it or reporting an empty backlog.
 func TestUnfinishedCollector(t *testing.T) {
 	t.Parallel()
-	counts := map[store.ExecutionStatus]int64{store.ExecutionPending: 3, store.ExecutionRunning: 1}
+	counts := map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 3, workflow.ExecutionRunning: 1}
 	var (
 		fail     error
 		deadline atomic.Bool
 	)
 	r := prometheus.NewRegistry()
-	r.MustRegister(unfinishedCollector{count: func(ctx context.Context) (map[store.ExecutionStatus]int64, error) {
+	r.MustRegister(unfinishedCollector{count: func(ctx context.Context) (map[workflow.ExecutionStatus]int64, error) {
 		_, ok := ctx.Deadline()
 		deadline.Store(ok)
 		return counts, fail

@@ -10,10 +10,10 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Files of the embedded database in WFR_DATA_DIR.
@@ -26,7 +26,7 @@ const (
 type storeBackend interface {
 	traced.Backend
 	// UnfinishedByStatus feeds the unfinished executions gauge.
-	UnfinishedByStatus(ctx context.Context) (map[store.ExecutionStatus]int64, error)
+	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
 }
 
 // openedStore is the store serve runs on.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // TestLockDataDir: a second holder of the data dir is refused, in one line
@@ -107,7 +107,7 @@ func TestOpenStorePostgres(t *testing.T) {
 			require.Contains(t, buf.String(), `msg="migrations skipped (--no-migrate)"`)
 		} else {
 			require.Contains(t, buf.String(), `msg="migrations applied"`)
-			_, err = st.traced().ListDeployments(ctx, store.ListFilter{})
+			_, err = st.traced().ListDeployments(ctx, workflow.ListFilter{})
 			require.NoError(t, err)
 			_, err = st.UnfinishedByStatus(ctx)
 			require.NoError(t, err)

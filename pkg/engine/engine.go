@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -37,7 +37,7 @@ type Client interface {
 }
 
 // ExecuteRequest is one execution to dispatch: the parts of its
-// store.Execution row that the engine is told about, the trigger payload and
+// workflow.Execution row that the engine is told about, the trigger payload and
 // the deployed definition.
 type ExecuteRequest struct {
 	// ExecutionID is the runtime's execution id, also sent as the idempotency key.
@@ -46,7 +46,7 @@ type ExecuteRequest struct {
 	DeploymentID      string
 	DeploymentVersion int64
 	TriggerID         string
-	TriggerType       store.TriggerType
+	TriggerType       workflow.TriggerType
 	// ScheduledTime is the cron slot; required for CRON, ignored otherwise.
 	ScheduledTime *time.Time
 	// TriggeredBy is the caller's identity, sent for MANUAL executions.
@@ -78,7 +78,7 @@ type Status struct {
 	// State is RUNNING while the engine has not finished the execution
 	// (NEW, RUNNING, WAITING and PAUSED alike), else SUCCEEDED, FAILED or
 	// CANCELLED.
-	State store.ExecutionStatus
+	State workflow.ExecutionStatus
 	// Found is false when the engine does not know the execution; the other
 	// fields are then zero.
 	Found bool
@@ -97,7 +97,7 @@ type Status struct {
 // Terminal reports whether the engine has finished with the execution.
 func (s Status) Terminal() bool {
 	switch s.State {
-	case store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionCancelled:
+	case workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionCancelled:
 		return true
 	}
 	return false
@@ -114,16 +114,16 @@ var ErrCircuitOpen = errors.New("engine circuit breaker is open")
 // state maps the engine's execution status to the runtime's. An unknown
 // value is an error rather than RUNNING, so that a newer engine's status is
 // not followed until the execution times out.
-func state(s pb.ExecutionStatus) (store.ExecutionStatus, error) {
+func state(s pb.ExecutionStatus) (workflow.ExecutionStatus, error) {
 	switch s {
 	case pb.ExecutionStatus_SUCCESS:
-		return store.ExecutionSucceeded, nil
+		return workflow.ExecutionSucceeded, nil
 	case pb.ExecutionStatus_ERROR:
-		return store.ExecutionFailed, nil
+		return workflow.ExecutionFailed, nil
 	case pb.ExecutionStatus_CANCELED:
-		return store.ExecutionCancelled, nil
+		return workflow.ExecutionCancelled, nil
 	case pb.ExecutionStatus_NEW, pb.ExecutionStatus_RUNNING, pb.ExecutionStatus_WAITING, pb.ExecutionStatus_PAUSED:
-		return store.ExecutionRunning, nil
+		return workflow.ExecutionRunning, nil
 	}
 	return "", fmt.Errorf("unknown engine execution status %d", s)
 }
@@ -145,14 +145,14 @@ func statusOf(e *pb.ExecutionData, message string) (Status, error) {
 	}
 	s := Status{State: st, Found: true, StartedAt: unixMilli(e.GetStartTime()), FinishedAt: unixMilli(e.GetEndTime())}
 	switch st {
-	case store.ExecutionFailed:
+	case workflow.ExecutionFailed:
 		s.Error = e.GetMetadata()[MetaErrorMessage]
 		if s.Error == "" {
 			s.Error = message
 		}
-	case store.ExecutionSucceeded:
+	case workflow.ExecutionSucceeded:
 		s.Result = result(e.GetMetadata())
-	case store.ExecutionCancelled:
+	case workflow.ExecutionCancelled:
 		s.Error = e.GetMetadata()[MetaCancelReason]
 	}
 	return s, nil

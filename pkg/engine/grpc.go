@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -153,7 +153,7 @@ func (c *grpcClient) Execute(ctx context.Context, req ExecuteRequest) (Accepted,
 	acc := Accepted{EngineExecutionID: resp.GetExecutionId(), Status: Status{State: st, Found: true}}
 	// Only the error data explains a failure: the message may be about the
 	// call itself ("duplicate idempotency_key").
-	if st == store.ExecutionFailed {
+	if st == workflow.ExecutionFailed {
 		acc.Status.Error = resp.GetError().GetMessage()
 	}
 	return acc, nil

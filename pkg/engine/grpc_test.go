@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -139,7 +139,7 @@ func TestExecuteSendsTheContractRequest(t *testing.T) {
 	c, _ := start(t, f, Options{})
 
 	req := baseRequest()
-	req.TriggerType = store.TriggerWebhook
+	req.TriggerType = workflow.TriggerWebhook
 	req.Input = []byte(`{"order": {"id": 12345678901234567890, "total": 10.10}, "note": "a\tb"}`)
 	acc, err := c.Execute(context.Background(), req)
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestExecuteSendsTheContractRequest(t *testing.T) {
 	if diff := cmp.Diff(want, <-got, protocmp.Transform()); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
-	wantAcc := Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionRunning, Found: true}}
+	wantAcc := Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionRunning, Found: true}}
 	if diff := cmp.Diff(wantAcc, acc); diff != "" {
 		t.Errorf("accepted (-want +got):\n%s", diff)
 	}
@@ -172,27 +172,27 @@ func TestExecuteAnswers(t *testing.T) {
 		{
 			name: "new is running",
 			resp: &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_NEW},
-			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionRunning, Found: true}},
+			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionRunning, Found: true}},
 		},
 		{
 			name: "finished synchronously",
 			resp: &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_SUCCESS},
-			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionSucceeded, Found: true}},
+			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionSucceeded, Found: true}},
 		},
 		{
 			name: "error status with an execution id is a failed execution",
 			resp: &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_ERROR, Message: "m", Error: &pb.ErrorData{Message: "bad node"}},
-			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionFailed, Found: true, Error: "bad node"}},
+			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionFailed, Found: true, Error: "bad node"}},
 		},
 		{
 			name: "failed execution without error data has no error text",
 			resp: &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_ERROR, Message: "duplicate idempotency_key"},
-			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionFailed, Found: true}},
+			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionFailed, Found: true}},
 		},
 		{
 			name: "cancelled already",
 			resp: &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_CANCELED, Message: "m"},
-			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: store.ExecutionCancelled, Found: true}},
+			want: Accepted{EngineExecutionID: "eng-1", Status: Status{State: workflow.ExecutionCancelled, Found: true}},
 		},
 		{
 			name:         "rejection explained by error data",
@@ -269,35 +269,35 @@ func TestStatusMapping(t *testing.T) {
 		want    Status
 		wantErr bool
 	}{
-		{name: "new", resp: found(pb.ExecutionStatus_NEW, 0, 0), want: Status{State: store.ExecutionRunning, Found: true}},
-		{name: "running", resp: found(pb.ExecutionStatus_RUNNING, startMs, 0), want: Status{State: store.ExecutionRunning, Found: true, StartedAt: &started}},
-		{name: "waiting", resp: found(pb.ExecutionStatus_WAITING, startMs, 0), want: Status{State: store.ExecutionRunning, Found: true, StartedAt: &started}},
-		{name: "paused", resp: found(pb.ExecutionStatus_PAUSED, startMs, 0), want: Status{State: store.ExecutionRunning, Found: true, StartedAt: &started}},
-		{name: "success", resp: found(pb.ExecutionStatus_SUCCESS, startMs, endMs), want: Status{State: store.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished}},
-		{name: "error carries the engine's message", resp: found(pb.ExecutionStatus_ERROR, startMs, endMs), want: Status{State: store.ExecutionFailed, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "engine message"}},
+		{name: "new", resp: found(pb.ExecutionStatus_NEW, 0, 0), want: Status{State: workflow.ExecutionRunning, Found: true}},
+		{name: "running", resp: found(pb.ExecutionStatus_RUNNING, startMs, 0), want: Status{State: workflow.ExecutionRunning, Found: true, StartedAt: &started}},
+		{name: "waiting", resp: found(pb.ExecutionStatus_WAITING, startMs, 0), want: Status{State: workflow.ExecutionRunning, Found: true, StartedAt: &started}},
+		{name: "paused", resp: found(pb.ExecutionStatus_PAUSED, startMs, 0), want: Status{State: workflow.ExecutionRunning, Found: true, StartedAt: &started}},
+		{name: "success", resp: found(pb.ExecutionStatus_SUCCESS, startMs, endMs), want: Status{State: workflow.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished}},
+		{name: "error carries the engine's message", resp: found(pb.ExecutionStatus_ERROR, startMs, endMs), want: Status{State: workflow.ExecutionFailed, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "engine message"}},
 		{
 			name: "error prefers the execution's error message",
 			resp: withMeta(found(pb.ExecutionStatus_ERROR, startMs, endMs), map[string]string{MetaErrorMessage: "node b failed"}),
-			want: Status{State: store.ExecutionFailed, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "node b failed"},
+			want: Status{State: workflow.ExecutionFailed, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "node b failed"},
 		},
 		{
 			name: "success carries a JSON result",
 			resp: withMeta(found(pb.ExecutionStatus_SUCCESS, startMs, endMs), map[string]string{MetaResult: `{"ok":true,"n":1.50}`}),
-			want: Status{State: store.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished, Result: []byte(`{"ok":true,"n":1.50}`)},
+			want: Status{State: workflow.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished, Result: []byte(`{"ok":true,"n":1.50}`)},
 		},
 		{
 			name: "success result that is not JSON becomes a JSON string",
 			resp: withMeta(found(pb.ExecutionStatus_SUCCESS, startMs, endMs), map[string]string{MetaResult: `done "ok"`}),
-			want: Status{State: store.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished, Result: []byte(`"done \"ok\""`)},
+			want: Status{State: workflow.ExecutionSucceeded, Found: true, StartedAt: &started, FinishedAt: &finished, Result: []byte(`"done \"ok\""`)},
 		},
 		{
 			name: "result and error only where they belong",
 			resp: withMeta(found(pb.ExecutionStatus_RUNNING, startMs, 0), map[string]string{MetaResult: `1`, MetaErrorMessage: "x"}),
-			want: Status{State: store.ExecutionRunning, Found: true, StartedAt: &started},
+			want: Status{State: workflow.ExecutionRunning, Found: true, StartedAt: &started},
 		},
-		{name: "canceled", resp: found(pb.ExecutionStatus_CANCELED, startMs, endMs), want: Status{State: store.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished}},
+		{name: "canceled", resp: found(pb.ExecutionStatus_CANCELED, startMs, endMs), want: Status{State: workflow.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished}},
 		{name: "canceled with a reason", resp: withMeta(found(pb.ExecutionStatus_CANCELED, startMs, endMs), map[string]string{MetaCancelReason: "operator"}),
-			want: Status{State: store.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "operator"}},
+			want: Status{State: workflow.ExecutionCancelled, Found: true, StartedAt: &started, FinishedAt: &finished, Error: "operator"}},
 		{name: "not found", resp: &pb.GetExecutionStatusResponse{Found: false, Message: "unknown"}, want: Status{}},
 		{name: "not found as a code", code: codes.NotFound, want: Status{}},
 		{name: "found without execution", resp: &pb.GetExecutionStatusResponse{Found: true}, wantErr: true},

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -38,18 +38,18 @@ func buildExecuteRequest(req ExecuteRequest, sendDefinition bool) (*pb.ExecuteWo
 	out := &pb.ExecuteWorkflowRequest{WorkflowId: req.WorkflowID}
 	var err error
 	switch req.TriggerType {
-	case store.TriggerCron:
+	case workflow.TriggerCron:
 		if req.ScheduledTime == nil {
 			return nil, errors.E(errors.Internal, "cron execution without a scheduled time")
 		}
 		out.Mode = pb.ExecutionMode_SCHEDULED
 		out.TriggeredBy = "cron:" + req.TriggerID
 		out.InputData = map[string]string{InputScheduledTime: rfc3339(*req.ScheduledTime)}
-	case store.TriggerWebhook:
+	case workflow.TriggerWebhook:
 		out.Mode = pb.ExecutionMode_WEBHOOK
 		out.TriggeredBy = "webhook:" + req.WebhookPath
 		out.InputData, err = inputData(req.Input)
-	case store.TriggerManual:
+	case workflow.TriggerManual:
 		out.Mode = pb.ExecutionMode_MANUAL
 		out.TriggeredBy = req.TriggeredBy
 		out.InputData, err = inputData(req.Input)

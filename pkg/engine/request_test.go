@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -26,7 +26,7 @@ func baseRequest() ExecuteRequest {
 		DeploymentID:      "dep-1",
 		DeploymentVersion: 7,
 		TriggerID:         "trg-1",
-		TriggerType:       store.TriggerManual,
+		TriggerType:       workflow.TriggerManual,
 		TriggeredBy:       "alice",
 		WebhookPath:       "/hooks/orders",
 		TraceID:           "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -62,7 +62,7 @@ func TestBuildExecuteRequest(t *testing.T) {
 		},
 		{
 			name: "webhook sends its path",
-			edit: func(r *ExecuteRequest) { r.TriggerType = store.TriggerWebhook },
+			edit: func(r *ExecuteRequest) { r.TriggerType = workflow.TriggerWebhook },
 			want: func(w *pb.ExecuteWorkflowRequest) {
 				w.Mode = pb.ExecutionMode_WEBHOOK
 				w.TriggeredBy = "webhook:/hooks/orders"
@@ -70,7 +70,7 @@ func TestBuildExecuteRequest(t *testing.T) {
 		},
 		{
 			name: "cron sends its slot instead of the payload",
-			edit: func(r *ExecuteRequest) { r.TriggerType, r.ScheduledTime = store.TriggerCron, &slot },
+			edit: func(r *ExecuteRequest) { r.TriggerType, r.ScheduledTime = workflow.TriggerCron, &slot },
 			want: func(w *pb.ExecuteWorkflowRequest) {
 				w.Mode = pb.ExecutionMode_SCHEDULED
 				w.TriggeredBy = "cron:trg-1"
@@ -82,7 +82,7 @@ func TestBuildExecuteRequest(t *testing.T) {
 			name: "cron slot keeps sub-second precision",
 			edit: func(r *ExecuteRequest) {
 				s := slot.Add(250 * time.Millisecond)
-				r.TriggerType, r.ScheduledTime = store.TriggerCron, &s
+				r.TriggerType, r.ScheduledTime = workflow.TriggerCron, &s
 			},
 			want: func(w *pb.ExecuteWorkflowRequest) {
 				w.Mode = pb.ExecutionMode_SCHEDULED
@@ -194,9 +194,9 @@ func TestBuildExecuteRequestErrors(t *testing.T) {
 		{"payload with trailing data", func(r *ExecuteRequest) { r.Input = []byte(`{"a":1} {}`) }, errors.Invalid},
 		{"payload not UTF-8", func(r *ExecuteRequest) { r.Input = []byte("{\"a\":[\"\xff\"]}") }, errors.Invalid},
 		{"webhook payload checked too", func(r *ExecuteRequest) {
-			r.TriggerType, r.Input = store.TriggerWebhook, []byte(`1`)
+			r.TriggerType, r.Input = workflow.TriggerWebhook, []byte(`1`)
 		}, errors.Invalid},
-		{"cron without slot", func(r *ExecuteRequest) { r.TriggerType = store.TriggerCron }, errors.Internal},
+		{"cron without slot", func(r *ExecuteRequest) { r.TriggerType = workflow.TriggerCron }, errors.Internal},
 		{"unknown trigger type", func(r *ExecuteRequest) { r.TriggerType = "EMAIL" }, errors.Internal},
 		{"definition not JSON", func(r *ExecuteRequest) { r.DefinitionJSON = []byte(`{"a"`) }, errors.Internal},
 		{"definition not UTF-8", func(r *ExecuteRequest) { r.DefinitionJSON = []byte("{\"a\":\"\xff\"}") }, errors.Internal},
@@ -215,11 +215,11 @@ func TestBuildExecuteRequestErrors(t *testing.T) {
 
 func TestStatusTerminal(t *testing.T) {
 	t.Parallel()
-	for st, want := range map[store.ExecutionStatus]bool{
-		store.ExecutionRunning:   false,
-		store.ExecutionSucceeded: true,
-		store.ExecutionFailed:    true,
-		store.ExecutionCancelled: true,
+	for st, want := range map[workflow.ExecutionStatus]bool{
+		workflow.ExecutionRunning:   false,
+		workflow.ExecutionSucceeded: true,
+		workflow.ExecutionFailed:    true,
+		workflow.ExecutionCancelled: true,
 	} {
 		require.Equal(t, want, Status{State: st}.Terminal(), st)
 	}

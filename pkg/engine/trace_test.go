@@ -15,9 +15,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -32,7 +32,7 @@ func TestCallsAreTraced(t *testing.T) {
 	ctx, parent := tracing.StartSpan(context.Background(), "dispatch", trace.SpanKindInternal)
 	traceID := parent.SpanContext().TraceID()
 	acc, err := client.Execute(ctx, engine.ExecuteRequest{
-		ExecutionID: "e1", WorkflowID: "w1", TriggerType: store.TriggerManual, TriggeredBy: "test",
+		ExecutionID: "e1", WorkflowID: "w1", TriggerType: workflow.TriggerManual, TriggeredBy: "test",
 		TraceID: traceID.String(), TraceParent: "00-" + traceID.String() + "-00f067aa0ba902b7-01",
 	})
 	require.NoError(t, err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // What follows is how both SQL stores encode the model the same way: ids,
@@ -34,20 +36,20 @@ type TriggerColumns struct {
 
 // EncodeTrigger encodes the spec of t, the i-th trigger of its deployment. A
 // CRON or WEBHOOK trigger must carry its spec; MANUAL triggers store {}.
-func EncodeTrigger(i int, t *Trigger) (TriggerColumns, error) {
+func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
 	switch t.Type {
-	case TriggerCron:
+	case workflow.TriggerCron:
 		if t.Cron == nil {
 			return TriggerColumns{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
 		}
 		return TriggerColumns{Spec: EncodeJSON(t.Cron)}, nil
-	case TriggerWebhook:
+	case workflow.TriggerWebhook:
 		if t.Webhook == nil {
 			return TriggerColumns{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
 		}
 		p := strings.ToLower(t.Webhook.Path)
 		return TriggerColumns{Spec: EncodeJSON(t.Webhook), WebhookPath: &p}, nil
-	case TriggerManual:
+	case workflow.TriggerManual:
 		return TriggerColumns{Spec: "{}"}, nil
 	}
 	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
@@ -58,42 +60,6 @@ func EncodeTrigger(i int, t *Trigger) (TriggerColumns, error) {
 func EncodeJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// CloneTriggers deep-copies ts, so that a mutation editing specs in place
-// cannot hide its changes from a store comparing before and after.
-func CloneTriggers(ts []Trigger) []Trigger {
-	out := make([]Trigger, len(ts))
-	for i, t := range ts {
-		if t.Cron != nil {
-			c := *t.Cron
-			if c.JitterWindowSeconds != nil {
-				w := *c.JitterWindowSeconds
-				c.JitterWindowSeconds = &w
-			}
-			t.Cron = &c
-		}
-		if t.Webhook != nil {
-			w := *t.Webhook
-			w.Methods = append([]string(nil), w.Methods...)
-			w.Secrets = append([]string(nil), w.Secrets...)
-			t.Webhook = &w
-		}
-		out[i] = t
-	}
-	return out
-}
-
-// WorkflowName returns the definition's top-level "name" when it is a
-// non-empty string, else the workflow id.
-func WorkflowName(def json.RawMessage, workflowID string) string {
-	var v struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(def, &v) == nil && v.Name != "" {
-		return v.Name
-	}
-	return workflowID
 }
 
 // EncodeCursor makes the opaque cursor of the page after the row (t, id):

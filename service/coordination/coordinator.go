@@ -18,21 +18,22 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Store is what the coordinator reads and writes.
 type Store interface {
-	GetDeployment(ctx context.Context, id string) (*store.Deployment, error)
-	GetActiveDeployment(ctx context.Context, workflowID string) (*store.Deployment, error)
-	CreateExecution(ctx context.Context, e *store.Execution) (bool, error)
-	FindExecutionByKey(ctx context.Context, workflowID, key string) (*store.Execution, error)
-	GetExecution(ctx context.Context, id string) (*store.Execution, error)
-	ListExecutions(ctx context.Context, f store.ExecutionFilter) (store.ExecutionPage, error)
-	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]store.Execution, error)
+	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
+	CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error)
+	FindExecutionByKey(ctx context.Context, workflowID, key string) (*workflow.Execution, error)
+	GetExecution(ctx context.Context, id string) (*workflow.Execution, error)
+	ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (workflow.ExecutionPage, error)
+	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
-	TransitionExecution(ctx context.Context, id string, t store.Transition) (*store.Execution, error)
+	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
-	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Execution, error)
+	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 }
 
@@ -253,8 +254,8 @@ func (c *Coordinator) Stop(ctx context.Context) {
 // CreateExecution records e as a PENDING execution owned by this replica and
 // runs it; it writes nothing, and returns false, when store.CreateExecution
 // does not. The scheduler records its fires through it.
-func (c *Coordinator) CreateExecution(ctx context.Context, e *store.Execution) (bool, error) {
-	e.Status = store.ExecutionPending
+func (c *Coordinator) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
+	e.Status = workflow.ExecutionPending
 	e.OwnerInstance = c.opts.InstanceID
 	// The first lease is on this replica's clock; the first renewal, a
 	// third of a lease later, puts it on the database's like every other.
@@ -272,7 +273,7 @@ func (c *Coordinator) CreateExecution(ctx context.Context, e *store.Execution) (
 // already or is stopping; a stopping replica gives the lease up instead.
 // adopted says that another replica may have worked on e before. The run's
 // spans are of e's trace, under parent when it is the span that created e.
-func (c *Coordinator) start(e store.Execution, adopted bool, parent trace.SpanContext) {
+func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.SpanContext) {
 	c.mu.Lock()
 	if c.stopping {
 		c.mu.Unlock()
@@ -437,7 +438,7 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 		webhookPaths: map[string]string{},
 	}
 	if info.policy == "" {
-		info.policy = store.OverlapSkip
+		info.policy = workflow.OverlapSkip
 	}
 	if d.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(d.Config.ExecutionTimeoutSeconds) * time.Second

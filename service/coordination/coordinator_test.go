@@ -20,9 +20,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
@@ -74,18 +74,18 @@ func (r *rig) coordinatorWith(instance string, eng engine.Client, locks Locker) 
 }
 
 // deploy creates a DEPLOYED deployment of a new workflow with a MANUAL trigger.
-func (r *rig) deploy(cfg store.Config) string {
+func (r *rig) deploy(cfg workflow.Config) string {
 	r.t.Helper()
-	d := &store.Deployment{
-		WorkflowID: "wf-" + uuid.NewString()[:8], Status: store.StatusDeployed, Version: 1,
+	d := &workflow.Deployment{
+		WorkflowID: "wf-" + uuid.NewString()[:8], Status: workflow.StatusDeployed, Version: 1,
 		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`), Config: cfg,
-		Triggers: []store.Trigger{{Type: store.TriggerManual, Enabled: true}},
+		Triggers: []workflow.Trigger{{Type: workflow.TriggerManual, Enabled: true}},
 	}
-	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, store.Event{Action: store.ActionDeploy}))
+	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, workflow.Event{Action: workflow.ActionDeploy}))
 	return d.WorkflowID
 }
 
-func (r *rig) trigger(c *Coordinator, wf string) store.Execution {
+func (r *rig) trigger(c *Coordinator, wf string) workflow.Execution {
 	r.t.Helper()
 	resp, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf, TriggerData: `{"n": 1}`})
 	require.NoError(r.t, err)
@@ -93,7 +93,7 @@ func (r *rig) trigger(c *Coordinator, wf string) store.Execution {
 	return resp.Execution
 }
 
-func (r *rig) get(id string) store.Execution {
+func (r *rig) get(id string) workflow.Execution {
 	r.t.Helper()
 	e, err := r.st.GetExecution(context.Background(), id)
 	require.NoError(r.t, err)
@@ -101,7 +101,7 @@ func (r *rig) get(id string) store.Execution {
 }
 
 // waitStatus waits until execution id is in one of statuses and returns it.
-func (r *rig) waitStatus(id string, statuses ...store.ExecutionStatus) store.Execution {
+func (r *rig) waitStatus(id string, statuses ...workflow.ExecutionStatus) workflow.Execution {
 	r.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -132,15 +132,15 @@ func TestManualTriggerRunsToItsEnd(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 50 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
 	c := r.coordinator("a")
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 
 	e := r.trigger(c, wf)
-	require.Equal(t, store.ExecutionPending, e.Status)
-	require.Equal(t, store.TriggerManual, e.TriggerType)
+	require.Equal(t, workflow.ExecutionPending, e.Status)
+	require.Equal(t, workflow.TriggerManual, e.TriggerType)
 	require.Equal(t, "manual", e.TriggeredBy)
 	require.NotEmpty(t, e.TriggerID, "the deployment's MANUAL trigger")
 
-	done := r.waitStatus(e.ID, store.ExecutionSucceeded)
+	done := r.waitStatus(e.ID, workflow.ExecutionSucceeded)
 	require.NotEmpty(t, done.EngineExecutionID)
 	require.NotNil(t, done.StartedTime)
 	require.NotNil(t, done.FinishedTime)
@@ -161,7 +161,7 @@ func TestIdempotencyKeyReturnsTheSameExecution(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{})
 	c := r.coordinator("a")
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapAllowAll})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
 
 	var wg sync.WaitGroup
 	ids := make([]string, 8)
@@ -184,7 +184,7 @@ func TestIdempotencyKeyReturnsTheSameExecution(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, fresh, "exactly one call started the execution")
-	r.waitStatus(ids[0], store.ExecutionSucceeded)
+	r.waitStatus(ids[0], workflow.ExecutionSucceeded)
 	require.Equal(t, 1, r.countExecutions(wf))
 	require.Equal(t, 1, r.calls(ids[0]))
 }
@@ -193,13 +193,13 @@ func TestTriggerRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{})
 	c := r.coordinator("a")
-	wf := r.deploy(store.Config{})
-	paused := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
+	paused := r.deploy(workflow.Config{})
 	d, err := r.st.GetActiveDeployment(context.Background(), paused)
 	require.NoError(t, err)
-	_, err = r.st.UpdateDeployment(context.Background(), d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusPaused
-		return store.Event{Action: store.ActionPause}, nil
+	_, err = r.st.UpdateDeployment(context.Background(), d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusPaused
+		return workflow.Event{Action: workflow.ActionPause}, nil
 	})
 	require.NoError(t, err)
 
@@ -217,7 +217,7 @@ func TestTriggerRejectsBadInput(t *testing.T) {
 		{"too deep", TriggerRequest{WorkflowID: wf, TriggerData: deep}, errors.Invalid},
 		{"key too long", TriggerRequest{WorkflowID: wf, IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
 		{"actor too long", TriggerRequest{WorkflowID: wf, TriggeredBy: strings.Repeat("k", 300)}, errors.Invalid},
-		{"cron is not triggered by a call", TriggerRequest{WorkflowID: wf, TriggerType: store.TriggerCron}, errors.Invalid},
+		{"cron is not triggered by a call", TriggerRequest{WorkflowID: wf, TriggerType: workflow.TriggerCron}, errors.Invalid},
 		{"a webhook is not for this service", TriggerRequest{WebhookPath: "orders/new"}, errors.Invalid},
 		{"unknown workflow", TriggerRequest{WorkflowID: "wf-unknown"}, errors.NotFound},
 		{"paused deployment", TriggerRequest{WorkflowID: paused}, errors.FailedPrecondition},
@@ -255,44 +255,44 @@ func TestOverlapPolicies(t *testing.T) {
 func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
 
 	t.Run("SKIP", func(t *testing.T) {
-		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 		first := r.trigger(c, wf)
-		r.waitStatus(first.ID, store.ExecutionRunning)
-		second := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSkipped)
+		r.waitStatus(first.ID, workflow.ExecutionRunning)
+		second := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
 		require.Equal(t, "workflow is running execution "+first.ID, second.SkipReason)
 		require.Zero(t, r.calls(second.ID))
-		r.waitStatus(first.ID, store.ExecutionSucceeded)
+		r.waitStatus(first.ID, workflow.ExecutionSucceeded)
 		// The lock went with the first run: the next trigger runs.
-		r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSucceeded)
+		r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSucceeded)
 	})
 	t.Run("ALLOW_ALL", func(t *testing.T) {
-		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapAllowAll})
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
 		first, second := r.trigger(c, wf), r.trigger(c, wf)
-		r.waitStatus(first.ID, store.ExecutionRunning, store.ExecutionSucceeded)
-		r.waitStatus(second.ID, store.ExecutionRunning, store.ExecutionSucceeded)
-		a, b := r.waitStatus(first.ID, store.ExecutionSucceeded), r.waitStatus(second.ID, store.ExecutionSucceeded)
+		r.waitStatus(first.ID, workflow.ExecutionRunning, workflow.ExecutionSucceeded)
+		r.waitStatus(second.ID, workflow.ExecutionRunning, workflow.ExecutionSucceeded)
+		a, b := r.waitStatus(first.ID, workflow.ExecutionSucceeded), r.waitStatus(second.ID, workflow.ExecutionSucceeded)
 		require.True(t, b.StartedTime.Before(*a.FinishedTime), "the two ran at the same time")
 	})
 	t.Run("BUFFER_ONE", func(t *testing.T) {
-		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 		first := r.trigger(c, wf)
-		r.waitStatus(first.ID, store.ExecutionRunning)
+		r.waitStatus(first.ID, workflow.ExecutionRunning)
 		second := r.trigger(c, wf)
-		third := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSkipped)
+		third := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
 		require.Equal(t, "execution "+second.ID+" is already buffered", third.SkipReason)
-		require.Equal(t, store.ExecutionPending, r.get(second.ID).Status, "buffered while the first runs")
-		a := r.waitStatus(first.ID, store.ExecutionSucceeded)
-		b := r.waitStatus(second.ID, store.ExecutionSucceeded)
+		require.Equal(t, workflow.ExecutionPending, r.get(second.ID).Status, "buffered while the first runs")
+		a := r.waitStatus(first.ID, workflow.ExecutionSucceeded)
+		b := r.waitStatus(second.ID, workflow.ExecutionSucceeded)
 		require.False(t, b.StartedTime.Before(*a.FinishedTime), "the buffered run starts after the first ends")
 	})
 	t.Run("CANCEL_OTHER", func(t *testing.T) {
-		wf := r.deploy(store.Config{OverlapPolicy: store.OverlapCancelOther})
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapCancelOther})
 		first := r.trigger(c, wf)
-		r.waitStatus(first.ID, store.ExecutionRunning)
+		r.waitStatus(first.ID, workflow.ExecutionRunning)
 		second := r.trigger(c, wf)
-		a := r.waitStatus(first.ID, store.ExecutionCancelled)
+		a := r.waitStatus(first.ID, workflow.ExecutionCancelled)
 		require.Equal(t, "cancelled: replaced by execution "+second.ID, a.ErrorMessage)
-		r.waitStatus(second.ID, store.ExecutionSucceeded)
+		r.waitStatus(second.ID, workflow.ExecutionSucceeded)
 		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: a.EngineExecutionID})
 		require.NoError(t, err)
 		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine too")
@@ -305,7 +305,7 @@ func TestEngineFailureHangAndTimeout(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, enginesim.Config{FailureRate: 1})
 		c := r.coordinator("a")
-		e := r.waitStatus(r.trigger(c, r.deploy(store.Config{})).ID, store.ExecutionFailed)
+		e := r.waitStatus(r.trigger(c, r.deploy(workflow.Config{})).ID, workflow.ExecutionFailed)
 		require.NotEmpty(t, e.ErrorMessage)
 		require.NotNil(t, e.FinishedTime)
 	})
@@ -313,10 +313,10 @@ func TestEngineFailureHangAndTimeout(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, enginesim.Config{HangRate: 1})
 		c := r.coordinator("a")
-		wf := r.deploy(store.Config{ExecutionTimeoutSeconds: 1})
+		wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
 		e := r.trigger(c, wf)
-		require.Equal(t, store.ExecutionRunning, r.waitStatus(e.ID, store.ExecutionRunning).Status)
-		done := r.waitStatus(e.ID, store.ExecutionTimedOut)
+		require.Equal(t, workflow.ExecutionRunning, r.waitStatus(e.ID, workflow.ExecutionRunning).Status)
+		done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 		require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
 		require.GreaterOrEqual(t, done.FinishedTime.Sub(*done.StartedTime), time.Second)
 		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: done.EngineExecutionID})
@@ -329,14 +329,14 @@ func TestCancelExecution(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
 	a, b := r.coordinator("a"), r.coordinator("b")
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 	e := r.trigger(a, wf)
-	r.waitStatus(e.ID, store.ExecutionRunning)
+	r.waitStatus(e.ID, workflow.ExecutionRunning)
 
 	// Another replica than the owner cancels.
 	got, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: e.ID, Reason: "operator said so"})
 	require.NoError(t, err)
-	require.Equal(t, store.ExecutionCancelled, got.Status)
+	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Equal(t, "cancelled: operator said so", got.ErrorMessage)
 	resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: got.EngineExecutionID})
 	require.NoError(t, err)
@@ -365,12 +365,12 @@ func TestCancelExecution(t *testing.T) {
 
 	// A PENDING execution is cancelled before it reaches the engine: this
 	// one waits behind a hung run under BUFFER_ONE.
-	wf2 := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
-	r.waitStatus(r.trigger(a, wf2).ID, store.ExecutionRunning)
+	wf2 := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
+	r.waitStatus(r.trigger(a, wf2).ID, workflow.ExecutionRunning)
 	buffered := r.trigger(a, wf2)
 	got, err = b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
 	require.NoError(t, err)
-	require.Equal(t, store.ExecutionCancelled, got.Status)
+	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Empty(t, got.EngineExecutionID)
 	time.Sleep(100 * time.Millisecond)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution is never dispatched")
@@ -387,12 +387,12 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 	require.NoError(t, lis.Close())
 
 	c := r.coordinatorWith("a", simtest.Client(t, addr), r.locks)
-	e := r.trigger(c, r.deploy(store.Config{}))
+	e := r.trigger(c, r.deploy(workflow.Config{}))
 	time.Sleep(500 * time.Millisecond)
-	require.Equal(t, store.ExecutionPending, r.get(e.ID).Status)
+	require.Equal(t, workflow.ExecutionPending, r.get(e.ID).Status)
 
 	simtest.Serve(t, r.sim, addr)
-	r.waitStatus(e.ID, store.ExecutionSucceeded)
+	r.waitStatus(e.ID, workflow.ExecutionSucceeded)
 	require.Equal(t, 1, r.calls(e.ID))
 }
 
@@ -402,9 +402,9 @@ func TestAdoption(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 1500 * time.Millisecond, MaxDuration: 1500 * time.Millisecond})
 	dead := r.coordinator("dead")
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 	running := r.trigger(dead, wf)
-	r.waitStatus(running.ID, store.ExecutionRunning)
+	r.waitStatus(running.ID, workflow.ExecutionRunning)
 	// Dies: its runs stop, nothing is released.
 	dead.halt()
 	dead.wg.Wait()
@@ -413,22 +413,22 @@ func TestAdoption(t *testing.T) {
 	d, err := r.st.GetActiveDeployment(context.Background(), wf)
 	require.NoError(t, err)
 	expired := time.Now().Add(-time.Minute)
-	pending := &store.Execution{
-		WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: store.TriggerManual,
-		Status: store.ExecutionPending, FiredTime: time.Now().UTC(), OwnerInstance: "dead", LeaseExpiresAt: &expired,
+	pending := &workflow.Execution{
+		WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: workflow.TriggerManual,
+		Status: workflow.ExecutionPending, FiredTime: time.Now().UTC(), OwnerInstance: "dead", LeaseExpiresAt: &expired,
 	}
 	created, err := r.st.CreateExecution(context.Background(), pending)
 	require.NoError(t, err)
 	require.True(t, created)
 
 	r.coordinator("heir")
-	done := r.waitStatus(running.ID, store.ExecutionSucceeded)
+	done := r.waitStatus(running.ID, workflow.ExecutionSucceeded)
 	require.Equal(t, "heir", done.OwnerInstance)
 	require.Equal(t, 1, r.calls(running.ID), "the RUNNING one is followed, not dispatched again")
 	// The PENDING one waited for the lock of the RUNNING one (SKIP skips
 	// only when the lock is held at its turn; the heir takes its turn after
 	// adopting both, in fired order).
-	p := r.waitStatus(pending.ID, store.ExecutionSucceeded, store.ExecutionSkipped)
+	p := r.waitStatus(pending.ID, workflow.ExecutionSucceeded, workflow.ExecutionSkipped)
 	require.Equal(t, "heir", p.OwnerInstance)
 }
 
@@ -439,19 +439,19 @@ func TestStopReleasesLeases(t *testing.T) {
 	r := newRig(t, enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second})
 	a := New(r.st, r.engine, r.locks, testOptions("a"))
 	a.Start()
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 	e := r.trigger(a, wf)
-	r.waitStatus(e.ID, store.ExecutionRunning)
+	r.waitStatus(e.ID, workflow.ExecutionRunning)
 	a.Stop(context.Background())
 	row := r.get(e.ID)
-	require.Equal(t, store.ExecutionRunning, row.Status)
+	require.Equal(t, workflow.ExecutionRunning, row.Status)
 	require.False(t, row.LeaseExpiresAt.After(time.Now()), "lease released")
 	holder, err := r.locks.Holder(context.Background(), wf)
 	require.NoError(t, err)
 	require.Equal(t, e.ID, holder, "the lock stays with the running execution")
 
 	r.coordinator("b")
-	done := r.waitStatus(e.ID, store.ExecutionSucceeded)
+	done := r.waitStatus(e.ID, workflow.ExecutionSucceeded)
 	require.Equal(t, "b", done.OwnerInstance)
 	require.Eventually(t, func() bool {
 		holder, err := r.locks.Holder(context.Background(), wf)
@@ -470,7 +470,7 @@ func TestStopTwice(t *testing.T) {
 	stall := stallingEngine{Client: r.engine, entered: make(chan struct{}, 1), release: release}
 	c := New(r.st, stall, r.locks, testOptions("a"))
 	c.Start()
-	r.trigger(c, r.deploy(store.Config{}))
+	r.trigger(c, r.deploy(workflow.Config{}))
 	<-stall.entered
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -517,21 +517,21 @@ func TestRedisStoppedMidway(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	locks := lock.NewDistributedLockManager(rdb, "wfr_test:")
 	c := r.coordinatorWith("a", r.engine, locks)
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 
 	first := r.trigger(c, wf)
-	r.waitStatus(first.ID, store.ExecutionRunning)
+	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	stopRedis()
 
 	// Two more triggers while the first runs: both skipped, by the database.
 	second, third := r.trigger(c, wf), r.trigger(c, wf)
-	s2 := r.waitStatus(second.ID, store.ExecutionSkipped)
-	r.waitStatus(third.ID, store.ExecutionSkipped)
+	s2 := r.waitStatus(second.ID, workflow.ExecutionSkipped)
+	r.waitStatus(third.ID, workflow.ExecutionSkipped)
 	require.Equal(t, "workflow is running execution "+first.ID, s2.SkipReason)
-	r.waitStatus(first.ID, store.ExecutionSucceeded)
+	r.waitStatus(first.ID, workflow.ExecutionSucceeded)
 
 	// Once the first is over, the next trigger runs, still without Redis.
-	fourth := r.waitStatus(r.trigger(c, wf).ID, store.ExecutionSucceeded)
+	fourth := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSucceeded)
 	for _, id := range []string{first.ID, fourth.ID} {
 		require.Equal(t, 1, r.calls(id))
 	}
@@ -545,9 +545,9 @@ func TestDeadOwnersLockDoesNotSkip(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 50 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
 	dead := r.coordinator("dead")
-	wf := r.deploy(store.Config{})
+	wf := r.deploy(workflow.Config{})
 	first := r.trigger(dead, wf)
-	r.waitStatus(first.ID, store.ExecutionRunning)
+	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	dead.halt()
 	dead.wg.Wait()
 
@@ -557,9 +557,9 @@ func TestDeadOwnersLockDoesNotSkip(t *testing.T) {
 	t.Cleanup(func() { live.Stop(context.Background()) })
 	require.Eventually(t, func() bool { return r.get(first.ID).LeaseExpiresAt.Before(time.Now()) }, 5*time.Second, 20*time.Millisecond)
 	second := r.trigger(live, wf)
-	r.waitStatus(second.ID, store.ExecutionSucceeded)
+	r.waitStatus(second.ID, workflow.ExecutionSucceeded)
 	done := r.get(first.ID)
-	require.Equal(t, store.ExecutionSucceeded, done.Status)
+	require.Equal(t, workflow.ExecutionSucceeded, done.Status)
 	require.Equal(t, "dead", done.OwnerInstance, "recorded for its dead owner, not adopted")
 }
 
@@ -585,14 +585,14 @@ func TestSkipAfterRedisOutage(t *testing.T) {
 	fl := &flakyLocker{DistributedLockManager: r.locks}
 	fl.down.Store(true)
 	c := r.coordinatorWith("a", r.engine, fl)
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	a := r.trigger(c, wf)
-	r.waitStatus(a.ID, store.ExecutionRunning)
+	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	fl.down.Store(false)
 	time.Sleep(redisBackoff + 100*time.Millisecond)
 	b := r.trigger(c, wf)
-	got := r.waitStatus(b.ID, store.ExecutionRunning, store.ExecutionSkipped)
-	require.Equal(t, store.ExecutionSkipped, got.Status, "SKIP overlapped")
+	got := r.waitStatus(b.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
+	require.Equal(t, workflow.ExecutionSkipped, got.Status, "SKIP overlapped")
 	require.Equal(t, "workflow is running execution "+a.ID, got.SkipReason)
 }
 
@@ -613,12 +613,12 @@ func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 5 * time.Second, MaxDuration: 5 * time.Second})
 	c := r.coordinatorWith("a", slowAccept{r.engine, 200 * time.Millisecond}, nil)
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	d, err := r.st.GetActiveDeployment(context.Background(), wf)
 	require.NoError(t, err)
-	mk := func(fired time.Time) store.Execution {
-		e := &store.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
-			TriggerType: store.TriggerManual, FiredTime: fired.UTC(), TraceID: "t", TriggeredBy: "x"}
+	mk := func(fired time.Time) workflow.Execution {
+		e := &workflow.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
+			TriggerType: workflow.TriggerManual, FiredTime: fired.UTC(), TraceID: "t", TriggeredBy: "x"}
 		ok, err := c.CreateExecution(context.Background(), e)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -628,9 +628,9 @@ func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 	y := mk(now) // fired later, inserted first
 	time.Sleep(20 * time.Millisecond)
 	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, inserted 20 ms later
-	ys := r.waitStatus(y.ID, store.ExecutionRunning, store.ExecutionSkipped)
-	xs := r.waitStatus(x.ID, store.ExecutionRunning, store.ExecutionSkipped)
-	require.False(t, ys.Status == store.ExecutionRunning && xs.Status == store.ExecutionRunning, "both started under SKIP")
+	ys := r.waitStatus(y.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
+	xs := r.waitStatus(x.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
+	require.False(t, ys.Status == workflow.ExecutionRunning && xs.Status == workflow.ExecutionRunning, "both started under SKIP")
 }
 
 // TestCancelledBufferedIsNeverDispatched: a buffered execution cancelled
@@ -639,9 +639,9 @@ func TestCancelledBufferedIsNeverDispatched(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
 	a, b := r.coordinator("a"), r.coordinator("b")
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	first := r.trigger(a, wf)
-	r.waitStatus(first.ID, store.ExecutionRunning)
+	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	buffered := r.trigger(a, wf)
 	time.Sleep(50 * time.Millisecond)
 	_, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
@@ -659,12 +659,12 @@ func TestCancelledBufferedIsNeverDispatched(t *testing.T) {
 func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
-	wf := r.deploy(store.Config{ExecutionTimeoutSeconds: 2})
+	wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 2})
 	d, err := r.st.GetActiveDeployment(context.Background(), wf)
 	require.NoError(t, err)
-	e := &store.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerManual, FiredTime: time.Now().UTC(), TraceID: "t", TriggeredBy: "x",
-		Status: store.ExecutionPending, OwnerInstance: "dead"}
+	e := &workflow.Execution{WorkflowID: wf, DeploymentID: d.ID, DeploymentVersion: d.Version,
+		TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC(), TraceID: "t", TriggeredBy: "x",
+		Status: workflow.ExecutionPending, OwnerInstance: "dead"}
 	past := time.Now().Add(-time.Hour).UTC()
 	e.LeaseExpiresAt = &past
 	ok, err := r.st.CreateExecution(context.Background(), e)
@@ -675,15 +675,15 @@ func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, holder)
 	acc, err := r.engine.Execute(context.Background(), engine.ExecuteRequest{ExecutionID: e.ID, WorkflowID: wf,
-		DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: store.TriggerManual, TriggeredBy: "x"})
+		DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: workflow.TriggerManual, TriggeredBy: "x"})
 	require.NoError(t, err)
 	time.Sleep(2100 * time.Millisecond) // the dead owner's successor comes late
 	r.coordinator("b")
-	got := r.waitStatus(e.ID, store.ExecutionTimedOut)
+	got := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 	require.Equal(t, acc.EngineExecutionID, got.EngineExecutionID, "the engine's run, found by its idempotency key")
 	st, err := r.engine.Status(context.Background(), acc.EngineExecutionID)
 	require.NoError(t, err)
-	require.Equal(t, store.ExecutionCancelled, st.State, "cancelled in the engine at its timeout")
+	require.Equal(t, workflow.ExecutionCancelled, st.State, "cancelled in the engine at its timeout")
 	require.Equal(t, 2, r.calls(e.ID), "the dead owner's dispatch and the adopter's, deduped by the engine")
 }
 
@@ -698,16 +698,16 @@ func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	c := New(r.st, r.engine, r.locks, o)
 	c.Start()
 	t.Cleanup(func() { c.Stop(context.Background()) })
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapBufferOne})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
-	r.waitStatus(a.ID, store.ExecutionRunning)
+	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	b := r.trigger(c, wf)
-	r.waitStatus(a.ID, store.ExecutionSucceeded)
+	r.waitStatus(a.ID, workflow.ExecutionSucceeded)
 	cc := r.trigger(c, wf)
-	got := r.waitStatus(cc.ID, store.ExecutionRunning, store.ExecutionSkipped, store.ExecutionSucceeded)
-	require.Equal(t, store.ExecutionSkipped, got.Status)
+	got := r.waitStatus(cc.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped, workflow.ExecutionSucceeded)
+	require.Equal(t, workflow.ExecutionSkipped, got.Status)
 	require.Equal(t, "execution "+b.ID+" is already buffered", got.SkipReason)
-	r.waitStatus(b.ID, store.ExecutionSucceeded)
+	r.waitStatus(b.ID, workflow.ExecutionSucceeded)
 }
 
 // TestLostLockIsCounted takes a running execution's workflow lock from
@@ -724,9 +724,9 @@ func TestLostLockIsCounted(t *testing.T) {
 	t.Cleanup(func() { c.Stop(context.Background()) })
 
 	// A 3 s timeout makes the lock's TTL 4 s, renewed every 1.33 s.
-	wf := r.deploy(store.Config{OverlapPolicy: store.OverlapSkip, ExecutionTimeoutSeconds: 3})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 3})
 	e := r.trigger(c, wf)
-	r.waitStatus(e.ID, store.ExecutionRunning)
+	r.waitStatus(e.ID, workflow.ExecutionRunning)
 	require.Equal(t, 1.0, locks.get("acquired"))
 	require.NoError(t, r.rdb.Set(context.Background(), r.lockPrefix+"locks:workflow_"+wf, "someone-else", time.Minute).Err())
 	require.Eventually(t, func() bool { return locks.get("lost") == 1 }, 5*time.Second, 20*time.Millisecond)

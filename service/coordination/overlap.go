@@ -10,6 +10,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Overlaps are decided in two steps. The seed's per-workflow Redis lock,
@@ -43,7 +44,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 	for {
 		// A row that holds its turn already (an adopted one) takes it back at once.
 		if !r.e.HoldsTurn && !time.Now().Before(deadline) {
-			r.end(ctx, store.ExecutionTimedOut, fmt.Sprintf("did not start within the execution timeout of %v", r.dep.timeout), nil)
+			r.end(ctx, workflow.ExecutionTimedOut, fmt.Sprintf("did not start within the execution timeout of %v", r.dep.timeout), nil)
 			return false
 		}
 		v := r.decide(ctx)
@@ -76,7 +77,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 
 // decide makes one attempt at the run's turn.
 func (r *run) decide(ctx context.Context) verdict {
-	if r.dep.policy == store.OverlapBufferOne && !r.e.HoldsTurn {
+	if r.dep.policy == workflow.OverlapBufferOne && !r.e.HoldsTurn {
 		// The one buffered goes first: a newcomer does not overtake it.
 		buffered, err := r.bufferedBefore(ctx)
 		switch {
@@ -121,9 +122,9 @@ func (r *run) decide(ctx context.Context) verdict {
 		return verdict{outcome: outcomeAgain}
 	}
 	switch r.dep.policy {
-	case store.OverlapBufferOne:
+	case workflow.OverlapBufferOne:
 		return verdict{outcome: outcomeWait}
-	case store.OverlapCancelOther:
+	case workflow.OverlapCancelOther:
 		if err := r.replace(ctx, holder); err != nil {
 			return verdict{outcome: outcomeRetry, err: err}
 		}
@@ -216,14 +217,14 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 		return false
 	case e.Status.Terminal():
 		return true
-	case e.Status != store.ExecutionRunning || e.LeaseExpiresAt == nil || e.LeaseExpiresAt.After(time.Now()):
+	case e.Status != workflow.ExecutionRunning || e.LeaseExpiresAt == nil || e.LeaseExpiresAt.After(time.Now()):
 		return false
 	}
 	st, err := r.c.engine.Status(ctx, e.EngineExecutionID)
 	if err != nil || !st.Found || !st.Terminal() {
 		return false
 	}
-	t := finish(store.Transition{From: []store.ExecutionStatus{store.ExecutionRunning}, Owner: e.OwnerInstance}, st, time.Now().UTC())
+	t := finish(store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionRunning}, Owner: e.OwnerInstance}, st, time.Now().UTC())
 	row, err := r.c.store.TransitionExecution(ctx, holder, t)
 	switch {
 	case err == nil:
@@ -245,7 +246,7 @@ func (r *run) bufferedBefore(ctx context.Context) (string, error) {
 		return "", err
 	}
 	for _, x := range rows {
-		if x.ID != r.e.ID && x.Status == store.ExecutionPending && !x.HoldsTurn && r.after(x) {
+		if x.ID != r.e.ID && x.Status == workflow.ExecutionPending && !x.HoldsTurn && r.after(x) {
 			return x.ID, nil
 		}
 	}
@@ -254,7 +255,7 @@ func (r *run) bufferedBefore(ctx context.Context) (string, error) {
 
 // after reports whether the run's execution was fired after x: the order in
 // which buffered executions of a workflow take their turn.
-func (r *run) after(x store.Execution) bool {
+func (r *run) after(x workflow.Execution) bool {
 	if !x.FiredTime.Equal(r.e.FiredTime) {
 		return x.FiredTime.Before(r.e.FiredTime)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // run carries one execution from where its row stands to its end, on behalf
@@ -22,7 +23,7 @@ import (
 // run's writes fail and it steps aside.
 type run struct {
 	c      *Coordinator
-	e      store.Execution
+	e      workflow.Execution
 	dep    *deploymentInfo
 	logger log.Logger
 	// release gives the workflow lock up; nil while the run holds none.
@@ -35,7 +36,7 @@ type run struct {
 	adopted bool
 }
 
-func (c *Coordinator) newRun(e store.Execution) *run {
+func (c *Coordinator) newRun(e workflow.Execution) *run {
 	return &run{c: c, e: e, logger: log.With(c.opts.Logger, "execution_id", e.ID, "workflow_id", e.WorkflowID, "trace_id", e.TraceID)}
 }
 
@@ -45,13 +46,13 @@ func (r *run) run(ctx context.Context) {
 	}
 	// An adopted PENDING execution may have been sent by its previous owner
 	// if that one took the turn, or if its policy takes none.
-	r.maybeSent = r.adopted && r.e.Status == store.ExecutionPending && (r.e.HoldsTurn || !r.usesLock())
+	r.maybeSent = r.adopted && r.e.Status == workflow.ExecutionPending && (r.e.HoldsTurn || !r.usesLock())
 	switch r.e.Status {
-	case store.ExecutionPending:
+	case workflow.ExecutionPending:
 		if !r.dispatch(ctx) {
 			return
 		}
-	case store.ExecutionRunning:
+	case workflow.ExecutionRunning:
 		r.rejoin(ctx)
 	default:
 		return
@@ -72,11 +73,11 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 		case ctx.Err() != nil:
 			return false
 		case errors.Is(err, store.ErrNotFound):
-			r.end(ctx, store.ExecutionFailed, "deployment "+r.e.DeploymentID+" not found", nil)
+			r.end(ctx, workflow.ExecutionFailed, "deployment "+r.e.DeploymentID+" not found", nil)
 			return false
 		}
 		if !time.Now().Before(r.e.FiredTime.Add(r.c.opts.ExecutionTimeout)) {
-			r.end(ctx, store.ExecutionFailed, "deployment "+r.e.DeploymentID+" could not be read: "+err.Error(), nil)
+			r.end(ctx, workflow.ExecutionFailed, "deployment "+r.e.DeploymentID+" could not be read: "+err.Error(), nil)
 			return false
 		}
 		level.Warn(r.logger).Log("msg", "deployment not read; retrying", "err", err)
@@ -89,7 +90,7 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 
 // usesLock reports whether the deployment's policy keeps one execution of
 // the workflow at a time.
-func (r *run) usesLock() bool { return r.dep != nil && r.dep.policy != store.OverlapAllowAll }
+func (r *run) usesLock() bool { return r.dep != nil && r.dep.policy != workflow.OverlapAllowAll }
 
 // lockTTL is the execution timeout plus the grace (ARCHITECTURE: 60 s),
 // which keeps the lock of an execution whose replica died until its adopter
@@ -122,7 +123,7 @@ func (r *run) dispatch(ctx context.Context) bool {
 			deadline = r.e.FiredTime.Add(2 * r.dep.timeout)
 		}
 		if !time.Now().Before(deadline) {
-			r.end(ctx, store.ExecutionTimedOut, fmt.Sprintf("not accepted by the engine within the execution timeout of %v", r.dep.timeout), nil)
+			r.end(ctx, workflow.ExecutionTimedOut, fmt.Sprintf("not accepted by the engine within the execution timeout of %v", r.dep.timeout), nil)
 			return false
 		}
 		// A run that waited is no longer sure the execution is still its
@@ -149,7 +150,7 @@ func (r *run) dispatch(ctx context.Context) bool {
 // answer "still mine".
 func (r *run) stillOwned(ctx context.Context) bool {
 	_, err := r.c.store.TransitionExecution(ctx, r.e.ID, store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionPending, Owner: r.c.opts.InstanceID,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionPending, Owner: r.c.opts.InstanceID,
 	})
 	switch {
 	case errors.Is(err, store.ErrStale):
@@ -176,7 +177,7 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	case err == nil:
 		return true, r.accepted(dctx, acc)
 	case errors.Is(err, engine.ErrRejected):
-		r.end(dctx, store.ExecutionFailed, "engine refused the execution: "+err.Error(), nil)
+		r.end(dctx, workflow.ExecutionFailed, "engine refused the execution: "+err.Error(), nil)
 		return true, false
 	}
 	// Unless the engine surely was not reached, it may have taken the
@@ -196,7 +197,7 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 		started = &now
 	}
 	t := store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionRunning, Owner: r.c.opts.InstanceID,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning, Owner: r.c.opts.InstanceID,
 		EngineExecutionID: acc.EngineExecutionID, StartedTime: started,
 	}
 	if acc.Status.Terminal() {
@@ -296,7 +297,7 @@ func (r *run) follow(ctx context.Context) {
 			}
 			level.Warn(r.logger).Log("msg", "execution status not read", "err", err)
 		case !st.Found:
-			r.end(ctx, store.ExecutionFailed, "the engine does not know execution "+r.e.EngineExecutionID, nil)
+			r.end(ctx, workflow.ExecutionFailed, "the engine does not know execution "+r.e.EngineExecutionID, nil)
 			return
 		case st.Terminal():
 			r.end(ctx, st.State, "", &st)
@@ -331,24 +332,24 @@ func (r *run) timeOut(ctx context.Context) {
 	if err != nil {
 		level.Warn(r.logger).Log("msg", "timed-out execution not cancelled in the engine", "err", err)
 	}
-	r.end(ctx, store.ExecutionTimedOut, reason, nil)
+	r.end(ctx, workflow.ExecutionTimedOut, reason, nil)
 }
 
 // skip records SKIPPED: the overlap policy kept the execution from running.
 func (r *run) skip(ctx context.Context, reason string) {
 	now := time.Now().UTC()
 	r.write(ctx, store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionSkipped,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionSkipped,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, SkipReason: reason,
 	})
 }
 
 // end records the execution's terminal status: from st when the engine
 // reported it, else with message as its error.
-func (r *run) end(ctx context.Context, to store.ExecutionStatus, message string, st *engine.Status) {
+func (r *run) end(ctx context.Context, to workflow.ExecutionStatus, message string, st *engine.Status) {
 	now := time.Now().UTC()
 	t := store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning}, To: to,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}, To: to,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, ErrorMessage: message,
 	}
 	if st != nil {
@@ -365,7 +366,7 @@ func finish(t store.Transition, st engine.Status, now time.Time) store.Transitio
 		t.FinishedTime = &now
 	}
 	t.ErrorMessage = st.Error
-	if st.State == store.ExecutionCancelled {
+	if st.State == workflow.ExecutionCancelled {
 		// The same words whichever replica records a cancellation first:
 		// the one that asked for it, or the owner that saw it in the engine.
 		t.ErrorMessage = "cancelled: " + cmp.Or(st.Error, "in the engine")
@@ -406,7 +407,7 @@ func (r *run) write(ctx context.Context, t store.Transition) {
 func (r *run) finished() {
 	r.c.opts.Metrics.Finished.With("status", string(r.e.Status)).Add(1)
 	level.Info(r.logger).Log("msg", "execution_finished", "status", r.e.Status, "error", r.e.ErrorMessage, "skip_reason", r.e.SkipReason)
-	if r.e.Status != store.ExecutionSkipped {
+	if r.e.Status != workflow.ExecutionSkipped {
 		r.unlock()
 	}
 }

@@ -13,14 +13,15 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Service answers for executions, free of transport types.
 type Service interface {
-	GetExecution(ctx context.Context, req GetRequest) (store.Execution, error)
+	GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error)
 	History(ctx context.Context, req HistoryRequest) (HistoryResponse, error)
 	Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error)
-	Cancel(ctx context.Context, req CancelRequest) (store.Execution, error)
+	Cancel(ctx context.Context, req CancelRequest) (workflow.Execution, error)
 }
 
 // GetRequest names one execution.
@@ -32,8 +33,8 @@ type GetRequest struct {
 type HistoryRequest struct {
 	WorkflowID   string
 	DeploymentID string
-	Statuses     []store.ExecutionStatus
-	TriggerType  store.TriggerType
+	Statuses     []workflow.ExecutionStatus
+	TriggerType  workflow.TriggerType
 	// StartTime (inclusive) and EndTime (exclusive) bound fired_time; zero means unbounded.
 	StartTime, EndTime time.Time
 	PageSize           int32
@@ -42,24 +43,24 @@ type HistoryRequest struct {
 
 // HistoryResponse is one page of the history.
 type HistoryResponse struct {
-	Executions    []store.Execution
+	Executions    []workflow.Execution
 	NextPageToken string
 }
 
 var (
-	executionStatuses = []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded,
-		store.ExecutionFailed, store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped}
-	triggerTypes = []store.TriggerType{store.TriggerCron, store.TriggerWebhook, store.TriggerManual}
+	executionStatuses = []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning, workflow.ExecutionSucceeded,
+		workflow.ExecutionFailed, workflow.ExecutionCancelled, workflow.ExecutionTimedOut, workflow.ExecutionSkipped}
+	triggerTypes = []workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}
 )
 
-func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (store.Execution, error) {
+func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error) {
 	const op errors.Op = "coordination.GetExecution"
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
-		return store.Execution{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
+		return workflow.Execution{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
 	}
 	e, err := s.store.GetExecution(ctx, req.ExecutionID)
 	if err != nil {
-		return store.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+		return workflow.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
 	}
 	return *e, nil
 }
@@ -89,9 +90,9 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 	if err := v.Err(op); err != nil {
 		return HistoryResponse{}, err
 	}
-	page, err := s.store.ListExecutions(ctx, store.ExecutionFilter{
+	page, err := s.store.ListExecutions(ctx, workflow.ExecutionFilter{
 		WorkflowID: req.WorkflowID, DeploymentID: req.DeploymentID, Statuses: req.Statuses, TriggerType: req.TriggerType,
-		From: req.StartTime, To: req.EndTime, Limit: store.PageLimit(req.PageSize), After: req.PageToken,
+		From: req.StartTime, To: req.EndTime, Limit: workflow.PageLimit(req.PageSize), After: req.PageToken,
 	})
 	if errors.Is(err, store.ErrBadCursor) {
 		return HistoryResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)

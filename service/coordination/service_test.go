@@ -11,29 +11,30 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // fakeStore records the filter it is asked for and answers with err or one
 // execution; the methods it does not override are not called by these tests.
 type fakeStore struct {
 	Store
-	got store.ExecutionFilter
+	got workflow.ExecutionFilter
 	err error
 }
 
-func (f *fakeStore) GetExecution(_ context.Context, id string) (*store.Execution, error) {
+func (f *fakeStore) GetExecution(_ context.Context, id string) (*workflow.Execution, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &store.Execution{ID: id, WorkflowID: "wf"}, nil
+	return &workflow.Execution{ID: id, WorkflowID: "wf"}, nil
 }
 
-func (f *fakeStore) ListExecutions(_ context.Context, filter store.ExecutionFilter) (store.ExecutionPage, error) {
+func (f *fakeStore) ListExecutions(_ context.Context, filter workflow.ExecutionFilter) (workflow.ExecutionPage, error) {
 	f.got = filter
 	if f.err != nil {
-		return store.ExecutionPage{}, f.err
+		return workflow.ExecutionPage{}, f.err
 	}
-	return store.ExecutionPage{Executions: []store.Execution{{ID: "e1"}}, Next: "cursor"}, nil
+	return workflow.ExecutionPage{Executions: []workflow.Execution{{ID: "e1"}}, Next: "cursor"}, nil
 }
 
 const execID = "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"
@@ -77,21 +78,21 @@ func TestHistory(t *testing.T) {
 		name     string
 		req      HistoryRequest
 		storeErr error
-		want     store.ExecutionFilter
+		want     workflow.ExecutionFilter
 		kind     errors.Kind // found: no error
 		fields   []string
 	}{
-		{name: "defaults", req: HistoryRequest{}, want: store.ExecutionFilter{Limit: store.DefaultPageSize}, kind: found},
+		{name: "defaults", req: HistoryRequest{}, want: workflow.ExecutionFilter{Limit: workflow.DefaultPageSize}, kind: found},
 		{name: "every filter passed on", req: HistoryRequest{
-			WorkflowID: "wf", DeploymentID: execID, Statuses: []store.ExecutionStatus{store.ExecutionFailed, store.ExecutionTimedOut},
-			TriggerType: store.TriggerCron, StartTime: from, EndTime: from.Add(time.Hour), PageSize: 20, PageToken: "t",
-		}, want: store.ExecutionFilter{
-			WorkflowID: "wf", DeploymentID: execID, Statuses: []store.ExecutionStatus{store.ExecutionFailed, store.ExecutionTimedOut},
-			TriggerType: store.TriggerCron, From: from, To: from.Add(time.Hour), Limit: 20, After: "t",
+			WorkflowID: "wf", DeploymentID: execID, Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut},
+			TriggerType: workflow.TriggerCron, StartTime: from, EndTime: from.Add(time.Hour), PageSize: 20, PageToken: "t",
+		}, want: workflow.ExecutionFilter{
+			WorkflowID: "wf", DeploymentID: execID, Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut},
+			TriggerType: workflow.TriggerCron, From: from, To: from.Add(time.Hour), Limit: 20, After: "t",
 		}, kind: found},
-		{name: "page size clamped", req: HistoryRequest{PageSize: 10_000}, want: store.ExecutionFilter{Limit: store.MaxPageSize}, kind: found},
+		{name: "page size clamped", req: HistoryRequest{PageSize: 10_000}, want: workflow.ExecutionFilter{Limit: workflow.MaxPageSize}, kind: found},
 		{name: "everything wrong at once", req: HistoryRequest{
-			DeploymentID: "d-1", Statuses: []store.ExecutionStatus{"DONE"}, TriggerType: "EMAIL",
+			DeploymentID: "d-1", Statuses: []workflow.ExecutionStatus{"DONE"}, TriggerType: "EMAIL",
 			StartTime: from, EndTime: from, PageSize: -1,
 		}, kind: errors.Invalid, fields: []string{"deployment_id", "statuses", "trigger_type", "end_time", "page_size"}},
 		{name: "bad cursor", req: HistoryRequest{PageToken: "x"}, storeErr: store.ErrBadCursor, kind: errors.Invalid, fields: []string{"page_token"}},

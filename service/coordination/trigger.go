@@ -16,6 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Limits on trigger requests (ARCHITECTURE "Webhooks", API.md).
@@ -37,7 +38,7 @@ type TriggerRequest struct {
 	TriggerData    string
 	WebhookPath    string
 	IdempotencyKey string
-	TriggerType    store.TriggerType
+	TriggerType    workflow.TriggerType
 	TriggeredBy    string
 	// Headers and HTTPMethod are the forwarded webhook call's.
 	Headers    map[string]string
@@ -47,7 +48,7 @@ type TriggerRequest struct {
 // TriggerResponse names the execution a trigger started, or the one it
 // repeated (Deduplicated: the idempotency key matched it).
 type TriggerResponse struct {
-	Execution    store.Execution
+	Execution    workflow.Execution
 	Deduplicated bool
 	// ResultData is the engine's result, as JSON text, of an execution a
 	// SYNC webhook waited for.
@@ -64,7 +65,7 @@ type CancelRequest struct {
 // service, rather than a manual one (API.md: UNSPECIFIED is WEBHOOK when a
 // webhook path is given).
 func (req TriggerRequest) IsWebhook() bool {
-	return req.TriggerType == store.TriggerWebhook || (req.TriggerType == "" && req.WebhookPath != "")
+	return req.TriggerType == workflow.TriggerWebhook || (req.TriggerType == "" && req.WebhookPath != "")
 }
 
 // Trigger records a PENDING manual execution and dispatches it; webhook
@@ -75,10 +76,10 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 		return TriggerResponse{}, errors.E(op, errors.Invalid, "a webhook trigger is for the webhook service")
 	}
 	var v errors.Violations
-	if p := store.WorkflowIDProblem(req.WorkflowID); p != "" {
+	if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
 		v.Add("workflow_id", "%s", p)
 	}
-	if req.TriggerType != "" && req.TriggerType != store.TriggerManual {
+	if req.TriggerType != "" && req.TriggerType != workflow.TriggerManual {
 		v.Add("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
 	}
 	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
@@ -96,8 +97,8 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
-	e := &store.Execution{
-		WorkflowID: req.WorkflowID, TriggerType: store.TriggerManual, FiredTime: time.Now().UTC(),
+	e := &workflow.Execution{
+		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
 		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
 	}
@@ -126,7 +127,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if err != nil {
 		return TriggerResponse{}, storeError(op, err, "active deployment of workflow "+req.WorkflowID)
 	}
-	if d.Status != store.StatusDeployed {
+	if d.Status != workflow.StatusDeployed {
 		return TriggerResponse{}, errors.Errorf(op, errors.FailedPrecondition,
 			"deployment %s of workflow %s is %s; only a DEPLOYED deployment runs", d.ID, d.WorkflowID, d.Status)
 	}
@@ -181,7 +182,7 @@ var errAlreadyOver = errors.New("execution is already over")
 
 // Cancel stops an execution: a PENDING one is not dispatched, a RUNNING one is
 // cancelled in the engine first; either ends CANCELLED.
-func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (store.Execution, error) {
+func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.Execution, error) {
 	const op errors.Op = "coordination.Cancel"
 	var v errors.Violations
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
@@ -191,7 +192,7 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (store.Exec
 		v.Add("reason", "is %d bytes long; at most %d", len(req.Reason), maxReasonBytes)
 	}
 	if err := v.Err(op); err != nil {
-		return store.Execution{}, err
+		return workflow.Execution{}, err
 	}
 	reason := req.Reason
 	if reason == "" {
@@ -200,11 +201,11 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (store.Exec
 	e, err := s.cancel(ctx, req.ExecutionID, reason)
 	switch {
 	case errors.Is(err, errAlreadyOver):
-		return store.Execution{}, errors.E(op, errors.FailedPrecondition, err)
+		return workflow.Execution{}, errors.E(op, errors.FailedPrecondition, err)
 	case errors.KindOf(err) != errors.Internal:
-		return store.Execution{}, errors.E(op, err)
+		return workflow.Execution{}, errors.E(op, err)
 	case err != nil:
-		return store.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+		return workflow.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
 	}
 	level.Info(s.opts.Logger).Log("msg", "execution_cancelled", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 		"trace_id", tracing.TraceID(ctx), "reason", reason)
@@ -219,7 +220,7 @@ const maxCancelRounds = 5
 // first when it runs there, then the row, by compare-and-set, then the
 // workflow lock, so that the workflow is free at once. The owner's run finds
 // the row changed and steps aside.
-func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*store.Execution, error) {
+func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.Execution, error) {
 	asked := false
 	for range maxCancelRounds {
 		e, err := s.store.GetExecution(ctx, id)
@@ -227,7 +228,7 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*store.Exe
 			return nil, err
 		}
 		if e.Status.Terminal() {
-			if asked && e.Status == store.ExecutionCancelled {
+			if asked && e.Status == workflow.ExecutionCancelled {
 				// The owner's run recorded the engine's answer to our request first.
 				return e, nil
 			}
@@ -235,10 +236,10 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*store.Exe
 		}
 		now := time.Now().UTC()
 		t := store.Transition{
-			From: []store.ExecutionStatus{e.Status}, To: store.ExecutionCancelled,
+			From: []workflow.ExecutionStatus{e.Status}, To: workflow.ExecutionCancelled,
 			FinishedTime: &now, ErrorMessage: "cancelled: " + reason,
 		}
-		if e.Status == store.ExecutionRunning && !asked {
+		if e.Status == workflow.ExecutionRunning && !asked {
 			if err := s.engine.Cancel(ctx, e.EngineExecutionID, reason); err != nil {
 				if !errors.Is(err, engine.ErrRejected) {
 					return nil, err
@@ -261,7 +262,7 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*store.Exe
 			return nil, err
 		}
 		s.newRun(*row).finished()
-		if row.Status != store.ExecutionCancelled {
+		if row.Status != workflow.ExecutionCancelled {
 			return row, fmt.Errorf("execution %s ended %s before it could be cancelled: %w", id, row.Status, errAlreadyOver)
 		}
 		return row, nil

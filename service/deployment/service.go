@@ -16,6 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Service is the deployment API, free of transport types.
@@ -33,8 +34,8 @@ type DeployRequest struct {
 	// Definition is the workflow definition as decoded from JSON.
 	Definition map[string]any
 	// Triggers empty means: derive them from the definition's TRIGGER nodes.
-	Triggers   []store.Trigger
-	Config     store.Config
+	Triggers   []workflow.Trigger
+	Config     workflow.Config
 	DeployedBy string
 	Draft      bool
 }
@@ -51,11 +52,11 @@ const (
 // or, with an empty Mask, when it is set (non-nil, non-empty).
 type UpdateRequest struct {
 	DeploymentID string
-	Status       *store.DeploymentStatus
+	Status       *workflow.DeploymentStatus
 	Definition   map[string]any
 	// Triggers applied empty means: derive them from the (new or current) definition.
-	Triggers        []store.Trigger
-	Config          *store.Config
+	Triggers        []workflow.Trigger
+	Config          *workflow.Config
 	Mask            []string
 	ExpectedVersion int64
 }
@@ -74,15 +75,15 @@ type StatusRequest struct {
 // StatusResponse is a deployment with its latest activity.
 type StatusResponse struct {
 	Deployment        Deployment
-	LastExecution     *store.Execution
+	LastExecution     *workflow.Execution
 	RunningExecutions int64
 }
 
 // ListRequest filters and pages deployments.
 type ListRequest struct {
-	Statuses    []store.DeploymentStatus
+	Statuses    []workflow.DeploymentStatus
 	WorkflowID  string
-	TriggerType store.TriggerType
+	TriggerType workflow.TriggerType
 	PageSize    int32
 	PageToken   string
 }
@@ -96,13 +97,13 @@ type ListResponse struct {
 
 // Deployment is a stored deployment with its triggers' scheduling state.
 type Deployment struct {
-	*store.Deployment
+	*workflow.Deployment
 	TriggerStatuses []TriggerStatus
 }
 
 // TriggerStatus is a trigger with what the scheduler derives from it.
 type TriggerStatus struct {
-	Trigger store.Trigger
+	Trigger workflow.Trigger
 	// JitterSeconds is the whole-second part of the workflow's offset from each CRON slot.
 	JitterSeconds int32
 	// NextFireTime is the next slot plus jitter while the deployment is DEPLOYED.
@@ -120,7 +121,7 @@ const pageBudget = 8 << 20
 // Notifier hears of every committed change of a deployment: the scheduler
 // and the webhook index follow deployments through it.
 type Notifier interface {
-	DeploymentChanged(ctx context.Context, d *store.Deployment) error
+	DeploymentChanged(ctx context.Context, d *workflow.Deployment) error
 }
 
 // Notifiers tells each of its notifiers in turn, and stops at the first
@@ -128,7 +129,7 @@ type Notifier interface {
 type Notifiers []Notifier
 
 // DeploymentChanged tells each notifier of d.
-func (ns Notifiers) DeploymentChanged(ctx context.Context, d *store.Deployment) error {
+func (ns Notifiers) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
 	for _, n := range ns {
 		if err := n.DeploymentChanged(ctx, d); err != nil {
 			return err
@@ -180,9 +181,9 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	if err != nil {
 		return Deployment{}, errors.E(op, errors.Invalid, err)
 	}
-	d := &store.Deployment{
+	d := &workflow.Deployment{
 		WorkflowID: req.WorkflowID,
-		Status:     store.StatusDeployed,
+		Status:     workflow.StatusDeployed,
 		Version:    1,
 		Definition: def,
 		Config:     cfg,
@@ -190,12 +191,12 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 		Triggers:   triggers,
 	}
 	if req.Draft {
-		d.Status = store.StatusDraft
+		d.Status = workflow.StatusDraft
 	} else {
 		now := s.opts.Now().UTC()
 		d.DeployedAt = &now
 	}
-	ev := store.Event{Action: store.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
+	ev := workflow.Event{Action: workflow.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
 	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
 		return Deployment{}, storeError(op, err, "")
 	}
@@ -213,22 +214,22 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	if ok && len(apply) == 0 {
 		v.Add("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
 	}
-	if apply[FieldStatus] && (req.Status == nil || !slices.Contains([]store.DeploymentStatus{store.StatusDeployed, store.StatusPaused}, *req.Status)) {
+	if apply[FieldStatus] && (req.Status == nil || !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDeployed, workflow.StatusPaused}, *req.Status)) {
 		v.Add("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
 	}
 	var def json.RawMessage
-	var derived []store.Trigger
+	var derived []workflow.Trigger
 	if apply[FieldDefinition] {
 		derived = validateDefinition(&v, "workflow_definition", req.Definition)
 		def, _ = json.Marshal(req.Definition)
 	}
-	var triggers []store.Trigger
+	var triggers []workflow.Trigger
 	if apply[FieldTriggers] && len(req.Triggers) > 0 {
 		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
 	}
-	var cfg store.Config
+	var cfg workflow.Config
 	if apply[FieldConfig] {
-		var c store.Config
+		var c workflow.Config
 		if req.Config != nil {
 			c = *req.Config
 		}
@@ -239,24 +240,24 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	}
 
 	now := s.opts.Now().UTC()
-	var prev store.Deployment
-	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
-		if d.Status == store.StatusArchived {
-			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
+	var prev workflow.Deployment
+	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
+		if d.Status == workflow.StatusArchived {
+			return workflow.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
 		}
 		prev = *d
 		prev.Triggers = slices.Clone(d.Triggers)
 		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
-			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
+			return workflow.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
 		}
-		ev := store.Event{Action: store.ActionUpdate, FromStatus: d.Status}
+		ev := workflow.Event{Action: workflow.ActionUpdate, FromStatus: d.Status}
 		if apply[FieldStatus] {
 			action, err := transition(d.Status, *req.Status)
 			if err != nil {
-				return store.Event{}, errors.E(op, err)
+				return workflow.Event{}, errors.E(op, err)
 			}
 			ev.Action = action
-			if d.Status == store.StatusDraft {
+			if d.Status == workflow.StatusDraft {
 				d.DeployedAt = &now
 			}
 			d.Status = *req.Status
@@ -301,15 +302,15 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 	if validateDeploymentID(&v, "deployment_id", req.DeploymentID); len(v) > 0 {
 		return Deployment{}, v.Err(op)
 	}
-	var prev store.Deployment
-	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *store.Deployment) (store.Event, error) {
-		if d.Status == store.StatusArchived {
-			return store.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is already ARCHIVED", d.ID)
+	var prev workflow.Deployment
+	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
+		if d.Status == workflow.StatusArchived {
+			return workflow.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is already ARCHIVED", d.ID)
 		}
 		prev = *d
 		prev.Triggers = slices.Clone(d.Triggers)
-		ev := store.Event{Action: store.ActionArchive, FromStatus: d.Status, ToStatus: store.StatusArchived, Version: d.Version + 1}
-		d.Status, d.Version = store.StatusArchived, d.Version+1
+		ev := workflow.Event{Action: workflow.ActionArchive, FromStatus: d.Status, ToStatus: workflow.StatusArchived, Version: d.Version + 1}
+		d.Status, d.Version = workflow.StatusArchived, d.Version+1
 		return ev, nil
 	})
 	if err != nil {
@@ -324,7 +325,7 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse, error) {
 	const op errors.Op = "deployment.Status"
 	var (
-		d   *store.Deployment
+		d   *workflow.Deployment
 		err error
 	)
 	var v errors.Violations
@@ -369,11 +370,11 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	const op errors.Op = "deployment.List"
 	var v errors.Violations
 	for i, st := range req.Statuses {
-		if !slices.Contains([]store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}, st) {
+		if !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused, workflow.StatusArchived}, st) {
 			v.Add("statuses", "statuses[%d] %q is not a deployment status", i, st)
 		}
 	}
-	if req.TriggerType != "" && !slices.Contains([]store.TriggerType{store.TriggerCron, store.TriggerWebhook, store.TriggerManual}, req.TriggerType) {
+	if req.TriggerType != "" && !slices.Contains([]workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}, req.TriggerType) {
 		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
 	if req.PageSize < 0 {
@@ -385,8 +386,8 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	if err := v.Err(op); err != nil {
 		return ListResponse{}, err
 	}
-	page, err := s.store.ListDeployments(ctx, store.ListFilter{
-		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: store.PageLimit(req.PageSize), After: req.PageToken,
+	page, err := s.store.ListDeployments(ctx, workflow.ListFilter{
+		Statuses: req.Statuses, WorkflowID: req.WorkflowID, TriggerType: req.TriggerType, Limit: workflow.PageLimit(req.PageSize), After: req.PageToken,
 		MaxBytes: pageBudget,
 	})
 	if errors.Is(err, store.ErrBadCursor) {
@@ -405,7 +406,7 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 // committed tells the notifier about d's committed change. When it fails, a
 // compensating update puts back prev (or, for a new deployment, archives it),
 // the notifier hears of that too, and the caller gets the failure.
-func (s *service) committed(ctx context.Context, op errors.Op, d *store.Deployment, prev *store.Deployment) error {
+func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deployment, prev *workflow.Deployment) error {
 	if s.opts.Notifier == nil {
 		return nil
 	}
@@ -416,13 +417,13 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *store.Deployme
 	// The undo must happen even when the caller has gone: it runs on its own clock.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	undone, err := s.store.UpdateDeployment(uctx, d.ID, func(cur *store.Deployment) (store.Event, error) {
+	undone, err := s.store.UpdateDeployment(uctx, d.ID, func(cur *workflow.Deployment) (workflow.Event, error) {
 		if cur.Version != d.Version {
-			return store.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s moved on to version %d; version %d is not undone", d.ID, cur.Version, d.Version)
+			return workflow.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s moved on to version %d; version %d is not undone", d.ID, cur.Version, d.Version)
 		}
-		ev := store.Event{Action: store.ActionRollback, FromStatus: cur.Status}
+		ev := workflow.Event{Action: workflow.ActionRollback, FromStatus: cur.Status}
 		if prev == nil {
-			cur.Status = store.StatusArchived
+			cur.Status = workflow.StatusArchived
 		} else {
 			cur.Status, cur.Definition, cur.Config, cur.DeployedAt = prev.Status, prev.Definition, prev.Config, prev.DeployedAt
 			cur.Triggers = keepIDs(cur.Triggers, clearIDs(prev.Triggers))
@@ -478,20 +479,20 @@ func fieldsToApply(v *errors.Violations, req UpdateRequest) (apply map[string]bo
 }
 
 // transition checks a status change asked for through Update and names its event.
-func transition(from, to store.DeploymentStatus) (string, error) {
+func transition(from, to workflow.DeploymentStatus) (string, error) {
 	switch {
-	case from == store.StatusDeployed && to == store.StatusPaused:
-		return store.ActionPause, nil
-	case from == store.StatusPaused && to == store.StatusDeployed:
-		return store.ActionResume, nil
-	case from == store.StatusDraft && to == store.StatusDeployed:
-		return store.ActionPromote, nil
+	case from == workflow.StatusDeployed && to == workflow.StatusPaused:
+		return workflow.ActionPause, nil
+	case from == workflow.StatusPaused && to == workflow.StatusDeployed:
+		return workflow.ActionResume, nil
+	case from == workflow.StatusDraft && to == workflow.StatusDeployed:
+		return workflow.ActionPromote, nil
 	}
 	return "", errors.Errorf("", errors.FailedPrecondition, "cannot change a %s deployment to %s", from, to)
 }
 
 // clearIDs drops caller-supplied trigger ids: they are output only.
-func clearIDs(ts []store.Trigger) []store.Trigger {
+func clearIDs(ts []workflow.Trigger) []workflow.Trigger {
 	out := slices.Clone(ts)
 	for i := range out {
 		out[i].ID = ""
@@ -501,7 +502,7 @@ func clearIDs(ts []store.Trigger) []store.Trigger {
 
 // derivedFrom reports whether d's triggers are the ones its definition
 // yields: then a new definition brings its own triggers with it.
-func derivedFrom(d *store.Deployment) bool {
+func derivedFrom(d *workflow.Deployment) bool {
 	var cur map[string]any
 	if json.Unmarshal(d.Definition, &cur) != nil {
 		return false
@@ -521,7 +522,7 @@ func derivedFrom(d *store.Deployment) bool {
 // keepSecrets gives a webhook trigger sent without secrets the secrets stored
 // for its path. Secrets are never read back, so a client that sends back the
 // triggers it read must not switch signature checks off by doing so.
-func keepSecrets(current, next []store.Trigger) []store.Trigger {
+func keepSecrets(current, next []workflow.Trigger) []workflow.Trigger {
 	stored := map[string][]string{}
 	for _, c := range current {
 		if c.Webhook != nil && len(c.Webhook.Secrets) > 0 {
@@ -543,7 +544,7 @@ func keepSecrets(current, next []store.Trigger) []store.Trigger {
 
 // keepIDs gives each new trigger the id of an identical current one, so that
 // a trigger that did not change keeps its identity (and its fired slots).
-func keepIDs(current, next []store.Trigger) []store.Trigger {
+func keepIDs(current, next []workflow.Trigger) []workflow.Trigger {
 	used := map[string]bool{}
 	for i := range next {
 		for _, c := range current {
@@ -556,14 +557,14 @@ func keepIDs(current, next []store.Trigger) []store.Trigger {
 	return next
 }
 
-func sameTrigger(a, b store.Trigger) bool {
+func sameTrigger(a, b workflow.Trigger) bool {
 	ja, _ := json.Marshal([]any{a.Type, a.Cron, a.Webhook})
 	jb, _ := json.Marshal([]any{b.Type, b.Cron, b.Webhook})
 	return string(ja) == string(jb)
 }
 
 // view adds what the scheduler derives from each trigger.
-func (s *service) view(d *store.Deployment) Deployment {
+func (s *service) view(d *workflow.Deployment) Deployment {
 	out := Deployment{Deployment: d, TriggerStatuses: make([]TriggerStatus, len(d.Triggers))}
 	now := s.opts.Now()
 	for i, t := range d.Triggers {
@@ -571,7 +572,7 @@ func (s *service) view(d *store.Deployment) Deployment {
 		switch {
 		case t.Cron != nil:
 			ts.JitterSeconds, ts.NextFireTime = s.cronState(d.WorkflowID, t.Cron, now)
-			if d.Status != store.StatusDeployed {
+			if d.Status != workflow.StatusDeployed {
 				ts.NextFireTime = nil
 			}
 		case t.Webhook != nil:
@@ -584,7 +585,7 @@ func (s *service) view(d *store.Deployment) Deployment {
 
 // cronState returns the workflow's jitter for spec's next fire and that
 // fire's time: the scheduler's own trigger answers, so the two agree.
-func (s *service) cronState(workflowID string, spec *store.CronSpec, now time.Time) (int32, *time.Time) {
+func (s *service) cronState(workflowID string, spec *workflow.CronSpec, now time.Time) (int32, *time.Time) {
 	sched, err := cron.Parse(spec.Expression)
 	if err != nil {
 		return 0, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Creating a migrated database costs about half a second, so each top-level
@@ -34,18 +35,18 @@ var testNow = time.Date(2025, time.March, 14, 10, 17, 23, 0, time.UTC)
 
 const testJitterWindow = 300 * time.Second
 
-var allStatuses = []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}
+var allStatuses = []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused, workflow.StatusArchived}
 
 // ignoreTriggerIDs compares triggers by what they are, not by their ids.
-var ignoreTriggerIDs = cmpopts.IgnoreFields(store.Trigger{}, "ID", "DeploymentID")
+var ignoreTriggerIDs = cmpopts.IgnoreFields(workflow.Trigger{}, "ID", "DeploymentID")
 
 // ignoreDefinition compares deployments without their definition's bytes:
 // the service returns them as Go encoded them, the store as PostgreSQL's
 // JSONB prints them. Tests compare definitions as JSON values instead.
-var ignoreDefinition = cmpopts.IgnoreFields(store.Deployment{}, "Definition")
+var ignoreDefinition = cmpopts.IgnoreFields(workflow.Deployment{}, "Definition")
 
 // ignoreEventIDs compares events without their row id and transaction time.
-var ignoreEventIDs = cmpopts.IgnoreFields(store.Event{}, "ID", "At")
+var ignoreEventIDs = cmpopts.IgnoreFields(workflow.Event{}, "ID", "At")
 
 func newTestService(t *testing.T) (Service, *postgres.Store) {
 	t.Helper()
@@ -55,7 +56,7 @@ func newTestService(t *testing.T) (Service, *postgres.Store) {
 
 func ptrInt32(n int32) *int32 { return &n }
 
-func ptrStatus(s store.DeploymentStatus) *store.DeploymentStatus { return &s }
+func ptrStatus(s workflow.DeploymentStatus) *workflow.DeploymentStatus { return &s }
 
 // triggerNode is a TRIGGER node of the given subtype; params is a JSON object.
 func triggerNode(id, subtype, params string) string {
@@ -73,26 +74,28 @@ func workflowDef(t *testing.T, nodes ...string) map[string]any {
 	return def
 }
 
-func cronTrigger(expr string) store.Trigger {
-	return store.Trigger{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: expr}}
+func cronTrigger(expr string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: expr}}
 }
 
-func webhookTrigger(path string, secrets ...string) store.Trigger {
-	return store.Trigger{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: path, Secrets: secrets}}
+func webhookTrigger(path string, secrets ...string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: path, Secrets: secrets}}
 }
 
 // storedCron and storedWebhook are the normalised forms the service stores.
-func storedCron(expr, zone string, window *int32) store.Trigger {
-	return store.Trigger{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: expr, Timezone: zone, JitterWindowSeconds: window}}
+func storedCron(expr, zone string, window *int32) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: expr, Timezone: zone, JitterWindowSeconds: window}}
 }
 
-func storedWebhook(path string, secrets ...string) store.Trigger {
-	return store.Trigger{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{
-		Path: path, Methods: []string{"POST"}, ResponseMode: store.ResponseAsync, Secrets: secrets,
+func storedWebhook(path string, secrets ...string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{
+		Path: path, Methods: []string{"POST"}, ResponseMode: workflow.ResponseAsync, Secrets: secrets,
 	}}
 }
 
-func storedManual() store.Trigger { return store.Trigger{Type: store.TriggerManual, Enabled: true} }
+func storedManual() workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerManual, Enabled: true}
+}
 
 func mustDeploy(t *testing.T, svc Service, req DeployRequest) Deployment {
 	t.Helper()
@@ -108,21 +111,21 @@ func mustUpdate(t *testing.T, svc Service, req UpdateRequest) Deployment {
 	return d
 }
 
-func mustEvents(t *testing.T, st store.Store, id string) []store.Event {
+func mustEvents(t *testing.T, st store.Store, id string) []workflow.Event {
 	t.Helper()
 	evs, err := st.ListEvents(context.Background(), id)
 	require.NoError(t, err)
 	return evs
 }
 
-func mustGet(t *testing.T, st store.Store, id string) *store.Deployment {
+func mustGet(t *testing.T, st store.Store, id string) *workflow.Deployment {
 	t.Helper()
 	d, err := st.GetDeployment(context.Background(), id)
 	require.NoError(t, err)
 	return d
 }
 
-func triggerIDs(ts []store.Trigger) []string {
+func triggerIDs(ts []workflow.Trigger) []string {
 	ids := make([]string, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
@@ -156,16 +159,16 @@ func errorFields(err error) []string {
 // status, with its triggers and its events.
 type dbState struct {
 	Total       int64
-	Deployments []store.Deployment
-	Events      map[string][]store.Event
+	Deployments []workflow.Deployment
+	Events      map[string][]workflow.Event
 }
 
 func snapshot(t *testing.T, st store.Store) dbState {
 	t.Helper()
-	page, err := st.ListDeployments(context.Background(), store.ListFilter{Statuses: allStatuses, Limit: store.MaxPageSize})
+	page, err := st.ListDeployments(context.Background(), workflow.ListFilter{Statuses: allStatuses, Limit: workflow.MaxPageSize})
 	require.NoError(t, err)
 	require.Empty(t, page.Next, "snapshot must fit one page")
-	s := dbState{Total: page.Total, Deployments: page.Deployments, Events: map[string][]store.Event{}}
+	s := dbState{Total: page.Total, Deployments: page.Deployments, Events: map[string][]workflow.Event{}}
 	for _, d := range page.Deployments {
 		s.Events[d.ID] = mustEvents(t, st, d.ID)
 	}
@@ -193,7 +196,7 @@ func seed(t *testing.T, svc Service) seeded {
 		WorkflowID: "wf-paused",
 		Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "*/5 * * * *"}`)),
 	})
-	s.paused = mustUpdate(t, svc, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(store.StatusPaused)})
+	s.paused = mustUpdate(t, svc, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(workflow.StatusPaused)})
 	s.archived = mustDeploy(t, svc, DeployRequest{
 		WorkflowID: "wf-archived",
 		Definition: workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "archived/path"}`)),
@@ -247,8 +250,8 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Deploy(ctx, DeployRequest{
 					WorkflowID: "",
 					Definition: nil,
-					Triggers:   []store.Trigger{cronTrigger("61 * * * *")},
-					Config:     store.Config{OverlapPolicy: "SOMETIMES"},
+					Triggers:   []workflow.Trigger{cronTrigger("61 * * * *")},
+					Config:     workflow.Config{OverlapPolicy: "SOMETIMES"},
 				})
 				return err
 			},
@@ -261,7 +264,7 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Deploy(ctx, DeployRequest{
 					WorkflowID: "wf-new",
 					Definition: manualDef,
-					Triggers:   []store.Trigger{webhookTrigger("fine/path"), cronTrigger("not a cron")},
+					Triggers:   []workflow.Trigger{webhookTrigger("fine/path"), cronTrigger("not a cron")},
 				})
 				return err
 			},
@@ -273,7 +276,7 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Deploy(ctx, DeployRequest{
 					WorkflowID: "wf-new",
 					Definition: manualDef,
-					Triggers:   []store.Trigger{{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus_Mons"}}},
+					Triggers:   []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus_Mons"}}},
 				})
 				return err
 			},
@@ -320,7 +323,7 @@ func TestServiceErrors(t *testing.T) {
 				_, err := svc.Deploy(ctx, DeployRequest{
 					WorkflowID: "wf-new",
 					Definition: manualDef,
-					Triggers:   []store.Trigger{webhookTrigger("/Orders/CREATED/")},
+					Triggers:   []workflow.Trigger{webhookTrigger("/Orders/CREATED/")},
 				})
 				return err
 			},
@@ -342,7 +345,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/stale expected version",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(store.StatusPaused), ExpectedVersion: 7})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusPaused), ExpectedVersion: 7})
 				return err
 			},
 			kind: errors.Aborted, msg: []string{s.deployed.ID, "version 1", "expected 7"},
@@ -350,7 +353,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/unknown mask path",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Mask: []string{"config", "deployed_by"}, Config: &store.Config{}})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Mask: []string{"config", "deployed_by"}, Config: &workflow.Config{}})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"update_mask"}, msg: []string{"deployed_by"},
@@ -366,7 +369,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/no deployment id",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{Status: ptrStatus(store.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{Status: ptrStatus(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"deployment_id"},
@@ -374,7 +377,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/status ARCHIVED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(store.StatusArchived)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusArchived)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"status"},
@@ -382,7 +385,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/status DRAFT",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(store.StatusDraft)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusDraft)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"status"},
@@ -408,8 +411,8 @@ func TestServiceErrors(t *testing.T) {
 			call: func(ctx context.Context) error {
 				_, err := svc.Update(ctx, UpdateRequest{
 					DeploymentID: s.deployed.ID,
-					Triggers:     []store.Trigger{{Type: "EMAIL"}},
-					Config:       &store.Config{CatchupWindowSeconds: -1},
+					Triggers:     []workflow.Trigger{{Type: "EMAIL"}},
+					Config:       &workflow.Config{CatchupWindowSeconds: -1},
 				})
 				return err
 			},
@@ -418,7 +421,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/DRAFT to PAUSED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.draft.ID, Status: ptrStatus(store.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.draft.ID, Status: ptrStatus(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.FailedPrecondition, msg: []string{"DRAFT", "PAUSED"},
@@ -426,7 +429,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/DEPLOYED to DEPLOYED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(store.StatusDeployed)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusDeployed)})
 				return err
 			},
 			kind: errors.FailedPrecondition,
@@ -434,7 +437,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/PAUSED to PAUSED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(store.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.FailedPrecondition,
@@ -442,7 +445,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/ARCHIVED to DEPLOYED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Status: ptrStatus(store.StatusDeployed)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Status: ptrStatus(workflow.StatusDeployed)})
 				return err
 			},
 			kind: errors.FailedPrecondition, msg: []string{s.archived.ID, "ARCHIVED"},
@@ -450,7 +453,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/config of an ARCHIVED deployment",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Config: &store.Config{OverlapPolicy: store.OverlapAllowAll}})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Config: &workflow.Config{OverlapPolicy: workflow.OverlapAllowAll}})
 				return err
 			},
 			kind: errors.FailedPrecondition,
@@ -469,7 +472,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/webhook path of another active deployment",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Triggers: []store.Trigger{webhookTrigger("orders/Created")}})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Triggers: []workflow.Trigger{webhookTrigger("orders/Created")}})
 				return err
 			},
 			kind: errors.AlreadyExists, msg: []string{s.deployed.ID},
@@ -477,7 +480,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/unknown deployment",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: unknownID, Status: ptrStatus(store.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: unknownID, Status: ptrStatus(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.NotFound, msg: []string{unknownID},
@@ -485,7 +488,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/malformed deployment id",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: "dep-42", Status: ptrStatus(store.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: "dep-42", Status: ptrStatus(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"deployment_id"}, msg: []string{"dep-42"},
@@ -612,7 +615,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "list/unknown status",
 			call: func(ctx context.Context) error {
-				_, err := svc.List(ctx, ListRequest{Statuses: []store.DeploymentStatus{store.StatusDeployed, "RUNNING"}})
+				_, err := svc.List(ctx, ListRequest{Statuses: []workflow.DeploymentStatus{workflow.StatusDeployed, "RUNNING"}})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"statuses"}, msg: []string{"statuses[1]"},
@@ -662,7 +665,7 @@ func TestDeploy(t *testing.T) {
 				triggerNode("m", "MANUAL", `{}`),
 			),
 		})
-		want := []store.Trigger{storedCron("0 9 * * MON-FRI", "Europe/Paris", ptrInt32(60)), storedWebhook("derived/hook"), storedManual()}
+		want := []workflow.Trigger{storedCron("0 9 * * MON-FRI", "Europe/Paris", ptrInt32(60)), storedWebhook("derived/hook"), storedManual()}
 		if diff := cmp.Diff(want, d.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("returned triggers (-want +got):\n%s", diff)
 		}
@@ -680,12 +683,12 @@ func TestDeploy(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-explicit",
 			Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@daily"}`)),
-			Triggers: []store.Trigger{
-				{ID: "caller-chosen", Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "explicit/signed", Secrets: []string{"s3cret"}}},
+			Triggers: []workflow.Trigger{
+				{ID: "caller-chosen", Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "explicit/signed", Secrets: []string{"s3cret"}}},
 				webhookTrigger("explicit/open"),
 			},
 		})
-		want := []store.Trigger{storedWebhook("explicit/signed", "s3cret"), storedWebhook("explicit/open")}
+		want := []workflow.Trigger{storedWebhook("explicit/signed", "s3cret"), storedWebhook("explicit/open")}
 		if diff := cmp.Diff(want, d.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
@@ -704,13 +707,13 @@ func TestDeploy(t *testing.T) {
 			DeployedBy: "alice",
 			Draft:      true,
 		})
-		require.Equal(t, store.StatusDraft, d.Status)
+		require.Equal(t, workflow.StatusDraft, d.Status)
 		require.Equal(t, int64(1), d.Version)
 		require.Nil(t, d.DeployedAt)
 		require.Len(t, d.TriggerStatuses, 1)
 		require.Nil(t, d.TriggerStatuses[0].NextFireTime, "a DRAFT deployment fires nothing")
 		require.Equal(t, int32(cron.JitterSeconds("wf-draft", 300)), d.TriggerStatuses[0].JitterSeconds)
-		want := []store.Event{{DeploymentID: d.ID, WorkflowID: "wf-draft", Action: store.ActionDeploy, ToStatus: store.StatusDraft, Version: 1, Actor: "alice"}}
+		want := []workflow.Event{{DeploymentID: d.ID, WorkflowID: "wf-draft", Action: workflow.ActionDeploy, ToStatus: workflow.StatusDraft, Version: 1, Actor: "alice"}}
 		if diff := cmp.Diff(want, mustEvents(t, st, d.ID), ignoreEventIDs); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
@@ -722,15 +725,15 @@ func TestDeploy(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-deployed",
 			Definition: def,
-			Config:     store.Config{OverlapPolicy: store.OverlapBufferOne, ExecutionTimeoutSeconds: 60},
+			Config:     workflow.Config{OverlapPolicy: workflow.OverlapBufferOne, ExecutionTimeoutSeconds: 60},
 			DeployedBy: "bob",
 		})
-		require.Equal(t, store.StatusDeployed, d.Status)
+		require.Equal(t, workflow.StatusDeployed, d.Status)
 		require.Equal(t, int64(1), d.Version)
 		require.NotNil(t, d.DeployedAt)
 		require.True(t, d.DeployedAt.Equal(testNow), "DeployedAt = %v, want the injected clock %v", d.DeployedAt, testNow)
 		require.Equal(t, "bob", d.DeployedBy)
-		if diff := cmp.Diff(store.Config{OverlapPolicy: store.OverlapBufferOne, ExecutionTimeoutSeconds: 60}, d.Config); diff != "" {
+		if diff := cmp.Diff(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne, ExecutionTimeoutSeconds: 60}, d.Config); diff != "" {
 			t.Errorf("config (-want +got):\n%s", diff)
 		}
 		var gotDef map[string]any
@@ -738,7 +741,7 @@ func TestDeploy(t *testing.T) {
 		if diff := cmp.Diff(def, gotDef); diff != "" {
 			t.Errorf("definition (-want +got):\n%s", diff)
 		}
-		want := []store.Event{{DeploymentID: d.ID, WorkflowID: "wf-deployed", Action: store.ActionDeploy, ToStatus: store.StatusDeployed, Version: 1, Actor: "bob"}}
+		want := []workflow.Event{{DeploymentID: d.ID, WorkflowID: "wf-deployed", Action: workflow.ActionDeploy, ToStatus: workflow.StatusDeployed, Version: 1, Actor: "bob"}}
 		if diff := cmp.Diff(want, mustEvents(t, st, d.ID), ignoreEventIDs); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
@@ -751,7 +754,7 @@ func TestDeploy(t *testing.T) {
 	t.Run("default config", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-default-config", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))})
-		if diff := cmp.Diff(store.Config{OverlapPolicy: store.OverlapSkip}, d.Config); diff != "" {
+		if diff := cmp.Diff(workflow.Config{OverlapPolicy: workflow.OverlapSkip}, d.Config); diff != "" {
 			t.Errorf("config (-want +got):\n%s", diff)
 		}
 	})
@@ -759,7 +762,7 @@ func TestDeploy(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		workflowID string
-		trigger    store.Trigger
+		trigger    workflow.Trigger
 		// slot is the next nominal slot after testNow; gap the time to the one after.
 		slot          time.Time
 		gap           time.Duration
@@ -785,7 +788,7 @@ func TestDeploy(t *testing.T) {
 		{
 			name:       "jitter window 0 disables jitter",
 			workflowID: "wf-nojitter",
-			trigger:    store.Trigger{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@hourly", JitterWindowSeconds: ptrInt32(0)}},
+			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@hourly", JitterWindowSeconds: ptrInt32(0)}},
 			slot:       time.Date(2025, time.March, 14, 11, 0, 0, 0, time.UTC),
 			gap:        time.Hour,
 			wantJitter: func(string) int32 { return 0 },
@@ -793,7 +796,7 @@ func TestDeploy(t *testing.T) {
 		{
 			name:       "own window and time zone",
 			workflowID: "wf-zoned",
-			trigger:    store.Trigger{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "0 9 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptrInt32(120)}},
+			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 9 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptrInt32(120)}},
 			// 09:00 EDT on 14 March 2025 (DST began on the 9th) is 13:00 UTC.
 			slot:       time.Date(2025, time.March, 14, 13, 0, 0, 0, time.UTC),
 			gap:        24 * time.Hour,
@@ -805,7 +808,7 @@ func TestDeploy(t *testing.T) {
 			d := mustDeploy(t, svc, DeployRequest{
 				WorkflowID: tc.workflowID,
 				Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
-				Triggers:   []store.Trigger{tc.trigger},
+				Triggers:   []workflow.Trigger{tc.trigger},
 			})
 			require.Len(t, d.TriggerStatuses, 1)
 			ts := d.TriggerStatuses[0]
@@ -864,22 +867,22 @@ func TestUpdate(t *testing.T) {
 	t.Run("pause and resume", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-pause", Definition: hourlyAndHook(t, "pause/hook")})
-		paused := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusPaused), ExpectedVersion: 1})
-		require.Equal(t, store.StatusPaused, paused.Status)
+		paused := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused), ExpectedVersion: 1})
+		require.Equal(t, workflow.StatusPaused, paused.Status)
 		require.Equal(t, int64(2), paused.Version)
 		require.Nil(t, paused.TriggerStatuses[0].NextFireTime, "a PAUSED deployment fires nothing")
 		require.Equal(t, triggerIDs(d.Triggers), triggerIDs(paused.Triggers), "pausing keeps the triggers")
 
-		resumed := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusDeployed)})
-		require.Equal(t, store.StatusDeployed, resumed.Status)
+		resumed := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusDeployed)})
+		require.Equal(t, workflow.StatusDeployed, resumed.Status)
 		require.Equal(t, int64(3), resumed.Version)
 		require.NotNil(t, resumed.TriggerStatuses[0].NextFireTime)
 		require.Equal(t, triggerIDs(d.Triggers), triggerIDs(resumed.Triggers))
 
-		want := []store.Event{
-			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: store.ActionDeploy, ToStatus: store.StatusDeployed, Version: 1},
-			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: store.ActionPause, FromStatus: store.StatusDeployed, ToStatus: store.StatusPaused, Version: 2},
-			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: store.ActionResume, FromStatus: store.StatusPaused, ToStatus: store.StatusDeployed, Version: 3},
+		want := []workflow.Event{
+			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionDeploy, ToStatus: workflow.StatusDeployed, Version: 1},
+			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionPause, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusPaused, Version: 2},
+			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionResume, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 3},
 		}
 		if diff := cmp.Diff(want, mustEvents(t, st, d.ID), ignoreEventIDs); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
@@ -890,15 +893,15 @@ func TestUpdate(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-promote", Definition: hourlyAndHook(t, "promote/hook"), Draft: true})
 		require.Nil(t, d.DeployedAt)
-		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldStatus}, Status: ptrStatus(store.StatusDeployed)})
-		require.Equal(t, store.StatusDeployed, got.Status)
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldStatus}, Status: ptrStatus(workflow.StatusDeployed)})
+		require.Equal(t, workflow.StatusDeployed, got.Status)
 		require.Equal(t, int64(2), got.Version)
 		require.NotNil(t, got.DeployedAt)
 		require.True(t, got.DeployedAt.Equal(testNow), "DeployedAt = %v, want %v", got.DeployedAt, testNow)
 		require.NotNil(t, got.TriggerStatuses[0].NextFireTime)
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 2)
-		want := store.Event{DeploymentID: d.ID, WorkflowID: "wf-promote", Action: store.ActionPromote, FromStatus: store.StatusDraft, ToStatus: store.StatusDeployed, Version: 2}
+		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-promote", Action: workflow.ActionPromote, FromStatus: workflow.StatusDraft, ToStatus: workflow.StatusDeployed, Version: 2}
 		if diff := cmp.Diff(want, evs[1], ignoreEventIDs); diff != "" {
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
@@ -910,18 +913,18 @@ func TestUpdate(t *testing.T) {
 		def := workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@daily"}`))
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Definition: def})
 		require.Equal(t, int64(2), got.Version)
-		require.Equal(t, store.StatusDeployed, got.Status)
+		require.Equal(t, workflow.StatusDeployed, got.Status)
 		var gotDef map[string]any
 		require.NoError(t, json.Unmarshal(got.Definition, &gotDef))
 		if diff := cmp.Diff(def, gotDef); diff != "" {
 			t.Errorf("definition (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]store.Trigger{storedCron("@daily", "", nil)}, got.Triggers, cmpopts.IgnoreFields(store.Trigger{}, "ID", "DeploymentID")); diff != "" {
+		if diff := cmp.Diff([]workflow.Trigger{storedCron("@daily", "", nil)}, got.Triggers, cmpopts.IgnoreFields(workflow.Trigger{}, "ID", "DeploymentID")); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 2)
-		want := store.Event{DeploymentID: d.ID, WorkflowID: "wf-newdef", Action: store.ActionUpdate, FromStatus: store.StatusDeployed, ToStatus: store.StatusDeployed, Version: 2}
+		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-newdef", Action: workflow.ActionUpdate, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusDeployed, Version: 2}
 		if diff := cmp.Diff(want, evs[1], ignoreEventIDs); diff != "" {
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
@@ -930,7 +933,7 @@ func TestUpdate(t *testing.T) {
 	t.Run("new definition keeps triggers given explicitly", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-newdef-explicit", Definition: hourlyAndHook(t, "newdef-explicit/hook"),
-			Triggers: []store.Trigger{cronTrigger("*/5 * * * *")}})
+			Triggers: []workflow.Trigger{cronTrigger("*/5 * * * *")}})
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@daily"}`))})
 		if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
 			t.Errorf("triggers (-before +after):\n%s", diff)
@@ -940,13 +943,13 @@ func TestUpdate(t *testing.T) {
 	t.Run("webhook triggers sent back without secrets keep them", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-keep-secrets", Definition: workflowDef(t),
-			Triggers: []store.Trigger{webhookTrigger("keep/secrets", "s3cret"), cronTrigger("0 * * * *")}})
+			Triggers: []workflow.Trigger{webhookTrigger("keep/secrets", "s3cret"), cronTrigger("0 * * * *")}})
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID,
-			Triggers: []store.Trigger{webhookTrigger("/keep/secrets/"), cronTrigger("*/10 * * * *")}})
+			Triggers: []workflow.Trigger{webhookTrigger("/keep/secrets/"), cronTrigger("*/10 * * * *")}})
 		require.Equal(t, d.Triggers[0].ID, got.Triggers[0].ID, "the webhook trigger did not change")
 		require.Equal(t, []string{"s3cret"}, got.Triggers[0].Webhook.Secrets)
 		require.True(t, got.TriggerStatuses[0].RequiresSignature)
-		rotated := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Triggers: []store.Trigger{webhookTrigger("keep/secrets", "n3w")}})
+		rotated := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Triggers: []workflow.Trigger{webhookTrigger("keep/secrets", "n3w")}})
 		require.Equal(t, []string{"n3w"}, rotated.Triggers[0].Webhook.Secrets, "secrets sent replace the stored ones")
 	})
 
@@ -960,12 +963,12 @@ func TestUpdate(t *testing.T) {
 			// Trigger ids are output only: the cron claims the old cron's id
 			// but is a new trigger; the webhook as the caller wrote it
 			// normalises to the current one.
-			Triggers: []store.Trigger{
-				{ID: cronID, Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily"}},
-				{ID: "caller-chosen", Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "/replace/hook", Methods: []string{"post"}}},
+			Triggers: []workflow.Trigger{
+				{ID: cronID, Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily"}},
+				{ID: "caller-chosen", Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "/replace/hook", Methods: []string{"post"}}},
 			},
 		})
-		want := []store.Trigger{storedCron("@daily", "", nil), storedWebhook("replace/hook")}
+		want := []workflow.Trigger{storedCron("@daily", "", nil), storedWebhook("replace/hook")}
 		if diff := cmp.Diff(want, got.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
@@ -983,9 +986,9 @@ func TestUpdate(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-twins",
 			Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
-			Triggers:   []store.Trigger{cronTrigger("@hourly")},
+			Triggers:   []workflow.Trigger{cronTrigger("@hourly")},
 		})
-		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Triggers: []store.Trigger{cronTrigger("@hourly"), cronTrigger("@hourly")}})
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Triggers: []workflow.Trigger{cronTrigger("@hourly"), cronTrigger("@hourly")}})
 		require.Len(t, got.Triggers, 2)
 		require.Equal(t, d.Triggers[0].ID, got.Triggers[0].ID)
 		require.NotEqual(t, d.Triggers[0].ID, got.Triggers[1].ID)
@@ -997,10 +1000,10 @@ func TestUpdate(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-rederive",
 			Definition: hourlyAndHook(t, "rederive/hook"),
-			Triggers:   []store.Trigger{webhookTrigger("rederive/explicit")},
+			Triggers:   []workflow.Trigger{webhookTrigger("rederive/explicit")},
 		})
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldTriggers}})
-		want := []store.Trigger{storedCron("@hourly", "", nil), storedWebhook("rederive/hook")}
+		want := []workflow.Trigger{storedCron("@hourly", "", nil), storedWebhook("rederive/hook")}
 		if diff := cmp.Diff(want, got.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
@@ -1014,7 +1017,7 @@ func TestUpdate(t *testing.T) {
 		hookID := d.Triggers[1].ID
 		def := workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "derive-new/hook"}`), triggerNode("m", "MANUAL", `{}`))
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldDefinition, FieldTriggers}, Definition: def})
-		want := []store.Trigger{storedWebhook("derive-new/hook"), storedManual()}
+		want := []workflow.Trigger{storedWebhook("derive-new/hook"), storedManual()}
 		if diff := cmp.Diff(want, got.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
@@ -1026,10 +1029,10 @@ func TestUpdate(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-reset-config",
 			Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
-			Config:     store.Config{OverlapPolicy: store.OverlapAllowAll, ExecutionTimeoutSeconds: 60, CatchupWindowSeconds: 120},
+			Config:     workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 60, CatchupWindowSeconds: 120},
 		})
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldConfig}})
-		if diff := cmp.Diff(store.Config{OverlapPolicy: store.OverlapSkip}, got.Config); diff != "" {
+		if diff := cmp.Diff(workflow.Config{OverlapPolicy: workflow.OverlapSkip}, got.Config); diff != "" {
 			t.Errorf("config (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(got.Config, mustGet(t, st, d.ID).Config); diff != "" {
@@ -1042,14 +1045,14 @@ func TestUpdate(t *testing.T) {
 		d := mustDeploy(t, svc, DeployRequest{
 			WorkflowID: "wf-set-fields",
 			Definition: hourlyAndHook(t, "set-fields/hook"),
-			Config:     store.Config{OverlapPolicy: store.OverlapAllowAll, ExecutionTimeoutSeconds: 60},
+			Config:     workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 60},
 		})
-		cfg := store.Config{OverlapPolicy: store.OverlapCancelOther, CatchupWindowSeconds: 30}
+		cfg := workflow.Config{OverlapPolicy: workflow.OverlapCancelOther, CatchupWindowSeconds: 30}
 		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Config: &cfg, ExpectedVersion: 1})
 		if diff := cmp.Diff(cfg, got.Config); diff != "" {
 			t.Errorf("config (-want +got):\n%s", diff)
 		}
-		require.Equal(t, store.StatusDeployed, got.Status)
+		require.Equal(t, workflow.StatusDeployed, got.Status)
 		require.JSONEq(t, string(d.Definition), string(got.Definition))
 		if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
 			t.Errorf("triggers (-before +after):\n%s", diff)
@@ -1057,9 +1060,9 @@ func TestUpdate(t *testing.T) {
 		require.Equal(t, int64(2), got.Version)
 
 		// Status and triggers together, still without a mask: the config stays.
-		got = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusPaused), Triggers: []store.Trigger{cronTrigger("@hourly")}})
-		require.Equal(t, store.StatusPaused, got.Status)
-		if diff := cmp.Diff([]store.Trigger{d.Triggers[0]}, got.Triggers); diff != "" {
+		got = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused), Triggers: []workflow.Trigger{cronTrigger("@hourly")}})
+		require.Equal(t, workflow.StatusPaused, got.Status)
+		if diff := cmp.Diff([]workflow.Trigger{d.Triggers[0]}, got.Triggers); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(cfg, got.Config); diff != "" {
@@ -1068,18 +1071,18 @@ func TestUpdate(t *testing.T) {
 		require.Equal(t, int64(3), got.Version)
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 3)
-		require.Equal(t, store.ActionUpdate, evs[1].Action)
-		require.Equal(t, store.ActionPause, evs[2].Action)
+		require.Equal(t, workflow.ActionUpdate, evs[1].Action)
+		require.Equal(t, workflow.ActionPause, evs[2].Action)
 	})
 
 	t.Run("a path can move to another deployment once freed", func(t *testing.T) {
 		t.Parallel()
 		a := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-move-a", Definition: workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "move/hook"}`))})
 		b := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-move-b", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))})
-		_, err := svc.Update(ctx, UpdateRequest{DeploymentID: b.ID, Triggers: []store.Trigger{webhookTrigger("Move/Hook")}})
+		_, err := svc.Update(ctx, UpdateRequest{DeploymentID: b.ID, Triggers: []workflow.Trigger{webhookTrigger("Move/Hook")}})
 		requireKind(t, err, errors.AlreadyExists)
-		mustUpdate(t, svc, UpdateRequest{DeploymentID: a.ID, Triggers: []store.Trigger{webhookTrigger("move/other")}})
-		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: b.ID, Triggers: []store.Trigger{webhookTrigger("Move/Hook")}})
+		mustUpdate(t, svc, UpdateRequest{DeploymentID: a.ID, Triggers: []workflow.Trigger{webhookTrigger("move/other")}})
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: b.ID, Triggers: []workflow.Trigger{webhookTrigger("Move/Hook")}})
 		require.Equal(t, "Move/Hook", got.Triggers[0].Webhook.Path)
 	})
 }
@@ -1091,11 +1094,11 @@ func TestDelete(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		status store.DeploymentStatus
+		status workflow.DeploymentStatus
 	}{
-		{"deployed", store.StatusDeployed},
-		{"draft", store.StatusDraft},
-		{"paused", store.StatusPaused},
+		{"deployed", workflow.StatusDeployed},
+		{"draft", workflow.StatusDraft},
+		{"paused", workflow.StatusPaused},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1103,23 +1106,23 @@ func TestDelete(t *testing.T) {
 			d := mustDeploy(t, svc, DeployRequest{
 				WorkflowID: wf,
 				Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@hourly"}`)),
-				Draft:      tc.status == store.StatusDraft,
+				Draft:      tc.status == workflow.StatusDraft,
 			})
-			if tc.status == store.StatusPaused {
-				d = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusPaused)})
+			if tc.status == workflow.StatusPaused {
+				d = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused)})
 			}
 			before := len(mustEvents(t, st, d.ID))
 
 			got, err := svc.Delete(ctx, DeleteRequest{DeploymentID: d.ID})
 			require.NoError(t, err)
-			require.Equal(t, store.StatusArchived, got.Status)
+			require.Equal(t, workflow.StatusArchived, got.Status)
 			require.Equal(t, d.Version+1, got.Version)
 			require.Nil(t, got.TriggerStatuses[0].NextFireTime)
 			require.Equal(t, triggerIDs(d.Triggers), triggerIDs(got.Triggers), "history keeps the triggers")
 
 			evs := mustEvents(t, st, d.ID)
 			require.Len(t, evs, before+1)
-			want := store.Event{DeploymentID: d.ID, WorkflowID: wf, Action: store.ActionArchive, FromStatus: tc.status, ToStatus: store.StatusArchived, Version: d.Version + 1}
+			want := workflow.Event{DeploymentID: d.ID, WorkflowID: wf, Action: workflow.ActionArchive, FromStatus: tc.status, ToStatus: workflow.StatusArchived, Version: d.Version + 1}
 			if diff := cmp.Diff(want, evs[len(evs)-1], ignoreEventIDs); diff != "" {
 				t.Errorf("event (-want +got):\n%s", diff)
 			}
@@ -1153,22 +1156,22 @@ func TestStatus(t *testing.T) {
 		require.Zero(t, got.RunningExecutions)
 	})
 
-	insert := func(t *testing.T, dep Deployment, status store.ExecutionStatus, fired time.Time) string {
+	insert := func(t *testing.T, dep Deployment, status workflow.ExecutionStatus, fired time.Time) string {
 		t.Helper()
 		id := uuid.NewString()
 		_, err := st.DB().ExecContext(ctx, `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, dep.WorkflowID, dep.ID, dep.Version, string(store.TriggerCron), string(status), fired)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, dep.WorkflowID, dep.ID, dep.Version, string(workflow.TriggerCron), string(status), fired)
 		require.NoError(t, err)
 		return id
 	}
 	base := testNow.Add(-time.Hour)
-	insert(t, d, store.ExecutionSucceeded, base)
-	insert(t, d, store.ExecutionRunning, base.Add(10*time.Minute))
-	last := insert(t, d, store.ExecutionPending, base.Add(20*time.Minute))
-	insert(t, d, store.ExecutionFailed, base.Add(5*time.Minute))
+	insert(t, d, workflow.ExecutionSucceeded, base)
+	insert(t, d, workflow.ExecutionRunning, base.Add(10*time.Minute))
+	last := insert(t, d, workflow.ExecutionPending, base.Add(20*time.Minute))
+	insert(t, d, workflow.ExecutionFailed, base.Add(5*time.Minute))
 	// Another deployment's executions count for nothing here.
-	insert(t, other, store.ExecutionRunning, base.Add(30*time.Minute))
+	insert(t, other, workflow.ExecutionRunning, base.Add(30*time.Minute))
 
 	for _, tc := range []struct {
 		name string
@@ -1190,7 +1193,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, dep.WorkflowID, dep.ID, dep.Version, s
 			}
 			require.NotNil(t, got.LastExecution)
 			require.Equal(t, last, got.LastExecution.ID)
-			require.Equal(t, store.ExecutionPending, got.LastExecution.Status)
+			require.Equal(t, workflow.ExecutionPending, got.LastExecution.Status)
 			require.True(t, got.LastExecution.FiredTime.Equal(base.Add(20*time.Minute)))
 			require.Equal(t, int64(2), got.RunningExecutions)
 		})
@@ -1206,7 +1209,7 @@ func TestList(t *testing.T) {
 	a := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-a", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@hourly"}`))})
 	b := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-b", Definition: workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "list/hook"}`)), Draft: true})
 	c := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-c", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`), triggerNode("k", "CRON", `{"cron_expression": "@daily"}`))})
-	c = mustUpdate(t, svc, UpdateRequest{DeploymentID: c.ID, Status: ptrStatus(store.StatusPaused)})
+	c = mustUpdate(t, svc, UpdateRequest{DeploymentID: c.ID, Status: ptrStatus(workflow.StatusPaused)})
 	archived := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-a-old", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))})
 	archived, err := svc.Delete(ctx, DeleteRequest{DeploymentID: archived.ID})
 	require.NoError(t, err)
@@ -1226,14 +1229,14 @@ func TestList(t *testing.T) {
 		wantTotal int64
 	}{
 		{"default excludes ARCHIVED", ListRequest{}, []string{c.ID, b.ID, a.ID}, 3},
-		{"ARCHIVED only", ListRequest{Statuses: []store.DeploymentStatus{store.StatusArchived}}, []string{archived.ID}, 1},
+		{"ARCHIVED only", ListRequest{Statuses: []workflow.DeploymentStatus{workflow.StatusArchived}}, []string{archived.ID}, 1},
 		{"every status", ListRequest{Statuses: allStatuses}, []string{archived.ID, c.ID, b.ID, a.ID}, 4},
-		{"DRAFT and PAUSED", ListRequest{Statuses: []store.DeploymentStatus{store.StatusDraft, store.StatusPaused}}, []string{c.ID, b.ID}, 2},
+		{"DRAFT and PAUSED", ListRequest{Statuses: []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusPaused}}, []string{c.ID, b.ID}, 2},
 		{"by workflow id", ListRequest{WorkflowID: "wf-b"}, []string{b.ID}, 1},
 		{"by workflow id, archived excluded", ListRequest{WorkflowID: "wf-a-old"}, []string{}, 0},
-		{"by trigger type CRON", ListRequest{TriggerType: store.TriggerCron}, []string{c.ID, a.ID}, 2},
-		{"by trigger type WEBHOOK", ListRequest{TriggerType: store.TriggerWebhook}, []string{b.ID}, 1},
-		{"by trigger type MANUAL, every status", ListRequest{TriggerType: store.TriggerManual, Statuses: allStatuses}, []string{archived.ID, c.ID}, 2},
+		{"by trigger type CRON", ListRequest{TriggerType: workflow.TriggerCron}, []string{c.ID, a.ID}, 2},
+		{"by trigger type WEBHOOK", ListRequest{TriggerType: workflow.TriggerWebhook}, []string{b.ID}, 1},
+		{"by trigger type MANUAL, every status", ListRequest{TriggerType: workflow.TriggerManual, Statuses: allStatuses}, []string{archived.ID, c.ID}, 2},
 		{"page size above the maximum is clamped, not refused", ListRequest{PageSize: 10_000}, []string{c.ID, b.ID, a.ID}, 3},
 		{"page size 0 is the default", ListRequest{PageSize: 0}, []string{c.ID, b.ID, a.ID}, 3},
 	} {
@@ -1292,7 +1295,7 @@ func TestList(t *testing.T) {
 		for _, tc := range []struct {
 			size int32
 			want int
-		}{{0, store.DefaultPageSize}, {1, 1}, {store.MaxPageSize, store.MaxPageSize}, {store.MaxPageSize + 1, store.MaxPageSize}, {10_000, store.MaxPageSize}} {
+		}{{0, workflow.DefaultPageSize}, {1, 1}, {workflow.MaxPageSize, workflow.MaxPageSize}, {workflow.MaxPageSize + 1, workflow.MaxPageSize}, {10_000, workflow.MaxPageSize}} {
 			_, err := s.List(ctx, ListRequest{PageSize: tc.size})
 			require.NoError(t, err)
 			require.Equal(t, tc.want, rec.limit, "page size %d", tc.size)
@@ -1306,23 +1309,23 @@ type recordingStore struct {
 	limit int
 }
 
-func (r *recordingStore) ListDeployments(_ context.Context, f store.ListFilter) (store.Page, error) {
+func (r *recordingStore) ListDeployments(_ context.Context, f workflow.ListFilter) (workflow.Page, error) {
 	r.limit = f.Limit
-	return store.Page{}, nil
+	return workflow.Page{}, nil
 }
 
 // faultyStore answers reads of a deployment but fails the execution queries.
 type faultyStore struct {
 	store.Store
-	d                 *store.Deployment
+	d                 *workflow.Deployment
 	lastErr, countErr error
 }
 
-func (f *faultyStore) GetDeployment(context.Context, string) (*store.Deployment, error) {
+func (f *faultyStore) GetDeployment(context.Context, string) (*workflow.Deployment, error) {
 	return f.d, nil
 }
 
-func (f *faultyStore) LastExecution(context.Context, string) (*store.Execution, error) {
+func (f *faultyStore) LastExecution(context.Context, string) (*workflow.Execution, error) {
 	return nil, f.lastErr
 }
 
@@ -1332,7 +1335,7 @@ func (f *faultyStore) CountUnfinishedExecutions(context.Context, string) (int64,
 
 func TestStatusExecutionQueriesFail(t *testing.T) {
 	t.Parallel()
-	d := &store.Deployment{ID: uuid.NewString(), WorkflowID: "wf", Status: store.StatusDeployed, Version: 1}
+	d := &workflow.Deployment{ID: uuid.NewString(), WorkflowID: "wf", Status: workflow.StatusDeployed, Version: 1}
 	for _, tc := range []struct {
 		name              string
 		lastErr, countErr error
@@ -1371,7 +1374,7 @@ func TestUnreachableStore(t *testing.T) {
 			return err
 		}},
 		{"update", func(ctx context.Context) error {
-			_, err := svc.Update(ctx, UpdateRequest{DeploymentID: id, Status: ptrStatus(store.StatusPaused)})
+			_, err := svc.Update(ctx, UpdateRequest{DeploymentID: id, Status: ptrStatus(workflow.StatusPaused)})
 			return err
 		}},
 		{"delete", func(ctx context.Context) error {
@@ -1433,17 +1436,17 @@ func TestStoreError(t *testing.T) {
 
 func TestTransition(t *testing.T) {
 	t.Parallel()
-	legal := map[[2]store.DeploymentStatus]string{
-		{store.StatusDeployed, store.StatusPaused}: store.ActionPause,
-		{store.StatusPaused, store.StatusDeployed}: store.ActionResume,
-		{store.StatusDraft, store.StatusDeployed}:  store.ActionPromote,
+	legal := map[[2]workflow.DeploymentStatus]string{
+		{workflow.StatusDeployed, workflow.StatusPaused}: workflow.ActionPause,
+		{workflow.StatusPaused, workflow.StatusDeployed}: workflow.ActionResume,
+		{workflow.StatusDraft, workflow.StatusDeployed}:  workflow.ActionPromote,
 	}
 	for _, from := range allStatuses {
 		for _, to := range allStatuses {
 			t.Run(string(from)+" to "+string(to), func(t *testing.T) {
 				t.Parallel()
 				action, err := transition(from, to)
-				if want, ok := legal[[2]store.DeploymentStatus{from, to}]; ok {
+				if want, ok := legal[[2]workflow.DeploymentStatus{from, to}]; ok {
 					require.NoError(t, err)
 					require.Equal(t, want, action)
 					return
@@ -1465,13 +1468,13 @@ func TestFieldsToApply(t *testing.T) {
 		fields []string
 	}{
 		{"nothing set", UpdateRequest{}, nil, true, nil},
-		{"set fields", UpdateRequest{Status: ptrStatus(store.StatusPaused), Config: &store.Config{}}, []string{FieldConfig, FieldStatus}, true, nil},
+		{"set fields", UpdateRequest{Status: ptrStatus(workflow.StatusPaused), Config: &workflow.Config{}}, []string{FieldConfig, FieldStatus}, true, nil},
 		{"every set field", UpdateRequest{
-			Status: ptrStatus(store.StatusPaused), Definition: map[string]any{"nodes": nil},
-			Triggers: []store.Trigger{{}}, Config: &store.Config{},
+			Status: ptrStatus(workflow.StatusPaused), Definition: map[string]any{"nodes": nil},
+			Triggers: []workflow.Trigger{{}}, Config: &workflow.Config{},
 		}, []string{FieldConfig, FieldStatus, FieldTriggers, FieldDefinition}, true, nil},
-		{"empty triggers are not set", UpdateRequest{Triggers: []store.Trigger{}}, nil, true, nil},
-		{"mask wins over set fields", UpdateRequest{Status: ptrStatus(store.StatusPaused), Mask: []string{FieldTriggers}}, []string{FieldTriggers}, true, nil},
+		{"empty triggers are not set", UpdateRequest{Triggers: []workflow.Trigger{}}, nil, true, nil},
+		{"mask wins over set fields", UpdateRequest{Status: ptrStatus(workflow.StatusPaused), Mask: []string{FieldTriggers}}, []string{FieldTriggers}, true, nil},
 		{"unknown paths", UpdateRequest{Mask: []string{"config", "name", "status.code"}}, []string{FieldConfig}, false, []string{"update_mask", "update_mask"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1509,16 +1512,16 @@ func TestViewUnschedulableCron(t *testing.T) {
 	const wf = "wf-view"
 	for _, tc := range []struct {
 		name       string
-		spec       store.CronSpec
+		spec       workflow.CronSpec
 		wantJitter int32
 		wantNext   *time.Time
 	}{
-		{"unparsable expression", store.CronSpec{Expression: "every day"}, 0, nil},
-		{"unknown zone", store.CronSpec{Expression: "@daily", Timezone: "Nowhere/Town"}, 0, nil},
-		{"no slot left", store.CronSpec{Expression: "0 0 0 1 1 ? 2020"}, 0, nil},
+		{"unparsable expression", workflow.CronSpec{Expression: "every day"}, 0, nil},
+		{"unknown zone", workflow.CronSpec{Expression: "@daily", Timezone: "Nowhere/Town"}, 0, nil},
+		{"no slot left", workflow.CronSpec{Expression: "0 0 0 1 1 ? 2020"}, 0, nil},
 		{
 			// The only slot has no successor: the jitter window alone bounds the offset.
-			"last slot", store.CronSpec{Expression: "0 0 0 1 1 ? 2026"},
+			"last slot", workflow.CronSpec{Expression: "0 0 0 1 1 ? 2026"},
 			int32(cron.JitterSeconds(wf, 300)),
 			func() *time.Time {
 				t := time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC).Add(cron.Offset(wf, testJitterWindow, testJitterWindow))
@@ -1529,7 +1532,7 @@ func TestViewUnschedulableCron(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			spec := tc.spec
-			d := s.view(&store.Deployment{WorkflowID: wf, Status: store.StatusDeployed, Triggers: []store.Trigger{{Type: store.TriggerCron, Cron: &spec}}})
+			d := s.view(&workflow.Deployment{WorkflowID: wf, Status: workflow.StatusDeployed, Triggers: []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &spec}}})
 			require.Len(t, d.TriggerStatuses, 1)
 			got := d.TriggerStatuses[0]
 			require.Equal(t, tc.wantJitter, got.JitterSeconds)
@@ -1567,7 +1570,7 @@ func TestNextFireOfPassedSlot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := New(nil, Options{JitterWindow: testJitterWindow, Now: func() time.Time { return tc.now }}).(*service)
-			d := s.view(&store.Deployment{WorkflowID: wf, Status: store.StatusDeployed, Triggers: []store.Trigger{cronTrigger("0 * * * *")}})
+			d := s.view(&workflow.Deployment{WorkflowID: wf, Status: workflow.StatusDeployed, Triggers: []workflow.Trigger{cronTrigger("0 * * * *")}})
 			got := d.TriggerStatuses[0].NextFireTime
 			require.NotNil(t, got)
 			require.True(t, got.Equal(tc.want), "NextFireTime = %v, want %v", got, tc.want)
@@ -1579,11 +1582,11 @@ func TestNextFireOfPassedSlot(t *testing.T) {
 // and records every change it hears of.
 type failingNotifier struct {
 	mu    sync.Mutex
-	fail  map[store.DeploymentStatus]bool
-	heard []store.DeploymentStatus
+	fail  map[workflow.DeploymentStatus]bool
+	heard []workflow.DeploymentStatus
 }
 
-func (n *failingNotifier) DeploymentChanged(_ context.Context, d *store.Deployment) error {
+func (n *failingNotifier) DeploymentChanged(_ context.Context, d *workflow.Deployment) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.heard = append(n.heard, d.Status)
@@ -1599,41 +1602,41 @@ func TestSchedulingFailureIsUndone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
-	n := &failingNotifier{fail: map[store.DeploymentStatus]bool{}}
+	n := &failingNotifier{fail: map[workflow.DeploymentStatus]bool{}}
 	svc := New(st, Options{JitterWindow: testJitterWindow, Now: func() time.Time { return testNow }, Notifier: n})
 
-	n.fail[store.StatusDeployed] = true
+	n.fail[workflow.StatusDeployed] = true
 	_, err := svc.Deploy(ctx, DeployRequest{WorkflowID: "wf-undo", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "0 * * * *"}`))})
 	requireKind(t, err, errors.Unavailable)
 	require.Contains(t, err.Error(), "scheduler refused DEPLOYED")
 	_, err = st.GetActiveDeployment(ctx, "wf-undo")
 	require.ErrorIs(t, err, store.ErrNotFound, "a deployment whose scheduling failed stays active")
 
-	n.fail[store.StatusDeployed] = false
+	n.fail[workflow.StatusDeployed] = false
 	d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-undo", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "0 * * * *"}`))})
-	n.fail[store.StatusPaused] = true
-	_, err = svc.Update(ctx, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(store.StatusPaused)})
+	n.fail[workflow.StatusPaused] = true
+	_, err = svc.Update(ctx, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused)})
 	requireKind(t, err, errors.Unavailable)
 	got, err := st.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.StatusDeployed, got.Status)
+	require.Equal(t, workflow.StatusDeployed, got.Status)
 	require.EqualValues(t, 3, got.Version, "the change and its undoing are both versions")
 	require.Equal(t, d.Triggers[0].ID, got.Triggers[0].ID, "an unchanged trigger keeps its id through the undo")
 	events, err := st.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.ActionRollback, events[len(events)-1].Action)
+	require.Equal(t, workflow.ActionRollback, events[len(events)-1].Action)
 
-	n.fail[store.StatusArchived] = true
+	n.fail[workflow.StatusArchived] = true
 	_, err = svc.Delete(ctx, DeleteRequest{DeploymentID: d.ID})
 	requireKind(t, err, errors.Unavailable)
 	got, err = st.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.StatusDeployed, got.Status)
-	if diff := cmp.Diff([]store.DeploymentStatus{
-		store.StatusDeployed, store.StatusArchived, // refused deploy, then its undoing
-		store.StatusDeployed,                     // second deploy
-		store.StatusPaused, store.StatusDeployed, // refused pause, undone
-		store.StatusArchived, store.StatusDeployed, // refused delete, undone
+	require.Equal(t, workflow.StatusDeployed, got.Status)
+	if diff := cmp.Diff([]workflow.DeploymentStatus{
+		workflow.StatusDeployed, workflow.StatusArchived, // refused deploy, then its undoing
+		workflow.StatusDeployed,                        // second deploy
+		workflow.StatusPaused, workflow.StatusDeployed, // refused pause, undone
+		workflow.StatusArchived, workflow.StatusDeployed, // refused delete, undone
 	}, n.heard); diff != "" {
 		t.Errorf("changes heard (-want +got):\n%s", diff)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Limits on requests (ARCHITECTURE.md "Workflow definition", API.md).
@@ -36,7 +36,7 @@ var (
 
 	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-	overlapPolicies = []string{store.OverlapSkip, store.OverlapAllowAll, store.OverlapBufferOne, store.OverlapCancelOther}
+	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther}
 )
 
 func subField(field, name string) string {
@@ -53,9 +53,9 @@ func indexField(field string, i int) string {
 // Every validate function appends all the violations it finds to v, never
 // stopping at the first, with field paths rooted at field.
 
-// validateWorkflowID checks a caller's workflow id (store.WorkflowIDProblem).
+// validateWorkflowID checks a caller's workflow id (workflow.WorkflowIDProblem).
 func validateWorkflowID(v *errors.Violations, field, id string) {
-	if p := store.WorkflowIDProblem(id); p != "" {
+	if p := workflow.WorkflowIDProblem(id); p != "" {
 		v.Add(field, "%s", p)
 	}
 }
@@ -70,9 +70,9 @@ func validateActor(v *errors.Violations, field, actor string) {
 
 // validateConfig checks c and returns it with the overlap policy defaulted to
 // SKIP; zero timeouts stay zero, meaning the service defaults.
-func validateConfig(v *errors.Violations, field string, c store.Config) store.Config {
+func validateConfig(v *errors.Violations, field string, c workflow.Config) workflow.Config {
 	if c.OverlapPolicy == "" {
-		c.OverlapPolicy = store.OverlapSkip
+		c.OverlapPolicy = workflow.OverlapSkip
 	} else if !slices.Contains(overlapPolicies, c.OverlapPolicy) {
 		v.Add(subField(field, "overlap_policy"), "must be one of %s", strings.Join(overlapPolicies, ", "))
 	}
@@ -117,11 +117,11 @@ func requestTriggerFields(field string) triggerFields {
 // validateTriggers checks a request's triggers and returns normalised copies,
 // index for index, with their ids as given: methods upper-cased, deduplicated
 // and defaulted to POST, response mode defaulted to ASYNC, paths normalised.
-func validateTriggers(v *errors.Violations, field string, ts []store.Trigger) []store.Trigger {
+func validateTriggers(v *errors.Violations, field string, ts []workflow.Trigger) []workflow.Trigger {
 	if len(ts) > maxDeploymentTriggers {
 		v.Add(field, "has %d triggers; at most %d", len(ts), maxDeploymentTriggers)
 	}
-	out := make([]store.Trigger, len(ts))
+	out := make([]workflow.Trigger, len(ts))
 	seen := newTriggerSet()
 	for i, t := range ts {
 		f := requestTriggerFields(indexField(field, i))
@@ -132,7 +132,7 @@ func validateTriggers(v *errors.Violations, field string, ts []store.Trigger) []
 }
 
 // checkTrigger checks t and returns a normalised deep copy of it.
-func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.Trigger {
+func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) workflow.Trigger {
 	add := func(field, format string, args ...any) {
 		if field != "" {
 			v.Add(field, format, args...)
@@ -148,17 +148,17 @@ func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.
 	// The API cannot disable a trigger: every one that is deployed is enabled.
 	out.Enabled = true
 	switch t.Type {
-	case store.TriggerCron, store.TriggerWebhook, store.TriggerManual:
-		if t.Type == store.TriggerCron && t.Cron == nil {
+	case workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual:
+		if t.Type == workflow.TriggerCron && t.Cron == nil {
 			add(f.cron, "is required for a CRON trigger")
 		}
-		if t.Type != store.TriggerCron && t.Cron != nil {
+		if t.Type != workflow.TriggerCron && t.Cron != nil {
 			add(f.cron, "must be empty for a %s trigger", t.Type)
 		}
-		if t.Type == store.TriggerWebhook && t.Webhook == nil {
+		if t.Type == workflow.TriggerWebhook && t.Webhook == nil {
 			add(f.webhook, "is required for a WEBHOOK trigger")
 		}
-		if t.Type != store.TriggerWebhook && t.Webhook != nil {
+		if t.Type != workflow.TriggerWebhook && t.Webhook != nil {
 			add(f.webhook, "must be empty for a %s trigger", t.Type)
 		}
 	default:
@@ -185,7 +185,7 @@ func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.
 	}
 	if t.Webhook != nil {
 		w := *t.Webhook
-		if p, err := store.NormalizeWebhookPath(w.Path); err != nil {
+		if p, err := workflow.NormalizeWebhookPath(w.Path); err != nil {
 			add(f.path, "%v", err)
 		} else {
 			w.Path = p
@@ -205,8 +205,8 @@ func checkTrigger(v *errors.Violations, f triggerFields, t store.Trigger) store.
 		}
 		switch w.ResponseMode {
 		case "":
-			w.ResponseMode = store.ResponseAsync
-		case store.ResponseAsync, store.ResponseSync:
+			w.ResponseMode = workflow.ResponseAsync
+		case workflow.ResponseAsync, workflow.ResponseSync:
 		default:
 			add(f.responseMode, "must be ASYNC or SYNC")
 		}
@@ -251,14 +251,14 @@ type triggerSet struct {
 
 func newTriggerSet() *triggerSet { return &triggerSet{paths: map[string]string{}} }
 
-func (s *triggerSet) check(v *errors.Violations, f triggerFields, t store.Trigger) {
+func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Trigger) {
 	switch {
-	case t.Type == store.TriggerManual && s.manual != "":
+	case t.Type == workflow.TriggerManual && s.manual != "":
 		v.Add(f.typ, "only one MANUAL trigger is allowed; %s is one", s.manual)
-	case t.Type == store.TriggerManual:
+	case t.Type == workflow.TriggerManual:
 		s.manual = f.trigger
 	case t.Webhook != nil:
-		p, err := store.NormalizeWebhookPath(t.Webhook.Path)
+		p, err := workflow.NormalizeWebhookPath(t.Webhook.Path)
 		if err != nil {
 			return
 		}
@@ -275,7 +275,7 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t store.Trigge
 // validateDefinition checks an n8n-style definition, as decoded from JSON or a
 // protobuf Struct, and returns the triggers its TRIGGER nodes yield, normalised
 // as validateTriggers would; the service uses them when a request has none.
-func validateDefinition(v *errors.Violations, field string, def map[string]any) []store.Trigger {
+func validateDefinition(v *errors.Violations, field string, def map[string]any) []workflow.Trigger {
 	if len(def) == 0 {
 		v.Add(field, "is required: an object with nodes and connections")
 		return nil
@@ -581,8 +581,8 @@ func (c *definitionCheck) checkSettings(raw any) string {
 
 // triggers derives a trigger from each enabled TRIGGER node of subtype CRON,
 // WEBHOOK or MANUAL. Cron nodes without a time zone take the settings' zone.
-func (c *definitionCheck) triggers(zone string) []store.Trigger {
-	var out []store.Trigger
+func (c *definitionCheck) triggers(zone string) []workflow.Trigger {
+	var out []workflow.Trigger
 	seen := newTriggerSet()
 	for _, n := range c.nodes {
 		if n.typ != "TRIGGER" || n.disabled {
@@ -590,25 +590,25 @@ func (c *definitionCheck) triggers(zone string) []store.Trigger {
 		}
 		pf := subField(n.field, "parameters")
 		f := triggerFields{trigger: n.field, typ: subField(n.field, "subtype")}
-		var t store.Trigger
+		var t workflow.Trigger
 		switch strings.ToUpper(n.subtype) {
 		case "CRON":
-			spec := &store.CronSpec{}
+			spec := &workflow.CronSpec{}
 			spec.Expression, f.expression = c.str(n.params, pf, "cron_expression", false)
 			spec.Timezone, f.timezone = c.str(n.params, pf, "timezone", false)
 			if spec.Timezone == "" {
 				spec.Timezone = zone
 			}
 			spec.JitterWindowSeconds = c.jitterWindow(n.params, pf)
-			t = store.Trigger{Type: store.TriggerCron, Cron: spec}
+			t = workflow.Trigger{Type: workflow.TriggerCron, Cron: spec}
 		case "WEBHOOK":
-			spec := &store.WebhookSpec{}
+			spec := &workflow.WebhookSpec{}
 			spec.Path, f.path = c.str(n.params, pf, "path", false)
 			spec.Methods, f.methods = c.stringList(n.params, pf, "methods")
 			spec.ResponseMode, f.responseMode = c.str(n.params, pf, "response_mode", false)
-			t = store.Trigger{Type: store.TriggerWebhook, Webhook: spec}
+			t = workflow.Trigger{Type: workflow.TriggerWebhook, Webhook: spec}
 		case "MANUAL":
-			t = store.Trigger{Type: store.TriggerManual}
+			t = workflow.Trigger{Type: workflow.TriggerManual}
 		default:
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // violationFields is the sorted list of the fields that v names.
@@ -76,28 +76,28 @@ func TestValidateConfig(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		in     store.Config
-		want   store.Config
+		in     workflow.Config
+		want   workflow.Config
 		fields []string
 	}{
-		{"zero", store.Config{}, store.Config{OverlapPolicy: "SKIP"}, nil},
+		{"zero", workflow.Config{}, workflow.Config{OverlapPolicy: "SKIP"}, nil},
 		{
 			"all set",
-			store.Config{OverlapPolicy: "BUFFER_ONE", ExecutionTimeoutSeconds: 604800, CatchupWindowSeconds: 86400},
-			store.Config{OverlapPolicy: "BUFFER_ONE", ExecutionTimeoutSeconds: 604800, CatchupWindowSeconds: 86400},
+			workflow.Config{OverlapPolicy: "BUFFER_ONE", ExecutionTimeoutSeconds: 604800, CatchupWindowSeconds: 86400},
+			workflow.Config{OverlapPolicy: "BUFFER_ONE", ExecutionTimeoutSeconds: 604800, CatchupWindowSeconds: 86400},
 			nil,
 		},
-		{"allow all", store.Config{OverlapPolicy: "ALLOW_ALL"}, store.Config{OverlapPolicy: "ALLOW_ALL"}, nil},
-		{"cancel other", store.Config{OverlapPolicy: "CANCEL_OTHER"}, store.Config{OverlapPolicy: "CANCEL_OTHER"}, nil},
-		{"unknown policy", store.Config{OverlapPolicy: "skip"}, store.Config{OverlapPolicy: "skip"}, []string{"config.overlap_policy"}},
+		{"allow all", workflow.Config{OverlapPolicy: "ALLOW_ALL"}, workflow.Config{OverlapPolicy: "ALLOW_ALL"}, nil},
+		{"cancel other", workflow.Config{OverlapPolicy: "CANCEL_OTHER"}, workflow.Config{OverlapPolicy: "CANCEL_OTHER"}, nil},
+		{"unknown policy", workflow.Config{OverlapPolicy: "skip"}, workflow.Config{OverlapPolicy: "skip"}, []string{"config.overlap_policy"}},
 		{
-			"negative timeouts", store.Config{ExecutionTimeoutSeconds: -1, CatchupWindowSeconds: -1},
-			store.Config{OverlapPolicy: "SKIP", ExecutionTimeoutSeconds: -1, CatchupWindowSeconds: -1},
+			"negative timeouts", workflow.Config{ExecutionTimeoutSeconds: -1, CatchupWindowSeconds: -1},
+			workflow.Config{OverlapPolicy: "SKIP", ExecutionTimeoutSeconds: -1, CatchupWindowSeconds: -1},
 			[]string{"config.catchup_window_seconds", "config.execution_timeout_seconds"},
 		},
 		{
-			"everything wrong", store.Config{OverlapPolicy: "QUEUE", ExecutionTimeoutSeconds: 604801, CatchupWindowSeconds: 86401},
-			store.Config{OverlapPolicy: "QUEUE", ExecutionTimeoutSeconds: 604801, CatchupWindowSeconds: 86401},
+			"everything wrong", workflow.Config{OverlapPolicy: "QUEUE", ExecutionTimeoutSeconds: 604801, CatchupWindowSeconds: 86401},
+			workflow.Config{OverlapPolicy: "QUEUE", ExecutionTimeoutSeconds: 604801, CatchupWindowSeconds: 86401},
 			[]string{"config.catchup_window_seconds", "config.execution_timeout_seconds", "config.overlap_policy"},
 		},
 	} {
@@ -143,7 +143,7 @@ func TestNormalizeWebhookPath(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()
-			got, err := store.NormalizeWebhookPath(tc.in)
+			got, err := workflow.NormalizeWebhookPath(tc.in)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				require.Empty(t, got)
@@ -157,94 +157,94 @@ func TestNormalizeWebhookPath(t *testing.T) {
 
 func TestValidateTriggers(t *testing.T) {
 	t.Parallel()
-	cronT := func(expr string) store.Trigger {
-		return store.Trigger{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: expr}}
+	cronT := func(expr string) workflow.Trigger {
+		return workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: expr}}
 	}
-	hook := func(path string) store.Trigger {
-		return store.Trigger{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: path}}
+	hook := func(path string) workflow.Trigger {
+		return workflow.Trigger{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: path}}
 	}
-	hookOut := func(path string) store.Trigger {
-		return store.Trigger{Type: store.TriggerWebhook, Enabled: true,
-			Webhook: &store.WebhookSpec{Path: path, Methods: []string{"POST"}, ResponseMode: "ASYNC"}}
+	hookOut := func(path string) workflow.Trigger {
+		return workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: true,
+			Webhook: &workflow.WebhookSpec{Path: path, Methods: []string{"POST"}, ResponseMode: "ASYNC"}}
 	}
-	manual := store.Trigger{Type: store.TriggerManual}
-	many := make([]store.Trigger, 101)
+	manual := workflow.Trigger{Type: workflow.TriggerManual}
+	many := make([]workflow.Trigger, 101)
 	for i := range many {
 		many[i] = hook(fmt.Sprintf("hooks/%d", i))
 	}
 	for _, tc := range []struct {
 		name   string
-		in     []store.Trigger
-		want   []store.Trigger // nil: don't compare
+		in     []workflow.Trigger
+		want   []workflow.Trigger // nil: don't compare
 		fields []string
 	}{
-		{name: "none", in: nil, want: []store.Trigger{}},
+		{name: "none", in: nil, want: []workflow.Trigger{}},
 		{
 			name: "cron",
-			in: []store.Trigger{{ID: "t1", Type: store.TriggerCron, Cron: &store.CronSpec{
+			in: []workflow.Trigger{{ID: "t1", Type: workflow.TriggerCron, Cron: &workflow.CronSpec{
 				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: int32p(60)}}},
-			want: []store.Trigger{{ID: "t1", Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{
+			want: []workflow.Trigger{{ID: "t1", Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
 				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: int32p(60)}}},
 		},
 		{
 			name: "cron without jitter",
-			in:   []store.Trigger{{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
-			want: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
+			in:   []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
+			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
 		},
-		{name: "webhook defaults", in: []store.Trigger{hook("/orders/created/")}, want: []store.Trigger{hookOut("orders/created")}},
+		{name: "webhook defaults", in: []workflow.Trigger{hook("/orders/created/")}, want: []workflow.Trigger{hookOut("orders/created")}},
 		{
 			name: "webhook normalised",
-			in: []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{
+			in: []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{
 				Path: "Orders", Methods: []string{"get", "Post", "GET", "options"}, ResponseMode: "SYNC", SyncTimeoutSeconds: 300,
 				Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain secret"}}}},
-			want: []store.Trigger{{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{
+			want: []workflow.Trigger{{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{
 				Path: "Orders", Methods: []string{"GET", "POST", "OPTIONS"}, ResponseMode: "SYNC", SyncTimeoutSeconds: 300,
 				Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain secret"}}}},
 		},
 		{
 			name: "one of each",
-			in:   []store.Trigger{cronT("0 9 * * MON-FRI"), hook("a"), hook("b"), manual},
-			want: []store.Trigger{
-				{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "0 9 * * MON-FRI"}},
+			in:   []workflow.Trigger{cronT("0 9 * * MON-FRI"), hook("a"), hook("b"), manual},
+			want: []workflow.Trigger{
+				{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "0 9 * * MON-FRI"}},
 				hookOut("a"), hookOut("b"),
-				{Type: store.TriggerManual, Enabled: true},
+				{Type: workflow.TriggerManual, Enabled: true},
 			},
 		},
-		{name: "unspecified type", in: []store.Trigger{{}}, fields: []string{"triggers[0].type"}},
-		{name: "unknown type", in: []store.Trigger{{Type: "EMAIL"}}, fields: []string{"triggers[0].type"}},
+		{name: "unspecified type", in: []workflow.Trigger{{}}, fields: []string{"triggers[0].type"}},
+		{name: "unknown type", in: []workflow.Trigger{{Type: "EMAIL"}}, fields: []string{"triggers[0].type"}},
 		{
 			name:   "unknown type, its spec still checked",
-			in:     []store.Trigger{{Type: "cron", Cron: &store.CronSpec{Expression: "bad"}}},
+			in:     []workflow.Trigger{{Type: "cron", Cron: &workflow.CronSpec{Expression: "bad"}}},
 			fields: []string{"triggers[0].type", "triggers[0].cron.expression"},
 		},
-		{name: "cron without spec", in: []store.Trigger{{Type: store.TriggerCron}}, fields: []string{"triggers[0].cron"}},
+		{name: "cron without spec", in: []workflow.Trigger{{Type: workflow.TriggerCron}}, fields: []string{"triggers[0].cron"}},
 		{
 			name:   "cron with webhook",
-			in:     []store.Trigger{{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily"}, Webhook: &store.WebhookSpec{Path: "a"}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily"}, Webhook: &workflow.WebhookSpec{Path: "a"}}},
 			fields: []string{"triggers[0].webhook"},
 		},
-		{name: "webhook without spec", in: []store.Trigger{{Type: store.TriggerWebhook}}, fields: []string{"triggers[0].webhook"}},
+		{name: "webhook without spec", in: []workflow.Trigger{{Type: workflow.TriggerWebhook}}, fields: []string{"triggers[0].webhook"}},
 		{
 			name:   "manual with specs",
-			in:     []store.Trigger{{Type: store.TriggerManual, Cron: &store.CronSpec{Expression: "@daily"}, Webhook: &store.WebhookSpec{Path: "a"}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerManual, Cron: &workflow.CronSpec{Expression: "@daily"}, Webhook: &workflow.WebhookSpec{Path: "a"}}},
 			fields: []string{"triggers[0].cron", "triggers[0].webhook"},
 		},
-		{name: "empty expression", in: []store.Trigger{cronT("")}, fields: []string{"triggers[0].cron.expression"}},
-		{name: "bad expression", in: []store.Trigger{cronT("0 25 * * *")}, fields: []string{"triggers[0].cron.expression"}},
+		{name: "empty expression", in: []workflow.Trigger{cronT("")}, fields: []string{"triggers[0].cron.expression"}},
+		{name: "bad expression", in: []workflow.Trigger{cronT("0 25 * * *")}, fields: []string{"triggers[0].cron.expression"}},
 		{
 			name:   "bad zone and jitter",
-			in:     []store.Trigger{{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus", JitterWindowSeconds: int32p(-1)}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus", JitterWindowSeconds: int32p(-1)}}},
 			fields: []string{"triggers[0].cron.jitter_window_seconds", "triggers[0].cron.timezone"},
 		},
 		{
 			name:   "local zone, jitter too long",
-			in:     []store.Trigger{{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily", Timezone: "Local", JitterWindowSeconds: int32p(86401)}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Local", JitterWindowSeconds: int32p(86401)}}},
 			fields: []string{"triggers[0].cron.jitter_window_seconds", "triggers[0].cron.timezone"},
 		},
-		{name: "bad path", in: []store.Trigger{hook("a//b")}, fields: []string{"triggers[0].webhook.path"}},
+		{name: "bad path", in: []workflow.Trigger{hook("a//b")}, fields: []string{"triggers[0].webhook.path"}},
 		{
 			name: "bad webhook settings",
-			in: []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{
+			in: []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{
 				Path: "a", Methods: []string{"POST", "FETCH", "TRACE"}, ResponseMode: "sync", SyncTimeoutSeconds: 301,
 				Secrets: []string{"ok", "", "whsec_!!notbase64", "whsec_", "whsec_dGVzdA=="}}}},
 			fields: []string{
@@ -255,21 +255,21 @@ func TestValidateTriggers(t *testing.T) {
 		},
 		{
 			name:   "negative sync timeout",
-			in:     []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "a", SyncTimeoutSeconds: -1}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "a", SyncTimeoutSeconds: -1}}},
 			fields: []string{"triggers[0].webhook.sync_timeout_seconds"},
 		},
 		{
 			name:   "duplicate paths, case-insensitive",
-			in:     []store.Trigger{hook("/Orders"), hook("b"), hook("orders/"), hook("ORDERS"), hook("a//b"), hook("a//b")},
+			in:     []workflow.Trigger{hook("/Orders"), hook("b"), hook("orders/"), hook("ORDERS"), hook("a//b"), hook("a//b")},
 			fields: []string{"triggers[2].webhook.path", "triggers[3].webhook.path", "triggers[4].webhook.path", "triggers[5].webhook.path"},
 		},
-		{name: "two manual triggers", in: []store.Trigger{manual, cronT("@daily"), manual}, fields: []string{"triggers[2].type"}},
+		{name: "two manual triggers", in: []workflow.Trigger{manual, cronT("@daily"), manual}, fields: []string{"triggers[2].type"}},
 		{name: "too many", in: many, fields: []string{"triggers"}},
 		{
 			name: "several at once",
-			in: []store.Trigger{
+			in: []workflow.Trigger{
 				cronT("61 * * * *"), {Type: "X"}, hook(""), manual, manual, hook("ok"), hook("OK"),
-				{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "x", Methods: []string{"BREW"}}},
+				{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "x", Methods: []string{"BREW"}}},
 			},
 			fields: []string{
 				"triggers[0].cron.expression", "triggers[1].type", "triggers[2].webhook.path", "triggers[4].type",
@@ -297,7 +297,7 @@ func TestValidateTriggers(t *testing.T) {
 func TestValidateTriggersUnnamedFields(t *testing.T) {
 	t.Parallel()
 	var v errors.Violations
-	got := checkTrigger(&v, triggerFields{}, store.Trigger{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{
+	got := checkTrigger(&v, triggerFields{}, workflow.Trigger{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{
 		Path: "a//b", Methods: []string{"BREW"}, ResponseMode: "LATER", Secrets: []string{""}}})
 	require.Empty(t, v)
 	require.Equal(t, "a//b", got.Webhook.Path)
@@ -306,7 +306,7 @@ func TestValidateTriggersUnnamedFields(t *testing.T) {
 func TestValidateConfigUnrooted(t *testing.T) {
 	t.Parallel()
 	var v errors.Violations
-	validateConfig(&v, "", store.Config{OverlapPolicy: "NEVER"})
+	validateConfig(&v, "", workflow.Config{OverlapPolicy: "NEVER"})
 	requireViolations(t, []string{"overlap_policy"}, v)
 }
 
@@ -314,10 +314,10 @@ func TestValidateTriggersMessages(t *testing.T) {
 	t.Parallel()
 	secret := "whsec_sup3r$ecret"
 	var v errors.Violations
-	validateTriggers(&v, "triggers", []store.Trigger{
-		{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "0 25 * * *"}},
-		{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "a", Secrets: []string{secret}}},
-		{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "A"}},
+	validateTriggers(&v, "triggers", []workflow.Trigger{
+		{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 25 * * *"}},
+		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "a", Secrets: []string{secret}}},
+		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "A"}},
 	})
 	want := errors.Violations{
 		{Field: "triggers[0].cron.expression", Description: `hour field "25": value out of range 0-23`},
@@ -332,9 +332,9 @@ func TestValidateTriggersMessages(t *testing.T) {
 
 func TestValidateTriggersCopies(t *testing.T) {
 	t.Parallel()
-	in := []store.Trigger{
-		{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(5)}},
-		{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "/a/", Methods: []string{"get"}, Secrets: []string{"s"}}},
+	in := []workflow.Trigger{
+		{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(5)}},
+		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "/a/", Methods: []string{"get"}, Secrets: []string{"s"}}},
 	}
 	var v errors.Violations
 	out := validateTriggers(&v, "triggers", in)
@@ -548,31 +548,31 @@ func TestValidateDefinitionDerivedTriggers(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		def    string
-		want   []store.Trigger
+		want   []workflow.Trigger
 		fields []string
 	}{
 		{
 			name: "cron",
 			def:  def("", node(0, "CRON", `{"cron_expression": "0 9 * * MON-FRI", "timezone": "America/New_York", "jitter_window_seconds": 60}`)),
-			want: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{
+			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
 				Expression: "0 9 * * MON-FRI", Timezone: "America/New_York", JitterWindowSeconds: int32p(60)}}},
 		},
 		{
 			name: "cron takes the settings' zone",
 			def:  def(`{"timezone": "Europe/London"}`, node(0, "cron", `{"cron_expression": "@daily", "jitter_window_seconds": 0}`)),
-			want: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{
+			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
 				Expression: "@daily", Timezone: "Europe/London", JitterWindowSeconds: int32p(0)}}},
 		},
 		{
 			name: "webhook",
 			def:  def("", node(0, "WEBHOOK", `{"path": "/hooks/Orders/", "methods": ["get", "post", "GET"], "response_mode": "SYNC"}`)),
-			want: []store.Trigger{{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{
+			want: []workflow.Trigger{{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{
 				Path: "hooks/Orders", Methods: []string{"GET", "POST"}, ResponseMode: "SYNC"}}},
 		},
 		{
 			name: "webhook defaults",
 			def:  def("", node(0, "WEBHOOK", `{"path": "orders"}`)),
-			want: []store.Trigger{{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{
+			want: []workflow.Trigger{{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{
 				Path: "orders", Methods: []string{"POST"}, ResponseMode: "ASYNC"}}},
 		},
 		{
@@ -583,16 +583,16 @@ func TestValidateDefinitionDerivedTriggers(t *testing.T) {
 				`{"id": "d", "name": "Disabled", "type": "TRIGGER", "subtype": "CRON", "disabled": true, "parameters": {"cron_expression": "bad"}}`,
 				`{"id": "f", "name": "Flow", "type": "FLOW", "subtype": "CRON"}`,
 				`{"id": "s", "name": "NoSubtype", "type": "TRIGGER"}`),
-			want: []store.Trigger{{Type: store.TriggerManual, Enabled: true}},
+			want: []workflow.Trigger{{Type: workflow.TriggerManual, Enabled: true}},
 		},
 		{
 			name: "one of each, in node order",
 			def: def("",
 				node(0, "WEBHOOK", `{"path": "a"}`), node(1, "MANUAL", `{}`), node(2, "CRON", `{"cron_expression": "0 0 12 * * ?"}`)),
-			want: []store.Trigger{
-				{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{Path: "a", Methods: []string{"POST"}, ResponseMode: "ASYNC"}},
-				{Type: store.TriggerManual, Enabled: true},
-				{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "0 0 12 * * ?"}},
+			want: []workflow.Trigger{
+				{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{Path: "a", Methods: []string{"POST"}, ResponseMode: "ASYNC"}},
+				{Type: workflow.TriggerManual, Enabled: true},
+				{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "0 0 12 * * ?"}},
 			},
 		},
 		{name: "cron expression missing", def: def("", node(0, "CRON", `{}`)), fields: []string{p + "[0].parameters.cron_expression"}},
@@ -665,10 +665,10 @@ func TestValidateStoredText(t *testing.T) {
 				map[string]any{"id": "a", "name": "A", "type": "ACTION"}}})
 		}, []string{"workflow_definition"}},
 		{"control character in a secret", func(v *errors.Violations) {
-			validateTriggers(v, "triggers", []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
+			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
 		{"overlong secret", func(v *errors.Violations) {
-			validateTriggers(v, "triggers", []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
+			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
 		{"control character in the actor", func(v *errors.Violations) { validateActor(v, "deployed_by", "al\x00ice") }, []string{"deployed_by"}},
 		{"overlong actor", func(v *errors.Violations) { validateActor(v, "deployed_by", strings.Repeat("a", maxActorBytes+1)) }, []string{"deployed_by"}},

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // TestChiSquareSurvival checks Q(df/2, x/2) against mpmath's
@@ -127,24 +127,24 @@ func TestLagBuckets(t *testing.T) {
 }
 
 // loadTriggers mixes schedules, a DST zone and windows of their own.
-func loadTriggers() []store.CronTrigger {
+func loadTriggers() []workflow.CronTrigger {
 	window := func(s int32) *int32 { return &s }
-	var out []store.CronTrigger
-	add := func(n int, spec store.CronSpec) {
+	var out []workflow.CronTrigger
+	add := func(n int, spec workflow.CronSpec) {
 		for i := range n {
-			out = append(out, store.CronTrigger{WorkflowID: spec.Expression + spec.Timezone + string(rune('a'+i%26)) + string(rune('a'+i/26)), Spec: spec})
+			out = append(out, workflow.CronTrigger{WorkflowID: spec.Expression + spec.Timezone + string(rune('a'+i%26)) + string(rune('a'+i/26)), Spec: spec})
 		}
 	}
-	add(40, store.CronSpec{Expression: "*/5 * * * *"})
-	add(30, store.CronSpec{Expression: "0 * * * *"})
-	add(20, store.CronSpec{Expression: "*/1 * * * *"})
-	add(10, store.CronSpec{Expression: "30 2 * * *", Timezone: "America/New_York"})
-	add(10, store.CronSpec{Expression: "*/20 * * * *", Timezone: "America/New_York"})
-	add(5, store.CronSpec{Expression: "0 * * * *", JitterWindowSeconds: window(0)})
-	add(5, store.CronSpec{Expression: "*/10 * * * *", JitterWindowSeconds: window(45)})
-	add(3, store.CronSpec{Expression: "0 0 12 * * ? 2026"}) // its last slot has no successor
-	add(2, store.CronSpec{Expression: "not a cron"})
-	add(2, store.CronSpec{Expression: "0 * * * *", Timezone: "Mars/Olympus"})
+	add(40, workflow.CronSpec{Expression: "*/5 * * * *"})
+	add(30, workflow.CronSpec{Expression: "0 * * * *"})
+	add(20, workflow.CronSpec{Expression: "*/1 * * * *"})
+	add(10, workflow.CronSpec{Expression: "30 2 * * *", Timezone: "America/New_York"})
+	add(10, workflow.CronSpec{Expression: "*/20 * * * *", Timezone: "America/New_York"})
+	add(5, workflow.CronSpec{Expression: "0 * * * *", JitterWindowSeconds: window(0)})
+	add(5, workflow.CronSpec{Expression: "*/10 * * * *", JitterWindowSeconds: window(45)})
+	add(3, workflow.CronSpec{Expression: "0 0 12 * * ? 2026"}) // its last slot has no successor
+	add(2, workflow.CronSpec{Expression: "not a cron"})
+	add(2, workflow.CronSpec{Expression: "0 * * * *", Timezone: "Mars/Olympus"})
 	return out
 }
 
@@ -203,9 +203,9 @@ func TestLoadPlanMatchesTriggers(t *testing.T) {
 func TestLoadPlanBudget(t *testing.T) {
 	s := &service{opts: Options{JitterWindow: 300 * time.Second}}
 	start := time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
-	triggers := make([]store.CronTrigger, 300)
+	triggers := make([]workflow.CronTrigger, 300)
 	for i := range triggers {
-		triggers[i] = store.CronTrigger{WorkflowID: string(rune('a' + i)), Spec: store.CronSpec{Expression: "* * * * * ?"}}
+		triggers[i] = workflow.CronTrigger{WorkflowID: string(rune('a' + i)), Spec: workflow.CronSpec{Expression: "* * * * * ?"}}
 	}
 	p := newPlan(start, start.Add(24*time.Hour), time.Hour)
 	err := p.add(s.groupBySchedule(triggers)[0])
@@ -256,9 +256,9 @@ func TestLoadRange(t *testing.T) {
 func BenchmarkLoadPlan(b *testing.B) {
 	s := &service{opts: Options{JitterWindow: 300 * time.Second}}
 	exprs := []string{"*/5 * * * *", "*/5 * * * *", "0 * * * *", "*/1 * * * *"}
-	triggers := make([]store.CronTrigger, 100_000)
+	triggers := make([]workflow.CronTrigger, 100_000)
 	for i := range triggers {
-		triggers[i] = store.CronTrigger{WorkflowID: "wf-" + strconv.Itoa(i), Spec: store.CronSpec{Expression: exprs[i%len(exprs)]}}
+		triggers[i] = workflow.CronTrigger{WorkflowID: "wf-" + strconv.Itoa(i), Spec: workflow.CronSpec{Expression: exprs[i%len(exprs)]}}
 	}
 	start := time.Date(2026, time.March, 1, 10, 0, 0, 0, time.UTC)
 	for b.Loop() {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // defaultJitterBucket is the bucket width of a request that names none.
@@ -78,7 +78,7 @@ func (s *service) JitterDistribution(ctx context.Context, req JitterRequest) (Ji
 }
 
 // jitterWindow is the trigger's jitter window: its own, or def.
-func jitterWindow(ct store.CronTrigger, def time.Duration) time.Duration {
+func jitterWindow(ct workflow.CronTrigger, def time.Duration) time.Duration {
 	if w := ct.Spec.JitterWindowSeconds; w != nil {
 		return time.Duration(*w) * time.Second
 	}

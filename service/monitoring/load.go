@@ -7,7 +7,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Bounds on one LoadDistribution: its range, its buckets, and the fires it
@@ -120,7 +120,7 @@ type plannedTrigger struct {
 
 // groupBySchedule groups the triggers; one whose expression or zone does not
 // parse is left out, as the scheduler leaves it out.
-func (s *service) groupBySchedule(triggers []store.CronTrigger) []*scheduleGroup {
+func (s *service) groupBySchedule(triggers []workflow.CronTrigger) []*scheduleGroup {
 	type key struct{ expression, zone string }
 	groups := map[key]*scheduleGroup{}
 	var order []*scheduleGroup

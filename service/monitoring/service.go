@@ -11,11 +11,12 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Service is the MonitoringService.
 type Service interface {
-	DeploymentStats(ctx context.Context, req DeploymentStatsRequest) (store.DeploymentStats, error)
+	DeploymentStats(ctx context.Context, req DeploymentStatsRequest) (workflow.DeploymentStats, error)
 	SchedulingMetrics(ctx context.Context, req SchedulingMetricsRequest) (SchedulingMetrics, error)
 	JitterDistribution(ctx context.Context, req JitterRequest) (JitterDistribution, error)
 	LoadDistribution(ctx context.Context, req LoadRequest) (LoadDistribution, error)
@@ -26,7 +27,7 @@ type Service interface {
 // scheduler holds.
 type Store interface {
 	store.MonitoringStore
-	ListCronTriggers(ctx context.Context, deploymentID string) ([]store.CronTrigger, error)
+	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
 }
 
 // Scheduler is this replica's cron scheduler.
@@ -88,11 +89,11 @@ type DeploymentStatsRequest struct{}
 
 // DeploymentStats counts deployments, the triggers of active deployments and
 // the executions of the last 24 hours.
-func (s *service) DeploymentStats(ctx context.Context, _ DeploymentStatsRequest) (store.DeploymentStats, error) {
+func (s *service) DeploymentStats(ctx context.Context, _ DeploymentStatsRequest) (workflow.DeploymentStats, error) {
 	const op errors.Op = "monitoring.DeploymentStats"
 	stats, err := s.store.DeploymentStats(ctx, s.opts.Now().Add(-executionsWindow))
 	if err != nil {
-		return store.DeploymentStats{}, storeError(op, err)
+		return workflow.DeploymentStats{}, storeError(op, err)
 	}
 	return stats, nil
 }

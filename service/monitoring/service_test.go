@@ -14,9 +14,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 )
@@ -31,8 +31,8 @@ func definition() map[string]any {
 	}
 }
 
-func cronTrigger(expr string, window *int32) store.Trigger {
-	return store.Trigger{Type: store.TriggerCron, Cron: &store.CronSpec{Expression: expr, JitterWindowSeconds: window}}
+func cronTrigger(expr string, window *int32) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: expr, JitterWindowSeconds: window}}
 }
 
 // fixture is a database with one deployment of every status and some
@@ -43,7 +43,7 @@ type fixture struct {
 	checker *health.Checker
 	svc     Service
 	window  *Window
-	cron    *store.Deployment
+	cron    *workflow.Deployment
 }
 
 func newFixture(t *testing.T, opts Options) *fixture {
@@ -51,7 +51,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
 	deps := deployment.New(st, deployment.Options{JitterWindow: 300 * time.Second})
-	deploy := func(wid string, draft bool, triggers ...store.Trigger) *store.Deployment {
+	deploy := func(wid string, draft bool, triggers ...workflow.Trigger) *workflow.Deployment {
 		d, err := deps.Deploy(ctx, deployment.DeployRequest{WorkflowID: wid, Definition: definition(), Triggers: triggers, Draft: draft})
 		require.NoError(t, err)
 		return d.Deployment
@@ -59,12 +59,12 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	sixty := int32(60)
 	f := &fixture{st: st}
 	f.cron = deploy("cron", false, cronTrigger("*/5 * * * *", nil),
-		store.Trigger{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "hooks/cron"}})
+		workflow.Trigger{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "hooks/cron"}})
 	deploy("own-window", false, cronTrigger("0 * * * *", &sixty))
-	deploy("manual", false, store.Trigger{Type: store.TriggerManual})
+	deploy("manual", false, workflow.Trigger{Type: workflow.TriggerManual})
 	deploy("draft", true, cronTrigger("0 * * * *", nil))
 	paused := deploy("paused", false, cronTrigger("0 * * * *", nil))
-	st1 := store.StatusPaused
+	st1 := workflow.StatusPaused
 	_, err := deps.Update(ctx, deployment.UpdateRequest{DeploymentID: paused.ID, Status: &st1})
 	require.NoError(t, err)
 	archived := deploy("archived", false, cronTrigger("0 * * * *", nil))
@@ -73,26 +73,26 @@ func newFixture(t *testing.T, opts Options) *fixture {
 
 	cronID := f.cron.Triggers[0].ID
 	for i, e := range []struct {
-		status store.ExecutionStatus
+		status workflow.ExecutionStatus
 		ago    time.Duration
 	}{
-		{store.ExecutionSucceeded, 10 * time.Minute},
-		{store.ExecutionSkipped, 15 * time.Minute},
-		{store.ExecutionFailed, 20 * time.Minute},
-		{store.ExecutionSucceeded, 3 * time.Hour},
-		{store.ExecutionSucceeded, 25 * time.Hour},
+		{workflow.ExecutionSucceeded, 10 * time.Minute},
+		{workflow.ExecutionSkipped, 15 * time.Minute},
+		{workflow.ExecutionFailed, 20 * time.Minute},
+		{workflow.ExecutionSucceeded, 3 * time.Hour},
+		{workflow.ExecutionSucceeded, 25 * time.Hour},
 	} {
 		slot := testNow.Add(-e.ago).Truncate(5 * time.Minute).Add(-time.Duration(i) * 5 * time.Minute)
-		ex := &store.Execution{
+		ex := &workflow.Execution{
 			WorkflowID: "cron", DeploymentID: f.cron.ID, DeploymentVersion: f.cron.Version, TriggerID: cronID,
-			TriggerType: store.TriggerCron, Status: e.status, ScheduledTime: &slot, FiredTime: testNow.Add(-e.ago),
+			TriggerType: workflow.TriggerCron, Status: e.status, ScheduledTime: &slot, FiredTime: testNow.Add(-e.ago),
 		}
 		created, err := st.CreateExecution(ctx, ex)
 		require.NoError(t, err)
 		require.True(t, created)
 	}
-	created, err := st.CreateExecution(ctx, &store.Execution{WorkflowID: "manual", TriggerType: store.TriggerManual,
-		Status: store.ExecutionPending, FiredTime: testNow.Add(-time.Minute)})
+	created, err := st.CreateExecution(ctx, &workflow.Execution{WorkflowID: "manual", TriggerType: workflow.TriggerManual,
+		Status: workflow.ExecutionPending, FiredTime: testNow.Add(-time.Minute)})
 	require.NoError(t, err)
 	require.True(t, created)
 
@@ -132,16 +132,16 @@ func TestService(t *testing.T) {
 	t.Run("DeploymentStats", func(t *testing.T) {
 		got, err := f.svc.DeploymentStats(ctx, DeploymentStatsRequest{})
 		require.NoError(t, err)
-		require.Equal(t, store.DeploymentStats{
-			ByStatus: map[store.DeploymentStatus]int64{
-				store.StatusDeployed: 3, store.StatusDraft: 1, store.StatusPaused: 1, store.StatusArchived: 1,
+		require.Equal(t, workflow.DeploymentStats{
+			ByStatus: map[workflow.DeploymentStatus]int64{
+				workflow.StatusDeployed: 3, workflow.StatusDraft: 1, workflow.StatusPaused: 1, workflow.StatusArchived: 1,
 			},
 			Total: 6,
 			// The archived deployment's trigger is left out; draft and paused count.
-			TriggersByType: map[store.TriggerType]int64{store.TriggerCron: 4, store.TriggerWebhook: 1, store.TriggerManual: 1},
+			TriggersByType: map[workflow.TriggerType]int64{workflow.TriggerCron: 4, workflow.TriggerWebhook: 1, workflow.TriggerManual: 1},
 			// The execution fired 25 h ago is left out.
-			ExecutionsByStatus: map[store.ExecutionStatus]int64{
-				store.ExecutionSucceeded: 2, store.ExecutionSkipped: 1, store.ExecutionFailed: 1, store.ExecutionPending: 1,
+			ExecutionsByStatus: map[workflow.ExecutionStatus]int64{
+				workflow.ExecutionSucceeded: 2, workflow.ExecutionSkipped: 1, workflow.ExecutionFailed: 1, workflow.ExecutionPending: 1,
 			},
 		}, got)
 	})

@@ -17,7 +17,7 @@ import (
 	"github.com/reugn/go-quartz/quartz"
 	"github.com/stretchr/testify/require"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // benchRuns are the configurations `make bench-scheduler` compares.
@@ -63,11 +63,11 @@ func benchOne(t *testing.T, run, seconds string) {
 	dur, err := strconv.Atoi(seconds)
 	require.NoError(t, err)
 	now := time.Now()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
 	for i := range cfg.triggers {
 		id := fmt.Sprintf("%06d", i)
-		st.cts["d"+id] = []store.CronTrigger{{TriggerID: "t" + id, DeploymentID: "d" + id, DeploymentVersion: 1,
-			WorkflowID: "wf-" + id, Spec: store.CronSpec{Expression: "* * * * *"}, ScheduledSince: now}}
+		st.cts["d"+id] = []workflow.CronTrigger{{TriggerID: "t" + id, DeploymentID: "d" + id, DeploymentVersion: 1,
+			WorkflowID: "wf-" + id, Spec: workflow.CronSpec{Expression: "* * * * *"}, ScheduledSince: now}}
 	}
 	var (
 		mu   sync.Mutex

@@ -12,8 +12,8 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // TestTwoReplicasFireEverySlotOnce runs two schedulers against one database
@@ -29,14 +29,14 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 
 	const deployments, every = 50, "* * * * * ?"
 	window := int32(2)
-	var cts []store.CronTrigger
+	var cts []workflow.CronTrigger
 	for i := range deployments {
-		d := &store.Deployment{
-			WorkflowID: fmt.Sprintf("wf-every-second-%02d", i), Status: store.StatusDeployed, Version: 1,
+		d := &workflow.Deployment{
+			WorkflowID: fmt.Sprintf("wf-every-second-%02d", i), Status: workflow.StatusDeployed, Version: 1,
 			Definition: []byte(`{"nodes": []}`),
-			Triggers:   []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: every, JitterWindowSeconds: &window}}},
+			Triggers:   []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: every, JitterWindowSeconds: &window}}},
 		}
-		require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+		require.NoError(t, st.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
 		list, err := st.ListCronTriggers(ctx, d.ID)
 		require.NoError(t, err)
 		cts = append(cts, list...)
@@ -117,9 +117,9 @@ func TestChangesReachOtherReplicas(t *testing.T) {
 	}
 	a, b := replica(), replica()
 
-	d := &store.Deployment{WorkflowID: "wf-fanout", Status: store.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
-		Triggers: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "@hourly"}}}}
-	require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+	d := &workflow.Deployment{WorkflowID: "wf-fanout", Status: workflow.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
+		Triggers: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "@hourly"}}}}
+	require.NoError(t, st.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
 	// The subscription starts asynchronously: announce until the other replica holds the trigger.
 	require.Eventually(t, func() bool {
 		require.NoError(t, a.DeploymentChanged(ctx, d))
@@ -127,9 +127,9 @@ func TestChangesReachOtherReplicas(t *testing.T) {
 	}, 5*time.Second, 50*time.Millisecond)
 	require.Equal(t, 1, a.Held())
 
-	_, err := st.UpdateDeployment(ctx, d.ID, func(cur *store.Deployment) (store.Event, error) {
-		cur.Status, cur.Version = store.StatusPaused, cur.Version+1
-		return store.Event{Action: store.ActionPause}, nil
+	_, err := st.UpdateDeployment(ctx, d.ID, func(cur *workflow.Deployment) (workflow.Event, error) {
+		cur.Status, cur.Version = workflow.StatusPaused, cur.Version+1
+		return workflow.Event{Action: workflow.ActionPause}, nil
 	})
 	require.NoError(t, err)
 	require.NoError(t, a.DeploymentChanged(ctx, d))
@@ -144,9 +144,9 @@ func TestRestart(t *testing.T) {
 	}
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
-	d := &store.Deployment{WorkflowID: "wf-restart", Status: store.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
-		Triggers: []store.Trigger{{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "@daily"}}}}
-	require.NoError(t, st.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+	d := &workflow.Deployment{WorkflowID: "wf-restart", Status: workflow.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
+		Triggers: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "@daily"}}}}
+	require.NoError(t, st.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
 	s := New(st, func(context.Context, Fire) error { return nil }, Options{})
 	for range 2 {
 		require.NoError(t, s.Start(ctx))

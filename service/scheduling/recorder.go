@@ -12,8 +12,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // SlotLocker takes a short lock per slot, so that replicas firing the same
@@ -29,7 +29,7 @@ type SlotLocker interface {
 
 // ExecutionStore records executions.
 type ExecutionStore interface {
-	CreateExecution(ctx context.Context, e *store.Execution) (bool, error)
+	CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error)
 }
 
 // slotLockTTL outlives any skew between replicas' fires of one slot; the
@@ -192,13 +192,13 @@ func (r *Recorder) insert(ctx context.Context, f Fire) (bool, error) {
 		now = r.Now
 	}
 	slot := f.Slot.UTC()
-	e := &store.Execution{
+	e := &workflow.Execution{
 		WorkflowID:        f.Trigger.WorkflowID,
 		DeploymentID:      f.Trigger.DeploymentID,
 		DeploymentVersion: f.Trigger.DeploymentVersion,
 		TriggerID:         f.Trigger.TriggerID,
-		TriggerType:       store.TriggerCron,
-		Status:            store.ExecutionPending,
+		TriggerType:       workflow.TriggerCron,
+		Status:            workflow.ExecutionPending,
 		ScheduledTime:     &slot,
 		FiredTime:         now().UTC(),
 		JitterSeconds:     int32(f.At.Sub(f.Slot) / time.Second),

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 type fakeLocker struct {
@@ -47,16 +47,16 @@ type fakeExecutions struct {
 	created bool
 	err     error
 	mu      sync.Mutex
-	got     []store.Execution
+	got     []workflow.Execution
 }
 
-func (f *fakeExecutions) inserted() []store.Execution {
+func (f *fakeExecutions) inserted() []workflow.Execution {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.got)
 }
 
-func (f *fakeExecutions) CreateExecution(_ context.Context, e *store.Execution) (bool, error) {
+func (f *fakeExecutions) CreateExecution(_ context.Context, e *workflow.Execution) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.got = append(f.got, *e)
@@ -69,7 +69,7 @@ func (f *fakeExecutions) CreateExecution(_ context.Context, e *store.Execution) 
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	slot := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
-	fire := Fire{Trigger: store.CronTrigger{TriggerID: "t1", DeploymentID: "d1", DeploymentVersion: 3, WorkflowID: "wf"},
+	fire := Fire{Trigger: workflow.CronTrigger{TriggerID: "t1", DeploymentID: "d1", DeploymentVersion: 3, WorkflowID: "wf"},
 		Slot: slot, At: slot.Add(42*time.Second + 7*time.Millisecond), Lag: 3 * time.Millisecond}
 	firedAt := slot.Add(43 * time.Second)
 
@@ -127,7 +127,7 @@ func TestRecorder(t *testing.T) {
 			}
 			if tc.wantInsert {
 				e := tc.store.inserted()[0]
-				require.Equal(t, store.ExecutionPending, e.Status)
+				require.Equal(t, workflow.ExecutionPending, e.Status)
 				require.True(t, e.ScheduledTime.Equal(slot))
 				require.True(t, e.FiredTime.Equal(firedAt))
 				require.EqualValues(t, 42, e.JitterSeconds)

@@ -17,13 +17,13 @@ import (
 	"github.com/reugn/go-quartz/quartz"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Store is what the scheduler reads.
 type Store interface {
-	ListCronTriggers(ctx context.Context, deploymentID string) ([]store.CronTrigger, error)
+	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
 }
 
 // Broadcaster tells the other replicas that a deployment changed, and hears them.
@@ -34,7 +34,7 @@ type Broadcaster interface {
 
 // Fire is one due fire of a cron trigger.
 type Fire struct {
-	Trigger store.CronTrigger
+	Trigger workflow.CronTrigger
 	// Slot is the nominal time; At is Slot plus the workflow's jitter.
 	Slot, At time.Time
 	// Lag is how late the fire is acted on: now - At.
@@ -92,7 +92,7 @@ const (
 )
 
 type held struct {
-	ct       store.CronTrigger
+	ct       workflow.CronTrigger
 	schedule *cron.Schedule
 	loc      *time.Location
 	trigger  *cron.Trigger
@@ -239,7 +239,7 @@ func (s *Scheduler) resyncLoop(ctx context.Context) {
 // DeploymentChanged reschedules deployment d after a committed change and
 // announces the change to the other replicas. Only the local rescheduling can
 // fail the call: a lost announcement is made good by the others' resync.
-func (s *Scheduler) DeploymentChanged(ctx context.Context, d *store.Deployment) error {
+func (s *Scheduler) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
 	if err := s.ScheduleWorkflow(ctx, d.ID); err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduling: resync: %w", err)
 	}
-	byDeployment := map[string][]store.CronTrigger{}
+	byDeployment := map[string][]workflow.CronTrigger{}
 	for _, ct := range cts {
 		byDeployment[ct.DeploymentID] = append(byDeployment[ct.DeploymentID], ct)
 	}
@@ -325,7 +325,7 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 
 // apply holds exactly cts for deployment id. A trigger held at the same
 // deployment version is left alone, so its timing is undisturbed. s.mu is held.
-func (s *Scheduler) apply(id string, cts []store.CronTrigger) error {
+func (s *Scheduler) apply(id string, cts []workflow.CronTrigger) error {
 	want := make(map[string]bool, len(cts))
 	var errs []error
 	for _, ct := range cts {
@@ -345,7 +345,7 @@ func (s *Scheduler) apply(id string, cts []store.CronTrigger) error {
 	return errors.Join(errs...)
 }
 
-func (s *Scheduler) hold(ct store.CronTrigger) error {
+func (s *Scheduler) hold(ct workflow.CronTrigger) error {
 	sched, err := s.schedule(ct.Spec.Expression)
 	if err != nil {
 		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)

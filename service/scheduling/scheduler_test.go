@@ -13,19 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // fakeStore serves cron triggers from memory, per deployment.
 type fakeStore struct {
 	mu  sync.Mutex
-	cts map[string][]store.CronTrigger
+	cts map[string][]workflow.CronTrigger
 	err error
 	// beforeAll, when set, runs after a full read, before it is returned.
 	beforeAll func()
 }
 
-func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]store.CronTrigger, error) {
+func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]workflow.CronTrigger, error) {
 	if deploymentID == "" && f.beforeAll != nil {
 		defer f.beforeAll()
 	}
@@ -37,14 +37,14 @@ func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]
 	if deploymentID != "" {
 		return f.cts[deploymentID], nil
 	}
-	var all []store.CronTrigger
+	var all []workflow.CronTrigger
 	for _, cts := range f.cts {
 		all = append(all, cts...)
 	}
 	return all, nil
 }
 
-func (f *fakeStore) set(deploymentID string, cts ...store.CronTrigger) {
+func (f *fakeStore) set(deploymentID string, cts ...workflow.CronTrigger) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cts[deploymentID] = cts
@@ -78,9 +78,9 @@ func (f *fires) none(t *testing.T) {
 	}
 }
 
-func cronTrigger(id, deployment, expr string, version int64) store.CronTrigger {
-	return store.CronTrigger{TriggerID: id, DeploymentID: deployment, DeploymentVersion: version, WorkflowID: "wf-" + id,
-		Spec: store.CronSpec{Expression: expr}}
+func cronTrigger(id, deployment, expr string, version int64) workflow.CronTrigger {
+	return workflow.CronTrigger{TriggerID: id, DeploymentID: deployment, DeploymentVersion: version, WorkflowID: "wf-" + id,
+		Spec: workflow.CronSpec{Expression: expr}}
 }
 
 func newTestScheduler(t *testing.T, st Store, now func() time.Time) (*Scheduler, *fires, Metrics) {
@@ -92,7 +92,7 @@ func newTestScheduler(t *testing.T, st Store, now func() time.Time) (*Scheduler,
 	return s, f, m
 }
 
-func jitteredFire(t *testing.T, ct store.CronTrigger, after time.Time) (slot, at time.Time) {
+func jitteredFire(t *testing.T, ct workflow.CronTrigger, after time.Time) (slot, at time.Time) {
 	t.Helper()
 	sched, err := cron.Parse(ct.Spec.Expression)
 	require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	ct := cronTrigger("t1", "d1", "* * * * *", 1)
 	ct.LastSlot, ct.ScheduledSince = &last, last.Add(-time.Hour)
 	now := last.Add(10*time.Minute + 30*time.Second)
-	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}
 	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
 	require.NoError(t, s.Start(context.Background()))
 
@@ -144,7 +144,7 @@ func TestNoCatchUpBeyondWindow(t *testing.T) {
 	ct := cronTrigger("t1", "d1", "0 * * * *", 1)
 	ct.LastSlot, ct.Config.CatchupWindowSeconds = &last, 60
 	now := last.Add(time.Hour + 20*time.Minute)
-	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}
 	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
 	require.NoError(t, s.Start(context.Background()))
 	require.Eventually(t, func() bool { return m.Misfires.(*generic.Counter).Value() == 1 }, 5*time.Second, time.Millisecond)
@@ -158,7 +158,7 @@ func TestFreshTriggerDoesNotCatchUp(t *testing.T) {
 	now := time.Date(2026, time.March, 1, 12, 30, 30, 0, time.UTC)
 	ct := cronTrigger("t1", "d1", "* * * * *", 1)
 	ct.ScheduledSince = now.Add(-time.Second)
-	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}
 	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
 	require.NoError(t, s.Start(context.Background()))
 	f.none(t)
@@ -186,14 +186,14 @@ func TestLateFires(t *testing.T) {
 // and delete unschedule.
 func TestPauseUpdateDelete(t *testing.T) {
 	t.Parallel()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
 	s, _, _ := newTestScheduler(t, st, time.Now)
 	ctx := context.Background()
 	require.NoError(t, s.Start(ctx))
 	require.Zero(t, s.Held())
 
 	st.set("d1", cronTrigger("t1", "d1", "0 * * * *", 1), cronTrigger("t2", "d1", "30 * * * *", 1))
-	require.NoError(t, s.DeploymentChanged(ctx, &store.Deployment{ID: "d1"}))
+	require.NoError(t, s.DeploymentChanged(ctx, &workflow.Deployment{ID: "d1"}))
 	require.Equal(t, 2, s.Held())
 	slot1, _, ok := s.NextFire("t1")
 	require.True(t, ok)
@@ -221,7 +221,7 @@ func TestPauseUpdateDelete(t *testing.T) {
 
 func TestStoreFailure(t *testing.T) {
 	t.Parallel()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}, err: errors.New("database down")}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}, err: errors.New("database down")}
 	s, _, _ := newTestScheduler(t, st, time.Now)
 	require.ErrorContains(t, s.Start(context.Background()), "database down")
 	require.NoError(t, s.ScheduleWorkflow(context.Background(), "d1"), "a stopped scheduler holds nothing")
@@ -237,7 +237,7 @@ func TestStoreFailure(t *testing.T) {
 
 func TestBadStoredSpec(t *testing.T) {
 	t.Parallel()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
 	s, _, _ := newTestScheduler(t, st, time.Now)
 	require.NoError(t, s.Start(context.Background()))
 	st.set("d1", cronTrigger("t1", "d1", "not a cron", 1))
@@ -253,7 +253,7 @@ func TestBadStoredSpec(t *testing.T) {
 // keep the others from firing.
 func TestResyncSkipsBadTriggers(t *testing.T) {
 	t.Parallel()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{
 		"d1": {cronTrigger("t1", "d1", "not a cron", 1)},
 		"d2": {cronTrigger("t2", "d2", "@hourly", 1)},
 	}}
@@ -325,7 +325,7 @@ func TestStopDoesNotCancelFireInFlight(t *testing.T) {
 func TestStaleResyncKeepsNewerChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
 	s, _, _ := newTestScheduler(t, st, time.Now)
 	require.NoError(t, s.Start(ctx))
 	st.set("d1", cronTrigger("t1", "d1", "@hourly", 1))
@@ -352,7 +352,7 @@ func TestReplaceKeepsDueSlot(t *testing.T) {
 	ctx := context.Background()
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	st := &fakeStore{cts: map[string][]store.CronTrigger{}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
 	s, f, _ := newTestScheduler(t, st, func() time.Time { return time.Unix(0, clock.Load()) })
 	require.NoError(t, s.Start(ctx))
 	v1 := cronTrigger("t1", "d1", "0 * * * *", 1)
@@ -382,7 +382,7 @@ func TestCatchUpAfterLongOutage(t *testing.T) {
 	now := time.Date(2026, time.March, 1, 12, 0, 0, 500_000_000, time.UTC)
 	ct := cronTrigger("t1", "d1", "* * * * * ?", 1)
 	ct.ScheduledSince = now.Add(-5 * time.Hour)
-	st := &fakeStore{cts: map[string][]store.CronTrigger{"d1": {ct}}}
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}
 	s, f, m := newTestScheduler(t, st, func() time.Time { return now })
 	require.NoError(t, s.Start(context.Background()))
 	fire := f.next(t)

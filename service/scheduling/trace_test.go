@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // executions records what the Recorder writes, failing the first failures calls.
@@ -23,7 +23,7 @@ type executions struct {
 	spans    []trace.SpanContext
 }
 
-func (e *executions) CreateExecution(ctx context.Context, ex *store.Execution) (bool, error) {
+func (e *executions) CreateExecution(ctx context.Context, ex *workflow.Execution) (bool, error) {
 	e.calls++
 	e.traceIDs = append(e.traceIDs, ex.TraceID)
 	e.spans = append(e.spans, trace.SpanContextFromContext(ctx))

@@ -13,12 +13,12 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // IndexStore is what the index reads.
 type IndexStore interface {
-	ListWebhookTriggers(ctx context.Context, deploymentID string) ([]store.WebhookTrigger, error)
+	ListWebhookTriggers(ctx context.Context, deploymentID string) ([]workflow.WebhookTrigger, error)
 }
 
 // Subscriber announces deployments changed on other replicas (the
@@ -42,12 +42,12 @@ type Index struct {
 	// query, so that lookups never wait for the database.
 	refreshMu sync.Mutex
 	mu        sync.RWMutex
-	paths     map[string]store.WebhookTrigger
+	paths     map[string]workflow.WebhookTrigger
 	// byDeployment lists each deployment's indexed paths, to drop them.
 	byDeployment map[string][]string
 	// byWorkflow holds each workflow's first webhook trigger, for a trigger
 	// by workflow id.
-	byWorkflow map[string]store.WebhookTrigger
+	byWorkflow map[string]workflow.WebhookTrigger
 	// gen counts changes; touched is the gen of each deployment's latest
 	// change, so that a full reload read before a change does not undo it.
 	gen     uint64
@@ -59,8 +59,8 @@ func NewIndex(st IndexStore, logger log.Logger) *Index {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &Index{store: st, logger: logger, paths: map[string]store.WebhookTrigger{},
-		byDeployment: map[string][]string{}, byWorkflow: map[string]store.WebhookTrigger{}, touched: map[string]uint64{}}
+	return &Index{store: st, logger: logger, paths: map[string]workflow.WebhookTrigger{},
+		byDeployment: map[string][]string{}, byWorkflow: map[string]workflow.WebhookTrigger{}, touched: map[string]uint64{}}
 }
 
 // Start loads every webhook trigger, then follows announcements from sub
@@ -98,7 +98,7 @@ func (x *Index) Start(ctx context.Context, sub Subscriber, resync time.Duration)
 }
 
 // DeploymentChanged is the deployment service's notification after a commit.
-func (x *Index) DeploymentChanged(ctx context.Context, d *store.Deployment) error {
+func (x *Index) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
 	return x.Refresh(ctx, d.ID)
 }
 
@@ -128,7 +128,7 @@ func (x *Index) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook: load webhook triggers: %w", err)
 	}
-	byDeployment := map[string][]store.WebhookTrigger{}
+	byDeployment := map[string][]workflow.WebhookTrigger{}
 	for _, wt := range wts {
 		byDeployment[wt.DeploymentID] = append(byDeployment[wt.DeploymentID], wt)
 	}
@@ -153,7 +153,7 @@ func (x *Index) Reload(ctx context.Context) error {
 }
 
 // replace puts wts in place of deployment id's paths; x.mu is held.
-func (x *Index) replace(id string, wts []store.WebhookTrigger) {
+func (x *Index) replace(id string, wts []workflow.WebhookTrigger) {
 	for _, p := range x.byDeployment[id] {
 		if old := x.paths[p]; old.DeploymentID == id {
 			delete(x.paths, p)
@@ -174,7 +174,7 @@ func (x *Index) replace(id string, wts []store.WebhookTrigger) {
 }
 
 // Lookup returns the webhook trigger of path, compared case-insensitively.
-func (x *Index) Lookup(path string) (store.WebhookTrigger, bool) {
+func (x *Index) Lookup(path string) (workflow.WebhookTrigger, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	wt, ok := x.paths[strings.ToLower(path)]
@@ -182,7 +182,7 @@ func (x *Index) Lookup(path string) (store.WebhookTrigger, bool) {
 }
 
 // LookupWorkflow returns the first webhook trigger of workflowID's active deployment.
-func (x *Index) LookupWorkflow(workflowID string) (store.WebhookTrigger, bool) {
+func (x *Index) LookupWorkflow(workflowID string) (workflow.WebhookTrigger, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	wt, ok := x.byWorkflow[workflowID]

@@ -17,19 +17,20 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 )
 
 // Store is what the service reads and writes directly.
 type Store interface {
-	GetExecution(ctx context.Context, id string) (*store.Execution, error)
-	FindExecutionByKey(ctx context.Context, workflowID, key string) (*store.Execution, error)
+	GetExecution(ctx context.Context, id string) (*workflow.Execution, error)
+	FindExecutionByKey(ctx context.Context, workflowID, key string) (*workflow.Execution, error)
 	ExpireIdempotencyKey(ctx context.Context, id string, before time.Time) (bool, error)
 }
 
 // Executions records an execution and runs it (the coordinator).
 type Executions interface {
-	CreateExecution(ctx context.Context, e *store.Execution) (bool, error)
+	CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error)
 }
 
 // Options tune the service; zero values take the defaults named below.
@@ -91,34 +92,34 @@ func New(index *Index, st Store, exec Executions, opts Options) *Service {
 
 // Resolve names the active deployment and trigger that a webhook path
 // reaches; with a method, it must be one the trigger accepts.
-func (s *Service) Resolve(_ context.Context, req ResolveRequest) (store.WebhookTrigger, error) {
+func (s *Service) Resolve(_ context.Context, req ResolveRequest) (workflow.WebhookTrigger, error) {
 	const op errors.Op = "webhook.Resolve"
 	wt, err := s.lookup(op, req.Path, "path")
 	if err != nil {
-		return store.WebhookTrigger{}, err
+		return workflow.WebhookTrigger{}, err
 	}
 	if req.Method != "" {
 		if err := checkMethod(op, wt, req.Method); err != nil {
-			return store.WebhookTrigger{}, err
+			return workflow.WebhookTrigger{}, err
 		}
 	}
 	return wt, nil
 }
 
-func (s *Service) lookup(op errors.Op, path, field string) (store.WebhookTrigger, error) {
+func (s *Service) lookup(op errors.Op, path, field string) (workflow.WebhookTrigger, error) {
 	// Indexed paths are normalised and valid, so a path found once its
 	// slashes are trimmed needs no check: the hot path skips the parse.
 	if wt, ok := s.index.Lookup(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")); ok {
 		return wt, nil
 	}
-	p, err := store.NormalizeWebhookPath(path)
+	p, err := workflow.NormalizeWebhookPath(path)
 	if err != nil {
-		return store.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
+		return workflow.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
 	}
-	return store.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
+	return workflow.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
 }
 
-func checkMethod(op errors.Op, wt store.WebhookTrigger, method string) error {
+func checkMethod(op errors.Op, wt workflow.WebhookTrigger, method string) error {
 	allowed := wt.Spec.Methods
 	if len(allowed) == 0 {
 		allowed = []string{defaultMethod}
@@ -138,7 +139,7 @@ func checkMethod(op errors.Op, wt store.WebhookTrigger, method string) error {
 func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
 	const op errors.Op = "webhook.Trigger"
 	var (
-		wt  store.WebhookTrigger
+		wt  workflow.WebhookTrigger
 		err error
 	)
 	switch {
@@ -155,7 +156,7 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	if err != nil {
 		return coordination.TriggerResponse{}, err
 	}
-	if wt.DeploymentStatus != store.StatusDeployed {
+	if wt.DeploymentStatus != workflow.StatusDeployed {
 		return coordination.TriggerResponse{}, errors.Errorf(op, errors.FailedPrecondition,
 			"deployment %s of workflow %s is %s; only a DEPLOYED deployment runs", wt.DeploymentID, wt.WorkflowID, wt.DeploymentStatus)
 	}
@@ -187,7 +188,7 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 		return coordination.TriggerResponse{}, errors.E(op, err)
 	}
 	resp := coordination.TriggerResponse{Execution: *e, Deduplicated: dedup}
-	if wt.Spec.ResponseMode != store.ResponseSync {
+	if wt.Spec.ResponseMode != workflow.ResponseSync {
 		return resp, nil
 	}
 	timeout := defaultSyncTimeout
@@ -208,11 +209,11 @@ const maxKeyBytes = 256
 
 // record writes the execution, or finds the one the key names: a key older
 // than the idempotency window is freed and starts a new execution.
-func (s *Service) record(ctx context.Context, wt store.WebhookTrigger, req coordination.TriggerRequest, key string) (*store.Execution, bool, error) {
+func (s *Service) record(ctx context.Context, wt workflow.WebhookTrigger, req coordination.TriggerRequest, key string) (*workflow.Execution, bool, error) {
 	for range 2 {
-		e := &store.Execution{
+		e := &workflow.Execution{
 			WorkflowID: wt.WorkflowID, DeploymentID: wt.DeploymentID, DeploymentVersion: wt.DeploymentVersion,
-			TriggerID: wt.TriggerID, TriggerType: store.TriggerWebhook, FiredTime: s.opts.Now().UTC(),
+			TriggerID: wt.TriggerID, TriggerType: workflow.TriggerWebhook, FiredTime: s.opts.Now().UTC(),
 			TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: key,
 			TriggeredBy: "webhook:" + wt.Spec.Path,
 		}
@@ -252,7 +253,7 @@ func (s *Service) record(ctx context.Context, wt store.WebhookTrigger, req coord
 
 // wait reads execution id until it ends or timeout passes; the caller then
 // gets DEADLINE_EXCEEDED with the execution id, to look it up later.
-func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*store.Execution, error) {
+func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*workflow.Execution, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	delay := syncPollMin

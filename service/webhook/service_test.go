@@ -17,10 +17,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 )
@@ -77,15 +77,15 @@ func (r *rig) sentFor(id string) *pb.ExecuteWorkflowRequest {
 
 // deploy creates a deployment of a new workflow with one webhook trigger and
 // indexes it.
-func (r *rig) deploy(status store.DeploymentStatus, spec store.WebhookSpec) *store.Deployment {
+func (r *rig) deploy(status workflow.DeploymentStatus, spec workflow.WebhookSpec) *workflow.Deployment {
 	r.t.Helper()
-	d := &store.Deployment{
+	d := &workflow.Deployment{
 		WorkflowID: "wf-" + uuid.NewString()[:8], Status: status, Version: 1,
 		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`),
-		Config:     store.Config{OverlapPolicy: store.OverlapAllowAll},
-		Triggers:   []store.Trigger{{Type: store.TriggerWebhook, Enabled: true, Webhook: &spec}},
+		Config:     workflow.Config{OverlapPolicy: workflow.OverlapAllowAll},
+		Triggers:   []workflow.Trigger{{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &spec}},
 	}
-	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, store.Event{Action: store.ActionDeploy}))
+	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, workflow.Event{Action: workflow.ActionDeploy}))
 	require.NoError(r.t, r.index.Refresh(context.Background(), d.ID))
 	return d
 }
@@ -97,9 +97,9 @@ func (r *rig) count() int {
 	return n
 }
 
-func (r *rig) waitEnd(id string) store.Execution {
+func (r *rig) waitEnd(id string) workflow.Execution {
 	r.t.Helper()
-	var e *store.Execution
+	var e *workflow.Execution
 	require.Eventually(r.t, func() bool {
 		var err error
 		e, err = r.st.GetExecution(context.Background(), id)
@@ -121,9 +121,9 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{}, Options{})
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "orders/created"})
-	signedHook := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "payments/Settled", Secrets: []string{"whsec_b2xkLXNlY3JldA==", secret}})
-	r.deploy(store.StatusPaused, store.WebhookSpec{Path: "paused/hook"})
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "orders/created"})
+	signedHook := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "payments/Settled", Secrets: []string{"whsec_b2xkLXNlY3JldA==", secret}})
+	r.deploy(workflow.StatusPaused, workflow.WebhookSpec{Path: "paused/hook"})
 	now := time.Now()
 	body := `{"amount": 12.50}`
 	// One call that succeeds, so that replaying its webhook-id can be tried.
@@ -154,8 +154,8 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 		{"body changed after signing", coordination.TriggerRequest{WebhookPath: "payments/settled", TriggerData: `{"amount": 99}`,
 			Headers: sign("msg_4", now, secret, body)}, errors.PermissionDenied},
 		{"trigger on a PAUSED deployment", coordination.TriggerRequest{WebhookPath: "paused/hook"}, errors.FailedPrecondition},
-		{"unknown workflow id", coordination.TriggerRequest{WorkflowID: "wf-unknown", TriggerType: store.TriggerWebhook}, errors.NotFound},
-		{"neither path nor workflow", coordination.TriggerRequest{TriggerType: store.TriggerWebhook}, errors.Invalid},
+		{"unknown workflow id", coordination.TriggerRequest{WorkflowID: "wf-unknown", TriggerType: workflow.TriggerWebhook}, errors.NotFound},
+		{"neither path nor workflow", coordination.TriggerRequest{TriggerType: workflow.TriggerWebhook}, errors.Invalid},
 		{"key too long", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,17 +181,17 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 func TestWebhookRunsWithThePayloadAsSent(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{}, Options{})
-	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "Orders/Created", Methods: []string{"POST", "PUT"}})
+	d := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "Orders/Created", Methods: []string{"POST", "PUT"}})
 	body := `{"id": 12345678901234567890, "price": 1.10, "name": "café", "nested": {"b": 1, "a": [true, null]}}`
 	resp, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "/orders/created/", TriggerData: body, HTTPMethod: "put"})
 	require.NoError(t, err)
 	require.False(t, resp.Deduplicated)
-	require.Equal(t, store.ExecutionPending, resp.Execution.Status)
-	require.Equal(t, store.TriggerWebhook, resp.Execution.TriggerType)
+	require.Equal(t, workflow.ExecutionPending, resp.Execution.Status)
+	require.Equal(t, workflow.TriggerWebhook, resp.Execution.TriggerType)
 	require.Equal(t, d.Triggers[0].ID, resp.Execution.TriggerID)
 
 	done := r.waitEnd(resp.Execution.ID)
-	require.Equal(t, store.ExecutionSucceeded, done.Status)
+	require.Equal(t, workflow.ExecutionSucceeded, done.Status)
 	sent := r.sentFor(resp.Execution.ID)
 	require.NotNil(t, sent)
 	require.Equal(t, pb.ExecutionMode_WEBHOOK, sent.GetMode())
@@ -201,7 +201,7 @@ func TestWebhookRunsWithThePayloadAsSent(t *testing.T) {
 	}, sent.GetInputData())
 
 	// By workflow id, the workflow's webhook trigger.
-	resp, err = r.svc.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: store.TriggerWebhook})
+	resp, err = r.svc.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerWebhook})
 	require.NoError(t, err)
 	require.Equal(t, d.Triggers[0].ID, resp.Execution.TriggerID)
 }
@@ -209,15 +209,15 @@ func TestWebhookRunsWithThePayloadAsSent(t *testing.T) {
 func TestWebhookSync(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 100 * time.Millisecond, MaxDuration: 100 * time.Millisecond}, Options{})
-	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "sync/ok", ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 5})
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "sync/ok", ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 5})
 	resp, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "sync/ok", TriggerData: `{"n": 1}`})
 	require.NoError(t, err)
-	require.Equal(t, store.ExecutionSucceeded, resp.Execution.Status)
+	require.Equal(t, workflow.ExecutionSucceeded, resp.Execution.Status)
 	require.NotEmpty(t, resp.ResultData)
 	require.JSONEq(t, string(resp.Execution.Result), resp.ResultData)
 
 	hang := newRig(t, enginesim.Config{HangRate: 1}, Options{})
-	hang.deploy(store.StatusDeployed, store.WebhookSpec{Path: "sync/hangs", ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 1})
+	hang.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "sync/hangs", ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 1})
 	start := time.Now()
 	_, err = hang.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "sync/hangs"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -232,7 +232,7 @@ func TestWebhookSync(t *testing.T) {
 func TestWebhookKeyAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{}, Options{})
-	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "hooks/key"})
+	d := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "hooks/key"})
 	other := New(NewIndex(r.st, nil), r.st, r.coord, Options{})
 	require.NoError(t, other.index.Reload(context.Background()))
 
@@ -267,7 +267,7 @@ func TestWebhookKeyAcrossReplicas(t *testing.T) {
 
 	// A day later the key starts a new execution.
 	later := New(r.index, r.st, r.coord, Options{Now: func() time.Time { return time.Now().Add(25 * time.Hour) }})
-	resp, err := later.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: store.TriggerWebhook,
+	resp, err := later.Trigger(context.Background(), coordination.TriggerRequest{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerWebhook,
 		IdempotencyKey: "msg_same"})
 	require.NoError(t, err)
 	require.False(t, resp.Deduplicated)
@@ -278,8 +278,8 @@ func TestWebhookKeyAcrossReplicas(t *testing.T) {
 func TestWebhookRateLimitPerWorkflow(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{}, Options{RatePerWorkflow: 0.001, Burst: 2})
-	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "limited/a"})
-	r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "limited/b"})
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "limited/a"})
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "limited/b"})
 	for range 2 {
 		_, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "limited/a"})
 		require.NoError(t, err)
@@ -295,7 +295,7 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{}, Options{})
 	ctx := context.Background()
-	d := r.deploy(store.StatusDeployed, store.WebhookSpec{Path: "resolve/Me", Secrets: []string{"s"}, ResponseMode: store.ResponseSync})
+	d := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "resolve/Me", Secrets: []string{"s"}, ResponseMode: workflow.ResponseSync})
 	wt, err := r.svc.Resolve(ctx, ResolveRequest{Path: "RESOLVE/me", Method: "post"})
 	require.NoError(t, err)
 	require.Equal(t, d.ID, wt.DeploymentID)
@@ -309,10 +309,10 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	require.Equal(t, errors.NotFound, errors.KindOf(err))
 
 	// Paused: still resolved, refused when triggered.
-	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusPaused
+	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusPaused
 		d.Version++
-		return store.Event{Action: store.ActionPause}, nil
+		return workflow.Event{Action: workflow.ActionPause}, nil
 	})
 	require.NoError(t, err)
 	require.NoError(t, r.index.DeploymentChanged(ctx, d))
@@ -320,10 +320,10 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err))
 
 	// Archived without this replica being told: the next reload drops it.
-	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusArchived
+	_, err = r.st.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusArchived
 		d.Version++
-		return store.Event{Action: store.ActionArchive}, nil
+		return workflow.Event{Action: workflow.ActionArchive}, nil
 	})
 	require.NoError(t, err)
 	require.Equal(t, 1, r.index.Len())

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
@@ -55,7 +55,7 @@ func decodeUpdateRequest(_ context.Context, r any) (any, error) {
 		ExpectedVersion: req.GetExpectedVersion(),
 	}
 	if req.Status != nil {
-		s := store.DeploymentStatus(enumName(req.GetStatus(), "DEPLOYMENT_STATUS_"))
+		s := workflow.DeploymentStatus(enumName(req.GetStatus(), "DEPLOYMENT_STATUS_"))
 		out.Status = &s
 	}
 	if req.Config != nil {
@@ -95,12 +95,12 @@ func decodeListRequest(_ context.Context, r any) (any, error) {
 	req := r.(*pb.ListDeploymentsRequest)
 	out := deployment.ListRequest{
 		WorkflowID:  req.GetWorkflowId(),
-		TriggerType: store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		TriggerType: workflow.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		PageSize:    req.GetPageSize(),
 		PageToken:   req.GetPageToken(),
 	}
 	for _, s := range req.GetStatuses() {
-		out.Statuses = append(out.Statuses, store.DeploymentStatus(enumName(s, "DEPLOYMENT_STATUS_")))
+		out.Statuses = append(out.Statuses, workflow.DeploymentStatus(enumName(s, "DEPLOYMENT_STATUS_")))
 	}
 	return out, nil
 }
@@ -119,7 +119,7 @@ func decodeGetExecutionRequest(_ context.Context, r any) (any, error) {
 }
 
 func encodeGetExecutionResponse(_ context.Context, r any) (any, error) {
-	e := r.(store.Execution)
+	e := r.(workflow.Execution)
 	return &pb.GetExecutionResponse{Execution: executionToProto(&e)}, nil
 }
 
@@ -128,12 +128,12 @@ func decodeHistoryRequest(_ context.Context, r any) (any, error) {
 	out := coordination.HistoryRequest{
 		WorkflowID:   req.GetWorkflowId(),
 		DeploymentID: req.GetDeploymentId(),
-		TriggerType:  store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		TriggerType:  workflow.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		PageSize:     req.GetPageSize(),
 		PageToken:    req.GetPageToken(),
 	}
 	for _, s := range req.GetStatuses() {
-		out.Statuses = append(out.Statuses, store.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
+		out.Statuses = append(out.Statuses, workflow.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
 	}
 	if req.StartTime != nil {
 		out.StartTime = req.GetStartTime().AsTime()
@@ -160,7 +160,7 @@ func decodeTriggerRequest(_ context.Context, r any) (any, error) {
 		TriggerData:    req.GetTriggerData(),
 		WebhookPath:    req.GetWebhookPath(),
 		IdempotencyKey: req.GetIdempotencyKey(),
-		TriggerType:    store.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
+		TriggerType:    workflow.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		TriggeredBy:    req.GetTriggeredBy(),
 		Headers:        req.GetHeaders(),
 		HTTPMethod:     req.GetHttpMethod(),
@@ -188,10 +188,10 @@ func decodeResolveRequest(_ context.Context, r any) (any, error) {
 }
 
 func encodeResolveResponse(_ context.Context, r any) (any, error) {
-	wt := r.(store.WebhookTrigger)
+	wt := r.(workflow.WebhookTrigger)
 	return &pb.ResolveWebhookResponse{
 		WorkflowId: wt.WorkflowID, DeploymentId: wt.DeploymentID, TriggerId: wt.TriggerID,
-		ResponseMode:      pb.ResponseMode(enumValue(pb.ResponseMode_value, "RESPONSE_MODE_", cmp.Or(wt.Spec.ResponseMode, store.ResponseAsync))),
+		ResponseMode:      pb.ResponseMode(enumValue(pb.ResponseMode_value, "RESPONSE_MODE_", cmp.Or(wt.Spec.ResponseMode, workflow.ResponseAsync))),
 		RequiresSignature: len(wt.Spec.Secrets) > 0,
 	}, nil
 }
@@ -202,7 +202,7 @@ func decodeCancelRequest(_ context.Context, r any) (any, error) {
 }
 
 func encodeCancelResponse(_ context.Context, r any) (any, error) {
-	e := r.(store.Execution)
+	e := r.(workflow.Execution)
 	return &pb.CancelExecutionResponse{Execution: executionToProto(&e)}, nil
 }
 
@@ -213,15 +213,15 @@ func definitionMap(s *structpb.Struct) map[string]any {
 	return s.AsMap()
 }
 
-func triggersFromProto(ts []*pb.Trigger) []store.Trigger {
-	out := make([]store.Trigger, 0, len(ts))
+func triggersFromProto(ts []*pb.Trigger) []workflow.Trigger {
+	out := make([]workflow.Trigger, 0, len(ts))
 	for _, t := range ts {
-		st := store.Trigger{Type: store.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
+		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
 		if c := t.GetCron(); c != nil {
-			st.Cron = &store.CronSpec{Expression: c.GetExpression(), Timezone: c.GetTimezone(), JitterWindowSeconds: c.JitterWindowSeconds}
+			st.Cron = &workflow.CronSpec{Expression: c.GetExpression(), Timezone: c.GetTimezone(), JitterWindowSeconds: c.JitterWindowSeconds}
 		}
 		if w := t.GetWebhook(); w != nil {
-			st.Webhook = &store.WebhookSpec{
+			st.Webhook = &workflow.WebhookSpec{
 				Path:               w.GetPath(),
 				Methods:            w.GetMethods(),
 				Secrets:            w.GetSecrets(),
@@ -234,8 +234,8 @@ func triggersFromProto(ts []*pb.Trigger) []store.Trigger {
 	return out
 }
 
-func configFromProto(c *pb.DeploymentConfig) store.Config {
-	return store.Config{
+func configFromProto(c *pb.DeploymentConfig) workflow.Config {
+	return workflow.Config{
 		OverlapPolicy:           enumName(c.GetOverlapPolicy(), "OVERLAP_POLICY_"),
 		ExecutionTimeoutSeconds: c.GetExecutionTimeoutSeconds(),
 		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
@@ -275,7 +275,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 }
 
 // triggerToProto leaves webhook secrets out: they are write-only.
-func triggerToProto(t store.Trigger) *pb.Trigger {
+func triggerToProto(t workflow.Trigger) *pb.Trigger {
 	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type)))}
 	if c := t.Cron; c != nil {
 		out.Cron = &pb.CronSpec{Expression: c.Expression, Timezone: c.Timezone, JitterWindowSeconds: c.JitterWindowSeconds}
@@ -291,7 +291,7 @@ func triggerToProto(t store.Trigger) *pb.Trigger {
 	return out
 }
 
-func executionToProto(e *store.Execution) *pb.Execution {
+func executionToProto(e *workflow.Execution) *pb.Execution {
 	if e == nil {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/workflow-runtime/workflow-runtime/endpoint"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/monitoring"
 )
@@ -57,7 +57,7 @@ func decodeDeploymentStatsRequest(context.Context, any) (any, error) {
 }
 
 func encodeDeploymentStatsResponse(_ context.Context, r any) (any, error) {
-	stats := r.(store.DeploymentStats)
+	stats := r.(workflow.DeploymentStats)
 	return &pb.GetDeploymentStatsResponse{
 		ByStatus:           countsByName(stats.ByStatus),
 		Total:              stats.Total,

@@ -14,9 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Settings of the history benchmark.
@@ -43,9 +43,9 @@ var histBenchEnd = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
 // histBenchStatuses are every execution status, which half the queries
 // draw uniformly: the rare ones are the hard case, as an index ordered by
 // time alone walks many rows of other statuses to fill a page of them.
-var histBenchStatuses = []store.ExecutionStatus{
-	store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionSkipped, store.ExecutionCancelled,
-	store.ExecutionTimedOut, store.ExecutionRunning, store.ExecutionPending,
+var histBenchStatuses = []workflow.ExecutionStatus{
+	workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionSkipped, workflow.ExecutionCancelled,
+	workflow.ExecutionTimedOut, workflow.ExecutionRunning, workflow.ExecutionPending,
 }
 
 // histBenchLoadSQL writes $1 executions of a year ending at $3 over the
@@ -129,12 +129,12 @@ FROM pg_stat_user_indexes WHERE relname = 'executions'`))
 SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 
 	rng := rand.New(rand.NewPCG(6, 1))
-	filters := make([]store.ExecutionFilter, histBenchWarmup+histBenchQueries)
+	filters := make([]workflow.ExecutionFilter, histBenchWarmup+histBenchQueries)
 	for i := range filters {
 		filters[i] = histBenchFilter(rng)
 	}
 	var first, second []time.Duration
-	var timed []store.ExecutionFilter
+	var timed []workflow.ExecutionFilter
 	for i, f := range filters {
 		d, page := timeListExecutions(t, s, f)
 		if i < histBenchWarmup {
@@ -158,7 +158,7 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 	var serverTime []time.Duration
 	var buffers []int
 	var slowest time.Duration
-	var slowestFilter store.ExecutionFilter
+	var slowestFilter workflow.ExecutionFilter
 	for _, f := range timed {
 		d, b := explainCost(t, s, f)
 		serverTime = append(serverTime, d)
@@ -185,15 +185,15 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 	fmt.Printf("(server): execution time of EXPLAIN ANALYZE of the same pages; shared buffers touched p50 %d, p99 %d, max %d\n",
 		buffers[len(buffers)/2], buffers[int(math.Ceil(0.99*float64(len(buffers))))-1], buffers[len(buffers)-1])
 
-	rep := store.ExecutionFilter{
-		WorkflowID: "wf-1", Statuses: []store.ExecutionStatus{store.ExecutionFailed},
+	rep := workflow.ExecutionFilter{
+		WorkflowID: "wf-1", Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed},
 		From: histBenchEnd.AddDate(0, -4, 0), To: histBenchEnd.AddDate(0, -1, 0), Limit: histBenchPage,
 	}
 	page, err := s.ListExecutions(ctx, rep)
 	require.NoError(t, err)
 	for _, r := range []struct {
 		name string
-		f    store.ExecutionFilter
+		f    workflow.ExecutionFilter
 	}{
 		{"representative: the biggest workflow, FAILED, three months", rep},
 		{"its second page", withAfter(rep, page.Next)},
@@ -218,18 +218,18 @@ SELECT count(*) FROM executions WHERE workflow_id = 'wf-1'`))
 // (mostly SUCCEEDED, whose pages have a second) and half the time any
 // status alike; a time range of an hour to half a year, log-uniform, inside
 // the year.
-func histBenchFilter(rng *rand.Rand) store.ExecutionFilter {
+func histBenchFilter(rng *rand.Rand) workflow.ExecutionFilter {
 	w := 1 + rng.IntN(histBenchWorkflows)
 	if rng.IntN(2) == 0 {
 		w = 1 + int(math.Floor(histBenchWorkflows*math.Pow(rng.Float64(), 3)))
 	}
-	status := func() store.ExecutionStatus {
+	status := func() workflow.ExecutionStatus {
 		if rng.IntN(2) == 0 {
 			return histBenchStatuses[rng.IntN(len(histBenchStatuses))]
 		}
 		return histBenchRowStatus(rng.Float64())
 	}
-	statuses := []store.ExecutionStatus{status()}
+	statuses := []workflow.ExecutionStatus{status()}
 	if rng.IntN(5) == 0 {
 		if other := status(); other != statuses[0] {
 			statuses = append(statuses, other)
@@ -238,31 +238,31 @@ func histBenchFilter(rng *rand.Rand) store.ExecutionFilter {
 	const year = 365 * 24 * time.Hour
 	span := time.Duration(float64(time.Hour) * math.Pow(180*24, rng.Float64()))
 	to := histBenchEnd.Add(-time.Duration(rng.Int64N(int64(year - span))))
-	return store.ExecutionFilter{
+	return workflow.ExecutionFilter{
 		WorkflowID: fmt.Sprint("wf-", w), Statuses: statuses, From: to.Add(-span), To: to, Limit: histBenchPage,
 	}
 }
 
 // histBenchRowStatus is the status of a finished row for r uniform in [0,
 // 1), in the proportions of histBenchLoadSQL.
-func histBenchRowStatus(r float64) store.ExecutionStatus {
+func histBenchRowStatus(r float64) workflow.ExecutionStatus {
 	switch {
 	case r < 0.80:
-		return store.ExecutionSucceeded
+		return workflow.ExecutionSucceeded
 	case r < 0.88:
-		return store.ExecutionFailed
+		return workflow.ExecutionFailed
 	case r < 0.93:
-		return store.ExecutionSkipped
+		return workflow.ExecutionSkipped
 	case r < 0.95:
-		return store.ExecutionCancelled
+		return workflow.ExecutionCancelled
 	case r < 0.97:
-		return store.ExecutionTimedOut
+		return workflow.ExecutionTimedOut
 	}
-	return store.ExecutionSucceeded
+	return workflow.ExecutionSucceeded
 }
 
 // timeListExecutions lists one page of f and returns how long it took.
-func timeListExecutions(t *testing.T, s *postgres.Store, f store.ExecutionFilter) (time.Duration, store.ExecutionPage) {
+func timeListExecutions(t *testing.T, s *postgres.Store, f workflow.ExecutionFilter) (time.Duration, workflow.ExecutionPage) {
 	t.Helper()
 	start := time.Now()
 	page, err := s.ListExecutions(context.Background(), f)
@@ -273,7 +273,7 @@ func timeListExecutions(t *testing.T, s *postgres.Store, f store.ExecutionFilter
 
 // explainCost returns the server's execution time of the page of f and the
 // shared buffers it touched.
-func explainCost(t *testing.T, s *postgres.Store, f store.ExecutionFilter) (time.Duration, int) {
+func explainCost(t *testing.T, s *postgres.Store, f workflow.ExecutionFilter) (time.Duration, int) {
 	t.Helper()
 	plan, err := s.ExplainListExecutions(context.Background(), f, "ANALYZE, BUFFERS, FORMAT JSON")
 	require.NoError(t, err)
@@ -289,12 +289,12 @@ func explainCost(t *testing.T, s *postgres.Store, f store.ExecutionFilter) (time
 	return time.Duration(out[0].ExecutionTime * float64(time.Millisecond)), out[0].Plan.Hit + out[0].Plan.Read
 }
 
-func withAfter(f store.ExecutionFilter, after string) store.ExecutionFilter {
+func withAfter(f workflow.ExecutionFilter, after string) workflow.ExecutionFilter {
 	f.After = after
 	return f
 }
 
-func describeFilter(f store.ExecutionFilter) string {
+func describeFilter(f workflow.ExecutionFilter) string {
 	d := fmt.Sprintf("workflow %s, statuses %v, fired in [%s, %s)", f.WorkflowID, f.Statuses,
 		f.From.Format(time.DateTime), f.To.Format(time.DateTime))
 	if f.After != "" {

@@ -11,13 +11,14 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 const findByKeySQL = `SELECT ` + executionColumns + `
 FROM executions WHERE workflow_id = $1 AND idempotency_key = $2`
 
 // FindExecutionByKey returns workflowID's execution with idempotency key key.
-func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *store.Execution, err error) {
+func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	var r executionRow
 	if err := s.db.GetContext(ctx, &r, findByKeySQL, workflowID, key); err != nil {
@@ -62,7 +63,7 @@ type transition struct {
 // TransitionExecution applies t to execution id, or returns store.ErrStale.
 // Concurrent calls are written together (see group); two for one execution
 // never share a batch, so that each sees the other's outcome.
-func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *store.Execution, err error) {
+func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
@@ -72,7 +73,7 @@ func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Tran
 }
 
 // transitionExecutions writes a batch of transitions.
-func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*store.Execution, []error, error) {
+func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*workflow.Execution, []error, error) {
 	n := len(ts)
 	ids, to, from, owners := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	engineIDs, errMsgs, skips, results := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
@@ -96,11 +97,11 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*s
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: transition executions: %w", err)
 	}
-	byID := make(map[string]*store.Execution, len(rows))
+	byID := make(map[string]*workflow.Execution, len(rows))
 	for i := range rows {
 		byID[rows[i].ID] = rows[i].execution()
 	}
-	out, errs := make([]*store.Execution, n), make([]error, n)
+	out, errs := make([]*workflow.Execution, n), make([]error, n)
 	for i, tr := range ts {
 		if out[i] = byID[tr.id]; out[i] == nil {
 			errs[i] = store.ErrStale
@@ -167,7 +168,7 @@ ORDER BY fired_time, id`
 // ListUnfinishedExecutions returns workflowID's PENDING and RUNNING
 // executions, oldest fired first. The partial index on unfinished statuses
 // keeps this to the few rows that are not over.
-func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []store.Execution, err error) {
+func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []workflow.Execution, err error) {
 	defer classify(&err)
 	var rows []executionRow
 	if err := s.db.SelectContext(ctx, &rows, listUnfinishedSQL, workflowID); err != nil {
@@ -238,7 +239,7 @@ WHERE e.id = expired.expired_id
 RETURNING ` + executionColumns
 
 // AdoptExecutions makes owner the owner of up to limit executions whose lease expired.
-func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []store.Execution, err error) {
+func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []workflow.Execution, err error) {
 	defer classify(&err)
 	var rows []executionRow
 	if err := s.db.SelectContext(ctx, &rows, adoptSQL, owner, lease.Milliseconds(), limit); err != nil {
@@ -277,8 +278,8 @@ func uuids(ids []string) []string {
 	return out
 }
 
-func executions(rows []executionRow) []store.Execution {
-	out := make([]store.Execution, len(rows))
+func executions(rows []executionRow) []workflow.Execution {
+	out := make([]workflow.Execution, len(rows))
 	for i := range rows {
 		out[i] = *rows[i].execution()
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // coordBase is the fired time the coordination tests lay their rows out from.
@@ -26,10 +27,10 @@ var coordBase = time.Date(2026, time.June, 1, 12, 0, 0, 0, time.UTC)
 
 // leasedExecution is an execution of d in status, fired at fired, owned by
 // owner (none when empty) until lease (no lease when nil).
-func leasedExecution(d *store.Deployment, status store.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *store.Execution {
-	return &store.Execution{
+func leasedExecution(d *workflow.Deployment, status workflow.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *workflow.Execution {
+	return &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerManual, Status: status, FiredTime: fired,
+		TriggerType: workflow.TriggerManual, Status: status, FiredTime: fired,
 		OwnerInstance: owner, LeaseExpiresAt: lease,
 	}
 }
@@ -43,7 +44,7 @@ func dbNow(t *testing.T, s *postgres.Store) time.Time {
 }
 
 // mustGetExecution reads execution id back.
-func mustGetExecution(t *testing.T, s *postgres.Store, id string) *store.Execution {
+func mustGetExecution(t *testing.T, s *postgres.Store, id string) *workflow.Execution {
 	t.Helper()
 	e, err := s.GetExecution(context.Background(), id)
 	require.NoError(t, err)
@@ -51,14 +52,14 @@ func mustGetExecution(t *testing.T, s *postgres.Store, id string) *store.Executi
 }
 
 // requireLeaseWithin checks that e's lease ends within [from, to].
-func requireLeaseWithin(t *testing.T, e *store.Execution, from, to time.Time) {
+func requireLeaseWithin(t *testing.T, e *workflow.Execution, from, to time.Time) {
 	t.Helper()
 	require.NotNil(t, e.LeaseExpiresAt, "execution %s has no lease", e.ID)
 	require.False(t, e.LeaseExpiresAt.Before(from) || e.LeaseExpiresAt.After(to),
 		"execution %s: lease expires at %v, want within [%v, %v]", e.ID, e.LeaseExpiresAt, from, to)
 }
 
-func idsOf(es []store.Execution) []string {
+func idsOf(es []workflow.Execution) []string {
 	ids := make([]string, len(es))
 	for i, e := range es {
 		ids[i] = e.ID
@@ -70,12 +71,12 @@ func TestFindExecutionByKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-key", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-key-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-key", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-key-other", workflow.StatusDeployed))
 
-	e := &store.Execution{
+	e := &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerWebhook, Status: store.ExecutionPending, FiredTime: coordBase,
+		TriggerType: workflow.TriggerWebhook, Status: workflow.ExecutionPending, FiredTime: coordBase,
 		IdempotencyKey: "key-1", TraceID: "trace-1", TriggeredBy: "webhook", OwnerInstance: "replica-1",
 		LeaseExpiresAt: ptr(coordBase.Add(time.Minute)), Input: json.RawMessage(`{"a": 1}`),
 	}
@@ -84,9 +85,9 @@ func TestFindExecutionByKey(t *testing.T) {
 	require.True(t, created)
 	// Another execution of the workflow, without a key, and one of another
 	// workflow under another key.
-	insertExecution(t, s, leasedExecution(d, store.ExecutionPending, coordBase, "", nil))
-	insertExecution(t, s, &store.Execution{WorkflowID: other.WorkflowID, DeploymentID: other.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: coordBase, IdempotencyKey: "key-2"})
+	insertExecution(t, s, leasedExecution(d, workflow.ExecutionPending, coordBase, "", nil))
+	insertExecution(t, s, &workflow.Execution{WorkflowID: other.WorkflowID, DeploymentID: other.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: coordBase, IdempotencyKey: "key-2"})
 
 	got, err := s.FindExecutionByKey(ctx, "wf-key", "key-1")
 	require.NoError(t, err)
@@ -111,17 +112,17 @@ func TestCreateExecutionOncePerKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-once", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-once-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-once", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-once-other", workflow.StatusDeployed))
 	count := func(workflowID string) int {
 		t.Helper()
 		var n int
 		require.NoError(t, s.DB().GetContext(ctx, &n, `SELECT count(*) FROM executions WHERE workflow_id = $1`, workflowID))
 		return n
 	}
-	manual := func(d *store.Deployment, key, by string) *store.Execution {
-		return &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-			TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: coordBase,
+	manual := func(d *workflow.Deployment, key, by string) *workflow.Execution {
+		return &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
+			TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: coordBase,
 			IdempotencyKey: key, TriggeredBy: by}
 	}
 
@@ -178,136 +179,136 @@ func TestTransitionExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-move", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-move", workflow.StatusDeployed))
 	lease := coordBase.Add(time.Hour)
 	started := coordBase.Add(3*time.Second + 250*time.Microsecond)
 	finished := coordBase.Add(time.Minute)
 
-	pending := func(owner string) *store.Execution {
-		e := leasedExecution(d, store.ExecutionPending, coordBase, owner, ptr(lease))
+	pending := func(owner string) *workflow.Execution {
+		e := leasedExecution(d, workflow.ExecutionPending, coordBase, owner, ptr(lease))
 		e.TraceID, e.Input = "trace-1", json.RawMessage(`{"in": [1, 2]}`)
 		return e
 	}
-	running := func(owner string) *store.Execution {
+	running := func(owner string) *workflow.Execution {
 		e := pending(owner)
-		e.Status, e.EngineExecutionID, e.StartedTime = store.ExecutionRunning, "engine-1", ptr(started)
+		e.Status, e.EngineExecutionID, e.StartedTime = workflow.ExecutionRunning, "engine-1", ptr(started)
 		return e
 	}
 	// full has every field a transition may write already set.
-	full := func() *store.Execution {
+	full := func() *workflow.Execution {
 		e := running("replica-1")
 		e.FinishedTime, e.ErrorMessage, e.SkipReason = ptr(finished), "retrying", "overlap"
 		e.Result = json.RawMessage(`{"partial": true}`)
 		return e
 	}
-	succeeded := func() *store.Execution {
+	succeeded := func() *workflow.Execution {
 		e := running("replica-1")
-		e.Status, e.FinishedTime, e.LeaseExpiresAt = store.ExecutionSucceeded, ptr(finished), nil
+		e.Status, e.FinishedTime, e.LeaseExpiresAt = workflow.ExecutionSucceeded, ptr(finished), nil
 		return e
 	}
-	from := func(ss ...store.ExecutionStatus) []store.ExecutionStatus { return ss }
+	from := func(ss ...workflow.ExecutionStatus) []workflow.ExecutionStatus { return ss }
 
 	for _, tc := range []struct {
 		name  string
-		row   *store.Execution
+		row   *workflow.Execution
 		t     store.Transition
 		stale bool
 		// want edits the inserted row into the expected one.
-		want func(e *store.Execution)
+		want func(e *workflow.Execution)
 	}{
 		{
 			name: "pending to running sets the engine id and start",
 			row:  pending("replica-1"),
-			t: store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1",
 				EngineExecutionID: "engine-7", StartedTime: ptr(started)},
-			want: func(e *store.Execution) {
-				e.Status, e.EngineExecutionID, e.StartedTime = store.ExecutionRunning, "engine-7", ptr(started)
+			want: func(e *workflow.Execution) {
+				e.Status, e.EngineExecutionID, e.StartedTime = workflow.ExecutionRunning, "engine-7", ptr(started)
 			},
 		},
 		{
 			name: "one of several expected statuses",
 			row:  running("replica-1"),
-			t:    store.Transition{From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionRunning},
-			want: func(*store.Execution) {},
+			t:    store.Transition{From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionRunning},
+			want: func(*workflow.Execution) {},
 		},
 		{
 			name:  "status not expected",
 			row:   running("replica-1"),
-			t:     store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name:  "no expected status",
 			row:   pending("replica-1"),
-			t:     store.Transition{To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name:  "another owner's row",
 			row:   running("replica-1"),
-			t:     store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "replica-2", FinishedTime: ptr(finished)},
+			t:     store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-2", FinishedTime: ptr(finished)},
 			stale: true,
 		},
 		{
 			name:  "an owner expected, the row has none",
 			row:   pending(""),
-			t:     store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name: "no owner expected matches any owner",
 			row:  running("replica-1"),
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionCancelled,
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionCancelled,
 				FinishedTime: ptr(finished), ErrorMessage: "cancelled: by user"},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = store.ExecutionCancelled, ptr(finished), "cancelled: by user", nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = workflow.ExecutionCancelled, ptr(finished), "cancelled: by user", nil
 			},
 		},
 		{
 			name: "no owner expected matches a row without one",
 			row:  pending(""),
-			t:    store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, EngineExecutionID: "engine-2"},
-			want: func(e *store.Execution) { e.Status, e.EngineExecutionID = store.ExecutionRunning, "engine-2" },
+			t:    store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, EngineExecutionID: "engine-2"},
+			want: func(e *workflow.Execution) { e.Status, e.EngineExecutionID = workflow.ExecutionRunning, "engine-2" },
 		},
 		{
 			name: "terminal status ends the lease, keeps the owner, stores the result",
 			row:  running("replica-1"),
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionSucceeded, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1",
 				FinishedTime: ptr(finished), Result: json.RawMessage(`{"out": {"rows": [1, 2, 3]}, "ok": true}`)},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.LeaseExpiresAt = store.ExecutionSucceeded, ptr(finished), nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.LeaseExpiresAt = workflow.ExecutionSucceeded, ptr(finished), nil
 				e.Result = json.RawMessage(`{"ok": true, "out": {"rows": [1, 2, 3]}}`)
 			},
 		},
 		{
 			name: "skipped with its reason",
 			row:  pending("replica-1"),
-			t: store.Transition{From: from(store.ExecutionPending), To: store.ExecutionSkipped, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionSkipped, Owner: "replica-1",
 				FinishedTime: ptr(coordBase), SkipReason: "overlap: SKIP"},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = store.ExecutionSkipped, ptr(coordBase), "overlap: SKIP", nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = workflow.ExecutionSkipped, ptr(coordBase), "overlap: SKIP", nil
 			},
 		},
 		{
 			name: "unset fields keep their values",
 			row:  full(),
-			t:    store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionRunning, Owner: "replica-1"},
-			want: func(*store.Execution) {},
+			t:    store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionRunning, Owner: "replica-1"},
+			want: func(*workflow.Execution) {},
 		},
 		{
 			name: "unset fields keep their values at the end too",
 			row:  full(),
-			t:    store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionTimedOut, Owner: "replica-1"},
-			want: func(e *store.Execution) { e.Status, e.LeaseExpiresAt = store.ExecutionTimedOut, nil },
+			t:    store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionTimedOut, Owner: "replica-1"},
+			want: func(e *workflow.Execution) { e.Status, e.LeaseExpiresAt = workflow.ExecutionTimedOut, nil },
 		},
 		{
 			name: "set fields replace the values",
 			row:  full(),
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-1",
 				EngineExecutionID: "engine-9", StartedTime: ptr(started.Add(time.Second)), FinishedTime: ptr(finished.Add(time.Second)),
 				ErrorMessage: "node n1 failed", SkipReason: "none", Result: json.RawMessage(`{"error": "boom"}`)},
-			want: func(e *store.Execution) {
-				e.Status, e.LeaseExpiresAt, e.EngineExecutionID = store.ExecutionFailed, nil, "engine-9"
+			want: func(e *workflow.Execution) {
+				e.Status, e.LeaseExpiresAt, e.EngineExecutionID = workflow.ExecutionFailed, nil, "engine-9"
 				e.StartedTime, e.FinishedTime = ptr(started.Add(time.Second)), ptr(finished.Add(time.Second))
 				e.ErrorMessage, e.SkipReason, e.Result = "node n1 failed", "none", json.RawMessage(`{"error": "boom"}`)
 			},
@@ -315,7 +316,7 @@ func TestTransitionExecution(t *testing.T) {
 		{
 			name: "a terminal row is not moved by a late writer",
 			row:  succeeded(),
-			t: store.Transition{From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionFailed,
+			t: store.Transition{From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionFailed,
 				FinishedTime: ptr(finished.Add(time.Hour)), ErrorMessage: "late"},
 			stale: true,
 		},
@@ -349,17 +350,17 @@ func TestTransitionExecution(t *testing.T) {
 		t.Parallel()
 		id := insertExecution(t, s, pending("replica-1"))
 		row, err := s.TransitionExecution(ctx, strings.ToUpper(id), store.Transition{
-			From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1", StartedTime: ptr(started)})
+			From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1", StartedTime: ptr(started)})
 		require.NoError(t, err, "ids are UUIDs, whatever their case")
 		require.Equal(t, id, row.ID)
 		row, err = s.TransitionExecution(ctx, id, store.Transition{
-			From: from(store.ExecutionRunning), To: store.ExecutionSucceeded, Owner: "replica-1", FinishedTime: ptr(finished)})
+			From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1", FinishedTime: ptr(finished)})
 		require.NoError(t, err)
 		require.Nil(t, row.LeaseExpiresAt)
 		require.Equal(t, "replica-1", row.OwnerInstance)
-		for _, to := range []store.ExecutionStatus{store.ExecutionRunning, store.ExecutionFailed, store.ExecutionCancelled} {
+		for _, to := range []workflow.ExecutionStatus{workflow.ExecutionRunning, workflow.ExecutionFailed, workflow.ExecutionCancelled} {
 			_, err := s.TransitionExecution(ctx, id, store.Transition{
-				From: from(store.ExecutionPending, store.ExecutionRunning), To: to})
+				From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: to})
 			require.ErrorIs(t, err, store.ErrStale, "to %s", to)
 		}
 		if diff := cmp.Diff(row, mustGetExecution(t, s, id)); diff != "" {
@@ -371,7 +372,7 @@ func TestTransitionExecution(t *testing.T) {
 		t.Parallel()
 		for _, id := range []string{uuid.NewString(), "not-a-uuid", "", d.ID} {
 			got, err := s.TransitionExecution(ctx, id, store.Transition{
-				From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionRunning})
+				From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionRunning})
 			require.ErrorIs(t, err, store.ErrStale, "id %q", id)
 			require.Nil(t, got)
 		}
@@ -382,12 +383,12 @@ func TestListUnfinishedExecutions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-open", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-open-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-open", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-open-other", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return coordBase.Add(time.Duration(minutes) * time.Minute) }
 
-	var want []store.Execution
-	add := func(d *store.Deployment, status store.ExecutionStatus, fired time.Time, listed bool) {
+	var want []workflow.Execution
+	add := func(d *workflow.Deployment, status workflow.ExecutionStatus, fired time.Time, listed bool) {
 		e := leasedExecution(d, status, fired, "replica-1", ptr(fired.Add(time.Minute)))
 		insertExecution(t, s, e)
 		if listed {
@@ -395,19 +396,19 @@ func TestListUnfinishedExecutions(t *testing.T) {
 		}
 	}
 	// Inserted out of order; three share a fired time.
-	add(d, store.ExecutionRunning, at(5), true)
-	add(d, store.ExecutionSucceeded, at(0), false)
-	add(d, store.ExecutionPending, at(1), true)
-	add(d, store.ExecutionFailed, at(2), false)
-	add(d, store.ExecutionPending, at(3), true)
-	add(d, store.ExecutionRunning, at(3), true)
-	add(d, store.ExecutionPending, at(3), true)
-	add(d, store.ExecutionCancelled, at(4), false)
-	add(d, store.ExecutionTimedOut, at(6), false)
-	add(d, store.ExecutionSkipped, at(7), false)
-	add(other, store.ExecutionRunning, at(0), false)
-	add(other, store.ExecutionPending, at(8), false)
-	slices.SortFunc(want, func(a, b store.Execution) int {
+	add(d, workflow.ExecutionRunning, at(5), true)
+	add(d, workflow.ExecutionSucceeded, at(0), false)
+	add(d, workflow.ExecutionPending, at(1), true)
+	add(d, workflow.ExecutionFailed, at(2), false)
+	add(d, workflow.ExecutionPending, at(3), true)
+	add(d, workflow.ExecutionRunning, at(3), true)
+	add(d, workflow.ExecutionPending, at(3), true)
+	add(d, workflow.ExecutionCancelled, at(4), false)
+	add(d, workflow.ExecutionTimedOut, at(6), false)
+	add(d, workflow.ExecutionSkipped, at(7), false)
+	add(other, workflow.ExecutionRunning, at(0), false)
+	add(other, workflow.ExecutionPending, at(8), false)
+	slices.SortFunc(want, func(a, b workflow.Execution) int {
 		if c := a.FiredTime.Compare(b.FiredTime); c != 0 {
 			return c
 		}
@@ -429,18 +430,18 @@ func TestRenewLeases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-renew", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-renew", workflow.StatusDeployed))
 	past, future := ptr(coordBase), ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
-	minePending := insertExecution(t, s, leasedExecution(d, store.ExecutionPending, coordBase, "me", past))
-	mineRunning := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", future))
-	mineUnleased := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", nil))
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leasedExecution(d, store.ExecutionSucceeded, coordBase, "me", past),      // over
-		leasedExecution(d, store.ExecutionFailed, coordBase, "me", nil),          // over
-		leasedExecution(d, store.ExecutionRunning, coordBase, "replica-2", past), // adopted by another
-		leasedExecution(d, store.ExecutionPending, coordBase, "", nil),           // nobody's
+	minePending := insertExecution(t, s, leasedExecution(d, workflow.ExecutionPending, coordBase, "me", past))
+	mineRunning := insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, coordBase, "me", future))
+	mineUnleased := insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, coordBase, "me", nil))
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leasedExecution(d, workflow.ExecutionSucceeded, coordBase, "me", past),      // over
+		leasedExecution(d, workflow.ExecutionFailed, coordBase, "me", nil),          // over
+		leasedExecution(d, workflow.ExecutionRunning, coordBase, "replica-2", past), // adopted by another
+		leasedExecution(d, workflow.ExecutionPending, coordBase, "", nil),           // nobody's
 	} {
 		id := insertExecution(t, s, e)
 		untouched[id] = mustGetExecution(t, s, id)
@@ -494,10 +495,10 @@ func TestRenewLeasesSkipsLockedRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-renew-locked", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-renew-locked", workflow.StatusDeployed))
 	past := ptr(coordBase)
-	busy := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", past))
-	free := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "me", past))
+	busy := insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, coordBase, "me", past))
+	free := insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, coordBase, "me", past))
 
 	tx, err := s.DB().BeginTx(ctx, nil)
 	require.NoError(t, err)
@@ -518,40 +519,40 @@ func TestAdoptExecutions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-adopt", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-adopt-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-adopt", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-adopt-other", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return coordBase.Add(time.Duration(minutes) * time.Minute) }
 	expired, live := ptr(time.Now().Add(-time.Second).UTC()), ptr(time.Now().Add(time.Hour).UTC())
 
 	// Adoptable, by fired time: expired leases and none, of any workflow.
 	adoptable := []string{
-		insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, at(0), "dead", expired)),
-		insertExecution(t, s, leasedExecution(other, store.ExecutionPending, at(1), "", nil)),
-		insertExecution(t, s, leasedExecution(d, store.ExecutionPending, at(2), "dead", expired)),
-		insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, at(3), "dead", nil)),
-		insertExecution(t, s, leasedExecution(other, store.ExecutionRunning, at(4), "gone", expired)),
+		insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, at(0), "dead", expired)),
+		insertExecution(t, s, leasedExecution(other, workflow.ExecutionPending, at(1), "", nil)),
+		insertExecution(t, s, leasedExecution(d, workflow.ExecutionPending, at(2), "dead", expired)),
+		insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, at(3), "dead", nil)),
+		insertExecution(t, s, leasedExecution(other, workflow.ExecutionRunning, at(4), "gone", expired)),
 	}
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leasedExecution(d, store.ExecutionRunning, at(-10), "alive", live),    // live lease, however old
-		leasedExecution(d, store.ExecutionPending, at(-9), "alive", live),     // live lease
-		leasedExecution(d, store.ExecutionSucceeded, at(-8), "dead", nil),     // over
-		leasedExecution(d, store.ExecutionFailed, at(-7), "dead", expired),    // over, with a stale lease
-		leasedExecution(d, store.ExecutionSkipped, at(-6), "", nil),           // over, never owned
-		leasedExecution(d, store.ExecutionCancelled, at(-5), "", expired),     // over
-		leasedExecution(d, store.ExecutionTimedOut, at(-4), "dead", nil),      // over
-		leasedExecution(other, store.ExecutionRunning, at(-3), "alive", live), // live lease
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leasedExecution(d, workflow.ExecutionRunning, at(-10), "alive", live),    // live lease, however old
+		leasedExecution(d, workflow.ExecutionPending, at(-9), "alive", live),     // live lease
+		leasedExecution(d, workflow.ExecutionSucceeded, at(-8), "dead", nil),     // over
+		leasedExecution(d, workflow.ExecutionFailed, at(-7), "dead", expired),    // over, with a stale lease
+		leasedExecution(d, workflow.ExecutionSkipped, at(-6), "", nil),           // over, never owned
+		leasedExecution(d, workflow.ExecutionCancelled, at(-5), "", expired),     // over
+		leasedExecution(d, workflow.ExecutionTimedOut, at(-4), "dead", nil),      // over
+		leasedExecution(other, workflow.ExecutionRunning, at(-3), "alive", live), // live lease
 	} {
 		id := insertExecution(t, s, e)
 		untouched[id] = mustGetExecution(t, s, id)
 	}
-	originals := map[string]*store.Execution{}
+	originals := map[string]*workflow.Execution{}
 	for _, id := range adoptable {
 		originals[id] = mustGetExecution(t, s, id)
 	}
 
 	const lease = 45 * time.Second
-	check := func(got []store.Execution, before, after time.Time) {
+	check := func(got []workflow.Execution, before, after time.Time) {
 		t.Helper()
 		for _, e := range got {
 			want := *originals[e.ID]
@@ -601,7 +602,7 @@ func TestAdoptExecutionsConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-race", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-race", workflow.StatusDeployed))
 	const rows = 300
 	_, err := s.DB().ExecContext(ctx, `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
@@ -618,7 +619,7 @@ FROM generate_series(1, $3) AS i`, d.ID, coordBase, rows)
 			_, err := s.DB().ExecContext(ctx, `UPDATE executions SET owner_instance = 'dead', lease_expires_at = now() - interval '1 second'`)
 			require.NoError(t, err)
 		}
-		adopted := make([][]store.Execution, len(owners))
+		adopted := make([][]workflow.Execution, len(owners))
 		errs := make([]error, len(owners))
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -669,9 +670,9 @@ func TestAdoptExecutionsSkipsLockedRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-locked", store.StatusDeployed))
-	locked := insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, coordBase, "dead", nil))
-	free := insertExecution(t, s, leasedExecution(d, store.ExecutionPending, coordBase.Add(time.Minute), "dead", nil))
+	d := mustCreate(t, s, newDeployment("wf-locked", workflow.StatusDeployed))
+	locked := insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, coordBase, "dead", nil))
+	free := insertExecution(t, s, leasedExecution(d, workflow.ExecutionPending, coordBase.Add(time.Minute), "dead", nil))
 
 	tx, err := s.DB().BeginTxx(ctx, nil)
 	require.NoError(t, err)
@@ -695,20 +696,20 @@ func TestReleaseLeases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-release", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-release", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return coordBase.Add(time.Duration(minutes) * time.Minute) }
 	live := ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
 	mine := []string{
-		insertExecution(t, s, leasedExecution(d, store.ExecutionRunning, at(0), "me", live)),
-		insertExecution(t, s, leasedExecution(d, store.ExecutionPending, at(1), "me", live)),
+		insertExecution(t, s, leasedExecution(d, workflow.ExecutionRunning, at(0), "me", live)),
+		insertExecution(t, s, leasedExecution(d, workflow.ExecutionPending, at(1), "me", live)),
 	}
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leasedExecution(d, store.ExecutionRunning, at(2), "replica-2", live), // another's
-		leasedExecution(d, store.ExecutionSucceeded, at(3), "me", live),      // over
-		leasedExecution(d, store.ExecutionPending, at(4), "", live),          // nobody's
-		leasedExecution(d, store.ExecutionRunning, at(5), "me-too", live),    // owner names compare whole
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leasedExecution(d, workflow.ExecutionRunning, at(2), "replica-2", live), // another's
+		leasedExecution(d, workflow.ExecutionSucceeded, at(3), "me", live),      // over
+		leasedExecution(d, workflow.ExecutionPending, at(4), "", live),          // nobody's
+		leasedExecution(d, workflow.ExecutionRunning, at(5), "me-too", live),    // owner names compare whole
 	} {
 		id := insertExecution(t, s, e)
 		untouched[id] = mustGetExecution(t, s, id)
@@ -760,7 +761,7 @@ func TestCoordinationUnreachable(t *testing.T) {
 
 	_, findErr := s.FindExecutionByKey(ctx, "wf", "key")
 	_, transitionErr := s.TransitionExecution(ctx, id, store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionRunning})
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning})
 	_, listErr := s.ListUnfinishedExecutions(ctx, "wf")
 	_, renewErr := s.RenewLeases(ctx, "me", ids, time.Minute)
 	_, adoptErr := s.AdoptExecutions(ctx, "me", time.Minute, 10)
@@ -782,6 +783,6 @@ func TestCoordinationUnreachable(t *testing.T) {
 	require.Nil(t, lost)
 	require.NoError(t, s.ReleaseLeases(ctx, "me", nil))
 	require.NoError(t, s.ReleaseLeases(ctx, "me", []string{"not-a-uuid"}))
-	_, err = s.TransitionExecution(ctx, "not-a-uuid", store.Transition{To: store.ExecutionRunning})
+	_, err = s.TransitionExecution(ctx, "not-a-uuid", store.Transition{To: workflow.ExecutionRunning})
 	require.ErrorIs(t, err, store.ErrStale, "an id that is not a UUID names no row, without asking")
 }

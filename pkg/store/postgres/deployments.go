@@ -14,6 +14,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // upsertWorkflowSQL creates the deployment's workflows row, or refreshes its
@@ -41,7 +42,7 @@ RETURNING created_at, updated_at, deployed_at`
 // already has an active deployment, and *store.WebhookPathError when one of
 // d's webhook paths, compared case-insensitively, is used by an active
 // deployment (or twice by d).
-func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
+func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) (err error) {
 	defer classify(&err)
 	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
@@ -56,10 +57,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev st
 	id := uuid.NewString()
 	created := *d
 	created.ID = id
-	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
+	created.Triggers = append([]workflow.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition)); err != nil {
+			d.WorkflowID, workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition)); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		var ts struct {
@@ -125,15 +126,15 @@ UPDATE deployment_triggers SET active = $2 WHERE deployment_id = $1 AND active <
 // It returns store.ErrNotFound for an unknown id, m's error unchanged when m
 // fails (nothing is written), and the errors of CreateDeployment for
 // conflicts. It returns the deployment as stored.
-func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
+func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *workflow.Deployment, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
 	var (
-		d      *store.Deployment
-		out    *store.Deployment
+		d      *workflow.Deployment
+		out    *workflow.Deployment
 		mutErr error
 	)
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -147,7 +148,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 			return err
 		}
 		before := *d
-		before.Triggers = store.CloneTriggers(d.Triggers)
+		before.Triggers = workflow.CloneTriggers(d.Triggers)
 
 		ev, err := m(d)
 		if err != nil {
@@ -202,7 +203,7 @@ WHERE id = $1 AND deployment_id = $2`
 
 // syncTriggers writes d.Triggers over old when the list differs, and fills
 // in the ids of the new triggers.
-func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []store.Trigger) error {
+func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old []workflow.Trigger) error {
 	owned := make(map[string]bool, len(old))
 	for _, t := range old {
 		owned[t.ID] = true
@@ -261,7 +262,7 @@ const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v store.TriggerColumns, pos int, active bool) error {
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v store.TriggerColumns, pos int, active bool) error {
 	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.Spec,
 		v.WebhookPath, active, t.Enabled, pos); err != nil {
 		return fmt.Errorf("insert trigger %d: %w", pos, err)
@@ -274,7 +275,7 @@ INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, 
 VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::timestamptz, now()))`
 
 // insertEvent records ev, defaulting its empty fields from d and from.
-func insertEvent(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, ev store.Event, from store.DeploymentStatus) error {
+func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus) error {
 	if ev.DeploymentID == "" {
 		ev.DeploymentID = d.ID
 	}
@@ -312,9 +313,9 @@ WHERE id = $1
 	AND ($2 <> 'ARCHIVED' OR NOT EXISTS (
 		SELECT 1 FROM deployments d WHERE d.workflow_id = $1 AND d.status <> 'ARCHIVED' AND d.id <> $7))`
 
-func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, cfg string) error {
+func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), d.DeployedAt, cfg,
-		store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID); err != nil {
+		workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil
@@ -346,7 +347,7 @@ WHERE active AND webhook_path = $1 AND deployment_id <> $2 LIMIT 1`
 // translate turns a unique violation of a failed, rolled-back write of d into
 // the store's typed conflict errors, looking up the conflicting deployment,
 // and wraps any other error with op.
-func (s *Store) translate(ctx context.Context, op string, d *store.Deployment, err error) error {
+func (s *Store) translate(ctx context.Context, op string, d *workflow.Deployment, err error) error {
 	var pe *pq.Error
 	if d == nil || !errors.As(err, &pe) || pe.Code != codeUniqueViolation {
 		return fmt.Errorf("postgres: %s: %w", op, err)
@@ -367,11 +368,11 @@ func (s *Store) translate(ctx context.Context, op string, d *store.Deployment, e
 
 // webhookPathError finds which of d's webhook paths is taken, and by which
 // deployment: another active one, or d itself when it lists a path twice.
-func (s *Store) webhookPathError(ctx context.Context, op string, d *store.Deployment, pe *pq.Error) error {
+func (s *Store) webhookPathError(ctx context.Context, op string, d *workflow.Deployment, pe *pq.Error) error {
 	seen := make(map[string]bool)
 	var dup string
 	for _, t := range d.Triggers {
-		if t.Type != store.TriggerWebhook || t.Webhook == nil {
+		if t.Type != workflow.TriggerWebhook || t.Webhook == nil {
 			continue
 		}
 		p := strings.ToLower(t.Webhook.Path)

@@ -11,6 +11,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // listCronTriggersSQL reads each trigger's latest slot through the unique
@@ -37,7 +38,7 @@ type cronTriggerRow struct {
 // ListCronTriggers returns the enabled cron triggers of DEPLOYED deployments,
 // or of deployment deploymentID when it is set; an id that is not a UUID
 // names no deployment.
-func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []store.CronTrigger, err error) {
+func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []workflow.CronTrigger, err error) {
 	defer classify(&err)
 	filter, ok := deploymentFilter(deploymentID)
 	if !ok {
@@ -48,13 +49,13 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 		return nil, fmt.Errorf("postgres: list cron triggers: %w", err)
 	}
 	defer rows.Close()
-	var out []store.CronTrigger
+	var out []workflow.CronTrigger
 	for rows.Next() {
 		var r cronTriggerRow
 		if err := rows.Scan(&r.TriggerID, &r.DeploymentID, &r.DeploymentVersion, &r.WorkflowID, &r.Spec, &r.Config, &r.UpdatedAt, &r.LastSlot); err != nil {
 			return nil, fmt.Errorf("postgres: list cron triggers: %w", err)
 		}
-		ct := store.CronTrigger{
+		ct := workflow.CronTrigger{
 			TriggerID: r.TriggerID, DeploymentID: r.DeploymentID, DeploymentVersion: r.DeploymentVersion,
 			WorkflowID: r.WorkflowID, ScheduledSince: r.UpdatedAt.UTC(),
 		}
@@ -118,7 +119,7 @@ RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id::text, '')`
 // idempotency key another writer has already recorded, or a deployment that
 // is not DEPLOYED, it writes nothing and returns false. Concurrent calls are
 // written together (see group); each returns once its row is committed.
-func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
+func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error) {
 	defer classify(&err)
 	// A malformed id would fail the whole batch's cast: it names no
 	// deployment or trigger, so nothing is written.
@@ -138,7 +139,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (create
 }
 
 // insertExecutions writes a batch; an execution not written comes back zero.
-func (s *Store) insertExecutions(ctx context.Context, es []store.Execution) ([]store.Execution, []error, error) {
+func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) ([]workflow.Execution, []error, error) {
 	n := len(es)
 	// One array per column, as unnest takes them.
 	var c struct {
@@ -173,9 +174,9 @@ func (s *Store) insertExecutions(ctx context.Context, es []store.Execution) ([]s
 		return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
 	}
 	defer rows.Close()
-	written := make(map[string]store.Execution, n)
+	written := make(map[string]workflow.Execution, n)
 	for rows.Next() {
-		var e store.Execution
+		var e workflow.Execution
 		if err := rows.Scan(&e.ID, &e.DeploymentID, &e.DeploymentVersion, &e.TriggerID); err != nil {
 			return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
 		}
@@ -184,7 +185,7 @@ func (s *Store) insertExecutions(ctx context.Context, es []store.Execution) ([]s
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
 	}
-	out := make([]store.Execution, n)
+	out := make([]workflow.Execution, n)
 	for i, e := range es {
 		out[i] = written[e.ID]
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"strings"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // ExplainListExecutions returns the plan of the statement ListExecutions
 // sends for f, with the same parameters, explained with options (such as
 // "ANALYZE, BUFFERS" or "FORMAT JSON"), one line of the plan a line.
-func (s *Store) ExplainListExecutions(ctx context.Context, f store.ExecutionFilter, options string) (string, error) {
+func (s *Store) ExplainListExecutions(ctx context.Context, f workflow.ExecutionFilter, options string) (string, error) {
 	query, args, _, _, err := listExecutionsQuery(f)
 	if err != nil {
 		return "", err

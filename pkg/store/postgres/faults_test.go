@@ -13,6 +13,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // inject makes every statement matching event on table (and when, if set)
@@ -41,7 +42,7 @@ func TestWritesAreAtomic(t *testing.T) {
 
 	create := func(s *postgres.Store) error {
 		return s.CreateDeployment(context.Background(),
-			newDeployment("wf-new", store.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/new")), deployEvent())
+			newDeployment("wf-new", workflow.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/new")), deployEvent())
 	}
 	update := func(m store.Mutation) func(s *postgres.Store, id string) error {
 		return func(s *postgres.Store, id string) error {
@@ -49,11 +50,11 @@ func TestWritesAreAtomic(t *testing.T) {
 			return err
 		}
 	}
-	replaceTriggers := update(func(d *store.Deployment) (store.Event, error) {
-		d.Triggers = []store.Trigger{d.Triggers[1], manualTrigger()}
-		return store.Event{Action: store.ActionUpdate}, nil
+	replaceTriggers := update(func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Triggers = []workflow.Trigger{d.Triggers[1], manualTrigger()}
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
-	pause := update(setStatus(store.StatusPaused, store.ActionPause))
+	pause := update(setStatus(workflow.StatusPaused, workflow.ActionPause))
 
 	for _, tc := range []struct {
 		name               string
@@ -74,7 +75,7 @@ func TestWritesAreAtomic(t *testing.T) {
 			when: "NEW.position <> OLD.position", update: replaceTriggers},
 		{name: "update: insert trigger", event: "INSERT", table: "deployment_triggers", update: replaceTriggers},
 		{name: "update: triggers' active flag", event: "UPDATE", table: "deployment_triggers",
-			when: "NEW.active <> OLD.active", update: update(setStatus(store.StatusArchived, store.ActionArchive))},
+			when: "NEW.active <> OLD.active", update: update(setStatus(workflow.StatusArchived, workflow.ActionArchive))},
 		{name: "update: event", event: "INSERT", table: "deployment_events", update: pause},
 		{name: "update: mirror", event: "UPDATE", table: "workflows", update: pause},
 	} {
@@ -82,7 +83,7 @@ func TestWritesAreAtomic(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s := pgtest.NewStore(t)
-			d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, cronTrigger("@hourly"), webhookTrigger("/one")))
+			d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, cronTrigger("@hourly"), webhookTrigger("/one")))
 			before, err := s.GetDeployment(ctx, d.ID)
 			require.NoError(t, err)
 			inject(t, s, tc.event, tc.table, tc.when)
@@ -121,15 +122,15 @@ func TestCorruptRows(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	good := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, cronTrigger("@hourly")))
-	badConfig := mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed))
+	good := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, cronTrigger("@hourly")))
+	badConfig := mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed))
 	_, err := s.DB().ExecContext(ctx, `UPDATE deployments SET config = '[1]' WHERE id = $1`, badConfig.ID)
 	require.NoError(t, err)
 
 	if _, err := s.GetDeployment(ctx, badConfig.ID); err == nil || !strings.Contains(err.Error(), "config") {
 		t.Errorf("GetDeployment with a corrupt config: %v", err)
 	}
-	if _, err := s.ListDeployments(ctx, store.ListFilter{WorkflowID: "wf-2"}); err == nil || errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ListDeployments(ctx, workflow.ListFilter{WorkflowID: "wf-2"}); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ListDeployments with a corrupt config: %v", err)
 	}
 
@@ -138,10 +139,10 @@ func TestCorruptRows(t *testing.T) {
 	if _, err := s.GetDeployment(ctx, good.ID); err == nil || !strings.Contains(err.Error(), "spec") {
 		t.Errorf("GetDeployment with a corrupt trigger spec: %v", err)
 	}
-	if _, err := s.ListDeployments(ctx, store.ListFilter{WorkflowID: "wf-1"}); err == nil {
+	if _, err := s.ListDeployments(ctx, workflow.ListFilter{WorkflowID: "wf-1"}); err == nil {
 		t.Error("ListDeployments with a corrupt trigger spec: nil error")
 	}
-	if _, err := s.UpdateDeployment(ctx, good.ID, setStatus(store.StatusPaused, store.ActionPause)); err == nil {
+	if _, err := s.UpdateDeployment(ctx, good.ID, setStatus(workflow.StatusPaused, workflow.ActionPause)); err == nil {
 		t.Error("UpdateDeployment with a corrupt trigger spec: nil error")
 	}
 }
@@ -149,15 +150,15 @@ func TestCorruptRows(t *testing.T) {
 func TestCancelledContext(t *testing.T) {
 	t.Parallel()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	checks := map[string]error{}
-	checks["CreateDeployment"] = s.CreateDeployment(ctx, newDeployment("wf-2", store.StatusDraft), deployEvent())
-	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusPaused, store.ActionPause))
+	checks["CreateDeployment"] = s.CreateDeployment(ctx, newDeployment("wf-2", workflow.StatusDraft), deployEvent())
+	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	_, checks["GetDeployment"] = s.GetDeployment(ctx, d.ID)
-	_, checks["ListDeployments"] = s.ListDeployments(ctx, store.ListFilter{})
+	_, checks["ListDeployments"] = s.ListDeployments(ctx, workflow.ListFilter{})
 	checks["Ping"] = s.Ping(ctx)
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "postgres: ") {

@@ -9,13 +9,14 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 const selectExecutionSQL = `SELECT ` + executionColumns + ` FROM executions WHERE id = $1`
 
 // GetExecution returns execution id, or store.ErrNotFound (also for an id
 // that is not a UUID).
-func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
+func (s *Store) GetExecution(ctx context.Context, id string) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
@@ -80,9 +81,9 @@ const listExecutionsConditions = `($4::text = '' OR trigger_type = $4::text)
 // allExecutionStatuses is every status an execution row may have (the
 // executions_status_check constraint).
 var allExecutionStatuses = []string{
-	string(store.ExecutionPending), string(store.ExecutionRunning), string(store.ExecutionSucceeded),
-	string(store.ExecutionFailed), string(store.ExecutionCancelled), string(store.ExecutionTimedOut),
-	string(store.ExecutionSkipped),
+	string(workflow.ExecutionPending), string(workflow.ExecutionRunning), string(workflow.ExecutionSucceeded),
+	string(workflow.ExecutionFailed), string(workflow.ExecutionCancelled), string(workflow.ExecutionTimedOut),
+	string(workflow.ExecutionSkipped),
 }
 
 // ListExecutions returns one page of the executions matching f, newest fired
@@ -90,26 +91,26 @@ var allExecutionStatuses = []string{
 // the next one. A cursor ListExecutions did not make yields
 // store.ErrBadCursor; a deployment id that is not a UUID matches nothing;
 // f.Limit <= 0 means 50. The page is one statement, hence one snapshot.
-func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ store.ExecutionPage, err error) {
+func (s *Store) ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (_ workflow.ExecutionPage, err error) {
 	defer classify(&err)
 	query, args, limit, ok, err := listExecutionsQuery(f)
 	if err != nil {
-		return store.ExecutionPage{}, err
+		return workflow.ExecutionPage{}, err
 	}
 	if !ok {
-		return store.ExecutionPage{Executions: []store.Execution{}}, nil
+		return workflow.ExecutionPage{Executions: []workflow.Execution{}}, nil
 	}
 	var rows []executionRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return store.ExecutionPage{}, fmt.Errorf("postgres: list executions: %w", err)
+		return workflow.ExecutionPage{}, fmt.Errorf("postgres: list executions: %w", err)
 	}
-	var page store.ExecutionPage
+	var page workflow.ExecutionPage
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
 		page.Next = store.EncodeCursor(last.FiredTime, last.ID)
 	}
-	page.Executions = make([]store.Execution, len(rows))
+	page.Executions = make([]workflow.Execution, len(rows))
 	for i := range rows {
 		page.Executions[i] = *rows[i].execution()
 	}
@@ -118,7 +119,7 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 
 // listExecutionsQuery returns the statement listing f and its parameters,
 // and the page size, or ok false when f can match nothing.
-func listExecutionsQuery(f store.ExecutionFilter) (query string, args []any, limit int, ok bool, err error) {
+func listExecutionsQuery(f workflow.ExecutionFilter) (query string, args []any, limit int, ok bool, err error) {
 	var (
 		afterTime *time.Time
 		afterID   *string
@@ -140,7 +141,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, args []any, lim
 	}
 	limit = f.Limit
 	if limit <= 0 {
-		limit = store.DefaultPageSize
+		limit = workflow.DefaultPageSize
 	}
 	statuses := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {
@@ -185,7 +186,7 @@ GROUP BY status`
 
 // UnfinishedByStatus returns how many executions of every replica are
 // PENDING and how many RUNNING; both are present, zero or not.
-func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[store.ExecutionStatus]int64, err error) {
+func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[workflow.ExecutionStatus]int64, err error) {
 	defer classify(&err)
 	var rows []struct {
 		Status string `db:"status"`
@@ -194,9 +195,9 @@ func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[store.ExecutionSt
 	if err := s.db.SelectContext(ctx, &rows, unfinishedByStatusSQL); err != nil {
 		return nil, fmt.Errorf("postgres: unfinished executions by status: %w", err)
 	}
-	counts := map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: 0}
+	counts := map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 0, workflow.ExecutionRunning: 0}
 	for _, r := range rows {
-		counts[store.ExecutionStatus(r.Status)] = r.N
+		counts[workflow.ExecutionStatus(r.Status)] = r.N
 	}
 	return counts, nil
 }

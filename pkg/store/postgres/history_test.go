@@ -19,12 +19,13 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // insertExecution writes e as it is, with a new id unless it has one, and
 // returns the id: unlike CreateExecution it sets every column and accepts any
 // status and deployment, so that the tests can lay out a history freely.
-func insertExecution(t *testing.T, s *postgres.Store, e *store.Execution) string {
+func insertExecution(t *testing.T, s *postgres.Store, e *workflow.Execution) string {
 	t.Helper()
 	if e.ID == "" {
 		e.ID = uuid.NewString()
@@ -51,10 +52,10 @@ VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, $6, $7, $8, $9, $10, $11, $12, NUL
 
 // cronExecution is the execution of d's trigger triggerID for slot, as the
 // scheduler creates it.
-func cronExecution(d *store.Deployment, triggerID string, slot time.Time) *store.Execution {
-	return &store.Execution{
+func cronExecution(d *workflow.Deployment, triggerID string, slot time.Time) *workflow.Execution {
+	return &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerID: triggerID, TriggerType: store.TriggerCron, Status: store.ExecutionPending,
+		TriggerID: triggerID, TriggerType: workflow.TriggerCron, Status: workflow.ExecutionPending,
 		ScheduledTime: &slot, FiredTime: slot.Add(1500 * time.Millisecond), JitterSeconds: 1,
 		TraceID: "trace-1", TriggeredBy: "cron:" + triggerID,
 	}
@@ -64,16 +65,16 @@ func TestGetExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-get", store.StatusDeployed, cronTrigger("* * * * *")))
+	d := mustCreate(t, s, newDeployment("wf-get", workflow.StatusDeployed, cronTrigger("* * * * *")))
 	base := time.Date(2026, time.May, 1, 12, 0, 0, 0, time.UTC)
 
-	full := &store.Execution{
+	full := &workflow.Execution{
 		WorkflowID:        "wf-get",
 		DeploymentID:      d.ID,
 		DeploymentVersion: 2,
 		TriggerID:         d.Triggers[0].ID,
-		TriggerType:       store.TriggerCron,
-		Status:            store.ExecutionFailed,
+		TriggerType:       workflow.TriggerCron,
+		Status:            workflow.ExecutionFailed,
 		ScheduledTime:     ptr(base),
 		FiredTime:         base.Add(7*time.Second + 123456*time.Microsecond),
 		StartedTime:       ptr(base.Add(8 * time.Second)),
@@ -98,8 +99,8 @@ func TestGetExecution(t *testing.T) {
 	}
 
 	// Every nullable column NULL reads back as the zero value.
-	minimal := &store.Execution{WorkflowID: "wf-get", DeploymentID: d.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: base}
+	minimal := &workflow.Execution{WorkflowID: "wf-get", DeploymentID: d.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: base}
 	insertExecution(t, s, minimal)
 	got, err = s.GetExecution(ctx, strings.ToUpper(minimal.ID))
 	require.NoError(t, err, "ids are UUIDs, whatever their case")
@@ -127,29 +128,29 @@ func TestGetExecution(t *testing.T) {
 // history lays out seven executions, fired a minute apart from base, over
 // two deployments of wf-a (the first archived) and one of wf-b; ids[k] is
 // the one fired at base+k minutes.
-func history(t *testing.T, s *postgres.Store, base time.Time) (ids []string, a1, a2, b *store.Deployment) {
+func history(t *testing.T, s *postgres.Store, base time.Time) (ids []string, a1, a2, b *workflow.Deployment) {
 	t.Helper()
 	ctx := context.Background()
-	a1 = mustCreate(t, s, newDeployment("wf-a", store.StatusDeployed))
-	_, err := s.UpdateDeployment(ctx, a1.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	a1 = mustCreate(t, s, newDeployment("wf-a", workflow.StatusDeployed))
+	_, err := s.UpdateDeployment(ctx, a1.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
-	a2 = mustCreate(t, s, newDeployment("wf-a", store.StatusDeployed))
-	b = mustCreate(t, s, newDeployment("wf-b", store.StatusDeployed))
+	a2 = mustCreate(t, s, newDeployment("wf-a", workflow.StatusDeployed))
+	b = mustCreate(t, s, newDeployment("wf-b", workflow.StatusDeployed))
 	rows := []struct {
-		d      *store.Deployment
-		typ    store.TriggerType
-		status store.ExecutionStatus
+		d      *workflow.Deployment
+		typ    workflow.TriggerType
+		status workflow.ExecutionStatus
 	}{
-		{a1, store.TriggerCron, store.ExecutionSucceeded},
-		{a1, store.TriggerManual, store.ExecutionFailed},
-		{b, store.TriggerWebhook, store.ExecutionSucceeded},
-		{a2, store.TriggerCron, store.ExecutionRunning},
-		{b, store.TriggerCron, store.ExecutionFailed},
-		{a2, store.TriggerWebhook, store.ExecutionSucceeded},
-		{a2, store.TriggerManual, store.ExecutionPending},
+		{a1, workflow.TriggerCron, workflow.ExecutionSucceeded},
+		{a1, workflow.TriggerManual, workflow.ExecutionFailed},
+		{b, workflow.TriggerWebhook, workflow.ExecutionSucceeded},
+		{a2, workflow.TriggerCron, workflow.ExecutionRunning},
+		{b, workflow.TriggerCron, workflow.ExecutionFailed},
+		{a2, workflow.TriggerWebhook, workflow.ExecutionSucceeded},
+		{a2, workflow.TriggerManual, workflow.ExecutionPending},
 	}
 	for k, r := range rows {
-		ids = append(ids, insertExecution(t, s, &store.Execution{
+		ids = append(ids, insertExecution(t, s, &workflow.Execution{
 			WorkflowID: r.d.WorkflowID, DeploymentID: r.d.ID, DeploymentVersion: 1, TriggerType: r.typ,
 			Status: r.status, FiredTime: base.Add(time.Duration(k) * time.Minute),
 		}))
@@ -157,7 +158,7 @@ func history(t *testing.T, s *postgres.Store, base time.Time) (ids []string, a1,
 	return ids, a1, a2, b
 }
 
-func executionIDs(p store.ExecutionPage) []string {
+func executionIDs(p workflow.ExecutionPage) []string {
 	ids := make([]string, len(p.Executions))
 	for i, e := range p.Executions {
 		ids[i] = e.ID
@@ -183,40 +184,40 @@ func TestListExecutionsFilters(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		f    store.ExecutionFilter
+		f    workflow.ExecutionFilter
 		want []string
 	}{
-		{"none", store.ExecutionFilter{}, pick(0, 1, 2, 3, 4, 5, 6)},
-		{"workflow", store.ExecutionFilter{WorkflowID: "wf-a"}, pick(0, 1, 3, 5, 6)},
-		{"unknown workflow", store.ExecutionFilter{WorkflowID: "wf-none"}, pick()},
-		{"deployment", store.ExecutionFilter{DeploymentID: a2.ID}, pick(3, 5, 6)},
-		{"archived deployment", store.ExecutionFilter{DeploymentID: a1.ID}, pick(0, 1)},
-		{"deployment in upper case", store.ExecutionFilter{DeploymentID: strings.ToUpper(b.ID)}, pick(2, 4)},
-		{"unknown deployment", store.ExecutionFilter{DeploymentID: uuid.NewString()}, pick()},
-		{"non-UUID deployment", store.ExecutionFilter{DeploymentID: "not-a-uuid"}, pick()},
-		{"one status", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionRunning}}, pick(3)},
-		{"statuses", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed}},
+		{"none", workflow.ExecutionFilter{}, pick(0, 1, 2, 3, 4, 5, 6)},
+		{"workflow", workflow.ExecutionFilter{WorkflowID: "wf-a"}, pick(0, 1, 3, 5, 6)},
+		{"unknown workflow", workflow.ExecutionFilter{WorkflowID: "wf-none"}, pick()},
+		{"deployment", workflow.ExecutionFilter{DeploymentID: a2.ID}, pick(3, 5, 6)},
+		{"archived deployment", workflow.ExecutionFilter{DeploymentID: a1.ID}, pick(0, 1)},
+		{"deployment in upper case", workflow.ExecutionFilter{DeploymentID: strings.ToUpper(b.ID)}, pick(2, 4)},
+		{"unknown deployment", workflow.ExecutionFilter{DeploymentID: uuid.NewString()}, pick()},
+		{"non-UUID deployment", workflow.ExecutionFilter{DeploymentID: "not-a-uuid"}, pick()},
+		{"one status", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionRunning}}, pick(3)},
+		{"statuses", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed}},
 			pick(0, 1, 2, 4, 5)},
-		{"status without rows", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionTimedOut}}, pick()},
-		{"trigger type", store.ExecutionFilter{TriggerType: store.TriggerCron}, pick(0, 3, 4)},
-		{"from is inclusive", store.ExecutionFilter{From: at(2)}, pick(2, 3, 4, 5, 6)},
-		{"to is exclusive", store.ExecutionFilter{To: at(2)}, pick(0, 1)},
-		{"from and to", store.ExecutionFilter{From: at(1), To: at(4)}, pick(1, 2, 3)},
-		{"from just after a row", store.ExecutionFilter{From: at(1).Add(time.Nanosecond)}, pick(2, 3, 4, 5, 6)},
-		{"to just after a row", store.ExecutionFilter{To: at(1).Add(time.Nanosecond)}, pick(0, 1)},
-		{"from in another zone", store.ExecutionFilter{From: at(5).In(time.FixedZone("UTC+3", 3*3600))}, pick(5, 6)},
-		{"empty range", store.ExecutionFilter{From: at(3), To: at(3)}, pick()},
-		{"workflow and deployment", store.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: a1.ID}, pick(0, 1)},
-		{"workflow and another's deployment", store.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: b.ID}, pick()},
-		{"deployment and trigger type", store.ExecutionFilter{DeploymentID: b.ID, TriggerType: store.TriggerCron}, pick(4)},
-		{"workflow, statuses and range", store.ExecutionFilter{
+		{"status without rows", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionTimedOut}}, pick()},
+		{"trigger type", workflow.ExecutionFilter{TriggerType: workflow.TriggerCron}, pick(0, 3, 4)},
+		{"from is inclusive", workflow.ExecutionFilter{From: at(2)}, pick(2, 3, 4, 5, 6)},
+		{"to is exclusive", workflow.ExecutionFilter{To: at(2)}, pick(0, 1)},
+		{"from and to", workflow.ExecutionFilter{From: at(1), To: at(4)}, pick(1, 2, 3)},
+		{"from just after a row", workflow.ExecutionFilter{From: at(1).Add(time.Nanosecond)}, pick(2, 3, 4, 5, 6)},
+		{"to just after a row", workflow.ExecutionFilter{To: at(1).Add(time.Nanosecond)}, pick(0, 1)},
+		{"from in another zone", workflow.ExecutionFilter{From: at(5).In(time.FixedZone("UTC+3", 3*3600))}, pick(5, 6)},
+		{"empty range", workflow.ExecutionFilter{From: at(3), To: at(3)}, pick()},
+		{"workflow and deployment", workflow.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: a1.ID}, pick(0, 1)},
+		{"workflow and another's deployment", workflow.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: b.ID}, pick()},
+		{"deployment and trigger type", workflow.ExecutionFilter{DeploymentID: b.ID, TriggerType: workflow.TriggerCron}, pick(4)},
+		{"workflow, statuses and range", workflow.ExecutionFilter{
 			WorkflowID: "wf-a",
-			Statuses:   []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed},
+			Statuses:   []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed},
 			From:       at(1), To: at(6),
 		}, pick(1, 5)},
-		{"every filter", store.ExecutionFilter{
-			WorkflowID: "wf-a", DeploymentID: a2.ID, TriggerType: store.TriggerWebhook,
-			Statuses: []store.ExecutionStatus{store.ExecutionSucceeded}, From: at(0), To: at(7),
+		{"every filter", workflow.ExecutionFilter{
+			WorkflowID: "wf-a", DeploymentID: a2.ID, TriggerType: workflow.TriggerWebhook,
+			Statuses: []workflow.ExecutionStatus{workflow.ExecutionSucceeded}, From: at(0), To: at(7),
 		}, pick(5)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,10 +232,10 @@ func TestListExecutionsFilters(t *testing.T) {
 	}
 
 	// Rows come back whole.
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{DeploymentID: b.ID, Statuses: []store.ExecutionStatus{store.ExecutionFailed}})
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{DeploymentID: b.ID, Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed}})
 	require.NoError(t, err)
-	want := []store.Execution{{ID: ids[4], WorkflowID: "wf-b", DeploymentID: b.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerCron, Status: store.ExecutionFailed, FiredTime: at(4)}}
+	want := []workflow.Execution{{ID: ids[4], WorkflowID: "wf-b", DeploymentID: b.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerCron, Status: workflow.ExecutionFailed, FiredTime: at(4)}}
 	if diff := cmp.Diff(want, page.Executions); diff != "" {
 		t.Errorf("ListExecutions rows (-want +got):\n%s", diff)
 	}
@@ -244,8 +245,8 @@ func TestListExecutionsPaging(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf-pages", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-pages", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-other", workflow.StatusDeployed))
 	base := time.Date(2026, time.May, 1, 12, 0, 0, 0, time.UTC)
 
 	// Ties on fired_time, some across a page boundary, are ordered by id;
@@ -260,11 +261,11 @@ func TestListExecutionsPaging(t *testing.T) {
 	}
 	var rows []row
 	for _, f := range fired {
-		id := insertExecution(t, s, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-			TriggerType: store.TriggerManual, Status: store.ExecutionSucceeded, FiredTime: f})
+		id := insertExecution(t, s, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+			TriggerType: workflow.TriggerManual, Status: workflow.ExecutionSucceeded, FiredTime: f})
 		rows = append(rows, row{id, f})
-		insertExecution(t, s, &store.Execution{WorkflowID: other.WorkflowID, DeploymentID: other.ID, DeploymentVersion: 1,
-			TriggerType: store.TriggerManual, Status: store.ExecutionSucceeded, FiredTime: f})
+		insertExecution(t, s, &workflow.Execution{WorkflowID: other.WorkflowID, DeploymentID: other.ID, DeploymentVersion: 1,
+			TriggerType: workflow.TriggerManual, Status: workflow.ExecutionSucceeded, FiredTime: f})
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		if c := b.fired.Compare(a.fired); c != 0 {
@@ -277,7 +278,7 @@ func TestListExecutionsPaging(t *testing.T) {
 		want = append(want, r.id)
 	}
 
-	for _, f := range []store.ExecutionFilter{{WorkflowID: "wf-pages"}, {DeploymentID: d.ID}} {
+	for _, f := range []workflow.ExecutionFilter{{WorkflowID: "wf-pages"}, {DeploymentID: d.ID}} {
 		for _, limit := range []int{1, 3, 6, 7} {
 			f.Limit = limit
 			var got []string
@@ -304,17 +305,17 @@ func TestListExecutionsPaging(t *testing.T) {
 	}
 
 	// A limit of zero is the default page size, which holds them all.
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages"})
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages"})
 	require.NoError(t, err)
 	require.Equal(t, want, executionIDs(page))
 	require.Empty(t, page.Next)
 
 	// A cursor stays valid when newer executions arrive.
-	first, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages", Limit: 3})
+	first, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages", Limit: 3})
 	require.NoError(t, err)
-	insertExecution(t, s, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: base.Add(time.Hour)})
-	second, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages", Limit: 3, After: first.Next})
+	insertExecution(t, s, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: base.Add(time.Hour)})
+	second, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages", Limit: 3, After: first.Next})
 	require.NoError(t, err)
 	require.Equal(t, want[3:6], executionIDs(second))
 }
@@ -328,7 +329,7 @@ func TestListExecutionsBadCursor(t *testing.T) {
 		"%%%", "not base64!", enc("no colon"), enc("abc:" + uuid.NewString()), enc("1700000000000000:not-a-uuid"),
 		base64.StdEncoding.EncodeToString([]byte("1700000000000000:" + uuid.NewString())),
 	} {
-		_, err := s.ListExecutions(ctx, store.ExecutionFilter{After: c})
+		_, err := s.ListExecutions(ctx, workflow.ExecutionFilter{After: c})
 		if !errors.Is(err, store.ErrBadCursor) {
 			t.Errorf("ListExecutions(After: %q) = %v, want ErrBadCursor", c, err)
 		}
@@ -349,7 +350,7 @@ func TestListExecutionsUsesIndexes(t *testing.T) {
 	// planner to go to it rather than walk fired_time and filter.
 	var deployments []string
 	for i := range 50 {
-		deployments = append(deployments, mustCreate(t, s, newDeployment(fmt.Sprint("wf-", i), store.StatusDeployed)).ID)
+		deployments = append(deployments, mustCreate(t, s, newDeployment(fmt.Sprint("wf-", i), workflow.StatusDeployed)).ID)
 	}
 	base := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
 	_, err := s.DB().ExecContext(ctx, `
@@ -363,26 +364,26 @@ FROM generate_series(1, 5000) AS i`, pq.Array(deployments), base)
 	_, err = s.DB().ExecContext(ctx, `ANALYZE executions`)
 	require.NoError(t, err)
 
-	statuses := []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed}
+	statuses := []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed}
 	for _, c := range []struct {
 		index string
-		f     store.ExecutionFilter
+		f     workflow.ExecutionFilter
 	}{
-		{"executions_workflow_status_fired_idx", store.ExecutionFilter{
+		{"executions_workflow_status_fired_idx", workflow.ExecutionFilter{
 			WorkflowID: "wf-3", Statuses: statuses, From: base.Add(time.Hour), To: base.Add(60 * time.Hour), Limit: 20,
 		}},
-		{"executions_workflow_status_fired_idx", store.ExecutionFilter{
+		{"executions_workflow_status_fired_idx", workflow.ExecutionFilter{
 			WorkflowID: "wf-3", Statuses: statuses[1:], From: base.Add(time.Hour), Limit: 20,
 		}},
-		{"executions_workflow_status_fired_idx", store.ExecutionFilter{WorkflowID: "wf-3", Limit: 20}},
-		{"executions_deployment_fired_idx", store.ExecutionFilter{
+		{"executions_workflow_status_fired_idx", workflow.ExecutionFilter{WorkflowID: "wf-3", Limit: 20}},
+		{"executions_deployment_fired_idx", workflow.ExecutionFilter{
 			DeploymentID: deployments[4], Statuses: statuses, From: base.Add(time.Hour), Limit: 20,
 		}},
 	} {
 		page, err := s.ListExecutions(ctx, c.f)
 		require.NoError(t, err)
 		require.NotEmpty(t, page.Next, "%+v", c.f)
-		for _, f := range []store.ExecutionFilter{c.f, withAfter(c.f, page.Next)} {
+		for _, f := range []workflow.ExecutionFilter{c.f, withAfter(c.f, page.Next)} {
 			plan, err := s.ExplainListExecutions(ctx, f, "FORMAT JSON")
 			require.NoError(t, err)
 			scans := planScans(t, plan)
@@ -427,18 +428,18 @@ func TestUnfinishedByStatus(t *testing.T) {
 	s := pgtest.NewStore(t)
 	counts, err := s.UnfinishedByStatus(ctx)
 	require.NoError(t, err)
-	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: 0}, counts)
+	require.Equal(t, map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 0, workflow.ExecutionRunning: 0}, counts)
 
-	d := mustCreate(t, s, newDeployment("wf-count", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-count", workflow.StatusDeployed))
 	base := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
-	for i, st := range []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning, store.ExecutionRunning,
-		store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionSkipped} {
-		insertExecution(t, s, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-			TriggerType: store.TriggerManual, Status: st, FiredTime: base.Add(time.Duration(i) * time.Minute)})
+	for i, st := range []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning, workflow.ExecutionRunning,
+		workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionSkipped} {
+		insertExecution(t, s, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+			TriggerType: workflow.TriggerManual, Status: st, FiredTime: base.Add(time.Duration(i) * time.Minute)})
 	}
 	counts, err = s.UnfinishedByStatus(ctx)
 	require.NoError(t, err)
-	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 1, store.ExecutionRunning: 2}, counts)
+	require.Equal(t, map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 1, workflow.ExecutionRunning: 2}, counts)
 
 	require.NoError(t, s.Close())
 	_, err = s.UnfinishedByStatus(ctx)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 var _ store.MonitoringStore = (*Store)(nil)
@@ -24,17 +25,17 @@ SELECT 'execution', status, count(*) FROM executions WHERE fired_time >= $1 GROU
 // DeploymentStats counts deployments by status, the enabled triggers of
 // deployments that are not ARCHIVED by type, and the executions fired at or
 // after executionsSince by status.
-func (s *Store) DeploymentStats(ctx context.Context, executionsSince time.Time) (_ store.DeploymentStats, err error) {
+func (s *Store) DeploymentStats(ctx context.Context, executionsSince time.Time) (_ workflow.DeploymentStats, err error) {
 	defer classify(&err)
 	rows, err := s.db.QueryContext(ctx, deploymentStatsSQL, executionsSince)
 	if err != nil {
-		return store.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
+		return workflow.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
 	}
 	defer rows.Close()
-	out := store.DeploymentStats{
-		ByStatus:           map[store.DeploymentStatus]int64{},
-		TriggersByType:     map[store.TriggerType]int64{},
-		ExecutionsByStatus: map[store.ExecutionStatus]int64{},
+	out := workflow.DeploymentStats{
+		ByStatus:           map[workflow.DeploymentStatus]int64{},
+		TriggersByType:     map[workflow.TriggerType]int64{},
+		ExecutionsByStatus: map[workflow.ExecutionStatus]int64{},
 	}
 	for rows.Next() {
 		var (
@@ -42,20 +43,20 @@ func (s *Store) DeploymentStats(ctx context.Context, executionsSince time.Time) 
 			n          int64
 		)
 		if err := rows.Scan(&kind, &name, &n); err != nil {
-			return store.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
+			return workflow.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
 		}
 		switch kind {
 		case "deployment":
-			out.ByStatus[store.DeploymentStatus(name)] = n
+			out.ByStatus[workflow.DeploymentStatus(name)] = n
 			out.Total += n
 		case "trigger":
-			out.TriggersByType[store.TriggerType(name)] = n
+			out.TriggersByType[workflow.TriggerType(name)] = n
 		case "execution":
-			out.ExecutionsByStatus[store.ExecutionStatus(name)] = n
+			out.ExecutionsByStatus[workflow.ExecutionStatus(name)] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return store.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
+		return workflow.DeploymentStats{}, fmt.Errorf("postgres: deployment stats: %w", err)
 	}
 	return out, nil
 }
@@ -67,11 +68,11 @@ WHERE trigger_type = 'CRON' AND fired_time >= $1 AND fired_time < $2`
 
 // CronFireStats counts the cron executions fired in [start, end) and those
 // of them that were SKIPPED: only the overlap policy skips a run.
-func (s *Store) CronFireStats(ctx context.Context, start, end time.Time) (_ store.CronFireStats, err error) {
+func (s *Store) CronFireStats(ctx context.Context, start, end time.Time) (_ workflow.CronFireStats, err error) {
 	defer classify(&err)
-	var out store.CronFireStats
+	var out workflow.CronFireStats
 	if err := s.db.QueryRowContext(ctx, cronFireStatsSQL, start, end).Scan(&out.Fires, &out.SkippedOverlap); err != nil {
-		return store.CronFireStats{}, fmt.Errorf("postgres: cron fire stats: %w", err)
+		return workflow.CronFireStats{}, fmt.Errorf("postgres: cron fire stats: %w", err)
 	}
 	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Pool limits used by Open. As many connections stay idle as may be open:
@@ -56,8 +57,8 @@ const (
 type Store struct {
 	db *sqlx.DB
 	// inserts and transitions are the group commits of the hot writes.
-	inserts     *group[store.Execution, store.Execution]
-	transitions *group[transition, *store.Execution]
+	inserts     *group[workflow.Execution, workflow.Execution]
+	transitions *group[transition, *workflow.Execution]
 }
 
 // errClosed answers a write made after Close.

@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // jsonEqual compares JSON documents by value: JSONB normalises spacing and
@@ -34,7 +35,7 @@ var jsonEqual = cmp.Transformer("json", func(m json.RawMessage) any {
 	return v
 })
 
-var ignoreEventIDAndTime = cmpopts.IgnoreFields(store.Event{}, "ID", "At")
+var ignoreEventIDAndTime = cmpopts.IgnoreFields(workflow.Event{}, "ID", "At")
 
 func ptr[T any](v T) *T { return &v }
 
@@ -42,20 +43,20 @@ func definition(name string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"name": %q, "nodes": [{"id": "n1", "name": "start", "type": "TRIGGER"}], "connections": {}}`, name))
 }
 
-func cronTrigger(expr string) store.Trigger {
-	return store.Trigger{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: expr}}
+func cronTrigger(expr string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: expr}}
 }
 
-func webhookTrigger(path string) store.Trigger {
-	return store.Trigger{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{Path: path}}
+func webhookTrigger(path string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{Path: path}}
 }
 
-func manualTrigger() store.Trigger {
-	return store.Trigger{Type: store.TriggerManual, Enabled: true}
+func manualTrigger() workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerManual, Enabled: true}
 }
 
-func newDeployment(workflowID string, status store.DeploymentStatus, triggers ...store.Trigger) *store.Deployment {
-	return &store.Deployment{
+func newDeployment(workflowID string, status workflow.DeploymentStatus, triggers ...workflow.Trigger) *workflow.Deployment {
+	return &workflow.Deployment{
 		WorkflowID: workflowID,
 		Status:     status,
 		Version:    1,
@@ -65,22 +66,22 @@ func newDeployment(workflowID string, status store.DeploymentStatus, triggers ..
 	}
 }
 
-func deployEvent() store.Event {
-	return store.Event{Action: store.ActionDeploy, Actor: "alice"}
+func deployEvent() workflow.Event {
+	return workflow.Event{Action: workflow.ActionDeploy, Actor: "alice"}
 }
 
-func mustCreate(t *testing.T, s *postgres.Store, d *store.Deployment) *store.Deployment {
+func mustCreate(t *testing.T, s *postgres.Store, d *workflow.Deployment) *workflow.Deployment {
 	t.Helper()
 	require.NoError(t, s.CreateDeployment(context.Background(), d, deployEvent()))
 	return d
 }
 
 // setStatus is a mutation moving a deployment to status with the given action.
-func setStatus(status store.DeploymentStatus, action string) store.Mutation {
-	return func(d *store.Deployment) (store.Event, error) {
+func setStatus(status workflow.DeploymentStatus, action string) store.Mutation {
+	return func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Status = status
 		d.Version++
-		return store.Event{Action: action, Actor: "bob"}, nil
+		return workflow.Event{Action: action, Actor: "bob"}, nil
 	}
 }
 
@@ -90,29 +91,29 @@ func TestCreateAndGet(t *testing.T) {
 	s := pgtest.NewStore(t)
 
 	deployedAt := time.Date(2026, 3, 8, 7, 30, 0, 123456789, time.FixedZone("EST", -5*3600))
-	d := &store.Deployment{
+	d := &workflow.Deployment{
 		WorkflowID: "wf-orders",
-		Status:     store.StatusDeployed,
+		Status:     workflow.StatusDeployed,
 		Version:    1,
 		Definition: json.RawMessage(`{"nodes":[{"id":"a","name":"A","type":"TRIGGER"}],"name":"Orders","connections":{}}`),
-		Config: store.Config{
-			OverlapPolicy:           store.OverlapBufferOne,
+		Config: workflow.Config{
+			OverlapPolicy:           workflow.OverlapBufferOne,
 			ExecutionTimeoutSeconds: 600,
 			CatchupWindowSeconds:    120,
 		},
 		DeployedBy: "alice",
 		DeployedAt: &deployedAt,
-		Triggers: []store.Trigger{
-			{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{
+		Triggers: []workflow.Trigger{
+			{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
 				Expression: "30 2 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptr[int32](0)}},
-			{Type: store.TriggerWebhook, Enabled: false, Webhook: &store.WebhookSpec{
+			{Type: workflow.TriggerWebhook, Enabled: false, Webhook: &workflow.WebhookSpec{
 				Path: "/Hooks/Orders", Methods: []string{"POST", "PUT"}, Secrets: []string{"whsec_c2VjcmV0"},
-				ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 30}},
+				ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 30}},
 			manualTrigger(),
 			cronTrigger("@hourly"),
 		},
 	}
-	ev := store.Event{Action: store.ActionDeploy, Actor: "alice"}
+	ev := workflow.Event{Action: workflow.ActionDeploy, Actor: "alice"}
 	start := time.Now()
 	require.NoError(t, s.CreateDeployment(ctx, d, ev))
 
@@ -155,8 +156,8 @@ func TestCreateAndGet(t *testing.T) {
 
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	wantEvents := []store.Event{{DeploymentID: d.ID, WorkflowID: "wf-orders", Action: store.ActionDeploy,
-		ToStatus: store.StatusDeployed, Version: 1, Actor: "alice"}}
+	wantEvents := []workflow.Event{{DeploymentID: d.ID, WorkflowID: "wf-orders", Action: workflow.ActionDeploy,
+		ToStatus: workflow.StatusDeployed, Version: 1, Actor: "alice"}}
 	if diff := cmp.Diff(wantEvents, events, ignoreEventIDAndTime); diff != "" {
 		t.Errorf("ListEvents (-want +got):\n%s", diff)
 	}
@@ -204,9 +205,9 @@ func TestCreateWithoutTriggersOrName(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := &store.Deployment{WorkflowID: "wf-bare", Status: store.StatusDraft, Version: 1,
+	d := &workflow.Deployment{WorkflowID: "wf-bare", Status: workflow.StatusDraft, Version: 1,
 		Definition: json.RawMessage(`{"nodes": []}`)}
-	require.NoError(t, s.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy}))
+	require.NoError(t, s.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
 	got, err := s.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)
 	if diff := cmp.Diff(d, got, jsonEqual); diff != "" {
@@ -224,17 +225,17 @@ func TestCreateInvalid(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		d    *store.Deployment
+		d    *workflow.Deployment
 		want string
 	}{
-		{"cron without spec", newDeployment("wf-1", store.StatusDraft, store.Trigger{Type: store.TriggerCron}),
+		{"cron without spec", newDeployment("wf-1", workflow.StatusDraft, workflow.Trigger{Type: workflow.TriggerCron}),
 			"CRON trigger without a cron spec"},
-		{"webhook without spec", newDeployment("wf-1", store.StatusDraft, store.Trigger{Type: store.TriggerWebhook}),
+		{"webhook without spec", newDeployment("wf-1", workflow.StatusDraft, workflow.Trigger{Type: workflow.TriggerWebhook}),
 			"WEBHOOK trigger without a webhook spec"},
-		{"unknown trigger type", newDeployment("wf-1", store.StatusDraft, store.Trigger{Type: "SMOKE"}),
+		{"unknown trigger type", newDeployment("wf-1", workflow.StatusDraft, workflow.Trigger{Type: "SMOKE"}),
 			`unknown trigger type "SMOKE"`},
 		{"unknown status", newDeployment("wf-1", "LIVE"), "deployments_status_check"},
-		{"definition not JSON", &store.Deployment{WorkflowID: "wf-1", Status: store.StatusDraft, Definition: json.RawMessage("{")},
+		{"definition not JSON", &workflow.Deployment{WorkflowID: "wf-1", Status: workflow.StatusDraft, Definition: json.RawMessage("{")},
 			"upsert workflow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,10 +260,10 @@ func TestActiveDeploymentConflict(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	first := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft, webhookTrigger("/a")))
-	mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed)) // another workflow is no conflict
+	first := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft, webhookTrigger("/a")))
+	mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed)) // another workflow is no conflict
 
-	second := newDeployment("wf-1", store.StatusDeployed, webhookTrigger("/b"))
+	second := newDeployment("wf-1", workflow.StatusDeployed, webhookTrigger("/b"))
 	err := s.CreateDeployment(ctx, second, deployEvent())
 	var ae *store.ActiveDeploymentError
 	require.ErrorAs(t, err, &ae)
@@ -279,11 +280,11 @@ func TestActiveDeploymentConflict(t *testing.T) {
 	require.Zero(t, n)
 
 	// An archived deployment does not count, and does not change the mirror.
-	archived := mustCreate(t, s, newDeployment("wf-1", store.StatusArchived))
+	archived := mustCreate(t, s, newDeployment("wf-1", workflow.StatusArchived))
 	if got := readWorkflow(t, s, "wf-1").Status; got != "DRAFT" {
 		t.Errorf("workflows.deployment_status = %s after creating an archived deployment, want DRAFT", got)
 	}
-	_, err = s.UpdateDeployment(ctx, first.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	_, err = s.UpdateDeployment(ctx, first.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
 	if got := readWorkflow(t, s, "wf-1").Status; got != "ARCHIVED" {
 		t.Errorf("workflows.deployment_status = %s after archiving the active deployment, want ARCHIVED", got)
@@ -295,15 +296,15 @@ func TestActiveDeploymentConflict(t *testing.T) {
 	}
 
 	// Reviving an archived deployment while another is active conflicts too.
-	_, err = s.UpdateDeployment(ctx, archived.ID, setStatus(store.StatusDraft, store.ActionUpdate))
+	_, err = s.UpdateDeployment(ctx, archived.ID, setStatus(workflow.StatusDraft, workflow.ActionUpdate))
 	require.ErrorAs(t, err, &ae)
 	if diff := cmp.Diff(&store.ActiveDeploymentError{WorkflowID: "wf-1", DeploymentID: second.ID}, ae); diff != "" {
 		t.Errorf("ActiveDeploymentError from UpdateDeployment (-want +got):\n%s", diff)
 	}
 	// Updating an archived deployment does not overwrite the active one's mirror.
-	_, err = s.UpdateDeployment(ctx, archived.ID, func(d *store.Deployment) (store.Event, error) {
+	_, err = s.UpdateDeployment(ctx, archived.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.DeployedBy = "carol"
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
 	if got := readWorkflow(t, s, "wf-1").Status; got != "DEPLOYED" {
@@ -316,9 +317,9 @@ func TestWebhookPathConflict(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	owner := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, webhookTrigger("/Hooks/Orders")))
+	owner := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, webhookTrigger("/Hooks/Orders")))
 
-	clash := newDeployment("wf-2", store.StatusDraft, cronTrigger("* * * * *"), webhookTrigger("/hooks/ORDERS"))
+	clash := newDeployment("wf-2", workflow.StatusDraft, cronTrigger("* * * * *"), webhookTrigger("/hooks/ORDERS"))
 	err := s.CreateDeployment(ctx, clash, deployEvent())
 	var we *store.WebhookPathError
 	require.ErrorAs(t, err, &we)
@@ -330,10 +331,10 @@ func TestWebhookPathConflict(t *testing.T) {
 	}
 
 	// An archived deployment may share a path with an active one...
-	mustCreate(t, s, newDeployment("wf-3", store.StatusArchived, webhookTrigger("/hooks/orders")))
+	mustCreate(t, s, newDeployment("wf-3", workflow.StatusArchived, webhookTrigger("/hooks/orders")))
 
 	// ...and one path twice in a deployment is a clash with itself.
-	twice := newDeployment("wf-4", store.StatusDraft, webhookTrigger("/x"), webhookTrigger("/X"))
+	twice := newDeployment("wf-4", workflow.StatusDraft, webhookTrigger("/x"), webhookTrigger("/X"))
 	err = s.CreateDeployment(ctx, twice, deployEvent())
 	require.ErrorAs(t, err, &we)
 	if we.Path != "/X" || we.DeploymentID == "" {
@@ -341,10 +342,10 @@ func TestWebhookPathConflict(t *testing.T) {
 	}
 
 	// Adding the path in an update clashes too.
-	other := mustCreate(t, s, newDeployment("wf-5", store.StatusDeployed, webhookTrigger("/other")))
-	_, err = s.UpdateDeployment(ctx, other.ID, func(d *store.Deployment) (store.Event, error) {
+	other := mustCreate(t, s, newDeployment("wf-5", workflow.StatusDeployed, webhookTrigger("/other")))
+	_, err = s.UpdateDeployment(ctx, other.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Triggers = append(d.Triggers, webhookTrigger("/HOOKS/orders"))
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.ErrorAs(t, err, &we)
 	if diff := cmp.Diff(&store.WebhookPathError{Path: "/HOOKS/orders", DeploymentID: owner.ID}, we); diff != "" {
@@ -352,15 +353,15 @@ func TestWebhookPathConflict(t *testing.T) {
 	}
 
 	// Archiving the owner frees the path.
-	_, err = s.UpdateDeployment(ctx, owner.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	_, err = s.UpdateDeployment(ctx, owner.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
-	clash.Triggers = []store.Trigger{webhookTrigger("/hooks/ORDERS")}
+	clash.Triggers = []workflow.Trigger{webhookTrigger("/hooks/ORDERS")}
 	require.NoError(t, s.CreateDeployment(ctx, clash, deployEvent()))
 
 	// And the archived owner cannot come back while the path is taken.
-	_, err = s.UpdateDeployment(ctx, owner.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusDeployed
-		return store.Event{Action: store.ActionUpdate}, nil
+	_, err = s.UpdateDeployment(ctx, owner.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusDeployed
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.ErrorAs(t, err, &we)
 	if diff := cmp.Diff(&store.WebhookPathError{Path: "/Hooks/Orders", DeploymentID: clash.ID}, we); diff != "" {
@@ -373,24 +374,24 @@ func TestUpdateDeploymentLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft, cronTrigger("0 * * * *"), webhookTrigger("/life")))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft, cronTrigger("0 * * * *"), webhookTrigger("/life")))
 	deployedAt := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 
 	steps := []struct {
 		action string
 		m      store.Mutation
-		want   store.DeploymentStatus
+		want   workflow.DeploymentStatus
 	}{
-		{store.ActionPromote, func(d *store.Deployment) (store.Event, error) {
-			d.Status, d.DeployedAt = store.StatusDeployed, &deployedAt
+		{workflow.ActionPromote, func(d *workflow.Deployment) (workflow.Event, error) {
+			d.Status, d.DeployedAt = workflow.StatusDeployed, &deployedAt
 			d.Version++
-			d.Config.OverlapPolicy = store.OverlapAllowAll
+			d.Config.OverlapPolicy = workflow.OverlapAllowAll
 			d.Definition = definition("Renamed")
-			return store.Event{Action: store.ActionPromote, Actor: "bob", At: deployedAt}, nil
-		}, store.StatusDeployed},
-		{store.ActionPause, setStatus(store.StatusPaused, store.ActionPause), store.StatusPaused},
-		{store.ActionResume, setStatus(store.StatusDeployed, store.ActionResume), store.StatusDeployed},
-		{store.ActionArchive, setStatus(store.StatusArchived, store.ActionArchive), store.StatusArchived},
+			return workflow.Event{Action: workflow.ActionPromote, Actor: "bob", At: deployedAt}, nil
+		}, workflow.StatusDeployed},
+		{workflow.ActionPause, setStatus(workflow.StatusPaused, workflow.ActionPause), workflow.StatusPaused},
+		{workflow.ActionResume, setStatus(workflow.StatusDeployed, workflow.ActionResume), workflow.StatusDeployed},
+		{workflow.ActionArchive, setStatus(workflow.StatusArchived, workflow.ActionArchive), workflow.StatusArchived},
 	}
 	prev := d
 	for i, step := range steps {
@@ -400,7 +401,7 @@ func TestUpdateDeploymentLifecycle(t *testing.T) {
 		want.Status, want.Version, want.UpdatedAt = step.want, prev.Version+1, got.UpdatedAt
 		if i == 0 {
 			want.DeployedAt = &deployedAt
-			want.Config.OverlapPolicy = store.OverlapAllowAll
+			want.Config.OverlapPolicy = workflow.OverlapAllowAll
 			want.Definition = definition("Renamed")
 		}
 		if diff := cmp.Diff(&want, got, jsonEqual); diff != "" {
@@ -429,18 +430,18 @@ func TestUpdateDeploymentLifecycle(t *testing.T) {
 
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	base := store.Event{DeploymentID: d.ID, WorkflowID: "wf-1"}
-	ev := func(action string, from, to store.DeploymentStatus, version int64, actor string) store.Event {
+	base := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1"}
+	ev := func(action string, from, to workflow.DeploymentStatus, version int64, actor string) workflow.Event {
 		e := base
 		e.Action, e.FromStatus, e.ToStatus, e.Version, e.Actor = action, from, to, version, actor
 		return e
 	}
-	want := []store.Event{
-		ev(store.ActionDeploy, "", store.StatusDraft, 1, "alice"),
-		ev(store.ActionPromote, store.StatusDraft, store.StatusDeployed, 2, "bob"),
-		ev(store.ActionPause, store.StatusDeployed, store.StatusPaused, 3, "bob"),
-		ev(store.ActionResume, store.StatusPaused, store.StatusDeployed, 4, "bob"),
-		ev(store.ActionArchive, store.StatusDeployed, store.StatusArchived, 5, "bob"),
+	want := []workflow.Event{
+		ev(workflow.ActionDeploy, "", workflow.StatusDraft, 1, "alice"),
+		ev(workflow.ActionPromote, workflow.StatusDraft, workflow.StatusDeployed, 2, "bob"),
+		ev(workflow.ActionPause, workflow.StatusDeployed, workflow.StatusPaused, 3, "bob"),
+		ev(workflow.ActionResume, workflow.StatusPaused, workflow.StatusDeployed, 4, "bob"),
+		ev(workflow.ActionArchive, workflow.StatusDeployed, workflow.StatusArchived, 5, "bob"),
 	}
 	if diff := cmp.Diff(want, events, ignoreEventIDAndTime); diff != "" {
 		t.Errorf("ListEvents (-want +got):\n%s", diff)
@@ -463,16 +464,16 @@ func TestUpdateDeploymentMutationErrorRollsBack(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/keep")))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/keep")))
 	before, err := s.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)
 
 	errRefused := errors.New("refused")
-	got, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusArchived
+	got, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusArchived
 		d.Version = 99
-		d.Triggers = []store.Trigger{manualTrigger()}
-		return store.Event{Action: store.ActionArchive}, errRefused
+		d.Triggers = []workflow.Trigger{manualTrigger()}
+		return workflow.Event{Action: workflow.ActionArchive}, errRefused
 	})
 	if err != errRefused || got != nil {
 		t.Fatalf("UpdateDeployment = %v, %v; want nil and the mutation's error unchanged", got, err)
@@ -497,12 +498,12 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed,
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed,
 		cronTrigger("0 0 * * *"), webhookTrigger("/one"), manualTrigger(), webhookTrigger("/two")))
 	cron, one, manual, two := d.Triggers[0], d.Triggers[1], d.Triggers[2], d.Triggers[3]
 
 	t.Run("unchanged list", func(t *testing.T) {
-		got, err := s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusDeployed, store.ActionUpdate))
+		got, err := s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusDeployed, workflow.ActionUpdate))
 		require.NoError(t, err)
 		if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
@@ -510,13 +511,13 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	})
 
 	t.Run("edit in place", func(t *testing.T) {
-		got, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		got, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 			d.Triggers[0].Cron.Expression = "0 12 * * *"
-			return store.Event{Action: store.ActionUpdate}, nil
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		require.NoError(t, err)
-		cron.Cron = &store.CronSpec{Expression: "0 12 * * *"}
-		if diff := cmp.Diff([]store.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
+		cron.Cron = &workflow.CronSpec{Expression: "0 12 * * *"}
+		if diff := cmp.Diff([]workflow.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
 	})
@@ -525,23 +526,23 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 		// Drop the cron trigger, swap the webhooks' paths and reorder them,
 		// disable the manual trigger, add a new cron trigger.
 		added := cronTrigger("*/5 * * * *")
-		got, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		got, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 			one, manual, two := d.Triggers[1], d.Triggers[2], d.Triggers[3]
 			one.Webhook.Path, two.Webhook.Path = "/TWO", "/one"
 			manual.Enabled = false
-			d.Triggers = []store.Trigger{two, added, one, manual}
-			return store.Event{Action: store.ActionUpdate}, nil
+			d.Triggers = []workflow.Trigger{two, added, one, manual}
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		require.NoError(t, err)
-		one.Webhook = &store.WebhookSpec{Path: "/TWO"}
-		two.Webhook = &store.WebhookSpec{Path: "/one"}
+		one.Webhook = &workflow.WebhookSpec{Path: "/TWO"}
+		two.Webhook = &workflow.WebhookSpec{Path: "/one"}
 		manual.Enabled = false
 		require.Len(t, got.Triggers, 4)
 		added.ID, added.DeploymentID = got.Triggers[1].ID, d.ID
 		if _, err := uuid.Parse(added.ID); err != nil || added.ID == cron.ID {
 			t.Errorf("added trigger id %q, want a new UUID", added.ID)
 		}
-		if diff := cmp.Diff([]store.Trigger{two, added, one, manual}, got.Triggers); diff != "" {
+		if diff := cmp.Diff([]workflow.Trigger{two, added, one, manual}, got.Triggers); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
 		}
 		var n int
@@ -558,10 +559,10 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	})
 
 	t.Run("foreign trigger id", func(t *testing.T) {
-		other := mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed, manualTrigger()))
-		_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		other := mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed, manualTrigger()))
+		_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 			d.Triggers = append(d.Triggers, other.Triggers[0])
-			return store.Event{Action: store.ActionUpdate}, nil
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		if err == nil || !strings.Contains(err.Error(), "is not a trigger of deployment") {
 			t.Errorf("UpdateDeployment with another deployment's trigger: %v", err)
@@ -569,9 +570,9 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	})
 
 	t.Run("trigger listed twice", func(t *testing.T) {
-		_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+		_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 			d.Triggers = append(d.Triggers, d.Triggers[0])
-			return store.Event{Action: store.ActionUpdate}, nil
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		if err == nil || !strings.Contains(err.Error(), "is not a trigger of deployment") {
 			t.Errorf("UpdateDeployment listing a trigger twice: %v", err)
@@ -579,9 +580,9 @@ func TestUpdateDeploymentTriggers(t *testing.T) {
 	})
 
 	t.Run("invalid trigger", func(t *testing.T) {
-		_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-			d.Triggers = []store.Trigger{{Type: store.TriggerCron}}
-			return store.Event{Action: store.ActionUpdate}, nil
+		_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+			d.Triggers = []workflow.Trigger{{Type: workflow.TriggerCron}}
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		if err == nil || !strings.HasPrefix(err.Error(), "postgres: update deployment: ") {
 			t.Errorf("UpdateDeployment with a cron trigger without spec: %v", err)
@@ -594,8 +595,8 @@ func TestUpdateDeploymentInvalidStatus(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft))
-	_, err := s.UpdateDeployment(ctx, d.ID, setStatus("LIVE", store.ActionUpdate))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft))
+	_, err := s.UpdateDeployment(ctx, d.ID, setStatus("LIVE", workflow.ActionUpdate))
 	if err == nil || !strings.HasPrefix(err.Error(), "postgres: update deployment: ") {
 		t.Errorf("UpdateDeployment to an unknown status: %v", err)
 	}
@@ -609,31 +610,31 @@ func TestListDeployments(t *testing.T) {
 	// 12 deployments, created oldest first: every third is archived, a
 	// deployment with an even index has a webhook, one with an index
 	// divisible by 4 belongs to wf-even.
-	var all []*store.Deployment
+	var all []*workflow.Deployment
 	for i := range 12 {
 		wf := fmt.Sprintf("wf-%02d", i)
 		if i%4 == 0 {
 			wf = "wf-even"
 		}
-		triggers := []store.Trigger{cronTrigger("@hourly")}
+		triggers := []workflow.Trigger{cronTrigger("@hourly")}
 		if i%2 == 0 {
 			triggers = append(triggers, webhookTrigger(fmt.Sprintf("/list/%d", i)))
 		}
-		status := []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused}[i%3]
+		status := []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused}[i%3]
 		if i%4 == 0 && i != 8 {
-			status = store.StatusArchived // wf-even: 0 and 4 archived, 8 active
+			status = workflow.StatusArchived // wf-even: 0 and 4 archived, 8 active
 		}
 		all = append(all, mustCreate(t, s, newDeployment(wf, status, triggers...)))
 	}
 	// Newest first, as the store orders them.
-	slices.SortFunc(all, func(a, b *store.Deployment) int {
+	slices.SortFunc(all, func(a, b *workflow.Deployment) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(b.ID, a.ID)
 	})
-	where := func(keep func(d *store.Deployment) bool) []store.Deployment {
-		var out []store.Deployment
+	where := func(keep func(d *workflow.Deployment) bool) []workflow.Deployment {
+		var out []workflow.Deployment
 		for _, d := range all {
 			if keep(d) {
 				out = append(out, *d)
@@ -641,41 +642,41 @@ func TestListDeployments(t *testing.T) {
 		}
 		return out
 	}
-	hasType := func(d *store.Deployment, tt store.TriggerType) bool {
-		return slices.ContainsFunc(d.Triggers, func(t store.Trigger) bool { return t.Type == tt })
+	hasType := func(d *workflow.Deployment, tt workflow.TriggerType) bool {
+		return slices.ContainsFunc(d.Triggers, func(t workflow.Trigger) bool { return t.Type == tt })
 	}
 
 	for _, tc := range []struct {
 		name string
-		f    store.ListFilter
-		want []store.Deployment
+		f    workflow.ListFilter
+		want []workflow.Deployment
 	}{
-		{"default: active only", store.ListFilter{},
-			where(func(d *store.Deployment) bool { return d.Status.Active() })},
-		{"archived", store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusArchived}},
-			where(func(d *store.Deployment) bool { return d.Status == store.StatusArchived })},
-		{"every status", store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed,
-			store.StatusPaused, store.StatusArchived}}, where(func(*store.Deployment) bool { return true })},
-		{"paused or draft", store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusPaused, store.StatusDraft}},
-			where(func(d *store.Deployment) bool {
-				return d.Status == store.StatusPaused || d.Status == store.StatusDraft
+		{"default: active only", workflow.ListFilter{},
+			where(func(d *workflow.Deployment) bool { return d.Status.Active() })},
+		{"archived", workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusArchived}},
+			where(func(d *workflow.Deployment) bool { return d.Status == workflow.StatusArchived })},
+		{"every status", workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed,
+			workflow.StatusPaused, workflow.StatusArchived}}, where(func(*workflow.Deployment) bool { return true })},
+		{"paused or draft", workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusPaused, workflow.StatusDraft}},
+			where(func(d *workflow.Deployment) bool {
+				return d.Status == workflow.StatusPaused || d.Status == workflow.StatusDraft
 			})},
-		{"workflow", store.ListFilter{WorkflowID: "wf-even"},
-			where(func(d *store.Deployment) bool { return d.WorkflowID == "wf-even" && d.Status.Active() })},
-		{"workflow, archived too", store.ListFilter{WorkflowID: "wf-even", Statuses: []store.DeploymentStatus{
-			store.StatusArchived, store.StatusDraft, store.StatusDeployed, store.StatusPaused}},
-			where(func(d *store.Deployment) bool { return d.WorkflowID == "wf-even" })},
-		{"webhook", store.ListFilter{TriggerType: store.TriggerWebhook},
-			where(func(d *store.Deployment) bool { return hasType(d, store.TriggerWebhook) && d.Status.Active() })},
-		{"manual: none", store.ListFilter{TriggerType: store.TriggerManual}, nil},
-		{"unknown workflow", store.ListFilter{WorkflowID: "wf-none"}, nil},
+		{"workflow", workflow.ListFilter{WorkflowID: "wf-even"},
+			where(func(d *workflow.Deployment) bool { return d.WorkflowID == "wf-even" && d.Status.Active() })},
+		{"workflow, archived too", workflow.ListFilter{WorkflowID: "wf-even", Statuses: []workflow.DeploymentStatus{
+			workflow.StatusArchived, workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused}},
+			where(func(d *workflow.Deployment) bool { return d.WorkflowID == "wf-even" })},
+		{"webhook", workflow.ListFilter{TriggerType: workflow.TriggerWebhook},
+			where(func(d *workflow.Deployment) bool { return hasType(d, workflow.TriggerWebhook) && d.Status.Active() })},
+		{"manual: none", workflow.ListFilter{TriggerType: workflow.TriggerManual}, nil},
+		{"unknown workflow", workflow.ListFilter{WorkflowID: "wf-none"}, nil},
 	} {
 		for _, limit := range []int{1, 3, 5, 100} {
 			t.Run(fmt.Sprintf("%s/limit %d", tc.name, limit), func(t *testing.T) {
 				t.Parallel()
 				f := tc.f
 				f.Limit = limit
-				var got []store.Deployment
+				var got []workflow.Deployment
 				pages := 0
 				for {
 					page, err := s.ListDeployments(ctx, f)
@@ -706,7 +707,7 @@ func TestListDeployments(t *testing.T) {
 
 	t.Run("default limit", func(t *testing.T) {
 		t.Parallel()
-		page, err := s.ListDeployments(ctx, store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusArchived, store.StatusDraft, store.StatusDeployed, store.StatusPaused}})
+		page, err := s.ListDeployments(ctx, workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusArchived, workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused}})
 		require.NoError(t, err)
 		if len(page.Deployments) != len(all) || page.Next != "" {
 			t.Errorf("ListDeployments without a limit: %d deployments, next %q; want all %d, no next", len(page.Deployments), page.Next, len(all))
@@ -723,7 +724,7 @@ func TestListDeployments(t *testing.T) {
 			enc([]byte("1700000000000000:not-a-uuid")),
 			base64.StdEncoding.EncodeToString([]byte("1700000000000000:" + uuid.NewString())), // padded
 		} {
-			if _, err := s.ListDeployments(ctx, store.ListFilter{Limit: 2, After: c}); !errors.Is(err, store.ErrBadCursor) {
+			if _, err := s.ListDeployments(ctx, workflow.ListFilter{Limit: 2, After: c}); !errors.Is(err, store.ErrBadCursor) {
 				t.Errorf("ListDeployments after %q: %v, want ErrBadCursor", c, err)
 			}
 		}
@@ -735,15 +736,15 @@ func TestExecutions(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
 
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, cronTrigger("* * * * *")))
-	other := mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, cronTrigger("* * * * *")))
+	other := mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed))
 
 	if _, err := s.LastExecution(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("LastExecution without executions: %v, want ErrNotFound", err)
 	}
 
 	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	insert := func(deploymentID string, status store.ExecutionStatus, fired time.Time) string {
+	insert := func(deploymentID string, status workflow.ExecutionStatus, fired time.Time) string {
 		id := uuid.NewString()
 		_, err := s.DB().ExecContext(ctx, `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
@@ -751,22 +752,22 @@ VALUES ($1, 'wf', $2, 1, 'MANUAL', $3, $4)`, id, deploymentID, string(status), f
 		require.NoError(t, err)
 		return id
 	}
-	insert(d.ID, store.ExecutionSucceeded, base)
-	insert(d.ID, store.ExecutionRunning, base.Add(time.Minute))
-	insert(d.ID, store.ExecutionPending, base.Add(2*time.Minute))
-	insert(d.ID, store.ExecutionSkipped, base.Add(3*time.Minute))
-	insert(other.ID, store.ExecutionRunning, base.Add(time.Hour)) // another deployment's
-	insert(other.ID, store.ExecutionPending, base.Add(time.Hour))
+	insert(d.ID, workflow.ExecutionSucceeded, base)
+	insert(d.ID, workflow.ExecutionRunning, base.Add(time.Minute))
+	insert(d.ID, workflow.ExecutionPending, base.Add(2*time.Minute))
+	insert(d.ID, workflow.ExecutionSkipped, base.Add(3*time.Minute))
+	insert(other.ID, workflow.ExecutionRunning, base.Add(time.Hour)) // another deployment's
+	insert(other.ID, workflow.ExecutionPending, base.Add(time.Hour))
 
 	// The latest one, with every column set.
-	want := &store.Execution{
+	want := &workflow.Execution{
 		ID:                uuid.NewString(),
 		WorkflowID:        "wf-1",
 		DeploymentID:      d.ID,
 		DeploymentVersion: 3,
 		TriggerID:         d.Triggers[0].ID,
-		TriggerType:       store.TriggerCron,
-		Status:            store.ExecutionRunning,
+		TriggerType:       workflow.TriggerCron,
+		Status:            workflow.ExecutionRunning,
 		ScheduledTime:     ptr(base.Add(10 * time.Minute)),
 		FiredTime:         base.Add(10*time.Minute + 42*time.Second),
 		StartedTime:       ptr(base.Add(10*time.Minute + 43*time.Second)),
@@ -806,11 +807,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 	}
 
 	// A minimal row reads back with empty optional fields.
-	minimal := insert(other.ID, store.ExecutionSucceeded, base.Add(2*time.Hour))
+	minimal := insert(other.ID, workflow.ExecutionSucceeded, base.Add(2*time.Hour))
 	got, err = s.LastExecution(ctx, other.ID)
 	require.NoError(t, err)
-	wantMinimal := &store.Execution{ID: minimal, WorkflowID: "wf", DeploymentID: other.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerManual, Status: store.ExecutionSucceeded, FiredTime: base.Add(2 * time.Hour)}
+	wantMinimal := &workflow.Execution{ID: minimal, WorkflowID: "wf", DeploymentID: other.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionSucceeded, FiredTime: base.Add(2 * time.Hour)}
 	if diff := cmp.Diff(wantMinimal, got); diff != "" {
 		t.Errorf("LastExecution of a minimal row (-want +got):\n%s", diff)
 	}
@@ -853,12 +854,12 @@ func TestOpenPingClose(t *testing.T) {
 	id := uuid.NewString()
 	checks := map[string]error{}
 	_, checks["GetDeployment"] = s.GetDeployment(ctx, id)
-	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, id, setStatus(store.StatusDraft, store.ActionUpdate))
-	_, checks["ListDeployments"] = s.ListDeployments(ctx, store.ListFilter{})
+	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, id, setStatus(workflow.StatusDraft, workflow.ActionUpdate))
+	_, checks["ListDeployments"] = s.ListDeployments(ctx, workflow.ListFilter{})
 	_, checks["ListEvents"] = s.ListEvents(ctx, id)
 	_, checks["LastExecution"] = s.LastExecution(ctx, id)
 	_, checks["CountUnfinishedExecutions"] = s.CountUnfinishedExecutions(ctx, id)
-	checks["CreateDeployment"] = s.CreateDeployment(ctx, newDeployment("wf", store.StatusDraft), deployEvent())
+	checks["CreateDeployment"] = s.CreateDeployment(ctx, newDeployment("wf", workflow.StatusDraft), deployEvent())
 	for name, err := range checks {
 		if err == nil || errors.Is(err, store.ErrNotFound) || !strings.HasPrefix(err.Error(), "postgres: ") {
 			t.Errorf("%s without a schema: %v, want a wrapped database error", name, err)

@@ -10,13 +10,14 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 const selectDeploymentSQL = `SELECT ` + deploymentColumns + ` FROM deployments WHERE id = $1`
 
 // GetDeployment returns the deployment with its triggers, or
 // store.ErrNotFound (also for an id that is not a UUID).
-func (s *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
+func (s *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deployment, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
@@ -30,14 +31,14 @@ FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED'`
 
 // GetActiveDeployment returns workflowID's DRAFT, DEPLOYED or PAUSED
 // deployment with its triggers, or store.ErrNotFound.
-func (s *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *store.Deployment, err error) {
+func (s *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *workflow.Deployment, err error) {
 	defer classify(&err)
 	return getDeployment(ctx, s.db, selectActiveDeploymentSQL, workflowID)
 }
 
 // getDeployment runs query, which selects deploymentColumns of at most one
 // deployment, and loads the deployment's triggers.
-func getDeployment(ctx context.Context, q sqlx.QueryerContext, query string, arg any) (*store.Deployment, error) {
+func getDeployment(ctx context.Context, q sqlx.QueryerContext, query string, arg any) (*workflow.Deployment, error) {
 	var r deploymentRow
 	if err := sqlx.GetContext(ctx, q, &r, query, arg); err != nil {
 		return nil, notFound("get deployment", err)
@@ -61,12 +62,12 @@ ORDER BY t.deployment_id, t.position, t.created_at, t.id`
 
 // loadTriggers returns the triggers of the deployments ids, by deployment id,
 // in their stored order; a deployment without triggers has none in the map.
-func loadTriggers(ctx context.Context, q sqlx.QueryerContext, ids []string) (map[string][]store.Trigger, error) {
+func loadTriggers(ctx context.Context, q sqlx.QueryerContext, ids []string) (map[string][]workflow.Trigger, error) {
 	var rows []triggerRow
 	if err := sqlx.SelectContext(ctx, q, &rows, selectTriggersSQL, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("postgres: load triggers: %w", err)
 	}
-	out := make(map[string][]store.Trigger, len(ids))
+	out := make(map[string][]workflow.Trigger, len(ids))
 	for i := range rows {
 		t, err := rows[i].trigger()
 		if err != nil {
@@ -111,7 +112,7 @@ type pageRow struct {
 // page, the cursor of the next one. A cursor ListDeployments did not make
 // yields store.ErrBadCursor; f.Limit <= 0 means 50. The page, its triggers
 // and the total are read from one snapshot.
-func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ store.Page, err error) {
+func (s *Store) ListDeployments(ctx context.Context, f workflow.ListFilter) (_ workflow.Page, err error) {
 	defer classify(&err)
 	var (
 		afterTime *time.Time
@@ -120,13 +121,13 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	if f.After != "" {
 		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {
-			return store.Page{}, err
+			return workflow.Page{}, err
 		}
 		afterTime, afterID = &t, &id
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = store.DefaultPageSize
+		limit = workflow.DefaultPageSize
 	}
 	statuses := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {
@@ -135,19 +136,19 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list deployments: begin: %w", err)
+		return workflow.Page{}, fmt.Errorf("postgres: list deployments: begin: %w", err)
 	}
 	defer rollback(tx)
 
-	var page store.Page
+	var page workflow.Page
 	if err := tx.GetContext(ctx, &page.Total, countDeploymentsSQL,
 		pq.Array(statuses), f.WorkflowID, string(f.TriggerType)); err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list deployments: count: %w", err)
+		return workflow.Page{}, fmt.Errorf("postgres: list deployments: count: %w", err)
 	}
 	var picked []pageRow
 	if err := tx.SelectContext(ctx, &picked, listPageSQL,
 		pq.Array(statuses), f.WorkflowID, string(f.TriggerType), afterTime, afterID, limit+1); err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
+		return workflow.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
 	}
 	n, size := 0, int64(0)
 	for n < len(picked) && n < limit && (n == 0 || f.MaxBytes <= 0 || size+picked[n].Size <= f.MaxBytes) {
@@ -163,23 +164,23 @@ func (s *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ stor
 	}
 	var rows []deploymentRow
 	if err := tx.SelectContext(ctx, &rows, selectDeploymentsSQL, pq.Array(ids)); err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
+		return workflow.Page{}, fmt.Errorf("postgres: list deployments: %w", err)
 	}
 	triggers, err := loadTriggers(ctx, tx, ids)
 	if err != nil {
-		return store.Page{}, err
+		return workflow.Page{}, err
 	}
-	page.Deployments = make([]store.Deployment, 0, len(rows))
+	page.Deployments = make([]workflow.Deployment, 0, len(rows))
 	for i := range rows {
 		d, err := rows[i].deployment()
 		if err != nil {
-			return store.Page{}, err
+			return workflow.Page{}, err
 		}
 		d.Triggers = triggers[d.ID]
 		page.Deployments = append(page.Deployments, *d)
 	}
 	if err := tx.Commit(); err != nil {
-		return store.Page{}, fmt.Errorf("postgres: list deployments: commit: %w", err)
+		return workflow.Page{}, fmt.Errorf("postgres: list deployments: commit: %w", err)
 	}
 	return page, nil
 }
@@ -189,17 +190,17 @@ FROM deployment_events WHERE deployment_id = $1 ORDER BY id`
 
 // ListEvents returns a deployment's history, oldest first; it is empty for an
 // unknown deployment.
-func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
+func (s *Store) ListEvents(ctx context.Context, deploymentID string) (_ []workflow.Event, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(deploymentID)
 	if !ok {
-		return []store.Event{}, nil
+		return []workflow.Event{}, nil
 	}
 	var rows []eventRow
 	if err := s.db.SelectContext(ctx, &rows, selectEventsSQL, id); err != nil {
 		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
-	out := make([]store.Event, len(rows))
+	out := make([]workflow.Event, len(rows))
 	for i := range rows {
 		out[i] = rows[i].event()
 	}
@@ -211,7 +212,7 @@ FROM executions WHERE deployment_id = $1 ORDER BY fired_time DESC, id DESC LIMIT
 
 // LastExecution returns the deployment's execution with the latest fired
 // time, or store.ErrNotFound when it has none.
-func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
+func (s *Store) LastExecution(ctx context.Context, deploymentID string) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(deploymentID)
 	if !ok {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // deploymentColumns is the column list every deployment query selects, in
@@ -27,11 +27,11 @@ type deploymentRow struct {
 	DeployedAt *time.Time `db:"deployed_at"`
 }
 
-func (r *deploymentRow) deployment() (*store.Deployment, error) {
-	d := &store.Deployment{
+func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
+	d := &workflow.Deployment{
 		ID:         r.ID,
 		WorkflowID: r.WorkflowID,
-		Status:     store.DeploymentStatus(r.Status),
+		Status:     workflow.DeploymentStatus(r.Status),
 		Version:    r.Version,
 		Definition: json.RawMessage(r.Definition),
 		DeployedBy: r.DeployedBy,
@@ -65,25 +65,25 @@ type triggerRow struct {
 	LastFireTime *time.Time `db:"last_fire_time"`
 }
 
-func (r *triggerRow) trigger() (store.Trigger, error) {
-	t := store.Trigger{
+func (r *triggerRow) trigger() (workflow.Trigger, error) {
+	t := workflow.Trigger{
 		ID:           r.ID,
 		DeploymentID: r.DeploymentID,
-		Type:         store.TriggerType(r.Type),
+		Type:         workflow.TriggerType(r.Type),
 		Enabled:      r.Enabled,
 		LastFireTime: utcPtr(r.LastFireTime),
 	}
 	var err error
 	switch t.Type {
-	case store.TriggerCron:
-		t.Cron = new(store.CronSpec)
+	case workflow.TriggerCron:
+		t.Cron = new(workflow.CronSpec)
 		err = json.Unmarshal(r.Spec, t.Cron)
-	case store.TriggerWebhook:
-		t.Webhook = new(store.WebhookSpec)
+	case workflow.TriggerWebhook:
+		t.Webhook = new(workflow.WebhookSpec)
 		err = json.Unmarshal(r.Spec, t.Webhook)
 	}
 	if err != nil {
-		return store.Trigger{}, fmt.Errorf("postgres: trigger %s: spec: %w", r.ID, err)
+		return workflow.Trigger{}, fmt.Errorf("postgres: trigger %s: spec: %w", r.ID, err)
 	}
 	return t, nil
 }
@@ -104,14 +104,14 @@ type eventRow struct {
 	At           time.Time `db:"at"`
 }
 
-func (r *eventRow) event() store.Event {
-	return store.Event{
+func (r *eventRow) event() workflow.Event {
+	return workflow.Event{
 		ID:           r.ID,
 		DeploymentID: r.DeploymentID,
 		WorkflowID:   r.WorkflowID,
 		Action:       r.Action,
-		FromStatus:   store.DeploymentStatus(deref(r.FromStatus)),
-		ToStatus:     store.DeploymentStatus(r.ToStatus),
+		FromStatus:   workflow.DeploymentStatus(deref(r.FromStatus)),
+		ToStatus:     workflow.DeploymentStatus(r.ToStatus),
 		Version:      r.Version,
 		Actor:        r.Actor,
 		At:           r.At.UTC(),
@@ -151,15 +151,15 @@ type executionRow struct {
 	Result            []byte     `db:"result"`
 }
 
-func (r *executionRow) execution() *store.Execution {
-	return &store.Execution{
+func (r *executionRow) execution() *workflow.Execution {
+	return &workflow.Execution{
 		ID:                r.ID,
 		WorkflowID:        r.WorkflowID,
 		DeploymentID:      r.DeploymentID,
 		DeploymentVersion: r.DeploymentVersion,
 		TriggerID:         deref(r.TriggerID),
-		TriggerType:       store.TriggerType(r.TriggerType),
-		Status:            store.ExecutionStatus(r.Status),
+		TriggerType:       workflow.TriggerType(r.TriggerType),
+		Status:            workflow.ExecutionStatus(r.Status),
 		ScheduledTime:     utcPtr(r.ScheduledTime),
 		FiredTime:         r.FiredTime.UTC(),
 		StartedTime:       utcPtr(r.StartedTime),

@@ -11,6 +11,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // closedStore returns a store whose every query fails.
@@ -28,15 +29,15 @@ func TestTranslate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := closedStore(t)
-	d := &store.Deployment{ID: "d1", WorkflowID: "wf",
-		Triggers: []store.Trigger{{Type: store.TriggerWebhook, Webhook: &store.WebhookSpec{Path: "/A"}}}}
+	d := &workflow.Deployment{ID: "d1", WorkflowID: "wf",
+		Triggers: []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "/A"}}}}
 	unique := func(constraint, detail string) error {
 		return &pq.Error{Code: codeUniqueViolation, Constraint: constraint, Detail: detail}
 	}
 
 	for _, tc := range []struct {
 		name string
-		d    *store.Deployment
+		d    *workflow.Deployment
 		err  error
 		want string
 	}{
@@ -62,7 +63,7 @@ func TestWebhookPathErrorFallback(t *testing.T) {
 	s := closedStore(t)
 	pe := &pq.Error{Code: codeUniqueViolation, Constraint: webhookPathIndex,
 		Detail: "Key (webhook_path)=(/hooks/a) already exists."}
-	got := s.webhookPathError(context.Background(), "op", &store.Deployment{ID: "d1"}, pe)
+	got := s.webhookPathError(context.Background(), "op", &workflow.Deployment{ID: "d1"}, pe)
 	if diff := cmp.Diff(error(&store.WebhookPathError{Path: "/hooks/a"}), got); diff != "" {
 		t.Errorf("webhookPathError (-want +got):\n%s", diff)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 func TestMarkUnavailable(t *testing.T) {
@@ -70,14 +71,14 @@ func TestUnreachableServer(t *testing.T) {
 	const id = "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"
 	_, getErr := s.GetDeployment(ctx, id)
 	_, activeErr := s.GetActiveDeployment(ctx, "wf")
-	_, listErr := s.ListDeployments(ctx, store.ListFilter{Limit: 10})
+	_, listErr := s.ListDeployments(ctx, workflow.ListFilter{Limit: 10})
 	_, eventsErr := s.ListEvents(ctx, id)
 	_, lastErr := s.LastExecution(ctx, id)
 	_, countErr := s.CountUnfinishedExecutions(ctx, id)
-	_, updateErr := s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) { return store.Event{}, nil })
+	_, updateErr := s.UpdateDeployment(ctx, id, func(*workflow.Deployment) (workflow.Event, error) { return workflow.Event{}, nil })
 	_, cronErr := s.ListCronTriggers(ctx, "")
-	_, execErr := s.CreateExecution(ctx, &store.Execution{WorkflowID: "wf", DeploymentID: id})
-	createErr := s.CreateDeployment(ctx, &store.Deployment{WorkflowID: "wf", Status: store.StatusDraft, Definition: []byte(`{}`)}, store.Event{})
+	_, execErr := s.CreateExecution(ctx, &workflow.Execution{WorkflowID: "wf", DeploymentID: id})
+	createErr := s.CreateDeployment(ctx, &workflow.Deployment{WorkflowID: "wf", Status: workflow.StatusDraft, Definition: []byte(`{}`)}, workflow.Event{})
 	for name, err := range map[string]error{
 		"Get": getErr, "GetActive": activeErr, "List": listErr, "ListEvents": eventsErr, "LastExecution": lastErr,
 		"CountUnfinished": countErr, "Update": updateErr, "ListCronTriggers": cronErr, "CreateExecution": execErr, "Create": createErr, "Ping": s.Ping(ctx),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // listWebhookTriggersSQL reads the enabled webhook triggers of active
@@ -22,7 +23,7 @@ ORDER BY t.deployment_id, t.position`
 // ListWebhookTriggers returns the webhook triggers of active deployments, or
 // of deployment deploymentID when it is set; an id that is not a UUID names
 // no deployment.
-func (s *Store) ListWebhookTriggers(ctx context.Context, deploymentID string) (_ []store.WebhookTrigger, err error) {
+func (s *Store) ListWebhookTriggers(ctx context.Context, deploymentID string) (_ []workflow.WebhookTrigger, err error) {
 	defer classify(&err)
 	filter, ok := deploymentFilter(deploymentID)
 	if !ok {
@@ -33,17 +34,17 @@ func (s *Store) ListWebhookTriggers(ctx context.Context, deploymentID string) (_
 		return nil, fmt.Errorf("postgres: list webhook triggers: %w", err)
 	}
 	defer rows.Close()
-	var out []store.WebhookTrigger
+	var out []workflow.WebhookTrigger
 	for rows.Next() {
 		var (
-			wt     store.WebhookTrigger
+			wt     workflow.WebhookTrigger
 			status string
 			spec   []byte
 		)
 		if err := rows.Scan(&wt.TriggerID, &wt.DeploymentID, &wt.DeploymentVersion, &wt.WorkflowID, &status, &spec); err != nil {
 			return nil, fmt.Errorf("postgres: list webhook triggers: %w", err)
 		}
-		wt.DeploymentStatus = store.DeploymentStatus(status)
+		wt.DeploymentStatus = workflow.DeploymentStatus(status)
 		if err := json.Unmarshal(spec, &wt.Spec); err != nil {
 			return nil, fmt.Errorf("postgres: trigger %s: spec: %w", wt.TriggerID, err)
 		}

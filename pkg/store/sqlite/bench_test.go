@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // BenchmarkWrites measures the hot writes from concurrent callers: each
@@ -21,13 +22,13 @@ func BenchmarkWrites(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			e := &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-				TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: time.Now(), OwnerInstance: "r"}
+			e := &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+				TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: time.Now(), OwnerInstance: "r"}
 			if _, err := s.CreateExecution(ctx, e); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.TransitionExecution(ctx, e.ID, store.Transition{
-				From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionRunning}); err != nil {
+				From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning}); err != nil {
 				b.Fatal(err)
 			}
 		}

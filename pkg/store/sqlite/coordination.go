@@ -13,13 +13,14 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 const findByKeySQL = `SELECT ` + executionColumns + `
 FROM executions WHERE workflow_id = ?1 AND idempotency_key = ?2`
 
 // FindExecutionByKey returns workflowID's execution with idempotency key key.
-func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *store.Execution, err error) {
+func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	var r executionRow
 	if err := s.r.GetContext(ctx, &r, findByKeySQL, workflowID, key); err != nil {
@@ -50,7 +51,7 @@ RETURNING ` + executionColumns
 // TransitionExecution applies t to execution id, or returns store.ErrStale.
 // The statement is one write transaction, so two transitions of one
 // execution see each other's outcome.
-func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *store.Execution, err error) {
+func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Transition) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
@@ -128,7 +129,7 @@ ORDER BY fired_time, id`
 
 // ListUnfinishedExecutions returns workflowID's PENDING and RUNNING
 // executions, oldest fired first.
-func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []store.Execution, err error) {
+func (s *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []workflow.Execution, err error) {
 	defer classify(&err)
 	var rows []executionRow
 	if err := s.r.SelectContext(ctx, &rows, listUnfinishedSQL, workflowID); err != nil {
@@ -196,7 +197,7 @@ RETURNING ` + executionColumns
 // AdoptExecutions makes owner the owner of up to limit executions whose
 // lease expired, oldest fired first. Being one write transaction, an
 // adoption cannot take a row another adoption takes.
-func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []store.Execution, err error) {
+func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []workflow.Execution, err error) {
 	defer classify(&err)
 	if limit < 0 {
 		return nil, fmt.Errorf("sqlite: adopt executions: negative limit %d", limit)

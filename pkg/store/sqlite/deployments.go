@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // upsertWorkflowSQL creates the deployment's workflows row, or refreshes its
@@ -39,7 +40,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`
 // already has an active deployment, and *store.WebhookPathError when one of
 // d's webhook paths, compared case-insensitively, is used by an active
 // deployment (or twice by d).
-func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
+func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) (err error) {
 	defer classify(&err)
 	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
@@ -54,10 +55,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev st
 	id := uuid.NewString()
 	created := *d
 	created.ID = id
-	created.Triggers = append([]store.Trigger(nil), d.Triggers...)
+	created.Triggers = append([]workflow.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
+			d.WorkflowID, workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		deployedAt := microsPtr(d.DeployedAt)
@@ -119,15 +120,15 @@ UPDATE deployment_triggers SET active = ?2 WHERE deployment_id = ?1 AND active <
 // It returns store.ErrNotFound for an unknown id, m's error unchanged when m
 // fails (nothing is written), and the errors of CreateDeployment for
 // conflicts. It returns the deployment as stored.
-func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
+func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *workflow.Deployment, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
 	var (
-		d      *store.Deployment
-		out    *store.Deployment
+		d      *workflow.Deployment
+		out    *workflow.Deployment
 		mutErr error
 	)
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
@@ -141,7 +142,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 			return err
 		}
 		before := *d
-		before.Triggers = store.CloneTriggers(d.Triggers)
+		before.Triggers = workflow.CloneTriggers(d.Triggers)
 
 		ev, err := m(d)
 		if err != nil {
@@ -197,7 +198,7 @@ WHERE id = ?1 AND deployment_id = ?2`
 
 // syncTriggers writes d.Triggers over old when the list differs, and fills
 // in the ids of the new triggers.
-func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, old []store.Trigger, now int64) error {
+func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old []workflow.Trigger, now int64) error {
 	owned := make(map[string]bool, len(old))
 	for _, t := range old {
 		owned[t.ID] = true
@@ -256,7 +257,7 @@ const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position, created_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`
 
-func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *store.Trigger, v store.TriggerColumns, pos int, active bool, now int64) error {
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v store.TriggerColumns, pos int, active bool, now int64) error {
 	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.Spec,
 		v.WebhookPath, active, t.Enabled, pos, now); err != nil {
 		return fmt.Errorf("insert trigger %d: %w", pos, err)
@@ -270,7 +271,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`
 
 // insertEvent records ev, defaulting its empty fields from d and from, and
 // its time to now.
-func insertEvent(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, ev store.Event, from store.DeploymentStatus, now int64) error {
+func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus, now int64) error {
 	if ev.DeploymentID == "" {
 		ev.DeploymentID = d.ID
 	}
@@ -308,9 +309,9 @@ WHERE id = ?1
 	AND (?2 <> 'ARCHIVED' OR NOT EXISTS (
 		SELECT 1 FROM deployments d WHERE d.workflow_id = ?1 AND d.status <> 'ARCHIVED' AND d.id <> ?7))`
 
-func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *store.Deployment, cfg string, now int64) error {
+func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string, now int64) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), microsPtr(d.DeployedAt), cfg,
-		store.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
+		workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil
@@ -333,7 +334,7 @@ const (
 // translate turns a unique violation of a failed, rolled-back write of d into
 // the store's typed conflict errors, looking up the conflicting deployment,
 // and wraps any other error with op.
-func (s *Store) translate(ctx context.Context, op string, d *store.Deployment, err error) error {
+func (s *Store) translate(ctx context.Context, op string, d *workflow.Deployment, err error) error {
 	switch {
 	case d == nil:
 	case uniqueViolation(err, activeDeploymentColumns):
@@ -351,11 +352,11 @@ func (s *Store) translate(ctx context.Context, op string, d *store.Deployment, e
 
 // webhookPathError finds which of d's webhook paths is taken, and by which
 // deployment: another active one, or d itself when it lists a path twice.
-func (s *Store) webhookPathError(ctx context.Context, op string, d *store.Deployment) error {
+func (s *Store) webhookPathError(ctx context.Context, op string, d *workflow.Deployment) error {
 	seen := make(map[string]bool)
 	var dup string
 	for _, t := range d.Triggers {
-		if t.Type != store.TriggerWebhook || t.Webhook == nil {
+		if t.Type != workflow.TriggerWebhook || t.Webhook == nil {
 			continue
 		}
 		p := strings.ToLower(t.Webhook.Path)

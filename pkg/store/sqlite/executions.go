@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // listCronTriggersSQL reads each trigger's latest slot through the unique
@@ -26,7 +27,7 @@ ORDER BY t.deployment_id, t.position`
 // ListCronTriggers returns the enabled cron triggers of DEPLOYED deployments,
 // or of deployment deploymentID when it is set; an id that is not a UUID
 // names no deployment.
-func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []store.CronTrigger, err error) {
+func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []workflow.CronTrigger, err error) {
 	defer classify(&err)
 	filter, ok := deploymentFilter(deploymentID)
 	if !ok {
@@ -37,10 +38,10 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 		return nil, fmt.Errorf("sqlite: list cron triggers: %w", err)
 	}
 	defer rows.Close()
-	var out []store.CronTrigger
+	var out []workflow.CronTrigger
 	for rows.Next() {
 		var (
-			ct           store.CronTrigger
+			ct           workflow.CronTrigger
 			spec, config []byte
 			updatedAt    int64
 			lastSlot     sql.NullInt64
@@ -92,7 +93,7 @@ RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id, '')`
 // and MANUAL trigger when e names only its workflow. For a slot or
 // idempotency key another writer has already recorded, or a deployment that
 // is not DEPLOYED, it writes nothing and returns false.
-func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (created bool, err error) {
+func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error) {
 	defer classify(&err)
 	for _, id := range []string{e.DeploymentID, e.TriggerID} {
 		if _, ok := store.CanonicalID(id); id != "" && !ok {
@@ -104,7 +105,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) (create
 	if len(e.Input) > 0 {
 		input = nullString(string(e.Input))
 	}
-	var got store.Execution
+	var got workflow.Execution
 	err = s.w.QueryRowContext(ctx, insertExecutionSQL, uuid.NewString(), e.WorkflowID, deploymentID,
 		e.DeploymentVersion, triggerID, string(e.TriggerType), string(e.Status), microsPtr(e.ScheduledTime),
 		micros(e.FiredTime), e.JitterSeconds, nullString(e.SkipReason), nullString(e.TraceID),

@@ -10,13 +10,14 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 const selectExecutionSQL = `SELECT ` + executionColumns + ` FROM executions WHERE id = ?1`
 
 // GetExecution returns execution id, or store.ErrNotFound (also for an id
 // that is not a UUID).
-func (s *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
+func (s *Store) GetExecution(ctx context.Context, id string) (_ *workflow.Execution, err error) {
 	defer classify(&err)
 	id, ok := store.CanonicalID(id)
 	if !ok {
@@ -61,9 +62,9 @@ const workflowStatusBranch = `SELECT * FROM (SELECT ` + executionColumns + ` FRO
 
 // allExecutionStatuses is every status an execution row may have (the
 // executions_status_check constraint).
-var allExecutionStatuses = []store.ExecutionStatus{
-	store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded, store.ExecutionFailed,
-	store.ExecutionCancelled, store.ExecutionTimedOut, store.ExecutionSkipped,
+var allExecutionStatuses = []workflow.ExecutionStatus{
+	workflow.ExecutionPending, workflow.ExecutionRunning, workflow.ExecutionSucceeded, workflow.ExecutionFailed,
+	workflow.ExecutionCancelled, workflow.ExecutionTimedOut, workflow.ExecutionSkipped,
 }
 
 // ListExecutions returns one page of the executions matching f, newest fired
@@ -71,24 +72,24 @@ var allExecutionStatuses = []store.ExecutionStatus{
 // the next one. A cursor ListExecutions did not make yields
 // store.ErrBadCursor; a deployment id that is not a UUID matches nothing;
 // f.Limit <= 0 means 50. The page is one statement, hence one snapshot.
-func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ store.ExecutionPage, err error) {
+func (s *Store) ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (_ workflow.ExecutionPage, err error) {
 	defer classify(&err)
 	query, params, limit, ok, err := listExecutionsQuery(f)
 	if err != nil {
-		return store.ExecutionPage{}, err
+		return workflow.ExecutionPage{}, err
 	}
 	if !ok {
-		return store.ExecutionPage{Executions: []store.Execution{}}, nil
+		return workflow.ExecutionPage{Executions: []workflow.Execution{}}, nil
 	}
 	query, args, err := sqlx.Named(query, params)
 	if err != nil {
-		return store.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
+		return workflow.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
 	}
 	var rows []executionRow
 	if err := s.r.SelectContext(ctx, &rows, query, args...); err != nil {
-		return store.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
+		return workflow.ExecutionPage{}, fmt.Errorf("sqlite: list executions: %w", err)
 	}
-	var page store.ExecutionPage
+	var page workflow.ExecutionPage
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
@@ -100,7 +101,7 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ 
 
 // listExecutionsQuery returns the statement listing f and its named
 // parameters, and the page size, or ok false when f can match nothing.
-func listExecutionsQuery(f store.ExecutionFilter) (query string, params map[string]any, limit int, ok bool, err error) {
+func listExecutionsQuery(f workflow.ExecutionFilter) (query string, params map[string]any, limit int, ok bool, err error) {
 	params = map[string]any{}
 	var conds []string
 	if f.After != "" {
@@ -133,7 +134,7 @@ func listExecutionsQuery(f store.ExecutionFilter) (query string, params map[stri
 	}
 	limit = f.Limit
 	if limit <= 0 {
-		limit = store.DefaultPageSize
+		limit = workflow.DefaultPageSize
 	}
 	params["limit"] = limit + 1
 	// A status named twice would be read twice by the workflow's branches.
@@ -188,7 +189,7 @@ GROUP BY status`
 
 // UnfinishedByStatus returns how many executions are PENDING and how many
 // RUNNING; both are present, zero or not.
-func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[store.ExecutionStatus]int64, err error) {
+func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[workflow.ExecutionStatus]int64, err error) {
 	defer classify(&err)
 	var rows []struct {
 		Status string `db:"status"`
@@ -197,9 +198,9 @@ func (s *Store) UnfinishedByStatus(ctx context.Context) (_ map[store.ExecutionSt
 	if err := s.r.SelectContext(ctx, &rows, unfinishedByStatusSQL); err != nil {
 		return nil, fmt.Errorf("sqlite: unfinished executions by status: %w", err)
 	}
-	counts := map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: 0}
+	counts := map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 0, workflow.ExecutionRunning: 0}
 	for _, r := range rows {
-		counts[store.ExecutionStatus(r.Status)] = r.N
+		counts[workflow.ExecutionStatus(r.Status)] = r.N
 	}
 	return counts, nil
 }

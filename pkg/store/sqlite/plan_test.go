@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // TestListExecutionsUsesIndexes checks the plans of the listings: each
@@ -24,17 +25,17 @@ func TestListExecutionsUsesIndexes(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	const someID = "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"
 	for _, tc := range []struct {
-		f     store.ExecutionFilter
+		f     workflow.ExecutionFilter
 		index string
 	}{
-		{store.ExecutionFilter{}, "SCAN executions USING INDEX executions_fired_time_idx"},
-		{store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionFailed}, From: time.Now()},
+		{workflow.ExecutionFilter{}, "SCAN executions USING INDEX executions_fired_time_idx"},
+		{workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed}, From: time.Now()},
 			"SEARCH executions USING INDEX executions_fired_time_idx (fired_time>?)"},
-		{store.ExecutionFilter{DeploymentID: someID, After: store.EncodeCursor(time.Now(), someID)},
+		{workflow.ExecutionFilter{DeploymentID: someID, After: store.EncodeCursor(time.Now(), someID)},
 			"SEARCH executions USING INDEX executions_deployment_fired_idx (deployment_id=? AND fired_time<?)"},
-		{store.ExecutionFilter{WorkflowID: "wf-1"},
+		{workflow.ExecutionFilter{WorkflowID: "wf-1"},
 			"SEARCH executions USING INDEX executions_workflow_status_fired_idx (workflow_id=? AND status=?)"},
-		{store.ExecutionFilter{WorkflowID: "wf-1", Statuses: []store.ExecutionStatus{store.ExecutionFailed}, To: time.Now()},
+		{workflow.ExecutionFilter{WorkflowID: "wf-1", Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed}, To: time.Now()},
 			"SEARCH executions USING INDEX executions_workflow_status_fired_idx (workflow_id=? AND status=? AND fired_time<?)"},
 	} {
 		query, params, _, ok, err := listExecutionsQuery(tc.f)

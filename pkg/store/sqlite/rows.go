@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Timestamps are stored as unix microseconds (see the migrations). A time is
@@ -60,11 +61,11 @@ type deploymentRow struct {
 	DeployedAt sql.NullInt64 `db:"deployed_at"`
 }
 
-func (r *deploymentRow) deployment() (*store.Deployment, error) {
-	d := &store.Deployment{
+func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
+	d := &workflow.Deployment{
 		ID:         r.ID,
 		WorkflowID: r.WorkflowID,
-		Status:     store.DeploymentStatus(r.Status),
+		Status:     workflow.DeploymentStatus(r.Status),
 		Version:    r.Version,
 		Definition: json.RawMessage(r.Definition),
 		DeployedBy: r.DeployedBy,
@@ -98,25 +99,25 @@ type triggerRow struct {
 	LastFireTime sql.NullInt64 `db:"last_fire_time"`
 }
 
-func (r *triggerRow) trigger() (store.Trigger, error) {
-	t := store.Trigger{
+func (r *triggerRow) trigger() (workflow.Trigger, error) {
+	t := workflow.Trigger{
 		ID:           r.ID,
 		DeploymentID: r.DeploymentID,
-		Type:         store.TriggerType(r.Type),
+		Type:         workflow.TriggerType(r.Type),
 		Enabled:      r.Enabled,
 		LastFireTime: fromNullMicros(r.LastFireTime),
 	}
 	var err error
 	switch t.Type {
-	case store.TriggerCron:
-		t.Cron = new(store.CronSpec)
+	case workflow.TriggerCron:
+		t.Cron = new(workflow.CronSpec)
 		err = json.Unmarshal(r.Spec, t.Cron)
-	case store.TriggerWebhook:
-		t.Webhook = new(store.WebhookSpec)
+	case workflow.TriggerWebhook:
+		t.Webhook = new(workflow.WebhookSpec)
 		err = json.Unmarshal(r.Spec, t.Webhook)
 	}
 	if err != nil {
-		return store.Trigger{}, fmt.Errorf("sqlite: trigger %s: spec: %w", r.ID, err)
+		return workflow.Trigger{}, fmt.Errorf("sqlite: trigger %s: spec: %w", r.ID, err)
 	}
 	return t, nil
 }
@@ -137,14 +138,14 @@ type eventRow struct {
 	At           int64          `db:"at"`
 }
 
-func (r *eventRow) event() store.Event {
-	return store.Event{
+func (r *eventRow) event() workflow.Event {
+	return workflow.Event{
 		ID:           r.ID,
 		DeploymentID: r.DeploymentID,
 		WorkflowID:   r.WorkflowID,
 		Action:       r.Action,
-		FromStatus:   store.DeploymentStatus(r.FromStatus.String),
-		ToStatus:     store.DeploymentStatus(r.ToStatus),
+		FromStatus:   workflow.DeploymentStatus(r.FromStatus.String),
+		ToStatus:     workflow.DeploymentStatus(r.ToStatus),
 		Version:      r.Version,
 		Actor:        r.Actor,
 		At:           fromMicros(r.At),
@@ -184,15 +185,15 @@ type executionRow struct {
 	Result            []byte         `db:"result"`
 }
 
-func (r *executionRow) execution() *store.Execution {
-	return &store.Execution{
+func (r *executionRow) execution() *workflow.Execution {
+	return &workflow.Execution{
 		ID:                r.ID,
 		WorkflowID:        r.WorkflowID,
 		DeploymentID:      r.DeploymentID,
 		DeploymentVersion: r.DeploymentVersion,
 		TriggerID:         r.TriggerID.String,
-		TriggerType:       store.TriggerType(r.TriggerType),
-		Status:            store.ExecutionStatus(r.Status),
+		TriggerType:       workflow.TriggerType(r.TriggerType),
+		Status:            workflow.ExecutionStatus(r.Status),
 		ScheduledTime:     fromNullMicros(r.ScheduledTime),
 		FiredTime:         fromMicros(r.FiredTime),
 		StartedTime:       fromNullMicros(r.StartedTime),
@@ -212,8 +213,8 @@ func (r *executionRow) execution() *store.Execution {
 	}
 }
 
-func executions(rows []executionRow) []store.Execution {
-	out := make([]store.Execution, len(rows))
+func executions(rows []executionRow) []workflow.Execution {
+	out := make([]workflow.Execution, len(rows))
 	for i := range rows {
 		out[i] = *rows[i].execution()
 	}

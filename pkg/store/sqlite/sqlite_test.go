@@ -13,13 +13,14 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
-func deploy(t testing.TB, s *sqlite.Store, workflowID string) *store.Deployment {
+func deploy(t testing.TB, s *sqlite.Store, workflowID string) *workflow.Deployment {
 	t.Helper()
-	d := &store.Deployment{WorkflowID: workflowID, Status: store.StatusDeployed, Version: 1,
-		Definition: []byte(`{"name": "w"}`), Triggers: []store.Trigger{{Type: store.TriggerManual, Enabled: true}}}
-	require.NoError(t, s.CreateDeployment(context.Background(), d, store.Event{Action: store.ActionDeploy}))
+	d := &workflow.Deployment{WorkflowID: workflowID, Status: workflow.StatusDeployed, Version: 1,
+		Definition: []byte(`{"name": "w"}`), Triggers: []workflow.Trigger{{Type: workflow.TriggerManual, Enabled: true}}}
+	require.NoError(t, s.CreateDeployment(context.Background(), d, workflow.Event{Action: workflow.ActionDeploy}))
 	return d
 }
 
@@ -89,8 +90,8 @@ func TestConcurrentWriters(t *testing.T) {
 		s := []*sqlite.Store{a, b}[w%2]
 		wg.Go(func() {
 			for range each {
-				e := &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-					TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: time.Now(),
+				e := &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+					TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: time.Now(),
 					OwnerInstance: "r"}
 				created, err := s.CreateExecution(ctx, e)
 				if err == nil && !created {
@@ -98,7 +99,7 @@ func TestConcurrentWriters(t *testing.T) {
 				}
 				if err == nil {
 					_, err = s.TransitionExecution(ctx, e.ID, store.Transition{
-						From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionRunning, Owner: "r"})
+						From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning, Owner: "r"})
 				}
 				if err == nil {
 					_, err = s.RenewLeases(ctx, "r", []string{e.ID}, time.Minute)
@@ -114,7 +115,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	counts, err := b.UnfinishedByStatus(ctx)
 	require.NoError(t, err)
-	require.Equal(t, map[store.ExecutionStatus]int64{store.ExecutionPending: 0, store.ExecutionRunning: writers * each}, counts)
+	require.Equal(t, map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 0, workflow.ExecutionRunning: writers * each}, counts)
 }
 
 // TestSchemaRefusesWhatPostgreSQLRefuses checks the CHECK constraints that
@@ -125,13 +126,13 @@ func TestSchemaRefusesWhatPostgreSQLRefuses(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, filepath.Join(t.TempDir(), "wfr.db"))
 	for name, tc := range map[string]struct {
-		d    *store.Deployment
+		d    *workflow.Deployment
 		want string
 	}{
-		"unknown status":      {&store.Deployment{WorkflowID: "wf-1", Status: "LIVE", Definition: []byte(`{}`)}, "deployments_status_check"},
-		"definition not JSON": {&store.Deployment{WorkflowID: "wf-1", Status: store.StatusDraft, Definition: []byte(`{`)}, "upsert workflow"},
+		"unknown status":      {&workflow.Deployment{WorkflowID: "wf-1", Status: "LIVE", Definition: []byte(`{}`)}, "deployments_status_check"},
+		"definition not JSON": {&workflow.Deployment{WorkflowID: "wf-1", Status: workflow.StatusDraft, Definition: []byte(`{`)}, "upsert workflow"},
 	} {
-		err := s.CreateDeployment(ctx, tc.d, store.Event{Action: store.ActionDeploy})
+		err := s.CreateDeployment(ctx, tc.d, workflow.Event{Action: workflow.ActionDeploy})
 		require.ErrorContains(t, err, "sqlite: create deployment: ", name)
 		require.ErrorContains(t, err, tc.want, name)
 		require.Empty(t, tc.d.ID, name)
@@ -140,22 +141,22 @@ func TestSchemaRefusesWhatPostgreSQLRefuses(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	d := deploy(t, s, "wf-2")
-	_, err = s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	_, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Status = "LIVE"
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.ErrorContains(t, err, "sqlite: update deployment: ")
-	e := &store.Execution{WorkflowID: d.WorkflowID, TriggerType: store.TriggerManual, Status: store.ExecutionPending,
+	e := &workflow.Execution{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending,
 		FiredTime: time.Now(), OwnerInstance: "r"}
 	created, err := s.CreateExecution(ctx, e)
 	require.NoError(t, err)
 	require.True(t, created)
-	_, err = s.TransitionExecution(ctx, e.ID, store.Transition{From: []store.ExecutionStatus{store.ExecutionPending},
-		To: store.ExecutionSucceeded, Result: []byte(`{"unterminated`)})
+	_, err = s.TransitionExecution(ctx, e.ID, store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending},
+		To: workflow.ExecutionSucceeded, Result: []byte(`{"unterminated`)})
 	require.ErrorContains(t, err, "sqlite: transition execution: ")
 	got, err := s.GetExecution(ctx, e.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.ExecutionPending, got.Status)
+	require.Equal(t, workflow.ExecutionPending, got.Status)
 	require.Equal(t, d.Triggers[0].ID, got.TriggerID, "the MANUAL execution goes to the first MANUAL trigger")
 }
 
@@ -169,19 +170,19 @@ func TestFailedCalls(t *testing.T) {
 	cancel()
 	id := d.ID
 	checks := map[string]error{}
-	checks["CreateDeployment"] = s.CreateDeployment(ctx, &store.Deployment{WorkflowID: "wf-2", Status: store.StatusDraft,
-		Definition: []byte(`{}`)}, store.Event{})
-	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) { return store.Event{}, nil })
+	checks["CreateDeployment"] = s.CreateDeployment(ctx, &workflow.Deployment{WorkflowID: "wf-2", Status: workflow.StatusDraft,
+		Definition: []byte(`{}`)}, workflow.Event{})
+	_, checks["UpdateDeployment"] = s.UpdateDeployment(ctx, id, func(*workflow.Deployment) (workflow.Event, error) { return workflow.Event{}, nil })
 	_, checks["GetDeployment"] = s.GetDeployment(ctx, id)
 	_, checks["GetActiveDeployment"] = s.GetActiveDeployment(ctx, "wf-1")
-	_, checks["ListDeployments"] = s.ListDeployments(ctx, store.ListFilter{})
+	_, checks["ListDeployments"] = s.ListDeployments(ctx, workflow.ListFilter{})
 	_, checks["ListEvents"] = s.ListEvents(ctx, id)
 	_, checks["LastExecution"] = s.LastExecution(ctx, id)
 	_, checks["CountUnfinishedExecutions"] = s.CountUnfinishedExecutions(ctx, id)
 	_, checks["ListCronTriggers"] = s.ListCronTriggers(ctx, "")
 	_, checks["ListWebhookTriggers"] = s.ListWebhookTriggers(ctx, "")
 	_, checks["ExpireIdempotencyKey"] = s.ExpireIdempotencyKey(ctx, id, time.Now())
-	_, checks["CreateExecution"] = s.CreateExecution(ctx, &store.Execution{WorkflowID: "wf-1"})
+	_, checks["CreateExecution"] = s.CreateExecution(ctx, &workflow.Execution{WorkflowID: "wf-1"})
 	_, checks["FindExecutionByKey"] = s.FindExecutionByKey(ctx, "wf-1", "k")
 	_, checks["TransitionExecution"] = s.TransitionExecution(ctx, id, store.Transition{})
 	_, checks["TakeTurn"] = s.TakeTurn(ctx, id, "r")
@@ -190,7 +191,7 @@ func TestFailedCalls(t *testing.T) {
 	_, checks["AdoptExecutions"] = s.AdoptExecutions(ctx, "r", time.Minute, 1)
 	checks["ReleaseLeases"] = s.ReleaseLeases(ctx, "r", []string{id})
 	_, checks["GetExecution"] = s.GetExecution(ctx, id)
-	_, checks["ListExecutions"] = s.ListExecutions(ctx, store.ExecutionFilter{})
+	_, checks["ListExecutions"] = s.ListExecutions(ctx, workflow.ExecutionFilter{})
 	_, checks["UnfinishedByStatus"] = s.UnfinishedByStatus(ctx)
 	_, checks["DeploymentStats"] = s.DeploymentStats(ctx, time.Time{})
 	_, checks["CronFireStats"] = s.CronFireStats(ctx, time.Time{}, time.Now())

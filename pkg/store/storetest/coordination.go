@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 var coordinationCases = []testCase{
@@ -35,7 +36,7 @@ const clockSlack = 2 * time.Second
 
 // requireLeaseWithin checks that e's lease ends within [from, to], give or
 // take clockSlack.
-func requireLeaseWithin(t *testing.T, e *store.Execution, from, to time.Time) {
+func requireLeaseWithin(t *testing.T, e *workflow.Execution, from, to time.Time) {
 	t.Helper()
 	require.NotNil(t, e.LeaseExpiresAt, "execution %s has no lease", e.ID)
 	require.False(t, e.LeaseExpiresAt.Before(from.Add(-clockSlack)) || e.LeaseExpiresAt.After(to.Add(clockSlack)),
@@ -44,7 +45,7 @@ func requireLeaseWithin(t *testing.T, e *store.Execution, from, to time.Time) {
 
 // leased creates an execution of d in status (PENDING or RUNNING), fired at
 // fired, owned by owner until lease, and returns it as stored.
-func leased(t *testing.T, s Store, d *store.Deployment, status store.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *store.Execution {
+func leased(t *testing.T, s Store, d *workflow.Deployment, status workflow.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *workflow.Execution {
 	t.Helper()
 	e := execution(d, fired, owner, lease)
 	e.Status = status
@@ -53,17 +54,17 @@ func leased(t *testing.T, s Store, d *store.Deployment, status store.ExecutionSt
 
 // ended creates an execution of d owned by owner until lease and ends it in
 // status.
-func ended(t *testing.T, s Store, d *store.Deployment, status store.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *store.Execution {
+func ended(t *testing.T, s Store, d *workflow.Deployment, status workflow.ExecutionStatus, fired time.Time, owner string, lease *time.Time) *workflow.Execution {
 	t.Helper()
-	e := leased(t, s, d, store.ExecutionRunning, fired, owner, lease)
+	e := leased(t, s, d, workflow.ExecutionRunning, fired, owner, lease)
 	return finish(t, s, e.ID, status)
 }
 
-func from(ss ...store.ExecutionStatus) []store.ExecutionStatus { return ss }
+func from(ss ...workflow.ExecutionStatus) []workflow.ExecutionStatus { return ss }
 
 func testTransitionExecution(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-move", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-move", workflow.StatusDeployed))
 	lease := base.Add(time.Hour)
 	started := base.Add(3*time.Second + 250*time.Microsecond)
 	finished := base.Add(time.Minute)
@@ -77,21 +78,21 @@ func testTransitionExecution(t *testing.T, s Store) {
 	}
 	running := func(owner string) string {
 		id := pending(owner)
-		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning,
+		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning,
 			EngineExecutionID: "engine-1", StartedTime: ptr(started)})
 		require.NoError(t, err)
 		return id
 	}
 	full := func() string {
 		id := running("replica-1")
-		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionRunning,
+		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionRunning,
 			FinishedTime: ptr(finished), ErrorMessage: "retrying", SkipReason: "overlap", Result: json.RawMessage(`{"partial": true}`)})
 		require.NoError(t, err)
 		return id
 	}
 	succeeded := func() string {
 		id := running("replica-1")
-		finish(t, s, id, store.ExecutionSucceeded)
+		finish(t, s, id, workflow.ExecutionSucceeded)
 		return id
 	}
 
@@ -101,107 +102,107 @@ func testTransitionExecution(t *testing.T, s Store) {
 		t     store.Transition
 		stale bool
 		// want edits the row as it was into the expected one.
-		want func(e *store.Execution)
+		want func(e *workflow.Execution)
 	}{
 		{
 			name: "pending to running sets the engine id and start",
 			row:  func() string { return pending("replica-1") },
-			t: store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1",
 				EngineExecutionID: "engine-7", StartedTime: ptr(started)},
-			want: func(e *store.Execution) {
-				e.Status, e.EngineExecutionID, e.StartedTime = store.ExecutionRunning, "engine-7", ptr(started)
+			want: func(e *workflow.Execution) {
+				e.Status, e.EngineExecutionID, e.StartedTime = workflow.ExecutionRunning, "engine-7", ptr(started)
 			},
 		},
 		{
 			name: "one of several expected statuses",
 			row:  func() string { return running("replica-1") },
-			t:    store.Transition{From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionRunning},
-			want: func(*store.Execution) {},
+			t:    store.Transition{From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionRunning},
+			want: func(*workflow.Execution) {},
 		},
 		{
 			name:  "status not expected",
 			row:   func() string { return running("replica-1") },
-			t:     store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name:  "no expected status",
 			row:   func() string { return pending("replica-1") },
-			t:     store.Transition{To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name:  "another owner's row",
 			row:   func() string { return running("replica-1") },
-			t:     store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "replica-2", FinishedTime: ptr(finished)},
+			t:     store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-2", FinishedTime: ptr(finished)},
 			stale: true,
 		},
 		{
 			name:  "owner names compare whole",
 			row:   func() string { return running("replica-1") },
-			t:     store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "replica"},
+			t:     store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica"},
 			stale: true,
 		},
 		{
 			name:  "an owner expected, the row has none",
 			row:   func() string { return pending("") },
-			t:     store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1"},
+			t:     store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1"},
 			stale: true,
 		},
 		{
 			name: "no owner expected matches any owner",
 			row:  func() string { return running("replica-1") },
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionCancelled,
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionCancelled,
 				FinishedTime: ptr(finished), ErrorMessage: "cancelled: by user"},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = store.ExecutionCancelled, ptr(finished), "cancelled: by user", nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = workflow.ExecutionCancelled, ptr(finished), "cancelled: by user", nil
 			},
 		},
 		{
 			name: "no owner expected matches a row without one",
 			row:  func() string { return pending("") },
-			t:    store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning, EngineExecutionID: "engine-2"},
-			want: func(e *store.Execution) { e.Status, e.EngineExecutionID = store.ExecutionRunning, "engine-2" },
+			t:    store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, EngineExecutionID: "engine-2"},
+			want: func(e *workflow.Execution) { e.Status, e.EngineExecutionID = workflow.ExecutionRunning, "engine-2" },
 		},
 		{
 			name: "terminal status ends the lease, keeps the owner, stores the result",
 			row:  func() string { return running("replica-1") },
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionSucceeded, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1",
 				FinishedTime: ptr(finished), Result: json.RawMessage(`{"out": {"rows": [1, 2, 3]}, "ok": true}`)},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.LeaseExpiresAt = store.ExecutionSucceeded, ptr(finished), nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.LeaseExpiresAt = workflow.ExecutionSucceeded, ptr(finished), nil
 				e.Result = json.RawMessage(`{"ok": true, "out": {"rows": [1, 2, 3]}}`)
 			},
 		},
 		{
 			name: "skipped with its reason",
 			row:  func() string { return pending("replica-1") },
-			t: store.Transition{From: from(store.ExecutionPending), To: store.ExecutionSkipped, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionSkipped, Owner: "replica-1",
 				FinishedTime: ptr(base), SkipReason: "overlap: SKIP"},
-			want: func(e *store.Execution) {
-				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = store.ExecutionSkipped, ptr(base), "overlap: SKIP", nil
+			want: func(e *workflow.Execution) {
+				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = workflow.ExecutionSkipped, ptr(base), "overlap: SKIP", nil
 			},
 		},
 		{
 			name: "unset fields keep their values",
 			row:  full,
-			t:    store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionRunning, Owner: "replica-1"},
-			want: func(*store.Execution) {},
+			t:    store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionRunning, Owner: "replica-1"},
+			want: func(*workflow.Execution) {},
 		},
 		{
 			name: "unset fields keep their values at the end too",
 			row:  full,
-			t:    store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionTimedOut, Owner: "replica-1"},
-			want: func(e *store.Execution) { e.Status, e.LeaseExpiresAt = store.ExecutionTimedOut, nil },
+			t:    store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionTimedOut, Owner: "replica-1"},
+			want: func(e *workflow.Execution) { e.Status, e.LeaseExpiresAt = workflow.ExecutionTimedOut, nil },
 		},
 		{
 			name: "set fields replace the values",
 			row:  full,
-			t: store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "replica-1",
+			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-1",
 				EngineExecutionID: "engine-9", StartedTime: ptr(started.Add(time.Second)), FinishedTime: ptr(finished.Add(time.Second)),
 				ErrorMessage: "node n1 failed", SkipReason: "none", Result: json.RawMessage(`{"error": "boom"}`)},
-			want: func(e *store.Execution) {
-				e.Status, e.LeaseExpiresAt, e.EngineExecutionID = store.ExecutionFailed, nil, "engine-9"
+			want: func(e *workflow.Execution) {
+				e.Status, e.LeaseExpiresAt, e.EngineExecutionID = workflow.ExecutionFailed, nil, "engine-9"
 				e.StartedTime, e.FinishedTime = ptr(started.Add(time.Second)), ptr(finished.Add(time.Second))
 				e.ErrorMessage, e.SkipReason, e.Result = "node n1 failed", "none", json.RawMessage(`{"error": "boom"}`)
 			},
@@ -209,14 +210,14 @@ func testTransitionExecution(t *testing.T, s Store) {
 		{
 			name: "a terminal row is not moved by a late writer",
 			row:  succeeded,
-			t: store.Transition{From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionFailed,
+			t: store.Transition{From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionFailed,
 				FinishedTime: ptr(finished.Add(time.Hour)), ErrorMessage: "late"},
 			stale: true,
 		},
 		{
 			name: "a terminal row is not moved even when its status is expected",
 			row:  succeeded,
-			t: store.Transition{From: from(store.ExecutionSucceeded, store.ExecutionRunning), To: store.ExecutionRunning,
+			t: store.Transition{From: from(workflow.ExecutionSucceeded, workflow.ExecutionRunning), To: workflow.ExecutionRunning,
 				ErrorMessage: "revived"},
 			stale: true,
 		},
@@ -246,21 +247,21 @@ func testTransitionExecution(t *testing.T, s Store) {
 
 func testTransitionLife(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-life", store.StatusDeployed))
-	id := leased(t, s, d, store.ExecutionPending, base, "replica-1", ptr(time.Now().Add(time.Hour))).ID
+	d := mustCreate(t, s, newDeployment("wf-life", workflow.StatusDeployed))
+	id := leased(t, s, d, workflow.ExecutionPending, base, "replica-1", ptr(time.Now().Add(time.Hour))).ID
 	row, err := s.TransitionExecution(ctx, strings.ToUpper(id), store.Transition{
-		From: from(store.ExecutionPending), To: store.ExecutionRunning, Owner: "replica-1", StartedTime: ptr(base)})
+		From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1", StartedTime: ptr(base)})
 	require.NoError(t, err, "an upper-case UUID is the same id")
 	require.Equal(t, id, row.ID)
 	row, err = s.TransitionExecution(ctx, id, store.Transition{
-		From: from(store.ExecutionRunning), To: store.ExecutionSucceeded, Owner: "replica-1", FinishedTime: ptr(base.Add(time.Minute))})
+		From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1", FinishedTime: ptr(base.Add(time.Minute))})
 	require.NoError(t, err)
 	require.Nil(t, row.LeaseExpiresAt, "a terminal status ends the lease")
 	require.Equal(t, "replica-1", row.OwnerInstance)
-	for _, status := range []store.ExecutionStatus{store.ExecutionRunning, store.ExecutionFailed, store.ExecutionCancelled, store.ExecutionSucceeded} {
+	for _, status := range []workflow.ExecutionStatus{workflow.ExecutionRunning, workflow.ExecutionFailed, workflow.ExecutionCancelled, workflow.ExecutionSucceeded} {
 		for _, owner := range []string{"", "replica-1"} {
 			_, err := s.TransitionExecution(ctx, id, store.Transition{
-				From: from(store.ExecutionPending, store.ExecutionRunning, store.ExecutionSucceeded), To: status, Owner: owner})
+				From: from(workflow.ExecutionPending, workflow.ExecutionRunning, workflow.ExecutionSucceeded), To: status, Owner: owner})
 			require.ErrorIs(t, err, store.ErrStale, "to %s by %q", status, owner)
 		}
 	}
@@ -280,10 +281,10 @@ func testTransitionLife(t *testing.T, s Store) {
 
 func testTransitionMissing(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-none", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-none", workflow.StatusDeployed))
 	for _, id := range []string{"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "not-a-uuid", "", d.ID} {
 		got, err := s.TransitionExecution(ctx, id, store.Transition{
-			From: from(store.ExecutionPending, store.ExecutionRunning), To: store.ExecutionRunning})
+			From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionRunning})
 		require.ErrorIs(t, err, store.ErrStale, "id %q", id)
 		require.Nil(t, got)
 	}
@@ -301,11 +302,11 @@ func takeTurn(ctx context.Context, s Store, id, owner string) (string, error) {
 
 func testTakeTurn(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-turn", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-turn-other", store.StatusDeployed))
-	a := leased(t, s, d, store.ExecutionPending, base, "r1", nil).ID
-	b := leased(t, s, d, store.ExecutionPending, base, "r1", nil).ID
-	c := leased(t, s, other, store.ExecutionPending, base, "r1", nil).ID
+	d := mustCreate(t, s, newDeployment("wf-turn", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-turn-other", workflow.StatusDeployed))
+	a := leased(t, s, d, workflow.ExecutionPending, base, "r1", nil).ID
+	b := leased(t, s, d, workflow.ExecutionPending, base, "r1", nil).ID
+	c := leased(t, s, other, workflow.ExecutionPending, base, "r1", nil).ID
 	require.False(t, mustGetExecution(t, s, a).HoldsTurn, "a new execution holds no turn")
 
 	holder, err := s.TakeTurn(ctx, a, "r1")
@@ -330,7 +331,7 @@ func testTakeTurn(t *testing.T, s Store) {
 	}
 
 	// The turn holds while running; a RUNNING execution takes none.
-	_, err = s.TransitionExecution(ctx, a, store.Transition{From: from(store.ExecutionPending), To: store.ExecutionRunning})
+	_, err = s.TransitionExecution(ctx, a, store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning})
 	require.NoError(t, err)
 	require.True(t, mustGetExecution(t, s, a).HoldsTurn)
 	holder, err = s.TakeTurn(ctx, b, "r1")
@@ -339,7 +340,7 @@ func testTakeTurn(t *testing.T, s Store) {
 	_, err = s.TakeTurn(ctx, a, "r1")
 	require.ErrorIs(t, err, store.ErrStale, "a RUNNING execution is not PENDING")
 
-	finish(t, s, a, store.ExecutionSucceeded)
+	finish(t, s, a, workflow.ExecutionSucceeded)
 	holder, err = s.TakeTurn(ctx, b, "r1")
 	require.NoError(t, err)
 	require.Empty(t, holder, "an execution gives its turn up by ending")
@@ -355,11 +356,11 @@ func testTakeTurn(t *testing.T, s Store) {
 
 func testTakeTurnConcurrently(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-turn", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-turn", workflow.StatusDeployed))
 	for round := range 3 {
 		ids := make([]string, 8)
 		for i := range ids {
-			ids[i] = leased(t, s, d, store.ExecutionPending, base.Add(time.Duration(round)*time.Minute), "r1", nil).ID
+			ids[i] = leased(t, s, d, workflow.ExecutionPending, base.Add(time.Duration(round)*time.Minute), "r1", nil).ID
 		}
 		holders := make([]string, len(ids))
 		errs := make([]error, len(ids))
@@ -388,21 +389,21 @@ func testTakeTurnConcurrently(t *testing.T, s Store) {
 		}
 		// The round's executions end, freeing the turn for the next.
 		for _, id := range ids {
-			finish(t, s, id, store.ExecutionSkipped)
+			finish(t, s, id, workflow.ExecutionSkipped)
 		}
 	}
 }
 
 func testListUnfinished(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-open", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-open-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-open", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-open-other", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
 
 	var want []string
 	fired := map[string]time.Time{}
-	add := func(d *store.Deployment, status store.ExecutionStatus, when time.Time, listed bool) {
-		var e *store.Execution
+	add := func(d *workflow.Deployment, status workflow.ExecutionStatus, when time.Time, listed bool) {
+		var e *workflow.Execution
 		if status.Terminal() {
 			e = ended(t, s, d, status, when, "replica-1", ptr(when.Add(time.Minute)))
 		} else {
@@ -414,23 +415,23 @@ func testListUnfinished(t *testing.T, s Store) {
 		}
 	}
 	// Created out of order; three share a fired time.
-	add(d, store.ExecutionRunning, at(5), true)
-	add(d, store.ExecutionSucceeded, at(0), false)
-	add(d, store.ExecutionPending, at(1), true)
-	add(d, store.ExecutionFailed, at(2), false)
-	add(d, store.ExecutionPending, at(3), true)
-	add(d, store.ExecutionRunning, at(3), true)
-	add(d, store.ExecutionPending, at(3), true)
-	add(d, store.ExecutionCancelled, at(4), false)
-	add(d, store.ExecutionTimedOut, at(6), false)
-	add(d, store.ExecutionSkipped, at(7), false)
-	add(other, store.ExecutionRunning, at(0), false)
-	add(other, store.ExecutionPending, at(8), false)
+	add(d, workflow.ExecutionRunning, at(5), true)
+	add(d, workflow.ExecutionSucceeded, at(0), false)
+	add(d, workflow.ExecutionPending, at(1), true)
+	add(d, workflow.ExecutionFailed, at(2), false)
+	add(d, workflow.ExecutionPending, at(3), true)
+	add(d, workflow.ExecutionRunning, at(3), true)
+	add(d, workflow.ExecutionPending, at(3), true)
+	add(d, workflow.ExecutionCancelled, at(4), false)
+	add(d, workflow.ExecutionTimedOut, at(6), false)
+	add(d, workflow.ExecutionSkipped, at(7), false)
+	add(other, workflow.ExecutionRunning, at(0), false)
+	add(other, workflow.ExecutionPending, at(8), false)
 
 	got, err := s.ListUnfinishedExecutions(ctx, "wf-open")
 	require.NoError(t, err)
 	require.ElementsMatch(t, want, idsOf(got))
-	require.True(t, slices.IsSortedFunc(got, func(a, b store.Execution) int { return a.FiredTime.Compare(b.FiredTime) }),
+	require.True(t, slices.IsSortedFunc(got, func(a, b workflow.Execution) int { return a.FiredTime.Compare(b.FiredTime) }),
 		"oldest fired first: %v", got)
 	for _, e := range got {
 		if diff := cmp.Diff(mustGetExecution(t, s, e.ID), &e, jsonEqual); diff != "" {
@@ -445,19 +446,19 @@ func testListUnfinished(t *testing.T, s Store) {
 
 func testRenewLeases(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-renew", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-renew", workflow.StatusDeployed))
 	past, future := ptr(base), ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
-	minePending := leased(t, s, d, store.ExecutionPending, base, "me", past).ID
-	mineRunning := leased(t, s, d, store.ExecutionRunning, base, "me", future).ID
-	mineUnleased := leased(t, s, d, store.ExecutionRunning, base, "me", nil).ID
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		ended(t, s, d, store.ExecutionSucceeded, base, "me", past),       // over
-		ended(t, s, d, store.ExecutionFailed, base, "me", nil),           // over
-		leased(t, s, d, store.ExecutionRunning, base, "replica-2", past), // adopted by another
-		leased(t, s, d, store.ExecutionPending, base, "", nil),           // nobody's
-		leased(t, s, d, store.ExecutionPending, base, "me-too", future),  // owner names compare whole
+	minePending := leased(t, s, d, workflow.ExecutionPending, base, "me", past).ID
+	mineRunning := leased(t, s, d, workflow.ExecutionRunning, base, "me", future).ID
+	mineUnleased := leased(t, s, d, workflow.ExecutionRunning, base, "me", nil).ID
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		ended(t, s, d, workflow.ExecutionSucceeded, base, "me", past),       // over
+		ended(t, s, d, workflow.ExecutionFailed, base, "me", nil),           // over
+		leased(t, s, d, workflow.ExecutionRunning, base, "replica-2", past), // adopted by another
+		leased(t, s, d, workflow.ExecutionPending, base, "", nil),           // nobody's
+		leased(t, s, d, workflow.ExecutionPending, base, "me-too", future),  // owner names compare whole
 	} {
 		untouched[e.ID] = e
 	}
@@ -507,40 +508,40 @@ func testRenewLeases(t *testing.T, s Store) {
 
 func testAdoptExecutions(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-adopt", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-adopt-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-adopt", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-adopt-other", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
 	expired, live := ptr(time.Now().Add(-time.Minute).UTC()), ptr(time.Now().Add(time.Hour).UTC())
 
 	// Adoptable, by fired time: expired leases and none, of any workflow.
 	var adoptable []string
-	originals := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leased(t, s, d, store.ExecutionRunning, at(0), "dead", expired),
-		leased(t, s, other, store.ExecutionPending, at(1), "", nil),
-		leased(t, s, d, store.ExecutionPending, at(2), "dead", expired),
-		leased(t, s, d, store.ExecutionRunning, at(3), "dead", nil),
-		leased(t, s, other, store.ExecutionRunning, at(4), "gone", expired),
+	originals := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leased(t, s, d, workflow.ExecutionRunning, at(0), "dead", expired),
+		leased(t, s, other, workflow.ExecutionPending, at(1), "", nil),
+		leased(t, s, d, workflow.ExecutionPending, at(2), "dead", expired),
+		leased(t, s, d, workflow.ExecutionRunning, at(3), "dead", nil),
+		leased(t, s, other, workflow.ExecutionRunning, at(4), "gone", expired),
 	} {
 		adoptable = append(adoptable, e.ID)
 		originals[e.ID] = e
 	}
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leased(t, s, d, store.ExecutionRunning, at(-10), "alive", live),    // live lease, however old
-		leased(t, s, d, store.ExecutionPending, at(-9), "alive", live),     // live lease
-		ended(t, s, d, store.ExecutionSucceeded, at(-8), "dead", nil),      // over
-		ended(t, s, d, store.ExecutionFailed, at(-7), "dead", expired),     // over
-		ended(t, s, d, store.ExecutionSkipped, at(-6), "", nil),            // over, never owned
-		ended(t, s, d, store.ExecutionCancelled, at(-5), "", expired),      // over
-		ended(t, s, d, store.ExecutionTimedOut, at(-4), "dead", nil),       // over
-		leased(t, s, other, store.ExecutionRunning, at(-3), "alive", live), // live lease
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leased(t, s, d, workflow.ExecutionRunning, at(-10), "alive", live),    // live lease, however old
+		leased(t, s, d, workflow.ExecutionPending, at(-9), "alive", live),     // live lease
+		ended(t, s, d, workflow.ExecutionSucceeded, at(-8), "dead", nil),      // over
+		ended(t, s, d, workflow.ExecutionFailed, at(-7), "dead", expired),     // over
+		ended(t, s, d, workflow.ExecutionSkipped, at(-6), "", nil),            // over, never owned
+		ended(t, s, d, workflow.ExecutionCancelled, at(-5), "", expired),      // over
+		ended(t, s, d, workflow.ExecutionTimedOut, at(-4), "dead", nil),       // over
+		leased(t, s, other, workflow.ExecutionRunning, at(-3), "alive", live), // live lease
 	} {
 		untouched[e.ID] = e
 	}
 
 	const lease = 45 * time.Second
-	check := func(got []store.Execution, before, after time.Time) {
+	check := func(got []workflow.Execution, before, after time.Time) {
 		t.Helper()
 		for _, e := range got {
 			want := *originals[e.ID]
@@ -582,7 +583,7 @@ func testAdoptExecutions(t *testing.T, s Store) {
 		}
 	}
 	// The adopter owns them now: the old owner's writes are refused.
-	_, err = s.TransitionExecution(ctx, adoptable[0], store.Transition{From: from(store.ExecutionRunning), To: store.ExecutionFailed, Owner: "dead"})
+	_, err = s.TransitionExecution(ctx, adoptable[0], store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "dead"})
 	require.ErrorIs(t, err, store.ErrStale)
 	lost, err := s.RenewLeases(ctx, "dead", []string{adoptable[0]}, time.Minute)
 	require.NoError(t, err)
@@ -594,17 +595,17 @@ func testAdoptExecutions(t *testing.T, s Store) {
 // is adopted once per round, by one of them.
 func testAdoptConcurrently(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-race", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-race", workflow.StatusDeployed))
 	const rows = 60
 	var all []string
 	for i := range rows {
-		status := []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning}[i%2]
+		status := []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}[i%2]
 		all = append(all, leased(t, s, d, status, base.Add(time.Duration(i%7)*time.Second), "dead", nil).ID)
 	}
 
 	owners := []string{"replica-a", "replica-b"}
 	for round := range 3 {
-		adopted := make([][]store.Execution, len(owners))
+		adopted := make([][]workflow.Execution, len(owners))
 		errs := make([]error, len(owners))
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -653,20 +654,20 @@ func testAdoptConcurrently(t *testing.T, s Store) {
 
 func testReleaseLeases(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-release", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-release", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
 	live := ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
 	mine := []string{
-		leased(t, s, d, store.ExecutionRunning, at(0), "me", live).ID,
-		leased(t, s, d, store.ExecutionPending, at(1), "me", live).ID,
+		leased(t, s, d, workflow.ExecutionRunning, at(0), "me", live).ID,
+		leased(t, s, d, workflow.ExecutionPending, at(1), "me", live).ID,
 	}
-	untouched := map[string]*store.Execution{}
-	for _, e := range []*store.Execution{
-		leased(t, s, d, store.ExecutionRunning, at(2), "replica-2", live), // another's
-		ended(t, s, d, store.ExecutionSucceeded, at(3), "me", live),       // over
-		leased(t, s, d, store.ExecutionPending, at(4), "", live),          // nobody's
-		leased(t, s, d, store.ExecutionRunning, at(5), "me-too", live),    // owner names compare whole
+	untouched := map[string]*workflow.Execution{}
+	for _, e := range []*workflow.Execution{
+		leased(t, s, d, workflow.ExecutionRunning, at(2), "replica-2", live), // another's
+		ended(t, s, d, workflow.ExecutionSucceeded, at(3), "me", live),       // over
+		leased(t, s, d, workflow.ExecutionPending, at(4), "", live),          // nobody's
+		leased(t, s, d, workflow.ExecutionRunning, at(5), "me-too", live),    // owner names compare whole
 	} {
 		untouched[e.ID] = e
 	}

@@ -17,10 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // ignoreEventIDAndTime leaves out what the store chooses for an event.
-var ignoreEventIDAndTime = cmpopts.IgnoreFields(store.Event{}, "ID", "At")
+var ignoreEventIDAndTime = cmpopts.IgnoreFields(workflow.Event{}, "ID", "At")
 
 // roundedTime accepts a store that keeps times to the microsecond.
 var roundedTime = cmpopts.EquateApproxTime(time.Microsecond)
@@ -48,30 +49,30 @@ var deploymentCases = []testCase{
 func testCreateAndGet(t *testing.T, s Store) {
 	ctx := context.Background()
 	deployedAt := time.Date(2026, 3, 8, 7, 30, 0, 123456789, time.FixedZone("EST", -5*3600))
-	d := &store.Deployment{
+	d := &workflow.Deployment{
 		WorkflowID: "wf-orders",
-		Status:     store.StatusDeployed,
+		Status:     workflow.StatusDeployed,
 		Version:    1,
 		Definition: json.RawMessage(`{"nodes":[{"id":"a","name":"A","type":"TRIGGER"}],"name":"Orders","connections":{}}`),
-		Config: store.Config{
-			OverlapPolicy:           store.OverlapBufferOne,
+		Config: workflow.Config{
+			OverlapPolicy:           workflow.OverlapBufferOne,
 			ExecutionTimeoutSeconds: 600,
 			CatchupWindowSeconds:    120,
 		},
 		DeployedBy: "alice",
 		DeployedAt: &deployedAt,
-		Triggers: []store.Trigger{
-			{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{
+		Triggers: []workflow.Trigger{
+			{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
 				Expression: "30 2 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptr[int32](0)}},
-			{Type: store.TriggerWebhook, Enabled: false, Webhook: &store.WebhookSpec{
+			{Type: workflow.TriggerWebhook, Enabled: false, Webhook: &workflow.WebhookSpec{
 				Path: "/Hooks/Orders", Methods: []string{"POST", "PUT"}, Secrets: []string{"whsec_c2VjcmV0"},
-				ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 30}},
+				ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 30}},
 			manualTrigger(),
 			cronTrigger("@hourly"),
 		},
 	}
 	start := time.Now()
-	require.NoError(t, s.CreateDeployment(ctx, d, store.Event{Action: store.ActionDeploy, Actor: "alice"}))
+	require.NoError(t, s.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy, Actor: "alice"}))
 
 	require.NotEmpty(t, d.ID)
 	if d.CreatedAt.Before(start.Add(-time.Minute)) || d.CreatedAt.After(time.Now().Add(time.Minute)) || !d.UpdatedAt.Equal(d.CreatedAt) {
@@ -104,8 +105,8 @@ func testCreateAndGet(t *testing.T, s Store) {
 
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	wantEvents := []store.Event{{DeploymentID: d.ID, WorkflowID: "wf-orders", Action: store.ActionDeploy,
-		ToStatus: store.StatusDeployed, Version: 1, Actor: "alice"}}
+	wantEvents := []workflow.Event{{DeploymentID: d.ID, WorkflowID: "wf-orders", Action: workflow.ActionDeploy,
+		ToStatus: workflow.StatusDeployed, Version: 1, Actor: "alice"}}
 	if diff := cmp.Diff(wantEvents, events, ignoreEventIDAndTime); diff != "" {
 		t.Errorf("ListEvents (-want +got):\n%s", diff)
 	}
@@ -114,8 +115,8 @@ func testCreateAndGet(t *testing.T, s Store) {
 	}
 
 	// A bare deployment, without triggers, reads back as bare.
-	bare := &store.Deployment{WorkflowID: "wf-bare", Status: store.StatusDraft, Version: 1, Definition: json.RawMessage(`{"nodes": []}`)}
-	require.NoError(t, s.CreateDeployment(ctx, bare, store.Event{Action: store.ActionDeploy}))
+	bare := &workflow.Deployment{WorkflowID: "wf-bare", Status: workflow.StatusDraft, Version: 1, Definition: json.RawMessage(`{"nodes": []}`)}
+	require.NoError(t, s.CreateDeployment(ctx, bare, workflow.Event{Action: workflow.ActionDeploy}))
 	got, err = s.GetDeployment(ctx, bare.ID)
 	require.NoError(t, err)
 	if diff := cmp.Diff(bare, got, jsonEqual, roundedTime); diff != "" {
@@ -125,10 +126,10 @@ func testCreateAndGet(t *testing.T, s Store) {
 
 func testActiveDeploymentConflict(t *testing.T, s Store) {
 	ctx := context.Background()
-	first := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft, webhookTrigger("/a")))
-	mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed)) // another workflow is no conflict
+	first := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft, webhookTrigger("/a")))
+	mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed)) // another workflow is no conflict
 
-	second := newDeployment("wf-1", store.StatusDeployed, webhookTrigger("/b"))
+	second := newDeployment("wf-1", workflow.StatusDeployed, webhookTrigger("/b"))
 	err := s.CreateDeployment(ctx, second, deployEvent())
 	var ae *store.ActiveDeploymentError
 	require.ErrorAs(t, err, &ae)
@@ -139,37 +140,37 @@ func testActiveDeploymentConflict(t *testing.T, s Store) {
 		t.Errorf("failed CreateDeployment filled in ids: %+v", second)
 	}
 	// Nothing of the failed deployment was written: its path is free.
-	mustCreate(t, s, newDeployment("wf-3", store.StatusDeployed, webhookTrigger("/b")))
+	mustCreate(t, s, newDeployment("wf-3", workflow.StatusDeployed, webhookTrigger("/b")))
 
 	// An archived deployment does not count.
-	archived := mustCreate(t, s, newDeployment("wf-1", store.StatusArchived))
+	archived := mustCreate(t, s, newDeployment("wf-1", workflow.StatusArchived))
 	got, err := s.GetActiveDeployment(ctx, "wf-1")
 	require.NoError(t, err)
 	require.Equal(t, first.ID, got.ID)
 
-	_, err = s.UpdateDeployment(ctx, first.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	_, err = s.UpdateDeployment(ctx, first.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
 	_, err = s.GetActiveDeployment(ctx, "wf-1")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	second = newDeployment("wf-1", store.StatusDeployed, webhookTrigger("/c"))
+	second = newDeployment("wf-1", workflow.StatusDeployed, webhookTrigger("/c"))
 	require.NoError(t, s.CreateDeployment(ctx, second, deployEvent()))
 	got, err = s.GetActiveDeployment(ctx, "wf-1")
 	require.NoError(t, err)
 	require.Equal(t, second.ID, got.ID)
 
 	// Reviving an archived deployment while another is active conflicts too.
-	_, err = s.UpdateDeployment(ctx, archived.ID, setStatus(store.StatusDraft, store.ActionUpdate))
+	_, err = s.UpdateDeployment(ctx, archived.ID, setStatus(workflow.StatusDraft, workflow.ActionUpdate))
 	require.ErrorAs(t, err, &ae)
 	if diff := cmp.Diff(&store.ActiveDeploymentError{WorkflowID: "wf-1", DeploymentID: second.ID}, ae); diff != "" {
 		t.Errorf("ActiveDeploymentError from UpdateDeployment (-want +got):\n%s", diff)
 	}
 	got, err = s.GetDeployment(ctx, archived.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.StatusArchived, got.Status, "the refused revival wrote nothing")
+	require.Equal(t, workflow.StatusArchived, got.Status, "the refused revival wrote nothing")
 	// Updating an archived deployment otherwise is fine.
-	_, err = s.UpdateDeployment(ctx, archived.ID, func(d *store.Deployment) (store.Event, error) {
+	_, err = s.UpdateDeployment(ctx, archived.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.DeployedBy = "carol"
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
 	got, err = s.GetActiveDeployment(ctx, "wf-1")
@@ -179,9 +180,9 @@ func testActiveDeploymentConflict(t *testing.T, s Store) {
 
 func testWebhookPathConflict(t *testing.T, s Store) {
 	ctx := context.Background()
-	owner := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, webhookTrigger("/Hooks/Orders")))
+	owner := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, webhookTrigger("/Hooks/Orders")))
 
-	clash := newDeployment("wf-2", store.StatusDraft, cronTrigger("* * * * *"), webhookTrigger("/hooks/ORDERS"))
+	clash := newDeployment("wf-2", workflow.StatusDraft, cronTrigger("* * * * *"), webhookTrigger("/hooks/ORDERS"))
 	err := s.CreateDeployment(ctx, clash, deployEvent())
 	var we *store.WebhookPathError
 	require.ErrorAs(t, err, &we)
@@ -193,10 +194,10 @@ func testWebhookPathConflict(t *testing.T, s Store) {
 	}
 
 	// An archived deployment may share a path with an active one...
-	mustCreate(t, s, newDeployment("wf-3", store.StatusArchived, webhookTrigger("/hooks/orders")))
+	mustCreate(t, s, newDeployment("wf-3", workflow.StatusArchived, webhookTrigger("/hooks/orders")))
 
 	// ...and one path twice in a deployment is a clash with itself.
-	twice := newDeployment("wf-4", store.StatusDraft, webhookTrigger("/x"), webhookTrigger("/X"))
+	twice := newDeployment("wf-4", workflow.StatusDraft, webhookTrigger("/x"), webhookTrigger("/X"))
 	err = s.CreateDeployment(ctx, twice, deployEvent())
 	require.ErrorAs(t, err, &we)
 	if we.Path != "/X" || we.DeploymentID == "" {
@@ -204,10 +205,10 @@ func testWebhookPathConflict(t *testing.T, s Store) {
 	}
 
 	// Adding the path in an update clashes too, and writes nothing.
-	other := mustCreate(t, s, newDeployment("wf-5", store.StatusDeployed, webhookTrigger("/other")))
-	_, err = s.UpdateDeployment(ctx, other.ID, func(d *store.Deployment) (store.Event, error) {
+	other := mustCreate(t, s, newDeployment("wf-5", workflow.StatusDeployed, webhookTrigger("/other")))
+	_, err = s.UpdateDeployment(ctx, other.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Triggers = append(d.Triggers, webhookTrigger("/HOOKS/orders"))
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.ErrorAs(t, err, &we)
 	if diff := cmp.Diff(&store.WebhookPathError{Path: "/HOOKS/orders", DeploymentID: owner.ID}, we); diff != "" {
@@ -218,15 +219,15 @@ func testWebhookPathConflict(t *testing.T, s Store) {
 	require.Len(t, got.Triggers, 1, "the refused update wrote nothing")
 
 	// Archiving the owner frees the path.
-	_, err = s.UpdateDeployment(ctx, owner.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	_, err = s.UpdateDeployment(ctx, owner.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
-	clash.Triggers = []store.Trigger{webhookTrigger("/hooks/ORDERS")}
+	clash.Triggers = []workflow.Trigger{webhookTrigger("/hooks/ORDERS")}
 	require.NoError(t, s.CreateDeployment(ctx, clash, deployEvent()))
 
 	// And the archived owner cannot come back while the path is taken.
-	_, err = s.UpdateDeployment(ctx, owner.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusDeployed
-		return store.Event{Action: store.ActionUpdate}, nil
+	_, err = s.UpdateDeployment(ctx, owner.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusDeployed
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.ErrorAs(t, err, &we)
 	if diff := cmp.Diff(&store.WebhookPathError{Path: "/Hooks/Orders", DeploymentID: clash.ID}, we); diff != "" {
@@ -237,11 +238,11 @@ func testWebhookPathConflict(t *testing.T, s Store) {
 func testConcurrentCreate(t *testing.T, s Store) {
 	ctx := context.Background()
 	const n = 8
-	ds := make([]*store.Deployment, n)
+	ds := make([]*workflow.Deployment, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		ds[i] = newDeployment("wf-race", store.StatusDeployed, webhookTrigger(fmt.Sprintf("/race/%d", i)))
+		ds[i] = newDeployment("wf-race", workflow.StatusDeployed, webhookTrigger(fmt.Sprintf("/race/%d", i)))
 		wg.Go(func() {
 			for {
 				ds[i].ID = ""
@@ -273,24 +274,24 @@ func testConcurrentCreate(t *testing.T, s Store) {
 
 func testUpdateLifecycle(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft, cronTrigger("0 * * * *"), webhookTrigger("/life")))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft, cronTrigger("0 * * * *"), webhookTrigger("/life")))
 	deployedAt := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 
 	steps := []struct {
 		action string
 		m      store.Mutation
-		want   store.DeploymentStatus
+		want   workflow.DeploymentStatus
 	}{
-		{store.ActionPromote, func(d *store.Deployment) (store.Event, error) {
-			d.Status, d.DeployedAt = store.StatusDeployed, &deployedAt
+		{workflow.ActionPromote, func(d *workflow.Deployment) (workflow.Event, error) {
+			d.Status, d.DeployedAt = workflow.StatusDeployed, &deployedAt
 			d.Version++
-			d.Config.OverlapPolicy = store.OverlapAllowAll
+			d.Config.OverlapPolicy = workflow.OverlapAllowAll
 			d.Definition = definition("Renamed")
-			return store.Event{Action: store.ActionPromote, Actor: "bob", At: deployedAt}, nil
-		}, store.StatusDeployed},
-		{store.ActionPause, setStatus(store.StatusPaused, store.ActionPause), store.StatusPaused},
-		{store.ActionResume, setStatus(store.StatusDeployed, store.ActionResume), store.StatusDeployed},
-		{store.ActionArchive, setStatus(store.StatusArchived, store.ActionArchive), store.StatusArchived},
+			return workflow.Event{Action: workflow.ActionPromote, Actor: "bob", At: deployedAt}, nil
+		}, workflow.StatusDeployed},
+		{workflow.ActionPause, setStatus(workflow.StatusPaused, workflow.ActionPause), workflow.StatusPaused},
+		{workflow.ActionResume, setStatus(workflow.StatusDeployed, workflow.ActionResume), workflow.StatusDeployed},
+		{workflow.ActionArchive, setStatus(workflow.StatusArchived, workflow.ActionArchive), workflow.StatusArchived},
 	}
 	prev := d
 	for i, step := range steps {
@@ -300,7 +301,7 @@ func testUpdateLifecycle(t *testing.T, s Store) {
 		want.Status, want.Version, want.UpdatedAt = step.want, prev.Version+1, got.UpdatedAt
 		if i == 0 {
 			want.DeployedAt = &deployedAt
-			want.Config.OverlapPolicy = store.OverlapAllowAll
+			want.Config.OverlapPolicy = workflow.OverlapAllowAll
 			want.Definition = definition("Renamed")
 		}
 		if diff := cmp.Diff(&want, got, jsonEqual, roundedTime); diff != "" {
@@ -326,15 +327,15 @@ func testUpdateLifecycle(t *testing.T, s Store) {
 
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	ev := func(action string, from, to store.DeploymentStatus, version int64, actor string) store.Event {
-		return store.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: action, FromStatus: from, ToStatus: to, Version: version, Actor: actor}
+	ev := func(action string, from, to workflow.DeploymentStatus, version int64, actor string) workflow.Event {
+		return workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: action, FromStatus: from, ToStatus: to, Version: version, Actor: actor}
 	}
-	want := []store.Event{
-		ev(store.ActionDeploy, "", store.StatusDraft, 1, "alice"),
-		ev(store.ActionPromote, store.StatusDraft, store.StatusDeployed, 2, "bob"),
-		ev(store.ActionPause, store.StatusDeployed, store.StatusPaused, 3, "bob"),
-		ev(store.ActionResume, store.StatusPaused, store.StatusDeployed, 4, "bob"),
-		ev(store.ActionArchive, store.StatusDeployed, store.StatusArchived, 5, "bob"),
+	want := []workflow.Event{
+		ev(workflow.ActionDeploy, "", workflow.StatusDraft, 1, "alice"),
+		ev(workflow.ActionPromote, workflow.StatusDraft, workflow.StatusDeployed, 2, "bob"),
+		ev(workflow.ActionPause, workflow.StatusDeployed, workflow.StatusPaused, 3, "bob"),
+		ev(workflow.ActionResume, workflow.StatusPaused, workflow.StatusDeployed, 4, "bob"),
+		ev(workflow.ActionArchive, workflow.StatusDeployed, workflow.StatusArchived, 5, "bob"),
 	}
 	if diff := cmp.Diff(want, events, ignoreEventIDAndTime); diff != "" {
 		t.Errorf("ListEvents (-want +got):\n%s", diff)
@@ -351,11 +352,11 @@ func testUpdateLifecycle(t *testing.T, s Store) {
 
 func testUpdateEventOverrides(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDraft))
-	_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft))
+	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.ID, d.WorkflowID = "ignored", "ignored" // not writable
 		d.Version = 7
-		return store.Event{Action: store.ActionUpdate, FromStatus: store.StatusPaused, ToStatus: store.StatusDeployed, Version: 9}, nil
+		return workflow.Event{Action: workflow.ActionUpdate, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9}, nil
 	})
 	require.NoError(t, err)
 	got, err := s.GetDeployment(ctx, d.ID)
@@ -365,8 +366,8 @@ func testUpdateEventOverrides(t *testing.T, s Store) {
 	}
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
-	want := store.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: store.ActionUpdate,
-		FromStatus: store.StatusPaused, ToStatus: store.StatusDeployed, Version: 9}
+	want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: workflow.ActionUpdate,
+		FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9}
 	if diff := cmp.Diff(want, events[len(events)-1], ignoreEventIDAndTime); diff != "" {
 		t.Errorf("recorded event (-want +got):\n%s", diff)
 	}
@@ -374,16 +375,16 @@ func testUpdateEventOverrides(t *testing.T, s Store) {
 
 func testUpdateRollsBack(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/keep")))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed, cronTrigger("@daily"), webhookTrigger("/keep")))
 	before, err := s.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)
 
 	errRefused := errors.New("refused")
-	got, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
-		d.Status = store.StatusArchived
+	got, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = workflow.StatusArchived
 		d.Version = 99
-		d.Triggers = []store.Trigger{manualTrigger()}
-		return store.Event{Action: store.ActionArchive}, errRefused
+		d.Triggers = []workflow.Trigger{manualTrigger()}
+		return workflow.Event{Action: workflow.ActionArchive}, errRefused
 	})
 	if !errors.Is(err, errRefused) || got != nil {
 		t.Fatalf("UpdateDeployment = %v, %v; want nil and the mutation's error", got, err)
@@ -400,7 +401,7 @@ func testUpdateRollsBack(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, d.ID, active.ID)
 	// The webhook path is still the deployment's.
-	err = s.CreateDeployment(ctx, newDeployment("wf-2", store.StatusDraft, webhookTrigger("/keep")), deployEvent())
+	err = s.CreateDeployment(ctx, newDeployment("wf-2", workflow.StatusDraft, webhookTrigger("/keep")), deployEvent())
 	var we *store.WebhookPathError
 	require.ErrorAs(t, err, &we)
 }
@@ -412,19 +413,19 @@ var errVersion = errors.New("version conflict")
 // expectVersion is the service's optimistic check: the mutation sees the
 // stored version, under the lock, and refuses a stale one.
 func expectVersion(expected int64) store.Mutation {
-	return func(d *store.Deployment) (store.Event, error) {
+	return func(d *workflow.Deployment) (workflow.Event, error) {
 		if d.Version != expected {
-			return store.Event{}, errVersion
+			return workflow.Event{}, errVersion
 		}
 		d.Version++
 		d.DeployedBy = fmt.Sprintf("v%d", expected)
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	}
 }
 
 func testUpdateExpectedVersion(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
 
 	got, err := s.UpdateDeployment(ctx, d.ID, expectVersion(1))
 	require.NoError(t, err)
@@ -466,57 +467,57 @@ func testUpdateExpectedVersion(t *testing.T, s Store) {
 
 func testUpdateTriggers(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed,
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed,
 		cronTrigger("0 0 * * *"), webhookTrigger("/one"), manualTrigger(), webhookTrigger("/two")))
 	cron, one, manual, two := d.Triggers[0], d.Triggers[1], d.Triggers[2], d.Triggers[3]
 
 	// An unchanged list keeps the triggers and their ids.
-	got, err := s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusDeployed, store.ActionUpdate))
+	got, err := s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusDeployed, workflow.ActionUpdate))
 	require.NoError(t, err)
 	if diff := cmp.Diff(d.Triggers, got.Triggers); diff != "" {
 		t.Errorf("unchanged triggers (-want +got):\n%s", diff)
 	}
 
 	// Edits in place, through the specs' pointers too, are written.
-	got, err = s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	got, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Triggers[0].Cron.Expression = "0 12 * * *"
 		d.Triggers[0].Cron.JitterWindowSeconds = ptr[int32](300)
 		d.Triggers[1].Webhook.Methods = []string{"POST"}
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
-	got, err = s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	got, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		*d.Triggers[0].Cron.JitterWindowSeconds = 60
 		d.Triggers[1].Webhook.Methods[0] = "PUT"
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
-	cron.Cron = &store.CronSpec{Expression: "0 12 * * *", JitterWindowSeconds: ptr[int32](60)}
-	one.Webhook = &store.WebhookSpec{Path: "/one", Methods: []string{"PUT"}}
-	if diff := cmp.Diff([]store.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
+	cron.Cron = &workflow.CronSpec{Expression: "0 12 * * *", JitterWindowSeconds: ptr[int32](60)}
+	one.Webhook = &workflow.WebhookSpec{Path: "/one", Methods: []string{"PUT"}}
+	if diff := cmp.Diff([]workflow.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
 		t.Errorf("triggers edited in place (-want +got):\n%s", diff)
 	}
 
 	// Replace: drop the cron trigger, swap the webhooks' paths and reorder
 	// them, disable the manual trigger, add a new cron trigger.
 	added := cronTrigger("*/5 * * * *")
-	got, err = s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	got, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		one, manual, two := d.Triggers[1], d.Triggers[2], d.Triggers[3]
 		one.Webhook.Path, two.Webhook.Path = "/TWO", "/one"
 		manual.Enabled = false
-		d.Triggers = []store.Trigger{two, added, one, manual}
-		return store.Event{Action: store.ActionUpdate}, nil
+		d.Triggers = []workflow.Trigger{two, added, one, manual}
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
-	one.Webhook = &store.WebhookSpec{Path: "/TWO", Methods: []string{"PUT"}}
-	two.Webhook = &store.WebhookSpec{Path: "/one"}
+	one.Webhook = &workflow.WebhookSpec{Path: "/TWO", Methods: []string{"PUT"}}
+	two.Webhook = &workflow.WebhookSpec{Path: "/one"}
 	manual.Enabled = false
 	require.Len(t, got.Triggers, 4)
 	added.ID, added.DeploymentID = got.Triggers[1].ID, d.ID
 	if added.ID == "" || slices.Contains([]string{cron.ID, one.ID, two.ID, manual.ID}, added.ID) {
 		t.Errorf("added trigger id %q, want a new id", added.ID)
 	}
-	want := []store.Trigger{two, added, one, manual}
+	want := []workflow.Trigger{two, added, one, manual}
 	if diff := cmp.Diff(want, got.Triggers); diff != "" {
 		t.Errorf("replaced triggers (-want +got):\n%s", diff)
 	}
@@ -530,19 +531,19 @@ func testUpdateTriggers(t *testing.T, s Store) {
 	require.Equal(t, []string{added.ID}, cronIDs(crons), "the dropped cron trigger is gone")
 
 	// Another deployment's trigger, or one listed twice, is refused.
-	other := mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed, manualTrigger()))
+	other := mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed, manualTrigger()))
 	for name, m := range map[string]store.Mutation{
-		"another deployment's trigger": func(d *store.Deployment) (store.Event, error) {
+		"another deployment's trigger": func(d *workflow.Deployment) (workflow.Event, error) {
 			d.Triggers = append(d.Triggers, other.Triggers[0])
-			return store.Event{Action: store.ActionUpdate}, nil
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		},
-		"a trigger listed twice": func(d *store.Deployment) (store.Event, error) {
+		"a trigger listed twice": func(d *workflow.Deployment) (workflow.Event, error) {
 			d.Triggers = append(d.Triggers, d.Triggers[0])
-			return store.Event{Action: store.ActionUpdate}, nil
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		},
-		"a cron trigger without a spec": func(d *store.Deployment) (store.Event, error) {
-			d.Triggers = []store.Trigger{{Type: store.TriggerCron}}
-			return store.Event{Action: store.ActionUpdate}, nil
+		"a cron trigger without a spec": func(d *workflow.Deployment) (workflow.Event, error) {
+			d.Triggers = []workflow.Trigger{{Type: workflow.TriggerCron}}
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		},
 	} {
 		_, err := s.UpdateDeployment(ctx, d.ID, m)
@@ -555,7 +556,7 @@ func testUpdateTriggers(t *testing.T, s Store) {
 	}
 }
 
-func cronIDs(cs []store.CronTrigger) []string {
+func cronIDs(cs []workflow.CronTrigger) []string {
 	ids := []string{}
 	for _, c := range cs {
 		ids = append(ids, c.TriggerID)
@@ -567,9 +568,9 @@ func testUpdateNotFound(t *testing.T, s Store) {
 	ctx := context.Background()
 	for _, id := range []string{"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "not-a-uuid", ""} {
 		called := false
-		_, err := s.UpdateDeployment(ctx, id, func(*store.Deployment) (store.Event, error) {
+		_, err := s.UpdateDeployment(ctx, id, func(*workflow.Deployment) (workflow.Event, error) {
 			called = true
-			return store.Event{}, nil
+			return workflow.Event{}, nil
 		})
 		if !errors.Is(err, store.ErrNotFound) || called {
 			t.Errorf("UpdateDeployment(%q) = %v, mutation called: %v; want ErrNotFound without calling it", id, err, called)
@@ -579,13 +580,13 @@ func testUpdateNotFound(t *testing.T, s Store) {
 
 func testConcurrentUpdates(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
 	const n = 10
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
 			for {
-				_, err := s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusDeployed, store.ActionUpdate))
+				_, err := s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusDeployed, workflow.ActionUpdate))
 				if errors.Is(err, store.ErrConcurrentChange) {
 					continue
 				}
@@ -598,7 +599,7 @@ func testConcurrentUpdates(t *testing.T, s Store) {
 	}
 	// A creation for the same workflow races with the updates and loses cleanly.
 	wg.Go(func() {
-		err := s.CreateDeployment(ctx, newDeployment("wf-1", store.StatusDraft), deployEvent())
+		err := s.CreateDeployment(ctx, newDeployment("wf-1", workflow.StatusDraft), deployEvent())
 		var ae *store.ActiveDeploymentError
 		if !errors.As(err, &ae) && !errors.Is(err, store.ErrConcurrentChange) {
 			t.Errorf("concurrent CreateDeployment: %v, want ActiveDeploymentError", err)
@@ -620,7 +621,7 @@ func testConcurrentUpdates(t *testing.T, s Store) {
 
 func testNotFound(t *testing.T, s Store) {
 	ctx := context.Background()
-	mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
+	mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
 	for _, id := range []string{"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "not-a-uuid", "", "urn:uuid:5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", "'; DROP TABLE deployments; --"} {
 		if _, err := s.GetDeployment(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetDeployment(%q): %v, want ErrNotFound", id, err)
@@ -648,40 +649,40 @@ func testListDeployments(t *testing.T, s Store) {
 	// 12 deployments, created oldest first: every third is archived, a
 	// deployment with an even index has a webhook, one with an index
 	// divisible by 4 belongs to wf-even.
-	var all []*store.Deployment
+	var all []*workflow.Deployment
 	for i := range 12 {
 		wf := fmt.Sprintf("wf-%02d", i)
 		if i%4 == 0 {
 			wf = "wf-even"
 		}
-		triggers := []store.Trigger{cronTrigger("@hourly")}
+		triggers := []workflow.Trigger{cronTrigger("@hourly")}
 		if i%2 == 0 {
 			triggers = append(triggers, webhookTrigger(fmt.Sprintf("/list/%d", i)))
 		}
-		status := []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused}[i%3]
+		status := []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused}[i%3]
 		if i%4 == 0 && i != 8 {
-			status = store.StatusArchived // wf-even: 0 and 4 archived, 8 active
+			status = workflow.StatusArchived // wf-even: 0 and 4 archived, 8 active
 		}
 		all = append(all, mustCreate(t, s, newDeployment(wf, status, triggers...)))
 	}
 	// Newest first. How a store orders deployments created at one instant
 	// is its own choice, so the expected order is the store's full listing,
 	// checked to hold every deployment, newest first.
-	every := []store.DeploymentStatus{store.StatusDraft, store.StatusDeployed, store.StatusPaused, store.StatusArchived}
-	full, err := s.ListDeployments(ctx, store.ListFilter{Statuses: every, Limit: 100})
+	every := []workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused, workflow.StatusArchived}
+	full, err := s.ListDeployments(ctx, workflow.ListFilter{Statuses: every, Limit: 100})
 	require.NoError(t, err)
 	require.ElementsMatch(t, deploymentIDs(derefs(all)), deploymentIDs(full.Deployments))
-	require.True(t, slices.IsSortedFunc(full.Deployments, func(a, b store.Deployment) int { return b.CreatedAt.Compare(a.CreatedAt) }),
+	require.True(t, slices.IsSortedFunc(full.Deployments, func(a, b workflow.Deployment) int { return b.CreatedAt.Compare(a.CreatedAt) }),
 		"deployments not newest first")
-	byID := map[string]*store.Deployment{}
+	byID := map[string]*workflow.Deployment{}
 	for _, d := range all {
 		byID[d.ID] = d
 	}
 	for i, d := range full.Deployments {
 		all[i] = byID[d.ID]
 	}
-	where := func(keep func(d *store.Deployment) bool) []store.Deployment {
-		var out []store.Deployment
+	where := func(keep func(d *workflow.Deployment) bool) []workflow.Deployment {
+		var out []workflow.Deployment
 		for _, d := range all {
 			if keep(d) {
 				out = append(out, *d)
@@ -689,37 +690,37 @@ func testListDeployments(t *testing.T, s Store) {
 		}
 		return out
 	}
-	hasType := func(d *store.Deployment, tt store.TriggerType) bool {
-		return slices.ContainsFunc(d.Triggers, func(t store.Trigger) bool { return t.Type == tt })
+	hasType := func(d *workflow.Deployment, tt workflow.TriggerType) bool {
+		return slices.ContainsFunc(d.Triggers, func(t workflow.Trigger) bool { return t.Type == tt })
 	}
 
 	for _, tc := range []struct {
 		name string
-		f    store.ListFilter
-		want []store.Deployment
+		f    workflow.ListFilter
+		want []workflow.Deployment
 	}{
-		{"default: active only", store.ListFilter{},
-			where(func(d *store.Deployment) bool { return d.Status.Active() })},
-		{"archived", store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusArchived}},
-			where(func(d *store.Deployment) bool { return d.Status == store.StatusArchived })},
-		{"every status", store.ListFilter{Statuses: every}, where(func(*store.Deployment) bool { return true })},
-		{"paused or draft", store.ListFilter{Statuses: []store.DeploymentStatus{store.StatusPaused, store.StatusDraft}},
-			where(func(d *store.Deployment) bool {
-				return d.Status == store.StatusPaused || d.Status == store.StatusDraft
+		{"default: active only", workflow.ListFilter{},
+			where(func(d *workflow.Deployment) bool { return d.Status.Active() })},
+		{"archived", workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusArchived}},
+			where(func(d *workflow.Deployment) bool { return d.Status == workflow.StatusArchived })},
+		{"every status", workflow.ListFilter{Statuses: every}, where(func(*workflow.Deployment) bool { return true })},
+		{"paused or draft", workflow.ListFilter{Statuses: []workflow.DeploymentStatus{workflow.StatusPaused, workflow.StatusDraft}},
+			where(func(d *workflow.Deployment) bool {
+				return d.Status == workflow.StatusPaused || d.Status == workflow.StatusDraft
 			})},
-		{"workflow", store.ListFilter{WorkflowID: "wf-even"},
-			where(func(d *store.Deployment) bool { return d.WorkflowID == "wf-even" && d.Status.Active() })},
-		{"workflow, archived too", store.ListFilter{WorkflowID: "wf-even", Statuses: every},
-			where(func(d *store.Deployment) bool { return d.WorkflowID == "wf-even" })},
-		{"webhook", store.ListFilter{TriggerType: store.TriggerWebhook},
-			where(func(d *store.Deployment) bool { return hasType(d, store.TriggerWebhook) && d.Status.Active() })},
-		{"manual: none", store.ListFilter{TriggerType: store.TriggerManual}, nil},
-		{"unknown workflow", store.ListFilter{WorkflowID: "wf-none"}, nil},
+		{"workflow", workflow.ListFilter{WorkflowID: "wf-even"},
+			where(func(d *workflow.Deployment) bool { return d.WorkflowID == "wf-even" && d.Status.Active() })},
+		{"workflow, archived too", workflow.ListFilter{WorkflowID: "wf-even", Statuses: every},
+			where(func(d *workflow.Deployment) bool { return d.WorkflowID == "wf-even" })},
+		{"webhook", workflow.ListFilter{TriggerType: workflow.TriggerWebhook},
+			where(func(d *workflow.Deployment) bool { return hasType(d, workflow.TriggerWebhook) && d.Status.Active() })},
+		{"manual: none", workflow.ListFilter{TriggerType: workflow.TriggerManual}, nil},
+		{"unknown workflow", workflow.ListFilter{WorkflowID: "wf-none"}, nil},
 	} {
 		for _, limit := range []int{1, 3, 5, 100} {
 			f := tc.f
 			f.Limit = limit
-			var got []store.Deployment
+			var got []workflow.Deployment
 			pages := 0
 			for {
 				page, err := s.ListDeployments(ctx, f)
@@ -748,30 +749,30 @@ func testListDeployments(t *testing.T, s Store) {
 	}
 
 	// A cursor stays valid when newer deployments arrive.
-	first, err := s.ListDeployments(ctx, store.ListFilter{Statuses: every, Limit: 4})
+	first, err := s.ListDeployments(ctx, workflow.ListFilter{Statuses: every, Limit: 4})
 	require.NoError(t, err)
-	mustCreate(t, s, newDeployment("wf-late", store.StatusDraft))
-	second, err := s.ListDeployments(ctx, store.ListFilter{Statuses: every, Limit: 4, After: first.Next})
+	mustCreate(t, s, newDeployment("wf-late", workflow.StatusDraft))
+	second, err := s.ListDeployments(ctx, workflow.ListFilter{Statuses: every, Limit: 4, After: first.Next})
 	require.NoError(t, err)
 	require.Equal(t, []string{all[4].ID, all[5].ID, all[6].ID, all[7].ID}, deploymentIDs(second.Deployments))
 
 	// Without a limit, the default page size holds them all.
-	page, err := s.ListDeployments(ctx, store.ListFilter{Statuses: every})
+	page, err := s.ListDeployments(ctx, workflow.ListFilter{Statuses: every})
 	require.NoError(t, err)
 	if len(page.Deployments) != len(all)+1 || page.Next != "" {
 		t.Errorf("ListDeployments without a limit: %d deployments, next %q; want all %d, no next", len(page.Deployments), page.Next, len(all)+1)
 	}
 }
 
-func derefs(ds []*store.Deployment) []store.Deployment {
-	out := make([]store.Deployment, len(ds))
+func derefs(ds []*workflow.Deployment) []workflow.Deployment {
+	out := make([]workflow.Deployment, len(ds))
 	for i, d := range ds {
 		out[i] = *d
 	}
 	return out
 }
 
-func deploymentIDs(ds []store.Deployment) []string {
+func deploymentIDs(ds []workflow.Deployment) []string {
 	ids := []string{}
 	for _, d := range ds {
 		ids = append(ids, d.ID)
@@ -783,7 +784,7 @@ func testListDeploymentsByteBudget(t *testing.T, s Store) {
 	ctx := context.Background()
 	big := strings.Repeat("x", 10_000)
 	for i := range 5 {
-		d := newDeployment(fmt.Sprintf("wf-big-%d", i), store.StatusDeployed)
+		d := newDeployment(fmt.Sprintf("wf-big-%d", i), workflow.StatusDeployed)
 		d.Definition = json.RawMessage(fmt.Sprintf(`{"name": %q, "nodes": []}`, big))
 		mustCreate(t, s, d)
 	}
@@ -791,7 +792,7 @@ func testListDeploymentsByteBudget(t *testing.T, s Store) {
 	var pages []int
 	after := ""
 	for range 10 {
-		page, err := s.ListDeployments(ctx, store.ListFilter{Limit: 50, After: after, MaxBytes: 25_000})
+		page, err := s.ListDeployments(ctx, workflow.ListFilter{Limit: 50, After: after, MaxBytes: 25_000})
 		require.NoError(t, err)
 		require.EqualValues(t, 5, page.Total)
 		pages = append(pages, len(page.Deployments))
@@ -807,7 +808,7 @@ func testListDeploymentsByteBudget(t *testing.T, s Store) {
 	require.Equal(t, []int{2, 2, 1}, pages, "two 10 kB definitions fit in 25 kB, three do not")
 	require.Len(t, seen, 5)
 
-	page, err := s.ListDeployments(ctx, store.ListFilter{Limit: 50, MaxBytes: 1})
+	page, err := s.ListDeployments(ctx, workflow.ListFilter{Limit: 50, MaxBytes: 1})
 	require.NoError(t, err)
 	require.Len(t, page.Deployments, 1, "a page holds one deployment however large")
 	require.NotEmpty(t, page.Next)
@@ -821,9 +822,9 @@ func badCursors() []string {
 
 func testListDeploymentsBadCursor(t *testing.T, s Store) {
 	ctx := context.Background()
-	mustCreate(t, s, newDeployment("wf-1", store.StatusDraft))
+	mustCreate(t, s, newDeployment("wf-1", workflow.StatusDraft))
 	for _, c := range badCursors() {
-		if _, err := s.ListDeployments(ctx, store.ListFilter{Limit: 2, After: c}); !errors.Is(err, store.ErrBadCursor) {
+		if _, err := s.ListDeployments(ctx, workflow.ListFilter{Limit: 2, After: c}); !errors.Is(err, store.ErrBadCursor) {
 			t.Errorf("ListDeployments after %q: %v, want ErrBadCursor", c, err)
 		}
 	}
@@ -832,18 +833,18 @@ func testListDeploymentsBadCursor(t *testing.T, s Store) {
 func testListCronTriggers(t *testing.T, s Store) {
 	ctx := context.Background()
 	window := int32(60)
-	deployed := newDeployment("wf-cron", store.StatusDeployed,
-		store.Trigger{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: "0 * * * *", Timezone: "Europe/London", JitterWindowSeconds: &window}},
+	deployed := newDeployment("wf-cron", workflow.StatusDeployed,
+		workflow.Trigger{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "0 * * * *", Timezone: "Europe/London", JitterWindowSeconds: &window}},
 		webhookTrigger("hooks/a"), cronTrigger("*/5 * * * *"),
-		store.Trigger{Type: store.TriggerCron, Enabled: false, Cron: &store.CronSpec{Expression: "@daily"}})
-	deployed.Config = store.Config{OverlapPolicy: store.OverlapSkip, CatchupWindowSeconds: 120}
+		workflow.Trigger{Type: workflow.TriggerCron, Enabled: false, Cron: &workflow.CronSpec{Expression: "@daily"}})
+	deployed.Config = workflow.Config{OverlapPolicy: workflow.OverlapSkip, CatchupWindowSeconds: 120}
 	mustCreate(t, s, deployed)
-	draft := mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, cronTrigger("0 * * * *")))
-	paused := mustCreate(t, s, newDeployment("wf-paused", store.StatusDeployed, cronTrigger("0 * * * *")))
-	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusPaused, store.ActionPause))
+	draft := mustCreate(t, s, newDeployment("wf-draft", workflow.StatusDraft, cronTrigger("0 * * * *")))
+	paused := mustCreate(t, s, newDeployment("wf-paused", workflow.StatusDeployed, cronTrigger("0 * * * *")))
+	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
-	other := mustCreate(t, s, newDeployment("wf-other", store.StatusDeployed, cronTrigger("@daily")))
-	archived := mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, cronTrigger("@daily")))
+	other := mustCreate(t, s, newDeployment("wf-other", workflow.StatusDeployed, cronTrigger("@daily")))
+	archived := mustCreate(t, s, newDeployment("wf-archived", workflow.StatusArchived, cronTrigger("@daily")))
 
 	slot := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 	mustCreateExecution(t, s, cronExecution(deployed, deployed.Triggers[0].ID, slot))
@@ -856,17 +857,17 @@ func testListCronTriggers(t *testing.T, s Store) {
 
 	mine, err := s.ListCronTriggers(ctx, deployed.ID)
 	require.NoError(t, err)
-	want := []store.CronTrigger{
+	want := []workflow.CronTrigger{
 		{
 			TriggerID: deployed.Triggers[0].ID, DeploymentID: deployed.ID, DeploymentVersion: 1, WorkflowID: "wf-cron",
 			Spec: *deployed.Triggers[0].Cron, Config: deployed.Config, LastSlot: &slot, ScheduledSince: deployed.UpdatedAt,
 		},
 		{
 			TriggerID: deployed.Triggers[2].ID, DeploymentID: deployed.ID, DeploymentVersion: 1, WorkflowID: "wf-cron",
-			Spec: store.CronSpec{Expression: "*/5 * * * *"}, Config: deployed.Config, ScheduledSince: deployed.UpdatedAt,
+			Spec: workflow.CronSpec{Expression: "*/5 * * * *"}, Config: deployed.Config, ScheduledSince: deployed.UpdatedAt,
 		},
 	}
-	if diff := cmp.Diff(want, mine, roundedTime, cmpopts.SortSlices(func(a, b store.CronTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
+	if diff := cmp.Diff(want, mine, roundedTime, cmpopts.SortSlices(func(a, b workflow.CronTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
 		t.Errorf("ListCronTriggers (-want +got):\n%s", diff)
 	}
 
@@ -877,7 +878,7 @@ func testListCronTriggers(t *testing.T, s Store) {
 	}
 
 	// Resuming schedules the triggers again, from the resumption on.
-	resumed, err := s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusDeployed, store.ActionResume))
+	resumed, err := s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusDeployed, workflow.ActionResume))
 	require.NoError(t, err)
 	got, err := s.ListCronTriggers(ctx, paused.ID)
 	require.NoError(t, err)
@@ -888,15 +889,15 @@ func testListCronTriggers(t *testing.T, s Store) {
 
 func testListWebhookTriggers(t *testing.T, s Store) {
 	ctx := context.Background()
-	spec := store.WebhookSpec{Path: "/Hooks/A", Methods: []string{"POST"}, Secrets: []string{"s1"}, ResponseMode: store.ResponseSync, SyncTimeoutSeconds: 5}
-	deployed := mustCreate(t, s, newDeployment("wf-deployed", store.StatusDeployed,
-		store.Trigger{Type: store.TriggerWebhook, Enabled: true, Webhook: &spec}, cronTrigger("@daily"),
-		webhookTrigger("/b"), store.Trigger{Type: store.TriggerWebhook, Enabled: false, Webhook: &store.WebhookSpec{Path: "/off"}}))
-	draft := mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, webhookTrigger("/draft")))
-	paused := mustCreate(t, s, newDeployment("wf-paused", store.StatusDeployed, webhookTrigger("/paused")))
-	paused, err := s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusPaused, store.ActionPause))
+	spec := workflow.WebhookSpec{Path: "/Hooks/A", Methods: []string{"POST"}, Secrets: []string{"s1"}, ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 5}
+	deployed := mustCreate(t, s, newDeployment("wf-deployed", workflow.StatusDeployed,
+		workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &spec}, cronTrigger("@daily"),
+		webhookTrigger("/b"), workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: false, Webhook: &workflow.WebhookSpec{Path: "/off"}}))
+	draft := mustCreate(t, s, newDeployment("wf-draft", workflow.StatusDraft, webhookTrigger("/draft")))
+	paused := mustCreate(t, s, newDeployment("wf-paused", workflow.StatusDeployed, webhookTrigger("/paused")))
+	paused, err := s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
-	archived := mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, webhookTrigger("/archived")))
+	archived := mustCreate(t, s, newDeployment("wf-archived", workflow.StatusArchived, webhookTrigger("/archived")))
 
 	all, err := s.ListWebhookTriggers(ctx, "")
 	require.NoError(t, err)
@@ -909,19 +910,19 @@ func testListWebhookTriggers(t *testing.T, s Store) {
 
 	mine, err := s.ListWebhookTriggers(ctx, deployed.ID)
 	require.NoError(t, err)
-	want := []store.WebhookTrigger{
+	want := []workflow.WebhookTrigger{
 		{TriggerID: deployed.Triggers[0].ID, DeploymentID: deployed.ID, DeploymentVersion: 1, WorkflowID: "wf-deployed",
-			DeploymentStatus: store.StatusDeployed, Spec: spec},
+			DeploymentStatus: workflow.StatusDeployed, Spec: spec},
 		{TriggerID: deployed.Triggers[2].ID, DeploymentID: deployed.ID, DeploymentVersion: 1, WorkflowID: "wf-deployed",
-			DeploymentStatus: store.StatusDeployed, Spec: store.WebhookSpec{Path: "/b"}},
+			DeploymentStatus: workflow.StatusDeployed, Spec: workflow.WebhookSpec{Path: "/b"}},
 	}
-	if diff := cmp.Diff(want, mine, cmpopts.SortSlices(func(a, b store.WebhookTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
+	if diff := cmp.Diff(want, mine, cmpopts.SortSlices(func(a, b workflow.WebhookTrigger) bool { return a.TriggerID < b.TriggerID })); diff != "" {
 		t.Errorf("ListWebhookTriggers of a deployment (-want +got):\n%s", diff)
 	}
 	one, err := s.ListWebhookTriggers(ctx, paused.ID)
 	require.NoError(t, err)
 	require.Len(t, one, 1)
-	require.Equal(t, store.StatusPaused, one[0].DeploymentStatus)
+	require.Equal(t, workflow.StatusPaused, one[0].DeploymentStatus)
 	require.EqualValues(t, 2, one[0].DeploymentVersion)
 
 	for _, id := range []string{archived.ID, "not-a-uuid", "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"} {

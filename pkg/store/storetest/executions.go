@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 var executionCases = []testCase{
@@ -31,10 +32,10 @@ var executionCases = []testCase{
 	{"ListExecutions/bad cursor", testListExecutionsBadCursor},
 }
 
-func cronExecution(d *store.Deployment, triggerID string, slot time.Time) *store.Execution {
-	return &store.Execution{
+func cronExecution(d *workflow.Deployment, triggerID string, slot time.Time) *workflow.Execution {
+	return &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerID: triggerID, TriggerType: store.TriggerCron, Status: store.ExecutionPending,
+		TriggerID: triggerID, TriggerType: workflow.TriggerCron, Status: workflow.ExecutionPending,
 		ScheduledTime: &slot, FiredTime: slot.Add(1500 * time.Millisecond), JitterSeconds: 1,
 		TraceID: "trace-1", TriggeredBy: "cron:" + triggerID,
 	}
@@ -42,7 +43,7 @@ func cronExecution(d *store.Deployment, triggerID string, slot time.Time) *store
 
 func testCreateExecutionOncePerSlot(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-slots", store.StatusDeployed, cronTrigger("* * * * *")))
+	d := mustCreate(t, s, newDeployment("wf-slots", workflow.StatusDeployed, cronTrigger("* * * * *")))
 	trig := d.Triggers[0].ID
 	slot := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 
@@ -70,8 +71,8 @@ func testCreateExecutionOncePerSlot(t *testing.T, s Store) {
 	require.NotNil(t, got.Triggers[0].LastFireTime)
 	require.True(t, got.Triggers[0].LastFireTime.Equal(next.FiredTime), "last fire %v, want %v", got.Triggers[0].LastFireTime, next.FiredTime)
 
-	manual := &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: slot, Input: []byte(`{"a":1}`)}
+	manual := &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: slot, Input: []byte(`{"a":1}`)}
 	for range 2 {
 		manual.ID = ""
 		created, err = s.CreateExecution(ctx, manual)
@@ -82,11 +83,11 @@ func testCreateExecutionOncePerSlot(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n)
 
-	created, err = s.CreateExecution(ctx, &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: "not-a-uuid"})
+	created, err = s.CreateExecution(ctx, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: "not-a-uuid"})
 	require.NoError(t, err)
 	require.False(t, created, "an id that is not a UUID names no deployment")
 
-	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(store.StatusPaused, store.ActionPause))
+	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
 	late := cronExecution(d, trig, slot.Add(2*time.Minute))
 	created, err = s.CreateExecution(ctx, late)
@@ -100,7 +101,7 @@ func testCreateExecutionOncePerSlot(t *testing.T, s Store) {
 
 // createRetrying creates e, again while the store reports a concurrent change
 // (which the contract allows: the same request may succeed again).
-func createRetrying(ctx context.Context, s Store, e *store.Execution) (bool, error) {
+func createRetrying(ctx context.Context, s Store, e *workflow.Execution) (bool, error) {
 	for {
 		row := *e
 		created, err := s.CreateExecution(ctx, &row)
@@ -111,15 +112,15 @@ func createRetrying(ctx context.Context, s Store, e *store.Execution) (bool, err
 	}
 }
 
-func manualExecution(d *store.Deployment, key, by string) *store.Execution {
-	return &store.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: base,
+func manualExecution(d *workflow.Deployment, key, by string) *workflow.Execution {
+	return &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: base,
 		IdempotencyKey: key, TriggeredBy: by}
 }
 
 func countExecutions(t *testing.T, s Store, workflowID string) int {
 	t.Helper()
-	page, err := s.ListExecutions(context.Background(), store.ExecutionFilter{WorkflowID: workflowID, Limit: store.MaxPageSize})
+	page, err := s.ListExecutions(context.Background(), workflow.ExecutionFilter{WorkflowID: workflowID, Limit: workflow.MaxPageSize})
 	require.NoError(t, err)
 	require.Empty(t, page.Next)
 	return len(page.Executions)
@@ -127,8 +128,8 @@ func countExecutions(t *testing.T, s Store, workflowID string) int {
 
 func testCreateExecutionOncePerKey(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-once", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-once-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-once", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-once-other", workflow.StatusDeployed))
 
 	first := manualExecution(d, "key-1", "alice")
 	mustCreateExecution(t, s, first)
@@ -171,11 +172,11 @@ func testCreateExecutionOncePerKey(t *testing.T, s Store) {
 
 func testCreateExecutionConcurrentSlot(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-race", store.StatusDeployed, cronTrigger("* * * * *")))
+	d := mustCreate(t, s, newDeployment("wf-race", workflow.StatusDeployed, cronTrigger("* * * * *")))
 	slot := base.Add(time.Minute)
 	const writers = 20
 	var wg sync.WaitGroup
-	es := make([]*store.Execution, writers)
+	es := make([]*workflow.Execution, writers)
 	results := make([]bool, writers)
 	errs := make([]error, writers)
 	start := make(chan struct{})
@@ -189,7 +190,7 @@ func testCreateExecutionConcurrentSlot(t *testing.T, s Store) {
 	}
 	close(start)
 	wg.Wait()
-	var winner *store.Execution
+	var winner *workflow.Execution
 	for i := range writers {
 		require.NoError(t, errs[i])
 		if results[i] {
@@ -200,7 +201,7 @@ func testCreateExecutionConcurrentSlot(t *testing.T, s Store) {
 		}
 	}
 	require.NotNil(t, winner, "no writer created the slot's row")
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{DeploymentID: d.ID})
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{DeploymentID: d.ID})
 	require.NoError(t, err)
 	require.Equal(t, []string{winner.ID}, idsOf(page.Executions))
 	require.Equal(t, winner.TriggeredBy, page.Executions[0].TriggeredBy, "the row is the winner's")
@@ -211,15 +212,15 @@ func testCreateExecutionConcurrentSlot(t *testing.T, s Store) {
 // to its first MANUAL trigger.
 func testCreateExecutionOfTheWorkflow(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-by-name", store.StatusDeployed,
+	d := mustCreate(t, s, newDeployment("wf-by-name", workflow.StatusDeployed,
 		cronTrigger("0 * * * *"), manualTrigger(), manualTrigger()))
-	_, err := s.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) (store.Event, error) {
+	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Version++
-		return store.Event{Action: store.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
-	byName := func(wf string) *store.Execution {
-		return &store.Execution{WorkflowID: wf, TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: base}
+	byName := func(wf string) *workflow.Execution {
+		return &workflow.Execution{WorkflowID: wf, TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: base}
 	}
 
 	e := byName("wf-by-name")
@@ -239,13 +240,13 @@ func testCreateExecutionOfTheWorkflow(t *testing.T, s Store) {
 	require.Equal(t, d.Triggers[2].ID, mustGetExecution(t, s, e.ID).TriggerID)
 
 	// Only a DEPLOYED deployment takes it.
-	mustCreate(t, s, newDeployment("wf-paused", store.StatusDeployed, manualTrigger()))
+	mustCreate(t, s, newDeployment("wf-paused", workflow.StatusDeployed, manualTrigger()))
 	paused, err := s.GetActiveDeployment(ctx, "wf-paused")
 	require.NoError(t, err)
-	_, err = s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusPaused, store.ActionPause))
+	_, err = s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
-	mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, manualTrigger()))
-	mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, manualTrigger()))
+	mustCreate(t, s, newDeployment("wf-draft", workflow.StatusDraft, manualTrigger()))
+	mustCreate(t, s, newDeployment("wf-archived", workflow.StatusArchived, manualTrigger()))
 	for _, wf := range []string{"wf-paused", "wf-draft", "wf-archived", "wf-unknown"} {
 		e := byName(wf)
 		created, err := s.CreateExecution(ctx, e)
@@ -255,7 +256,7 @@ func testCreateExecutionOfTheWorkflow(t *testing.T, s Store) {
 		require.Zero(t, countExecutions(t, s, wf), wf)
 	}
 
-	noManual := mustCreate(t, s, newDeployment("wf-no-manual", store.StatusDeployed))
+	noManual := mustCreate(t, s, newDeployment("wf-no-manual", workflow.StatusDeployed))
 	e = byName(noManual.WorkflowID)
 	mustCreateExecution(t, s, e)
 	require.Equal(t, noManual.ID, e.DeploymentID)
@@ -264,13 +265,13 @@ func testCreateExecutionOfTheWorkflow(t *testing.T, s Store) {
 
 func testCreateExecutionNotDeployed(t *testing.T, s Store) {
 	ctx := context.Background()
-	draft := mustCreate(t, s, newDeployment("wf-draft", store.StatusDraft, cronTrigger("* * * * *")))
-	archived := mustCreate(t, s, newDeployment("wf-archived", store.StatusArchived, cronTrigger("* * * * *")))
-	paused := mustCreate(t, s, newDeployment("wf-paused", store.StatusDeployed, cronTrigger("* * * * *")))
-	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusPaused, store.ActionPause))
+	draft := mustCreate(t, s, newDeployment("wf-draft", workflow.StatusDraft, cronTrigger("* * * * *")))
+	archived := mustCreate(t, s, newDeployment("wf-archived", workflow.StatusArchived, cronTrigger("* * * * *")))
+	paused := mustCreate(t, s, newDeployment("wf-paused", workflow.StatusDeployed, cronTrigger("* * * * *")))
+	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
-	for _, d := range []*store.Deployment{draft, archived, paused} {
-		for _, e := range []*store.Execution{
+	for _, d := range []*workflow.Deployment{draft, archived, paused} {
+		for _, e := range []*workflow.Execution{
 			cronExecution(d, d.Triggers[0].ID, base),
 			manualExecution(d, "key-1", "alice"),
 			execution(d, base, "me", ptr(base.Add(time.Hour))),
@@ -289,17 +290,17 @@ func testCreateExecutionNotDeployed(t *testing.T, s Store) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 	}
 	// The refused key and slot stay free for when the deployment runs.
-	_, err = s.UpdateDeployment(ctx, paused.ID, setStatus(store.StatusDeployed, store.ActionResume))
+	_, err = s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusDeployed, workflow.ActionResume))
 	require.NoError(t, err)
 	resumed, err := s.GetDeployment(ctx, paused.ID)
 	require.NoError(t, err)
 	mustCreateExecution(t, s, cronExecution(resumed, resumed.Triggers[0].ID, base))
 	mustCreateExecution(t, s, manualExecution(resumed, "key-1", "alice"))
 	// Unknown deployments and triggers name nothing.
-	for _, e := range []*store.Execution{
-		{WorkflowID: "wf-paused", DeploymentID: "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", TriggerType: store.TriggerManual,
-			Status: store.ExecutionPending, FiredTime: base},
-		{WorkflowID: "wf-paused", DeploymentID: "not-a-uuid", TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: base},
+	for _, e := range []*workflow.Execution{
+		{WorkflowID: "wf-paused", DeploymentID: "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", TriggerType: workflow.TriggerManual,
+			Status: workflow.ExecutionPending, FiredTime: base},
+		{WorkflowID: "wf-paused", DeploymentID: "not-a-uuid", TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: base},
 	} {
 		created, err := s.CreateExecution(ctx, e)
 		require.NoError(t, err)
@@ -309,12 +310,12 @@ func testCreateExecutionNotDeployed(t *testing.T, s Store) {
 
 func testFindExecutionByKey(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-key", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-key-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-key", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-key-other", workflow.StatusDeployed))
 
-	e := &store.Execution{
+	e := &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerWebhook, Status: store.ExecutionPending, FiredTime: base,
+		TriggerType: workflow.TriggerWebhook, Status: workflow.ExecutionPending, FiredTime: base,
 		IdempotencyKey: "key-1", TraceID: "trace-1", TriggeredBy: "webhook", OwnerInstance: "replica-1",
 		LeaseExpiresAt: ptr(base.Add(time.Minute)), Input: json.RawMessage(`{"a": 1}`),
 	}
@@ -345,7 +346,7 @@ func testFindExecutionByKey(t *testing.T, s Store) {
 
 func testExpireIdempotencyKey(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-expire", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-expire", workflow.StatusDeployed))
 	old := manualExecution(d, "key-1", "alice")
 	mustCreateExecution(t, s, old)
 	noKey := execution(d, base, "", nil)
@@ -396,16 +397,16 @@ func testExpireIdempotencyKey(t *testing.T, s Store) {
 
 func testGetExecution(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-get", store.StatusDeployed, cronTrigger("* * * * *")))
+	d := mustCreate(t, s, newDeployment("wf-get", workflow.StatusDeployed, cronTrigger("* * * * *")))
 
 	// Every field CreateExecution writes.
-	created := &store.Execution{
+	created := &workflow.Execution{
 		WorkflowID:        "wf-get",
 		DeploymentID:      d.ID,
 		DeploymentVersion: 1,
 		TriggerID:         d.Triggers[0].ID,
-		TriggerType:       store.TriggerCron,
-		Status:            store.ExecutionPending,
+		TriggerType:       workflow.TriggerCron,
+		Status:            workflow.ExecutionPending,
 		ScheduledTime:     ptr(base),
 		FiredTime:         base.Add(7*time.Second + 123456*time.Microsecond),
 		JitterSeconds:     7,
@@ -428,22 +429,22 @@ func testGetExecution(t *testing.T, s Store) {
 
 	// And every field a transition writes.
 	moved, err := s.TransitionExecution(ctx, created.ID, store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionFailed,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionFailed,
 		EngineExecutionID: "engine-9", StartedTime: ptr(base.Add(8 * time.Second)), FinishedTime: ptr(base.Add(time.Minute)),
 		ErrorMessage: "node n1 failed", SkipReason: "overlap", Result: json.RawMessage(`{"error": "boom"}`)})
 	require.NoError(t, err)
 	want := *created
-	want.Status, want.EngineExecutionID, want.StartedTime, want.FinishedTime = store.ExecutionFailed, "engine-9", ptr(base.Add(8*time.Second)), ptr(base.Add(time.Minute))
+	want.Status, want.EngineExecutionID, want.StartedTime, want.FinishedTime = workflow.ExecutionFailed, "engine-9", ptr(base.Add(8*time.Second)), ptr(base.Add(time.Minute))
 	want.ErrorMessage, want.SkipReason, want.Result, want.LeaseExpiresAt = "node n1 failed", "overlap", json.RawMessage(`{"error": "boom"}`), nil
-	for name, e := range map[string]*store.Execution{"returned": moved, "read back": mustGetExecution(t, s, created.ID)} {
+	for name, e := range map[string]*workflow.Execution{"returned": moved, "read back": mustGetExecution(t, s, created.ID)} {
 		if diff := cmp.Diff(&want, e, jsonEqual, roundedTime); diff != "" {
 			t.Errorf("transitioned row %s (-want +got):\n%s", name, diff)
 		}
 	}
 
 	// A minimal row reads back with its optional fields empty.
-	minimal := &store.Execution{WorkflowID: "wf-get", DeploymentID: d.ID, DeploymentVersion: 1,
-		TriggerType: store.TriggerWebhook, Status: store.ExecutionPending, FiredTime: base}
+	minimal := &workflow.Execution{WorkflowID: "wf-get", DeploymentID: d.ID, DeploymentVersion: 1,
+		TriggerType: workflow.TriggerWebhook, Status: workflow.ExecutionPending, FiredTime: base}
 	mustCreateExecution(t, s, minimal)
 	got, err = s.GetExecution(ctx, minimal.ID)
 	require.NoError(t, err)
@@ -459,8 +460,8 @@ func testGetExecution(t *testing.T, s Store) {
 
 func testLastAndCount(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-2", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-2", workflow.StatusDeployed))
 
 	_, err := s.LastExecution(ctx, d.ID)
 	require.ErrorIs(t, err, store.ErrNotFound, "no executions yet")
@@ -469,19 +470,19 @@ func testLastAndCount(t *testing.T, s Store) {
 	require.Zero(t, n)
 
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
-	create := func(d *store.Deployment, status store.ExecutionStatus, fired time.Time) string {
+	create := func(d *workflow.Deployment, status workflow.ExecutionStatus, fired time.Time) string {
 		e := execution(d, fired, "", nil)
 		e.Status = status
 		return mustCreateExecution(t, s, e)
 	}
-	create(d, store.ExecutionSucceeded, at(0))
-	create(d, store.ExecutionRunning, at(1))
-	latest := create(d, store.ExecutionPending, at(10)) // created before an older one
-	create(d, store.ExecutionPending, at(2))
-	create(d, store.ExecutionSkipped, at(3))
-	finish(t, s, create(d, store.ExecutionRunning, at(4)), store.ExecutionTimedOut)
-	create(other, store.ExecutionRunning, at(60))
-	create(other, store.ExecutionPending, at(60))
+	create(d, workflow.ExecutionSucceeded, at(0))
+	create(d, workflow.ExecutionRunning, at(1))
+	latest := create(d, workflow.ExecutionPending, at(10)) // created before an older one
+	create(d, workflow.ExecutionPending, at(2))
+	create(d, workflow.ExecutionSkipped, at(3))
+	finish(t, s, create(d, workflow.ExecutionRunning, at(4)), workflow.ExecutionTimedOut)
+	create(other, workflow.ExecutionRunning, at(60))
+	create(other, workflow.ExecutionPending, at(60))
 
 	got, err := s.LastExecution(ctx, d.ID)
 	require.NoError(t, err)
@@ -490,58 +491,58 @@ func testLastAndCount(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.EqualValues(t, 3, n)
 
-	finish(t, s, latest, store.ExecutionCancelled)
+	finish(t, s, latest, workflow.ExecutionCancelled)
 	n, err = s.CountUnfinishedExecutions(ctx, d.ID)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
 	got, err = s.LastExecution(ctx, d.ID)
 	require.NoError(t, err)
 	require.Equal(t, latest, got.ID, "a finished execution is still the last")
-	require.Equal(t, store.ExecutionCancelled, got.Status)
+	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 }
 
 // history lays out seven executions, fired a minute apart from base, over
 // two deployments of wf-a (the first archived) and one of wf-b; ids[k] is
 // the one fired at base+k minutes.
-func history(t *testing.T, s Store) (ids []string, a1, a2, b *store.Deployment) {
+func history(t *testing.T, s Store) (ids []string, a1, a2, b *workflow.Deployment) {
 	t.Helper()
 	ctx := context.Background()
 	type row struct {
-		d      **store.Deployment
-		typ    store.TriggerType
-		status store.ExecutionStatus
+		d      **workflow.Deployment
+		typ    workflow.TriggerType
+		status workflow.ExecutionStatus
 	}
 	rows := []row{
-		{&a1, store.TriggerCron, store.ExecutionSucceeded},
-		{&a1, store.TriggerManual, store.ExecutionFailed},
-		{&b, store.TriggerWebhook, store.ExecutionSucceeded},
-		{&a2, store.TriggerCron, store.ExecutionRunning},
-		{&b, store.TriggerCron, store.ExecutionFailed},
-		{&a2, store.TriggerWebhook, store.ExecutionSucceeded},
-		{&a2, store.TriggerManual, store.ExecutionPending},
+		{&a1, workflow.TriggerCron, workflow.ExecutionSucceeded},
+		{&a1, workflow.TriggerManual, workflow.ExecutionFailed},
+		{&b, workflow.TriggerWebhook, workflow.ExecutionSucceeded},
+		{&a2, workflow.TriggerCron, workflow.ExecutionRunning},
+		{&b, workflow.TriggerCron, workflow.ExecutionFailed},
+		{&a2, workflow.TriggerWebhook, workflow.ExecutionSucceeded},
+		{&a2, workflow.TriggerManual, workflow.ExecutionPending},
 	}
 	ids = make([]string, len(rows))
-	create := func(of *store.Deployment) {
+	create := func(of *workflow.Deployment) {
 		for k, r := range rows {
 			if *r.d != of {
 				continue
 			}
-			e := &store.Execution{WorkflowID: of.WorkflowID, DeploymentID: of.ID, DeploymentVersion: 1, TriggerType: r.typ,
-				Status: store.ExecutionPending, FiredTime: base.Add(time.Duration(k) * time.Minute)}
+			e := &workflow.Execution{WorkflowID: of.WorkflowID, DeploymentID: of.ID, DeploymentVersion: 1, TriggerType: r.typ,
+				Status: workflow.ExecutionPending, FiredTime: base.Add(time.Duration(k) * time.Minute)}
 			ids[k] = mustCreateExecution(t, s, e)
-			if r.status != store.ExecutionPending {
-				_, err := s.TransitionExecution(ctx, e.ID, store.Transition{From: []store.ExecutionStatus{store.ExecutionPending}, To: r.status})
+			if r.status != workflow.ExecutionPending {
+				_, err := s.TransitionExecution(ctx, e.ID, store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: r.status})
 				require.NoError(t, err)
 			}
 		}
 	}
 	// Executions are created while their deployment is DEPLOYED.
-	a1 = mustCreate(t, s, newDeployment("wf-a", store.StatusDeployed))
+	a1 = mustCreate(t, s, newDeployment("wf-a", workflow.StatusDeployed))
 	create(a1)
-	_, err := s.UpdateDeployment(ctx, a1.ID, setStatus(store.StatusArchived, store.ActionArchive))
+	_, err := s.UpdateDeployment(ctx, a1.ID, setStatus(workflow.StatusArchived, workflow.ActionArchive))
 	require.NoError(t, err)
-	a2 = mustCreate(t, s, newDeployment("wf-a", store.StatusDeployed))
-	b = mustCreate(t, s, newDeployment("wf-b", store.StatusDeployed))
+	a2 = mustCreate(t, s, newDeployment("wf-a", workflow.StatusDeployed))
+	b = mustCreate(t, s, newDeployment("wf-b", workflow.StatusDeployed))
 	create(a2)
 	create(b)
 	return ids, a1, a2, b
@@ -562,40 +563,40 @@ func testListExecutionsFilters(t *testing.T, s Store) {
 
 	for _, tc := range []struct {
 		name string
-		f    store.ExecutionFilter
+		f    workflow.ExecutionFilter
 		want []string
 	}{
-		{"none", store.ExecutionFilter{}, pick(0, 1, 2, 3, 4, 5, 6)},
-		{"workflow", store.ExecutionFilter{WorkflowID: "wf-a"}, pick(0, 1, 3, 5, 6)},
-		{"unknown workflow", store.ExecutionFilter{WorkflowID: "wf-none"}, pick()},
-		{"deployment", store.ExecutionFilter{DeploymentID: a2.ID}, pick(3, 5, 6)},
-		{"archived deployment", store.ExecutionFilter{DeploymentID: a1.ID}, pick(0, 1)},
-		{"deployment in upper case", store.ExecutionFilter{DeploymentID: strings.ToUpper(b.ID)}, pick(2, 4)},
-		{"unknown deployment", store.ExecutionFilter{DeploymentID: "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"}, pick()},
-		{"non-UUID deployment", store.ExecutionFilter{DeploymentID: "not-a-uuid"}, pick()},
-		{"one status", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionRunning}}, pick(3)},
-		{"statuses", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed}},
+		{"none", workflow.ExecutionFilter{}, pick(0, 1, 2, 3, 4, 5, 6)},
+		{"workflow", workflow.ExecutionFilter{WorkflowID: "wf-a"}, pick(0, 1, 3, 5, 6)},
+		{"unknown workflow", workflow.ExecutionFilter{WorkflowID: "wf-none"}, pick()},
+		{"deployment", workflow.ExecutionFilter{DeploymentID: a2.ID}, pick(3, 5, 6)},
+		{"archived deployment", workflow.ExecutionFilter{DeploymentID: a1.ID}, pick(0, 1)},
+		{"deployment in upper case", workflow.ExecutionFilter{DeploymentID: strings.ToUpper(b.ID)}, pick(2, 4)},
+		{"unknown deployment", workflow.ExecutionFilter{DeploymentID: "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"}, pick()},
+		{"non-UUID deployment", workflow.ExecutionFilter{DeploymentID: "not-a-uuid"}, pick()},
+		{"one status", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionRunning}}, pick(3)},
+		{"statuses", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed}},
 			pick(0, 1, 2, 4, 5)},
-		{"status without rows", store.ExecutionFilter{Statuses: []store.ExecutionStatus{store.ExecutionTimedOut}}, pick()},
-		{"trigger type", store.ExecutionFilter{TriggerType: store.TriggerCron}, pick(0, 3, 4)},
-		{"from is inclusive", store.ExecutionFilter{From: at(2)}, pick(2, 3, 4, 5, 6)},
-		{"to is exclusive", store.ExecutionFilter{To: at(2)}, pick(0, 1)},
-		{"from and to", store.ExecutionFilter{From: at(1), To: at(4)}, pick(1, 2, 3)},
-		{"from just after a row", store.ExecutionFilter{From: at(1).Add(time.Microsecond)}, pick(2, 3, 4, 5, 6)},
-		{"to just after a row", store.ExecutionFilter{To: at(1).Add(time.Microsecond)}, pick(0, 1)},
-		{"from in another zone", store.ExecutionFilter{From: at(5).In(time.FixedZone("UTC+3", 3*3600))}, pick(5, 6)},
-		{"empty range", store.ExecutionFilter{From: at(3), To: at(3)}, pick()},
-		{"workflow and deployment", store.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: a1.ID}, pick(0, 1)},
-		{"workflow and another's deployment", store.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: b.ID}, pick()},
-		{"deployment and trigger type", store.ExecutionFilter{DeploymentID: b.ID, TriggerType: store.TriggerCron}, pick(4)},
-		{"workflow, statuses and range", store.ExecutionFilter{
+		{"status without rows", workflow.ExecutionFilter{Statuses: []workflow.ExecutionStatus{workflow.ExecutionTimedOut}}, pick()},
+		{"trigger type", workflow.ExecutionFilter{TriggerType: workflow.TriggerCron}, pick(0, 3, 4)},
+		{"from is inclusive", workflow.ExecutionFilter{From: at(2)}, pick(2, 3, 4, 5, 6)},
+		{"to is exclusive", workflow.ExecutionFilter{To: at(2)}, pick(0, 1)},
+		{"from and to", workflow.ExecutionFilter{From: at(1), To: at(4)}, pick(1, 2, 3)},
+		{"from just after a row", workflow.ExecutionFilter{From: at(1).Add(time.Microsecond)}, pick(2, 3, 4, 5, 6)},
+		{"to just after a row", workflow.ExecutionFilter{To: at(1).Add(time.Microsecond)}, pick(0, 1)},
+		{"from in another zone", workflow.ExecutionFilter{From: at(5).In(time.FixedZone("UTC+3", 3*3600))}, pick(5, 6)},
+		{"empty range", workflow.ExecutionFilter{From: at(3), To: at(3)}, pick()},
+		{"workflow and deployment", workflow.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: a1.ID}, pick(0, 1)},
+		{"workflow and another's deployment", workflow.ExecutionFilter{WorkflowID: "wf-a", DeploymentID: b.ID}, pick()},
+		{"deployment and trigger type", workflow.ExecutionFilter{DeploymentID: b.ID, TriggerType: workflow.TriggerCron}, pick(4)},
+		{"workflow, statuses and range", workflow.ExecutionFilter{
 			WorkflowID: "wf-a",
-			Statuses:   []store.ExecutionStatus{store.ExecutionSucceeded, store.ExecutionFailed},
+			Statuses:   []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed},
 			From:       at(1), To: at(6),
 		}, pick(1, 5)},
-		{"every filter", store.ExecutionFilter{
-			WorkflowID: "wf-a", DeploymentID: a2.ID, TriggerType: store.TriggerWebhook,
-			Statuses: []store.ExecutionStatus{store.ExecutionSucceeded}, From: at(0), To: at(7),
+		{"every filter", workflow.ExecutionFilter{
+			WorkflowID: "wf-a", DeploymentID: a2.ID, TriggerType: workflow.TriggerWebhook,
+			Statuses: []workflow.ExecutionStatus{workflow.ExecutionSucceeded}, From: at(0), To: at(7),
 		}, pick(5)},
 	} {
 		page, err := s.ListExecutions(ctx, tc.f)
@@ -607,7 +608,7 @@ func testListExecutionsFilters(t *testing.T, s Store) {
 	}
 
 	// Rows come back whole.
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{DeploymentID: b.ID, Statuses: []store.ExecutionStatus{store.ExecutionFailed}})
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{DeploymentID: b.ID, Statuses: []workflow.ExecutionStatus{workflow.ExecutionFailed}})
 	require.NoError(t, err)
 	require.Len(t, page.Executions, 1)
 	if diff := cmp.Diff(mustGetExecution(t, s, ids[4]), &page.Executions[0]); diff != "" {
@@ -617,8 +618,8 @@ func testListExecutionsFilters(t *testing.T, s Store) {
 
 func testListExecutionsPaging(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-pages", store.StatusDeployed))
-	other := mustCreate(t, s, newDeployment("wf-other", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-pages", workflow.StatusDeployed))
+	other := mustCreate(t, s, newDeployment("wf-other", workflow.StatusDeployed))
 
 	// Ties on fired time, some across a page boundary; a time off the
 	// second checks that the cursor keeps the microseconds.
@@ -633,15 +634,15 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 	}
 	// How a store orders ties is its own choice, as long as it keeps to it:
 	// the expected order is the one page of them all, newest fired first.
-	all, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages"})
+	all, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages"})
 	require.NoError(t, err, "a limit of zero is the default page size, which holds them all")
 	require.Empty(t, all.Next)
 	want := idsOf(all.Executions)
 	require.ElementsMatch(t, created, want)
-	require.True(t, slices.IsSortedFunc(all.Executions, func(a, b store.Execution) int { return b.FiredTime.Compare(a.FiredTime) }),
+	require.True(t, slices.IsSortedFunc(all.Executions, func(a, b workflow.Execution) int { return b.FiredTime.Compare(a.FiredTime) }),
 		"executions not newest fired first")
 
-	for _, f := range []store.ExecutionFilter{{WorkflowID: "wf-pages"}, {DeploymentID: d.ID}} {
+	for _, f := range []workflow.ExecutionFilter{{WorkflowID: "wf-pages"}, {DeploymentID: d.ID}} {
 		for _, limit := range []int{1, 2, 3, 6, 7} {
 			f.Limit = limit
 			var got []string
@@ -669,25 +670,25 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 
 	// Both pages of a two-page listing, and a cursor stays valid when newer
 	// executions arrive.
-	first, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages", Limit: 4})
+	first, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages", Limit: 4})
 	require.NoError(t, err)
 	require.Equal(t, want[:4], idsOf(first.Executions))
 	require.NotEmpty(t, first.Next)
 	mustCreateExecution(t, s, execution(d, base.Add(time.Hour), "", nil))
-	second, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-pages", Limit: 4, After: first.Next})
+	second, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-pages", Limit: 4, After: first.Next})
 	require.NoError(t, err)
 	require.Equal(t, want[4:], idsOf(second.Executions))
 	require.Empty(t, second.Next)
 
 	// A page without a limit holds DefaultPageSize executions.
-	for range store.DefaultPageSize {
+	for range workflow.DefaultPageSize {
 		mustCreateExecution(t, s, execution(other, base.Add(time.Hour), "", nil))
 	}
-	page, err := s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other"})
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-other"})
 	require.NoError(t, err)
-	require.Len(t, page.Executions, store.DefaultPageSize)
+	require.Len(t, page.Executions, workflow.DefaultPageSize)
 	require.NotEmpty(t, page.Next)
-	page, err = s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: "wf-other", After: page.Next})
+	page, err = s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: "wf-other", After: page.Next})
 	require.NoError(t, err)
 	require.Len(t, page.Executions, len(fired))
 	require.Empty(t, page.Next)
@@ -695,10 +696,10 @@ func testListExecutionsPaging(t *testing.T, s Store) {
 
 func testListExecutionsBadCursor(t *testing.T, s Store) {
 	ctx := context.Background()
-	d := mustCreate(t, s, newDeployment("wf-1", store.StatusDeployed))
+	d := mustCreate(t, s, newDeployment("wf-1", workflow.StatusDeployed))
 	mustCreateExecution(t, s, execution(d, base, "", nil))
 	for _, c := range badCursors() {
-		if _, err := s.ListExecutions(ctx, store.ExecutionFilter{After: c}); !errors.Is(err, store.ErrBadCursor) {
+		if _, err := s.ListExecutions(ctx, workflow.ExecutionFilter{After: c}); !errors.Is(err, store.ErrBadCursor) {
 			t.Errorf("ListExecutions(After: %q) = %v, want ErrBadCursor", c, err)
 		}
 	}

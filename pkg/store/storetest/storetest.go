@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Store is what the suite tests: the store the services use, with the monitoring reads.
@@ -23,7 +24,7 @@ type Store interface {
 	store.MonitoringStore
 	// UnfinishedByStatus counts the PENDING and RUNNING executions of every
 	// replica, keyed by status; both keys are present, zero or not.
-	UnfinishedByStatus(ctx context.Context) (map[store.ExecutionStatus]int64, error)
+	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
 }
 
 // testCase is one promise of the contract, checked on a store of its own.
@@ -70,20 +71,20 @@ func definition(name string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"name": %q, "nodes": [{"id": "n1", "name": "start", "type": "TRIGGER"}], "connections": {}}`, name))
 }
 
-func cronTrigger(expr string) store.Trigger {
-	return store.Trigger{Type: store.TriggerCron, Enabled: true, Cron: &store.CronSpec{Expression: expr}}
+func cronTrigger(expr string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: expr}}
 }
 
-func webhookTrigger(path string) store.Trigger {
-	return store.Trigger{Type: store.TriggerWebhook, Enabled: true, Webhook: &store.WebhookSpec{Path: path}}
+func webhookTrigger(path string) workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &workflow.WebhookSpec{Path: path}}
 }
 
-func manualTrigger() store.Trigger {
-	return store.Trigger{Type: store.TriggerManual, Enabled: true}
+func manualTrigger() workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerManual, Enabled: true}
 }
 
-func newDeployment(workflowID string, status store.DeploymentStatus, triggers ...store.Trigger) *store.Deployment {
-	return &store.Deployment{
+func newDeployment(workflowID string, status workflow.DeploymentStatus, triggers ...workflow.Trigger) *workflow.Deployment {
+	return &workflow.Deployment{
 		WorkflowID: workflowID,
 		Status:     status,
 		Version:    1,
@@ -93,37 +94,37 @@ func newDeployment(workflowID string, status store.DeploymentStatus, triggers ..
 	}
 }
 
-func deployEvent() store.Event {
-	return store.Event{Action: store.ActionDeploy, Actor: "alice"}
+func deployEvent() workflow.Event {
+	return workflow.Event{Action: workflow.ActionDeploy, Actor: "alice"}
 }
 
-func mustCreate(t *testing.T, s Store, d *store.Deployment) *store.Deployment {
+func mustCreate(t *testing.T, s Store, d *workflow.Deployment) *workflow.Deployment {
 	t.Helper()
 	require.NoError(t, s.CreateDeployment(context.Background(), d, deployEvent()))
 	return d
 }
 
 // setStatus is a mutation moving a deployment to status with the given action.
-func setStatus(status store.DeploymentStatus, action string) store.Mutation {
-	return func(d *store.Deployment) (store.Event, error) {
+func setStatus(status workflow.DeploymentStatus, action string) store.Mutation {
+	return func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Status = status
 		d.Version++
-		return store.Event{Action: action, Actor: "bob"}, nil
+		return workflow.Event{Action: action, Actor: "bob"}, nil
 	}
 }
 
 // execution is a PENDING execution of d, fired at fired, owned by owner
 // (none when empty) until lease (no lease when nil).
-func execution(d *store.Deployment, fired time.Time, owner string, lease *time.Time) *store.Execution {
-	return &store.Execution{
+func execution(d *workflow.Deployment, fired time.Time, owner string, lease *time.Time) *workflow.Execution {
+	return &workflow.Execution{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
-		TriggerType: store.TriggerManual, Status: store.ExecutionPending, FiredTime: fired,
+		TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending, FiredTime: fired,
 		OwnerInstance: owner, LeaseExpiresAt: lease,
 	}
 }
 
 // mustCreateExecution creates e, which must be created, and returns its id.
-func mustCreateExecution(t *testing.T, s Store, e *store.Execution) string {
+func mustCreateExecution(t *testing.T, s Store, e *workflow.Execution) string {
 	t.Helper()
 	created, err := s.CreateExecution(context.Background(), e)
 	require.NoError(t, err)
@@ -133,23 +134,23 @@ func mustCreateExecution(t *testing.T, s Store, e *store.Execution) string {
 
 // finish moves execution id, created PENDING or RUNNING, to the terminal
 // status to: the only way through the interface to a finished row.
-func finish(t *testing.T, s Store, id string, to store.ExecutionStatus) *store.Execution {
+func finish(t *testing.T, s Store, id string, to workflow.ExecutionStatus) *workflow.Execution {
 	t.Helper()
 	e, err := s.TransitionExecution(context.Background(), id, store.Transition{
-		From: []store.ExecutionStatus{store.ExecutionPending, store.ExecutionRunning}, To: to,
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}, To: to,
 		FinishedTime: ptr(base.Add(time.Hour))})
 	require.NoError(t, err)
 	return e
 }
 
-func mustGetExecution(t *testing.T, s Store, id string) *store.Execution {
+func mustGetExecution(t *testing.T, s Store, id string) *workflow.Execution {
 	t.Helper()
 	e, err := s.GetExecution(context.Background(), id)
 	require.NoError(t, err)
 	return e
 }
 
-func idsOf(es []store.Execution) []string {
+func idsOf(es []workflow.Execution) []string {
 	ids := make([]string, len(es))
 	for i, e := range es {
 		ids[i] = e.ID

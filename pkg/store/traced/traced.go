@@ -11,6 +11,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Backend is what Store wraps: the calls services make.
@@ -53,49 +54,49 @@ func (t *Store) start(ctx context.Context, op string) (context.Context, trace.Sp
 }
 
 // CreateDeployment traces Store.CreateDeployment.
-func (t *Store) CreateDeployment(ctx context.Context, d *store.Deployment, ev store.Event) (err error) {
+func (t *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) (err error) {
 	ctx, span := t.start(ctx, "CreateDeployment")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.CreateDeployment(ctx, d, ev)
 }
 
 // UpdateDeployment traces Store.UpdateDeployment.
-func (t *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *store.Deployment, err error) {
+func (t *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *workflow.Deployment, err error) {
 	ctx, span := t.start(ctx, "UpdateDeployment")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.UpdateDeployment(ctx, id, m)
 }
 
 // GetDeployment traces Store.GetDeployment.
-func (t *Store) GetDeployment(ctx context.Context, id string) (_ *store.Deployment, err error) {
+func (t *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deployment, err error) {
 	ctx, span := t.start(ctx, "GetDeployment")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.GetDeployment(ctx, id)
 }
 
 // GetActiveDeployment traces Store.GetActiveDeployment.
-func (t *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *store.Deployment, err error) {
+func (t *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *workflow.Deployment, err error) {
 	ctx, span := t.start(ctx, "GetActiveDeployment")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.GetActiveDeployment(ctx, workflowID)
 }
 
 // ListDeployments traces Store.ListDeployments.
-func (t *Store) ListDeployments(ctx context.Context, f store.ListFilter) (_ store.Page, err error) {
+func (t *Store) ListDeployments(ctx context.Context, f workflow.ListFilter) (_ workflow.Page, err error) {
 	ctx, span := t.start(ctx, "ListDeployments")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListDeployments(ctx, f)
 }
 
 // ListEvents traces Store.ListEvents.
-func (t *Store) ListEvents(ctx context.Context, deploymentID string) (_ []store.Event, err error) {
+func (t *Store) ListEvents(ctx context.Context, deploymentID string) (_ []workflow.Event, err error) {
 	ctx, span := t.start(ctx, "ListEvents")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListEvents(ctx, deploymentID)
 }
 
 // LastExecution traces Store.LastExecution.
-func (t *Store) LastExecution(ctx context.Context, deploymentID string) (_ *store.Execution, err error) {
+func (t *Store) LastExecution(ctx context.Context, deploymentID string) (_ *workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "LastExecution")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.LastExecution(ctx, deploymentID)
@@ -109,14 +110,14 @@ func (t *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID stri
 }
 
 // ListCronTriggers traces Store.ListCronTriggers.
-func (t *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []store.CronTrigger, err error) {
+func (t *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []workflow.CronTrigger, err error) {
 	ctx, span := t.start(ctx, "ListCronTriggers")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListCronTriggers(ctx, deploymentID)
 }
 
 // ListWebhookTriggers traces Store.ListWebhookTriggers.
-func (t *Store) ListWebhookTriggers(ctx context.Context, deploymentID string) (_ []store.WebhookTrigger, err error) {
+func (t *Store) ListWebhookTriggers(ctx context.Context, deploymentID string) (_ []workflow.WebhookTrigger, err error) {
 	ctx, span := t.start(ctx, "ListWebhookTriggers")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListWebhookTriggers(ctx, deploymentID)
@@ -130,21 +131,21 @@ func (t *Store) ExpireIdempotencyKey(ctx context.Context, id string, before time
 }
 
 // CreateExecution traces Store.CreateExecution.
-func (t *Store) CreateExecution(ctx context.Context, e *store.Execution) (_ bool, err error) {
+func (t *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (_ bool, err error) {
 	ctx, span := t.start(ctx, "CreateExecution")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.CreateExecution(ctx, e)
 }
 
 // FindExecutionByKey traces Store.FindExecutionByKey.
-func (t *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *store.Execution, err error) {
+func (t *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) (_ *workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "FindExecutionByKey")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.FindExecutionByKey(ctx, workflowID, key)
 }
 
 // TransitionExecution traces Store.TransitionExecution.
-func (t *Store) TransitionExecution(ctx context.Context, id string, tr store.Transition) (_ *store.Execution, err error) {
+func (t *Store) TransitionExecution(ctx context.Context, id string, tr store.Transition) (_ *workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "TransitionExecution")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.TransitionExecution(ctx, id, tr)
@@ -158,7 +159,7 @@ func (t *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 }
 
 // ListUnfinishedExecutions traces Store.ListUnfinishedExecutions.
-func (t *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []store.Execution, err error) {
+func (t *Store) ListUnfinishedExecutions(ctx context.Context, workflowID string) (_ []workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "ListUnfinishedExecutions")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListUnfinishedExecutions(ctx, workflowID)
@@ -172,7 +173,7 @@ func (t *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 }
 
 // AdoptExecutions traces Store.AdoptExecutions.
-func (t *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []store.Execution, err error) {
+func (t *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) (_ []workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "AdoptExecutions")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.AdoptExecutions(ctx, owner, lease, limit)
@@ -186,28 +187,28 @@ func (t *Store) ReleaseLeases(ctx context.Context, owner string, ids []string) (
 }
 
 // GetExecution traces Store.GetExecution.
-func (t *Store) GetExecution(ctx context.Context, id string) (_ *store.Execution, err error) {
+func (t *Store) GetExecution(ctx context.Context, id string) (_ *workflow.Execution, err error) {
 	ctx, span := t.start(ctx, "GetExecution")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.GetExecution(ctx, id)
 }
 
 // ListExecutions traces Store.ListExecutions.
-func (t *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) (_ store.ExecutionPage, err error) {
+func (t *Store) ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (_ workflow.ExecutionPage, err error) {
 	ctx, span := t.start(ctx, "ListExecutions")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.ListExecutions(ctx, f)
 }
 
 // DeploymentStats traces Store.DeploymentStats.
-func (t *Store) DeploymentStats(ctx context.Context, executionsSince time.Time) (_ store.DeploymentStats, err error) {
+func (t *Store) DeploymentStats(ctx context.Context, executionsSince time.Time) (_ workflow.DeploymentStats, err error) {
 	ctx, span := t.start(ctx, "DeploymentStats")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.DeploymentStats(ctx, executionsSince)
 }
 
 // CronFireStats traces Store.CronFireStats.
-func (t *Store) CronFireStats(ctx context.Context, start, end time.Time) (_ store.CronFireStats, err error) {
+func (t *Store) CronFireStats(ctx context.Context, start, end time.Time) (_ workflow.CronFireStats, err error) {
 	ctx, span := t.start(ctx, "CronFireStats")
 	defer func() { tracing.EndSpan(span, err) }()
 	return t.s.CronFireStats(ctx, start, end)

@@ -18,6 +18,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing/tracingtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // TestTracedStore checks, on PostgreSQL, that every call through Store is one
@@ -29,9 +30,9 @@ func TestTracedStore(t *testing.T) {
 	s := traced.New(pgtest.NewStore(t), "postgres", "postgresql")
 	ctx, parent := tracing.StartSpan(context.Background(), "caller", trace.SpanKindServer)
 
-	d := newDeployment("wf-traced", store.StatusDeployed, manualTrigger())
+	d := newDeployment("wf-traced", workflow.StatusDeployed, manualTrigger())
 	require.NoError(t, s.CreateDeployment(ctx, d, deployEvent()))
-	e := &store.Execution{WorkflowID: d.WorkflowID, TriggerType: store.TriggerManual, Status: store.ExecutionPending,
+	e := &workflow.Execution{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerManual, Status: workflow.ExecutionPending,
 		FiredTime: time.Now().UTC(), OwnerInstance: "i1", IdempotencyKey: "k1", TraceID: "t"}
 	created, err := s.CreateExecution(ctx, e)
 	require.NoError(t, err)
@@ -40,15 +41,15 @@ func TestTracedStore(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.FindExecutionByKey(ctx, d.WorkflowID, "k1")
 	require.NoError(t, err)
-	_, err = s.TransitionExecution(ctx, e.ID, store.Transition{From: []store.ExecutionStatus{store.ExecutionPending}, To: store.ExecutionRunning, Owner: "i1"})
+	_, err = s.TransitionExecution(ctx, e.ID, store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning, Owner: "i1"})
 	require.NoError(t, err)
 
 	// The rest are called for their spans; what they answer is tested elsewhere.
 	const missing = "00000000-0000-0000-0000-000000000000"
-	_, _ = s.UpdateDeployment(ctx, missing, func(*store.Deployment) (store.Event, error) { return store.Event{}, nil })
+	_, _ = s.UpdateDeployment(ctx, missing, func(*workflow.Deployment) (workflow.Event, error) { return workflow.Event{}, nil })
 	_, _ = s.GetDeployment(ctx, missing)
 	_, _ = s.GetActiveDeployment(ctx, d.WorkflowID)
-	_, _ = s.ListDeployments(ctx, store.ListFilter{})
+	_, _ = s.ListDeployments(ctx, workflow.ListFilter{})
 	_, _ = s.ListEvents(ctx, d.ID)
 	_, _ = s.LastExecution(ctx, d.ID)
 	_, _ = s.CountUnfinishedExecutions(ctx, d.ID)
@@ -60,7 +61,7 @@ func TestTracedStore(t *testing.T) {
 	_, _ = s.AdoptExecutions(ctx, "i2", time.Minute, 1)
 	_ = s.ReleaseLeases(ctx, "i1", []string{e.ID})
 	_, _ = s.GetExecution(ctx, e.ID)
-	_, _ = s.ListExecutions(ctx, store.ExecutionFilter{WorkflowID: d.WorkflowID})
+	_, _ = s.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: d.WorkflowID})
 	_, _ = s.DeploymentStats(ctx, time.Now().Add(-time.Hour))
 	_, _ = s.CronFireStats(ctx, time.Now().Add(-time.Hour), time.Now())
 	require.NoError(t, s.Ping(ctx))
@@ -141,7 +142,7 @@ func spanID(spans tracetest.SpanStubs, name string) trace.SpanID {
 // recording provider that keeps its spans in memory, on the same row.
 func BenchmarkStoreCall(b *testing.B) {
 	plain := pgtest.NewStore(b)
-	d := newDeployment("wf-bench", store.StatusDeployed, manualTrigger())
+	d := newDeployment("wf-bench", workflow.StatusDeployed, manualTrigger())
 	require.NoError(b, plain.CreateDeployment(context.Background(), d, deployEvent()))
 	wrapped := traced.New(plain, "postgres", "postgresql")
 
@@ -168,11 +169,15 @@ func BenchmarkStoreCall(b *testing.B) {
 	})
 }
 
-func newDeployment(workflowID string, status store.DeploymentStatus, triggers ...store.Trigger) *store.Deployment {
-	return &store.Deployment{WorkflowID: workflowID, Status: status, Version: 1,
+func newDeployment(workflowID string, status workflow.DeploymentStatus, triggers ...workflow.Trigger) *workflow.Deployment {
+	return &workflow.Deployment{WorkflowID: workflowID, Status: status, Version: 1,
 		Definition: []byte(`{"name": "Workflow ` + workflowID + `", "nodes": [{"id": "n1", "name": "start", "type": "TRIGGER"}], "connections": {}}`), DeployedBy: "alice", Triggers: triggers}
 }
 
-func manualTrigger() store.Trigger { return store.Trigger{Type: store.TriggerManual, Enabled: true} }
+func manualTrigger() workflow.Trigger {
+	return workflow.Trigger{Type: workflow.TriggerManual, Enabled: true}
+}
 
-func deployEvent() store.Event { return store.Event{Action: store.ActionDeploy, Actor: "alice"} }
+func deployEvent() workflow.Event {
+	return workflow.Event{Action: workflow.ActionDeploy, Actor: "alice"}
+}

@@ -1,0 +1,378 @@
+// Package workflow holds workflow-runtime's domain model: deployments, their
+// triggers and executions, with the rules every layer shares about them (ids,
+// webhook paths, page sizes). Services take and return these types; the store
+// persists them; transports convert them to and from protobuf.
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// DeploymentStatus is stored as its bare name.
+type DeploymentStatus string
+
+// Deployment statuses.
+const (
+	StatusDraft    DeploymentStatus = "DRAFT"
+	StatusDeployed DeploymentStatus = "DEPLOYED"
+	StatusPaused   DeploymentStatus = "PAUSED"
+	StatusArchived DeploymentStatus = "ARCHIVED"
+)
+
+// Active reports whether a deployment in this status is the workflow's
+// current one: at most one deployment per workflow is active.
+func (s DeploymentStatus) Active() bool { return s != StatusArchived }
+
+// MaxWorkflowIDLen is the length of executions.workflow_id and its peers.
+const MaxWorkflowIDLen = 128
+
+var workflowIDChars = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// WorkflowIDProblem says what is wrong with a caller's workflow id, which
+// must be 1-128 of [A-Za-z0-9_.:-], or returns "" when nothing is.
+func WorkflowIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "is required"
+	case len(id) > MaxWorkflowIDLen:
+		return fmt.Sprintf("is %d characters long; at most %d", len(id), MaxWorkflowIDLen)
+	case !workflowIDChars.MatchString(id):
+		return "may contain only A-Z, a-z, 0-9, _, ., : and -"
+	}
+	return ""
+}
+
+// MaxWebhookPathBytes is the length of deployment_triggers.webhook_path.
+const MaxWebhookPathBytes = 512
+
+var webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
+
+// NormalizeWebhookPath strips one leading and one trailing slash and checks
+// what is left. Case is kept: paths are compared case-insensitively elsewhere.
+// The error reads as a predicate of the path, e.g. "must not be empty".
+func NormalizeWebhookPath(p string) (string, error) {
+	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if p == "" {
+		return "", errors.New("must not be empty")
+	}
+	if len(p) > MaxWebhookPathBytes {
+		return "", fmt.Errorf("is %d bytes long; at most %d", len(p), MaxWebhookPathBytes)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return "", errors.New("must not contain an empty segment (//)")
+		case ".", "..":
+			// Proxies and clients may resolve dot segments before the path
+			// reaches us, so such a path could never be matched reliably.
+			return "", fmt.Errorf("must not contain a %q segment", seg)
+		}
+		if bad := webhookPathChar.FindString(seg); bad != "" {
+			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", bad)
+		}
+	}
+	return p, nil
+}
+
+// TriggerType is stored as its bare name.
+type TriggerType string
+
+// Trigger types.
+const (
+	TriggerCron    TriggerType = "CRON"
+	TriggerWebhook TriggerType = "WEBHOOK"
+	TriggerManual  TriggerType = "MANUAL"
+)
+
+// ExecutionStatus is stored as its bare name.
+type ExecutionStatus string
+
+// Execution statuses.
+const (
+	ExecutionPending   ExecutionStatus = "PENDING"
+	ExecutionRunning   ExecutionStatus = "RUNNING"
+	ExecutionSucceeded ExecutionStatus = "SUCCEEDED"
+	ExecutionFailed    ExecutionStatus = "FAILED"
+	ExecutionCancelled ExecutionStatus = "CANCELLED"
+	ExecutionTimedOut  ExecutionStatus = "TIMED_OUT"
+	ExecutionSkipped   ExecutionStatus = "SKIPPED"
+)
+
+// Overlap policies and webhook response modes, stored as bare names.
+const (
+	OverlapSkip        = "SKIP"
+	OverlapAllowAll    = "ALLOW_ALL"
+	OverlapBufferOne   = "BUFFER_ONE"
+	OverlapCancelOther = "CANCEL_OTHER"
+
+	ResponseAsync = "ASYNC"
+	ResponseSync  = "SYNC"
+)
+
+// Config is a deployment's execution settings; zero values mean the service defaults.
+type Config struct {
+	OverlapPolicy           string `json:"overlap_policy,omitempty"`
+	ExecutionTimeoutSeconds int32  `json:"execution_timeout_seconds,omitempty"`
+	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
+}
+
+// CronSpec is a cron trigger's schedule.
+type CronSpec struct {
+	Expression string `json:"expression"`
+	Timezone   string `json:"timezone,omitempty"`
+	// JitterWindowSeconds nil means the service default; 0 disables jitter.
+	JitterWindowSeconds *int32 `json:"jitter_window_seconds,omitempty"`
+}
+
+// WebhookSpec is a webhook trigger's settings. Path is normalised (see the
+// deployment service) and compared case-insensitively.
+type WebhookSpec struct {
+	Path               string   `json:"path"`
+	Methods            []string `json:"methods,omitempty"`
+	Secrets            []string `json:"secrets,omitempty"`
+	ResponseMode       string   `json:"response_mode,omitempty"`
+	SyncTimeoutSeconds int32    `json:"sync_timeout_seconds,omitempty"`
+}
+
+// Trigger is one way to start a deployment's executions. Exactly one of Cron
+// and Webhook is set for those types; MANUAL has neither.
+type Trigger struct {
+	ID           string
+	DeploymentID string
+	Type         TriggerType
+	Cron         *CronSpec
+	Webhook      *WebhookSpec
+	Enabled      bool
+	// LastFireTime is when the trigger's latest recorded slot fired; CRON only.
+	LastFireTime *time.Time
+}
+
+// Deployment is a workflow definition deployed with its triggers.
+type Deployment struct {
+	ID         string
+	WorkflowID string
+	Status     DeploymentStatus
+	Version    int64
+	// Definition is the workflow definition as JSON.
+	Definition json.RawMessage
+	Config     Config
+	DeployedBy string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	DeployedAt *time.Time
+	Triggers   []Trigger
+}
+
+// Event is one row of a deployment's append-only history.
+type Event struct {
+	ID           int64
+	DeploymentID string
+	WorkflowID   string
+	Action       string
+	FromStatus   DeploymentStatus // empty for the creating event
+	ToStatus     DeploymentStatus
+	Version      int64
+	Actor        string
+	At           time.Time
+}
+
+// Deployment events' actions.
+const (
+	ActionDeploy  = "DEPLOY"
+	ActionUpdate  = "UPDATE"
+	ActionPause   = "PAUSE"
+	ActionResume  = "RESUME"
+	ActionPromote = "PROMOTE"
+	ActionArchive = "ARCHIVE"
+	// ActionRollback undoes a change whose scheduling failed.
+	ActionRollback = "ROLLBACK"
+)
+
+// Execution is one run of a workflow.
+type Execution struct {
+	ID                string
+	WorkflowID        string
+	DeploymentID      string
+	DeploymentVersion int64
+	TriggerID         string
+	TriggerType       TriggerType
+	Status            ExecutionStatus
+	ScheduledTime     *time.Time
+	FiredTime         time.Time
+	StartedTime       *time.Time
+	FinishedTime      *time.Time
+	JitterSeconds     int32
+	EngineExecutionID string
+	ErrorMessage      string
+	SkipReason        string
+	TraceID           string
+	IdempotencyKey    string
+	TriggeredBy       string
+	OwnerInstance     string
+	LeaseExpiresAt    *time.Time
+	Input             json.RawMessage
+	Result            json.RawMessage
+	// HoldsTurn is set once the execution took its workflow's turn (see
+	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
+	HoldsTurn bool
+}
+
+// Terminal reports whether an execution in this status is over: no
+// transition leaves it.
+func (s ExecutionStatus) Terminal() bool {
+	return s != ExecutionPending && s != ExecutionRunning
+}
+
+// Page sizes of every listing (API.md): a request without one gets
+// DefaultPageSize rows, and none gets more than MaxPageSize.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// PageLimit is the number of rows a page holds for a requested page size;
+// rejecting a negative size is the caller's to do.
+func PageLimit(requested int32) int {
+	switch {
+	case requested <= 0:
+		return DefaultPageSize
+	case requested > MaxPageSize:
+		return MaxPageSize
+	}
+	return int(requested)
+}
+
+// ListFilter selects deployments for List.
+type ListFilter struct {
+	// Statuses empty means every active status.
+	Statuses    []DeploymentStatus
+	WorkflowID  string
+	TriggerType TriggerType
+	// Limit is the page size; the caller has clamped it.
+	Limit int
+	// MaxBytes, when positive, ends the page early once the encoded
+	// definitions would pass it (a page holds at least one deployment), so
+	// that a page of large definitions still fits in one response.
+	MaxBytes int64
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// Page is one page of deployments, newest first.
+type Page struct {
+	Deployments []Deployment
+	// Next is the cursor of the next page; empty on the last.
+	Next  string
+	Total int64
+}
+
+// ExecutionFilter selects executions for ListExecutions. Its zero fields
+// select everything.
+type ExecutionFilter struct {
+	WorkflowID   string
+	DeploymentID string
+	// Statuses empty means every status.
+	Statuses    []ExecutionStatus
+	TriggerType TriggerType
+	// From (inclusive) and To (exclusive) bound fired_time; zero means unbounded.
+	From, To time.Time
+	// Limit is the page size; the caller has clamped it. <= 0 means 50.
+	Limit int
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// ExecutionPage is one page of executions, newest first. It carries no total:
+// counting millions of executions for every page would cost more than the page.
+type ExecutionPage struct {
+	Executions []Execution
+	// Next is the cursor of the next page; empty on the last.
+	Next string
+}
+
+// CronTrigger is an enabled cron trigger of a DEPLOYED deployment: what the
+// scheduler holds.
+type CronTrigger struct {
+	TriggerID         string
+	DeploymentID      string
+	DeploymentVersion int64
+	WorkflowID        string
+	Spec              CronSpec
+	Config            Config
+	// LastSlot is the latest slot recorded for the trigger; nil when none is.
+	LastSlot *time.Time
+	// ScheduledSince is when the deployment last changed: slots before it
+	// (while it was paused, say) were never due.
+	ScheduledSince time.Time
+}
+
+// WebhookTrigger is an enabled webhook trigger of an active (not ARCHIVED)
+// deployment: what the webhook index holds.
+type WebhookTrigger struct {
+	TriggerID         string
+	DeploymentID      string
+	DeploymentVersion int64
+	WorkflowID        string
+	DeploymentStatus  DeploymentStatus
+	Spec              WebhookSpec
+}
+
+// DeploymentStats counts deployments, the triggers of active deployments and
+// recent executions, each keyed by its status or type name ("DEPLOYED", "CRON").
+type DeploymentStats struct {
+	ByStatus map[DeploymentStatus]int64
+	Total    int64
+	// TriggersByType counts the enabled triggers of deployments that are not ARCHIVED.
+	TriggersByType map[TriggerType]int64
+	// ExecutionsByStatus counts the executions fired since the time asked for.
+	ExecutionsByStatus map[ExecutionStatus]int64
+}
+
+// CronFireStats counts the cron executions fired in a time range: one row per
+// slot, whichever replica recorded it.
+type CronFireStats struct {
+	Fires int64
+	// SkippedOverlap counts those that the overlap policy SKIPPED.
+	SkippedOverlap int64
+}
+
+// CloneTriggers deep-copies ts, so that a mutation editing specs in place
+// cannot hide its changes from a store comparing before and after.
+func CloneTriggers(ts []Trigger) []Trigger {
+	out := make([]Trigger, len(ts))
+	for i, t := range ts {
+		if t.Cron != nil {
+			c := *t.Cron
+			if c.JitterWindowSeconds != nil {
+				w := *c.JitterWindowSeconds
+				c.JitterWindowSeconds = &w
+			}
+			t.Cron = &c
+		}
+		if t.Webhook != nil {
+			w := *t.Webhook
+			w.Methods = append([]string(nil), w.Methods...)
+			w.Secrets = append([]string(nil), w.Secrets...)
+			t.Webhook = &w
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// WorkflowName returns the definition's top-level "name" when it is a
+// non-empty string, else the workflow id.
+func WorkflowName(def json.RawMessage, workflowID string) string {
+	var v struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(def, &v) == nil && v.Name != "" {
+		return v.Name
+	}
+	return workflowID
+}
