@@ -262,8 +262,8 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Tri
 		if err != nil {
 			return
 		}
-		// Webhook paths are matched case-insensitively.
-		key := strings.ToLower(p)
+		// Webhook paths are matched by their key, ignoring ASCII case.
+		key := workflow.WebhookPathKey(p)
 		if first, dup := s.paths[key]; dup {
 			v.Add(f.path, "duplicates %s", first)
 			return

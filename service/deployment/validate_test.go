@@ -139,6 +139,7 @@ func TestNormalizeWebhookPath(t *testing.T) {
 		{in: "a?x=1", err: `must not contain "?"`},
 		{in: "a%20b", err: `must not contain "%"`},
 		{in: "café", err: `must not contain "é"`},
+		{in: "\u212aelvin/hook", err: "must not contain \"\u212a\""},
 		{in: strings.Repeat("a", 513), err: "is 513 bytes long; at most 512"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {

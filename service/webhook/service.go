@@ -106,15 +106,15 @@ func (s *Service) Resolve(_ context.Context, req ResolveRequest) (workflow.Webho
 	return wt, nil
 }
 
+// lookup finds the trigger of path, which it checks first: the index is
+// keyed by valid paths, and a path that is not one reaches nothing.
 func (s *Service) lookup(op errors.Op, path, field string) (workflow.WebhookTrigger, error) {
-	// Indexed paths are normalised and valid, so a path found once its
-	// slashes are trimmed needs no check: the hot path skips the parse.
-	if wt, ok := s.index.Lookup(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")); ok {
-		return wt, nil
-	}
 	p, err := workflow.NormalizeWebhookPath(path)
 	if err != nil {
 		return workflow.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
+	}
+	if wt, ok := s.index.Lookup(p); ok {
+		return wt, nil
 	}
 	return workflow.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
 }

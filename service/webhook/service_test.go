@@ -332,3 +332,28 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	_, ok := r.index.LookupWorkflow(d.WorkflowID)
 	require.False(t, ok)
 }
+
+// TestLookAlikePathsReachNothing: a path that only Unicode case folding turns
+// into an indexed one (KELVIN SIGN U+212A folds to "k") is not a webhook
+// path, so a gateway rule written for "kelvin/hook" cannot be walked around
+// by resolving or triggering "%E2%84%AAelvin/hoo%E2%84%AA".
+func TestLookAlikePathsReachNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	d := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "kelvin/hook", Secrets: []string{secret}})
+	ctx := context.Background()
+	wt, err := r.svc.Resolve(ctx, ResolveRequest{Path: "KELVIN/Hook"})
+	require.NoError(t, err, "ASCII case still does not matter")
+	require.Equal(t, d.ID, wt.DeploymentID)
+
+	body := `{"n": 1}`
+	for _, path := range []string{"\u212aelvin/hoo\u212a", "/\u212aelvin/hook/", "kelv\u0130n/hook", "kelvin/hoo\u212a"} {
+		_, err := r.svc.Resolve(ctx, ResolveRequest{Path: path, Method: "POST"})
+		require.Equal(t, errors.Invalid, errors.KindOf(err), "resolve %q: %v", path, err)
+		_, err = r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: path, TriggerData: body, HTTPMethod: "POST",
+			Headers: sign("msg_"+path, time.Now(), secret, body)})
+		require.Equal(t, errors.Invalid, errors.KindOf(err), "trigger %q: %v", path, err)
+	}
+	require.Zero(t, r.count(), "a look-alike path started an execution")
+}
