@@ -134,8 +134,9 @@ func checkMethod(op errors.Op, wt workflow.WebhookTrigger, method string) error 
 // Trigger runs a webhook call forwarded by the API Gateway: it resolves the
 // path (or the workflow's webhook trigger), checks the method, the payload
 // and the signature, dedupes on the idempotency key (or the webhook-id
-// header), records the execution with the payload as it came, and answers
-// at once (ASYNC) or when the execution ends (SYNC).
+// header; always the webhook-id of a signed call), records the execution
+// with the payload as it came, and answers at once (ASYNC) or when the
+// execution ends (SYNC).
 func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
 	const op errors.Op = "webhook.Trigger"
 	var (
@@ -166,21 +167,29 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	if p := coordination.PayloadProblem([]byte(req.TriggerData)); p != "" {
 		return coordination.TriggerResponse{}, errors.Violations{{Field: "trigger_data", Description: p}}.Err(op)
 	}
-	if len(wt.Spec.Secrets) > 0 {
+	id, err := signature.Header(req.Headers, signature.HeaderID)
+	if err != nil {
+		return coordination.TriggerResponse{}, headerError(op, err)
+	}
+	signed := len(wt.Spec.Secrets) > 0
+	if signed {
 		if err := signature.Verify(req.Headers, []byte(req.TriggerData), wt.Spec.Secrets, s.opts.Now()); err != nil {
-			return coordination.TriggerResponse{}, errors.E(op, errors.PermissionDenied, err)
+			return coordination.TriggerResponse{}, headerError(op, err)
 		}
 	}
 	if !s.limiter(wt.WorkflowID).Allow() {
 		return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
 			"workflow %s receives more than %g webhook calls per second", wt.WorkflowID, s.opts.RatePerWorkflow)
 	}
-	key := req.IdempotencyKey
-	if key == "" {
-		key = header(req.Headers, signature.HeaderID)
+	// A signature covers the webhook-id, not the caller's key: a signed call
+	// is deduplicated on the id it signed, so that replaying it with a fresh
+	// key within the signature's tolerance starts nothing new.
+	key, keyField := req.IdempotencyKey, "idempotency_key"
+	if signed || key == "" {
+		key, keyField = id, "headers."+signature.HeaderID
 	}
 	if len(key) > maxKeyBytes {
-		return coordination.TriggerResponse{}, errors.Violations{{Field: "idempotency_key", Description: fmt.Sprintf("is %d bytes long; at most %d", len(key), maxKeyBytes)}}.Err(op)
+		return coordination.TriggerResponse{}, errors.Violations{{Field: keyField, Description: fmt.Sprintf("is %d bytes long; at most %d", len(key), maxKeyBytes)}}.Err(op)
 	}
 
 	e, dedup, err := s.record(ctx, wt, req, key)
@@ -281,14 +290,13 @@ func (s *Service) limiter(workflowID string) *rate.Limiter {
 	return l.(*rate.Limiter)
 }
 
-// header returns headers' value of name, compared case-insensitively.
-func header(headers map[string]string, name string) string {
-	for k, v := range headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
+// headerError answers a signature that does not verify, or headers that say
+// two things at once.
+func headerError(op errors.Op, err error) error {
+	if errors.Is(err, signature.ErrAmbiguousHeader) {
+		return errors.Violations{{Field: "headers", Description: err.Error()}}.Err(op)
 	}
-	return ""
+	return errors.E(op, errors.PermissionDenied, err)
 }
 
 // storeError gives a store error the kind the caller must see.

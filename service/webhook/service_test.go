@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,4 +357,50 @@ func TestLookAlikePathsReachNothing(t *testing.T) {
 		require.Equal(t, errors.Invalid, errors.KindOf(err), "trigger %q: %v", path, err)
 	}
 	require.Zero(t, r.count(), "a look-alike path started an execution")
+}
+
+// TestSignedWebhookReplays: a captured, validly signed call replayed within
+// the signature's tolerance starts nothing new, whatever idempotency key the
+// replay carries and however it spells a second webhook-id.
+func TestSignedWebhookReplays(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "signed/replayed", Secrets: []string{secret}})
+	ctx := context.Background()
+	body := `{"amount": 12.50}`
+	captured := sign("msg_captured", time.Now(), secret, body)
+	first, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body,
+		Headers: captured, IdempotencyKey: "key-0"})
+	require.NoError(t, err)
+	require.Equal(t, "msg_captured", first.Execution.IdempotencyKey, "a signed call is keyed by the id it signed")
+
+	t.Run("fresh idempotency keys", func(t *testing.T) {
+		for i := range 5 {
+			resp, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body,
+				Headers: captured, IdempotencyKey: "key-" + strconv.Itoa(i+1)})
+			require.NoError(t, err)
+			require.True(t, resp.Deduplicated, "replay %d", i)
+			require.Equal(t, first.Execution.ID, resp.Execution.ID)
+		}
+		require.Equal(t, 1, r.count(), "a replay started an execution")
+	})
+
+	t.Run("an unsigned second webhook-id", func(t *testing.T) {
+		for i := range 10 {
+			headers := maps.Clone(captured)
+			headers["Webhook-Id"] = "msg_fresh_" + strconv.Itoa(i)
+			_, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body, Headers: headers})
+			require.Equal(t, errors.Invalid, errors.KindOf(err), "try %d: %v", i, err)
+		}
+		require.Equal(t, 1, r.count(), "a replay started an execution")
+
+		// The same id in two spellings says one thing: it is the same call.
+		headers := maps.Clone(captured)
+		headers["Webhook-Id"] = captured["webhook-id"]
+		resp, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body, Headers: headers})
+		require.NoError(t, err)
+		require.True(t, resp.Deduplicated)
+		require.Equal(t, first.Execution.ID, resp.Execution.ID)
+	})
 }
