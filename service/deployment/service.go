@@ -172,7 +172,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
 	}
 	cfg := validateConfig(&v, "config", req.Config)
-	validateActor(&v, "deployed_by", req.DeployedBy)
+	workflow.ActorText.Check(&v, "deployed_by", req.DeployedBy)
 	if err := v.Err(op); err != nil {
 		return Deployment{}, err
 	}
