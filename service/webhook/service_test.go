@@ -158,6 +158,11 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 		{"unknown workflow id", coordination.TriggerRequest{WorkflowID: "wf-unknown", TriggerType: workflow.TriggerWebhook}, errors.NotFound},
 		{"neither path nor workflow", coordination.TriggerRequest{TriggerType: workflow.TriggerWebhook}, errors.Invalid},
 		{"key too long", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
+		{"NUL in the key", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: "k\x00"}, errors.Invalid},
+		{"NUL in a webhook-id", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"webhook-id": "m\x00"}}, errors.Invalid},
+		{"line break in a header", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"x-a": "1\r\nx-b: 2"}}, errors.Invalid},
+		{"header name not a token", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"x a": "1"}}, errors.Invalid},
+		{"method not a token", coordination.TriggerRequest{WebhookPath: "orders/created", HTTPMethod: "PO\u017fT"}, errors.Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := r.svc.Trigger(context.Background(), tc.req)
@@ -306,6 +311,8 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err))
 	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve//me"})
 	require.Equal(t, errors.Invalid, errors.KindOf(err))
+	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/me", Method: "PO\u017fT"})
+	require.Equal(t, errors.Invalid, errors.KindOf(err), "a method is an ASCII token: no case folding reaches POST")
 	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/you"})
 	require.Equal(t, errors.NotFound, errors.KindOf(err))
 
