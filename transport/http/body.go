@@ -59,6 +59,10 @@ func (m jsonBody) decode(d *json.Decoder, v any) error {
 	if err := d.Decode(&raw); err != nil {
 		return unreadable(err)
 	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		// json.Decoder reads one value of a stream; a body is one value.
+		return errors.E(opBody, errors.Invalid, "the request body must be one JSON value, with nothing after it")
+	}
 	err := m.Unmarshal(raw, v)
 	msg, ok := v.(proto.Message)
 	if err == nil || !ok {

@@ -190,6 +190,8 @@ func TestGatewayRefusesBadRequests(t *testing.T) {
 			invalid("the request body must be JSON: invalid character 'w' looking for beginning of value at byte 1")},
 		{"body cut short", "POST", "/api/v1/deployments", `{"workflow_id":`,
 			invalid("the request body must be JSON: it ends inside a value")},
+		{"body with more after it", "POST", "/api/v1/deployments", `{"workflow_id":"orders"} {"workflow_id":"other"}`,
+			invalid("the request body must be one JSON value, with nothing after it")},
 		{"body not an object", "POST", "/api/v1/deployments", `["orders"]`,
 			invalid("the request body must be a JSON object")},
 		{"body too large", "POST", "/api/v1/deployments", `{"deployed_by":"` + strings.Repeat("x", testMaxBody) + `"}`,
@@ -263,6 +265,8 @@ func TestGatewayPassesGoodRequests(t *testing.T) {
 		{"JSON names and enum numbers in a body", "POST", "/api/v1/deployments",
 			`{"workflowId":"orders","draft":true,"config":{"overlap_policy":2}}`,
 			&pb.DeployWorkflowRequest{WorkflowId: "orders", Draft: true, Config: &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL}}},
+		{"body ending in a newline", "POST", "/api/v1/deployments", "{\"workflow_id\":\"orders\"}\n",
+			&pb.DeployWorkflowRequest{WorkflowId: "orders"}},
 		{"empty body", "POST", "/api/v1/executions/e1/cancel", "", &pb.CancelExecutionRequest{ExecutionId: "e1"}},
 		{"no parameters", "GET", "/api/v1/monitoring/health", "", &pb.GetSystemHealthRequest{}},
 	}
