@@ -39,6 +39,11 @@ import (
 // about 250 years of twice-yearly DST, more than any slot is ever apart.
 const maxZoneChanges = 512
 
+// maxFold bounds how far the clocks ever went back at once: a day, when
+// Alaska moved from Russian to American time in 1867; only slots that close
+// to a zone's end are checked for a repeated time.
+const maxFold = 48 * time.Hour
+
 // Next returns the first nominal slot strictly after the instant after, in
 // loc (nil means UTC), at second resolution, under the default DST policy.
 // Across a DST change it follows Vixie cron: a run never fires early, nor
@@ -110,24 +115,16 @@ func (s *Schedule) next(after time.Time, loc *time.Location, dst DST) (Slot, err
 // assumes, as holds for every real zone, that a zone lasts longer than the
 // shifts at its ends.
 func (s *Schedule) nextInZone(z zone, from time.Time, loc *time.Location, dst DST) (slot Slot, ok bool, err error) {
-	// Only fixed-time slots care how the clock moved at z's ends: before is
-	// the offset it had until z.start, after the one it takes at z.end.
+	// Only fixed-time slots care how the clock moved at z's ends; before is
+	// the offset it had until z.start.
 	fixedStart, fixedEnd := s.fixedTime && !z.start.IsZero(), s.fixedTime && !z.end.IsZero()
-	var before, after time.Duration
+	var before time.Duration
 	if fixedStart {
 		before = zoneAt(z.start.Add(-time.Nanosecond), loc).offset
 	}
-	if fixedEnd {
-		after = zoneAt(z.end, loc).offset
-	}
-	// The clock went back at z.start: z's instants until secondUntil show
-	// wall times that came once already, before z.start.
+	// The clock went back at z.start: z's instants until z.start+before-offset
+	// show wall times that came once already, before z.start.
 	wentBack := fixedStart && before > z.offset
-	secondUntil := z.start.Add(before - z.offset)
-	// The clock goes back at z.end: z's instants from firstFrom on show wall
-	// times that come again after z.end.
-	goesBack := fixedEnd && after < z.offset
-	firstFrom := z.end.Add(after - z.offset)
 
 	wall, err := s.nextWall(from.Add(z.offset))
 	if err == nil && wentBack && dst.repeated() == RepeatedFirst && wall.Before(z.start.Add(before)) {
@@ -138,14 +135,20 @@ func (s *Schedule) nextInZone(z zone, from time.Time, loc *time.Location, dst DS
 		slot = Slot{Time: wall.Add(-z.offset), Effect: Unaffected, wall: wall}
 		ok = z.end.IsZero() || slot.Time.Before(z.end)
 		switch {
-		case wentBack && slot.Time.Before(secondUntil):
+		case wentBack && slot.Time.Before(z.start.Add(before-z.offset)):
 			slot.Effect = SecondOccurrence
-		case goesBack && !slot.Time.Before(firstFrom) && dst.repeated() == RepeatedLast:
-			// It fires at the second occurrence, in the next zone; every
-			// later slot of z is a first occurrence too.
-			ok = false
-		case goesBack && !slot.Time.Before(firstFrom):
-			slot.Effect = FirstOccurrence
+		case fixedEnd && ok && z.end.Sub(slot.Time) <= maxFold:
+			// The clock goes back at z.end: z's instants from
+			// z.end+after-offset on show wall times that come again after it.
+			if after := zoneAt(z.end, loc).offset; after < z.offset && !slot.Time.Before(z.end.Add(after-z.offset)) {
+				if dst.repeated() == RepeatedLast {
+					// It fires at the second occurrence, in the next zone;
+					// every later slot of z is a first occurrence too.
+					ok = false
+				} else {
+					slot.Effect = FirstOccurrence
+				}
+			}
 		}
 	}
 	if fixedStart && before < z.offset && dst.skipped() == SkippedShift {
