@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -125,6 +126,13 @@ func (g *group[In, Out]) clashes(batch []*groupCall[In, Out], c *groupCall[In, O
 	return false
 }
 
+// flush writes batch and answers its calls. A statement fails as a whole,
+// so a row the database refuses (a NUL byte in a text field, say) fails
+// every row of its batch: such a batch is split in two and each half
+// written again, down to the row at fault, so that a bad row fails alone.
+// Halving costs about two statements per bad row and halving, where writing
+// each row again alone would cost one per row of the batch. A database that
+// cannot serve fails the batch at once, since every row would fail alike.
 func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	ins := make([]In, len(batch))
 	for i, c := range batch {
@@ -135,6 +143,11 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	outs, errs, err := g.write(ctx, ins)
 	tracing.EndSpan(span, err)
 	cancel()
+	if err != nil && len(batch) > 1 && splittable(err) {
+		g.flush(batch[:len(batch)/2])
+		g.flush(batch[len(batch)/2:])
+		return
+	}
 	for i, c := range batch {
 		switch {
 		case err != nil:
@@ -144,6 +157,13 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 		}
 		close(c.done)
 	}
+}
+
+// splittable reports whether a failed batch may hold rows that would be
+// written without the others: not when the database cannot serve, nor when
+// the batch ran out of time.
+func splittable(err error) bool {
+	return !unreachable(err) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // span starts the span of a batch: a trace of its own, since a batch

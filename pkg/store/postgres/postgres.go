@@ -23,6 +23,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	kinds "github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -48,6 +49,8 @@ const (
 // PostgreSQL error codes the store inspects.
 const (
 	codeUniqueViolation           = "23505"
+	codeNotNullViolation          = "23502"
+	codeCheckViolation            = "23514"
 	codeInvalidTextRepresentation = "22P02"
 	codeSerializationFailure      = "40001"
 	codeDeadlockDetected          = "40P01"
@@ -152,7 +155,17 @@ func classify(err *error) {
 		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
 	case pqCode(*err) == codeSerializationFailure || pqCode(*err) == codeDeadlockDetected:
 		*err = fmt.Errorf("%w: %w", store.ErrConcurrentChange, *err)
+	case refused(*err):
+		*err = kinds.E(kinds.Invalid, *err)
 	}
+}
+
+// refused reports an error about the data a statement carried: a value
+// PostgreSQL cannot take (class 22, such as a NUL byte in text), a NULL
+// where none may be, or a value a check constraint forbids.
+func refused(err error) bool {
+	code := pqCode(err)
+	return strings.HasPrefix(code, "22") || code == codeNotNullViolation || code == codeCheckViolation
 }
 
 // unreachable reports a failed connection, a lost one, or a server that
