@@ -72,10 +72,13 @@ type Store interface {
 	// CreateExecution inserts e, filling in its ID, if its deployment is
 	// DEPLOYED. When e.DeploymentID is empty the execution is of e.WorkflowID's
 	// DEPLOYED deployment, whose id and version are filled in, with its first
-	// MANUAL trigger for a MANUAL execution without a TriggerID. Nothing is written and created is false when the deployment
-	// is not, or when a row holds the same cron slot (trigger and
-	// ScheduledTime) or the same IdempotencyKey for the workflow: those rows
-	// are the guards for one run per slot and per key.
+	// MANUAL trigger for a MANUAL execution without a TriggerID. Nothing is
+	// written and created is false when the deployment is not, or when a row
+	// holds the same cron slot (trigger and ScheduledTime) or the same
+	// IdempotencyKey for the workflow: those rows are the guards for one run
+	// per slot and per key. With e.Lease set, the lease runs that long from
+	// the database's clock, and e.LeaseExpiresAt is filled in; without, it
+	// is e.LeaseExpiresAt as given.
 	CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error)
 	// FindExecutionByKey returns workflowID's execution with idempotency key
 	// key, or ErrNotFound.
@@ -105,6 +108,10 @@ type Store interface {
 	// none, the oldest fired, and returns them. Rows another replica is
 	// adopting at the same moment are skipped, not waited for.
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	// LeaseExpired reports whether AdoptExecutions may take execution id:
+	// it is PENDING or RUNNING and its lease has run out by the database's
+	// clock (or it has none). ErrNotFound for an unknown id.
+	LeaseExpired(ctx context.Context, id string) (bool, error)
 	// ReleaseLeases ends owner's leases on ids now, so that another replica
 	// adopts those executions without waiting for the leases to run out.
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error

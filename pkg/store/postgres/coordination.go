@@ -248,6 +248,26 @@ func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Du
 	return executions(rows), nil
 }
 
+// leaseExpiredSQL is adoptSQL's condition, for one row.
+const leaseExpiredSQL = `
+SELECT status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at < now())
+FROM executions WHERE id = $1`
+
+// LeaseExpired reports whether execution id is unfinished with a lease
+// that ran out by the database's clock.
+func (s *Store) LeaseExpired(ctx context.Context, id string) (_ bool, err error) {
+	defer classify(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return false, store.ErrNotFound
+	}
+	var expired bool
+	if err := s.db.GetContext(ctx, &expired, leaseExpiredSQL, id); err != nil {
+		return false, notFound("lease expired", err)
+	}
+	return expired, nil
+}
+
 const releaseLeasesSQL = `
 UPDATE executions SET lease_expires_at = now()
 WHERE id = ANY($2::uuid[]) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')

@@ -89,6 +89,8 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 // at its current version, and a MANUAL one without a trigger to that
 // deployment's first MANUAL trigger: a manual trigger costs no read of the
 // deployment before it. Each branch of the lateral join is an index probe.
+// A row with a lease length ($18, milliseconds) gets its lease from the
+// database's clock, which every renewal and adoption reads.
 const insertExecutionsSQL = `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
@@ -97,13 +99,14 @@ SELECT v.id, v.workflow_id, d.id, CASE WHEN v.deployment_id IS NULL THEN d.versi
 	COALESCE(v.trigger_id, CASE WHEN v.trigger_type = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
 		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
 	v.trigger_type, v.status, v.scheduled_time, v.fired_time, v.jitter_seconds, v.skip_reason, v.trace_id,
-	v.idempotency_key, v.triggered_by, v.owner_instance, v.lease_expires_at, v.input
+	v.idempotency_key, v.triggered_by, v.owner_instance,
+	CASE WHEN v.lease_ms > 0 THEN now() + v.lease_ms * interval '1 millisecond' ELSE v.lease_expires_at END, v.input
 FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::uuid[], $6::text[], $7::text[],
 	$8::timestamptz[], $9::timestamptz[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[],
-	$15::text[], $16::timestamptz[], $17::text[])
+	$15::text[], $16::timestamptz[], $17::text[], $18::bigint[])
 	AS v(id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type, status,
 		scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key, triggered_by,
-		owner_instance, lease_expires_at, input)
+		owner_instance, lease_expires_at, input, lease_ms)
 JOIN LATERAL (
 	SELECT d.id, d.version FROM deployments d
 	WHERE v.deployment_id IS NOT NULL AND d.id = v.deployment_id AND d.status = 'DEPLOYED'
@@ -112,7 +115,7 @@ JOIN LATERAL (
 	WHERE v.deployment_id IS NULL AND d.workflow_id = v.workflow_id AND d.status = 'DEPLOYED'
 ) d ON true
 ON CONFLICT DO NOTHING
-RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id::text, '')`
+RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id::text, ''), lease_expires_at`
 
 // CreateExecution inserts e with a new id, and the deployment's id, version
 // and MANUAL trigger when e names only its workflow. For a slot or
@@ -135,6 +138,9 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 		return false, err
 	}
 	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
+	if e.Lease > 0 {
+		e.LeaseExpiresAt = got.LeaseExpiresAt
+	}
 	return true, nil
 }
 
@@ -146,7 +152,7 @@ func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) (
 		ids, workflows, types, statuses                        []string
 		deployments, triggers, skips, traces, keys, by, owners []*string
 		inputs                                                 []*string
-		versions                                               []int64
+		versions, leaseMs                                      []int64
 		jitters                                                []int32
 		slots, leases                                          []*time.Time
 		fired                                                  []time.Time
@@ -164,21 +170,27 @@ func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) (
 		c.owners, c.inputs = append(c.owners, nullString(e.OwnerInstance)), append(c.inputs, input)
 		c.versions, c.jitters = append(c.versions, e.DeploymentVersion), append(c.jitters, e.JitterSeconds)
 		c.slots, c.leases = append(c.slots, e.ScheduledTime), append(c.leases, e.LeaseExpiresAt)
-		c.fired = append(c.fired, e.FiredTime)
+		c.fired, c.leaseMs = append(c.fired, e.FiredTime), append(c.leaseMs, e.Lease.Milliseconds())
 	}
 	rows, err := s.db.QueryContext(ctx, insertExecutionsSQL, pq.Array(c.ids), pq.Array(c.workflows), pq.Array(c.deployments),
 		pq.Array(c.versions), pq.Array(c.triggers), pq.Array(c.types), pq.Array(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
 		pq.Array(c.jitters), pq.Array(c.skips), pq.Array(c.traces), pq.Array(c.keys), pq.Array(c.by), pq.Array(c.owners),
-		pq.Array(c.leases), pq.Array(c.inputs))
+		pq.Array(c.leases), pq.Array(c.inputs), pq.Array(c.leaseMs))
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
 	}
 	defer rows.Close()
 	written := make(map[string]workflow.Execution, n)
 	for rows.Next() {
-		var e workflow.Execution
-		if err := rows.Scan(&e.ID, &e.DeploymentID, &e.DeploymentVersion, &e.TriggerID); err != nil {
+		var (
+			e     workflow.Execution
+			lease sql.NullTime
+		)
+		if err := rows.Scan(&e.ID, &e.DeploymentID, &e.DeploymentVersion, &e.TriggerID, &lease); err != nil {
 			return nil, nil, fmt.Errorf("postgres: create executions: %w", err)
+		}
+		if lease.Valid {
+			e.LeaseExpiresAt = utcPtr(&lease.Time)
 		}
 		written[e.ID] = e
 	}

@@ -216,6 +216,26 @@ func (s *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Du
 	return executions(rows), nil
 }
 
+// leaseExpiredSQL is adoptSQL's condition, for one row.
+const leaseExpiredSQL = `
+SELECT status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)
+FROM executions WHERE id = ?1`
+
+// LeaseExpired reports whether execution id is unfinished with a lease
+// that ran out by the database's clock, which is the process's.
+func (s *Store) LeaseExpired(ctx context.Context, id string) (_ bool, err error) {
+	defer classify(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return false, store.ErrNotFound
+	}
+	var expired bool
+	if err := s.r.GetContext(ctx, &expired, leaseExpiredSQL, id, micros(time.Now())); err != nil {
+		return false, notFound("lease expired", err)
+	}
+	return expired, nil
+}
+
 const releaseLeasesSQL = `
 UPDATE executions SET lease_expires_at = ?3
 WHERE id IN (SELECT value FROM json_each(?2)) AND owner_instance = ?1 AND status IN ('PENDING', 'RUNNING')`
@@ -248,3 +268,4 @@ func uuids(ids []string) []string {
 	}
 	return out
 }
+

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -75,7 +76,9 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 // A row without a deployment id (?3 NULL) goes to its workflow's DEPLOYED
 // deployment, at its current version, and a MANUAL one without a trigger to
 // that deployment's first MANUAL trigger: a manual trigger costs no read of
-// the deployment before it.
+// the deployment before it. A row with a lease length (?18, microseconds)
+// gets its lease from the database's clock (?19), which renewals and
+// adoption read.
 const insertExecutionSQL = `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
@@ -83,11 +86,11 @@ INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trig
 SELECT ?1, ?2, d.id, CASE WHEN ?3 IS NULL THEN d.version ELSE ?4 END,
 	COALESCE(?5, CASE WHEN ?6 = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
 		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
-	?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
+	?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, CASE WHEN ?18 > 0 THEN ?19 + ?18 ELSE ?16 END, ?17
 FROM deployments d
 WHERE d.status = 'DEPLOYED' AND CASE WHEN ?3 IS NULL THEN d.workflow_id = ?2 ELSE d.id = ?3 END
 ON CONFLICT DO NOTHING
-RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id, '')`
+RETURNING id, deployment_id, deployment_version, COALESCE(trigger_id, ''), lease_expires_at`
 
 // CreateExecution inserts e with a new id, and the deployment's id, version
 // and MANUAL trigger when e names only its workflow. For a slot or
@@ -105,13 +108,16 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 	if len(e.Input) > 0 {
 		input = nullString(string(e.Input))
 	}
-	var got workflow.Execution
+	var (
+		got   workflow.Execution
+		lease sql.NullInt64
+	)
 	err = s.w.QueryRowContext(ctx, insertExecutionSQL, uuid.NewString(), e.WorkflowID, deploymentID,
 		e.DeploymentVersion, triggerID, string(e.TriggerType), string(e.Status), microsPtr(e.ScheduledTime),
 		micros(e.FiredTime), e.JitterSeconds, nullString(e.SkipReason), nullString(e.TraceID),
 		nullString(e.IdempotencyKey), nullString(e.TriggeredBy), nullString(e.OwnerInstance),
-		microsPtr(e.LeaseExpiresAt), input).
-		Scan(&got.ID, &got.DeploymentID, &got.DeploymentVersion, &got.TriggerID)
+		microsPtr(e.LeaseExpiresAt), input, e.Lease.Microseconds(), micros(time.Now())).
+		Scan(&got.ID, &got.DeploymentID, &got.DeploymentVersion, &got.TriggerID, &lease)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -119,6 +125,9 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 		return false, fmt.Errorf("sqlite: create execution: %w", err)
 	}
 	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
+	if e.Lease > 0 {
+		e.LeaseExpiresAt = fromNullMicros(lease)
+	}
 	return true, nil
 }
 

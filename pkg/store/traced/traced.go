@@ -179,6 +179,13 @@ func (t *Store) AdoptExecutions(ctx context.Context, owner string, lease time.Du
 	return t.s.AdoptExecutions(ctx, owner, lease, limit)
 }
 
+// LeaseExpired traces Store.LeaseExpired.
+func (t *Store) LeaseExpired(ctx context.Context, id string) (_ bool, err error) {
+	ctx, span := t.start(ctx, "LeaseExpired")
+	defer func() { tracing.EndSpan(span, err) }()
+	return t.s.LeaseExpired(ctx, id)
+}
+
 // ReleaseLeases traces Store.ReleaseLeases.
 func (t *Store) ReleaseLeases(ctx context.Context, owner string, ids []string) (err error) {
 	ctx, span := t.start(ctx, "ReleaseLeases")
