@@ -87,6 +87,17 @@ func openSQLite(ctx context.Context, dir string, logger log.Logger) (*openedStor
 		release()
 		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
 	}
+	// Holding the lock proves that the process that had the database before
+	// is gone: its executions are adopted at start, not a lease later.
+	ended, err := st.EndLeases(ctx)
+	if err != nil {
+		_ = st.Close()
+		release()
+		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
+	}
+	if ended > 0 {
+		level.Info(logger).Log("msg", "executions of the previous process are taken over", "executions", ended)
+	}
 	level.Info(logger).Log("msg", "database: embedded SQLite "+path+" (one replica); set WFR_DATABASE_URL=postgres://user@host:5432/workflow_runtime?sslmode=disable for PostgreSQL")
 	return &openedStore{storeBackend: st, name: "sqlite", system: "sqlite", release: release}, nil
 }

@@ -269,3 +269,29 @@ func uuids(ids []string) []string {
 	return out
 }
 
+// endLeasesSQL ends every unfinished execution's lease that runs past ?1.
+const endLeasesSQL = `
+UPDATE executions SET lease_expires_at = ?1
+WHERE status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at > ?1)`
+
+// EndLeases ends now the lease of every PENDING or RUNNING execution,
+// whoever owns it, so that the next adoption takes them all, and returns how
+// many it ended. It is for a process that knows their owners are gone: in
+// embedded mode, the one that holds the data directory's lock, before its
+// coordinator starts.
+func (s *Store) EndLeases(ctx context.Context) (_ int64, err error) {
+	defer classify(&err)
+	var n int64
+	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
+		res, err := tx.ExecContext(ctx, endLeasesSQL, now)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: end leases: %w", err)
+	}
+	return n, nil
+}
