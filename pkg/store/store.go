@@ -38,12 +38,28 @@ type Mutation func(d *workflow.Deployment) (workflow.Event, error)
 
 // Store is everything the services persist.
 type Store interface {
-	// CreateDeployment inserts d with its triggers and ev (ids, timestamps and
-	// trigger ids are filled in), upserts the workflows row and mirrors the
-	// deployment's status onto it, in one transaction.
+	// CreateDeployment inserts d with its triggers and ev, upserts the
+	// workflows row (named after the definition's top-level "name", else the
+	// workflow id) and mirrors d's status, deployment time and config onto
+	// it, in one transaction. It fills in d's id and timestamps (DeployedAt
+	// as stored, to the microsecond) and its triggers' ids. ev's
+	// DeploymentID, WorkflowID, ToStatus and Version default to d's, a zero
+	// ev.At to the transaction's time. It returns *ActiveDeploymentError when
+	// d is active and the workflow has an active deployment, and
+	// *WebhookPathError when one of d's webhook paths, compared
+	// case-insensitively, is an active deployment's (or twice d's).
 	CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) error
-	// UpdateDeployment locks deployment id, applies m and writes the result
-	// with its event in one transaction. It returns the stored deployment.
+	// UpdateDeployment locks deployment id, applies m and writes back, with
+	// the event m returned, the status, version, definition, config,
+	// deployed_by and deployed_at that m left, in one transaction; when m
+	// changed the triggers, those no longer listed are deleted, listed ones
+	// with an id updated in place and ones without inserted (an id the
+	// deployment does not own is an error). The triggers are active while
+	// the deployment is, and the workflows row mirrors it unless another
+	// deployment of the workflow is the active one. The event defaults as
+	// CreateDeployment's, its FromStatus to the status before m. It returns
+	// the stored deployment, ErrNotFound for an unknown id, m's error
+	// unchanged (nothing written), and CreateDeployment's conflicts.
 	UpdateDeployment(ctx context.Context, id string, m Mutation) (*workflow.Deployment, error)
 	// GetDeployment returns the deployment with its triggers.
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)

@@ -30,6 +30,7 @@ var coordinationCases = []testCase{
 	{"ReleaseLeases", testReleaseLeases},
 	{"CreateExecution/the first lease runs on the store's clock", testFirstLease},
 	{"LeaseExpired", testLeaseExpired},
+	{"EndLeases/every owner's, for adoption at once", testEndLeases},
 }
 
 // clockSlack is how far the store's clock (the database's, for leases) may
@@ -747,4 +748,27 @@ func testLeaseExpired(t *testing.T, s Store) {
 		_, err := s.LeaseExpired(ctx, id)
 		require.ErrorIs(t, err, store.ErrNotFound, "LeaseExpired(%q)", id)
 	}
+}
+
+func testEndLeases(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-end", workflow.StatusDeployed))
+	live := ptr(time.Now().Add(time.Hour).UTC())
+	ids := []string{
+		leased(t, s, d, workflow.ExecutionPending, base, "gone", live).ID,
+		leased(t, s, d, workflow.ExecutionRunning, base.Add(time.Second), "also-gone", live).ID,
+	}
+	over := ended(t, s, d, workflow.ExecutionSucceeded, base, "gone", live)
+	n, err := s.EndLeases(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+	adopted, err := s.AdoptExecutions(ctx, "heir", time.Minute, 10)
+	require.NoError(t, err)
+	require.Equal(t, ids, idsOf(adopted), "every unfinished execution is adopted at once")
+	if diff := cmp.Diff(over, mustGetExecution(t, s, over.ID), jsonEqual); diff != "" {
+		t.Errorf("EndLeases changed a finished execution (-want +got):\n%s", diff)
+	}
+	n, err = s.EndLeases(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the heir's leases end too: every owner is gone")
 }

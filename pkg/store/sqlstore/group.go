@@ -1,14 +1,14 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
@@ -23,8 +23,9 @@ import (
 // A call waits for its batch even when its context ends meanwhile: the row
 // may be written by then, and the caller must not be told otherwise.
 type group[In, Out any] struct {
-	// name is the span name of a batch.
-	name  string
+	s *Store
+	// op names a batch's span ("insertExecutions").
+	op    string
 	calls chan *groupCall[In, Out]
 	// write writes a batch; outs[i] and errs[i] answer ins[i], and a
 	// non-nil err answers them all.
@@ -55,9 +56,9 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
-func newGroup[In, Out any](name string, write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
+func newGroup[In, Out any](s *Store, op string, write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
 	g := &group[In, Out]{
-		name: name, calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
+		s: s, op: op, calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
 		maxBatch: groupMaxBatch, stop: make(chan struct{}),
 	}
 	for range groupWorkers {
@@ -143,7 +144,7 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	outs, errs, err := g.write(ctx, ins)
 	tracing.EndSpan(span, err)
 	cancel()
-	if err != nil && len(batch) > 1 && splittable(err) {
+	if err != nil && len(batch) > 1 && g.splittable(err) {
 		g.flush(batch[:len(batch)/2])
 		g.flush(batch[len(batch)/2:])
 		return
@@ -162,14 +163,14 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 // splittable reports whether a failed batch may hold rows that would be
 // written without the others: not when the database cannot serve, nor when
 // the batch ran out of time.
-func splittable(err error) bool {
-	return !unreachable(err) && !errors.Is(err, context.DeadlineExceeded)
+func (g *group[In, Out]) splittable(err error) bool {
+	return g.s.kind(err) != errors.Unavailable
 }
 
 // span starts the span of a batch: a trace of its own, since a batch
 // serves many, linked to the span of each call it writes.
 func (g *group[In, Out]) span(ctx context.Context, batch []*groupCall[In, Out]) (context.Context, trace.Span) {
-	ctx, span := startSpan(ctx, g.name)
+	ctx, span := g.s.span(ctx, g.op)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("db.operation.batch.size", len(batch)))
 		for _, c := range batch {
@@ -180,6 +181,9 @@ func (g *group[In, Out]) span(ctx context.Context, batch []*groupCall[In, Out]) 
 	}
 	return ctx, span
 }
+
+// errClosed answers a write made after Close.
+var errClosed = errors.New("store closed")
 
 // close stops the workers once the batches in flight are written; later
 // calls return errClosed.
