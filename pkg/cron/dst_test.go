@@ -287,24 +287,27 @@ func TestDSTWildcardHourIgnoresPolicy(t *testing.T) {
 	for _, z := range dstZones {
 		loc := mustLoad(t, z.zone)
 		for _, w := range wildcardExprs {
-			s, err := Parse(w.expr)
-			require.NoError(t, err)
-			for _, date := range []string{z.forward[0], z.back[0]} {
-				d, err := time.ParseInLocation(time.DateOnly, date, loc)
+			t.Run(z.zone+"/"+w.expr, func(t *testing.T) {
+				t.Parallel()
+				s, err := Parse(w.expr)
 				require.NoError(t, err)
-				for name, dst := range allPolicies {
-					after, policyAfter := d.AddDate(0, 0, -3), d.AddDate(0, 0, -3)
-					for range 200 {
-						want, err := s.Next(after, loc)
-						require.NoError(t, err)
-						got, err := s.NextSlot(policyAfter, loc, dst)
-						require.NoError(t, err)
-						require.True(t, want.Equal(got.Time), "%s %s %s %s: %s, want %s", z.zone, date, w.expr, name, got.Time, want)
-						require.Equal(t, Unaffected, got.Effect)
-						after, policyAfter = want, got.Time
+				for _, date := range []string{z.forward[0], z.back[0]} {
+					d, err := time.ParseInLocation(time.DateOnly, date, loc)
+					require.NoError(t, err)
+					for name, dst := range allPolicies {
+						after, policyAfter := d.AddDate(0, 0, -3), d.AddDate(0, 0, -3)
+						for range 200 {
+							want, err := s.Next(after, loc)
+							require.NoError(t, err)
+							got, err := s.NextSlot(policyAfter, loc, dst)
+							require.NoError(t, err)
+							require.True(t, want.Equal(got.Time), "%s %s: %s, want %s", date, name, got.Time, want)
+							require.Equal(t, Unaffected, got.Effect)
+							after, policyAfter = want, got.Time
+						}
 					}
 				}
-			}
+			})
 		}
 	}
 }
