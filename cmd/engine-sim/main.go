@@ -85,6 +85,7 @@ func parse(args []string, getenv func(string) string, stdout io.Writer) (options
 	fs.Float64Var(&o.sim.FailureRate, "failure-rate", 0, "probability (0..1) that an execution ends in ERROR")
 	fs.Float64Var(&o.sim.HangRate, "hang-rate", 0, "probability (0..1) that an execution never ends")
 	fs.Int64Var(&o.sim.Seed, "seed", 0, "with the idempotency key, decides each execution's duration and outcome")
+	fs.DurationVar(&o.sim.AcceptDelay, "accept-delay", 0, "how long ExecuteWorkflow takes to answer after starting an execution")
 	// Errors are returned to run, which reports them; only -h prints here.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
@@ -125,7 +126,7 @@ func envName(flagName string) string {
 func serve(ctx context.Context, o options, logger log.Logger) error {
 	sim := enginesim.New(o.sim)
 	level.Info(logger).Log("msg", "starting", "min_duration", o.sim.MinDuration, "max_duration", o.sim.MaxDuration,
-		"failure_rate", o.sim.FailureRate, "hang_rate", o.sim.HangRate, "seed", o.sim.Seed)
+		"failure_rate", o.sim.FailureRate, "hang_rate", o.sim.HangRate, "seed", o.sim.Seed, "accept_delay", o.sim.AcceptDelay)
 
 	grpcLis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {

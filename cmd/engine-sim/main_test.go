@@ -197,9 +197,11 @@ func TestParseEnvironment(t *testing.T) {
 			env: map[string]string{
 				"ENGINE_SIM_GRPC_ADDR": ":1", "ENGINE_SIM_HTTP_ADDR": ":2", "ENGINE_SIM_MIN_DURATION": "1s",
 				"ENGINE_SIM_MAX_DURATION": "5s", "ENGINE_SIM_FAILURE_RATE": "0.25", "ENGINE_SIM_HANG_RATE": "0.5", "ENGINE_SIM_SEED": "9",
+				"ENGINE_SIM_ACCEPT_DELAY": "250ms",
 			},
 			want: options{grpcAddr: ":1", httpAddr: ":2", sim: enginesim.Config{
 				MinDuration: time.Second, MaxDuration: 5 * time.Second, FailureRate: 0.25, HangRate: 0.5, Seed: 9,
+				AcceptDelay: 250 * time.Millisecond,
 			}},
 		},
 		{
@@ -235,7 +237,7 @@ func TestParseHelp(t *testing.T) {
 	var stdout bytes.Buffer
 	_, err := parse([]string{"-help"}, func(string) string { return "" }, &stdout)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	for _, name := range []string{"-grpc-addr", "-http-addr", "-min-duration", "-max-duration", "-failure-rate", "-hang-rate", "-seed"} {
+	for _, name := range []string{"-grpc-addr", "-http-addr", "-min-duration", "-max-duration", "-failure-rate", "-hang-rate", "-seed", "-accept-delay"} {
 		require.True(t, strings.Contains(stdout.String(), name), "usage lists %s:\n%s", name, stdout.String())
 	}
 }

@@ -388,6 +388,68 @@ func TestHandler(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 }
 
+// TestRuns: the run record says when each execution started and ended, or
+// that it still runs, in GET /runs as in Runs.
+func TestRuns(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	sim := enginesim.New(enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second, Now: clk.Now})
+	c := serve(t, sim)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+
+	done := execute(t, c, "done").GetExecutionId()
+	clk.Advance(time.Second)
+	cancelled := execute(t, c, "cancelled").GetExecutionId()
+	clk.Advance(time.Second)
+	running := execute(t, c, "running").GetExecutionId()
+	_, err := c.CancelExecution(t.Context(), &pb.CancelExecutionRequest{ExecutionId: cancelled})
+	require.NoError(t, err)
+	clk.Advance(time.Second)
+
+	at := func(d time.Duration) *time.Time {
+		t := epoch.Add(d)
+		return &t
+	}
+	want := []enginesim.Run{
+		{ExecutionID: done, WorkflowID: "wf-1", IdempotencyKey: "done", Status: "SUCCESS", Start: epoch, End: at(2 * time.Second)},
+		{ExecutionID: cancelled, WorkflowID: "wf-1", IdempotencyKey: "cancelled", Status: "CANCELED", Start: *at(time.Second), End: at(2 * time.Second)},
+		{ExecutionID: running, WorkflowID: "wf-1", IdempotencyKey: "running", Status: "RUNNING", Start: *at(2 * time.Second)},
+	}
+	resp, err := srv.Client().Get(srv.URL + "/runs")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got []enginesim.Run
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("GET /runs (-want +got):\n%s", diff)
+	}
+	require.ElementsMatch(t, want, sim.Runs())
+}
+
+// TestAcceptDelay: an execution starts before its slow answer, so a caller
+// that gives up first leaves it running, and the caller's retry with the
+// same idempotency key is answered at once with it.
+func TestAcceptDelay(t *testing.T) {
+	t.Parallel()
+	sim := enginesim.New(enginesim.Config{HangRate: 1, AcceptDelay: time.Hour})
+	c := serve(t, sim)
+	req := &pb.ExecuteWorkflowRequest{WorkflowId: "wf-1", Metadata: map[string]string{enginesim.MetaIdempotencyKey: "k1"}}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.ExecuteWorkflow(ctx, req)
+	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
+	runs := sim.Runs()
+	require.Len(t, runs, 1, "started although the caller never heard of it")
+
+	resp, err := c.ExecuteWorkflow(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, runs[0].ExecutionID, resp.GetExecutionId())
+	require.Equal(t, pb.ExecutionStatus_RUNNING, resp.GetStatus())
+}
+
 func TestConcurrency(t *testing.T) {
 	t.Parallel()
 	sim := enginesim.New(enginesim.Config{MinDuration: time.Hour, MaxDuration: time.Hour})
@@ -458,8 +520,10 @@ func TestConfig(t *testing.T) {
 		{name: "zero", cfg: enginesim.Config{}},
 		{name: "range", cfg: enginesim.Config{MinDuration: time.Second, MaxDuration: 2 * time.Second, FailureRate: 1, HangRate: 0.5}},
 		{name: "everything wrong",
-			cfg:     enginesim.Config{MinDuration: -time.Second, MaxDuration: -2 * time.Second, FailureRate: 1.5, HangRate: -0.1},
-			wantErr: []string{"min duration -1s is negative", "max duration -2s is below", "failure rate 1.5", "hang rate -0.1"}},
+			cfg: enginesim.Config{MinDuration: -time.Second, MaxDuration: -2 * time.Second, FailureRate: 1.5, HangRate: -0.1,
+				AcceptDelay: -time.Second},
+			wantErr: []string{"min duration -1s is negative", "max duration -2s is below", "failure rate 1.5", "hang rate -0.1",
+				"accept delay -1s is negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

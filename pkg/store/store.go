@@ -22,6 +22,11 @@ type Transition struct {
 	// Owner, when set, must be the row's owner_instance: a replica whose
 	// lease another replica adopted no longer writes the row.
 	Owner string
+	// WithoutTurn, when set, requires that the row does not hold its
+	// workflow's turn (see TakeTurn): a PENDING execution of an overlap
+	// policy is dispatched only after it takes the turn, so one that still
+	// waits for it has surely not reached the engine.
+	WithoutTurn bool
 	// The fields below are written when set and left as they are otherwise.
 	EngineExecutionID string
 	StartedTime       *time.Time

@@ -755,3 +755,100 @@ func (o *outcomes) get(outcome string) float64 {
 	defer o.mu.Unlock()
 	return o.n[outcome]
 }
+
+// lossyEngine lets every Execute reach the engine but loses the answers of
+// those for which lose is true, as a network or a frozen engine does: the
+// engine runs an execution that the runtime has not heard of. sent gets the
+// id of each execution whose answer was lost, when it has room.
+type lossyEngine struct {
+	engine.Client
+	lose func(engine.ExecuteRequest) bool
+	sent chan string
+}
+
+func (l lossyEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	acc, err := l.Client.Execute(ctx, req)
+	if err != nil || !l.lose(req) {
+		return acc, err
+	}
+	select {
+	case l.sent <- req.ExecutionID:
+	default:
+	}
+	return engine.Accepted{}, errors.E(errors.Unavailable, "the test lost the engine's answer")
+}
+
+// engineState is what engine-sim says of its run engineID.
+func (r *rig) engineState(engineID string) pb.ExecutionStatus {
+	r.t.Helper()
+	resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: engineID})
+	require.NoError(r.t, err)
+	require.True(r.t, resp.GetFound(), "engine run %s", engineID)
+	return resp.GetExecution().GetStatus()
+}
+
+// TestDispatchUnansweredPastItsTimeout: the engine runs an execution whose
+// dispatch answers were lost until well past its timeout. The execution
+// keeps its workflow's turn meanwhile (a SKIP newcomer is skipped), and once
+// the engine answers, its run is cancelled and recorded with the
+// execution's TIMED_OUT, rather than left running behind it.
+func TestDispatchUnansweredPastItsTimeout(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 1})
+	var answerFrom atomic.Pointer[time.Time]
+	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool {
+		at := answerFrom.Load()
+		return at == nil || time.Now().Before(*at)
+	}}
+	c := r.coordinatorWith("a", lossy, r.locks)
+	x := r.trigger(c, wf)
+	// Past twice the timeout, which is when a dispatch that may have
+	// reached the engine was once given up.
+	at := x.FiredTime.Add(2500 * time.Millisecond)
+	answerFrom.Store(&at)
+	require.Equal(t, x.ID, <-lossy.sent)
+
+	y := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
+	require.Equal(t, "workflow is running execution "+x.ID, y.SkipReason)
+	done := r.waitStatus(x.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "not accepted by the engine within the execution timeout of 1s", done.ErrorMessage)
+	require.NotEmpty(t, done.EngineExecutionID, "the engine's run, found by the idempotency key")
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID), "no engine run outlives its execution")
+	require.Zero(t, r.calls(y.ID))
+}
+
+// TestCancelPendingThatReachedTheEngine: a PENDING execution whose dispatch
+// answer was lost is in the engine. Cancelling it stops the engine's run,
+// found by the idempotency key, before the row ends and the workflow is
+// free; while the engine cannot be asked, the cancel changes nothing.
+func TestCancelPendingThatReachedTheEngine(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
+	owner := r.coordinatorWith("owner", lossy, r.locks)
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+	x := r.trigger(owner, wf)
+	require.Equal(t, x.ID, <-lossy.sent)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nowhere := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	cut := New(r.st, simtest.Client(t, nowhere), r.locks, testOptions("cut-off"))
+	t.Cleanup(func() { cut.Stop(context.Background()) })
+	before := r.get(x.ID)
+	_, err = cut.Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
+	require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)
+	require.Equal(t, before, r.get(x.ID), "a cancel that could not reach the engine changes nothing")
+
+	got, err := r.coordinator("other").Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionCancelled, got.Status)
+	require.Equal(t, "cancelled: stop it", got.ErrorMessage)
+	require.NotEmpty(t, got.EngineExecutionID)
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(got.EngineExecutionID))
+	require.Equal(t, 1, r.sim.Executions())
+	// The workflow is free: the next execution runs.
+	r.waitStatus(r.trigger(r.coordinator("next"), wf).ID, workflow.ExecutionRunning)
+}

@@ -29,7 +29,8 @@ func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) 
 
 // transitionsSQL is the compare-and-set of every status change, for a batch
 // of executions at once (a group commit): per row, the expected statuses
-// (comma-separated) and the expected owner (empty: any). Its rows are locked
+// (comma-separated), the expected owner (empty: any) and whether the row
+// must not hold its workflow's turn. Its rows are locked
 // in id order first, as the lease statements lock theirs: batches that share
 // rows then wait for each other instead of deadlocking. A terminal row never
 // moves, whatever its expected statuses say. NULL fields keep their value. A
@@ -46,11 +47,11 @@ UPDATE executions e SET
 	result = COALESCE(v.result::jsonb, e.result),
 	lease_expires_at = CASE WHEN v.to_status IN ('PENDING', 'RUNNING') THEN e.lease_expires_at END
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-	$8::text[], $9::text[], $10::text[])
+	$8::text[], $9::text[], $10::text[], $11::bool[])
 	AS v(id, to_status, from_statuses, owner, engine_execution_id, started_time, finished_time,
-		error_message, skip_reason, result)
+		error_message, skip_reason, result, without_turn)
 WHERE e.id = v.id AND e.status = ANY(string_to_array(v.from_statuses, ',')) AND e.status IN ('PENDING', 'RUNNING')
-	AND (v.owner = '' OR e.owner_instance = v.owner)
+	AND (v.owner = '' OR e.owner_instance = v.owner) AND NOT (v.without_turn AND e.holds_turn)
 	AND e.id IN (SELECT id FROM executions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
 RETURNING ` + qualified("e", executionColumns)
 
@@ -78,8 +79,9 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	ids, to, from, owners := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	engineIDs, errMsgs, skips, results := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	started, finished := make([]*time.Time, n), make([]*time.Time, n)
+	withoutTurn := make([]bool, n)
 	for i, tr := range ts {
-		ids[i], to[i], owners[i] = tr.id, string(tr.t.To), tr.t.Owner
+		ids[i], to[i], owners[i], withoutTurn[i] = tr.id, string(tr.t.To), tr.t.Owner, tr.t.WithoutTurn
 		statuses := make([]string, len(tr.t.From))
 		for j, st := range tr.t.From {
 			statuses[j] = string(st)
@@ -93,7 +95,8 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	}
 	var rows []executionRow
 	err := s.db.SelectContext(ctx, &rows, transitionsSQL, pq.Array(ids), pq.Array(to), pq.Array(from), pq.Array(owners),
-		pq.Array(engineIDs), pq.Array(started), pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results))
+		pq.Array(engineIDs), pq.Array(started), pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results),
+		pq.Array(withoutTurn))
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: transition executions: %w", err)
 	}

@@ -30,7 +30,8 @@ func (s *Store) FindExecutionByKey(ctx context.Context, workflowID, key string) 
 }
 
 // transitionSQL is the compare-and-set of every status change: ?3 the
-// expected statuses as a JSON array, ?4 the expected owner (empty: any). A
+// expected statuses as a JSON array, ?4 the expected owner (empty: any), ?11
+// whether the row must not hold its workflow's turn. A
 // terminal row never moves, whatever its expected statuses say. NULL fields
 // keep their value. A terminal status ends the lease but keeps the owner,
 // the last replica that answered for the execution.
@@ -45,7 +46,7 @@ UPDATE executions SET
 	result = COALESCE(?10, result),
 	lease_expires_at = CASE WHEN ?2 IN ('PENDING', 'RUNNING') THEN lease_expires_at END
 WHERE id = ?1 AND status IN (SELECT value FROM json_each(?3)) AND status IN ('PENDING', 'RUNNING')
-	AND (?4 = '' OR owner_instance = ?4)
+	AND (?4 = '' OR owner_instance = ?4) AND NOT (?11 AND holds_turn)
 RETURNING ` + executionColumns
 
 // TransitionExecution applies t to execution id, or returns store.ErrStale.
@@ -64,7 +65,7 @@ func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Tran
 	var r executionRow
 	err = s.w.GetContext(ctx, &r, transitionSQL, id, string(t.To), jsonList(t.From), t.Owner,
 		nullString(t.EngineExecutionID), microsPtr(t.StartedTime), microsPtr(t.FinishedTime),
-		nullString(t.ErrorMessage), nullString(t.SkipReason), result)
+		nullString(t.ErrorMessage), nullString(t.SkipReason), result, t.WithoutTurn)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, store.ErrStale
