@@ -852,3 +852,88 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	// The workflow is free: the next execution runs.
 	r.waitStatus(r.trigger(r.coordinator("next"), wf).ID, workflow.ExecutionRunning)
 }
+
+// frozenStore fails lease renewals and adoptions while frozen is set, as a
+// replica frozen by SIGSTOP, or cut off, makes none: it does not learn that
+// its executions were adopted.
+type frozenStore struct {
+	*postgres.Store
+	frozen atomic.Bool
+}
+
+func (f *frozenStore) RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error) {
+	if f.frozen.Load() {
+		return nil, errors.E(errors.Unavailable, "frozen")
+	}
+	return f.Store.RenewLeases(ctx, owner, ids, lease)
+}
+
+func (f *frozenStore) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error) {
+	if f.frozen.Load() {
+		return nil, errors.E(errors.Unavailable, "frozen")
+	}
+	return f.Store.AdoptExecutions(ctx, owner, lease, limit)
+}
+
+// stalledPolls holds the status reads made while stall is set until thaw
+// is closed, then fails them, as a call cut by the freeze does; it counts
+// the cancels it is asked to send.
+type stalledPolls struct {
+	engine.Client
+	stall   atomic.Bool
+	stalled chan struct{}
+	thaw    chan struct{}
+	cancels atomic.Int32
+}
+
+func (s *stalledPolls) Status(ctx context.Context, id string) (engine.Status, error) {
+	if !s.stall.Load() {
+		return s.Client.Status(ctx, id)
+	}
+	select {
+	case s.stalled <- struct{}{}:
+	default:
+	}
+	<-s.thaw
+	return engine.Status{}, errors.E(errors.Unavailable, "the call was cut by the freeze")
+}
+
+func (s *stalledPolls) Cancel(ctx context.Context, id, reason string) error {
+	s.cancels.Add(1)
+	return s.Client.Cancel(ctx, id, reason)
+}
+
+// TestResumedReplicaLeavesAdoptedExecutionsAlone: a replica frozen while it
+// followed an execution, which another replica adopted and ended at its
+// timeout meanwhile, resumes past that timeout and sends the engine
+// nothing for it: it checks that the execution is still its own first.
+func TestResumedReplicaLeavesAdoptedExecutionsAlone(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	fs := &frozenStore{Store: r.st}
+	eng := &stalledPolls{Client: r.engine, stalled: make(chan struct{}, 1), thaw: make(chan struct{})}
+	a := New(fs, eng, r.locks, testOptions("a"))
+	a.Start()
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
+	x := r.trigger(a, wf)
+	r.waitStatus(x.ID, workflow.ExecutionRunning)
+
+	fs.frozen.Store(true)
+	eng.stall.Store(true)
+	<-eng.stalled
+	r.coordinator("b")
+	done := r.waitStatus(x.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "b", done.OwnerInstance)
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID))
+
+	close(eng.thaw)
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		_, running := a.owned[x.ID]
+		return !running
+	}, 10*time.Second, 5*time.Millisecond, "a's run of the adopted execution ends")
+	require.Zero(t, eng.cancels.Load(), "a replica that lost an execution sent the engine a cancel for it")
+	require.Equal(t, done, r.get(x.ID))
+}
