@@ -52,6 +52,10 @@ type Store interface {
 	UpdateDeployment(ctx context.Context, id string, m Mutation) (*workflow.Deployment, error)
 	// GetDeployment returns the deployment with its triggers.
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	// GetDeploymentVersion returns deployment id as it was at version, or
+	// ErrNotFound. Every version written is kept, but of those written
+	// before the store kept versions only each deployment's then current one.
+	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
 	// GetActiveDeployment returns workflowID's active deployment.
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.

@@ -1,6 +1,7 @@
 package coordination
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
@@ -24,6 +26,7 @@ import (
 // Store is what the coordinator reads and writes.
 type Store interface {
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error)
 	FindExecutionByKey(ctx context.Context, workflowID, key string) (*workflow.Execution, error)
@@ -391,18 +394,19 @@ func (c *Coordinator) redisFailed(err error) {
 	level.Warn(c.opts.Logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
 }
 
-// deploymentInfo is what running an execution needs of its deployment.
+// deploymentInfo is what running an execution needs of the deployment
+// version it was created for. (Its trigger, the other setting of that
+// version it needs, is on its row: a webhook execution's triggered_by names
+// the path it came in by.)
 type deploymentInfo struct {
 	policy     string
 	timeout    time.Duration
 	definition json.RawMessage
-	// webhookPaths maps webhook trigger ids to their paths.
-	webhookPaths map[string]string
 }
 
-// deploymentCache keeps deployments by id and version: a version never
-// changes, so an entry never goes stale, and an execution of the current
-// version (nearly all of them) costs no query.
+// deploymentCache keeps deployment versions by id and version: a version
+// never changes, so an entry never goes stale, and an execution of a
+// version this replica has seen (nearly all of them) costs no query.
 type deploymentCache struct {
 	store   Store
 	timeout time.Duration
@@ -418,41 +422,36 @@ type deploymentKey struct {
 // maxCachedDeployments bounds the cache; past it the cache starts over.
 const maxCachedDeployments = 10000
 
-// get returns the deployment at version, or at its current version when
-// that is later: the definition of older versions is not kept.
+// get returns the deployment as it was at version. A version that the store
+// does not keep, one written before it kept versions, runs with the
+// deployment's current settings: they are the only ones left.
 func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*deploymentInfo, error) {
+	key := deploymentKey{id, version}
 	dc.mu.Lock()
-	info, ok := dc.m[deploymentKey{id, version}]
+	info, ok := dc.m[key]
 	dc.mu.Unlock()
 	if ok {
 		return info, nil
 	}
-	d, err := dc.store.GetDeployment(ctx, id)
+	v, err := dc.store.GetDeploymentVersion(ctx, id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		var d *workflow.Deployment
+		if d, err = dc.store.GetDeployment(ctx, id); err == nil {
+			v = &workflow.DeploymentVersion{DeploymentID: d.ID, Version: d.Version, Definition: d.Definition, Config: d.Config}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	info = &deploymentInfo{
-		policy:       d.Config.OverlapPolicy,
-		timeout:      dc.timeout,
-		definition:   d.Definition,
-		webhookPaths: map[string]string{},
-	}
-	if info.policy == "" {
-		info.policy = workflow.OverlapSkip
-	}
-	if d.Config.ExecutionTimeoutSeconds > 0 {
-		info.timeout = time.Duration(d.Config.ExecutionTimeoutSeconds) * time.Second
-	}
-	for _, t := range d.Triggers {
-		if t.Webhook != nil {
-			info.webhookPaths[t.ID] = t.Webhook.Path
-		}
+	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition}
+	if v.Config.ExecutionTimeoutSeconds > 0 {
+		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
 	}
 	dc.mu.Lock()
 	if dc.m == nil || len(dc.m) >= maxCachedDeployments {
 		dc.m = map[deploymentKey]*deploymentInfo{}
 	}
-	dc.m[deploymentKey{id, d.Version}] = info
+	dc.m[key] = info
 	dc.mu.Unlock()
 	return info, nil
 }

@@ -2,6 +2,7 @@ package coordination
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"sync"
@@ -936,4 +937,56 @@ func TestResumedReplicaLeavesAdoptedExecutionsAlone(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "a's run of the adopted execution ends")
 	require.Zero(t, eng.cancels.Load(), "a replica that lost an execution sent the engine a cancel for it")
 	require.Equal(t, done, r.get(x.ID))
+}
+
+// TestAdoptedExecutionsRunWithTheirVersion: executions of version 1 whose
+// replica died are adopted after the deployment moved to version 2, with
+// another timeout and definition: they run with version 1's, whichever
+// versions the adopter has seen. The RUNNING one times out at version 1's
+// timeout; the PENDING one sends version 1's definition.
+func TestAdoptedExecutionsRunWithTheirVersion(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	dead := r.coordinator("dead")
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 1})
+	v1, err := r.st.GetActiveDeployment(context.Background(), wf)
+	require.NoError(t, err)
+	running := r.trigger(dead, wf)
+	r.waitStatus(running.ID, workflow.ExecutionRunning)
+	dead.halt()
+	dead.wg.Wait()
+	expired := time.Now().Add(-time.Minute)
+	pending := &workflow.Execution{
+		WorkflowID: wf, DeploymentID: v1.ID, DeploymentVersion: v1.Version, TriggerType: workflow.TriggerManual,
+		Status: workflow.ExecutionPending, FiredTime: time.Now().UTC(), OwnerInstance: "dead", LeaseExpiresAt: &expired,
+	}
+	created, err := r.st.CreateExecution(context.Background(), pending)
+	require.NoError(t, err)
+	require.True(t, created)
+
+	v2def := `{"nodes":[{"id":"b","name":"B","type":"ACTION"}]}`
+	_, err = r.st.UpdateDeployment(context.Background(), v1.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Version++
+		d.Definition = json.RawMessage(v2def)
+		d.Config.ExecutionTimeoutSeconds = 600
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
+	})
+	require.NoError(t, err)
+	heir := r.coordinator("heir")
+	// The heir has seen version 2: it ran an execution of it.
+	r.waitStatus(r.trigger(heir, wf).ID, workflow.ExecutionRunning)
+
+	done := r.waitStatus(running.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "heir", done.OwnerInstance)
+	require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
+	r.waitStatus(pending.ID, workflow.ExecutionRunning, workflow.ExecutionTimedOut)
+	var sent string
+	for _, run := range r.sim.Runs() {
+		if run.IdempotencyKey == pending.ID {
+			resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: run.ExecutionID})
+			require.NoError(t, err)
+			sent = resp.GetExecution().GetMetadata()[engine.MetaWorkflowDefinition]
+		}
+	}
+	require.JSONEq(t, string(v1.Definition), sent, "the definition of the execution's version")
 }

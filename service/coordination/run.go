@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -143,16 +144,25 @@ func (r *run) dispatch(ctx context.Context) bool {
 	}
 }
 
-// executeRequest is what the engine is sent for e, of deployment dep: the
-// same whoever sends it, so that the engine sees one execution.
+// executeRequest is what the engine is sent for e, of deployment version
+// dep: the same whoever sends it, so that the engine sees one execution.
 func executeRequest(e workflow.Execution, dep *deploymentInfo) engine.ExecuteRequest {
-	return engine.ExecuteRequest{
+	req := engine.ExecuteRequest{
 		ExecutionID: e.ID, WorkflowID: e.WorkflowID, DeploymentID: e.DeploymentID,
 		DeploymentVersion: e.DeploymentVersion, TriggerID: e.TriggerID, TriggerType: e.TriggerType,
-		ScheduledTime: e.ScheduledTime, TriggeredBy: e.TriggeredBy, WebhookPath: dep.webhookPaths[e.TriggerID],
+		ScheduledTime: e.ScheduledTime, TriggeredBy: e.TriggeredBy,
 		TraceID: e.TraceID, TraceParent: tracing.Parent(e.TraceID), Input: e.Input, DefinitionJSON: dep.definition,
 	}
+	if e.TriggerType == workflow.TriggerWebhook {
+		// The path the webhook came in by, recorded when it did.
+		req.WebhookPath = strings.TrimPrefix(e.TriggeredBy, webhookActor)
+	}
+	return req
 }
+
+// webhookActor prefixes the triggered_by of webhook executions, which the
+// webhook service records as "webhook:<path>" (API.md §3).
+const webhookActor = "webhook:"
 
 // errNotOwned says that the execution is no longer the run's: another
 // replica adopted it, or it ended.

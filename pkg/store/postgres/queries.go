@@ -26,6 +26,24 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deplo
 	return getDeployment(ctx, s.db, selectDeploymentSQL, id)
 }
 
+const selectDeploymentVersionSQL = `SELECT deployment_id, version, definition, config
+FROM deployment_versions WHERE deployment_id = $1 AND version = $2`
+
+// GetDeploymentVersion returns deployment id as it was at version, or
+// store.ErrNotFound.
+func (s *Store) GetDeploymentVersion(ctx context.Context, id string, version int64) (_ *workflow.DeploymentVersion, err error) {
+	defer classify(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	var r store.VersionRow
+	if err := s.db.GetContext(ctx, &r, selectDeploymentVersionSQL, id, version); err != nil {
+		return nil, notFound("get deployment version", err)
+	}
+	return r.DeploymentVersion()
+}
+
 const selectActiveDeploymentSQL = `SELECT ` + deploymentColumns + `
 FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED'`
 

@@ -74,6 +74,13 @@ func (t *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deplo
 	return t.s.GetDeployment(ctx, id)
 }
 
+// GetDeploymentVersion traces Store.GetDeploymentVersion.
+func (t *Store) GetDeploymentVersion(ctx context.Context, id string, version int64) (_ *workflow.DeploymentVersion, err error) {
+	ctx, span := t.start(ctx, "GetDeploymentVersion")
+	defer func() { tracing.EndSpan(span, err) }()
+	return t.s.GetDeploymentVersion(ctx, id, version)
+}
+
 // GetActiveDeployment traces Store.GetActiveDeployment.
 func (t *Store) GetActiveDeployment(ctx context.Context, workflowID string) (_ *workflow.Deployment, err error) {
 	ctx, span := t.start(ctx, "GetActiveDeployment")
