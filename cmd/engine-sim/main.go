@@ -139,7 +139,7 @@ func serve(ctx context.Context, o options, logger log.Logger) error {
 	}
 	defer httpLis.Close()
 
-	grpcServer := grpc.NewServer(grpc.UnaryInterceptor(logCalls(logger)))
+	grpcServer := grpc.NewServer(grpc.UnaryInterceptor(logCalls(logger, time.Now)))
 	pb.RegisterWorkflowServiceServer(grpcServer, sim)
 	grpcHealth := grpchealth.NewServer()
 	grpcHealth.SetServingStatus(pb.WorkflowService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -184,18 +184,19 @@ func serve(ctx context.Context, o options, logger log.Logger) error {
 }
 
 // logCalls logs ExecuteWorkflow and CancelExecution calls with their
-// outcome, so that a test's log shows the order in which the engine saw
-// dispatches and cancels. Status polls and health checks are left out: they
-// come at every interval for every execution or probe, and would drown the rest.
-func logCalls(logger log.Logger) grpc.UnaryServerInterceptor {
+// outcome and how long they took by now, so that a test's log shows the
+// order in which the engine saw dispatches and cancels. Status polls and
+// health checks are left out: they come at every interval for every
+// execution or probe, and would drown the rest.
+func logCalls(logger log.Logger, now func() time.Time) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		begin := time.Now()
+		begin := now()
 		resp, err := handler(ctx, req)
 		if info.FullMethod != pb.WorkflowService_ExecuteWorkflow_FullMethodName &&
 			info.FullMethod != pb.WorkflowService_CancelExecution_FullMethodName {
 			return resp, err
 		}
-		keyvals := []any{"msg", "rpc", "method", info.FullMethod, "code", status.Code(err), "took", time.Since(begin)}
+		keyvals := []any{"msg", "rpc", "method", info.FullMethod, "code", status.Code(err), "took", now().Sub(begin)}
 		if r, ok := req.(*pb.CancelExecutionRequest); ok {
 			keyvals = append(keyvals, "execution_id", r.GetExecutionId(), "reason", r.GetReason())
 		}

@@ -19,31 +19,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
 var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// clock is a simulated clock that only moves when a test advances it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: epoch} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // serve runs sim behind a real gRPC server on a free loopback port and
 // returns a client connected to it.
@@ -84,7 +65,7 @@ func get(t *testing.T, c pb.WorkflowServiceClient, id string) *pb.ExecutionData 
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second, Now: clk.Now}))
 
 	started := execute(t, c, "k1")
@@ -118,7 +99,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestFailure(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: time.Second, MaxDuration: time.Second, FailureRate: 1, Now: clk.Now}))
 
 	id := execute(t, c, "k1").GetExecutionId()
@@ -133,7 +114,7 @@ func TestFailure(t *testing.T) {
 
 func TestHang(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	// A failure rate of 1 as well shows that hanging wins over failing.
 	c := serve(t, enginesim.New(enginesim.Config{HangRate: 1, FailureRate: 1, Now: clk.Now}))
 
@@ -151,7 +132,7 @@ func TestHang(t *testing.T) {
 func TestRandomDurationWithinBounds(t *testing.T) {
 	t.Parallel()
 	const lo, hi = time.Second, 3 * time.Second
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: lo, MaxDuration: hi, Seed: 7, Now: clk.Now}))
 
 	ids := make([]string, 100)
@@ -188,7 +169,7 @@ func TestRandomDurationWithinBounds(t *testing.T) {
 func TestFateIsRepeatable(t *testing.T) {
 	t.Parallel()
 	outcomes := func(seed int64) []string {
-		clk := newClock()
+		clk := clock.NewFake(epoch)
 		sim := enginesim.New(enginesim.Config{MaxDuration: time.Minute, FailureRate: 0.5, HangRate: 0.2, Seed: seed, Now: clk.Now})
 		var ids []string
 		for i := range 40 {
@@ -221,7 +202,7 @@ func TestFateIsRepeatable(t *testing.T) {
 
 func TestDedupe(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	sim := enginesim.New(enginesim.Config{MinDuration: time.Second, MaxDuration: time.Second, Now: clk.Now})
 	c := serve(t, sim)
 
@@ -289,7 +270,7 @@ func TestCancel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newClock()
+			clk := clock.NewFake(epoch)
 			tt.cfg.Now = clk.Now
 			c := serve(t, enginesim.New(tt.cfg))
 			id := "unknown"
@@ -392,7 +373,7 @@ func TestHandler(t *testing.T) {
 // that it still runs, in GET /runs as in Runs.
 func TestRuns(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	sim := enginesim.New(enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second, Now: clk.Now})
 	c := serve(t, sim)
 	srv := httptest.NewServer(sim.Handler())

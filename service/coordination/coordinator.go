@@ -78,8 +78,12 @@ type Options struct {
 	BufferRetry time.Duration
 	// AdoptBatch is how many expired executions one adoption takes (default 100).
 	AdoptBatch int
-	Logger     log.Logger
-	Metrics    Metrics
+	// Now is the clock that deadlines and recorded times read [time.Now].
+	// Waits are real timers whatever it says. It is the wall clock wherever
+	// Redis locks are used: their expiry is reckoned from its readings.
+	Now     func() time.Time
+	Logger  log.Logger
+	Metrics Metrics
 }
 
 // Metrics are the coordinator's instruments; nil ones discard.
@@ -113,6 +117,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AdoptBatch <= 0 {
 		o.AdoptBatch = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -158,7 +165,7 @@ type Coordinator struct {
 	polls       chan struct{}
 
 	// redisDownUntil is when Redis is asked again after it failed; a
-	// time.Time from time.Now, so that its monotonic reading is compared.
+	// reading of the clock (time.Now's carries a monotonic reading).
 	redisMu        sync.Mutex
 	redisDownUntil time.Time
 
@@ -169,6 +176,35 @@ type Coordinator struct {
 	mu       sync.Mutex
 	owned    map[string]*handle
 	stopping bool
+
+	signals testSignals
+}
+
+// testSignals tell a test what the coordinator did, so that it waits for
+// that instead of for time to pass (as River's TestSignals do). Outside
+// tests the channels are nil and a signal costs a nil check; a test makes
+// them with room for every signal it causes.
+type testSignals struct {
+	// ran gets the id of each execution whose run on this replica returned.
+	ran chan string
+	// dispatchFailed gets the id of each execution whose dispatch attempt
+	// failed, leaving it PENDING.
+	dispatchFailed chan string
+	// waiting gets the id of each execution that waits under BUFFER_ONE
+	// for the one that holds its workflow.
+	waiting chan string
+}
+
+// signal sends id on ch, if the test made ch. It never blocks the
+// coordinator: a test that lets ch fill up misses later signals.
+func (testSignals) signal(ch chan string, id string) {
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- id:
+	default:
+	}
 }
 
 // handle is one run of an execution, to stop it. A run that outlives its
@@ -294,10 +330,11 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		defer c.drop(e.ID, h)
 		r := c.newRun(e)
 		r.adopted = adopted
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		c.drop(e.ID, h)
+		c.signals.signal(c.signals.ran, e.ID)
 	}()
 }
 
@@ -384,12 +421,12 @@ func (c *Coordinator) redisUsable() bool {
 	}
 	c.redisMu.Lock()
 	defer c.redisMu.Unlock()
-	return !time.Now().Before(c.redisDownUntil)
+	return !c.opts.Now().Before(c.redisDownUntil)
 }
 
 func (c *Coordinator) redisFailed(err error) {
 	c.redisMu.Lock()
-	c.redisDownUntil = time.Now().Add(redisBackoff)
+	c.redisDownUntil = c.opts.Now().Add(redisBackoff)
 	c.redisMu.Unlock()
 	level.Warn(c.opts.Logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
@@ -68,10 +69,49 @@ func (r *rig) coordinator(instance string) *Coordinator {
 }
 
 func (r *rig) coordinatorWith(instance string, eng engine.Client, locks Locker) *Coordinator {
-	c := New(r.st, eng, locks, testOptions(instance))
+	return r.started(New(r.st, eng, locks, testOptions(instance)))
+}
+
+// testClock is a fake clock standing at the present whole second: the
+// database keeps times to the microsecond, so that what the coordinator
+// reads back of its own clock is what it wrote.
+func testClock() *clock.Fake { return clock.NewFake(time.Now().Truncate(time.Second)) }
+
+// coordinatorOn is coordinatorWith for a coordinator whose clock is now.
+func (r *rig) coordinatorOn(instance string, eng engine.Client, locks Locker, now func() time.Time) *Coordinator {
+	o := testOptions(instance)
+	o.Now = now
+	return r.started(New(r.st, eng, locks, o))
+}
+
+// started starts c with its test signals, and stops it when the test ends.
+func (r *rig) started(c *Coordinator) *Coordinator {
+	withSignals(c)
 	c.Start()
 	r.t.Cleanup(func() { c.Stop(context.Background()) })
 	return c
+}
+
+// withSignals makes c's test signals, with room for all a test causes.
+func withSignals(c *Coordinator) *Coordinator {
+	c.signals = testSignals{ran: make(chan string, 1000), dispatchFailed: make(chan string, 1000), waiting: make(chan string, 1000)}
+	return c
+}
+
+// await waits for the signal of execution id on ch, passing over others'.
+func await(t *testing.T, ch <-chan string, id string) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no signal came for execution %s", id)
+		}
+	}
 }
 
 // deploy creates a DEPLOYED deployment of a new workflow with a MANUAL trigger.
@@ -313,13 +353,15 @@ func TestEngineFailureHangAndTimeout(t *testing.T) {
 	t.Run("hang then timeout", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, enginesim.Config{HangRate: 1})
-		c := r.coordinator("a")
-		wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
+		clk := testClock()
+		c := r.coordinatorOn("a", r.engine, r.locks, clk.Now)
+		wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 600})
 		e := r.trigger(c, wf)
 		require.Equal(t, workflow.ExecutionRunning, r.waitStatus(e.ID, workflow.ExecutionRunning).Status)
+		clk.Advance(10 * time.Minute)
 		done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
-		require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
-		require.GreaterOrEqual(t, done.FinishedTime.Sub(*done.StartedTime), time.Second)
+		require.Equal(t, "execution timeout of 10m0s exceeded", done.ErrorMessage)
+		require.Equal(t, 10*time.Minute, done.FinishedTime.Sub(*done.StartedTime))
 		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: done.EngineExecutionID})
 		require.NoError(t, err)
 		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine at the timeout")
@@ -373,7 +415,7 @@ func TestCancelExecution(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Empty(t, got.EngineExecutionID)
-	time.Sleep(100 * time.Millisecond)
+	await(t, a.signals.ran, buffered.ID)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution is never dispatched")
 }
 
@@ -389,7 +431,7 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 
 	c := r.coordinatorWith("a", simtest.Client(t, addr), r.locks)
 	e := r.trigger(c, r.deploy(workflow.Config{}))
-	time.Sleep(500 * time.Millisecond)
+	await(t, c.signals.dispatchFailed, e.ID)
 	require.Equal(t, workflow.ExecutionPending, r.get(e.ID).Status)
 
 	simtest.Serve(t, r.sim, addr)
@@ -468,7 +510,7 @@ func TestStopTwice(t *testing.T) {
 	r := newRig(t, enginesim.Config{})
 	release := make(chan struct{})
 	defer close(release)
-	stall := stallingEngine{Client: r.engine, entered: make(chan struct{}, 1), release: release}
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: release}
 	c := New(r.st, stall, r.locks, testOptions("a"))
 	c.Start()
 	r.trigger(c, r.deploy(workflow.Config{}))
@@ -489,23 +531,25 @@ func TestStopTwice(t *testing.T) {
 	}
 }
 
-// stallingEngine holds every Execute until release is closed.
+// stallingEngine holds every Execute until release is closed, then makes
+// it; entered gets each held execution's id, when it has room.
 type stallingEngine struct {
 	engine.Client
-	entered chan struct{}
+	entered chan string
 	release chan struct{}
 }
 
 func (s stallingEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
 	select {
-	case s.entered <- struct{}{}:
+	case s.entered <- req.ExecutionID:
 	default:
 	}
 	select {
 	case <-s.release:
 	case <-ctx.Done():
+		return engine.Accepted{}, ctx.Err()
 	}
-	return engine.Accepted{}, errors.New("the test released the stalled call")
+	return s.Client.Execute(ctx, req)
 }
 
 // TestRedisStoppedMidway: with Redis gone the overlap policy is decided in
@@ -585,35 +629,26 @@ func TestSkipAfterRedisOutage(t *testing.T) {
 	r := newRig(t, enginesim.Config{MinDuration: 10 * time.Second, MaxDuration: 10 * time.Second})
 	fl := &flakyLocker{DistributedLockManager: r.locks}
 	fl.down.Store(true)
-	c := r.coordinatorWith("a", r.engine, fl)
+	clk := testClock()
+	c := r.coordinatorOn("a", r.engine, fl, clk.Now)
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	fl.down.Store(false)
-	time.Sleep(redisBackoff + 100*time.Millisecond)
+	clk.Advance(redisBackoff)
 	b := r.trigger(c, wf)
 	got := r.waitStatus(b.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
 	require.Equal(t, workflow.ExecutionSkipped, got.Status, "SKIP overlapped")
 	require.Equal(t, "workflow is running execution "+a.ID, got.SkipReason)
 }
 
-// slowAccept delays Execute, as an engine does under load.
-type slowAccept struct {
-	engine.Client
-	d time.Duration
-}
-
-func (s slowAccept) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
-	time.Sleep(s.d)
-	return s.Client.Execute(ctx, req)
-}
-
 // TestSkipWithoutRedisWhateverTheOrder: without Redis, an execution fired
 // earlier but recorded later does not start beside the one already starting.
 func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 5 * time.Second, MaxDuration: 5 * time.Second})
-	c := r.coordinatorWith("a", slowAccept{r.engine, 200 * time.Millisecond}, nil)
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 2), release: make(chan struct{})}
+	c := r.coordinatorWith("a", stall, nil)
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	d, err := r.st.GetActiveDeployment(context.Background(), wf)
 	require.NoError(t, err)
@@ -626,12 +661,14 @@ func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 		return *e
 	}
 	now := time.Now()
-	y := mk(now) // fired later, inserted first
-	time.Sleep(20 * time.Millisecond)
-	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, inserted 20 ms later
-	ys := r.waitStatus(y.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
+	y := mk(now) // fired later, recorded first: its dispatch is under way
+	require.Equal(t, y.ID, <-stall.entered)
+	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, recorded later
 	xs := r.waitStatus(x.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
-	require.False(t, ys.Status == workflow.ExecutionRunning && xs.Status == workflow.ExecutionRunning, "both started under SKIP")
+	require.Equal(t, workflow.ExecutionSkipped, xs.Status, "both started under SKIP")
+	require.Equal(t, "workflow is running execution "+y.ID, xs.SkipReason)
+	close(stall.release)
+	r.waitStatus(y.ID, workflow.ExecutionRunning)
 }
 
 // TestCancelledBufferedIsNeverDispatched: a buffered execution cancelled
@@ -644,12 +681,12 @@ func TestCancelledBufferedIsNeverDispatched(t *testing.T) {
 	first := r.trigger(a, wf)
 	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	buffered := r.trigger(a, wf)
-	time.Sleep(50 * time.Millisecond)
+	await(t, a.signals.waiting, buffered.ID)
 	_, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
 	require.NoError(t, err)
 	_, err = b.Cancel(context.Background(), CancelRequest{ExecutionID: first.ID})
 	require.NoError(t, err)
-	time.Sleep(500 * time.Millisecond)
+	await(t, a.signals.ran, buffered.ID)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution was dispatched")
 }
 
@@ -678,8 +715,8 @@ func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 	acc, err := r.engine.Execute(context.Background(), engine.ExecuteRequest{ExecutionID: e.ID, WorkflowID: wf,
 		DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: workflow.TriggerManual, TriggeredBy: "x"})
 	require.NoError(t, err)
-	time.Sleep(2100 * time.Millisecond) // the dead owner's successor comes late
-	r.coordinator("b")
+	// The dead owner's successor comes after the execution's timeout.
+	r.coordinatorOn("b", r.engine, r.locks, clock.NewFake(e.FiredTime.Add(2100*time.Millisecond)).Now)
 	got := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 	require.Equal(t, acc.EngineExecutionID, got.EngineExecutionID, "the engine's run, found by its idempotency key")
 	st, err := r.engine.Status(context.Background(), acc.EngineExecutionID)
@@ -796,24 +833,26 @@ func (r *rig) engineState(engineID string) pb.ExecutionStatus {
 func TestDispatchUnansweredPastItsTimeout(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
-	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 1})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 60})
+	clk := testClock()
 	var answerFrom atomic.Pointer[time.Time]
 	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool {
 		at := answerFrom.Load()
-		return at == nil || time.Now().Before(*at)
+		return at == nil || clk.Now().Before(*at)
 	}}
-	c := r.coordinatorWith("a", lossy, r.locks)
+	c := r.coordinatorOn("a", lossy, r.locks, clk.Now)
 	x := r.trigger(c, wf)
 	// Past twice the timeout, which is when a dispatch that may have
 	// reached the engine was once given up.
-	at := x.FiredTime.Add(2500 * time.Millisecond)
+	at := x.FiredTime.Add(150 * time.Second)
 	answerFrom.Store(&at)
 	require.Equal(t, x.ID, <-lossy.sent)
 
 	y := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
 	require.Equal(t, "workflow is running execution "+x.ID, y.SkipReason)
+	clk.Advance(150 * time.Second)
 	done := r.waitStatus(x.ID, workflow.ExecutionTimedOut)
-	require.Equal(t, "not accepted by the engine within the execution timeout of 1s", done.ErrorMessage)
+	require.Equal(t, "not accepted by the engine within the execution timeout of 1m0s", done.ErrorMessage)
 	require.NotEmpty(t, done.EngineExecutionID, "the engine's run, found by the idempotency key")
 	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID), "no engine run outlives its execution")
 	require.Zero(t, r.calls(y.ID))
@@ -913,9 +952,7 @@ func TestResumedReplicaLeavesAdoptedExecutionsAlone(t *testing.T) {
 	r := newRig(t, enginesim.Config{HangRate: 1})
 	fs := &frozenStore{Store: r.st}
 	eng := &stalledPolls{Client: r.engine, stalled: make(chan struct{}, 1), thaw: make(chan struct{})}
-	a := New(fs, eng, r.locks, testOptions("a"))
-	a.Start()
-	t.Cleanup(func() { a.Stop(context.Background()) })
+	a := r.started(New(fs, eng, r.locks, testOptions("a")))
 	wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
 	x := r.trigger(a, wf)
 	r.waitStatus(x.ID, workflow.ExecutionRunning)
@@ -929,12 +966,7 @@ func TestResumedReplicaLeavesAdoptedExecutionsAlone(t *testing.T) {
 	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID))
 
 	close(eng.thaw)
-	require.Eventually(t, func() bool {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		_, running := a.owned[x.ID]
-		return !running
-	}, 10*time.Second, 5*time.Millisecond, "a's run of the adopted execution ends")
+	await(t, a.signals.ran, x.ID)
 	require.Zero(t, eng.cancels.Load(), "a replica that lost an execution sent the engine a cancel for it")
 	require.Equal(t, done, r.get(x.ID))
 }

@@ -120,7 +120,7 @@ func (r *run) dispatch(ctx context.Context) bool {
 	req := executeRequest(r.e, r.dep)
 	delay := r.c.opts.RetryMin
 	for attempt := 0; ; attempt++ {
-		if !r.maybeSent && !time.Now().Before(deadline) {
+		if !r.maybeSent && !r.c.opts.Now().Before(deadline) {
 			r.end(ctx, workflow.ExecutionTimedOut, fmt.Sprintf("not accepted by the engine within the execution timeout of %v", r.dep.timeout), nil)
 			return false
 		}
@@ -210,13 +210,14 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	// execution on without the answer getting back.
 	r.maybeSent = r.maybeSent || !errors.Is(err, engine.ErrCircuitOpen)
 	level.Warn(r.logger).Log("msg", "dispatch failed; execution stays PENDING", "err", err)
+	r.c.signals.signal(r.c.signals.dispatchFailed, r.e.ID)
 	return false, false
 }
 
 // accepted records that the engine took the execution on: RUNNING, or its
 // end at once when the engine already reports one.
 func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	r.c.opts.Metrics.DispatchLatency.Observe(now.Sub(r.e.FiredTime).Seconds())
 	r.late = !now.Before(r.e.FiredTime.Add(r.dep.timeout))
 	started := acc.Status.StartedAt
@@ -310,14 +311,14 @@ func (r *run) follow(ctx context.Context) {
 	}
 	deadline := started.Add(r.dep.timeout)
 	if r.late {
-		deadline = time.Now()
+		deadline = r.c.opts.Now()
 	}
 	delay := r.c.opts.PollMin
 	for {
-		if !sleep(ctx, min(delay, time.Until(deadline))) {
+		if !sleep(ctx, min(delay, deadline.Sub(r.c.opts.Now()))) {
 			return
 		}
-		if !time.Now().Before(deadline) {
+		if !r.c.opts.Now().Before(deadline) {
 			r.timeOut(ctx)
 			return
 		}
@@ -400,7 +401,7 @@ func (r *run) declined(ctx context.Context, reason string, cause error) {
 
 // skip records SKIPPED: the overlap policy kept the execution from running.
 func (r *run) skip(ctx context.Context, reason string) {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	r.write(ctx, store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionSkipped,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, SkipReason: reason,
@@ -410,7 +411,7 @@ func (r *run) skip(ctx context.Context, reason string) {
 // end records the execution's terminal status: from st when the engine
 // reported it, else with message as its error.
 func (r *run) end(ctx context.Context, to workflow.ExecutionStatus, message string, st *engine.Status) {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	t := store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}, To: to,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, ErrorMessage: message,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	"github.com/go-kit/log/level"
@@ -125,7 +124,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
 	e := &workflow.Execution{
-		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC(),
+		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: s.opts.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
 		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
 	}
@@ -265,7 +264,7 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 			}
 			return e, fmt.Errorf("execution %s is %s: %w", id, e.Status, errAlreadyOver)
 		}
-		now := time.Now().UTC()
+		now := s.opts.Now().UTC()
 		t := store.Transition{
 			From: []workflow.ExecutionStatus{e.Status}, To: workflow.ExecutionCancelled,
 			FinishedTime: &now, ErrorMessage: "cancelled: " + reason,
