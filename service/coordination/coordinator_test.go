@@ -3,6 +3,7 @@ package coordination
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -1021,4 +1023,102 @@ func TestAdoptedExecutionsRunWithTheirVersion(t *testing.T) {
 		}
 	}
 	require.JSONEq(t, string(v1.Definition), sent, "the definition of the execution's version")
+}
+
+// TestLostRowCancelsTheOrphan: a replica of an earlier version ended a
+// PENDING execution without asking the engine while its owner's dispatch
+// was under way; the owner, answered with the engine's run afterwards,
+// cancels that run since the row names none.
+func TestLostRowCancelsTheOrphan(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: make(chan struct{})}
+	c := r.coordinatorWith("a", stall, r.locks)
+	x := r.trigger(c, r.deploy(workflow.Config{}))
+	require.Equal(t, x.ID, <-stall.entered)
+	now := time.Now().UTC()
+	_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+		FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+	})
+	require.NoError(t, err)
+	close(stall.release)
+	await(t, c.signals.ran, x.ID)
+	runs := r.sim.Runs()
+	require.Len(t, runs, 1)
+	require.Equal(t, x.ID, runs[0].IdempotencyKey)
+	require.Equal(t, "CANCELED", runs[0].Status)
+}
+
+// decliningEngine refuses every cancel, as an engine does once it holds an
+// execution as ended.
+type decliningEngine struct{ engine.Client }
+
+func (decliningEngine) Cancel(context.Context, string, string) error {
+	return errors.E(errors.FailedPrecondition, fmt.Errorf("%w: not cancellable", engine.ErrRejected))
+}
+
+// TestTimeoutTheEngineDeclines: the engine declines to cancel a timed-out
+// execution it still reports running; the execution is recorded TIMED_OUT,
+// as nothing more can stop it.
+func TestTimeoutTheEngineDeclines(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	clk := testClock()
+	c := r.coordinatorOn("a", decliningEngine{r.engine}, r.locks, clk.Now)
+	e := r.trigger(c, r.deploy(workflow.Config{ExecutionTimeoutSeconds: 60}))
+	r.waitStatus(e.ID, workflow.ExecutionRunning)
+	clk.Advance(time.Minute)
+	done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "execution timeout of 1m0s exceeded", done.ErrorMessage)
+	require.Equal(t, pb.ExecutionStatus_RUNNING, r.engineState(done.EngineExecutionID))
+}
+
+// scriptedExecute answers every Execute with its accepted and err.
+type scriptedExecute struct {
+	engine.Client
+	accepted engine.Accepted
+	err      error
+}
+
+func (s scriptedExecute) Execute(context.Context, engine.ExecuteRequest) (engine.Accepted, error) {
+	return s.accepted, s.err
+}
+
+// TestCancelPendingAsTheEngineAnswers: cancelling a PENDING execution that
+// may be in the engine records what the engine says of it.
+func TestCancelPendingAsTheEngineAnswers(t *testing.T) {
+	t.Parallel()
+	finished := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		engine scriptedExecute
+		kind   errors.Kind
+		want   workflow.ExecutionStatus
+	}{
+		{"the engine refuses it: nothing to stop", scriptedExecute{err: errors.E(errors.Invalid, fmt.Errorf("%w: bad", engine.ErrRejected))},
+			0, workflow.ExecutionCancelled},
+		{"it has ended in the engine", scriptedExecute{accepted: engine.Accepted{EngineExecutionID: "eng-1", Status: engine.Status{
+			State: workflow.ExecutionSucceeded, Found: true, FinishedAt: &finished, Result: []byte(`{"ok":true}`)}}},
+			errors.FailedPrecondition, workflow.ExecutionSucceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, enginesim.Config{HangRate: 1})
+			lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
+			owner := r.coordinatorWith("owner", lossy, r.locks)
+			x := r.trigger(owner, r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll}))
+			require.Equal(t, x.ID, <-lossy.sent)
+			tc.engine.Client = r.engine
+			_, err := r.coordinatorWith("other", tc.engine, r.locks).Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
+			if tc.kind == 0 {
+				require.NoError(t, err)
+			} else {
+				require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+			}
+			got := r.get(x.ID)
+			require.Equal(t, tc.want, got.Status)
+			require.Equal(t, tc.engine.accepted.EngineExecutionID, got.EngineExecutionID)
+		})
+	}
 }
