@@ -55,23 +55,6 @@ func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
 	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
 }
 
-// VersionRow is one row of deployment_versions, as both stores read it.
-type VersionRow struct {
-	DeploymentID string `db:"deployment_id"`
-	Version      int64  `db:"version"`
-	Definition   []byte `db:"definition"`
-	Config       []byte `db:"config"`
-}
-
-// DeploymentVersion decodes the row.
-func (r *VersionRow) DeploymentVersion() (*workflow.DeploymentVersion, error) {
-	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition)}
-	if err := json.Unmarshal(r.Config, &v.Config); err != nil {
-		return nil, fmt.Errorf("deployment %s version %d: config: %w", r.DeploymentID, r.Version, err)
-	}
-	return v, nil
-}
-
 // EncodeJSON encodes one of the model's JSON-tagged structs, whose fields
 // are strings, integers and slices of strings: encoding cannot fail.
 func EncodeJSON(v any) string {

@@ -248,8 +248,13 @@ type Execution struct {
 	TriggeredBy       string
 	OwnerInstance     string
 	LeaseExpiresAt    *time.Time
-	Input             json.RawMessage
-	Result            json.RawMessage
+	// Lease, when positive, asks CreateExecution for a first lease of this
+	// length, counted on the store's clock as every renewal and adoption
+	// after it is, so that no replica's clock decides a lease; the store
+	// then fills in LeaseExpiresAt. It is not stored: a read leaves it zero.
+	Lease  time.Duration
+	Input  json.RawMessage
+	Result json.RawMessage
 	// HoldsTurn is set once the execution took its workflow's turn (see
 	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
 	HoldsTurn bool
