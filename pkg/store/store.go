@@ -22,6 +22,11 @@ type Transition struct {
 	// Owner, when set, must be the row's owner_instance: a replica whose
 	// lease another replica adopted no longer writes the row.
 	Owner string
+	// WithoutTurn, when set, requires that the row does not hold its
+	// workflow's turn (see TakeTurn): a PENDING execution of an overlap
+	// policy is dispatched only after it takes the turn, so one that still
+	// waits for it has surely not reached the engine.
+	WithoutTurn bool
 	// The fields below are written when set and left as they are otherwise.
 	EngineExecutionID string
 	StartedTime       *time.Time
@@ -63,6 +68,10 @@ type Store interface {
 	UpdateDeployment(ctx context.Context, id string, m Mutation) (*workflow.Deployment, error)
 	// GetDeployment returns the deployment with its triggers.
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	// GetDeploymentVersion returns deployment id as it was at version, or
+	// ErrNotFound. Every version written is kept, but of those written
+	// before the store kept versions only each deployment's then current one.
+	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
 	// GetActiveDeployment returns workflowID's active deployment.
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.

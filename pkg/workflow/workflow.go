@@ -212,6 +212,16 @@ type Deployment struct {
 	Triggers   []Trigger
 }
 
+// DeploymentVersion is a deployment's settings as they were at one version:
+// what an execution created for that version runs with.
+type DeploymentVersion struct {
+	DeploymentID string
+	Version      int64
+	// Definition is the workflow definition as JSON.
+	Definition json.RawMessage
+	Config     Config
+}
+
 // Event is one row of a deployment's append-only history.
 type Event struct {
 	ID           int64

@@ -137,13 +137,13 @@ func insertArgs(es []workflow.Execution) []any {
 // expected statuses of a row come comma-separated.
 const transitionRows = `(
 	SELECT u.id AS execution_id, u.to_status, string_to_array(u.from_list, ',') AS from_statuses, u.owner,
-		u.engine_execution_id AS set_engine_execution_id, u.started_time AS set_started_time,
+		u.without_turn, u.engine_execution_id AS set_engine_execution_id, u.started_time AS set_started_time,
 		u.finished_time AS set_finished_time, u.error_message AS set_error_message,
 		u.skip_reason AS set_skip_reason, u.result::jsonb AS set_result
 	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-		$8::text[], $9::text[], $10::text[])
+		$8::text[], $9::text[], $10::text[], $11::bool[])
 		AS u(id, to_status, from_list, owner, engine_execution_id, started_time, finished_time,
-			error_message, skip_reason, result)
+			error_message, skip_reason, result, without_turn)
 ) AS v`
 
 // transitionArgs are transitionRows' arrays from $2 on; $1 is ids already.
@@ -152,8 +152,9 @@ func transitionArgs(_ []string, ts []store.Transition) []any {
 	to, from, owners := make([]string, n), make([]string, n), make([]string, n)
 	engineIDs, errMsgs, skips, results := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	started, finished := make([]*time.Time, n), make([]*time.Time, n)
+	withoutTurn := make([]bool, n)
 	for i, t := range ts {
-		to[i], owners[i] = string(t.To), t.Owner
+		to[i], owners[i], withoutTurn[i] = string(t.To), t.Owner, t.WithoutTurn
 		statuses := make([]string, len(t.From))
 		for j, st := range t.From {
 			statuses[j] = string(st)
@@ -163,7 +164,7 @@ func transitionArgs(_ []string, ts []store.Transition) []any {
 		results[i], started[i], finished[i] = null(string(t.Result)), t.StartedTime, t.FinishedTime
 	}
 	return []any{pq.Array(to), pq.Array(from), pq.Array(owners), pq.Array(engineIDs), pq.Array(started),
-		pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results)}
+		pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results), pq.Array(withoutTurn)}
 }
 
 // renewLeasesSQL skips a row another transaction has locked, neither

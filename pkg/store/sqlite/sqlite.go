@@ -177,13 +177,14 @@ func insertArgs(es []workflow.Execution) []any {
 }
 
 // transitionRows is one row per object of the JSON array $2.
-var transitionRows = jsonRows("$2", "execution_id", "to_status", "from_statuses", "owner", "set_engine_execution_id",
+var transitionRows = jsonRows("$2", "execution_id", "to_status", "from_statuses", "owner", "without_turn", "set_engine_execution_id",
 	"set_started_time", "set_finished_time", "set_error_message", "set_skip_reason", "set_result")
 
 func transitionArgs(ids []string, ts []store.Transition) []any {
 	rows := make([]map[string]any, len(ts))
 	for i, t := range ts {
 		rows[i] = map[string]any{"execution_id": ids[i], "to_status": t.To, "from_statuses": t.From, "owner": t.Owner,
+			"without_turn":            t.WithoutTurn,
 			"set_engine_execution_id": null(t.EngineExecutionID), "set_started_time": micros(t.StartedTime),
 			"set_finished_time": micros(t.FinishedTime), "set_error_message": null(t.ErrorMessage),
 			"set_skip_reason": null(t.SkipReason), "set_result": null(string(t.Result))}

@@ -134,8 +134,9 @@ func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Tran
 
 // transitionsSQL is the compare-and-set of every status change, for a batch
 // of executions at once (a group commit): per row v of the dialect's
-// TransitionRows (execution_id, to_status, from_statuses, owner and the
-// set_ fields), the expected statuses and the expected owner (empty: any).
+// TransitionRows (execution_id, to_status, from_statuses, owner,
+// without_turn and the set_ fields), the expected statuses, the expected
+// owner (empty: any) and whether the row must not hold its workflow's turn.
 // Its rows are locked in id order first ($1 lists them), as the lease
 // statements lock theirs: batches that share rows then wait for each other
 // instead of deadlocking. A terminal row never moves, whatever its expected
@@ -156,6 +157,7 @@ UPDATE executions AS e SET
 FROM ` + d.TransitionRows + `
 WHERE e.id = v.execution_id AND ` + d.In("e.status", "v.from_statuses") + `
 	AND e.status IN ('PENDING', 'RUNNING') AND (v.owner = '' OR e.owner_instance = v.owner)
+	AND NOT (v.without_turn AND e.holds_turn)
 	AND e.id IN (SELECT id FROM executions WHERE ` + d.In("id", "$1") + ` ORDER BY id` + d.ForUpdate + `)
 RETURNING ` + ExecutionColumns
 }

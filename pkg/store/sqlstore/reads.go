@@ -55,6 +55,26 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deplo
 	return s.readDeployment(ctx, selectDeploymentSQL, id)
 }
 
+const selectDeploymentVersionSQL = `SELECT deployment_id, version, definition, config
+FROM deployment_versions WHERE deployment_id = $1 AND version = $2`
+
+// GetDeploymentVersion returns deployment id as it was at version, or
+// store.ErrNotFound.
+func (s *Store) GetDeploymentVersion(ctx context.Context, id string, version int64) (_ *workflow.DeploymentVersion, err error) {
+	ctx, end := s.begin(ctx, "GetDeploymentVersion")
+	defer end(&err)
+	defer named(&err, fmt.Sprintf("version %d of deployment %s", version, id))
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	var r versionRow
+	if err := s.r.GetContext(ctx, &r, selectDeploymentVersionSQL, id, version); err != nil {
+		return nil, notFound(err)
+	}
+	return r.version()
+}
+
 const selectActiveDeploymentSQL = `SELECT ` + deploymentColumns + `
 FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED'`
 

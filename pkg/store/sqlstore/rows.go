@@ -59,6 +59,22 @@ func nullString(s string) *string {
 	return &s
 }
 
+// versionRow is one row of deployment_versions.
+type versionRow struct {
+	DeploymentID string `db:"deployment_id"`
+	Version      int64  `db:"version"`
+	Definition   []byte `db:"definition"`
+	Config       []byte `db:"config"`
+}
+
+func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
+	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition)}
+	if err := json.Unmarshal(r.Config, &v.Config); err != nil {
+		return nil, fmt.Errorf("deployment %s version %d: config: %w", r.DeploymentID, r.Version, err)
+	}
+	return v, nil
+}
+
 // deploymentColumns is the column list every deployment query selects.
 const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
 	created_at, updated_at, deployed_at`

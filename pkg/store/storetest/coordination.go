@@ -355,6 +355,16 @@ func testTakeTurn(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, []string{b}, idsOf(open))
 	require.True(t, open[0].HoldsTurn)
+
+	// WithoutTurn ends only an execution that waits for its turn.
+	cancel := store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionCancelled, WithoutTurn: true}
+	_, err = s.TransitionExecution(ctx, b, cancel)
+	require.ErrorIs(t, err, store.ErrStale, "b holds the turn")
+	require.Equal(t, workflow.ExecutionPending, mustGetExecution(t, s, b).Status)
+	waiting := leased(t, s, d, workflow.ExecutionPending, base, "r1", nil).ID
+	row, err := s.TransitionExecution(ctx, waiting, cancel)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionCancelled, row.Status)
 }
 
 func testTakeTurnConcurrently(t *testing.T, s Store) {
