@@ -149,9 +149,9 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
 .PHONY: bench-tracing
-bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
+bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call traced off and traced recording (local PostgreSQL)
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/traced/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/sqlstore/
 
 .PHONY: bench-sqlite
 bench-sqlite: ## Embedded mode's hot writes on SQLite (synchronous=FULL, a WAL sync per commit): executions created and started per second, 4 callers per core

@@ -34,6 +34,7 @@ type Store interface {
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	LeaseExpired(ctx context.Context, id string) (bool, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 }
 
@@ -257,10 +258,8 @@ func (c *Coordinator) Stop(ctx context.Context) {
 func (c *Coordinator) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
 	e.Status = workflow.ExecutionPending
 	e.OwnerInstance = c.opts.InstanceID
-	// The first lease is on this replica's clock; the first renewal, a
-	// third of a lease later, puts it on the database's like every other.
-	until := time.Now().Add(c.opts.Lease).UTC()
-	e.LeaseExpiresAt = &until
+	// The lease runs on the database's clock, as its renewals do.
+	e.Lease = c.opts.Lease
 	created, err := c.store.CreateExecution(ctx, e)
 	if err != nil || !created {
 		return created, err

@@ -217,7 +217,12 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 		return false
 	case e.Status.Terminal():
 		return true
-	case e.Status != workflow.ExecutionRunning || e.LeaseExpiresAt == nil || e.LeaseExpiresAt.After(time.Now()):
+	case e.Status != workflow.ExecutionRunning:
+		return false
+	}
+	// The lease runs on the database's clock: only the database can tell
+	// whether it ran out.
+	if expired, err := r.c.store.LeaseExpired(ctx, holder); err != nil || !expired {
 		return false
 	}
 	st, err := r.c.engine.Status(ctx, e.EngineExecutionID)

@@ -26,12 +26,15 @@ import (
 // Request bodies above maxBody bytes are refused before the gateway reads them.
 // logLevel is read and changed at /admin/log-level.
 func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, logLevel *logging.Level) (http.Handler, error) {
-	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+	gw, err := newGateway(openapi.Document,
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonBody{&runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 	)
+	if err != nil {
+		return nil, err
+	}
 	if err := pb.RegisterWorkflowRuntimeServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
