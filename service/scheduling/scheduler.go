@@ -190,21 +190,15 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		s.Stop()
 		return err
 	}
-	s.loops.Add(1)
-	go func() {
-		defer s.loops.Done()
-		s.resyncLoop(ctx)
-	}()
+	s.loops.Go(func() { s.resyncLoop(ctx) })
 	if b := s.opts.Broadcaster; b != nil {
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
+		s.loops.Go(func() {
 			_ = b.Subscribe(ctx, func(id string) {
 				if err := s.ScheduleWorkflow(ctx, id); err != nil {
 					level.Warn(s.opts.Logger).Log("msg", "reload after a change announced by another replica failed", "deployment_id", id, "err", err)
 				}
 			})
-		}()
+		})
 	}
 	return nil
 }
@@ -489,11 +483,7 @@ func (s *Scheduler) catchUp(h *held, since time.Time) {
 	if missed > 0 && now.Sub(last.At) <= h.catchup {
 		missed--
 		ctx := s.ctx
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			s.fireWithRetries(ctx, h, last.Slot, last.At)
-		}()
+		s.loops.Go(func() { s.fireWithRetries(ctx, h, last.Slot, last.At) })
 	}
 	if missed += older; missed > 0 {
 		s.opts.Metrics.Misfires.Add(float64(missed))
