@@ -70,27 +70,27 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 	var v errors.Violations
 	if req.WorkflowID != "" {
 		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
-			v.Add("workflow_id", "%s", p)
+			v.Addf("workflow_id", "%s", p)
 		}
 	}
 	if req.DeploymentID != "" {
 		if _, err := uuid.Parse(req.DeploymentID); err != nil {
-			v.Add("deployment_id", "must be a deployment id (a UUID)")
+			v.Addf("deployment_id", "must be a deployment id (a UUID)")
 		}
 	}
 	for i, st := range req.Statuses {
 		if !slices.Contains(executionStatuses, st) {
-			v.Add("statuses", "statuses[%d] %q is not an execution status", i, st)
+			v.Addf("statuses", "statuses[%d] %q is not an execution status", i, st)
 		}
 	}
 	if req.TriggerType != "" && !slices.Contains(triggerTypes, req.TriggerType) {
-		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+		v.Addf("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
 	if !req.StartTime.IsZero() && !req.EndTime.IsZero() && !req.EndTime.After(req.StartTime) {
-		v.Add("end_time", "must be after start_time")
+		v.Addf("end_time", "must be after start_time")
 	}
 	if req.PageSize < 0 {
-		v.Add("page_size", "must not be negative")
+		v.Addf("page_size", "must not be negative")
 	}
 	if err := v.Err(op); err != nil {
 		return HistoryResponse{}, err

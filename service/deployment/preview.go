@@ -54,11 +54,11 @@ func (s *service) Preview(ctx context.Context, req PreviewRequest) (PreviewRespo
 	d := &workflow.Deployment{WorkflowID: req.WorkflowID}
 	switch {
 	case (req.DeploymentID == "") == (req.Cron == nil):
-		v.Add("deployment_id", "set exactly one of deployment_id, and cron with workflow_id")
+		v.Addf("deployment_id", "set exactly one of deployment_id, and cron with workflow_id")
 	case req.DeploymentID != "":
 		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
 		if req.WorkflowID != "" {
-			v.Add("workflow_id", "must be empty with deployment_id: the deployment's workflow fixes the jitter")
+			v.Addf("workflow_id", "must be empty with deployment_id: the deployment's workflow fixes the jitter")
 		}
 	default:
 		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
@@ -66,7 +66,7 @@ func (s *service) Preview(ctx context.Context, req PreviewRequest) (PreviewRespo
 		d.Triggers = []workflow.Trigger{t}
 	}
 	if req.Count < 0 || req.Count > maxPreviewCount {
-		v.Add("count", "must be 0-%d (0 means %d); got %d", maxPreviewCount, defaultPreviewCount, req.Count)
+		v.Addf("count", "must be 0-%d (0 means %d); got %d", maxPreviewCount, defaultPreviewCount, req.Count)
 	}
 	if err := v.Err(op); err != nil {
 		return PreviewResponse{}, err

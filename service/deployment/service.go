@@ -229,10 +229,10 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	validateDeploymentID(&v, "deployment_id", req.DeploymentID)
 	apply, ok := fieldsToApply(&v, req)
 	if ok && len(apply) == 0 {
-		v.Add("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
+		v.Addf("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
 	}
 	if apply[FieldStatus] && (req.Status == nil || !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDeployed, workflow.StatusPaused}, *req.Status)) {
-		v.Add("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
+		v.Addf("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
 	}
 	var def json.RawMessage
 	var derived []workflow.Trigger
@@ -359,7 +359,7 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	var v errors.Violations
 	switch {
 	case (req.DeploymentID == "") == (req.WorkflowID == ""):
-		v.Add("deployment_id", "set exactly one of deployment_id and workflow_id")
+		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
 	case req.DeploymentID != "":
 		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
 	default:
@@ -395,14 +395,14 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	var v errors.Violations
 	for i, st := range req.Statuses {
 		if !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused, workflow.StatusArchived}, st) {
-			v.Add("statuses", "statuses[%d] %q is not a deployment status", i, st)
+			v.Addf("statuses", "statuses[%d] %q is not a deployment status", i, st)
 		}
 	}
 	if req.TriggerType != "" && !slices.Contains([]workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}, req.TriggerType) {
-		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+		v.Addf("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
 	if req.PageSize < 0 {
-		v.Add("page_size", "must not be negative")
+		v.Addf("page_size", "must not be negative")
 	}
 	if req.WorkflowID != "" {
 		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
@@ -468,9 +468,9 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 // ever issues UUIDs.
 func validateDeploymentID(v *errors.Violations, field, id string) {
 	if id == "" {
-		v.Add(field, "must be set")
+		v.Addf(field, "must be set")
 	} else if _, err := uuid.Parse(id); err != nil {
-		v.Add(field, "%q is not a deployment id (a UUID)", id)
+		v.Addf(field, "%q is not a deployment id (a UUID)", id)
 	}
 }
 
@@ -495,7 +495,7 @@ func fieldsToApply(v *errors.Violations, req UpdateRequest) (apply map[string]bo
 		case FieldStatus, FieldDefinition, FieldTriggers, FieldConfig:
 			apply[p] = true
 		default:
-			v.Add("update_mask", "unknown field %q: use status, workflow_definition, triggers or config", p)
+			v.Addf("update_mask", "unknown field %q: use status, workflow_definition, triggers or config", p)
 			ok = false
 		}
 	}

@@ -146,7 +146,7 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	const op errors.Op = "webhook.Trigger"
 	var v errors.Violations
 	if req.WebhookPath == "" && req.WorkflowID == "" {
-		v.Add("webhook_path", "is required, or workflow_id")
+		v.Addf("webhook_path", "is required, or workflow_id")
 	}
 	req.Check(&v)
 	if err := v.Err(op); err != nil {
