@@ -69,7 +69,7 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 	const op errors.Op = "coordination.History"
 	var v errors.Violations
 	if req.WorkflowID != "" {
-		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
+		if p := workflow.IDProblem(req.WorkflowID); p != "" {
 			v.Addf("workflow_id", "%s", p)
 		}
 	}

@@ -73,7 +73,7 @@ func (req TriggerRequest) IsWebhook() bool {
 // requires is each service's to check.
 func (req TriggerRequest) Check(v *errors.Violations) {
 	if req.WorkflowID != "" {
-		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
+		if p := workflow.IDProblem(req.WorkflowID); p != "" {
 			v.Addf("workflow_id", "%s", p)
 		}
 	}

@@ -55,9 +55,9 @@ func indexField(field string, i int) string {
 // Every validate function appends all the violations it finds to v, never
 // stopping at the first, with field paths rooted at field.
 
-// validateWorkflowID checks a caller's workflow id (workflow.WorkflowIDProblem).
+// validateWorkflowID checks a caller's workflow id (workflow.IDProblem).
 func validateWorkflowID(v *errors.Violations, field, id string) {
-	if p := workflow.WorkflowIDProblem(id); p != "" {
+	if p := workflow.IDProblem(id); p != "" {
 		v.Addf(field, "%s", p)
 	}
 }

@@ -52,7 +52,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 	created.Triggers = append([]workflow.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
+			d.WorkflowID, workflow.Name(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, insertDeploymentSQL, created.ID, d.WorkflowID, string(d.Status), d.Version,
@@ -279,7 +279,7 @@ WHERE id = $1
 
 func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), d.DeployedAt, cfg,
-		workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
+		workflow.Name(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil
