@@ -216,6 +216,7 @@ func TestBuildExecuteRequestErrors(t *testing.T) {
 func TestStatusTerminal(t *testing.T) {
 	t.Parallel()
 	for st, want := range map[workflow.ExecutionStatus]bool{
+		"":                          false,
 		workflow.ExecutionRunning:   false,
 		workflow.ExecutionSucceeded: true,
 		workflow.ExecutionFailed:    true,
