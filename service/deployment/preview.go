@@ -56,12 +56,12 @@ func (s *service) Preview(ctx context.Context, req PreviewRequest) (PreviewRespo
 	case (req.DeploymentID == "") == (req.Cron == nil):
 		v.Addf("deployment_id", "set exactly one of deployment_id, and cron with workflow_id")
 	case req.DeploymentID != "":
-		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
+		validateDeploymentID(&v, req.DeploymentID)
 		if req.WorkflowID != "" {
 			v.Addf("workflow_id", "must be empty with deployment_id: the deployment's workflow fixes the jitter")
 		}
 	default:
-		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+		validateWorkflowID(&v, req.WorkflowID)
 		t := checkTrigger(&v, requestTriggerFields(""), workflow.Trigger{Type: workflow.TriggerCron, Cron: req.Cron})
 		d.Triggers = []workflow.Trigger{t}
 	}
@@ -107,7 +107,7 @@ func cronTriggers(d *workflow.Deployment) int {
 	return n
 }
 
-// upcoming previews count fires from from of each of d's cron triggers.
+// upcoming previews, for each of d's cron triggers, its next count fires from the instant from.
 func (s *service) upcoming(d *workflow.Deployment, from time.Time, count int) ([]TriggerPreview, error) {
 	var out []TriggerPreview
 	for i, t := range d.Triggers {

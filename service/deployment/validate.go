@@ -53,12 +53,13 @@ func indexField(field string, i int) string {
 }
 
 // Every validate function appends all the violations it finds to v, never
-// stopping at the first, with field paths rooted at field.
+// stopping at the first, with field paths rooted at the request field it
+// checks (or at field, where it takes one).
 
 // validateWorkflowID checks a caller's workflow id (workflow.IDProblem).
-func validateWorkflowID(v *errors.Violations, field, id string) {
+func validateWorkflowID(v *errors.Violations, id string) {
 	if p := workflow.IDProblem(id); p != "" {
-		v.Addf(field, "%s", p)
+		v.Addf("workflow_id", "%s", p)
 	}
 }
 
@@ -119,7 +120,8 @@ func requestTriggerFields(field string) triggerFields {
 // validateTriggers checks a request's triggers and returns normalised copies,
 // index for index, with their ids as given: methods upper-cased, deduplicated
 // and defaulted to POST, response mode defaulted to ASYNC, paths normalised.
-func validateTriggers(v *errors.Violations, field string, ts []workflow.Trigger) []workflow.Trigger {
+func validateTriggers(v *errors.Violations, ts []workflow.Trigger) []workflow.Trigger {
+	const field = "triggers"
 	if len(ts) > maxDeploymentTriggers {
 		v.Addf(field, "has %d triggers; at most %d", len(ts), maxDeploymentTriggers)
 	}
@@ -328,14 +330,17 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Tri
 }
 
 // validateDefinition checks an n8n-style definition, as decoded from JSON or a
-// protobuf Struct, and returns the triggers its TRIGGER nodes yield, normalised
-// as validateTriggers would; the service uses them when a request has none.
-func validateDefinition(v *errors.Violations, field string, def map[string]any) []workflow.Trigger {
+// protobuf Struct. It returns the definition encoded as JSON (nil when it
+// cannot be) and the triggers its TRIGGER nodes yield, normalised as
+// validateTriggers would; the service uses them when a request has none.
+func validateDefinition(v *errors.Violations, def map[string]any) (encoded json.RawMessage, triggers []workflow.Trigger) {
+	const field = "workflow_definition"
 	if len(def) == 0 {
 		v.Addf(field, "is required: an object with nodes and connections")
-		return nil
+		return nil, nil
 	}
-	if b, err := json.Marshal(def); err != nil {
+	b, err := json.Marshal(def)
+	if err != nil {
 		v.Addf(field, "cannot be encoded as JSON: %v", err)
 	} else if len(b) > maxDefinitionBytes {
 		v.Addf(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
@@ -353,7 +358,7 @@ func validateDefinition(v *errors.Violations, field string, def map[string]any) 
 		c.checkCycles()
 	}
 	zone := c.checkSettings(def["settings"])
-	return c.triggers(zone)
+	return b, c.triggers(zone)
 }
 
 // nulPath returns the path, rooted at field, of the first string or object
