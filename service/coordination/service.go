@@ -53,6 +53,8 @@ var (
 	triggerTypes = []workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}
 )
 
+// GetExecution returns the execution req names: Invalid when its id is not
+// a UUID, NotFound when no execution has it.
 func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error) {
 	const op errors.Op = "coordination.GetExecution"
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
@@ -65,6 +67,9 @@ func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflo
 	return *e, nil
 }
 
+// History returns a page of the executions that match req's filters,
+// newest first. Every bad filter is reported at once, as Invalid; so is a
+// page token this service did not issue.
 func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
 	const op errors.Op = "coordination.History"
 	var v errors.Violations
