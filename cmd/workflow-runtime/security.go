@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"google.golang.org/grpc"
@@ -22,13 +23,15 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/transport"
+	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
+	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
 )
 
 // Limits of the gRPC port, beyond the message sizes.
 const (
-	// maxConcurrentStreams bounds the calls in flight on one connection; the
-	// in-process gateway's connection carries every REST call, which queue
-	// above it.
+	// maxConcurrentStreams bounds the calls in flight on one connection of
+	// the gRPC port.
 	maxConcurrentStreams = 1000
 	// maxHeaderListBytes matches the HTTP port's MaxHeaderBytes, so that
 	// whatever headers the gateway forwards fit.
@@ -56,12 +59,12 @@ var keepaliveParams = keepalive.ServerParameters{
 
 // security authenticates the callers of both ports.
 //
-// The REST gateway reaches the gRPC server over an in-process connection, not
-// a loopback port: its calls pass the gRPC interceptors, token check included,
-// yet need no client certificate of their own and no port that a local
-// process could use to skip TLS. The HTTP port checked the caller's
-// certificate already, and the caller's Authorization header travels on as
-// metadata "authorization" for the token check.
+// The REST gateway reaches a gRPC server of its own over an in-process
+// connection, not a loopback port: its calls pass the same interceptors and
+// token check as the gRPC port's, yet need no client certificate of their own
+// and no port that a local process could use to skip TLS. The HTTP port
+// checked the caller's certificate and token already, and the caller's
+// Authorization header travels on as metadata "authorization".
 type security struct {
 	auth    *auth.Authenticator
 	grpcTLS *tls.Config
@@ -74,10 +77,10 @@ type security struct {
 	hupEnded chan struct{}
 }
 
-func newSecurity(cfg config.Config, logger log.Logger) (*security, error) {
+func newSecurity(cfg config.Config, logger log.Logger, refusals metrics.Counter) (*security, error) {
 	a, err := auth.New(auth.Options{
 		Tokens: cfg.AuthTokens, TokensFile: cfg.AuthTokensFile, OpenPaths: cfg.AuthOpenPaths,
-		ClientCerts: cfg.TLSClientCA != "", Logger: logger,
+		ClientCerts: cfg.TLSClientCA != "", Logger: logger, Refusals: refusals,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -144,13 +147,13 @@ func (s *security) reloadOnHUP(logger log.Logger) {
 	}()
 }
 
-// serverOptions are the gRPC server's credentials, authentication and limits,
-// followed by opts. Authentication comes first, so that nothing else runs for
-// a refused call.
-func (s *security) serverOptions(opts ...grpc.ServerOption) []grpc.ServerOption {
+// serverOptions are the gRPC port's credentials, authentication and limits,
+// followed by opts. Authentication runs when a call's headers arrive, before
+// its message is read, so that a refused call costs no decoding; lis is told
+// of authenticated calls, to keep their connections past the pre-auth timeout.
+func (s *security) serverOptions(lis *transport.Listener, opts ...grpc.ServerOption) []grpc.ServerOption {
 	own := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.auth.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(s.auth.StreamInterceptor),
+		grpc.InTapHandle(grpctransport.AuthTap(s.auth, lis)),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListBytes),
 		grpc.ConnectionTimeout(handshakeTimeout),
@@ -158,17 +161,27 @@ func (s *security) serverOptions(opts ...grpc.ServerOption) []grpc.ServerOption 
 		grpc.KeepaliveParams(keepaliveParams),
 	}
 	if s.grpcTLS != nil {
-		own = append(own, grpc.Creds(gatewayExempt{credentials.NewTLS(s.grpcTLS)}))
+		own = append(own, grpc.Creds(credentials.NewTLS(s.grpcTLS)))
 	}
 	return append(own, opts...)
 }
 
-// gatewayConn serves srv on the in-process listener and returns the REST
-// gateway's connection to it. srv must have its services registered.
-func (s *security) gatewayConn(srv *grpc.Server, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	lis := inProcessListener{s.gateway}
-	// Serve ends when srv stops or close closes the listener.
-	go func() { _ = srv.Serve(lis) }()
+// gatewayServerOptions are those of the gRPC server that serves the REST
+// gateway in the process, followed by opts. It checks the token that the
+// gateway forwards, as the gRPC port does. It sets no stream cap: every REST
+// call shares its one connection, so a cap there would let one kind of call
+// (SYNC webhooks waiting) hold up all others; the HTTP port's connection cap
+// and the SYNC bound limit what comes in.
+func (s *security) gatewayServerOptions(opts ...grpc.ServerOption) []grpc.ServerOption {
+	return append([]grpc.ServerOption{
+		grpc.InTapHandle(s.auth.TapHandle),
+		grpc.MaxHeaderListSize(maxHeaderListBytes),
+	}, opts...)
+}
+
+// gatewayConn returns the REST gateway's connection to the in-process
+// server, which serveGateway serves.
+func (s *security) gatewayConn(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpc.NewClient("passthrough:///in-process",
 		append([]grpc.DialOption{
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.gateway.DialContext(ctx) }),
@@ -176,10 +189,17 @@ func (s *security) gatewayConn(srv *grpc.Server, opts ...grpc.DialOption) (*grpc
 		}, opts...)...)
 }
 
-// secureHTTP puts srv's handler behind the middleware and, with TLS, returns
-// lis wrapped to serve it.
-func (s *security) secureHTTP(srv *http.Server, lis net.Listener) net.Listener {
-	srv.Handler = s.auth.Middleware(srv.Handler)
+// serveGateway serves srv, which must have its services registered, to the
+// gateway's connection, until srv stops or close closes the listener.
+func (s *security) serveGateway(srv *grpc.Server) {
+	go func() { _ = srv.Serve(s.gateway) }()
+}
+
+// secureHTTP puts srv's handler behind the middleware, which marks the
+// connections of authenticated calls on lis, and, with TLS, returns lis
+// wrapped to serve it.
+func (s *security) secureHTTP(srv *http.Server, lis *transport.Listener) net.Listener {
+	srv.Handler = s.auth.Middleware(httptransport.MarkAuthenticated(lis, srv.Handler))
 	if s.httpTLS == nil {
 		return lis
 	}
@@ -189,35 +209,4 @@ func (s *security) secureHTTP(srv *http.Server, lis net.Listener) net.Listener {
 func (s *security) close() {
 	s.stopHUP()
 	_ = s.gateway.Close()
-}
-
-// inProcessConn is a connection of the in-process gateway.
-type inProcessConn struct{ net.Conn }
-
-// inProcessListener marks the connections it accepts as the gateway's.
-type inProcessListener struct{ *bufconn.Listener }
-
-func (l inProcessListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return inProcessConn{c}, nil
-}
-
-// gatewayExempt is the gRPC port's TLS, except for the gateway's connection,
-// which never leaves the process.
-type gatewayExempt struct {
-	credentials.TransportCredentials
-}
-
-func (g gatewayExempt) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	if _, ok := c.(inProcessConn); ok {
-		return insecure.NewCredentials().ServerHandshake(c)
-	}
-	return g.TransportCredentials.ServerHandshake(c)
-}
-
-func (g gatewayExempt) Clone() credentials.TransportCredentials {
-	return gatewayExempt{g.TransportCredentials.Clone()}
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	rungroup "github.com/oklog/run"
@@ -37,6 +40,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/service/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 	"github.com/workflow-runtime/workflow-runtime/service/webhook"
+	"github.com/workflow-runtime/workflow-runtime/transport"
 	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 	httptransport "github.com/workflow-runtime/workflow-runtime/transport/http"
 )
@@ -66,6 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	defer closeLog()
 	redis.SetLogger(redisLogger{level.Warn(log.With(logger, "component", "redis"))})
+	setMemoryLimit(logger)
 	if err := serveWith(ctx, cfg, logger, logLevel); err != nil {
 		level.Error(logger).Log("msg", "workflow-runtime stopped", "err", err)
 		return 1
@@ -124,6 +129,19 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		return err
 	}
 	defer stopEngine()
+
+	registry := prometheus.NewRegistry()
+	m := newServeMetrics(registry, st.UnfinishedByStatus)
+	sec, err := newSecurity(cfg, logger, m.refusals)
+	if err != nil {
+		return err
+	}
+	defer sec.close()
+	conn, err := sec.gatewayConn(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(maxRequestBytes)))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer conn.Close()
 	checker := health.NewChecker(version, 2*time.Second,
 		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
 		health.Dependency{Name: "redis", Check: redisCheck},
@@ -132,10 +150,10 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 			_, err := eng.Status(ctx, healthProbeID)
 			return err
 		}},
+		// Ready only while REST calls get through to the API, not only
+		// while the dependencies answer.
+		health.Dependency{Name: "api", Check: grpctransport.ServingCheck(conn), ReadinessOnly: true},
 	)
-
-	registry := prometheus.NewRegistry()
-	m := newServeMetrics(registry, st.UnfinishedByStatus)
 	// The health probe's calls are measured too: its closure reads eng.
 	eng = engine.Instrument(eng, m.engine)
 
@@ -165,50 +183,54 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	})
 	index := webhook.NewIndex(traced, logger)
 	svc := deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{sched, index}})
-	hooks := webhook.New(index, traced, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, Logger: logger})
+	hooks := webhook.New(index, traced, coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
 	chain := endpoint.Chain(logger, m.rpcDuration, limiter)
 	endpoints := endpoint.NewDeploymentEndpoints(svc, chain)
 	executions := endpoint.NewCoordinationEndpoints(coord, hooks, chain)
+	runtimeServer := grpctransport.NewWorkflowRuntimeServer(endpoints, executions)
+	monitor := newMonitoring(cfg, traced, sched, checker, replicas, window)
+	monitoringServer := grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain))
+	grpcHealth := newGRPCHealth(checker)
 
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	// One budget for what requests being decoded may take, both ports
+	// together: the gRPC port weighs each message as its codec decodes it,
+	// the HTTP port each body before the gateway decodes it.
+	budget := transport.NewBudget(cfg.RequestMemory)
+	rawGRPCLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("grpc listen: %w", err)
 	}
+	grpcLis := transport.NewListener(rawGRPCLis, cfg.MaxConnections, cfg.PreAuthTimeout)
 	defer grpcLis.Close()
-	sec, err := newSecurity(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer sec.close()
-	grpcServer := grpc.NewServer(sec.serverOptions(
+	common := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
-	)...)
-	pb.RegisterWorkflowRuntimeServiceServer(grpcServer, grpctransport.NewWorkflowRuntimeServer(endpoints, executions))
-	monitor := newMonitoring(cfg, traced, sched, checker, replicas, window)
-	pb.RegisterMonitoringServiceServer(grpcServer, grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain)))
+	}
+	// The codec's interceptors come first: they give back what a message
+	// took from the budget, whatever the others do.
+	grpcServer := grpc.NewServer(sec.serverOptions(grpcLis, append(grpctransport.NewBudgetCodec(budget).ServerOptions(), common...)...)...)
+	gatewayServer := grpc.NewServer(sec.gatewayServerOptions(common...)...)
+	for _, srv := range []*grpc.Server{grpcServer, gatewayServer} {
+		pb.RegisterWorkflowRuntimeServiceServer(srv, runtimeServer)
+		pb.RegisterMonitoringServiceServer(srv, monitoringServer)
+		healthpb.RegisterHealthServer(srv, grpcHealth)
+	}
+	reflection.Register(grpcServer)
+	sec.serveGateway(gatewayServer)
 	stopHeartbeat := startHeartbeat(ctx, replicas)
 	defer stopHeartbeat()
-	grpcHealth := newGRPCHealth(checker)
-	healthpb.RegisterHealthServer(grpcServer, grpcHealth)
-	reflection.Register(grpcServer)
 
-	conn, err := sec.gatewayConn(grpcServer,
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(maxRequestBytes)))
+	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, budget, logLevel)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	defer conn.Close()
-	handler, err := httptransport.NewHandler(ctx, conn, checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, logLevel)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	rawHTTPLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
+	httpLis := transport.NewListener(rawHTTPLis, cfg.MaxConnections, cfg.PreAuthTimeout)
 	defer httpLis.Close()
 	httpServer := &http.Server{
 		Handler:           handler,
@@ -217,8 +239,11 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
+		// The server's own complaints (TLS handshakes that fail, bad
+		// requests) are the client's doing: throttled like refusals.
+		ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(logging.NewThrottled(log.With(logger, "component", "http"), 5, 20))), "", 0),
 	}
-	httpLis = sec.secureHTTP(httpServer, httpLis)
+	servedHTTPLis := sec.secureHTTP(httpServer, httpLis)
 
 	// One deadline for the whole drain, fixed when it starts, so that the
 	// steps share WFR_SHUTDOWN_TIMEOUT instead of each taking all of it.
@@ -268,7 +293,7 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 	})
 	g.Add(func() error {
 		level.Info(logger).Log("msg", "http serving", "addr", httpLis.Addr().String())
-		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpServer.Serve(servedHTTPLis); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -279,6 +304,9 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 			_ = httpServer.Close()
 			level.Warn(logger).Log("msg", "http calls cut off at the shutdown deadline", "err", err)
 		}
+		// Every REST call has ended or been cut off: the gateway's server
+		// has nothing left to drain.
+		gatewayServer.Stop()
 		level.Info(logger).Log("msg", "http stopped")
 	})
 	g.Add(func() error {
@@ -328,6 +356,22 @@ func serveWith(ctx context.Context, cfg config.Config, logger log.Logger, logLev
 		return nil
 	}
 	return err
+}
+
+// setMemoryLimit makes the Go runtime collect garbage harder as the heap
+// nears 90 % of the container's memory limit, read from its cgroup, instead
+// of letting it double before a collection and be killed for it. A
+// GOMEMLIMIT set in the environment wins.
+func setMemoryLimit(logger log.Logger) {
+	limit, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup))
+	switch {
+	case err != nil:
+		level.Warn(logger).Log("msg", "memory limit not set: the container's could not be read", "err", err)
+	case limit == math.MaxInt64:
+		level.Info(logger).Log("msg", "memory limit: none (no container limit, no GOMEMLIMIT)")
+	default:
+		level.Info(logger).Log("msg", "memory limit", "go_mem_limit_bytes", limit)
+	}
 }
 
 // redisLogger routes go-redis's internal messages (pool dial failures) into
