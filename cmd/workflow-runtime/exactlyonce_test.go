@@ -730,11 +730,17 @@ func eoBuild(t *testing.T, dir string) (runtimeBin, simBin string) {
 // binary's path.
 func eoBuildCommand(t *testing.T, dir, name string) string {
 	t.Helper()
+	return eoBuildBinary(t, dir, name, eoRaceEnabled())
+}
+
+// eoBuildBinary builds cmd/name into dir, with the race detector if race.
+func eoBuildBinary(t *testing.T, dir, name string, race bool) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command must be on PATH (go test puts GOROOT/bin there)")
 	out := filepath.Join(dir, name)
 	args := []string{"build", "-o", out}
-	if eoRaceEnabled() {
+	if race {
 		args = append(args, "-race")
 	}
 	args = append(args, "github.com/workflow-runtime/workflow-runtime/cmd/"+name)

@@ -9,11 +9,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	grpchealth "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/transport"
@@ -110,4 +113,43 @@ func TestServingCheck(t *testing.T) {
 	close(api.release)
 	require.NoError(t, <-done)
 	require.NoError(t, check(context.Background()))
+}
+
+// TestBudgetCodecRefusals: a message too deep or with too many fields is
+// refused with INVALID_ARGUMENT before it is decoded, and takes no budget.
+func TestBudgetCodecRefusals(t *testing.T) {
+	t.Parallel()
+	budget := transport.NewBudget(1 << 20)
+	api := holdingServer{held: make(chan struct{}, 1), release: make(chan struct{})}
+	close(api.release)
+	codec := NewBudgetCodec(budget)
+	codec.maxDepth, codec.maxFields = 30, 1000
+	conn := serveWith(t, func(s *grpc.Server) { pb.RegisterWorkflowRuntimeServiceServer(s, api) }, codec.ServerOptions()...)
+	client := pb.NewWorkflowRuntimeServiceClient(conn)
+	deploy := func(def *structpb.Struct) error {
+		_, err := client.DeployWorkflow(context.Background(), &pb.DeployWorkflowRequest{WorkflowId: "w", WorkflowDefinition: def})
+		return err
+	}
+
+	deep := &structpb.Struct{}
+	for range 10 {
+		deep = &structpb.Struct{Fields: map[string]*structpb.Value{"a": structpb.NewStructValue(deep)}}
+	}
+	err := deploy(deep)
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	require.Equal(t, "the request message is nested more than 30 levels deep", status.Convert(err).Message())
+
+	values := make([]*structpb.Value, 501)
+	for i := range values {
+		values[i] = structpb.NewNullValue()
+	}
+	err = deploy(&structpb.Struct{Fields: map[string]*structpb.Value{"a": structpb.NewListValue(&structpb.ListValue{Values: values})}})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	require.Equal(t, "the request message holds more than 1000 fields", status.Convert(err).Message())
+
+	err = deploy(&structpb.Struct{Fields: map[string]*structpb.Value{"a": structpb.NewListValue(&structpb.ListValue{Values: values[:400]})}})
+	require.Equal(t, codes.Unimplemented, status.Code(err), "a message within bounds reaches the server: %v", err)
+	full, err := budget.Acquire(context.Background(), budget.Size())
+	require.NoError(t, err, "every message gave its cost back")
+	full()
 }

@@ -112,7 +112,7 @@ func requireError(t *testing.T, body []byte, code codes.Code, message string) {
 // RESOURCE_EXHAUSTED.
 func TestBodyBudget(t *testing.T) {
 	t.Parallel()
-	budget := transport.NewBudget(64 << 10)
+	budget := transport.NewBudget(128 << 10)
 	held := make(chan struct{})
 	release := make(chan struct{})
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +133,7 @@ func TestBodyBudget(t *testing.T) {
 		return resp, b
 	}
 
-	// 200 values cost 51,200 bytes: most of the budget.
+	// 200 values cost 89,600 bytes: most of the budget.
 	heavy := "[" + strings.Repeat("1,", 199) + "1]"
 	done := make(chan int)
 	go func() {
