@@ -11,8 +11,9 @@ import (
 )
 
 // Listener is a port's listener that holds at most a fixed number of
-// connections and closes a connection that has made no authenticated call
-// within a time. A connection costs memory from its handshake on (TLS and
+// connections and closes a connection that has made no admitted call within
+// a time: a call with valid credentials, or one to an open path or service
+// (probes, health checks). A connection costs memory from its handshake on (TLS and
 // HTTP/2 buffers, about 40 KB), before any credential is seen: the cap bounds
 // that cost, and the pre-auth timeout keeps a client that only answers pings
 // from holding its place.
@@ -22,14 +23,14 @@ type Listener struct {
 
 	mu sync.Mutex
 	// waiting holds, by remote address, the connections that have made no
-	// authenticated call yet.
+	// admitted call yet.
 	waiting map[string]*conn
 }
 
 // NewListener wraps lis. At most maxConns of its connections are open at
 // once (0: no cap): Accept waits for one to close, and clients wait in the
-// kernel's backlog. A connection that has not been marked Authenticated
-// within preAuth is closed (0: never).
+// kernel's backlog. A connection that has not been marked Admitted within
+// preAuth is closed (0: never).
 func NewListener(lis net.Listener, maxConns int, preAuth time.Duration) *Listener {
 	if maxConns > 0 {
 		// LimitListener releases a place when the server closes the
@@ -40,14 +41,14 @@ func NewListener(lis net.Listener, maxConns int, preAuth time.Duration) *Listene
 }
 
 // Accept returns the next connection, closed after the pre-auth timeout
-// unless an authenticated call is made on it first.
+// unless an admitted call is made on it first.
 func (l *Listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil || l.preAuth <= 0 {
 		return c, err
 	}
 	tc := &conn{Conn: c, l: l, key: c.RemoteAddr().String()}
-	// Under the lock, so that neither Authenticated nor the timer's Close
+	// Under the lock, so that neither Admitted nor the timer's Close
 	// sees the connection half registered.
 	l.mu.Lock()
 	tc.timer = time.AfterFunc(l.preAuth, func() { _ = tc.Close() })
@@ -56,9 +57,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-// Authenticated marks the connection from remoteAddr as having made an
-// authenticated call: it is no longer closed for want of one.
-func (l *Listener) Authenticated(remoteAddr string) {
+// Admitted marks the connection from remoteAddr as having made an admitted
+// call: it is no longer closed for want of one.
+func (l *Listener) Admitted(remoteAddr string) {
 	l.mu.Lock()
 	c, ok := l.waiting[remoteAddr]
 	delete(l.waiting, remoteAddr)
@@ -68,8 +69,8 @@ func (l *Listener) Authenticated(remoteAddr string) {
 	}
 }
 
-// Waiting is the number of open connections that have made no authenticated
-// call yet.
+// Waiting is the number of open connections that have made no admitted call
+// yet.
 func (l *Listener) Waiting() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

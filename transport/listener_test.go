@@ -64,7 +64,7 @@ func TestListenerClosesConnectionsThatNeverAuthenticate(t *testing.T) {
 	<-conns
 	authed := dial(t, l)
 	server := <-conns
-	l.Authenticated(server.RemoteAddr().String())
+	l.Admitted(server.RemoteAddr().String())
 
 	require.True(t, closedByServer(t, idle, 10*time.Second), "a connection without an authenticated call stays open")
 	require.False(t, closedByServer(t, authed, 200*time.Millisecond), "an authenticated connection was closed")

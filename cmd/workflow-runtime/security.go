@@ -150,7 +150,7 @@ func (s *security) reloadOnHUP(logger log.Logger) {
 // serverOptions are the gRPC port's credentials, authentication and limits,
 // followed by opts. Authentication runs when a call's headers arrive, before
 // its message is read, so that a refused call costs no decoding; lis is told
-// of authenticated calls, to keep their connections past the pre-auth timeout.
+// of admitted calls, to keep their connections past the pre-auth timeout.
 func (s *security) serverOptions(lis *transport.Listener, opts ...grpc.ServerOption) []grpc.ServerOption {
 	own := []grpc.ServerOption{
 		grpc.InTapHandle(grpctransport.AuthTap(s.auth, lis)),
@@ -195,11 +195,11 @@ func (s *security) serveGateway(srv *grpc.Server) {
 	go func() { _ = srv.Serve(s.gateway) }()
 }
 
-// secureHTTP puts srv's handler behind the middleware, which marks the
-// connections of authenticated calls on lis, and, with TLS, returns lis
-// wrapped to serve it.
+// secureHTTP puts srv's handler behind the middleware, marks on lis the
+// connections of the calls it admits, and, with TLS, returns lis wrapped to
+// serve it.
 func (s *security) secureHTTP(srv *http.Server, lis *transport.Listener) net.Listener {
-	srv.Handler = s.auth.Middleware(httptransport.MarkAuthenticated(lis, srv.Handler))
+	srv.Handler = s.auth.Middleware(httptransport.MarkAdmitted(lis, srv.Handler))
 	if s.httpTLS == nil {
 		return lis
 	}

@@ -164,17 +164,6 @@ func (a *Authenticator) check(values []string) *refusal {
 	return nil
 }
 
-// authenticatedKey marks the context of a call whose credentials were checked.
-type authenticatedKey struct{}
-
-// Authenticated reports whether ctx is that of a call whose credentials were
-// checked and found good, as opposed to one that needs none (an open path,
-// gRPC health) or was refused.
-func Authenticated(ctx context.Context) bool {
-	ok, _ := ctx.Value(authenticatedKey{}).(bool)
-	return ok
-}
-
 // TapHandle is a grpc.InTapHandle: it refuses a call without a valid token
 // with UNAUTHENTICATED as soon as its headers arrive, before its message is
 // read, so that a caller without credentials costs no decoding. Calls of
@@ -193,7 +182,7 @@ func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.
 		a.refuse("grpc", r, "method", logging.Truncate(info.FullMethodName, loggedBytes), "peer", from)
 		return ctx, status.Error(codes.Unauthenticated, r.message)
 	}
-	return context.WithValue(ctx, authenticatedKey{}, true), nil
+	return ctx, nil
 }
 
 // refuse counts and logs a refused call.
@@ -224,7 +213,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			writeRefusal(w, refused)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, true)))
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -202,7 +202,7 @@ var settings = []setting{
 		c.RateBurst = n
 		return nil
 	}},
-	{"WFR_SYNC_WEBHOOK_LIMIT", "500", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
+	{"WFR_SYNC_WEBHOOK_LIMIT", "200", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
 		return integer(&c.SyncWebhookLimit, v, 1)
 	}},
 	{"WFR_REQUEST_MEMORY_MB", "256", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
@@ -216,7 +216,7 @@ var settings = []setting{
 	{"WFR_MAX_CONNECTIONS", "1000", "open connections each port holds at once; more wait in the listen backlog; 0: no cap", func(c *Config, v string) error {
 		return integer(&c.MaxConnections, v, 0)
 	}},
-	{"WFR_PREAUTH_TIMEOUT", "10s", "how long a connection may stay open without an authenticated call; 0: no limit", func(c *Config, v string) error {
+	{"WFR_PREAUTH_TIMEOUT", "10s", "how long a connection may stay open without an admitted call (good credentials, or an open path); 0: no limit", func(c *Config, v string) error {
 		return duration(&c.PreAuthTimeout, v, 0)
 	}},
 	{"WFR_AUTH_TOKENS", "", "comma-separated bearer tokens callers must send (authorization: Bearer <token>), each >= 16 printable ASCII characters; empty, with no token file: no authentication", func(c *Config, v string) error {

@@ -17,7 +17,7 @@ import (
 )
 
 // Headers a signed webhook carries (Standard Webhooks). Header names given to
-// Verify are matched case-insensitively.
+// Verify are matched as Header matches them.
 const (
 	HeaderID        = "webhook-id"
 	HeaderTimestamp = "webhook-timestamp"
@@ -40,6 +40,9 @@ var (
 	// ErrNoMatch: no v1 signature matches any secret, including when no entry
 	// is a well-formed v1 entry or no secret is usable.
 	ErrNoMatch = errors.New("webhook: signature does not match")
+	// ErrAmbiguousHeader: a header is given in several spellings with
+	// different values (see Header).
+	ErrAmbiguousHeader = errors.New("webhook: ambiguous header")
 )
 
 // secretPrefix marks a secret whose key is the base64 text after it.
@@ -73,16 +76,22 @@ func (e *verifyError) Unwrap() error { return e.kind }
 // different key. Empty keys are skipped too, since everybody knows them. When
 // no usable secret remains, Verify returns ErrNoMatch.
 //
-// Checks run in this order: headers present (ErrMissingHeaders), timestamp an
-// integer (ErrBadTimestamp), within ±Tolerance of now inclusive
+// Checks run in this order: headers unambiguous (ErrAmbiguousHeader, see
+// Header) and present (ErrMissingHeaders), timestamp an integer
+// (ErrBadTimestamp), within ±Tolerance of now inclusive
 // (ErrTimestampOutOfRange), then a v1 entry matching a secret (ErrNoMatch).
 // Every entry is compared against every secret with hmac.Equal, without
 // stopping at the first match, so that the time taken does not tell which
 // secret or entry matched.
 func Verify(headers map[string]string, body []byte, secrets []string, now time.Time) error {
-	id := header(headers, HeaderID)
-	ts := header(headers, HeaderTimestamp)
-	sigs := header(headers, HeaderSignature)
+	var values [3]string
+	for i, name := range [...]string{HeaderID, HeaderTimestamp, HeaderSignature} {
+		var err error
+		if values[i], err = Header(headers, name); err != nil {
+			return err
+		}
+	}
+	id, ts, sigs := values[0], values[1], values[2]
 	var missing []string
 	for _, h := range [...]struct{ name, value string }{
 		{HeaderID, id}, {HeaderTimestamp, ts}, {HeaderSignature, sigs},
@@ -181,20 +190,28 @@ func decodeSecret(secret string) ([]byte, bool) {
 	return key, len(key) > 0
 }
 
-// header looks name up case-insensitively. When a map holds the name in
-// several spellings, the lower-case one and then the smallest key wins, so
-// that the result does not depend on map iteration order.
-func header(headers map[string]string, name string) string {
-	if v := headers[name]; v != "" {
-		return v
-	}
-	var key, value string
+// Header returns the value of header name (ASCII, as all of this package's
+// are) in headers, matching names case-insensitively, or "" when none is
+// given. A name given in several spellings must carry the same value in all,
+// else Header returns ErrAmbiguousHeader: HTTP forbids repeating a
+// single-valued field, and whichever copy a reader picked, a sender could
+// make another reader (the gateway, or a later check) pick the other one.
+// Everything that reads a webhook header reads it through Header, so that
+// the signature check and deduplication always see the same webhook-id.
+func Header(headers map[string]string, name string) (string, error) {
+	value, found := "", false
 	for k, v := range headers {
-		if v != "" && strings.EqualFold(k, name) && (key == "" || k < key) {
-			key, value = k, v
+		// With equal byte lengths, EqualFold cannot match an ASCII name to a
+		// non-ASCII look-alike (KELVIN SIGN for k): those are longer.
+		if len(k) != len(name) || !strings.EqualFold(k, name) {
+			continue
 		}
+		if found && v != value {
+			return "", &verifyError{ErrAmbiguousHeader, fmt.Sprintf("header %s is given in several spellings with different values", name)}
+		}
+		value, found = v, true
 	}
-	return value
+	return value, nil
 }
 
 func outOfRange(now time.Time, sec int64) error {

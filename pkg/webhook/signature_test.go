@@ -110,19 +110,27 @@ func TestVerify(t *testing.T) {
 			secrets: []string{rawSecret},
 		},
 		{
-			name: "lower-case spelling wins over others",
-			headers: map[string]string{
-				HeaderID: rawID, "Webhook-Id": "msg_other", HeaderTimestamp: ts, HeaderSignature: rawSignature,
-			},
+			name:    "one header in several spellings with one value",
+			headers: map[string]string{HeaderID: rawID, "Webhook-Id": rawID, HeaderTimestamp: ts, HeaderSignature: rawSignature},
 			secrets: []string{rawSecret},
 		},
 		{
-			name: "smallest other spelling wins, empty values ignored",
-			headers: map[string]string{
-				HeaderID: "", "WEBHOOK-ID": rawID, "Webhook-Id": "msg_other", "webhook-ID": "msg_other",
-				HeaderTimestamp: ts, HeaderSignature: rawSignature,
-			},
-			secrets: []string{rawSecret},
+			// Reading either copy would let the sender choose what the signature
+			// check and deduplication each see.
+			name:    "one header in several spellings with different values",
+			headers: map[string]string{HeaderID: rawID, "Webhook-Id": "msg_other", HeaderTimestamp: ts, HeaderSignature: rawSignature},
+			secrets: []string{rawSecret}, want: ErrAmbiguousHeader, msg: "header webhook-id is given in several spellings with different values",
+		},
+		{
+			name: "an empty spelling is a different value",
+			headers: map[string]string{HeaderID: rawID, HeaderTimestamp: ts, "WEBHOOK-TIMESTAMP": "",
+				HeaderSignature: rawSignature},
+			secrets: []string{rawSecret}, want: ErrAmbiguousHeader, msg: "webhook-timestamp",
+		},
+		{
+			name:    "a non-ASCII look-alike of a name is another header",
+			headers: map[string]string{"webhoo\u212a-id": rawID, HeaderTimestamp: ts, HeaderSignature: rawSignature},
+			secrets: []string{rawSecret}, want: ErrMissingHeaders, msg: "missing webhook header(s): webhook-id",
 		},
 		{name: "missing webhook-id", headers: without(HeaderID), secrets: []string{rawSecret}, want: ErrMissingHeaders, msg: "missing webhook header(s): webhook-id"},
 		{name: "missing webhook-timestamp", headers: without(HeaderTimestamp), secrets: []string{rawSecret}, want: ErrMissingHeaders, msg: "missing webhook header(s): webhook-timestamp"},

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DeploymentStatus is stored as its bare name.
@@ -50,11 +51,10 @@ func WorkflowIDProblem(id string) string {
 // MaxWebhookPathBytes is the length of deployment_triggers.webhook_path.
 const MaxWebhookPathBytes = 512
 
-var webhookPathChar = regexp.MustCompile(`[^A-Za-z0-9._~:@-]`)
-
 // NormalizeWebhookPath strips one leading and one trailing slash and checks
-// what is left. Case is kept: paths are compared case-insensitively elsewhere.
-// The error reads as a predicate of the path, e.g. "must not be empty".
+// what is left: segments of ASCII letters, digits and . _ ~ : @ -. Case is
+// kept: paths are compared by WebhookPathKey. The error reads as a predicate
+// of the path, e.g. "must not be empty".
 func NormalizeWebhookPath(p string) (string, error) {
 	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
 	if p == "" {
@@ -63,7 +63,7 @@ func NormalizeWebhookPath(p string) (string, error) {
 	if len(p) > MaxWebhookPathBytes {
 		return "", fmt.Errorf("is %d bytes long; at most %d", len(p), MaxWebhookPathBytes)
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for seg := range strings.SplitSeq(p, "/") {
 		switch seg {
 		case "":
 			return "", errors.New("must not contain an empty segment (//)")
@@ -72,11 +72,34 @@ func NormalizeWebhookPath(p string) (string, error) {
 			// reaches us, so such a path could never be matched reliably.
 			return "", fmt.Errorf("must not contain a %q segment", seg)
 		}
-		if bad := webhookPathChar.FindString(seg); bad != "" {
-			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", bad)
+		if i := strings.IndexFunc(seg, notWebhookPathChar); i >= 0 {
+			_, size := utf8.DecodeRuneInString(seg[i:])
+			return "", fmt.Errorf("must not contain %q: segments may use only A-Z, a-z, 0-9 and . _ ~ : @ -", seg[i:i+size])
 		}
 	}
 	return p, nil
+}
+
+func notWebhookPathChar(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("._~:@-", r)
+}
+
+// WebhookPathKey is what webhook paths are compared by: the normalised path
+// with its ASCII letters lower-cased. Only a path NormalizeWebhookPath
+// accepted may be looked up by it: full Unicode case folding would make
+// look-alikes such as "\u212aelvin" (KELVIN SIGN) equal "kelvin", and a
+// gateway's rule for one path could then be walked around through another.
+func WebhookPathKey(p string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, p)
 }
 
 // TriggerType is stored as its bare name.

@@ -68,6 +68,11 @@ func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflo
 func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
 	const op errors.Op = "coordination.History"
 	var v errors.Violations
+	if req.WorkflowID != "" {
+		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
+			v.Add("workflow_id", "%s", p)
+		}
+	}
 	if req.DeploymentID != "" {
 		if _, err := uuid.Parse(req.DeploymentID); err != nil {
 			v.Add("deployment_id", "must be a deployment id (a UUID)")

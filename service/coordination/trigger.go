@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -23,9 +25,6 @@ import (
 const (
 	maxPayloadBytes   = 1 << 20
 	maxPayloadDepth   = 64
-	maxKeyBytes       = 256
-	maxActorBytes     = 256
-	maxReasonBytes    = 1024
 	defaultTriggerer  = "manual"
 	defaultCancelNote = "cancelled by request"
 )
@@ -68,6 +67,42 @@ func (req TriggerRequest) IsWebhook() bool {
 	return req.TriggerType == workflow.TriggerWebhook || (req.TriggerType == "" && req.WebhookPath != "")
 }
 
+// Check records what is wrong with the fields that every trigger may carry,
+// whichever service serves it, so that none reaches a row or a log unchecked:
+// the payload, the ids and the text fields under their workflow.TextRule,
+// the forwarded method and header names as HTTP tokens. What a trigger
+// requires is each service's to check.
+func (req TriggerRequest) Check(v *errors.Violations) {
+	if req.WorkflowID != "" {
+		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
+			v.Add("workflow_id", "%s", p)
+		}
+	}
+	if req.WebhookPath != "" {
+		if _, err := workflow.NormalizeWebhookPath(req.WebhookPath); err != nil {
+			v.Add("webhook_path", "%v", err)
+		}
+	}
+	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
+		v.Add("trigger_data", "%s", p)
+	}
+	workflow.IdempotencyKeyText.Check(v, "idempotency_key", req.IdempotencyKey)
+	workflow.ActorText.Check(v, "triggered_by", req.TriggeredBy)
+	if req.HTTPMethod != "" {
+		if p := workflow.TokenProblem(req.HTTPMethod); p != "" {
+			v.Add("http_method", "%s", p)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(req.Headers)) {
+		if p := workflow.TokenProblem(name); p != "" {
+			// The name is cut short: it is the sender's, of any length.
+			v.Add("headers", "name %.40q %s", name, p)
+			continue
+		}
+		workflow.HeaderValueText.Check(v, "headers."+name, req.Headers[name])
+	}
+}
+
 // Trigger records a PENDING manual execution and dispatches it; webhook
 // triggers go to the webhook service, which checks what they carry first.
 func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error) {
@@ -76,21 +111,13 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 		return TriggerResponse{}, errors.E(op, errors.Invalid, "a webhook trigger is for the webhook service")
 	}
 	var v errors.Violations
-	if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
-		v.Add("workflow_id", "%s", p)
+	if req.WorkflowID == "" {
+		v.Add("workflow_id", "is required")
 	}
 	if req.TriggerType != "" && req.TriggerType != workflow.TriggerManual {
 		v.Add("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
 	}
-	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
-		v.Add("trigger_data", "%s", p)
-	}
-	if len(req.IdempotencyKey) > maxKeyBytes {
-		v.Add("idempotency_key", "is %d bytes long; at most %d", len(req.IdempotencyKey), maxKeyBytes)
-	}
-	if len(req.TriggeredBy) > maxActorBytes {
-		v.Add("triggered_by", "is %d bytes long; at most %d", len(req.TriggeredBy), maxActorBytes)
-	}
+	req.Check(&v)
 	if err := v.Err(op); err != nil {
 		return TriggerResponse{}, err
 	}
@@ -188,9 +215,7 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.E
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
 		v.Add("execution_id", "must be an execution id (a UUID)")
 	}
-	if len(req.Reason) > maxReasonBytes {
-		v.Add("reason", "is %d bytes long; at most %d", len(req.Reason), maxReasonBytes)
-	}
+	workflow.ReasonText.Check(&v, "reason", req.Reason)
 	if err := v.Err(op); err != nil {
 		return workflow.Execution{}, err
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -173,7 +172,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
 	}
 	cfg := validateConfig(&v, "config", req.Config)
-	validateActor(&v, "deployed_by", req.DeployedBy)
+	workflow.ActorText.Check(&v, "deployed_by", req.DeployedBy)
 	if err := v.Err(op); err != nil {
 		return Deployment{}, err
 	}
@@ -526,14 +525,14 @@ func keepSecrets(current, next []workflow.Trigger) []workflow.Trigger {
 	stored := map[string][]string{}
 	for _, c := range current {
 		if c.Webhook != nil && len(c.Webhook.Secrets) > 0 {
-			stored[strings.ToLower(c.Webhook.Path)] = c.Webhook.Secrets
+			stored[workflow.WebhookPathKey(c.Webhook.Path)] = c.Webhook.Secrets
 		}
 	}
 	for i, n := range next {
 		if n.Webhook == nil || len(n.Webhook.Secrets) > 0 {
 			continue
 		}
-		if secrets, ok := stored[strings.ToLower(n.Webhook.Path)]; ok {
+		if secrets, ok := stored[workflow.WebhookPathKey(n.Webhook.Path)]; ok {
 			w := *n.Webhook
 			w.Secrets = secrets
 			next[i].Webhook = &w

@@ -1,7 +1,6 @@
 package deployment
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
@@ -28,7 +26,6 @@ const (
 	maxExecutionTimeoutSeconds = 604800
 	maxCatchupWindowSeconds    = 86400
 	maxSecretBytes             = 1024
-	maxActorBytes              = 256
 )
 
 var (
@@ -37,6 +34,9 @@ var (
 	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther}
+
+	// secretText is a webhook secret's rule; its violations never quote it.
+	secretText = workflow.TextRule{MaxBytes: maxSecretBytes}
 )
 
 func subField(field, name string) string {
@@ -57,14 +57,6 @@ func indexField(field string, i int) string {
 func validateWorkflowID(v *errors.Violations, field, id string) {
 	if p := workflow.WorkflowIDProblem(id); p != "" {
 		v.Add(field, "%s", p)
-	}
-}
-
-// validateActor checks who a request names as its author: it is stored and
-// logged as given.
-func validateActor(v *errors.Violations, field, actor string) {
-	if len(actor) > maxActorBytes || strings.ContainsFunc(actor, unicode.IsControl) {
-		v.Add(field, "must be at most %d bytes without control characters", maxActorBytes)
 	}
 }
 
@@ -166,12 +158,18 @@ func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) wor
 	}
 	if t.Cron != nil {
 		c := *t.Cron
-		if c.Expression == "" {
+		// A tab or a line break would parse as a space, yet be stored and
+		// shown as sent.
+		if p := workflow.LineText.Problem(c.Expression); p != "" {
+			add(f.expression, "%s", p)
+		} else if c.Expression == "" {
 			add(f.expression, "is required")
 		} else if _, err := cron.Parse(c.Expression); err != nil {
 			add(f.expression, "%v", err)
 		}
-		if !validZone(c.Timezone) {
+		if p := workflow.LineText.Problem(c.Timezone); p != "" {
+			add(f.timezone, "%s", p)
+		} else if !validZone(c.Timezone) {
 			add(f.timezone, "unknown time zone %q", c.Timezone)
 		}
 		if c.JitterWindowSeconds != nil {
@@ -218,8 +216,8 @@ func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) wor
 			// Descriptions never quote a secret: violations reach logs and callers.
 			if s == "" {
 				add(item(f.secrets, j), "must not be empty")
-			} else if len(s) > maxSecretBytes || strings.ContainsFunc(s, unicode.IsControl) {
-				add(item(f.secrets, j), "must be at most %d bytes without control characters", maxSecretBytes)
+			} else if secretText.Problem(s) != "" {
+				add(item(f.secrets, j), "must be at most %d bytes of UTF-8 without control characters", maxSecretBytes)
 			} else if key, ok := strings.CutPrefix(s, "whsec_"); ok {
 				if _, err := base64.StdEncoding.DecodeString(key); err != nil || key == "" {
 					add(item(f.secrets, j), "a whsec_ secret must continue with a standard base64 key")
@@ -262,8 +260,8 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Tri
 		if err != nil {
 			return
 		}
-		// Webhook paths are matched case-insensitively.
-		key := strings.ToLower(p)
+		// Webhook paths are matched by their key, ignoring ASCII case.
+		key := workflow.WebhookPathKey(p)
 		if first, dup := s.paths[key]; dup {
 			v.Add(f.path, "duplicates %s", first)
 			return
@@ -284,9 +282,8 @@ func validateDefinition(v *errors.Violations, field string, def map[string]any) 
 		v.Add(field, "cannot be encoded as JSON: %v", err)
 	} else if len(b) > maxDefinitionBytes {
 		v.Add(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
-	} else if bytes.Contains(b, []byte(`\u0000`)) {
-		// PostgreSQL's JSONB cannot hold U+0000, in keys or values.
-		v.Add(field, "must not contain the character U+0000")
+	} else if p := nulPath(field, def); p != "" {
+		v.Add(p, "must not contain the character U+0000: PostgreSQL's JSONB cannot store it")
 	}
 	if jsonDepth(def, maxDefinitionDepth+1) > maxDefinitionDepth {
 		v.Add(field, "is nested more than %d levels deep", maxDefinitionDepth)
@@ -300,6 +297,35 @@ func validateDefinition(v *errors.Violations, field string, def map[string]any) 
 	}
 	zone := c.checkSettings(def["settings"])
 	return c.triggers(zone)
+}
+
+// nulPath returns the path, rooted at field, of the first string or object
+// key in x (decoded JSON) that holds U+0000, or "" when none does. Other
+// control characters are the definition's own business: JSONB stores them
+// escaped, and a prompt or a script may need tabs and newlines.
+func nulPath(field string, x any) string {
+	switch x := x.(type) {
+	case string:
+		if strings.ContainsRune(x, 0) {
+			return field
+		}
+	case []any:
+		for i, item := range x {
+			if p := nulPath(indexField(field, i), item); p != "" {
+				return p
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if strings.ContainsRune(k, 0) {
+				return field
+			}
+			if p := nulPath(subField(field, k), x[k]); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // jsonDepth is the nesting depth of objects and arrays in x, counted no

@@ -139,6 +139,7 @@ func TestNormalizeWebhookPath(t *testing.T) {
 		{in: "a?x=1", err: `must not contain "?"`},
 		{in: "a%20b", err: `must not contain "%"`},
 		{in: "café", err: `must not contain "é"`},
+		{in: "\u212aelvin/hook", err: "must not contain \"\u212a\""},
 		{in: strings.Repeat("a", 513), err: "is 513 bytes long; at most 512"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
@@ -659,20 +660,40 @@ func TestValidateStoredText(t *testing.T) {
 		{"NUL in a definition value", func(v *errors.Violations) {
 			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
 				map[string]any{"id": "a", "name": "A\x00", "type": "ACTION"}}})
-		}, []string{"workflow_definition"}},
+		}, []string{"workflow_definition.nodes[0].name"}},
 		{"NUL in a definition key", func(v *errors.Violations) {
 			validateDefinition(v, "workflow_definition", map[string]any{"x\x00": 1, "nodes": []any{
 				map[string]any{"id": "a", "name": "A", "type": "ACTION"}}})
 		}, []string{"workflow_definition"}},
+		{"NUL deep in a definition", func(v *errors.Violations) {
+			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+				map[string]any{"id": "a", "name": "A", "type": "ACTION", "parameters": map[string]any{"list": []any{"x", "y\x00"}}}}})
+		}, []string{"workflow_definition.nodes[0].parameters.list[1]"}},
+		{"other controls and an escaped NUL's text in a definition", func(v *errors.Violations) {
+			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+				map[string]any{"id": "a", "name": "A", "type": "ACTION", "parameters": map[string]any{
+					"prompt": "line 1\n\tline 2\x01\x1b[0m", `C:\u0000`: `\u0000`}}}})
+		}, nil},
 		{"control character in a secret", func(v *errors.Violations) {
 			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
 		{"overlong secret", func(v *errors.Violations) {
 			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
-		{"control character in the actor", func(v *errors.Violations) { validateActor(v, "deployed_by", "al\x00ice") }, []string{"deployed_by"}},
-		{"overlong actor", func(v *errors.Violations) { validateActor(v, "deployed_by", strings.Repeat("a", maxActorBytes+1)) }, []string{"deployed_by"}},
-		{"plain actor", func(v *errors.Violations) { validateActor(v, "deployed_by", "alice@example.com") }, nil},
+		{"control characters in a cron expression and its zone", func(v *errors.Violations) {
+			validateTriggers(v, "triggers", []workflow.Trigger{
+				{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0\t*\t*\t*\t*", Timezone: "UTC\x00"}},
+				{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 * * * *\n"}},
+			})
+		}, []string{"triggers[0].cron.expression", "triggers[0].cron.timezone", "triggers[1].cron.expression"}},
+		{"control character in a cron node", func(v *errors.Violations) {
+			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+				map[string]any{"id": "t", "name": "T", "type": "TRIGGER", "subtype": "CRON", "parameters": map[string]any{"cron_expression": "0 * * * *\r"}}}})
+		}, []string{"workflow_definition.nodes[0].parameters.cron_expression"}},
+		{"control character in the actor", func(v *errors.Violations) { workflow.ActorText.Check(v, "deployed_by", "al\x00ice") }, []string{"deployed_by"}},
+		{"line break in the actor", func(v *errors.Violations) { workflow.ActorText.Check(v, "deployed_by", "alice\nbob") }, []string{"deployed_by"}},
+		{"overlong actor", func(v *errors.Violations) { workflow.ActorText.Check(v, "deployed_by", strings.Repeat("a", 257)) }, []string{"deployed_by"}},
+		{"plain actor", func(v *errors.Violations) { workflow.ActorText.Check(v, "deployed_by", "alice@example.com") }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

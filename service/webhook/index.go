@@ -6,7 +6,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +26,7 @@ type Subscriber interface {
 	Subscribe(ctx context.Context, handle func(deploymentID string)) error
 }
 
-// Index maps webhook paths, compared case-insensitively, to the webhook
+// Index maps webhook paths, compared by workflow.WebhookPathKey, to the webhook
 // triggers of active deployments. It follows changes the way the scheduler
 // does: from this replica's deployment service at once (DeploymentChanged),
 // from the others through a Subscriber, and by a periodic full reload that
@@ -164,7 +163,7 @@ func (x *Index) replace(id string, wts []workflow.WebhookTrigger) {
 	}
 	delete(x.byDeployment, id)
 	for i, wt := range wts {
-		p := strings.ToLower(wt.Spec.Path)
+		p := workflow.WebhookPathKey(wt.Spec.Path)
 		x.paths[p] = wt
 		x.byDeployment[id] = append(x.byDeployment[id], p)
 		if i == 0 {
@@ -173,11 +172,12 @@ func (x *Index) replace(id string, wts []workflow.WebhookTrigger) {
 	}
 }
 
-// Lookup returns the webhook trigger of path, compared case-insensitively.
+// Lookup returns the webhook trigger of path, which NormalizeWebhookPath
+// has accepted, compared by workflow.WebhookPathKey.
 func (x *Index) Lookup(path string) (workflow.WebhookTrigger, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	wt, ok := x.paths[strings.ToLower(path)]
+	wt, ok := x.paths[workflow.WebhookPathKey(path)]
 	return wt, ok
 }
 

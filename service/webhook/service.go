@@ -41,7 +41,7 @@ type Options struct {
 	RatePerWorkflow float64
 	Burst           int
 	// MaxSyncWaiting bounds the SYNC calls that wait for their execution at
-	// once on this replica (default 500); past it a SYNC call is refused
+	// once on this replica (default 200); past it a SYNC call is refused
 	// with RESOURCE_EXHAUSTED before anything is recorded.
 	MaxSyncWaiting int
 	Logger         log.Logger
@@ -88,7 +88,7 @@ func New(index *Index, st Store, exec Executions, opts Options) *Service {
 		opts.Burst = int(2 * opts.RatePerWorkflow)
 	}
 	if opts.MaxSyncWaiting <= 0 {
-		opts.MaxSyncWaiting = 500
+		opts.MaxSyncWaiting = 200
 	}
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
@@ -103,6 +103,11 @@ func New(index *Index, st Store, exec Executions, opts Options) *Service {
 // reaches; with a method, it must be one the trigger accepts.
 func (s *Service) Resolve(_ context.Context, req ResolveRequest) (workflow.WebhookTrigger, error) {
 	const op errors.Op = "webhook.Resolve"
+	if req.Method != "" {
+		if p := workflow.TokenProblem(req.Method); p != "" {
+			return workflow.WebhookTrigger{}, errors.Violations{{Field: "method", Description: p}}.Err(op)
+		}
+	}
 	wt, err := s.lookup(op, req.Path, "path")
 	if err != nil {
 		return workflow.WebhookTrigger{}, err
@@ -115,15 +120,15 @@ func (s *Service) Resolve(_ context.Context, req ResolveRequest) (workflow.Webho
 	return wt, nil
 }
 
+// lookup finds the trigger of path, which it checks first: the index is
+// keyed by valid paths, and a path that is not one reaches nothing.
 func (s *Service) lookup(op errors.Op, path, field string) (workflow.WebhookTrigger, error) {
-	// Indexed paths are normalised and valid, so a path found once its
-	// slashes are trimmed needs no check: the hot path skips the parse.
-	if wt, ok := s.index.Lookup(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")); ok {
-		return wt, nil
-	}
 	p, err := workflow.NormalizeWebhookPath(path)
 	if err != nil {
 		return workflow.WebhookTrigger{}, errors.Violations{{Field: field, Description: err.Error()}}.Err(op)
+	}
+	if wt, ok := s.index.Lookup(p); ok {
+		return wt, nil
 	}
 	return workflow.WebhookTrigger{}, errors.Errorf(op, errors.NotFound, "no active deployment has webhook path %q", p)
 }
@@ -140,27 +145,32 @@ func checkMethod(op errors.Op, wt workflow.WebhookTrigger, method string) error 
 	return nil
 }
 
-// Trigger runs a webhook call forwarded by the API Gateway: it resolves the
-// path (or the workflow's webhook trigger), checks the method, the payload
-// and the signature, dedupes on the idempotency key (or the webhook-id
-// header), records the execution with the payload as it came, and answers
-// at once (ASYNC) or when the execution ends (SYNC).
+// Trigger runs a webhook call forwarded by the API Gateway: it checks every
+// field (TriggerRequest.Check), resolves the path (or the workflow's webhook
+// trigger), checks the method and the signature, dedupes on the idempotency key (or the webhook-id
+// header; always the webhook-id of a signed call), records the execution
+// with the payload as it came, and answers at once (ASYNC) or when the
+// execution ends (SYNC).
 func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
 	const op errors.Op = "webhook.Trigger"
+	var v errors.Violations
+	if req.WebhookPath == "" && req.WorkflowID == "" {
+		v.Add("webhook_path", "is required, or workflow_id")
+	}
+	req.Check(&v)
+	if err := v.Err(op); err != nil {
+		return coordination.TriggerResponse{}, err
+	}
 	var (
 		wt  workflow.WebhookTrigger
 		err error
 	)
-	switch {
-	case req.WebhookPath != "":
+	if req.WebhookPath != "" {
 		wt, err = s.lookup(op, req.WebhookPath, "webhook_path")
-	case req.WorkflowID != "":
-		var ok bool
-		if wt, ok = s.index.LookupWorkflow(req.WorkflowID); !ok {
-			err = errors.Errorf(op, errors.NotFound, "workflow %s has no active deployment with a webhook trigger", req.WorkflowID)
-		}
-	default:
-		err = errors.Violations{{Field: "webhook_path", Description: "is required, or workflow_id"}}.Err(op)
+	} else if w, ok := s.index.LookupWorkflow(req.WorkflowID); ok {
+		wt = w
+	} else {
+		err = errors.Errorf(op, errors.NotFound, "workflow %s has no active deployment with a webhook trigger", req.WorkflowID)
 	}
 	if err != nil {
 		return coordination.TriggerResponse{}, err
@@ -172,13 +182,25 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	if err := checkMethod(op, wt, cmp.Or(req.HTTPMethod, defaultMethod)); err != nil {
 		return coordination.TriggerResponse{}, err
 	}
-	if p := coordination.PayloadProblem([]byte(req.TriggerData)); p != "" {
-		return coordination.TriggerResponse{}, errors.Violations{{Field: "trigger_data", Description: p}}.Err(op)
+	id, err := signature.Header(req.Headers, signature.HeaderID)
+	if err != nil {
+		return coordination.TriggerResponse{}, headerError(op, err)
 	}
-	if len(wt.Spec.Secrets) > 0 {
+	signed := len(wt.Spec.Secrets) > 0
+	if signed {
 		if err := signature.Verify(req.Headers, []byte(req.TriggerData), wt.Spec.Secrets, s.opts.Now()); err != nil {
-			return coordination.TriggerResponse{}, errors.E(op, errors.PermissionDenied, err)
+			return coordination.TriggerResponse{}, headerError(op, err)
 		}
+	}
+	// A signature covers the webhook-id, not the caller's key: a signed call
+	// is deduplicated on the id it signed, so that replaying it with a fresh
+	// key within the signature's tolerance starts nothing new.
+	key, keyField := req.IdempotencyKey, "idempotency_key"
+	if signed || key == "" {
+		key, keyField = id, "headers."+signature.HeaderID
+	}
+	if p := workflow.IdempotencyKeyText.Problem(key); p != "" {
+		return coordination.TriggerResponse{}, errors.Violations{{Field: keyField, Description: p}}.Err(op)
 	}
 	if !s.limiter(wt.WorkflowID).Allow() {
 		return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
@@ -192,13 +214,6 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 			return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
 				"%d SYNC webhook calls already wait on this replica: retry later, or trigger ASYNC and read the execution", s.opts.MaxSyncWaiting)
 		}
-	}
-	key := req.IdempotencyKey
-	if key == "" {
-		key = header(req.Headers, signature.HeaderID)
-	}
-	if len(key) > maxKeyBytes {
-		return coordination.TriggerResponse{}, errors.Violations{{Field: "idempotency_key", Description: fmt.Sprintf("is %d bytes long; at most %d", len(key), maxKeyBytes)}}.Err(op)
 	}
 
 	e, dedup, err := s.record(ctx, wt, req, key)
@@ -221,9 +236,6 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	resp.ResultData = string(done.Result)
 	return resp, nil
 }
-
-// maxKeyBytes bounds an idempotency key, whichever way it came.
-const maxKeyBytes = 256
 
 // record writes the execution, or finds the one the key names: a key older
 // than the idempotency window is freed and starts a new execution.
@@ -299,14 +311,13 @@ func (s *Service) limiter(workflowID string) *rate.Limiter {
 	return l.(*rate.Limiter)
 }
 
-// header returns headers' value of name, compared case-insensitively.
-func header(headers map[string]string, name string) string {
-	for k, v := range headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
+// headerError answers a signature that does not verify, or headers that say
+// two things at once.
+func headerError(op errors.Op, err error) error {
+	if errors.Is(err, signature.ErrAmbiguousHeader) {
+		return errors.Violations{{Field: "headers", Description: err.Error()}}.Err(op)
 	}
-	return ""
+	return errors.E(op, errors.PermissionDenied, err)
 }
 
 // storeError gives a store error the kind the caller must see.

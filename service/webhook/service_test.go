@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +158,11 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 		{"unknown workflow id", coordination.TriggerRequest{WorkflowID: "wf-unknown", TriggerType: workflow.TriggerWebhook}, errors.NotFound},
 		{"neither path nor workflow", coordination.TriggerRequest{TriggerType: workflow.TriggerWebhook}, errors.Invalid},
 		{"key too long", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: strings.Repeat("k", 300)}, errors.Invalid},
+		{"NUL in the key", coordination.TriggerRequest{WebhookPath: "orders/created", IdempotencyKey: "k\x00"}, errors.Invalid},
+		{"NUL in a webhook-id", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"webhook-id": "m\x00"}}, errors.Invalid},
+		{"line break in a header", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"x-a": "1\r\nx-b: 2"}}, errors.Invalid},
+		{"header name not a token", coordination.TriggerRequest{WebhookPath: "orders/created", Headers: map[string]string{"x a": "1"}}, errors.Invalid},
+		{"method not a token", coordination.TriggerRequest{WebhookPath: "orders/created", HTTPMethod: "PO\u017fT"}, errors.Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := r.svc.Trigger(context.Background(), tc.req)
@@ -305,6 +311,8 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err))
 	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve//me"})
 	require.Equal(t, errors.Invalid, errors.KindOf(err))
+	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/me", Method: "PO\u017fT"})
+	require.Equal(t, errors.Invalid, errors.KindOf(err), "a method is an ASCII token: no case folding reaches POST")
 	_, err = r.svc.Resolve(ctx, ResolveRequest{Path: "resolve/you"})
 	require.Equal(t, errors.NotFound, errors.KindOf(err))
 
@@ -331,4 +339,75 @@ func TestResolveAndIndexFollowsDeployments(t *testing.T) {
 	require.Zero(t, r.index.Len())
 	_, ok := r.index.LookupWorkflow(d.WorkflowID)
 	require.False(t, ok)
+}
+
+// TestLookAlikePathsReachNothing: a path that only Unicode case folding turns
+// into an indexed one (KELVIN SIGN U+212A folds to "k") is not a webhook
+// path, so a gateway rule written for "kelvin/hook" cannot be walked around
+// by resolving or triggering "%E2%84%AAelvin/hoo%E2%84%AA".
+func TestLookAlikePathsReachNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	d := r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "kelvin/hook", Secrets: []string{secret}})
+	ctx := context.Background()
+	wt, err := r.svc.Resolve(ctx, ResolveRequest{Path: "KELVIN/Hook"})
+	require.NoError(t, err, "ASCII case still does not matter")
+	require.Equal(t, d.ID, wt.DeploymentID)
+
+	body := `{"n": 1}`
+	for _, path := range []string{"\u212aelvin/hoo\u212a", "/\u212aelvin/hook/", "kelv\u0130n/hook", "kelvin/hoo\u212a"} {
+		_, err := r.svc.Resolve(ctx, ResolveRequest{Path: path, Method: "POST"})
+		require.Equal(t, errors.Invalid, errors.KindOf(err), "resolve %q: %v", path, err)
+		_, err = r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: path, TriggerData: body, HTTPMethod: "POST",
+			Headers: sign("msg_"+path, time.Now(), secret, body)})
+		require.Equal(t, errors.Invalid, errors.KindOf(err), "trigger %q: %v", path, err)
+	}
+	require.Zero(t, r.count(), "a look-alike path started an execution")
+}
+
+// TestSignedWebhookReplays: a captured, validly signed call replayed within
+// the signature's tolerance starts nothing new, whatever idempotency key the
+// replay carries and however it spells a second webhook-id.
+func TestSignedWebhookReplays(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{}, Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	r.deploy(workflow.StatusDeployed, workflow.WebhookSpec{Path: "signed/replayed", Secrets: []string{secret}})
+	ctx := context.Background()
+	body := `{"amount": 12.50}`
+	captured := sign("msg_captured", time.Now(), secret, body)
+	first, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body,
+		Headers: captured, IdempotencyKey: "key-0"})
+	require.NoError(t, err)
+	require.Equal(t, "msg_captured", first.Execution.IdempotencyKey, "a signed call is keyed by the id it signed")
+
+	t.Run("fresh idempotency keys", func(t *testing.T) {
+		for i := range 5 {
+			resp, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body,
+				Headers: captured, IdempotencyKey: "key-" + strconv.Itoa(i+1)})
+			require.NoError(t, err)
+			require.True(t, resp.Deduplicated, "replay %d", i)
+			require.Equal(t, first.Execution.ID, resp.Execution.ID)
+		}
+		require.Equal(t, 1, r.count(), "a replay started an execution")
+	})
+
+	t.Run("an unsigned second webhook-id", func(t *testing.T) {
+		for i := range 10 {
+			headers := maps.Clone(captured)
+			headers["Webhook-Id"] = "msg_fresh_" + strconv.Itoa(i)
+			_, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body, Headers: headers})
+			require.Equal(t, errors.Invalid, errors.KindOf(err), "try %d: %v", i, err)
+		}
+		require.Equal(t, 1, r.count(), "a replay started an execution")
+
+		// The same id in two spellings says one thing: it is the same call.
+		headers := maps.Clone(captured)
+		headers["Webhook-Id"] = captured["webhook-id"]
+		resp, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body, Headers: headers})
+		require.NoError(t, err)
+		require.True(t, resp.Deduplicated)
+		require.Equal(t, first.Execution.ID, resp.Execution.ID)
+	})
 }

@@ -11,14 +11,14 @@ import (
 )
 
 // AuthTap is a's tap handle for the port that lis serves: it also tells lis
-// of each authenticated call, so that lis keeps the connection open past its
+// of each call it admits, so that lis keeps the connection open past its
 // pre-auth timeout.
 func AuthTap(a *auth.Authenticator, lis *transport.Listener) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		ctx, err := a.TapHandle(ctx, info)
-		if err == nil && auth.Authenticated(ctx) {
+		if err == nil {
 			if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-				lis.Authenticated(p.Addr.String())
+				lis.Admitted(p.Addr.String())
 			}
 		}
 		return ctx, err

@@ -26,7 +26,7 @@ func (listing) ListDeployments(context.Context, *pb.ListDeploymentsRequest) (*pb
 	return &pb.ListDeploymentsResponse{}, nil
 }
 
-// TestAuthTap: an authenticated call keeps its connection past the pre-auth
+// TestAuthTap: an admitted call keeps its connection past the pre-auth
 // timeout; a refused one does not.
 func TestAuthTap(t *testing.T) {
 	t.Parallel()
@@ -51,5 +51,5 @@ func TestAuthTap(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, status.Code(call(context.Background())))
 	require.Equal(t, 1, lis.Waiting(), "a refused call leaves its connection waiting")
 	require.NoError(t, call(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)))
-	require.Equal(t, 1, lis.Waiting(), "the authenticated connection no longer waits")
+	require.Equal(t, 1, lis.Waiting(), "the admitted connection no longer waits")
 }

@@ -2,174 +2,208 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"time"
+	"slices"
+	"strconv"
+	"strings"
 
-	"golang.org/x/sync/semaphore"
-	"google.golang.org/grpc/codes"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/workflow-runtime/workflow-runtime/transport"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 )
 
-// Bounds of a REST request body. The gateway decodes a body into protobuf
-// Struct values, the gRPC server decodes it again, and the service turns it
-// into maps: measured with grpc-gateway v2.33, one JSON value (as scanJSON
-// counts them) costs 120 to 444 bytes in those three trees together, the
-// most in deeply nested objects, whatever its length in text. So a body is
-// weighed by its values, counted before decoding, not only by its bytes.
-const (
-	// maxBodyDepth is above what any valid request nests: a definition is at
-	// most 64 levels deep, and the request around it adds one.
-	maxBodyDepth = 100
-	// maxBodyValues is 1.5 times the values of the largest valid definition
-	// (1 MiB of "{}," elements).
-	maxBodyValues = 1 << 20
-	// costPerValue and costPerByte weigh a body against the budget: the
-	// three trees per value, and the body's own copies (text, the protobuf
-	// message between gateway and server, the service's JSON).
-	costPerValue = 448
-	costPerByte  = 4
-	// admitWait bounds how long a body waits to be read or decoded while
-	// others take the budget; it is then refused with RESOURCE_EXHAUSTED.
-	admitWait = 30 * time.Second
-)
+const opBody errors.Op = "rest.body"
 
-// bodyLimiter authenticates nothing: it stands after the authentication
-// middleware, so that only a caller with credentials makes the server read
-// a body.
-type bodyLimiter struct {
-	next     http.Handler
-	maxBytes int64
-	budget   *transport.Budget
-	// reading bounds the bytes of bodies read but not yet admitted to the
-	// budget. A body holds its place here while it waits for the budget, and
-	// a body admitted to the budget never waits here, so the two cannot
-	// wait on each other.
-	reading *semaphore.Weighted
-	// wait is admitWait, but in tests.
-	wait time.Duration
+// body is a request body that remembers why the decoder refused it, so that
+// errorHandler can answer with the whole status: the generated code turns a
+// decoder's error into a status of its text alone.
+type body struct {
+	io.ReadCloser
+	refused error
 }
 
-// limitBodies refuses bodies above maxBytes, too deep or with too many JSON
-// values, and admits the rest to next as budget allows.
-func limitBodies(next http.Handler, maxBytes int64, budget *transport.Budget) http.Handler {
-	return &bodyLimiter{next: next, maxBytes: maxBytes, budget: budget, reading: semaphore.NewWeighted(8 * maxBytes), wait: admitWait}
+// jsonBody is the gateway's marshaler: runtime.JSONPb, whose decoder says
+// what is wrong with a body in the API's terms (the body must be JSON; the
+// field, by its path and proto name; the values an enum takes) instead of
+// encoding/json's or protojson's.
+type jsonBody struct {
+	*runtime.JSONPb
 }
 
-func (l *bodyLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body == nil || r.Body == http.NoBody {
-		l.next.ServeHTTP(w, r)
-		return
-	}
-	if r.ContentLength > l.maxBytes {
-		writeError(w, http.StatusBadRequest, codes.InvalidArgument, tooLarge(l.maxBytes))
-		return
-	}
-	// A body of unknown length may be as long as allowed.
-	reserved := r.ContentLength
-	if reserved < 0 {
-		reserved = l.maxBytes
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), l.wait)
-	defer cancel()
-	if err := l.reading.Acquire(ctx, reserved); err != nil {
-		busy(w, r)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBytes))
-	n := int64(len(body))
-	l.reading.Release(reserved - n)
-	admitted := false
-	defer func() {
-		if !admitted {
-			l.reading.Release(n)
+// NewDecoder returns a decoder of the JSON value that r holds.
+func (m jsonBody) NewDecoder(r io.Reader) runtime.Decoder {
+	d := json.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		err := m.decode(d, v)
+		if err == nil || errors.Is(err, io.EOF) {
+			// An empty body is an empty request: the gateway ignores io.EOF.
+			return err
 		}
-	}()
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusBadRequest, codes.InvalidArgument, tooLarge(l.maxBytes))
+		st := grpctransport.Status(err)
+		if b, ok := r.(*body); ok {
+			b.refused = st.Err()
 		}
-		// Otherwise the client is gone or stalled: no one reads an answer.
-		return
+		return errors.New(st.Message())
+	})
+}
+
+func (m jsonBody) decode(d *json.Decoder, v any) error {
+	var raw json.RawMessage
+	if err := d.Decode(&raw); err != nil {
+		return unreadable(err)
 	}
-	depth, values := scanJSON(body)
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		// json.Decoder reads one value of a stream; a body is one value.
+		return errors.E(opBody, errors.Invalid, "the request body must be one JSON value, with nothing after it")
+	}
+	err := m.Unmarshal(raw, v)
+	msg, ok := v.(proto.Message)
+	if err == nil || !ok {
+		return err
+	}
+	if explained := explainBody(raw, msg.ProtoReflect().Descriptor()); explained != nil {
+		return explained
+	}
+	// protojson begins its messages with "proto:" and then, at random per
+	// build, a space or a no-break space, so that no one compares them.
+	return errors.E(opBody, errors.Invalid, "request body: "+strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
+}
+
+// unreadable says why a body is not one JSON value.
+func unreadable(err error) error {
+	var syntax *json.SyntaxError
+	var tooLarge *http.MaxBytesError
 	switch {
-	case depth > maxBodyDepth:
-		writeError(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("the request body is nested more than %d levels deep", maxBodyDepth))
-		return
-	case values > maxBodyValues:
-		writeError(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("the request body holds more than %d JSON values", maxBodyValues))
-		return
+	case errors.Is(err, io.EOF):
+		return err
+	case errors.As(err, &syntax):
+		return errors.Errorf(opBody, errors.Invalid, "the request body must be JSON: %v at byte %d", syntax, syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.E(opBody, errors.Invalid, "the request body must be JSON: it ends inside a value")
+	case errors.As(err, &tooLarge):
+		return errors.Errorf(opBody, errors.Invalid, "the request body is larger than %d bytes", tooLarge.Limit)
 	}
-	release, err := l.budget.Acquire(ctx, int64(values)*costPerValue+n*costPerByte)
-	if err != nil {
-		busy(w, r)
-		return
-	}
-	defer release()
-	l.reading.Release(n)
-	admitted = true
-	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), n
-	l.next.ServeHTTP(w, r)
+	return errors.E(opBody, errors.Invalid, err)
 }
 
-// scanJSON returns how deep body nests and how many values it holds, as
-// decoding it would find them, without decoding or validating it: openings,
-// members and elements are counted, which follows what decoding allocates.
-func scanJSON(body []byte) (depth, values int) {
-	level := 0
-	inString, escaped := false, false
-	for _, c := range body {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+// explainBody finds what protojson refused in raw, a JSON value meant to be
+// the message md: a body that is not an object, unknown fields, enum names
+// that are not values, and values of the wrong JSON type. It returns nil
+// when it finds none of them, for protojson's own message to be used.
+func explainBody(raw []byte, md protoreflect.MessageDescriptor) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	// raw was read as one JSON value already: it decodes.
+	_ = d.Decode(&v)
+	if _, ok := v.(map[string]any); !ok {
+		return errors.E(opBody, errors.Invalid, "the request body must be a JSON object")
+	}
+	var vs errors.Violations
+	explainMessage(&vs, md, v, "")
+	return vs.Err(opBody)
+}
+
+func explainMessage(vs *errors.Violations, md protoreflect.MessageDescriptor, v any, at string) {
+	if md.FullName().Parent() == "google.protobuf" {
+		// Well-known types have JSON forms of their own (a Struct is any
+		// object, a Timestamp a string): protojson judges them.
+		return
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		vs.Add(at, "must be a JSON object")
+		return
+	}
+	fields := md.Fields()
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		fd := fields.ByName(protoreflect.Name(name))
+		if fd == nil {
+			fd = fields.ByJSONName(name)
+		}
+		if fd == nil {
+			names := make([]string, fields.Len())
+			for i := range names {
+				names[i] = string(fields.Get(i).Name())
 			}
+			vs.Add(join(at, name), "is not a field of %s, which has %s", md.Name(), strings.Join(names, ", "))
 			continue
 		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			level++
-			depth = max(depth, level)
-			values++
-		case '}', ']':
-			level--
-		case ',', ':':
-			values++
+		explainField(vs, fd, obj[name], join(at, string(fd.Name())))
+	}
+}
+
+func explainField(vs *errors.Violations, fd protoreflect.FieldDescriptor, v any, at string) {
+	switch {
+	case v == nil:
+		// null leaves a field unset.
+	case fd.IsMap():
+		obj, ok := v.(map[string]any)
+		if !ok {
+			vs.Add(at, "must be a JSON object")
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			explainValue(vs, fd.MapValue(), obj[k], at+"["+strconv.Quote(k)+"]")
+		}
+	case fd.IsList():
+		list, ok := v.([]any)
+		if !ok {
+			vs.Add(at, "must be a JSON array")
+			return
+		}
+		for i, e := range list {
+			explainValue(vs, fd, e, fmt.Sprintf("%s[%d]", at, i))
+		}
+	default:
+		explainValue(vs, fd, v, at)
+	}
+}
+
+func explainValue(vs *errors.Violations, fd protoreflect.FieldDescriptor, v any, at string) {
+	switch fd.Kind() {
+	case protoreflect.MessageKind:
+		explainMessage(vs, fd.Message(), v, at)
+	case protoreflect.EnumKind:
+		name, ok := v.(string)
+		values := fd.Enum().Values()
+		if !ok || values.ByName(protoreflect.Name(name)) != nil {
+			// A number is judged by protojson.
+			return
+		}
+		names := make([]string, values.Len())
+		for i := range names {
+			names[i] = string(values.Get(i).Name())
+		}
+		vs.Add(at, "%q is not one of %s", name, strings.Join(names, ", "))
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		if _, ok := v.(string); !ok {
+			vs.Add(at, "must be a JSON string")
+		}
+	case protoreflect.BoolKind:
+		if _, ok := v.(bool); !ok {
+			vs.Add(at, "must be true or false")
+		}
+	default:
+		switch v.(type) {
+		case json.Number, string:
+		default:
+			vs.Add(at, "must be a number")
 		}
 	}
-	return depth, values
 }
 
-func tooLarge(maxBytes int64) string {
-	return fmt.Sprintf("the request body is larger than %d bytes", maxBytes)
-}
-
-// busy refuses a body that found no room, unless its caller is gone.
-func busy(w http.ResponseWriter, r *http.Request) {
-	if r.Context().Err() == nil {
-		writeError(w, http.StatusTooManyRequests, codes.ResourceExhausted,
-			"the server is busy decoding other large requests: retry later")
+// join appends a field's name to the path of the message that holds it.
+func join(at, name string) string {
+	if at == "" {
+		return name
 	}
-}
-
-// writeError answers with a body shaped like the gateway's errors.
-func writeError(w http.ResponseWriter, status int, code codes.Code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Code    codes.Code `json:"code"`
-		Message string     `json:"message"`
-	}{code, message})
+	return at + "." + name
 }

@@ -14,9 +14,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/transport"
 )
 
-// TestMarkAuthenticated: an authenticated request keeps its connection past
-// the pre-auth timeout; a refused one and an open path do not.
-func TestMarkAuthenticated(t *testing.T) {
+// TestMarkAdmitted: a request the middleware admits, with a token or to an
+// open path, keeps its connection past the pre-auth timeout; a refused one
+// does not.
+func TestMarkAdmitted(t *testing.T) {
 	t.Parallel()
 	const token = "mark-token-0123456789abcdef"
 	a, err := auth.New(auth.Options{Tokens: []string{token}, OpenPaths: []string{"/livez"}})
@@ -27,7 +28,7 @@ func TestMarkAuthenticated(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Listener.Close()
 	srv.Listener = lis
-	srv.Config.Handler = a.Middleware(MarkAuthenticated(lis, echo))
+	srv.Config.Handler = a.Middleware(MarkAdmitted(lis, echo))
 	srv.Start()
 	t.Cleanup(srv.Close)
 
@@ -47,8 +48,8 @@ func TestMarkAuthenticated(t *testing.T) {
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusUnauthorized, get("/api/v1/deployments", ""))
+	require.Equal(t, 1, lis.Waiting(), "a refused request admits nothing")
 	require.Equal(t, http.StatusOK, get("/livez", ""))
-	require.Equal(t, 2, lis.Waiting(), "neither a refusal nor an open path authenticates a connection")
 	require.Equal(t, http.StatusOK, get("/api/v1/deployments", "Bearer "+token))
-	require.Equal(t, 2, lis.Waiting())
+	require.Equal(t, 1, lis.Waiting(), "an open path and a token admit their connections")
 }

@@ -28,12 +28,15 @@ import (
 // are refused before the gateway reads them; the rest wait for room in budget.
 // logLevel is read and changed at /admin/log-level.
 func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, budget *transport.Budget, logLevel *logging.Level) (http.Handler, error) {
-	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+	gw, err := newGateway(openapi.Document,
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonBody{&runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 	)
+	if err != nil {
+		return nil, err
+	}
 	if err := pb.RegisterWorkflowRuntimeServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
