@@ -121,16 +121,16 @@ func TestFloodMemory(t *testing.T) {
 	}
 	dbURL := pgtest.NewDatabase(t)
 	bin := eoBuildBinary(t, t.TempDir(), "workflow-runtime", false)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	p := eoStartProc(t, "flood", t.TempDir(), bin, eoEnv(map[string]string{
 		"WFR_DATABASE_URL": dbURL,
-		"WFR_GRPC_ADDR":    grpcAddr,
-		"WFR_HTTP_ADDR":    httpAddr,
+		"WFR_GRPC_ADDR":    "127.0.0.1:0",
+		"WFR_HTTP_ADDR":    "127.0.0.1:0",
 		"WFR_INSTANCE_ID":  "flood",
 		"WFR_AUTH_TOKENS":  floodToken,
 		"WFR_LOG_LEVEL":    "warn",
 		"GOMEMLIMIT":       floodMemLimit,
 	}), "serve")
+	grpcAddr, httpAddr := p.servingAddrs(t)
 	eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
 	pid := p.cmd.Process.Pid
 
