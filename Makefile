@@ -96,9 +96,9 @@ test-runtime: ## Unit and table tests (no services; under 30 s)
 	$(GO) test -short -race -count=1 ./...
 
 .PHONY: test-integration-runtime
-test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once, shutdown and quick start tests
+test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once, shutdown, quick start and orphaned-run tests
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=cover.all.out ./...
-	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown|TestQuickStart)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown|TestQuickStart|TestNoOrphanedEngineRuns)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS'
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
@@ -154,9 +154,9 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
 .PHONY: bench-tracing
-bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call untraced, traced off and traced recording (local PostgreSQL)
+bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call traced off and traced recording (local PostgreSQL)
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/
-	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/traced/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkStoreCall$$' -benchmem -benchtime=2000x ./pkg/store/sqlstore/
 
 .PHONY: bench-sqlite
 bench-sqlite: ## Embedded mode's hot writes on SQLite (synchronous=FULL, a WAL sync per commit): executions created and started per second, 4 callers per core

@@ -28,6 +28,7 @@ type DeploymentEndpoints struct {
 	DeleteDeployment    endpoint.Endpoint
 	GetDeploymentStatus endpoint.Endpoint
 	ListDeployments     endpoint.Endpoint
+	PreviewSchedule     endpoint.Endpoint
 }
 
 // NewDeploymentEndpoints builds the deployment endpoints, each wrapped by
@@ -39,6 +40,7 @@ func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpo
 		DeleteDeployment:    mw("DeleteDeployment")(unary(svc.Delete)),
 		GetDeploymentStatus: mw("GetDeploymentStatus")(unary(svc.Status)),
 		ListDeployments:     mw("ListDeployments")(unary(svc.List)),
+		PreviewSchedule:     mw("PreviewSchedule")(unary(svc.Preview)),
 	}
 }
 

@@ -432,6 +432,11 @@ func (s *fakeService) List(_ context.Context, req deployment.ListRequest) (deplo
 	return deployment.ListResponse{NextPageToken: "from-List"}, s.err
 }
 
+func (s *fakeService) Preview(_ context.Context, req deployment.PreviewRequest) (deployment.PreviewResponse, error) {
+	s.record("Preview", req)
+	return deployment.PreviewResponse{Triggers: []deployment.TriggerPreview{{TriggerID: "from-Preview"}}}, s.err
+}
+
 func TestNewDeploymentEndpoints(t *testing.T) {
 	t.Parallel()
 
@@ -483,6 +488,14 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			wantCall:   "List",
 			wantResp:   deployment.ListResponse{NextPageToken: "from-List"},
 		},
+		{
+			name:       "PreviewSchedule",
+			endpoint:   func(e DeploymentEndpoints) kitendpoint.Endpoint { return e.PreviewSchedule },
+			req:        deployment.PreviewRequest{DeploymentID: "d-5", Count: 3},
+			wantMethod: "PreviewSchedule",
+			wantCall:   "Preview",
+			wantResp:   deployment.PreviewResponse{Triggers: []deployment.TriggerPreview{{TriggerID: "from-Preview"}}},
+		},
 	}
 	for _, tt := range tests {
 		for _, svcErr := range []error{nil, errors.E(errors.NotFound, "missing")} {
@@ -505,7 +518,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 				}
 				eps := NewDeploymentEndpoints(svc, mw)
 
-				wantWrapped := []string{"DeployWorkflow", "UpdateDeployment", "DeleteDeployment", "GetDeploymentStatus", "ListDeployments"}
+				wantWrapped := []string{"DeployWorkflow", "UpdateDeployment", "DeleteDeployment", "GetDeploymentStatus", "ListDeployments", "PreviewSchedule"}
 				if diff := cmp.Diff(wantWrapped, wrapped, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("mw called for (-want +got):\n%s", diff)
 				}

@@ -16,7 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 )
 
-var sqliteNames = []string{"workflows", "deployments", "executions"}
+var sqliteNames = []string{"workflows", "deployments", "executions", "deployment_versions"}
 
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()

@@ -85,6 +85,7 @@ func parse(args []string, getenv func(string) string, stdout io.Writer) (options
 	fs.Float64Var(&o.sim.FailureRate, "failure-rate", 0, "probability (0..1) that an execution ends in ERROR")
 	fs.Float64Var(&o.sim.HangRate, "hang-rate", 0, "probability (0..1) that an execution never ends")
 	fs.Int64Var(&o.sim.Seed, "seed", 0, "with the idempotency key, decides each execution's duration and outcome")
+	fs.DurationVar(&o.sim.AcceptDelay, "accept-delay", 0, "how long ExecuteWorkflow takes to answer after starting an execution")
 	// Errors are returned to run, which reports them; only -h prints here.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
@@ -125,7 +126,7 @@ func envName(flagName string) string {
 func serve(ctx context.Context, o options, logger log.Logger) error {
 	sim := enginesim.New(o.sim)
 	level.Info(logger).Log("msg", "starting", "min_duration", o.sim.MinDuration, "max_duration", o.sim.MaxDuration,
-		"failure_rate", o.sim.FailureRate, "hang_rate", o.sim.HangRate, "seed", o.sim.Seed)
+		"failure_rate", o.sim.FailureRate, "hang_rate", o.sim.HangRate, "seed", o.sim.Seed, "accept_delay", o.sim.AcceptDelay)
 
 	grpcLis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
@@ -138,7 +139,7 @@ func serve(ctx context.Context, o options, logger log.Logger) error {
 	}
 	defer httpLis.Close()
 
-	grpcServer := grpc.NewServer(grpc.UnaryInterceptor(logCalls(logger)))
+	grpcServer := grpc.NewServer(grpc.UnaryInterceptor(logCalls(logger, time.Now)))
 	pb.RegisterWorkflowServiceServer(grpcServer, sim)
 	grpcHealth := grpchealth.NewServer()
 	grpcHealth.SetServingStatus(pb.WorkflowService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -183,18 +184,19 @@ func serve(ctx context.Context, o options, logger log.Logger) error {
 }
 
 // logCalls logs ExecuteWorkflow and CancelExecution calls with their
-// outcome, so that a test's log shows the order in which the engine saw
-// dispatches and cancels. Status polls and health checks are left out: they
-// come at every interval for every execution or probe, and would drown the rest.
-func logCalls(logger log.Logger) grpc.UnaryServerInterceptor {
+// outcome and how long they took by now, so that a test's log shows the
+// order in which the engine saw dispatches and cancels. Status polls and
+// health checks are left out: they come at every interval for every
+// execution or probe, and would drown the rest.
+func logCalls(logger log.Logger, now func() time.Time) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		begin := time.Now()
+		begin := now()
 		resp, err := handler(ctx, req)
 		if info.FullMethod != pb.WorkflowService_ExecuteWorkflow_FullMethodName &&
 			info.FullMethod != pb.WorkflowService_CancelExecution_FullMethodName {
 			return resp, err
 		}
-		keyvals := []any{"msg", "rpc", "method", info.FullMethod, "code", status.Code(err), "took", time.Since(begin)}
+		keyvals := []any{"msg", "rpc", "method", info.FullMethod, "code", status.Code(err), "took", now().Sub(begin)}
 		if r, ok := req.(*pb.CancelExecutionRequest); ok {
 			keyvals = append(keyvals, "execution_id", r.GetExecutionId(), "reason", r.GetReason())
 		}

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
@@ -197,9 +199,11 @@ func TestParseEnvironment(t *testing.T) {
 			env: map[string]string{
 				"ENGINE_SIM_GRPC_ADDR": ":1", "ENGINE_SIM_HTTP_ADDR": ":2", "ENGINE_SIM_MIN_DURATION": "1s",
 				"ENGINE_SIM_MAX_DURATION": "5s", "ENGINE_SIM_FAILURE_RATE": "0.25", "ENGINE_SIM_HANG_RATE": "0.5", "ENGINE_SIM_SEED": "9",
+				"ENGINE_SIM_ACCEPT_DELAY": "250ms",
 			},
 			want: options{grpcAddr: ":1", httpAddr: ":2", sim: enginesim.Config{
 				MinDuration: time.Second, MaxDuration: 5 * time.Second, FailureRate: 0.25, HangRate: 0.5, Seed: 9,
+				AcceptDelay: 250 * time.Millisecond,
 			}},
 		},
 		{
@@ -235,7 +239,33 @@ func TestParseHelp(t *testing.T) {
 	var stdout bytes.Buffer
 	_, err := parse([]string{"-help"}, func(string) string { return "" }, &stdout)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	for _, name := range []string{"-grpc-addr", "-http-addr", "-min-duration", "-max-duration", "-failure-rate", "-hang-rate", "-seed"} {
+	for _, name := range []string{"-grpc-addr", "-http-addr", "-min-duration", "-max-duration", "-failure-rate", "-hang-rate", "-seed", "-accept-delay"} {
 		require.True(t, strings.Contains(stdout.String(), name), "usage lists %s:\n%s", name, stdout.String())
+	}
+}
+
+// TestLogCalls: a dispatch is logged with its key, its answer and how long
+// it took by the interceptor's clock; a status poll is not logged.
+func TestLogCalls(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	clk := clock.NewFake(time.Unix(0, 0))
+	intercept := logCalls(log.NewJSONLogger(&buf), clk.Now)
+	handler := func(context.Context, any) (any, error) {
+		clk.Advance(1500 * time.Millisecond)
+		return &pb.ExecuteWorkflowResponse{ExecutionId: "eng-1", Status: pb.ExecutionStatus_RUNNING}, nil
+	}
+	req := &pb.ExecuteWorkflowRequest{WorkflowId: "wf", Metadata: map[string]string{enginesim.MetaIdempotencyKey: "k1"}}
+	_, err := intercept(t.Context(), req, &grpc.UnaryServerInfo{FullMethod: pb.WorkflowService_ExecuteWorkflow_FullMethodName}, handler)
+	require.NoError(t, err)
+	_, err = intercept(t.Context(), &pb.GetExecutionStatusRequest{}, &grpc.UnaryServerInfo{FullMethod: pb.WorkflowService_GetExecutionStatus_FullMethodName}, handler)
+	require.NoError(t, err)
+
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &got), "one line: %s", buf.String())
+	want := map[string]any{"level": "info", "msg": "rpc", "method": pb.WorkflowService_ExecuteWorkflow_FullMethodName, "code": "OK",
+		"took": "1.5s", "workflow_id": "wf", "idempotency_key": "k1", "execution_id": "eng-1", "status": "RUNNING"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("log line (-want +got):\n%s", diff)
 	}
 }

@@ -10,9 +10,9 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/traced"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -24,7 +24,8 @@ const (
 
 // storeBackend is what serve needs of a store, whichever database it is.
 type storeBackend interface {
-	traced.Backend
+	store.Store
+	store.MonitoringStore
 	// UnfinishedByStatus feeds the unfinished executions gauge.
 	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
 }
@@ -32,13 +33,11 @@ type storeBackend interface {
 // openedStore is the store serve runs on.
 type openedStore struct {
 	storeBackend
-	// name and system name its spans (see traced.New).
-	name, system string
-	release      func()
+	release func()
 }
 
-// traced returns the store with its calls traced, for the services.
-func (s *openedStore) traced() *traced.Store { return traced.New(s.storeBackend, s.name, s.system) }
+// traced returns the store for the services, which traces each call itself.
+func (s *openedStore) traced() storeBackend { return s.storeBackend }
 
 // close closes the store and then gives up what it held.
 func (s *openedStore) close() {
@@ -70,7 +69,7 @@ func openStore(ctx context.Context, cfg config.Config, logger log.Logger) (*open
 		}
 		level.Info(logger).Log("msg", "migrations applied")
 	}
-	return &openedStore{storeBackend: st, name: "postgres", system: "postgresql", release: func() {}}, nil
+	return &openedStore{storeBackend: st, release: func() {}}, nil
 }
 
 // openSQLite opens the embedded database in dir, which no other process may
@@ -87,6 +86,17 @@ func openSQLite(ctx context.Context, dir string, logger log.Logger) (*openedStor
 		release()
 		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
 	}
+	// Holding the lock proves that the process that had the database before
+	// is gone: its executions are adopted at start, not a lease later.
+	ended, err := st.EndLeases(ctx)
+	if err != nil {
+		_ = st.Close()
+		release()
+		return nil, fmt.Errorf("database: embedded SQLite %s: %w", path, err)
+	}
+	if ended > 0 {
+		level.Info(logger).Log("msg", "executions of the previous process are taken over", "executions", ended)
+	}
 	level.Info(logger).Log("msg", "database: embedded SQLite "+path+" (one replica); set WFR_DATABASE_URL=postgres://user@host:5432/workflow_runtime?sslmode=disable for PostgreSQL")
-	return &openedStore{storeBackend: st, name: "sqlite", system: "sqlite", release: release}, nil
+	return &openedStore{storeBackend: st, release: release}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
@@ -184,6 +185,26 @@ func TestWiringGRPC(t *testing.T) {
 	require.EqualValues(t, cron.JitterSeconds("orders.sync", 300), d.GetTriggers()[0].GetJitterSeconds())
 	require.NotNil(t, d.GetTriggers()[0].GetNextFireTime())
 
+	// PreviewSchedule over gRPC, for the deployment and for a bare spec:
+	// Lord Howe's clocks go back half an hour at 02:00 on 2026-04-05, so
+	// LAST fires 01:45 at its second occurrence, +10:30.
+	pv, err := c.PreviewSchedule(ctx, &pb.PreviewScheduleRequest{DeploymentId: d.GetDeploymentId(), Count: 2})
+	require.NoError(t, err)
+	require.Equal(t, d.GetTriggers()[0].GetTrigger().GetTriggerId(), pv.GetTriggers()[0].GetTriggerId())
+	require.True(t, pv.GetTriggers()[0].GetFires()[0].GetFireTime().AsTime().Equal(d.GetTriggers()[0].GetNextFireTime().AsTime()))
+	pv, err = c.PreviewSchedule(ctx, &pb.PreviewScheduleRequest{WorkflowId: "orders.sync", Count: 1, StartTime: timestamppb.New(time.Date(2026, 4, 4, 0, 0, 0, 0, time.UTC)),
+		Cron: &pb.CronSpec{Expression: "45 1 * * *", Timezone: "Australia/Lord_Howe", RepeatedTimePolicy: pb.RepeatedTimePolicy_REPEATED_TIME_POLICY_LAST}})
+	require.NoError(t, err)
+	lordHowe := pv.GetTriggers()[0].GetFires()[0]
+	require.Equal(t, pb.DstEffect_DST_EFFECT_REPEATED_SECOND, lordHowe.GetDstEffect())
+	require.Equal(t, "2026-04-04T15:15:00Z", lordHowe.GetSlotTime().AsTime().Format(time.RFC3339))
+	require.Contains(t, lordHowe.GetNote(), "01:45 occurs twice on 2026-04-05 in Australia/Lord_Howe")
+	_, err = c.PreviewSchedule(ctx, &pb.PreviewScheduleRequest{WorkflowId: "orders.sync", Cron: &pb.CronSpec{Expression: "@daily", CatchupPolicy: 9}})
+	st = requireCode(t, err, codes.InvalidArgument)
+	require.Equal(t, []string{"cron.catchup_policy"}, violations(st))
+
+	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "orders.sync", WorkflowDefinition: definition(t, actionNode), ValidateOnly: true})
+	requireCode(t, err, codes.AlreadyExists)
 	_, err = c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "orders.sync", WorkflowDefinition: definition(t, actionNode)})
 	st = requireCode(t, err, codes.AlreadyExists)
 	require.Contains(t, st.Message(), d.GetDeploymentId())
@@ -367,6 +388,56 @@ func TestWiringREST(t *testing.T) {
 			require.Equal(t, "4", d["version"])
 			require.EqualValues(t, 60, d["config"].(map[string]any)["catchup_window_seconds"])
 		}},
+		{name: "preview the deployment across DST", method: "GET", path: "/deployments/{id}/upcoming?count=3&start_time=2026-03-07T05:00:00Z", wantCode: 200,
+			check: func(t *testing.T, b map[string]any) {
+				fires := b["triggers"].([]any)[0].(map[string]any)["fires"].([]any)
+				require.Len(t, fires, 3)
+				shifted := fires[1].(map[string]any)
+				require.Equal(t, "DST_EFFECT_SHIFTED", shifted["dst_effect"])
+				require.Equal(t, "2026-03-08T07:30:00Z", shifted["slot_time"], "02:30 does not occur: 03:30 EDT")
+				require.Equal(t, "2026-03-08T02:30:00", shifted["local_time"])
+			}},
+		{name: "preview count over 1,000 is 400", method: "GET", path: "/deployments/{id}/upcoming?count=1001", wantCode: 400,
+			check: func(t *testing.T, b map[string]any) { require.Contains(t, b["message"], "count: must be 0-1000") }},
+		{name: "preview a bare spec", method: "POST", path: "/schedules/preview", wantCode: 200,
+			body: `{"workflow_id":"billing","count":3,"start_time":"2026-10-24T00:00:00Z","cron":{"expression":"30 1 * * *",
+				"timezone":"Europe/London","repeated_time_policy":"REPEATED_TIME_POLICY_BOTH","jitter_window_seconds":0}}`,
+			check: func(t *testing.T, b map[string]any) {
+				var got []string
+				for _, f := range b["triggers"].([]any)[0].(map[string]any)["fires"].([]any) {
+					got = append(got, fmt.Sprint(f.(map[string]any)["fire_time"], " ", f.(map[string]any)["dst_effect"]))
+				}
+				require.Equal(t, []string{"2026-10-24T00:30:00Z DST_EFFECT_NONE", "2026-10-25T00:30:00Z DST_EFFECT_REPEATED_FIRST",
+					"2026-10-25T01:30:00Z DST_EFFECT_REPEATED_SECOND"}, got)
+			}},
+		{name: "preview a bare spec in an unknown zone is 400", method: "POST", path: "/schedules/preview", wantCode: 400,
+			body: `{"workflow_id":"billing","cron":{"expression":"@daily","timezone":"Mars/Base"}}`,
+			check: func(t *testing.T, b map[string]any) {
+				require.Contains(t, b["message"], `cron.timezone: unknown time zone "Mars/Base"`)
+			}},
+		{name: "validate an update only", method: "PATCH", path: "/deployments/{id}", wantCode: 200,
+			body: `{"validate_only":true,"triggers":[{"type":"TRIGGER_TYPE_CRON","cron":{"expression":"0 9 * * *","catchup_policy":"CATCHUP_POLICY_NONE",
+				"skipped_time_policy":"SKIPPED_TIME_POLICY_SKIP","end_time":"2099-01-01T00:00:00Z","max_runs":3}}]}`,
+			check: func(t *testing.T, b map[string]any) {
+				d := b["deployment"].(map[string]any)
+				require.Equal(t, "5", d["version"])
+				spec := d["triggers"].([]any)[0].(map[string]any)["trigger"].(map[string]any)["cron"].(map[string]any)
+				require.Equal(t, "CATCHUP_POLICY_NONE", spec["catchup_policy"])
+				require.Equal(t, "REPEATED_TIME_POLICY_FIRST", spec["repeated_time_policy"], "the default is written out")
+				require.Equal(t, "2099-01-01T00:00:00Z", spec["end_time"])
+				require.Len(t, b["upcoming"].([]any)[0].(map[string]any)["fires"], 10)
+			}},
+		{name: "a validated update was not written", method: "GET", path: "/deployments/{id}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			require.Equal(t, "4", b["deployment"].(map[string]any)["version"])
+		}},
+		{name: "validate a deploy only", method: "POST", path: "/deployments", wantCode: 200,
+			body: `{"workflow_id":"dry","validate_only":true,"workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
+				"triggers":[{"type":"TRIGGER_TYPE_CRON","cron":{"expression":"@hourly"}}]}`,
+			check: func(t *testing.T, b map[string]any) {
+				require.NotContains(t, b["deployment"], "deployment_id")
+				require.Len(t, b["upcoming"], 1)
+			}},
+		{name: "a validated deploy was not written", method: "GET", path: "/workflows/dry/deployment", wantCode: 404},
 		{name: "delete", method: "DELETE", path: "/deployments/{id}", wantCode: 200},
 		{name: "after delete, get by id shows ARCHIVED", method: "GET", path: "/deployments/{id}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
 			require.Equal(t, "DEPLOYMENT_STATUS_ARCHIVED", b["deployment"].(map[string]any)["status"])

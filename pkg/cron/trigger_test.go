@@ -17,7 +17,7 @@ func mustTrigger(t *testing.T, expr string, loc *time.Location, id string, windo
 	t.Helper()
 	s, err := Parse(expr)
 	require.NoError(t, err)
-	return NewTrigger(s, loc, id, window)
+	return NewTrigger(s, loc, id, window, Rules{})
 }
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -167,7 +167,7 @@ func TestTriggerMatchesBruteForce(t *testing.T) {
 			s, err := Parse(tc.expr)
 			require.NoError(t, err)
 			for _, id := range []string{"wf", "a", "order-sync", "tenant:42:wf-7"} {
-				trigger := NewTrigger(s, loc, id, tc.window)
+				trigger := NewTrigger(s, loc, id, tc.window, Rules{})
 				after := mustTime(t, tc.start)
 				for range 60 {
 					wantSlot, wantFire := bruteNextFire(t, s, loc, id, tc.window, after)
@@ -344,4 +344,107 @@ func TestTriggerInScheduler(t *testing.T) {
 	_, err = trigger.Slot(fire)
 	require.NoError(t, err)
 	require.Same(t, trigger, job.Trigger())
+}
+
+// TestTriggerBounds: slots before Start and from End on are not the
+// trigger's; a trigger past its end has no fire left, and the last slot
+// before the end takes the window as its gap.
+func TestTriggerBounds(t *testing.T) {
+	t.Parallel()
+	start := mustTime(t, "2026-01-01T10:00:00Z")
+	end := mustTime(t, "2026-01-01T13:00:00Z")
+	trigger := mustTrigger(t, "0 * * * *", time.UTC, "wf", defaultWindow).withRules(Rules{Start: start, End: end})
+
+	var slots []time.Time
+	for after := mustTime(t, "2026-01-01T00:00:00Z"); ; {
+		slot, err := trigger.NextSlot(after)
+		if err != nil {
+			require.ErrorIs(t, err, ErrEnded)
+			require.ErrorIs(t, err, quartz.ErrTriggerExpired, "go-quartz drops the job")
+			require.ErrorContains(t, err, "no slot before the end 2026-01-01T13:00:00Z")
+			break
+		}
+		slots = append(slots, slot)
+		after = slot
+	}
+	want := []time.Time{start, start.Add(time.Hour), start.Add(2 * time.Hour)}
+	if diff := cmp.Diff(want, slots, cmp.Comparer(time.Time.Equal)); diff != "" {
+		t.Errorf("slots (-want +got):\n%s", diff)
+	}
+
+	slot, fire, err := trigger.NextFire(mustTime(t, "2026-01-01T09:59:00Z"))
+	require.NoError(t, err)
+	require.True(t, slot.Equal(start), "the start itself is a slot: %s", slot)
+	require.Equal(t, 119082*time.Millisecond, fire.Sub(slot))
+
+	// 12:00 is the last slot; its fire is still ahead just after it.
+	slot, fire, err = trigger.NextFire(mustTime(t, "2026-01-01T12:01:00Z"))
+	require.NoError(t, err)
+	require.True(t, slot.Equal(start.Add(2*time.Hour)))
+	require.Equal(t, Offset("wf", defaultWindow, defaultWindow), fire.Sub(slot))
+	_, _, err = trigger.NextFire(fire)
+	require.ErrorIs(t, err, ErrEnded)
+	_, err = trigger.NextFireTime(fire.UnixNano())
+	require.ErrorIs(t, err, quartz.ErrTriggerExpired)
+
+	list, ended, err := trigger.Preview(mustTime(t, "2026-01-01T11:30:00Z"), 10)
+	require.NoError(t, err)
+	require.True(t, ended)
+	require.Len(t, list, 1, "only 12:00 is left")
+	list, ended, err = trigger.Preview(end, 10)
+	require.NoError(t, err)
+	require.True(t, ended)
+	require.Empty(t, list)
+}
+
+// TestTriggerPreviewJitter: a preview's fires are the trigger's own.
+func TestTriggerPreviewJitter(t *testing.T) {
+	t.Parallel()
+	newYork := mustLoad(t, "America/New_York")
+	trigger := mustTrigger(t, "30 2 * * *", newYork, "wf", defaultWindow)
+	from := mustTime(t, "2026-03-06T00:00:00-05:00")
+	list, ended, err := trigger.Preview(from, 5)
+	require.NoError(t, err)
+	require.False(t, ended)
+	require.Len(t, list, 5)
+	after := from.Add(-time.Nanosecond)
+	for _, u := range list {
+		slot, fire, err := trigger.NextFire(after)
+		require.NoError(t, err)
+		require.True(t, slot.Equal(u.Slot) && fire.Equal(u.Fire), "preview %s/%s, trigger %s/%s", u.Slot, u.Fire, slot, fire)
+		after = fire
+	}
+	require.Equal(t, Shifted, list[2].Effect, "03-08 02:30 is shifted")
+
+	// From a moment between a slot and its fire, that fire comes first.
+	list, _, err = trigger.Preview(list[0].Slot.Add(time.Second), 1)
+	require.NoError(t, err)
+	require.True(t, list[0].Slot.Equal(mustTime(t, "2026-03-06T02:30:00-05:00")))
+}
+
+func TestNewRules(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, Rules{}, NewRules("", "", nil, nil))
+	start, end := mustTime(t, "2026-01-01T00:00:00Z"), mustTime(t, "2027-01-01T00:00:00Z")
+	require.Equal(t, Rules{DST: DST{Repeated: RepeatedBoth, Skipped: SkippedSkip}, Start: start, End: end},
+		NewRules("BOTH", "SKIP", &start, &end))
+}
+
+func TestTriggerDescriptionRules(t *testing.T) {
+	t.Parallel()
+	base := mustTrigger(t, "0 * * * *", time.UTC, "wf", defaultWindow)
+	start := mustTime(t, "2026-01-01T00:00:00Z")
+	seen := map[string]bool{base.Description(): true}
+	for _, r := range []Rules{
+		{DST: DST{Repeated: RepeatedLast}},
+		{DST: DST{Skipped: SkippedSkip}},
+		{Start: start},
+		{End: start},
+	} {
+		d := base.withRules(r).Description()
+		require.False(t, seen[d], d)
+		seen[d] = true
+	}
+	require.Equal(t, `JitteredCronTrigger::"0 * * * *"::UTC::"wf"::5m0s::FIRST::SHIFT::2026-01-01T00:00:00Z::-`,
+		base.withRules(Rules{Start: start}).Description())
 }

@@ -107,8 +107,10 @@ func (s Status) Terminal() bool {
 // call, as opposed to being unreachable: retrying will not change the answer.
 var ErrRejected = errors.New("engine rejected the call")
 
-// ErrCircuitOpen is in the chain of the Unavailable errors returned without
-// calling the engine because recent calls found it unavailable.
+// ErrCircuitOpen is in the chain of the Unavailable errors of calls that
+// made no attempt, because recent calls found the engine unavailable: calls
+// that surely did not reach it. A call whose retries the opening breaker
+// cut short does not wrap it, since its earlier attempts may have.
 var ErrCircuitOpen = errors.New("engine circuit breaker is open")
 
 // state maps the engine's execution status to the runtime's. An unknown

@@ -214,9 +214,15 @@ func (c *grpcClient) Cancel(ctx context.Context, engineExecutionID, reason strin
 // attempt when the call is idempotent. Any other answer is final.
 func invoke[T any](ctx context.Context, c *grpcClient, op errors.Op, idempotent bool, call func(context.Context) (T, error)) (T, error) {
 	var zero T
+	var failed error
 	for attempt := 1; ; attempt++ {
 		done, err := c.breaker.Allow()
-		if err != nil {
+		switch {
+		case err != nil && failed != nil:
+			// An earlier attempt may have reached the engine: the call is
+			// not one that surely did not, which ErrCircuitOpen says.
+			return zero, errors.E(op, errors.Unavailable, fmt.Errorf("engine unavailable after %d attempt(s), then the circuit breaker opened: %w", attempt-1, failed))
+		case err != nil:
 			// Open, or half-open with its probe already out.
 			return zero, errors.E(op, errors.Unavailable, ErrCircuitOpen)
 		}
@@ -238,6 +244,7 @@ func invoke[T any](ctx context.Context, c *grpcClient, op errors.Op, idempotent 
 			return zero, answerError(op, err)
 		}
 		done(errEngineDown)
+		failed = err
 		if (code == codes.DeadlineExceeded && !idempotent) || attempt >= c.opts.MaxAttempts {
 			return zero, errors.E(op, errors.Unavailable, fmt.Errorf("engine unavailable after %d attempt(s): %w", attempt, err))
 		}

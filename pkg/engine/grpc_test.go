@@ -546,9 +546,13 @@ func TestBreaker(t *testing.T) {
 		f := &fakeEngine{execute: failFirst[*pb.ExecuteWorkflowRequest](100, codes.Unavailable, accepted)}
 		c, s := start(t, f, Options{MaxAttempts: 5, BreakerFailures: 3, BreakerOpenFor: time.Hour})
 		_, err := c.Execute(context.Background(), baseRequest())
-		require.ErrorIs(t, err, ErrCircuitOpen)
+		requireKind(t, errors.Unavailable, err)
+		require.NotErrorIs(t, err, ErrCircuitOpen, "its attempts may have reached the engine")
+		require.ErrorContains(t, err, "after 3 attempt(s), then the circuit breaker opened")
 		require.EqualValues(t, 3, f.calls.Load())
 		require.Len(t, s.get(), 3)
+		_, err = c.Execute(context.Background(), baseRequest())
+		require.ErrorIs(t, err, ErrCircuitOpen, "a call that made no attempt")
 	})
 	t.Run("answers are not failures", func(t *testing.T) {
 		t.Parallel()

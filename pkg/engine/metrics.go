@@ -47,10 +47,15 @@ type Metrics struct {
 	Duration metrics.Histogram
 	// Errors counts the calls that failed, labelled method and reason.
 	Errors metrics.Counter
+	// Now is the clock calls are timed by [time.Now].
+	Now func() time.Time
 }
 
 // Instrument returns c recording m for each call.
 func Instrument(c Client, m Metrics) Client {
+	if m.Now == nil {
+		m.Now = time.Now
+	}
 	return &instrumented{next: c, m: m}
 }
 
@@ -60,21 +65,21 @@ type instrumented struct {
 }
 
 func (c *instrumented) Execute(ctx context.Context, req ExecuteRequest) (Accepted, error) {
-	start := time.Now()
+	start := c.m.Now()
 	a, err := c.next.Execute(ctx, req)
 	c.observe(MethodExecute, start, err)
 	return a, err
 }
 
 func (c *instrumented) Status(ctx context.Context, engineExecutionID string) (Status, error) {
-	start := time.Now()
+	start := c.m.Now()
 	s, err := c.next.Status(ctx, engineExecutionID)
 	c.observe(MethodStatus, start, err)
 	return s, err
 }
 
 func (c *instrumented) Cancel(ctx context.Context, engineExecutionID, reason string) error {
-	start := time.Now()
+	start := c.m.Now()
 	err := c.next.Cancel(ctx, engineExecutionID, reason)
 	c.observe(MethodCancel, start, err)
 	return err
@@ -87,7 +92,7 @@ func (c *instrumented) observe(method string, start time.Time, err error) {
 		outcome = reason(err)
 		c.m.Errors.With("method", method, "reason", outcome).Add(1)
 	}
-	c.m.Duration.With("method", method, "outcome", outcome).Observe(time.Since(start).Seconds())
+	c.m.Duration.With("method", method, "outcome", outcome).Observe(c.m.Now().Sub(start).Seconds())
 }
 
 // reason classifies a failed call for Metrics.Errors.

@@ -1,9 +1,11 @@
 package enginesim
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // CallsReport is the body of GET /calls.
@@ -34,11 +36,19 @@ func (s *Sim) Report() CallsReport {
 	return r
 }
 
-// Handler serves GET /calls (a CallsReport as JSON) and GET /healthz.
+// Handler serves GET /calls (a CallsReport as JSON), GET /runs (every Run,
+// as a JSON array sorted by start) and GET /healthz.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, s.Report())
+	})
+	mux.HandleFunc("GET /runs", func(w http.ResponseWriter, _ *http.Request) {
+		runs := s.Runs()
+		slices.SortFunc(runs, func(a, b Run) int {
+			return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ExecutionID, b.ExecutionID))
+		})
+		writeJSON(w, runs)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})

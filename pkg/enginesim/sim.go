@@ -57,6 +57,12 @@ type Config struct {
 	HangRate float64
 	// Seed, with the idempotency key, decides each execution's fate.
 	Seed int64
+	// AcceptDelay is how long ExecuteWorkflow takes to answer once it has
+	// started an execution, as an engine under load does: a caller that
+	// gives up meanwhile, or an engine frozen then, leaves an execution
+	// running that the caller never heard of. A call that repeats the
+	// idempotency key of a started execution answers at once.
+	AcceptDelay time.Duration
 	// Now is the clock; nil means time.Now. Tests inject one they advance.
 	Now func() time.Time
 }
@@ -77,6 +83,9 @@ func (c Config) Validate() error {
 	if c.HangRate < 0 || c.HangRate > 1 {
 		errs = append(errs, fmt.Errorf("hang rate %v is outside 0..1", c.HangRate))
 	}
+	if c.AcceptDelay < 0 {
+		errs = append(errs, fmt.Errorf("accept delay %v is negative", c.AcceptDelay))
+	}
 	return errors.Join(errs...)
 }
 
@@ -93,6 +102,7 @@ const (
 // from start, duration, fate and canceledAt at the time of asking.
 type execution struct {
 	id          string
+	key         string
 	workflowID  string
 	mode        pb.ExecutionMode
 	triggeredBy string
@@ -145,10 +155,25 @@ func New(cfg Config) *Sim {
 // never deduped, since nothing says two of them are the same request.
 // A request without workflow_id is rejected with InvalidArgument and not
 // counted: it reaches no execution.
-func (s *Sim) ExecuteWorkflow(_ context.Context, req *pb.ExecuteWorkflowRequest) (*pb.ExecuteWorkflowResponse, error) {
+func (s *Sim) ExecuteWorkflow(ctx context.Context, req *pb.ExecuteWorkflowRequest) (*pb.ExecuteWorkflowResponse, error) {
 	if req.GetWorkflowId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "workflow_id is required")
 	}
+	resp, started := s.execute(req)
+	if started && s.cfg.AcceptDelay > 0 {
+		t := time.NewTimer(s.cfg.AcceptDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return resp, nil
+}
+
+// execute starts req's execution, or finds the one its idempotency key
+// names, and reports whether it started one.
+func (s *Sim) execute(req *pb.ExecuteWorkflowRequest) (*pb.ExecuteWorkflowResponse, bool) {
 	key := req.GetMetadata()[MetaIdempotencyKey]
 	now := s.cfg.Now()
 
@@ -161,7 +186,7 @@ func (s *Sim) ExecuteWorkflow(_ context.Context, req *pb.ExecuteWorkflowRequest)
 				ExecutionId: id,
 				Status:      s.execs[id].status(now),
 				Message:     "duplicate idempotency_key: returning the existing execution",
-			}, nil
+			}, false
 		}
 	}
 
@@ -174,6 +199,7 @@ func (s *Sim) ExecuteWorkflow(_ context.Context, req *pb.ExecuteWorkflowRequest)
 	}
 	e := &execution{
 		id:          uuid.NewString(),
+		key:         key,
 		workflowID:  req.GetWorkflowId(),
 		mode:        req.GetMode(),
 		triggeredBy: req.GetTriggeredBy(),
@@ -187,7 +213,7 @@ func (s *Sim) ExecuteWorkflow(_ context.Context, req *pb.ExecuteWorkflowRequest)
 	}
 	// A new execution is reported RUNNING even with a zero duration: the
 	// engine has only accepted it, and its end is for GetExecutionStatus.
-	return &pb.ExecuteWorkflowResponse{ExecutionId: e.id, Status: pb.ExecutionStatus_RUNNING}, nil
+	return &pb.ExecuteWorkflowResponse{ExecutionId: e.id, Status: pb.ExecutionStatus_RUNNING}, true
 }
 
 // decide draws an execution's duration and fate from the seed and key. The
@@ -269,6 +295,36 @@ func (s *Sim) Executions() int {
 	return len(s.execs)
 }
 
+// Run is one execution as the engine ran it: what a test reads to tell
+// which executions were alive at once, and whether an execution the runtime
+// ended still runs.
+type Run struct {
+	ExecutionID    string `json:"execution_id"`
+	WorkflowID     string `json:"workflow_id"`
+	IdempotencyKey string `json:"idempotency_key"`
+	// Status is the contract's name of the execution's status now.
+	Status string    `json:"status"`
+	Start  time.Time `json:"start"`
+	// End is when the execution ended, nil while it runs.
+	End *time.Time `json:"end,omitempty"`
+}
+
+// Runs returns every execution started, in no particular order.
+func (s *Sim) Runs() []Run {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Run, 0, len(s.execs))
+	for _, e := range s.execs {
+		r := Run{ExecutionID: e.id, WorkflowID: e.workflowID, IdempotencyKey: e.key, Status: e.status(now).String(), Start: e.start}
+		if end := e.end(now); !end.IsZero() {
+			r.End = &end
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // status is e's status at now.
 func (e *execution) status(now time.Time) pb.ExecutionStatus {
 	switch {
@@ -290,16 +346,15 @@ func (e *execution) data(now time.Time) *pb.ExecutionData {
 	if md == nil {
 		md = map[string]string{}
 	}
-	var end int64
 	switch st {
-	case pb.ExecutionStatus_CANCELED:
-		end = e.canceledAt.UnixMilli()
 	case pb.ExecutionStatus_SUCCESS:
-		end = e.start.Add(e.duration).UnixMilli()
 		md[MetaResult] = e.result()
 	case pb.ExecutionStatus_ERROR:
-		end = e.start.Add(e.duration).UnixMilli()
 		md[MetaErrorMessage] = "engine-sim: simulated failure of execution " + e.id
+	}
+	var end int64
+	if t := e.end(now); !t.IsZero() {
+		end = t.UnixMilli()
 	}
 	return &pb.ExecutionData{
 		ExecutionId: e.id,
@@ -311,6 +366,17 @@ func (e *execution) data(now time.Time) *pb.ExecutionData {
 		TriggeredBy: e.triggeredBy,
 		Metadata:    md,
 	}
+}
+
+// end is when e ended, as of now; zero while it runs.
+func (e *execution) end(now time.Time) time.Time {
+	switch e.status(now) {
+	case pb.ExecutionStatus_CANCELED:
+		return e.canceledAt
+	case pb.ExecutionStatus_SUCCESS, pb.ExecutionStatus_ERROR:
+		return e.start.Add(e.duration)
+	}
+	return time.Time{}
 }
 
 // result is the small JSON document a SUCCESS execution reports.

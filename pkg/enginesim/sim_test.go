@@ -19,31 +19,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
 
 var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// clock is a simulated clock that only moves when a test advances it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: epoch} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // serve runs sim behind a real gRPC server on a free loopback port and
 // returns a client connected to it.
@@ -84,7 +65,7 @@ func get(t *testing.T, c pb.WorkflowServiceClient, id string) *pb.ExecutionData 
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second, Now: clk.Now}))
 
 	started := execute(t, c, "k1")
@@ -118,7 +99,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestFailure(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: time.Second, MaxDuration: time.Second, FailureRate: 1, Now: clk.Now}))
 
 	id := execute(t, c, "k1").GetExecutionId()
@@ -133,7 +114,7 @@ func TestFailure(t *testing.T) {
 
 func TestHang(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	// A failure rate of 1 as well shows that hanging wins over failing.
 	c := serve(t, enginesim.New(enginesim.Config{HangRate: 1, FailureRate: 1, Now: clk.Now}))
 
@@ -151,7 +132,7 @@ func TestHang(t *testing.T) {
 func TestRandomDurationWithinBounds(t *testing.T) {
 	t.Parallel()
 	const lo, hi = time.Second, 3 * time.Second
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	c := serve(t, enginesim.New(enginesim.Config{MinDuration: lo, MaxDuration: hi, Seed: 7, Now: clk.Now}))
 
 	ids := make([]string, 100)
@@ -188,7 +169,7 @@ func TestRandomDurationWithinBounds(t *testing.T) {
 func TestFateIsRepeatable(t *testing.T) {
 	t.Parallel()
 	outcomes := func(seed int64) []string {
-		clk := newClock()
+		clk := clock.NewFake(epoch)
 		sim := enginesim.New(enginesim.Config{MaxDuration: time.Minute, FailureRate: 0.5, HangRate: 0.2, Seed: seed, Now: clk.Now})
 		var ids []string
 		for i := range 40 {
@@ -221,7 +202,7 @@ func TestFateIsRepeatable(t *testing.T) {
 
 func TestDedupe(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := clock.NewFake(epoch)
 	sim := enginesim.New(enginesim.Config{MinDuration: time.Second, MaxDuration: time.Second, Now: clk.Now})
 	c := serve(t, sim)
 
@@ -289,7 +270,7 @@ func TestCancel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newClock()
+			clk := clock.NewFake(epoch)
 			tt.cfg.Now = clk.Now
 			c := serve(t, enginesim.New(tt.cfg))
 			id := "unknown"
@@ -388,6 +369,68 @@ func TestHandler(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 }
 
+// TestRuns: the run record says when each execution started and ended, or
+// that it still runs, in GET /runs as in Runs.
+func TestRuns(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	sim := enginesim.New(enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second, Now: clk.Now})
+	c := serve(t, sim)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+
+	done := execute(t, c, "done").GetExecutionId()
+	clk.Advance(time.Second)
+	cancelled := execute(t, c, "cancelled").GetExecutionId()
+	clk.Advance(time.Second)
+	running := execute(t, c, "running").GetExecutionId()
+	_, err := c.CancelExecution(t.Context(), &pb.CancelExecutionRequest{ExecutionId: cancelled})
+	require.NoError(t, err)
+	clk.Advance(time.Second)
+
+	at := func(d time.Duration) *time.Time {
+		t := epoch.Add(d)
+		return &t
+	}
+	want := []enginesim.Run{
+		{ExecutionID: done, WorkflowID: "wf-1", IdempotencyKey: "done", Status: "SUCCESS", Start: epoch, End: at(2 * time.Second)},
+		{ExecutionID: cancelled, WorkflowID: "wf-1", IdempotencyKey: "cancelled", Status: "CANCELED", Start: *at(time.Second), End: at(2 * time.Second)},
+		{ExecutionID: running, WorkflowID: "wf-1", IdempotencyKey: "running", Status: "RUNNING", Start: *at(2 * time.Second)},
+	}
+	resp, err := srv.Client().Get(srv.URL + "/runs")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got []enginesim.Run
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("GET /runs (-want +got):\n%s", diff)
+	}
+	require.ElementsMatch(t, want, sim.Runs())
+}
+
+// TestAcceptDelay: an execution starts before its slow answer, so a caller
+// that gives up first leaves it running, and the caller's retry with the
+// same idempotency key is answered at once with it.
+func TestAcceptDelay(t *testing.T) {
+	t.Parallel()
+	sim := enginesim.New(enginesim.Config{HangRate: 1, AcceptDelay: time.Hour})
+	c := serve(t, sim)
+	req := &pb.ExecuteWorkflowRequest{WorkflowId: "wf-1", Metadata: map[string]string{enginesim.MetaIdempotencyKey: "k1"}}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.ExecuteWorkflow(ctx, req)
+	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
+	runs := sim.Runs()
+	require.Len(t, runs, 1, "started although the caller never heard of it")
+
+	resp, err := c.ExecuteWorkflow(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, runs[0].ExecutionID, resp.GetExecutionId())
+	require.Equal(t, pb.ExecutionStatus_RUNNING, resp.GetStatus())
+}
+
 func TestConcurrency(t *testing.T) {
 	t.Parallel()
 	sim := enginesim.New(enginesim.Config{MinDuration: time.Hour, MaxDuration: time.Hour})
@@ -458,8 +501,10 @@ func TestConfig(t *testing.T) {
 		{name: "zero", cfg: enginesim.Config{}},
 		{name: "range", cfg: enginesim.Config{MinDuration: time.Second, MaxDuration: 2 * time.Second, FailureRate: 1, HangRate: 0.5}},
 		{name: "everything wrong",
-			cfg:     enginesim.Config{MinDuration: -time.Second, MaxDuration: -2 * time.Second, FailureRate: 1.5, HangRate: -0.1},
-			wantErr: []string{"min duration -1s is negative", "max duration -2s is below", "failure rate 1.5", "hang rate -0.1"}},
+			cfg: enginesim.Config{MinDuration: -time.Second, MaxDuration: -2 * time.Second, FailureRate: 1.5, HangRate: -0.1,
+				AcceptDelay: -time.Second},
+			wantErr: []string{"min duration -1s is negative", "max duration -2s is below", "failure rate 1.5", "hang rate -0.1",
+				"accept delay -1s is negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,11 @@ type Transition struct {
 	// Owner, when set, must be the row's owner_instance: a replica whose
 	// lease another replica adopted no longer writes the row.
 	Owner string
+	// WithoutTurn, when set, requires that the row does not hold its
+	// workflow's turn (see TakeTurn): a PENDING execution of an overlap
+	// policy is dispatched only after it takes the turn, so one that still
+	// waits for it has surely not reached the engine.
+	WithoutTurn bool
 	// The fields below are written when set and left as they are otherwise.
 	EngineExecutionID string
 	StartedTime       *time.Time
@@ -38,15 +43,35 @@ type Mutation func(d *workflow.Deployment) (workflow.Event, error)
 
 // Store is everything the services persist.
 type Store interface {
-	// CreateDeployment inserts d with its triggers and ev (ids, timestamps and
-	// trigger ids are filled in), upserts the workflows row and mirrors the
-	// deployment's status onto it, in one transaction.
+	// CreateDeployment inserts d with its triggers and ev, upserts the
+	// workflows row (named after the definition's top-level "name", else the
+	// workflow id) and mirrors d's status, deployment time and config onto
+	// it, in one transaction. It fills in d's id and timestamps (DeployedAt
+	// as stored, to the microsecond) and its triggers' ids. ev's
+	// DeploymentID, WorkflowID, ToStatus and Version default to d's, a zero
+	// ev.At to the transaction's time. It returns *ActiveDeploymentError when
+	// d is active and the workflow has an active deployment, and
+	// *WebhookPathError when one of d's webhook paths, compared
+	// case-insensitively, is an active deployment's (or twice d's).
 	CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) error
-	// UpdateDeployment locks deployment id, applies m and writes the result
-	// with its event in one transaction. It returns the stored deployment.
+	// UpdateDeployment locks deployment id, applies m and writes back, with
+	// the event m returned, the status, version, definition, config,
+	// deployed_by and deployed_at that m left, in one transaction; when m
+	// changed the triggers, those no longer listed are deleted, listed ones
+	// with an id updated in place and ones without inserted (an id the
+	// deployment does not own is an error). The triggers are active while
+	// the deployment is, and the workflows row mirrors it unless another
+	// deployment of the workflow is the active one. The event defaults as
+	// CreateDeployment's, its FromStatus to the status before m. It returns
+	// the stored deployment, ErrNotFound for an unknown id, m's error
+	// unchanged (nothing written), and CreateDeployment's conflicts.
 	UpdateDeployment(ctx context.Context, id string, m Mutation) (*workflow.Deployment, error)
 	// GetDeployment returns the deployment with its triggers.
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	// GetDeploymentVersion returns deployment id as it was at version, or
+	// ErrNotFound. Every version written is kept, but of those written
+	// before the store kept versions only each deployment's then current one.
+	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
 	// GetActiveDeployment returns workflowID's active deployment.
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.
@@ -72,10 +97,13 @@ type Store interface {
 	// CreateExecution inserts e, filling in its ID, if its deployment is
 	// DEPLOYED. When e.DeploymentID is empty the execution is of e.WorkflowID's
 	// DEPLOYED deployment, whose id and version are filled in, with its first
-	// MANUAL trigger for a MANUAL execution without a TriggerID. Nothing is written and created is false when the deployment
-	// is not, or when a row holds the same cron slot (trigger and
-	// ScheduledTime) or the same IdempotencyKey for the workflow: those rows
-	// are the guards for one run per slot and per key.
+	// MANUAL trigger for a MANUAL execution without a TriggerID. Nothing is
+	// written and created is false when the deployment is not, or when a row
+	// holds the same cron slot (trigger and ScheduledTime) or the same
+	// IdempotencyKey for the workflow: those rows are the guards for one run
+	// per slot and per key. With e.Lease set, the lease runs that long from
+	// the database's clock, and e.LeaseExpiresAt is filled in; without, it
+	// is e.LeaseExpiresAt as given.
 	CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error)
 	// FindExecutionByKey returns workflowID's execution with idempotency key
 	// key, or ErrNotFound.
@@ -105,6 +133,10 @@ type Store interface {
 	// none, the oldest fired, and returns them. Rows another replica is
 	// adopting at the same moment are skipped, not waited for.
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	// LeaseExpired reports whether AdoptExecutions may take execution id:
+	// it is PENDING or RUNNING and its lease has run out by the database's
+	// clock (or it has none). ErrNotFound for an unknown id.
+	LeaseExpired(ctx context.Context, id string) (bool, error)
 	// ReleaseLeases ends owner's leases on ids now, so that another replica
 	// adopts those executions without waiting for the leases to run out.
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error

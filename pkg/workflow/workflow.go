@@ -144,12 +144,33 @@ type Config struct {
 	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
 }
 
-// CronSpec is a cron trigger's schedule.
+// Catch-up policies of a cron trigger, stored as bare names; empty means CatchupLatest.
+const (
+	CatchupLatest = "LATEST"
+	CatchupAll    = "ALL"
+	CatchupNone   = "NONE"
+)
+
+// CronSpec is a cron trigger's schedule. Its policies are stored as the
+// names of package cron's and of the Catchup constants, empty for the
+// default, so that a spec stored before they existed reads the same.
 type CronSpec struct {
 	Expression string `json:"expression"`
 	Timezone   string `json:"timezone,omitempty"`
 	// JitterWindowSeconds nil means the service default; 0 disables jitter.
 	JitterWindowSeconds *int32 `json:"jitter_window_seconds,omitempty"`
+	// CatchupPolicy says which slots missed while no replica held the
+	// trigger still run.
+	CatchupPolicy string `json:"catchup_policy,omitempty"`
+	// RepeatedTimePolicy and SkippedTimePolicy are the DST policy (cron.DST).
+	RepeatedTimePolicy string `json:"repeated_time_policy,omitempty"`
+	SkippedTimePolicy  string `json:"skipped_time_policy,omitempty"`
+	// StartTime and EndTime, when set, bound the nominal slots to
+	// [StartTime, EndTime); they are stored in UTC.
+	StartTime *time.Time `json:"start_time,omitempty"`
+	EndTime   *time.Time `json:"end_time,omitempty"`
+	// MaxRuns, when positive, is how many slots the trigger runs in all.
+	MaxRuns int32 `json:"max_runs,omitempty"`
 }
 
 // WebhookSpec is a webhook trigger's settings. Path is normalised (see the
@@ -189,6 +210,16 @@ type Deployment struct {
 	UpdatedAt  time.Time
 	DeployedAt *time.Time
 	Triggers   []Trigger
+}
+
+// DeploymentVersion is a deployment's settings as they were at one version:
+// what an execution created for that version runs with.
+type DeploymentVersion struct {
+	DeploymentID string
+	Version      int64
+	// Definition is the workflow definition as JSON.
+	Definition json.RawMessage
+	Config     Config
 }
 
 // Event is one row of a deployment's append-only history.
@@ -238,8 +269,13 @@ type Execution struct {
 	TriggeredBy       string
 	OwnerInstance     string
 	LeaseExpiresAt    *time.Time
-	Input             json.RawMessage
-	Result            json.RawMessage
+	// Lease, when positive, asks CreateExecution for a first lease of this
+	// length, counted on the store's clock as every renewal and adoption
+	// after it is, so that no replica's clock decides a lease; the store
+	// then fills in LeaseExpiresAt. It is not stored: a read leaves it zero.
+	Lease  time.Duration
+	Input  json.RawMessage
+	Result json.RawMessage
 	// HoldsTurn is set once the execution took its workflow's turn (see
 	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
 	HoldsTurn bool
@@ -371,10 +407,8 @@ func CloneTriggers(ts []Trigger) []Trigger {
 	for i, t := range ts {
 		if t.Cron != nil {
 			c := *t.Cron
-			if c.JitterWindowSeconds != nil {
-				w := *c.JitterWindowSeconds
-				c.JitterWindowSeconds = &w
-			}
+			c.JitterWindowSeconds = clonePtr(c.JitterWindowSeconds)
+			c.StartTime, c.EndTime = clonePtr(c.StartTime), clonePtr(c.EndTime)
 			t.Cron = &c
 		}
 		if t.Webhook != nil {
@@ -386,6 +420,14 @@ func CloneTriggers(ts []Trigger) []Trigger {
 		out[i] = t
 	}
 	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // WorkflowName returns the definition's top-level "name" when it is a

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,4 +19,25 @@ func TestWebhookPathKey(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, WebhookPathKey(tc.in), tc.in)
 	}
+}
+
+// TestCloneTriggers: a clone shares nothing a mutation could edit in place.
+func TestCloneTriggers(t *testing.T) {
+	t.Parallel()
+	window, start, end := int32(30), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts := []Trigger{
+		{Type: TriggerCron, Cron: &CronSpec{Expression: "@daily", JitterWindowSeconds: &window, StartTime: &start, EndTime: &end}},
+		{Type: TriggerWebhook, Webhook: &WebhookSpec{Path: "a/b", Methods: []string{"POST"}, Secrets: []string{"s"}}},
+		{Type: TriggerCron, Cron: &CronSpec{Expression: "@hourly"}},
+	}
+	clone := CloneTriggers(ts)
+	require.Equal(t, ts, clone)
+	*clone[0].Cron.JitterWindowSeconds, *clone[0].Cron.StartTime, *clone[0].Cron.EndTime = 0, end, start
+	clone[1].Webhook.Methods[0], clone[1].Webhook.Secrets[0] = "GET", "t"
+	require.Equal(t, int32(30), *ts[0].Cron.JitterWindowSeconds)
+	require.Equal(t, start, *ts[0].Cron.StartTime)
+	require.Equal(t, end, *ts[0].Cron.EndTime)
+	require.Equal(t, "POST", ts[1].Webhook.Methods[0])
+	require.Equal(t, "s", ts[1].Webhook.Secrets[0])
+	require.Nil(t, clone[2].Cron.StartTime)
 }

@@ -1,6 +1,7 @@
 package coordination
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
@@ -24,6 +26,7 @@ import (
 // Store is what the coordinator reads and writes.
 type Store interface {
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error)
 	FindExecutionByKey(ctx context.Context, workflowID, key string) (*workflow.Execution, error)
@@ -34,6 +37,7 @@ type Store interface {
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	LeaseExpired(ctx context.Context, id string) (bool, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 }
 
@@ -75,8 +79,12 @@ type Options struct {
 	BufferRetry time.Duration
 	// AdoptBatch is how many expired executions one adoption takes (default 100).
 	AdoptBatch int
-	Logger     log.Logger
-	Metrics    Metrics
+	// Now is the clock that deadlines and recorded times read [time.Now].
+	// Waits are real timers whatever it says. It is the wall clock wherever
+	// Redis locks are used: their expiry is reckoned from its readings.
+	Now     func() time.Time
+	Logger  log.Logger
+	Metrics Metrics
 }
 
 // Metrics are the coordinator's instruments; nil ones discard.
@@ -110,6 +118,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AdoptBatch <= 0 {
 		o.AdoptBatch = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -155,7 +166,7 @@ type Coordinator struct {
 	polls       chan struct{}
 
 	// redisDownUntil is when Redis is asked again after it failed; a
-	// time.Time from time.Now, so that its monotonic reading is compared.
+	// reading of the clock (time.Now's carries a monotonic reading).
 	redisMu        sync.Mutex
 	redisDownUntil time.Time
 
@@ -166,6 +177,35 @@ type Coordinator struct {
 	mu       sync.Mutex
 	owned    map[string]*handle
 	stopping bool
+
+	signals testSignals
+}
+
+// testSignals tell a test what the coordinator did, so that it waits for
+// that instead of for time to pass (as River's TestSignals do). Outside
+// tests the channels are nil and a signal costs a nil check; a test makes
+// them with room for every signal it causes.
+type testSignals struct {
+	// ran gets the id of each execution whose run on this replica returned.
+	ran chan string
+	// dispatchFailed gets the id of each execution whose dispatch attempt
+	// failed, leaving it PENDING.
+	dispatchFailed chan string
+	// waiting gets the id of each execution that waits under BUFFER_ONE
+	// for the one that holds its workflow.
+	waiting chan string
+}
+
+// signal sends id on ch, if the test made ch. It never blocks the
+// coordinator: a test that lets ch fill up misses later signals.
+func (testSignals) signal(ch chan string, id string) {
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- id:
+	default:
+	}
 }
 
 // handle is one run of an execution, to stop it. A run that outlives its
@@ -257,10 +297,8 @@ func (c *Coordinator) Stop(ctx context.Context) {
 func (c *Coordinator) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
 	e.Status = workflow.ExecutionPending
 	e.OwnerInstance = c.opts.InstanceID
-	// The first lease is on this replica's clock; the first renewal, a
-	// third of a lease later, puts it on the database's like every other.
-	until := time.Now().Add(c.opts.Lease).UTC()
-	e.LeaseExpiresAt = &until
+	// The lease runs on the database's clock, as its renewals do.
+	e.Lease = c.opts.Lease
 	created, err := c.store.CreateExecution(ctx, e)
 	if err != nil || !created {
 		return created, err
@@ -291,10 +329,11 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		defer c.drop(e.ID, h)
 		r := c.newRun(e)
 		r.adopted = adopted
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		c.drop(e.ID, h)
+		c.signals.signal(c.signals.ran, e.ID)
 	}()
 }
 
@@ -381,28 +420,29 @@ func (c *Coordinator) redisUsable() bool {
 	}
 	c.redisMu.Lock()
 	defer c.redisMu.Unlock()
-	return !time.Now().Before(c.redisDownUntil)
+	return !c.opts.Now().Before(c.redisDownUntil)
 }
 
 func (c *Coordinator) redisFailed(err error) {
 	c.redisMu.Lock()
-	c.redisDownUntil = time.Now().Add(redisBackoff)
+	c.redisDownUntil = c.opts.Now().Add(redisBackoff)
 	c.redisMu.Unlock()
 	level.Warn(c.opts.Logger).Log("msg", "workflow locks unavailable: overlaps are decided in the database", "err", err)
 }
 
-// deploymentInfo is what running an execution needs of its deployment.
+// deploymentInfo is what running an execution needs of the deployment
+// version it was created for. (Its trigger, the other setting of that
+// version it needs, is on its row: a webhook execution's triggered_by names
+// the path it came in by.)
 type deploymentInfo struct {
 	policy     string
 	timeout    time.Duration
 	definition json.RawMessage
-	// webhookPaths maps webhook trigger ids to their paths.
-	webhookPaths map[string]string
 }
 
-// deploymentCache keeps deployments by id and version: a version never
-// changes, so an entry never goes stale, and an execution of the current
-// version (nearly all of them) costs no query.
+// deploymentCache keeps deployment versions by id and version: a version
+// never changes, so an entry never goes stale, and an execution of a
+// version this replica has seen (nearly all of them) costs no query.
 type deploymentCache struct {
 	store   Store
 	timeout time.Duration
@@ -418,41 +458,36 @@ type deploymentKey struct {
 // maxCachedDeployments bounds the cache; past it the cache starts over.
 const maxCachedDeployments = 10000
 
-// get returns the deployment at version, or at its current version when
-// that is later: the definition of older versions is not kept.
+// get returns the deployment as it was at version. A version that the store
+// does not keep, one written before it kept versions, runs with the
+// deployment's current settings: they are the only ones left.
 func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*deploymentInfo, error) {
+	key := deploymentKey{id, version}
 	dc.mu.Lock()
-	info, ok := dc.m[deploymentKey{id, version}]
+	info, ok := dc.m[key]
 	dc.mu.Unlock()
 	if ok {
 		return info, nil
 	}
-	d, err := dc.store.GetDeployment(ctx, id)
+	v, err := dc.store.GetDeploymentVersion(ctx, id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		var d *workflow.Deployment
+		if d, err = dc.store.GetDeployment(ctx, id); err == nil {
+			v = &workflow.DeploymentVersion{DeploymentID: d.ID, Version: d.Version, Definition: d.Definition, Config: d.Config}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	info = &deploymentInfo{
-		policy:       d.Config.OverlapPolicy,
-		timeout:      dc.timeout,
-		definition:   d.Definition,
-		webhookPaths: map[string]string{},
-	}
-	if info.policy == "" {
-		info.policy = workflow.OverlapSkip
-	}
-	if d.Config.ExecutionTimeoutSeconds > 0 {
-		info.timeout = time.Duration(d.Config.ExecutionTimeoutSeconds) * time.Second
-	}
-	for _, t := range d.Triggers {
-		if t.Webhook != nil {
-			info.webhookPaths[t.ID] = t.Webhook.Path
-		}
+	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition}
+	if v.Config.ExecutionTimeoutSeconds > 0 {
+		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
 	}
 	dc.mu.Lock()
 	if dc.m == nil || len(dc.m) >= maxCachedDeployments {
 		dc.m = map[deploymentKey]*deploymentInfo{}
 	}
-	dc.m[deploymentKey{id, d.Version}] = info
+	dc.m[key] = info
 	dc.mu.Unlock()
 	return info, nil
 }

@@ -2,6 +2,8 @@ package coordination
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -14,12 +16,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -67,10 +71,49 @@ func (r *rig) coordinator(instance string) *Coordinator {
 }
 
 func (r *rig) coordinatorWith(instance string, eng engine.Client, locks Locker) *Coordinator {
-	c := New(r.st, eng, locks, testOptions(instance))
+	return r.started(New(r.st, eng, locks, testOptions(instance)))
+}
+
+// testClock is a fake clock standing at the present whole second: the
+// database keeps times to the microsecond, so that what the coordinator
+// reads back of its own clock is what it wrote.
+func testClock() *clock.Fake { return clock.NewFake(time.Now().Truncate(time.Second)) }
+
+// coordinatorOn is coordinatorWith for a coordinator whose clock is now.
+func (r *rig) coordinatorOn(instance string, eng engine.Client, locks Locker, now func() time.Time) *Coordinator {
+	o := testOptions(instance)
+	o.Now = now
+	return r.started(New(r.st, eng, locks, o))
+}
+
+// started starts c with its test signals, and stops it when the test ends.
+func (r *rig) started(c *Coordinator) *Coordinator {
+	withSignals(c)
 	c.Start()
 	r.t.Cleanup(func() { c.Stop(context.Background()) })
 	return c
+}
+
+// withSignals makes c's test signals, with room for all a test causes.
+func withSignals(c *Coordinator) *Coordinator {
+	c.signals = testSignals{ran: make(chan string, 1000), dispatchFailed: make(chan string, 1000), waiting: make(chan string, 1000)}
+	return c
+}
+
+// await waits for the signal of execution id on ch, passing over others'.
+func await(t *testing.T, ch <-chan string, id string) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no signal came for execution %s", id)
+		}
+	}
 }
 
 // deploy creates a DEPLOYED deployment of a new workflow with a MANUAL trigger.
@@ -312,13 +355,15 @@ func TestEngineFailureHangAndTimeout(t *testing.T) {
 	t.Run("hang then timeout", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, enginesim.Config{HangRate: 1})
-		c := r.coordinator("a")
-		wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
+		clk := testClock()
+		c := r.coordinatorOn("a", r.engine, r.locks, clk.Now)
+		wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 600})
 		e := r.trigger(c, wf)
 		require.Equal(t, workflow.ExecutionRunning, r.waitStatus(e.ID, workflow.ExecutionRunning).Status)
+		clk.Advance(10 * time.Minute)
 		done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
-		require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
-		require.GreaterOrEqual(t, done.FinishedTime.Sub(*done.StartedTime), time.Second)
+		require.Equal(t, "execution timeout of 10m0s exceeded", done.ErrorMessage)
+		require.Equal(t, 10*time.Minute, done.FinishedTime.Sub(*done.StartedTime))
 		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: done.EngineExecutionID})
 		require.NoError(t, err)
 		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine at the timeout")
@@ -372,7 +417,7 @@ func TestCancelExecution(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Empty(t, got.EngineExecutionID)
-	time.Sleep(100 * time.Millisecond)
+	await(t, a.signals.ran, buffered.ID)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution is never dispatched")
 }
 
@@ -388,7 +433,7 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 
 	c := r.coordinatorWith("a", simtest.Client(t, addr), r.locks)
 	e := r.trigger(c, r.deploy(workflow.Config{}))
-	time.Sleep(500 * time.Millisecond)
+	await(t, c.signals.dispatchFailed, e.ID)
 	require.Equal(t, workflow.ExecutionPending, r.get(e.ID).Status)
 
 	simtest.Serve(t, r.sim, addr)
@@ -467,7 +512,7 @@ func TestStopTwice(t *testing.T) {
 	r := newRig(t, enginesim.Config{})
 	release := make(chan struct{})
 	defer close(release)
-	stall := stallingEngine{Client: r.engine, entered: make(chan struct{}, 1), release: release}
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: release}
 	c := New(r.st, stall, r.locks, testOptions("a"))
 	c.Start()
 	r.trigger(c, r.deploy(workflow.Config{}))
@@ -488,23 +533,25 @@ func TestStopTwice(t *testing.T) {
 	}
 }
 
-// stallingEngine holds every Execute until release is closed.
+// stallingEngine holds every Execute until release is closed, then makes
+// it; entered gets each held execution's id, when it has room.
 type stallingEngine struct {
 	engine.Client
-	entered chan struct{}
+	entered chan string
 	release chan struct{}
 }
 
 func (s stallingEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
 	select {
-	case s.entered <- struct{}{}:
+	case s.entered <- req.ExecutionID:
 	default:
 	}
 	select {
 	case <-s.release:
 	case <-ctx.Done():
+		return engine.Accepted{}, ctx.Err()
 	}
-	return engine.Accepted{}, errors.New("the test released the stalled call")
+	return s.Client.Execute(ctx, req)
 }
 
 // TestRedisStoppedMidway: with Redis gone the overlap policy is decided in
@@ -584,35 +631,26 @@ func TestSkipAfterRedisOutage(t *testing.T) {
 	r := newRig(t, enginesim.Config{MinDuration: 10 * time.Second, MaxDuration: 10 * time.Second})
 	fl := &flakyLocker{DistributedLockManager: r.locks}
 	fl.down.Store(true)
-	c := r.coordinatorWith("a", r.engine, fl)
+	clk := testClock()
+	c := r.coordinatorOn("a", r.engine, fl, clk.Now)
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	fl.down.Store(false)
-	time.Sleep(redisBackoff + 100*time.Millisecond)
+	clk.Advance(redisBackoff)
 	b := r.trigger(c, wf)
 	got := r.waitStatus(b.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
 	require.Equal(t, workflow.ExecutionSkipped, got.Status, "SKIP overlapped")
 	require.Equal(t, "workflow is running execution "+a.ID, got.SkipReason)
 }
 
-// slowAccept delays Execute, as an engine does under load.
-type slowAccept struct {
-	engine.Client
-	d time.Duration
-}
-
-func (s slowAccept) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
-	time.Sleep(s.d)
-	return s.Client.Execute(ctx, req)
-}
-
 // TestSkipWithoutRedisWhateverTheOrder: without Redis, an execution fired
 // earlier but recorded later does not start beside the one already starting.
 func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 5 * time.Second, MaxDuration: 5 * time.Second})
-	c := r.coordinatorWith("a", slowAccept{r.engine, 200 * time.Millisecond}, nil)
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 2), release: make(chan struct{})}
+	c := r.coordinatorWith("a", stall, nil)
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	d, err := r.st.GetActiveDeployment(context.Background(), wf)
 	require.NoError(t, err)
@@ -625,12 +663,14 @@ func TestSkipWithoutRedisWhateverTheOrder(t *testing.T) {
 		return *e
 	}
 	now := time.Now()
-	y := mk(now) // fired later, inserted first
-	time.Sleep(20 * time.Millisecond)
-	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, inserted 20 ms later
-	ys := r.waitStatus(y.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
+	y := mk(now) // fired later, recorded first: its dispatch is under way
+	require.Equal(t, y.ID, <-stall.entered)
+	x := mk(now.Add(-100 * time.Millisecond)) // fired earlier, recorded later
 	xs := r.waitStatus(x.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped)
-	require.False(t, ys.Status == workflow.ExecutionRunning && xs.Status == workflow.ExecutionRunning, "both started under SKIP")
+	require.Equal(t, workflow.ExecutionSkipped, xs.Status, "both started under SKIP")
+	require.Equal(t, "workflow is running execution "+y.ID, xs.SkipReason)
+	close(stall.release)
+	r.waitStatus(y.ID, workflow.ExecutionRunning)
 }
 
 // TestCancelledBufferedIsNeverDispatched: a buffered execution cancelled
@@ -643,12 +683,12 @@ func TestCancelledBufferedIsNeverDispatched(t *testing.T) {
 	first := r.trigger(a, wf)
 	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	buffered := r.trigger(a, wf)
-	time.Sleep(50 * time.Millisecond)
+	await(t, a.signals.waiting, buffered.ID)
 	_, err := b.Cancel(context.Background(), CancelRequest{ExecutionID: buffered.ID})
 	require.NoError(t, err)
 	_, err = b.Cancel(context.Background(), CancelRequest{ExecutionID: first.ID})
 	require.NoError(t, err)
-	time.Sleep(500 * time.Millisecond)
+	await(t, a.signals.ran, buffered.ID)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution was dispatched")
 }
 
@@ -677,8 +717,8 @@ func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 	acc, err := r.engine.Execute(context.Background(), engine.ExecuteRequest{ExecutionID: e.ID, WorkflowID: wf,
 		DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerType: workflow.TriggerManual, TriggeredBy: "x"})
 	require.NoError(t, err)
-	time.Sleep(2100 * time.Millisecond) // the dead owner's successor comes late
-	r.coordinator("b")
+	// The dead owner's successor comes after the execution's timeout.
+	r.coordinatorOn("b", r.engine, r.locks, clock.NewFake(e.FiredTime.Add(2100*time.Millisecond)).Now)
 	got := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 	require.Equal(t, acc.EngineExecutionID, got.EngineExecutionID, "the engine's run, found by its idempotency key")
 	st, err := r.engine.Status(context.Background(), acc.EngineExecutionID)
@@ -754,4 +794,331 @@ func (o *outcomes) get(outcome string) float64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.n[outcome]
+}
+
+// lossyEngine lets every Execute reach the engine but loses the answers of
+// those for which lose is true, as a network or a frozen engine does: the
+// engine runs an execution that the runtime has not heard of. sent gets the
+// id of each execution whose answer was lost, when it has room.
+type lossyEngine struct {
+	engine.Client
+	lose func(engine.ExecuteRequest) bool
+	sent chan string
+}
+
+func (l lossyEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	acc, err := l.Client.Execute(ctx, req)
+	if err != nil || !l.lose(req) {
+		return acc, err
+	}
+	select {
+	case l.sent <- req.ExecutionID:
+	default:
+	}
+	return engine.Accepted{}, errors.E(errors.Unavailable, "the test lost the engine's answer")
+}
+
+// engineState is what engine-sim says of its run engineID.
+func (r *rig) engineState(engineID string) pb.ExecutionStatus {
+	r.t.Helper()
+	resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: engineID})
+	require.NoError(r.t, err)
+	require.True(r.t, resp.GetFound(), "engine run %s", engineID)
+	return resp.GetExecution().GetStatus()
+}
+
+// TestDispatchUnansweredPastItsTimeout: the engine runs an execution whose
+// dispatch answers were lost until well past its timeout. The execution
+// keeps its workflow's turn meanwhile (a SKIP newcomer is skipped), and once
+// the engine answers, its run is cancelled and recorded with the
+// execution's TIMED_OUT, rather than left running behind it.
+func TestDispatchUnansweredPastItsTimeout(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 60})
+	clk := testClock()
+	var answerFrom atomic.Pointer[time.Time]
+	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool {
+		at := answerFrom.Load()
+		return at == nil || clk.Now().Before(*at)
+	}}
+	c := r.coordinatorOn("a", lossy, r.locks, clk.Now)
+	x := r.trigger(c, wf)
+	// Past twice the timeout, which is when a dispatch that may have
+	// reached the engine was once given up.
+	at := x.FiredTime.Add(150 * time.Second)
+	answerFrom.Store(&at)
+	require.Equal(t, x.ID, <-lossy.sent)
+
+	y := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
+	require.Equal(t, "workflow is running execution "+x.ID, y.SkipReason)
+	clk.Advance(150 * time.Second)
+	done := r.waitStatus(x.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "not accepted by the engine within the execution timeout of 1m0s", done.ErrorMessage)
+	require.NotEmpty(t, done.EngineExecutionID, "the engine's run, found by the idempotency key")
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID), "no engine run outlives its execution")
+	require.Zero(t, r.calls(y.ID))
+}
+
+// TestCancelPendingThatReachedTheEngine: a PENDING execution whose dispatch
+// answer was lost is in the engine. Cancelling it stops the engine's run,
+// found by the idempotency key, before the row ends and the workflow is
+// free; while the engine cannot be asked, the cancel changes nothing.
+func TestCancelPendingThatReachedTheEngine(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
+	owner := r.coordinatorWith("owner", lossy, r.locks)
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+	x := r.trigger(owner, wf)
+	require.Equal(t, x.ID, <-lossy.sent)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nowhere := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	cut := New(r.st, simtest.Client(t, nowhere), r.locks, testOptions("cut-off"))
+	t.Cleanup(func() { cut.Stop(context.Background()) })
+	before := r.get(x.ID)
+	_, err = cut.Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
+	require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)
+	require.Equal(t, before, r.get(x.ID), "a cancel that could not reach the engine changes nothing")
+
+	got, err := r.coordinator("other").Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionCancelled, got.Status)
+	require.Equal(t, "cancelled: stop it", got.ErrorMessage)
+	require.NotEmpty(t, got.EngineExecutionID)
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(got.EngineExecutionID))
+	require.Equal(t, 1, r.sim.Executions())
+	// The workflow is free: the next execution runs.
+	r.waitStatus(r.trigger(r.coordinator("next"), wf).ID, workflow.ExecutionRunning)
+}
+
+// frozenStore fails lease renewals and adoptions while frozen is set, as a
+// replica frozen by SIGSTOP, or cut off, makes none: it does not learn that
+// its executions were adopted.
+type frozenStore struct {
+	*postgres.Store
+	frozen atomic.Bool
+}
+
+func (f *frozenStore) RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error) {
+	if f.frozen.Load() {
+		return nil, errors.E(errors.Unavailable, "frozen")
+	}
+	return f.Store.RenewLeases(ctx, owner, ids, lease)
+}
+
+func (f *frozenStore) AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error) {
+	if f.frozen.Load() {
+		return nil, errors.E(errors.Unavailable, "frozen")
+	}
+	return f.Store.AdoptExecutions(ctx, owner, lease, limit)
+}
+
+// stalledPolls holds the status reads made while stall is set until thaw
+// is closed, then fails them, as a call cut by the freeze does; it counts
+// the cancels it is asked to send.
+type stalledPolls struct {
+	engine.Client
+	stall   atomic.Bool
+	stalled chan struct{}
+	thaw    chan struct{}
+	cancels atomic.Int32
+}
+
+func (s *stalledPolls) Status(ctx context.Context, id string) (engine.Status, error) {
+	if !s.stall.Load() {
+		return s.Client.Status(ctx, id)
+	}
+	select {
+	case s.stalled <- struct{}{}:
+	default:
+	}
+	<-s.thaw
+	return engine.Status{}, errors.E(errors.Unavailable, "the call was cut by the freeze")
+}
+
+func (s *stalledPolls) Cancel(ctx context.Context, id, reason string) error {
+	s.cancels.Add(1)
+	return s.Client.Cancel(ctx, id, reason)
+}
+
+// TestResumedReplicaLeavesAdoptedExecutionsAlone: a replica frozen while it
+// followed an execution, which another replica adopted and ended at its
+// timeout meanwhile, resumes past that timeout and sends the engine
+// nothing for it: it checks that the execution is still its own first.
+func TestResumedReplicaLeavesAdoptedExecutionsAlone(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	fs := &frozenStore{Store: r.st}
+	eng := &stalledPolls{Client: r.engine, stalled: make(chan struct{}, 1), thaw: make(chan struct{})}
+	a := r.started(New(fs, eng, r.locks, testOptions("a")))
+	wf := r.deploy(workflow.Config{ExecutionTimeoutSeconds: 1})
+	x := r.trigger(a, wf)
+	r.waitStatus(x.ID, workflow.ExecutionRunning)
+
+	fs.frozen.Store(true)
+	eng.stall.Store(true)
+	<-eng.stalled
+	r.coordinator("b")
+	done := r.waitStatus(x.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "b", done.OwnerInstance)
+	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(done.EngineExecutionID))
+
+	close(eng.thaw)
+	await(t, a.signals.ran, x.ID)
+	require.Zero(t, eng.cancels.Load(), "a replica that lost an execution sent the engine a cancel for it")
+	require.Equal(t, done, r.get(x.ID))
+}
+
+// TestAdoptedExecutionsRunWithTheirVersion: executions of version 1 whose
+// replica died are adopted after the deployment moved to version 2, with
+// another timeout and definition: they run with version 1's, whichever
+// versions the adopter has seen. The RUNNING one times out at version 1's
+// timeout; the PENDING one sends version 1's definition.
+func TestAdoptedExecutionsRunWithTheirVersion(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	dead := r.coordinator("dead")
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 1})
+	v1, err := r.st.GetActiveDeployment(context.Background(), wf)
+	require.NoError(t, err)
+	running := r.trigger(dead, wf)
+	r.waitStatus(running.ID, workflow.ExecutionRunning)
+	dead.halt()
+	dead.wg.Wait()
+	expired := time.Now().Add(-time.Minute)
+	pending := &workflow.Execution{
+		WorkflowID: wf, DeploymentID: v1.ID, DeploymentVersion: v1.Version, TriggerType: workflow.TriggerManual,
+		Status: workflow.ExecutionPending, FiredTime: time.Now().UTC(), OwnerInstance: "dead", LeaseExpiresAt: &expired,
+	}
+	created, err := r.st.CreateExecution(context.Background(), pending)
+	require.NoError(t, err)
+	require.True(t, created)
+
+	v2def := `{"nodes":[{"id":"b","name":"B","type":"ACTION"}]}`
+	_, err = r.st.UpdateDeployment(context.Background(), v1.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Version++
+		d.Definition = json.RawMessage(v2def)
+		d.Config.ExecutionTimeoutSeconds = 600
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
+	})
+	require.NoError(t, err)
+	heir := r.coordinator("heir")
+	// The heir has seen version 2: it ran an execution of it.
+	r.waitStatus(r.trigger(heir, wf).ID, workflow.ExecutionRunning)
+
+	done := r.waitStatus(running.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "heir", done.OwnerInstance)
+	require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage)
+	r.waitStatus(pending.ID, workflow.ExecutionRunning, workflow.ExecutionTimedOut)
+	var sent string
+	for _, run := range r.sim.Runs() {
+		if run.IdempotencyKey == pending.ID {
+			resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: run.ExecutionID})
+			require.NoError(t, err)
+			sent = resp.GetExecution().GetMetadata()[engine.MetaWorkflowDefinition]
+		}
+	}
+	require.JSONEq(t, string(v1.Definition), sent, "the definition of the execution's version")
+}
+
+// TestLostRowCancelsTheOrphan: a replica of an earlier version ended a
+// PENDING execution without asking the engine while its owner's dispatch
+// was under way; the owner, answered with the engine's run afterwards,
+// cancels that run since the row names none.
+func TestLostRowCancelsTheOrphan(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: make(chan struct{})}
+	c := r.coordinatorWith("a", stall, r.locks)
+	x := r.trigger(c, r.deploy(workflow.Config{}))
+	require.Equal(t, x.ID, <-stall.entered)
+	now := time.Now().UTC()
+	_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+		FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+	})
+	require.NoError(t, err)
+	close(stall.release)
+	await(t, c.signals.ran, x.ID)
+	runs := r.sim.Runs()
+	require.Len(t, runs, 1)
+	require.Equal(t, x.ID, runs[0].IdempotencyKey)
+	require.Equal(t, "CANCELED", runs[0].Status)
+}
+
+// decliningEngine refuses every cancel, as an engine does once it holds an
+// execution as ended.
+type decliningEngine struct{ engine.Client }
+
+func (decliningEngine) Cancel(context.Context, string, string) error {
+	return errors.E(errors.FailedPrecondition, fmt.Errorf("%w: not cancellable", engine.ErrRejected))
+}
+
+// TestTimeoutTheEngineDeclines: the engine declines to cancel a timed-out
+// execution it still reports running; the execution is recorded TIMED_OUT,
+// as nothing more can stop it.
+func TestTimeoutTheEngineDeclines(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	clk := testClock()
+	c := r.coordinatorOn("a", decliningEngine{r.engine}, r.locks, clk.Now)
+	e := r.trigger(c, r.deploy(workflow.Config{ExecutionTimeoutSeconds: 60}))
+	r.waitStatus(e.ID, workflow.ExecutionRunning)
+	clk.Advance(time.Minute)
+	done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "execution timeout of 1m0s exceeded", done.ErrorMessage)
+	require.Equal(t, pb.ExecutionStatus_RUNNING, r.engineState(done.EngineExecutionID))
+}
+
+// scriptedExecute answers every Execute with its accepted and err.
+type scriptedExecute struct {
+	engine.Client
+	accepted engine.Accepted
+	err      error
+}
+
+func (s scriptedExecute) Execute(context.Context, engine.ExecuteRequest) (engine.Accepted, error) {
+	return s.accepted, s.err
+}
+
+// TestCancelPendingAsTheEngineAnswers: cancelling a PENDING execution that
+// may be in the engine records what the engine says of it.
+func TestCancelPendingAsTheEngineAnswers(t *testing.T) {
+	t.Parallel()
+	finished := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		engine scriptedExecute
+		kind   errors.Kind
+		want   workflow.ExecutionStatus
+	}{
+		{"the engine refuses it: nothing to stop", scriptedExecute{err: errors.E(errors.Invalid, fmt.Errorf("%w: bad", engine.ErrRejected))},
+			0, workflow.ExecutionCancelled},
+		{"it has ended in the engine", scriptedExecute{accepted: engine.Accepted{EngineExecutionID: "eng-1", Status: engine.Status{
+			State: workflow.ExecutionSucceeded, Found: true, FinishedAt: &finished, Result: []byte(`{"ok":true}`)}}},
+			errors.FailedPrecondition, workflow.ExecutionSucceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, enginesim.Config{HangRate: 1})
+			lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
+			owner := r.coordinatorWith("owner", lossy, r.locks)
+			x := r.trigger(owner, r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll}))
+			require.Equal(t, x.ID, <-lossy.sent)
+			tc.engine.Client = r.engine
+			_, err := r.coordinatorWith("other", tc.engine, r.locks).Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
+			if tc.kind == 0 {
+				require.NoError(t, err)
+			} else {
+				require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+			}
+			got := r.get(x.ID)
+			require.Equal(t, tc.want, got.Status)
+			require.Equal(t, tc.engine.accepted.EngineExecutionID, got.EngineExecutionID)
+		})
+	}
 }

@@ -13,13 +13,82 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
-// Overlaps are decided in two steps. The seed's per-workflow Redis lock,
+// Overlaps are decided by decideOverlap, a pure function of what the run
+// knows of its workflow, fed by a run that gathers that knowledge (decide).
+// Taking the workflow has two steps. The seed's per-workflow Redis lock,
 // whose value names the execution that holds it, comes first: it answers
 // "busy" without a database write, which is what most SKIP decisions are.
 // The workflow's turn in PostgreSQL (store.TakeTurn) then decides: it holds
 // across replicas that disagree on whether Redis is up, and while Redis is
 // down it is the whole decision (ARCHITECTURE "Redis down").
 
+// overlap is what a run knows of its workflow when it decides: all that
+// decideOverlap reads.
+type overlap struct {
+	policy string
+	// holdsTurn is set when the execution holds its workflow's turn
+	// already: it was adopted with it.
+	holdsTurn bool
+	// buffered is, when waitsBehindBuffer, an execution of the workflow
+	// fired before this one that waits for its turn; "" when none does.
+	buffered string
+	// tried is set once the run has tried to take the workflow. holder is
+	// then the execution that holds it, "" when the run took it, and
+	// holderOver tells whether that execution is over: its lock or turn
+	// outlived it.
+	tried      bool
+	holder     string
+	holderOver bool
+}
+
+// waitsBehindBuffer reports whether the execution would queue behind one
+// already buffered: under BUFFER_ONE, unless it holds the turn.
+func (o overlap) waitsBehindBuffer() bool {
+	return o.policy == workflow.OverlapBufferOne && !o.holdsTurn
+}
+
+// step is what decideOverlap tells a run to do next.
+type step int
+
+const (
+	stepTake    step = iota // try to take the workflow: its lock, then its turn
+	stepStart               // run: the workflow is the run's, or ALLOW_ALL needs it not
+	stepSkip                // end SKIPPED, for the decision's reason
+	stepWait                // BUFFER_ONE: wait for the holder to end, then decide again
+	stepFree                // release what the holder outlived, then decide again
+	stepReplace             // CANCEL_OTHER: cancel the holder, then decide again
+)
+
+// decision is decideOverlap's answer: a step, and a SKIPPED execution's reason.
+type decision struct {
+	step   step
+	reason string
+}
+
+// decideOverlap applies the overlap policy to what the run knows: it reads
+// no clock and calls nothing, so that a table states the policies whole.
+func decideOverlap(o overlap) decision {
+	switch {
+	case o.policy == workflow.OverlapAllowAll:
+		return decision{step: stepStart}
+	case o.waitsBehindBuffer() && o.buffered != "":
+		// The one buffered goes first: a newcomer does not overtake it.
+		return decision{step: stepSkip, reason: "execution " + o.buffered + " is already buffered"}
+	case !o.tried:
+		return decision{step: stepTake}
+	case o.holder == "":
+		return decision{step: stepStart}
+	case o.holderOver:
+		return decision{step: stepFree}
+	case o.policy == workflow.OverlapBufferOne:
+		return decision{step: stepWait}
+	case o.policy == workflow.OverlapCancelOther:
+		return decision{step: stepReplace}
+	}
+	return decision{step: stepSkip, reason: "workflow is running execution " + o.holder}
+}
+
+// outcome is what one attempt at the run's turn came to.
 type outcome int
 
 const (
@@ -43,7 +112,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 	delay := r.c.opts.RetryMin
 	for {
 		// A row that holds its turn already (an adopted one) takes it back at once.
-		if !r.e.HoldsTurn && !time.Now().Before(deadline) {
+		if !r.e.HoldsTurn && !r.c.opts.Now().Before(deadline) {
 			r.end(ctx, workflow.ExecutionTimedOut, fmt.Sprintf("did not start within the execution timeout of %v", r.dep.timeout), nil)
 			return false
 		}
@@ -59,6 +128,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 		case outcomeAgain:
 			delay = r.c.opts.RetryMin
 		case outcomeWait:
+			r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 			if !sleep(ctx, r.c.opts.BufferRetry) {
 				return false
 			}
@@ -75,65 +145,82 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 	}
 }
 
-// decide makes one attempt at the run's turn.
+// decide makes one attempt at the run's turn: it learns what decideOverlap
+// asks for, and carries out the steps it answers.
 func (r *run) decide(ctx context.Context) verdict {
-	if r.dep.policy == workflow.OverlapBufferOne && !r.e.HoldsTurn {
-		// The one buffered goes first: a newcomer does not overtake it.
-		buffered, err := r.bufferedBefore(ctx)
-		switch {
-		case err != nil:
+	o := overlap{policy: r.dep.policy, holdsTurn: r.e.HoldsTurn}
+	if o.waitsBehindBuffer() {
+		var err error
+		if o.buffered, err = r.bufferedBefore(ctx); err != nil {
 			return verdict{outcome: outcomeRetry, err: err}
-		case buffered != "":
-			return verdict{outcome: outcomeSkip, reason: "execution " + buffered + " is already buffered"}
 		}
 	}
-	sent := time.Now()
+	for {
+		d := decideOverlap(o)
+		switch d.step {
+		case stepTake:
+			holder, v := r.take(ctx)
+			if v != nil {
+				return *v
+			}
+			o.tried, o.holder = true, holder
+			o.holderOver = holder != "" && r.leaked(ctx, holder)
+		case stepStart:
+			return verdict{outcome: outcomeStart}
+		case stepSkip:
+			return verdict{outcome: outcomeSkip, reason: d.reason}
+		case stepWait:
+			return verdict{outcome: outcomeWait}
+		case stepFree:
+			r.dropLock(r.heldBy(o.holder))
+			level.Warn(r.logger).Log("msg", "the execution holding the workflow is over: its lock is released", "holder", o.holder)
+			return verdict{outcome: outcomeAgain}
+		case stepReplace:
+			if err := r.replace(ctx, o.holder); err != nil {
+				return verdict{outcome: outcomeRetry, err: err}
+			}
+			// The cancelled execution's lock goes with it; its run's own
+			// release then finds the lock gone, which is harmless.
+			r.dropLock(r.heldBy(o.holder))
+			return verdict{outcome: outcomeAgain}
+		}
+	}
+}
+
+// take tries to take the workflow: its Redis lock, then its turn. It
+// returns the execution that holds the workflow, "" when the run took it,
+// or the verdict of an attempt that could not tell.
+func (r *run) take(ctx context.Context) (string, *verdict) {
+	sent := r.c.opts.Now()
 	l, holder, err := r.lockFirst(ctx)
 	if err != nil {
-		return verdict{outcome: outcomeRetry, err: err}
+		return "", &verdict{outcome: outcomeRetry, err: err}
 	}
-	if holder == "" {
-		holder, err = r.c.store.TakeTurn(ctx, r.e.ID, r.c.opts.InstanceID)
-		switch {
-		case err == nil && holder == "":
-			r.e.HoldsTurn = true
-			if l != nil {
-				r.keep(ctx, l, sent)
-			}
-			return verdict{outcome: outcomeStart}
-		case err == nil:
-			// The database knows a holder that the Redis lock did not name:
-			// one started while this replica or another found Redis down.
-			r.dropLock(l)
-		case errors.Is(err, store.ErrStale):
-			r.dropLock(l)
-			return verdict{outcome: outcomeStop}
-		case errors.Is(err, store.ErrConcurrentChange):
-			r.dropLock(l)
-			return verdict{outcome: outcomeAgain}
-		default:
-			r.dropLock(l)
-			return verdict{outcome: outcomeRetry, err: err}
+	if holder != "" {
+		return holder, nil
+	}
+	holder, err = r.c.store.TakeTurn(ctx, r.e.ID, r.c.opts.InstanceID)
+	switch {
+	case err == nil && holder == "":
+		r.e.HoldsTurn = true
+		if l != nil {
+			r.keep(ctx, l, sent)
 		}
+		return "", nil
+	case err == nil:
+		// The database knows a holder that the Redis lock did not name:
+		// one started while this replica or another found Redis down.
+		r.dropLock(l)
+		return holder, nil
 	}
-	if r.leaked(ctx, holder) {
-		r.dropLock(r.heldBy(holder))
-		level.Warn(r.logger).Log("msg", "the execution holding the workflow is over: its lock is released", "holder", holder)
-		return verdict{outcome: outcomeAgain}
+	r.dropLock(l)
+	switch {
+	case errors.Is(err, store.ErrStale):
+		return "", &verdict{outcome: outcomeStop}
+	case errors.Is(err, store.ErrConcurrentChange):
+		return "", &verdict{outcome: outcomeAgain}
 	}
-	switch r.dep.policy {
-	case workflow.OverlapBufferOne:
-		return verdict{outcome: outcomeWait}
-	case workflow.OverlapCancelOther:
-		if err := r.replace(ctx, holder); err != nil {
-			return verdict{outcome: outcomeRetry, err: err}
-		}
-		// The cancelled execution's lock goes with it; its run's own
-		// release then finds the lock gone, which is harmless.
-		r.dropLock(r.heldBy(holder))
-		return verdict{outcome: outcomeAgain}
-	}
-	return verdict{outcome: outcomeSkip, reason: "workflow is running execution " + holder}
+	return "", &verdict{outcome: outcomeRetry, err: err}
 }
 
 // lockFirst tries the workflow's Redis lock. It returns the lock when the run
@@ -217,14 +304,19 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 		return false
 	case e.Status.Terminal():
 		return true
-	case e.Status != workflow.ExecutionRunning || e.LeaseExpiresAt == nil || e.LeaseExpiresAt.After(time.Now()):
+	case e.Status != workflow.ExecutionRunning:
+		return false
+	}
+	// The lease runs on the database's clock: only the database can tell
+	// whether it ran out.
+	if expired, err := r.c.store.LeaseExpired(ctx, holder); err != nil || !expired {
 		return false
 	}
 	st, err := r.c.engine.Status(ctx, e.EngineExecutionID)
 	if err != nil || !st.Found || !st.Terminal() {
 		return false
 	}
-	t := finish(store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionRunning}, Owner: e.OwnerInstance}, st, time.Now().UTC())
+	t := finish(store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionRunning}, Owner: e.OwnerInstance}, st, r.c.opts.Now().UTC())
 	row, err := r.c.store.TransitionExecution(ctx, holder, t)
 	switch {
 	case err == nil:
@@ -293,7 +385,7 @@ func (r *run) rejoin(ctx context.Context) {
 	if !r.usesLock() || !r.c.redisUsable() {
 		return
 	}
-	locks, l, sent := r.c.locks, r.c.locks.HeldBy(r.e.WorkflowID, r.e.ID), time.Now()
+	locks, l, sent := r.c.locks, r.c.locks.HeldBy(r.e.WorkflowID, r.e.ID), r.c.opts.Now()
 	err := locks.ExtendLock(ctx, l, r.lockTTL())
 	if errors.Is(err, lock.ErrNotHolder) {
 		_, err = locks.AcquireLockFor(ctx, r.e.WorkflowID, r.e.ID, r.lockTTL())

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -32,6 +33,9 @@ type run struct {
 	// without the run knowing: a dispatch attempt whose answer was lost, or
 	// an adopted PENDING execution whose previous owner may have sent it.
 	maybeSent bool
+	// late is set when the engine took the execution on after its
+	// dispatch deadline: following it cancels it at once.
+	late bool
 	// adopted is set for a run of an execution another replica owned.
 	adopted bool
 }
@@ -76,10 +80,9 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 			r.end(ctx, workflow.ExecutionFailed, "deployment "+r.e.DeploymentID+" not found", nil)
 			return false
 		}
-		if !time.Now().Before(r.e.FiredTime.Add(r.c.opts.ExecutionTimeout)) {
-			r.end(ctx, workflow.ExecutionFailed, "deployment "+r.e.DeploymentID+" could not be read: "+err.Error(), nil)
-			return false
-		}
+		// Not given up at a timeout: without its deployment the run can
+		// tell neither whether the execution may be in the engine nor when
+		// to stop it there.
 		level.Warn(r.logger).Log("msg", "deployment not read; retrying", "err", err)
 		if !sleep(ctx, delay) {
 			return false
@@ -100,36 +103,35 @@ func (r *run) lockTTL() time.Duration { return r.dep.timeout + r.c.opts.LockGrac
 // dispatch takes the run's turn under the overlap policy and hands the
 // execution to the engine; the row stays PENDING until the engine accepts.
 // It reports whether the execution is now RUNNING and this run's to follow.
+//
+// An execution that cannot start within its timeout (the engine down all
+// along, or a buffered run that waited that long) will not start. One that
+// may have reached the engine is not given up, though: the engine may run it
+// whatever its row says, so the run keeps dispatching it, with the same
+// idempotency key, until the engine answers with its run, and then cancels
+// that run for the timeout (follow). The row stays PENDING and keeps the
+// workflow's turn and lock meanwhile, so that no other execution of the
+// workflow starts beside it.
 func (r *run) dispatch(ctx context.Context) bool {
-	// An execution that cannot start within its timeout (the engine down all
-	// along, or a buffered run that waited that long) will not start. One
-	// that may have reached the engine already gets a second timeout to find
-	// out: a dispatch with the same idempotency key returns it, and following
-	// it then cancels it at its own timeout, whereas recording TIMED_OUT
-	// blindly could leave it running in the engine.
 	deadline := r.e.FiredTime.Add(r.dep.timeout)
 	if r.usesLock() && !r.claim(ctx, deadline) {
 		return false
 	}
-	req := engine.ExecuteRequest{
-		ExecutionID: r.e.ID, WorkflowID: r.e.WorkflowID, DeploymentID: r.e.DeploymentID,
-		DeploymentVersion: r.e.DeploymentVersion, TriggerID: r.e.TriggerID, TriggerType: r.e.TriggerType,
-		ScheduledTime: r.e.ScheduledTime, TriggeredBy: r.e.TriggeredBy, WebhookPath: r.dep.webhookPaths[r.e.TriggerID],
-		TraceID: r.e.TraceID, TraceParent: tracing.Parent(r.e.TraceID), Input: r.e.Input, DefinitionJSON: r.dep.definition,
-	}
+	req := executeRequest(r.e, r.dep)
 	delay := r.c.opts.RetryMin
 	for attempt := 0; ; attempt++ {
-		if r.maybeSent {
-			deadline = r.e.FiredTime.Add(2 * r.dep.timeout)
-		}
-		if !time.Now().Before(deadline) {
+		if !r.maybeSent && !r.c.opts.Now().Before(deadline) {
 			r.end(ctx, workflow.ExecutionTimedOut, fmt.Sprintf("not accepted by the engine within the execution timeout of %v", r.dep.timeout), nil)
 			return false
 		}
 		// A run that waited is no longer sure the execution is still its
 		// own to dispatch: it may have been cancelled or adopted meanwhile.
-		if attempt > 0 && !r.stillOwned(ctx) {
-			return false
+		// A store that cannot tell does not stop it: the dispatch is
+		// idempotent, and the lease renewal will tell.
+		if attempt > 0 {
+			if err := r.owns(ctx, workflow.ExecutionPending); errors.Is(err, errNotOwned) || ctx.Err() != nil {
+				return false
+			}
 		}
 		done, started := r.execute(ctx, req)
 		if done {
@@ -142,25 +144,49 @@ func (r *run) dispatch(ctx context.Context) bool {
 	}
 }
 
-// stillOwned reports whether the execution is still PENDING and this
-// replica's; a run that finds it is not gives its workflow lock up and steps
-// aside. It asks with a compare-and-set that changes nothing, because that
-// waits for a writer holding the row (a cancel or an adoption under way) and
-// then sees its outcome, where a lease renewal skips such a row and would
-// answer "still mine".
-func (r *run) stillOwned(ctx context.Context) bool {
-	_, err := r.c.store.TransitionExecution(ctx, r.e.ID, store.Transition{
-		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionPending, Owner: r.c.opts.InstanceID,
-	})
-	switch {
-	case errors.Is(err, store.ErrStale):
-		r.unlock()
-		return false
-	case err != nil:
-		// Cannot tell: carry on, as the lease renewal would.
-		return ctx.Err() == nil
+// executeRequest is what the engine is sent for e, of deployment version
+// dep: the same whoever sends it, so that the engine sees one execution.
+func executeRequest(e workflow.Execution, dep *deploymentInfo) engine.ExecuteRequest {
+	req := engine.ExecuteRequest{
+		ExecutionID: e.ID, WorkflowID: e.WorkflowID, DeploymentID: e.DeploymentID,
+		DeploymentVersion: e.DeploymentVersion, TriggerID: e.TriggerID, TriggerType: e.TriggerType,
+		ScheduledTime: e.ScheduledTime, TriggeredBy: e.TriggeredBy,
+		TraceID: e.TraceID, TraceParent: tracing.Parent(e.TraceID), Input: e.Input, DefinitionJSON: dep.definition,
 	}
-	return true
+	if e.TriggerType == workflow.TriggerWebhook {
+		// The path the webhook came in by, recorded when it did.
+		req.WebhookPath = strings.TrimPrefix(e.TriggeredBy, webhookActor)
+	}
+	return req
+}
+
+// webhookActor prefixes the triggered_by of webhook executions, which the
+// webhook service records as "webhook:<path>" (API.md §3).
+const webhookActor = "webhook:"
+
+// errNotOwned says that the execution is no longer the run's: another
+// replica adopted it, or it ended.
+var errNotOwned = errors.New("execution is no longer this run's")
+
+// owns checks, before the run calls the engine for the execution, that the
+// execution is still in status st and this replica's. It asks with a
+// compare-and-set that changes nothing, because that waits for a writer
+// holding the row (a cancel or an adoption under way) and then sees its
+// outcome, where a lease renewal skips such a row and would answer "still
+// mine". On errNotOwned the run has stepped aside: it gave the workflow
+// lock up if the execution ended, and left it to the adopter otherwise. Any
+// other error means the store could not tell.
+func (r *run) owns(ctx context.Context, st workflow.ExecutionStatus) error {
+	_, err := r.c.store.TransitionExecution(ctx, r.e.ID, store.Transition{
+		From: []workflow.ExecutionStatus{st}, To: st, Owner: r.c.opts.InstanceID,
+	})
+	if !errors.Is(err, store.ErrStale) {
+		return err
+	}
+	if row, err := r.c.store.GetExecution(ctx, r.e.ID); err == nil && row.Status.Terminal() {
+		r.unlock()
+	}
+	return errNotOwned
 }
 
 // execute makes one dispatch attempt and records its outcome. It runs on a
@@ -184,14 +210,16 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	// execution on without the answer getting back.
 	r.maybeSent = r.maybeSent || !errors.Is(err, engine.ErrCircuitOpen)
 	level.Warn(r.logger).Log("msg", "dispatch failed; execution stays PENDING", "err", err)
+	r.c.signals.signal(r.c.signals.dispatchFailed, r.e.ID)
 	return false, false
 }
 
 // accepted records that the engine took the execution on: RUNNING, or its
 // end at once when the engine already reports one.
 func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	r.c.opts.Metrics.DispatchLatency.Observe(now.Sub(r.e.FiredTime).Seconds())
+	r.late = !now.Before(r.e.FiredTime.Add(r.dep.timeout))
 	started := acc.Status.StartedAt
 	if started == nil {
 		started = &now
@@ -233,9 +261,11 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 }
 
 // lostRow handles a row that changed under the run after the engine accepted
-// the execution. If the row ended without the engine's run (cancelled, or
-// ended by another replica while this one was stalled), that run is
-// cancelled too; if another replica adopted the row, it carries on.
+// the execution. If the row ended without naming the engine's run (as a
+// replica of an earlier version ended it, cancelling a PENDING execution
+// without asking the engine), that run is cancelled too, by this replica
+// if the row still names it the owner; if another replica adopted the row,
+// that one carries on.
 func (r *run) lostRow(ctx context.Context, engineID string) {
 	row, err := r.c.store.GetExecution(ctx, r.e.ID)
 	if err != nil {
@@ -245,7 +275,7 @@ func (r *run) lostRow(ctx context.Context, engineID string) {
 	if !row.Status.Terminal() {
 		return
 	}
-	if row.EngineExecutionID != engineID {
+	if row.EngineExecutionID != engineID && row.OwnerInstance == r.c.opts.InstanceID {
 		r.e = *row
 		r.cancelOrphan(ctx, engineID)
 	}
@@ -280,12 +310,15 @@ func (r *run) follow(ctx context.Context) {
 		started = *r.e.StartedTime
 	}
 	deadline := started.Add(r.dep.timeout)
+	if r.late {
+		deadline = r.c.opts.Now()
+	}
 	delay := r.c.opts.PollMin
 	for {
-		if !sleep(ctx, min(delay, time.Until(deadline))) {
+		if !sleep(ctx, min(delay, deadline.Sub(r.c.opts.Now()))) {
 			return
 		}
-		if !time.Now().Before(deadline) {
+		if !r.c.opts.Now().Before(deadline) {
 			r.timeOut(ctx)
 			return
 		}
@@ -319,25 +352,56 @@ func (r *run) status(ctx context.Context) (engine.Status, error) {
 }
 
 // timeOut cancels the execution in the engine and records TIMED_OUT, unless
-// the engine, declining, reports that it ended in time after all.
+// the engine, declining, reports that it ended in time after all. It asks
+// the engine again while the engine cannot be reached, keeping the row
+// RUNNING (and the workflow's turn and lock) until the engine has answered,
+// and only while the execution is still this replica's.
 func (r *run) timeOut(ctx context.Context) {
 	reason := fmt.Sprintf("execution timeout of %v exceeded", r.dep.timeout)
-	err := r.c.engine.Cancel(ctx, r.e.EngineExecutionID, reason)
-	if errors.Is(err, engine.ErrRejected) {
-		if st, serr := r.c.engine.Status(ctx, r.e.EngineExecutionID); serr == nil && st.Terminal() {
-			r.end(ctx, st.State, "", &st)
+	if r.late {
+		reason = fmt.Sprintf("not accepted by the engine within the execution timeout of %v", r.dep.timeout)
+	}
+	delay := r.c.opts.RetryMin
+	for {
+		err := r.owns(ctx, workflow.ExecutionRunning)
+		if err == nil {
+			err = r.c.engine.Cancel(ctx, r.e.EngineExecutionID, reason)
+			switch {
+			case err == nil:
+				r.end(ctx, workflow.ExecutionTimedOut, reason, nil)
+				return
+			case errors.Is(err, engine.ErrRejected):
+				r.declined(ctx, reason, err)
+				return
+			}
+		}
+		if errors.Is(err, errNotOwned) || ctx.Err() != nil {
 			return
 		}
+		level.Warn(r.logger).Log("msg", "timed-out execution not cancelled in the engine yet; retrying", "err", err)
+		if !sleep(ctx, delay) {
+			return
+		}
+		delay = backoff(delay, r.c.opts.RetryMax)
 	}
-	if err != nil {
-		level.Warn(r.logger).Log("msg", "timed-out execution not cancelled in the engine", "err", err)
+}
+
+// declined records the end of a timed-out execution whose cancellation the
+// engine declined: the end the engine reports, or TIMED_OUT if it reports
+// none, since the engine will not stop it either way.
+func (r *run) declined(ctx context.Context, reason string, cause error) {
+	st, err := r.c.engine.Status(ctx, r.e.EngineExecutionID)
+	if err == nil && st.Terminal() {
+		r.end(ctx, st.State, "", &st)
+		return
 	}
+	level.Error(r.logger).Log("msg", "the engine declined to cancel a timed-out execution", "err", cause)
 	r.end(ctx, workflow.ExecutionTimedOut, reason, nil)
 }
 
 // skip records SKIPPED: the overlap policy kept the execution from running.
 func (r *run) skip(ctx context.Context, reason string) {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	r.write(ctx, store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionSkipped,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, SkipReason: reason,
@@ -347,7 +411,7 @@ func (r *run) skip(ctx context.Context, reason string) {
 // end records the execution's terminal status: from st when the engine
 // reported it, else with message as its error.
 func (r *run) end(ctx context.Context, to workflow.ExecutionStatus, message string, st *engine.Status) {
-	now := time.Now().UTC()
+	now := r.c.opts.Now().UTC()
 	t := store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}, To: to,
 		Owner: r.c.opts.InstanceID, FinishedTime: &now, ErrorMessage: message,

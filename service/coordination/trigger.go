@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	"github.com/go-kit/log/level"
@@ -125,7 +124,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
 	e := &workflow.Execution{
-		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC(),
+		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: s.opts.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
 		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
 	}
@@ -207,8 +206,10 @@ func depth(p []byte) int {
 // already ended.
 var errAlreadyOver = errors.New("execution is already over")
 
-// Cancel stops an execution: a PENDING one is not dispatched, a RUNNING one is
-// cancelled in the engine first; either ends CANCELLED.
+// Cancel stops an execution: a PENDING one that waits for its turn is not
+// dispatched; any other is stopped in the engine first, a PENDING one found
+// there by its idempotency key; either ends CANCELLED. While the engine
+// cannot answer, nothing changes and the error is Unavailable.
 func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.Execution, error) {
 	const op errors.Op = "coordination.Cancel"
 	var v errors.Violations
@@ -242,11 +243,15 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.E
 const maxCancelRounds = 5
 
 // cancel ends execution id as CANCELLED, from whichever replica: the engine
-// first when it runs there, then the row, by compare-and-set, then the
-// workflow lock, so that the workflow is free at once. The owner's run finds
-// the row changed and steps aside.
+// first, then the row, by compare-and-set, then the workflow lock, so that
+// the workflow is free at once and the engine runs nothing of it meanwhile.
+// The owner's run finds the row changed and steps aside.
 func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.Execution, error) {
-	asked := false
+	var (
+		asked bool           // the engine has been asked, and stops or never ran the execution
+		eng   string         // the engine's run of the execution, once known
+		ended *engine.Status // the engine's own end, when it declined because the execution had ended
+	)
 	for range maxCancelRounds {
 		e, err := s.store.GetExecution(ctx, id)
 		if err != nil {
@@ -259,26 +264,30 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 			}
 			return e, fmt.Errorf("execution %s is %s: %w", id, e.Status, errAlreadyOver)
 		}
-		now := time.Now().UTC()
+		now := s.opts.Now().UTC()
 		t := store.Transition{
 			From: []workflow.ExecutionStatus{e.Status}, To: workflow.ExecutionCancelled,
 			FinishedTime: &now, ErrorMessage: "cancelled: " + reason,
 		}
-		if e.Status == workflow.ExecutionRunning && !asked {
-			if err := s.engine.Cancel(ctx, e.EngineExecutionID, reason); err != nil {
-				if !errors.Is(err, engine.ErrRejected) {
+		if !asked {
+			waiting, err := s.waitsForTurn(ctx, e)
+			switch {
+			case err != nil:
+				return nil, err
+			case waiting:
+				// Ended only if it still waits, in the same compare-and-set.
+				t.WithoutTurn = true
+			default:
+				if eng, ended, err = s.stopInEngine(ctx, e, reason); err != nil {
 					return nil, err
 				}
-				// The engine could not cancel: it has usually just finished.
-				// Record its end, as the owner's run will, and say so.
-				st, serr := s.engine.Status(ctx, e.EngineExecutionID)
-				if serr != nil || !st.Terminal() {
-					return nil, errors.E(errors.FailedPrecondition, err)
-				}
-				t = finish(t, st, now)
+				asked = true
 			}
-			asked = true
 		}
+		if ended != nil {
+			t = finish(t, *ended, now)
+		}
+		t.EngineExecutionID = eng
 		row, err := s.store.TransitionExecution(ctx, id, t)
 		switch {
 		case errors.Is(err, store.ErrStale):
@@ -293,4 +302,60 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 		return row, nil
 	}
 	return nil, errors.Errorf("", errors.Aborted, "execution %s kept changing while it was cancelled; try again", id)
+}
+
+// waitsForTurn reports whether e is a PENDING execution that waits for its
+// workflow's turn, and so has not been sent to the engine: its policy takes
+// turns (ALLOW_ALL dispatches at once) and it holds none.
+func (s *Coordinator) waitsForTurn(ctx context.Context, e *workflow.Execution) (bool, error) {
+	if e.Status != workflow.ExecutionPending || e.HoldsTurn {
+		return false, nil
+	}
+	dep, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
+	if err != nil {
+		return false, err
+	}
+	return dep.policy != workflow.OverlapAllowAll, nil
+}
+
+// stopInEngine cancels execution e in the engine and returns the engine's
+// run of it. A PENDING execution may be there although its owner has not
+// heard back: the engine's run of it is found by dispatching it again with
+// its idempotency key, which starts it if it never arrived (to be cancelled
+// at once), since no other call of the contract can tell. ended is the
+// engine's account when the execution had ended before it could be
+// cancelled.
+func (s *Coordinator) stopInEngine(ctx context.Context, e *workflow.Execution, reason string) (eng string, ended *engine.Status, err error) {
+	eng = e.EngineExecutionID
+	if e.Status == workflow.ExecutionPending {
+		dep, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
+		if err != nil {
+			return "", nil, err
+		}
+		acc, err := s.engine.Execute(ctx, executeRequest(*e, dep))
+		switch {
+		case errors.Is(err, engine.ErrRejected):
+			// The engine refuses to run it: there is nothing to stop.
+			return "", nil, nil
+		case err != nil:
+			return "", nil, errors.E(errors.Unavailable, fmt.Errorf("execution %s may be in the engine, which could not be asked; nothing was changed: %w", e.ID, err))
+		case acc.Status.Terminal():
+			return acc.EngineExecutionID, &acc.Status, nil
+		}
+		eng = acc.EngineExecutionID
+	}
+	err = s.engine.Cancel(ctx, eng, reason)
+	if err == nil {
+		return eng, nil, nil
+	}
+	if !errors.Is(err, engine.ErrRejected) {
+		return "", nil, err
+	}
+	// The engine could not cancel: it has usually just finished. Record its
+	// end, as the owner's run will, and say so.
+	st, serr := s.engine.Status(ctx, eng)
+	if serr != nil || !st.Terminal() {
+		return "", nil, errors.E(errors.FailedPrecondition, err)
+	}
+	return eng, &st, nil
 }

@@ -25,6 +25,7 @@ type Service interface {
 	Delete(ctx context.Context, req DeleteRequest) (Deployment, error)
 	Status(ctx context.Context, req StatusRequest) (StatusResponse, error)
 	List(ctx context.Context, req ListRequest) (ListResponse, error)
+	Preview(ctx context.Context, req PreviewRequest) (PreviewResponse, error)
 }
 
 // DeployRequest asks for a new deployment of a workflow.
@@ -37,6 +38,9 @@ type DeployRequest struct {
 	Config     workflow.Config
 	DeployedBy string
 	Draft      bool
+	// ValidateOnly asks for the answer the call would give, with the
+	// upcoming fires, writing nothing.
+	ValidateOnly bool
 }
 
 // Fields of a deployment that UpdateRequest.Mask may name.
@@ -58,6 +62,9 @@ type UpdateRequest struct {
 	Config          *workflow.Config
 	Mask            []string
 	ExpectedVersion int64
+	// ValidateOnly asks for the answer the call would give, with the
+	// upcoming fires, writing nothing.
+	ValidateOnly bool
 }
 
 // DeleteRequest archives a deployment.
@@ -98,6 +105,12 @@ type ListResponse struct {
 type Deployment struct {
 	*workflow.Deployment
 	TriggerStatuses []TriggerStatus
+	// ScheduleEnded is set when the deployment has cron triggers and all
+	// of them have Ended.
+	ScheduleEnded bool
+	// Upcoming holds the next fires of each cron trigger in the answer to
+	// a ValidateOnly call.
+	Upcoming []TriggerPreview
 }
 
 // TriggerStatus is a trigger with what the scheduler derives from it.
@@ -108,6 +121,8 @@ type TriggerStatus struct {
 	// NextFireTime is the next slot plus jitter while the deployment is DEPLOYED.
 	NextFireTime      *time.Time
 	RequiresSignature bool
+	// Ended is set for a CRON trigger that has no fire left.
+	Ended bool
 }
 
 // undoTimeout bounds the compensating update after a failed notification.
@@ -195,6 +210,9 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 		now := s.opts.Now().UTC()
 		d.DeployedAt = &now
 	}
+	if req.ValidateOnly {
+		return s.dryRun(ctx, op, d)
+	}
 	ev := workflow.Event{Action: workflow.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
 	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
 		return Deployment{}, storeError(op, err, "")
@@ -240,7 +258,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 
 	now := s.opts.Now().UTC()
 	var prev workflow.Deployment
-	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
+	mutate := func(d *workflow.Deployment) (workflow.Event, error) {
 		if d.Status == workflow.StatusArchived {
 			return workflow.Event{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is ARCHIVED and cannot change", d.ID)
 		}
@@ -285,7 +303,18 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 		d.Version++
 		ev.ToStatus, ev.Version = d.Status, d.Version
 		return ev, nil
-	})
+	}
+	if req.ValidateOnly {
+		d, err := s.store.GetDeployment(ctx, req.DeploymentID)
+		if err == nil {
+			_, err = mutate(d)
+		}
+		if err != nil {
+			return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+		}
+		return s.dryRun(ctx, op, d)
+	}
+	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, mutate)
 	if err != nil {
 		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
 	}
@@ -566,43 +595,60 @@ func sameTrigger(a, b workflow.Trigger) bool {
 func (s *service) view(d *workflow.Deployment) Deployment {
 	out := Deployment{Deployment: d, TriggerStatuses: make([]TriggerStatus, len(d.Triggers))}
 	now := s.opts.Now()
+	crons, ended := 0, 0
 	for i, t := range d.Triggers {
 		ts := TriggerStatus{Trigger: t}
 		switch {
 		case t.Cron != nil:
-			ts.JitterSeconds, ts.NextFireTime = s.cronState(d.WorkflowID, t.Cron, now)
+			ts.JitterSeconds, ts.NextFireTime, ts.Ended = s.cronState(d.WorkflowID, t.Cron, now)
 			if d.Status != workflow.StatusDeployed {
 				ts.NextFireTime = nil
+			}
+			crons++
+			if ts.Ended {
+				ended++
 			}
 		case t.Webhook != nil:
 			ts.RequiresSignature = len(t.Webhook.Secrets) > 0
 		}
 		out.TriggerStatuses[i] = ts
 	}
+	out.ScheduleEnded = crons > 0 && ended == crons
 	return out
 }
 
 // cronState returns the workflow's jitter for spec's next fire and that
-// fire's time: the scheduler's own trigger answers, so the two agree.
-func (s *service) cronState(workflowID string, spec *workflow.CronSpec, now time.Time) (int32, *time.Time) {
+// fire's time, or that none is left: the scheduler's own trigger answers, so
+// the two agree.
+func (s *service) cronState(workflowID string, spec *workflow.CronSpec, now time.Time) (jitter int32, next *time.Time, ended bool) {
+	trigger, err := s.cronTrigger(workflowID, spec)
+	if err != nil {
+		return 0, nil, false
+	}
+	slot, fire, err := trigger.NextFire(now)
+	if err != nil {
+		return 0, nil, errors.Is(err, cron.ErrEnded)
+	}
+	fire = fire.UTC()
+	return int32(fire.Sub(slot) / time.Second), &fire, false
+}
+
+// cronTrigger is the trigger the scheduler fires for spec of workflowID.
+func (s *service) cronTrigger(workflowID string, spec *workflow.CronSpec) (*cron.Trigger, error) {
 	sched, err := cron.Parse(spec.Expression)
 	if err != nil {
-		return 0, nil
+		return nil, err
 	}
 	loc, err := time.LoadLocation(spec.Timezone)
 	if err != nil {
-		return 0, nil
+		return nil, err
 	}
 	window := s.opts.JitterWindow
 	if spec.JitterWindowSeconds != nil {
 		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
 	}
-	slot, fire, err := cron.NewTrigger(sched, loc, workflowID, window).NextFire(now)
-	if err != nil {
-		return 0, nil
-	}
-	fire = fire.UTC()
-	return int32(fire.Sub(slot) / time.Second), &fire
+	rules := cron.NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
+	return cron.NewTrigger(sched, loc, workflowID, window, rules), nil
 }
 
 // storeError gives a store error the kind the caller must see; what names

@@ -207,8 +207,44 @@ func seed(t *testing.T, svc Service) seeded {
 	return s
 }
 
-// TestServiceErrors runs every bad request against one seeded database and
-// checks its kind, its violations, and that it wrote nothing at all.
+// errorCase is a bad request and the error it must get.
+type errorCase struct {
+	name string
+	call func(ctx context.Context) error
+	kind errors.Kind
+	// fields are the violations' paths, for Invalid.
+	fields []string
+	// msg lists what the error's text must contain.
+	msg []string
+}
+
+// runErrorCases runs each case and checks its kind, its violations, and
+// that it wrote nothing at all.
+func runErrorCases(t *testing.T, st store.Store, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Not parallel: each case compares the whole database before and
+			// after its call, which a concurrent case's write would confuse.
+			before := snapshot(t, st)
+			err := tc.call(context.Background())
+			requireKind(t, err, tc.kind)
+			if diff := cmp.Diff(tc.fields, errorFields(err)); diff != "" {
+				t.Errorf("violation fields (-want +got):\n%s\nerror: %v", diff, err)
+			}
+			for _, m := range tc.msg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not contain %q", err, m)
+				}
+			}
+			if diff := cmp.Diff(before, snapshot(t, st)); diff != "" {
+				t.Errorf("the failed call wrote to the store (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServiceErrors runs every bad request against one seeded database.
 func TestServiceErrors(t *testing.T) {
 	t.Parallel()
 	svc, st := newTestService(t)
@@ -218,15 +254,7 @@ func TestServiceErrors(t *testing.T) {
 	badCronNodeDef := workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "* * *", "timezone": "Nowhere/Town"}`))
 	hookNodeDef := workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "ORDERS/created"}`))
 
-	for _, tc := range []struct {
-		name string
-		call func(ctx context.Context) error
-		kind errors.Kind
-		// fields are the violations' paths, for Invalid.
-		fields []string
-		// msg lists what the error's text must contain.
-		msg []string
-	}{
+	runErrorCases(t, st, []errorCase{
 		// Deploy.
 		{
 			name: "deploy/bad workflow id",
@@ -628,26 +656,7 @@ func TestServiceErrors(t *testing.T) {
 			},
 			kind: errors.Invalid, fields: []string{"trigger_type"},
 		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// Not parallel: each case compares the whole database before and
-			// after its call, which a concurrent case's write would confuse.
-			before := snapshot(t, st)
-			err := tc.call(context.Background())
-			requireKind(t, err, tc.kind)
-			if diff := cmp.Diff(tc.fields, errorFields(err)); diff != "" {
-				t.Errorf("violation fields (-want +got):\n%s\nerror: %v", diff, err)
-			}
-			for _, m := range tc.msg {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not contain %q", err, m)
-				}
-			}
-			if diff := cmp.Diff(before, snapshot(t, st)); diff != "" {
-				t.Errorf("the failed call wrote to the store (-before +after):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestDeploy(t *testing.T) {

@@ -35,6 +35,8 @@ var (
 
 	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther}
 
+	catchupPolicies = []string{workflow.CatchupLatest, workflow.CatchupAll, workflow.CatchupNone}
+
 	// secretText is a webhook secret's rule; its violations never quote it.
 	secretText = workflow.TextRule{MaxBytes: maxSecretBytes}
 )
@@ -85,6 +87,8 @@ type triggerFields struct {
 	// trigger is reported.
 	trigger, typ, cron, webhook  string
 	expression, timezone, jitter string
+	catchup, repeated, skipped   string
+	startTime, endTime, maxRuns  string
 	path, methods, secrets       string
 	responseMode, syncTimeout    string
 }
@@ -98,6 +102,12 @@ func requestTriggerFields(field string) triggerFields {
 		expression:   subField(field, "cron.expression"),
 		timezone:     subField(field, "cron.timezone"),
 		jitter:       subField(field, "cron.jitter_window_seconds"),
+		catchup:      subField(field, "cron.catchup_policy"),
+		repeated:     subField(field, "cron.repeated_time_policy"),
+		skipped:      subField(field, "cron.skipped_time_policy"),
+		startTime:    subField(field, "cron.start_time"),
+		endTime:      subField(field, "cron.end_time"),
+		maxRuns:      subField(field, "cron.max_runs"),
 		path:         subField(field, "webhook.path"),
 		methods:      subField(field, "webhook.methods"),
 		secrets:      subField(field, "webhook.secrets"),
@@ -179,6 +189,7 @@ func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) wor
 			}
 			c.JitterWindowSeconds = &w
 		}
+		checkCronPolicies(add, f, &c)
 		out.Cron = &c
 	}
 	if t.Webhook != nil {
@@ -227,6 +238,52 @@ func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) wor
 		out.Webhook = &w
 	}
 	return out
+}
+
+// checkCronPolicies checks c's policies and bounds, and normalises them: a
+// policy named as the default is stored empty, as one left out is, so that
+// specs compare equal whichever way they were written; bounds are stored in UTC.
+func checkCronPolicies(add func(field, format string, args ...any), f triggerFields, c *workflow.CronSpec) {
+	if c.CatchupPolicy != "" && !slices.Contains(catchupPolicies, c.CatchupPolicy) {
+		add(f.catchup, "must be one of %s; got %q", strings.Join(catchupPolicies, ", "), c.CatchupPolicy)
+	}
+	if !cron.RepeatedTime(c.RepeatedTimePolicy).Valid() {
+		add(f.repeated, "must be one of %s, %s, %s; got %q", cron.RepeatedFirst, cron.RepeatedLast, cron.RepeatedBoth, c.RepeatedTimePolicy)
+	}
+	if !cron.SkippedTime(c.SkippedTimePolicy).Valid() {
+		add(f.skipped, "must be one of %s, %s; got %q", cron.SkippedShift, cron.SkippedSkip, c.SkippedTimePolicy)
+	}
+	c.CatchupPolicy = unlessDefault(c.CatchupPolicy, workflow.CatchupLatest)
+	c.RepeatedTimePolicy = unlessDefault(c.RepeatedTimePolicy, string(cron.RepeatedFirst))
+	c.SkippedTimePolicy = unlessDefault(c.SkippedTimePolicy, string(cron.SkippedShift))
+	c.StartTime = checkBound(add, f.startTime, c.StartTime)
+	c.EndTime = checkBound(add, f.endTime, c.EndTime)
+	if c.StartTime != nil && c.EndTime != nil && !c.EndTime.After(*c.StartTime) {
+		add(f.endTime, "must be after start_time %s; got %s", c.StartTime.Format(time.RFC3339Nano), c.EndTime.Format(time.RFC3339Nano))
+	}
+	if c.MaxRuns < 0 {
+		add(f.maxRuns, "must be 0 (no limit) or more; got %d", c.MaxRuns)
+	}
+}
+
+func unlessDefault(v, def string) string {
+	if v == def {
+		return ""
+	}
+	return v
+}
+
+// checkBound checks a bound and returns a copy of it in UTC.
+func checkBound(add func(field, format string, args ...any), field string, t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	// The store keeps specs as JSON, whose times have four-digit years.
+	if u.Year() < 1 || u.Year() > 9999 {
+		add(field, "must lie in the years 0001-9999; got year %d", u.Year())
+	}
+	return &u
 }
 
 func validZone(name string) bool {

@@ -173,7 +173,7 @@ func TestLoadPlanMatchesTriggers(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		tr := cron.NewTrigger(sched, loc, ct.WorkflowID, jitterWindow(ct, s.opts.JitterWindow))
+		tr := cron.NewTrigger(sched, loc, ct.WorkflowID, jitterWindow(ct, s.opts.JitterWindow), cron.Rules{})
 		for after := start.Add(-time.Nanosecond); ; {
 			_, fire, err := tr.NextFire(after)
 			if err != nil || !fire.Before(end) {

@@ -75,7 +75,7 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 	require.NoError(t, err)
 	expected, missing := 0, 0
 	for _, ct := range cts {
-		trig := cron.NewTrigger(sched, time.UTC, ct.WorkflowID, time.Duration(window)*time.Second)
+		trig := cron.NewTrigger(sched, time.UTC, ct.WorkflowID, time.Duration(window)*time.Second, cron.Rules{})
 		// Fires due well inside the run: the first and last second belong to start-up and stop.
 		for after := start.Add(time.Second); ; {
 			slot, at, err := trig.NextFire(after)

@@ -72,6 +72,9 @@ type Options struct {
 	// queue replaces the O(log n) job queue, so that the benchmark can
 	// compare go-quartz's own.
 	queue quartz.JobQueue
+	// quartz replaces go-quartz's scheduler, whose clock is the real one,
+	// so that tests can fire slots on a simulated clock.
+	quartz quartz.Scheduler
 	// retryInterval replaces fireRetryInterval, so that tests need not wait.
 	retryInterval time.Duration
 }
@@ -93,12 +96,10 @@ const (
 )
 
 type held struct {
-	ct       workflow.CronTrigger
-	schedule *cron.Schedule
-	loc      *time.Location
-	trigger  *cron.Trigger
-	window   time.Duration
-	catchup  time.Duration
+	ct      workflow.CronTrigger
+	trigger *cron.Trigger
+	window  time.Duration
+	catchup time.Duration
 }
 
 // Scheduler holds the cron triggers of DEPLOYED deployments and fires them.
@@ -159,18 +160,22 @@ func New(st Store, handle FireHandler, opts Options) *Scheduler {
 // the catch-up windows, and starts firing, resyncing and listening to the
 // other replicas until Stop (startstop.Service): ctx bounds the load only.
 func (s *Scheduler) Start(ctx context.Context) error {
-	queue := s.opts.queue
-	if queue == nil {
-		queue = newJobQueue()
-	}
-	q, err := quartz.NewStdScheduler(
-		quartz.WithQueue(queue, &sync.Mutex{}),
-		quartz.WithJobMetadata(),
-		quartz.WithOutdatedThreshold(outdatedThreshold),
-		quartz.WithLogger(quartzLogger{s.opts.Logger}),
-	)
-	if err != nil {
-		return fmt.Errorf("scheduling: %w", err)
+	q := s.opts.quartz
+	if q == nil {
+		queue := s.opts.queue
+		if queue == nil {
+			queue = newJobQueue()
+		}
+		var err error
+		q, err = quartz.NewStdScheduler(
+			quartz.WithQueue(queue, &sync.Mutex{}),
+			quartz.WithJobMetadata(),
+			quartz.WithOutdatedThreshold(outdatedThreshold),
+			quartz.WithLogger(quartzLogger{s.opts.Logger}),
+		)
+		if err != nil {
+			return fmt.Errorf("scheduling: %w", err)
+		}
 	}
 	// The work runs until Stop, not until the start's context ends.
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -362,7 +367,8 @@ func (s *Scheduler) hold(ct workflow.CronTrigger) error {
 	if c := ct.Config.CatchupWindowSeconds; c > 0 {
 		catchup = time.Duration(c) * time.Second
 	}
-	h := &held{ct: ct, schedule: sched, loc: loc, trigger: cron.NewTrigger(sched, loc, ct.WorkflowID, window), window: window, catchup: catchup}
+	rules := cron.NewRules(ct.Spec.RepeatedTimePolicy, ct.Spec.SkippedTimePolicy, ct.Spec.StartTime, ct.Spec.EndTime)
+	h := &held{ct: ct, trigger: cron.NewTrigger(sched, loc, ct.WorkflowID, window, rules), window: window, catchup: catchup}
 	// A replaced job may have a fire that came due and is not yet taken: its
 	// slot must not be lost to the new job, which starts after now.
 	since, replaced := s.pendingSlot(ct.TriggerID)
@@ -375,7 +381,13 @@ func (s *Scheduler) hold(ct workflow.CronTrigger) error {
 	opts := quartz.NewDefaultJobDetailOptions()
 	opts.Replace = true
 	detail := quartz.NewJobDetailWithOptions(&job{s: s, h: h}, quartz.NewJobKey(ct.TriggerID), opts)
-	if err := s.quartz.ScheduleJob(detail, h.trigger); err != nil {
+	switch err := s.quartz.ScheduleJob(detail, h.trigger); {
+	case errors.Is(err, cron.ErrEnded):
+		// Past its end: held without a job, so that resyncs leave it be,
+		// while the catch-up below may still fire its last slots. A job
+		// of an older version would fire on.
+		_ = s.quartz.DeleteJob(quartz.NewJobKey(ct.TriggerID))
+	case err != nil:
 		return fmt.Errorf("scheduling: trigger %s: %w", ct.TriggerID, err)
 	}
 	s.held[ct.TriggerID] = h
@@ -494,7 +506,7 @@ func (s *Scheduler) catchUp(h *held, since time.Time) {
 func (h *held) countSlots(since, until time.Time) int {
 	n := 0
 	for after := since; n < maxMissedScan; n++ {
-		slot, err := h.schedule.Next(after, h.loc)
+		slot, err := h.trigger.NextSlot(after)
 		if err != nil || slot.After(until) {
 			break
 		}

@@ -96,7 +96,7 @@ func jitteredFire(t *testing.T, ct workflow.CronTrigger, after time.Time) (slot,
 	t.Helper()
 	sched, err := cron.Parse(ct.Spec.Expression)
 	require.NoError(t, err)
-	slot, at, err = cron.NewTrigger(sched, time.UTC, ct.WorkflowID, 300*time.Second).NextFire(after)
+	slot, at, err = cron.NewTrigger(sched, time.UTC, ct.WorkflowID, 300*time.Second, cron.Rules{}).NextFire(after)
 	require.NoError(t, err)
 	return slot, at
 }

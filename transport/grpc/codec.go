@@ -32,17 +32,19 @@ func enumValue(values map[string]int32, prefix, name string) int32 {
 func decodeDeployRequest(_ context.Context, r any) (any, error) {
 	req := r.(*pb.DeployWorkflowRequest)
 	return deployment.DeployRequest{
-		WorkflowID: req.GetWorkflowId(),
-		Definition: definitionMap(req.GetWorkflowDefinition()),
-		Triggers:   triggersFromProto(req.GetTriggers()),
-		Config:     configFromProto(req.GetConfig()),
-		DeployedBy: req.GetDeployedBy(),
-		Draft:      req.GetDraft(),
+		WorkflowID:   req.GetWorkflowId(),
+		Definition:   definitionMap(req.GetWorkflowDefinition()),
+		Triggers:     triggersFromProto(req.GetTriggers()),
+		Config:       configFromProto(req.GetConfig()),
+		DeployedBy:   req.GetDeployedBy(),
+		Draft:        req.GetDraft(),
+		ValidateOnly: req.GetValidateOnly(),
 	}, nil
 }
 
 func encodeDeployResponse(_ context.Context, r any) (any, error) {
-	return &pb.DeployWorkflowResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
+	d := r.(deployment.Deployment)
+	return &pb.DeployWorkflowResponse{Deployment: deploymentToProto(d), Upcoming: triggerPreviewsToProto(d.Upcoming)}, nil
 }
 
 func decodeUpdateRequest(_ context.Context, r any) (any, error) {
@@ -53,6 +55,7 @@ func decodeUpdateRequest(_ context.Context, r any) (any, error) {
 		Triggers:        triggersFromProto(req.GetTriggers()),
 		Mask:            req.GetUpdateMask().GetPaths(),
 		ExpectedVersion: req.GetExpectedVersion(),
+		ValidateOnly:    req.GetValidateOnly(),
 	}
 	if req.Status != nil {
 		s := workflow.DeploymentStatus(enumName(req.GetStatus(), "DEPLOYMENT_STATUS_"))
@@ -66,7 +69,8 @@ func decodeUpdateRequest(_ context.Context, r any) (any, error) {
 }
 
 func encodeUpdateResponse(_ context.Context, r any) (any, error) {
-	return &pb.UpdateDeploymentResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
+	d := r.(deployment.Deployment)
+	return &pb.UpdateDeploymentResponse{Deployment: deploymentToProto(d), Upcoming: triggerPreviewsToProto(d.Upcoming)}, nil
 }
 
 func decodeDeleteRequest(_ context.Context, r any) (any, error) {
@@ -217,9 +221,7 @@ func triggersFromProto(ts []*pb.Trigger) []workflow.Trigger {
 	out := make([]workflow.Trigger, 0, len(ts))
 	for _, t := range ts {
 		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
-		if c := t.GetCron(); c != nil {
-			st.Cron = &workflow.CronSpec{Expression: c.GetExpression(), Timezone: c.GetTimezone(), JitterWindowSeconds: c.JitterWindowSeconds}
-		}
+		st.Cron = cronSpecFromProto(t.GetCron())
 		if w := t.GetWebhook(); w != nil {
 			st.Webhook = &workflow.WebhookSpec{
 				Path:               w.GetPath(),
@@ -257,10 +259,11 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
 			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
 		},
-		CreatedAt:  timestamp(&d.CreatedAt),
-		UpdatedAt:  timestamp(&d.UpdatedAt),
-		DeployedAt: timestamp(d.DeployedAt),
-		DeployedBy: d.DeployedBy,
+		CreatedAt:     timestamp(&d.CreatedAt),
+		UpdatedAt:     timestamp(&d.UpdatedAt),
+		DeployedAt:    timestamp(d.DeployedAt),
+		DeployedBy:    d.DeployedBy,
+		ScheduleEnded: d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
 		out.Triggers = append(out.Triggers, &pb.TriggerStatus{
@@ -269,6 +272,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			NextFireTime:      timestamp(ts.NextFireTime),
 			LastFireTime:      timestamp(ts.Trigger.LastFireTime),
 			RequiresSignature: ts.RequiresSignature,
+			Ended:             ts.Ended,
 		})
 	}
 	return out
@@ -276,10 +280,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 
 // triggerToProto leaves webhook secrets out: they are write-only.
 func triggerToProto(t workflow.Trigger) *pb.Trigger {
-	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type)))}
-	if c := t.Cron; c != nil {
-		out.Cron = &pb.CronSpec{Expression: c.Expression, Timezone: c.Timezone, JitterWindowSeconds: c.JitterWindowSeconds}
-	}
+	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type))), Cron: cronSpecToProto(t.Cron)}
 	if w := t.Webhook; w != nil {
 		out.Webhook = &pb.WebhookSpec{
 			Path:               w.Path,

@@ -19,6 +19,7 @@ type runtimeServer struct {
 	// UNIMPLEMENTED until it is served.
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
+	preview                              kitgrpc.Handler
 	execution, history, trigger, cancel  kitgrpc.Handler
 	resolve                              kitgrpc.Handler
 }
@@ -38,6 +39,7 @@ func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.Coordin
 		remove:    kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
 		status:    kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
 		list:      kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
+		preview:   kitgrpc.NewServer(e.PreviewSchedule, decodePreviewRequest, encodePreviewResponse, opts...),
 	}
 }
 
@@ -59,6 +61,10 @@ func (s *runtimeServer) GetDeploymentStatus(ctx context.Context, req *pb.GetDepl
 
 func (s *runtimeServer) ListDeployments(ctx context.Context, req *pb.ListDeploymentsRequest) (*pb.ListDeploymentsResponse, error) {
 	return serve[*pb.ListDeploymentsResponse](ctx, s.list, req)
+}
+
+func (s *runtimeServer) PreviewSchedule(ctx context.Context, req *pb.PreviewScheduleRequest) (*pb.PreviewScheduleResponse, error) {
+	return serve[*pb.PreviewScheduleResponse](ctx, s.preview, req)
 }
 
 func (s *runtimeServer) GetExecution(ctx context.Context, req *pb.GetExecutionRequest) (*pb.GetExecutionResponse, error) {

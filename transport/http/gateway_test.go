@@ -138,7 +138,7 @@ func TestGatewayRefusesBadRequests(t *testing.T) {
 
 	const (
 		deploymentsParams = "statuses, workflow_id, trigger_type, page_size, page_token"
-		deploymentFields  = "workflow_id, workflow_definition, triggers, config, deployed_by, draft"
+		deploymentFields  = "workflow_id, workflow_definition, triggers, config, deployed_by, draft, validate_only"
 		statuses          = "DEPLOYMENT_STATUS_UNSPECIFIED, DEPLOYMENT_STATUS_DRAFT, DEPLOYMENT_STATUS_DEPLOYED, DEPLOYMENT_STATUS_PAUSED, DEPLOYMENT_STATUS_ARCHIVED"
 		triggerTypes      = "TRIGGER_TYPE_UNSPECIFIED, TRIGGER_TYPE_CRON, TRIGGER_TYPE_WEBHOOK, TRIGGER_TYPE_MANUAL"
 	)
@@ -205,7 +205,8 @@ func TestGatewayRefusesBadRequests(t *testing.T) {
 			`{"workflow_id":"orders","draft":"yes","config":"fast","triggers":[{"type":"CRONN","cron":{"expression":5,"tz":"UTC"}}]}`,
 			invalid(`invalid argument: config: must be a JSON object; draft: must be true or false; `+
 				`triggers[0].cron.expression: must be a JSON string; `+
-				`triggers[0].cron.tz: is not a field of CronSpec, which has expression, timezone, jitter_window_seconds; `+
+				`triggers[0].cron.tz: is not a field of CronSpec, which has expression, timezone, jitter_window_seconds, `+
+				`catchup_policy, repeated_time_policy, skipped_time_policy, start_time, end_time, max_runs; `+
 				`triggers[0].type: "CRONN" is not one of `+triggerTypes,
 				"config", "draft", "triggers[0].cron.expression", "triggers[0].cron.tz", "triggers[0].type")},
 		{"enum in an update", "PATCH", "/api/v1/deployments/d1", `{"status":"PAUSED"}`,
@@ -282,6 +283,23 @@ func TestGatewayPassesGoodRequests(t *testing.T) {
 	}
 }
 
+// queryNames are the query parameters that fields stand for: a message field
+// (other than a well-known type, which has a JSON form of its own) by each
+// of its fields, dotted, as grpc-gateway reads them.
+func queryNames(prefix string, fields protoreflect.FieldDescriptors) []string {
+	var names []string
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		name := prefix + string(f.Name())
+		if md := f.Message(); md != nil && !f.IsMap() && md.ParentFile().Package() != "google.protobuf" {
+			names = append(names, queryNames(name+".", md.Fields())...)
+			continue
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
 // TestRoutesCoverEveryBinding: the query parameters that the checks take
 // from the OpenAPI document are, for every binding of http.yaml, the fields
 // of its request message that neither its path nor its body binds; and a
@@ -304,8 +322,7 @@ func TestRoutesCoverEveryBinding(t *testing.T) {
 			methods[template] = append(methods[template], method)
 
 			var want []string
-			for i := range input.Len() {
-				name := string(input.Get(i).Name())
+			for _, name := range queryNames("", input) {
 				if b.Body != "*" && !strings.Contains(template, "{"+name+"}") {
 					want = append(want, name)
 				}

@@ -11,7 +11,7 @@ import (
 // sends for f, with the same parameters, explained with options (such as
 // "ANALYZE, BUFFERS" or "FORMAT JSON"), one line of the plan a line.
 func (s *Store) ExplainListExecutions(ctx context.Context, f workflow.ExecutionFilter, options string) (string, error) {
-	query, args, _, _, err := listExecutionsQuery(f)
+	query, args, _, err := s.ListExecutionsStatement(f)
 	if err != nil {
 		return "", err
 	}
@@ -21,3 +21,9 @@ func (s *Store) ExplainListExecutions(ctx context.Context, f workflow.ExecutionF
 	}
 	return strings.Join(lines, "\n"), nil
 }
+
+// Kind and Unique are the dialect's error classification.
+var (
+	Kind   = kind
+	Unique = unique
+)

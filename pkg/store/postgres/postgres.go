@@ -1,29 +1,27 @@
-// Package postgres implements store.Store on PostgreSQL with sqlx and lib/pq.
+// Package postgres is the store on PostgreSQL, with sqlx and lib/pq: package
+// sqlstore holds the store's logic, and this package what PostgreSQL does
+// its own way (see Dialect). The schema is the one in the migrations
+// package.
 //
-// The schema is the one in the migrations package. Each method's SQL is a
-// named constant beside it; nothing is built from user input.
-//
-// Changes to a workflow's deployments are serialised on the workflows row:
-// CreateDeployment locks it with its upsert and UpdateDeployment locks it
-// before the deployment row, so concurrent writers always take the two locks
-// in the same order and cannot deadlock each other.
+// The hot statements keep to what PostgreSQL does best: a group-committed
+// batch is one statement over arrays (unnest), and leases are renewed and
+// adopted with SKIP LOCKED, so that replicas never queue on each other's
+// rows.
 package postgres
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlstore"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -39,32 +37,11 @@ const (
 	connMaxIdleTime = 5 * time.Minute
 )
 
-// Names of the unique indexes whose violations become typed store errors.
-const (
-	activeDeploymentIndex = "deployments_one_active_per_workflow"
-	webhookPathIndex      = "deployment_triggers_active_webhook_path_key"
-)
-
-// PostgreSQL error codes the store inspects.
-const (
-	codeUniqueViolation           = "23505"
-	codeInvalidTextRepresentation = "22P02"
-	codeSerializationFailure      = "40001"
-	codeDeadlockDetected          = "40P01"
-)
-
-// Store is a store.Store backed by PostgreSQL. It is safe for concurrent use.
+// Store is the store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
+	*sqlstore.Store
 	db *sqlx.DB
-	// inserts and transitions are the group commits of the hot writes.
-	inserts     *group[workflow.Execution, workflow.Execution]
-	transitions *group[transition, *workflow.Execution]
 }
-
-// errClosed answers a write made after Close.
-var errClosed = errors.New("postgres: store closed")
-
-var _ store.Store = (*Store)(nil)
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // lib/pq key=value DSN), sets the pool limits and pings it. The schema must
@@ -78,101 +55,203 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
-	if err := db.PingContext(ctx); err != nil {
+	s := New(db)
+	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("postgres: ping: %w", err)
+		return nil, err
 	}
-	return New(db), nil
+	return s, nil
 }
 
 // New returns a Store over an open pool; Close closes db.
-func New(db *sqlx.DB) *Store {
-	s := &Store{db: db}
-	s.inserts = newGroup("postgres.insertExecutions", s.insertExecutions, nil)
-	s.transitions = newGroup("postgres.transitionExecutions", s.transitionExecutions, func(a, b transition) bool { return a.id == b.id })
-	return s
-}
+func New(db *sqlx.DB) *Store { return &Store{Store: sqlstore.New(dialect, db, db), db: db} }
 
 // DB returns the store's connection pool, for the migrator and health checks.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) (err error) {
-	defer classify(&err)
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+// dialect is PostgreSQL's part of the store.
+var dialect = sqlstore.Dialect{
+	Name: "postgres", System: "postgresql",
+	In: func(column, list string) string { return column + " = ANY(" + list + ")" },
+	List: func(xs []string) any {
+		if xs == nil {
+			xs = []string{} // nil would be NULL, which no value equals
+		}
+		return pq.Array(xs)
+	},
+	Later:          func(micros string) string { return "now() + " + micros + " * interval '1 microsecond'" },
+	ForUpdate:      "\nFOR UPDATE",
+	SkipLocked:     "\nFOR UPDATE SKIP LOCKED",
+	Snapshot:       &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	DefinitionSize: "octet_length(d.definition::text)",
+	InsertRows:     insertRows, InsertArgs: insertArgs,
+	TransitionRows: transitionRows, TransitionArgs: transitionArgs,
+	RenewLeases: renewLeases, Kind: kind, Unique: unique,
+}
+
+// insertRows is one row per element of the arrays, each joined to its
+// deployment by one index probe: a branch of the lateral join.
+const insertRows = `unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::uuid[], $6::text[], $7::text[],
+	$8::timestamptz[], $9::timestamptz[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[],
+	$15::text[], $16::timestamptz[], $17::text[], $18::bigint[])
+	AS v(id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type, status,
+		scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key, triggered_by,
+		owner_instance, lease_expires_at, input, lease_us)
+JOIN LATERAL (
+	SELECT d.id, d.version FROM deployments d
+	WHERE v.deployment_id IS NOT NULL AND d.id = v.deployment_id AND d.status = 'DEPLOYED'
+	UNION ALL
+	SELECT d.id, d.version FROM deployments d
+	WHERE v.deployment_id IS NULL AND d.workflow_id = v.workflow_id AND d.status = 'DEPLOYED'
+) d ON true`
+
+// insertArgs are insertRows' arrays, one per column.
+func insertArgs(es []workflow.Execution) []any {
+	var c struct {
+		ids, workflows, types, statuses                        []string
+		deployments, triggers, skips, traces, keys, by, owners []*string
+		inputs                                                 []*string
+		versions, leases                                       []int64
+		jitters                                                []int32
+		slots, until                                           []*time.Time
+		fired                                                  []time.Time
+	}
+	for _, e := range es {
+		c.ids, c.workflows = append(c.ids, e.ID), append(c.workflows, e.WorkflowID)
+		c.types, c.statuses = append(c.types, string(e.TriggerType)), append(c.statuses, string(e.Status))
+		c.deployments, c.triggers = append(c.deployments, null(e.DeploymentID)), append(c.triggers, null(e.TriggerID))
+		c.skips, c.traces = append(c.skips, null(e.SkipReason)), append(c.traces, null(e.TraceID))
+		c.keys, c.by = append(c.keys, null(e.IdempotencyKey)), append(c.by, null(e.TriggeredBy))
+		c.owners, c.inputs = append(c.owners, null(e.OwnerInstance)), append(c.inputs, null(string(e.Input)))
+		c.versions, c.jitters = append(c.versions, e.DeploymentVersion), append(c.jitters, e.JitterSeconds)
+		c.slots, c.until = append(c.slots, e.ScheduledTime), append(c.until, e.LeaseExpiresAt)
+		c.fired, c.leases = append(c.fired, e.FiredTime), append(c.leases, e.Lease.Microseconds())
+	}
+	return []any{pq.Array(c.ids), pq.Array(c.workflows), pq.Array(c.deployments), pq.Array(c.versions),
+		pq.Array(c.triggers), pq.Array(c.types), pq.Array(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
+		pq.Array(c.jitters), pq.Array(c.skips), pq.Array(c.traces), pq.Array(c.keys), pq.Array(c.by),
+		pq.Array(c.owners), pq.Array(c.until), pq.Array(c.inputs), pq.Array(c.leases)}
+}
+
+// transitionRows is one row per element of the arrays; $1 is the ids. The
+// expected statuses of a row come comma-separated.
+const transitionRows = `(
+	SELECT u.id AS execution_id, u.to_status, string_to_array(u.from_list, ',') AS from_statuses, u.owner,
+		u.without_turn, u.engine_execution_id AS set_engine_execution_id, u.started_time AS set_started_time,
+		u.finished_time AS set_finished_time, u.error_message AS set_error_message,
+		u.skip_reason AS set_skip_reason, u.result::jsonb AS set_result
+	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+		$8::text[], $9::text[], $10::text[], $11::bool[])
+		AS u(id, to_status, from_list, owner, engine_execution_id, started_time, finished_time,
+			error_message, skip_reason, result, without_turn)
+) AS v`
+
+// transitionArgs are transitionRows' arrays from $2 on; $1 is ids already.
+func transitionArgs(_ []string, ts []store.Transition) []any {
+	n := len(ts)
+	to, from, owners := make([]string, n), make([]string, n), make([]string, n)
+	engineIDs, errMsgs, skips, results := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	started, finished := make([]*time.Time, n), make([]*time.Time, n)
+	withoutTurn := make([]bool, n)
+	for i, t := range ts {
+		to[i], owners[i], withoutTurn[i] = string(t.To), t.Owner, t.WithoutTurn
+		statuses := make([]string, len(t.From))
+		for j, st := range t.From {
+			statuses[j] = string(st)
+		}
+		from[i] = strings.Join(statuses, ",")
+		engineIDs[i], errMsgs[i], skips[i] = null(t.EngineExecutionID), null(t.ErrorMessage), null(t.SkipReason)
+		results[i], started[i], finished[i] = null(string(t.Result)), t.StartedTime, t.FinishedTime
+	}
+	return []any{pq.Array(to), pq.Array(from), pq.Array(owners), pq.Array(engineIDs), pq.Array(started),
+		pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results), pq.Array(withoutTurn)}
+}
+
+// renewLeasesSQL skips a row another transaction has locked, neither
+// renewed nor lost: a transition or an adoption is writing it, and the next
+// renewal, a third of a lease later, learns which. Waiting instead queued
+// each renewal behind every batch that held one of its rows, and each later
+// batch behind the renewal: under load one renewal held its rows for over a
+// second.
+const renewLeasesSQL = `
+WITH asked AS (
+	SELECT DISTINCT unnest($2::uuid[]) AS id
+), locked AS (
+	SELECT id, owner_instance = $1 AND status IN ('PENDING', 'RUNNING') AS mine
+	FROM executions WHERE id = ANY($2::uuid[])
+	FOR UPDATE SKIP LOCKED
+), renewed AS (
+	UPDATE executions e SET lease_expires_at = now() + $3 * interval '1 microsecond'
+	FROM locked l WHERE e.id = l.id AND l.mine
+)
+SELECT a.id FROM asked a LEFT JOIN locked l ON l.id = a.id
+WHERE NOT COALESCE(l.mine, false)
+	AND (l.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.id))`
+
+func renewLeases(ctx context.Context, db *sqlx.DB, owner string, ids []string, lease time.Duration) ([]string, error) {
+	var lost []string
+	err := db.SelectContext(ctx, &lost, renewLeasesSQL, owner, pq.Array(ids), lease.Microseconds())
+	return lost, err
+}
+
+func null(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// PostgreSQL error codes the store inspects.
+const (
+	codeUniqueViolation      = "23505"
+	codeNotNullViolation     = "23502"
+	codeCheckViolation       = "23514"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+func pqError(err error) *pq.Error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe
 	}
 	return nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error {
-	s.inserts.close()
-	s.transitions.close()
-	return s.db.Close()
-}
-
-// deploymentFilter is the parameter of a listing by an optional deployment
-// id: nil for all, the id in canonical form for one; false for an id that is
-// not a UUID, which names no deployment.
-func deploymentFilter(id string) (*string, bool) {
-	if id == "" {
-		return nil, true
+// kind classifies PostgreSQL's errors: a server that refuses work for now
+// (connection exceptions, class 08; insufficient resources such as too many
+// connections, class 53; shutdown or start-up in progress, 57P01-57P03), a
+// conflict between two writers (deadlock, serialization failure), and data
+// it cannot take (class 22, such as a NUL byte in text; a NULL where none
+// may be; a value a check constraint forbids).
+func kind(err error) errors.Kind {
+	pe := pqError(err)
+	if pe == nil {
+		return errors.Internal
 	}
-	id, ok := store.CanonicalID(id)
-	return &id, ok
-}
-
-// notFound maps "no row" and a malformed-value error to store.ErrNotFound and
-// wraps any other error with op.
-func notFound(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) || pqCode(err) == codeInvalidTextRepresentation {
-		return store.ErrNotFound
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-// pqCode returns err's PostgreSQL error code, or "".
-func pqCode(err error) string {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return string(pe.Code)
-	}
-	return ""
-}
-
-// classify adds store.ErrUnavailable to an error that says the database
-// could not be reached or cannot serve now, and store.ErrConcurrentChange to a
-// deadlock or serialization failure between two writers, as opposed to an
-// error about the request.
-func classify(err *error) {
+	code := string(pe.Code)
 	switch {
-	case *err == nil || errors.Is(*err, store.ErrUnavailable) || errors.Is(*err, store.ErrConcurrentChange):
-	case unreachable(*err):
-		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
-	case pqCode(*err) == codeSerializationFailure || pqCode(*err) == codeDeadlockDetected:
-		*err = fmt.Errorf("%w: %w", store.ErrConcurrentChange, *err)
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
+		code == "57P01", code == "57P02", code == "57P03":
+		return errors.Unavailable
+	case code == codeSerializationFailure, code == codeDeadlockDetected:
+		return errors.Aborted
+	case strings.HasPrefix(code, "22"), code == codeNotNullViolation, code == codeCheckViolation:
+		return errors.Invalid
 	}
+	return errors.Internal
 }
 
-// unreachable reports a failed connection, a lost one, or a server that
-// refuses work for now: connection exceptions (class 08), insufficient
-// resources such as too many connections (class 53), and shutdown or
-// start-up in progress (57P01-57P03).
-func unreachable(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
+// unique names the index of a unique violation and the value its detail
+// gives: "Key (webhook_path)=(orders/new) already exists."
+func unique(err error) (index, value string, ok bool) {
+	pe := pqError(err)
+	if pe == nil || pe.Code != codeUniqueViolation {
+		return "", "", false
 	}
-	code := pqCode(err)
-	switch {
-	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
-		return true
+	value = pe.Detail
+	if _, rest, found := strings.Cut(pe.Detail, ")=("); found {
+		value, _, _ = strings.Cut(rest, ") already exists")
 	}
-	return code == "57P01" || code == "57P02" || code == "57P03"
+	return pe.Constraint, value, true
 }
-
-// rollback rolls tx back, ignoring the error of an already finished
-// transaction: it is deferred after every Begin.
-func rollback(tx *sqlx.Tx) { _ = tx.Rollback() }

@@ -1,10 +1,8 @@
-// Package sqlite implements store.Store on an embedded SQLite file with
+// Package sqlite is the store on an embedded SQLite file, with
 // modernc.org/sqlite (pure Go, no cgo): embedded mode, when the service runs
-// without PostgreSQL.
-//
-// The schema is the SQLite one in the migrations package, which Open
-// applies. Each method's SQL is a named constant beside it; nothing is built
-// from user input. Semantics and errors are those of pkg/store/postgres.
+// without PostgreSQL. Package sqlstore holds the store's logic, and this
+// package what SQLite does its own way. The schema is the SQLite one in the
+// migrations package, which Open applies.
 //
 // SQLite runs one writer at a time. The store writes through a pool of a
 // single connection, so its writers queue in the process, in order, instead
@@ -12,14 +10,14 @@
 // PostgreSQL gets from row locks, SKIP LOCKED and the workflows-row lock, a
 // transaction gets here from being alone. Reads go through a pool of
 // read-only connections, which WAL lets run beside the writer, each
-// statement (or read transaction) on one snapshot.
+// statement (or read transaction) on one snapshot. Lists travel as JSON
+// arrays, which json_each reads.
 package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,13 +29,17 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/workflow-runtime/workflow-runtime/migrations"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlstore"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Connection settings, as modernc.org/sqlite DSN parameters.
 //
 // Both pools wait up to busyTimeout for a lock another process holds (a
-// migrate command, a backup) before SQLITE_BUSY. WAL lets readers run beside
+// migrate command, a backup) before SQLITE_BUSY, and bind a time.Time as
+// unix microseconds, the schema's timestamps. WAL lets readers run beside
 // the writer. synchronous=FULL syncs the WAL at every commit: a store whose
 // CreateExecution returned true has the row even after a power cut, as with
 // PostgreSQL; NORMAL would keep it through a crash of the process but could
@@ -49,33 +51,34 @@ import (
 // writer.
 const (
 	busyTimeout  = 5 * time.Second
-	writerParams = "_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=immediate"
-	readerParams = "_foreign_keys=1&_query_only=1"
+	commonParams = "_time_integer_format=unix_micro&_foreign_keys=1"
+	writerParams = commonParams + "&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	readerParams = commonParams + "&_query_only=1"
 	readConns    = 4
 )
 
-// Store is a store.Store backed by an SQLite file. It is safe for concurrent use.
-type Store struct {
-	// w is the one connection that writes; r are the readers.
-	w, r *sqlx.DB
+// now() is the database's clock: in embedded mode the clock of the one
+// process that has the database, in unix microseconds like every stored
+// time.
+func init() {
+	sqlite.MustRegisterScalarFunction("now", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		return time.Now().Round(time.Microsecond).UnixMicro(), nil
+	})
 }
 
-var (
-	_ store.Store           = (*Store)(nil)
-	_ store.MonitoringStore = (*Store)(nil)
-)
+// Store is the store on an SQLite file. It is safe for concurrent use.
+type Store struct{ *sqlstore.Store }
 
 // Open opens the SQLite database at path, creating the file and its
 // directory when they do not exist, applies the SQLite migrations and
 // returns the store.
-func Open(ctx context.Context, path string) (_ *Store, err error) {
-	defer classify(&err)
+func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
-		return nil, errors.New("sqlite: open: empty path")
+		return nil, errors.E(errors.Invalid, "sqlite: open: empty path")
 	}
 	// The driver reads DSN parameters after the first "?".
 	if strings.Contains(path, "?") {
-		return nil, fmt.Errorf("sqlite: open %s: the path must not contain \"?\"", path)
+		return nil, errors.Errorf("sqlite.Open", errors.Invalid, "%s: the path must not contain \"?\"", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -93,7 +96,7 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{sqlstore.New(dialect, w, r)}, nil
 }
 
 // openPool opens a pool of up to conns connections to path and pings it.
@@ -109,44 +112,123 @@ func openPool(ctx context.Context, path, params string, conns int) (*sqlx.DB, er
 	db.SetMaxIdleConns(conns)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, errors.E(errors.Op("sqlite.Open"), kind(err), fmt.Errorf("%s: %w", path, err))
 	}
 	return db, nil
 }
 
-// Ping checks that the database answers, to both pools.
-func (s *Store) Ping(ctx context.Context) (err error) {
-	defer classify(&err)
-	for _, db := range []*sqlx.DB{s.w, s.r} {
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: ping: %w", err)
+var dialect = sqlstore.Dialect{
+	Name: "sqlite", System: "sqlite", Kind: kind, Unique: unique, RenewLeases: renewLeases,
+	In:    func(column, list string) string { return column + " IN (SELECT value FROM json_each(" + list + "))" },
+	List:  func(xs []string) any { return jsonText(xs) },
+	Later: func(micros string) string { return "(now() + " + micros + ")" },
+	// No ForUpdate, SkipLocked or Snapshot: a write transaction is alone,
+	// and a read one reads one snapshot.
+	DefinitionSize: "length(CAST(d.definition AS BLOB))",
+	InsertArgs:     insertArgs, TransitionArgs: transitionArgs,
+	InsertRows: insertRows, TransitionRows: transitionRows,
+}
+
+// jsonText encodes v, made of strings and numbers, which cannot fail; a nil
+// list is an empty one.
+func jsonText[T any](v []T) string {
+	if v == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// insertRows is one row per object of the JSON array $1, each joined to its
+// deployment: its own by primary key, or its workflow's DEPLOYED one through
+// the index of active deployments. WHERE true tells SQLite that the ON
+// CONFLICT after it is the upsert's, not the join's.
+var insertRows = jsonRows("$1", "id", "workflow_id", "deployment_id", "deployment_version", "trigger_id",
+	"trigger_type", "status", "scheduled_time", "fired_time", "jitter_seconds", "skip_reason", "trace_id",
+	"idempotency_key", "triggered_by", "owner_instance", "lease_expires_at", "input", "lease_us") + `
+JOIN deployments d ON d.status = 'DEPLOYED' AND d.id = COALESCE(v.deployment_id,
+	(SELECT a.id FROM deployments a WHERE a.workflow_id = v.workflow_id AND a.status = 'DEPLOYED'))
+WHERE true`
+
+// jsonRows is the relation v of the objects of the JSON array in param, a
+// column per key.
+func jsonRows(param string, keys ...string) string {
+	fields := make([]string, len(keys))
+	for i, k := range keys {
+		fields[i] = "value ->> '" + k + "' AS " + k
+	}
+	return "(SELECT " + strings.Join(fields, ", ") + " FROM json_each(" + param + ")) AS v"
+}
+
+// insertArgs is insertRows' array: NULL where nil, times in unix
+// microseconds.
+func insertArgs(es []workflow.Execution) []any {
+	rows := make([]map[string]any, len(es))
+	for i, e := range es {
+		rows[i] = map[string]any{"id": e.ID, "workflow_id": e.WorkflowID, "deployment_id": null(e.DeploymentID),
+			"deployment_version": e.DeploymentVersion, "trigger_id": null(e.TriggerID), "trigger_type": e.TriggerType,
+			"status": e.Status, "scheduled_time": micros(e.ScheduledTime), "fired_time": e.FiredTime.UnixMicro(),
+			"jitter_seconds": e.JitterSeconds, "skip_reason": null(e.SkipReason), "trace_id": null(e.TraceID),
+			"idempotency_key": null(e.IdempotencyKey), "triggered_by": null(e.TriggeredBy),
+			"owner_instance": null(e.OwnerInstance), "lease_expires_at": micros(e.LeaseExpiresAt),
+			"input": null(string(e.Input)), "lease_us": e.Lease.Microseconds()}
+	}
+	return []any{jsonText(rows)}
+}
+
+// transitionRows is one row per object of the JSON array $2.
+var transitionRows = jsonRows("$2", "execution_id", "to_status", "from_statuses", "owner", "without_turn", "set_engine_execution_id",
+	"set_started_time", "set_finished_time", "set_error_message", "set_skip_reason", "set_result")
+
+func transitionArgs(ids []string, ts []store.Transition) []any {
+	rows := make([]map[string]any, len(ts))
+	for i, t := range ts {
+		rows[i] = map[string]any{"execution_id": ids[i], "to_status": t.To, "from_statuses": t.From, "owner": t.Owner,
+			"without_turn":            t.WithoutTurn,
+			"set_engine_execution_id": null(t.EngineExecutionID), "set_started_time": micros(t.StartedTime),
+			"set_finished_time": micros(t.FinishedTime), "set_error_message": null(t.ErrorMessage),
+			"set_skip_reason": null(t.SkipReason), "set_result": null(string(t.Result))}
+	}
+	return []any{jsonText(rows)}
+}
+
+// renewLeases renews in one statement, which no other writer can interleave
+// with: every asked row is either renewed or lost.
+func renewLeases(ctx context.Context, db *sqlx.DB, owner string, ids []string, lease time.Duration) ([]string, error) {
+	var renewed []string
+	if err := db.SelectContext(ctx, &renewed, `
+UPDATE executions SET lease_expires_at = now() + $3
+WHERE id IN (SELECT value FROM json_each($2)) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')
+RETURNING id`, owner, jsonText(ids), lease.Microseconds()); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range renewed {
+		seen[id] = true
+	}
+	var lost []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			lost = append(lost, id)
 		}
 	}
-	return nil
+	return lost, nil
 }
 
-// Close closes both pools; the last one closed checkpoints the WAL into the
-// database file.
-func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// deploymentFilter is the parameter of a listing by an optional deployment
-// id: nil for all, the id in canonical form for one; false for an id that is
-// not a UUID, which names no deployment.
-func deploymentFilter(id string) (any, bool) {
-	if id == "" {
-		return nil, true
+func null(s string) *string {
+	if s == "" {
+		return nil
 	}
-	return store.CanonicalID(id)
+	return &s
 }
 
-// notFound maps "no row" to store.ErrNotFound and wraps any other error with op.
-func notFound(op string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
+func micros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	us := t.UnixMicro()
+	return &us
 }
 
 // code returns err's SQLite extended result code, or 0.
@@ -158,59 +240,46 @@ func code(err error) int {
 	return 0
 }
 
-// uniqueViolation reports whether err is a unique violation of the index on
-// columns, as SQLite names them in its message, which the driver ends with
-// the code: "UNIQUE constraint failed: deployments.workflow_id (2067)".
-func uniqueViolation(err error, columns string) bool {
-	return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(err.Error(), "failed: "+columns+" (")
-}
-
-// classify adds store.ErrUnavailable to an error that says the database
-// cannot serve now, and store.ErrConcurrentChange to a transaction that lost
-// its snapshot to another writer, as opposed to an error about the request.
-func classify(err *error) {
-	switch {
-	case *err == nil || errors.Is(*err, store.ErrUnavailable) || errors.Is(*err, store.ErrConcurrentChange):
-	case code(*err) == sqlite3.SQLITE_BUSY_SNAPSHOT:
-		*err = fmt.Errorf("%w: %w", store.ErrConcurrentChange, *err)
-	case unavailable(*err):
-		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+// kind classifies SQLite's errors: a transaction that lost its snapshot to
+// another writer; a database that cannot serve (locked by another process
+// past the busy timeout, out of memory or disk, failing to read or write
+// its file, or unable to open it); and data it cannot take (a value a
+// constraint forbids, of the wrong type for a strict column, or too large).
+func kind(err error) errors.Kind {
+	c := code(err)
+	if c == sqlite3.SQLITE_BUSY_SNAPSHOT {
+		return errors.Aborted
 	}
-}
-
-// unavailable reports a lost connection or a database that cannot serve:
-// locked by another process past the busy timeout, out of memory or disk,
-// failing to read or write its file, or unable to open it.
-func unavailable(err error) bool {
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		return true
+	switch c {
+	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_DATATYPE:
+		return errors.Invalid
 	}
-	switch code(err) & 0xff {
+	switch c & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_IOERR,
 		sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL:
-		return true
+		return errors.Unavailable
+	case sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG:
+		return errors.Invalid
 	}
-	return false
+	return errors.Internal
 }
 
-// inTx runs f in a write transaction, committing when it returns nil. f
-// gets the transaction's time, read once the write lock is held: the
-// "now" of every row the transaction stamps, as PostgreSQL's now() is.
-func (s *Store) inTx(ctx context.Context, f func(tx *sqlx.Tx, now int64) error) error {
-	tx, err := s.w.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer rollback(tx)
-	if err := f(tx, micros(time.Now())); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// uniqueIndexes are the unique indexes whose violations the store turns
+// into errors of its own, by the columns SQLite names in its message, which
+// the driver ends with the code: "UNIQUE constraint failed:
+// deployments.workflow_id (2067)".
+var uniqueIndexes = map[string]string{
+	"deployments.workflow_id":          sqlstore.ActiveDeploymentIndex,
+	"deployment_triggers.webhook_path": sqlstore.WebhookPathIndex,
+	"executions.workflow_id":           sqlstore.TurnIndex,
 }
 
-// rollback rolls tx back, ignoring the error of an already finished
-// transaction: it is deferred after every Begin.
-func rollback(tx *sqlx.Tx) { _ = tx.Rollback() }
+// unique names the index of a unique violation; SQLite names no value.
+func unique(err error) (index, value string, ok bool) {
+	if code(err) != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return "", "", false
+	}
+	_, columns, _ := strings.Cut(err.Error(), "UNIQUE constraint failed: ")
+	columns, _, _ = strings.Cut(columns, " (")
+	return uniqueIndexes[columns], "", true
+}

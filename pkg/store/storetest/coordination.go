@@ -28,6 +28,9 @@ var coordinationCases = []testCase{
 	{"AdoptExecutions/expired only, oldest first, up to limit", testAdoptExecutions},
 	{"AdoptExecutions/concurrent adopters share the rows", testAdoptConcurrently},
 	{"ReleaseLeases", testReleaseLeases},
+	{"CreateExecution/the first lease runs on the store's clock", testFirstLease},
+	{"LeaseExpired", testLeaseExpired},
+	{"EndLeases/every owner's, for adoption at once", testEndLeases},
 }
 
 // clockSlack is how far the store's clock (the database's, for leases) may
@@ -352,6 +355,16 @@ func testTakeTurn(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, []string{b}, idsOf(open))
 	require.True(t, open[0].HoldsTurn)
+
+	// WithoutTurn ends only an execution that waits for its turn.
+	cancel := store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionCancelled, WithoutTurn: true}
+	_, err = s.TransitionExecution(ctx, b, cancel)
+	require.ErrorIs(t, err, store.ErrStale, "b holds the turn")
+	require.Equal(t, workflow.ExecutionPending, mustGetExecution(t, s, b).Status)
+	waiting := leased(t, s, d, workflow.ExecutionPending, base, "r1", nil).ID
+	row, err := s.TransitionExecution(ctx, waiting, cancel)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionCancelled, row.Status)
 }
 
 func testTakeTurnConcurrently(t *testing.T, s Store) {
@@ -701,4 +714,71 @@ func testReleaseLeases(t *testing.T, s Store) {
 	for _, none := range [][]string{nil, {}, {"not-a-uuid"}} {
 		require.NoError(t, s.ReleaseLeases(ctx, "me", none), "ids %q", none)
 	}
+}
+
+// testFirstLease creates an execution with a lease length: its lease ends
+// that long after the store's now, and until then no one adopts it.
+func testFirstLease(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-lease", workflow.StatusDeployed))
+	const lease = time.Hour
+	e := execution(d, base, "me", ptr(base))
+	e.Lease = lease
+	before := time.Now()
+	id := mustCreateExecution(t, s, e)
+	after := time.Now()
+	requireLeaseWithin(t, e, before.Add(lease), after.Add(lease))
+	stored := mustGetExecution(t, s, id)
+	require.Equal(t, e.LeaseExpiresAt, stored.LeaseExpiresAt, "the lease returned is the lease stored")
+	adopted, err := s.AdoptExecutions(ctx, "other", lease, 10)
+	require.NoError(t, err)
+	require.Empty(t, adopted, "a fresh lease is not adopted")
+}
+
+func testLeaseExpired(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-expired", workflow.StatusDeployed))
+	fresh := execution(d, base, "me", nil)
+	fresh.Lease = time.Hour
+	for _, tc := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"a fresh lease", mustCreateExecution(t, s, fresh), false},
+		{"a lease that ran out", leased(t, s, d, workflow.ExecutionRunning, base, "dead", ptr(base)).ID, true},
+		{"no lease", leased(t, s, d, workflow.ExecutionPending, base, "", nil).ID, true},
+		{"a finished execution", ended(t, s, d, workflow.ExecutionSucceeded, base, "dead", ptr(base)).ID, false},
+	} {
+		got, err := s.LeaseExpired(ctx, tc.id)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.want, got, tc.name)
+	}
+	for _, id := range []string{"00000000-0000-0000-0000-000000000000", "not-a-uuid"} {
+		_, err := s.LeaseExpired(ctx, id)
+		require.ErrorIs(t, err, store.ErrNotFound, "LeaseExpired(%q)", id)
+	}
+}
+
+func testEndLeases(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-end", workflow.StatusDeployed))
+	live := ptr(time.Now().Add(time.Hour).UTC())
+	ids := []string{
+		leased(t, s, d, workflow.ExecutionPending, base, "gone", live).ID,
+		leased(t, s, d, workflow.ExecutionRunning, base.Add(time.Second), "also-gone", live).ID,
+	}
+	over := ended(t, s, d, workflow.ExecutionSucceeded, base, "gone", live)
+	n, err := s.EndLeases(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+	adopted, err := s.AdoptExecutions(ctx, "heir", time.Minute, 10)
+	require.NoError(t, err)
+	require.Equal(t, ids, idsOf(adopted), "every unfinished execution is adopted at once")
+	if diff := cmp.Diff(over, mustGetExecution(t, s, over.ID), jsonEqual); diff != "" {
+		t.Errorf("EndLeases changed a finished execution (-want +got):\n%s", diff)
+	}
+	n, err = s.EndLeases(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the heir's leases end too: every owner is gone")
 }

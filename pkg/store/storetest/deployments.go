@@ -38,6 +38,7 @@ var deploymentCases = []testCase{
 	{"UpdateDeployment/triggers kept, edited, replaced", testUpdateTriggers},
 	{"UpdateDeployment/not found", testUpdateNotFound},
 	{"UpdateDeployment/concurrent updates serialise", testConcurrentUpdates},
+	{"GetDeploymentVersion/every version written is kept", testDeploymentVersions},
 	{"reads of what does not exist", testNotFound},
 	{"ListDeployments/filters and paging", testListDeployments},
 	{"ListDeployments/byte budget", testListDeploymentsByteBudget},
@@ -929,5 +930,43 @@ func testListWebhookTriggers(t *testing.T, s Store) {
 		none, err := s.ListWebhookTriggers(ctx, id)
 		require.NoError(t, err)
 		require.Empty(t, none, id)
+	}
+}
+
+func testDeploymentVersions(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := newDeployment("wf-versions", workflow.StatusDeployed)
+	d.Config = workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 600}
+	mustCreate(t, s, d)
+	v1 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 1, Definition: d.Definition, Config: d.Config}
+	v2 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 2, Definition: definition("Changed"),
+		Config: workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 5}}
+	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Version, d.Definition, d.Config = v2.Version, v2.Definition, v2.Config
+		return workflow.Event{Action: workflow.ActionUpdate}, nil
+	})
+	require.NoError(t, err)
+	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
+	require.NoError(t, err)
+	v3 := v2
+	v3.Version = 3
+
+	for _, want := range []workflow.DeploymentVersion{v1, v2, v3} {
+		got, err := s.GetDeploymentVersion(ctx, d.ID, want.Version)
+		require.NoError(t, err)
+		if diff := cmp.Diff(want, *got, cmp.Transformer("json", func(m json.RawMessage) any {
+			var v any
+			require.NoError(t, json.Unmarshal(m, &v))
+			return v
+		})); diff != "" {
+			t.Errorf("version %d (-want +got):\n%s", want.Version, diff)
+		}
+	}
+	for _, tc := range []struct {
+		id      string
+		version int64
+	}{{d.ID, 4}, {d.ID, 0}, {"5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", 1}, {"not-a-uuid", 1}} {
+		_, err := s.GetDeploymentVersion(ctx, tc.id, tc.version)
+		require.ErrorIs(t, err, store.ErrNotFound, "%+v", tc)
 	}
 }

@@ -25,6 +25,9 @@ type Store interface {
 	// UnfinishedByStatus counts the PENDING and RUNNING executions of every
 	// replica, keyed by status; both keys are present, zero or not.
 	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
+	// EndLeases ends now the lease of every PENDING or RUNNING execution,
+	// whoever owns it, and returns how many it ended.
+	EndLeases(ctx context.Context) (int64, error)
 }
 
 // testCase is one promise of the contract, checked on a store of its own.
@@ -38,7 +41,7 @@ type testCase struct {
 // it is given ends. Cases run in parallel: each has its own store.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Helper()
-	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases} {
+	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases, errorCases} {
 		for _, c := range group {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()

@@ -839,6 +839,271 @@ func (x *GetSystemHealthResponse) GetLiveInstances() []string {
 	return nil
 }
 
+// Set exactly one of deployment_id and trigger_id.
+type GetScheduleReportRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	TriggerId    string                 `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// On the nominal slot, inclusive; absent means 24 hours before end_time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// On the nominal slot, exclusive; absent means now.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleReportRequest) Reset() {
+	*x = GetScheduleReportRequest{}
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleReportRequest) ProtoMessage() {}
+
+func (x *GetScheduleReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleReportRequest.ProtoReflect.Descriptor instead.
+func (*GetScheduleReportRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetScheduleReportRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *GetScheduleReportRequest) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *GetScheduleReportRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetScheduleReportRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetScheduleReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per cron trigger.
+	Triggers []*TriggerScheduleReport `protobuf:"bytes,1,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	// The range reported on.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleReportResponse) Reset() {
+	*x = GetScheduleReportResponse{}
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleReportResponse) ProtoMessage() {}
+
+func (x *GetScheduleReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleReportResponse.ProtoReflect.Descriptor instead.
+func (*GetScheduleReportResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetScheduleReportResponse) GetTriggers() []*TriggerScheduleReport {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *GetScheduleReportResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetScheduleReportResponse) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// The account of one cron trigger's slots in a time range: every slot due is ran, skipped or missed.
+type TriggerScheduleReport struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TriggerId    string                 `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	DeploymentId string                 `protobuf:"bytes,2,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	WorkflowId   string                 `protobuf:"bytes,3,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Slots of the schedule in the range, from the first slot after the trigger was deployed.
+	SlotsDue int64 `protobuf:"varint,4,opt,name=slots_due,json=slotsDue,proto3" json:"slots_due,omitempty"`
+	// Slots with an execution that ran or is running.
+	SlotsRan int64 `protobuf:"varint,5,opt,name=slots_ran,json=slotsRan,proto3" json:"slots_ran,omitempty"`
+	// Slots the overlap policy SKIPPED.
+	SlotsSkipped int64 `protobuf:"varint,6,opt,name=slots_skipped,json=slotsSkipped,proto3" json:"slots_skipped,omitempty"`
+	// Slots that never ran.
+	SlotsMissed int64 `protobuf:"varint,7,opt,name=slots_missed,json=slotsMissed,proto3" json:"slots_missed,omitempty"`
+	// slots_missed by reason. Keys: "OUTSIDE_CATCHUP_WINDOW", "REPLICA_DOWN", "PAUSED", "CATCHUP_POLICY_NONE".
+	MissedByReason map[string]int64 `protobuf:"bytes,8,rep,name=missed_by_reason,json=missedByReason,proto3" json:"missed_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Percentage of slots_due that fired within 1 s of their slot plus jitter.
+	OnTimePercent float64 `protobuf:"fixed64,9,opt,name=on_time_percent,json=onTimePercent,proto3" json:"on_time_percent,omitempty"`
+	// Fire lag (fired time minus slot plus jitter) of the slots that ran.
+	FireLagP50Ms  float64 `protobuf:"fixed64,10,opt,name=fire_lag_p50_ms,json=fireLagP50Ms,proto3" json:"fire_lag_p50_ms,omitempty"`
+	FireLagP99Ms  float64 `protobuf:"fixed64,11,opt,name=fire_lag_p99_ms,json=fireLagP99Ms,proto3" json:"fire_lag_p99_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerScheduleReport) Reset() {
+	*x = TriggerScheduleReport{}
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerScheduleReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerScheduleReport) ProtoMessage() {}
+
+func (x *TriggerScheduleReport) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerScheduleReport.ProtoReflect.Descriptor instead.
+func (*TriggerScheduleReport) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TriggerScheduleReport) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *TriggerScheduleReport) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *TriggerScheduleReport) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *TriggerScheduleReport) GetSlotsDue() int64 {
+	if x != nil {
+		return x.SlotsDue
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetSlotsRan() int64 {
+	if x != nil {
+		return x.SlotsRan
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetSlotsSkipped() int64 {
+	if x != nil {
+		return x.SlotsSkipped
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetSlotsMissed() int64 {
+	if x != nil {
+		return x.SlotsMissed
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetMissedByReason() map[string]int64 {
+	if x != nil {
+		return x.MissedByReason
+	}
+	return nil
+}
+
+func (x *TriggerScheduleReport) GetOnTimePercent() float64 {
+	if x != nil {
+		return x.OnTimePercent
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetFireLagP50Ms() float64 {
+	if x != nil {
+		return x.FireLagP50Ms
+	}
+	return 0
+}
+
+func (x *TriggerScheduleReport) GetFireLagP99Ms() float64 {
+	if x != nil {
+		return x.FireLagP99Ms
+	}
+	return 0
+}
+
 var File_workflowruntime_v1_monitoring_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
@@ -922,13 +1187,44 @@ const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
 	"\x0elive_instances\x18\x06 \x03(\tR\rliveInstances\x1ae\n" +
 	"\x11DependenciesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12:\n" +
-	"\x05value\x18\x02 \x01(\v2$.workflowruntime.v1.DependencyHealthR\x05value:\x028\x012\xe5\x04\n" +
+	"\x05value\x18\x02 \x01(\v2$.workflowruntime.v1.DependencyHealthR\x05value:\x028\x01\"\xd0\x01\n" +
+	"\x18GetScheduleReportRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xd4\x01\n" +
+	"\x19GetScheduleReportResponse\x12E\n" +
+	"\btriggers\x18\x01 \x03(\v2).workflowruntime.v1.TriggerScheduleReportR\btriggers\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xa0\x04\n" +
+	"\x15TriggerScheduleReport\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12#\n" +
+	"\rdeployment_id\x18\x02 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x03 \x01(\tR\n" +
+	"workflowId\x12\x1b\n" +
+	"\tslots_due\x18\x04 \x01(\x03R\bslotsDue\x12\x1b\n" +
+	"\tslots_ran\x18\x05 \x01(\x03R\bslotsRan\x12#\n" +
+	"\rslots_skipped\x18\x06 \x01(\x03R\fslotsSkipped\x12!\n" +
+	"\fslots_missed\x18\a \x01(\x03R\vslotsMissed\x12g\n" +
+	"\x10missed_by_reason\x18\b \x03(\v2=.workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntryR\x0emissedByReason\x12&\n" +
+	"\x0fon_time_percent\x18\t \x01(\x01R\ronTimePercent\x12%\n" +
+	"\x0ffire_lag_p50_ms\x18\n" +
+	" \x01(\x01R\ffireLagP50Ms\x12%\n" +
+	"\x0ffire_lag_p99_ms\x18\v \x01(\x01R\ffireLagP99Ms\x1aA\n" +
+	"\x13MissedByReasonEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xd7\x05\n" +
 	"\x11MonitoringService\x12s\n" +
 	"\x12GetDeploymentStats\x12-.workflowruntime.v1.GetDeploymentStatsRequest\x1a..workflowruntime.v1.GetDeploymentStatsResponse\x12y\n" +
 	"\x14GetSchedulingMetrics\x12/.workflowruntime.v1.GetSchedulingMetricsRequest\x1a0.workflowruntime.v1.GetSchedulingMetricsResponse\x12|\n" +
 	"\x15GetJitterDistribution\x120.workflowruntime.v1.GetJitterDistributionRequest\x1a1.workflowruntime.v1.GetJitterDistributionResponse\x12v\n" +
 	"\x13GetLoadDistribution\x12..workflowruntime.v1.GetLoadDistributionRequest\x1a/.workflowruntime.v1.GetLoadDistributionResponse\x12j\n" +
-	"\x0fGetSystemHealth\x12*.workflowruntime.v1.GetSystemHealthRequest\x1a+.workflowruntime.v1.GetSystemHealthResponseBYZWgithub.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1;workflowruntimev1b\x06proto3"
+	"\x0fGetSystemHealth\x12*.workflowruntime.v1.GetSystemHealthRequest\x1a+.workflowruntime.v1.GetSystemHealthResponse\x12p\n" +
+	"\x11GetScheduleReport\x12,.workflowruntime.v1.GetScheduleReportRequest\x1a-.workflowruntime.v1.GetScheduleReportResponseBYZWgithub.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1;workflowruntimev1b\x06proto3"
 
 var (
 	file_workflowruntime_v1_monitoring_proto_rawDescOnce sync.Once
@@ -942,7 +1238,7 @@ func file_workflowruntime_v1_monitoring_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_monitoring_proto_rawDescData
 }
 
-var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	(*GetDeploymentStatsRequest)(nil),     // 0: workflowruntime.v1.GetDeploymentStatsRequest
 	(*GetDeploymentStatsResponse)(nil),    // 1: workflowruntime.v1.GetDeploymentStatsResponse
@@ -957,40 +1253,52 @@ var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	(*GetSystemHealthRequest)(nil),        // 10: workflowruntime.v1.GetSystemHealthRequest
 	(*DependencyHealth)(nil),              // 11: workflowruntime.v1.DependencyHealth
 	(*GetSystemHealthResponse)(nil),       // 12: workflowruntime.v1.GetSystemHealthResponse
-	nil,                                   // 13: workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
-	nil,                                   // 14: workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
-	nil,                                   // 15: workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	nil,                                   // 16: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
+	(*GetScheduleReportRequest)(nil),      // 13: workflowruntime.v1.GetScheduleReportRequest
+	(*GetScheduleReportResponse)(nil),     // 14: workflowruntime.v1.GetScheduleReportResponse
+	(*TriggerScheduleReport)(nil),         // 15: workflowruntime.v1.TriggerScheduleReport
+	nil,                                   // 16: workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
+	nil,                                   // 17: workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
+	nil,                                   // 18: workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
+	nil,                                   // 19: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	nil,                                   // 20: workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
 }
 var file_workflowruntime_v1_monitoring_proto_depIdxs = []int32{
-	13, // 0: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
-	14, // 1: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
-	15, // 2: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	17, // 3: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	17, // 4: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 0: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
+	17, // 1: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
+	18, // 2: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
+	21, // 3: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	21, // 4: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	17, // 6: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	17, // 7: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
-	17, // 8: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
+	21, // 6: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	21, // 7: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
+	21, // 8: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
 	8,  // 9: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	16, // 10: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	11, // 11: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
-	0,  // 12: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	2,  // 13: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	4,  // 14: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	7,  // 15: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	10, // 16: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	1,  // 17: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	3,  // 18: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	6,  // 19: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	9,  // 20: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 21: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 10: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	21, // 11: workflowruntime.v1.GetScheduleReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	21, // 12: workflowruntime.v1.GetScheduleReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	15, // 13: workflowruntime.v1.GetScheduleReportResponse.triggers:type_name -> workflowruntime.v1.TriggerScheduleReport
+	21, // 14: workflowruntime.v1.GetScheduleReportResponse.start_time:type_name -> google.protobuf.Timestamp
+	21, // 15: workflowruntime.v1.GetScheduleReportResponse.end_time:type_name -> google.protobuf.Timestamp
+	20, // 16: workflowruntime.v1.TriggerScheduleReport.missed_by_reason:type_name -> workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	11, // 17: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
+	0,  // 18: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	2,  // 19: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	4,  // 20: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	7,  // 21: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	10, // 22: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	13, // 23: workflowruntime.v1.MonitoringService.GetScheduleReport:input_type -> workflowruntime.v1.GetScheduleReportRequest
+	1,  // 24: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	3,  // 25: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	6,  // 26: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	9,  // 27: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 28: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	14, // 29: workflowruntime.v1.MonitoringService.GetScheduleReport:output_type -> workflowruntime.v1.GetScheduleReportResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_monitoring_proto_init() }
@@ -1004,7 +1312,7 @@ func file_workflowruntime_v1_monitoring_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_monitoring_proto_rawDesc), len(file_workflowruntime_v1_monitoring_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	MonitoringService_GetJitterDistribution_FullMethodName = "/workflowruntime.v1.MonitoringService/GetJitterDistribution"
 	MonitoringService_GetLoadDistribution_FullMethodName   = "/workflowruntime.v1.MonitoringService/GetLoadDistribution"
 	MonitoringService_GetSystemHealth_FullMethodName       = "/workflowruntime.v1.MonitoringService/GetSystemHealth"
+	MonitoringService_GetScheduleReport_FullMethodName     = "/workflowruntime.v1.MonitoringService/GetScheduleReport"
 )
 
 // MonitoringServiceClient is the client API for MonitoringService service.
@@ -42,6 +43,9 @@ type MonitoringServiceClient interface {
 	GetLoadDistribution(ctx context.Context, in *GetLoadDistributionRequest, opts ...grpc.CallOption) (*GetLoadDistributionResponse, error)
 	// Dependencies, version, uptime and live replicas.
 	GetSystemHealth(ctx context.Context, in *GetSystemHealthRequest, opts ...grpc.CallOption) (*GetSystemHealthResponse, error)
+	// An account of every slot of a deployment's or a trigger's cron schedule over a time range, from the database,
+	// the same on every replica: due, ran, skipped, missed by reason, on time, and fire lag.
+	GetScheduleReport(ctx context.Context, in *GetScheduleReportRequest, opts ...grpc.CallOption) (*GetScheduleReportResponse, error)
 }
 
 type monitoringServiceClient struct {
@@ -102,6 +106,16 @@ func (c *monitoringServiceClient) GetSystemHealth(ctx context.Context, in *GetSy
 	return out, nil
 }
 
+func (c *monitoringServiceClient) GetScheduleReport(ctx context.Context, in *GetScheduleReportRequest, opts ...grpc.CallOption) (*GetScheduleReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetScheduleReportResponse)
+	err := c.cc.Invoke(ctx, MonitoringService_GetScheduleReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MonitoringServiceServer is the server API for MonitoringService service.
 // All implementations must embed UnimplementedMonitoringServiceServer
 // for forward compatibility.
@@ -118,6 +132,9 @@ type MonitoringServiceServer interface {
 	GetLoadDistribution(context.Context, *GetLoadDistributionRequest) (*GetLoadDistributionResponse, error)
 	// Dependencies, version, uptime and live replicas.
 	GetSystemHealth(context.Context, *GetSystemHealthRequest) (*GetSystemHealthResponse, error)
+	// An account of every slot of a deployment's or a trigger's cron schedule over a time range, from the database,
+	// the same on every replica: due, ran, skipped, missed by reason, on time, and fire lag.
+	GetScheduleReport(context.Context, *GetScheduleReportRequest) (*GetScheduleReportResponse, error)
 	mustEmbedUnimplementedMonitoringServiceServer()
 }
 
@@ -142,6 +159,9 @@ func (UnimplementedMonitoringServiceServer) GetLoadDistribution(context.Context,
 }
 func (UnimplementedMonitoringServiceServer) GetSystemHealth(context.Context, *GetSystemHealthRequest) (*GetSystemHealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSystemHealth not implemented")
+}
+func (UnimplementedMonitoringServiceServer) GetScheduleReport(context.Context, *GetScheduleReportRequest) (*GetScheduleReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScheduleReport not implemented")
 }
 func (UnimplementedMonitoringServiceServer) mustEmbedUnimplementedMonitoringServiceServer() {}
 func (UnimplementedMonitoringServiceServer) testEmbeddedByValue()                           {}
@@ -254,6 +274,24 @@ func _MonitoringService_GetSystemHealth_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MonitoringService_GetScheduleReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScheduleReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonitoringServiceServer).GetScheduleReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MonitoringService_GetScheduleReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonitoringServiceServer).GetScheduleReport(ctx, req.(*GetScheduleReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MonitoringService_ServiceDesc is the grpc.ServiceDesc for MonitoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,6 +318,10 @@ var MonitoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSystemHealth",
 			Handler:    _MonitoringService_GetSystemHealth_Handler,
+		},
+		{
+			MethodName: "GetScheduleReport",
+			Handler:    _MonitoringService_GetScheduleReport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -319,6 +319,293 @@ func (ResponseMode) EnumDescriptor() ([]byte, []int) {
 	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{4}
 }
 
+// Which slots of a cron trigger run when no replica fired them in time (every replica was down, or all were busy).
+type CatchupPolicy int32
+
+const (
+	// Treated as LATEST.
+	CatchupPolicy_CATCHUP_POLICY_UNSPECIFIED CatchupPolicy = 0
+	// The most recent missed slot runs if it is still inside the deployment's catch-up window; older ones are MISSED.
+	CatchupPolicy_CATCHUP_POLICY_LATEST CatchupPolicy = 1
+	// Every missed slot still inside the catch-up window runs, oldest first, each once, under the deployment's overlap policy, spread as the jitter spreads them.
+	CatchupPolicy_CATCHUP_POLICY_ALL CatchupPolicy = 2
+	// No missed slot runs: they are all MISSED.
+	CatchupPolicy_CATCHUP_POLICY_NONE CatchupPolicy = 3
+)
+
+// Enum value maps for CatchupPolicy.
+var (
+	CatchupPolicy_name = map[int32]string{
+		0: "CATCHUP_POLICY_UNSPECIFIED",
+		1: "CATCHUP_POLICY_LATEST",
+		2: "CATCHUP_POLICY_ALL",
+		3: "CATCHUP_POLICY_NONE",
+	}
+	CatchupPolicy_value = map[string]int32{
+		"CATCHUP_POLICY_UNSPECIFIED": 0,
+		"CATCHUP_POLICY_LATEST":      1,
+		"CATCHUP_POLICY_ALL":         2,
+		"CATCHUP_POLICY_NONE":        3,
+	}
+)
+
+func (x CatchupPolicy) Enum() *CatchupPolicy {
+	p := new(CatchupPolicy)
+	*p = x
+	return p
+}
+
+func (x CatchupPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CatchupPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[5].Descriptor()
+}
+
+func (CatchupPolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[5]
+}
+
+func (x CatchupPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CatchupPolicy.Descriptor instead.
+func (CatchupPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{5}
+}
+
+// What a fixed-time cron trigger does with a local time that occurs twice because the clocks go back
+// (01:30 on the night daylight saving time ends). Expressions whose hour field is "*" or a step over the
+// whole day ("*/2") follow elapsed time instead: a repeated hour fires again, whatever the policy.
+type RepeatedTimePolicy int32
+
+const (
+	// Treated as FIRST.
+	RepeatedTimePolicy_REPEATED_TIME_POLICY_UNSPECIFIED RepeatedTimePolicy = 0
+	// Fire at the first occurrence only.
+	RepeatedTimePolicy_REPEATED_TIME_POLICY_FIRST RepeatedTimePolicy = 1
+	// Fire at the second occurrence only.
+	RepeatedTimePolicy_REPEATED_TIME_POLICY_LAST RepeatedTimePolicy = 2
+	// Fire at both occurrences.
+	RepeatedTimePolicy_REPEATED_TIME_POLICY_BOTH RepeatedTimePolicy = 3
+)
+
+// Enum value maps for RepeatedTimePolicy.
+var (
+	RepeatedTimePolicy_name = map[int32]string{
+		0: "REPEATED_TIME_POLICY_UNSPECIFIED",
+		1: "REPEATED_TIME_POLICY_FIRST",
+		2: "REPEATED_TIME_POLICY_LAST",
+		3: "REPEATED_TIME_POLICY_BOTH",
+	}
+	RepeatedTimePolicy_value = map[string]int32{
+		"REPEATED_TIME_POLICY_UNSPECIFIED": 0,
+		"REPEATED_TIME_POLICY_FIRST":       1,
+		"REPEATED_TIME_POLICY_LAST":        2,
+		"REPEATED_TIME_POLICY_BOTH":        3,
+	}
+)
+
+func (x RepeatedTimePolicy) Enum() *RepeatedTimePolicy {
+	p := new(RepeatedTimePolicy)
+	*p = x
+	return p
+}
+
+func (x RepeatedTimePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RepeatedTimePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[6].Descriptor()
+}
+
+func (RepeatedTimePolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[6]
+}
+
+func (x RepeatedTimePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RepeatedTimePolicy.Descriptor instead.
+func (RepeatedTimePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{6}
+}
+
+// What a fixed-time cron trigger does with a local time that does not occur because the clocks jump forward
+// (02:30 on the night daylight saving time starts in New York). Expressions whose hour field is "*" or a step
+// over the whole day follow elapsed time instead: a skipped time simply does not occur, whatever the policy.
+type SkippedTimePolicy int32
+
+const (
+	// Treated as SHIFT.
+	SkippedTimePolicy_SKIPPED_TIME_POLICY_UNSPECIFIED SkippedTimePolicy = 0
+	// Fire as long after the jump as the time lay after the last moment before it: 02:30 on a 02:00 to 03:00 jump fires at 03:30.
+	SkippedTimePolicy_SKIPPED_TIME_POLICY_SHIFT SkippedTimePolicy = 1
+	// Do not fire that day.
+	SkippedTimePolicy_SKIPPED_TIME_POLICY_SKIP SkippedTimePolicy = 2
+)
+
+// Enum value maps for SkippedTimePolicy.
+var (
+	SkippedTimePolicy_name = map[int32]string{
+		0: "SKIPPED_TIME_POLICY_UNSPECIFIED",
+		1: "SKIPPED_TIME_POLICY_SHIFT",
+		2: "SKIPPED_TIME_POLICY_SKIP",
+	}
+	SkippedTimePolicy_value = map[string]int32{
+		"SKIPPED_TIME_POLICY_UNSPECIFIED": 0,
+		"SKIPPED_TIME_POLICY_SHIFT":       1,
+		"SKIPPED_TIME_POLICY_SKIP":        2,
+	}
+)
+
+func (x SkippedTimePolicy) Enum() *SkippedTimePolicy {
+	p := new(SkippedTimePolicy)
+	*p = x
+	return p
+}
+
+func (x SkippedTimePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SkippedTimePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[7].Descriptor()
+}
+
+func (SkippedTimePolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[7]
+}
+
+func (x SkippedTimePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SkippedTimePolicy.Descriptor instead.
+func (SkippedTimePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{7}
+}
+
+// How a daylight saving time change touched a slot of a preview.
+type DstEffect int32
+
+const (
+	DstEffect_DST_EFFECT_UNSPECIFIED DstEffect = 0
+	// The slot is at the local time the expression names.
+	DstEffect_DST_EFFECT_NONE DstEffect = 1
+	// The local time did not occur; the slot fires past the jump instead (SKIPPED_TIME_POLICY_SHIFT).
+	DstEffect_DST_EFFECT_SHIFTED DstEffect = 2
+	// The local time did not occur and the slot does not fire (SKIPPED_TIME_POLICY_SKIP).
+	DstEffect_DST_EFFECT_SKIPPED DstEffect = 3
+	// The local time occurred twice; this slot is at its first occurrence.
+	DstEffect_DST_EFFECT_REPEATED_FIRST DstEffect = 4
+	// The local time occurred twice; this slot is at its second occurrence.
+	DstEffect_DST_EFFECT_REPEATED_SECOND DstEffect = 5
+)
+
+// Enum value maps for DstEffect.
+var (
+	DstEffect_name = map[int32]string{
+		0: "DST_EFFECT_UNSPECIFIED",
+		1: "DST_EFFECT_NONE",
+		2: "DST_EFFECT_SHIFTED",
+		3: "DST_EFFECT_SKIPPED",
+		4: "DST_EFFECT_REPEATED_FIRST",
+		5: "DST_EFFECT_REPEATED_SECOND",
+	}
+	DstEffect_value = map[string]int32{
+		"DST_EFFECT_UNSPECIFIED":     0,
+		"DST_EFFECT_NONE":            1,
+		"DST_EFFECT_SHIFTED":         2,
+		"DST_EFFECT_SKIPPED":         3,
+		"DST_EFFECT_REPEATED_FIRST":  4,
+		"DST_EFFECT_REPEATED_SECOND": 5,
+	}
+)
+
+func (x DstEffect) Enum() *DstEffect {
+	p := new(DstEffect)
+	*p = x
+	return p
+}
+
+func (x DstEffect) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DstEffect) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[8].Descriptor()
+}
+
+func (DstEffect) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[8]
+}
+
+func (x DstEffect) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DstEffect.Descriptor instead.
+func (DstEffect) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{8}
+}
+
+// Lifecycle of a backfill.
+type BackfillState int32
+
+const (
+	BackfillState_BACKFILL_STATE_UNSPECIFIED BackfillState = 0
+	// Slots are still being started, or executions it started are unfinished.
+	BackfillState_BACKFILL_STATE_RUNNING BackfillState = 1
+	// Every slot was started or skipped, and every execution it started has finished.
+	BackfillState_BACKFILL_STATE_COMPLETED BackfillState = 2
+)
+
+// Enum value maps for BackfillState.
+var (
+	BackfillState_name = map[int32]string{
+		0: "BACKFILL_STATE_UNSPECIFIED",
+		1: "BACKFILL_STATE_RUNNING",
+		2: "BACKFILL_STATE_COMPLETED",
+	}
+	BackfillState_value = map[string]int32{
+		"BACKFILL_STATE_UNSPECIFIED": 0,
+		"BACKFILL_STATE_RUNNING":     1,
+		"BACKFILL_STATE_COMPLETED":   2,
+	}
+)
+
+func (x BackfillState) Enum() *BackfillState {
+	p := new(BackfillState)
+	*p = x
+	return p
+}
+
+func (x BackfillState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BackfillState) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[9].Descriptor()
+}
+
+func (BackfillState) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[9]
+}
+
+func (x BackfillState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BackfillState.Descriptor instead.
+func (BackfillState) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+}
+
 // A cron schedule.
 type CronSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -328,8 +615,20 @@ type CronSpec struct {
 	Timezone string `protobuf:"bytes,2,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	// Jitter window in seconds; absent means the service default (300); 0 disables jitter.
 	JitterWindowSeconds *int32 `protobuf:"varint,3,opt,name=jitter_window_seconds,json=jitterWindowSeconds,proto3,oneof" json:"jitter_window_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Which missed slots run after every replica was down; UNSPECIFIED means LATEST.
+	CatchupPolicy CatchupPolicy `protobuf:"varint,4,opt,name=catchup_policy,json=catchupPolicy,proto3,enum=workflowruntime.v1.CatchupPolicy" json:"catchup_policy,omitempty"`
+	// Daylight saving time: a local time that occurs twice; UNSPECIFIED means FIRST.
+	RepeatedTimePolicy RepeatedTimePolicy `protobuf:"varint,5,opt,name=repeated_time_policy,json=repeatedTimePolicy,proto3,enum=workflowruntime.v1.RepeatedTimePolicy" json:"repeated_time_policy,omitempty"`
+	// Daylight saving time: a local time that does not occur; UNSPECIFIED means SHIFT.
+	SkippedTimePolicy SkippedTimePolicy `protobuf:"varint,6,opt,name=skipped_time_policy,json=skippedTimePolicy,proto3,enum=workflowruntime.v1.SkippedTimePolicy" json:"skipped_time_policy,omitempty"`
+	// No slot before this instant (inclusive); absent means no bound.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// No slot at or after this instant; absent means no bound. Must be after start_time. A trigger past its end fires no more.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// How many slots the trigger runs in all; 0 means no limit.
+	MaxRuns       int32 `protobuf:"varint,9,opt,name=max_runs,json=maxRuns,proto3" json:"max_runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CronSpec) Reset() {
@@ -379,6 +678,48 @@ func (x *CronSpec) GetTimezone() string {
 func (x *CronSpec) GetJitterWindowSeconds() int32 {
 	if x != nil && x.JitterWindowSeconds != nil {
 		return *x.JitterWindowSeconds
+	}
+	return 0
+}
+
+func (x *CronSpec) GetCatchupPolicy() CatchupPolicy {
+	if x != nil {
+		return x.CatchupPolicy
+	}
+	return CatchupPolicy_CATCHUP_POLICY_UNSPECIFIED
+}
+
+func (x *CronSpec) GetRepeatedTimePolicy() RepeatedTimePolicy {
+	if x != nil {
+		return x.RepeatedTimePolicy
+	}
+	return RepeatedTimePolicy_REPEATED_TIME_POLICY_UNSPECIFIED
+}
+
+func (x *CronSpec) GetSkippedTimePolicy() SkippedTimePolicy {
+	if x != nil {
+		return x.SkippedTimePolicy
+	}
+	return SkippedTimePolicy_SKIPPED_TIME_POLICY_UNSPECIFIED
+}
+
+func (x *CronSpec) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *CronSpec) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *CronSpec) GetMaxRuns() int32 {
+	if x != nil {
+		return x.MaxRuns
 	}
 	return 0
 }
@@ -548,8 +889,12 @@ type TriggerStatus struct {
 	LastFireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_fire_time,json=lastFireTime,proto3" json:"last_fire_time,omitempty"`
 	// WEBHOOK: secrets are set, so calls must be signed.
 	RequiresSignature bool `protobuf:"varint,5,opt,name=requires_signature,json=requiresSignature,proto3" json:"requires_signature,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// CRON with max_runs: the runs left before the trigger ends; absent without max_runs.
+	RemainingRuns *int32 `protobuf:"varint,6,opt,name=remaining_runs,json=remainingRuns,proto3,oneof" json:"remaining_runs,omitempty"`
+	// CRON: the trigger fires no more: its end_time has passed, its max_runs are used up, or its expression names no later time.
+	Ended         bool `protobuf:"varint,7,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TriggerStatus) Reset() {
@@ -613,6 +958,20 @@ func (x *TriggerStatus) GetLastFireTime() *timestamppb.Timestamp {
 func (x *TriggerStatus) GetRequiresSignature() bool {
 	if x != nil {
 		return x.RequiresSignature
+	}
+	return false
+}
+
+func (x *TriggerStatus) GetRemainingRuns() int32 {
+	if x != nil && x.RemainingRuns != nil {
+		return *x.RemainingRuns
+	}
+	return 0
+}
+
+func (x *TriggerStatus) GetEnded() bool {
+	if x != nil {
+		return x.Ended
 	}
 	return false
 }
@@ -695,8 +1054,10 @@ type Deployment struct {
 	UpdatedAt          *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	DeployedAt         *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=deployed_at,json=deployedAt,proto3" json:"deployed_at,omitempty"`
 	DeployedBy         string                 `protobuf:"bytes,11,opt,name=deployed_by,json=deployedBy,proto3" json:"deployed_by,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// True when the deployment has cron triggers and every one of them has ended: nothing fires on schedule any more.
+	ScheduleEnded bool `protobuf:"varint,12,opt,name=schedule_ended,json=scheduleEnded,proto3" json:"schedule_ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Deployment) Reset() {
@@ -804,6 +1165,13 @@ func (x *Deployment) GetDeployedBy() string {
 		return x.DeployedBy
 	}
 	return ""
+}
+
+func (x *Deployment) GetScheduleEnded() bool {
+	if x != nil {
+		return x.ScheduleEnded
+	}
+	return false
 }
 
 // One run of a workflow.
@@ -1000,7 +1368,9 @@ type DeployWorkflowRequest struct {
 	Config     *DeploymentConfig `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
 	DeployedBy string            `protobuf:"bytes,5,opt,name=deployed_by,json=deployedBy,proto3" json:"deployed_by,omitempty"`
 	// True: store as DRAFT and schedule nothing.
-	Draft         bool `protobuf:"varint,6,opt,name=draft,proto3" json:"draft,omitempty"`
+	Draft bool `protobuf:"varint,6,opt,name=draft,proto3" json:"draft,omitempty"`
+	// True: validate the request in full and answer as the call would, with the upcoming fires, writing nothing.
+	ValidateOnly  bool `protobuf:"varint,7,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1077,9 +1447,19 @@ func (x *DeployWorkflowRequest) GetDraft() bool {
 	return false
 }
 
+func (x *DeployWorkflowRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 type DeployWorkflowResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// With validate_only, the deployment that would be created: it has no deployment_id, and new triggers no trigger_id.
+	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// With validate_only: the next 10 fires of each cron trigger.
+	Upcoming      []*TriggerPreview `protobuf:"bytes,2,rep,name=upcoming,proto3" json:"upcoming,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1121,6 +1501,13 @@ func (x *DeployWorkflowResponse) GetDeployment() *Deployment {
 	return nil
 }
 
+func (x *DeployWorkflowResponse) GetUpcoming() []*TriggerPreview {
+	if x != nil {
+		return x.Upcoming
+	}
+	return nil
+}
+
 type UpdateDeploymentRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
@@ -1135,8 +1522,10 @@ type UpdateDeploymentRequest struct {
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,6,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// 0: don't check; otherwise the update is ABORTED unless the deployment has this version.
 	ExpectedVersion int64 `protobuf:"varint,7,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// True: validate the request in full and answer as the call would, with the upcoming fires, writing nothing.
+	ValidateOnly  bool `protobuf:"varint,8,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateDeploymentRequest) Reset() {
@@ -1218,9 +1607,19 @@ func (x *UpdateDeploymentRequest) GetExpectedVersion() int64 {
 	return 0
 }
 
+func (x *UpdateDeploymentRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 type UpdateDeploymentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// With validate_only, the deployment as the update would leave it; new triggers have no trigger_id.
+	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// With validate_only: the next 10 fires of each cron trigger.
+	Upcoming      []*TriggerPreview `protobuf:"bytes,2,rep,name=upcoming,proto3" json:"upcoming,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1258,6 +1657,13 @@ func (*UpdateDeploymentResponse) Descriptor() ([]byte, []int) {
 func (x *UpdateDeploymentResponse) GetDeployment() *Deployment {
 	if x != nil {
 		return x.Deployment
+	}
+	return nil
+}
+
+func (x *UpdateDeploymentResponse) GetUpcoming() []*TriggerPreview {
+	if x != nil {
+		return x.Upcoming
 	}
 	return nil
 }
@@ -2261,17 +2667,654 @@ func (x *ResolveWebhookResponse) GetRequiresSignature() bool {
 	return false
 }
 
+// Set exactly one of deployment_id, and cron with workflow_id.
+type PreviewScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment whose cron triggers to preview, whatever its status.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// A cron spec to check before deploying it.
+	Cron *CronSpec `protobuf:"bytes,2,opt,name=cron,proto3" json:"cron,omitempty"`
+	// With cron: the workflow the spec is for, which fixes its jitter.
+	WorkflowId string `protobuf:"bytes,3,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Fires per cron trigger; 0 means 10, at most 1000.
+	Count int32 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	// List fires at or after this instant; absent means now.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewScheduleRequest) Reset() {
+	*x = PreviewScheduleRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewScheduleRequest) ProtoMessage() {}
+
+func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
+func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PreviewScheduleRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *PreviewScheduleRequest) GetCron() *CronSpec {
+	if x != nil {
+		return x.Cron
+	}
+	return nil
+}
+
+func (x *PreviewScheduleRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *PreviewScheduleRequest) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *PreviewScheduleRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+type PreviewScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per cron trigger, in the deployment's order of triggers.
+	Triggers      []*TriggerPreview `protobuf:"bytes,1,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewScheduleResponse) Reset() {
+	*x = PreviewScheduleResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewScheduleResponse) ProtoMessage() {}
+
+func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
+func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PreviewScheduleResponse) GetTriggers() []*TriggerPreview {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+// The upcoming fires of one cron trigger.
+type TriggerPreview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for a spec not deployed, and for a trigger a validate_only call would create.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// Position of the trigger in the deployment's triggers; 0 for a bare spec.
+	TriggerIndex int32     `protobuf:"varint,2,opt,name=trigger_index,json=triggerIndex,proto3" json:"trigger_index,omitempty"`
+	Cron         *CronSpec `protobuf:"bytes,3,opt,name=cron,proto3" json:"cron,omitempty"`
+	// In order of fire time; SKIPPED entries (slots the skipped-time policy drops) stand where they would have fired.
+	Fires []*UpcomingFire `protobuf:"bytes,4,rep,name=fires,proto3" json:"fires,omitempty"`
+	// True when the schedule has fewer fires left than asked for: its end_time, max_runs or year field ends it.
+	Ended         bool `protobuf:"varint,5,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerPreview) Reset() {
+	*x = TriggerPreview{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerPreview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerPreview) ProtoMessage() {}
+
+func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
+func (*TriggerPreview) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *TriggerPreview) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *TriggerPreview) GetTriggerIndex() int32 {
+	if x != nil {
+		return x.TriggerIndex
+	}
+	return 0
+}
+
+func (x *TriggerPreview) GetCron() *CronSpec {
+	if x != nil {
+		return x.Cron
+	}
+	return nil
+}
+
+func (x *TriggerPreview) GetFires() []*UpcomingFire {
+	if x != nil {
+		return x.Fires
+	}
+	return nil
+}
+
+func (x *TriggerPreview) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
+}
+
+// One upcoming fire of a cron trigger, or one slot that daylight saving time drops.
+type UpcomingFire struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The nominal slot (an execution's scheduled_time); for a SKIPPED entry, the instant the clocks jumped.
+	SlotTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=slot_time,json=slotTime,proto3" json:"slot_time,omitempty"`
+	// The slot plus the workflow's jitter: when the runtime fires it. Absent for a SKIPPED entry.
+	FireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=fire_time,json=fireTime,proto3" json:"fire_time,omitempty"`
+	// The local date and time the expression names, in the trigger's time zone, without an offset: "2026-03-08T02:30:00".
+	LocalTime string    `protobuf:"bytes,3,opt,name=local_time,json=localTime,proto3" json:"local_time,omitempty"`
+	DstEffect DstEffect `protobuf:"varint,4,opt,name=dst_effect,json=dstEffect,proto3,enum=workflowruntime.v1.DstEffect" json:"dst_effect,omitempty"`
+	// What daylight saving time did to the slot, in a sentence; empty for DST_EFFECT_NONE.
+	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcomingFire) Reset() {
+	*x = UpcomingFire{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcomingFire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcomingFire) ProtoMessage() {}
+
+func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcomingFire.ProtoReflect.Descriptor instead.
+func (*UpcomingFire) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UpcomingFire) GetSlotTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SlotTime
+	}
+	return nil
+}
+
+func (x *UpcomingFire) GetFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FireTime
+	}
+	return nil
+}
+
+func (x *UpcomingFire) GetLocalTime() string {
+	if x != nil {
+		return x.LocalTime
+	}
+	return ""
+}
+
+func (x *UpcomingFire) GetDstEffect() DstEffect {
+	if x != nil {
+		return x.DstEffect
+	}
+	return DstEffect_DST_EFFECT_UNSPECIFIED
+}
+
+func (x *UpcomingFire) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type BackfillDeploymentRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// First nominal slot to run (inclusive).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of the range (exclusive); not in the future, after start_time, at most 10,000 slots from start_time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// How the backfill's executions overlap; UNSPECIFIED means the deployment's own policy.
+	OverlapPolicy OverlapPolicy `protobuf:"varint,4,opt,name=overlap_policy,json=overlapPolicy,proto3,enum=workflowruntime.v1.OverlapPolicy" json:"overlap_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillDeploymentRequest) Reset() {
+	*x = BackfillDeploymentRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillDeploymentRequest) ProtoMessage() {}
+
+func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BackfillDeploymentRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *BackfillDeploymentRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentRequest) GetOverlapPolicy() OverlapPolicy {
+	if x != nil {
+		return x.OverlapPolicy
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
+}
+
+type BackfillDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backfill      *Backfill              `protobuf:"bytes,1,opt,name=backfill,proto3" json:"backfill,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillDeploymentResponse) Reset() {
+	*x = BackfillDeploymentResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillDeploymentResponse) ProtoMessage() {}
+
+func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BackfillDeploymentResponse) GetBackfill() *Backfill {
+	if x != nil {
+		return x.Backfill
+	}
+	return nil
+}
+
+type GetBackfillRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BackfillId    string                 `protobuf:"bytes,1,opt,name=backfill_id,json=backfillId,proto3" json:"backfill_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBackfillRequest) Reset() {
+	*x = GetBackfillRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBackfillRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBackfillRequest) ProtoMessage() {}
+
+func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBackfillRequest.ProtoReflect.Descriptor instead.
+func (*GetBackfillRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetBackfillRequest) GetBackfillId() string {
+	if x != nil {
+		return x.BackfillId
+	}
+	return ""
+}
+
+type GetBackfillResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backfill      *Backfill              `protobuf:"bytes,1,opt,name=backfill,proto3" json:"backfill,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBackfillResponse) Reset() {
+	*x = GetBackfillResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBackfillResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBackfillResponse) ProtoMessage() {}
+
+func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBackfillResponse.ProtoReflect.Descriptor instead.
+func (*GetBackfillResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetBackfillResponse) GetBackfill() *Backfill {
+	if x != nil {
+		return x.Backfill
+	}
+	return nil
+}
+
+// A backfill: every slot of a deployment's cron triggers in [start_time, end_time), each run at most once ever.
+type Backfill struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BackfillId    string                 `protobuf:"bytes,1,opt,name=backfill_id,json=backfillId,proto3" json:"backfill_id,omitempty"`
+	DeploymentId  string                 `protobuf:"bytes,2,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	OverlapPolicy OverlapPolicy          `protobuf:"varint,5,opt,name=overlap_policy,json=overlapPolicy,proto3,enum=workflowruntime.v1.OverlapPolicy" json:"overlap_policy,omitempty"`
+	State         BackfillState          `protobuf:"varint,6,opt,name=state,proto3,enum=workflowruntime.v1.BackfillState" json:"state,omitempty"`
+	// Slots of the deployment's cron triggers in the range.
+	PlannedSlots int64 `protobuf:"varint,7,opt,name=planned_slots,json=plannedSlots,proto3" json:"planned_slots,omitempty"`
+	// Slots this backfill started an execution for.
+	StartedSlots int64 `protobuf:"varint,8,opt,name=started_slots,json=startedSlots,proto3" json:"started_slots,omitempty"`
+	// Of the started slots, those whose execution has finished.
+	FinishedSlots int64 `protobuf:"varint,9,opt,name=finished_slots,json=finishedSlots,proto3" json:"finished_slots,omitempty"`
+	// Slots that had already run or were running (counted, never doubled), or that the overlap policy SKIPPED.
+	SkippedSlots int64                  `protobuf:"varint,10,opt,name=skipped_slots,json=skippedSlots,proto3" json:"skipped_slots,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the backfill reached COMPLETED.
+	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Backfill) Reset() {
+	*x = Backfill{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Backfill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Backfill) ProtoMessage() {}
+
+func (x *Backfill) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Backfill.ProtoReflect.Descriptor instead.
+func (*Backfill) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Backfill) GetBackfillId() string {
+	if x != nil {
+		return x.BackfillId
+	}
+	return ""
+}
+
+func (x *Backfill) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *Backfill) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Backfill) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Backfill) GetOverlapPolicy() OverlapPolicy {
+	if x != nil {
+		return x.OverlapPolicy
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
+}
+
+func (x *Backfill) GetState() BackfillState {
+	if x != nil {
+		return x.State
+	}
+	return BackfillState_BACKFILL_STATE_UNSPECIFIED
+}
+
+func (x *Backfill) GetPlannedSlots() int64 {
+	if x != nil {
+		return x.PlannedSlots
+	}
+	return 0
+}
+
+func (x *Backfill) GetStartedSlots() int64 {
+	if x != nil {
+		return x.StartedSlots
+	}
+	return 0
+}
+
+func (x *Backfill) GetFinishedSlots() int64 {
+	if x != nil {
+		return x.FinishedSlots
+	}
+	return 0
+}
+
+func (x *Backfill) GetSkippedSlots() int64 {
+	if x != nil {
+		return x.SkippedSlots
+	}
+	return 0
+}
+
+func (x *Backfill) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Backfill) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
 var File_workflowruntime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
-	" workflowruntime/v1/runtime.proto\x12\x12workflowruntime.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x01\n" +
+	" workflowruntime/v1/runtime.proto\x12\x12workflowruntime.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x04\n" +
 	"\bCronSpec\x12\x1e\n" +
 	"\n" +
 	"expression\x18\x01 \x01(\tR\n" +
 	"expression\x12\x1a\n" +
 	"\btimezone\x18\x02 \x01(\tR\btimezone\x127\n" +
-	"\x15jitter_window_seconds\x18\x03 \x01(\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01B\x18\n" +
+	"\x15jitter_window_seconds\x18\x03 \x01(\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01\x12H\n" +
+	"\x0ecatchup_policy\x18\x04 \x01(\x0e2!.workflowruntime.v1.CatchupPolicyR\rcatchupPolicy\x12X\n" +
+	"\x14repeated_time_policy\x18\x05 \x01(\x0e2&.workflowruntime.v1.RepeatedTimePolicyR\x12repeatedTimePolicy\x12U\n" +
+	"\x13skipped_time_policy\x18\x06 \x01(\x0e2%.workflowruntime.v1.SkippedTimePolicyR\x11skippedTimePolicy\x129\n" +
+	"\n" +
+	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x19\n" +
+	"\bmax_runs\x18\t \x01(\x05R\amaxRunsB\x18\n" +
 	"\x16_jitter_window_seconds\"\xce\x01\n" +
 	"\vWebhookSpec\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
@@ -2284,17 +3327,20 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x123\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\x04type\x120\n" +
 	"\x04cron\x18\x03 \x01(\v2\x1c.workflowruntime.v1.CronSpecR\x04cron\x129\n" +
-	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\"\xa0\x02\n" +
+	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\"\xf5\x02\n" +
 	"\rTriggerStatus\x125\n" +
 	"\atrigger\x18\x01 \x01(\v2\x1b.workflowruntime.v1.TriggerR\atrigger\x12%\n" +
 	"\x0ejitter_seconds\x18\x02 \x01(\x05R\rjitterSeconds\x12@\n" +
 	"\x0enext_fire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fnextFireTime\x12@\n" +
 	"\x0elast_fire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\flastFireTime\x12-\n" +
-	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\"\xce\x01\n" +
+	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\x12*\n" +
+	"\x0eremaining_runs\x18\x06 \x01(\x05H\x00R\rremainingRuns\x88\x01\x01\x12\x14\n" +
+	"\x05ended\x18\a \x01(\bR\x05endedB\x11\n" +
+	"\x0f_remaining_runs\"\xce\x01\n" +
 	"\x10DeploymentConfig\x12H\n" +
 	"\x0eoverlap_policy\x18\x01 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x12:\n" +
 	"\x19execution_timeout_seconds\x18\x02 \x01(\x05R\x17executionTimeoutSeconds\x124\n" +
-	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\"\xc5\x04\n" +
+	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\"\xec\x04\n" +
 	"\n" +
 	"Deployment\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -2313,7 +3359,8 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"deployedAt\x12\x1f\n" +
 	"\vdeployed_by\x18\v \x01(\tR\n" +
-	"deployedBy\"\xc5\x06\n" +
+	"deployedBy\x12%\n" +
+	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\"\xc5\x06\n" +
 	"\tExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -2337,7 +3384,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x10 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vskip_reason\x18\x11 \x01(\tR\n" +
 	"skipReason\x12!\n" +
-	"\ftriggered_by\x18\x12 \x01(\tR\vtriggeredBy\"\xb0\x02\n" +
+	"\ftriggered_by\x18\x12 \x01(\tR\vtriggeredBy\"\xd5\x02\n" +
 	"\x15DeployWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12H\n" +
@@ -2346,11 +3393,13 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x06config\x18\x04 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x12\x1f\n" +
 	"\vdeployed_by\x18\x05 \x01(\tR\n" +
 	"deployedBy\x12\x14\n" +
-	"\x05draft\x18\x06 \x01(\bR\x05draft\"X\n" +
+	"\x05draft\x18\x06 \x01(\bR\x05draft\x12#\n" +
+	"\rvalidate_only\x18\a \x01(\bR\fvalidateOnly\"\x98\x01\n" +
 	"\x16DeployWorkflowResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
-	"deployment\"\xb5\x03\n" +
+	"deployment\x12>\n" +
+	"\bupcoming\x18\x02 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\bupcoming\"\xda\x03\n" +
 	"\x17UpdateDeploymentRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12A\n" +
 	"\x06status\x18\x02 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusH\x00R\x06status\x88\x01\x01\x12H\n" +
@@ -2359,12 +3408,14 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x06config\x18\x05 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x12;\n" +
 	"\vupdate_mask\x18\x06 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12)\n" +
-	"\x10expected_version\x18\a \x01(\x03R\x0fexpectedVersionB\t\n" +
-	"\a_status\"Z\n" +
+	"\x10expected_version\x18\a \x01(\x03R\x0fexpectedVersion\x12#\n" +
+	"\rvalidate_only\x18\b \x01(\bR\fvalidateOnlyB\t\n" +
+	"\a_status\"\x9a\x01\n" +
 	"\x18UpdateDeploymentResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
-	"deployment\">\n" +
+	"deployment\x12>\n" +
+	"\bupcoming\x18\x02 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\bupcoming\">\n" +
 	"\x17DeleteDeploymentRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\"Z\n" +
 	"\x18DeleteDeploymentResponse\x12>\n" +
@@ -2451,7 +3502,62 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"trigger_id\x18\x03 \x01(\tR\ttriggerId\x12E\n" +
 	"\rresponse_mode\x18\x04 \x01(\x0e2 .workflowruntime.v1.ResponseModeR\fresponseMode\x12-\n" +
-	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature*\xb0\x01\n" +
+	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\"\xe1\x01\n" +
+	"\x16PreviewScheduleRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x120\n" +
+	"\x04cron\x18\x02 \x01(\v2\x1c.workflowruntime.v1.CronSpecR\x04cron\x12\x1f\n" +
+	"\vworkflow_id\x18\x03 \x01(\tR\n" +
+	"workflowId\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x05R\x05count\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"Y\n" +
+	"\x17PreviewScheduleResponse\x12>\n" +
+	"\btriggers\x18\x01 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\btriggers\"\xd4\x01\n" +
+	"\x0eTriggerPreview\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12#\n" +
+	"\rtrigger_index\x18\x02 \x01(\x05R\ftriggerIndex\x120\n" +
+	"\x04cron\x18\x03 \x01(\v2\x1c.workflowruntime.v1.CronSpecR\x04cron\x126\n" +
+	"\x05fires\x18\x04 \x03(\v2 .workflowruntime.v1.UpcomingFireR\x05fires\x12\x14\n" +
+	"\x05ended\x18\x05 \x01(\bR\x05ended\"\xf1\x01\n" +
+	"\fUpcomingFire\x127\n" +
+	"\tslot_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bslotTime\x127\n" +
+	"\tfire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x1d\n" +
+	"\n" +
+	"local_time\x18\x03 \x01(\tR\tlocalTime\x12<\n" +
+	"\n" +
+	"dst_effect\x18\x04 \x01(\x0e2\x1d.workflowruntime.v1.DstEffectR\tdstEffect\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"\xfc\x01\n" +
+	"\x19BackfillDeploymentRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12H\n" +
+	"\x0eoverlap_policy\x18\x04 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\"V\n" +
+	"\x1aBackfillDeploymentResponse\x128\n" +
+	"\bbackfill\x18\x01 \x01(\v2\x1c.workflowruntime.v1.BackfillR\bbackfill\"5\n" +
+	"\x12GetBackfillRequest\x12\x1f\n" +
+	"\vbackfill_id\x18\x01 \x01(\tR\n" +
+	"backfillId\"O\n" +
+	"\x13GetBackfillResponse\x128\n" +
+	"\bbackfill\x18\x01 \x01(\v2\x1c.workflowruntime.v1.BackfillR\bbackfill\"\xd5\x04\n" +
+	"\bBackfill\x12\x1f\n" +
+	"\vbackfill_id\x18\x01 \x01(\tR\n" +
+	"backfillId\x12#\n" +
+	"\rdeployment_id\x18\x02 \x01(\tR\fdeploymentId\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12H\n" +
+	"\x0eoverlap_policy\x18\x05 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x127\n" +
+	"\x05state\x18\x06 \x01(\x0e2!.workflowruntime.v1.BackfillStateR\x05state\x12#\n" +
+	"\rplanned_slots\x18\a \x01(\x03R\fplannedSlots\x12#\n" +
+	"\rstarted_slots\x18\b \x01(\x03R\fstartedSlots\x12%\n" +
+	"\x0efinished_slots\x18\t \x01(\x03R\rfinishedSlots\x12#\n" +
+	"\rskipped_slots\x18\n" +
+	" \x01(\x03R\fskippedSlots\x129\n" +
+	"\n" +
+	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
+	"\fcompleted_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt*\xb0\x01\n" +
 	"\x10DeploymentStatus\x12!\n" +
 	"\x1dDEPLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DEPLOYMENT_STATUS_DRAFT\x10\x01\x12\x1e\n" +
@@ -2481,7 +3587,32 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\fResponseMode\x12\x1d\n" +
 	"\x19RESPONSE_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RESPONSE_MODE_ASYNC\x10\x01\x12\x16\n" +
-	"\x12RESPONSE_MODE_SYNC\x10\x022\xdf\b\n" +
+	"\x12RESPONSE_MODE_SYNC\x10\x02*{\n" +
+	"\rCatchupPolicy\x12\x1e\n" +
+	"\x1aCATCHUP_POLICY_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15CATCHUP_POLICY_LATEST\x10\x01\x12\x16\n" +
+	"\x12CATCHUP_POLICY_ALL\x10\x02\x12\x17\n" +
+	"\x13CATCHUP_POLICY_NONE\x10\x03*\x98\x01\n" +
+	"\x12RepeatedTimePolicy\x12$\n" +
+	" REPEATED_TIME_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aREPEATED_TIME_POLICY_FIRST\x10\x01\x12\x1d\n" +
+	"\x19REPEATED_TIME_POLICY_LAST\x10\x02\x12\x1d\n" +
+	"\x19REPEATED_TIME_POLICY_BOTH\x10\x03*u\n" +
+	"\x11SkippedTimePolicy\x12#\n" +
+	"\x1fSKIPPED_TIME_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SKIPPED_TIME_POLICY_SHIFT\x10\x01\x12\x1c\n" +
+	"\x18SKIPPED_TIME_POLICY_SKIP\x10\x02*\xab\x01\n" +
+	"\tDstEffect\x12\x1a\n" +
+	"\x16DST_EFFECT_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fDST_EFFECT_NONE\x10\x01\x12\x16\n" +
+	"\x12DST_EFFECT_SHIFTED\x10\x02\x12\x16\n" +
+	"\x12DST_EFFECT_SKIPPED\x10\x03\x12\x1d\n" +
+	"\x19DST_EFFECT_REPEATED_FIRST\x10\x04\x12\x1e\n" +
+	"\x1aDST_EFFECT_REPEATED_SECOND\x10\x05*i\n" +
+	"\rBackfillState\x12\x1e\n" +
+	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
+	"\x18BACKFILL_STATE_COMPLETED\x10\x022\xa0\v\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
@@ -2492,7 +3623,10 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x0fTriggerWorkflow\x12*.workflowruntime.v1.TriggerWorkflowRequest\x1a+.workflowruntime.v1.TriggerWorkflowResponse\x12a\n" +
 	"\fGetExecution\x12'.workflowruntime.v1.GetExecutionRequest\x1a(.workflowruntime.v1.GetExecutionResponse\x12j\n" +
 	"\x0fCancelExecution\x12*.workflowruntime.v1.CancelExecutionRequest\x1a+.workflowruntime.v1.CancelExecutionResponse\x12g\n" +
-	"\x0eResolveWebhook\x12).workflowruntime.v1.ResolveWebhookRequest\x1a*.workflowruntime.v1.ResolveWebhookResponseBYZWgithub.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1;workflowruntimev1b\x06proto3"
+	"\x0eResolveWebhook\x12).workflowruntime.v1.ResolveWebhookRequest\x1a*.workflowruntime.v1.ResolveWebhookResponse\x12j\n" +
+	"\x0fPreviewSchedule\x12*.workflowruntime.v1.PreviewScheduleRequest\x1a+.workflowruntime.v1.PreviewScheduleResponse\x12s\n" +
+	"\x12BackfillDeployment\x12-.workflowruntime.v1.BackfillDeploymentRequest\x1a..workflowruntime.v1.BackfillDeploymentResponse\x12^\n" +
+	"\vGetBackfill\x12&.workflowruntime.v1.GetBackfillRequest\x1a'.workflowruntime.v1.GetBackfillResponseBYZWgithub.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1;workflowruntimev1b\x06proto3"
 
 var (
 	file_workflowruntime_v1_runtime_proto_rawDescOnce sync.Once
@@ -2506,120 +3640,166 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_runtime_proto_rawDescData
 }
 
-var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(DeploymentStatus)(0),               // 0: workflowruntime.v1.DeploymentStatus
 	(TriggerType)(0),                    // 1: workflowruntime.v1.TriggerType
 	(ExecutionStatus)(0),                // 2: workflowruntime.v1.ExecutionStatus
 	(OverlapPolicy)(0),                  // 3: workflowruntime.v1.OverlapPolicy
 	(ResponseMode)(0),                   // 4: workflowruntime.v1.ResponseMode
-	(*CronSpec)(nil),                    // 5: workflowruntime.v1.CronSpec
-	(*WebhookSpec)(nil),                 // 6: workflowruntime.v1.WebhookSpec
-	(*Trigger)(nil),                     // 7: workflowruntime.v1.Trigger
-	(*TriggerStatus)(nil),               // 8: workflowruntime.v1.TriggerStatus
-	(*DeploymentConfig)(nil),            // 9: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                  // 10: workflowruntime.v1.Deployment
-	(*Execution)(nil),                   // 11: workflowruntime.v1.Execution
-	(*DeployWorkflowRequest)(nil),       // 12: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),      // 13: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),     // 14: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),    // 15: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),     // 16: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),    // 17: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),  // 18: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil), // 19: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),      // 20: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),     // 21: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),  // 22: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil), // 23: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),      // 24: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),     // 25: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),         // 26: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),        // 27: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),      // 28: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),     // 29: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),       // 30: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),      // 31: workflowruntime.v1.ResolveWebhookResponse
-	nil,                                 // 32: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),             // 34: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
+	(CatchupPolicy)(0),                  // 5: workflowruntime.v1.CatchupPolicy
+	(RepeatedTimePolicy)(0),             // 6: workflowruntime.v1.RepeatedTimePolicy
+	(SkippedTimePolicy)(0),              // 7: workflowruntime.v1.SkippedTimePolicy
+	(DstEffect)(0),                      // 8: workflowruntime.v1.DstEffect
+	(BackfillState)(0),                  // 9: workflowruntime.v1.BackfillState
+	(*CronSpec)(nil),                    // 10: workflowruntime.v1.CronSpec
+	(*WebhookSpec)(nil),                 // 11: workflowruntime.v1.WebhookSpec
+	(*Trigger)(nil),                     // 12: workflowruntime.v1.Trigger
+	(*TriggerStatus)(nil),               // 13: workflowruntime.v1.TriggerStatus
+	(*DeploymentConfig)(nil),            // 14: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),                  // 15: workflowruntime.v1.Deployment
+	(*Execution)(nil),                   // 16: workflowruntime.v1.Execution
+	(*DeployWorkflowRequest)(nil),       // 17: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),      // 18: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),     // 19: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),    // 20: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),     // 21: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),    // 22: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),  // 23: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil), // 24: workflowruntime.v1.GetDeploymentStatusResponse
+	(*ListDeploymentsRequest)(nil),      // 25: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),     // 26: workflowruntime.v1.ListDeploymentsResponse
+	(*GetExecutionHistoryRequest)(nil),  // 27: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil), // 28: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),      // 29: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),     // 30: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),         // 31: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),        // 32: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),      // 33: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),     // 34: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),       // 35: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),      // 36: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),      // 37: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),     // 38: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),              // 39: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                // 40: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),   // 41: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),  // 42: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),          // 43: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),         // 44: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                    // 45: workflowruntime.v1.Backfill
+	nil,                                 // 46: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),             // 48: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),       // 49: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
-	4,  // 0: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	1,  // 1: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
-	5,  // 2: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
-	6,  // 3: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
-	7,  // 4: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	33, // 5: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	33, // 6: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
-	3,  // 7: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	0,  // 8: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	34, // 9: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
-	8,  // 10: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
-	9,  // 11: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	33, // 12: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	33, // 13: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	33, // 14: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	1,  // 15: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 16: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	33, // 17: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	33, // 18: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	33, // 19: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	33, // 20: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	34, // 21: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
-	7,  // 22: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	9,  // 23: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	10, // 24: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	0,  // 25: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	34, // 26: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
-	7,  // 27: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	9,  // 28: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	35, // 29: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 30: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	10, // 31: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	10, // 32: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	11, // 33: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
-	0,  // 34: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	1,  // 35: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	10, // 36: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	2,  // 37: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	1,  // 38: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	33, // 39: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	33, // 40: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	11, // 41: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	32, // 42: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	1,  // 43: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 44: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	11, // 45: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	11, // 46: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 47: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	12, // 48: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	14, // 49: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	16, // 50: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	18, // 51: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	20, // 52: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	22, // 53: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	24, // 54: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	26, // 55: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	28, // 56: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	30, // 57: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	13, // 58: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	15, // 59: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	17, // 60: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	19, // 61: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	21, // 62: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	23, // 63: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	25, // 64: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	27, // 65: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	29, // 66: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	31, // 67: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	58, // [58:68] is the sub-list for method output_type
-	48, // [48:58] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	5,  // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
+	6,  // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
+	7,  // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
+	47, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	47, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	1,  // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
+	10, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
+	11, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
+	12, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
+	47, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	47, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	0,  // 13: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	48, // 14: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	13, // 15: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
+	14, // 16: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	47, // 17: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	47, // 18: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 19: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	1,  // 20: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	2,  // 21: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	47, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	47, // 23: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	47, // 24: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	47, // 25: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	48, // 26: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	12, // 27: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	14, // 28: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	15, // 29: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	39, // 30: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	0,  // 31: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	48, // 32: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	12, // 33: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	14, // 34: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	49, // 35: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	15, // 36: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	39, // 37: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	15, // 38: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	15, // 39: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	16, // 40: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
+	0,  // 41: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	1,  // 42: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	15, // 43: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	2,  // 44: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	1,  // 45: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	47, // 46: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	47, // 47: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 48: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	46, // 49: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	1,  // 50: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	2,  // 51: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	16, // 52: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	16, // 53: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,  // 54: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	10, // 55: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	47, // 56: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 57: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	10, // 58: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	40, // 59: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	47, // 60: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	47, // 61: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,  // 62: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	47, // 63: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	47, // 64: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 65: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	45, // 66: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	45, // 67: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	47, // 68: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	47, // 69: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 70: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	9,  // 71: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	47, // 72: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	47, // 73: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	17, // 74: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	19, // 75: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	21, // 76: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	23, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	25, // 78: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	27, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	29, // 80: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	31, // 81: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	33, // 82: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	35, // 83: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	37, // 84: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	41, // 85: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	43, // 86: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	18, // 87: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	20, // 88: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	22, // 89: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	24, // 90: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	26, // 91: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	28, // 92: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	30, // 93: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	32, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	34, // 95: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	36, // 96: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	38, // 97: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	42, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	44, // 99: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	87, // [87:100] is the sub-list for method output_type
+	74, // [74:87] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -2628,14 +3808,15 @@ func file_workflowruntime_v1_runtime_proto_init() {
 		return
 	}
 	file_workflowruntime_v1_runtime_proto_msgTypes[0].OneofWrappers = []any{}
+	file_workflowruntime_v1_runtime_proto_msgTypes[3].OneofWrappers = []any{}
 	file_workflowruntime_v1_runtime_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   28,
+			NumEnums:      10,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,9 @@ const (
 	WorkflowRuntimeService_GetExecution_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/GetExecution"
 	WorkflowRuntimeService_CancelExecution_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/CancelExecution"
 	WorkflowRuntimeService_ResolveWebhook_FullMethodName      = "/workflowruntime.v1.WorkflowRuntimeService/ResolveWebhook"
+	WorkflowRuntimeService_PreviewSchedule_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/PreviewSchedule"
+	WorkflowRuntimeService_BackfillDeployment_FullMethodName  = "/workflowruntime.v1.WorkflowRuntimeService/BackfillDeployment"
+	WorkflowRuntimeService_GetBackfill_FullMethodName         = "/workflowruntime.v1.WorkflowRuntimeService/GetBackfill"
 )
 
 // WorkflowRuntimeServiceClient is the client API for WorkflowRuntimeService service.
@@ -60,6 +63,13 @@ type WorkflowRuntimeServiceClient interface {
 	CancelExecution(ctx context.Context, in *CancelExecutionRequest, opts ...grpc.CallOption) (*CancelExecutionResponse, error)
 	// Finds the active deployment that owns a webhook path.
 	ResolveWebhook(ctx context.Context, in *ResolveWebhookRequest, opts ...grpc.CallOption) (*ResolveWebhookResponse, error)
+	// Lists the next fires of a deployment's cron triggers, or of a cron spec not yet deployed, with a note where
+	// daylight saving time moved, doubled or dropped a slot.
+	PreviewSchedule(ctx context.Context, in *PreviewScheduleRequest, opts ...grpc.CallOption) (*PreviewScheduleResponse, error)
+	// Runs every slot of a deployment's cron triggers in a past time range, each at most once ever.
+	BackfillDeployment(ctx context.Context, in *BackfillDeploymentRequest, opts ...grpc.CallOption) (*BackfillDeploymentResponse, error)
+	// Reports a backfill's progress.
+	GetBackfill(ctx context.Context, in *GetBackfillRequest, opts ...grpc.CallOption) (*GetBackfillResponse, error)
 }
 
 type workflowRuntimeServiceClient struct {
@@ -170,6 +180,36 @@ func (c *workflowRuntimeServiceClient) ResolveWebhook(ctx context.Context, in *R
 	return out, nil
 }
 
+func (c *workflowRuntimeServiceClient) PreviewSchedule(ctx context.Context, in *PreviewScheduleRequest, opts ...grpc.CallOption) (*PreviewScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewScheduleResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_PreviewSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowRuntimeServiceClient) BackfillDeployment(ctx context.Context, in *BackfillDeploymentRequest, opts ...grpc.CallOption) (*BackfillDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BackfillDeploymentResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_BackfillDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowRuntimeServiceClient) GetBackfill(ctx context.Context, in *GetBackfillRequest, opts ...grpc.CallOption) (*GetBackfillResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBackfillResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_GetBackfill_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowRuntimeServiceServer is the server API for WorkflowRuntimeService service.
 // All implementations must embed UnimplementedWorkflowRuntimeServiceServer
 // for forward compatibility.
@@ -196,6 +236,13 @@ type WorkflowRuntimeServiceServer interface {
 	CancelExecution(context.Context, *CancelExecutionRequest) (*CancelExecutionResponse, error)
 	// Finds the active deployment that owns a webhook path.
 	ResolveWebhook(context.Context, *ResolveWebhookRequest) (*ResolveWebhookResponse, error)
+	// Lists the next fires of a deployment's cron triggers, or of a cron spec not yet deployed, with a note where
+	// daylight saving time moved, doubled or dropped a slot.
+	PreviewSchedule(context.Context, *PreviewScheduleRequest) (*PreviewScheduleResponse, error)
+	// Runs every slot of a deployment's cron triggers in a past time range, each at most once ever.
+	BackfillDeployment(context.Context, *BackfillDeploymentRequest) (*BackfillDeploymentResponse, error)
+	// Reports a backfill's progress.
+	GetBackfill(context.Context, *GetBackfillRequest) (*GetBackfillResponse, error)
 	mustEmbedUnimplementedWorkflowRuntimeServiceServer()
 }
 
@@ -235,6 +282,15 @@ func (UnimplementedWorkflowRuntimeServiceServer) CancelExecution(context.Context
 }
 func (UnimplementedWorkflowRuntimeServiceServer) ResolveWebhook(context.Context, *ResolveWebhookRequest) (*ResolveWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveWebhook not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) PreviewSchedule(context.Context, *PreviewScheduleRequest) (*PreviewScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewSchedule not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) BackfillDeployment(context.Context, *BackfillDeploymentRequest) (*BackfillDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BackfillDeployment not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) GetBackfill(context.Context, *GetBackfillRequest) (*GetBackfillResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBackfill not implemented")
 }
 func (UnimplementedWorkflowRuntimeServiceServer) mustEmbedUnimplementedWorkflowRuntimeServiceServer() {
 }
@@ -438,6 +494,60 @@ func _WorkflowRuntimeService_ResolveWebhook_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowRuntimeService_PreviewSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).PreviewSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_PreviewSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).PreviewSchedule(ctx, req.(*PreviewScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowRuntimeService_BackfillDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BackfillDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).BackfillDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_BackfillDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).BackfillDeployment(ctx, req.(*BackfillDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowRuntimeService_GetBackfill_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBackfillRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).GetBackfill(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_GetBackfill_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).GetBackfill(ctx, req.(*GetBackfillRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowRuntimeService_ServiceDesc is the grpc.ServiceDesc for WorkflowRuntimeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -484,6 +594,18 @@ var WorkflowRuntimeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveWebhook",
 			Handler:    _WorkflowRuntimeService_ResolveWebhook_Handler,
+		},
+		{
+			MethodName: "PreviewSchedule",
+			Handler:    _WorkflowRuntimeService_PreviewSchedule_Handler,
+		},
+		{
+			MethodName: "BackfillDeployment",
+			Handler:    _WorkflowRuntimeService_BackfillDeployment_Handler,
+		},
+		{
+			MethodName: "GetBackfill",
+			Handler:    _WorkflowRuntimeService_GetBackfill_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -111,6 +111,59 @@ func NewStore(t testing.TB) *postgres.Store {
 	return s
 }
 
+// Clock moves the clock of one database: the now() its statements read is
+// the server's clock plus a shift that the test sets, so that a test can
+// put the database's clock ahead of or behind its own, or move it on
+// instead of waiting.
+type Clock struct{ db *sql.DB }
+
+// clockSQL puts a now() of its own first on the database's search path,
+// ahead of pg_catalog's, reading its shift from a table.
+const clockSQL = `
+CREATE SCHEMA pgtest_clock;
+CREATE TABLE pgtest_clock.shift (d interval NOT NULL);
+INSERT INTO pgtest_clock.shift VALUES ('0');
+CREATE FUNCTION pgtest_clock.now() RETURNS timestamptz LANGUAGE sql STABLE
+	AS 'SELECT pg_catalog.now() + (SELECT d FROM pgtest_clock.shift)';
+DO $$ BEGIN
+	EXECUTE format('ALTER DATABASE %I SET search_path = pgtest_clock, "$user", public, pg_catalog', current_database());
+END $$`
+
+// NewStoreWithClock is NewStore on a database whose clock the returned
+// Clock moves.
+func NewStoreWithClock(t testing.TB) (*postgres.Store, *Clock) {
+	t.Helper()
+	dbURL := NewDatabase(t)
+	Migrate(t, dbURL)
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: open %s: %v", dbURL, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, clockSQL); err != nil {
+		t.Fatalf("pgtest: clock: %v", err)
+	}
+	// Sessions read the search path when they start: the store's, opened
+	// now, read the clock.
+	s, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, &Clock{db: db}
+}
+
+// Set makes the database's clock run d ahead of the server's (behind, for
+// a negative d).
+func (c *Clock) Set(t testing.TB, d time.Duration) {
+	t.Helper()
+	if _, err := c.db.Exec(`UPDATE pgtest_clock.shift SET d = $1 * interval '1 microsecond'`, d.Microseconds()); err != nil {
+		t.Fatalf("pgtest: set clock: %v", err)
+	}
+}
+
 // Migrate applies every migration to the database at dbURL.
 func Migrate(t testing.TB, dbURL string) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -60,4 +61,19 @@ func TestNewStore(t *testing.T) {
 	s := pgtest.NewStore(t)
 	var n int
 	require.NoError(t, s.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM deployments`))
+}
+
+func TestNewStoreWithClock(t *testing.T) {
+	t.Parallel()
+	s, clock := pgtest.NewStoreWithClock(t)
+	shift := func() time.Duration {
+		var us int64
+		require.NoError(t, s.DB().Get(&us, `SELECT (extract(epoch FROM now() - pg_catalog.now()) * 1000000)::bigint`))
+		return time.Duration(us) * time.Microsecond
+	}
+	require.Equal(t, time.Duration(0), shift())
+	clock.Set(t, time.Hour)
+	require.Equal(t, time.Hour, shift())
+	clock.Set(t, -90*time.Second)
+	require.Equal(t, -90*time.Second, shift())
 }

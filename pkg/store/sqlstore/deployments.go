@@ -1,80 +1,68 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
+// Changes to a workflow's deployments are serialised on the workflows row,
+// which CreateDeployment and UpdateDeployment lock before the deployment
+// row: concurrent writers take the two locks in the same order and cannot
+// deadlock each other. (SQLite's one writer serialises them anyway.)
+
 // upsertWorkflowSQL creates the deployment's workflows row, or refreshes its
-// name and definition.
+// name and definition; either way it locks the row for the transaction.
 const upsertWorkflowSQL = `
 INSERT INTO workflows (id, name, definition, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?4)
+VALUES ($1, $2, $3, $4, $4)
 ON CONFLICT (id) DO UPDATE
 SET name = excluded.name, definition = excluded.definition, updated_at = excluded.updated_at`
 
 const insertDeploymentSQL = `
 INSERT INTO deployments (id, workflow_id, status, version, definition, config, deployed_by, deployed_at,
 	created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`
 
-// CreateDeployment inserts d with its triggers and ev in one transaction,
-// upserting the workflows row (named after the definition's top-level "name",
-// else the workflow id) and mirroring d's status, deployment time and config
-// onto it. It fills in d.ID, d.CreatedAt, d.UpdatedAt, the triggers' ids and
-// deployment ids; d.DeployedAt is set to the stored (microsecond) value.
-// ev's DeploymentID, WorkflowID, ToStatus and Version default to d's, and a
-// zero ev.At to the transaction time.
-//
-// It returns *store.ActiveDeploymentError when d is active and the workflow
-// already has an active deployment, and *store.WebhookPathError when one of
-// d's webhook paths, compared case-insensitively, is used by an active
-// deployment (or twice by d).
+// CreateDeployment inserts d as store.Store says, upserting the workflows
+// row first: that takes its lock.
 func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev workflow.Event) (err error) {
-	defer classify(&err)
+	ctx, end := s.begin(ctx, "CreateDeployment")
+	defer end(&err)
 	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
-		v, err := store.EncodeTrigger(i, &d.Triggers[i])
-		if err != nil {
-			return fmt.Errorf("sqlite: create deployment: %w", err)
+		if vals[i], err = store.EncodeTrigger(i, &d.Triggers[i]); err != nil {
+			return err
 		}
-		vals[i] = v
 	}
 	cfg := store.EncodeJSON(d.Config)
-
-	id := uuid.NewString()
 	created := *d
-	created.ID = id
+	created.ID = uuid.NewString()
+	created.DeployedAt = atPtr(d.DeployedAt)
 	created.Triggers = append([]workflow.Trigger(nil), d.Triggers...)
-	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
 			d.WorkflowID, workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
-		deployedAt := microsPtr(d.DeployedAt)
-		if _, err := tx.ExecContext(ctx, insertDeploymentSQL,
-			id, d.WorkflowID, string(d.Status), d.Version, string(d.Definition), cfg,
-			d.DeployedBy, deployedAt, now); err != nil {
+		if _, err := tx.ExecContext(ctx, insertDeploymentSQL, created.ID, d.WorkflowID, string(d.Status), d.Version,
+			string(d.Definition), cfg, d.DeployedBy, created.DeployedAt, now); err != nil {
 			return fmt.Errorf("insert deployment: %w", err)
 		}
-		created.CreatedAt, created.UpdatedAt = fromMicros(now), fromMicros(now)
-		if d.DeployedAt != nil {
-			t := fromMicros(deployedAt.(int64))
-			created.DeployedAt = &t
-		}
+		created.CreatedAt, created.UpdatedAt = now, now
 		for i := range created.Triggers {
 			t := &created.Triggers[i]
-			t.ID, t.DeploymentID = uuid.NewString(), id
+			t.ID, t.DeploymentID = uuid.NewString(), created.ID
 			if err := insertTrigger(ctx, tx, t, vals[i], i, d.Status.Active(), now); err != nil {
 				return err
 			}
@@ -85,78 +73,68 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 		return mirrorWorkflow(ctx, tx, &created, cfg, now)
 	})
 	if err != nil {
-		return s.translate(ctx, "create deployment", &created, err)
+		return s.conflict(ctx, &created, err)
 	}
 	*d = created
 	return nil
 }
 
-const selectWorkflowOfDeploymentSQL = `SELECT workflow_id FROM deployments WHERE id = ?1`
-
 const updateDeploymentSQL = `
 UPDATE deployments
-SET status = ?2, version = ?3, definition = ?4, config = ?5, deployed_by = ?6, deployed_at = ?7,
-	updated_at = ?8
-WHERE id = ?1`
+SET status = $2, version = $3, definition = $4, config = $5, deployed_by = $6, deployed_at = $7, updated_at = $8
+WHERE id = $1`
 
 // setTriggersActiveSQL makes a deployment's triggers follow its status.
 const setTriggersActiveSQL = `
-UPDATE deployment_triggers SET active = ?2 WHERE deployment_id = ?1 AND active <> ?2`
+UPDATE deployment_triggers SET active = $2 WHERE deployment_id = $1 AND active <> $2`
 
-// UpdateDeployment reads deployment id, applies m and writes back the
-// status, version, definition, config, deployed_by and deployed_at that m
-// left in d, with the event m returned, in one transaction; the transaction
-// holds SQLite's write lock from its start, which is the row lock PostgreSQL
-// takes. d.ID, d.WorkflowID and the timestamps other than DeployedAt are not
-// writable. When m changed d.Triggers, triggers no longer listed are deleted,
-// listed ones with an id are updated in place (keeping their id) and ones
-// without an id are inserted; an id the deployment does not own is an error.
-// The triggers' active flag follows the new status, and the workflows row
-// mirrors the deployment unless another deployment of the workflow is the
-// active one.
-//
-// The event's DeploymentID, WorkflowID, ToStatus and Version default to d's
-// after m, FromStatus to the status before m, and At to the transaction time.
-// It returns store.ErrNotFound for an unknown id, m's error unchanged when m
-// fails (nothing is written), and the errors of CreateDeployment for
-// conflicts. It returns the deployment as stored.
-func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (_ *workflow.Deployment, err error) {
-	defer classify(&err)
+// UpdateDeployment updates deployment id as store.Store says, locking its
+// workflows row before it.
+func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutation) (*workflow.Deployment, error) {
+	var mutErr error
+	d, err := s.updateDeployment(ctx, id, func(d *workflow.Deployment) (workflow.Event, error) {
+		ev, err := m(d)
+		mutErr = err
+		return ev, err
+	})
+	if mutErr != nil {
+		return nil, mutErr
+	}
+	return d, err
+}
+
+func (s *Store) updateDeployment(ctx context.Context, id string, m store.Mutation) (out *workflow.Deployment, err error) {
+	ctx, end := s.begin(ctx, "UpdateDeployment")
+	defer end(&err)
+	defer named(&err, "deployment "+id)
 	id, ok := store.CanonicalID(id)
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	var (
-		d      *workflow.Deployment
-		out    *workflow.Deployment
-		mutErr error
-	)
-	err = s.inTx(ctx, func(tx *sqlx.Tx, now int64) error {
+	var d *workflow.Deployment
+	err = s.inTx(ctx, func(tx *sqlx.Tx, now time.Time) error {
 		var workflowID string
-		if err := tx.GetContext(ctx, &workflowID, selectWorkflowOfDeploymentSQL, id); err != nil {
-			return notFound("read deployment", err)
+		if err := tx.GetContext(ctx, &workflowID, `SELECT w.id FROM workflows w
+WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForUpdate, id); err != nil {
+			return notFound(err)
 		}
 		var err error
-		d, err = getDeployment(ctx, tx, selectDeploymentSQL, id)
-		if err != nil {
+		if d, err = s.getDeployment(ctx, tx, selectDeploymentSQL+s.d.ForUpdate, id); err != nil {
 			return err
 		}
 		before := *d
 		before.Triggers = workflow.CloneTriggers(d.Triggers)
-
 		ev, err := m(d)
 		if err != nil {
-			mutErr = err
 			return err
 		}
-		d.ID, d.WorkflowID = before.ID, before.WorkflowID
-
+		d.ID, d.WorkflowID, d.DeployedAt = before.ID, before.WorkflowID, atPtr(d.DeployedAt)
 		cfg := store.EncodeJSON(d.Config)
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
-			string(d.Definition), cfg, d.DeployedBy, microsPtr(d.DeployedAt), now); err != nil {
+			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
 		}
-		if err := syncTriggers(ctx, tx, d, before.Triggers, now); err != nil {
+		if err := s.syncTriggers(ctx, tx, d, before.Triggers, now); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, setTriggersActiveSQL, id, d.Status.Active()); err != nil {
@@ -168,37 +146,28 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, m store.Mutatio
 		if err := mirrorWorkflow(ctx, tx, d, cfg, now); err != nil {
 			return err
 		}
-		out, err = getDeployment(ctx, tx, selectDeploymentSQL, id)
+		out, err = s.getDeployment(ctx, tx, selectDeploymentSQL, id)
 		return err
 	})
-	switch {
-	case mutErr != nil:
-		return nil, mutErr
-	case errors.Is(err, store.ErrNotFound):
-		return nil, err
-	case err != nil:
-		return nil, s.translate(ctx, "update deployment", d, err)
+	if err != nil {
+		return nil, s.conflict(ctx, d, err)
 	}
 	return out, nil
 }
 
-const deleteRemovedTriggersSQL = `
-DELETE FROM deployment_triggers
-WHERE deployment_id = ?1 AND id NOT IN (SELECT value FROM json_each(?2))`
-
 // clearWebhookPathsSQL frees the paths of the triggers about to be rewritten,
 // so that kept triggers may swap paths without a transient conflict.
 const clearWebhookPathsSQL = `
-UPDATE deployment_triggers SET webhook_path = NULL WHERE deployment_id = ?1 AND webhook_path IS NOT NULL`
+UPDATE deployment_triggers SET webhook_path = NULL WHERE deployment_id = $1 AND webhook_path IS NOT NULL`
 
 const updateTriggerSQL = `
 UPDATE deployment_triggers
-SET type = ?3, spec = ?4, webhook_path = ?5, enabled = ?6, position = ?7
-WHERE id = ?1 AND deployment_id = ?2`
+SET type = $3, spec = $4, webhook_path = $5, enabled = $6, position = $7
+WHERE id = $1 AND deployment_id = $2`
 
 // syncTriggers writes d.Triggers over old when the list differs, and fills
 // in the ids of the new triggers.
-func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old []workflow.Trigger, now int64) error {
+func (s *Store) syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old []workflow.Trigger, now time.Time) error {
 	owned := make(map[string]bool, len(old))
 	for _, t := range old {
 		owned[t.ID] = true
@@ -230,7 +199,8 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old 
 	if !changed {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, deleteRemovedTriggersSQL, d.ID, jsonList(kept)); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM deployment_triggers WHERE deployment_id = $1 AND NOT (`+
+		s.d.In("id", "$2")+`)`, d.ID, s.d.List(kept)); err != nil {
 		return fmt.Errorf("delete triggers: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, clearWebhookPathsSQL, d.ID); err != nil {
@@ -255,9 +225,9 @@ func syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, old 
 
 const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
-func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v store.TriggerColumns, pos int, active bool, now int64) error {
+func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v store.TriggerColumns, pos int, active bool, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, insertTriggerSQL, t.ID, t.DeploymentID, string(t.Type), v.Spec,
 		v.WebhookPath, active, t.Enabled, pos, now); err != nil {
 		return fmt.Errorf("insert trigger %d: %w", pos, err)
@@ -267,11 +237,11 @@ func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v stor
 
 const insertEventSQL = `
 INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, actor, at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
 // insertEvent records ev, defaulting its empty fields from d and from, and
 // its time to now.
-func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus, now int64) error {
+func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus, now time.Time) error {
 	if ev.DeploymentID == "" {
 		ev.DeploymentID = d.ID
 	}
@@ -287,12 +257,11 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev wo
 	if ev.Version == 0 {
 		ev.Version = d.Version
 	}
-	at := now
-	if !ev.At.IsZero() {
-		at = micros(ev.At)
+	if ev.At.IsZero() {
+		ev.At = now
 	}
 	if _, err := tx.ExecContext(ctx, insertEventSQL, ev.DeploymentID, ev.WorkflowID, ev.Action,
-		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at); err != nil {
+		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at(ev.At)); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil
@@ -303,14 +272,13 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev wo
 // the row mirrors the active deployment, or the last one changed.
 const mirrorWorkflowSQL = `
 UPDATE workflows
-SET deployment_status = ?2, deployed_at = ?3, deployment_config = ?4, name = ?5, definition = ?6,
-	updated_at = ?8
-WHERE id = ?1
-	AND (?2 <> 'ARCHIVED' OR NOT EXISTS (
-		SELECT 1 FROM deployments d WHERE d.workflow_id = ?1 AND d.status <> 'ARCHIVED' AND d.id <> ?7))`
+SET deployment_status = $2, deployed_at = $3, deployment_config = $4, name = $5, definition = $6, updated_at = $8
+WHERE id = $1
+	AND ($2 <> 'ARCHIVED' OR NOT EXISTS (
+		SELECT 1 FROM deployments d WHERE d.workflow_id = $1 AND d.status <> 'ARCHIVED' AND d.id <> $7))`
 
-func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string, now int64) error {
-	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), microsPtr(d.DeployedAt), cfg,
+func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), d.DeployedAt, cfg,
 		workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
@@ -318,41 +286,37 @@ func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cf
 }
 
 const activeDeploymentIDSQL = `
-SELECT id FROM deployments WHERE workflow_id = ?1 AND status <> 'ARCHIVED' AND id <> ?2 LIMIT 1`
+SELECT id FROM deployments WHERE workflow_id = $1 AND status <> 'ARCHIVED' AND id <> $2 LIMIT 1`
 
 const webhookPathOwnerSQL = `
 SELECT deployment_id FROM deployment_triggers
-WHERE active AND webhook_path = ?1 AND deployment_id <> ?2 LIMIT 1`
+WHERE active AND webhook_path = $1 AND deployment_id <> $2 LIMIT 1`
 
-// Columns of the unique indexes whose violations become typed store errors,
-// as SQLite names them in its message.
-const (
-	activeDeploymentColumns = "deployments.workflow_id"
-	webhookPathColumns      = "deployment_triggers.webhook_path"
-)
-
-// translate turns a unique violation of a failed, rolled-back write of d into
-// the store's typed conflict errors, looking up the conflicting deployment,
-// and wraps any other error with op.
-func (s *Store) translate(ctx context.Context, op string, d *workflow.Deployment, err error) error {
+// conflict turns a unique violation of a failed, rolled-back write of d into
+// the store's typed conflict errors, looking up the conflicting deployment;
+// it returns any other error as it is.
+func (s *Store) conflict(ctx context.Context, d *workflow.Deployment, err error) error {
+	index, value, ok := s.d.Unique(err)
 	switch {
-	case d == nil:
-	case uniqueViolation(err, activeDeploymentColumns):
+	case d == nil || !ok:
+	case index == ActiveDeploymentIndex:
 		ae := &store.ActiveDeploymentError{WorkflowID: d.WorkflowID}
 		if qerr := s.r.GetContext(ctx, &ae.DeploymentID, activeDeploymentIDSQL, d.WorkflowID, d.ID); qerr != nil &&
 			!errors.Is(qerr, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: %s: find active deployment: %w", op, qerr)
+			return fmt.Errorf("find active deployment: %w", qerr)
 		}
 		return ae
-	case uniqueViolation(err, webhookPathColumns):
-		return s.webhookPathError(ctx, op, d)
+	case index == WebhookPathIndex:
+		return s.webhookPathError(ctx, d, value)
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return err
 }
 
 // webhookPathError finds which of d's webhook paths is taken, and by which
 // deployment: another active one, or d itself when it lists a path twice.
-func (s *Store) webhookPathError(ctx context.Context, op string, d *workflow.Deployment) error {
+// When the owner went away since the conflict, it names the path the
+// database named, if it did.
+func (s *Store) webhookPathError(ctx context.Context, d *workflow.Deployment, named string) error {
 	seen := make(map[string]bool)
 	var dup string
 	for _, t := range d.Triggers {
@@ -366,7 +330,7 @@ func (s *Store) webhookPathError(ctx context.Context, op string, d *workflow.Dep
 		case err == nil:
 			return &store.WebhookPathError{Path: t.Webhook.Path, DeploymentID: owner}
 		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlite: %s: find webhook path owner: %w", op, err)
+			return fmt.Errorf("find webhook path owner: %w", err)
 		}
 		if seen[p] && dup == "" {
 			dup = t.Webhook.Path
@@ -376,6 +340,5 @@ func (s *Store) webhookPathError(ctx context.Context, op string, d *workflow.Dep
 	if dup != "" {
 		return &store.WebhookPathError{Path: dup, DeploymentID: d.ID}
 	}
-	// The owner went away since the conflict, which SQLite does not name.
-	return &store.WebhookPathError{}
+	return &store.WebhookPathError{Path: named}
 }

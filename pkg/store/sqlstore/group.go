@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
@@ -22,8 +23,9 @@ import (
 // A call waits for its batch even when its context ends meanwhile: the row
 // may be written by then, and the caller must not be told otherwise.
 type group[In, Out any] struct {
-	// name is the span name of a batch.
-	name  string
+	s *Store
+	// op names a batch's span ("insertExecutions").
+	op    string
 	calls chan *groupCall[In, Out]
 	// write writes a batch; outs[i] and errs[i] answer ins[i], and a
 	// non-nil err answers them all.
@@ -54,9 +56,9 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
-func newGroup[In, Out any](name string, write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
+func newGroup[In, Out any](s *Store, op string, write func(context.Context, []In) ([]Out, []error, error), conflict func(a, b In) bool) *group[In, Out] {
 	g := &group[In, Out]{
-		name: name, calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
+		s: s, op: op, calls: make(chan *groupCall[In, Out]), write: write, conflict: conflict,
 		maxBatch: groupMaxBatch, stop: make(chan struct{}),
 	}
 	for range groupWorkers {
@@ -125,6 +127,13 @@ func (g *group[In, Out]) clashes(batch []*groupCall[In, Out], c *groupCall[In, O
 	return false
 }
 
+// flush writes batch and answers its calls. A statement fails as a whole,
+// so a row the database refuses (a NUL byte in a text field, say) fails
+// every row of its batch: such a batch is split in two and each half
+// written again, down to the row at fault, so that a bad row fails alone.
+// Halving costs about two statements per bad row and halving, where writing
+// each row again alone would cost one per row of the batch. A database that
+// cannot serve fails the batch at once, since every row would fail alike.
 func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	ins := make([]In, len(batch))
 	for i, c := range batch {
@@ -135,6 +144,11 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	outs, errs, err := g.write(ctx, ins)
 	tracing.EndSpan(span, err)
 	cancel()
+	if err != nil && len(batch) > 1 && g.splittable(err) {
+		g.flush(batch[:len(batch)/2])
+		g.flush(batch[len(batch)/2:])
+		return
+	}
 	for i, c := range batch {
 		switch {
 		case err != nil:
@@ -146,10 +160,17 @@ func (g *group[In, Out]) flush(batch []*groupCall[In, Out]) {
 	}
 }
 
+// splittable reports whether a failed batch may hold rows that would be
+// written without the others: not when the database cannot serve, nor when
+// the batch ran out of time.
+func (g *group[In, Out]) splittable(err error) bool {
+	return g.s.kind(err) != errors.Unavailable
+}
+
 // span starts the span of a batch: a trace of its own, since a batch
 // serves many, linked to the span of each call it writes.
 func (g *group[In, Out]) span(ctx context.Context, batch []*groupCall[In, Out]) (context.Context, trace.Span) {
-	ctx, span := startSpan(ctx, g.name)
+	ctx, span := g.s.span(ctx, g.op)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("db.operation.batch.size", len(batch)))
 		for _, c := range batch {
@@ -160,6 +181,9 @@ func (g *group[In, Out]) span(ctx context.Context, batch []*groupCall[In, Out]) 
 	}
 	return ctx, span
 }
+
+// errClosed answers a write made after Close.
+var errClosed = errors.New("store closed")
 
 // close stops the workers once the batches in flight are written; later
 // calls return errClosed.

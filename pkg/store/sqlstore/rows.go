@@ -1,0 +1,217 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
+)
+
+// dbTime scans a timestamp as either database returns it: a time.Time
+// (PostgreSQL's timestamptz) or unix microseconds (SQLite's INTEGER). NULL
+// leaves it invalid.
+type dbTime struct {
+	t     time.Time
+	valid bool
+}
+
+func (t *dbTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*t = dbTime{}
+	case time.Time:
+		*t = dbTime{t: v.UTC(), valid: true}
+	case int64:
+		*t = dbTime{t: time.UnixMicro(v).UTC(), valid: true}
+	default:
+		return fmt.Errorf("a time cannot be read from %T", src)
+	}
+	return nil
+}
+
+// ptr is the time, or nil for NULL.
+func (t dbTime) ptr() *time.Time {
+	if !t.valid {
+		return nil
+	}
+	return &t.t
+}
+
+// at is t as the databases store it: rounded to the microsecond, as
+// PostgreSQL rounds a timestamptz (SQLite's driver would truncate).
+func at(t time.Time) time.Time { return t.Round(time.Microsecond) }
+
+func atPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	r := at(*t)
+	return &r
+}
+
+// nullString returns nil for "", so that an empty field is stored as NULL.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// versionRow is one row of deployment_versions.
+type versionRow struct {
+	DeploymentID string `db:"deployment_id"`
+	Version      int64  `db:"version"`
+	Definition   []byte `db:"definition"`
+	Config       []byte `db:"config"`
+}
+
+func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
+	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition)}
+	if err := json.Unmarshal(r.Config, &v.Config); err != nil {
+		return nil, fmt.Errorf("deployment %s version %d: config: %w", r.DeploymentID, r.Version, err)
+	}
+	return v, nil
+}
+
+// deploymentColumns is the column list every deployment query selects.
+const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
+	created_at, updated_at, deployed_at`
+
+type deploymentRow struct {
+	ID         string `db:"id"`
+	WorkflowID string `db:"workflow_id"`
+	Status     string `db:"status"`
+	Version    int64  `db:"version"`
+	Definition []byte `db:"definition"`
+	Config     []byte `db:"config"`
+	DeployedBy string `db:"deployed_by"`
+	CreatedAt  dbTime `db:"created_at"`
+	UpdatedAt  dbTime `db:"updated_at"`
+	DeployedAt dbTime `db:"deployed_at"`
+}
+
+func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
+	d := &workflow.Deployment{
+		ID: r.ID, WorkflowID: r.WorkflowID, Status: workflow.DeploymentStatus(r.Status), Version: r.Version,
+		Definition: json.RawMessage(r.Definition), DeployedBy: r.DeployedBy,
+		CreatedAt: r.CreatedAt.t, UpdatedAt: r.UpdatedAt.t, DeployedAt: r.DeployedAt.ptr(),
+	}
+	if len(r.Config) > 0 {
+		if err := json.Unmarshal(r.Config, &d.Config); err != nil {
+			return nil, fmt.Errorf("deployment %s: config: %w", r.ID, err)
+		}
+	}
+	return d, nil
+}
+
+// triggerColumns is the column list every trigger query selects, from
+// deployment_triggers t. A cron trigger's last fire is the fired time of its
+// latest slot, found backwards through the (trigger_id, scheduled_time) index.
+const triggerColumns = `t.id, t.deployment_id, t.type, t.spec, t.enabled,
+	(SELECT e.fired_time FROM executions e
+		WHERE e.trigger_id = t.id AND e.scheduled_time IS NOT NULL
+		ORDER BY e.scheduled_time DESC LIMIT 1) AS last_fire_time`
+
+type triggerRow struct {
+	ID           string `db:"id"`
+	DeploymentID string `db:"deployment_id"`
+	Type         string `db:"type"`
+	Spec         []byte `db:"spec"`
+	Enabled      bool   `db:"enabled"`
+	LastFireTime dbTime `db:"last_fire_time"`
+}
+
+func (r *triggerRow) trigger() (workflow.Trigger, error) {
+	t := workflow.Trigger{ID: r.ID, DeploymentID: r.DeploymentID, Type: workflow.TriggerType(r.Type),
+		Enabled: r.Enabled, LastFireTime: r.LastFireTime.ptr()}
+	var err error
+	switch t.Type {
+	case workflow.TriggerCron:
+		t.Cron = new(workflow.CronSpec)
+		err = json.Unmarshal(r.Spec, t.Cron)
+	case workflow.TriggerWebhook:
+		t.Webhook = new(workflow.WebhookSpec)
+		err = json.Unmarshal(r.Spec, t.Webhook)
+	}
+	if err != nil {
+		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)
+	}
+	return t, nil
+}
+
+// eventColumns is the column list every event query selects.
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at`
+
+type eventRow struct {
+	ID           int64          `db:"id"`
+	DeploymentID string         `db:"deployment_id"`
+	WorkflowID   string         `db:"workflow_id"`
+	Action       string         `db:"action"`
+	FromStatus   sql.NullString `db:"from_status"`
+	ToStatus     string         `db:"to_status"`
+	Version      int64          `db:"version"`
+	Actor        string         `db:"actor"`
+	At           dbTime         `db:"at"`
+}
+
+func (r *eventRow) event() workflow.Event {
+	return workflow.Event{ID: r.ID, DeploymentID: r.DeploymentID, WorkflowID: r.WorkflowID, Action: r.Action,
+		FromStatus: workflow.DeploymentStatus(r.FromStatus.String), ToStatus: workflow.DeploymentStatus(r.ToStatus),
+		Version: r.Version, Actor: r.Actor, At: r.At.t}
+}
+
+// ExecutionColumns is the column list every execution query selects.
+const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
+	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
+	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
+	owner_instance, lease_expires_at, input, result, holds_turn`
+
+type executionRow struct {
+	ID                string         `db:"id"`
+	WorkflowID        string         `db:"workflow_id"`
+	DeploymentID      string         `db:"deployment_id"`
+	DeploymentVersion int64          `db:"deployment_version"`
+	TriggerID         sql.NullString `db:"trigger_id"`
+	TriggerType       string         `db:"trigger_type"`
+	Status            string         `db:"status"`
+	ScheduledTime     dbTime         `db:"scheduled_time"`
+	FiredTime         dbTime         `db:"fired_time"`
+	StartedTime       dbTime         `db:"started_time"`
+	FinishedTime      dbTime         `db:"finished_time"`
+	JitterSeconds     int32          `db:"jitter_seconds"`
+	EngineExecutionID sql.NullString `db:"engine_execution_id"`
+	ErrorMessage      sql.NullString `db:"error_message"`
+	SkipReason        sql.NullString `db:"skip_reason"`
+	TraceID           sql.NullString `db:"trace_id"`
+	IdempotencyKey    sql.NullString `db:"idempotency_key"`
+	TriggeredBy       sql.NullString `db:"triggered_by"`
+	OwnerInstance     sql.NullString `db:"owner_instance"`
+	LeaseExpiresAt    dbTime         `db:"lease_expires_at"`
+	HoldsTurn         bool           `db:"holds_turn"`
+	Input             []byte         `db:"input"`
+	Result            []byte         `db:"result"`
+}
+
+func (r *executionRow) execution() workflow.Execution {
+	return workflow.Execution{
+		ID: r.ID, WorkflowID: r.WorkflowID, DeploymentID: r.DeploymentID, DeploymentVersion: r.DeploymentVersion,
+		TriggerID: r.TriggerID.String, TriggerType: workflow.TriggerType(r.TriggerType),
+		Status: workflow.ExecutionStatus(r.Status), ScheduledTime: r.ScheduledTime.ptr(), FiredTime: r.FiredTime.t,
+		StartedTime: r.StartedTime.ptr(), FinishedTime: r.FinishedTime.ptr(), JitterSeconds: r.JitterSeconds,
+		EngineExecutionID: r.EngineExecutionID.String, ErrorMessage: r.ErrorMessage.String,
+		SkipReason: r.SkipReason.String, TraceID: r.TraceID.String, IdempotencyKey: r.IdempotencyKey.String,
+		TriggeredBy: r.TriggeredBy.String, OwnerInstance: r.OwnerInstance.String,
+		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
+		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
+	}
+}
+
+func executions(rows []executionRow) []workflow.Execution {
+	out := make([]workflow.Execution, len(rows))
+	for i := range rows {
+		out[i] = rows[i].execution()
+	}
+	return out
+}
