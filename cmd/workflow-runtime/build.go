@@ -253,24 +253,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{coordinatorService{r.coord}, r.recorder, r.sched, r.index}
+	s := []startstop.Service{r.coord, r.recorder, r.sched, r.index}
 	if r.replicas != nil {
 		s = append(s, r.replicas)
 	}
 	return append(s, r.health)
-}
-
-// coordinatorService gives the coordinator the lifecycle of the others.
-type coordinatorService struct{ *coordination.Coordinator }
-
-func (c coordinatorService) Start(context.Context) error {
-	c.Coordinator.Start()
-	return nil
-}
-
-func (c coordinatorService) Stop(ctx context.Context) error {
-	c.Coordinator.Stop(ctx)
-	return nil
 }
 
 // close releases what build opened, the last opened first.

@@ -124,7 +124,7 @@ func (r *replica) shutdown() {
 	// have stopped renewing their workflow locks; the lock of an execution
 	// still running is held under the execution's id, so that its adopter
 	// takes it over with the lease instead of a new execution taking it.
-	r.coord.Stop(ctx)
+	_ = r.coord.Stop(ctx)
 	level.Info(logger).Log("msg", "coordinator stopped")
 	level.Info(logger).Log("msg", "workflow locks: the runs that ended released theirs; those of executions still running are kept for their adopters")
 
