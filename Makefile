@@ -1,11 +1,12 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
+# This file, for help and help-check, also when run as make -f <path>.
+SELF := $(lastword $(MAKEFILE_LIST))
 # `make test` regenerates code and then tests it: its steps must not overlap.
 .NOTPARALLEL:
 
 GO         ?= go
 BIN        := bin
-TOOLBIN    := $(BIN)/tools
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X main.version=$(VERSION)
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -16,13 +17,24 @@ PG_URL     := $(or $(WFR_DATABASE_URL),postgres://postgres@127.0.0.1:5432/workfl
 REDIS_URL  := $(or $(WFR_REDIS_URL),redis://127.0.0.1:6379/0)
 COVER_MIN  := 85
 
-RUNTIME_PROTOS := proto/workflowruntime/v1/runtime.proto proto/workflowruntime/v1/monitoring.proto
-ENGINE_PROTOS  := proto/workflow_engine/engine.proto
-HTTP_RULES     := proto/workflowruntime/v1/http.yaml
+# Every target with a `## description`: a name, a colon, anything, then the
+# description. help prints them (in colour only on a terminal, so that a pipe
+# gets plain text, and not when NO_COLOR is set); help-check, run by lint,
+# fails when a .PHONY target is missing from help's output.
+HELP_TARGET := ^[a-zA-Z0-9_.-]+:.*\#\# 
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /$(HELP_TARGET)/ {printf "  %s%-26s%s %s\n", on, $$1, off, $$2}' $(SELF)
+
+.PHONY: help-check
+help-check: ## Fail when make help leaves out a .PHONY target or prints escape codes into a pipe
+	@out=$$($(MAKE) --no-print-directory -f $(SELF) help); \
+	if printf '%s' "$$out" | grep -q $$'\033'; then echo "make help: escape codes in a pipe"; exit 1; fi; \
+	missing=$$(sed -n 's/^\.PHONY: *//p' $(SELF) | tr ' ' '\n' | sed '/^$$/d' | \
+	  while read -r t; do printf '%s\n' "$$out" | grep -qE "^  $$t +" || echo "$$t"; done); \
+	if [ -n "$$missing" ]; then echo "make help leaves out:" $$missing "(give each a ## description)"; exit 1; fi
 
 .PHONY: build
 build: ## Build bin/workflow-runtime
@@ -54,29 +66,10 @@ createdb: ## Create the PostgreSQL database of run-postgres and migrate if it do
 migrate: build createdb ## Apply PostgreSQL migrations (make migrate ARGS=down|status); SQLite migrates itself
 	WFR_DATABASE_URL='$(PG_URL)' $(BIN)/workflow-runtime migrate $(or $(ARGS),up)
 
-$(TOOLBIN): go.mod go.sum
-	$(GO) build -o $(TOOLBIN)/ tool
-	@touch $(TOOLBIN)
-
 .PHONY: proto
-proto: $(TOOLBIN) ## Regenerate Go, gateway and OpenAPI code from proto/
-	protoc -I proto \
-	  --plugin=protoc-gen-go=$(TOOLBIN)/protoc-gen-go \
-	  --plugin=protoc-gen-go-grpc=$(TOOLBIN)/protoc-gen-go-grpc \
-	  --go_out=proto --go_opt=paths=source_relative \
-	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
-	  $(ENGINE_PROTOS)
-	protoc -I proto \
-	  --plugin=protoc-gen-go=$(TOOLBIN)/protoc-gen-go \
-	  --plugin=protoc-gen-go-grpc=$(TOOLBIN)/protoc-gen-go-grpc \
-	  --plugin=protoc-gen-grpc-gateway=$(TOOLBIN)/protoc-gen-grpc-gateway \
-	  --plugin=protoc-gen-openapiv2=$(TOOLBIN)/protoc-gen-openapiv2 \
-	  --go_out=proto --go_opt=paths=source_relative \
-	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
-	  --grpc-gateway_out=proto --grpc-gateway_opt=paths=source_relative,grpc_api_configuration=$(HTTP_RULES) \
-	  --openapiv2_out=openapi \
-	  --openapiv2_opt=grpc_api_configuration=$(HTTP_RULES),openapi_configuration=proto/workflowruntime/v1/openapi.yaml,allow_merge=true,merge_file_name=workflowruntime,json_names_for_fields=false,disable_default_errors=false \
-	  $(RUNTIME_PROTOS)
+proto: ## Regenerate Go, gateway and OpenAPI code from proto/ (buf and its plugins are Go tools pinned in go.mod)
+	$(GO) tool buf generate --template proto/buf.gen.yaml
+	$(GO) tool buf generate --template proto/buf.gen.gateway.yaml
 
 .PHONY: proto-check
 proto-check: ## Fail when committed generated code differs from what 'make proto' makes
@@ -86,10 +79,12 @@ proto-check: ## Fail when committed generated code differs from what 'make proto
 	@echo "generated code is fresh"
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: help-check ## gofmt, go vet and golangci-lint (.golangci.yaml; pinned in go.mod)
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags multiprocess ./cmd/workflow-runtime/
+	$(GO) tool golangci-lint run ./...
 
 .PHONY: test-runtime
 test-runtime: ## Unit and table tests (no services; under 30 s)

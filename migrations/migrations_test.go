@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,7 +121,7 @@ func TestUpDownUp(t *testing.T) {
 		"index CREATE UNIQUE INDEX deployment_triggers_active_webhook_path_key ON public.deployment_triggers " +
 			"USING btree (webhook_path) WHERE (active AND (webhook_path IS NOT NULL))",
 	} {
-		if !contains(want, obj) {
+		if !slices.Contains(want, obj) {
 			t.Errorf("schema lacks %q; schema:\n%s", obj, strings.Join(want, "\n"))
 		}
 	}
@@ -156,7 +157,7 @@ func TestDownUndoesUp(t *testing.T) {
 	db := openDB(t)
 
 	var before [][]string
-	for i := 0; i < migrationCount; i++ {
+	for i := range migrationCount {
 		before = append(before, schema(t, db))
 		require.NoError(t, upByOne(ctx, db, i))
 	}
@@ -235,13 +236,4 @@ func TestErrors(t *testing.T) {
 	if err := migrations.Status(ctx, db, &bytes.Buffer{}); err == nil {
 		t.Error("Status on a closed pool: nil error")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }

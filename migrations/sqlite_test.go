@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,7 +89,8 @@ func TestSQLiteUpDownUp(t *testing.T) {
 	require.Empty(t, cmp.Diff(want, sqliteSchema(t, db)), "schema after a second Up")
 
 	var before [][]string
-	for applied := len(sqliteNames) - 1; applied >= 0; applied-- {
+	// applied is how many migrations each Down leaves: one fewer each time, down to none.
+	for applied := range slices.Backward(sqliteNames) {
 		require.NoError(t, migrations.DownSQLite(ctx, db))
 		checkSQLiteStatus(t, db, applied)
 		before = append(before, sqliteSchema(t, db))
@@ -97,7 +98,7 @@ func TestSQLiteUpDownUp(t *testing.T) {
 	require.Empty(t, sqliteSchema(t, db), "schema after rolling everything back")
 	require.NotEmpty(t, before[0], "one migration rolled back leaves the others")
 	err := migrations.DownSQLite(ctx, db)
-	require.True(t, errors.Is(err, migrations.ErrNothingToRollBack), "Down with nothing applied: %v", err)
+	require.ErrorIs(t, err, migrations.ErrNothingToRollBack, "Down with nothing applied")
 
 	require.NoError(t, migrations.UpSQLite(ctx, db))
 	require.Empty(t, cmp.Diff(want, sqliteSchema(t, db)), "schema after up, down to 0, up")
@@ -116,6 +117,6 @@ func TestSQLiteErrors(t *testing.T) {
 	require.Error(t, migrations.UpSQLite(ctx, db))
 	err = migrations.DownSQLite(ctx, db)
 	require.Error(t, err)
-	require.False(t, errors.Is(err, migrations.ErrNothingToRollBack))
+	require.NotErrorIs(t, err, migrations.ErrNothingToRollBack)
 	require.Error(t, migrations.StatusSQLite(ctx, db, &bytes.Buffer{}))
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,7 +25,7 @@ const (
 	CronWorkflow    = "example.nightly-report"
 	WebhookWorkflow = "example.order-created"
 	WebhookPath     = "example/orders"
-	WebhookSecret   = "whsec_ZXhhbXBsZS1zZWNyZXQtZm9yLWRvY3M="
+	WebhookSecret   = "whsec_ZXhhbXBsZS1zZWNyZXQtZm9yLWRvY3M=" //nolint:gosec // G101: the example's published secret, not a credential
 )
 
 // pollEvery is how often an execution is read while it runs.
@@ -57,10 +58,10 @@ func Run(ctx context.Context, conn grpc.ClientConnInterface, out io.Writer) ([]*
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "deployed %s: deployment %s, version %d, %s\n", d.WorkflowId, d.DeploymentId, d.Version, d.Status)
-		for _, t := range d.Triggers {
-			if t.NextFireTime != nil {
-				fmt.Fprintf(out, "  %s trigger fires next at %s (jitter %ds)\n", t.Trigger.Type, t.NextFireTime.AsTime().Format(time.RFC3339), t.JitterSeconds)
+		fmt.Fprintf(out, "deployed %s: deployment %s, version %d, %s\n", d.GetWorkflowId(), d.GetDeploymentId(), d.GetVersion(), d.GetStatus())
+		for _, t := range d.GetTriggers() {
+			if next := t.GetNextFireTime(); next != nil {
+				fmt.Fprintf(out, "  %s trigger fires next at %s (jitter %ds)\n", t.GetTrigger().GetType(), next.AsTime().Format(time.RFC3339), t.GetJitterSeconds())
 			}
 		}
 	}
@@ -71,29 +72,29 @@ func Run(ctx context.Context, conn grpc.ClientConnInterface, out io.Writer) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("manual trigger: %w", err)
 	}
-	fmt.Fprintf(out, "triggered %s by hand: execution %s\n", CronWorkflow, manual.ExecutionId)
+	fmt.Fprintf(out, "triggered %s by hand: execution %s\n", CronWorkflow, manual.GetExecutionId())
 
 	// What the API Gateway forwards for POST /webhook/example/orders.
 	body, msgID, now := `{"order": 42, "total": 99.5}`, fmt.Sprintf("msg_%d", time.Now().UnixNano()), time.Now()
 	hook, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{
 		WebhookPath: WebhookPath, HttpMethod: "POST", TriggerData: body,
 		Headers: map[string]string{
-			"webhook-id": msgID, "webhook-timestamp": fmt.Sprint(now.Unix()),
+			"webhook-id": msgID, "webhook-timestamp": strconv.FormatInt(now.Unix(), 10),
 			"webhook-signature": signature.Sign(WebhookSecret, msgID, now, []byte(body)),
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webhook trigger: %w", err)
 	}
-	fmt.Fprintf(out, "triggered webhook %s: execution %s\n", WebhookPath, hook.ExecutionId)
+	fmt.Fprintf(out, "triggered webhook %s: execution %s\n", WebhookPath, hook.GetExecutionId())
 
 	var ended []*pb.Execution
-	for _, id := range []string{manual.ExecutionId, hook.ExecutionId} {
+	for _, id := range []string{manual.GetExecutionId(), hook.GetExecutionId()} {
 		e, err := wait(ctx, c, id)
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "execution %s of %s ended %s\n", e.ExecutionId, e.WorkflowId, e.Status)
+		fmt.Fprintf(out, "execution %s of %s ended %s\n", e.GetExecutionId(), e.GetWorkflowId(), e.GetStatus())
 		ended = append(ended, e)
 	}
 	return ended, nil
@@ -104,16 +105,16 @@ func Run(ctx context.Context, conn grpc.ClientConnInterface, out io.Writer) ([]*
 func deploy(ctx context.Context, c pb.WorkflowRuntimeServiceClient, req *pb.DeployWorkflowRequest) (*pb.Deployment, error) {
 	resp, err := c.DeployWorkflow(ctx, req)
 	if err == nil {
-		return resp.Deployment, nil
+		return resp.GetDeployment(), nil
 	}
 	if status.Code(err) != codes.AlreadyExists {
-		return nil, fmt.Errorf("deploy %s: %w", req.WorkflowId, err)
+		return nil, fmt.Errorf("deploy %s: %w", req.GetWorkflowId(), err)
 	}
-	got, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: req.WorkflowId})
+	got, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: req.GetWorkflowId()})
 	if err != nil {
-		return nil, fmt.Errorf("deploy %s: %w", req.WorkflowId, err)
+		return nil, fmt.Errorf("deploy %s: %w", req.GetWorkflowId(), err)
 	}
-	return got.Deployment, nil
+	return got.GetDeployment(), nil
 }
 
 // wait reads execution id until it has ended or ctx ends.
@@ -125,14 +126,14 @@ func wait(ctx context.Context, c pb.WorkflowRuntimeServiceClient, id string) (*p
 		if err != nil {
 			return nil, fmt.Errorf("execution %s: %w", id, err)
 		}
-		switch resp.Execution.Status {
+		switch resp.GetExecution().GetStatus() {
 		case pb.ExecutionStatus_EXECUTION_STATUS_PENDING, pb.ExecutionStatus_EXECUTION_STATUS_RUNNING:
 		default:
-			return resp.Execution, nil
+			return resp.GetExecution(), nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("execution %s still %s: %w", id, resp.Execution.Status, ctx.Err())
+			return nil, fmt.Errorf("execution %s still %s: %w", id, resp.GetExecution().GetStatus(), ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -258,7 +258,7 @@ func parseField(spec fieldSpec, tok string) (field, error) {
 		}
 	}
 	var values []int
-	for _, item := range strings.Split(tok, ",") {
+	for item := range strings.SplitSeq(tok, ",") {
 		vs, err := parseItem(spec, tok, item)
 		if err != nil {
 			return field{}, err

@@ -2,6 +2,7 @@ package cron
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,10 +142,8 @@ var policyCases = []policyCase{
 func (c policyCase) forPolicy(t *testing.T, name string) []string {
 	t.Helper()
 	for names, want := range c.want {
-		for _, n := range strings.Fields(names) {
-			if n == name {
-				return want
-			}
+		if slices.Contains(strings.Fields(names), name) {
+			return want
 		}
 	}
 	t.Fatalf("%s %q: no expectation for policy %s", c.zone, c.expr, name)

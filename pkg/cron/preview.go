@@ -113,6 +113,9 @@ func (t *Trigger) note(slot Slot) string {
 			return n + ", and the first fired too (repeated-time policy BOTH)"
 		}
 		return n + ", and the first did not fire (repeated-time policy LAST)"
+	case Unaffected, Skipped:
+		// An unaffected slot needs no note; a skipped one gets its own where
+		// the preview lists the gap.
 	}
 	return ""
 }

@@ -60,7 +60,7 @@ func NewTrigger(s *Schedule, loc *time.Location, workflowID string, window time.
 	return &Trigger{schedule: s, loc: loc, workflowID: workflowID, window: max(window, 0), rules: rules}
 }
 
-// NextSlot returns the first nominal slot strictly after after under the
+// NextSlot returns the first nominal slot strictly later than after, under the
 // trigger's rules, or an error wrapping ErrEnded when none is left.
 func (t *Trigger) NextSlot(after time.Time) (time.Time, error) {
 	slot, err := t.nextSlot(after)

@@ -124,8 +124,8 @@ func TestTriggerNextFire(t *testing.T) {
 	}
 }
 
-// bruteNextFire finds the first fire after after the long way: every slot
-// from a window before after, with its own gap.
+// bruteNextFire finds the first fire later than the time after, the long
+// way: every slot from a window before it, with its own gap.
 func bruteNextFire(t *testing.T, s *Schedule, loc *time.Location, id string, window time.Duration, after time.Time) (slot, fire time.Time) {
 	t.Helper()
 	slot, err := s.Next(after.Add(-window-time.Second), loc)

@@ -131,7 +131,7 @@ func (e *Error) format(withOps bool, outerOp Op) string {
 	}
 	var inner *Error
 	switch {
-	case As(e.Err, &inner) && inner == e.Err:
+	case As(e.Err, &inner) && inner == e.Err: //nolint:errorlint // the direct cause only: a wrapped one keeps its wrapper's text
 		b.WriteString(inner.format(withOps, e.Op))
 	case e.Err != nil:
 		b.WriteString(e.Err.Error())

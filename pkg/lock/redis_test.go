@@ -174,10 +174,10 @@ func TestNewRedisManagerClient(t *testing.T) {
 }
 
 func TestHealthCheck(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs Redis")
 	}
-	t.Parallel()
 	tests := []struct {
 		name, url string
 		wantErr   error

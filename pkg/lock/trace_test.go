@@ -63,7 +63,7 @@ func TestLockOperationsAreTraced(t *testing.T) {
 		for _, kv := range s.Attributes {
 			switch kv.Key {
 			case "workflow_runtime.lock.acquired":
-				sp.Acquired = kv.Value.Emit()
+				sp.Acquired = kv.Value.String()
 			case "workflow_runtime.lock.key":
 				sp.Key = kv.Value.AsString()
 			}

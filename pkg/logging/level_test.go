@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 )
 

@@ -33,7 +33,7 @@ func decode(t *testing.T, format, out string) []map[string]string {
 			lines = append(lines, line)
 		}
 	case "logfmt":
-		for _, text := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		for text := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
 			if text != "" {
 				lines = append(lines, parseLogfmt(t, text))
 			}

@@ -162,7 +162,7 @@ var ErrUnavailable = errors.New("store unavailable")
 
 // ErrConcurrentChange is in the chain of an error caused by another writer
 // (a deadlock, a serialization failure): the same request may succeed again.
-var ErrConcurrentChange = errors.New("concurrent change")
+var ErrConcurrentChange = errors.New("a concurrent change got in the way, retry")
 
 // ErrStale is returned by a transition whose expected status or owner no
 // longer matches the row.

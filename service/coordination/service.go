@@ -60,7 +60,7 @@ func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflo
 	}
 	e, err := s.store.GetExecution(ctx, req.ExecutionID)
 	if err != nil {
-		return workflow.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+		return workflow.Execution{}, errors.E(op, err)
 	}
 	return *e, nil
 }
@@ -103,19 +103,7 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 		return HistoryResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)
 	}
 	if err != nil {
-		return HistoryResponse{}, storeError(op, err, "")
+		return HistoryResponse{}, errors.E(op, err)
 	}
 	return HistoryResponse{Executions: page.Executions, NextPageToken: page.Next}, nil
-}
-
-// storeError gives a store error the kind the caller must see; what names
-// the thing looked for, for a not-found answer.
-func storeError(op errors.Op, err error, what string) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errors.Errorf(op, errors.NotFound, "%s not found", what)
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return errors.E(op, errors.Unavailable, err)
-	}
-	return errors.E(op, errors.Internal, err)
 }

@@ -52,9 +52,9 @@ func TestGetExecution(t *testing.T) {
 	}{
 		{"found", execID, nil, found},
 		{"malformed id", "42", nil, errors.Invalid},
-		{"unknown", execID, fmt.Errorf("q: %w", store.ErrNotFound), errors.NotFound},
-		{"database down", execID, fmt.Errorf("%w: dial", store.ErrUnavailable), errors.Unavailable},
-		{"caller gone", execID, context.Canceled, errors.Unavailable},
+		{"unknown", execID, errors.E(errors.NotFound, fmt.Errorf("q: %w", store.ErrNotFound)), errors.NotFound},
+		{"database down", execID, errors.E(errors.Unavailable, fmt.Errorf("%w: dial", store.ErrUnavailable)), errors.Unavailable},
+		{"caller gone", execID, errors.E(errors.Unavailable, context.Canceled), errors.Unavailable},
 		{"anything else", execID, fmt.Errorf("boom"), errors.Internal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestHistory(t *testing.T) {
 			StartTime: from, EndTime: from, PageSize: -1,
 		}, kind: errors.Invalid, fields: []string{"deployment_id", "statuses", "trigger_type", "end_time", "page_size"}},
 		{name: "bad cursor", req: HistoryRequest{PageToken: "x"}, storeErr: store.ErrBadCursor, kind: errors.Invalid, fields: []string{"page_token"}},
-		{name: "database down", storeErr: fmt.Errorf("%w: dial", store.ErrUnavailable), kind: errors.Unavailable},
+		{name: "database down", storeErr: errors.E(errors.Unavailable, fmt.Errorf("%w: dial", store.ErrUnavailable)), kind: errors.Unavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

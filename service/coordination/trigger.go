@@ -133,7 +133,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	}
 	created, err := s.CreateExecution(ctx, e)
 	if err != nil {
-		return TriggerResponse{}, storeError(op, err, "")
+		return TriggerResponse{}, errors.E(op, err)
 	}
 	if created {
 		level.Info(s.opts.Logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
@@ -146,12 +146,12 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 			return TriggerResponse{Execution: *prev, Deduplicated: true}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return TriggerResponse{}, storeError(op, err, "")
+			return TriggerResponse{}, errors.E(op, err)
 		}
 	}
 	d, err := s.store.GetActiveDeployment(ctx, req.WorkflowID)
 	if err != nil {
-		return TriggerResponse{}, storeError(op, err, "active deployment of workflow "+req.WorkflowID)
+		return TriggerResponse{}, errors.E(op, err)
 	}
 	if d.Status != workflow.StatusDeployed {
 		return TriggerResponse{}, errors.Errorf(op, errors.FailedPrecondition,
@@ -231,7 +231,7 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.E
 	case errors.KindOf(err) != errors.Internal:
 		return workflow.Execution{}, errors.E(op, err)
 	case err != nil:
-		return workflow.Execution{}, storeError(op, err, "execution "+req.ExecutionID)
+		return workflow.Execution{}, errors.E(op, err)
 	}
 	level.Info(s.opts.Logger).Log("msg", "execution_cancelled", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 		"trace_id", tracing.TraceID(ctx), "reason", reason)

@@ -74,7 +74,7 @@ func (s *service) Preview(ctx context.Context, req PreviewRequest) (PreviewRespo
 	if req.DeploymentID != "" {
 		var err error
 		if d, err = s.store.GetDeployment(ctx, req.DeploymentID); err != nil {
-			return PreviewResponse{}, storeError(op, err, "deployment "+req.DeploymentID)
+			return PreviewResponse{}, errors.E(op, err)
 		}
 	}
 	count := int(req.Count)
@@ -134,14 +134,14 @@ func (s *service) dryRun(ctx context.Context, op errors.Op, d *workflow.Deployme
 	if d.ID == "" {
 		active, err := s.store.GetActiveDeployment(ctx, d.WorkflowID)
 		if err == nil {
-			err = &store.ActiveDeploymentError{WorkflowID: d.WorkflowID, DeploymentID: active.ID}
+			err = errors.E(errors.AlreadyExists, &store.ActiveDeploymentError{WorkflowID: d.WorkflowID, DeploymentID: active.ID})
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return Deployment{}, storeError(op, err, "")
+			return Deployment{}, errors.E(op, err)
 		}
 	}
 	if err := s.checkWebhookPaths(ctx, d); err != nil {
-		return Deployment{}, storeError(op, err, "")
+		return Deployment{}, errors.E(op, err)
 	}
 	now := s.opts.Now().UTC()
 	if d.CreatedAt.IsZero() {
@@ -157,7 +157,7 @@ func (s *service) dryRun(ctx context.Context, op errors.Op, d *workflow.Deployme
 	return out, nil
 }
 
-// checkWebhookPaths returns the store's error for the first of d's webhook
+// checkWebhookPaths returns the error the store would give for the first of d's webhook
 // paths that another active deployment uses. It reads every active webhook
 // trigger: a dry run is rare, and the store has no lookup by path.
 func (s *service) checkWebhookPaths(ctx context.Context, d *workflow.Deployment) error {
@@ -176,7 +176,7 @@ func (s *service) checkWebhookPaths(ctx context.Context, d *workflow.Deployment)
 	}
 	for _, h := range hooks {
 		if p, ok := paths[workflow.WebhookPathKey(h.Spec.Path)]; ok && h.DeploymentID != d.ID {
-			return &store.WebhookPathError{Path: p, DeploymentID: h.DeploymentID}
+			return errors.E(errors.AlreadyExists, &store.WebhookPathError{Path: p, DeploymentID: h.DeploymentID})
 		}
 	}
 	return nil

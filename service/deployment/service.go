@@ -215,7 +215,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	}
 	ev := workflow.Event{Action: workflow.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
 	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
-		return Deployment{}, storeError(op, err, "")
+		return Deployment{}, errors.E(op, err)
 	}
 	if err := s.committed(ctx, op, d, nil); err != nil {
 		return Deployment{}, err
@@ -310,13 +310,13 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 			_, err = mutate(d)
 		}
 		if err != nil {
-			return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+			return Deployment{}, errors.E(op, err)
 		}
 		return s.dryRun(ctx, op, d)
 	}
 	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, mutate)
 	if err != nil {
-		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+		return Deployment{}, errors.E(op, err)
 	}
 	if err := s.committed(ctx, op, d, &prev); err != nil {
 		return Deployment{}, err
@@ -342,7 +342,7 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 		return ev, nil
 	})
 	if err != nil {
-		return Deployment{}, storeError(op, err, "deployment "+req.DeploymentID)
+		return Deployment{}, errors.E(op, err)
 	}
 	if err := s.committed(ctx, op, d, &prev); err != nil {
 		return Deployment{}, err
@@ -374,11 +374,7 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 		d, err = s.store.GetActiveDeployment(ctx, req.WorkflowID)
 	}
 	if err != nil {
-		what := "deployment " + req.DeploymentID
-		if req.DeploymentID == "" {
-			what = "active deployment of workflow " + req.WorkflowID
-		}
-		return StatusResponse{}, storeError(op, err, what)
+		return StatusResponse{}, errors.E(op, err)
 	}
 	resp := StatusResponse{Deployment: s.view(d)}
 	last, err := s.store.LastExecution(ctx, d.ID)
@@ -386,10 +382,10 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	case err == nil:
 		resp.LastExecution = last
 	case !errors.Is(err, store.ErrNotFound):
-		return StatusResponse{}, storeError(op, err, "")
+		return StatusResponse{}, errors.E(op, err)
 	}
 	if resp.RunningExecutions, err = s.store.CountUnfinishedExecutions(ctx, d.ID); err != nil {
-		return StatusResponse{}, storeError(op, err, "")
+		return StatusResponse{}, errors.E(op, err)
 	}
 	return resp, nil
 }
@@ -422,7 +418,7 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 		return ListResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)
 	}
 	if err != nil {
-		return ListResponse{}, storeError(op, err, "")
+		return ListResponse{}, errors.E(op, err)
 	}
 	resp := ListResponse{NextPageToken: page.Next, TotalSize: page.Total, Deployments: make([]Deployment, len(page.Deployments))}
 	for i := range page.Deployments {
@@ -649,27 +645,4 @@ func (s *service) cronTrigger(workflowID string, spec *workflow.CronSpec) (*cron
 	}
 	rules := cron.NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
 	return cron.NewTrigger(sched, loc, workflowID, window, rules), nil
-}
-
-// storeError gives a store error the kind the caller must see; what names
-// the thing looked for, for a not-found answer.
-func storeError(op errors.Op, err error, what string) error {
-	var (
-		active *store.ActiveDeploymentError
-		path   *store.WebhookPathError
-		se     *errors.Error
-	)
-	switch {
-	case errors.As(err, &se):
-		return errors.E(op, err)
-	case errors.Is(err, store.ErrNotFound):
-		return errors.Errorf(op, errors.NotFound, "%s not found", what)
-	case errors.As(err, &active), errors.As(err, &path):
-		return errors.E(op, errors.AlreadyExists, err)
-	case errors.Is(err, store.ErrConcurrentChange):
-		return errors.E(op, errors.Aborted, fmt.Errorf("a concurrent change got in the way, retry: %w", err))
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return errors.E(op, errors.Unavailable, err)
-	}
-	return errors.E(op, errors.Internal, err)
 }

@@ -1350,9 +1350,9 @@ func TestStatusExecutionQueriesFail(t *testing.T) {
 		lastErr, countErr error
 		kind              errors.Kind
 	}{
-		{"last execution unreachable", fmt.Errorf("%w: %w", store.ErrUnavailable, &net.OpError{Op: "read", Err: fmt.Errorf("reset")}), nil, errors.Unavailable},
+		{"last execution unreachable", errors.E(errors.Unavailable, fmt.Errorf("%w: %w", store.ErrUnavailable, &net.OpError{Op: "read", Err: fmt.Errorf("reset")})), nil, errors.Unavailable},
 		{"last execution broken", fmt.Errorf("postgres: last execution: boom"), nil, errors.Internal},
-		{"count unreachable", store.ErrNotFound, fmt.Errorf("%w: %w", store.ErrUnavailable, driver.ErrBadConn), errors.Unavailable},
+		{"count unreachable", store.ErrNotFound, errors.E(errors.Unavailable, fmt.Errorf("%w: %w", store.ErrUnavailable, driver.ErrBadConn)), errors.Unavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1409,36 +1409,6 @@ func TestUnreachableStore(t *testing.T) {
 			defer cancel()
 			err := tc.call(ctx)
 			requireKind(t, err, errors.Unavailable)
-		})
-	}
-}
-
-func TestStoreError(t *testing.T) {
-	t.Parallel()
-	const op errors.Op = "deployment.Test"
-	for _, tc := range []struct {
-		name string
-		err  error
-		kind errors.Kind
-		msg  string
-	}{
-		{"not found names what", fmt.Errorf("wrapped: %w", store.ErrNotFound), errors.NotFound, "deployment x not found"},
-		{"active deployment", &store.ActiveDeploymentError{WorkflowID: "wf", DeploymentID: "dep-1"}, errors.AlreadyExists, "dep-1"},
-		{"webhook path", fmt.Errorf("wrapped: %w", &store.WebhookPathError{Path: "a/b", DeploymentID: "dep-2"}), errors.AlreadyExists, "dep-2"},
-		{"domain error keeps its kind", errors.Errorf("inner", errors.Aborted, "stale"), errors.Aborted, "stale"},
-		{"canceled", fmt.Errorf("q: %w", context.Canceled), errors.Unavailable, "canceled"},
-		{"deadline", context.DeadlineExceeded, errors.Unavailable, "deadline"},
-		{"store unavailable", fmt.Errorf("%w: q: %w", store.ErrUnavailable, &net.DNSError{Err: "no such host", Name: "db"}), errors.Unavailable, "no such host"},
-		{"concurrent change", fmt.Errorf("%w: deadlock detected", store.ErrConcurrentChange), errors.Aborted, "retry"},
-		{"a bare connection error is not the service's to classify", fmt.Errorf("q: %w", driver.ErrBadConn), errors.Internal, "bad connection"},
-		{"anything else", fmt.Errorf("postgres: syntax error"), errors.Internal, "syntax error"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			err := storeError(op, tc.err, "deployment x")
-			requireKind(t, err, tc.kind)
-			require.Contains(t, err.Error(), tc.msg)
-			require.True(t, strings.HasPrefix(err.Error(), string(op)+": "), "error %q lacks its op", err)
 		})
 	}
 }

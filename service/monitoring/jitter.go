@@ -58,7 +58,7 @@ func (s *service) JitterDistribution(ctx context.Context, req JitterRequest) (Ji
 	}
 	triggers, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
-		return JitterDistribution{}, storeError(op, err)
+		return JitterDistribution{}, errors.E(op, err)
 	}
 	n := (window + width - 1) / width
 	out := JitterDistribution{WindowSeconds: window, Buckets: make([]JitterBucket, n)}

@@ -56,7 +56,7 @@ func (s *service) LoadDistribution(ctx context.Context, req LoadRequest) (LoadDi
 	}
 	triggers, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
-		return LoadDistribution{}, storeError(op, err)
+		return LoadDistribution{}, errors.E(op, err)
 	}
 	groups := s.groupBySchedule(triggers)
 	p := newPlan(start, end, width)

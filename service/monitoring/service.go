@@ -93,7 +93,7 @@ func (s *service) DeploymentStats(ctx context.Context, _ DeploymentStatsRequest)
 	const op errors.Op = "monitoring.DeploymentStats"
 	stats, err := s.store.DeploymentStats(ctx, s.opts.Now().Add(-executionsWindow))
 	if err != nil {
-		return workflow.DeploymentStats{}, storeError(op, err)
+		return workflow.DeploymentStats{}, errors.E(op, err)
 	}
 	return stats, nil
 }
@@ -144,7 +144,7 @@ func (s *service) SchedulingMetrics(ctx context.Context, req SchedulingMetricsRe
 	}
 	fires, err := s.store.CronFireStats(ctx, start, end)
 	if err != nil {
-		return SchedulingMetrics{}, storeError(op, err)
+		return SchedulingMetrics{}, errors.E(op, err)
 	}
 	w := s.opts.Window.Stats(start, end)
 	return SchedulingMetrics{
@@ -200,13 +200,4 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 	}
 	slices.Sort(out.LiveInstances)
 	return out, nil
-}
-
-// storeError gives a store error the kind the caller must see.
-func storeError(op errors.Op, err error) error {
-	switch {
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return errors.E(op, errors.Unavailable, err)
-	}
-	return errors.E(op, errors.Internal, err)
 }

@@ -26,7 +26,7 @@ var benchRuns = map[string]struct {
 	queue    func() quartz.JobQueue
 }{
 	"heap-100k":          {100_000, func() quartz.JobQueue { return newJobQueue() }},
-	"quartz-default-5k":  {5_000, func() quartz.JobQueue { return quartz.NewJobQueue() }},
+	"quartz-default-5k":  {5_000, quartz.NewJobQueue},
 	"heap-5k-comparison": {5_000, func() quartz.JobQueue { return newJobQueue() }},
 }
 
@@ -50,7 +50,7 @@ func TestBenchScheduler(t *testing.T) {
 		cmd.Env = append(os.Environ(), "WFR_BENCH_RUN="+run)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
-		for _, line := range strings.Split(string(out), "\n") {
+		for line := range strings.SplitSeq(string(out), "\n") {
 			if strings.HasPrefix(line, run+" ") {
 				fmt.Println(line)
 			}
@@ -113,7 +113,7 @@ func benchOne(t *testing.T, run, seconds string) {
 func residentMB(t *testing.T) float64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(raw), "\n") {
+	for line := range strings.SplitSeq(string(raw), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 			require.NoError(t, err)

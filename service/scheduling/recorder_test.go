@@ -31,12 +31,12 @@ func (l *fakeLocker) TryLock(_ context.Context, key string, _ time.Duration) (st
 	return "token-" + key, l.ok, l.err
 }
 
-func (l *fakeLocker) Release(_ context.Context, key, token string) error {
+func (l *fakeLocker) Release(_ context.Context, _, token string) error {
 	l.released = append(l.released, token)
 	return errors.New("Redis went away")
 }
 
-func (l *fakeLocker) MarkRecorded(_ context.Context, key, token string) error {
+func (l *fakeLocker) MarkRecorded(_ context.Context, _, token string) error {
 	l.marked = append(l.marked, token)
 	return nil
 }

@@ -192,21 +192,15 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		_ = s.Stop(ctx)
 		return err
 	}
-	s.loops.Add(1)
-	go func() {
-		defer s.loops.Done()
-		s.resyncLoop(run)
-	}()
+	s.loops.Go(func() { s.resyncLoop(run) })
 	if b := s.opts.Broadcaster; b != nil {
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
+		s.loops.Go(func() {
 			_ = b.Subscribe(run, func(id string) {
 				if err := s.ScheduleWorkflow(run, id); err != nil {
 					level.Warn(s.opts.Logger).Log("msg", "reload after a change announced by another replica failed", "deployment_id", id, "err", err)
 				}
 			})
-		}()
+		})
 	}
 	return nil
 }
@@ -489,11 +483,7 @@ func (s *Scheduler) catchUp(h *held, since time.Time) {
 	if missed > 0 && now.Sub(last.At) <= h.catchup {
 		missed--
 		ctx := s.ctx
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			s.fireWithRetries(ctx, h, last.Slot, last.At)
-		}()
+		s.loops.Go(func() { s.fireWithRetries(ctx, h, last.Slot, last.At) })
 	}
 	if missed += older; missed > 0 {
 		s.opts.Metrics.Misfires.Add(float64(missed))

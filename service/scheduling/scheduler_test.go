@@ -166,7 +166,7 @@ func TestFreshTriggerDoesNotCatchUp(t *testing.T) {
 }
 
 // TestLateFires judges a fire by its lag: within the catch-up window it is
-// handed on, beyond it it is a misfire.
+// handed on; beyond the window it is a misfire.
 func TestLateFires(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)

@@ -253,7 +253,7 @@ func (s *Service) record(ctx context.Context, wt workflow.WebhookTrigger, req co
 		created, err := s.exec.CreateExecution(ctx, e)
 		switch {
 		case err != nil:
-			return nil, false, storeError(err)
+			return nil, false, err
 		case created:
 			level.Info(s.opts.Logger).Log("msg", "webhook_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
 				"execution_id", e.ID, "trace_id", e.TraceID, "path", wt.Spec.Path)
@@ -268,14 +268,14 @@ func (s *Service) record(ctx context.Context, wt workflow.WebhookTrigger, req co
 			return nil, false, errors.Errorf("", errors.FailedPrecondition,
 				"deployment %s of workflow %s stopped being DEPLOYED while it was triggered", wt.DeploymentID, wt.WorkflowID)
 		case err != nil:
-			return nil, false, storeError(err)
+			return nil, false, err
 		}
 		cutoff := s.opts.Now().Add(-idempotencyWindow)
 		if !prev.FiredTime.Before(cutoff) {
 			return prev, true, nil
 		}
 		if _, err := s.store.ExpireIdempotencyKey(ctx, prev.ID, cutoff); err != nil {
-			return nil, false, storeError(err)
+			return nil, false, err
 		}
 	}
 	return nil, false, errors.Errorf("", errors.Aborted, "idempotency key %q kept changing; try again", key)
@@ -318,12 +318,4 @@ func headerError(op errors.Op, err error) error {
 		return errors.Violations{{Field: "headers", Description: err.Error()}}.Err(op)
 	}
 	return errors.E(op, errors.PermissionDenied, err)
-}
-
-// storeError gives a store error the kind the caller must see.
-func storeError(err error) error {
-	if errors.Is(err, store.ErrUnavailable) {
-		return errors.E(errors.Unavailable, err)
-	}
-	return err
 }

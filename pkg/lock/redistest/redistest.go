@@ -55,7 +55,8 @@ func Private(t testing.TB) (addr string, stop func()) {
 	addr = lis.Addr().String()
 	lis.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	// The server lives until stop, which the test's cleanup runs.
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()) //nolint:noctx // see above
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}

@@ -19,16 +19,21 @@ func main() {
 	addr := flag.String("addr", "localhost:9090", "workflow-runtime gRPC address")
 	timeout := flag.Duration("timeout", time.Minute, "how long to wait for the executions to end")
 	flag.Parse()
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if err := run(*addr, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// run is main's body, so that its deferred closes run before the exit.
+func run(addr string, timeout time.Duration) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if _, err := client.Run(ctx, conn, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	_, err = client.Run(ctx, conn, os.Stdout)
+	return err
 }

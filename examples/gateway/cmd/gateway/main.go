@@ -19,15 +19,20 @@ func main() {
 	listen := flag.String("listen", ":8090", "HTTP listen address of the webhook URLs")
 	target := flag.String("runtime", "127.0.0.1:9090", "workflow-runtime gRPC address")
 	flag.Parse()
-	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	log.Fatal(serve(*listen, *target))
+}
+
+// serve is main's body, so that its deferred close runs before the exit.
+func serve(listen, target string) error {
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer conn.Close()
 	srv := &http.Server{
-		Addr: *listen, Handler: gateway.Handler(pb.NewWorkflowRuntimeServiceClient(conn)),
+		Addr: listen, Handler: gateway.Handler(pb.NewWorkflowRuntimeServiceClient(conn)),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
 	}
-	log.Printf("gateway on %s, forwarding to workflow-runtime at %s", *listen, *target)
-	log.Fatal(srv.ListenAndServe())
+	log.Printf("gateway on %s, forwarding to workflow-runtime at %s", listen, target)
+	return srv.ListenAndServe()
 }
