@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -163,7 +164,7 @@ func TestConnectionLimits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	const max = 4
+	const maxConns = 4
 	s := startSecureStack(t, map[string]string{"WFR_AUTH_TOKENS": envToken, "WFR_MAX_CONNECTIONS": "4", "WFR_PREAUTH_TIMEOUT": "1s"}, nil)
 	grpcAddr := s.grpcAddr
 	httpAddr := strings.TrimPrefix(s.httpBase, "http://")
@@ -185,7 +186,7 @@ func TestConnectionLimits(t *testing.T) {
 		resp.Body.Close()
 		go func() {
 			_, err := r.ReadByte()
-			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
 				closedAt <- time.Now()
 			}
 		}()
@@ -237,7 +238,7 @@ func TestConnectionLimits(t *testing.T) {
 		}},
 	} {
 		t.Run(port.name, func(t *testing.T) {
-			idle := max
+			idle := maxConns
 			closedAt := make(chan time.Time, idle)
 			for range idle {
 				port.idle(t, closedAt)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -145,8 +146,7 @@ func (r *replica) shutdown() {
 func (r *replica) stopStarted(n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
-	bg := r.background()[:n]
-	for i := len(bg) - 1; i >= 0; i-- {
-		_ = bg[i].Stop(ctx)
+	for _, s := range slices.Backward(r.background()[:n]) {
+		_ = s.Stop(ctx)
 	}
 }

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ func (t *Throttled) Log(keyvals ...any) error {
 		return nil
 	}
 	if n := t.suppressed.Swap(0); n > 0 {
-		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "suppressed", n)
+		keyvals = append(slices.Clip(keyvals), "suppressed", n)
 	}
 	return t.logger.Log(keyvals...)
 }

@@ -164,12 +164,20 @@ func busy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// writeError answers with a body shaped like the gateway's errors.
+// errorBody is shaped like the gateway's errors.
+type errorBody struct {
+	Code    codes.Code `json:"code"`
+	Message string     `json:"message"`
+}
+
+// writeError answers with an errorBody.
 func writeError(w http.ResponseWriter, status int, code codes.Code, message string) {
+	b, err := json.Marshal(errorBody{code, message})
+	if err != nil {
+		http.Error(w, message, status)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Code    codes.Code `json:"code"`
-		Message string     `json:"message"`
-	}{code, message})
+	_, _ = w.Write(append(b, '\n'))
 }
