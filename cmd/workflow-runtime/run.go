@@ -54,7 +54,7 @@ func (r *replica) run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 	// The run group waits for the first of a signal, ctx's end or a
 	// server's failure; the first interrupt then shuts everything down in
 	// shutdown's order, and the others find it done.
-	shutdown := sync.OnceValue(func() error { r.shutdown(); return nil })
+	shutdown := sync.OnceFunc(r.shutdown)
 	var g rungroup.Group
 	g.Add(rungroup.SignalHandler(ctx, syscall.SIGINT, syscall.SIGTERM))
 	g.Add(func() error {
@@ -63,11 +63,11 @@ func (r *replica) run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 			return err
 		}
 		return nil
-	}, func(error) { _ = shutdown() })
+	}, func(error) { shutdown() })
 	g.Add(func() error {
 		level.Info(r.logger).Log("msg", "grpc serving", "addr", grpcLis.Addr().String())
 		return r.grpcServer.Serve(r.grpcLis)
-	}, func(error) { _ = shutdown() })
+	}, func(error) { shutdown() })
 
 	err := g.Run()
 	if errors.Is(err, rungroup.ErrSignal) || errors.Is(err, context.Canceled) {
