@@ -127,7 +127,7 @@ func TestFloodMemory(t *testing.T) {
 		"WFR_HTTP_ADDR":    "127.0.0.1:0",
 		"WFR_INSTANCE_ID":  "flood",
 		"WFR_AUTH_TOKENS":  floodToken,
-		"WFR_LOG_LEVEL":    "warn",
+		"WFR_LOG_LEVEL":    "info",
 		"GOMEMLIMIT":       floodMemLimit,
 	}), "serve")
 	grpcAddr, httpAddr := p.servingAddrs(t)
