@@ -98,7 +98,7 @@ func (r *rig) coordinatorOn(instance string, eng engine.Client, locks Locker, no
 func (r *rig) started(c *Coordinator) *Coordinator {
 	withSignals(c)
 	require.NoError(r.t, c.Start(context.Background()))
-	r.t.Cleanup(func() { c.Stop(context.Background()) })
+	r.t.Cleanup(func() { require.NoError(r.t, c.Stop(context.Background())) })
 	return c
 }
 
@@ -516,7 +516,7 @@ func TestStopReleasesLeases(t *testing.T) {
 	wf := r.deploy(workflow.Config{})
 	e := r.trigger(a, wf)
 	r.waitStatus(e.ID, workflow.ExecutionRunning)
-	a.Stop(context.Background())
+	require.NoError(t, a.Stop(context.Background()))
 	row := r.get(e.ID)
 	require.Equal(t, workflow.ExecutionRunning, row.Status)
 	require.False(t, row.LeaseExpiresAt.After(time.Now()), "lease released")
@@ -549,10 +549,11 @@ func TestStopTwice(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	c.Stop(ctx)
+	require.ErrorIs(t, c.Stop(ctx), context.DeadlineExceeded, "the dispatch in flight outlasted the first Stop")
 	done := make(chan struct{})
+	var second error
 	go func() {
-		c.Stop(context.Background())
+		second = c.Stop(context.Background())
 		close(done)
 	}()
 	select {
@@ -560,6 +561,7 @@ func TestStopTwice(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second Stop waited for the dispatch in flight")
 	}
+	require.NoError(t, second)
 }
 
 // stallingEngine holds every Execute until release is closed, then makes
@@ -648,7 +650,7 @@ func TestDeadOwnersLockDoesNotSkip(t *testing.T) {
 	// A replica that does not adopt (no Start): only the overlap check can
 	// find that the first execution is over.
 	live := New(r.st, r.engine, r.locks, testOptions("live"))
-	t.Cleanup(func() { live.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, live.Stop(context.Background())) })
 	second := r.trigger(live, wf)
 	r.waitStatus(second.ID, workflow.ExecutionRunning)
 	engineClock.Advance(time.Minute)
@@ -785,7 +787,7 @@ func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	o.BufferRetry = 500 * time.Millisecond // the default
 	c := New(r.st, r.engine, r.locks, o)
 	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
@@ -809,7 +811,7 @@ func TestLostLockIsCounted(t *testing.T) {
 	opts.Metrics.Locks = locks
 	c := New(r.st, r.engine, r.locks, opts)
 	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
 
 	// A 3 s timeout makes the lock's TTL 4 s, renewed every 1.33 s.
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 3})
@@ -926,7 +928,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	nowhere := lis.Addr().String()
 	require.NoError(t, lis.Close())
 	cut := New(r.st, simtest.Client(t, nowhere), r.locks, testOptions("cut-off"))
-	t.Cleanup(func() { cut.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, cut.Stop(context.Background())) })
 	before := r.get(x.ID)
 	_, err = cut.Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
 	require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)

@@ -55,7 +55,7 @@ func newRig(t *testing.T, sim enginesim.Config, opts Options) *rig {
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
 	require.NoError(t, r.coord.Start(context.Background()))
-	t.Cleanup(func() { r.coord.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, r.coord.Stop(context.Background())) })
 	r.index = NewIndex(r.st, nil)
 	r.svc = New(r.index, r.st, r.coord, opts)
 	return r
