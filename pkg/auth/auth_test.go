@@ -322,8 +322,8 @@ func TestMiddlewareConsole(t *testing.T) {
 
 	for _, tt := range []struct {
 		name, method, path, cookie, authorization, referer string
-		want                                              int
-		wantLocation                                      string
+		want                                               int
+		wantLocation                                       string
 	}{
 		{name: "sign-in page open", method: http.MethodGet, path: ConsoleSignIn, want: http.StatusOK},
 		{name: "sign-in post open", method: http.MethodPost, path: ConsoleSignIn, want: http.StatusOK},
