@@ -27,10 +27,12 @@ const (
 	maxColumns = 480
 )
 
-// tick is a labelled position on an axis.
+// tick is a labelled position on an axis, and where its label stands:
+// labels at the ends of the x axis stand inside the chart.
 type tick struct {
-	Pos   float64
-	Label string
+	Pos    float64
+	Label  string
+	Anchor string
 }
 
 // lineChart is the planned load: fires per second over the range, with and
@@ -78,7 +80,14 @@ func newLoadChart(load *pb.GetLoadDistributionResponse, bucket int32) *lineChart
 	layout := "15:04"
 	for i := range 5 {
 		at := start.Add(span * time.Duration(i) / 4)
-		c.XTicks = append(c.XTicks, tick{Pos: c.Left + plotW*float64(i)/4, Label: at.UTC().Format(layout)})
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case 4:
+			anchor = "end"
+		}
+		c.XTicks = append(c.XTicks, tick{Pos: c.Left + plotW*float64(i)/4, Label: at.UTC().Format(layout), Anchor: anchor})
 	}
 	return c
 }
