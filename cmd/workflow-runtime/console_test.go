@@ -97,101 +97,101 @@ func checkPages(t *testing.T, c *consoleClient, cases []pageCase) {
 
 // TestConsolePages renders every page of the console with an empty database
 // and with one that holds deployments of every status and executions, on
-// PostgreSQL and on the embedded SQLite.
+// PostgreSQL; TestConsolePagesEmbedded does so on the embedded SQLite.
 func TestConsolePages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	for _, store := range []struct {
-		name string
-		env  func(t *testing.T) map[string]string
-	}{
-		{"postgres", func(*testing.T) map[string]string { return nil }},
-		{"sqlite", func(t *testing.T) map[string]string {
-			return map[string]string{"WFR_DATABASE_URL": "", "WFR_REDIS_URL": "", "WFR_DATA_DIR": t.TempDir()}
-		}},
-	} {
-		t.Run(store.name, func(t *testing.T) {
-			t.Parallel()
-			s := startStack(t, store.env(t))
-			c := &consoleClient{t: t, base: s.httpBase}
+	t.Parallel()
+	testConsolePages(t, nil)
+}
 
-			t.Run("empty", func(t *testing.T) {
-				checkPages(t, c, []pageCase{
-					{"/ui/", http.StatusOK, []string{"Overview", "Database", "healthy", `id="pending-backlog">0<`}},
-					{"/ui/deployments", http.StatusOK, []string{"No deployment matches."}},
-					{"/ui/deployments?status=PAUSED&workflow_id=x", http.StatusOK, []string{"No deployment matches.", `<option value="PAUSED" selected>`}},
-					{"/ui/deploy", http.StatusOK, []string{`<label for="workflow_id">`, `&#34;type&#34;: &#34;ACTION&#34;`}},
-					{"/ui/load", http.StatusOK, []string{`id="load-chart"`, "Nothing is planned", "nothing to judge", "No deployment has a cron trigger."}},
-					{"/ui/load?range=day", http.StatusOK, []string{`id="load-chart"`, "mean over 10 s"}},
-					{"/ui/sign-in", http.StatusOK, []string{`<label for="token">`}},
-					{"/ui/deployments/00000000-0000-0000-0000-000000000000", http.StatusNotFound, []string{"NotFound"}},
-					{"/ui/executions/00000000-0000-0000-0000-000000000000", http.StatusNotFound, []string{"NotFound"}},
-					{"/ui/nowhere", http.StatusNotFound, []string{"no console page at /ui/nowhere"}},
-					{"/ui/deployments?status=LOST", http.StatusBadRequest, []string{"status"}},
-					{"/ui/load?range=week", http.StatusBadRequest, []string{"range"}},
-				})
-			})
-
-			ctx := context.Background()
-			deploy := func(req *pb.DeployWorkflowRequest) *pb.Deployment {
-				req.WorkflowDefinition = definition(t, actionNode)
-				resp, err := s.client.DeployWorkflow(ctx, req)
-				require.NoError(t, err)
-				return resp.GetDeployment()
-			}
-			zero := int32(0)
-			cron := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.cron", Triggers: []*pb.Trigger{
-				{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "* * * * * ?", JitterWindowSeconds: &zero}},
-			}})
-			deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.hook", Triggers: []*pb.Trigger{webhookSpec}})
-			deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.draft", Draft: true})
-			paused := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.paused", Triggers: []*pb.Trigger{
-				{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "0 3 * * *", Timezone: "Europe/Berlin"}},
-			}})
-			to := pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED
-			_, err := s.client.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: paused.GetDeploymentId(), Status: &to})
-			require.NoError(t, err)
-			manual := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.manual"})
-			trig, err := s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "pages.manual", TriggerData: `{"order": 7}`})
-			require.NoError(t, err)
-			require.Eventually(t, func() bool {
-				e, err := s.client.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: trig.GetExecutionId()})
-				return err == nil && e.GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
-			}, 10*time.Second, 20*time.Millisecond, "the manual execution never succeeded")
-			var cronRun string
-			require.Eventually(t, func() bool {
-				h, err := s.client.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{DeploymentId: cron.GetDeploymentId()})
-				if err != nil || len(h.GetExecutions()) == 0 {
-					return false
-				}
-				cronRun = h.GetExecutions()[0].GetExecutionId()
-				return true
-			}, 10*time.Second, 20*time.Millisecond, "no cron execution")
-
-			t.Run("populated", func(t *testing.T) {
-				d := "/ui/deployments/"
-				checkPages(t, c, []pageCase{
-					{"/ui/", http.StatusOK, []string{`href="/ui/deployments?status=PAUSED"`, "SUCCEEDED", "Fire lag p99"}},
-					{"/ui/?fragment=overview", http.StatusOK, []string{`data-live="overview"`}},
-					{"/ui/deployments", http.StatusOK, []string{"5 deployments", "pages.cron", "pages.hook", "pages.draft", "pages.paused", "pages.manual"}},
-					{"/ui/deployments?status=PAUSED", http.StatusOK, []string{"1 deployment<", "pages.paused"}},
-					{"/ui/deployments?workflow_id=pages.hook", http.StatusOK, []string{"1 deployment<", "pages.hook"}},
-					{"/ui/deployments?fragment=deployments", http.StatusOK, []string{`data-live="deployments"`, "pages.cron"}},
-					{d + cron.GetDeploymentId(), http.StatusOK, []string{"pages.cron", `id="pause"`, `id="trigger"`, `id="backfill"`, "Next fires", "* * * * * ?", "/ui/executions/"}},
-					{d + cron.GetDeploymentId() + "?fragment=executions", http.StatusOK, []string{`data-live="executions"`, cronRun}},
-					{d + cron.GetDeploymentId() + "?fragment=status", http.StatusOK, []string{`data-live="status"`, "DEPLOYED"}},
-					{d + cron.GetDeploymentId() + "?fragment=nothing", http.StatusNotFound, nil},
-					{d + paused.GetDeploymentId(), http.StatusOK, []string{`id="resume"`, "Europe/Berlin", "No executions yet."}},
-					{d + manual.GetDeploymentId(), http.StatusOK, []string{"No triggers: only manual runs.", trig.GetExecutionId()}},
-					{"/ui/executions/" + trig.GetExecutionId(), http.StatusOK, []string{"SUCCEEDED", "Timeline", "&#34;order&#34;: 7", "Result", "MANUAL"}},
-					{"/ui/executions/" + cronRun, http.StatusOK, []string{"Scheduled", "nominal slot", "CRON"}},
-					{"/ui/load", http.StatusOK, []string{`polyline class="series with"`, "pages.cron (DEPLOYED)"}},
-					{"/ui/load?report=" + cron.GetDeploymentId() + "&report_range=1h", http.StatusOK, []string{"Schedule report"}},
-				})
-			})
-		})
+func TestConsolePagesEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole service")
 	}
+	t.Parallel()
+	testConsolePages(t, map[string]string{"WFR_DATABASE_URL": "", "WFR_REDIS_URL": "", "WFR_DATA_DIR": t.TempDir()})
+}
+
+func testConsolePages(t *testing.T, env map[string]string) {
+	s := startStack(t, env)
+	c := &consoleClient{t: t, base: s.httpBase}
+
+	t.Run("empty", func(t *testing.T) {
+		checkPages(t, c, []pageCase{
+			{"/ui/", http.StatusOK, []string{"Overview", "Database", "healthy", `id="pending-backlog">0<`}},
+			{"/ui/deployments", http.StatusOK, []string{"No deployment matches."}},
+			{"/ui/deployments?status=PAUSED&workflow_id=x", http.StatusOK, []string{"No deployment matches.", `<option value="PAUSED" selected>`}},
+			{"/ui/deploy", http.StatusOK, []string{`<label for="workflow_id">`, `&#34;type&#34;: &#34;ACTION&#34;`}},
+			{"/ui/load", http.StatusOK, []string{`id="load-chart"`, "Nothing is planned", "nothing to judge", "No deployment has a cron trigger."}},
+			{"/ui/load?range=day", http.StatusOK, []string{`id="load-chart"`, "mean over 10 s"}},
+			{"/ui/sign-in", http.StatusOK, []string{`<label for="token">`}},
+			{"/ui/deployments/00000000-0000-0000-0000-000000000000", http.StatusNotFound, []string{"NotFound"}},
+			{"/ui/executions/00000000-0000-0000-0000-000000000000", http.StatusNotFound, []string{"NotFound"}},
+			{"/ui/nowhere", http.StatusNotFound, []string{"no console page at /ui/nowhere"}},
+			{"/ui/deployments?status=LOST", http.StatusBadRequest, []string{"status"}},
+			{"/ui/load?range=week", http.StatusBadRequest, []string{"range"}},
+		})
+	})
+
+	ctx := context.Background()
+	deploy := func(req *pb.DeployWorkflowRequest) *pb.Deployment {
+		req.WorkflowDefinition = definition(t, actionNode)
+		resp, err := s.client.DeployWorkflow(ctx, req)
+		require.NoError(t, err)
+		return resp.GetDeployment()
+	}
+	zero := int32(0)
+	cron := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.cron", Triggers: []*pb.Trigger{
+		{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "* * * * * ?", JitterWindowSeconds: &zero}},
+	}})
+	deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.hook", Triggers: []*pb.Trigger{webhookSpec}})
+	deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.draft", Draft: true})
+	paused := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.paused", Triggers: []*pb.Trigger{
+		{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "0 3 * * *", Timezone: "Europe/Berlin"}},
+	}})
+	to := pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED
+	_, err := s.client.UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: paused.GetDeploymentId(), Status: &to})
+	require.NoError(t, err)
+	manual := deploy(&pb.DeployWorkflowRequest{WorkflowId: "pages.manual"})
+	trig, err := s.client.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "pages.manual", TriggerData: `{"order": 7}`})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		e, err := s.client.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: trig.GetExecutionId()})
+		return err == nil && e.GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED
+	}, 10*time.Second, 20*time.Millisecond, "the manual execution never succeeded")
+	var cronRun string
+	require.Eventually(t, func() bool {
+		h, err := s.client.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{DeploymentId: cron.GetDeploymentId()})
+		if err != nil || len(h.GetExecutions()) == 0 {
+			return false
+		}
+		cronRun = h.GetExecutions()[0].GetExecutionId()
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "no cron execution")
+
+	t.Run("populated", func(t *testing.T) {
+		d := "/ui/deployments/"
+		checkPages(t, c, []pageCase{
+			{"/ui/", http.StatusOK, []string{`href="/ui/deployments?status=PAUSED"`, "SUCCEEDED", "Fire lag p99"}},
+			{"/ui/?fragment=overview", http.StatusOK, []string{`data-live="overview"`}},
+			{"/ui/deployments", http.StatusOK, []string{"5 deployments", "pages.cron", "pages.hook", "pages.draft", "pages.paused", "pages.manual"}},
+			{"/ui/deployments?status=PAUSED", http.StatusOK, []string{"1 deployment<", "pages.paused"}},
+			{"/ui/deployments?workflow_id=pages.hook", http.StatusOK, []string{"1 deployment<", "pages.hook"}},
+			{"/ui/deployments?fragment=deployments", http.StatusOK, []string{`data-live="deployments"`, "pages.cron"}},
+			{d + cron.GetDeploymentId(), http.StatusOK, []string{"pages.cron", `id="pause"`, `id="trigger"`, `id="backfill"`, "Next fires", "* * * * * ?", "/ui/executions/"}},
+			{d + cron.GetDeploymentId() + "?fragment=executions", http.StatusOK, []string{`data-live="executions"`, cronRun}},
+			{d + cron.GetDeploymentId() + "?fragment=status", http.StatusOK, []string{`data-live="status"`, "DEPLOYED"}},
+			{d + cron.GetDeploymentId() + "?fragment=nothing", http.StatusNotFound, nil},
+			{d + paused.GetDeploymentId(), http.StatusOK, []string{`id="resume"`, "Europe/Berlin", "No executions yet."}},
+			{d + manual.GetDeploymentId(), http.StatusOK, []string{"No triggers: only manual runs.", trig.GetExecutionId()}},
+			{"/ui/executions/" + trig.GetExecutionId(), http.StatusOK, []string{"SUCCEEDED", "Timeline", "&#34;order&#34;: 7", "Result", "MANUAL"}},
+			{"/ui/executions/" + cronRun, http.StatusOK, []string{"Scheduled", "nominal slot", "CRON"}},
+			{"/ui/load", http.StatusOK, []string{`polyline class="series with"`, "pages.cron (DEPLOYED)"}},
+			{"/ui/load?report=" + cron.GetDeploymentId() + "&report_range=1h", http.StatusOK, []string{"Schedule report"}},
+		})
+	})
 }
 
 // TestConsoleActions changes deployments and executions through the

@@ -211,7 +211,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			level.Warn(a.logger).Log("msg", refusedMessage, "path", p, "peer", r.RemoteAddr, "reason", err)
-			if console && err != errNoCert {
+			if console && !errors.Is(err, errNoCert) {
 				// Back to the page after signing in: a post's page is the one
 				// that sent it.
 				next := r.URL.RequestURI()
@@ -247,6 +247,7 @@ func consoleCredentials(r *http.Request) []string {
 // base64url-encoded, because a token may hold characters that a cookie
 // cannot.
 func NewConsoleCookie(token string, secure bool) *http.Cookie {
+	//nolint:gosec // G124: Secure follows the port: a cookie marked Secure over plain HTTP would never come back.
 	return &http.Cookie{
 		Name: ConsoleCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(token)), Path: ConsolePrefix,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,

@@ -317,7 +317,8 @@ func TestMiddlewareConsole(t *testing.T) {
 	a, err := New(Options{Tokens: []string{tokenA, odd}})
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Middleware(plain))
-	defer srv.Close()
+	// Cleanup, not defer: the parallel subtests run after this function returns.
+	t.Cleanup(srv.Close)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	for _, tt := range []struct {
@@ -344,6 +345,7 @@ func TestMiddlewareConsole(t *testing.T) {
 		{name: "the cookie opens no other path", method: http.MethodGet, path: "/metrics", cookie: tokenA, want: http.StatusUnauthorized},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
 			require.NoError(t, err)
 			if tt.cookie != "" {

@@ -83,7 +83,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
-	ck := auth.NewConsoleCookie("", r.TLS != nil)
+	ck := auth.NewConsoleCookie("", r.TLS != nil) //nolint:gosec // G124: Secure follows the port, as in auth.NewConsoleCookie
 	ck.MaxAge = -1
 	http.SetCookie(w, ck)
 	seeOther(w, r, auth.ConsoleSignIn)

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -99,7 +100,7 @@ func (f *fakeAPI) GetDeploymentStatus(context.Context, *pb.GetDeploymentStatusRe
 }
 
 func (f *fakeAPI) PreviewSchedule(context.Context, *pb.PreviewScheduleRequest) (*pb.PreviewScheduleResponse, error) {
-	return &pb.PreviewScheduleResponse{Triggers: []*pb.TriggerPreview{{TriggerId: "t-cron", Cron: deployment.Triggers[0].Trigger.Cron, Fires: []*pb.UpcomingFire{
+	return &pb.PreviewScheduleResponse{Triggers: []*pb.TriggerPreview{{TriggerId: "t-cron", Cron: deployment.GetTriggers()[0].GetTrigger().GetCron(), Fires: []*pb.UpcomingFire{
 		{SlotTime: ts(time.Hour), FireTime: ts(time.Hour + 187*time.Second), LocalTime: "2026-03-08T02:30:00", DstEffect: pb.DstEffect_DST_EFFECT_SHIFTED, Note: "02:30 does not occur"},
 		{SlotTime: ts(25 * time.Hour), LocalTime: "2026-03-09T02:30:00", DstEffect: pb.DstEffect_DST_EFFECT_SKIPPED},
 	}}}}, nil
@@ -227,9 +228,7 @@ func request(t *testing.T, method, target string, form url.Values, header http.H
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, header)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	require.NoError(t, err)
@@ -260,6 +259,7 @@ func TestPages(t *testing.T) {
 		{"/ui/sign-in?next=/ui/load", []string{`name="next" value="/ui/load"`}},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
 			a := request(t, http.MethodGet, hs.URL+tt.path, nil, nil)
 			require.Equal(t, http.StatusOK, a.status, a.body)
 			for _, s := range tt.shows {

@@ -16,6 +16,10 @@ import (
 // recentExecutions is how many executions a deployment's page lists.
 const recentExecutions = 20
 
+// overviewSlower is how many times longer the overview waits between
+// refreshes than the lists do.
+const overviewSlower = 5
+
 // previewFires is how many next fires a deployment's page lists per trigger.
 const previewFires = 5
 
@@ -128,7 +132,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		toSignIn(w, r)
 		return
 	}
-	c.render(w, r, http.StatusOK, "overview", c.newPage(r, "overview", "Overview", d))
+	p := c.newPage(r, "overview", "Overview", d)
+	// The overview's reads are the heaviest and change slowest.
+	p.Refresh *= overviewSlower
+	c.render(w, r, http.StatusOK, "overview", p)
 }
 
 // firstUnauthenticated reports whether any section was refused for want of
