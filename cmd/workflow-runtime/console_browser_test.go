@@ -187,13 +187,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	screenshot(t, ctx, dir, "overview")
 
 	// At phone width nothing is wider than the screen: tables scroll in
-	// their own box.
+	// their own box. Every form field has its label.
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch)))
 	for _, page := range []string{ui, ui + "deployments", deploymentPage, ui + "load", ui + "deploy"} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(css("h1"))))
 		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= document.documentElement.clientWidth`))
 		require.NoError(t, err)
 		require.True(t, fits, "%s is wider than a phone's screen", page)
+		labelled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`[...document.querySelectorAll('input:not([type=hidden]), select, textarea')].every(e => e.labels.length > 0)`))
+		require.NoError(t, err)
+		require.True(t, labelled, "%s has a form field without a label", page)
 		if page == ui {
 			screenshot(t, ctx, dir, "overview-phone")
 		}
