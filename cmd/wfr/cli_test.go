@@ -408,10 +408,12 @@ func TestRunsFollow(t *testing.T) {
 	s := sharedServer(t)
 	deploy(t, s, "follow.table", "")
 	deploy(t, s, "follow.json", "")
+	oldest := okJSON(t, s, &pb.GetExecutionResponse{}, "trigger", "follow.table", "--wait").GetExecution().GetExecutionId()
 	earlier := okJSON(t, s, &pb.GetExecutionResponse{}, "trigger", "follow.table", "--wait").GetExecution().GetExecutionId()
 
-	// A table: the earlier execution, then the new one until it ends.
-	out, stop := follow(s, "follow.table")
+	// A table: the latest execution (--limit 1), then the new one until it
+	// ends; never the older one, which the first page left out.
+	out, stop := follow(s, "follow.table", "--limit", "1")
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), earlier) }, 10*time.Second, 10*time.Millisecond)
 	later := okJSON(t, s, &pb.TriggerWorkflowResponse{}, "trigger", "follow.table").GetExecutionId()
 	require.Eventually(t, func() bool {
@@ -422,6 +424,7 @@ func TestRunsFollow(t *testing.T) {
 	require.Equal(t, 1, strings.Count(text, "EXECUTION "), text)
 	require.Less(t, strings.Index(text, earlier), strings.Index(text, later), "oldest first")
 	require.Equal(t, 1, strings.Count(text, earlier), "an execution that does not change is written once")
+	require.NotContains(t, text, oldest, "older than the first page")
 
 	// JSON: one execution per line, each change of status a new line.
 	out, stop = follow(s, "follow.json", "-o", "json")

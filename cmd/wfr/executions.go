@@ -211,13 +211,16 @@ func (a *app) follow(ctx context.Context, req *pb.GetExecutionHistoryRequest, in
 	// shown holds the executions written, as written, while they may still
 	// change or come back in a query.
 	shown := map[string]*pb.Execution{}
-	var newest time.Time
+	// Executions fired before floor and not shown are older than the first
+	// page: the caller did not ask for them.
+	var newest, floor time.Time
 	write := func(execs []*pb.Execution) error {
 		slices.SortFunc(execs, func(x, y *pb.Execution) int {
 			return cmp.Or(x.GetFiredTime().AsTime().Compare(y.GetFiredTime().AsTime()), cmp.Compare(x.GetExecutionId(), y.GetExecutionId()))
 		})
 		for _, e := range execs {
-			if old, ok := shown[e.GetExecutionId()]; ok && old.GetStatus() == e.GetStatus() {
+			old, ok := shown[e.GetExecutionId()]
+			if ok && old.GetStatus() == e.GetStatus() || !ok && e.GetFiredTime().AsTime().Before(floor) {
 				continue
 			}
 			shown[e.GetExecutionId()] = e
@@ -238,6 +241,10 @@ func (a *app) follow(ctx context.Context, req *pb.GetExecutionHistoryRequest, in
 	}
 	if err := write(first.GetExecutions()); err != nil {
 		return err
+	}
+	// write sorted the first page oldest first.
+	if execs := first.GetExecutions(); first.GetNextPageToken() != "" && len(execs) > 0 {
+		floor = execs[0].GetFiredTime().AsTime()
 	}
 	if newest.IsZero() {
 		newest = a.now()
