@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -812,4 +813,24 @@ func TestExitCodes(t *testing.T) {
 	var out strings.Builder
 	require.Equal(t, exitInvalid, report(&out, commandError{st.Err()}, ""))
 	require.Equal(t, "wfr: INVALID_ARGUMENT: invalid argument: workflow_id: too long\n  triggers[0].cron.expression: 61 is out of range\n", out.String())
+}
+
+// TestDocs checks that docs/api/wfr.md lists every command and every exit
+// code, and that wfr --help lists every exit code.
+func TestDocs(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/api/wfr.md")
+	require.NoError(t, err)
+	a := &app{getenv: func(string) string { return "" }, now: time.Now}
+	for _, c := range a.newRoot().Commands() {
+		if c.Name() == "help" {
+			continue
+		}
+		require.Regexp(t, "(?m)^\\| `("+regexp.QuoteMeta(c.Name())+"|[a-z-]+`, `"+regexp.QuoteMeta(c.Name())+")[ `]", string(doc), "a row for wfr %s", c.Name())
+	}
+	for _, code := range []int{exitOK, exitError, exitUsage, exitNotFound, exitInvalid, exitConflict, exitPrecondition,
+		exitAuth, exitUnavailable, exitRunFailed, exitInterrupted} {
+		require.Regexp(t, fmt.Sprintf(`(?m)^\| %d \| \S`, code), string(doc), "exit code %d in the docs", code)
+		require.Regexp(t, fmt.Sprintf(`(?m)^  %-4d \S`, code), exitHelp, "exit code %d in wfr --help", code)
+	}
 }
