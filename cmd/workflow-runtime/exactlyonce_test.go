@@ -126,15 +126,15 @@ func TestExactlyOnce(t *testing.T) {
 		}
 	})
 
-	simGRPC, simHTTP := freeAddr(t), freeAddr(t)
 	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR":    simGRPC,
-		"ENGINE_SIM_HTTP_ADDR":    simHTTP,
+		"ENGINE_SIM_GRPC_ADDR":    "127.0.0.1:0",
+		"ENGINE_SIM_HTTP_ADDR":    "127.0.0.1:0",
 		"ENGINE_SIM_MIN_DURATION": "100ms",
 		"ENGINE_SIM_MAX_DURATION": "500ms",
 		"ENGINE_SIM_SEED":         "1",
 	}))
 	procs = append(procs, sim)
+	simGRPC, simHTTP := sim.servingAddrs(t)
 	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
 
 	type replica struct {
@@ -143,13 +143,13 @@ func TestExactlyOnce(t *testing.T) {
 	}
 	replicas := make([]replica, eoReplicas)
 	for i := range replicas {
-		r := replica{grpcAddr: freeAddr(t), httpAddr: freeAddr(t)}
+		var r replica
 		r.eoProc = eoStartProc(t, fmt.Sprintf("replica-%d", i+1), logDir, runtimeBin, eoEnv(map[string]string{
 			"WFR_DATABASE_URL":      dbURL,
 			"WFR_REDIS_URL":         "redis://127.0.0.1:6379/0",
 			"WFR_REDIS_PREFIX":      prefix,
-			"WFR_GRPC_ADDR":         r.grpcAddr,
-			"WFR_HTTP_ADDR":         r.httpAddr,
+			"WFR_GRPC_ADDR":         "127.0.0.1:0",
+			"WFR_HTTP_ADDR":         "127.0.0.1:0",
 			"WFR_ENGINE_ADDR":       simGRPC,
 			"WFR_INSTANCE_ID":       fmt.Sprintf("replica-%d", i+1),
 			"WFR_LEASE":             eoLease,
@@ -161,6 +161,7 @@ func TestExactlyOnce(t *testing.T) {
 			"WFR_LOG_LEVEL":         "info",
 		}), "serve")
 		procs = append(procs, r.eoProc)
+		r.grpcAddr, r.httpAddr = r.servingAddrs(t)
 		replicas[i] = r
 	}
 	for _, r := range replicas {
@@ -624,6 +625,12 @@ func eoStartProc(t *testing.T, name, logDir, bin string, env []string, args ...s
 	return p
 }
 
+// servingAddrs returns where p serves gRPC and HTTP, once its log says.
+func (p *eoProc) servingAddrs(t *testing.T) (grpcAddr, httpAddr string) {
+	t.Helper()
+	return servingAddrs(t, p.logPath, p.exited)
+}
+
 func (p *eoProc) exited() bool {
 	select {
 	case <-p.done:
@@ -730,11 +737,17 @@ func eoBuild(t *testing.T, dir string) (runtimeBin, simBin string) {
 // binary's path.
 func eoBuildCommand(t *testing.T, dir, name string) string {
 	t.Helper()
+	return eoBuildBinary(t, dir, name, eoRaceEnabled())
+}
+
+// eoBuildBinary builds cmd/name into dir, with the race detector if race.
+func eoBuildBinary(t *testing.T, dir, name string, race bool) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command must be on PATH (go test puts GOROOT/bin there)")
 	out := filepath.Join(dir, name)
 	args := []string{"build", "-o", out}
-	if eoRaceEnabled() {
+	if race {
 		args = append(args, "-race")
 	}
 	args = append(args, "github.com/workflow-runtime/workflow-runtime/cmd/"+name)

@@ -31,9 +31,8 @@ func TestServeLogFile(t *testing.T) {
 	require.NoError(t, err)
 	dbURL.User = url.UserPassword(dbURL.User.Username(), password) // trust auth ignores it
 	logFile := filepath.Join(t.TempDir(), "wfr.log")
-	httpAddr := freeAddr(t)
 	env := map[string]string{
-		"WFR_DATABASE_URL": dbURL.String(), "WFR_GRPC_ADDR": freeAddr(t), "WFR_HTTP_ADDR": httpAddr,
+		"WFR_DATABASE_URL": dbURL.String(), "WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0",
 		"WFR_INSTANCE_ID": "log-e2e", "WFR_DRAIN_DELAY": "0s", "WFR_LOG_FILE": logFile, "WFR_LOG_MAX_SIZE_MB": "1",
 	}
 	var stdout, stderr bytes.Buffer
@@ -51,6 +50,7 @@ func TestServeLogFile(t *testing.T) {
 	})
 	defer stop()
 
+	_, httpAddr := servingAddrs(t, logFile, func() bool { return len(done) > 0 })
 	base := "http://" + httpAddr
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/readyz")

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
@@ -29,6 +30,7 @@ type serveMetrics struct {
 	scheduling   scheduling.Metrics
 	duplicates   metrics.Counter
 	engine       engine.Metrics
+	refusals     metrics.Counter
 }
 
 // newServeMetrics registers the runtime's metrics in r, the Go and process
@@ -73,6 +75,12 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 			engineErrors.WithLabelValues(m, reason)
 		}
 	}
+	refusals := counterVec("auth_refusals_total", "Calls refused for want of valid credentials, by port and reason.", "port", "reason")
+	for _, port := range auth.Ports {
+		for _, reason := range auth.Reasons {
+			refusals.WithLabelValues(port, reason)
+		}
+	}
 	for _, h := range []*prometheus.HistogramVec{dispatch, lag} {
 		h.WithLabelValues()
 	}
@@ -100,6 +108,7 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 			Duration: kitprometheus.NewHistogram(engineDuration),
 			Errors:   kitprometheus.NewCounter(engineErrors),
 		},
+		refusals: kitprometheus.NewCounter(refusals),
 	}
 }
 

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"sync"
-
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
@@ -20,19 +17,4 @@ func newMonitoring(cfg config.Config, st monitoring.Store, sched *scheduling.Sch
 		opts.Replicas = replicas
 	}
 	return monitoring.New(st, sched, checker, opts)
-}
-
-// startHeartbeat beats for this replica until stop, which waits for its
-// removal from the live set; without Redis there is nothing to beat.
-func startHeartbeat(ctx context.Context, replicas *lock.Replicas) (stop func()) {
-	if replicas == nil {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { replicas.Run(ctx) })
-	return func() {
-		cancel()
-		wg.Wait()
-	}
 }

@@ -69,25 +69,25 @@ func TestNoOrphanedEngineRuns(t *testing.T) {
 
 	// Every execution runs until it is cancelled, and is answered for only
 	// orAcceptDelay after it started.
-	simGRPC, simHTTP := freeAddr(t), freeAddr(t)
 	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR": simGRPC, "ENGINE_SIM_HTTP_ADDR": simHTTP,
+		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
 		"ENGINE_SIM_HANG_RATE": "1", "ENGINE_SIM_ACCEPT_DELAY": orAcceptDelay.String(),
 	}))
+	simGRPC, simHTTP := sim.servingAddrs(t)
 	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	replica := eoStartProc(t, "replica", logDir, runtimeBin, eoEnv(map[string]string{
 		"WFR_DATABASE_URL":     dbURL,
 		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
 		"WFR_REDIS_PREFIX":     prefix,
-		"WFR_GRPC_ADDR":        grpcAddr,
-		"WFR_HTTP_ADDR":        httpAddr,
+		"WFR_GRPC_ADDR":        "127.0.0.1:0",
+		"WFR_HTTP_ADDR":        "127.0.0.1:0",
 		"WFR_ENGINE_ADDR":      simGRPC,
 		"WFR_INSTANCE_ID":      "replica",
 		"WFR_DRAIN_DELAY":      "0s",
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
 		"WFR_LOG_LEVEL":        "info",
 	}), "serve")
+	grpcAddr, httpAddr := replica.servingAddrs(t)
 	eoWaitHTTP(t, replica, "http://"+httpAddr+"/readyz")
 	t.Cleanup(func() {
 		for _, p := range []*eoProc{sim, replica} {

@@ -37,9 +37,9 @@ func TestQuickStart(t *testing.T) {
 	bin := eoBuildCommand(t, t.TempDir(), "workflow-runtime")
 	work := t.TempDir()
 
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	begin := time.Now()
-	first := startIn(t, work, "first", bin, grpcAddr, httpAddr)
+	first := startIn(t, work, "first", bin)
+	grpcAddr, httpAddr := first.servingAddrs(t)
 	httpBase := "http://" + httpAddr
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(httpBase + "/readyz")
@@ -67,7 +67,7 @@ func TestQuickStart(t *testing.T) {
 	require.NoError(t, err, "the database is in ./data")
 
 	// A second process on the same data dir stops at once, in one line.
-	second := startIn(t, work, "second", bin, freeAddr(t), freeAddr(t))
+	second := startIn(t, work, "second", bin)
 	require.True(t, second.waitExit(10*time.Second), "the second process did not stop")
 	require.NotEqual(t, 0, second.cmd.ProcessState.ExitCode())
 	out := strings.TrimSpace(readFile(t, second.logPath))
@@ -170,13 +170,14 @@ func runReadme(t *testing.T, command, httpAddr, grpcAddr string) string {
 }
 
 // startIn starts bin serve in dir with no WFR_ setting but the two ports.
-func startIn(t *testing.T, dir, name, bin, grpcAddr, httpAddr string) *eoProc {
+// startIn starts bin serve in dir, on ports of 127.0.0.1 it chooses.
+func startIn(t *testing.T, dir, name, bin string) *eoProc {
 	t.Helper()
 	f, err := os.Create(filepath.Join(dir, name+".log"))
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Env = eoEnv(map[string]string{"WFR_GRPC_ADDR": grpcAddr, "WFR_HTTP_ADDR": httpAddr})
+	cmd.Env = eoEnv(map[string]string{"WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0"})
 	cmd.Stdout, cmd.Stderr = f, f
 	require.NoError(t, cmd.Start())
 	f.Close()

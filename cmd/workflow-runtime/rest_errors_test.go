@@ -64,7 +64,7 @@ func TestRESTRefusesBadInput(t *testing.T) {
 			"the request body must be JSON: invalid character 'w' looking for beginning of value at byte 1"},
 		{"deploy with an unknown field", "POST", "/deployments", `{"workflow_id":"rest.other","colour":"red",
 			"workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}}`, 400,
-			"invalid argument: colour: is not a field of DeployWorkflowRequest, which has workflow_id, workflow_definition, triggers, config, deployed_by, draft"},
+			"invalid argument: colour: is not a field of DeployWorkflowRequest, which has workflow_id, workflow_definition, triggers, config, deployed_by, draft, validate_only"},
 		{"pause with an enum value without its prefix", "PATCH", "/deployments/{id}", `{"status":"PAUSED"}`, 400,
 			`invalid argument: status: "PAUSED" is not one of DEPLOYMENT_STATUS_UNSPECIFIED, DEPLOYMENT_STATUS_DRAFT, DEPLOYMENT_STATUS_DEPLOYED, DEPLOYMENT_STATUS_PAUSED, DEPLOYMENT_STATUS_ARCHIVED`},
 		{"delete with a query parameter", "DELETE", "/deployments/{id}?dry_run=true", "", 400,

@@ -31,18 +31,18 @@ func TestEmbeddedRestartAdoptsAtOnce(t *testing.T) {
 	)
 	work := t.TempDir()
 	runtimeBin, simBin := eoBuild(t, t.TempDir())
-	simGRPC, simHTTP := freeAddr(t), freeAddr(t)
 	sim := eoStartProc(t, "engine-sim", work, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR": simGRPC, "ENGINE_SIM_HTTP_ADDR": simHTTP,
+		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
 		"ENGINE_SIM_MIN_DURATION": "10m", "ENGINE_SIM_MAX_DURATION": "10m",
 	}))
+	simGRPC, simHTTP := sim.servingAddrs(t)
 	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
 	start := func(name string) (*eoProc, string) {
-		httpAddr := freeAddr(t)
 		p := eoStartProc(t, name, work, runtimeBin, eoEnv(map[string]string{
 			"WFR_DATA_DIR": filepath.Join(work, "data"), "WFR_ENGINE_ADDR": simGRPC, "WFR_INSTANCE_ID": name,
-			"WFR_LEASE": lease.String(), "WFR_GRPC_ADDR": freeAddr(t), "WFR_HTTP_ADDR": httpAddr,
+			"WFR_LEASE": lease.String(), "WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0",
 		}), "serve")
+		_, httpAddr := p.servingAddrs(t)
 		eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
 		return p, "http://" + httpAddr
 	}

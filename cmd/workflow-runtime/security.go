@@ -4,85 +4,39 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/config"
 )
 
-// Limits of the gRPC port, beyond the message sizes.
-const (
-	// maxConcurrentStreams bounds the calls in flight on one connection; the
-	// in-process gateway's connection carries every REST call, which queue
-	// above it.
-	maxConcurrentStreams = 1000
-	// maxHeaderListBytes matches the HTTP port's MaxHeaderBytes, so that
-	// whatever headers the gateway forwards fit.
-	maxHeaderListBytes = 1 << 20
-	// handshakeTimeout bounds a new connection's TLS and HTTP/2 handshake.
-	handshakeTimeout = 10 * time.Second
-	// gatewayBufferBytes is the in-process connection's buffer each way.
-	gatewayBufferBytes = 1 << 20
-)
-
-// keepalivePolicy lets clients ping idle connections, but not more often than
-// every 10 s: those that do are cut off.
-var keepalivePolicy = keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}
-
-// keepaliveParams close idle connections, find dead peers, and recycle
-// connections every half hour, so that clients spread over replicas that
-// started after them. The grace lets SYNC triggers finish.
-var keepaliveParams = keepalive.ServerParameters{
-	MaxConnectionIdle:     15 * time.Minute,
-	MaxConnectionAge:      30 * time.Minute,
-	MaxConnectionAgeGrace: 5 * time.Minute,
-	Time:                  time.Minute,
-	Timeout:               20 * time.Second,
-}
-
-// security authenticates the callers of both ports.
-//
-// The REST gateway reaches the gRPC server over an in-process connection, not
-// a loopback port: its calls pass the gRPC interceptors, token check included,
-// yet need no client certificate of their own and no port that a local
-// process could use to skip TLS. The HTTP port checked the caller's
-// certificate already, and the caller's Authorization header travels on as
-// metadata "authorization" for the token check.
+// security is what authenticates the callers of both ports: the tokens,
+// re-read on SIGHUP, and the TLS configurations. The REST gateway's calls
+// carry the caller's Authorization header on as metadata "authorization".
 type security struct {
-	auth    *auth.Authenticator
-	grpcTLS *tls.Config
-	httpTLS *tls.Config
-	// gateway is grpc-go's in-memory listener, buffered both ways so that
-	// HTTP/2's two prefaces, written at once, cannot block each other as they
-	// may over net.Pipe.
-	gateway  *bufconn.Listener
+	auth     *auth.Authenticator
+	grpcTLS  *tls.Config
+	httpTLS  *tls.Config
 	stopHUP  func()
 	hupEnded chan struct{}
 }
 
-func newSecurity(cfg config.Config, logger log.Logger) (*security, error) {
+func newSecurity(cfg config.Config, logger log.Logger, refusals metrics.Counter) (*security, error) {
 	a, err := auth.New(auth.Options{
 		Tokens: cfg.AuthTokens, TokensFile: cfg.AuthTokensFile, OpenPaths: cfg.AuthOpenPaths,
-		ClientCerts: cfg.TLSClientCA != "", Logger: logger,
+		ClientCerts: cfg.TLSClientCA != "", Logger: logger, Refusals: refusals,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	s := &security{auth: a, gateway: bufconn.Listen(gatewayBufferBytes), stopHUP: func() {}}
+	s := &security{auth: a, stopHUP: func() {}}
 	if cfg.TLSCert != "" {
 		if s.grpcTLS, err = auth.ServerTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA, true); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
@@ -144,80 +98,4 @@ func (s *security) reloadOnHUP(logger log.Logger) {
 	}()
 }
 
-// serverOptions are the gRPC server's credentials, authentication and limits,
-// followed by opts. Authentication comes first, so that nothing else runs for
-// a refused call.
-func (s *security) serverOptions(opts ...grpc.ServerOption) []grpc.ServerOption {
-	own := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.auth.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(s.auth.StreamInterceptor),
-		grpc.MaxConcurrentStreams(maxConcurrentStreams),
-		grpc.MaxHeaderListSize(maxHeaderListBytes),
-		grpc.ConnectionTimeout(handshakeTimeout),
-		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
-		grpc.KeepaliveParams(keepaliveParams),
-	}
-	if s.grpcTLS != nil {
-		own = append(own, grpc.Creds(gatewayExempt{credentials.NewTLS(s.grpcTLS)}))
-	}
-	return append(own, opts...)
-}
-
-// gatewayConn serves srv on the in-process listener and returns the REST
-// gateway's connection to it. srv must have its services registered.
-func (s *security) gatewayConn(srv *grpc.Server, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	lis := inProcessListener{s.gateway}
-	// Serve ends when srv stops or close closes the listener.
-	go func() { _ = srv.Serve(lis) }()
-	return grpc.NewClient("passthrough:///in-process",
-		append([]grpc.DialOption{
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.gateway.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-		}, opts...)...)
-}
-
-// secureHTTP puts srv's handler behind the middleware and, with TLS, returns
-// lis wrapped to serve it.
-func (s *security) secureHTTP(srv *http.Server, lis net.Listener) net.Listener {
-	srv.Handler = s.auth.Middleware(srv.Handler)
-	if s.httpTLS == nil {
-		return lis
-	}
-	return tls.NewListener(lis, s.httpTLS)
-}
-
-func (s *security) close() {
-	s.stopHUP()
-	_ = s.gateway.Close()
-}
-
-// inProcessConn is a connection of the in-process gateway.
-type inProcessConn struct{ net.Conn }
-
-// inProcessListener marks the connections it accepts as the gateway's.
-type inProcessListener struct{ *bufconn.Listener }
-
-func (l inProcessListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return inProcessConn{c}, nil
-}
-
-// gatewayExempt is the gRPC port's TLS, except for the gateway's connection,
-// which never leaves the process.
-type gatewayExempt struct {
-	credentials.TransportCredentials
-}
-
-func (g gatewayExempt) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	if _, ok := c.(inProcessConn); ok {
-		return insecure.NewCredentials().ServerHandshake(c)
-	}
-	return g.TransportCredentials.ServerHandshake(c)
-}
-
-func (g gatewayExempt) Clone() credentials.TransportCredentials {
-	return gatewayExempt{g.TransportCredentials.Clone()}
-}
+func (s *security) close() { s.stopHUP() }

@@ -32,6 +32,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	grpctransport "github.com/workflow-runtime/workflow-runtime/transport/grpc"
 )
 
 const (
@@ -51,13 +52,12 @@ type secureStack struct {
 func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.Config) *secureStack {
 	t.Helper()
 	_, prefix := redistest.New(t)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	grpcLis, httpLis := listenLoopback(t)
+	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
 	env := map[string]string{
 		"WFR_REDIS_PREFIX":     prefix,
 		"WFR_DATABASE_URL":     pgtest.NewDatabase(t),
 		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
-		"WFR_GRPC_ADDR":        grpcAddr,
-		"WFR_HTTP_ADDR":        httpAddr,
 		"WFR_INSTANCE_ID":      "security-test",
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
 		"WFR_DRAIN_DELAY":      "0s",
@@ -77,7 +77,7 @@ func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.C
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, logger, logLevel) }()
+	go func() { done <- serveWith(ctx, cfg, logger, logLevel, grpcLis, httpLis) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -368,9 +368,9 @@ func TestGRPCInputLimits(t *testing.T) {
 	_, err = client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "huge", DeployedBy: strings.Repeat("x", maxRequestBytes+1)})
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "a message over %d bytes: %v", maxRequestBytes, err)
 
-	big := metadata.AppendToOutgoingContext(ctx, "x-padding", strings.Repeat("x", 2*maxHeaderListBytes))
+	big := metadata.AppendToOutgoingContext(ctx, "x-padding", strings.Repeat("x", 2*grpctransport.MaxHeaderListBytes))
 	_, err = client.ListDeployments(big, &pb.ListDeploymentsRequest{})
-	require.ErrorContains(t, err, fmt.Sprintf("(%d bytes) set by server", maxHeaderListBytes), "a header list over the limit")
+	require.ErrorContains(t, err, fmt.Sprintf("(%d bytes) set by server", grpctransport.MaxHeaderListBytes), "a header list over the limit")
 
 	_, err = s.client.ListDeployments(ctx, &pb.ListDeploymentsRequest{})
 	require.NoError(t, err, "the server serves on after refusing both")

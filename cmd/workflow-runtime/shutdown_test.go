@@ -116,13 +116,13 @@ func TestGracefulShutdown(t *testing.T) {
 		grpcAddr, httpAddr string
 	}
 	start := func(name string) replica {
-		r := replica{grpcAddr: freeAddr(t), httpAddr: freeAddr(t)}
+		var r replica
 		r.eoProc = eoStartProc(t, name, logDir, runtimeBin, eoEnv(map[string]string{
 			"WFR_DATABASE_URL":     dbURL,
 			"WFR_REDIS_URL":        "redis://" + redistest.Addr + "/0",
 			"WFR_REDIS_PREFIX":     prefix,
-			"WFR_GRPC_ADDR":        r.grpcAddr,
-			"WFR_HTTP_ADDR":        r.httpAddr,
+			"WFR_GRPC_ADDR":        "127.0.0.1:0",
+			"WFR_HTTP_ADDR":        "127.0.0.1:0",
 			"WFR_ENGINE_ADDR":      lis.Addr().String(),
 			"WFR_INSTANCE_ID":      name,
 			"WFR_LEASE":            gsLease.String(),
@@ -135,6 +135,7 @@ func TestGracefulShutdown(t *testing.T) {
 				t.Logf("---- last lines of %s ----\n%s", name, r.tail(60))
 			}
 		})
+		r.grpcAddr, r.httpAddr = r.servingAddrs(t)
 		eoWaitHTTP(t, r.eoProc, "http://"+r.httpAddr+"/readyz")
 		return r
 	}

@@ -44,10 +44,11 @@ func TestTracingEndToEnd(t *testing.T) {
 	engineAddr := simtest.Serve(t, enginesim.New(enginesim.Config{MaxDuration: time.Hour}), "127.0.0.1:0", engineCalls.Option())
 
 	_, prefix := redistest.New(t)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	grpcLis, httpLis := listenLoopback(t)
+	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
 	env := map[string]string{
 		"WFR_DATABASE_URL": pgtest.NewDatabase(t), "WFR_REDIS_URL": "redis://127.0.0.1:6379/0", "WFR_REDIS_PREFIX": prefix,
-		"WFR_GRPC_ADDR": grpcAddr, "WFR_HTTP_ADDR": httpAddr, "WFR_ENGINE_ADDR": engineAddr, "WFR_INSTANCE_ID": "tracing-test",
+		"WFR_ENGINE_ADDR": engineAddr, "WFR_INSTANCE_ID": "tracing-test",
 		"WFR_SHUTDOWN_TIMEOUT": "5s", "WFR_DRAIN_DELAY": "0s",
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
@@ -57,7 +58,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, logger, logLevel) }()
+	go func() { done <- serveWith(ctx, cfg, logger, logLevel, grpcLis, httpLis) }()
 	stop := sync.OnceValue(func() error {
 		cancel()
 		select {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -45,38 +46,30 @@ type stack struct {
 	stop     func() error
 }
 
-// handedOut holds the ports freeAddr has returned. The kernel may give a
-// port just closed to the next bind(0), so that two tests running in
-// parallel would be handed the same one and one of them would serve on the
-// other's: a port is handed out once per test binary.
-var handedOut sync.Map
-
-// freeAddr returns a 127.0.0.1 address with a port free now and handed to no
-// other caller in this process.
-func freeAddr(t *testing.T) string {
+// listenLoopback returns a listener for each port on 127.0.0.1:0, closed
+// with the test: serveWith takes them, so that no port is chosen before it
+// is bound.
+func listenLoopback(t *testing.T) (grpcLis, httpLis net.Listener) {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		l.Close()
-		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
-			return addr
-		}
-	}
+	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { grpcLis.Close() })
+	httpLis, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { httpLis.Close() })
+	return grpcLis, httpLis
 }
 
 func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	_, prefix := redistest.New(t)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	grpcLis, httpLis := listenLoopback(t)
+	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
 	env := map[string]string{
 		"WFR_REDIS_PREFIX":     prefix,
 		"WFR_DATABASE_URL":     dbURL,
 		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
-		"WFR_GRPC_ADDR":        grpcAddr,
-		"WFR_HTTP_ADDR":        httpAddr,
 		"WFR_INSTANCE_ID":      "wiring-test",
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
 		"WFR_DRAIN_DELAY":      "0s",
@@ -95,7 +88,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, logger, logLevel) }()
+	go func() { done <- serveWith(ctx, cfg, logger, logLevel, grpcLis, httpLis) }()
 
 	s := &stack{dbURL: dbURL, httpBase: "http://" + httpAddr}
 	s.stop = sync.OnceValue(func() error {
@@ -637,4 +630,33 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	require.Contains(t, out.String(), "00006")
 	require.Equal(t, 2, run(context.Background(), []string{"migrate", "sideways"}, &out, &errOut, env))
+}
+
+// servingAddrs waits until the log at path says where the process that
+// writes it serves gRPC and HTTP, as a process started on 127.0.0.1:0 does,
+// and returns both addresses. exited tells whether the process is gone.
+func servingAddrs(t *testing.T, path string, exited func() bool) (grpcAddr, httpAddr string) {
+	t.Helper()
+	addrOf := regexp.MustCompile(`addr\W+(\d+\.\d+\.\d+\.\d+:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		for l := range strings.Lines(string(b)) {
+			m := addrOf.FindStringSubmatch(l)
+			switch {
+			case m == nil:
+			case strings.Contains(l, "grpc serving"):
+				grpcAddr = m[1]
+			case strings.Contains(l, "http serving"):
+				httpAddr = m[1]
+			}
+		}
+		if grpcAddr != "" && httpAddr != "" {
+			return grpcAddr, httpAddr
+		}
+		if exited() || time.Now().After(deadline) {
+			t.Fatalf("%s never said where it serves:\n%s", path, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

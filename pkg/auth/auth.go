@@ -1,6 +1,6 @@
 // Package auth authenticates the callers of workflow-runtime's gRPC and HTTP
 // ports: bearer tokens, compared in constant time, and client certificates
-// verified by TLS. One Authenticator backs the gRPC interceptors and the HTTP
+// verified by TLS. One Authenticator backs the gRPC tap handle and the HTTP
 // middleware, so that REST calls, which the gateway forwards over gRPC, pass
 // the same check as gRPC calls.
 package auth
@@ -15,13 +15,16 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/kit/metrics/discard"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 )
 
 // OpenablePaths are the plain HTTP endpoints that may be served without
@@ -31,18 +34,35 @@ var OpenablePaths = []string{"/livez", "/readyz", "/health", "/metrics", "/docs"
 // healthService stays open: Kubernetes' gRPC probes carry no credentials.
 const healthService = "/grpc.health.v1.Health/"
 
-// apiPrefix is where the gateway serves REST; the gRPC interceptor checks its
-// calls' tokens, which the gateway forwards as metadata "authorization".
-const apiPrefix = "/api/"
+// refusal is why a call was refused: reason labels the refusals metric,
+// message is what the caller and the log see. None shows what the caller sent.
+type refusal struct{ reason, message string }
 
-// Refusals. None of them shows what the caller sent.
+func (r *refusal) Error() string { return r.message }
+
+// Refusals.
 var (
-	errNoToken     = errors.New("missing credentials: send the header authorization: Bearer <token>")
-	errManyTokens  = errors.New("more than one authorization header")
-	errNotBearer   = errors.New("the authorization header must read Bearer <token>")
-	errWrongToken  = errors.New("the bearer token is not valid")
-	errNoCert      = errors.New("a client certificate is required")
-	refusedMessage = "call refused: unauthenticated"
+	errNoToken    = &refusal{"no_token", "missing credentials: send the header authorization: Bearer <token>"}
+	errManyTokens = &refusal{"many_tokens", "more than one authorization header"}
+	errNotBearer  = &refusal{"not_bearer", "the authorization header must read Bearer <token>"}
+	errWrongToken = &refusal{"wrong_token", "the bearer token is not valid"}
+	errNoCert     = &refusal{"no_client_cert", "a client certificate is required"}
+)
+
+// Reasons are the values of the reason label of Options.Refusals.
+var Reasons = []string{errNoToken.reason, errManyTokens.reason, errNotBearer.reason, errWrongToken.reason, errNoCert.reason}
+
+// Ports are the values of the port label of Options.Refusals.
+var Ports = []string{"grpc", "http"}
+
+// Refusals are logged at most refusalLogRate lines a second, and what the
+// caller chose (a path, a method name) at most loggedBytes of it: a flood
+// of refused calls must not become a flood of log.
+const (
+	refusalLogRate  = 5
+	refusalLogBurst = 20
+	loggedBytes     = 256
+	refusedMessage  = "call refused: unauthenticated"
 )
 
 // Options configure an Authenticator.
@@ -58,6 +78,9 @@ type Options struct {
 	// require one on the HTTP port, so that probes reach the open paths.
 	ClientCerts bool
 	Logger      log.Logger
+	// Refusals counts refused calls by port (Ports) and reason (Reasons);
+	// nil: not counted.
+	Refusals metrics.Counter
 }
 
 // Authenticator checks the credentials of calls.
@@ -68,17 +91,23 @@ type Authenticator struct {
 	enabled     bool
 	open        []string
 	clientCerts bool
-	logger      log.Logger
+	refusalLog  log.Logger
+	refusals    metrics.Counter
 }
 
 // New returns an Authenticator with the tokens of o, reading o.TokensFile.
 func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{
 		static: o.Tokens, file: o.TokensFile, enabled: len(o.Tokens) > 0 || o.TokensFile != "",
-		open: o.OpenPaths, clientCerts: o.ClientCerts, logger: o.Logger,
+		open: o.OpenPaths, clientCerts: o.ClientCerts, refusals: o.Refusals,
 	}
-	if a.logger == nil {
-		a.logger = log.NewNopLogger()
+	logger := o.Logger
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	a.refusalLog = level.Warn(logging.NewThrottled(logger, refusalLogRate, refusalLogBurst))
+	if a.refusals == nil {
+		a.refusals = discard.NewCounter()
 	}
 	for _, p := range o.OpenPaths {
 		if !slices.Contains(OpenablePaths, p) {
@@ -114,7 +143,7 @@ func (a *Authenticator) Reload() error {
 
 // check returns why the authorization values do not authenticate a caller,
 // or nil when they do.
-func (a *Authenticator) check(values []string) error {
+func (a *Authenticator) check(values []string) *refusal {
 	if !a.enabled {
 		return nil
 	}
@@ -135,44 +164,37 @@ func (a *Authenticator) check(values []string) error {
 	return nil
 }
 
-func (a *Authenticator) checkGRPC(ctx context.Context, method string) error {
-	if strings.HasPrefix(method, healthService) {
-		return nil
+// TapHandle is a grpc.InTapHandle: it refuses a call without a valid token
+// with UNAUTHENTICATED as soon as its headers arrive, before its message is
+// read, so that a caller without credentials costs no decoding. Calls of
+// grpc.health.v1.Health stay open, for probes; server reflection needs a
+// token like the API it describes. A client certificate, where required, was
+// checked by the TLS handshake.
+func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if strings.HasPrefix(info.FullMethodName, healthService) {
+		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	err := a.check(md.Get("authorization"))
-	if err == nil {
-		return nil
+	if r := a.check(info.Header.Get("authorization")); r != nil {
+		var from string
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			from = p.Addr.String()
+		}
+		a.refuse("grpc", r, "method", logging.Truncate(info.FullMethodName, loggedBytes), "peer", from)
+		return ctx, status.Error(codes.Unauthenticated, r.message)
 	}
-	var from string
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		from = p.Addr.String()
-	}
-	level.Warn(a.logger).Log("msg", refusedMessage, "method", method, "peer", from, "reason", err)
-	return status.Error(codes.Unauthenticated, err.Error())
+	return ctx, nil
 }
 
-// UnaryInterceptor refuses unary calls without a valid token with
-// UNAUTHENTICATED, except those of grpc.health.v1.Health.
-func (a *Authenticator) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := a.checkGRPC(ctx, info.FullMethod); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
+// refuse counts and logs a refused call.
+func (a *Authenticator) refuse(port string, r *refusal, keyvals ...any) {
+	a.refusals.With("port", port, "reason", r.reason).Add(1)
+	_ = a.refusalLog.Log(append([]any{"msg", refusedMessage, "port", port, "reason", r.message}, keyvals...)...)
 }
 
-// StreamInterceptor is UnaryInterceptor for streams: server reflection needs
-// a token like the API it describes; health watches stay open.
-func (a *Authenticator) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := a.checkGRPC(ss.Context(), info.FullMethod); err != nil {
-		return err
-	}
-	return handler(srv, ss)
-}
-
-// Middleware guards the HTTP port. Open paths pass. Others need a verified
-// client certificate when ClientCerts is set, and plain endpoints need a
-// token; REST calls under /api/ carry theirs to the gRPC interceptor.
+// Middleware guards the HTTP port, before anything reads a request's body.
+// Open paths pass. Others need a verified client certificate when
+// ClientCerts is set, then a token; REST calls under /api/ are checked here
+// as well as by the gRPC server they are forwarded to.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Cleaned as the mux will route it, so that /docs/../metrics is
@@ -182,17 +204,13 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var err error
-		switch {
-		case a.clientCerts && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0):
-			err = errNoCert
-		case strings.HasPrefix(p+"/", apiPrefix):
-		default:
-			err = a.check(r.Header.Values("Authorization"))
+		refused := errNoCert
+		if !a.clientCerts || (r.TLS != nil && len(r.TLS.VerifiedChains) > 0) {
+			refused = a.check(r.Header.Values("Authorization"))
 		}
-		if err != nil {
-			level.Warn(a.logger).Log("msg", refusedMessage, "path", p, "peer", r.RemoteAddr, "reason", err)
-			refuse(w, err)
+		if refused != nil {
+			a.refuse("http", refused, "path", logging.Truncate(p, loggedBytes), "peer", r.RemoteAddr)
+			writeRefusal(w, refused)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -208,8 +226,8 @@ func (a *Authenticator) isOpen(p string) bool {
 	return false
 }
 
-// refuse answers 401 with a body shaped like the gateway's errors.
-func refuse(w http.ResponseWriter, err error) {
+// writeRefusal answers 401 with a body shaped like the gateway's errors.
+func writeRefusal(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="workflow-runtime"`)
 	w.WriteHeader(http.StatusUnauthorized)

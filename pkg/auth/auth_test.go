@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -35,7 +39,7 @@ func serveGRPC(t *testing.T, a *Authenticator) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(a.UnaryInterceptor), grpc.ChainStreamInterceptor(a.StreamInterceptor))
+	srv := grpc.NewServer(grpc.InTapHandle(a.TapHandle))
 	pb.RegisterWorkflowRuntimeServiceServer(srv, listingServer{})
 	healthpb.RegisterHealthServer(srv, grpchealth.NewServer())
 	reflection.Register(srv)
@@ -152,18 +156,18 @@ func TestReload(t *testing.T) {
 	a, err := New(Options{Tokens: []string{tokenB}, TokensFile: path})
 	require.NoError(t, err)
 	require.Equal(t, 2, a.Tokens())
-	require.NoError(t, a.check([]string{"Bearer " + tokenA}))
+	require.Nil(t, a.check([]string{"Bearer " + tokenA}))
 
 	const tokenC = "token-c-0123456789abcdef"
 	require.NoError(t, os.WriteFile(path, []byte(tokenC+"\n"), 0o600))
 	require.NoError(t, a.Reload())
 	require.Equal(t, errWrongToken, a.check([]string{"Bearer " + tokenA}), "a token taken out of the file is refused")
-	require.NoError(t, a.check([]string{"Bearer " + tokenC}))
-	require.NoError(t, a.check([]string{"Bearer " + tokenB}), "tokens from the environment stay")
+	require.Nil(t, a.check([]string{"Bearer " + tokenC}))
+	require.Nil(t, a.check([]string{"Bearer " + tokenB}), "tokens from the environment stay")
 
 	require.NoError(t, os.WriteFile(path, []byte("short\n"), 0o600))
 	require.Error(t, a.Reload())
-	require.NoError(t, a.check([]string{"Bearer " + tokenC}), "a bad file keeps the tokens accepted so far")
+	require.Nil(t, a.check([]string{"Bearer " + tokenC}), "a bad file keeps the tokens accepted so far")
 
 	_, err = New(Options{TokensFile: path})
 	require.ErrorContains(t, err, "line 1: token is shorter than 16 characters")
@@ -230,7 +234,8 @@ func TestMiddleware(t *testing.T) {
 		{name: "closed with a wrong token", path: "/metrics", authorization: "Bearer " + tokenA + "x", want: http.StatusUnauthorized, wantMessage: errWrongToken.Error()},
 		{name: "closed with the token", path: "/metrics", authorization: "Bearer " + tokenA, want: http.StatusOK},
 		{name: "dot segments judged as cleaned", path: "/docs/../metrics", want: http.StatusUnauthorized, wantMessage: errNoToken.Error()},
-		{name: "REST left to the gRPC interceptor", path: "/api/v1/deployments", want: http.StatusOK},
+		{name: "REST without token", path: "/api/v1/deployments", want: http.StatusUnauthorized, wantMessage: errNoToken.Error()},
+		{name: "REST with the token", path: "/api/v1/deployments", authorization: "Bearer " + tokenA, want: http.StatusOK},
 	})
 	require.Contains(t, logs.String(), "path=/metrics")
 	require.NotContains(t, logs.String(), tokenA)
@@ -307,4 +312,71 @@ func TestServerTLS(t *testing.T) {
 	_, err = ServerTLS(pair.CertFile, pair.KeyFile, pair.KeyFile+".missing", true)
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.True(t, strings.HasSuffix(pair.KeyFile, ".pem"))
+}
+
+// TestRefusalFlood: refused calls with long paths and method names are all
+// counted, but logged in a few short lines.
+func TestRefusalFlood(t *testing.T) {
+	t.Parallel()
+
+	logs := &logtest.Buffer{}
+	refusals := &labelCounter{}
+	a, err := New(Options{Tokens: []string{tokenA}, Logger: log.NewLogfmtLogger(logs), Refusals: refusals})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.Middleware(plain))
+	defer srv.Close()
+	api := pb.NewWorkflowRuntimeServiceClient(serveGRPC(t, a))
+
+	const calls = 100
+	longPath := "/" + strings.Repeat("p", 64<<10)
+	begin := time.Now()
+	for range calls {
+		resp, err := srv.Client().Get(srv.URL + longPath)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		_, err = api.ListDeployments(context.Background(), &pb.ListDeploymentsRequest{})
+		require.Equal(t, codes.Unauthenticated, status.Code(err))
+	}
+	elapsed := time.Since(begin)
+
+	require.Equal(t, map[string]float64{"port=http reason=no_token": calls, "port=grpc reason=no_token": calls}, refusals.counts)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	// The burst, and what the rate refilled while the calls ran.
+	require.LessOrEqual(t, len(lines), refusalLogBurst+int(refusalLogRate*elapsed.Seconds())+1, "refusal lines written")
+	for _, l := range lines {
+		require.Less(t, len(l), 2*loggedBytes, "a refusal line as long as its request: %.300s", l)
+	}
+	require.Contains(t, logs.String(), "...(65537 bytes)")
+	require.Contains(t, logs.String(), "port=grpc")
+}
+
+// labelCounter counts by label values.
+type labelCounter struct {
+	mu     sync.Mutex
+	lvs    []string
+	counts map[string]float64
+	parent *labelCounter
+}
+
+func (c *labelCounter) With(lvs ...string) metrics.Counter {
+	root := c
+	if c.parent != nil {
+		root = c.parent
+	}
+	return &labelCounter{lvs: append(slices.Clone(c.lvs), lvs...), parent: root}
+}
+
+func (c *labelCounter) Add(delta float64) {
+	root := c.parent
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	if root.counts == nil {
+		root.counts = map[string]float64{}
+	}
+	var kv []string
+	for i := 0; i+1 < len(c.lvs); i += 2 {
+		kv = append(kv, c.lvs[i]+"="+c.lvs[i+1])
+	}
+	root.counts[strings.Join(kv, " ")] += delta
 }

@@ -61,6 +61,16 @@ type Config struct {
 	// RateLimit is the API's sustained requests per second per replica; 0 turns limiting off.
 	RateLimit float64
 	RateBurst int
+	// SyncWebhookLimit bounds the SYNC webhook calls waiting at once.
+	SyncWebhookLimit int
+	// RequestMemory is the memory, in bytes, that the requests being
+	// decoded may take at once, both ports together.
+	RequestMemory int64
+	// MaxConnections caps each port's open connections (0: no cap), and
+	// PreAuthTimeout closes a connection that has made no authenticated
+	// call within it (0: never).
+	MaxConnections int
+	PreAuthTimeout time.Duration
 	// AuthTokens and the tokens of AuthTokensFile are the bearer tokens
 	// callers present; with neither, calls are not authenticated.
 	AuthTokens     []string
@@ -191,6 +201,23 @@ var settings = []setting{
 		}
 		c.RateBurst = n
 		return nil
+	}},
+	{"WFR_SYNC_WEBHOOK_LIMIT", "200", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
+		return integer(&c.SyncWebhookLimit, v, 1)
+	}},
+	{"WFR_REQUEST_MEMORY_MB", "256", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
+		var mb int
+		if err := integer(&mb, v, 16); err != nil {
+			return err
+		}
+		c.RequestMemory = int64(mb) << 20
+		return nil
+	}},
+	{"WFR_MAX_CONNECTIONS", "1000", "open connections each port holds at once; more wait in the listen backlog; 0: no cap", func(c *Config, v string) error {
+		return integer(&c.MaxConnections, v, 0)
+	}},
+	{"WFR_PREAUTH_TIMEOUT", "10s", "how long a connection may stay open without an admitted call (good credentials, or an open path); 0: no limit", func(c *Config, v string) error {
+		return duration(&c.PreAuthTimeout, v, 0)
 	}},
 	{"WFR_AUTH_TOKENS", "", "comma-separated bearer tokens callers must send (authorization: Bearer <token>), each >= 16 printable ASCII characters; empty, with no token file: no authentication", func(c *Config, v string) error {
 		tokens, err := auth.ParseTokens(v)

@@ -55,6 +55,10 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookRateLimit: 100,
 		RateLimit:        1000,
 		RateBurst:        2000,
+		SyncWebhookLimit: 200,
+		RequestMemory:    256 << 20,
+		MaxConnections:   1000,
+		PreAuthTimeout:   10 * time.Second,
 		AuthOpenPaths:    []string{"/livez", "/readyz"},
 		NoMigrate:        false,
 	}
@@ -109,6 +113,10 @@ func TestLoadOverrides(t *testing.T) {
 		"WFR_EXECUTION_TIMEOUT":  "10m",
 		"WFR_LOCK_GRACE":         "5s",
 		"WFR_WEBHOOK_RATE_LIMIT": "7",
+		"WFR_SYNC_WEBHOOK_LIMIT": "3",
+		"WFR_REQUEST_MEMORY_MB":  "64",
+		"WFR_MAX_CONNECTIONS":    "0",
+		"WFR_PREAUTH_TIMEOUT":    "0s",
 	}
 	fromEnv := Config{
 		GRPCAddr:         "127.0.0.1:19090",
@@ -132,6 +140,8 @@ func TestLoadOverrides(t *testing.T) {
 		WebhookRateLimit: 7,
 		RateLimit:        0,
 		RateBurst:        1,
+		SyncWebhookLimit: 3,
+		RequestMemory:    64 << 20,
 		AuthOpenPaths:    []string{"/livez", "/readyz"},
 	}
 
@@ -174,6 +184,10 @@ func TestLoadOverrides(t *testing.T) {
 				"--instance-id=from-env",
 				"--rate-limit=0",
 				"--rate-burst=1",
+				"--sync-webhook-limit=3",
+				"--request-memory-mb=64",
+				"--max-connections=0",
+				"--preauth-timeout=0s",
 			},
 			want: fromEnv,
 		},
@@ -209,6 +223,7 @@ func TestLoadOverrides(t *testing.T) {
 				LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 30,
 				ShutdownTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
 				Lease: 30 * time.Second, ExecutionTimeout: time.Hour, LockGrace: time.Minute, WebhookRateLimit: 100,
+				SyncWebhookLimit: 200, RequestMemory: 256 << 20, MaxConnections: 1000, PreAuthTimeout: 10 * time.Second,
 				AuthOpenPaths: []string{"/livez", "/readyz"},
 			},
 		},
@@ -259,6 +274,10 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_RATE_LIMIT", "fast", "must be a number >= 0", ""},
 		{"WFR_RATE_BURST", "0", "must be an integer >= 1", ""},
 		{"WFR_RATE_BURST", "1.5", "must be an integer >= 1", ""},
+		{"WFR_SYNC_WEBHOOK_LIMIT", "0", "must be an integer >= 1", ""},
+		{"WFR_REQUEST_MEMORY_MB", "8", "must be an integer >= 16", ""},
+		{"WFR_MAX_CONNECTIONS", "-1", "must be an integer >= 0", ""},
+		{"WFR_PREAUTH_TIMEOUT", "soon", "must be a duration >= 0s, e.g. 30s", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

@@ -26,6 +26,10 @@ type Dependency struct {
 	Name     string
 	Check    Check
 	Critical bool
+	// ReadinessOnly checks count for readiness, as critical ones, and are
+	// left out of Check's report: they check the service itself (that calls
+	// reach the API), not something it depends on.
+	ReadinessOnly bool
 }
 
 // DependencyReport is one dependency's state.
@@ -115,7 +119,7 @@ func (c *Checker) check(ctx context.Context, criticalOnly bool) Report {
 	results := make([]DependencyReport, len(c.deps))
 	var wg sync.WaitGroup
 	for i, d := range c.deps {
-		if criticalOnly && !d.Critical {
+		if !d.counts(criticalOnly) {
 			continue
 		}
 		if d.Check == nil {
@@ -136,18 +140,27 @@ func (c *Checker) check(ctx context.Context, criticalOnly bool) Report {
 	}
 	wg.Wait()
 	for i, d := range c.deps {
-		if criticalOnly && !d.Critical {
+		if !d.counts(criticalOnly) {
 			continue
 		}
 		r.Dependencies[d.Name] = results[i]
 		if results[i].Status != StatusUnhealthy {
 			continue
 		}
-		if d.Critical {
+		if d.Critical || d.ReadinessOnly {
 			r.Status = StatusUnhealthy
 		} else if r.Status == StatusHealthy {
 			r.Status = StatusDegraded
 		}
 	}
 	return r
+}
+
+// counts reports whether d is checked for readiness (criticalOnly) or for
+// the full report.
+func (d Dependency) counts(criticalOnly bool) bool {
+	if criticalOnly {
+		return d.Critical || d.ReadinessOnly
+	}
+	return !d.ReadinessOnly
 }

@@ -294,3 +294,34 @@ func TestReadyToggles(t *testing.T) {
 		t.Errorf("Ready() after SetReady(false) = true, want false (draining)")
 	}
 }
+
+// TestReadinessOnly: a readiness-only check decides readiness like a
+// critical one, and stays out of the full report.
+func TestReadinessOnly(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		name  string
+		api   Check
+		ready bool
+	}{
+		{"calls get through", ok, true},
+		{"calls are stuck", blocking, false},
+		{"calls fail", failing("no stream"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := NewChecker("v1", 20*time.Millisecond,
+				Dependency{Name: "database", Check: ok, Critical: true},
+				Dependency{Name: "api", Check: tt.api, ReadinessOnly: true},
+			)
+			c.SetReady(true)
+			require.Equal(t, tt.ready, c.Ready(context.Background()))
+			r := c.Check(context.Background())
+			want := Report{Status: StatusHealthy, Version: "v1", Dependencies: map[string]DependencyReport{"database": {Status: StatusHealthy}}}
+			if diff := cmp.Diff(want, r, ignoreLatency, cmpopts.IgnoreFields(Report{}, "Timestamp")); diff != "" {
+				t.Errorf("Check() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

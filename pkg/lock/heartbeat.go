@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 )
 
 // Heartbeat timing: a replica beats every HeartbeatInterval and counts as
@@ -43,6 +45,7 @@ type Replicas struct {
 	key, id    string
 	interval   time.Duration
 	liveWithin time.Duration
+	loops      startstop.Loops
 }
 
 // NewReplicas returns the heartbeat of instance id in the sorted set key.
@@ -60,11 +63,21 @@ func (r *Replicas) Live(ctx context.Context) ([]string, error) {
 	return liveScript.Run(ctx, r.client, []string{r.key}, r.liveWithin.Milliseconds()).StringSlice()
 }
 
-// Run beats at once and then every HeartbeatInterval until ctx ends, and
+// Start beats for this replica until Stop (startstop.Service).
+func (r *Replicas) Start(ctx context.Context) error {
+	r.loops.Go(ctx, r.run)
+	return nil
+}
+
+// Stop ends the beats and returns once this replica is out of the live set,
+// or when ctx ends.
+func (r *Replicas) Stop(ctx context.Context) error { return r.loops.Stop(ctx) }
+
+// run beats at once and then every HeartbeatInterval until ctx ends, and
 // then removes this replica from the set, so that the others stop counting
 // it at once rather than after LiveWithin. A failed beat is retried at the
 // next tick: Redis's own health check reports the outage.
-func (r *Replicas) Run(ctx context.Context) {
+func (r *Replicas) run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {

@@ -2,7 +2,6 @@ package lock
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +48,7 @@ func TestReplicasHeartbeat(t *testing.T) {
 	require.ElementsMatch(t, []string{"a", "b"}, members, "a beat trims stale members")
 }
 
-func TestReplicasRun(t *testing.T) {
+func TestReplicasStartStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Redis")
 	}
@@ -58,23 +57,23 @@ func TestReplicasRun(t *testing.T) {
 	key := prefix + "replicas"
 	r := NewReplicas(rdb, key, "runner")
 	r.interval = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { r.Run(ctx) })
+	start, cancel := context.WithCancel(context.Background())
+	require.NoError(t, r.Start(start))
+	// The start's context bounds the start only.
+	cancel()
 
 	var first float64
 	require.Eventually(t, func() bool {
 		score, err := rdb.ZScore(context.Background(), key, "runner").Result()
 		first = score
 		return err == nil
-	}, 5*time.Second, 5*time.Millisecond, "Run beats at once")
+	}, 5*time.Second, 5*time.Millisecond, "Start beats at once")
 	require.Eventually(t, func() bool {
 		score, err := rdb.ZScore(context.Background(), key, "runner").Result()
 		return err == nil && score > first
 	}, 5*time.Second, 5*time.Millisecond, "and again every interval")
 
-	cancel()
-	wg.Wait()
+	require.NoError(t, r.Stop(context.Background()))
 	live, err := r.Live(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, live, "a stopped replica removes itself")

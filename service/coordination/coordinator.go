@@ -230,9 +230,9 @@ func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
 }
 
 // Start renews this replica's leases and adopts executions whose lease ran
-// out, until Stop. It adopts once at once, so that a replica restarting
-// after a crash picks up what no one else did.
-func (c *Coordinator) Start() {
+// out, until Stop (startstop.Service). It adopts once at once, so that a
+// replica restarting after a crash picks up what no one else did.
+func (c *Coordinator) Start(context.Context) error {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -249,6 +249,7 @@ func (c *Coordinator) Start() {
 			}
 		}
 	}()
+	return nil
 }
 
 // Stop ends the coordinator's work, as ARCHITECTURE "Shutdown" says:
@@ -258,11 +259,12 @@ func (c *Coordinator) Start() {
 // are kept for their adopter. Stop returns when all that is done, or when
 // ctx ends. Only the first call does it: a later one (a deferred Stop after
 // the shutdown's own) returns at once instead of outlasting the deadline.
-func (c *Coordinator) Stop(ctx context.Context) {
+// Its error is ctx's when ctx ended before the dispatches in flight.
+func (c *Coordinator) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	if c.stopping {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.stopping = true
 	ids := slices.Collect(maps.Keys(c.owned))
@@ -274,21 +276,24 @@ func (c *Coordinator) Stop(ctx context.Context) {
 		c.wg.Wait()
 		close(done)
 	}()
+	var cut error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		level.Warn(c.opts.Logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", ctx.Err())
+		cut = ctx.Err()
+		level.Warn(c.opts.Logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", cut)
 	}
 	if len(ids) == 0 {
-		return
+		return cut
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := c.store.ReleaseLeases(rctx, c.opts.InstanceID, ids); err != nil {
 		level.Warn(c.opts.Logger).Log("msg", "leases not released; they run out by themselves", "executions", len(ids), "err", err)
-		return
+		return cut
 	}
 	level.Info(c.opts.Logger).Log("msg", "leases released", "executions", len(ids))
+	return cut
 }
 
 // CreateExecution records e as a PENDING execution owned by this replica and

@@ -89,7 +89,7 @@ func (r *rig) coordinatorOn(instance string, eng engine.Client, locks Locker, no
 // started starts c with its test signals, and stops it when the test ends.
 func (r *rig) started(c *Coordinator) *Coordinator {
 	withSignals(c)
-	c.Start()
+	require.NoError(r.t, c.Start(context.Background()))
 	r.t.Cleanup(func() { c.Stop(context.Background()) })
 	return c
 }
@@ -483,7 +483,7 @@ func TestStopReleasesLeases(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 2 * time.Second, MaxDuration: 2 * time.Second})
 	a := New(r.st, r.engine, r.locks, testOptions("a"))
-	a.Start()
+	require.NoError(t, a.Start(context.Background()))
 	wf := r.deploy(workflow.Config{})
 	e := r.trigger(a, wf)
 	r.waitStatus(e.ID, workflow.ExecutionRunning)
@@ -514,7 +514,7 @@ func TestStopTwice(t *testing.T) {
 	defer close(release)
 	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: release}
 	c := New(r.st, stall, r.locks, testOptions("a"))
-	c.Start()
+	require.NoError(r.t, c.Start(context.Background()))
 	r.trigger(c, r.deploy(workflow.Config{}))
 	<-stall.entered
 
@@ -736,7 +736,7 @@ func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	o := testOptions("a")
 	o.BufferRetry = 500 * time.Millisecond // the default
 	c := New(r.st, r.engine, r.locks, o)
-	c.Start()
+	require.NoError(r.t, c.Start(context.Background()))
 	t.Cleanup(func() { c.Stop(context.Background()) })
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
@@ -760,7 +760,7 @@ func TestLostLockIsCounted(t *testing.T) {
 	opts := testOptions("a")
 	opts.Metrics.Locks = locks
 	c := New(r.st, r.engine, r.locks, opts)
-	c.Start()
+	require.NoError(r.t, c.Start(context.Background()))
 	t.Cleanup(func() { c.Stop(context.Background()) })
 
 	// A 3 s timeout makes the lock's TTL 4 s, renewed every 1.33 s.

@@ -98,7 +98,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 
 	sched := scheduling.New(st, func(context.Context, scheduling.Fire) error { return nil }, scheduling.Options{})
 	require.NoError(t, sched.Start(ctx))
-	t.Cleanup(sched.Stop)
+	t.Cleanup(func() { _ = sched.Stop(context.Background()) })
 
 	f.window = NewWindow()
 	f.window.now = func() time.Time { return testNow }

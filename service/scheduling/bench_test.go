@@ -96,7 +96,7 @@ func benchOne(t *testing.T, run, seconds string) {
 	got := slices.Clone(lags)
 	mu.Unlock()
 	elapsed := time.Since(measured)
-	s.Stop()
+	require.NoError(t, s.Stop(context.Background()))
 
 	slices.Sort(got)
 	pct := func(p float64) float64 {

@@ -109,7 +109,7 @@ func newSimulated(t *testing.T, from time.Time, cts ...workflow.CronTrigger) *si
 		sim.st.cts[ct.DeploymentID] = append(sim.st.cts[ct.DeploymentID], ct)
 	}
 	sim.s = New(sim.st, sim.fires.handle, Options{Now: func() time.Time { return time.Unix(0, sim.clock.Load()) }, quartz: sim.q})
-	t.Cleanup(sim.s.Stop)
+	t.Cleanup(func() { _ = sim.s.Stop(context.Background()) })
 	require.NoError(t, sim.s.Start(context.Background()))
 	return sim
 }

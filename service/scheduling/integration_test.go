@@ -46,7 +46,7 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix}
 		// Its confirmations of slots the other replica took would fire after
 		// the test, on a closed Redis client.
-		t.Cleanup(rec.Stop)
+		t.Cleanup(func() { _ = rec.Stop(context.Background()) })
 		return New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Second})
 	}
 	a, b := replica(), replica()
@@ -55,8 +55,8 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 	require.NoError(t, b.Start(ctx))
 	<-time.After(15 * time.Second)
 	end := time.Now()
-	a.Stop()
-	b.Stop()
+	require.NoError(t, a.Stop(context.Background()))
+	require.NoError(t, b.Stop(context.Background()))
 
 	rows, err := st.DB().QueryContext(ctx, `SELECT trigger_id, scheduled_time, count(*) FROM executions GROUP BY 1, 2`)
 	require.NoError(t, err)
@@ -112,7 +112,7 @@ func TestChangesReachOtherReplicas(t *testing.T) {
 		s := New(st, func(context.Context, Fire) error { return nil },
 			Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Hour})
 		require.NoError(t, s.Start(ctx))
-		t.Cleanup(s.Stop)
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
 		return s
 	}
 	a, b := replica(), replica()
@@ -151,8 +151,8 @@ func TestRestart(t *testing.T) {
 	for range 2 {
 		require.NoError(t, s.Start(ctx))
 		require.Equal(t, 1, s.Held())
-		s.Stop()
+		require.NoError(t, s.Stop(context.Background()))
 		require.Zero(t, s.Held())
 	}
-	s.Stop()
+	require.NoError(t, s.Stop(context.Background()))
 }

@@ -66,9 +66,20 @@ type Recorder struct {
 	stopped bool
 }
 
+// Start lets the recorder schedule confirmations again after a Stop
+// (startstop.Service); a new Recorder needs no Start to record.
+func (r *Recorder) Start(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = false
+	return nil
+}
+
 // Stop cancels the confirmations not yet made, so that none writes after
-// the scheduler stopped; the replicas that stay make them for the slots.
-func (r *Recorder) Stop() {
+// the scheduler stopped; the replicas that stay make them for the slots. A
+// confirmation already under way finishes by itself, bounded by
+// slotReleaseTimeout.
+func (r *Recorder) Stop(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopped = true
@@ -76,6 +87,7 @@ func (r *Recorder) Stop() {
 		t.Stop()
 	}
 	r.pending = nil
+	return nil
 }
 
 // Record takes the slot's lock and inserts the execution; only the replica

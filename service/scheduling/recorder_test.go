@@ -142,7 +142,7 @@ func TestRecorder(t *testing.T) {
 	execs := &fakeExecutions{created: true}
 	stopped := &Recorder{Store: execs, Locker: held, ConfirmAfter: 10 * time.Millisecond}
 	require.NoError(t, stopped.Record(context.Background(), fire))
-	stopped.Stop()
+	require.NoError(t, stopped.Stop(context.Background()))
 	require.NoError(t, stopped.Record(context.Background(), fire))
 	time.Sleep(50 * time.Millisecond)
 	require.Empty(t, execs.inserted(), "no confirmation after Stop")

@@ -17,6 +17,7 @@ import (
 	"github.com/reugn/go-quartz/quartz"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -157,7 +158,7 @@ func New(st Store, handle FireHandler, opts Options) *Scheduler {
 
 // Start loads every DEPLOYED cron trigger, fires what downtime missed within
 // the catch-up windows, and starts firing, resyncing and listening to the
-// other replicas until Stop or ctx's end.
+// other replicas until Stop (startstop.Service): ctx bounds the load only.
 func (s *Scheduler) Start(ctx context.Context) error {
 	q := s.opts.quartz
 	if q == nil {
@@ -176,25 +177,26 @@ func (s *Scheduler) Start(ctx context.Context) error {
 			return fmt.Errorf("scheduling: %w", err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The work runs until Stop, not until the start's context ends.
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
-	s.quartz, s.ctx, s.stop = q, ctx, cancel
+	s.quartz, s.ctx, s.stop = q, run, cancel
 	s.held, s.byDeployment = map[string]*held{}, map[string]map[string]bool{}
 	s.schedules, s.zones = map[string]*cron.Schedule{}, map[string]*time.Location{}
 	s.touched = map[string]uint64{}
 	s.mu.Unlock()
 	// Firing starts before the load, so that triggers loaded first fire on
 	// time while the rest load.
-	q.Start(ctx)
+	q.Start(run)
 	if err := s.Resync(ctx); err != nil {
-		s.Stop()
+		_ = s.Stop(ctx)
 		return err
 	}
-	s.loops.Go(func() { s.resyncLoop(ctx) })
+	s.loops.Go(func() { s.resyncLoop(run) })
 	if b := s.opts.Broadcaster; b != nil {
 		s.loops.Go(func() {
-			_ = b.Subscribe(ctx, func(id string) {
-				if err := s.ScheduleWorkflow(ctx, id); err != nil {
+			_ = b.Subscribe(run, func(id string) {
+				if err := s.ScheduleWorkflow(run, id); err != nil {
 					level.Warn(s.opts.Logger).Log("msg", "reload after a change announced by another replica failed", "deployment_id", id, "err", err)
 				}
 			})
@@ -203,36 +205,34 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops firing; fires in flight finish. A stopped Scheduler may be started again.
-func (s *Scheduler) Stop() {
+// Stop stops firing and returns once the fires in flight have finished, or
+// when ctx ends. A stopped Scheduler may be started again.
+func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	q, stop := s.quartz, s.stop
 	s.mu.Unlock()
 	if q == nil {
-		return
+		return nil
 	}
 	stop()
 	q.Stop()
-	q.Wait(context.Background())
+	q.Wait(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.loops.Wait()
 	s.mu.Lock()
 	s.quartz, s.held, s.byDeployment = nil, nil, nil
 	s.mu.Unlock()
+	return nil
 }
 
 func (s *Scheduler) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(s.opts.ResyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Resync(ctx); err != nil {
-				level.Warn(s.opts.Logger).Log("msg", "resync failed; triggers stay as they were", "err", err)
-			}
+	startstop.Every(ctx, s.opts.ResyncInterval, func(ctx context.Context) {
+		if err := s.Resync(ctx); err != nil {
+			level.Warn(s.opts.Logger).Log("msg", "resync failed; triggers stay as they were", "err", err)
 		}
-	}
+	})
 }
 
 // DeploymentChanged reschedules deployment d after a committed change and

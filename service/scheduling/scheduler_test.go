@@ -88,7 +88,7 @@ func newTestScheduler(t *testing.T, st Store, now func() time.Time) (*Scheduler,
 	f := &fires{ch: make(chan Fire, 100)}
 	m := Metrics{Fires: generic.NewCounter("fires"), Misfires: generic.NewCounter("misfires"), Lag: generic.NewHistogram("lag", 10)}
 	s := New(st, f.handle, Options{Now: now, Metrics: m})
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return s, f, m
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -34,6 +35,11 @@ type Subscriber interface {
 type Index struct {
 	store  IndexStore
 	logger log.Logger
+	// sub and resync are how the index follows changes between Start and
+	// Stop (Follow); loops runs the following.
+	sub    Subscriber
+	resync time.Duration
+	loops  startstop.Loops
 
 	// refreshMu orders refreshes: each reads and applies under it, so that
 	// two refreshes of one deployment cannot apply their reads out of
@@ -53,47 +59,61 @@ type Index struct {
 	touched map[string]uint64
 }
 
+// IndexOption configures an Index.
+type IndexOption func(*Index)
+
+// Follow makes a started index follow the announcements of sub (nil: none)
+// and reload everything every resync (0: never).
+func Follow(sub Subscriber, resync time.Duration) IndexOption {
+	return func(x *Index) { x.sub, x.resync = sub, resync }
+}
+
 // NewIndex returns an empty index over st.
-func NewIndex(st IndexStore, logger log.Logger) *Index {
+func NewIndex(st IndexStore, logger log.Logger, opts ...IndexOption) *Index {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &Index{store: st, logger: logger, paths: map[string]workflow.WebhookTrigger{},
+	x := &Index{store: st, logger: logger, paths: map[string]workflow.WebhookTrigger{},
 		byDeployment: map[string][]string{}, byWorkflow: map[string]workflow.WebhookTrigger{}, touched: map[string]uint64{}}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
 }
 
-// Start loads every webhook trigger, then follows announcements from sub
-// (nil: none) and reloads everything every resync, until ctx ends.
-func (x *Index) Start(ctx context.Context, sub Subscriber, resync time.Duration) error {
+// Start loads every webhook trigger, then follows changes as Follow said
+// until Stop (startstop.Service): ctx bounds the load only.
+func (x *Index) Start(ctx context.Context) error {
 	if err := x.Reload(ctx); err != nil {
 		return err
 	}
-	if sub != nil {
-		// Subscribe returns when ctx ends; a subscription lost with Redis
-		// leaves the resync to follow changes.
-		go func() {
-			_ = sub.Subscribe(ctx, func(id string) {
+	if x.sub != nil {
+		// Subscribe returns when its context ends; a subscription lost with
+		// Redis leaves the resync to follow changes.
+		x.loops.Go(ctx, func(ctx context.Context) {
+			_ = x.sub.Subscribe(ctx, func(id string) {
 				if err := x.Refresh(ctx, id); err != nil {
 					level.Warn(x.logger).Log("msg", "webhook index not refreshed; the resync will", "deployment_id", id, "err", err)
 				}
 			})
-		}()
+		})
 	}
-	go func() {
-		t := time.NewTicker(resync)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := x.Reload(ctx); err != nil && ctx.Err() == nil {
-					level.Warn(x.logger).Log("msg", "webhook index not reloaded", "err", err)
-				}
-			}
-		}
-	}()
+	if x.resync > 0 {
+		x.loops.Go(ctx, x.reloadEvery)
+	}
 	return nil
+}
+
+// Stop stops following changes; the index keeps answering lookups with what
+// it holds.
+func (x *Index) Stop(ctx context.Context) error { return x.loops.Stop(ctx) }
+
+func (x *Index) reloadEvery(ctx context.Context) {
+	startstop.Every(ctx, x.resync, func(ctx context.Context) {
+		if err := x.Reload(ctx); err != nil && ctx.Err() == nil {
+			level.Warn(x.logger).Log("msg", "webhook index not reloaded", "err", err)
+		}
+	})
 }
 
 // DeploymentChanged is the deployment service's notification after a commit.

@@ -40,8 +40,12 @@ type Options struct {
 	// twice the rate).
 	RatePerWorkflow float64
 	Burst           int
-	Logger          log.Logger
-	Now             func() time.Time
+	// MaxSyncWaiting bounds the SYNC calls that wait for their execution at
+	// once on this replica (default 200); past it a SYNC call is refused
+	// with RESOURCE_EXHAUSTED before anything is recorded.
+	MaxSyncWaiting int
+	Logger         log.Logger
+	Now            func() time.Time
 }
 
 // Defaults of the webhook contract (API.md WebhookSpec).
@@ -71,6 +75,8 @@ type Service struct {
 	opts  Options
 
 	limiters sync.Map // workflow id -> *rate.Limiter
+	// syncSlots holds a token per waiting SYNC call.
+	syncSlots chan struct{}
 }
 
 // New returns the service over index, st and exec.
@@ -81,13 +87,16 @@ func New(index *Index, st Store, exec Executions, opts Options) *Service {
 	if opts.Burst <= 0 {
 		opts.Burst = int(2 * opts.RatePerWorkflow)
 	}
+	if opts.MaxSyncWaiting <= 0 {
+		opts.MaxSyncWaiting = 200
+	}
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{index: index, store: st, exec: exec, opts: opts}
+	return &Service{index: index, store: st, exec: exec, opts: opts, syncSlots: make(chan struct{}, opts.MaxSyncWaiting)}
 }
 
 // Resolve names the active deployment and trigger that a webhook path
@@ -196,6 +205,15 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	if !s.limiter(wt.WorkflowID).Allow() {
 		return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
 			"workflow %s receives more than %g webhook calls per second", wt.WorkflowID, s.opts.RatePerWorkflow)
+	}
+	if wt.Spec.ResponseMode == workflow.ResponseSync {
+		select {
+		case s.syncSlots <- struct{}{}:
+			defer func() { <-s.syncSlots }()
+		default:
+			return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
+				"%d SYNC webhook calls already wait on this replica: retry later, or trigger ASYNC and read the execution", s.opts.MaxSyncWaiting)
+		}
 	}
 
 	e, dedup, err := s.record(ctx, wt, req, key)

@@ -54,7 +54,7 @@ func newRig(t *testing.T, sim enginesim.Config, opts Options) *rig {
 		InstanceID: "a", Lease: time.Second, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
-	r.coord.Start()
+	require.NoError(t, r.coord.Start(context.Background()))
 	t.Cleanup(func() { r.coord.Stop(context.Background()) })
 	r.index = NewIndex(r.st, nil)
 	r.svc = New(r.index, r.st, r.coord, opts)

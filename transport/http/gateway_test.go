@@ -27,6 +27,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/transport"
 )
 
 // testMaxBody bounds request bodies in these tests.
@@ -83,7 +84,7 @@ func startGateway(t *testing.T, rec *recorder) string {
 	t.Cleanup(func() { conn.Close() })
 	_, lvl, err := logging.New(io.Discard, "json", "info", "test")
 	require.NoError(t, err)
-	h, err := NewHandler(context.Background(), conn, health.NewChecker("test", time.Second), http.NotFoundHandler(), testMaxBody, lvl)
+	h, err := NewHandler(context.Background(), conn, health.NewChecker("test", time.Second), http.NotFoundHandler(), testMaxBody, transport.NewBudget(64<<20), lvl)
 	require.NoError(t, err)
 	web := httptest.NewServer(h)
 	t.Cleanup(web.Close)

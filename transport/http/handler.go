@@ -18,14 +18,16 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/transport"
 )
 
 // NewHandler returns the HTTP port's handler. REST calls go through conn to the
 // gRPC server, so that they pass the same interceptors and endpoint chain as
 // gRPC calls do.
-// Request bodies above maxBody bytes are refused before the gateway reads them.
+// Request bodies above maxBody bytes, or too deep or too many values to decode,
+// are refused before the gateway reads them; the rest wait for room in budget.
 // logLevel is read and changed at /admin/log-level.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, logLevel *logging.Level) (http.Handler, error) {
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, budget *transport.Budget, logLevel *logging.Level) (http.Handler, error) {
 	gw, err := newGateway(openapi.Document,
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonBody{&runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
@@ -43,7 +45,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Chec
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.MaxBytesHandler(gw, maxBody))
+	mux.Handle("/api/", limitBodies(gw, maxBody, budget))
 	openapi.Register(mux)
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {

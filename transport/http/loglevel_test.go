@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/transport"
 )
 
 func TestLogLevelHandler(t *testing.T) {
@@ -81,7 +82,7 @@ func TestNewHandlerServesLogLevel(t *testing.T) {
 
 	_, lvl, err := logging.New(&bytes.Buffer{}, "json", "info", "i")
 	require.NoError(t, err)
-	h, err := NewHandler(t.Context(), nil, nil, http.NotFoundHandler(), 1<<20, lvl)
+	h, err := NewHandler(t.Context(), nil, nil, http.NotFoundHandler(), 1<<20, transport.NewBudget(1<<20), lvl)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("PUT", "/admin/log-level?level=debug", nil))

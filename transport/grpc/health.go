@@ -1,4 +1,4 @@
-package main
+package grpc
 
 import (
 	"context"
@@ -9,35 +9,57 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/health"
-	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 )
 
-// healthInterval is how often gRPC health Watch streams follow the
-// dependencies' state; Check answers from a check of its own.
+// healthInterval is how often Watch streams follow readiness; Check answers
+// from a check of its own.
 const healthInterval = 5 * time.Second
 
-// grpcHealth is grpc.health.v1.Health over the checker. Check runs the
-// readiness check, as /readyz does, so that a probe sees a database that
-// just went away; Watch follows every healthInterval. Once Shutdown is
-// called, every service stays NOT_SERVING whatever the checks say.
-type grpcHealth struct {
+// Readiness reports whether the replica takes traffic (health.Checker).
+type Readiness interface {
+	Ready(ctx context.Context) bool
+}
+
+// Health is grpc.health.v1.Health over a replica's readiness, for the overall
+// status and each of its services. Check runs the readiness check, as
+// /readyz does, so that a probe sees a database that just went away; Watch
+// streams follow it every healthInterval between Start and Stop. Stop sets
+// every service NOT_SERVING for good, whatever the checks say, as the first
+// step of a shutdown; EndWatches, later, ends the Watch streams.
+type Health struct {
 	*grpchealth.Server
-	checker *health.Checker
+	ready    Readiness
+	services []string
+	loops    startstop.Loops
 	// watching ends with EndWatches.
 	watching   context.Context
 	endWatches context.CancelFunc
 }
 
-func newGRPCHealth(checker *health.Checker) *grpcHealth {
+// NewHealth returns the health service over ready for services.
+func NewHealth(ready Readiness, services ...string) *Health {
 	watching, end := context.WithCancel(context.Background())
-	return &grpcHealth{Server: grpchealth.NewServer(), checker: checker, watching: watching, endWatches: end}
+	return &Health{Server: grpchealth.NewServer(), ready: ready, services: append([]string{""}, services...),
+		watching: watching, endWatches: end}
+}
+
+// Start follows readiness every healthInterval until Stop.
+func (h *Health) Start(ctx context.Context) error {
+	h.loops.Go(ctx, h.follow)
+	return nil
+}
+
+// Stop sets every service NOT_SERVING for good and stops following.
+func (h *Health) Stop(ctx context.Context) error {
+	h.Shutdown()
+	return h.loops.Stop(ctx)
 }
 
 // Watch streams the serving status as grpc-go's server does, until
 // EndWatches: a watch never ends by itself, and would hold GracefulStop
 // until the shutdown deadline cut every call still in flight.
-func (h *grpcHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+func (h *Health) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	defer context.AfterFunc(h.watching, cancel)()
@@ -55,8 +77,8 @@ func (h *grpcHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Hea
 }
 
 // EndWatches ends every Watch stream, and those that start later at once,
-// with NOT_SERVING. Call it after Shutdown.
-func (h *grpcHealth) EndWatches() { h.endWatches() }
+// with NOT_SERVING. Call it after Stop.
+func (h *Health) EndWatches() { h.endWatches() }
 
 // watchStream is a Watch stream whose context ends with EndWatches, and
 // which remembers the last status sent.
@@ -74,34 +96,27 @@ func (s *watchStream) Send(m *healthpb.HealthCheckResponse) error {
 }
 
 // Check refreshes the serving status, then answers as grpc-go's server does.
-func (h *grpcHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+func (h *Health) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	// A caller that gives up must not read as a database that failed: the
 	// checker bounds each check by itself.
 	h.refresh(context.WithoutCancel(ctx))
 	return h.Server.Check(ctx, req)
 }
 
-// follow refreshes the serving status every healthInterval until ctx ends.
-func (h *grpcHealth) follow(ctx context.Context) {
-	t := time.NewTicker(healthInterval)
-	defer t.Stop()
-	for {
-		h.refresh(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// follow refreshes the serving status now and every healthInterval until
+// ctx ends.
+func (h *Health) follow(ctx context.Context) {
+	h.refresh(ctx)
+	startstop.Every(ctx, healthInterval, h.refresh)
 }
 
-// refresh sets the overall status and each service's to the checker's readiness.
-func (h *grpcHealth) refresh(ctx context.Context) {
+// refresh sets the overall status and each service's to the readiness.
+func (h *Health) refresh(ctx context.Context) {
 	st := healthpb.HealthCheckResponse_SERVING
-	if !h.checker.Ready(ctx) {
+	if !h.ready.Ready(ctx) {
 		st = healthpb.HealthCheckResponse_NOT_SERVING
 	}
-	for _, s := range []string{"", pb.WorkflowRuntimeService_ServiceDesc.ServiceName, pb.MonitoringService_ServiceDesc.ServiceName} {
+	for _, s := range h.services {
 		h.SetServingStatus(s, st)
 	}
 }
