@@ -234,6 +234,22 @@ func TestDeploymentLifecycle(t *testing.T) {
 	require.Contains(t, r.stderr, "wfr: INVALID_ARGUMENT: ")
 }
 
+// TestUUIDWorkflowID checks that a workflow id shaped like a UUID still
+// names its workflow where no deployment has that id.
+func TestUUIDWorkflowID(t *testing.T) {
+	t.Parallel()
+	s := sharedServer(t)
+	const workflow = "6c1a1c1e-0000-4000-8000-000000000017"
+	id := deploy(t, s, workflow, "")
+	require.Regexp(t, field("Deployment", id), s.ok(t, "get", workflow))
+	run := okJSON(t, s, &pb.TriggerWorkflowResponse{}, "trigger", workflow)
+	require.Equal(t, run.GetExecutionId(), okJSON(t, s, &pb.GetExecutionHistoryResponse{}, "runs", workflow).GetExecutions()[0].GetExecutionId())
+	require.Equal(t, run.GetExecutionId(), okJSON(t, s, &pb.GetExecutionHistoryResponse{}, "runs", id).GetExecutions()[0].GetExecutionId())
+	require.Equal(t, workflow, okJSON(t, s, &pb.GetDeploymentStatusResponse{}, "get", id).GetDeployment().GetWorkflowId())
+	triggered := okJSON(t, s, &pb.TriggerWorkflowResponse{}, "trigger", id)
+	require.NotEqual(t, run.GetExecutionId(), triggered.GetExecutionId(), "a deployment id triggers its workflow")
+}
+
 func TestListPages(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
