@@ -37,8 +37,8 @@ help-check: ## Fail when make help leaves out a .PHONY target or prints escape c
 	if [ -n "$$missing" ]; then echo "make help leaves out:" $$missing "(give each a ## description)"; exit 1; fi
 
 .PHONY: build
-build: ## Build bin/workflow-runtime
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/workflow-runtime ./cmd/workflow-runtime
+build: ## Build bin/workflow-runtime and bin/wfr, its command-line client
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/workflow-runtime ./cmd/wfr
 
 ROOTFS ?= $(BIN)/rootfs
 

@@ -44,6 +44,10 @@ func TestMonitoringOverGRPCAndREST(t *testing.T) {
 	require.Equal(t, map[string]int64{"DEPLOYED": 3, "DRAFT": 1}, stats.GetByStatus())
 	require.EqualValues(t, 4, stats.GetTotal())
 	require.Equal(t, map[string]int64{"CRON": 3, "WEBHOOK": 1}, stats.GetTriggersByType())
+	require.Equal(t, map[string]int64{"PENDING": 0, "RUNNING": 0}, stats.GetUnfinishedByStatus())
+	future, err := mon.GetDeploymentStats(ctx, &pb.GetDeploymentStatsRequest{StartTime: timestamppb.New(time.Now().Add(time.Hour))})
+	require.NoError(t, err)
+	require.Empty(t, future.GetExecutionsByStatus(), "no execution was fired after an hour from now")
 
 	sm, err := mon.GetSchedulingMetrics(ctx, &pb.GetSchedulingMetricsRequest{})
 	require.NoError(t, err)

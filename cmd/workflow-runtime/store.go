@@ -13,7 +13,6 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
-	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // Files of the embedded database in WFR_DATA_DIR.
@@ -25,9 +24,9 @@ const (
 // storeBackend is what serve needs of a store, whichever database it is.
 type storeBackend interface {
 	store.Store
+	// MonitoringStore's UnfinishedByStatus also feeds the unfinished
+	// executions gauge.
 	store.MonitoringStore
-	// UnfinishedByStatus feeds the unfinished executions gauge.
-	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
 }
 
 // openedStore is the store serve runs on.

@@ -7,9 +7,11 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -47,6 +49,17 @@ var (
 	errNotBearer  = &refusal{"not_bearer", "the authorization header must read Bearer <token>"}
 	errWrongToken = &refusal{"wrong_token", "the bearer token is not valid"}
 	errNoCert     = &refusal{"no_client_cert", "a client certificate is required"}
+)
+
+// The web console's paths. A browser cannot add an Authorization header to
+// the pages it loads, so the console's pages carry the caller's token in the
+// cookie ConsoleCookie, which the sign-in page sets; the sign-in page and the
+// console's assets are open, and hold no data.
+const (
+	ConsolePrefix = "/ui/"
+	ConsoleSignIn = ConsolePrefix + "sign-in"
+	ConsoleCookie = "wfr_token"
+	consoleAssets = ConsolePrefix + "static/"
 )
 
 // Reasons are the values of the reason label of Options.Refusals.
@@ -194,7 +207,9 @@ func (a *Authenticator) refuse(port string, r *refusal, keyvals ...any) {
 // Middleware guards the HTTP port, before anything reads a request's body.
 // Open paths pass. Others need a verified client certificate when
 // ClientCerts is set, then a token; REST calls under /api/ are checked here
-// as well as by the gRPC server they are forwarded to.
+// as well as by the gRPC server they are forwarded to. The console's pages
+// take the token from its cookie too, and send a caller without one to its
+// sign-in page.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Cleaned as the mux will route it, so that /docs/../metrics is
@@ -204,17 +219,74 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		console := strings.HasPrefix(p+"/", ConsolePrefix)
 		refused := errNoCert
 		if !a.clientCerts || (r.TLS != nil && len(r.TLS.VerifiedChains) > 0) {
-			refused = a.check(r.Header.Values("Authorization"))
+			switch {
+			case p == ConsoleSignIn || strings.HasPrefix(p, consoleAssets):
+				refused = nil
+			case console:
+				refused = a.check(consoleCredentials(r))
+			default:
+				refused = a.check(r.Header.Values("Authorization"))
+			}
 		}
 		if refused != nil {
 			a.refuse("http", refused, "path", logging.Truncate(p, loggedBytes), "peer", r.RemoteAddr)
+			if console && refused != errNoCert {
+				// Back to the page after signing in: a post's page is the one
+				// that sent it.
+				next := r.URL.RequestURI()
+				if r.Method != http.MethodGet {
+					next = r.Header.Get("Referer")
+				}
+				http.Redirect(w, r, ConsoleSignIn+"?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			}
 			writeRefusal(w, refused)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// consoleCredentials are the Authorization header of a console request, or
+// else the token of its cookie.
+func consoleCredentials(r *http.Request) []string {
+	if v := r.Header.Values("Authorization"); len(v) > 0 {
+		return v
+	}
+	if token := ConsoleToken(r); token != "" {
+		return []string{"Bearer " + token}
+	}
+	return nil
+}
+
+// NewConsoleCookie returns the cookie that keeps token for the console's
+// pages: out of reach of scripts (HttpOnly), never sent with a request that
+// another site starts (SameSite=Strict), only over TLS when the console is
+// served over TLS (secure), and gone when the browser closes. The token is
+// base64url-encoded, because a token may hold characters that a cookie
+// cannot.
+func NewConsoleCookie(token string, secure bool) *http.Cookie {
+	//nolint:gosec // G124: Secure follows the port: a cookie marked Secure over plain HTTP would never come back.
+	return &http.Cookie{
+		Name: ConsoleCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(token)), Path: ConsolePrefix,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
+	}
+}
+
+// ConsoleToken returns the token of r's console cookie, or "" without one.
+func ConsoleToken(r *http.Request) string {
+	c, err := r.Cookie(ConsoleCookie)
+	if err != nil {
+		return ""
+	}
+	token, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return ""
+	}
+	return string(token)
 }
 
 func (a *Authenticator) isOpen(p string) bool {

@@ -314,6 +314,63 @@ func TestServerTLS(t *testing.T) {
 	require.True(t, strings.HasSuffix(pair.KeyFile, ".pem"))
 }
 
+func TestMiddlewareConsole(t *testing.T) {
+	t.Parallel()
+
+	// A token may hold what a cookie cannot: quotes, semicolons, backslashes.
+	const odd = `odd;"token\0123456789,`
+	a, err := New(Options{Tokens: []string{tokenA, odd}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.Middleware(plain))
+	// Cleanup, not defer: the parallel subtests run after this function returns.
+	t.Cleanup(srv.Close)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	for _, tt := range []struct {
+		name, method, path, cookie, authorization, referer string
+		want                                               int
+		wantLocation                                       string
+	}{
+		{name: "sign-in page open", method: http.MethodGet, path: ConsoleSignIn, want: http.StatusOK},
+		{name: "sign-in post open", method: http.MethodPost, path: ConsoleSignIn, want: http.StatusOK},
+		{name: "assets open", method: http.MethodGet, path: "/ui/static/console.css", want: http.StatusOK},
+		{name: "page without token goes to sign in", method: http.MethodGet, path: "/ui/deployments?status=PAUSED",
+			want: http.StatusSeeOther, wantLocation: ConsoleSignIn + "?next=%2Fui%2Fdeployments%3Fstatus%3DPAUSED"},
+		{name: "post without token comes back to its page", method: http.MethodPost, path: "/ui/deployments/d1/pause",
+			referer: "http://example.test/ui/deployments/d1", want: http.StatusSeeOther,
+			wantLocation: ConsoleSignIn + "?next=http%3A%2F%2Fexample.test%2Fui%2Fdeployments%2Fd1"},
+		{name: "wrong cookie goes to sign in", method: http.MethodGet, path: "/ui/", cookie: tokenA + "x",
+			want: http.StatusSeeOther, wantLocation: ConsoleSignIn + "?next=%2Fui%2F"},
+		{name: "cookie", method: http.MethodGet, path: "/ui/", cookie: tokenA, want: http.StatusOK},
+		{name: "cookie of a token that a cookie could not hold as it is", method: http.MethodGet, path: "/ui/", cookie: odd, want: http.StatusOK},
+		{name: "header", method: http.MethodGet, path: "/ui/load", authorization: "Bearer " + tokenA, want: http.StatusOK},
+		{name: "the console's root without slash", method: http.MethodGet, path: "/ui", cookie: tokenA, want: http.StatusOK},
+		{name: "dot segments leave the open assets", method: http.MethodGet, path: "/ui/static/../load",
+			want: http.StatusSeeOther, wantLocation: ConsoleSignIn + "?next=%2Fui%2Fstatic%2F..%2Fload"},
+		{name: "the cookie opens no other path", method: http.MethodGet, path: "/metrics", cookie: tokenA, want: http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			if tt.cookie != "" {
+				req.AddCookie(NewConsoleCookie(tt.cookie, false))
+			}
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			if tt.referer != "" {
+				req.Header.Set("Referer", tt.referer)
+			}
+			resp, err := noRedirect.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tt.want, resp.StatusCode)
+			require.Equal(t, tt.wantLocation, resp.Header.Get("Location"))
+		})
+	}
+}
+
 // TestRefusalFlood: refused calls with long paths and method names are all
 // counted, but logged in a few short lines.
 func TestRefusalFlood(t *testing.T) {

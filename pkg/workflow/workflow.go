@@ -390,6 +390,9 @@ type DeploymentStats struct {
 	TriggersByType map[TriggerType]int64
 	// ExecutionsByStatus counts the executions fired since the time asked for.
 	ExecutionsByStatus map[ExecutionStatus]int64
+	// UnfinishedByStatus counts the executions PENDING and RUNNING now,
+	// whenever they were fired.
+	UnfinishedByStatus map[ExecutionStatus]int64
 }
 
 // CronFireStats counts the cron executions fired in a time range: one row per

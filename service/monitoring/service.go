@@ -81,18 +81,29 @@ func New(st Store, sched Scheduler, h Health, opts Options) Service {
 	return &service{store: st, sched: sched, health: h, opts: opts, started: opts.Now()}
 }
 
-// executionsWindow is how far back DeploymentStats counts executions.
+// executionsWindow is how far back DeploymentStats counts executions by
+// default.
 const executionsWindow = 24 * time.Hour
 
-// DeploymentStatsRequest asks for DeploymentStats; it has no fields.
-type DeploymentStatsRequest struct{}
+// DeploymentStatsRequest asks for DeploymentStats with the executions fired
+// since StartTime (zero: 24 hours ago).
+type DeploymentStatsRequest struct {
+	StartTime time.Time
+}
 
-// DeploymentStats counts deployments, the triggers of active deployments and
-// the executions of the last 24 hours.
-func (s *service) DeploymentStats(ctx context.Context, _ DeploymentStatsRequest) (workflow.DeploymentStats, error) {
+// DeploymentStats counts deployments, the triggers of active deployments, the
+// executions fired since the request's start and those unfinished now.
+func (s *service) DeploymentStats(ctx context.Context, req DeploymentStatsRequest) (workflow.DeploymentStats, error) {
 	const op errors.Op = "monitoring.DeploymentStats"
-	stats, err := s.store.DeploymentStats(ctx, s.opts.Now().Add(-executionsWindow))
+	since := req.StartTime
+	if since.IsZero() {
+		since = s.opts.Now().Add(-executionsWindow)
+	}
+	stats, err := s.store.DeploymentStats(ctx, since)
 	if err != nil {
+		return workflow.DeploymentStats{}, errors.E(op, err)
+	}
+	if stats.UnfinishedByStatus, err = s.store.UnfinishedByStatus(ctx); err != nil {
 		return workflow.DeploymentStats{}, errors.E(op, err)
 	}
 	return stats, nil

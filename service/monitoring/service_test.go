@@ -143,7 +143,17 @@ func TestService(t *testing.T) {
 			ExecutionsByStatus: map[workflow.ExecutionStatus]int64{
 				workflow.ExecutionSucceeded: 2, workflow.ExecutionSkipped: 1, workflow.ExecutionFailed: 1, workflow.ExecutionPending: 1,
 			},
+			UnfinishedByStatus: map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 1, workflow.ExecutionRunning: 0},
 		}, got)
+	})
+
+	t.Run("DeploymentStats since a time", func(t *testing.T) {
+		got, err := f.svc.DeploymentStats(ctx, DeploymentStatsRequest{StartTime: testNow.Add(-12 * time.Minute)})
+		require.NoError(t, err)
+		require.Equal(t, map[workflow.ExecutionStatus]int64{workflow.ExecutionSucceeded: 1, workflow.ExecutionPending: 1}, got.ExecutionsByStatus,
+			"the executions fired in the last 12 minutes")
+		require.Equal(t, map[workflow.ExecutionStatus]int64{workflow.ExecutionPending: 1, workflow.ExecutionRunning: 0}, got.UnfinishedByStatus,
+			"unfinished counts ignore the start")
 	})
 
 	t.Run("SchedulingMetrics", func(t *testing.T) {

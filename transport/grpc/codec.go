@@ -124,7 +124,7 @@ func decodeGetExecutionRequest(_ context.Context, r any) (any, error) {
 
 func encodeGetExecutionResponse(_ context.Context, r any) (any, error) {
 	e := r.(workflow.Execution)
-	return &pb.GetExecutionResponse{Execution: executionToProto(&e)}, nil
+	return &pb.GetExecutionResponse{Execution: executionToProto(&e), InputData: string(e.Input), ResultData: string(e.Result)}, nil
 }
 
 func decodeHistoryRequest(_ context.Context, r any) (any, error) {

@@ -52,8 +52,8 @@ func (s *monitoringServer) GetSystemHealth(ctx context.Context, req *pb.GetSyste
 	return serve[*pb.GetSystemHealthResponse](ctx, s.health, req)
 }
 
-func decodeDeploymentStatsRequest(context.Context, any) (any, error) {
-	return monitoring.DeploymentStatsRequest{}, nil
+func decodeDeploymentStatsRequest(_ context.Context, r any) (any, error) {
+	return monitoring.DeploymentStatsRequest{StartTime: optionalTime(r.(*pb.GetDeploymentStatsRequest).GetStartTime())}, nil
 }
 
 func encodeDeploymentStatsResponse(_ context.Context, r any) (any, error) {
@@ -63,6 +63,7 @@ func encodeDeploymentStatsResponse(_ context.Context, r any) (any, error) {
 		Total:              stats.Total,
 		TriggersByType:     countsByName(stats.TriggersByType),
 		ExecutionsByStatus: countsByName(stats.ExecutionsByStatus),
+		UnfinishedByStatus: countsByName(stats.UnfinishedByStatus),
 	}, nil
 }
 

@@ -1,6 +1,6 @@
 // Package http serves the HTTP port: the REST mirror of the gRPC API through
-// grpc-gateway, the OpenAPI document and Swagger UI, health, readiness,
-// Prometheus metrics and the log level.
+// grpc-gateway, the web console, the OpenAPI document and Swagger UI, health,
+// readiness, Prometheus metrics and the log level.
 package http
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/transport"
+	"github.com/workflow-runtime/workflow-runtime/transport/http/console"
 )
 
 // NewHandler returns the HTTP port's handler. REST calls go through conn to the
@@ -67,6 +68,11 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Chec
 		_ = json.NewEncoder(w).Encode(rep)
 	})
 	mux.Handle(logLevelPath, logLevelHandler(logLevel))
+	ui, err := console.New(conn, console.Options{})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(console.Prefix, ui)
 	return mux, nil
 }
 

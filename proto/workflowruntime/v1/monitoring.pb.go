@@ -23,7 +23,9 @@ const (
 )
 
 type GetDeploymentStatsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Executions are counted from this instant, on their fired time; absent means 24 hours ago.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -58,6 +60,13 @@ func (*GetDeploymentStatsRequest) Descriptor() ([]byte, []int) {
 	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *GetDeploymentStatsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
 type GetDeploymentStatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Key: "DRAFT", "DEPLOYED", "PAUSED", "ARCHIVED".
@@ -65,8 +74,10 @@ type GetDeploymentStatsResponse struct {
 	Total    int64            `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
 	// Key: "CRON", "WEBHOOK", "MANUAL"; active deployments only.
 	TriggersByType map[string]int64 `protobuf:"bytes,3,rep,name=triggers_by_type,json=triggersByType,proto3" json:"triggers_by_type,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// In the requested window (last 24 h by default).
+	// Executions fired since start_time, by status.
 	ExecutionsByStatus map[string]int64 `protobuf:"bytes,4,rep,name=executions_by_status,json=executionsByStatus,proto3" json:"executions_by_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Executions PENDING or RUNNING now, of every replica and whenever fired. Keys: "PENDING", "RUNNING".
+	UnfinishedByStatus map[string]int64 `protobuf:"bytes,5,rep,name=unfinished_by_status,json=unfinishedByStatus,proto3" json:"unfinished_by_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -125,6 +136,13 @@ func (x *GetDeploymentStatsResponse) GetTriggersByType() map[string]int64 {
 func (x *GetDeploymentStatsResponse) GetExecutionsByStatus() map[string]int64 {
 	if x != nil {
 		return x.ExecutionsByStatus
+	}
+	return nil
+}
+
+func (x *GetDeploymentStatsResponse) GetUnfinishedByStatus() map[string]int64 {
+	if x != nil {
+		return x.UnfinishedByStatus
 	}
 	return nil
 }
@@ -1108,13 +1126,16 @@ var File_workflowruntime_v1_monitoring_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
 	"\n" +
-	"#workflowruntime/v1/monitoring.proto\x12\x12workflowruntime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1b\n" +
-	"\x19GetDeploymentStatsRequest\"\xbc\x04\n" +
+	"#workflowruntime/v1/monitoring.proto\x12\x12workflowruntime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
+	"\x19GetDeploymentStatsRequest\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\xfd\x05\n" +
 	"\x1aGetDeploymentStatsResponse\x12Y\n" +
 	"\tby_status\x18\x01 \x03(\v2<.workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntryR\bbyStatus\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x03R\x05total\x12l\n" +
 	"\x10triggers_by_type\x18\x03 \x03(\v2B.workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntryR\x0etriggersByType\x12x\n" +
-	"\x14executions_by_status\x18\x04 \x03(\v2F.workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntryR\x12executionsByStatus\x1a;\n" +
+	"\x14executions_by_status\x18\x04 \x03(\v2F.workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntryR\x12executionsByStatus\x12x\n" +
+	"\x14unfinished_by_status\x18\x05 \x03(\v2F.workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntryR\x12unfinishedByStatus\x1a;\n" +
 	"\rByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aA\n" +
@@ -1122,6 +1143,9 @@ const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aE\n" +
 	"\x17ExecutionsByStatusEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aE\n" +
+	"\x17UnfinishedByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x8f\x01\n" +
 	"\x1bGetSchedulingMetricsRequest\x129\n" +
@@ -1238,7 +1262,7 @@ func file_workflowruntime_v1_monitoring_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_monitoring_proto_rawDescData
 }
 
-var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	(*GetDeploymentStatsRequest)(nil),     // 0: workflowruntime.v1.GetDeploymentStatsRequest
 	(*GetDeploymentStatsResponse)(nil),    // 1: workflowruntime.v1.GetDeploymentStatsResponse
@@ -1259,46 +1283,49 @@ var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	nil,                                   // 16: workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
 	nil,                                   // 17: workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
 	nil,                                   // 18: workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	nil,                                   // 19: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	nil,                                   // 20: workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
-	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
+	nil,                                   // 19: workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
+	nil,                                   // 20: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	nil,                                   // 21: workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
 }
 var file_workflowruntime_v1_monitoring_proto_depIdxs = []int32{
-	16, // 0: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
-	17, // 1: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
-	18, // 2: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	21, // 3: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	21, // 4: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 5: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	21, // 6: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	21, // 7: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
-	21, // 8: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
-	8,  // 9: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	19, // 10: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	21, // 11: workflowruntime.v1.GetScheduleReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	21, // 12: workflowruntime.v1.GetScheduleReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 13: workflowruntime.v1.GetScheduleReportResponse.triggers:type_name -> workflowruntime.v1.TriggerScheduleReport
-	21, // 14: workflowruntime.v1.GetScheduleReportResponse.start_time:type_name -> google.protobuf.Timestamp
-	21, // 15: workflowruntime.v1.GetScheduleReportResponse.end_time:type_name -> google.protobuf.Timestamp
-	20, // 16: workflowruntime.v1.TriggerScheduleReport.missed_by_reason:type_name -> workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
-	11, // 17: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
-	0,  // 18: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	2,  // 19: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	4,  // 20: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	7,  // 21: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	10, // 22: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	13, // 23: workflowruntime.v1.MonitoringService.GetScheduleReport:input_type -> workflowruntime.v1.GetScheduleReportRequest
-	1,  // 24: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	3,  // 25: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	6,  // 26: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	9,  // 27: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 28: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	14, // 29: workflowruntime.v1.MonitoringService.GetScheduleReport:output_type -> workflowruntime.v1.GetScheduleReportResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	22, // 0: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 1: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
+	17, // 2: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
+	18, // 3: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
+	19, // 4: workflowruntime.v1.GetDeploymentStatsResponse.unfinished_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
+	22, // 5: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 6: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 7: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	22, // 8: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 9: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
+	22, // 10: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
+	8,  // 11: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	20, // 12: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	22, // 13: workflowruntime.v1.GetScheduleReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 14: workflowruntime.v1.GetScheduleReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	15, // 15: workflowruntime.v1.GetScheduleReportResponse.triggers:type_name -> workflowruntime.v1.TriggerScheduleReport
+	22, // 16: workflowruntime.v1.GetScheduleReportResponse.start_time:type_name -> google.protobuf.Timestamp
+	22, // 17: workflowruntime.v1.GetScheduleReportResponse.end_time:type_name -> google.protobuf.Timestamp
+	21, // 18: workflowruntime.v1.TriggerScheduleReport.missed_by_reason:type_name -> workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	11, // 19: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
+	0,  // 20: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	2,  // 21: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	4,  // 22: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	7,  // 23: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	10, // 24: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	13, // 25: workflowruntime.v1.MonitoringService.GetScheduleReport:input_type -> workflowruntime.v1.GetScheduleReportRequest
+	1,  // 26: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	3,  // 27: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	6,  // 28: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	9,  // 29: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 30: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	14, // 31: workflowruntime.v1.MonitoringService.GetScheduleReport:output_type -> workflowruntime.v1.GetScheduleReportResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_monitoring_proto_init() }
@@ -1312,7 +1339,7 @@ func file_workflowruntime_v1_monitoring_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_monitoring_proto_rawDesc), len(file_workflowruntime_v1_monitoring_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2400,8 +2400,12 @@ func (x *GetExecutionRequest) GetExecutionId() string {
 }
 
 type GetExecutionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Execution     *Execution             `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Execution *Execution             `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
+	// The trigger's payload as JSON text; empty for a cron fire.
+	InputData string `protobuf:"bytes,2,opt,name=input_data,json=inputData,proto3" json:"input_data,omitempty"`
+	// The engine's result as JSON text, once the execution SUCCEEDED.
+	ResultData    string `protobuf:"bytes,3,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2441,6 +2445,20 @@ func (x *GetExecutionResponse) GetExecution() *Execution {
 		return x.Execution
 	}
 	return nil
+}
+
+func (x *GetExecutionResponse) GetInputData() string {
+	if x != nil {
+		return x.InputData
+	}
+	return ""
+}
+
+func (x *GetExecutionResponse) GetResultData() string {
+	if x != nil {
+		return x.ResultData
+	}
+	return ""
 }
 
 type CancelExecutionRequest struct {
@@ -3484,9 +3502,13 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\vresult_data\x18\x05 \x01(\tR\n" +
 	"resultData\"8\n" +
 	"\x13GetExecutionRequest\x12!\n" +
-	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"S\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"\x93\x01\n" +
 	"\x14GetExecutionResponse\x12;\n" +
-	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\"S\n" +
+	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\x12\x1d\n" +
+	"\n" +
+	"input_data\x18\x02 \x01(\tR\tinputData\x12\x1f\n" +
+	"\vresult_data\x18\x03 \x01(\tR\n" +
+	"resultData\"S\n" +
 	"\x16CancelExecutionRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
