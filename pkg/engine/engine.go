@@ -94,13 +94,10 @@ type Status struct {
 	Result []byte
 }
 
-// Terminal reports whether the engine has finished with the execution.
+// Terminal reports whether the engine has finished with the execution. A
+// Status the engine did not report (no State) has not.
 func (s Status) Terminal() bool {
-	switch s.State {
-	case workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionCancelled:
-		return true
-	}
-	return false
+	return s.State != "" && s.State.Terminal()
 }
 
 // ErrRejected is in the chain of every error by which the engine refused a
@@ -156,6 +153,9 @@ func statusOf(e *pb.ExecutionData, message string) (Status, error) {
 		s.Result = result(e.GetMetadata())
 	case workflow.ExecutionCancelled:
 		s.Error = e.GetMetadata()[MetaCancelReason]
+	default:
+		// RUNNING, the only other state the engine reports, has neither an
+		// error nor a result yet.
 	}
 	return s, nil
 }

@@ -94,7 +94,7 @@ func TestBuildExecuteRequest(t *testing.T) {
 		{
 			name:           "definition omitted by option",
 			omitDefinition: true,
-			want:           func(w *pb.ExecuteWorkflowRequest) { delete(w.Metadata, MetaWorkflowDefinition) },
+			want:           func(w *pb.ExecuteWorkflowRequest) { delete(w.GetMetadata(), MetaWorkflowDefinition) },
 		},
 		{
 			name: "empty values leave their keys out",
@@ -104,7 +104,7 @@ func TestBuildExecuteRequest(t *testing.T) {
 			want: func(w *pb.ExecuteWorkflowRequest) {
 				w.TriggeredBy = ""
 				for _, k := range []string{MetaTriggerID, MetaTraceID, MetaTraceParent, MetaWorkflowDefinition} {
-					delete(w.Metadata, k)
+					delete(w.GetMetadata(), k)
 				}
 			},
 		},
@@ -216,6 +216,7 @@ func TestBuildExecuteRequestErrors(t *testing.T) {
 func TestStatusTerminal(t *testing.T) {
 	t.Parallel()
 	for st, want := range map[workflow.ExecutionStatus]bool{
+		"":                          false,
 		workflow.ExecutionRunning:   false,
 		workflow.ExecutionSucceeded: true,
 		workflow.ExecutionFailed:    true,

@@ -56,9 +56,15 @@ func (s *Sim) Handler() http.Handler {
 	return mux
 }
 
+// writeJSON answers v as JSON, or 500 when v cannot be encoded (a time
+// outside the years 0-9999), before anything is sent.
 func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "engine-sim: encoding the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	// The status line is already sent when encoding fails, and only a
-	// vanished client can make it fail; there is nothing left to report to.
-	_ = json.NewEncoder(w).Encode(v)
+	// Only a vanished client makes the write fail: there is no one to tell.
+	_, _ = w.Write(append(b, '\n'))
 }

@@ -351,6 +351,9 @@ func (e *execution) data(now time.Time) *pb.ExecutionData {
 		md[MetaResult] = e.result()
 	case pb.ExecutionStatus_ERROR:
 		md[MetaErrorMessage] = "engine-sim: simulated failure of execution " + e.id
+	default:
+		// RUNNING has nothing to report yet, and CANCELED's reason was
+		// stored by CancelExecution; status gives no other value.
 	}
 	var end int64
 	if t := e.end(now); !t.IsZero() {
@@ -375,8 +378,10 @@ func (e *execution) end(now time.Time) time.Time {
 		return e.canceledAt
 	case pb.ExecutionStatus_SUCCESS, pb.ExecutionStatus_ERROR:
 		return e.start.Add(e.duration)
+	default:
+		// Still RUNNING, the only other value status gives.
+		return time.Time{}
 	}
-	return time.Time{}
 }
 
 // result is the small JSON document a SUCCESS execution reports.

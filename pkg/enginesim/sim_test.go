@@ -152,7 +152,7 @@ func TestRandomDurationWithinBounds(t *testing.T) {
 	require.Equal(t, len(ids), count(pb.ExecutionStatus_RUNNING), "none ends before the minimum")
 	clk.Advance((hi-lo)/2 + time.Millisecond)
 	mid := count(pb.ExecutionStatus_SUCCESS)
-	require.Greater(t, mid, 0, "some end in the first half of the range")
+	require.Positive(t, mid, "some end in the first half of the range")
 	require.Less(t, mid, len(ids), "some end in the second half of the range")
 	clk.Advance(hi)
 	ends := map[int64]bool{}

@@ -59,8 +59,8 @@ type Violation struct {
 // Violations collects every problem of a request so that all are reported at once.
 type Violations []Violation
 
-// Add records a violation of field.
-func (v *Violations) Add(field, format string, args ...any) {
+// Addf records a violation of field, described by format and args as fmt.Sprintf does.
+func (v *Violations) Addf(field, format string, args ...any) {
 	*v = append(*v, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 

@@ -267,9 +267,9 @@ func TestViolations(t *testing.T) {
 		t.Parallel()
 
 		var v Violations
-		v.Add("workflow_id", "must be set")
-		v.Add("triggers[%d]", "type %s is unknown", "CRONN")
-		v.Add("config.execution_timeout_seconds", "must be >= %d, got %d", 0, -1)
+		v.Addf("workflow_id", "must be set")
+		v.Addf("triggers[%d]", "type %s is unknown", "CRONN")
+		v.Addf("config.execution_timeout_seconds", "must be >= %d, got %d", 0, -1)
 
 		wantV := Violations{
 			{Field: "workflow_id", Description: "must be set"},

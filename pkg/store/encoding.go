@@ -42,23 +42,29 @@ func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
 		if t.Cron == nil {
 			return TriggerColumns{}, fmt.Errorf("trigger %d: CRON trigger without a cron spec", i)
 		}
-		return TriggerColumns{Spec: EncodeJSON(t.Cron)}, nil
+		// Only a start or end time outside the years 0-9999 fails.
+		spec, err := json.Marshal(t.Cron)
+		if err != nil {
+			return TriggerColumns{}, fmt.Errorf("trigger %d: cron spec: %w", i, err)
+		}
+		return TriggerColumns{Spec: string(spec)}, nil
 	case workflow.TriggerWebhook:
 		if t.Webhook == nil {
 			return TriggerColumns{}, fmt.Errorf("trigger %d: WEBHOOK trigger without a webhook spec", i)
 		}
 		p := strings.ToLower(t.Webhook.Path)
-		return TriggerColumns{Spec: EncodeJSON(t.Webhook), WebhookPath: &p}, nil
+		spec, _ := json.Marshal(t.Webhook)
+		return TriggerColumns{Spec: string(spec), WebhookPath: &p}, nil
 	case workflow.TriggerManual:
 		return TriggerColumns{Spec: "{}"}, nil
 	}
 	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
 }
 
-// EncodeJSON encodes one of the model's JSON-tagged structs, whose fields
-// are strings, integers and slices of strings: encoding cannot fail.
-func EncodeJSON(v any) string {
-	b, _ := json.Marshal(v)
+// EncodeConfig encodes a deployment's settings, strings and integers that
+// cannot fail to encode.
+func EncodeConfig(c workflow.Config) string {
+	b, _ := json.Marshal(c)
 	return string(b)
 }
 

@@ -119,7 +119,7 @@ func Verify(headers map[string]string, body []byte, secrets []string, now time.T
 	}
 
 	var given [][]byte
-	for _, entry := range strings.Fields(sigs) {
+	for entry := range strings.FieldsSeq(sigs) {
 		version, encoded, ok := strings.Cut(entry, ",")
 		if !ok || version != signatureVersion {
 			continue

@@ -213,9 +213,10 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			body := tc.body
-			if body == "" {
+			switch body {
+			case "":
 				body = rawBody
-			} else if body == "-" {
+			case "-":
 				body = ""
 			}
 			when := tc.now

@@ -63,7 +63,7 @@ func (r TextRule) Problem(s string) string {
 // Check records Problem's answer for s, if any, as a violation of field.
 func (r TextRule) Check(v *errors.Violations, field, s string) {
 	if p := r.Problem(s); p != "" {
-		v.Add(field, "%s", p)
+		v.Addf(field, "%s", p)
 	}
 }
 

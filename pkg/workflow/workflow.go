@@ -34,9 +34,9 @@ const MaxWorkflowIDLen = 128
 
 var workflowIDChars = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
 
-// WorkflowIDProblem says what is wrong with a caller's workflow id, which
+// IDProblem says what is wrong with a caller's workflow id, which
 // must be 1-128 of [A-Za-z0-9_.:-], or returns "" when nothing is.
-func WorkflowIDProblem(id string) string {
+func IDProblem(id string) string {
 	switch {
 	case id == "":
 		return "is required"
@@ -433,9 +433,9 @@ func clonePtr[T any](p *T) *T {
 	return &v
 }
 
-// WorkflowName returns the definition's top-level "name" when it is a
+// Name returns the definition's top-level "name" when it is a
 // non-empty string, else the workflow id.
-func WorkflowName(def json.RawMessage, workflowID string) string {
+func Name(def json.RawMessage, workflowID string) string {
 	var v struct {
 		Name string `json:"name"`
 	}

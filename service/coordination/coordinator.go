@@ -233,9 +233,7 @@ func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
 // out, until Stop (startstop.Service). It adopts once at once, so that a
 // replica restarting after a crash picks up what no one else did.
 func (c *Coordinator) Start(context.Context) error {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.wg.Go(func() {
 		c.adopt()
 		t := time.NewTicker(c.opts.Lease / 3)
 		defer t.Stop()
@@ -248,7 +246,7 @@ func (c *Coordinator) Start(context.Context) error {
 				c.adopt()
 			}
 		}
-	}()
+	})
 	return nil
 }
 

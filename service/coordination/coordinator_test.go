@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,10 +56,17 @@ func testOptions(instance string) Options {
 
 func newRig(t *testing.T, sim enginesim.Config) *rig {
 	t.Helper()
+	return newRigOn(t, sim, pgtest.NewStore)
+}
+
+// newRigOn is newRig on the store that open makes (pgtest's, or one whose
+// clock the test moves).
+func newRigOn(t *testing.T, sim enginesim.Config, open func(testing.TB) *postgres.Store) *rig {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	r := &rig{t: t, st: pgtest.NewStore(t), sim: enginesim.New(sim)}
+	r := &rig{t: t, st: open(t), sim: enginesim.New(sim)}
 	r.engine = simtest.Client(t, simtest.Serve(t, r.sim, "127.0.0.1:0"))
 	r.rdb, r.lockPrefix = redistest.New(t)
 	r.locks = lock.NewDistributedLockManager(r.rdb, r.lockPrefix)
@@ -90,7 +98,7 @@ func (r *rig) coordinatorOn(instance string, eng engine.Client, locks Locker, no
 func (r *rig) started(c *Coordinator) *Coordinator {
 	withSignals(c)
 	require.NoError(r.t, c.Start(context.Background()))
-	r.t.Cleanup(func() { c.Stop(context.Background()) })
+	r.t.Cleanup(func() { require.NoError(r.t, c.Stop(context.Background())) })
 	return c
 }
 
@@ -149,10 +157,8 @@ func (r *rig) waitStatus(id string, statuses ...workflow.ExecutionStatus) workfl
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		e := r.get(id)
-		for _, s := range statuses {
-			if e.Status == s {
-				return e
-			}
+		if slices.Contains(statuses, e.Status) {
+			return e
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("execution %s is %s (%s), want one of %v", id, e.Status, e.ErrorMessage, statuses)
@@ -207,29 +213,27 @@ func TestIdempotencyKeyReturnsTheSameExecution(t *testing.T) {
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
 
 	var wg sync.WaitGroup
-	ids := make([]string, 8)
-	dedup := make([]bool, 8)
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf, IdempotencyKey: "order-42"})
-			require.NoError(t, err)
-			ids[i], dedup[i] = resp.Execution.ID, resp.Deduplicated
-		}()
+	resps := make([]TriggerResponse, 8)
+	errs := make([]error, len(resps))
+	for i := range resps {
+		wg.Go(func() {
+			resps[i], errs[i] = c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf, IdempotencyKey: "order-42"})
+		})
 	}
 	wg.Wait()
 	fresh := 0
-	for i := range ids {
-		require.Equal(t, ids[0], ids[i])
-		if !dedup[i] {
+	for i, resp := range resps {
+		require.NoError(t, errs[i], "call %d", i)
+		require.Equal(t, resps[0].Execution.ID, resp.Execution.ID)
+		if !resp.Deduplicated {
 			fresh++
 		}
 	}
 	require.Equal(t, 1, fresh, "exactly one call started the execution")
-	r.waitStatus(ids[0], workflow.ExecutionSucceeded)
+	id := resps[0].Execution.ID
+	r.waitStatus(id, workflow.ExecutionSucceeded)
 	require.Equal(t, 1, r.countExecutions(wf))
-	require.Equal(t, 1, r.calls(ids[0]))
+	require.Equal(t, 1, r.calls(id))
 }
 
 func TestTriggerRejectsBadInput(t *testing.T) {
@@ -246,6 +250,14 @@ func TestTriggerRejectsBadInput(t *testing.T) {
 	})
 	require.NoError(t, err)
 
+	// The cases run in parallel once this function returns; when all have,
+	// none may have written or called the engine.
+	t.Cleanup(func() {
+		var n int
+		require.NoError(t, r.st.DB().Get(&n, `SELECT count(*) FROM executions`))
+		require.Zero(t, n, "a rejected trigger writes nothing")
+		require.Zero(t, r.sim.Executions())
+	})
 	deep := strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65)
 	for _, tc := range []struct {
 		name string
@@ -266,15 +278,12 @@ func TestTriggerRejectsBadInput(t *testing.T) {
 		{"paused deployment", TriggerRequest{WorkflowID: paused}, errors.FailedPrecondition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := c.Trigger(context.Background(), tc.req)
 			require.Error(t, err)
 			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
 		})
 	}
-	var n int
-	require.NoError(t, r.st.DB().Get(&n, `SELECT count(*) FROM executions`))
-	require.Zero(t, n, "a rejected trigger writes nothing")
-	require.Zero(t, r.sim.Executions())
 }
 
 // TestOverlapPolicies runs each policy with the workflow lock in Redis, and
@@ -284,19 +293,33 @@ func TestOverlapPolicies(t *testing.T) {
 	for _, mode := range []string{"redis", "database"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			// The first execution runs 400 ms: long enough to trigger the next ones meanwhile.
-			r := newRig(t, enginesim.Config{MinDuration: 400 * time.Millisecond, MaxDuration: 400 * time.Millisecond})
+			// Executions run a minute of the engine's clock, which only
+			// the test moves: none ends before the test has seen what it
+			// must while it runs, however slowly the machine goes.
+			clk := testClock()
+			r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: clk.Now})
 			var locks Locker
 			if mode == "redis" {
 				locks = r.locks
 			}
-			testOverlapPolicies(t, r, r.coordinatorWith("a", r.engine, locks))
+			testOverlapPolicies(t, r, r.coordinatorWith("a", r.engine, locks), clk)
 		})
 	}
 }
 
-func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
-
+// testOverlapPolicies runs each policy on c, whose engine runs every
+// execution for a minute of engineClock.
+func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator, engineClock *clock.Fake) {
+	// end lets the executions ids, running in the engine, finish there.
+	end := func(ids ...string) {
+		for _, id := range ids {
+			r.waitStatus(id, workflow.ExecutionRunning)
+		}
+		engineClock.Advance(time.Minute)
+		for _, id := range ids {
+			r.waitStatus(id, workflow.ExecutionSucceeded)
+		}
+	}
 	t.Run("SKIP", func(t *testing.T) {
 		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 		first := r.trigger(c, wf)
@@ -304,17 +327,15 @@ func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
 		second := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
 		require.Equal(t, "workflow is running execution "+first.ID, second.SkipReason)
 		require.Zero(t, r.calls(second.ID))
-		r.waitStatus(first.ID, workflow.ExecutionSucceeded)
+		end(first.ID)
 		// The lock went with the first run: the next trigger runs.
-		r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSucceeded)
+		end(r.trigger(c, wf).ID)
 	})
-	t.Run("ALLOW_ALL", func(t *testing.T) {
+	t.Run("ALLOW_ALL", func(*testing.T) {
 		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
 		first, second := r.trigger(c, wf), r.trigger(c, wf)
-		r.waitStatus(first.ID, workflow.ExecutionRunning, workflow.ExecutionSucceeded)
-		r.waitStatus(second.ID, workflow.ExecutionRunning, workflow.ExecutionSucceeded)
-		a, b := r.waitStatus(first.ID, workflow.ExecutionSucceeded), r.waitStatus(second.ID, workflow.ExecutionSucceeded)
-		require.True(t, b.StartedTime.Before(*a.FinishedTime), "the two ran at the same time")
+		// Both RUNNING before either can end: they run at the same time.
+		end(first.ID, second.ID)
 	})
 	t.Run("BUFFER_ONE", func(t *testing.T) {
 		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
@@ -324,9 +345,14 @@ func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
 		third := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSkipped)
 		require.Equal(t, "execution "+second.ID+" is already buffered", third.SkipReason)
 		require.Equal(t, workflow.ExecutionPending, r.get(second.ID).Status, "buffered while the first runs")
-		a := r.waitStatus(first.ID, workflow.ExecutionSucceeded)
-		b := r.waitStatus(second.ID, workflow.ExecutionSucceeded)
-		require.False(t, b.StartedTime.Before(*a.FinishedTime), "the buffered run starts after the first ends")
+		end(first.ID)
+		end(second.ID)
+		// Had the buffered run started before the engine's clock moved, it
+		// would have started before the first ended.
+		a := r.get(first.ID)
+		b, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: r.get(second.ID).EngineExecutionID})
+		require.NoError(t, err)
+		require.False(t, time.UnixMilli(b.GetExecution().GetStartTime()).Before(*a.FinishedTime), "the buffered run starts after the first ends")
 	})
 	t.Run("CANCEL_OTHER", func(t *testing.T) {
 		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapCancelOther})
@@ -335,7 +361,7 @@ func testOverlapPolicies(t *testing.T, r *rig, c *Coordinator) {
 		second := r.trigger(c, wf)
 		a := r.waitStatus(first.ID, workflow.ExecutionCancelled)
 		require.Equal(t, "cancelled: replaced by execution "+second.ID, a.ErrorMessage)
-		r.waitStatus(second.ID, workflow.ExecutionSucceeded)
+		end(second.ID)
 		resp, err := r.sim.GetExecutionStatus(context.Background(), &pb.GetExecutionStatusRequest{ExecutionId: a.EngineExecutionID})
 		require.NoError(t, err)
 		require.Equal(t, pb.ExecutionStatus_CANCELED, resp.GetExecution().GetStatus(), "cancelled in the engine too")
@@ -390,24 +416,6 @@ func TestCancelExecution(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, holder, "the workflow is free at once")
 
-	before := r.get(e.ID)
-	for _, tc := range []struct {
-		name string
-		req  CancelRequest
-		kind errors.Kind
-	}{
-		{"already over", CancelRequest{ExecutionID: e.ID}, errors.FailedPrecondition},
-		{"malformed id", CancelRequest{ExecutionID: "42"}, errors.Invalid},
-		{"reason too long", CancelRequest{ExecutionID: e.ID, Reason: strings.Repeat("r", 2000)}, errors.Invalid},
-		{"unknown", CancelRequest{ExecutionID: uuid.NewString()}, errors.NotFound},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.Cancel(context.Background(), tc.req)
-			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
-		})
-	}
-	require.Equal(t, before, r.get(e.ID), "a refused cancel changes nothing")
-
 	// A PENDING execution is cancelled before it reaches the engine: this
 	// one waits behind a hung run under BUFFER_ONE.
 	wf2 := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
@@ -419,6 +427,27 @@ func TestCancelExecution(t *testing.T) {
 	require.Empty(t, got.EngineExecutionID)
 	await(t, a.signals.ran, buffered.ID)
 	require.Zero(t, r.calls(buffered.ID), "a cancelled PENDING execution is never dispatched")
+
+	// Refused cancels, in parallel once this function returns; when all
+	// have, the execution they named must be as it was.
+	before := r.get(e.ID)
+	t.Cleanup(func() { require.Equal(t, before, r.get(e.ID), "a refused cancel changes nothing") })
+	for _, tc := range []struct {
+		name string
+		req  CancelRequest
+		kind errors.Kind
+	}{
+		{"already over", CancelRequest{ExecutionID: e.ID}, errors.FailedPrecondition},
+		{"malformed id", CancelRequest{ExecutionID: "42"}, errors.Invalid},
+		{"reason too long", CancelRequest{ExecutionID: e.ID, Reason: strings.Repeat("r", 2000)}, errors.Invalid},
+		{"unknown", CancelRequest{ExecutionID: uuid.NewString()}, errors.NotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := b.Cancel(context.Background(), tc.req)
+			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
+		})
+	}
 }
 
 // TestEngineUnavailableThenBack: the row stays PENDING while the engine is
@@ -487,7 +516,7 @@ func TestStopReleasesLeases(t *testing.T) {
 	wf := r.deploy(workflow.Config{})
 	e := r.trigger(a, wf)
 	r.waitStatus(e.ID, workflow.ExecutionRunning)
-	a.Stop(context.Background())
+	require.NoError(t, a.Stop(context.Background()))
 	row := r.get(e.ID)
 	require.Equal(t, workflow.ExecutionRunning, row.Status)
 	require.False(t, row.LeaseExpiresAt.After(time.Now()), "lease released")
@@ -520,10 +549,11 @@ func TestStopTwice(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	c.Stop(ctx)
+	require.ErrorIs(t, c.Stop(ctx), context.DeadlineExceeded, "the dispatch in flight outlasted the first Stop")
 	done := make(chan struct{})
+	var second error
 	go func() {
-		c.Stop(context.Background())
+		second = c.Stop(context.Background())
 		close(done)
 	}()
 	select {
@@ -531,6 +561,7 @@ func TestStopTwice(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second Stop waited for the dispatch in flight")
 	}
+	require.NoError(t, second)
 }
 
 // stallingEngine holds every Execute until release is closed, then makes
@@ -558,7 +589,9 @@ func (s stallingEngine) Execute(ctx context.Context, req engine.ExecuteRequest) 
 // the database, and nothing runs twice.
 func TestRedisStoppedMidway(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 600 * time.Millisecond, MaxDuration: 600 * time.Millisecond})
+	// The first execution runs until the test moves the engine's clock.
+	engineClock := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now})
 	addr, stopRedis := redistest.Private(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
@@ -575,10 +608,13 @@ func TestRedisStoppedMidway(t *testing.T) {
 	s2 := r.waitStatus(second.ID, workflow.ExecutionSkipped)
 	r.waitStatus(third.ID, workflow.ExecutionSkipped)
 	require.Equal(t, "workflow is running execution "+first.ID, s2.SkipReason)
+	engineClock.Advance(time.Minute)
 	r.waitStatus(first.ID, workflow.ExecutionSucceeded)
 
 	// Once the first is over, the next trigger runs, still without Redis.
-	fourth := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionSucceeded)
+	fourth := r.waitStatus(r.trigger(c, wf).ID, workflow.ExecutionRunning)
+	engineClock.Advance(time.Minute)
+	r.waitStatus(fourth.ID, workflow.ExecutionSucceeded)
 	for _, id := range []string{first.ID, fourth.ID} {
 		require.Equal(t, 1, r.calls(id))
 	}
@@ -590,20 +626,34 @@ func TestRedisStoppedMidway(t *testing.T) {
 // execution records that end and runs instead of being skipped behind it.
 func TestDeadOwnersLockDoesNotSkip(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 50 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
+	// Both clocks are the test's: the engine's, so that the first
+	// execution ends only once its owner is dead, and the database's, so
+	// that the dead owner's lease runs out without waiting for it.
+	engineClock := testClock()
+	var dbClock *pgtest.Clock
+	r := newRigOn(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now},
+		func(t testing.TB) *postgres.Store {
+			st, c := pgtest.NewStoreWithClock(t)
+			dbClock = c
+			return st
+		})
 	dead := r.coordinator("dead")
 	wf := r.deploy(workflow.Config{})
 	first := r.trigger(dead, wf)
 	r.waitStatus(first.ID, workflow.ExecutionRunning)
 	dead.halt()
 	dead.wg.Wait()
+	engineClock.Advance(time.Minute)
+	dbClock.Set(t, time.Minute)
+	require.Equal(t, workflow.ExecutionRunning, r.get(first.ID).Status, "its owner died before it learnt of the end")
 
 	// A replica that does not adopt (no Start): only the overlap check can
 	// find that the first execution is over.
 	live := New(r.st, r.engine, r.locks, testOptions("live"))
-	t.Cleanup(func() { live.Stop(context.Background()) })
-	require.Eventually(t, func() bool { return r.get(first.ID).LeaseExpiresAt.Before(time.Now()) }, 5*time.Second, 20*time.Millisecond)
+	t.Cleanup(func() { require.NoError(t, live.Stop(context.Background())) })
 	second := r.trigger(live, wf)
+	r.waitStatus(second.ID, workflow.ExecutionRunning)
+	engineClock.Advance(time.Minute)
 	r.waitStatus(second.ID, workflow.ExecutionSucceeded)
 	done := r.get(first.ID)
 	require.Equal(t, workflow.ExecutionSucceeded, done.Status)
@@ -737,7 +787,7 @@ func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	o.BufferRetry = 500 * time.Millisecond // the default
 	c := New(r.st, r.engine, r.locks, o)
 	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
@@ -761,7 +811,7 @@ func TestLostLockIsCounted(t *testing.T) {
 	opts.Metrics.Locks = locks
 	c := New(r.st, r.engine, r.locks, opts)
 	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
 
 	// A 3 s timeout makes the lock's TTL 4 s, renewed every 1.33 s.
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 3})
@@ -878,7 +928,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	nowhere := lis.Addr().String()
 	require.NoError(t, lis.Close())
 	cut := New(r.st, simtest.Client(t, nowhere), r.locks, testOptions("cut-off"))
-	t.Cleanup(func() { cut.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, cut.Stop(context.Background())) })
 	before := r.get(x.ID)
 	_, err = cut.Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
 	require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)

@@ -50,7 +50,7 @@ func TestLeasesRunOnTheDatabaseClock(t *testing.T) {
 			// first check and is dead for the others.
 			const lease = 30 * time.Second
 			c := New(st, heldEngine{}, nil, Options{InstanceID: "owner", Lease: lease})
-			t.Cleanup(func() { c.Stop(context.Background()) })
+			t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
 			e := &workflow.Execution{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC()}
 			created, err := c.CreateExecution(ctx, e)
 			require.NoError(t, err)

@@ -53,6 +53,8 @@ var (
 	triggerTypes = []workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}
 )
 
+// GetExecution returns the execution req names: Invalid when its id is not
+// a UUID, NotFound when no execution has it.
 func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error) {
 	const op errors.Op = "coordination.GetExecution"
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
@@ -65,32 +67,35 @@ func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflo
 	return *e, nil
 }
 
+// History returns a page of the executions that match req's filters,
+// newest first. Every bad filter is reported at once, as Invalid; so is a
+// page token this service did not issue.
 func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryResponse, error) {
 	const op errors.Op = "coordination.History"
 	var v errors.Violations
 	if req.WorkflowID != "" {
-		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
-			v.Add("workflow_id", "%s", p)
+		if p := workflow.IDProblem(req.WorkflowID); p != "" {
+			v.Addf("workflow_id", "%s", p)
 		}
 	}
 	if req.DeploymentID != "" {
 		if _, err := uuid.Parse(req.DeploymentID); err != nil {
-			v.Add("deployment_id", "must be a deployment id (a UUID)")
+			v.Addf("deployment_id", "must be a deployment id (a UUID)")
 		}
 	}
 	for i, st := range req.Statuses {
 		if !slices.Contains(executionStatuses, st) {
-			v.Add("statuses", "statuses[%d] %q is not an execution status", i, st)
+			v.Addf("statuses", "statuses[%d] %q is not an execution status", i, st)
 		}
 	}
 	if req.TriggerType != "" && !slices.Contains(triggerTypes, req.TriggerType) {
-		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+		v.Addf("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
 	if !req.StartTime.IsZero() && !req.EndTime.IsZero() && !req.EndTime.After(req.StartTime) {
-		v.Add("end_time", "must be after start_time")
+		v.Addf("end_time", "must be after start_time")
 	}
 	if req.PageSize < 0 {
-		v.Add("page_size", "must not be negative")
+		v.Addf("page_size", "must not be negative")
 	}
 	if err := v.Err(op); err != nil {
 		return HistoryResponse{}, err

@@ -73,29 +73,29 @@ func (req TriggerRequest) IsWebhook() bool {
 // requires is each service's to check.
 func (req TriggerRequest) Check(v *errors.Violations) {
 	if req.WorkflowID != "" {
-		if p := workflow.WorkflowIDProblem(req.WorkflowID); p != "" {
-			v.Add("workflow_id", "%s", p)
+		if p := workflow.IDProblem(req.WorkflowID); p != "" {
+			v.Addf("workflow_id", "%s", p)
 		}
 	}
 	if req.WebhookPath != "" {
 		if _, err := workflow.NormalizeWebhookPath(req.WebhookPath); err != nil {
-			v.Add("webhook_path", "%v", err)
+			v.Addf("webhook_path", "%v", err)
 		}
 	}
 	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
-		v.Add("trigger_data", "%s", p)
+		v.Addf("trigger_data", "%s", p)
 	}
 	workflow.IdempotencyKeyText.Check(v, "idempotency_key", req.IdempotencyKey)
 	workflow.ActorText.Check(v, "triggered_by", req.TriggeredBy)
 	if req.HTTPMethod != "" {
 		if p := workflow.TokenProblem(req.HTTPMethod); p != "" {
-			v.Add("http_method", "%s", p)
+			v.Addf("http_method", "%s", p)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(req.Headers)) {
 		if p := workflow.TokenProblem(name); p != "" {
 			// The name is cut short: it is the sender's, of any length.
-			v.Add("headers", "name %.40q %s", name, p)
+			v.Addf("headers", "name %.40q %s", name, p)
 			continue
 		}
 		workflow.HeaderValueText.Check(v, "headers."+name, req.Headers[name])
@@ -111,10 +111,10 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	}
 	var v errors.Violations
 	if req.WorkflowID == "" {
-		v.Add("workflow_id", "is required")
+		v.Addf("workflow_id", "is required")
 	}
 	if req.TriggerType != "" && req.TriggerType != workflow.TriggerManual {
-		v.Add("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
+		v.Addf("trigger_type", "%q cannot be triggered by a call; use MANUAL", req.TriggerType)
 	}
 	req.Check(&v)
 	if err := v.Err(op); err != nil {
@@ -214,7 +214,7 @@ func (s *Coordinator) Cancel(ctx context.Context, req CancelRequest) (workflow.E
 	const op errors.Op = "coordination.Cancel"
 	var v errors.Violations
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
-		v.Add("execution_id", "must be an execution id (a UUID)")
+		v.Addf("execution_id", "must be an execution id (a UUID)")
 	}
 	workflow.ReasonText.Check(&v, "reason", req.Reason)
 	if err := v.Err(op); err != nil {

@@ -54,19 +54,19 @@ func (s *service) Preview(ctx context.Context, req PreviewRequest) (PreviewRespo
 	d := &workflow.Deployment{WorkflowID: req.WorkflowID}
 	switch {
 	case (req.DeploymentID == "") == (req.Cron == nil):
-		v.Add("deployment_id", "set exactly one of deployment_id, and cron with workflow_id")
+		v.Addf("deployment_id", "set exactly one of deployment_id, and cron with workflow_id")
 	case req.DeploymentID != "":
-		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
+		validateDeploymentID(&v, req.DeploymentID)
 		if req.WorkflowID != "" {
-			v.Add("workflow_id", "must be empty with deployment_id: the deployment's workflow fixes the jitter")
+			v.Addf("workflow_id", "must be empty with deployment_id: the deployment's workflow fixes the jitter")
 		}
 	default:
-		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+		validateWorkflowID(&v, req.WorkflowID)
 		t := checkTrigger(&v, requestTriggerFields(""), workflow.Trigger{Type: workflow.TriggerCron, Cron: req.Cron})
 		d.Triggers = []workflow.Trigger{t}
 	}
 	if req.Count < 0 || req.Count > maxPreviewCount {
-		v.Add("count", "must be 0-%d (0 means %d); got %d", maxPreviewCount, defaultPreviewCount, req.Count)
+		v.Addf("count", "must be 0-%d (0 means %d); got %d", maxPreviewCount, defaultPreviewCount, req.Count)
 	}
 	if err := v.Err(op); err != nil {
 		return PreviewResponse{}, err
@@ -107,7 +107,7 @@ func cronTriggers(d *workflow.Deployment) int {
 	return n
 }
 
-// upcoming previews count fires from from of each of d's cron triggers.
+// upcoming previews, for each of d's cron triggers, its next count fires from the instant from.
 func (s *service) upcoming(d *workflow.Deployment, from time.Time, count int) ([]TriggerPreview, error) {
 	var out []TriggerPreview
 	for i, t := range d.Triggers {

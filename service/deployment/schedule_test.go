@@ -37,7 +37,7 @@ func cronWith(expr string, edit func(c *workflow.CronSpec)) workflow.Trigger {
 // TestScheduleErrors runs the bad requests of schedules, previews and dry
 // runs against one seeded database: each gets its error, naming the field
 // and the offending part, and writes nothing.
-func TestScheduleErrors(t *testing.T) {
+func TestScheduleErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs its cases one at a time: each compares the whole database before and after its call
 	t.Parallel()
 	svc, st := newTestService(t)
 	s := seed(t, svc)
@@ -411,13 +411,13 @@ func TestValidateOnly(t *testing.T) {
 	require.True(t, dry.Upcoming[0].Fires[0].Fire.Equal(*dry.TriggerStatuses[1].NextFireTime), "the preview starts at the next fire")
 
 	req.ValidateOnly = false
-	real := mustDeploy(t, svc, req)
-	if diff := cmp.Diff(real, dry, ignoreStored); diff != "" {
+	deployed := mustDeploy(t, svc, req)
+	if diff := cmp.Diff(deployed, dry, ignoreStored); diff != "" {
 		t.Errorf("dry run and deploy differ (-deploy +dry run):\n%s", diff)
 	}
 
 	update := UpdateRequest{
-		DeploymentID: real.ID, ExpectedVersion: 1, ValidateOnly: true,
+		DeploymentID: deployed.ID, ExpectedVersion: 1, ValidateOnly: true,
 		Triggers: []workflow.Trigger{
 			webhookTrigger("dry/hook"),
 			cronWith("30 1 * * *", func(c *workflow.CronSpec) {
@@ -432,9 +432,9 @@ func TestValidateOnly(t *testing.T) {
 	if diff := cmp.Diff(before, snapshot(t, st)); diff != "" {
 		t.Fatalf("a dry run wrote to the store (-before +after):\n%s", diff)
 	}
-	require.Equal(t, real.ID, dryUpdate.ID)
+	require.Equal(t, deployed.ID, dryUpdate.ID)
 	require.EqualValues(t, 2, dryUpdate.Version)
-	require.Equal(t, real.Triggers[0].ID, dryUpdate.Triggers[0].ID, "an unchanged trigger keeps its id")
+	require.Equal(t, deployed.Triggers[0].ID, dryUpdate.Triggers[0].ID, "an unchanged trigger keeps its id")
 	require.Empty(t, dryUpdate.Triggers[2].ID, "a new trigger has none yet")
 	require.Len(t, dryUpdate.Upcoming, 2)
 	require.True(t, dryUpdate.TriggerStatuses[2].Ended, "ended before testNow")

@@ -180,20 +180,16 @@ func New(st store.Store, opts Options) Service {
 func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, error) {
 	const op errors.Op = "deployment.Deploy"
 	var v errors.Violations
-	validateWorkflowID(&v, "workflow_id", req.WorkflowID)
-	derived := validateDefinition(&v, "workflow_definition", req.Definition)
+	validateWorkflowID(&v, req.WorkflowID)
+	def, derived := validateDefinition(&v, req.Definition)
 	triggers := derived
 	if len(req.Triggers) > 0 {
-		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
+		triggers = validateTriggers(&v, clearIDs(req.Triggers))
 	}
 	cfg := validateConfig(&v, "config", req.Config)
 	workflow.ActorText.Check(&v, "deployed_by", req.DeployedBy)
 	if err := v.Err(op); err != nil {
 		return Deployment{}, err
-	}
-	def, err := json.Marshal(req.Definition)
-	if err != nil {
-		return Deployment{}, errors.E(op, errors.Invalid, err)
 	}
 	d := &workflow.Deployment{
 		WorkflowID: req.WorkflowID,
@@ -226,23 +222,22 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, error) {
 	const op errors.Op = "deployment.Update"
 	var v errors.Violations
-	validateDeploymentID(&v, "deployment_id", req.DeploymentID)
+	validateDeploymentID(&v, req.DeploymentID)
 	apply, ok := fieldsToApply(&v, req)
 	if ok && len(apply) == 0 {
-		v.Add("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
+		v.Addf("update_mask", "nothing to update: set status, workflow_definition, triggers or config")
 	}
 	if apply[FieldStatus] && (req.Status == nil || !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDeployed, workflow.StatusPaused}, *req.Status)) {
-		v.Add("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
+		v.Addf("status", "must be DEPLOYMENT_STATUS_DEPLOYED or DEPLOYMENT_STATUS_PAUSED (archive with DeleteDeployment)")
 	}
 	var def json.RawMessage
 	var derived []workflow.Trigger
 	if apply[FieldDefinition] {
-		derived = validateDefinition(&v, "workflow_definition", req.Definition)
-		def, _ = json.Marshal(req.Definition)
+		def, derived = validateDefinition(&v, req.Definition)
 	}
 	var triggers []workflow.Trigger
 	if apply[FieldTriggers] && len(req.Triggers) > 0 {
-		triggers = validateTriggers(&v, "triggers", clearIDs(req.Triggers))
+		triggers = validateTriggers(&v, clearIDs(req.Triggers))
 	}
 	var cfg workflow.Config
 	if apply[FieldConfig] {
@@ -292,7 +287,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 				if !apply[FieldDefinition] {
 					var cur map[string]any
 					_ = json.Unmarshal(d.Definition, &cur)
-					next = validateDefinition(&errors.Violations{}, "workflow_definition", cur)
+					_, next = validateDefinition(&errors.Violations{}, cur)
 				}
 			}
 			d.Triggers = keepIDs(d.Triggers, keepSecrets(d.Triggers, next))
@@ -327,7 +322,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, error) {
 	const op errors.Op = "deployment.Delete"
 	var v errors.Violations
-	if validateDeploymentID(&v, "deployment_id", req.DeploymentID); len(v) > 0 {
+	if validateDeploymentID(&v, req.DeploymentID); len(v) > 0 {
 		return Deployment{}, v.Err(op)
 	}
 	var prev workflow.Deployment
@@ -359,11 +354,11 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	var v errors.Violations
 	switch {
 	case (req.DeploymentID == "") == (req.WorkflowID == ""):
-		v.Add("deployment_id", "set exactly one of deployment_id and workflow_id")
+		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
 	case req.DeploymentID != "":
-		validateDeploymentID(&v, "deployment_id", req.DeploymentID)
+		validateDeploymentID(&v, req.DeploymentID)
 	default:
-		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+		validateWorkflowID(&v, req.WorkflowID)
 	}
 	if err := v.Err(op); err != nil {
 		return StatusResponse{}, err
@@ -395,17 +390,17 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	var v errors.Violations
 	for i, st := range req.Statuses {
 		if !slices.Contains([]workflow.DeploymentStatus{workflow.StatusDraft, workflow.StatusDeployed, workflow.StatusPaused, workflow.StatusArchived}, st) {
-			v.Add("statuses", "statuses[%d] %q is not a deployment status", i, st)
+			v.Addf("statuses", "statuses[%d] %q is not a deployment status", i, st)
 		}
 	}
 	if req.TriggerType != "" && !slices.Contains([]workflow.TriggerType{workflow.TriggerCron, workflow.TriggerWebhook, workflow.TriggerManual}, req.TriggerType) {
-		v.Add("trigger_type", "%q is not a trigger type", req.TriggerType)
+		v.Addf("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
 	if req.PageSize < 0 {
-		v.Add("page_size", "must not be negative")
+		v.Addf("page_size", "must not be negative")
 	}
 	if req.WorkflowID != "" {
-		validateWorkflowID(&v, "workflow_id", req.WorkflowID)
+		validateWorkflowID(&v, req.WorkflowID)
 	}
 	if err := v.Err(op); err != nil {
 		return ListResponse{}, err
@@ -466,11 +461,12 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 
 // validateDeploymentID checks that id is a deployment id: this service only
 // ever issues UUIDs.
-func validateDeploymentID(v *errors.Violations, field, id string) {
+func validateDeploymentID(v *errors.Violations, id string) {
+	const field = "deployment_id"
 	if id == "" {
-		v.Add(field, "must be set")
+		v.Addf(field, "must be set")
 	} else if _, err := uuid.Parse(id); err != nil {
-		v.Add(field, "%q is not a deployment id (a UUID)", id)
+		v.Addf(field, "%q is not a deployment id (a UUID)", id)
 	}
 }
 
@@ -495,7 +491,7 @@ func fieldsToApply(v *errors.Violations, req UpdateRequest) (apply map[string]bo
 		case FieldStatus, FieldDefinition, FieldTriggers, FieldConfig:
 			apply[p] = true
 		default:
-			v.Add("update_mask", "unknown field %q: use status, workflow_definition, triggers or config", p)
+			v.Addf("update_mask", "unknown field %q: use status, workflow_definition, triggers or config", p)
 			ok = false
 		}
 	}
@@ -531,7 +527,7 @@ func derivedFrom(d *workflow.Deployment) bool {
 	if json.Unmarshal(d.Definition, &cur) != nil {
 		return false
 	}
-	fromDef := validateDefinition(&errors.Violations{}, "workflow_definition", cur)
+	_, fromDef := validateDefinition(&errors.Violations{}, cur)
 	if len(fromDef) != len(d.Triggers) {
 		return false
 	}
@@ -581,10 +577,13 @@ func keepIDs(current, next []workflow.Trigger) []workflow.Trigger {
 	return next
 }
 
+// sameTrigger reports whether a and b differ only in their ids, comparing
+// their specs as the store keeps them. A spec that cannot be encoded (a bound
+// outside the years JSON times have) is the same as no other.
 func sameTrigger(a, b workflow.Trigger) bool {
-	ja, _ := json.Marshal([]any{a.Type, a.Cron, a.Webhook})
-	jb, _ := json.Marshal([]any{b.Type, b.Cron, b.Webhook})
-	return string(ja) == string(jb)
+	ja, errA := json.Marshal([]any{a.Type, a.Cron, a.Webhook})
+	jb, errB := json.Marshal([]any{b.Type, b.Cron, b.Webhook})
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
 // view adds what the scheduler derives from each trigger.

@@ -54,10 +54,6 @@ func newTestService(t *testing.T) (Service, *postgres.Store) {
 	return New(st, Options{JitterWindow: testJitterWindow, Now: func() time.Time { return testNow }}), st
 }
 
-func ptrInt32(n int32) *int32 { return &n }
-
-func ptrStatus(s workflow.DeploymentStatus) *workflow.DeploymentStatus { return &s }
-
 // triggerNode is a TRIGGER node of the given subtype; params is a JSON object.
 func triggerNode(id, subtype, params string) string {
 	return fmt.Sprintf(`{"id": %q, "name": %q, "type": "TRIGGER", "subtype": %q, "parameters": %s}`, id, "Node "+id, subtype, params)
@@ -196,7 +192,7 @@ func seed(t *testing.T, svc Service) seeded {
 		WorkflowID: "wf-paused",
 		Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "*/5 * * * *"}`)),
 	})
-	s.paused = mustUpdate(t, svc, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(workflow.StatusPaused)})
+	s.paused = mustUpdate(t, svc, UpdateRequest{DeploymentID: s.paused.ID, Status: new(workflow.StatusPaused)})
 	s.archived = mustDeploy(t, svc, DeployRequest{
 		WorkflowID: "wf-archived",
 		Definition: workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "archived/path"}`)),
@@ -245,7 +241,7 @@ func runErrorCases(t *testing.T, st store.Store, cases []errorCase) {
 }
 
 // TestServiceErrors runs every bad request against one seeded database.
-func TestServiceErrors(t *testing.T) {
+func TestServiceErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs its cases one at a time: each compares the whole database before and after its call
 	t.Parallel()
 	svc, st := newTestService(t)
 	s := seed(t, svc)
@@ -373,7 +369,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/stale expected version",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusPaused), ExpectedVersion: 7})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: new(workflow.StatusPaused), ExpectedVersion: 7})
 				return err
 			},
 			kind: errors.Aborted, msg: []string{s.deployed.ID, "version 1", "expected 7"},
@@ -397,7 +393,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/no deployment id",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{Status: ptrStatus(workflow.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{Status: new(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"deployment_id"},
@@ -405,7 +401,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/status ARCHIVED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusArchived)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: new(workflow.StatusArchived)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"status"},
@@ -413,7 +409,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/status DRAFT",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusDraft)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: new(workflow.StatusDraft)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"status"},
@@ -449,7 +445,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/DRAFT to PAUSED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.draft.ID, Status: ptrStatus(workflow.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.draft.ID, Status: new(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.FailedPrecondition, msg: []string{"DRAFT", "PAUSED"},
@@ -457,7 +453,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/DEPLOYED to DEPLOYED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: ptrStatus(workflow.StatusDeployed)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Status: new(workflow.StatusDeployed)})
 				return err
 			},
 			kind: errors.FailedPrecondition,
@@ -465,7 +461,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/PAUSED to PAUSED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Status: ptrStatus(workflow.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.paused.ID, Status: new(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.FailedPrecondition,
@@ -473,7 +469,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/ARCHIVED to DEPLOYED",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Status: ptrStatus(workflow.StatusDeployed)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.archived.ID, Status: new(workflow.StatusDeployed)})
 				return err
 			},
 			kind: errors.FailedPrecondition, msg: []string{s.archived.ID, "ARCHIVED"},
@@ -508,7 +504,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/unknown deployment",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: unknownID, Status: ptrStatus(workflow.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: unknownID, Status: new(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.NotFound, msg: []string{unknownID},
@@ -516,7 +512,7 @@ func TestServiceErrors(t *testing.T) {
 		{
 			name: "update/malformed deployment id",
 			call: func(ctx context.Context) error {
-				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: "dep-42", Status: ptrStatus(workflow.StatusPaused)})
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: "dep-42", Status: new(workflow.StatusPaused)})
 				return err
 			},
 			kind: errors.Invalid, fields: []string{"deployment_id"}, msg: []string{"dep-42"},
@@ -674,7 +670,7 @@ func TestDeploy(t *testing.T) {
 				triggerNode("m", "MANUAL", `{}`),
 			),
 		})
-		want := []workflow.Trigger{storedCron("0 9 * * MON-FRI", "Europe/Paris", ptrInt32(60)), storedWebhook("derived/hook"), storedManual()}
+		want := []workflow.Trigger{storedCron("0 9 * * MON-FRI", "Europe/Paris", new(int32(60))), storedWebhook("derived/hook"), storedManual()}
 		if diff := cmp.Diff(want, d.Triggers, ignoreTriggerIDs); diff != "" {
 			t.Errorf("returned triggers (-want +got):\n%s", diff)
 		}
@@ -797,7 +793,7 @@ func TestDeploy(t *testing.T) {
 		{
 			name:       "jitter window 0 disables jitter",
 			workflowID: "wf-nojitter",
-			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@hourly", JitterWindowSeconds: ptrInt32(0)}},
+			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@hourly", JitterWindowSeconds: new(int32(0))}},
 			slot:       time.Date(2025, time.March, 14, 11, 0, 0, 0, time.UTC),
 			gap:        time.Hour,
 			wantJitter: func(string) int32 { return 0 },
@@ -805,7 +801,7 @@ func TestDeploy(t *testing.T) {
 		{
 			name:       "own window and time zone",
 			workflowID: "wf-zoned",
-			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 9 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptrInt32(120)}},
+			trigger:    workflow.Trigger{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 9 * * *", Timezone: "America/New_York", JitterWindowSeconds: new(int32(120))}},
 			// 09:00 EDT on 14 March 2025 (DST began on the 9th) is 13:00 UTC.
 			slot:       time.Date(2025, time.March, 14, 13, 0, 0, 0, time.UTC),
 			gap:        24 * time.Hour,
@@ -876,13 +872,13 @@ func TestUpdate(t *testing.T) {
 	t.Run("pause and resume", func(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-pause", Definition: hourlyAndHook(t, "pause/hook")})
-		paused := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused), ExpectedVersion: 1})
+		paused := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: new(workflow.StatusPaused), ExpectedVersion: 1})
 		require.Equal(t, workflow.StatusPaused, paused.Status)
 		require.Equal(t, int64(2), paused.Version)
 		require.Nil(t, paused.TriggerStatuses[0].NextFireTime, "a PAUSED deployment fires nothing")
 		require.Equal(t, triggerIDs(d.Triggers), triggerIDs(paused.Triggers), "pausing keeps the triggers")
 
-		resumed := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusDeployed)})
+		resumed := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: new(workflow.StatusDeployed)})
 		require.Equal(t, workflow.StatusDeployed, resumed.Status)
 		require.Equal(t, int64(3), resumed.Version)
 		require.NotNil(t, resumed.TriggerStatuses[0].NextFireTime)
@@ -902,7 +898,7 @@ func TestUpdate(t *testing.T) {
 		t.Parallel()
 		d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-promote", Definition: hourlyAndHook(t, "promote/hook"), Draft: true})
 		require.Nil(t, d.DeployedAt)
-		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldStatus}, Status: ptrStatus(workflow.StatusDeployed)})
+		got := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldStatus}, Status: new(workflow.StatusDeployed)})
 		require.Equal(t, workflow.StatusDeployed, got.Status)
 		require.Equal(t, int64(2), got.Version)
 		require.NotNil(t, got.DeployedAt)
@@ -1069,7 +1065,7 @@ func TestUpdate(t *testing.T) {
 		require.Equal(t, int64(2), got.Version)
 
 		// Status and triggers together, still without a mask: the config stays.
-		got = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused), Triggers: []workflow.Trigger{cronTrigger("@hourly")}})
+		got = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: new(workflow.StatusPaused), Triggers: []workflow.Trigger{cronTrigger("@hourly")}})
 		require.Equal(t, workflow.StatusPaused, got.Status)
 		if diff := cmp.Diff([]workflow.Trigger{d.Triggers[0]}, got.Triggers); diff != "" {
 			t.Errorf("triggers (-want +got):\n%s", diff)
@@ -1118,7 +1114,7 @@ func TestDelete(t *testing.T) {
 				Draft:      tc.status == workflow.StatusDraft,
 			})
 			if tc.status == workflow.StatusPaused {
-				d = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused)})
+				d = mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Status: new(workflow.StatusPaused)})
 			}
 			before := len(mustEvents(t, st, d.ID))
 
@@ -1218,7 +1214,7 @@ func TestList(t *testing.T) {
 	a := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-a", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "@hourly"}`))})
 	b := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-b", Definition: workflowDef(t, triggerNode("w", "WEBHOOK", `{"path": "list/hook"}`)), Draft: true})
 	c := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-c", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`), triggerNode("k", "CRON", `{"cron_expression": "@daily"}`))})
-	c = mustUpdate(t, svc, UpdateRequest{DeploymentID: c.ID, Status: ptrStatus(workflow.StatusPaused)})
+	c = mustUpdate(t, svc, UpdateRequest{DeploymentID: c.ID, Status: new(workflow.StatusPaused)})
 	archived := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-a-old", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))})
 	archived, err := svc.Delete(ctx, DeleteRequest{DeploymentID: archived.ID})
 	require.NoError(t, err)
@@ -1383,7 +1379,7 @@ func TestUnreachableStore(t *testing.T) {
 			return err
 		}},
 		{"update", func(ctx context.Context) error {
-			_, err := svc.Update(ctx, UpdateRequest{DeploymentID: id, Status: ptrStatus(workflow.StatusPaused)})
+			_, err := svc.Update(ctx, UpdateRequest{DeploymentID: id, Status: new(workflow.StatusPaused)})
 			return err
 		}},
 		{"delete", func(ctx context.Context) error {
@@ -1447,13 +1443,13 @@ func TestFieldsToApply(t *testing.T) {
 		fields []string
 	}{
 		{"nothing set", UpdateRequest{}, nil, true, nil},
-		{"set fields", UpdateRequest{Status: ptrStatus(workflow.StatusPaused), Config: &workflow.Config{}}, []string{FieldConfig, FieldStatus}, true, nil},
+		{"set fields", UpdateRequest{Status: new(workflow.StatusPaused), Config: &workflow.Config{}}, []string{FieldConfig, FieldStatus}, true, nil},
 		{"every set field", UpdateRequest{
-			Status: ptrStatus(workflow.StatusPaused), Definition: map[string]any{"nodes": nil},
+			Status: new(workflow.StatusPaused), Definition: map[string]any{"nodes": nil},
 			Triggers: []workflow.Trigger{{}}, Config: &workflow.Config{},
 		}, []string{FieldConfig, FieldStatus, FieldTriggers, FieldDefinition}, true, nil},
 		{"empty triggers are not set", UpdateRequest{Triggers: []workflow.Trigger{}}, nil, true, nil},
-		{"mask wins over set fields", UpdateRequest{Status: ptrStatus(workflow.StatusPaused), Mask: []string{FieldTriggers}}, []string{FieldTriggers}, true, nil},
+		{"mask wins over set fields", UpdateRequest{Status: new(workflow.StatusPaused), Mask: []string{FieldTriggers}}, []string{FieldTriggers}, true, nil},
 		{"unknown paths", UpdateRequest{Mask: []string{"config", "name", "status.code"}}, []string{FieldConfig}, false, []string{"update_mask", "update_mask"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1518,6 +1514,30 @@ func TestViewUnschedulableCron(t *testing.T) {
 			if diff := cmp.Diff(tc.wantNext, got.NextFireTime); diff != "" {
 				t.Errorf("NextFireTime (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+func TestSameTrigger(t *testing.T) {
+	t.Parallel()
+	cron := func(id string, start time.Time) workflow.Trigger {
+		return workflow.Trigger{ID: id, Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 * * * *", StartTime: &start}}
+	}
+	y2030 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	y10000 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		a, b workflow.Trigger
+		want bool
+	}{
+		{"ids differ", cron("a", y2030), cron("b", y2030), true},
+		{"specs differ", cron("a", y2030), cron("a", y2030.Add(time.Hour)), false},
+		{"types differ", workflow.Trigger{Type: workflow.TriggerManual}, workflow.Trigger{Type: workflow.TriggerWebhook}, false},
+		{"specs that cannot be encoded", cron("a", y10000), cron("a", y10000.Add(time.Hour)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, sameTrigger(tc.a, tc.b))
 		})
 	}
 }
@@ -1594,7 +1614,7 @@ func TestSchedulingFailureIsUndone(t *testing.T) {
 	n.fail[workflow.StatusDeployed] = false
 	d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-undo", Definition: workflowDef(t, triggerNode("c", "CRON", `{"cron_expression": "0 * * * *"}`))})
 	n.fail[workflow.StatusPaused] = true
-	_, err = svc.Update(ctx, UpdateRequest{DeploymentID: d.ID, Status: ptrStatus(workflow.StatusPaused)})
+	_, err = svc.Update(ctx, UpdateRequest{DeploymentID: d.ID, Status: new(workflow.StatusPaused)})
 	requireKind(t, err, errors.Unavailable)
 	got, err := st.GetDeployment(ctx, d.ID)
 	require.NoError(t, err)

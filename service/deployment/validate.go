@@ -53,12 +53,13 @@ func indexField(field string, i int) string {
 }
 
 // Every validate function appends all the violations it finds to v, never
-// stopping at the first, with field paths rooted at field.
+// stopping at the first, with field paths rooted at the request field it
+// checks (or at field, where it takes one).
 
-// validateWorkflowID checks a caller's workflow id (workflow.WorkflowIDProblem).
-func validateWorkflowID(v *errors.Violations, field, id string) {
-	if p := workflow.WorkflowIDProblem(id); p != "" {
-		v.Add(field, "%s", p)
+// validateWorkflowID checks a caller's workflow id (workflow.IDProblem).
+func validateWorkflowID(v *errors.Violations, id string) {
+	if p := workflow.IDProblem(id); p != "" {
+		v.Addf("workflow_id", "%s", p)
 	}
 }
 
@@ -68,13 +69,13 @@ func validateConfig(v *errors.Violations, field string, c workflow.Config) workf
 	if c.OverlapPolicy == "" {
 		c.OverlapPolicy = workflow.OverlapSkip
 	} else if !slices.Contains(overlapPolicies, c.OverlapPolicy) {
-		v.Add(subField(field, "overlap_policy"), "must be one of %s", strings.Join(overlapPolicies, ", "))
+		v.Addf(subField(field, "overlap_policy"), "must be one of %s", strings.Join(overlapPolicies, ", "))
 	}
 	if c.ExecutionTimeoutSeconds < 0 || c.ExecutionTimeoutSeconds > maxExecutionTimeoutSeconds {
-		v.Add(subField(field, "execution_timeout_seconds"), "must be 0-%d (0 = service default)", maxExecutionTimeoutSeconds)
+		v.Addf(subField(field, "execution_timeout_seconds"), "must be 0-%d (0 = service default)", maxExecutionTimeoutSeconds)
 	}
 	if c.CatchupWindowSeconds < 0 || c.CatchupWindowSeconds > maxCatchupWindowSeconds {
-		v.Add(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
+		v.Addf(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
 	}
 	return c
 }
@@ -119,9 +120,10 @@ func requestTriggerFields(field string) triggerFields {
 // validateTriggers checks a request's triggers and returns normalised copies,
 // index for index, with their ids as given: methods upper-cased, deduplicated
 // and defaulted to POST, response mode defaulted to ASYNC, paths normalised.
-func validateTriggers(v *errors.Violations, field string, ts []workflow.Trigger) []workflow.Trigger {
+func validateTriggers(v *errors.Violations, ts []workflow.Trigger) []workflow.Trigger {
+	const field = "triggers"
 	if len(ts) > maxDeploymentTriggers {
-		v.Add(field, "has %d triggers; at most %d", len(ts), maxDeploymentTriggers)
+		v.Addf(field, "has %d triggers; at most %d", len(ts), maxDeploymentTriggers)
 	}
 	out := make([]workflow.Trigger, len(ts))
 	seen := newTriggerSet()
@@ -137,7 +139,7 @@ func validateTriggers(v *errors.Violations, field string, ts []workflow.Trigger)
 func checkTrigger(v *errors.Violations, f triggerFields, t workflow.Trigger) workflow.Trigger {
 	add := func(field, format string, args ...any) {
 		if field != "" {
-			v.Add(field, format, args...)
+			v.Addf(field, format, args...)
 		}
 	}
 	item := func(field string, i int) string {
@@ -309,7 +311,7 @@ func newTriggerSet() *triggerSet { return &triggerSet{paths: map[string]string{}
 func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Trigger) {
 	switch {
 	case t.Type == workflow.TriggerManual && s.manual != "":
-		v.Add(f.typ, "only one MANUAL trigger is allowed; %s is one", s.manual)
+		v.Addf(f.typ, "only one MANUAL trigger is allowed; %s is one", s.manual)
 	case t.Type == workflow.TriggerManual:
 		s.manual = f.trigger
 	case t.Webhook != nil:
@@ -320,7 +322,7 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Tri
 		// Webhook paths are matched by their key, ignoring ASCII case.
 		key := workflow.WebhookPathKey(p)
 		if first, dup := s.paths[key]; dup {
-			v.Add(f.path, "duplicates %s", first)
+			v.Addf(f.path, "duplicates %s", first)
 			return
 		}
 		s.paths[key] = f.path
@@ -328,22 +330,25 @@ func (s *triggerSet) check(v *errors.Violations, f triggerFields, t workflow.Tri
 }
 
 // validateDefinition checks an n8n-style definition, as decoded from JSON or a
-// protobuf Struct, and returns the triggers its TRIGGER nodes yield, normalised
-// as validateTriggers would; the service uses them when a request has none.
-func validateDefinition(v *errors.Violations, field string, def map[string]any) []workflow.Trigger {
+// protobuf Struct. It returns the definition encoded as JSON (nil when it
+// cannot be) and the triggers its TRIGGER nodes yield, normalised as
+// validateTriggers would; the service uses them when a request has none.
+func validateDefinition(v *errors.Violations, def map[string]any) (encoded json.RawMessage, triggers []workflow.Trigger) {
+	const field = "workflow_definition"
 	if len(def) == 0 {
-		v.Add(field, "is required: an object with nodes and connections")
-		return nil
+		v.Addf(field, "is required: an object with nodes and connections")
+		return nil, nil
 	}
-	if b, err := json.Marshal(def); err != nil {
-		v.Add(field, "cannot be encoded as JSON: %v", err)
+	b, err := json.Marshal(def)
+	if err != nil {
+		v.Addf(field, "cannot be encoded as JSON: %v", err)
 	} else if len(b) > maxDefinitionBytes {
-		v.Add(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
+		v.Addf(field, "is %d bytes encoded; at most %d (1 MiB)", len(b), maxDefinitionBytes)
 	} else if p := nulPath(field, def); p != "" {
-		v.Add(p, "must not contain the character U+0000: PostgreSQL's JSONB cannot store it")
+		v.Addf(p, "must not contain the character U+0000: PostgreSQL's JSONB cannot store it")
 	}
 	if jsonDepth(def, maxDefinitionDepth+1) > maxDefinitionDepth {
-		v.Add(field, "is nested more than %d levels deep", maxDefinitionDepth)
+		v.Addf(field, "is nested more than %d levels deep", maxDefinitionDepth)
 	}
 	c := &definitionCheck{v: v, field: field, byName: map[string]int{}, edges: map[int][]int{}}
 	c.checkNodes(def["nodes"])
@@ -353,7 +358,7 @@ func validateDefinition(v *errors.Violations, field string, def map[string]any) 
 		c.checkCycles()
 	}
 	zone := c.checkSettings(def["settings"])
-	return c.triggers(zone)
+	return b, c.triggers(zone)
 }
 
 // nulPath returns the path, rooted at field, of the first string or object
@@ -438,18 +443,18 @@ func (c *definitionCheck) str(m map[string]any, field, key string, required bool
 	raw, ok := m[key]
 	if !ok || raw == nil {
 		if required {
-			c.v.Add(p, "is required")
+			c.v.Addf(p, "is required")
 			return "", ""
 		}
 		return "", p
 	}
 	s, ok := raw.(string)
 	if !ok {
-		c.v.Add(p, "must be a string")
+		c.v.Addf(p, "must be a string")
 		return "", ""
 	}
 	if required && s == "" {
-		c.v.Add(p, "must not be empty")
+		c.v.Addf(p, "must not be empty")
 		return "", ""
 	}
 	return s, p
@@ -460,36 +465,36 @@ func (c *definitionCheck) checkNodes(raw any) {
 	list, ok := raw.([]any)
 	switch {
 	case raw == nil:
-		c.v.Add(field, "is required: a non-empty array of nodes")
+		c.v.Addf(field, "is required: a non-empty array of nodes")
 		return
 	case !ok:
-		c.v.Add(field, "must be an array")
+		c.v.Addf(field, "must be an array")
 		return
 	case len(list) == 0:
-		c.v.Add(field, "must not be empty")
+		c.v.Addf(field, "must not be empty")
 		return
 	case len(list) > maxDefinitionNodes:
-		c.v.Add(field, "has %d nodes; at most %d", len(list), maxDefinitionNodes)
+		c.v.Addf(field, "has %d nodes; at most %d", len(list), maxDefinitionNodes)
 	}
 	ids := map[string]int{}
 	for i, rn := range list {
 		n := defNode{field: indexField(field, i)}
 		m, ok := rn.(map[string]any)
 		if !ok {
-			c.v.Add(n.field, "must be an object")
+			c.v.Addf(n.field, "must be an object")
 			c.nodes = append(c.nodes, n)
 			continue
 		}
 		if id, _ := c.str(m, n.field, "id", true); id != "" {
 			if j, dup := ids[id]; dup {
-				c.v.Add(subField(n.field, "id"), "duplicates nodes[%d].id", j)
+				c.v.Addf(subField(n.field, "id"), "duplicates nodes[%d].id", j)
 			} else {
 				ids[id] = i
 			}
 		}
 		if name, _ := c.str(m, n.field, "name", true); name != "" {
 			if j, dup := c.byName[name]; dup {
-				c.v.Add(subField(n.field, "name"), "duplicates nodes[%d].name", j)
+				c.v.Addf(subField(n.field, "name"), "duplicates nodes[%d].name", j)
 			} else {
 				c.byName[name], n.name = i, name
 			}
@@ -498,18 +503,18 @@ func (c *definitionCheck) checkNodes(raw any) {
 			if slices.Contains(nodeTypes, typ) {
 				n.typ = typ
 			} else {
-				c.v.Add(p, "must be one of %s", strings.Join(nodeTypes, ", "))
+				c.v.Addf(p, "must be one of %s", strings.Join(nodeTypes, ", "))
 			}
 		}
 		n.subtype, _ = c.str(m, n.field, "subtype", false)
 		if raw, ok := m["parameters"]; ok && raw != nil {
 			if n.params, ok = raw.(map[string]any); !ok {
-				c.v.Add(subField(n.field, "parameters"), "must be an object")
+				c.v.Addf(subField(n.field, "parameters"), "must be an object")
 			}
 		}
 		if raw, ok := m["disabled"]; ok && raw != nil {
 			if n.disabled, ok = raw.(bool); !ok {
-				c.v.Add(subField(n.field, "disabled"), "must be a boolean")
+				c.v.Addf(subField(n.field, "disabled"), "must be a boolean")
 			}
 		}
 		c.nodes = append(c.nodes, n)
@@ -523,26 +528,26 @@ func (c *definitionCheck) checkConnections(raw any) {
 	}
 	sources, ok := raw.(map[string]any)
 	if !ok {
-		c.v.Add(field, "must be an object keyed by source node name")
+		c.v.Addf(field, "must be an object keyed by source node name")
 		return
 	}
 	for _, src := range slices.Sorted(maps.Keys(sources)) {
 		sf := subField(field, src)
 		from, known := c.byName[src]
 		if !known {
-			c.v.Add(sf, "names no node: connections are keyed by source node name")
+			c.v.Addf(sf, "names no node: connections are keyed by source node name")
 			from = -1
 		}
 		outputs, ok := sources[src].(map[string]any)
 		if !ok {
-			c.v.Add(sf, "must be an object mapping output names to lists of connections")
+			c.v.Addf(sf, "must be an object mapping output names to lists of connections")
 			continue
 		}
 		for _, name := range slices.Sorted(maps.Keys(outputs)) {
 			of := subField(sf, name)
 			list, ok := outputs[name].([]any)
 			if !ok {
-				c.v.Add(of, "must be an array of connections")
+				c.v.Addf(of, "must be an array of connections")
 				continue
 			}
 			for k, item := range list {
@@ -565,28 +570,28 @@ func (c *definitionCheck) checkConnections(raw any) {
 func (c *definitionCheck) checkConnection(field string, raw any, src string, from int) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		c.v.Add(field, "must be an object with node, type and index")
+		c.v.Addf(field, "must be an object with node, type and index")
 		return
 	}
 	if target, p := c.str(m, field, "node", true); target != "" {
 		to, known := c.byName[target]
 		switch {
 		case !known:
-			c.v.Add(p, "names no node")
+			c.v.Addf(p, "names no node")
 		case target == src:
-			c.v.Add(p, "connects node %q to itself", src)
+			c.v.Addf(p, "connects node %q to itself", src)
 		case from >= 0:
 			c.edges[from] = append(c.edges[from], to)
 		}
 	}
 	if raw, ok := m["type"]; ok {
 		if s, _ := raw.(string); !strings.EqualFold(s, "MAIN") {
-			c.v.Add(subField(field, "type"), `must be "MAIN"`)
+			c.v.Addf(subField(field, "type"), `must be "MAIN"`)
 		}
 	}
 	if raw, ok := m["index"]; ok {
 		if n, ok := wholeNumber(raw); !ok || n < 0 {
-			c.v.Add(subField(field, "index"), "must be a whole number >= 0")
+			c.v.Addf(subField(field, "index"), "must be a whole number >= 0")
 		}
 	}
 }
@@ -631,7 +636,7 @@ func (c *definitionCheck) checkCycles() {
 			for i, m := range cycle {
 				names[i] = c.nodes[m].name
 			}
-			c.v.Add(subField(c.field, "connections"),
+			c.v.Addf(subField(c.field, "connections"),
 				"nodes %s form a cycle; only a FLOW node of subtype LOOP may close one", strings.Join(names, " -> "))
 			return
 		}
@@ -646,17 +651,17 @@ func (c *definitionCheck) checkSettings(raw any) string {
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		c.v.Add(field, "must be an object")
+		c.v.Addf(field, "must be an object")
 		return ""
 	}
 	zone, p := c.str(m, field, "timezone", false)
 	if !validZone(zone) {
-		c.v.Add(p, "unknown time zone %q", zone)
+		c.v.Addf(p, "unknown time zone %q", zone)
 		zone = ""
 	}
 	if raw, ok := m["timeout"]; ok && raw != nil {
 		if n, ok := number(raw); !ok || !(n > 0) || math.IsInf(n, 1) {
-			c.v.Add(subField(field, "timeout"), "must be a number of seconds > 0")
+			c.v.Addf(subField(field, "timeout"), "must be a number of seconds > 0")
 		}
 	}
 	return zone
@@ -700,7 +705,7 @@ func (c *definitionCheck) triggers(zone string) []workflow.Trigger {
 		out = append(out, t)
 	}
 	if len(out) > maxDeploymentTriggers {
-		c.v.Add(subField(c.field, "nodes"), "yields %d triggers; at most %d", len(out), maxDeploymentTriggers)
+		c.v.Addf(subField(c.field, "nodes"), "yields %d triggers; at most %d", len(out), maxDeploymentTriggers)
 	}
 	return out
 }
@@ -713,7 +718,7 @@ func (c *definitionCheck) jitterWindow(params map[string]any, field string) *int
 	}
 	n, ok := wholeNumber(raw)
 	if !ok || n < 0 || n > maxJitterWindowSeconds {
-		c.v.Add(subField(field, "jitter_window_seconds"), "must be 0-%d", maxJitterWindowSeconds)
+		c.v.Addf(subField(field, "jitter_window_seconds"), "must be 0-%d", maxJitterWindowSeconds)
 		return nil
 	}
 	w := int32(n)
@@ -730,14 +735,14 @@ func (c *definitionCheck) stringList(m map[string]any, field, key string) ([]str
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		c.v.Add(p, "must be an array of strings")
+		c.v.Addf(p, "must be an array of strings")
 		return nil, ""
 	}
 	out := make([]string, len(list))
 	bad := false
 	for i, item := range list {
 		if out[i], ok = item.(string); !ok {
-			c.v.Add(indexField(p, i), "must be a string")
+			c.v.Addf(indexField(p, i), "must be a string")
 			bad = true
 		}
 	}

@@ -42,8 +42,6 @@ func decodeDefinition(t *testing.T, js string) map[string]any {
 	return def
 }
 
-func int32p(n int32) *int32 { return &n }
-
 func TestValidateWorkflowID(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -62,7 +60,7 @@ func TestValidateWorkflowID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var v errors.Violations
-			validateWorkflowID(&v, "workflow_id", tc.id)
+			validateWorkflowID(&v, tc.id)
 			var want []string
 			if !tc.valid {
 				want = []string{"workflow_id"}
@@ -183,14 +181,14 @@ func TestValidateTriggers(t *testing.T) {
 		{
 			name: "cron",
 			in: []workflow.Trigger{{ID: "t1", Type: workflow.TriggerCron, Cron: &workflow.CronSpec{
-				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: int32p(60)}}},
+				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: new(int32(60))}}},
 			want: []workflow.Trigger{{ID: "t1", Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
-				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: int32p(60)}}},
+				Expression: "*/5 * * * *", Timezone: "Europe/London", JitterWindowSeconds: new(int32(60))}}},
 		},
 		{
 			name: "cron without jitter",
-			in:   []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
-			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(0)}}},
+			in:   []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: new(int32(0))}}},
+			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: new(int32(0))}}},
 		},
 		{name: "webhook defaults", in: []workflow.Trigger{hook("/orders/created/")}, want: []workflow.Trigger{hookOut("orders/created")}},
 		{
@@ -234,12 +232,12 @@ func TestValidateTriggers(t *testing.T) {
 		{name: "bad expression", in: []workflow.Trigger{cronT("0 25 * * *")}, fields: []string{"triggers[0].cron.expression"}},
 		{
 			name:   "bad zone and jitter",
-			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus", JitterWindowSeconds: int32p(-1)}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Mars/Olympus", JitterWindowSeconds: new(int32(-1))}}},
 			fields: []string{"triggers[0].cron.jitter_window_seconds", "triggers[0].cron.timezone"},
 		},
 		{
 			name:   "local zone, jitter too long",
-			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Local", JitterWindowSeconds: int32p(86401)}}},
+			in:     []workflow.Trigger{{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", Timezone: "Local", JitterWindowSeconds: new(int32(86401))}}},
 			fields: []string{"triggers[0].cron.jitter_window_seconds", "triggers[0].cron.timezone"},
 		},
 		{name: "bad path", in: []workflow.Trigger{hook("a//b")}, fields: []string{"triggers[0].webhook.path"}},
@@ -281,7 +279,7 @@ func TestValidateTriggers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var v errors.Violations
-			got := validateTriggers(&v, "triggers", tc.in)
+			got := validateTriggers(&v, tc.in)
 			requireViolations(t, tc.fields, v)
 			require.Len(t, got, len(tc.in))
 			if tc.want != nil {
@@ -315,7 +313,7 @@ func TestValidateTriggersMessages(t *testing.T) {
 	t.Parallel()
 	secret := "whsec_sup3r$ecret"
 	var v errors.Violations
-	validateTriggers(&v, "triggers", []workflow.Trigger{
+	validateTriggers(&v, []workflow.Trigger{
 		{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 25 * * *"}},
 		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "a", Secrets: []string{secret}}},
 		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "A"}},
@@ -334,11 +332,11 @@ func TestValidateTriggersMessages(t *testing.T) {
 func TestValidateTriggersCopies(t *testing.T) {
 	t.Parallel()
 	in := []workflow.Trigger{
-		{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: int32p(5)}},
+		{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "@daily", JitterWindowSeconds: new(int32(5))}},
 		{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "/a/", Methods: []string{"get"}, Secrets: []string{"s"}}},
 	}
 	var v errors.Violations
-	out := validateTriggers(&v, "triggers", in)
+	out := validateTriggers(&v, in)
 	require.Empty(t, v)
 	*in[0].Cron.JitterWindowSeconds = 9
 	in[0].Cron.Expression = "@hourly"
@@ -482,7 +480,7 @@ func TestValidateDefinition(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var v errors.Violations
-			validateDefinition(&v, "workflow_definition", decodeDefinition(t, tc.def))
+			validateDefinition(&v, decodeDefinition(t, tc.def))
 			requireViolations(t, tc.fields, v)
 		})
 	}
@@ -491,7 +489,9 @@ func TestValidateDefinition(t *testing.T) {
 func TestValidateDefinitionNil(t *testing.T) {
 	t.Parallel()
 	var v errors.Violations
-	require.Nil(t, validateDefinition(&v, "workflow_definition", nil))
+	def, triggers := validateDefinition(&v, nil)
+	require.Nil(t, def)
+	require.Nil(t, triggers)
 	requireViolations(t, []string{"workflow_definition"}, v)
 }
 
@@ -508,7 +508,7 @@ func TestValidateDefinitionGoValues(t *testing.T) {
 		"settings":    map[string]any{"timeout": 30},
 	}
 	var v errors.Violations
-	validateDefinition(&v, "workflow_definition", def)
+	validateDefinition(&v, def)
 	requireViolations(t, []string{"workflow_definition"}, v)
 	require.Contains(t, v[0].Description, "cannot be encoded as JSON")
 }
@@ -516,7 +516,7 @@ func TestValidateDefinitionGoValues(t *testing.T) {
 func TestValidateDefinitionCycleMessage(t *testing.T) {
 	t.Parallel()
 	var v errors.Violations
-	validateDefinition(&v, "workflow_definition", decodeDefinition(t, `{"nodes": [
+	validateDefinition(&v, decodeDefinition(t, `{"nodes": [
 		{"id": "1", "name": "Start", "type": "TRIGGER", "subtype": "MANUAL"},
 		{"id": "2", "name": "A", "type": "ACTION"}, {"id": "3", "name": "B", "type": "ACTION"}],
 		"connections": {"Start": {"main": [{"node": "A"}]}, "A": {"main": [{"node": "B"}]}, "B": {"main": [{"node": "A"}]}}}`))
@@ -556,13 +556,13 @@ func TestValidateDefinitionDerivedTriggers(t *testing.T) {
 			name: "cron",
 			def:  def("", node(0, "CRON", `{"cron_expression": "0 9 * * MON-FRI", "timezone": "America/New_York", "jitter_window_seconds": 60}`)),
 			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
-				Expression: "0 9 * * MON-FRI", Timezone: "America/New_York", JitterWindowSeconds: int32p(60)}}},
+				Expression: "0 9 * * MON-FRI", Timezone: "America/New_York", JitterWindowSeconds: new(int32(60))}}},
 		},
 		{
 			name: "cron takes the settings' zone",
 			def:  def(`{"timezone": "Europe/London"}`, node(0, "cron", `{"cron_expression": "@daily", "jitter_window_seconds": 0}`)),
 			want: []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
-				Expression: "@daily", Timezone: "Europe/London", JitterWindowSeconds: int32p(0)}}},
+				Expression: "@daily", Timezone: "Europe/London", JitterWindowSeconds: new(int32(0))}}},
 		},
 		{
 			name: "webhook",
@@ -639,7 +639,7 @@ func TestValidateDefinitionDerivedTriggers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var v errors.Violations
-			got := validateDefinition(&v, "workflow_definition", decodeDefinition(t, tc.def))
+			_, got := validateDefinition(&v, decodeDefinition(t, tc.def))
 			requireViolations(t, tc.fields, v)
 			if tc.fields == nil {
 				if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -658,36 +658,36 @@ func TestValidateStoredText(t *testing.T) {
 		fields []string
 	}{
 		{"NUL in a definition value", func(v *errors.Violations) {
-			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+			validateDefinition(v, map[string]any{"nodes": []any{
 				map[string]any{"id": "a", "name": "A\x00", "type": "ACTION"}}})
 		}, []string{"workflow_definition.nodes[0].name"}},
 		{"NUL in a definition key", func(v *errors.Violations) {
-			validateDefinition(v, "workflow_definition", map[string]any{"x\x00": 1, "nodes": []any{
+			validateDefinition(v, map[string]any{"x\x00": 1, "nodes": []any{
 				map[string]any{"id": "a", "name": "A", "type": "ACTION"}}})
 		}, []string{"workflow_definition"}},
 		{"NUL deep in a definition", func(v *errors.Violations) {
-			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+			validateDefinition(v, map[string]any{"nodes": []any{
 				map[string]any{"id": "a", "name": "A", "type": "ACTION", "parameters": map[string]any{"list": []any{"x", "y\x00"}}}}})
 		}, []string{"workflow_definition.nodes[0].parameters.list[1]"}},
 		{"other controls and an escaped NUL's text in a definition", func(v *errors.Violations) {
-			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+			validateDefinition(v, map[string]any{"nodes": []any{
 				map[string]any{"id": "a", "name": "A", "type": "ACTION", "parameters": map[string]any{
 					"prompt": "line 1\n\tline 2\x01\x1b[0m", `C:\u0000`: `\u0000`}}}})
 		}, nil},
 		{"control character in a secret", func(v *errors.Violations) {
-			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
+			validateTriggers(v, []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{"a\x00b"}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
 		{"overlong secret", func(v *errors.Violations) {
-			validateTriggers(v, "triggers", []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
+			validateTriggers(v, []workflow.Trigger{{Type: workflow.TriggerWebhook, Webhook: &workflow.WebhookSpec{Path: "p", Secrets: []string{strings.Repeat("s", maxSecretBytes+1)}}}})
 		}, []string{"triggers[0].webhook.secrets[0]"}},
 		{"control characters in a cron expression and its zone", func(v *errors.Violations) {
-			validateTriggers(v, "triggers", []workflow.Trigger{
+			validateTriggers(v, []workflow.Trigger{
 				{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0\t*\t*\t*\t*", Timezone: "UTC\x00"}},
 				{Type: workflow.TriggerCron, Cron: &workflow.CronSpec{Expression: "0 * * * *\n"}},
 			})
 		}, []string{"triggers[0].cron.expression", "triggers[0].cron.timezone", "triggers[1].cron.expression"}},
 		{"control character in a cron node", func(v *errors.Violations) {
-			validateDefinition(v, "workflow_definition", map[string]any{"nodes": []any{
+			validateDefinition(v, map[string]any{"nodes": []any{
 				map[string]any{"id": "t", "name": "T", "type": "TRIGGER", "subtype": "CRON", "parameters": map[string]any{"cron_expression": "0 * * * *\r"}}}})
 		}, []string{"workflow_definition.nodes[0].parameters.cron_expression"}},
 		{"control character in the actor", func(v *errors.Violations) { workflow.ActorText.Check(v, "deployed_by", "al\x00ice") }, []string{"deployed_by"}},

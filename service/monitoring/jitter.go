@@ -53,7 +53,7 @@ func (s *service) JitterDistribution(ctx context.Context, req JitterRequest) (Ji
 	}
 	if width <= 0 || width > window {
 		var v errors.Violations
-		v.Add("bucket_seconds", "must be between 1 and the jitter window, %d; got %d", window, req.BucketSeconds)
+		v.Addf("bucket_seconds", "must be between 1 and the jitter window, %d; got %d", window, req.BucketSeconds)
 		return JitterDistribution{}, v.Err(op)
 	}
 	triggers, err := s.store.ListCronTriggers(ctx, "")

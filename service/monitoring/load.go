@@ -85,15 +85,15 @@ func (s *service) loadRange(op errors.Op, req LoadRequest) (start, end time.Time
 	var v errors.Violations
 	switch {
 	case !end.After(start):
-		v.Add("end_time", "must be after start_time %s", start.UTC().Format(time.RFC3339))
+		v.Addf("end_time", "must be after start_time %s", start.UTC().Format(time.RFC3339))
 	case end.Sub(start) > maxLoadRange:
-		v.Add("end_time", "the range may span at most %s; got %s", maxLoadRange, end.Sub(start))
+		v.Addf("end_time", "the range may span at most %s; got %s", maxLoadRange, end.Sub(start))
 	}
 	switch {
 	case bucket < 0:
-		v.Add("bucket_seconds", "must be positive; got %d", bucket)
+		v.Addf("bucket_seconds", "must be positive; got %d", bucket)
 	case len(v) == 0 && buckets(end.Sub(start), width) > maxLoadBuckets:
-		v.Add("bucket_seconds", "%d s buckets over %s make %d buckets, more than %d", bucket, end.Sub(start), buckets(end.Sub(start), width), maxLoadBuckets)
+		v.Addf("bucket_seconds", "%d s buckets over %s make %d buckets, more than %d", bucket, end.Sub(start), buckets(end.Sub(start), width), maxLoadBuckets)
 	}
 	return start, end, width, v.Err(op)
 }

@@ -150,7 +150,7 @@ func (s *service) SchedulingMetrics(ctx context.Context, req SchedulingMetricsRe
 	}
 	if end.Before(start) {
 		var v errors.Violations
-		v.Add("end_time", "%s is before start_time %s", end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+		v.Addf("end_time", "%s is before start_time %s", end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
 		return SchedulingMetrics{}, v.Err(op)
 	}
 	fires, err := s.store.CronFireStats(ctx, start, end)

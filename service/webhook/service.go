@@ -54,10 +54,10 @@ const (
 	// idempotencyWindow is how long a key names the same execution.
 	idempotencyWindow = 24 * time.Hour
 	defaultMethod     = "POST"
-	// syncPollMin and syncPollMax bound the wait between two reads of an
+	// minSyncPoll and maxSyncPoll bound the wait between two reads of an
 	// execution a SYNC call waits for.
-	syncPollMin = 10 * time.Millisecond
-	syncPollMax = 250 * time.Millisecond
+	minSyncPoll = 10 * time.Millisecond
+	maxSyncPoll = 250 * time.Millisecond
 )
 
 // ResolveRequest asks which deployment a webhook path reaches.
@@ -155,7 +155,7 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 	const op errors.Op = "webhook.Trigger"
 	var v errors.Violations
 	if req.WebhookPath == "" && req.WorkflowID == "" {
-		v.Add("webhook_path", "is required, or workflow_id")
+		v.Addf("webhook_path", "is required, or workflow_id")
 	}
 	req.Check(&v)
 	if err := v.Err(op); err != nil {
@@ -286,7 +286,7 @@ func (s *Service) record(ctx context.Context, wt workflow.WebhookTrigger, req co
 func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*workflow.Execution, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	delay := syncPollMin
+	delay := minSyncPoll
 	for {
 		e, err := s.store.GetExecution(ctx, id)
 		if err == nil && e.Status.Terminal() {
@@ -299,7 +299,7 @@ func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*
 			return nil, fmt.Errorf("execution %s did not end within %v; read it with GetExecution: %w", id, timeout, context.DeadlineExceeded)
 		case <-t.C:
 		}
-		delay = min(2*delay, syncPollMax)
+		delay = min(2*delay, maxSyncPoll)
 	}
 }
 

@@ -55,7 +55,7 @@ func newRig(t *testing.T, sim enginesim.Config, opts Options) *rig {
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
 	require.NoError(t, r.coord.Start(context.Background()))
-	t.Cleanup(func() { r.coord.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, r.coord.Stop(context.Background())) })
 	r.index = NewIndex(r.st, nil)
 	r.svc = New(r.index, r.st, r.coord, opts)
 	return r
@@ -134,6 +134,17 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 	require.Equal(t, signedHook.ID, first.Execution.DeploymentID)
 	written := r.count()
 
+	// A replayed webhook-id is the execution it named, not a new one.
+	again, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "payments/settled",
+		TriggerData: body, Headers: sign("msg_1", now, secret, body)})
+	require.NoError(t, err)
+	require.True(t, again.Deduplicated)
+	require.Equal(t, first.Execution.ID, again.Execution.ID)
+	require.Equal(t, written, r.count(), "a replay writes nothing")
+
+	// The refused calls run in parallel once this function returns; when
+	// all have, none may have written.
+	t.Cleanup(func() { require.Equal(t, written, r.count(), "a refused call writes no execution") })
 	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
 	for _, tc := range []struct {
 		name string
@@ -165,20 +176,12 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 		{"method not a token", coordination.TriggerRequest{WebhookPath: "orders/created", HTTPMethod: "PO\u017fT"}, errors.Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := r.svc.Trigger(context.Background(), tc.req)
 			require.Error(t, err)
 			require.Equal(t, tc.kind, errors.KindOf(err), "%v", err)
 		})
 	}
-	require.Equal(t, written, r.count(), "a refused call writes no execution")
-
-	// A replayed webhook-id is the execution it named, not a new one.
-	again, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "payments/settled",
-		TriggerData: body, Headers: sign("msg_1", now, secret, body)})
-	require.NoError(t, err)
-	require.True(t, again.Deduplicated)
-	require.Equal(t, first.Execution.ID, again.Execution.ID)
-	require.Equal(t, written, r.count(), "a replay writes nothing")
 }
 
 // TestWebhookRunsWithThePayloadAsSent: an ASYNC call answers at once with
@@ -245,23 +248,21 @@ func TestWebhookKeyAcrossReplicas(t *testing.T) {
 	const calls = 10
 	var wg sync.WaitGroup
 	resps := make([]coordination.TriggerResponse, calls)
+	errs := make([]error, calls)
 	for i := range calls {
 		svc := r.svc
 		if i%2 == 1 {
 			svc = other
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			resps[i], err = svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "hooks/key",
+		wg.Go(func() {
+			resps[i], errs[i] = svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "hooks/key",
 				Headers: map[string]string{"Webhook-Id": "msg_same"}})
-			require.NoError(t, err)
-		}()
+		})
 	}
 	wg.Wait()
 	fresh := 0
-	for _, resp := range resps {
+	for i, resp := range resps {
+		require.NoError(t, errs[i], "call %d", i)
 		require.Equal(t, resps[0].Execution.ID, resp.Execution.ID)
 		if !resp.Deduplicated {
 			fresh++
@@ -383,6 +384,7 @@ func TestSignedWebhookReplays(t *testing.T) {
 	require.Equal(t, "msg_captured", first.Execution.IdempotencyKey, "a signed call is keyed by the id it signed")
 
 	t.Run("fresh idempotency keys", func(t *testing.T) {
+		t.Parallel()
 		for i := range 5 {
 			resp, err := r.svc.Trigger(ctx, coordination.TriggerRequest{WebhookPath: "signed/replayed", TriggerData: body,
 				Headers: captured, IdempotencyKey: "key-" + strconv.Itoa(i+1)})
@@ -394,6 +396,7 @@ func TestSignedWebhookReplays(t *testing.T) {
 	})
 
 	t.Run("an unsigned second webhook-id", func(t *testing.T) {
+		t.Parallel()
 		for i := range 10 {
 			headers := maps.Clone(captured)
 			headers["Webhook-Id"] = "msg_fresh_" + strconv.Itoa(i)

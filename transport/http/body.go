@@ -119,7 +119,7 @@ func explainMessage(vs *errors.Violations, md protoreflect.MessageDescriptor, v 
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		vs.Add(at, "must be a JSON object")
+		vs.Addf(at, "must be a JSON object")
 		return
 	}
 	fields := md.Fields()
@@ -133,7 +133,7 @@ func explainMessage(vs *errors.Violations, md protoreflect.MessageDescriptor, v 
 			for i := range names {
 				names[i] = string(fields.Get(i).Name())
 			}
-			vs.Add(join(at, name), "is not a field of %s, which has %s", md.Name(), strings.Join(names, ", "))
+			vs.Addf(join(at, name), "is not a field of %s, which has %s", md.Name(), strings.Join(names, ", "))
 			continue
 		}
 		explainField(vs, fd, obj[name], join(at, string(fd.Name())))
@@ -147,7 +147,7 @@ func explainField(vs *errors.Violations, fd protoreflect.FieldDescriptor, v any,
 	case fd.IsMap():
 		obj, ok := v.(map[string]any)
 		if !ok {
-			vs.Add(at, "must be a JSON object")
+			vs.Addf(at, "must be a JSON object")
 			return
 		}
 		for _, k := range slices.Sorted(maps.Keys(obj)) {
@@ -156,7 +156,7 @@ func explainField(vs *errors.Violations, fd protoreflect.FieldDescriptor, v any,
 	case fd.IsList():
 		list, ok := v.([]any)
 		if !ok {
-			vs.Add(at, "must be a JSON array")
+			vs.Addf(at, "must be a JSON array")
 			return
 		}
 		for i, e := range list {
@@ -182,20 +182,20 @@ func explainValue(vs *errors.Violations, fd protoreflect.FieldDescriptor, v any,
 		for i := range names {
 			names[i] = string(values.Get(i).Name())
 		}
-		vs.Add(at, "%q is not one of %s", name, strings.Join(names, ", "))
+		vs.Addf(at, "%q is not one of %s", name, strings.Join(names, ", "))
 	case protoreflect.StringKind, protoreflect.BytesKind:
 		if _, ok := v.(string); !ok {
-			vs.Add(at, "must be a JSON string")
+			vs.Addf(at, "must be a JSON string")
 		}
 	case protoreflect.BoolKind:
 		if _, ok := v.(bool); !ok {
-			vs.Add(at, "must be true or false")
+			vs.Addf(at, "must be true or false")
 		}
 	default:
 		switch v.(type) {
 		case json.Number, string:
 		default:
-			vs.Add(at, "must be a number")
+			vs.Addf(at, "must be a number")
 		}
 	}
 }

@@ -34,7 +34,7 @@ func (g *gateway) check(next runtime.HandlerFunc) runtime.HandlerFunc {
 		var vs errors.Violations
 		for _, name := range slices.Sorted(maps.Keys(pathParams)) {
 			if !utf8.ValidString(pathParams[name]) {
-				vs.Add(name, "is not valid UTF-8")
+				vs.Addf(name, "is not valid UTF-8")
 			}
 		}
 		// Every route the gateway serves is in the document (TestRoutesCoverEveryBinding).
@@ -62,17 +62,17 @@ func (o *operation) checkQuery(query url.Values) errors.Violations {
 		p, ok := o.query[name]
 		switch {
 		case !ok:
-			vs.Add(strings.ToValidUTF8(name, "\uFFFD"), "is not a query parameter of %s, which takes %s", o.route, o.queryNames)
+			vs.Addf(strings.ToValidUTF8(name, "\uFFFD"), "is not a query parameter of %s, which takes %s", o.route, o.queryNames)
 			continue
 		case p.Items == nil && len(values) > 1:
-			vs.Add(name, "is given %d times; it takes one value", len(values))
+			vs.Addf(name, "is given %d times; it takes one value", len(values))
 			continue
 		case p.Items != nil:
 			p = *p.Items
 		}
 		for _, v := range values {
 			if problem := p.refuse(v); problem != "" {
-				vs.Add(name, "%s", problem)
+				vs.Addf(name, "%s", problem)
 			}
 		}
 	}

@@ -281,7 +281,7 @@ func explainCost(t *testing.T, s *postgres.Store, f workflow.ExecutionFilter) (t
 		Plan struct {
 			Hit  int `json:"Shared Hit Blocks"`
 			Read int `json:"Shared Read Blocks"`
-		}
+		} `json:"Plan"`
 		ExecutionTime float64 `json:"Execution Time"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(plan), &out))

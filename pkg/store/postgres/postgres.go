@@ -18,6 +18,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -202,14 +203,6 @@ func null(s string) *string {
 }
 
 // PostgreSQL error codes the store inspects.
-const (
-	codeUniqueViolation      = "23505"
-	codeNotNullViolation     = "23502"
-	codeCheckViolation       = "23514"
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-)
-
 func pqError(err error) *pq.Error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
@@ -226,17 +219,17 @@ func pqError(err error) *pq.Error {
 // may be; a value a check constraint forbids).
 func kind(err error) errors.Kind {
 	pe := pqError(err)
-	if pe == nil {
+	// The server gives every error a five-character SQLSTATE.
+	if pe == nil || len(pe.Code) != 5 {
 		return errors.Internal
 	}
-	code := string(pe.Code)
-	switch {
-	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
-		code == "57P01", code == "57P02", code == "57P03":
+	switch code, class := pe.Code, pe.Code.Class(); {
+	case class == pqerror.ClassConnectionException, class == pqerror.ClassInsufficientResources,
+		code == pqerror.AdminShutdown, code == pqerror.CrashShutdown, code == pqerror.CannotConnectNow:
 		return errors.Unavailable
-	case code == codeSerializationFailure, code == codeDeadlockDetected:
+	case code == pqerror.TRSerializationFailure, code == pqerror.TRDeadlockDetected:
 		return errors.Aborted
-	case strings.HasPrefix(code, "22"), code == codeNotNullViolation, code == codeCheckViolation:
+	case class == pqerror.ClassDataException, code == pqerror.NotNullViolation, code == pqerror.CheckViolation:
 		return errors.Invalid
 	}
 	return errors.Internal
@@ -246,7 +239,7 @@ func kind(err error) errors.Kind {
 // gives: "Key (webhook_path)=(orders/new) already exists."
 func unique(err error) (index, value string, ok bool) {
 	pe := pqError(err)
-	if pe == nil || pe.Code != codeUniqueViolation {
+	if pe == nil || pe.Code != pqerror.UniqueViolation {
 		return "", "", false
 	}
 	value = pe.Detail

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
@@ -52,7 +53,7 @@ func leased(t *testing.T, s *postgres.Store, d *workflow.Deployment, fired time.
 func TestKind(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		code pq.ErrorCode
+		code pqerror.Code
 		want errors.Kind
 	}{
 		{"08006", errors.Unavailable}, // connection failure
@@ -67,6 +68,7 @@ func TestKind(t *testing.T) {
 		{"23514", errors.Invalid},     // check
 		{"23505", errors.Internal},    // unique: the store's to name
 		{"42601", errors.Internal},    // syntax
+		{"", errors.Internal},         // no SQLSTATE at all
 	} {
 		err := fmt.Errorf("statement: %w", &pq.Error{Code: tc.code})
 		require.Equal(t, tc.want, postgres.Kind(err), "code %s", tc.code)
@@ -307,7 +309,9 @@ func planScans(t *testing.T, plan string) []string {
 		IndexName string `json:"Index Name"`
 		Plans     []node `json:"Plans"`
 	}
-	var top []struct{ Plan node }
+	var top []struct {
+		Plan node `json:"Plan"`
+	}
 	require.NoError(t, json.Unmarshal([]byte(plan), &top))
 	require.Len(t, top, 1)
 	var scans []string

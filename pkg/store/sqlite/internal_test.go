@@ -151,17 +151,17 @@ func TestListExecutionsUsesIndexes(t *testing.T) {
 	} {
 		query, args, _, err := s.ListExecutionsStatement(tc.f)
 		require.NoError(t, err)
-		rows, err := r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			plan = append(plan, detail)
+		var steps []struct {
+			ID      int    `db:"id"`
+			Parent  int    `db:"parent"`
+			NotUsed int    `db:"notused"`
+			Detail  string `db:"detail"`
 		}
-		require.NoError(t, rows.Err())
-		require.NoError(t, rows.Close())
+		require.NoError(t, r.SelectContext(ctx, &steps, "EXPLAIN QUERY PLAN "+query, args...))
+		plan := make([]string, len(steps))
+		for i, step := range steps {
+			plan[i] = step.Detail
+		}
 		text := strings.Join(plan, "\n")
 		require.Contains(t, plan, tc.index, "%+v:\n%s", tc.f, text)
 		for _, step := range plan {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -57,14 +58,15 @@ const (
 	readConns    = 4
 )
 
-// now() is the database's clock: in embedded mode the clock of the one
-// process that has the database, in unix microseconds like every stored
-// time.
-func init() {
+// registerNow gives the driver's connections now(), the database's clock:
+// in embedded mode the clock of the one process that has the database, in
+// unix microseconds like every stored time. The driver keeps it for every
+// connection opened after, so the first pool registers it.
+var registerNow = sync.OnceFunc(func() {
 	sqlite.MustRegisterScalarFunction("now", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
 		return time.Now().Round(time.Microsecond).UnixMicro(), nil
 	})
-}
+})
 
 // Store is the store on an SQLite file. It is safe for concurrent use.
 type Store struct{ *sqlstore.Store }
@@ -103,6 +105,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Idle connections stay open: an SQLite connection is cheap to keep and
 // reopening one re-reads the schema.
 func openPool(ctx context.Context, path, params string, conns int) (*sqlx.DB, error) {
+	registerNow()
 	dsn := fmt.Sprintf("%s?_busy_timeout=%d&%s", path, busyTimeout.Milliseconds(), params)
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
@@ -120,7 +123,7 @@ func openPool(ctx context.Context, path, params string, conns int) (*sqlx.DB, er
 var dialect = sqlstore.Dialect{
 	Name: "sqlite", System: "sqlite", Kind: kind, Unique: unique, RenewLeases: renewLeases,
 	In:    func(column, list string) string { return column + " IN (SELECT value FROM json_each(" + list + "))" },
-	List:  func(xs []string) any { return jsonText(xs) },
+	List:  func(xs []string) any { return jsonList(xs) },
 	Later: func(micros string) string { return "(now() + " + micros + ")" },
 	// No ForUpdate, SkipLocked or Snapshot: a write transaction is alone,
 	// and a read one reads one snapshot.
@@ -129,13 +132,13 @@ var dialect = sqlstore.Dialect{
 	InsertRows: insertRows, TransitionRows: transitionRows,
 }
 
-// jsonText encodes v, made of strings and numbers, which cannot fail; a nil
-// list is an empty one.
-func jsonText[T any](v []T) string {
-	if v == nil {
+// jsonList encodes xs as a JSON array, which cannot fail; nil is an empty
+// one.
+func jsonList(xs []string) string {
+	if xs == nil {
 		return "[]"
 	}
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(xs)
 	return string(b)
 }
 
@@ -160,36 +163,75 @@ func jsonRows(param string, keys ...string) string {
 	return "(SELECT " + strings.Join(fields, ", ") + " FROM json_each(" + param + ")) AS v"
 }
 
-// insertArgs is insertRows' array: NULL where nil, times in unix
-// microseconds.
+// insertRow is an object of insertRows' array: NULL where nil, times in unix
+// microseconds. Its fields are strings and integers, so that encoding cannot
+// fail (errchkjson checks that it stays so).
+type insertRow struct {
+	ID                string                   `json:"id"`
+	WorkflowID        string                   `json:"workflow_id"`
+	DeploymentID      *string                  `json:"deployment_id"`
+	DeploymentVersion int64                    `json:"deployment_version"`
+	TriggerID         *string                  `json:"trigger_id"`
+	TriggerType       workflow.TriggerType     `json:"trigger_type"`
+	Status            workflow.ExecutionStatus `json:"status"`
+	ScheduledTime     *int64                   `json:"scheduled_time"`
+	FiredTime         int64                    `json:"fired_time"`
+	JitterSeconds     int32                    `json:"jitter_seconds"`
+	SkipReason        *string                  `json:"skip_reason"`
+	TraceID           *string                  `json:"trace_id"`
+	IdempotencyKey    *string                  `json:"idempotency_key"`
+	TriggeredBy       *string                  `json:"triggered_by"`
+	OwnerInstance     *string                  `json:"owner_instance"`
+	LeaseExpiresAt    *int64                   `json:"lease_expires_at"`
+	Input             *string                  `json:"input"`
+	LeaseMicros       int64                    `json:"lease_us"`
+}
+
+// insertArgs is insertRows' array.
 func insertArgs(es []workflow.Execution) []any {
-	rows := make([]map[string]any, len(es))
+	rows := make([]insertRow, len(es))
 	for i, e := range es {
-		rows[i] = map[string]any{"id": e.ID, "workflow_id": e.WorkflowID, "deployment_id": null(e.DeploymentID),
-			"deployment_version": e.DeploymentVersion, "trigger_id": null(e.TriggerID), "trigger_type": e.TriggerType,
-			"status": e.Status, "scheduled_time": micros(e.ScheduledTime), "fired_time": e.FiredTime.UnixMicro(),
-			"jitter_seconds": e.JitterSeconds, "skip_reason": null(e.SkipReason), "trace_id": null(e.TraceID),
-			"idempotency_key": null(e.IdempotencyKey), "triggered_by": null(e.TriggeredBy),
-			"owner_instance": null(e.OwnerInstance), "lease_expires_at": micros(e.LeaseExpiresAt),
-			"input": null(string(e.Input)), "lease_us": e.Lease.Microseconds()}
+		rows[i] = insertRow{ID: e.ID, WorkflowID: e.WorkflowID, DeploymentID: null(e.DeploymentID),
+			DeploymentVersion: e.DeploymentVersion, TriggerID: null(e.TriggerID), TriggerType: e.TriggerType,
+			Status: e.Status, ScheduledTime: micros(e.ScheduledTime), FiredTime: e.FiredTime.UnixMicro(),
+			JitterSeconds: e.JitterSeconds, SkipReason: null(e.SkipReason), TraceID: null(e.TraceID),
+			IdempotencyKey: null(e.IdempotencyKey), TriggeredBy: null(e.TriggeredBy),
+			OwnerInstance: null(e.OwnerInstance), LeaseExpiresAt: micros(e.LeaseExpiresAt),
+			Input: null(string(e.Input)), LeaseMicros: e.Lease.Microseconds()}
 	}
-	return []any{jsonText(rows)}
+	b, _ := json.Marshal(rows)
+	return []any{string(b)}
 }
 
 // transitionRows is one row per object of the JSON array $2.
 var transitionRows = jsonRows("$2", "execution_id", "to_status", "from_statuses", "owner", "without_turn", "set_engine_execution_id",
 	"set_started_time", "set_finished_time", "set_error_message", "set_skip_reason", "set_result")
 
+// transitionRow is an object of transitionRows' array, encoded as insertRow is.
+type transitionRow struct {
+	ExecutionID          string                     `json:"execution_id"`
+	ToStatus             workflow.ExecutionStatus   `json:"to_status"`
+	FromStatuses         []workflow.ExecutionStatus `json:"from_statuses"`
+	Owner                string                     `json:"owner"`
+	WithoutTurn          bool                       `json:"without_turn"`
+	SetEngineExecutionID *string                    `json:"set_engine_execution_id"`
+	SetStartedTime       *int64                     `json:"set_started_time"`
+	SetFinishedTime      *int64                     `json:"set_finished_time"`
+	SetErrorMessage      *string                    `json:"set_error_message"`
+	SetSkipReason        *string                    `json:"set_skip_reason"`
+	SetResult            *string                    `json:"set_result"`
+}
+
 func transitionArgs(ids []string, ts []store.Transition) []any {
-	rows := make([]map[string]any, len(ts))
+	rows := make([]transitionRow, len(ts))
 	for i, t := range ts {
-		rows[i] = map[string]any{"execution_id": ids[i], "to_status": t.To, "from_statuses": t.From, "owner": t.Owner,
-			"without_turn":            t.WithoutTurn,
-			"set_engine_execution_id": null(t.EngineExecutionID), "set_started_time": micros(t.StartedTime),
-			"set_finished_time": micros(t.FinishedTime), "set_error_message": null(t.ErrorMessage),
-			"set_skip_reason": null(t.SkipReason), "set_result": null(string(t.Result))}
+		rows[i] = transitionRow{ExecutionID: ids[i], ToStatus: t.To, FromStatuses: t.From, Owner: t.Owner,
+			WithoutTurn: t.WithoutTurn, SetEngineExecutionID: null(t.EngineExecutionID), SetStartedTime: micros(t.StartedTime),
+			SetFinishedTime: micros(t.FinishedTime), SetErrorMessage: null(t.ErrorMessage),
+			SetSkipReason: null(t.SkipReason), SetResult: null(string(t.Result))}
 	}
-	return []any{jsonText(rows)}
+	b, _ := json.Marshal(rows)
+	return []any{string(b)}
 }
 
 // renewLeases renews in one statement, which no other writer can interleave
@@ -199,7 +241,7 @@ func renewLeases(ctx context.Context, db *sqlx.DB, owner string, ids []string, l
 	if err := db.SelectContext(ctx, &renewed, `
 UPDATE executions SET lease_expires_at = now() + $3
 WHERE id IN (SELECT value FROM json_each($2)) AND owner_instance = $1 AND status IN ('PENDING', 'RUNNING')
-RETURNING id`, owner, jsonText(ids), lease.Microseconds()); err != nil {
+RETURNING id`, owner, jsonList(ids), lease.Microseconds()); err != nil {
 		return nil, err
 	}
 	seen := make(map[string]bool, len(ids))

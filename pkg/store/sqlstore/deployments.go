@@ -45,14 +45,14 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 			return err
 		}
 	}
-	cfg := store.EncodeJSON(d.Config)
+	cfg := store.EncodeConfig(d.Config)
 	created := *d
 	created.ID = uuid.NewString()
 	created.DeployedAt = atPtr(d.DeployedAt)
 	created.Triggers = append([]workflow.Trigger(nil), d.Triggers...)
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, upsertWorkflowSQL,
-			d.WorkflowID, workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
+			d.WorkflowID, workflow.Name(d.Definition, d.WorkflowID), string(d.Definition), now); err != nil {
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, insertDeploymentSQL, created.ID, d.WorkflowID, string(d.Status), d.Version,
@@ -129,7 +129,7 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 			return err
 		}
 		d.ID, d.WorkflowID, d.DeployedAt = before.ID, before.WorkflowID, atPtr(d.DeployedAt)
-		cfg := store.EncodeJSON(d.Config)
+		cfg := store.EncodeConfig(d.Config)
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
 			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
@@ -279,7 +279,7 @@ WHERE id = $1
 
 func mirrorWorkflow(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, cfg string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, mirrorWorkflowSQL, d.WorkflowID, string(d.Status), d.DeployedAt, cfg,
-		workflow.WorkflowName(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
+		workflow.Name(d.Definition, d.WorkflowID), string(d.Definition), d.ID, now); err != nil {
 		return fmt.Errorf("mirror workflow: %w", err)
 	}
 	return nil

@@ -57,7 +57,7 @@ func TestFail(t *testing.T) {
 		if tc.sentinel != nil {
 			require.ErrorIs(t, err, tc.sentinel, tc.name)
 		}
-		require.Equal(t, tc.kind == errors.Unavailable && tc.sentinel != context.Canceled,
+		require.Equal(t, tc.kind == errors.Unavailable && !errors.Is(tc.sentinel, context.Canceled),
 			errors.Is(err, store.ErrUnavailable), tc.name)
 		require.Contains(t, err.Error(), "test.Op: ", tc.name)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,7 +164,7 @@ func (s *Store) ListDeployments(ctx context.Context, f workflow.ListFilter) (_ w
 		conds = append(conds, `EXISTS (SELECT 1 FROM deployment_triggers t WHERE t.deployment_id = d.id AND t.type = `+
 			p.add(string(f.TriggerType))+`)`)
 	}
-	count, countArgs := `SELECT count(*) FROM deployments d`+where(conds), p[:len(p):len(p)]
+	count, countArgs := `SELECT count(*) FROM deployments d`+where(conds), slices.Clip(p)
 	if f.After != "" {
 		t, id, err := store.DecodeCursor(f.After)
 		if err != nil {

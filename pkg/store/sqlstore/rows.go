@@ -134,6 +134,8 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 	case workflow.TriggerWebhook:
 		t.Webhook = new(workflow.WebhookSpec)
 		err = json.Unmarshal(r.Spec, t.Webhook)
+	case workflow.TriggerManual:
+		// A manual trigger has nothing to configure: its spec is not read.
 	}
 	if err != nil {
 		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)

@@ -312,7 +312,7 @@ func TestCorruptRows(t *testing.T) {
 		require.ErrorContains(t, err, "spec")
 		_, err = s.ListCronTriggers(ctx, "")
 		require.ErrorContains(t, err, "spec")
-		_, err = s.UpdateDeployment(ctx, good.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		_, err = s.UpdateDeployment(ctx, good.ID, func(*workflow.Deployment) (workflow.Event, error) {
 			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		require.ErrorContains(t, err, "spec")

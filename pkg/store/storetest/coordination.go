@@ -75,21 +75,21 @@ func testTransitionExecution(t *testing.T, s Store) {
 	// pending is a new row; running, one an engine took; full, one with
 	// every field a transition may write set.
 	pending := func(owner string) string {
-		e := execution(d, base, owner, ptr(lease))
+		e := execution(d, base, owner, new(lease))
 		e.TraceID, e.Input = "trace-1", json.RawMessage(`{"in": [1, 2]}`)
 		return mustCreateExecution(t, s, e)
 	}
 	running := func(owner string) string {
 		id := pending(owner)
 		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning,
-			EngineExecutionID: "engine-1", StartedTime: ptr(started)})
+			EngineExecutionID: "engine-1", StartedTime: new(started)})
 		require.NoError(t, err)
 		return id
 	}
 	full := func() string {
 		id := running("replica-1")
 		_, err := s.TransitionExecution(ctx, id, store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionRunning,
-			FinishedTime: ptr(finished), ErrorMessage: "retrying", SkipReason: "overlap", Result: json.RawMessage(`{"partial": true}`)})
+			FinishedTime: new(finished), ErrorMessage: "retrying", SkipReason: "overlap", Result: json.RawMessage(`{"partial": true}`)})
 		require.NoError(t, err)
 		return id
 	}
@@ -111,9 +111,9 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "pending to running sets the engine id and start",
 			row:  func() string { return pending("replica-1") },
 			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1",
-				EngineExecutionID: "engine-7", StartedTime: ptr(started)},
+				EngineExecutionID: "engine-7", StartedTime: new(started)},
 			want: func(e *workflow.Execution) {
-				e.Status, e.EngineExecutionID, e.StartedTime = workflow.ExecutionRunning, "engine-7", ptr(started)
+				e.Status, e.EngineExecutionID, e.StartedTime = workflow.ExecutionRunning, "engine-7", new(started)
 			},
 		},
 		{
@@ -137,7 +137,7 @@ func testTransitionExecution(t *testing.T, s Store) {
 		{
 			name:  "another owner's row",
 			row:   func() string { return running("replica-1") },
-			t:     store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-2", FinishedTime: ptr(finished)},
+			t:     store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-2", FinishedTime: new(finished)},
 			stale: true,
 		},
 		{
@@ -156,9 +156,9 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "no owner expected matches any owner",
 			row:  func() string { return running("replica-1") },
 			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionCancelled,
-				FinishedTime: ptr(finished), ErrorMessage: "cancelled: by user"},
+				FinishedTime: new(finished), ErrorMessage: "cancelled: by user"},
 			want: func(e *workflow.Execution) {
-				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = workflow.ExecutionCancelled, ptr(finished), "cancelled: by user", nil
+				e.Status, e.FinishedTime, e.ErrorMessage, e.LeaseExpiresAt = workflow.ExecutionCancelled, new(finished), "cancelled: by user", nil
 			},
 		},
 		{
@@ -171,9 +171,9 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "terminal status ends the lease, keeps the owner, stores the result",
 			row:  func() string { return running("replica-1") },
 			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1",
-				FinishedTime: ptr(finished), Result: json.RawMessage(`{"out": {"rows": [1, 2, 3]}, "ok": true}`)},
+				FinishedTime: new(finished), Result: json.RawMessage(`{"out": {"rows": [1, 2, 3]}, "ok": true}`)},
 			want: func(e *workflow.Execution) {
-				e.Status, e.FinishedTime, e.LeaseExpiresAt = workflow.ExecutionSucceeded, ptr(finished), nil
+				e.Status, e.FinishedTime, e.LeaseExpiresAt = workflow.ExecutionSucceeded, new(finished), nil
 				e.Result = json.RawMessage(`{"ok": true, "out": {"rows": [1, 2, 3]}}`)
 			},
 		},
@@ -181,9 +181,9 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "skipped with its reason",
 			row:  func() string { return pending("replica-1") },
 			t: store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionSkipped, Owner: "replica-1",
-				FinishedTime: ptr(base), SkipReason: "overlap: SKIP"},
+				FinishedTime: new(base), SkipReason: "overlap: SKIP"},
 			want: func(e *workflow.Execution) {
-				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = workflow.ExecutionSkipped, ptr(base), "overlap: SKIP", nil
+				e.Status, e.FinishedTime, e.SkipReason, e.LeaseExpiresAt = workflow.ExecutionSkipped, new(base), "overlap: SKIP", nil
 			},
 		},
 		{
@@ -202,11 +202,11 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "set fields replace the values",
 			row:  full,
 			t: store.Transition{From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "replica-1",
-				EngineExecutionID: "engine-9", StartedTime: ptr(started.Add(time.Second)), FinishedTime: ptr(finished.Add(time.Second)),
+				EngineExecutionID: "engine-9", StartedTime: new(started.Add(time.Second)), FinishedTime: new(finished.Add(time.Second)),
 				ErrorMessage: "node n1 failed", SkipReason: "none", Result: json.RawMessage(`{"error": "boom"}`)},
 			want: func(e *workflow.Execution) {
 				e.Status, e.LeaseExpiresAt, e.EngineExecutionID = workflow.ExecutionFailed, nil, "engine-9"
-				e.StartedTime, e.FinishedTime = ptr(started.Add(time.Second)), ptr(finished.Add(time.Second))
+				e.StartedTime, e.FinishedTime = new(started.Add(time.Second)), new(finished.Add(time.Second))
 				e.ErrorMessage, e.SkipReason, e.Result = "node n1 failed", "none", json.RawMessage(`{"error": "boom"}`)
 			},
 		},
@@ -214,7 +214,7 @@ func testTransitionExecution(t *testing.T, s Store) {
 			name: "a terminal row is not moved by a late writer",
 			row:  succeeded,
 			t: store.Transition{From: from(workflow.ExecutionPending, workflow.ExecutionRunning), To: workflow.ExecutionFailed,
-				FinishedTime: ptr(finished.Add(time.Hour)), ErrorMessage: "late"},
+				FinishedTime: new(finished.Add(time.Hour)), ErrorMessage: "late"},
 			stale: true,
 		},
 		{
@@ -251,13 +251,13 @@ func testTransitionExecution(t *testing.T, s Store) {
 func testTransitionLife(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-life", workflow.StatusDeployed))
-	id := leased(t, s, d, workflow.ExecutionPending, base, "replica-1", ptr(time.Now().Add(time.Hour))).ID
+	id := leased(t, s, d, workflow.ExecutionPending, base, "replica-1", new(time.Now().Add(time.Hour))).ID
 	row, err := s.TransitionExecution(ctx, strings.ToUpper(id), store.Transition{
-		From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1", StartedTime: ptr(base)})
+		From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "replica-1", StartedTime: new(base)})
 	require.NoError(t, err, "an upper-case UUID is the same id")
 	require.Equal(t, id, row.ID)
 	row, err = s.TransitionExecution(ctx, id, store.Transition{
-		From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1", FinishedTime: ptr(base.Add(time.Minute))})
+		From: from(workflow.ExecutionRunning), To: workflow.ExecutionSucceeded, Owner: "replica-1", FinishedTime: new(base.Add(time.Minute))})
 	require.NoError(t, err)
 	require.Nil(t, row.LeaseExpiresAt, "a terminal status ends the lease")
 	require.Equal(t, "replica-1", row.OwnerInstance)
@@ -418,9 +418,9 @@ func testListUnfinished(t *testing.T, s Store) {
 	add := func(d *workflow.Deployment, status workflow.ExecutionStatus, when time.Time, listed bool) {
 		var e *workflow.Execution
 		if status.Terminal() {
-			e = ended(t, s, d, status, when, "replica-1", ptr(when.Add(time.Minute)))
+			e = ended(t, s, d, status, when, "replica-1", new(when.Add(time.Minute)))
 		} else {
-			e = leased(t, s, d, status, when, "replica-1", ptr(when.Add(time.Minute)))
+			e = leased(t, s, d, status, when, "replica-1", new(when.Add(time.Minute)))
 		}
 		if listed {
 			want = append(want, e.ID)
@@ -460,7 +460,7 @@ func testListUnfinished(t *testing.T, s Store) {
 func testRenewLeases(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-renew", workflow.StatusDeployed))
-	past, future := ptr(base), ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
+	past, future := new(base), new(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
 	minePending := leased(t, s, d, workflow.ExecutionPending, base, "me", past).ID
 	mineRunning := leased(t, s, d, workflow.ExecutionRunning, base, "me", future).ID
@@ -524,7 +524,7 @@ func testAdoptExecutions(t *testing.T, s Store) {
 	d := mustCreate(t, s, newDeployment("wf-adopt", workflow.StatusDeployed))
 	other := mustCreate(t, s, newDeployment("wf-adopt-other", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
-	expired, live := ptr(time.Now().Add(-time.Minute).UTC()), ptr(time.Now().Add(time.Hour).UTC())
+	expired, live := new(time.Now().Add(-time.Minute).UTC()), new(time.Now().Add(time.Hour).UTC())
 
 	// Adoptable, by fired time: expired leases and none, of any workflow.
 	var adoptable []string
@@ -669,7 +669,7 @@ func testReleaseLeases(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-release", workflow.StatusDeployed))
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
-	live := ptr(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
+	live := new(time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond))
 
 	mine := []string{
 		leased(t, s, d, workflow.ExecutionRunning, at(0), "me", live).ID,
@@ -722,7 +722,7 @@ func testFirstLease(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-lease", workflow.StatusDeployed))
 	const lease = time.Hour
-	e := execution(d, base, "me", ptr(base))
+	e := execution(d, base, "me", new(base))
 	e.Lease = lease
 	before := time.Now()
 	id := mustCreateExecution(t, s, e)
@@ -746,9 +746,9 @@ func testLeaseExpired(t *testing.T, s Store) {
 		want bool
 	}{
 		{"a fresh lease", mustCreateExecution(t, s, fresh), false},
-		{"a lease that ran out", leased(t, s, d, workflow.ExecutionRunning, base, "dead", ptr(base)).ID, true},
+		{"a lease that ran out", leased(t, s, d, workflow.ExecutionRunning, base, "dead", new(base)).ID, true},
 		{"no lease", leased(t, s, d, workflow.ExecutionPending, base, "", nil).ID, true},
-		{"a finished execution", ended(t, s, d, workflow.ExecutionSucceeded, base, "dead", ptr(base)).ID, false},
+		{"a finished execution", ended(t, s, d, workflow.ExecutionSucceeded, base, "dead", new(base)).ID, false},
 	} {
 		got, err := s.LeaseExpired(ctx, tc.id)
 		require.NoError(t, err, tc.name)
@@ -763,7 +763,7 @@ func testLeaseExpired(t *testing.T, s Store) {
 func testEndLeases(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-end", workflow.StatusDeployed))
-	live := ptr(time.Now().Add(time.Hour).UTC())
+	live := new(time.Now().Add(time.Hour).UTC())
 	ids := []string{
 		leased(t, s, d, workflow.ExecutionPending, base, "gone", live).ID,
 		leased(t, s, d, workflow.ExecutionRunning, base.Add(time.Second), "also-gone", live).ID,

@@ -64,7 +64,7 @@ func testCreateAndGet(t *testing.T, s Store) {
 		DeployedAt: &deployedAt,
 		Triggers: []workflow.Trigger{
 			{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{
-				Expression: "30 2 * * *", Timezone: "America/New_York", JitterWindowSeconds: ptr[int32](0)}},
+				Expression: "30 2 * * *", Timezone: "America/New_York", JitterWindowSeconds: new(int32(0))}},
 			{Type: workflow.TriggerWebhook, Enabled: false, Webhook: &workflow.WebhookSpec{
 				Path: "/Hooks/Orders", Methods: []string{"POST", "PUT"}, Secrets: []string{"whsec_c2VjcmV0"},
 				ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 30}},
@@ -482,18 +482,23 @@ func testUpdateTriggers(t *testing.T, s Store) {
 	// Edits in place, through the specs' pointers too, are written.
 	got, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Triggers[0].Cron.Expression = "0 12 * * *"
-		d.Triggers[0].Cron.JitterWindowSeconds = ptr[int32](300)
+		d.Triggers[0].Cron.JitterWindowSeconds = new(int32(300))
 		d.Triggers[1].Webhook.Methods = []string{"POST"}
 		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
+	cron.Cron = &workflow.CronSpec{Expression: "0 12 * * *", JitterWindowSeconds: new(int32(300))}
+	one.Webhook = &workflow.WebhookSpec{Path: "/one", Methods: []string{"POST"}}
+	if diff := cmp.Diff([]workflow.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
+		t.Errorf("triggers edited (-want +got):\n%s", diff)
+	}
 	got, err = s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		*d.Triggers[0].Cron.JitterWindowSeconds = 60
 		d.Triggers[1].Webhook.Methods[0] = "PUT"
 		return workflow.Event{Action: workflow.ActionUpdate}, nil
 	})
 	require.NoError(t, err)
-	cron.Cron = &workflow.CronSpec{Expression: "0 12 * * *", JitterWindowSeconds: ptr[int32](60)}
+	cron.Cron = &workflow.CronSpec{Expression: "0 12 * * *", JitterWindowSeconds: new(int32(60))}
 	one.Webhook = &workflow.WebhookSpec{Path: "/one", Methods: []string{"PUT"}}
 	if diff := cmp.Diff([]workflow.Trigger{cron, one, manual, two}, got.Triggers); diff != "" {
 		t.Errorf("triggers edited in place (-want +got):\n%s", diff)

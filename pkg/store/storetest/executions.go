@@ -274,7 +274,7 @@ func testCreateExecutionNotDeployed(t *testing.T, s Store) {
 		for _, e := range []*workflow.Execution{
 			cronExecution(d, d.Triggers[0].ID, base),
 			manualExecution(d, "key-1", "alice"),
-			execution(d, base, "me", ptr(base.Add(time.Hour))),
+			execution(d, base, "me", new(base.Add(time.Hour))),
 		} {
 			created, err := s.CreateExecution(ctx, e)
 			require.NoError(t, err)
@@ -317,7 +317,7 @@ func testFindExecutionByKey(t *testing.T, s Store) {
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version,
 		TriggerType: workflow.TriggerWebhook, Status: workflow.ExecutionPending, FiredTime: base,
 		IdempotencyKey: "key-1", TraceID: "trace-1", TriggeredBy: "webhook", OwnerInstance: "replica-1",
-		LeaseExpiresAt: ptr(base.Add(time.Minute)), Input: json.RawMessage(`{"a": 1}`),
+		LeaseExpiresAt: new(base.Add(time.Minute)), Input: json.RawMessage(`{"a": 1}`),
 	}
 	mustCreateExecution(t, s, e)
 	// Another execution of the workflow, without a key, and one of another
@@ -407,14 +407,14 @@ func testGetExecution(t *testing.T, s Store) {
 		TriggerID:         d.Triggers[0].ID,
 		TriggerType:       workflow.TriggerCron,
 		Status:            workflow.ExecutionPending,
-		ScheduledTime:     ptr(base),
+		ScheduledTime:     new(base),
 		FiredTime:         base.Add(7*time.Second + 123456*time.Microsecond),
 		JitterSeconds:     7,
 		TraceID:           "4bf92f3577b34da6a3ce929d0e0e4736",
 		IdempotencyKey:    "key-9",
 		TriggeredBy:       "scheduler",
 		OwnerInstance:     "replica-2",
-		LeaseExpiresAt:    ptr(base.Add(2 * time.Minute)),
+		LeaseExpiresAt:    new(base.Add(2 * time.Minute)),
 		Input:             json.RawMessage(`{"a": [1, 2]}`),
 	}
 	mustCreateExecution(t, s, created)
@@ -430,11 +430,11 @@ func testGetExecution(t *testing.T, s Store) {
 	// And every field a transition writes.
 	moved, err := s.TransitionExecution(ctx, created.ID, store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionFailed,
-		EngineExecutionID: "engine-9", StartedTime: ptr(base.Add(8 * time.Second)), FinishedTime: ptr(base.Add(time.Minute)),
+		EngineExecutionID: "engine-9", StartedTime: new(base.Add(8 * time.Second)), FinishedTime: new(base.Add(time.Minute)),
 		ErrorMessage: "node n1 failed", SkipReason: "overlap", Result: json.RawMessage(`{"error": "boom"}`)})
 	require.NoError(t, err)
 	want := *created
-	want.Status, want.EngineExecutionID, want.StartedTime, want.FinishedTime = workflow.ExecutionFailed, "engine-9", ptr(base.Add(8*time.Second)), ptr(base.Add(time.Minute))
+	want.Status, want.EngineExecutionID, want.StartedTime, want.FinishedTime = workflow.ExecutionFailed, "engine-9", new(base.Add(8*time.Second)), new(base.Add(time.Minute))
 	want.ErrorMessage, want.SkipReason, want.Result, want.LeaseExpiresAt = "node n1 failed", "overlap", json.RawMessage(`{"error": "boom"}`), nil
 	for name, e := range map[string]*workflow.Execution{"returned": moved, "read back": mustGetExecution(t, s, created.ID)} {
 		if diff := cmp.Diff(&want, e, jsonEqual, roundedTime); diff != "" {

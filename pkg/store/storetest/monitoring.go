@@ -42,7 +42,7 @@ func testMonitoringAggregates(t *testing.T, s Store) {
 		e := &workflow.Execution{WorkflowID: "wf-mon", DeploymentID: d.ID, DeploymentVersion: d.Version,
 			TriggerType: tt, Status: workflow.ExecutionPending, FiredTime: fired}
 		if tt == workflow.TriggerCron {
-			e.TriggerID, e.ScheduledTime = d.Triggers[0].ID, ptr(fired.Truncate(time.Minute))
+			e.TriggerID, e.ScheduledTime = d.Triggers[0].ID, new(fired.Truncate(time.Minute))
 		}
 		mustCreateExecution(t, s, e)
 		if status != workflow.ExecutionPending {

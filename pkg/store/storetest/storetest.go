@@ -68,8 +68,6 @@ var jsonEqual = cmp.Transformer("json", func(m json.RawMessage) any {
 	return v
 })
 
-func ptr[T any](v T) *T { return &v }
-
 func definition(name string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"name": %q, "nodes": [{"id": "n1", "name": "start", "type": "TRIGGER"}], "connections": {}}`, name))
 }
@@ -141,7 +139,7 @@ func finish(t *testing.T, s Store, id string, to workflow.ExecutionStatus) *work
 	t.Helper()
 	e, err := s.TransitionExecution(context.Background(), id, store.Transition{
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionRunning}, To: to,
-		FinishedTime: ptr(base.Add(time.Hour))})
+		FinishedTime: new(base.Add(time.Hour))})
 	require.NoError(t, err)
 	return e
 }

@@ -159,7 +159,7 @@ func NewStoreWithClock(t testing.TB) (*postgres.Store, *Clock) {
 // a negative d).
 func (c *Clock) Set(t testing.TB, d time.Duration) {
 	t.Helper()
-	if _, err := c.db.Exec(`UPDATE pgtest_clock.shift SET d = $1 * interval '1 microsecond'`, d.Microseconds()); err != nil {
+	if _, err := c.db.ExecContext(t.Context(), `UPDATE pgtest_clock.shift SET d = $1 * interval '1 microsecond'`, d.Microseconds()); err != nil {
 		t.Fatalf("pgtest: set clock: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ func databaseExists(t *testing.T, name string) bool {
 	return n == 1
 }
 
-func TestNewDatabase(t *testing.T) {
+func TestNewDatabase(t *testing.T) { //nolint:tparallel // "create" must end, its cleanup dropping the databases, before the checks after it
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("pgtest: skipping PostgreSQL integration test in -short mode")
