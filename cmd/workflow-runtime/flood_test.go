@@ -120,7 +120,7 @@ func TestFloodMemory(t *testing.T) {
 		t.Skip("multi-process test: needs PostgreSQL")
 	}
 	dbURL := pgtest.NewDatabase(t)
-	bin := eoBuildBinary(t, t.TempDir(), "workflow-runtime", false)
+	bin := eoBuildBinary(t, "workflow-runtime", false)
 	p := eoStartProc(t, "flood", t.TempDir(), bin, eoEnv(map[string]string{
 		"WFR_DATABASE_URL": dbURL,
 		"WFR_GRPC_ADDR":    "127.0.0.1:0",

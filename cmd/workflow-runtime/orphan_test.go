@@ -63,7 +63,7 @@ func TestNoOrphanedEngineRuns(t *testing.T) {
 		t.Skip("multi-process test: needs PostgreSQL, Redis and a minute and a half")
 	}
 	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t, t.TempDir())
+	runtimeBin, simBin := eoBuild(t)
 	dbURL := pgtest.NewDatabase(t)
 	prefix := fmt.Sprintf("wfr_orphan_%d_%d:", os.Getpid(), time.Now().UnixNano())
 
