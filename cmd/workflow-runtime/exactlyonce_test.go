@@ -89,6 +89,9 @@ const eoLogDirEnv = "EXACTLYONCE_LOG_DIR"
 // Build tag multiprocess: it takes about a minute and a half, builds the
 // binaries (with -race when the test has it) and needs PostgreSQL and Redis.
 func TestExactlyOnce(t *testing.T) {
+	// Parallel with the other long multi-process tests: it waits on cron slots, not on the CPU, and
+	// its database, Redis prefix, ports and directories are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL, Redis and a minute and a half")
 	}

@@ -116,6 +116,9 @@ func vmHWM(t *testing.T, pid int) int64 {
 // Build tag multiprocess: it builds the binary (never with -race, whose
 // memory would swamp the figures) and needs PostgreSQL.
 func TestFloodMemory(t *testing.T) {
+	// Parallel with the other long multi-process tests: its figure is its own process's peak RSS, and
+	// its database, Redis prefix, ports and directories are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL")
 	}
