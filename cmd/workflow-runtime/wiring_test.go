@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -74,13 +75,11 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
 		"WFR_DRAIN_DELAY":      "0s",
 	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
+	maps.Copy(env, extraEnv)
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
 	// Quiet unless the test asks for a log level.
-	var logOut io.Writer = io.Discard
+	logOut := io.Discard
 	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
 		logOut = os.Stderr
 	}
@@ -341,7 +340,7 @@ func doJSON(t *testing.T, method, url, body string) (int, map[string]any) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -519,7 +518,10 @@ func TestServeStopsCleanly(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 2*time.Second, 10*time.Millisecond, "readiness never read 503 while draining")
 	require.NoError(t, <-stopped)
-	_, err = http.Get(s.httpBase + "/readyz")
+	resp, err = http.Get(s.httpBase + "/readyz")
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err)
 }
 

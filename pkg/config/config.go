@@ -239,7 +239,7 @@ var settings = []setting{
 		if v == "none" {
 			return nil
 		}
-		for _, p := range strings.Split(v, ",") {
+		for p := range strings.SplitSeq(v, ",") {
 			if !slices.Contains(auth.OpenablePaths, p) {
 				return fmt.Errorf("must be none or a comma-separated list of %s", strings.Join(auth.OpenablePaths, ", "))
 			}
@@ -347,39 +347,35 @@ func urlWithScheme(dst *string, v string, required bool, schemes ...string) erro
 	if err != nil {
 		return errors.New("is not a URL")
 	}
-	for _, s := range schemes {
-		if u.Scheme == s {
-			*dst = v
-			return nil
-		}
+	if slices.Contains(schemes, u.Scheme) {
+		*dst = v
+		return nil
 	}
 	return fmt.Errorf("scheme must be one of %s", strings.Join(schemes, ", "))
 }
 
-func duration(dst *time.Duration, v string, min time.Duration) error {
+func duration(dst *time.Duration, v string, least time.Duration) error {
 	d, err := time.ParseDuration(v)
-	if err != nil || d < min {
-		return fmt.Errorf("must be a duration >= %s, e.g. 30s", min)
+	if err != nil || d < least {
+		return fmt.Errorf("must be a duration >= %s, e.g. 30s", least)
 	}
 	*dst = d
 	return nil
 }
 
-func integer(dst *int, v string, min int) error {
+func integer(dst *int, v string, least int) error {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < min {
-		return fmt.Errorf("must be an integer >= %d", min)
+	if err != nil || n < least {
+		return fmt.Errorf("must be an integer >= %d", least)
 	}
 	*dst = n
 	return nil
 }
 
 func oneOf(dst *string, v string, allowed ...string) error {
-	for _, a := range allowed {
-		if v == a {
-			*dst = v
-			return nil
-		}
+	if slices.Contains(allowed, v) {
+		*dst = v
+		return nil
 	}
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 }
