@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +20,12 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
-const migrationCount = 8
+// pgNames are the PostgreSQL migrations, in order: a file added without
+// its name here fails the status checks.
+var pgNames = []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn",
+	"execution_input_text", "execution_history_index", "deployment_versions", "missed_slots"}
+
+var migrationCount = len(pgNames)
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
@@ -76,15 +82,14 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	t.Helper()
 	lines := status(t, db)
 	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
-	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions"}
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)
-		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008"}[i]; got != want {
+		if got, want := m[1], fmt.Sprintf("%05d", i+1); got != want {
 			t.Errorf("line %d version = %s, want %s", i, got, want)
 		}
-		if m[2] != wantNames[i] {
-			t.Errorf("line %d name = %s, want %s", i, m[2], wantNames[i])
+		if m[2] != pgNames[i] {
+			t.Errorf("line %d name = %s, want %s", i, m[2], pgNames[i])
 		}
 		if pending := m[3] == "pending"; pending != (i >= applied) {
 			t.Errorf("with %d applied, line %q: pending = %v", applied, l, pending)
