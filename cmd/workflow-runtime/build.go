@@ -193,6 +193,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Broadcaster:    broadcaster,
 		Logger:         logger,
 		Metrics:        schedMetrics,
+		Slots:          traced,
 	})
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
