@@ -25,4 +25,7 @@ type SlotStore interface {
 	// CountSlotRuns counts the trigger's slots earlier than before whose
 	// execution was not SKIPPED: the runs max_runs counts.
 	CountSlotRuns(ctx context.Context, triggerID string, before time.Time) (int64, error)
+	// CronTriggerDeployment returns the id of the deployment of cron
+	// trigger triggerID, or ErrNotFound.
+	CronTriggerDeployment(ctx context.Context, triggerID string) (string, error)
 }

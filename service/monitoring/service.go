@@ -21,13 +21,16 @@ type Service interface {
 	JitterDistribution(ctx context.Context, req JitterRequest) (JitterDistribution, error)
 	LoadDistribution(ctx context.Context, req LoadRequest) (LoadDistribution, error)
 	SystemHealth(ctx context.Context, req SystemHealthRequest) (SystemHealth, error)
+	ScheduleReport(ctx context.Context, req ScheduleReportRequest) (ScheduleReport, error)
 }
 
-// Store is what the service reads: aggregates, and the cron triggers the
-// scheduler holds.
+// Store is what the service reads: aggregates, the cron triggers the
+// scheduler holds, and the account of their slots.
 type Store interface {
 	store.MonitoringStore
+	store.SlotStore
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
+	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
 }
 
 // Scheduler is this replica's cron scheduler.

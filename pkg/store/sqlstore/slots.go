@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"time"
 
@@ -135,4 +136,23 @@ func (s *Store) CountSlotRuns(ctx context.Context, triggerID string, before time
 	var n int64
 	err = s.r.GetContext(ctx, &n, countSlotRunsSQL, tid, at(before))
 	return n, err
+}
+
+const cronTriggerDeploymentSQL = `
+SELECT deployment_id FROM deployment_triggers WHERE id = $1 AND type = 'CRON'`
+
+// CronTriggerDeployment returns the deployment of cron trigger triggerID.
+func (s *Store) CronTriggerDeployment(ctx context.Context, triggerID string) (_ string, err error) {
+	ctx, done := s.begin(ctx, "CronTriggerDeployment")
+	defer done(&err)
+	tid, ok := store.CanonicalID(triggerID)
+	if !ok {
+		return "", store.ErrNotFound
+	}
+	var id string
+	err = s.r.GetContext(ctx, &id, cronTriggerDeploymentSQL, tid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	return id, err
 }

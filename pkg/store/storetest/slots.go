@@ -51,6 +51,14 @@ func testRecordMissedSlots(t *testing.T, s Store) {
 	got, err = s.ListMissedSlots(ctx, "not-a-uuid", base, later)
 	require.NoError(t, err)
 	require.Empty(t, got)
+
+	owner, err := s.CronTriggerDeployment(ctx, tid)
+	require.NoError(t, err)
+	require.Equal(t, d.ID, owner)
+	for _, id := range []string{"not-a-uuid", d.ID} {
+		_, err = s.CronTriggerDeployment(ctx, id)
+		require.ErrorIs(t, err, store.ErrNotFound, "trigger %s", id)
+	}
 }
 
 func testRecordMissedSlotsInvalid(t *testing.T, s Store) {
