@@ -145,3 +145,36 @@ func drain(f *fires) []Fire {
 		}
 	}
 }
+
+// runCounter is a SlotStore that counts as runs the slots handed on.
+type runCounter struct {
+	missLog
+	ran atomic.Int64
+}
+
+func (c *runCounter) CountSlotRuns(context.Context, string, time.Time) (int64, error) {
+	return c.ran.Load(), nil
+}
+
+// TestMaxRuns: a trigger fires no more once max_runs of its slots ran.
+func TestMaxRuns(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	ct := cronTrigger("t1", "d1", "* * * * *", 1)
+	ct.ScheduledSince, ct.Spec.MaxRuns = from, 2
+	clock := &atomic.Int64{}
+	clock.Store(from.UnixNano())
+	q := &manualQuartz{clock: clock, jobs: newJobQueue()}
+	counter := &runCounter{}
+	f := &fires{ch: make(chan Fire, 100)}
+	handle := func(ctx context.Context, fire Fire) error {
+		counter.ran.Add(1)
+		return f.handle(ctx, fire)
+	}
+	s := New(&fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}, handle,
+		Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }, quartz: q, Slots: counter})
+	require.NoError(t, s.Start(context.Background()))
+	q.advance(t, from.Add(10*time.Minute))
+	require.NoError(t, s.Stop(context.Background()))
+	require.Len(t, drain(f), 2, "two runs, then none")
+}
