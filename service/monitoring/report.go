@@ -107,7 +107,7 @@ func (s *service) triggerReport(ctx context.Context, d *workflow.Deployment, t w
 	if d.DeployedAt == nil || d.Status == workflow.StatusDraft {
 		return r, nil
 	}
-	trigger, err := s.cronTrigger(d.WorkflowID, t.Cron)
+	trigger, err := cron.ForSpec(d.WorkflowID, t.Cron, s.opts.JitterWindow)
 	if err != nil {
 		return r, errors.E(errors.Invalid, err)
 	}
@@ -212,20 +212,6 @@ func quantile(xs []float64, q float64) float64 {
 	}
 	slices.Sort(xs)
 	return xs[max(int(math.Ceil(q*float64(len(xs))))-1, 0)]
-}
-
-// cronTrigger is the trigger the scheduler fires for spec of workflowID.
-func (s *service) cronTrigger(workflowID string, spec *workflow.CronSpec) (*cron.Trigger, error) {
-	sched, err := cron.Parse(spec.Expression)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := time.LoadLocation(spec.Timezone)
-	if err != nil {
-		return nil, err
-	}
-	rules := cron.NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
-	return cron.NewTrigger(sched, loc, workflowID, s.jitterWindow(spec), rules), nil
 }
 
 // jitterWindow is spec's jitter window, or the service's default.
