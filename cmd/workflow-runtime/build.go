@@ -179,10 +179,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Logger:  logger,
 		Metrics: m.coordination,
 	})
-	// window keeps the scheduler's recent misfires, duplicates and lags for GetSchedulingMetrics.
+	// window keeps the scheduler's recent duplicates and lags for
+	// GetSchedulingMetrics; its misfires are the cluster's, from the database.
 	window := monitoring.NewWindow()
 	schedMetrics := m.scheduling
-	schedMetrics.Misfires, schedMetrics.Lag = window.Misfires(schedMetrics.Misfires), window.Lag(schedMetrics.Lag)
+	schedMetrics.Lag = window.Lag(schedMetrics.Lag)
 	r.recorder = &scheduling.Recorder{
 		Store: r.coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: window.Duplicates(m.duplicates),

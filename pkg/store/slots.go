@@ -25,6 +25,9 @@ type SlotStore interface {
 	// CountSlotRuns counts the trigger's slots earlier than before whose
 	// execution was not SKIPPED: the runs max_runs counts.
 	CountSlotRuns(ctx context.Context, triggerID string, before time.Time) (int64, error)
+	// CountMissedSlots counts the missed slots of every trigger whose run
+	// was recorded in [start, end): the misfires of the whole cluster.
+	CountMissedSlots(ctx context.Context, start, end time.Time) (int64, error)
 	// CronTriggerDeployment returns the id of the deployment of cron
 	// trigger triggerID, or ErrNotFound.
 	CronTriggerDeployment(ctx context.Context, triggerID string) (string, error)

@@ -156,3 +156,15 @@ func (s *Store) CronTriggerDeployment(ctx context.Context, triggerID string) (_ 
 	}
 	return id, err
 }
+
+const countMissedSlotsSQL = `
+SELECT coalesce(sum(slot_count), 0) FROM missed_slots WHERE recorded_at >= $1 AND recorded_at < $2`
+
+// CountMissedSlots counts the slots of the runs recorded in [start, end).
+func (s *Store) CountMissedSlots(ctx context.Context, start, end time.Time) (_ int64, err error) {
+	ctx, done := s.begin(ctx, "CountMissedSlots")
+	defer done(&err)
+	var n int64
+	err = s.r.GetContext(ctx, &n, countMissedSlotsSQL, at(start), at(end))
+	return n, err
+}

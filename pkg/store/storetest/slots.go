@@ -52,6 +52,13 @@ func testRecordMissedSlots(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Empty(t, got)
 
+	n, err := s.CountMissedSlots(ctx, base, base.Add(time.Microsecond))
+	require.NoError(t, err)
+	require.Equal(t, int64(1_000_020), n, "every slot of the runs recorded at base")
+	n, err = s.CountMissedSlots(ctx, base.Add(time.Microsecond), later)
+	require.NoError(t, err)
+	require.Zero(t, n, "by the time a run was recorded")
+
 	owner, err := s.CronTriggerDeployment(ctx, tid)
 	require.NoError(t, err)
 	require.Equal(t, d.ID, owner)
