@@ -503,7 +503,7 @@ func TestReport(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
 	id := deploy(t, s, "report.every-second", "* * * * * ?")
-	out := s.ok(t, "report", id, "--start", "-1m")
+	out := s.ok(t, "report", "report.every-second", "--start", "-1m")
 	require.Regexp(t, `^Slots from \S+ to \S+\.\n\nTRIGGER +WORKFLOW +DUE +RAN +SKIPPED +MISSED +ON TIME +LAG P50 +LAG P99\n`, out)
 	require.Regexp(t, `(?m)^[0-9a-f-]{36} +report\.every-second +\d+ +\d+ +\d+ +\d+`, out)
 	rep := okJSON(t, s, &pb.GetScheduleReportResponse{}, "report", id, "--start", "-1m")

@@ -112,22 +112,27 @@ func drawLoad(w io.Writer, resp *pb.GetLoadDistributionResponse) {
 func (a *app) reportCommand() *cobra.Command {
 	var req pb.GetScheduleReportRequest
 	cmd := &cobra.Command{
-		Use:   "report <deployment-id>",
+		Use:   "report [DEPLOYMENT]",
 		Short: "Account for every slot of a deployment's cron schedule: ran, skipped, missed",
 		Long: `Account for every slot of a deployment's cron triggers over a time range (default: the
 last 24 hours), from the database, so that every replica answers the same: the slots due,
 and of them those that ran, that the overlap policy skipped, and that were missed, by
 reason; the share that fired within a second of their slot plus jitter, and the fire lag.
 With --trigger, one cron trigger (no deployment id).`,
-		Example: `  wfr report 7d0c1b2e-5f7a-4c1e-9d8b-2a6f0e4c3b1a
+		Example: `  wfr report orders.sync
   wfr report --trigger 1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b --start -168h`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: a.completeDeployments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (req.GetTriggerId() != "") {
 				return usagef("name a deployment id or --trigger, not both")
 			}
 			if len(args) == 1 {
-				req.DeploymentId = args[0]
+				id, err := a.deploymentID(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				req.DeploymentId = id
 			}
 			resp, err := call(cmd.Context(), a, a.mon.GetScheduleReport, &req)
 			if err != nil {
