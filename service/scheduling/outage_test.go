@@ -62,7 +62,8 @@ func (r *simReplica) stop(t *testing.T) {
 
 // TestCatchUpAllAfterOutage: an every-minute trigger with catch-up ALL and
 // a five-minute catch-up window runs on two replicas; both go down for ten
-// minutes; one comes back, the other two minutes later. Every slot from
+// minutes; one comes back, and the other not at all or two minutes later,
+// as each would fire a catch-up it judged itself. Every slot from
 // the deployment on has exactly one outcome: the slots due in the window
 // before the first came back ran, once each, oldest first; the older ones of
 // the outage are one MISSED run, OUTSIDE_CATCHUP_WINDOW; nothing is doubled,
@@ -72,6 +73,24 @@ func TestCatchUpAllAfterOutage(t *testing.T) {
 		t.Skip("needs PostgreSQL and Redis")
 	}
 	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// secondBack is how long after the first the second replica comes
+		// back; none comes back when it is negative.
+		secondBack time.Duration
+	}{
+		{"one replica comes back", -1},
+		{"two replicas come back two minutes apart", 2 * time.Minute},
+		{"two replicas come back ten seconds apart", 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testOutage(t, tc.secondBack)
+		})
+	}
+}
+
+func testOutage(t *testing.T, secondBack time.Duration) {
 	ctx := context.Background()
 	st := pgtest.NewStore(t)
 	rdb, prefix := redistest.New(t)
@@ -100,13 +119,18 @@ func TestCatchUpAllAfterOutage(t *testing.T) {
 	down := t0.Add(5 * time.Minute)
 	backA := down.Add(10 * time.Minute)
 	a = startReplica(t, st, locker, prefix, backA)
-	runTogether(t, backA.Add(2*time.Minute), a)
-	backB := backA.Add(2 * time.Minute)
-	b = startReplica(t, st, locker, prefix, backB)
-	end := backB.Add(3 * time.Minute)
-	runTogether(t, end, a, b)
-	a.stop(t)
-	b.stop(t)
+	end := backA.Add(5 * time.Minute)
+	if secondBack < 0 {
+		runTogether(t, end, a)
+		a.stop(t)
+	} else {
+		backB := backA.Add(secondBack)
+		runTogether(t, backB, a)
+		b = startReplica(t, st, locker, prefix, backB)
+		runTogether(t, end, a, b)
+		a.stop(t)
+		b.stop(t)
+	}
 
 	// Every slot from the deployment to the end has one outcome.
 	ran := map[time.Time]int{}
