@@ -69,10 +69,10 @@ func (r *simReplica) stop(t *testing.T) {
 // the outage are one MISSED run, OUTSIDE_CATCHUP_WINDOW; nothing is doubled,
 // and GetScheduleReport agrees with counts made in SQL.
 func TestCatchUpAllAfterOutage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// secondBack is how long after the first the second replica comes
