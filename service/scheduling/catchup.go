@@ -55,17 +55,21 @@ func (m *missedRuns) add(from, to time.Time, n int64, reason workflow.MissReason
 // trigger was not held (downtime, a restart, a pause): those older than the
 // catch-up window are MISSED; of those inside it, the LATEST policy fires
 // the most recent (the others are MISSED, REPLICA_DOWN), ALL fires every one,
-// oldest first, NONE none. Slots since a pause began are MISSED, PAUSED:
-// ScheduledSince, later than the last slot recorded, is when the deployment
-// was resumed. s.mu is held.
+// oldest first, NONE none. Slots whose fire came during a pause are MISSED,
+// PAUSED: ScheduledSince, later than the last slot accounted for, is when
+// the deployment was resumed. s.mu is held.
 func (s *Scheduler) catchUp(h *held, since time.Time, pausedUntil time.Time) {
 	now := s.opts.Now()
 	policy := h.ct.Spec.CatchupPolicy
 	m := &missedRuns{h: h}
 	if pausedUntil.After(since) {
-		from, to, n := h.countSlots(since, pausedUntil)
+		// By fire time: a slot just before a change whose fire came after
+		// it was the running replicas' to fire.
+		from, to, n := h.countFires(since, pausedUntil)
 		m.add(from, to, n, workflow.MissedPaused)
-		since = pausedUntil
+		if n > 0 {
+			since = to
+		}
 	}
 	old := workflow.MissedOutsideCatchupWindow
 	if policy == workflow.CatchupNone {
@@ -125,6 +129,27 @@ func (h *held) countSlots(since, until time.Time) (first, last time.Time, n int6
 			first = slot
 		}
 		last, after = slot, slot
+	}
+	return first, last, n
+}
+
+// countFires returns the first and last slot after since whose fire came
+// by until, and how many there are, up to maxMissedScan.
+func (h *held) countFires(since, until time.Time) (first, last time.Time, n int64) {
+	for after := since; n < maxMissedScan; {
+		slot, at, err := h.trigger.NextFire(after)
+		if err != nil || at.After(until) {
+			break
+		}
+		after = at
+		if !slot.After(since) {
+			continue
+		}
+		if n == 0 {
+			first = slot
+		}
+		last = slot
+		n++
 	}
 	return first, last, n
 }

@@ -45,7 +45,7 @@ func TestCatchUpPolicies(t *testing.T) {
 	base.LastSlot, base.ScheduledSince, base.Config.CatchupWindowSeconds = &last, last.Add(-time.Hour), 300
 
 	// The slots after last whose fire came by now, split at the window.
-	var old, inside []time.Time
+	var old, oldAt, inside []time.Time
 	var firstAt time.Time
 	for after := last; ; {
 		slot, at := jitteredFire(t, base, after)
@@ -54,7 +54,7 @@ func TestCatchUpPolicies(t *testing.T) {
 		}
 		if slot.After(last) {
 			if now.Sub(at) > 5*time.Minute {
-				old = append(old, slot)
+				old, oldAt = append(old, slot), append(oldAt, at)
 			} else {
 				if len(inside) == 0 {
 					firstAt = at
@@ -65,7 +65,9 @@ func TestCatchUpPolicies(t *testing.T) {
 		after = at
 	}
 	require.Len(t, append(old, inside...), 10, "precondition: ten slots came due while down")
-	require.NotEmpty(t, old)
+	require.Greater(t, len(old), 3)
+	require.True(t, oldAt[2].After(old[2].Add(time.Second)), "precondition: the third slot fires after the resume")
+	require.False(t, oldAt[1].After(old[2].Add(time.Second)), "precondition: the second slot fires before the resume")
 	require.Greater(t, len(inside), 1)
 	run := func(slots []time.Time, reason workflow.MissReason) workflow.MissedSlots {
 		return workflow.MissedSlots{TriggerID: "t1", DeploymentID: "d1", From: slots[0], To: slots[len(slots)-1],
@@ -83,8 +85,9 @@ func TestCatchUpPolicies(t *testing.T) {
 			wantMiss: []workflow.MissedSlots{outside, run(inside[:len(inside)-1], workflow.MissedReplicaDown)}},
 		{policy: workflow.CatchupAll, wantFired: inside, wantMiss: []workflow.MissedSlots{outside}},
 		{policy: workflow.CatchupNone, wantMiss: []workflow.MissedSlots{run(append(old, inside...), workflow.MissedPolicyNone)}},
-		// Resumed when the third slot came due: the first two were paused.
-		{policy: workflow.CatchupAll, pausedAt: old[1].Add(time.Second), wantFired: inside,
+		// Resumed after the second slot's fire: the first two were paused.
+		// The third slot lies before the resume too, but fires after it.
+		{policy: workflow.CatchupAll, pausedAt: old[2].Add(time.Second), wantFired: inside,
 			wantMiss: []workflow.MissedSlots{run(old[:2], workflow.MissedPaused), run(old[2:], workflow.MissedOutsideCatchupWindow)}},
 	} {
 		name := tc.policy
