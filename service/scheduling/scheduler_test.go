@@ -177,8 +177,11 @@ func TestLateFires(t *testing.T) {
 	require.Equal(t, 59*time.Second, f.next(t).Lag)
 	require.NoError(t, s.fire(context.Background(), h, now.Add(-2*time.Minute), now.Add(-61*time.Second), true, true))
 	f.none(t)
+	// Judged again without the window, as a catch-up fire is, it runs.
+	require.NoError(t, s.fire(context.Background(), h, now.Add(-2*time.Minute), now.Add(-61*time.Second), true, false))
+	require.Equal(t, 61*time.Second, f.next(t).Lag)
 	require.EqualValues(t, 1, m.Misfires.(*generic.Counter).Value())
-	require.EqualValues(t, 1, m.Fires.(*generic.Counter).Value())
+	require.EqualValues(t, 2, m.Fires.(*generic.Counter).Value())
 }
 
 // TestPauseUpdateDelete follows one deployment's changes through
@@ -284,6 +287,7 @@ func TestRetriesAndFailures(t *testing.T) {
 			var calls int
 			var ctxErrs []error
 			m := Metrics{Fires: generic.NewCounter("f"), Misfires: generic.NewCounter("m"), Lag: generic.NewHistogram("l", 10)}
+			misses := &missLog{}
 			s := New(&fakeStore{}, func(ctx context.Context, _ Fire) error {
 				calls++
 				ctxErrs = append(ctxErrs, ctx.Err())
@@ -291,9 +295,17 @@ func TestRetriesAndFailures(t *testing.T) {
 					return errors.New("database blinked")
 				}
 				return nil
-			}, Options{Now: func() time.Time { return now }, Metrics: m, retryInterval: time.Millisecond})
-			s.fireWithRetries(context.Background(), h, now.Add(-time.Minute), now.Add(-30*time.Second), true)
+			}, Options{Now: func() time.Time { return now }, Metrics: m, retryInterval: time.Millisecond, Slots: misses})
+			slot := now.Add(-time.Minute)
+			s.fireWithRetries(context.Background(), h, slot, now.Add(-30*time.Second), true)
+			s.loops.Wait()
 			require.Equal(t, tc.wantCalls, calls)
+			if tc.wantMisfires > 0 {
+				require.Equal(t, []workflow.MissedSlots{{TriggerID: "t1", DeploymentID: "d1", From: slot.UTC(), To: slot.UTC(), Count: 1,
+					Reason: workflow.MissedReplicaDown}}, misses.runs, "a slot no attempt recorded is missed")
+			} else {
+				require.Empty(t, misses.runs)
+			}
 			require.Equal(t, tc.wantFires, m.Fires.(*generic.Counter).Value())
 			require.Equal(t, tc.wantMisfires, m.Misfires.(*generic.Counter).Value())
 			for _, err := range ctxErrs {
