@@ -181,3 +181,39 @@ func TestMaxRuns(t *testing.T) {
 	require.NoError(t, s.Stop(context.Background()))
 	require.Len(t, drain(f), 2, "two runs, then none")
 }
+
+// TestMillionMissedSlotsOneRow: a trigger that fires every second, down for
+// twelve days, records the million slots older than its window as one run.
+func TestMillionMissedSlotsOneRow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 13, 12, 0, 0, 500_000_000, time.UTC)
+	last := now.Add(-12 * 24 * time.Hour).Truncate(time.Second)
+	ct := cronTrigger("t1", "d1", "* * * * * ?", 1)
+	ct.LastSlot, ct.ScheduledSince = &last, last.Add(-time.Hour)
+	misses := &missLog{}
+	f := &fires{ch: make(chan Fire, 100)}
+	clock := &atomic.Int64{}
+	clock.Store(now.UnixNano())
+	s := New(&fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}, f.handle,
+		Options{Now: func() time.Time { return now }, Slots: misses, quartz: &manualQuartz{clock: clock, jobs: newJobQueue()}})
+	start := time.Now()
+	require.NoError(t, s.Start(context.Background()))
+	took := time.Since(start)
+	require.NoError(t, s.Stop(context.Background()))
+	require.NotEmpty(t, misses.runs)
+	older := misses.runs[0]
+	require.Equal(t, workflow.MissedOutsideCatchupWindow, older.Reason)
+	require.Greater(t, older.Count, int64(1_000_000))
+	require.Equal(t, older.Count, int64(older.To.Sub(older.From)/time.Second)+1, "one row for every slot from its first to its last")
+	var total int64
+	for _, r := range misses.runs {
+		total += r.Count
+	}
+	fired := drain(f)
+	want := int64(12 * 24 * 3600)
+	if _, at := jitteredFire(t, ct, now.Truncate(time.Second).Add(-time.Nanosecond)); at.After(now) {
+		want-- // the latest slot's fire is still ahead
+	}
+	require.Equal(t, want, total+int64(len(fired)), "every slot after the last recorded one whose fire came is missed or fired")
+	t.Logf("%d missed slots in %d rows, counted in %s", total, len(misses.runs), took)
+}
