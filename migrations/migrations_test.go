@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,12 +19,21 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
-// pgNames are the PostgreSQL migrations, in order: a file added without
-// its name here fails the status checks.
-var pgNames = []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn",
-	"execution_input_text", "execution_history_index", "deployment_versions", "missed_slots"}
+// pgMigrations are the PostgreSQL migrations' versions and names, in
+// order: a file added without its line here fails the status checks.
+var pgMigrations = [][2]string{
+	{"00001", "workflows"},
+	{"00002", "workflow_deployment_status"},
+	{"00003", "deployments"},
+	{"00004", "executions"},
+	{"00005", "execution_turn"},
+	{"00006", "execution_input_text"},
+	{"00007", "execution_history_index"},
+	{"00008", "deployment_versions"},
+	{"00009", "missed_slots"},
+}
 
-var migrationCount = len(pgNames)
+var migrationCount = len(pgMigrations)
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
@@ -85,11 +93,11 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)
-		if got, want := m[1], fmt.Sprintf("%05d", i+1); got != want {
+		if got, want := m[1], pgMigrations[i][0]; got != want {
 			t.Errorf("line %d version = %s, want %s", i, got, want)
 		}
-		if m[2] != pgNames[i] {
-			t.Errorf("line %d name = %s, want %s", i, m[2], pgNames[i])
+		if m[2] != pgMigrations[i][1] {
+			t.Errorf("line %d name = %s, want %s", i, m[2], pgMigrations[i][1])
 		}
 		if pending := m[3] == "pending"; pending != (i >= applied) {
 			t.Errorf("with %d applied, line %q: pending = %v", applied, l, pending)

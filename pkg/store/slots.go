@@ -19,11 +19,12 @@ type SlotStore interface {
 	// ListMissedSlots returns the trigger's missed runs that overlap [start,
 	// end), by first slot.
 	ListMissedSlots(ctx context.Context, triggerID string, start, end time.Time) ([]workflow.MissedSlots, error)
-	// ListSlotExecutions returns the executions of the trigger's slots in
-	// [start, end), oldest slot first.
+	// ListSlotExecutions returns the first execution of each of the
+	// trigger's slots in [start, end), oldest slot first: a slot that ran
+	// is one with an execution, however many attempts it took.
 	ListSlotExecutions(ctx context.Context, triggerID string, start, end time.Time) ([]workflow.SlotExecution, error)
-	// CountSlotRuns counts the trigger's slots earlier than before whose
-	// execution was not SKIPPED: the runs max_runs counts.
+	// CountSlotRuns counts the trigger's slots earlier than before with an
+	// execution that was not SKIPPED: the runs max_runs counts.
 	CountSlotRuns(ctx context.Context, triggerID string, before time.Time) (int64, error)
 	// CountMissedSlots counts the missed slots of every trigger whose run
 	// was recorded in [start, end): the misfires of the whole cluster.

@@ -85,14 +85,17 @@ func (s *Store) ListMissedSlots(ctx context.Context, triggerID string, start, en
 	return out, rows.Err()
 }
 
-// listSlotExecutionsSQL walks the unique (trigger_id, scheduled_time) index.
+// listSlotExecutionsSQL walks the (trigger_id, scheduled_time) index. A
+// slot may have several executions (retried attempts): the first fired
+// comes first.
 const listSlotExecutionsSQL = `
 SELECT scheduled_time, fired_time, jitter_seconds, status
 FROM executions
 WHERE trigger_id = $1 AND scheduled_time >= $2 AND scheduled_time < $3
-ORDER BY scheduled_time`
+ORDER BY scheduled_time, fired_time`
 
-// ListSlotExecutions returns the executions of the trigger's slots in [start, end).
+// ListSlotExecutions returns the first execution of each of the trigger's
+// slots in [start, end).
 func (s *Store) ListSlotExecutions(ctx context.Context, triggerID string, start, end time.Time) (_ []workflow.SlotExecution, err error) {
 	ctx, done := s.begin(ctx, "ListSlotExecutions")
 	defer done(&err)
@@ -116,13 +119,17 @@ func (s *Store) ListSlotExecutions(ctx context.Context, triggerID string, start,
 			return nil, err
 		}
 		e.Slot, e.FiredTime, e.Status = slot.t, fired.t, workflow.ExecutionStatus(status)
+		if n := len(out); n > 0 && out[n-1].Slot.Equal(e.Slot) {
+			continue
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
+// countSlotRunsSQL counts slots, not executions: a slot retried is one run.
 const countSlotRunsSQL = `
-SELECT count(*) FROM executions
+SELECT count(DISTINCT scheduled_time) FROM executions
 WHERE trigger_id = $1 AND scheduled_time < $2 AND status <> 'SKIPPED'`
 
 // CountSlotRuns counts the trigger's slots earlier than before that ran.
