@@ -28,25 +28,22 @@ const maxMissedScan = 10_000_000
 // policy, so that a long outage is made good one slot at a time, oldest first.
 const catchupSpacing = time.Second
 
-// missedRuns gathers consecutive slots of one trigger that never ran into
-// runs of one reason each.
+// missedRuns gathers consecutive slots of one trigger into runs of one
+// reason each. Slots are added oldest first and the ones that run all come
+// after the missed ones, so consecutive slots of one reason form one run.
 type missedRuns struct {
 	h    *held
 	runs []workflow.MissedSlots
-	// broken is set when a slot between runs ran, so that the next missed
-	// slot starts a run of its own.
-	broken bool
 }
 
 func (m *missedRuns) add(from, to time.Time, n int64, reason workflow.MissReason) {
 	if n == 0 {
 		return
 	}
-	if last := len(m.runs) - 1; last >= 0 && !m.broken && m.runs[last].Reason == reason {
+	if last := len(m.runs) - 1; last >= 0 && m.runs[last].Reason == reason {
 		m.runs[last].To, m.runs[last].Count = to, m.runs[last].Count+n
 		return
 	}
-	m.broken = false
 	m.runs = append(m.runs, workflow.MissedSlots{TriggerID: m.h.ct.TriggerID, DeploymentID: m.h.ct.DeploymentID,
 		From: from.UTC(), To: to.UTC(), Count: n, Reason: reason})
 }
