@@ -220,3 +220,60 @@ func formatReport(r monitoring.ScheduleReport) string {
 	}
 	return b.String()
 }
+
+// TestPauseIsAccounted: a deployment paused for five minutes and resumed
+// records the slots whose fire came during the pause as one PAUSED run, and
+// the report shows them so; the slots before and after ran.
+func TestPauseIsAccounted(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	st, dbClock := pgtest.NewStoreWithClock(t)
+	deployedAt := time.Now().UTC()
+	d := &workflow.Deployment{
+		WorkflowID: "wf-pause", Status: workflow.StatusDeployed, Version: 1, Definition: []byte(`{"nodes": []}`),
+		DeployedAt: &deployedAt,
+		Triggers:   []workflow.Trigger{{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: "* * * * *"}}},
+	}
+	require.NoError(t, st.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
+	tid := d.Triggers[0].ID
+	setStatus := func(status workflow.DeploymentStatus) {
+		t.Helper()
+		_, err := st.UpdateDeployment(ctx, d.ID, func(cur *workflow.Deployment) (workflow.Event, error) {
+			cur.Status, cur.Version = status, cur.Version+1
+			return workflow.Event{Action: workflow.ActionUpdate}, nil
+		})
+		require.NoError(t, err)
+	}
+
+	t0 := time.Now()
+	r := startReplica(t, st, nil, "", t0)
+	runTogether(t, t0.Add(3*time.Minute), r)
+	setStatus(workflow.StatusPaused)
+	require.NoError(t, r.s.ScheduleWorkflow(ctx, d.ID))
+	runTogether(t, t0.Add(8*time.Minute), r)
+	// The database's clock keeps up with the replica's, so that the
+	// resume's time is the simulated one.
+	dbClock.Set(t, 8*time.Minute)
+	setStatus(workflow.StatusDeployed)
+	require.NoError(t, r.s.ScheduleWorkflow(ctx, d.ID))
+	end := t0.Add(12 * time.Minute)
+	runTogether(t, end, r)
+	r.stop(t)
+
+	runs, err := st.ListMissedSlots(ctx, tid, deployedAt, end)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, workflow.MissedPaused, runs[0].Reason)
+	require.InDelta(t, 5, runs[0].Count, 1, "about five minutes of slots fired while paused")
+
+	mon := monitoring.New(st, nil, nil, monitoring.Options{Now: func() time.Time { return end }})
+	report, err := mon.ScheduleReport(ctx, monitoring.ScheduleReportRequest{TriggerID: tid, StartTime: deployedAt.Truncate(time.Hour), EndTime: end})
+	require.NoError(t, err)
+	got := report.Triggers[0]
+	require.Equal(t, map[string]int64{string(workflow.MissedPaused): runs[0].Count}, got.MissedByReason)
+	require.Equal(t, got.SlotsDue, got.SlotsRan+got.SlotsMissed, "every slot due ran or was paused")
+	t.Log(formatReport(report))
+}
