@@ -57,6 +57,13 @@ func (m *missedRuns) add(from, to time.Time, n int64, reason workflow.MissReason
 // the deployment was resumed. s.mu is held.
 func (s *Scheduler) catchUp(h *held, since time.Time, pausedUntil time.Time) {
 	now := s.opts.Now()
+	// A trigger that used up its max_runs has no slot due any more.
+	ctx, cancel := context.WithTimeout(s.ctx, fireTimeout)
+	done, err := s.exhausted(ctx, h, now)
+	cancel()
+	if err == nil && done {
+		return
+	}
 	policy := h.ct.Spec.CatchupPolicy
 	m := &missedRuns{h: h}
 	if pausedUntil.After(since) {

@@ -180,6 +180,14 @@ func TestMaxRuns(t *testing.T) {
 	q.advance(t, from.Add(10*time.Minute))
 	require.NoError(t, s.Stop(context.Background()))
 	require.Len(t, drain(f), 2, "two runs, then none")
+
+	// Back after an outage, it neither fires nor records a miss.
+	clock.Store(from.Add(time.Hour).UnixNano())
+	require.NoError(t, s.Start(context.Background()))
+	q.advance(t, from.Add(time.Hour+time.Minute))
+	require.NoError(t, s.Stop(context.Background()))
+	require.Empty(t, drain(f))
+	require.Empty(t, counter.runs, "slots after max_runs are not due")
 }
 
 // TestMillionMissedSlotsOneRow: a trigger that fires every second, down for
