@@ -179,10 +179,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Logger:  logger,
 		Metrics: m.coordination,
 	})
-	// window keeps the scheduler's recent misfires, duplicates and lags for GetSchedulingMetrics.
+	// window keeps the scheduler's recent duplicates and lags for
+	// GetSchedulingMetrics; its misfires are the cluster's, from the database.
 	window := monitoring.NewWindow()
 	schedMetrics := m.scheduling
-	schedMetrics.Misfires, schedMetrics.Lag = window.Misfires(schedMetrics.Misfires), window.Lag(schedMetrics.Lag)
+	schedMetrics.Lag = window.Lag(schedMetrics.Lag)
 	r.recorder = &scheduling.Recorder{
 		Store: r.coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: window.Duplicates(m.duplicates),
@@ -193,10 +194,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Broadcaster:    broadcaster,
 		Logger:         logger,
 		Metrics:        schedMetrics,
+		Slots:          traced,
 	})
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
-		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}})
+		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}, Runs: traced})
 		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
 		monitor    = newMonitoring(cfg, traced, r.sched, r.checker, r.replicas, window)
 		chain      = endpoint.Chain(logger, m.rpcDuration, limiter)

@@ -27,6 +27,8 @@ type storeBackend interface {
 	// MonitoringStore's UnfinishedByStatus also feeds the unfinished
 	// executions gauge.
 	store.MonitoringStore
+	// SlotStore keeps the account of every cron slot.
+	store.SlotStore
 }
 
 // openedStore is the store serve runs on.

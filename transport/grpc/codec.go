@@ -273,6 +273,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			LastFireTime:      timestamp(ts.Trigger.LastFireTime),
 			RequiresSignature: ts.RequiresSignature,
 			Ended:             ts.Ended,
+			RemainingRuns:     ts.RemainingRuns,
 		})
 	}
 	return out
