@@ -19,7 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
-const migrationCount = 8
+const migrationCount = 9
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
@@ -76,11 +76,11 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	t.Helper()
 	lines := status(t, db)
 	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
-	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions"}
+	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions", "backfills"}
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)
-		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008"}[i]; got != want {
+		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008", "00010"}[i]; got != want {
 			t.Errorf("line %d version = %s, want %s", i, got, want)
 		}
 		if m[2] != wantNames[i] {
