@@ -27,6 +27,7 @@ type storeBackend interface {
 	// MonitoringStore's UnfinishedByStatus also feeds the unfinished
 	// executions gauge.
 	store.MonitoringStore
+	store.BackfillStore
 }
 
 // openedStore is the store serve runs on.

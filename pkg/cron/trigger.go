@@ -60,6 +60,20 @@ func NewTrigger(s *Schedule, loc *time.Location, workflowID string, window time.
 	return &Trigger{schedule: s, loc: loc, workflowID: workflowID, window: max(window, 0), rules: rules}
 }
 
+// Compile parses expr and loads the time zone named zone ("" is UTC) into
+// the trigger of workflowID under rules, with the given jitter window.
+func Compile(expr, zone, workflowID string, window time.Duration, rules Rules) (*Trigger, error) {
+	s, err := Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, err
+	}
+	return NewTrigger(s, loc, workflowID, window, rules), nil
+}
+
 // NextSlot returns the first nominal slot strictly later than after, under the
 // trigger's rules, or an error wrapping ErrEnded when none is left.
 func (t *Trigger) NextSlot(after time.Time) (time.Time, error) {

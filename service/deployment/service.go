@@ -630,18 +630,10 @@ func (s *service) cronState(workflowID string, spec *workflow.CronSpec, now time
 
 // cronTrigger is the trigger the scheduler fires for spec of workflowID.
 func (s *service) cronTrigger(workflowID string, spec *workflow.CronSpec) (*cron.Trigger, error) {
-	sched, err := cron.Parse(spec.Expression)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := time.LoadLocation(spec.Timezone)
-	if err != nil {
-		return nil, err
-	}
 	window := s.opts.JitterWindow
 	if spec.JitterWindowSeconds != nil {
 		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
 	}
 	rules := cron.NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
-	return cron.NewTrigger(sched, loc, workflowID, window, rules), nil
+	return cron.Compile(spec.Expression, spec.Timezone, workflowID, window, rules)
 }
