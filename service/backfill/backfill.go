@@ -50,6 +50,7 @@ type GetRequest struct {
 // Store is what backfills read and write.
 type Store interface {
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
+	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
 	store.BackfillStore
 }
 
@@ -68,7 +69,8 @@ type Options struct {
 	Lease time.Duration
 	// Rate is the slots per second this replica starts, all backfills
 	// together (default 50): a backfill of 10,000 slots must not flood the
-	// engine or starve the live schedule.
+	// engine or starve the live schedule. Under a policy other than
+	// ALLOW_ALL a backfill also runs one slot at a time (see startSlots).
 	Rate float64
 	// Poll is how often an idle replica looks for chunks (default 1 s); the
 	// replica that takes a backfill looks at once.
@@ -334,17 +336,31 @@ func (r *Runner) runChunk(ctx context.Context, c *workflow.BackfillChunk) bool {
 
 // startSlots starts c's slots of deployment d at the Runner's pace,
 // renewing the chunk's lease; store.ErrStale says another replica took it.
+// Under a policy other than ALLOW_ALL each slot waits until the workflow has
+// no unfinished execution: the policy is to keep the backfill's runs from
+// overlapping the live schedule's and other callers', and started at the
+// Runner's pace they would mostly overlap, and skip or cancel, each other.
 func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *workflow.Deployment) error {
 	renewed := r.opts.Now()
+	renew := func() error {
+		now := r.opts.Now()
+		if now.Sub(renewed) < r.opts.Lease/3 {
+			return nil
+		}
+		renewed = now
+		return r.store.RenewBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID, r.opts.Lease)
+	}
 	for _, slot := range c.Slots {
 		if err := r.limiter.Wait(ctx); err != nil {
 			return err
 		}
-		if now := r.opts.Now(); now.Sub(renewed) >= r.opts.Lease/3 {
-			if err := r.store.RenewBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID, r.opts.Lease); err != nil {
+		if c.OverlapPolicy != workflow.OverlapAllowAll {
+			if err := r.waitIdle(ctx, d.WorkflowID, renew); err != nil {
 				return err
 			}
-			renewed = now
+		}
+		if err := renew(); err != nil {
+			return err
 		}
 		e := &workflow.Execution{
 			WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerID: c.TriggerID,
@@ -356,4 +372,37 @@ func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *w
 		}
 	}
 	return nil
+}
+
+// idlePoll is how often a slot waiting for its workflow to be idle looks;
+// maxIdleWait is how long it waits at most before it starts all the same,
+// leaving the policy to decide, so that a workflow that is never idle holds
+// up neither its backfill nor the others behind it on this replica.
+const (
+	idlePoll    = 50 * time.Millisecond
+	maxIdleWait = 30 * time.Second
+)
+
+// waitIdle waits until workflowID has no PENDING or RUNNING execution, or
+// maxIdleWait, renewing the chunk's lease meanwhile.
+func (r *Runner) waitIdle(ctx context.Context, workflowID string, renew func() error) error {
+	t := time.NewTicker(idlePoll)
+	defer t.Stop()
+	giveUp := time.After(maxIdleWait)
+	for {
+		unfinished, err := r.store.ListUnfinishedExecutions(ctx, workflowID)
+		if err != nil || len(unfinished) == 0 {
+			return err
+		}
+		if err := renew(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-giveUp:
+			return nil
+		case <-t.C:
+		}
+	}
 }

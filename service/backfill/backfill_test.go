@@ -134,11 +134,13 @@ func TestBackfillRunsEachSlotOnce(t *testing.T) {
 	d := deploy(t, st, "bf.once", workflow.StatusDeployed, cronTrigger("* * * * *"), cronTrigger("*/2 * * * *"))
 	start := now.Add(-2 * time.Hour)
 	live := start.Add(10 * time.Minute)
-	created, err := st.CreateExecution(ctx, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+	liveRun := &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
 		TriggerID: d.Triggers[0].ID, TriggerType: workflow.TriggerCron, Status: workflow.ExecutionPending, ScheduledTime: &live,
-		FiredTime: live, TriggeredBy: "cron:" + d.Triggers[0].ID})
+		FiredTime: live, TriggeredBy: "cron:" + d.Triggers[0].ID}
+	created, err := st.CreateExecution(ctx, liveRun)
 	require.NoError(t, err)
 	require.True(t, created)
+	liveID := liveRun.ID
 
 	execs := &ending{st: st}
 	opts := backfill.Options{Lease: time.Minute, Rate: 10000, Poll: 10 * time.Millisecond, Now: fake.Now}
@@ -183,11 +185,73 @@ func TestBackfillRunsEachSlotOnce(t *testing.T) {
 	require.Equal(t, 180, count(t, st, `SELECT count(DISTINCT (trigger_id, scheduled_time)) FROM executions`))
 	require.Equal(t, 179, execs.created)
 
-	// Again: every slot is held, nothing runs.
+	// Again, under the deployment's policy (SKIP) once the live run ended:
+	// every slot is held, nothing runs.
+	_, err = st.TransitionExecution(ctx, liveID, store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending},
+		To: workflow.ExecutionSucceeded, FinishedTime: new(now)})
+	require.NoError(t, err)
 	again, err := svc.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: start, End: now})
 	require.NoError(t, err)
 	b = again
 	got = waitFor("the second backfill completed", func(b workflow.Backfill) bool { return b.CompletedAt != nil })
 	require.Equal(t, [4]int64{180, 0, 0, 180}, [4]int64{got.Planned, got.Started, got.Finished, got.Skipped})
 	require.Equal(t, 179, execs.created)
+}
+
+// overlapping is a fake coordinator whose executions run for a moment; it
+// counts the slots it was given while another execution of the workflow was
+// unfinished.
+type overlapping struct {
+	st       store.Store
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	overlaps int
+}
+
+func (x *overlapping) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
+	unfinished, err := x.st.ListUnfinishedExecutions(ctx, e.WorkflowID)
+	if err != nil {
+		return false, err
+	}
+	x.mu.Lock()
+	x.overlaps += len(unfinished)
+	x.mu.Unlock()
+	e.Status, e.OwnerInstance = workflow.ExecutionPending, "test"
+	created, err := x.st.CreateExecution(ctx, e)
+	if err != nil || !created {
+		return created, err
+	}
+	x.wg.Go(func() {
+		time.Sleep(5 * time.Millisecond) // the run
+		_, _ = x.st.TransitionExecution(context.Background(), e.ID, store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending},
+			To: workflow.ExecutionSucceeded, FinishedTime: new(time.Now())})
+	})
+	return true, nil
+}
+
+// TestBackfillRunsOneSlotAtATime: under a policy other than ALLOW_ALL, a
+// slot starts once the one before has ended, so that the policy does not
+// skip the backfill's own slots.
+func TestBackfillRunsOneSlotAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	d := deploy(t, st, "bf.serial", workflow.StatusDeployed, cronTrigger("* * * * *"))
+	execs := &overlapping{st: st}
+	r := backfill.New(st, execs, backfill.Options{InstanceID: "a", Rate: 10000, Poll: 10 * time.Millisecond, Now: clock.NewFake(now).Now})
+	require.NoError(t, r.Start(ctx))
+	t.Cleanup(func() {
+		require.NoError(t, r.Stop(context.Background()))
+		execs.wg.Wait()
+	})
+	b, err := r.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: now.Add(-20 * time.Minute), End: now, OverlapPolicy: workflow.OverlapSkip})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
+		require.NoError(c, err)
+		require.NotNil(c, got.CompletedAt, "%+v", got)
+	}, 10*time.Second, 5*time.Millisecond)
+	execs.mu.Lock()
+	defer execs.mu.Unlock()
+	require.Zero(t, execs.overlaps, "slots started while another ran")
 }
