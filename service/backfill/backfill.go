@@ -308,21 +308,25 @@ func (r *Runner) runChunk(ctx context.Context, c *workflow.BackfillChunk) bool {
 	if err != nil {
 		return giveUp("deployment not read", err)
 	}
-	if d.Status == workflow.StatusPaused {
-		// Set aside for a lease, without blocking the other backfills'
-		// chunks, and looked at again then.
-		return true
-	}
 	if d.Status == workflow.StatusDeployed {
-		if err := r.startSlots(ctx, c, d); err != nil {
-			if errors.Is(err, store.ErrStale) {
-				level.Warn(logger).Log("msg", "backfill chunk lost to another replica", "err", err)
-				return true
-			}
-			return giveUp("slots not started", err)
-		}
+		err = r.startSlots(ctx, c, d)
+	} else {
+		err = notDeployedError(d.Status)
 	}
-	// Slots of an archived deployment are not started: they count as skipped.
+	var nd notDeployedError
+	switch {
+	case errors.As(err, &nd) && nd == notDeployedError(workflow.StatusArchived):
+		// The remaining slots are not started: they count as skipped.
+	case errors.As(err, &nd):
+		// Paused: set aside until the lease runs out, without holding up
+		// the other chunks, and looked at again then.
+		return true
+	case errors.Is(err, store.ErrStale):
+		level.Warn(logger).Log("msg", "backfill chunk lost to another replica", "err", err)
+		return true
+	case err != nil:
+		return giveUp("slots not started", err)
+	}
 	if err := r.store.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID); err != nil {
 		if errors.Is(err, store.ErrStale) {
 			level.Warn(logger).Log("msg", "backfill chunk lost to another replica", "err", err)
@@ -367,12 +371,28 @@ func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *w
 			TriggerType: workflow.TriggerCron, ScheduledTime: &slot, FiredTime: r.opts.Now().UTC(),
 			TraceID: tracing.NewID(), TriggeredBy: workflow.BackfillTriggeredBy(c.BackfillID),
 		}
-		if _, err := r.execs.CreateExecution(ctx, e); err != nil {
+		created, err := r.execs.CreateExecution(ctx, e)
+		if err != nil {
 			return err
+		}
+		if !created {
+			// Held by another run, or the deployment is no longer DEPLOYED:
+			// a slot of a paused deployment must wait, not count as held.
+			if d, err = r.store.GetDeployment(ctx, d.ID); err != nil {
+				return err
+			}
+			if d.Status != workflow.StatusDeployed {
+				return notDeployedError(d.Status)
+			}
 		}
 	}
 	return nil
 }
+
+// notDeployedError is the status of a deployment whose slots cannot start now.
+type notDeployedError workflow.DeploymentStatus
+
+func (n notDeployedError) Error() string { return "deployment is " + string(n) }
 
 // idlePoll is how often a slot waiting for its workflow to be idle looks;
 // maxIdleWait is how long it waits at most before it starts all the same,

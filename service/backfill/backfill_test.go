@@ -55,6 +55,28 @@ func cronTrigger(expr string) workflow.Trigger {
 	return workflow.Trigger{Type: workflow.TriggerCron, Enabled: true, Cron: &workflow.CronSpec{Expression: expr, Timezone: "UTC"}}
 }
 
+// startRunner starts a runner, stopped when t ends.
+func startRunner(t *testing.T, st backfill.Store, execs backfill.Executions, opts backfill.Options) *backfill.Runner {
+	t.Helper()
+	r := backfill.New(st, execs, opts)
+	require.NoError(t, r.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, r.Stop(context.Background())) })
+	return r
+}
+
+// waitCompleted waits for backfill id to complete and returns it.
+func waitCompleted(t *testing.T, svc backfill.Service, id string) workflow.Backfill {
+	t.Helper()
+	var got workflow.Backfill
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		got, err = svc.Get(context.Background(), backfill.GetRequest{BackfillID: id})
+		require.NoError(c, err)
+		require.NotNil(c, got.CompletedAt, "%+v", got)
+	}, 10*time.Second, 5*time.Millisecond)
+	return got
+}
+
 func count(t *testing.T, st *postgres.Store, query string) int {
 	t.Helper()
 	var n int
@@ -159,9 +181,7 @@ func TestBackfillRunsEachSlotOnce(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		o := opts
 		o.InstanceID = id
-		r := backfill.New(st, execs, o)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() { require.NoError(t, r.Stop(context.Background())) })
+		startRunner(t, st, execs, o)
 	}
 	waitFor := func(what string, ok func(b workflow.Backfill) bool) workflow.Backfill {
 		t.Helper()
@@ -238,20 +258,85 @@ func TestBackfillRunsOneSlotAtATime(t *testing.T) {
 	st := pgtest.NewStore(t)
 	d := deploy(t, st, "bf.serial", workflow.StatusDeployed, cronTrigger("* * * * *"))
 	execs := &overlapping{st: st}
-	r := backfill.New(st, execs, backfill.Options{InstanceID: "a", Rate: 10000, Poll: 10 * time.Millisecond, Now: clock.NewFake(now).Now})
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		require.NoError(t, r.Stop(context.Background()))
-		execs.wg.Wait()
-	})
+	t.Cleanup(execs.wg.Wait)
+	r := startRunner(t, st, execs, backfill.Options{InstanceID: "a", Rate: 10000, Poll: 10 * time.Millisecond, Now: clock.NewFake(now).Now})
 	b, err := r.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: now.Add(-20 * time.Minute), End: now, OverlapPolicy: workflow.OverlapSkip})
 	require.NoError(t, err)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
-		require.NoError(c, err)
-		require.NotNil(c, got.CompletedAt, "%+v", got)
-	}, 10*time.Second, 5*time.Millisecond)
+	waitCompleted(t, r, b.ID)
 	execs.mu.Lock()
 	defer execs.mu.Unlock()
 	require.Zero(t, execs.overlaps, "slots started while another ran")
+}
+
+func setStatus(t *testing.T, st store.Store, id string, status workflow.DeploymentStatus, action string) {
+	t.Helper()
+	_, err := st.UpdateDeployment(context.Background(), id, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status = status
+		d.Version++
+		return workflow.Event{Action: action, Actor: "test"}, nil
+	})
+	require.NoError(t, err)
+}
+
+// pausing is ending that pauses the deployment as it is given slot pauseAt.
+type pausing struct {
+	ending
+	t       *testing.T
+	calls   int
+	pauseAt int
+}
+
+func (x *pausing) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
+	x.mu.Lock()
+	x.calls++
+	pause := x.calls == x.pauseAt
+	x.mu.Unlock()
+	if pause {
+		setStatus(x.t, x.st, e.DeploymentID, workflow.StatusPaused, workflow.ActionPause)
+	}
+	return x.ending.CreateExecution(ctx, e)
+}
+
+// watched signals the first time a runner finds the deployment paused.
+type watched struct {
+	backfill.Store
+	once   sync.Once
+	paused chan struct{}
+}
+
+func (w *watched) GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error) {
+	d, err := w.Store.GetDeployment(ctx, id)
+	if err == nil && d.Status == workflow.StatusPaused {
+		w.once.Do(func() { close(w.paused) })
+	}
+	return d, err
+}
+
+// TestBackfillWaitsOutAPause: the slots that come while the deployment is
+// paused run once it is resumed; they are not counted as held by others.
+func TestBackfillWaitsOutAPause(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	d := deploy(t, st, "bf.pause", workflow.StatusDeployed, cronTrigger("* * * * *"))
+	w := &watched{Store: st, paused: make(chan struct{})}
+	execs := &pausing{ending: ending{st: st}, t: t, pauseAt: 3}
+	r := startRunner(t, w, execs, backfill.Options{InstanceID: "a", Lease: 200 * time.Millisecond, Rate: 10000, Poll: 10 * time.Millisecond,
+		Now: clock.NewFake(now).Now})
+	b, err := r.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: now.Add(-10 * time.Minute), End: now, OverlapPolicy: workflow.OverlapAllowAll})
+	require.NoError(t, err)
+
+	select {
+	case <-w.paused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the runner never found the deployment paused")
+	}
+	got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
+	require.NoError(t, err)
+	require.Equal(t, [2]int64{2, 0}, [2]int64{got.Started, got.Skipped}, "started, skipped while paused")
+	require.False(t, got.Handled)
+
+	setStatus(t, st, d.ID, workflow.StatusDeployed, workflow.ActionResume)
+	got = waitCompleted(t, r, b.ID)
+	require.Equal(t, [3]int64{10, 10, 0}, [3]int64{got.Started, got.Finished, got.Skipped})
 }
