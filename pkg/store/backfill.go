@@ -17,8 +17,9 @@ type BackfillStore interface {
 	// chunks and the executions it started, or ErrNotFound.
 	GetBackfill(ctx context.Context, id string) (*workflow.Backfill, error)
 	// ClaimBackfillChunk makes owner, for lease, the holder of one chunk
-	// that is not done and whose lease has run out (or that has none), of
-	// the oldest backfill first, and returns it; ErrNotFound when there is
+	// that is not done and whose lease has run out (or that has none), the
+	// first by backfill id and sequence, and returns it with its backfill's
+	// deployment, workflow and overlap policy; ErrNotFound when there is
 	// none. A chunk another replica is claiming at the same moment is
 	// skipped, not waited for.
 	ClaimBackfillChunk(ctx context.Context, owner string, lease time.Duration) (*workflow.BackfillChunk, error)
