@@ -340,3 +340,30 @@ func TestBackfillWaitsOutAPause(t *testing.T) {
 	got = waitCompleted(t, r, b.ID)
 	require.Equal(t, [3]int64{10, 10, 0}, [3]int64{got.Started, got.Finished, got.Skipped})
 }
+
+// TestStopHandsTheChunkOver: a stopping runner gives its chunk up, so that
+// another replica takes it at once rather than after the lease.
+func TestStopHandsTheChunkOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := pgtest.NewStore(t)
+	d := deploy(t, st, "bf.stop", workflow.StatusDeployed, cronTrigger("* * * * *"))
+	r := backfill.New(st, &ending{st: st}, backfill.Options{InstanceID: "a", Lease: time.Hour, Rate: 20, Poll: 10 * time.Millisecond,
+		Now: clock.NewFake(now).Now})
+	require.NoError(t, r.Start(ctx))
+	b, err := r.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: now.Add(-30 * time.Minute), End: now, OverlapPolicy: workflow.OverlapAllowAll})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
+		require.NoError(c, err)
+		require.Positive(c, got.Started)
+	}, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, r.Stop(ctx))
+
+	c, err := st.ClaimBackfillChunk(ctx, "b", time.Hour)
+	require.NoError(t, err, "the chunk was not given up")
+	require.Equal(t, b.ID, c.BackfillID)
+	got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
+	require.NoError(t, err)
+	require.Less(t, got.Started, int64(30), "stopped before the end")
+}
