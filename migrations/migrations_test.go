@@ -31,6 +31,7 @@ var pgMigrations = [][2]string{
 	{"00007", "execution_history_index"},
 	{"00008", "deployment_versions"},
 	{"00009", "missed_slots"},
+	{"00010", "backfills"},
 }
 
 var migrationCount = len(pgMigrations)

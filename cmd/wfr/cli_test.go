@@ -557,9 +557,6 @@ func TestBackfill(t *testing.T) {
 	args := []string{"backfill", "backfill.dep", "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339), "--overlap", "allow-all"}
 
 	r := s.wfr(t, append(args, "--wait")...)
-	if r.code == exitError && strings.Contains(r.stderr, "wfr: UNIMPLEMENTED: ") {
-		t.Skip("this server does not serve BackfillDeployment yet")
-	}
 	require.Equal(t, exitOK, r.code, r)
 	out := r.stdout
 	id := regexp.MustCompile(`(?m)^Backfill: +(\S+)$`).FindStringSubmatch(out)

@@ -391,9 +391,7 @@ func TestConsoleSignIn(t *testing.T) {
 }
 
 // TestConsoleBackfillAndReport backfills a deployment through its page and
-// reads its schedule report on the load page. Backfill is being built
-// beside the console: until the server offers it, the console says so, and
-// this test stops there.
+// reads its schedule report on the load page.
 func TestConsoleBackfillAndReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
@@ -419,10 +417,6 @@ func TestConsoleBackfillAndReport(t *testing.T) {
 	p := c.post(page+"/backfill", url.Values{
 		"start_time": {end.Add(-3 * time.Hour).Format("2006-01-02T15:04")}, "end_time": {end.Format("2006-01-02T15:04")},
 	})
-	if p.status == http.StatusNotImplemented {
-		require.Contains(t, p.body, "this server does not offer it yet")
-		t.Skip("BackfillDeployment is not served yet: the console says so; the rest of this test runs once it is")
-	}
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.True(t, strings.HasPrefix(p.location, page+"?backfill="), p.location)
 	progress := c.get(p.location)

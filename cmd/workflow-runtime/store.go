@@ -29,6 +29,7 @@ type storeBackend interface {
 	store.MonitoringStore
 	// SlotStore keeps the account of every cron slot.
 	store.SlotStore
+	store.BackfillStore
 }
 
 // openedStore is the store serve runs on.

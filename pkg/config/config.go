@@ -50,6 +50,8 @@ type Config struct {
 	// Lease is how long an execution stays a replica's without renewal;
 	// another replica adopts it after that.
 	Lease time.Duration
+	// BackfillRate is the backfilled slots per second one replica starts.
+	BackfillRate float64
 	// ExecutionTimeout applies to deployments that set none.
 	ExecutionTimeout time.Duration
 	// LockGrace is how long a workflow lock outlives its execution's timeout
@@ -171,6 +173,14 @@ var settings = []setting{
 	}},
 	{"WFR_LEASE", "30s", "how long an execution stays a replica's without renewal before another adopts it", func(c *Config, v string) error {
 		return duration(&c.Lease, v, 100*time.Millisecond)
+	}},
+	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return errors.New("must be a number > 0")
+		}
+		c.BackfillRate = f
+		return nil
 	}},
 	{"WFR_EXECUTION_TIMEOUT", "1h", "execution timeout of deployments that set none", func(c *Config, v string) error {
 		return duration(&c.ExecutionTimeout, v, time.Second)
