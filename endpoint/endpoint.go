@@ -53,26 +53,19 @@ type CoordinationEndpoints struct {
 	ResolveWebhook      endpoint.Endpoint
 }
 
-// WebhookService is the webhook side of TriggerWorkflow, and ResolveWebhook.
-type WebhookService interface {
-	Trigger(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error)
+// Resolver serves ResolveWebhook.
+type Resolver interface {
 	Resolve(ctx context.Context, req webhook.ResolveRequest) (workflow.WebhookTrigger, error)
 }
 
 // NewCoordinationEndpoints builds the execution endpoints, each wrapped by
-// mw(name). TriggerWorkflow goes to hooks for a webhook trigger and to svc
-// for a manual one.
-func NewCoordinationEndpoints(svc coordination.Service, hooks WebhookService, mw func(method string) endpoint.Middleware) CoordinationEndpoints {
-	trigger := func(ctx context.Context, req coordination.TriggerRequest) (coordination.TriggerResponse, error) {
-		if req.IsWebhook() {
-			return hooks.Trigger(ctx, req)
-		}
-		return svc.Trigger(ctx, req)
-	}
+// mw(name). svc serves TriggerWorkflow whatever the trigger: routing a
+// webhook trigger to the webhook service is svc's business (webhook.Route).
+func NewCoordinationEndpoints(svc coordination.Service, hooks Resolver, mw func(method string) endpoint.Middleware) CoordinationEndpoints {
 	return CoordinationEndpoints{
 		GetExecution:        mw("GetExecution")(unary(svc.GetExecution)),
 		GetExecutionHistory: mw("GetExecutionHistory")(unary(svc.History)),
-		TriggerWorkflow:     mw("TriggerWorkflow")(unary(trigger)),
+		TriggerWorkflow:     mw("TriggerWorkflow")(unary(svc.Trigger)),
 		CancelExecution:     mw("CancelExecution")(unary(svc.Cancel)),
 		ResolveWebhook:      mw("ResolveWebhook")(unary(hooks.Resolve)),
 	}

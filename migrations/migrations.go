@@ -26,6 +26,10 @@ var files embed.FS
 //go:embed sqlite/*.sql
 var sqliteFiles embed.FS
 
+// Files returns PostgreSQL's migration files, for tests that key a migrated
+// template database on them (pgtest).
+func Files() fs.FS { return files }
+
 // ErrNothingToRollBack is returned by Down when no migration is applied.
 var ErrNothingToRollBack = errors.New("migrations: no migration to roll back")
 

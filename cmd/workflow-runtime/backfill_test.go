@@ -54,7 +54,7 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}
 	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t, t.TempDir())
+	runtimeBin, simBin := eoBuild(t)
 	dbURL := pgtest.NewDatabase(t)
 	prefix := fmt.Sprintf("wfr_backfill_%d_%d:", os.Getpid(), time.Now().UnixNano())
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})

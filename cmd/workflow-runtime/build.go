@@ -209,7 +209,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
 		monitor    = newMonitoring(cfg, traced, r.sched, r.checker, r.replicas, window)
 		chain      = endpoint.Chain(logger, m.rpcDuration, limiter)
-		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(r.coord, hooks, chain),
+		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(webhook.Route(r.coord, hooks), hooks, chain),
 			endpoint.NewBackfillEndpoints(r.backfill, chain))
 		monitorAPI = grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain))
 	)

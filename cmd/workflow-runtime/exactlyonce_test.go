@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ const eoLogDirEnv = "EXACTLYONCE_LOG_DIR"
 // Build tag multiprocess: it takes about a minute and a half, builds the
 // binaries (with -race when the test has it) and needs PostgreSQL and Redis.
 func TestExactlyOnce(t *testing.T) {
+	// Parallel with the other long multi-process tests: it waits on cron slots, not on the CPU, and
+	// its database, Redis prefix, ports and directories are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL, Redis and a minute and a half")
 	}
@@ -96,7 +100,6 @@ func TestExactlyOnce(t *testing.T) {
 		require.NoError(t, os.MkdirAll(d, 0o755))
 		logDir = d
 	}
-	binDir := t.TempDir()
 
 	// Redis keys go under a prefix of this run's own; they are deleted at the
 	// end, after every process is gone (cleanups run last-registered first).
@@ -113,7 +116,7 @@ func TestExactlyOnce(t *testing.T) {
 	})
 	dbURL := pgtest.NewDatabase(t)
 
-	runtimeBin, simBin := eoBuild(t, binDir)
+	runtimeBin, simBin := eoBuild(t)
 
 	// The processes, and what their logs show when the test fails.
 	var procs []*eoProc
@@ -726,26 +729,57 @@ func eoCalls(t *testing.T, url string) enginesim.CallsReport {
 	return r
 }
 
-// eoBuild builds workflow-runtime and engine-sim into dir, with -race when
-// this test binary has it, so that the replicas are checked for races too.
-func eoBuild(t *testing.T, dir string) (runtimeBin, simBin string) {
+// eoBuild builds workflow-runtime and engine-sim, with -race when this test
+// binary has it, so that the replicas are checked for races too.
+func eoBuild(t *testing.T) (runtimeBin, simBin string) {
 	t.Helper()
-	return eoBuildCommand(t, dir, "workflow-runtime"), eoBuildCommand(t, dir, "engine-sim")
+	return eoBuildCommand(t, "workflow-runtime"), eoBuildCommand(t, "engine-sim")
 }
 
-// eoBuildCommand builds cmd/name into dir, as eoBuild does, and returns the
-// binary's path.
-func eoBuildCommand(t *testing.T, dir, name string) string {
+// eoBuildCommand builds cmd/name as eoBuild does and returns the binary's
+// path.
+func eoBuildCommand(t *testing.T, name string) string {
 	t.Helper()
-	return eoBuildBinary(t, dir, name, eoRaceEnabled())
+	return eoBuildBinary(t, name, eoRaceEnabled())
 }
 
-// eoBuildBinary builds cmd/name into dir, with the race detector if race.
-func eoBuildBinary(t *testing.T, dir, name string, race bool) string {
+// eoBinaries holds the binaries this test process has built, by name and
+// race flag: linking a binary (with -race, several seconds) is the costliest
+// step of most multi-process tests, and its result is the same for each.
+var eoBinaries struct {
+	sync.Mutex
+	dir   string
+	built map[string]string
+}
+
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if eoBinaries.dir != "" {
+		_ = os.RemoveAll(eoBinaries.dir)
+	}
+	os.Exit(code)
+}
+
+// eoBuildBinary builds cmd/name, with the race detector if race, once per
+// test process, and returns the binary's path. Tests only run the binaries,
+// each with a data directory of its own, so they can share them.
+func eoBuildBinary(t *testing.T, name string, race bool) string {
 	t.Helper()
+	eoBinaries.Lock()
+	defer eoBinaries.Unlock()
+	key := fmt.Sprintf("%s-race-%t", name, race)
+	if out, ok := eoBinaries.built[key]; ok {
+		return out
+	}
+	if eoBinaries.dir == "" {
+		dir, err := os.MkdirTemp("", "wfr-multiprocess-bin-") //nolint:usetesting // outlives the test that builds first; TestMain removes it
+		require.NoError(t, err)
+		eoBinaries.dir, eoBinaries.built = dir, map[string]string{}
+	}
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command must be on PATH (go test puts GOROOT/bin there)")
-	out := filepath.Join(dir, name)
+	out := filepath.Join(eoBinaries.dir, key, name)
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
@@ -755,6 +789,7 @@ func eoBuildBinary(t *testing.T, dir, name string, race bool) string {
 	msg, err := exec.Command(goBin, args...).CombinedOutput()
 	require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), msg)
 	t.Logf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
+	eoBinaries.built[key] = out
 	return out
 }
 

@@ -116,11 +116,14 @@ func vmHWM(t *testing.T, pid int) int64 {
 // Build tag multiprocess: it builds the binary (never with -race, whose
 // memory would swamp the figures) and needs PostgreSQL.
 func TestFloodMemory(t *testing.T) {
+	// Parallel with the other long multi-process tests: its figure is its own process's peak RSS, and
+	// its database, Redis prefix, ports and directories are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL")
 	}
 	dbURL := pgtest.NewDatabase(t)
-	bin := eoBuildBinary(t, t.TempDir(), "workflow-runtime", false)
+	bin := eoBuildBinary(t, "workflow-runtime", false)
 	p := eoStartProc(t, "flood", t.TempDir(), bin, eoEnv(map[string]string{
 		"WFR_DATABASE_URL": dbURL,
 		"WFR_GRPC_ADDR":    "127.0.0.1:0",

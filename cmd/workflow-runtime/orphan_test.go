@@ -59,11 +59,14 @@ const (
 // Build tag multiprocess: it takes about a minute and a half, builds the
 // binaries and needs PostgreSQL and Redis.
 func TestNoOrphanedEngineRuns(t *testing.T) {
+	// Parallel with the other long multi-process tests: it waits out a frozen engine, and
+	// its database, Redis prefix, ports and directories are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL, Redis and a minute and a half")
 	}
 	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t, t.TempDir())
+	runtimeBin, simBin := eoBuild(t)
 	dbURL := pgtest.NewDatabase(t)
 	prefix := fmt.Sprintf("wfr_orphan_%d_%d:", os.Getpid(), time.Now().UnixNano())
 

@@ -34,7 +34,7 @@ func TestQuickStart(t *testing.T) {
 		require.NoError(t, err, "the quick start needs %s", tool)
 	}
 	qs := readQuickStart(t)
-	bin := eoBuildCommand(t, t.TempDir(), "workflow-runtime")
+	bin := eoBuildCommand(t, "workflow-runtime")
 	work := t.TempDir()
 
 	begin := time.Now()

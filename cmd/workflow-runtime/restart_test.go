@@ -30,7 +30,7 @@ func TestEmbeddedRestartAdoptsAtOnce(t *testing.T) {
 		takeover   = 10 * time.Second
 	)
 	work := t.TempDir()
-	runtimeBin, simBin := eoBuild(t, t.TempDir())
+	runtimeBin, simBin := eoBuild(t)
 	sim := eoStartProc(t, "engine-sim", work, simBin, eoEnv(map[string]string{
 		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
 		"ENGINE_SIM_MIN_DURATION": "10m", "ENGINE_SIM_MAX_DURATION": "10m",

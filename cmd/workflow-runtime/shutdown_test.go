@@ -94,7 +94,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	dbURL := pgtest.NewDatabase(t)
 	_, prefix := redistest.New(t)
-	runtimeBin := eoBuildCommand(t, t.TempDir(), "workflow-runtime")
+	runtimeBin := eoBuildCommand(t, "workflow-runtime")
 	logDir := t.TempDir()
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

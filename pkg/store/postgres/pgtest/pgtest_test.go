@@ -3,6 +3,7 @@ package pgtest_test
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
@@ -56,11 +58,24 @@ func TestNewDatabase(t *testing.T) { //nolint:tparallel // "create" must end, it
 	}
 }
 
+// TestNewStore checks that each store's database holds every migration and
+// is a schema of its own: the copies of one template share nothing.
 func TestNewStore(t *testing.T) {
 	t.Parallel()
-	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	a, b := pgtest.NewStore(t), pgtest.NewStore(t)
 	var n int
-	require.NoError(t, s.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM deployments`))
+	require.NoError(t, a.DB().GetContext(ctx, &n, `SELECT count(*) FROM deployments`))
+	files, err := fs.Glob(migrations.Files(), "*.sql")
+	require.NoError(t, err)
+	require.NoError(t, a.DB().GetContext(ctx, &n, `SELECT count(DISTINCT version_id) FROM goose_db_version WHERE version_id > 0 AND is_applied`))
+	require.Equal(t, len(files), n, "applied migrations")
+
+	_, err = a.DB().ExecContext(ctx, `CREATE TABLE pgtest_probe (x int)`)
+	require.NoError(t, err)
+	var absent bool
+	require.NoError(t, b.DB().GetContext(ctx, &absent, `SELECT to_regclass('pgtest_probe') IS NULL`))
+	require.True(t, absent, "a table made in one store's database is in another's")
 }
 
 func TestNewStoreWithClock(t *testing.T) {
