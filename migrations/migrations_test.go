@@ -19,7 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
-const migrationCount = 8
+const migrationCount = 9
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
@@ -76,11 +76,11 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	t.Helper()
 	lines := status(t, db)
 	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
-	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions"}
+	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions", "execution_attempts"}
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)
-		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008"}[i]; got != want {
+		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008", "00011"}[i]; got != want {
 			t.Errorf("line %d version = %s, want %s", i, got, want)
 		}
 		if m[2] != wantNames[i] {
@@ -113,7 +113,7 @@ func TestUpDownUp(t *testing.T) {
 		"index CREATE INDEX idx_workflows_deployment_status ON public.workflows USING btree (deployment_status)",
 		"index CREATE INDEX idx_workflows_deployed_at ON public.workflows USING btree (deployed_at)",
 		// The guards the runtime relies on.
-		"constraint executions.executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time)",
+		"constraint executions.executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt)",
 		"index CREATE UNIQUE INDEX executions_workflow_idempotency_key ON public.executions USING btree " +
 			"(workflow_id, idempotency_key) WHERE (idempotency_key IS NOT NULL)",
 		"index CREATE UNIQUE INDEX deployments_one_active_per_workflow ON public.deployments USING btree " +

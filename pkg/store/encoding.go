@@ -61,11 +61,15 @@ func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
 	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
 }
 
-// EncodeConfig encodes a deployment's settings, strings and integers that
-// cannot fail to encode.
-func EncodeConfig(c workflow.Config) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+// EncodeConfig encodes a deployment's settings. It fails only for a retry
+// policy's backoff coefficient that JSON cannot hold (NaN, ±Inf), which
+// validation refuses before.
+func EncodeConfig(c workflow.Config) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	return string(b), nil
 }
 
 // EncodeCursor makes the opaque cursor of the page after the row (t, id):

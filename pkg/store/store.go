@@ -103,7 +103,8 @@ type Store interface {
 	// IdempotencyKey for the workflow: those rows are the guards for one run
 	// per slot and per key. With e.Lease set, the lease runs that long from
 	// the database's clock, and e.LeaseExpiresAt is filled in; without, it
-	// is e.LeaseExpiresAt as given.
+	// is e.LeaseExpiresAt as given. The row is a first attempt: e.Attempt
+	// becomes 1 and e.FirstAttemptID its id.
 	CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error)
 	// FindExecutionByKey returns workflowID's execution with idempotency key
 	// key, or ErrNotFound.
@@ -113,6 +114,16 @@ type Store interface {
 	// t.Owner's or does not exist. A transition to a terminal status ends
 	// the lease.
 	TransitionExecution(ctx context.Context, id string, t Transition) (*workflow.Execution, error)
+	// RetryExecution applies t, which ends execution id, as
+	// TransitionExecution does, and in the same transaction, if the
+	// deployment is still DEPLOYED, writes the execution's next attempt: a
+	// PENDING copy of it (workflow, deployment version, trigger, slot,
+	// input, trace) with a new id, the next attempt number, the first
+	// attempt's id, fired at firedAt, due at notBefore and owned by t.Owner
+	// for lease from the database's clock. next is nil when the deployment
+	// is not DEPLOYED. A failure that is recorded thus always has its retry
+	// recorded with it: no replica's death can lose one.
+	RetryExecution(ctx context.Context, id string, t Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
 	// TakeTurn gives execution id, PENDING and owner's, its workflow's turn:
 	// the right to run that at most one unfinished execution of a workflow
 	// holds, until it ends. It returns "" when id has the turn (already, or

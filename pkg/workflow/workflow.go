@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -142,6 +144,38 @@ type Config struct {
 	OverlapPolicy           string `json:"overlap_policy,omitempty"`
 	ExecutionTimeoutSeconds int32  `json:"execution_timeout_seconds,omitempty"`
 	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
+	// Retry, when set, runs a failed execution again; nil runs it once.
+	Retry *RetryPolicy `json:"retry_policy,omitempty"`
+}
+
+// RetryPolicy says how often and when an execution that ended in one of
+// RetryOn runs again. Each attempt is an execution of its own; the next one
+// is due Interval(attempt) after the previous one ended.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt: 1 never retries.
+	MaxAttempts        int32         `json:"max_attempts,omitempty"`
+	InitialInterval    time.Duration `json:"initial_interval,omitempty"`
+	BackoffCoefficient float64       `json:"backoff_coefficient,omitempty"`
+	MaxInterval        time.Duration `json:"max_interval,omitempty"`
+	// RetryOn are the outcomes that retry: FAILED and TIMED_OUT, never
+	// CANCELLED (someone meant it to stop) nor SKIPPED (it did not run).
+	RetryOn []ExecutionStatus `json:"retry_on,omitempty"`
+}
+
+// Retries reports whether the attempt numbered n, ended in st, runs again
+// under p (nil: never).
+func (p *RetryPolicy) Retries(n int32, st ExecutionStatus) bool {
+	return p != nil && n < p.MaxAttempts && slices.Contains(p.RetryOn, st)
+}
+
+// Interval is how long after the attempt numbered n ended the next one is
+// due: InitialInterval × BackoffCoefficient^(n-1), at most MaxInterval.
+func (p *RetryPolicy) Interval(n int32) time.Duration {
+	d := float64(p.InitialInterval) * math.Pow(p.BackoffCoefficient, float64(n-1))
+	if d >= float64(p.MaxInterval) {
+		return p.MaxInterval
+	}
+	return time.Duration(d)
 }
 
 // Catch-up policies of a cron trigger, stored as bare names; empty means CatchupLatest.
@@ -279,6 +313,22 @@ type Execution struct {
 	// HoldsTurn is set once the execution took its workflow's turn (see
 	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
 	HoldsTurn bool
+	// Attempt numbers the execution among the attempts of one run, from 1;
+	// FirstAttemptID is the run's first attempt (the execution itself for
+	// attempt 1). Reads and CreateExecution, which writes first attempts,
+	// fill both in.
+	Attempt        int32
+	FirstAttemptID string
+	// NotBefore, set on a retry, is when it is due: it waits PENDING until then.
+	NotBefore *time.Time
+}
+
+// Due is when the execution may start: when it fired, or its retry's NotBefore.
+func (e Execution) Due() time.Time {
+	if e.NotBefore != nil && e.NotBefore.After(e.FiredTime) {
+		return *e.NotBefore
+	}
+	return e.FiredTime
 }
 
 // Terminal reports whether an execution in this status is over: no
@@ -344,6 +394,9 @@ type ExecutionFilter struct {
 	Limit int
 	// After is the cursor returned with the previous page; empty for the first.
 	After string
+	// FirstAttemptID, when set, selects the attempts of one run: that
+	// execution and its retries.
+	FirstAttemptID string
 }
 
 // ExecutionPage is one page of executions, newest first. It carries no total:

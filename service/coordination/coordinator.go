@@ -35,6 +35,7 @@ type Store interface {
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
+	RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	LeaseExpired(ctx context.Context, id string) (bool, error)
@@ -194,6 +195,9 @@ type testSignals struct {
 	// waiting gets the id of each execution that waits under BUFFER_ONE
 	// for the one that holds its workflow.
 	waiting chan string
+	// due gets the id of each retry that waits for its due time, each time
+	// it reads the clock and finds it early.
+	due chan string
 }
 
 // signal sends id on ch, if the test made ch. It never blocks the
@@ -441,6 +445,7 @@ type deploymentInfo struct {
 	policy     string
 	timeout    time.Duration
 	definition json.RawMessage
+	retry      *workflow.RetryPolicy
 }
 
 // deploymentCache keeps deployment versions by id and version: a version
@@ -482,7 +487,8 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 	if err != nil {
 		return nil, err
 	}
-	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition}
+	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition,
+		retry: v.Config.Retry}
 	if v.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
 	}

@@ -317,10 +317,17 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 		return false
 	}
 	t := finish(store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionRunning}, Owner: e.OwnerInstance}, st, r.c.opts.Now().UTC())
-	row, err := r.c.store.TransitionExecution(ctx, holder, t)
+	hr := r.c.newRun(*e)
+	if hr.dep, err = r.c.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion); err != nil {
+		return false
+	}
+	// Its retry, if it has one, is written for the dead owner, whose lease
+	// on it runs out: it is adopted as the owner's other rows are.
+	row, _, err := hr.transition(ctx, t)
 	switch {
 	case err == nil:
-		r.c.newRun(*row).finished()
+		hr.e = *row
+		hr.finished()
 		return true
 	case errors.Is(err, store.ErrStale):
 		// Recorded or adopted meanwhile: over in the engine either way.

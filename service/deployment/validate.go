@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -77,7 +78,71 @@ func validateConfig(v *errors.Violations, field string, c workflow.Config) workf
 	if c.CatchupWindowSeconds < 0 || c.CatchupWindowSeconds > maxCatchupWindowSeconds {
 		v.Addf(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
 	}
+	if c.Retry != nil {
+		c.Retry = validateRetry(v, subField(field, "retry_policy"), *c.Retry)
+	}
 	return c
+}
+
+// Retry policy limits and defaults (API guide, "Retry policy").
+const (
+	maxAttempts               = 100
+	maxRetryInterval          = 7 * 24 * time.Hour
+	defaultInitialInterval    = time.Second
+	defaultBackoffCoefficient = 2
+	// defaultMaxIntervalFactor times the initial interval is the default
+	// cap on a wait, as in Temporal.
+	defaultMaxIntervalFactor = 100
+)
+
+// retryableStatuses are the outcomes a retry policy may name: CANCELLED
+// was meant to stop, and SKIPPED did not run.
+var retryableStatuses = []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut}
+
+// validateRetry checks a retry policy and returns it with its defaults
+// filled in, so that a deployment shows the policy it runs with.
+func validateRetry(v *errors.Violations, field string, p workflow.RetryPolicy) *workflow.RetryPolicy {
+	if p.MaxAttempts < 1 || p.MaxAttempts > maxAttempts {
+		v.Addf(subField(field, "max_attempts"), "must be 1-%d (1 = no retry)", maxAttempts)
+	}
+	if p.InitialInterval == 0 {
+		p.InitialInterval = defaultInitialInterval
+	}
+	if p.BackoffCoefficient == 0 {
+		p.BackoffCoefficient = defaultBackoffCoefficient
+	}
+	if p.MaxInterval == 0 {
+		p.MaxInterval = min(defaultMaxIntervalFactor*p.InitialInterval, maxRetryInterval)
+	}
+	okInterval := true
+	for _, iv := range []struct {
+		name string
+		d    time.Duration
+	}{{"initial_interval", p.InitialInterval}, {"max_interval", p.MaxInterval}} {
+		if iv.d < 0 || iv.d > maxRetryInterval {
+			v.Addf(subField(field, iv.name), "must be 0-%v (0 = default)", maxRetryInterval)
+			okInterval = false
+		}
+	}
+	if okInterval && p.InitialInterval > p.MaxInterval {
+		v.Addf(subField(field, "initial_interval"), "must not be more than max_interval (%v)", p.MaxInterval)
+	}
+	if p.BackoffCoefficient < 1 || math.IsNaN(p.BackoffCoefficient) || math.IsInf(p.BackoffCoefficient, 0) {
+		v.Addf(subField(field, "backoff_coefficient"), "must be at least 1 (0 = default %d)", defaultBackoffCoefficient)
+	}
+	// A copy, sorted below: the caller's list stays as it was.
+	p.RetryOn = slices.Clone(p.RetryOn)
+	if len(p.RetryOn) == 0 {
+		p.RetryOn = slices.Clone(retryableStatuses)
+	}
+	for i, st := range p.RetryOn {
+		if !slices.Contains(retryableStatuses, st) {
+			v.Addf(indexField(subField(field, "retry_on"), i), "%s never retries; only FAILED and TIMED_OUT do", cmp.Or(string(st), "UNSPECIFIED"))
+		}
+	}
+	slices.Sort(p.RetryOn)
+	p.RetryOn = slices.Compact(p.RetryOn)
+	return &p
 }
 
 // triggerFields are the field paths of a trigger's parts. A path left empty

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -135,6 +136,8 @@ func decodeHistoryRequest(_ context.Context, r any) (any, error) {
 		TriggerType:  workflow.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		PageSize:     req.GetPageSize(),
 		PageToken:    req.GetPageToken(),
+
+		FirstAttemptID: req.GetFirstAttemptId(),
 	}
 	for _, s := range req.GetStatuses() {
 		out.Statuses = append(out.Statuses, workflow.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
@@ -241,7 +244,42 @@ func configFromProto(c *pb.DeploymentConfig) workflow.Config {
 		OverlapPolicy:           enumName(c.GetOverlapPolicy(), "OVERLAP_POLICY_"),
 		ExecutionTimeoutSeconds: c.GetExecutionTimeoutSeconds(),
 		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
+		Retry:                   retryFromProto(c.GetRetryPolicy()),
 	}
+}
+
+// retryFromProto keeps an unset policy nil: the deployment runs once.
+// Durations out of range saturate, which the service refuses.
+func retryFromProto(p *pb.RetryPolicy) *workflow.RetryPolicy {
+	if p == nil {
+		return nil
+	}
+	out := &workflow.RetryPolicy{
+		MaxAttempts: p.GetMaxAttempts(), BackoffCoefficient: p.GetBackoffCoefficient(),
+		InitialInterval: p.GetInitialInterval().AsDuration(), MaxInterval: p.GetMaxInterval().AsDuration(),
+	}
+	for _, st := range p.GetRetryOn() {
+		out.RetryOn = append(out.RetryOn, workflow.ExecutionStatus(enumName(st, "EXECUTION_STATUS_")))
+	}
+	return out
+}
+
+func retryToProto(p *workflow.RetryPolicy) *pb.RetryPolicy {
+	if p == nil {
+		return nil
+	}
+	out := &pb.RetryPolicy{
+		MaxAttempts: p.MaxAttempts, BackoffCoefficient: p.BackoffCoefficient,
+		InitialInterval: durationpb.New(p.InitialInterval), MaxInterval: durationpb.New(p.MaxInterval),
+	}
+	for _, st := range p.RetryOn {
+		out.RetryOn = append(out.RetryOn, executionStatusToProto(st))
+	}
+	return out
+}
+
+func executionStatusToProto(st workflow.ExecutionStatus) pb.ExecutionStatus {
+	return pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(st)))
 }
 
 func deploymentToProto(d deployment.Deployment) *pb.Deployment {
@@ -258,6 +296,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", d.Config.OverlapPolicy)),
 			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
 			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
+			RetryPolicy:             retryToProto(d.Config.Retry),
 		},
 		CreatedAt:     timestamp(&d.CreatedAt),
 		UpdatedAt:     timestamp(&d.UpdatedAt),
@@ -303,7 +342,7 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		DeploymentVersion: e.DeploymentVersion,
 		TriggerId:         e.TriggerID,
 		TriggerType:       pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(e.TriggerType))),
-		Status:            pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(e.Status))),
+		Status:            executionStatusToProto(e.Status),
 		ScheduledTime:     timestamp(e.ScheduledTime),
 		FiredTime:         timestamp(&e.FiredTime),
 		StartedTime:       timestamp(e.StartedTime),
@@ -315,6 +354,9 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		IdempotencyKey:    e.IdempotencyKey,
 		SkipReason:        e.SkipReason,
 		TriggeredBy:       e.TriggeredBy,
+		Attempt:           e.Attempt,
+		FirstAttemptId:    e.FirstAttemptID,
+		NotBefore:         timestamp(e.NotBefore),
 	}
 }
 

@@ -45,7 +45,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 			return err
 		}
 	}
-	cfg := store.EncodeConfig(d.Config)
+	cfg, err := store.EncodeConfig(d.Config)
+	if err != nil {
+		return err
+	}
 	created := *d
 	created.ID = uuid.NewString()
 	created.DeployedAt = atPtr(d.DeployedAt)
@@ -129,7 +132,10 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 			return err
 		}
 		d.ID, d.WorkflowID, d.DeployedAt = before.ID, before.WorkflowID, atPtr(d.DeployedAt)
-		cfg := store.EncodeConfig(d.Config)
+		cfg, err := store.EncodeConfig(d.Config)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
 			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now); err != nil {
 			return fmt.Errorf("update deployment: %w", err)

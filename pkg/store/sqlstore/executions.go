@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -73,6 +74,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 		return false, err
 	}
 	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
+	e.Attempt, e.FirstAttemptID = 1, got.ID
 	if e.Lease > 0 {
 		e.LeaseExpiresAt = got.LeaseExpiresAt
 	}
@@ -184,6 +186,65 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 		}
 	}
 	return out, errs, nil
+}
+
+// retrySQL writes the next attempt of execution $1, which the same
+// transaction has just ended, if its deployment is still DEPLOYED: a paused
+// deployment runs no retry, as it records no fire. The slot key, which
+// includes the attempt, keeps it to one row per attempt of a cron slot.
+func retrySQL(d Dialect) string {
+	return `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
+	status, scheduled_time, fired_time, jitter_seconds, trace_id, triggered_by, owner_instance,
+	lease_expires_at, input, attempt, first_attempt_id, not_before)
+SELECT $2, e.workflow_id, e.deployment_id, e.deployment_version, e.trigger_id, e.trigger_type,
+	'PENDING', e.scheduled_time, $3, e.jitter_seconds, e.trace_id, e.triggered_by, $4,
+	` + d.Later("$5") + `, e.input, e.attempt + 1, COALESCE(e.first_attempt_id, e.id), $6
+FROM executions e JOIN deployments dep ON dep.id = e.deployment_id AND dep.status = 'DEPLOYED'
+WHERE e.id = $1
+ON CONFLICT DO NOTHING
+RETURNING ` + ExecutionColumns
+}
+
+// RetryExecution ends execution id by t and writes its next attempt, in one
+// transaction. It goes around the group commit of transitions: a retry is
+// rare, and its two writes must commit together.
+func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time,
+	lease time.Duration) (ended, next *workflow.Execution, err error) {
+	ctx, end := s.begin(ctx, "RetryExecution")
+	defer end(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return nil, nil, store.ErrStale
+	}
+	t.StartedTime, t.FinishedTime = atPtr(t.StartedTime), atPtr(t.FinishedTime)
+	ids := []string{id}
+	err = s.inTx(ctx, func(tx *sqlx.Tx, _ time.Time) error {
+		var rows []executionRow
+		args := append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, []store.Transition{t})...)
+		if err := tx.SelectContext(ctx, &rows, s.transitionSQL, args...); err != nil {
+			return fmt.Errorf("end execution: %w", err)
+		}
+		if len(rows) == 0 {
+			return store.ErrStale
+		}
+		e := rows[0].execution()
+		ended = &e
+		var retry []executionRow
+		if err := tx.SelectContext(ctx, &retry, s.retrySQL, id, uuid.NewString(), at(firedAt), t.Owner,
+			lease.Microseconds(), at(notBefore)); err != nil {
+			return fmt.Errorf("write retry: %w", err)
+		}
+		if len(retry) == 1 {
+			n := retry[0].execution()
+			next = &n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ended, next, nil
 }
 
 const (

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -168,7 +169,7 @@ func (r *eventRow) event() workflow.Event {
 const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
 	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
-	owner_instance, lease_expires_at, input, result, holds_turn`
+	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before`
 
 type executionRow struct {
 	ID                string         `db:"id"`
@@ -192,6 +193,9 @@ type executionRow struct {
 	OwnerInstance     sql.NullString `db:"owner_instance"`
 	LeaseExpiresAt    dbTime         `db:"lease_expires_at"`
 	HoldsTurn         bool           `db:"holds_turn"`
+	Attempt           int32          `db:"attempt"`
+	FirstAttemptID    sql.NullString `db:"first_attempt_id"`
+	NotBefore         dbTime         `db:"not_before"`
 	Input             []byte         `db:"input"`
 	Result            []byte         `db:"result"`
 }
@@ -207,6 +211,7 @@ func (r *executionRow) execution() workflow.Execution {
 		TriggeredBy: r.TriggeredBy.String, OwnerInstance: r.OwnerInstance.String,
 		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
 		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
+		Attempt: r.Attempt, FirstAttemptID: cmp.Or(r.FirstAttemptID.String, r.ID), NotBefore: r.NotBefore.ptr(),
 	}
 }
 

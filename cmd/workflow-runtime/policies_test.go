@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+// startStackOver starts a stack over an engine-sim of sim, embedded (on
+// SQLite) or on PostgreSQL, and returns it with a connection to its database.
+func startStackOver(t *testing.T, sim enginesim.Config, embedded bool) (*stack, *sqlx.DB) {
+	t.Helper()
+	env := map[string]string{"WFR_ENGINE_ADDR": simtest.Serve(t, enginesim.New(sim), "127.0.0.1:0")}
+	if embedded {
+		env["WFR_DATABASE_URL"], env["WFR_DATA_DIR"] = "", t.TempDir()
+	}
+	s := startStack(t, env)
+	var db *sqlx.DB
+	var err error
+	if embedded {
+		db, err = sqlx.Open("sqlite", filepath.Join(env["WFR_DATA_DIR"], sqliteFile))
+	} else {
+		db, err = sqlx.Open("postgres", s.dbURL)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return s, db
+}
+
+// TestRetryPolicyAPI sets a retry policy over REST, refuses bad ones over
+// gRPC and REST without writing, and shows a failing run's attempts in the
+// history, on both stores.
+func TestRetryPolicyAPI(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	for _, db := range []string{"postgres", "sqlite"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			testRetryPolicyAPI(t, db == "sqlite")
+		})
+	}
+}
+
+func testRetryPolicyAPI(t *testing.T, embedded bool) {
+	s, db := startStackOver(t, enginesim.Config{FailureRate: 1}, embedded)
+	ctx, c, api := context.Background(), s.client, s.httpBase+"/api/v1"
+	manual := []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL}}
+
+	before := snapshot(t, db)
+	for _, bad := range []struct {
+		policy *pb.RetryPolicy
+		field  string
+	}{
+		{&pb.RetryPolicy{MaxAttempts: 0}, "config.retry_policy.max_attempts"},
+		{&pb.RetryPolicy{MaxAttempts: 101}, "config.retry_policy.max_attempts"},
+		{&pb.RetryPolicy{MaxAttempts: 2, BackoffCoefficient: 0.5}, "config.retry_policy.backoff_coefficient"},
+		{&pb.RetryPolicy{MaxAttempts: 2, InitialInterval: durationpb.New(time.Minute), MaxInterval: durationpb.New(time.Second)}, "config.retry_policy.initial_interval"},
+		{&pb.RetryPolicy{MaxAttempts: 2, RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_CANCELLED}}, "config.retry_policy.retry_on[0]"},
+	} {
+		_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "retries", WorkflowDefinition: definition(t, actionNode),
+			Triggers: manual, Config: &pb.DeploymentConfig{RetryPolicy: bad.policy}})
+		require.Equal(t, []string{bad.field}, violations(requireCode(t, err, codes.InvalidArgument)))
+	}
+	code, body := doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
+		"config":{"retry_policy":{"max_attempts":3,"backoff_coefficient":0.5}}}`)
+	require.Equal(t, 400, code, "answer: %v", body)
+	require.Contains(t, body["message"], "config.retry_policy.backoff_coefficient: must be at least 1")
+	require.Equal(t, before, snapshot(t, db), "refused policies wrote nothing")
+
+	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
+		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],
+		"config":{"retry_policy":{"max_attempts":3,"initial_interval":"0.1s","max_interval":"0.15s"}}}`)
+	require.Equal(t, 200, code, "answer: %v", body)
+	require.Equal(t, map[string]any{"max_attempts": float64(3), "initial_interval": "0.100s", "backoff_coefficient": float64(2),
+		"max_interval": "0.150s", "retry_on": []any{"EXECUTION_STATUS_FAILED", "EXECUTION_STATUS_TIMED_OUT"}},
+		body["deployment"].(map[string]any)["config"].(map[string]any)["retry_policy"], "the policy with its defaults")
+
+	run, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "retries", TriggerType: pb.TriggerType_TRIGGER_TYPE_MANUAL})
+	require.NoError(t, err)
+	first := run.GetExecutionId()
+	var attempts []any
+	require.Eventually(t, func() bool {
+		_, b := doJSON(t, "GET", api+"/executions?first_attempt_id="+first, "")
+		attempts, _ = b["executions"].([]any)
+		if len(attempts) != 3 {
+			return false
+		}
+		for _, a := range attempts {
+			if a.(map[string]any)["status"] != "EXECUTION_STATUS_FAILED" {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "three failed attempts")
+	last := attempts[0].(map[string]any)["execution_id"].(string)
+	got, err := c.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: last})
+	require.NoError(t, err)
+	require.Equal(t, int32(3), got.GetExecution().GetAttempt())
+	require.Equal(t, first, got.GetExecution().GetFirstAttemptId())
+	require.NotNil(t, got.GetExecution().GetNotBefore())
+
+	_, err = c.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{FirstAttemptId: "nope"})
+	require.Equal(t, []string{"first_attempt_id"}, violations(requireCode(t, err, codes.InvalidArgument)))
+}

@@ -1,0 +1,22 @@
+-- +goose Up
+-- A retried run is one execution per attempt. attempt numbers them from 1;
+-- first_attempt_id names the run's first attempt (NULL on that one);
+-- not_before is when a retry is due: it waits PENDING, a durable row that
+-- whichever replica owns it runs on time.
+ALTER TABLE executions
+    ADD COLUMN attempt          INT         NOT NULL DEFAULT 1,
+    ADD COLUMN first_attempt_id UUID        NULL,
+    ADD COLUMN not_before       TIMESTAMPTZ NULL;
+-- The attempts of one cron slot coexist; attempt 1 is still the one run per
+-- slot that replicas race to record (ON CONFLICT DO NOTHING), and attempt n
+-- is written once, with the end of attempt n-1.
+ALTER TABLE executions DROP CONSTRAINT executions_trigger_slot_key;
+ALTER TABLE executions ADD CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt);
+CREATE INDEX executions_first_attempt_idx ON executions (first_attempt_id) WHERE first_attempt_id IS NOT NULL;
+
+-- +goose Down
+DROP INDEX executions_first_attempt_idx;
+DELETE FROM executions WHERE attempt > 1;
+ALTER TABLE executions DROP CONSTRAINT executions_trigger_slot_key;
+ALTER TABLE executions ADD CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time);
+ALTER TABLE executions DROP COLUMN not_before, DROP COLUMN first_attempt_id, DROP COLUMN attempt;

@@ -1,0 +1,93 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
+)
+
+var policyCases = []testCase{
+	{"RetryExecution/ends the attempt and writes the next, once", testRetryExecution},
+	{"RetryExecution/a paused deployment gets no retry", testRetryPaused},
+}
+
+// failAt is the transition that ends a RUNNING attempt owned by "a" as FAILED.
+func failAt(at time.Time) store.Transition {
+	return store.Transition{
+		From: from(workflow.ExecutionRunning), To: workflow.ExecutionFailed, Owner: "a",
+		FinishedTime: &at, ErrorMessage: "boom",
+	}
+}
+
+func testRetryExecution(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-retry", workflow.StatusDeployed, cronTrigger("* * * * *")))
+	slot := base.Add(-time.Hour)
+	e := cronExecution(d, d.Triggers[0].ID, slot)
+	e.Status, e.OwnerInstance, e.Input = workflow.ExecutionRunning, "a", []byte(`{"n":1}`)
+	first := mustGetExecution(t, s, mustCreateExecution(t, s, e))
+	require.Equal(t, int32(1), first.Attempt)
+	require.Equal(t, first.ID, first.FirstAttemptID, "a first attempt names itself")
+
+	ended, next, err := s.RetryExecution(ctx, first.ID, failAt(base), base, base.Add(time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionFailed, ended.Status)
+	require.Equal(t, "boom", ended.ErrorMessage)
+	require.NotNil(t, next)
+	require.NotEqual(t, first.ID, next.ID, "a new id: the engine's idempotency key differs")
+	require.Equal(t, workflow.ExecutionPending, next.Status)
+	require.Equal(t, int32(2), next.Attempt)
+	require.Equal(t, first.ID, next.FirstAttemptID)
+	require.Equal(t, base.Add(time.Minute), *next.NotBefore)
+	require.Equal(t, base, next.FiredTime)
+	require.Equal(t, slot, *next.ScheduledTime, "the retry is of the same slot")
+	require.Equal(t, first.TriggerID, next.TriggerID)
+	require.Equal(t, first.TraceID, next.TraceID)
+	require.JSONEq(t, `{"n":1}`, string(next.Input))
+	require.Equal(t, "a", next.OwnerInstance)
+	requireLeaseWithin(t, next, time.Now(), time.Now().Add(time.Minute))
+	require.Equal(t, *next, *mustGetExecution(t, s, next.ID), "the retry as stored")
+
+	// The end is a compare-and-set: a second one writes no second retry.
+	_, _, err = s.RetryExecution(ctx, first.ID, failAt(base), base, base.Add(time.Minute), time.Minute)
+	require.ErrorIs(t, err, store.ErrStale)
+	require.Equal(t, 2, countExecutions(t, s, d.WorkflowID))
+
+	// The slot ran: a late replica's fire of it still writes nothing.
+	created, err := s.CreateExecution(ctx, cronExecution(d, d.Triggers[0].ID, slot))
+	require.NoError(t, err)
+	require.False(t, created)
+
+	_, err = s.TransitionExecution(ctx, next.ID, store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionRunning, Owner: "a"})
+	require.NoError(t, err)
+	_, third, err := s.RetryExecution(ctx, next.ID, failAt(base.Add(2*time.Minute)), base.Add(2*time.Minute), base.Add(4*time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, int32(3), third.Attempt)
+	require.Equal(t, first.ID, third.FirstAttemptID, "every attempt names the first")
+
+	page, err := s.ListExecutions(ctx, workflow.ExecutionFilter{FirstAttemptID: first.ID})
+	require.NoError(t, err)
+	require.Equal(t, []string{third.ID, next.ID, first.ID}, idsOf(page.Executions), "the run's attempts, newest first")
+	page, err = s.ListExecutions(ctx, workflow.ExecutionFilter{FirstAttemptID: "not-a-uuid"})
+	require.NoError(t, err)
+	require.Empty(t, page.Executions)
+}
+
+func testRetryPaused(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-retry-paused", workflow.StatusDeployed, manualTrigger()))
+	e := leased(t, s, d, workflow.ExecutionRunning, base, "a", nil)
+	_, err := s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
+	require.NoError(t, err)
+
+	ended, next, err := s.RetryExecution(ctx, e.ID, failAt(base), base, base, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ExecutionFailed, ended.Status)
+	require.Nil(t, next)
+	require.Equal(t, 1, countExecutions(t, s, d.WorkflowID))
+}

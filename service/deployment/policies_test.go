@@ -1,0 +1,80 @@
+package deployment
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
+)
+
+// retry is a valid retry policy that each bad case below spoils in one way.
+func retry(spoil func(p *workflow.RetryPolicy)) workflow.Config {
+	p := &workflow.RetryPolicy{MaxAttempts: 3, InitialInterval: time.Second, BackoffCoefficient: 2, MaxInterval: time.Minute}
+	spoil(p)
+	return workflow.Config{Retry: p}
+}
+
+// TestPolicyErrors: every bad execution policy, in a deploy and in an
+// update of the config, gets Invalid naming its field, and writes nothing.
+func TestPolicyErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs its cases one at a time: each compares the whole database before and after its call
+	t.Parallel()
+	svc, st := newTestService(t)
+	s := seed(t, svc)
+	def := workflowDef(t, triggerNode("m", "MANUAL", `{}`))
+	bad := []struct {
+		name   string
+		config workflow.Config
+		fields []string
+	}{
+		{"max_attempts 0", retry(func(p *workflow.RetryPolicy) { p.MaxAttempts = 0 }), []string{"config.retry_policy.max_attempts"}},
+		{"max_attempts over 100", retry(func(p *workflow.RetryPolicy) { p.MaxAttempts = 101 }), []string{"config.retry_policy.max_attempts"}},
+		{"backoff_coefficient below 1", retry(func(p *workflow.RetryPolicy) { p.BackoffCoefficient = 0.5 }), []string{"config.retry_policy.backoff_coefficient"}},
+		{"initial_interval over max_interval", retry(func(p *workflow.RetryPolicy) { p.InitialInterval = 2 * time.Minute }), []string{"config.retry_policy.initial_interval"}},
+		{"negative interval", retry(func(p *workflow.RetryPolicy) { p.MaxInterval = -time.Second }), []string{"config.retry_policy.max_interval"}},
+		{"interval over 7 days", retry(func(p *workflow.RetryPolicy) { p.MaxInterval = 8 * 24 * time.Hour }), []string{"config.retry_policy.max_interval"}},
+		{"CANCELLED retries", retry(func(p *workflow.RetryPolicy) {
+			p.RetryOn = []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionCancelled}
+		}), []string{"config.retry_policy.retry_on[1]"}},
+		{"SKIPPED retries", retry(func(p *workflow.RetryPolicy) { p.RetryOn = []workflow.ExecutionStatus{workflow.ExecutionSkipped} }), []string{"config.retry_policy.retry_on[0]"}},
+	}
+	var cases []errorCase
+	for _, b := range bad {
+		cases = append(cases, errorCase{
+			name: "deploy/" + b.name,
+			call: func(ctx context.Context) error {
+				_, err := svc.Deploy(ctx, DeployRequest{WorkflowID: "wf-policy", Definition: def, Config: b.config})
+				return err
+			},
+			kind: errors.Invalid, fields: b.fields,
+		}, errorCase{
+			name: "update/" + b.name,
+			call: func(ctx context.Context) error {
+				_, err := svc.Update(ctx, UpdateRequest{DeploymentID: s.deployed.ID, Mask: []string{FieldConfig}, Config: &b.config})
+				return err
+			},
+			kind: errors.Invalid, fields: b.fields,
+		})
+	}
+	runErrorCases(t, st, cases)
+}
+
+// TestRetryPolicyDefaults: a deployment shows the retry policy it runs
+// with, its defaults filled in.
+func TestRetryPolicyDefaults(t *testing.T) {
+	t.Parallel()
+	svc, _ := newTestService(t)
+	d := mustDeploy(t, svc, DeployRequest{
+		WorkflowID: "wf-retry", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
+		Config: workflow.Config{Retry: &workflow.RetryPolicy{MaxAttempts: 4}},
+	})
+	require.Equal(t, &workflow.RetryPolicy{
+		MaxAttempts: 4, InitialInterval: time.Second, BackoffCoefficient: 2, MaxInterval: 100 * time.Second,
+		RetryOn: []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut},
+	}, d.Config.Retry)
+	require.Nil(t, mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-once", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))}).Config.Retry,
+		"no policy: one attempt")
+}
