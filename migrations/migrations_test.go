@@ -76,7 +76,7 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	t.Helper()
 	lines := status(t, db)
 	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
-	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions", "execution_attempts"}
+	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions", "execution_policies"}
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)

@@ -73,6 +73,9 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 			Triggers: manual, Config: &pb.DeploymentConfig{RetryPolicy: bad.policy}})
 		require.Equal(t, []string{bad.field}, violations(requireCode(t, err, codes.InvalidArgument)))
 	}
+	_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "retries", WorkflowDefinition: definition(t, actionNode),
+		Triggers: manual, Config: &pb.DeploymentConfig{PauseAfterFailures: -1}})
+	require.Equal(t, []string{"config.pause_after_failures"}, violations(requireCode(t, err, codes.InvalidArgument)))
 	code, body := doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"config":{"retry_policy":{"max_attempts":3,"backoff_coefficient":0.5}}}`)
 	require.Equal(t, 400, code, "answer: %v", body)
@@ -81,7 +84,7 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],
-		"config":{"retry_policy":{"max_attempts":3,"initial_interval":"0.1s","max_interval":"0.15s"}}}`)
+		"config":{"pause_after_failures":1,"retry_policy":{"max_attempts":3,"initial_interval":"0.1s","max_interval":"0.15s"}}}`)
 	require.Equal(t, 200, code, "answer: %v", body)
 	require.Equal(t, map[string]any{"max_attempts": float64(3), "initial_interval": "0.100s", "backoff_coefficient": float64(2),
 		"max_interval": "0.150s", "retry_on": []any{"EXECUTION_STATUS_FAILED", "EXECUTION_STATUS_TIMED_OUT"}},
@@ -110,6 +113,22 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 	require.Equal(t, int32(3), got.GetExecution().GetAttempt())
 	require.Equal(t, first, got.GetExecution().GetFirstAttemptId())
 	require.NotNil(t, got.GetExecution().GetNotBefore())
+
+	// The run failed after its retries: pause_after_failures 1 paused the deployment.
+	var paused *pb.Deployment
+	require.Eventually(t, func() bool {
+		st, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{WorkflowId: "retries"})
+		require.NoError(t, err)
+		paused = st.GetDeployment()
+		return paused.GetStatus() == pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, int32(1), paused.GetConsecutiveFailures())
+	require.Contains(t, paused.GetPauseReason(), "paused after 1 consecutive failed runs; last: execution "+last)
+	code, body = doJSON(t, "PATCH", api+"/deployments/"+paused.GetDeploymentId(), `{"status":"DEPLOYMENT_STATUS_DEPLOYED"}`)
+	require.Equal(t, 200, code, "answer: %v", body)
+	resumed := body["deployment"].(map[string]any)
+	require.Nil(t, resumed["consecutive_failures"], "resuming clears the count")
+	require.Nil(t, resumed["pause_reason"])
 
 	_, err = c.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{FirstAttemptId: "nope"})
 	require.Equal(t, []string{"first_attempt_id"}, violations(requireCode(t, err, codes.InvalidArgument)))

@@ -76,6 +76,11 @@ type Store interface {
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.
 	ListDeployments(ctx context.Context, f workflow.ListFilter) (workflow.Page, error)
+	// CountRunEnd counts a run of deployment id that ended after its
+	// retries: failed adds one to the deployment's ConsecutiveFailures,
+	// anything else sets them to 0. It returns the count, and ErrNotFound
+	// for a failure of an unknown deployment (a success of one is 0).
+	CountRunEnd(ctx context.Context, id string, failed bool) (int32, error)
 	// ListEvents returns a deployment's history, oldest first.
 	ListEvents(ctx context.Context, deploymentID string) ([]workflow.Event, error)
 	// LastExecution returns the deployment's most recently fired execution.

@@ -146,6 +146,9 @@ type Config struct {
 	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
 	// Retry, when set, runs a failed execution again; nil runs it once.
 	Retry *RetryPolicy `json:"retry_policy,omitempty"`
+	// PauseAfterFailures, when positive, pauses the deployment once that
+	// many runs in a row ended FAILED or TIMED_OUT after their retries.
+	PauseAfterFailures int32 `json:"pause_after_failures,omitempty"`
 }
 
 // RetryPolicy says how often and when an execution that ended in one of
@@ -244,6 +247,11 @@ type Deployment struct {
 	UpdatedAt  time.Time
 	DeployedAt *time.Time
 	Triggers   []Trigger
+	// ConsecutiveFailures counts the runs in a row that ended failed, while
+	// Config.PauseAfterFailures is set; PauseReason says why the runtime
+	// paused the deployment. Resuming clears both.
+	ConsecutiveFailures int32
+	PauseReason         string
 }
 
 // DeploymentVersion is a deployment's settings as they were at one version:
@@ -267,6 +275,8 @@ type Event struct {
 	Version      int64
 	Actor        string
 	At           time.Time
+	// Reason says why, for a change the runtime made by itself.
+	Reason string
 }
 
 // Deployment events' actions.

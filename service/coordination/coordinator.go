@@ -36,6 +36,8 @@ type Store interface {
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
 	RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
+	CountRunEnd(ctx context.Context, id string, failed bool) (int32, error)
+	UpdateDeployment(ctx context.Context, id string, m store.Mutation) (*workflow.Deployment, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	LeaseExpired(ctx context.Context, id string) (bool, error)
@@ -80,6 +82,12 @@ type Options struct {
 	BufferRetry time.Duration
 	// AdoptBatch is how many expired executions one adoption takes (default 100).
 	AdoptBatch int
+	// Notifier, when set, is told of a deployment the coordinator paused
+	// after failures, as the deployment service tells of its changes, so
+	// that the scheduler and the webhook index stop at once.
+	Notifier interface {
+		DeploymentChanged(ctx context.Context, d *workflow.Deployment) error
+	}
 	// Now is the clock that deadlines and recorded times read [time.Now].
 	// Waits are real timers whatever it says. It is the wall clock wherever
 	// Redis locks are used: their expiry is reckoned from its readings.
@@ -446,6 +454,7 @@ type deploymentInfo struct {
 	timeout    time.Duration
 	definition json.RawMessage
 	retry      *workflow.RetryPolicy
+	pauseAfter int32
 }
 
 // deploymentCache keeps deployment versions by id and version: a version
@@ -488,7 +497,7 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 		return nil, err
 	}
 	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition,
-		retry: v.Config.Retry}
+		retry: v.Config.Retry, pauseAfter: v.Config.PauseAfterFailures}
 	if v.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -42,34 +44,52 @@ func printAttempts(t *testing.T, es []workflow.Execution) {
 	t.Logf("a run with its attempts in history:%s", b.String())
 }
 
+// failEveryAttempt follows the run whose first attempt is first, every
+// attempt failing, through its retries: each one waits PENDING until the
+// clock, which the test moves, reaches the backoff after the previous one
+// ended. It returns the run's attempts.
+func (r *rig) failEveryAttempt(c *Coordinator, clk *clock.Fake, first string, gaps ...time.Duration) []workflow.Execution {
+	r.t.Helper()
+	r.waitStatus(first, workflow.ExecutionFailed)
+	for _, gap := range gaps {
+		runs := r.attempts(first)
+		next := runs[len(runs)-1]
+		require.Equal(r.t, workflow.ExecutionPending, next.Status)
+		require.Equal(r.t, clk.Now().UTC().Add(gap), *next.NotBefore, "attempt %d is due the backoff after attempt %d ended", next.Attempt, next.Attempt-1)
+		await(r.t, c.signals.due, next.ID)
+		require.Equal(r.t, workflow.ExecutionPending, r.get(next.ID).Status, "not run before it is due")
+		clk.Advance(gap)
+		r.waitStatus(next.ID, workflow.ExecutionFailed)
+	}
+	return r.attempts(first)
+}
+
+// newFailingRig is a rig whose engine fails every run, with a coordinator
+// on a clock the test moves, which signals the retries waiting to be due.
+func newFailingRig(t *testing.T) (*rig, *Coordinator, *clock.Fake) {
+	t.Helper()
+	r := newRig(t, failingSim)
+	clk := testClock()
+	c := r.coordinatorOn("a", r.engine, r.locks, clk.Now)
+	c.signals.due = make(chan string, 1000)
+	return r, c, clk
+}
+
+// everyOutcome retries FAILED and TIMED_OUT.
+var everyOutcome = []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut}
+
 // TestRetriesSpacedByBackoff: with every run failing, a run makes
 // max_attempts attempts, each its own execution, due after the backoff on
 // the coordinator's clock, which the test moves.
 func TestRetriesSpacedByBackoff(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, failingSim)
-	clk := testClock()
-	c := r.coordinatorOn("a", r.engine, r.locks, clk.Now)
-	c.signals.due = make(chan string, 1000)
+	r, c, clk := newFailingRig(t)
 	wf := r.deploy(workflow.Config{Retry: &workflow.RetryPolicy{
-		MaxAttempts: 3, InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaxInterval: 3 * time.Second,
-		RetryOn: []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut},
+		MaxAttempts: 3, InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaxInterval: 3 * time.Second, RetryOn: everyOutcome,
 	}})
 
 	first := r.trigger(c, wf)
-	r.waitStatus(first.ID, workflow.ExecutionFailed)
-	// Each retry waits for its due time until the clock reaches it.
-	for _, gap := range []time.Duration{2 * time.Second, 3 * time.Second} {
-		runs := r.attempts(first.ID)
-		next := runs[len(runs)-1]
-		require.Equal(t, workflow.ExecutionPending, next.Status)
-		require.Equal(t, clk.Now().UTC().Add(gap), *next.NotBefore, "attempt %d is due the backoff after attempt %d ended", next.Attempt, next.Attempt-1)
-		await(t, c.signals.due, next.ID)
-		require.Equal(t, workflow.ExecutionPending, r.get(next.ID).Status, "not run before it is due")
-		clk.Advance(gap)
-		r.waitStatus(next.ID, workflow.ExecutionFailed)
-	}
-	runs := r.attempts(first.ID)
+	runs := r.failEveryAttempt(c, clk, first.ID, 2*time.Second, 3*time.Second)
 	require.Len(t, runs, 3, "max_attempts in all")
 	for i, e := range runs {
 		require.Equal(t, int32(i+1), e.Attempt)
@@ -78,4 +98,50 @@ func TestRetriesSpacedByBackoff(t *testing.T) {
 		require.Equal(t, 1, r.calls(e.ID), "each attempt reaches the engine once, under its own key")
 	}
 	printAttempts(t, runs)
+}
+
+// TestPauseAfterFailures: with every run failing, the deployment pauses
+// once pause_after_failures runs in a row have failed after their retries,
+// with an event that says why, and its fires are refused from then on.
+func TestPauseAfterFailures(t *testing.T) {
+	t.Parallel()
+	r, c, clk := newFailingRig(t)
+	wf := r.deploy(workflow.Config{PauseAfterFailures: 2, Retry: &workflow.RetryPolicy{
+		MaxAttempts: 2, InitialInterval: time.Second, BackoffCoefficient: 2, MaxInterval: time.Second, RetryOn: everyOutcome,
+	}})
+	ctx := context.Background()
+	deployment := func() *workflow.Deployment {
+		d, err := r.st.GetActiveDeployment(ctx, wf)
+		require.NoError(t, err)
+		return d
+	}
+
+	first := r.trigger(c, wf)
+	r.failEveryAttempt(c, clk, first.ID, time.Second)
+	require.Eventually(t, func() bool { return deployment().ConsecutiveFailures == 1 }, 10*time.Second, 10*time.Millisecond,
+		"a run counts once, after its retries")
+	require.Equal(t, workflow.StatusDeployed, deployment().Status)
+
+	second := r.trigger(c, wf)
+	runs := r.failEveryAttempt(c, clk, second.ID, time.Second)
+	require.Eventually(t, func() bool { return deployment().Status == workflow.StatusPaused }, 10*time.Second, 10*time.Millisecond)
+	d := deployment()
+	require.Equal(t, int32(2), d.ConsecutiveFailures)
+	last := runs[len(runs)-1]
+	require.Contains(t, d.PauseReason, "paused after 2 consecutive failed runs")
+	require.Contains(t, d.PauseReason, last.ErrorMessage, "the reason names the last error")
+
+	events, err := r.st.ListEvents(ctx, d.ID)
+	require.NoError(t, err)
+	ev := events[len(events)-1]
+	require.Equal(t, workflow.ActionPause, ev.Action)
+	require.Equal(t, "workflow-runtime", ev.Actor)
+	require.Equal(t, d.PauseReason, ev.Reason)
+	require.Equal(t, workflow.StatusDeployed, ev.FromStatus)
+	require.Equal(t, workflow.StatusPaused, ev.ToStatus)
+	t.Logf("a pause after failures, with its event:\n  deployment %s status=%s consecutive_failures=%d\n  event action=%s actor=%s %s -> %s version=%d reason=%q",
+		d.ID, d.Status, d.ConsecutiveFailures, ev.Action, ev.Actor, ev.FromStatus, ev.ToStatus, ev.Version, ev.Reason)
+
+	_, err = c.Trigger(ctx, TriggerRequest{WorkflowID: wf})
+	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err), "a paused deployment runs nothing: %v", err)
 }

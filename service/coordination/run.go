@@ -475,6 +475,8 @@ func (r *run) write(ctx context.Context, t store.Transition) {
 			r.finished()
 			if next != nil {
 				r.retry(*next)
+			} else {
+				r.countEnd(ctx)
 			}
 			return
 		case errors.Is(err, store.ErrStale):

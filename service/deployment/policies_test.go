@@ -40,6 +40,8 @@ func TestPolicyErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs i
 			p.RetryOn = []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionCancelled}
 		}), []string{"config.retry_policy.retry_on[1]"}},
 		{"SKIPPED retries", retry(func(p *workflow.RetryPolicy) { p.RetryOn = []workflow.ExecutionStatus{workflow.ExecutionSkipped} }), []string{"config.retry_policy.retry_on[0]"}},
+		{"pause_after_failures below 0", workflow.Config{PauseAfterFailures: -1}, []string{"config.pause_after_failures"}},
+		{"pause_after_failures over 10,000", workflow.Config{PauseAfterFailures: 10001}, []string{"config.pause_after_failures"}},
 	}
 	var cases []errorCase
 	for _, b := range bad {
@@ -77,4 +79,33 @@ func TestRetryPolicyDefaults(t *testing.T) {
 	}, d.Config.Retry)
 	require.Nil(t, mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-once", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`))}).Config.Retry,
 		"no policy: one attempt")
+}
+
+// TestResumeClearsFailures: resuming a deployment the runtime paused after
+// failures starts its count again and drops the reason.
+func TestResumeClearsFailures(t *testing.T) {
+	t.Parallel()
+	svc, st := newTestService(t)
+	ctx := context.Background()
+	d := mustDeploy(t, svc, DeployRequest{
+		WorkflowID: "wf-failing", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
+		Config: workflow.Config{PauseAfterFailures: 1},
+	})
+	_, err := st.CountRunEnd(ctx, d.ID, true)
+	require.NoError(t, err)
+	_, err = st.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		d.Status, d.PauseReason = workflow.StatusPaused, "paused after 1 consecutive failed runs"
+		d.Version++
+		return workflow.Event{Action: workflow.ActionPause}, nil
+	})
+	require.NoError(t, err)
+	paused, err := svc.Status(ctx, StatusRequest{DeploymentID: d.ID})
+	require.NoError(t, err)
+	require.Equal(t, int32(1), paused.Deployment.ConsecutiveFailures)
+	require.NotEmpty(t, paused.Deployment.PauseReason)
+
+	resumed := mustUpdate(t, svc, UpdateRequest{DeploymentID: d.ID, Mask: []string{FieldStatus}, Status: new(workflow.StatusDeployed)})
+	require.Equal(t, workflow.StatusDeployed, resumed.Status)
+	require.Zero(t, resumed.ConsecutiveFailures)
+	require.Empty(t, resumed.PauseReason)
 }

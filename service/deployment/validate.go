@@ -81,8 +81,15 @@ func validateConfig(v *errors.Violations, field string, c workflow.Config) workf
 	if c.Retry != nil {
 		c.Retry = validateRetry(v, subField(field, "retry_policy"), *c.Retry)
 	}
+	if c.PauseAfterFailures < 0 || c.PauseAfterFailures > maxPauseAfterFailures {
+		v.Addf(subField(field, "pause_after_failures"), "must be 0-%d (0 = never pause)", maxPauseAfterFailures)
+	}
 	return c
 }
+
+// maxPauseAfterFailures bounds pause_after_failures: past it, pausing
+// would come too late to be what anyone asked for.
+const maxPauseAfterFailures = 10000
 
 // Retry policy limits and defaults (API guide, "Retry policy").
 const (

@@ -245,6 +245,7 @@ func configFromProto(c *pb.DeploymentConfig) workflow.Config {
 		ExecutionTimeoutSeconds: c.GetExecutionTimeoutSeconds(),
 		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
 		Retry:                   retryFromProto(c.GetRetryPolicy()),
+		PauseAfterFailures:      c.GetPauseAfterFailures(),
 	}
 }
 
@@ -297,12 +298,15 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
 			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
 			RetryPolicy:             retryToProto(d.Config.Retry),
+			PauseAfterFailures:      d.Config.PauseAfterFailures,
 		},
-		CreatedAt:     timestamp(&d.CreatedAt),
-		UpdatedAt:     timestamp(&d.UpdatedAt),
-		DeployedAt:    timestamp(d.DeployedAt),
-		DeployedBy:    d.DeployedBy,
-		ScheduleEnded: d.ScheduleEnded,
+		ConsecutiveFailures: d.ConsecutiveFailures,
+		PauseReason:         d.PauseReason,
+		CreatedAt:           timestamp(&d.CreatedAt),
+		UpdatedAt:           timestamp(&d.UpdatedAt),
+		DeployedAt:          timestamp(d.DeployedAt),
+		DeployedBy:          d.DeployedBy,
+		ScheduleEnded:       d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
 		out.Triggers = append(out.Triggers, &pb.TriggerStatus{

@@ -78,7 +78,7 @@ func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
 
 // deploymentColumns is the column list every deployment query selects.
 const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
-	created_at, updated_at, deployed_at`
+	created_at, updated_at, deployed_at, consecutive_failures, pause_reason`
 
 type deploymentRow struct {
 	ID         string `db:"id"`
@@ -91,6 +91,9 @@ type deploymentRow struct {
 	CreatedAt  dbTime `db:"created_at"`
 	UpdatedAt  dbTime `db:"updated_at"`
 	DeployedAt dbTime `db:"deployed_at"`
+
+	ConsecutiveFailures int32          `db:"consecutive_failures"`
+	PauseReason         sql.NullString `db:"pause_reason"`
 }
 
 func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
@@ -98,6 +101,7 @@ func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
 		ID: r.ID, WorkflowID: r.WorkflowID, Status: workflow.DeploymentStatus(r.Status), Version: r.Version,
 		Definition: json.RawMessage(r.Definition), DeployedBy: r.DeployedBy,
 		CreatedAt: r.CreatedAt.t, UpdatedAt: r.UpdatedAt.t, DeployedAt: r.DeployedAt.ptr(),
+		ConsecutiveFailures: r.ConsecutiveFailures, PauseReason: r.PauseReason.String,
 	}
 	if len(r.Config) > 0 {
 		if err := json.Unmarshal(r.Config, &d.Config); err != nil {
@@ -145,7 +149,7 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 }
 
 // eventColumns is the column list every event query selects.
-const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at`
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at, reason`
 
 type eventRow struct {
 	ID           int64          `db:"id"`
@@ -157,12 +161,13 @@ type eventRow struct {
 	Version      int64          `db:"version"`
 	Actor        string         `db:"actor"`
 	At           dbTime         `db:"at"`
+	Reason       sql.NullString `db:"reason"`
 }
 
 func (r *eventRow) event() workflow.Event {
 	return workflow.Event{ID: r.ID, DeploymentID: r.DeploymentID, WorkflowID: r.WorkflowID, Action: r.Action,
 		FromStatus: workflow.DeploymentStatus(r.FromStatus.String), ToStatus: workflow.DeploymentStatus(r.ToStatus),
-		Version: r.Version, Actor: r.Actor, At: r.At.t}
+		Version: r.Version, Actor: r.Actor, At: r.At.t, Reason: r.Reason.String}
 }
 
 // ExecutionColumns is the column list every execution query selects.

@@ -14,6 +14,7 @@ import (
 var policyCases = []testCase{
 	{"RetryExecution/ends the attempt and writes the next, once", testRetryExecution},
 	{"RetryExecution/a paused deployment gets no retry", testRetryPaused},
+	{"CountRunEnd/failures in a row, a pause that says why", testCountRunEnd},
 }
 
 // failAt is the transition that ends a RUNNING attempt owned by "a" as FAILED.
@@ -90,4 +91,36 @@ func testRetryPaused(t *testing.T, s Store) {
 	require.Equal(t, workflow.ExecutionFailed, ended.Status)
 	require.Nil(t, next)
 	require.Equal(t, 1, countExecutions(t, s, d.WorkflowID))
+}
+
+func testCountRunEnd(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-count", workflow.StatusDeployed, manualTrigger()))
+	for want, failed := range []bool{false, true, true} {
+		n, err := s.CountRunEnd(ctx, d.ID, failed)
+		require.NoError(t, err)
+		require.Equal(t, int32(want), n)
+	}
+	got, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
+		require.Equal(t, int32(2), d.ConsecutiveFailures, "read under the lock")
+		d.Status, d.PauseReason = workflow.StatusPaused, "2 failed"
+		d.Version++
+		return workflow.Event{Action: workflow.ActionPause, Actor: "workflow-runtime", Reason: "2 failed"}, nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "2 failed", got.PauseReason)
+	stored, err := s.GetDeployment(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, int32(2), stored.ConsecutiveFailures)
+	require.Equal(t, "2 failed", stored.PauseReason)
+	events, err := s.ListEvents(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, "2 failed", events[len(events)-1].Reason)
+	require.Empty(t, events[0].Reason, "events without a reason have none")
+
+	n, err := s.CountRunEnd(ctx, d.ID, false)
+	require.NoError(t, err)
+	require.Zero(t, n, "a success starts the count again")
+	_, err = s.CountRunEnd(ctx, "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", true)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }

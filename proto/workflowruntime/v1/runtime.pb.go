@@ -986,9 +986,12 @@ type DeploymentConfig struct {
 	// How late a cron fire may still run; 0 means the service default (300).
 	CatchupWindowSeconds int32 `protobuf:"varint,3,opt,name=catchup_window_seconds,json=catchupWindowSeconds,proto3" json:"catchup_window_seconds,omitempty"`
 	// Runs a failed execution again; unset runs it once.
-	RetryPolicy   *RetryPolicy `protobuf:"bytes,4,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RetryPolicy *RetryPolicy `protobuf:"bytes,4,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
+	// Pauses the deployment once this many runs in a row ended FAILED or TIMED_OUT after their retries: 0-10000;
+	// 0 never pauses.
+	PauseAfterFailures int32 `protobuf:"varint,5,opt,name=pause_after_failures,json=pauseAfterFailures,proto3" json:"pause_after_failures,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DeploymentConfig) Reset() {
@@ -1047,6 +1050,13 @@ func (x *DeploymentConfig) GetRetryPolicy() *RetryPolicy {
 		return x.RetryPolicy
 	}
 	return nil
+}
+
+func (x *DeploymentConfig) GetPauseAfterFailures() int32 {
+	if x != nil {
+		return x.PauseAfterFailures
+	}
+	return 0
 }
 
 // When and how often a failed execution runs again. Each attempt is an execution of its own, with its own id;
@@ -1150,6 +1160,11 @@ type Deployment struct {
 	DeployedBy         string                 `protobuf:"bytes,11,opt,name=deployed_by,json=deployedBy,proto3" json:"deployed_by,omitempty"`
 	// True when the deployment has cron triggers and every one of them has ended: nothing fires on schedule any more.
 	ScheduleEnded bool `protobuf:"varint,12,opt,name=schedule_ended,json=scheduleEnded,proto3" json:"schedule_ended,omitempty"`
+	// Runs in a row that ended FAILED or TIMED_OUT after their retries, counted while config.pause_after_failures is
+	// set; resuming sets it to 0.
+	ConsecutiveFailures int32 `protobuf:"varint,13,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// Why the runtime paused the deployment (pause_after_failures), with the last error; cleared by resuming.
+	PauseReason   string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1266,6 +1281,20 @@ func (x *Deployment) GetScheduleEnded() bool {
 		return x.ScheduleEnded
 	}
 	return false
+}
+
+func (x *Deployment) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *Deployment) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
 }
 
 // One run of a workflow.
@@ -3485,18 +3514,19 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\x12*\n" +
 	"\x0eremaining_runs\x18\x06 \x01(\x05H\x00R\rremainingRuns\x88\x01\x01\x12\x14\n" +
 	"\x05ended\x18\a \x01(\bR\x05endedB\x11\n" +
-	"\x0f_remaining_runs\"\x92\x02\n" +
+	"\x0f_remaining_runs\"\xc4\x02\n" +
 	"\x10DeploymentConfig\x12H\n" +
 	"\x0eoverlap_policy\x18\x01 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x12:\n" +
 	"\x19execution_timeout_seconds\x18\x02 \x01(\x05R\x17executionTimeoutSeconds\x124\n" +
 	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\x12B\n" +
-	"\fretry_policy\x18\x04 \x01(\v2\x1f.workflowruntime.v1.RetryPolicyR\vretryPolicy\"\xa5\x02\n" +
+	"\fretry_policy\x18\x04 \x01(\v2\x1f.workflowruntime.v1.RetryPolicyR\vretryPolicy\x120\n" +
+	"\x14pause_after_failures\x18\x05 \x01(\x05R\x12pauseAfterFailures\"\xa5\x02\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12D\n" +
 	"\x10initial_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0finitialInterval\x12/\n" +
 	"\x13backoff_coefficient\x18\x03 \x01(\x01R\x12backoffCoefficient\x12<\n" +
 	"\fmax_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\x12>\n" +
-	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xec\x04\n" +
+	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xc2\x05\n" +
 	"\n" +
 	"Deployment\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -3516,7 +3546,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"deployedAt\x12\x1f\n" +
 	"\vdeployed_by\x18\v \x01(\tR\n" +
 	"deployedBy\x12%\n" +
-	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\"\xc4\a\n" +
+	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\x121\n" +
+	"\x14consecutive_failures\x18\r \x01(\x05R\x13consecutiveFailures\x12!\n" +
+	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\"\xc4\a\n" +
 	"\tExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +

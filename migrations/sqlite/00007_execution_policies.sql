@@ -70,7 +70,17 @@ CREATE INDEX executions_unfinished_status_idx ON executions (status)
     WHERE status IN ('PENDING', 'RUNNING');
 CREATE INDEX executions_first_attempt_idx ON executions (first_attempt_id) WHERE first_attempt_id IS NOT NULL;
 
+-- Pause on failure: the runs of a deployment that ended failed in a row
+-- (counted while its config sets pause_after_failures), why the runtime
+-- paused it, and the reason on the event that did.
+ALTER TABLE deployments ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN pause_reason TEXT NULL;
+ALTER TABLE deployment_events ADD COLUMN reason TEXT NULL;
+
 -- +goose Down
+ALTER TABLE deployment_events DROP COLUMN reason;
+ALTER TABLE deployments DROP COLUMN pause_reason;
+ALTER TABLE deployments DROP COLUMN consecutive_failures;
 CREATE TABLE executions_old (
     id                  TEXT    PRIMARY KEY,
     workflow_id         TEXT    NOT NULL,

@@ -14,7 +14,17 @@ ALTER TABLE executions DROP CONSTRAINT executions_trigger_slot_key;
 ALTER TABLE executions ADD CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt);
 CREATE INDEX executions_first_attempt_idx ON executions (first_attempt_id) WHERE first_attempt_id IS NOT NULL;
 
+-- Pause on failure: the runs of a deployment that ended failed in a row
+-- (counted while its config sets pause_after_failures), why the runtime
+-- paused it, and the reason on the event that did.
+ALTER TABLE deployments
+    ADD COLUMN consecutive_failures INT  NOT NULL DEFAULT 0,
+    ADD COLUMN pause_reason         TEXT NULL;
+ALTER TABLE deployment_events ADD COLUMN reason TEXT NULL;
+
 -- +goose Down
+ALTER TABLE deployment_events DROP COLUMN reason;
+ALTER TABLE deployments DROP COLUMN pause_reason, DROP COLUMN consecutive_failures;
 DROP INDEX executions_first_attempt_idx;
 DELETE FROM executions WHERE attempt > 1;
 ALTER TABLE executions DROP CONSTRAINT executions_trigger_slot_key;
