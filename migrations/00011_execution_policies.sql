@@ -22,7 +22,16 @@ ALTER TABLE deployments
     ADD COLUMN pause_reason         TEXT NULL;
 ALTER TABLE deployment_events ADD COLUMN reason TEXT NULL;
 
+-- max_concurrency: an ALLOW_ALL execution of a deployment that bounds its
+-- concurrency takes one of the workflow's numbered slots before it is
+-- dispatched, and gives it up by ending, as the turn is given up.
+ALTER TABLE executions ADD COLUMN concurrency_slot INT NULL;
+CREATE UNIQUE INDEX executions_workflow_slot_key ON executions (workflow_id, concurrency_slot)
+    WHERE concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING');
+
 -- +goose Down
+DROP INDEX executions_workflow_slot_key;
+ALTER TABLE executions DROP COLUMN concurrency_slot;
 ALTER TABLE deployment_events DROP COLUMN reason;
 ALTER TABLE deployments DROP COLUMN pause_reason, DROP COLUMN consecutive_failures;
 DROP INDEX executions_first_attempt_idx;

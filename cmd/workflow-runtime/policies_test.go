@@ -59,28 +59,42 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 	manual := []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL}}
 
 	before := snapshot(t, db)
+	allowAll := pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL
 	for _, bad := range []struct {
-		policy *pb.RetryPolicy
+		config *pb.DeploymentConfig
 		field  string
 	}{
-		{&pb.RetryPolicy{MaxAttempts: 0}, "config.retry_policy.max_attempts"},
-		{&pb.RetryPolicy{MaxAttempts: 101}, "config.retry_policy.max_attempts"},
-		{&pb.RetryPolicy{MaxAttempts: 2, BackoffCoefficient: 0.5}, "config.retry_policy.backoff_coefficient"},
-		{&pb.RetryPolicy{MaxAttempts: 2, InitialInterval: durationpb.New(time.Minute), MaxInterval: durationpb.New(time.Second)}, "config.retry_policy.initial_interval"},
-		{&pb.RetryPolicy{MaxAttempts: 2, RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_CANCELLED}}, "config.retry_policy.retry_on[0]"},
+		{&pb.DeploymentConfig{RetryPolicy: &pb.RetryPolicy{MaxAttempts: 0}}, "config.retry_policy.max_attempts"},
+		{&pb.DeploymentConfig{RetryPolicy: &pb.RetryPolicy{MaxAttempts: 101}}, "config.retry_policy.max_attempts"},
+		{&pb.DeploymentConfig{RetryPolicy: &pb.RetryPolicy{MaxAttempts: 2, BackoffCoefficient: 0.5}}, "config.retry_policy.backoff_coefficient"},
+		{&pb.DeploymentConfig{RetryPolicy: &pb.RetryPolicy{MaxAttempts: 2, InitialInterval: durationpb.New(time.Minute), MaxInterval: durationpb.New(time.Second)}},
+			"config.retry_policy.initial_interval"},
+		{&pb.DeploymentConfig{RetryPolicy: &pb.RetryPolicy{MaxAttempts: 2, RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_CANCELLED}}},
+			"config.retry_policy.retry_on[0]"},
+		{&pb.DeploymentConfig{PauseAfterFailures: -1}, "config.pause_after_failures"},
+		{&pb.DeploymentConfig{MaxConcurrency: 3}, "config.max_concurrency"},
+		{&pb.DeploymentConfig{OverlapPolicy: allowAll, MaxConcurrency: 3, MaxBuffered: 10001}, "config.max_buffered"},
+		{&pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ALL, MaxBuffered: -1}, "config.max_buffered"},
 	} {
 		_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "retries", WorkflowDefinition: definition(t, actionNode),
-			Triggers: manual, Config: &pb.DeploymentConfig{RetryPolicy: bad.policy}})
+			Triggers: manual, Config: bad.config})
 		require.Equal(t, []string{bad.field}, violations(requireCode(t, err, codes.InvalidArgument)))
 	}
-	_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "retries", WorkflowDefinition: definition(t, actionNode),
-		Triggers: manual, Config: &pb.DeploymentConfig{PauseAfterFailures: -1}})
-	require.Equal(t, []string{"config.pause_after_failures"}, violations(requireCode(t, err, codes.InvalidArgument)))
 	code, body := doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
+		"config":{"overlap_policy":"OVERLAP_POLICY_SKIP","max_concurrency":3}}`)
+	require.Equal(t, 400, code, "answer: %v", body)
+	require.Contains(t, body["message"], "config.max_concurrency: bounds ALLOW_ALL only; overlap_policy is SKIP")
+	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"config":{"retry_policy":{"max_attempts":3,"backoff_coefficient":0.5}}}`)
 	require.Equal(t, 400, code, "answer: %v", body)
 	require.Contains(t, body["message"], "config.retry_policy.backoff_coefficient: must be at least 1")
 	require.Equal(t, before, snapshot(t, db), "refused policies wrote nothing")
+
+	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"queued","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
+		"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
+	require.Equal(t, 200, code, "answer: %v", body)
+	require.Equal(t, map[string]any{"overlap_policy": "OVERLAP_POLICY_BUFFER_ALL", "max_buffered": float64(100)},
+		body["deployment"].(map[string]any)["config"], "BUFFER_ALL with its default bound")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],

@@ -39,6 +39,10 @@ CREATE TABLE executions_new (
     attempt             INTEGER NOT NULL DEFAULT 1,
     first_attempt_id    TEXT    NULL,
     not_before          INTEGER NULL,
+    -- max_concurrency: an ALLOW_ALL execution of a deployment that bounds
+    -- its concurrency takes one of the workflow's numbered slots before it
+    -- is dispatched, and gives it up by ending, as the turn is given up.
+    concurrency_slot    INTEGER NULL,
     -- One run per cron slot: attempt 1 is what replicas race to record,
     -- attempt n is written once, with the end of attempt n-1.
     CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt)
@@ -69,6 +73,8 @@ CREATE INDEX executions_fired_time_idx ON executions (fired_time DESC, id DESC);
 CREATE INDEX executions_unfinished_status_idx ON executions (status)
     WHERE status IN ('PENDING', 'RUNNING');
 CREATE INDEX executions_first_attempt_idx ON executions (first_attempt_id) WHERE first_attempt_id IS NOT NULL;
+CREATE UNIQUE INDEX executions_workflow_slot_key ON executions (workflow_id, concurrency_slot)
+    WHERE concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING');
 
 -- Pause on failure: the runs of a deployment that ended failed in a row
 -- (counted while its config sets pause_after_failures), why the runtime

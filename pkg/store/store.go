@@ -23,9 +23,10 @@ type Transition struct {
 	// lease another replica adopted no longer writes the row.
 	Owner string
 	// WithoutTurn, when set, requires that the row does not hold its
-	// workflow's turn (see TakeTurn): a PENDING execution of an overlap
-	// policy is dispatched only after it takes the turn, so one that still
-	// waits for it has surely not reached the engine.
+	// workflow's turn (see TakeTurn) or a concurrency slot (TakeSlot): a
+	// PENDING execution of an overlap policy is dispatched only after it
+	// takes the turn or a slot, so one that still waits has surely not
+	// reached the engine.
 	WithoutTurn bool
 	// The fields below are written when set and left as they are otherwise.
 	EngineExecutionID string
@@ -109,7 +110,8 @@ type Store interface {
 	// per slot and per key. With e.Lease set, the lease runs that long from
 	// the database's clock, and e.LeaseExpiresAt is filled in; without, it
 	// is e.LeaseExpiresAt as given. The row is a first attempt: e.Attempt
-	// becomes 1 and e.FirstAttemptID its id.
+	// becomes 1 and e.FirstAttemptID its id. e.FiredTime and
+	// e.ScheduledTime become the times as stored, to the microsecond.
 	CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error)
 	// FindExecutionByKey returns workflowID's execution with idempotency key
 	// key, or ErrNotFound.
@@ -135,6 +137,13 @@ type Store interface {
 	// now), else the id of the execution that holds it, writing nothing;
 	// ErrStale when id is not PENDING or not owner's.
 	TakeTurn(ctx context.Context, id, owner string) (holder string, err error)
+	// TakeSlot gives execution id, PENDING and owner's, one of its
+	// workflow's n concurrency slots: at most n unfinished executions of a
+	// workflow hold one, each until it ends. It reports true when id holds
+	// one (already, or now), false, writing nothing, when all n are held;
+	// ErrStale when id is not PENDING or not owner's, told only while a
+	// slot is free.
+	TakeSlot(ctx context.Context, id, owner string, n int32) (bool, error)
 	// ListUnfinishedExecutions returns workflowID's PENDING and RUNNING
 	// executions, oldest fired first.
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)

@@ -134,6 +134,9 @@ const (
 	OverlapAllowAll    = "ALLOW_ALL"
 	OverlapBufferOne   = "BUFFER_ONE"
 	OverlapCancelOther = "CANCEL_OTHER"
+	// OverlapBufferAll queues every overlapping run, in order, up to
+	// Config.MaxBuffered.
+	OverlapBufferAll = "BUFFER_ALL"
 
 	ResponseAsync = "ASYNC"
 	ResponseSync  = "SYNC"
@@ -149,7 +152,16 @@ type Config struct {
 	// PauseAfterFailures, when positive, pauses the deployment once that
 	// many runs in a row ended FAILED or TIMED_OUT after their retries.
 	PauseAfterFailures int32 `json:"pause_after_failures,omitempty"`
+	// MaxConcurrency, when positive, bounds the ALLOW_ALL runs of the
+	// workflow at once, across replicas; the rest wait as under BUFFER_ALL.
+	MaxConcurrency int32 `json:"max_concurrency,omitempty"`
+	// MaxBuffered bounds the runs that wait under BUFFER_ALL or
+	// MaxConcurrency (0: DefaultMaxBuffered); one more is SKIPPED.
+	MaxBuffered int32 `json:"max_buffered,omitempty"`
 }
+
+// DefaultMaxBuffered is Config.MaxBuffered's default.
+const DefaultMaxBuffered = 100
 
 // RetryPolicy says how often and when an execution that ended in one of
 // RetryOn runs again. Each attempt is an execution of its own; the next one
@@ -331,6 +343,9 @@ type Execution struct {
 	FirstAttemptID string
 	// NotBefore, set on a retry, is when it is due: it waits PENDING until then.
 	NotBefore *time.Time
+	// HoldsSlot is set once the execution took one of its workflow's
+	// max_concurrency slots (see TakeSlot).
+	HoldsSlot bool
 }
 
 // Due is when the execution may start: when it fired, or its retry's NotBefore.

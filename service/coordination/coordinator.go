@@ -34,6 +34,7 @@ type Store interface {
 	ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (workflow.ExecutionPage, error)
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
+	TakeSlot(ctx context.Context, id, owner string, n int32) (bool, error)
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
 	RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
 	CountRunEnd(ctx context.Context, id string, failed bool) (int32, error)
@@ -201,7 +202,7 @@ type testSignals struct {
 	// failed, leaving it PENDING.
 	dispatchFailed chan string
 	// waiting gets the id of each execution that waits under BUFFER_ONE
-	// for the one that holds its workflow.
+	// or BUFFER_ALL for the one that holds its workflow, or for a slot.
 	waiting chan string
 	// due gets the id of each retry that waits for its due time, each time
 	// it reads the clock and finds it early.
@@ -455,6 +456,10 @@ type deploymentInfo struct {
 	definition json.RawMessage
 	retry      *workflow.RetryPolicy
 	pauseAfter int32
+	// maxConcurrency bounds ALLOW_ALL (0: unbounded); maxBuffered the runs
+	// that wait under BUFFER_ALL or maxConcurrency.
+	maxConcurrency int32
+	maxBuffered    int
 }
 
 // deploymentCache keeps deployment versions by id and version: a version
@@ -497,7 +502,8 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 		return nil, err
 	}
 	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition,
-		retry: v.Config.Retry, pauseAfter: v.Config.PauseAfterFailures}
+		retry: v.Config.Retry, pauseAfter: v.Config.PauseAfterFailures, maxConcurrency: v.Config.MaxConcurrency,
+		maxBuffered: int(cmp.Or(v.Config.MaxBuffered, workflow.DefaultMaxBuffered))}
 	if v.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
 	}

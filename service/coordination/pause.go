@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -25,6 +26,10 @@ func (r *run) countEnd(ctx context.Context) {
 	if r.dep == nil || r.dep.pauseAfter <= 0 {
 		return
 	}
+	// The end is written: the lease renewal may now stop the run at any
+	// moment, and the count must not stop with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
 	var failed bool
 	switch r.e.Status {
 	case workflow.ExecutionFailed, workflow.ExecutionTimedOut:
@@ -34,7 +39,11 @@ func (r *run) countEnd(ctx context.Context) {
 		// Cancelled or skipped: neither a failure nor a success of the workflow.
 		return
 	}
-	n, err := r.c.store.CountRunEnd(ctx, r.e.DeploymentID, failed)
+	var n int32
+	err := r.persist(ctx, func() (err error) {
+		n, err = r.c.store.CountRunEnd(ctx, r.e.DeploymentID, failed)
+		return err
+	})
 	if err != nil {
 		level.Warn(r.logger).Log("msg", "run end not counted toward pause_after_failures", "err", err)
 		return
@@ -48,14 +57,18 @@ func (r *run) countEnd(ctx context.Context) {
 // current config still asks for it, recording why with the last error.
 func (r *run) pause(ctx context.Context, n int32) {
 	reason := fmt.Sprintf("paused after %d consecutive failed runs; last: execution %s %s: %s", n, r.e.ID, r.e.Status, r.e.ErrorMessage)
-	d, err := r.c.store.UpdateDeployment(ctx, r.e.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
-		limit := d.Config.PauseAfterFailures
-		if d.Status != workflow.StatusDeployed || limit <= 0 || d.ConsecutiveFailures < limit {
-			return workflow.Event{}, errNoPause
-		}
-		d.Status, d.PauseReason = workflow.StatusPaused, reason
-		d.Version++
-		return workflow.Event{Action: workflow.ActionPause, Actor: pauseActor, Reason: reason}, nil
+	var d *workflow.Deployment
+	err := r.persist(ctx, func() (err error) {
+		d, err = r.c.store.UpdateDeployment(ctx, r.e.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
+			limit := d.Config.PauseAfterFailures
+			if d.Status != workflow.StatusDeployed || limit <= 0 || d.ConsecutiveFailures < limit {
+				return workflow.Event{}, errNoPause
+			}
+			d.Status, d.PauseReason = workflow.StatusPaused, reason
+			d.Version++
+			return workflow.Event{Action: workflow.ActionPause, Actor: pauseActor, Reason: reason}, nil
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, errNoPause):
@@ -73,4 +86,27 @@ func (r *run) pause(ctx context.Context, n int32) {
 		// fires, and the next resync stops them.
 		level.Warn(r.logger).Log("msg", "pause not announced; the next resync applies it", "deployment_id", d.ID, "err", err)
 	}
+}
+
+// maxPersistAttempts bounds the attempts at a count or a pause that another
+// writer or an unreachable database got in the way of.
+const maxPersistAttempts = 5
+
+// persist runs f again, with backoff, while it fails for a reason that may
+// pass (a concurrent change, a database that cannot answer), a few times:
+// the end itself is recorded already, and a lost count only delays a pause.
+func (r *run) persist(ctx context.Context, f func() error) error {
+	delay := r.c.opts.RetryMin
+	var err error
+	for range maxPersistAttempts {
+		err = f()
+		if err == nil || !errors.Is(err, store.ErrConcurrentChange) && !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		if !sleep(ctx, delay) {
+			return err
+		}
+		delay = backoff(delay, r.c.opts.RetryMax)
+	}
+	return err
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/clock"
@@ -124,7 +126,9 @@ func TestPauseAfterFailures(t *testing.T) {
 
 	second := r.trigger(c, wf)
 	runs := r.failEveryAttempt(c, clk, second.ID, time.Second)
-	require.Eventually(t, func() bool { return deployment().Status == workflow.StatusPaused }, 10*time.Second, 10*time.Millisecond)
+	if !assert.Eventually(t, func() bool { return deployment().Status == workflow.StatusPaused }, 10*time.Second, 10*time.Millisecond) {
+		t.Fatalf("not paused: %+v", deployment())
+	}
 	d := deployment()
 	require.Equal(t, int32(2), d.ConsecutiveFailures)
 	last := runs[len(runs)-1]
@@ -144,4 +148,61 @@ func TestPauseAfterFailures(t *testing.T) {
 
 	_, err = c.Trigger(ctx, TriggerRequest{WorkflowID: wf})
 	require.Equal(t, errors.FailedPrecondition, errors.KindOf(err), "a paused deployment runs nothing: %v", err)
+}
+
+// TestBufferAllKeepsOrder: under BUFFER_ALL every overlapping run waits its
+// turn and they run one at a time in the order they fired; past
+// max_buffered waiting, a run is SKIPPED saying so. The engine's runs never
+// end by themselves: the test ends each by cancelling it.
+func TestBufferAllKeepsOrder(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferAll, MaxBuffered: 3})
+
+	var runs []workflow.Execution
+	for range 5 {
+		runs = append(runs, r.trigger(c, wf))
+	}
+	skipped := r.waitStatus(runs[4].ID, workflow.ExecutionSkipped)
+	require.Equal(t, "3 executions are already buffered, as many as max_buffered allows", skipped.SkipReason)
+	for i, e := range runs[:4] {
+		r.waitStatus(e.ID, workflow.ExecutionRunning)
+		for _, later := range runs[i+1 : 4] {
+			require.Equal(t, workflow.ExecutionPending, r.get(later.ID).Status, "execution %s waits for %s, fired before it", later.ID, e.ID)
+		}
+		_, err := c.Cancel(context.Background(), CancelRequest{ExecutionID: e.ID})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, r.sim.Peak(wf), "one at a time")
+}
+
+// TestMaxConcurrencyAcrossReplicas: three replicas run 50 executions of an
+// ALLOW_ALL workflow with max_concurrency 3, triggered at once: the engine
+// never runs more than 3 at once, every one ends, and none runs twice.
+func TestMaxConcurrencyAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{MinDuration: 20 * time.Millisecond, MaxDuration: 60 * time.Millisecond})
+	cs := []*Coordinator{r.coordinator("a"), r.coordinator("b"), r.coordinator("c")}
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 3})
+
+	const n = 50
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			resp, err := cs[i%len(cs)].Trigger(context.Background(), TriggerRequest{WorkflowID: wf})
+			require.NoError(t, err)
+			ids[i] = resp.Execution.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		r.waitStatus(id, workflow.ExecutionSucceeded)
+		require.Equal(t, 1, r.calls(id), "execution %s reached the engine once", id)
+	}
+	require.Equal(t, n, r.sim.Executions(), "no execution doubled")
+	peak := r.sim.Peak(wf)
+	require.LessOrEqual(t, peak, 3)
+	t.Logf("max_concurrency 3, 3 replicas, %d executions triggered at once: all SUCCEEDED, engine-sim peak = %d", n, peak)
 }

@@ -51,7 +51,7 @@ func (r *run) run(ctx context.Context) {
 	}
 	// An adopted PENDING execution may have been sent by its previous owner
 	// if that one took the turn, or if its policy takes none.
-	r.maybeSent = r.adopted && r.e.Status == workflow.ExecutionPending && (r.e.HoldsTurn || !r.usesLock())
+	r.maybeSent = r.adopted && r.e.Status == workflow.ExecutionPending && (r.e.HoldsTurn || r.e.HoldsSlot || !r.usesLock() && !r.usesSlot())
 	switch r.e.Status {
 	case workflow.ExecutionPending:
 		if !r.waitDue(ctx) || !r.dispatch(ctx) {
@@ -139,6 +139,9 @@ func (r *run) lockTTL() time.Duration { return r.dep.timeout + r.c.opts.LockGrac
 func (r *run) dispatch(ctx context.Context) bool {
 	deadline := r.e.Due().Add(r.dep.timeout)
 	if r.usesLock() && !r.claim(ctx, deadline) {
+		return false
+	}
+	if r.usesSlot() && !r.claimSlot(ctx, deadline) {
 		return false
 	}
 	req := executeRequest(r.e, r.dep)

@@ -305,17 +305,18 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 }
 
 // waitsForTurn reports whether e is a PENDING execution that waits for its
-// workflow's turn, and so has not been sent to the engine: its policy takes
-// turns (ALLOW_ALL dispatches at once) and it holds none.
+// workflow's turn or a slot, and so has not been sent to the engine: its
+// policy takes turns or slots (unbounded ALLOW_ALL dispatches at once) and
+// it holds none.
 func (s *Coordinator) waitsForTurn(ctx context.Context, e *workflow.Execution) (bool, error) {
-	if e.Status != workflow.ExecutionPending || e.HoldsTurn {
+	if e.Status != workflow.ExecutionPending || e.HoldsTurn || e.HoldsSlot {
 		return false, nil
 	}
 	dep, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
 	if err != nil {
 		return false, err
 	}
-	return dep.policy != workflow.OverlapAllowAll, nil
+	return dep.policy != workflow.OverlapAllowAll || dep.maxConcurrency > 0, nil
 }
 
 // stopInEngine cancels execution e in the engine and returns the engine's

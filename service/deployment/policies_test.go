@@ -42,6 +42,12 @@ func TestPolicyErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs i
 		{"SKIPPED retries", retry(func(p *workflow.RetryPolicy) { p.RetryOn = []workflow.ExecutionStatus{workflow.ExecutionSkipped} }), []string{"config.retry_policy.retry_on[0]"}},
 		{"pause_after_failures below 0", workflow.Config{PauseAfterFailures: -1}, []string{"config.pause_after_failures"}},
 		{"pause_after_failures over 10,000", workflow.Config{PauseAfterFailures: 10001}, []string{"config.pause_after_failures"}},
+		{"max_concurrency with SKIP", workflow.Config{OverlapPolicy: workflow.OverlapSkip, MaxConcurrency: 3}, []string{"config.max_concurrency"}},
+		{"max_concurrency below 0", workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: -1}, []string{"config.max_concurrency"}},
+		{"max_concurrency over 1,000", workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 1001}, []string{"config.max_concurrency"}},
+		{"max_buffered below 0", workflow.Config{OverlapPolicy: workflow.OverlapBufferAll, MaxBuffered: -1}, []string{"config.max_buffered"}},
+		{"max_buffered over 10,000", workflow.Config{OverlapPolicy: workflow.OverlapBufferAll, MaxBuffered: 10001}, []string{"config.max_buffered"}},
+		{"max_buffered without a queue", workflow.Config{OverlapPolicy: workflow.OverlapBufferOne, MaxBuffered: 5}, []string{"config.max_buffered"}},
 	}
 	var cases []errorCase
 	for _, b := range bad {
@@ -108,4 +114,17 @@ func TestResumeClearsFailures(t *testing.T) {
 	require.Equal(t, workflow.StatusDeployed, resumed.Status)
 	require.Zero(t, resumed.ConsecutiveFailures)
 	require.Empty(t, resumed.PauseReason)
+}
+
+// TestQueueDefaults: a policy whose runs queue shows its max_buffered.
+func TestQueueDefaults(t *testing.T) {
+	t.Parallel()
+	var v errors.Violations
+	require.Equal(t, workflow.Config{OverlapPolicy: workflow.OverlapBufferAll, MaxBuffered: workflow.DefaultMaxBuffered},
+		validateConfig(&v, "config", workflow.Config{OverlapPolicy: workflow.OverlapBufferAll}))
+	require.Equal(t, workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 3, MaxBuffered: 7},
+		validateConfig(&v, "config", workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 3, MaxBuffered: 7}))
+	require.Equal(t, workflow.Config{OverlapPolicy: workflow.OverlapAllowAll},
+		validateConfig(&v, "config", workflow.Config{OverlapPolicy: workflow.OverlapAllowAll}), "an unbounded ALLOW_ALL queues nothing")
+	require.Empty(t, v)
 }

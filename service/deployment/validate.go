@@ -34,7 +34,7 @@ var (
 
 	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther}
+	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther, workflow.OverlapBufferAll}
 
 	catchupPolicies = []string{workflow.CatchupLatest, workflow.CatchupAll, workflow.CatchupNone}
 
@@ -84,8 +84,29 @@ func validateConfig(v *errors.Violations, field string, c workflow.Config) workf
 	if c.PauseAfterFailures < 0 || c.PauseAfterFailures > maxPauseAfterFailures {
 		v.Addf(subField(field, "pause_after_failures"), "must be 0-%d (0 = never pause)", maxPauseAfterFailures)
 	}
+	switch {
+	case c.MaxConcurrency < 0 || c.MaxConcurrency > maxConcurrency:
+		v.Addf(subField(field, "max_concurrency"), "must be 0-%d (0 = no bound)", maxConcurrency)
+	case c.MaxConcurrency > 0 && c.OverlapPolicy != workflow.OverlapAllowAll:
+		v.Addf(subField(field, "max_concurrency"), "bounds ALLOW_ALL only; overlap_policy is %s", c.OverlapPolicy)
+	}
+	queues := c.OverlapPolicy == workflow.OverlapBufferAll || c.MaxConcurrency > 0
+	switch {
+	case c.MaxBuffered < 0 || c.MaxBuffered > maxBuffered:
+		v.Addf(subField(field, "max_buffered"), "must be 0-%d (0 = %d)", maxBuffered, workflow.DefaultMaxBuffered)
+	case c.MaxBuffered > 0 && !queues:
+		v.Addf(subField(field, "max_buffered"), "bounds the runs that wait under BUFFER_ALL or max_concurrency only")
+	case queues && c.MaxBuffered == 0:
+		c.MaxBuffered = workflow.DefaultMaxBuffered
+	}
 	return c
 }
+
+// Bounds of the overlap settings: past them a bound is no bound.
+const (
+	maxConcurrency = 1000
+	maxBuffered    = 10000
+)
 
 // maxPauseAfterFailures bounds pause_after_failures: past it, pausing
 // would come too late to be what anyone asked for.

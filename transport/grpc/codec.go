@@ -246,6 +246,8 @@ func configFromProto(c *pb.DeploymentConfig) workflow.Config {
 		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
 		Retry:                   retryFromProto(c.GetRetryPolicy()),
 		PauseAfterFailures:      c.GetPauseAfterFailures(),
+		MaxConcurrency:          c.GetMaxConcurrency(),
+		MaxBuffered:             c.GetMaxBuffered(),
 	}
 }
 
@@ -299,6 +301,8 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
 			RetryPolicy:             retryToProto(d.Config.Retry),
 			PauseAfterFailures:      d.Config.PauseAfterFailures,
+			MaxConcurrency:          d.Config.MaxConcurrency,
+			MaxBuffered:             d.Config.MaxBuffered,
 		},
 		ConsecutiveFailures: d.ConsecutiveFailures,
 		PauseReason:         d.PauseReason,

@@ -311,9 +311,10 @@ func kind(err error) errors.Kind {
 // the driver ends with the code: "UNIQUE constraint failed:
 // deployments.workflow_id (2067)".
 var uniqueIndexes = map[string]string{
-	"deployments.workflow_id":          sqlstore.ActiveDeploymentIndex,
-	"deployment_triggers.webhook_path": sqlstore.WebhookPathIndex,
-	"executions.workflow_id":           sqlstore.TurnIndex,
+	"deployments.workflow_id":                             sqlstore.ActiveDeploymentIndex,
+	"deployment_triggers.webhook_path":                    sqlstore.WebhookPathIndex,
+	"executions.workflow_id":                              sqlstore.TurnIndex,
+	"executions.workflow_id, executions.concurrency_slot": sqlstore.SlotIndex,
 }
 
 // unique names the index of a unique violation; SQLite names no value.

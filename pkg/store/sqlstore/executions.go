@@ -75,6 +75,9 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 	}
 	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
 	e.Attempt, e.FirstAttemptID = 1, got.ID
+	// As stored: whoever compares fire times, with this row or with others
+	// read back, compares the same microseconds.
+	e.FiredTime, e.ScheduledTime = row.FiredTime, row.ScheduledTime
 	if e.Lease > 0 {
 		e.LeaseExpiresAt = got.LeaseExpiresAt
 	}
@@ -159,7 +162,7 @@ UPDATE executions AS e SET
 FROM ` + d.TransitionRows + `
 WHERE e.id = v.execution_id AND ` + d.In("e.status", "v.from_statuses") + `
 	AND e.status IN ('PENDING', 'RUNNING') AND (v.owner = '' OR e.owner_instance = v.owner)
-	AND NOT (v.without_turn AND e.holds_turn)
+	AND NOT (v.without_turn AND (e.holds_turn OR e.concurrency_slot IS NOT NULL))
 	AND e.id IN (SELECT id FROM executions WHERE ` + d.In("id", "$1") + ` ORDER BY id` + d.ForUpdate + `)
 RETURNING ` + ExecutionColumns
 }
@@ -282,6 +285,58 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 		return "", fmt.Errorf("%w: its holder just ended", store.ErrConcurrentChange)
 	}
 	return holder, err
+}
+
+const (
+	takeSlotSQL = `
+UPDATE executions SET concurrency_slot = $3
+WHERE id = $1 AND status = 'PENDING' AND owner_instance = $2 AND concurrency_slot IS NULL
+RETURNING id`
+	slotsTakenSQL = `
+SELECT concurrency_slot AS slot, id = $1 AS mine FROM executions
+WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
+	AND concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING')`
+)
+
+// TakeSlot gives execution id a free one of its workflow's n slots, if it
+// holds none, or reports that none is free; the unique index on the slots decides between
+// executions taking the same one at once, and the loser tries the next.
+func (s *Store) TakeSlot(ctx context.Context, id, owner string, n int32) (_ bool, err error) {
+	ctx, end := s.begin(ctx, "TakeSlot")
+	defer end(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return false, store.ErrStale
+	}
+	var held []struct {
+		Slot int32 `db:"slot"`
+		Mine bool  `db:"mine"`
+	}
+	if err := s.w.SelectContext(ctx, &held, slotsTakenSQL, id); err != nil {
+		return false, err
+	}
+	taken := make([]int32, len(held))
+	for i, h := range held {
+		if h.Mine {
+			return true, nil
+		}
+		taken[i] = h.Slot
+	}
+	for k := range n {
+		if slices.Contains(taken, k) {
+			continue
+		}
+		var got string
+		err := s.w.GetContext(ctx, &got, takeSlotSQL, id, owner, k)
+		if index, _, _ := s.d.Unique(err); index == SlotIndex {
+			continue
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, store.ErrStale
+		}
+		return err == nil, err
+	}
+	return false, nil
 }
 
 const listUnfinishedSQL = `SELECT ` + ExecutionColumns + `

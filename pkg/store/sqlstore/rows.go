@@ -174,7 +174,8 @@ func (r *eventRow) event() workflow.Event {
 const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
 	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
-	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before`
+	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before,
+	concurrency_slot`
 
 type executionRow struct {
 	ID                string         `db:"id"`
@@ -201,6 +202,7 @@ type executionRow struct {
 	Attempt           int32          `db:"attempt"`
 	FirstAttemptID    sql.NullString `db:"first_attempt_id"`
 	NotBefore         dbTime         `db:"not_before"`
+	ConcurrencySlot   sql.NullInt32  `db:"concurrency_slot"`
 	Input             []byte         `db:"input"`
 	Result            []byte         `db:"result"`
 }
@@ -217,6 +219,7 @@ func (r *executionRow) execution() workflow.Execution {
 		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
 		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
 		Attempt: r.Attempt, FirstAttemptID: cmp.Or(r.FirstAttemptID.String, r.ID), NotBefore: r.NotBefore.ptr(),
+		HoldsSlot: r.ConcurrencySlot.Valid,
 	}
 }
 

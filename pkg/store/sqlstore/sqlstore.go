@@ -65,6 +65,7 @@ const (
 	ActiveDeploymentIndex = "deployments_one_active_per_workflow"
 	WebhookPathIndex      = "deployment_triggers_active_webhook_path_key"
 	TurnIndex             = "executions_workflow_turn_key"
+	SlotIndex             = "executions_workflow_slot_key"
 )
 
 // Store is a store.Store on an SQL database. It is safe for concurrent use.

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +18,8 @@ var policyCases = []testCase{
 	{"RetryExecution/ends the attempt and writes the next, once", testRetryExecution},
 	{"RetryExecution/a paused deployment gets no retry", testRetryPaused},
 	{"CountRunEnd/failures in a row, a pause that says why", testCountRunEnd},
+	{"TakeSlot/n slots per workflow", testTakeSlot},
+	{"TakeSlot/concurrent takers: n win", testTakeSlotConcurrently},
 }
 
 // failAt is the transition that ends a RUNNING attempt owned by "a" as FAILED.
@@ -123,4 +128,65 @@ func testCountRunEnd(t *testing.T, s Store) {
 	require.Zero(t, n, "a success starts the count again")
 	_, err = s.CountRunEnd(ctx, "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", true)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testTakeSlot(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-slots", workflow.StatusDeployed, manualTrigger()))
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, leased(t, s, d, workflow.ExecutionPending, base.Add(time.Duration(i)*time.Second), "a", nil).ID)
+	}
+	for _, id := range ids[:3] {
+		got, err := s.TakeSlot(ctx, id, "a", 3)
+		require.NoError(t, err)
+		require.True(t, got)
+		require.True(t, mustGetExecution(t, s, id).HoldsSlot)
+	}
+	got, err := s.TakeSlot(ctx, ids[3], "a", 3)
+	require.NoError(t, err)
+	require.False(t, got, "three slots, three holders")
+	require.False(t, mustGetExecution(t, s, ids[3]).HoldsSlot, "a refused slot writes nothing")
+	got, err = s.TakeSlot(ctx, ids[0], "a", 3)
+	require.NoError(t, err)
+	require.True(t, got, "a holder holds its slot")
+
+	// A waiting execution can be ended as one that never reached the engine; a holder cannot.
+	_, err = s.TransitionExecution(ctx, ids[1], store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionCancelled, WithoutTurn: true})
+	require.ErrorIs(t, err, store.ErrStale)
+	finish(t, s, ids[1], workflow.ExecutionSucceeded)
+	_, err = s.TakeSlot(ctx, ids[3], "b", 3)
+	require.ErrorIs(t, err, store.ErrStale, "not b's")
+	got, err = s.TakeSlot(ctx, ids[3], "a", 3)
+	require.NoError(t, err)
+	require.True(t, got, "an end frees its slot")
+}
+
+func testTakeSlotConcurrently(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-slots-race", workflow.StatusDeployed, manualTrigger()))
+	const takers, slots = 12, 3
+	ids := make([]string, takers)
+	for i := range ids {
+		ids[i] = leased(t, s, d, workflow.ExecutionPending, base, "a", nil).ID
+	}
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			for {
+				got, err := s.TakeSlot(ctx, id, "a", slots)
+				if errors.Is(err, store.ErrConcurrentChange) {
+					continue
+				}
+				require.NoError(t, err)
+				if got {
+					won.Add(1)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(slots), won.Load())
 }

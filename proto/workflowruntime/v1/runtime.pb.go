@@ -220,6 +220,9 @@ const (
 	OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE OverlapPolicy = 3
 	// The running execution is cancelled in the engine, then the new one starts.
 	OverlapPolicy_OVERLAP_POLICY_CANCEL_OTHER OverlapPolicy = 4
+	// Every overlapping execution waits as PENDING, and they start one at a time in the order they fired; past
+	// DeploymentConfig.max_buffered waiting, a new one is SKIPPED.
+	OverlapPolicy_OVERLAP_POLICY_BUFFER_ALL OverlapPolicy = 5
 )
 
 // Enum value maps for OverlapPolicy.
@@ -230,6 +233,7 @@ var (
 		2: "OVERLAP_POLICY_ALLOW_ALL",
 		3: "OVERLAP_POLICY_BUFFER_ONE",
 		4: "OVERLAP_POLICY_CANCEL_OTHER",
+		5: "OVERLAP_POLICY_BUFFER_ALL",
 	}
 	OverlapPolicy_value = map[string]int32{
 		"OVERLAP_POLICY_UNSPECIFIED":  0,
@@ -237,6 +241,7 @@ var (
 		"OVERLAP_POLICY_ALLOW_ALL":    2,
 		"OVERLAP_POLICY_BUFFER_ONE":   3,
 		"OVERLAP_POLICY_CANCEL_OTHER": 4,
+		"OVERLAP_POLICY_BUFFER_ALL":   5,
 	}
 )
 
@@ -990,8 +995,13 @@ type DeploymentConfig struct {
 	// Pauses the deployment once this many runs in a row ended FAILED or TIMED_OUT after their retries: 0-10000;
 	// 0 never pauses.
 	PauseAfterFailures int32 `protobuf:"varint,5,opt,name=pause_after_failures,json=pauseAfterFailures,proto3" json:"pause_after_failures,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// With ALLOW_ALL only: at most this many executions of the workflow run at once, across replicas; the rest wait as
+	// under BUFFER_ALL. 0-1000; 0 means no bound.
+	MaxConcurrency int32 `protobuf:"varint,6,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	// How many executions may wait under BUFFER_ALL or max_concurrency: 0-10000; 0 means 100.
+	MaxBuffered   int32 `protobuf:"varint,7,opt,name=max_buffered,json=maxBuffered,proto3" json:"max_buffered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeploymentConfig) Reset() {
@@ -1055,6 +1065,20 @@ func (x *DeploymentConfig) GetRetryPolicy() *RetryPolicy {
 func (x *DeploymentConfig) GetPauseAfterFailures() int32 {
 	if x != nil {
 		return x.PauseAfterFailures
+	}
+	return 0
+}
+
+func (x *DeploymentConfig) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *DeploymentConfig) GetMaxBuffered() int32 {
+	if x != nil {
+		return x.MaxBuffered
 	}
 	return 0
 }
@@ -3514,13 +3538,15 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\x12*\n" +
 	"\x0eremaining_runs\x18\x06 \x01(\x05H\x00R\rremainingRuns\x88\x01\x01\x12\x14\n" +
 	"\x05ended\x18\a \x01(\bR\x05endedB\x11\n" +
-	"\x0f_remaining_runs\"\xc4\x02\n" +
+	"\x0f_remaining_runs\"\x90\x03\n" +
 	"\x10DeploymentConfig\x12H\n" +
 	"\x0eoverlap_policy\x18\x01 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x12:\n" +
 	"\x19execution_timeout_seconds\x18\x02 \x01(\x05R\x17executionTimeoutSeconds\x124\n" +
 	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\x12B\n" +
 	"\fretry_policy\x18\x04 \x01(\v2\x1f.workflowruntime.v1.RetryPolicyR\vretryPolicy\x120\n" +
-	"\x14pause_after_failures\x18\x05 \x01(\x05R\x12pauseAfterFailures\"\xa5\x02\n" +
+	"\x14pause_after_failures\x18\x05 \x01(\x05R\x12pauseAfterFailures\x12'\n" +
+	"\x0fmax_concurrency\x18\x06 \x01(\x05R\x0emaxConcurrency\x12!\n" +
+	"\fmax_buffered\x18\a \x01(\x05R\vmaxBuffered\"\xa5\x02\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12D\n" +
 	"\x10initial_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0finitialInterval\x12/\n" +
@@ -3774,13 +3800,14 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x17EXECUTION_STATUS_FAILED\x10\x04\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_CANCELLED\x10\x05\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_TIMED_OUT\x10\x06\x12\x1c\n" +
-	"\x18EXECUTION_STATUS_SKIPPED\x10\a*\xa6\x01\n" +
+	"\x18EXECUTION_STATUS_SKIPPED\x10\a*\xc5\x01\n" +
 	"\rOverlapPolicy\x12\x1e\n" +
 	"\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x1c\n" +
 	"\x18OVERLAP_POLICY_ALLOW_ALL\x10\x02\x12\x1d\n" +
 	"\x19OVERLAP_POLICY_BUFFER_ONE\x10\x03\x12\x1f\n" +
-	"\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04*^\n" +
+	"\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04\x12\x1d\n" +
+	"\x19OVERLAP_POLICY_BUFFER_ALL\x10\x05*^\n" +
 	"\fResponseMode\x12\x1d\n" +
 	"\x19RESPONSE_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RESPONSE_MODE_ASYNC\x10\x01\x12\x16\n" +
