@@ -91,10 +91,13 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 	require.Equal(t, before, snapshot(t, db), "refused policies wrote nothing")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"queued","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
-		"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
+		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
 	require.Equal(t, 200, code, "answer: %v", body)
 	require.Equal(t, map[string]any{"overlap_policy": "OVERLAP_POLICY_BUFFER_ALL", "max_buffered": float64(100)},
 		body["deployment"].(map[string]any)["config"], "BUFFER_ALL with its default bound")
+	code, body = doJSON(t, "POST", api+"/workflows/queued/trigger", `{}`)
+	require.Equal(t, 200, code, "answer: %v", body)
+	require.Equal(t, "ADMISSION_STARTED", body["admission"], "the trigger's answer says what the policy did")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],
@@ -107,6 +110,7 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 	run, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "retries", TriggerType: pb.TriggerType_TRIGGER_TYPE_MANUAL})
 	require.NoError(t, err)
 	first := run.GetExecutionId()
+	require.Equal(t, pb.Admission_ADMISSION_STARTED, run.GetAdmission())
 	var attempts []any
 	require.Eventually(t, func() bool {
 		_, b := doJSON(t, "GET", api+"/executions?first_attempt_id="+first, "")

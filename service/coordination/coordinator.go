@@ -226,6 +226,8 @@ func (testSignals) signal(ch chan string, id string) {
 // run that replaced it, hence a handle per run rather than per id.
 type handle struct {
 	cancel context.CancelFunc
+	// admitted gets the run's first admission (see Admission).
+	admitted chan Admission
 }
 
 // New returns a coordinator over st, eng and locks (nil without Redis). It
@@ -339,15 +341,17 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 		return
 	}
 	ctx, cancel := context.WithCancel(c.base)
-	h := &handle{cancel: cancel}
+	h := &handle{cancel: cancel, admitted: make(chan Admission, 1)}
 	c.owned[e.ID] = h
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		r := c.newRun(e)
-		r.adopted = adopted
+		r.adopted, r.admitted = adopted, h.admitted
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		// A run that ended without an admission (timed out, stopped) has none to tell.
+		r.admit("")
 		c.drop(e.ID, h)
 		c.signals.signal(c.signals.ran, e.ID)
 	}()

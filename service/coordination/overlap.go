@@ -137,6 +137,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 		case outcomeStart:
 			return true
 		case outcomeSkip:
+			r.admit(AdmissionSkipped)
 			r.skip(ctx, v.reason)
 			return false
 		case outcomeStop:
@@ -144,6 +145,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 		case outcomeAgain:
 			delay = r.c.opts.RetryMin
 		case outcomeWait:
+			r.admit(AdmissionWaiting)
 			r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 			if !sleep(ctx, r.c.opts.BufferRetry) {
 				return false

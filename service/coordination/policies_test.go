@@ -206,3 +206,31 @@ func TestMaxConcurrencyAcrossReplicas(t *testing.T) {
 	require.LessOrEqual(t, peak, 3)
 	t.Logf("max_concurrency 3, 3 replicas, %d executions triggered at once: all SUCCEEDED, engine-sim peak = %d", n, peak)
 }
+
+// TestTriggerAnswersAdmission: a manual trigger's answer says what the
+// deployment's overlap policy did with the run: started, waits, or skipped.
+func TestTriggerAnswersAdmission(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	for _, tc := range []struct {
+		config workflow.Config
+		second Admission
+	}{
+		{workflow.Config{OverlapPolicy: workflow.OverlapSkip}, AdmissionSkipped},
+		{workflow.Config{OverlapPolicy: workflow.OverlapBufferOne}, AdmissionWaiting},
+		{workflow.Config{OverlapPolicy: workflow.OverlapBufferAll, MaxBuffered: 10}, AdmissionWaiting},
+		{workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 1}, AdmissionWaiting},
+		{workflow.Config{OverlapPolicy: workflow.OverlapAllowAll}, AdmissionStarted},
+	} {
+		wf := r.deploy(tc.config)
+		for i, want := range []Admission{AdmissionStarted, tc.second} {
+			resp, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf})
+			require.NoError(t, err)
+			require.Equal(t, want, resp.Admission, "%+v: trigger %d", tc.config, i+1)
+			if i == 0 {
+				r.waitStatus(resp.Execution.ID, workflow.ExecutionRunning)
+			}
+		}
+	}
+}

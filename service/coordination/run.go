@@ -39,6 +39,17 @@ type run struct {
 	late bool
 	// adopted is set for a run of an execution another replica owned.
 	adopted bool
+	// admitted gets the run's first admission; nil for none to tell.
+	admitted chan Admission
+}
+
+// admit tells a, if it is the run's first admission: the one a trigger
+// answers with.
+func (r *run) admit(a Admission) {
+	select {
+	case r.admitted <- a:
+	default:
+	}
 }
 
 func (c *Coordinator) newRun(e workflow.Execution) *run {
@@ -144,6 +155,7 @@ func (r *run) dispatch(ctx context.Context) bool {
 	if r.usesSlot() && !r.claimSlot(ctx, deadline) {
 		return false
 	}
+	r.admit(AdmissionStarted)
 	req := executeRequest(r.e, r.dep)
 	delay := r.c.opts.RetryMin
 	for attempt := 0; ; attempt++ {

@@ -36,6 +36,7 @@ func (r *run) claimSlot(ctx context.Context, deadline time.Time) bool {
 		first = false
 		switch {
 		case full != "":
+			r.admit(AdmissionSkipped)
 			r.skip(ctx, full)
 			return false
 		case errors.Is(err, store.ErrStale):
@@ -55,6 +56,7 @@ func (r *run) claimSlot(ctx context.Context, deadline time.Time) bool {
 			return true
 		}
 		delay = r.c.opts.RetryMin
+		r.admit(AdmissionWaiting)
 		r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 		if !sleep(ctx, r.c.opts.BufferRetry) {
 			return false

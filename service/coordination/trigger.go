@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-kit/log/level"
@@ -51,6 +52,54 @@ type TriggerResponse struct {
 	// ResultData is the engine's result, as JSON text, of an execution a
 	// SYNC webhook waited for.
 	ResultData string
+	// Admission is what the overlap policy did with a new execution.
+	Admission Admission
+}
+
+// Admission is what a new execution's overlap policy did with it: the
+// first decision of its run.
+type Admission string
+
+// Admissions; empty when the run did not tell within admissionWait.
+const (
+	// AdmissionStarted: the run goes to the engine now.
+	AdmissionStarted Admission = "STARTED"
+	// AdmissionWaiting: the run waits PENDING for its turn or a slot.
+	AdmissionWaiting Admission = "WAITING"
+	// AdmissionSkipped: the run was SKIPPED (see its skip_reason).
+	AdmissionSkipped Admission = "SKIPPED"
+)
+
+// admissionWait bounds how long a trigger waits for its run's admission:
+// it takes a read or two of the database, and the answer must not wait
+// for a database that does not answer.
+const admissionWait = 2 * time.Second
+
+// admission waits for the admission of execution id's run on this replica.
+func (s *Coordinator) admission(ctx context.Context, id string) Admission {
+	s.mu.Lock()
+	h := s.owned[id]
+	s.mu.Unlock()
+	if h == nil {
+		// The run is over already: its row tells.
+		e, err := s.store.GetExecution(ctx, id)
+		switch {
+		case err != nil, e.Status == workflow.ExecutionPending:
+			return ""
+		case e.Status == workflow.ExecutionSkipped:
+			return AdmissionSkipped
+		}
+		return AdmissionStarted
+	}
+	t := time.NewTimer(admissionWait)
+	defer t.Stop()
+	select {
+	case a := <-h.admitted:
+		return a
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return ""
 }
 
 // CancelRequest names an execution to cancel.
@@ -138,7 +187,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if created {
 		level.Info(s.opts.Logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
 			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy)
-		return TriggerResponse{Execution: *e}, nil
+		return TriggerResponse{Execution: *e, Admission: s.admission(ctx, e.ID)}, nil
 	}
 	if req.IdempotencyKey != "" {
 		prev, err := s.store.FindExecutionByKey(ctx, req.WorkflowID, req.IdempotencyKey)

@@ -182,6 +182,7 @@ func encodeTriggerResponse(_ context.Context, r any) (any, error) {
 		Deduplicated: resp.Deduplicated,
 		Message:      "execution " + string(resp.Execution.Status),
 		ResultData:   resp.ResultData,
+		Admission:    pb.Admission(enumValue(pb.Admission_value, "ADMISSION_", string(resp.Admission))),
 	}
 	if resp.Deduplicated {
 		out.Message = "idempotency key matched an earlier execution, which is " + string(resp.Execution.Status)

@@ -560,6 +560,62 @@ func (DstEffect) EnumDescriptor() ([]byte, []int) {
 	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
+// What the overlap policy did with a new execution.
+type Admission int32
+
+const (
+	Admission_ADMISSION_UNSPECIFIED Admission = 0
+	// It goes to the engine now.
+	Admission_ADMISSION_STARTED Admission = 1
+	// It waits as PENDING for the running execution (BUFFER_ONE, BUFFER_ALL) or a slot (max_concurrency).
+	Admission_ADMISSION_WAITING Admission = 2
+	// It was recorded SKIPPED; GetExecution gives the skip_reason.
+	Admission_ADMISSION_SKIPPED Admission = 3
+)
+
+// Enum value maps for Admission.
+var (
+	Admission_name = map[int32]string{
+		0: "ADMISSION_UNSPECIFIED",
+		1: "ADMISSION_STARTED",
+		2: "ADMISSION_WAITING",
+		3: "ADMISSION_SKIPPED",
+	}
+	Admission_value = map[string]int32{
+		"ADMISSION_UNSPECIFIED": 0,
+		"ADMISSION_STARTED":     1,
+		"ADMISSION_WAITING":     2,
+		"ADMISSION_SKIPPED":     3,
+	}
+)
+
+func (x Admission) Enum() *Admission {
+	p := new(Admission)
+	*p = x
+	return p
+}
+
+func (x Admission) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Admission) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[9].Descriptor()
+}
+
+func (Admission) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[9]
+}
+
+func (x Admission) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Admission.Descriptor instead.
+func (Admission) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+}
+
 // Lifecycle of a backfill.
 type BackfillState int32
 
@@ -596,11 +652,11 @@ func (x BackfillState) String() string {
 }
 
 func (BackfillState) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_runtime_proto_enumTypes[9].Descriptor()
+	return file_workflowruntime_v1_runtime_proto_enumTypes[10].Descriptor()
 }
 
 func (BackfillState) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_runtime_proto_enumTypes[9]
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[10]
 }
 
 func (x BackfillState) Number() protoreflect.EnumNumber {
@@ -609,7 +665,7 @@ func (x BackfillState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BackfillState.Descriptor instead.
 func (BackfillState) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 // A cron schedule.
@@ -2469,7 +2525,10 @@ type TriggerWorkflowResponse struct {
 	Deduplicated bool   `protobuf:"varint,3,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
 	Message      string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	// SYNC response mode: the engine's result as JSON text.
-	ResultData    string `protobuf:"bytes,5,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	ResultData string `protobuf:"bytes,5,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	// What the deployment's overlap policy did with a new manual execution; UNSPECIFIED when deduplicated, for a
+	// webhook, or when the decision took longer than 2 s.
+	Admission     Admission `protobuf:"varint,6,opt,name=admission,proto3,enum=workflowruntime.v1.Admission" json:"admission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2537,6 +2596,13 @@ func (x *TriggerWorkflowResponse) GetResultData() string {
 		return x.ResultData
 	}
 	return ""
+}
+
+func (x *TriggerWorkflowResponse) GetAdmission() Admission {
+	if x != nil {
+		return x.Admission
+	}
+	return Admission_ADMISSION_UNSPECIFIED
 }
 
 type GetExecutionRequest struct {
@@ -3694,14 +3760,15 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"httpMethod\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd8\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
 	"\x17TriggerWorkflowResponse\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12;\n" +
 	"\x06status\x18\x02 \x01(\x0e2#.workflowruntime.v1.ExecutionStatusR\x06status\x12\"\n" +
 	"\fdeduplicated\x18\x03 \x01(\bR\fdeduplicated\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1f\n" +
 	"\vresult_data\x18\x05 \x01(\tR\n" +
-	"resultData\"8\n" +
+	"resultData\x12;\n" +
+	"\tadmission\x18\x06 \x01(\x0e2\x1d.workflowruntime.v1.AdmissionR\tadmission\"8\n" +
 	"\x13GetExecutionRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"\x93\x01\n" +
 	"\x14GetExecutionResponse\x12;\n" +
@@ -3832,7 +3899,12 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x12DST_EFFECT_SHIFTED\x10\x02\x12\x16\n" +
 	"\x12DST_EFFECT_SKIPPED\x10\x03\x12\x1d\n" +
 	"\x19DST_EFFECT_REPEATED_FIRST\x10\x04\x12\x1e\n" +
-	"\x1aDST_EFFECT_REPEATED_SECOND\x10\x05*i\n" +
+	"\x1aDST_EFFECT_REPEATED_SECOND\x10\x05*k\n" +
+	"\tAdmission\x12\x19\n" +
+	"\x15ADMISSION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ADMISSION_STARTED\x10\x01\x12\x15\n" +
+	"\x11ADMISSION_WAITING\x10\x02\x12\x15\n" +
+	"\x11ADMISSION_SKIPPED\x10\x03*i\n" +
 	"\rBackfillState\x12\x1e\n" +
 	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
@@ -3864,7 +3936,7 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_runtime_proto_rawDescData
 }
 
-var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
 var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(DeploymentStatus)(0),               // 0: workflowruntime.v1.DeploymentStatus
@@ -3876,161 +3948,163 @@ var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(RepeatedTimePolicy)(0),             // 6: workflowruntime.v1.RepeatedTimePolicy
 	(SkippedTimePolicy)(0),              // 7: workflowruntime.v1.SkippedTimePolicy
 	(DstEffect)(0),                      // 8: workflowruntime.v1.DstEffect
-	(BackfillState)(0),                  // 9: workflowruntime.v1.BackfillState
-	(*CronSpec)(nil),                    // 10: workflowruntime.v1.CronSpec
-	(*WebhookSpec)(nil),                 // 11: workflowruntime.v1.WebhookSpec
-	(*Trigger)(nil),                     // 12: workflowruntime.v1.Trigger
-	(*TriggerStatus)(nil),               // 13: workflowruntime.v1.TriggerStatus
-	(*DeploymentConfig)(nil),            // 14: workflowruntime.v1.DeploymentConfig
-	(*RetryPolicy)(nil),                 // 15: workflowruntime.v1.RetryPolicy
-	(*Deployment)(nil),                  // 16: workflowruntime.v1.Deployment
-	(*Execution)(nil),                   // 17: workflowruntime.v1.Execution
-	(*DeployWorkflowRequest)(nil),       // 18: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),      // 19: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),     // 20: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),    // 21: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),     // 22: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),    // 23: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),  // 24: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil), // 25: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),      // 26: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),     // 27: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),  // 28: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil), // 29: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),      // 30: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),     // 31: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),         // 32: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),        // 33: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),      // 34: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),     // 35: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),       // 36: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),      // 37: workflowruntime.v1.ResolveWebhookResponse
-	(*PreviewScheduleRequest)(nil),      // 38: workflowruntime.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),     // 39: workflowruntime.v1.PreviewScheduleResponse
-	(*TriggerPreview)(nil),              // 40: workflowruntime.v1.TriggerPreview
-	(*UpcomingFire)(nil),                // 41: workflowruntime.v1.UpcomingFire
-	(*BackfillDeploymentRequest)(nil),   // 42: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),  // 43: workflowruntime.v1.BackfillDeploymentResponse
-	(*GetBackfillRequest)(nil),          // 44: workflowruntime.v1.GetBackfillRequest
-	(*GetBackfillResponse)(nil),         // 45: workflowruntime.v1.GetBackfillResponse
-	(*Backfill)(nil),                    // 46: workflowruntime.v1.Backfill
-	nil,                                 // 47: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 49: google.protobuf.Duration
-	(*structpb.Struct)(nil),             // 50: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),       // 51: google.protobuf.FieldMask
+	(Admission)(0),                      // 9: workflowruntime.v1.Admission
+	(BackfillState)(0),                  // 10: workflowruntime.v1.BackfillState
+	(*CronSpec)(nil),                    // 11: workflowruntime.v1.CronSpec
+	(*WebhookSpec)(nil),                 // 12: workflowruntime.v1.WebhookSpec
+	(*Trigger)(nil),                     // 13: workflowruntime.v1.Trigger
+	(*TriggerStatus)(nil),               // 14: workflowruntime.v1.TriggerStatus
+	(*DeploymentConfig)(nil),            // 15: workflowruntime.v1.DeploymentConfig
+	(*RetryPolicy)(nil),                 // 16: workflowruntime.v1.RetryPolicy
+	(*Deployment)(nil),                  // 17: workflowruntime.v1.Deployment
+	(*Execution)(nil),                   // 18: workflowruntime.v1.Execution
+	(*DeployWorkflowRequest)(nil),       // 19: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),      // 20: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),     // 21: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),    // 22: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),     // 23: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),    // 24: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),  // 25: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil), // 26: workflowruntime.v1.GetDeploymentStatusResponse
+	(*ListDeploymentsRequest)(nil),      // 27: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),     // 28: workflowruntime.v1.ListDeploymentsResponse
+	(*GetExecutionHistoryRequest)(nil),  // 29: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil), // 30: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),      // 31: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),     // 32: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),         // 33: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),        // 34: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),      // 35: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),     // 36: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),       // 37: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),      // 38: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),      // 39: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),     // 40: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),              // 41: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                // 42: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),   // 43: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),  // 44: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),          // 45: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),         // 46: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                    // 47: workflowruntime.v1.Backfill
+	nil,                                 // 48: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 50: google.protobuf.Duration
+	(*structpb.Struct)(nil),             // 51: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),       // 52: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
 	5,  // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
 	6,  // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
 	7,  // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
-	48, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
-	48, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	49, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	49, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
 	1,  // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
-	10, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
-	11, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
-	12, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	48, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	48, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	11, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
+	12, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
+	13, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
+	49, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	49, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
 	3,  // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	15, // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
-	49, // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	49, // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	16, // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
+	50, // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	50, // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,  // 16: workflowruntime.v1.RetryPolicy.retry_on:type_name -> workflowruntime.v1.ExecutionStatus
 	0,  // 17: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	50, // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
-	13, // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
-	14, // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	48, // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	48, // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	51, // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	14, // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
+	15, // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	49, // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	49, // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	49, // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
 	1,  // 24: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	2,  // 25: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	48, // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	48, // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	48, // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	48, // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	48, // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
-	50, // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
-	12, // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	14, // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	16, // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	40, // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	49, // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	49, // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	49, // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	49, // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	49, // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
+	51, // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13, // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15, // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	17, // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	41, // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
 	0,  // 36: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	50, // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
-	12, // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	14, // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	51, // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	40, // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
-	16, // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	16, // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	17, // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
+	51, // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13, // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15, // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	52, // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	41, // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	17, // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	17, // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	18, // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
 	0,  // 46: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
 	1,  // 47: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	16, // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	17, // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
 	2,  // 49: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
 	1,  // 50: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	48, // 51: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	48, // 52: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	17, // 53: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	47, // 54: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	49, // 51: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 52: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 53: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	48, // 54: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
 	1,  // 55: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	2,  // 56: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	17, // 57: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	17, // 58: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 59: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	10, // 60: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	48, // 61: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	40, // 62: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	10, // 63: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	41, // 64: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	48, // 65: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	48, // 66: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,  // 67: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	48, // 68: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	48, // 69: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 70: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	46, // 71: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	46, // 72: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	48, // 73: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	48, // 74: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 75: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	9,  // 76: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	48, // 77: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	48, // 78: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	18, // 79: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	20, // 80: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	22, // 81: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	24, // 82: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	26, // 83: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	28, // 84: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	30, // 85: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	32, // 86: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	34, // 87: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	36, // 88: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	38, // 89: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	42, // 90: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	44, // 91: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	19, // 92: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	21, // 93: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	23, // 94: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	25, // 95: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	27, // 96: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	29, // 97: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	31, // 98: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	33, // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	35, // 100: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	37, // 101: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	39, // 102: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	43, // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	45, // 104: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	92, // [92:105] is the sub-list for method output_type
-	79, // [79:92] is the sub-list for method input_type
-	79, // [79:79] is the sub-list for extension type_name
-	79, // [79:79] is the sub-list for extension extendee
-	0,  // [0:79] is the sub-list for field type_name
+	9,  // 57: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
+	18, // 58: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	18, // 59: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,  // 60: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	11, // 61: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	49, // 62: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	41, // 63: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	11, // 64: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	42, // 65: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	49, // 66: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	49, // 67: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,  // 68: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	49, // 69: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 70: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 71: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	47, // 72: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	47, // 73: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	49, // 74: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	49, // 75: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 76: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	10, // 77: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	49, // 78: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	49, // 79: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	19, // 80: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	21, // 81: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	23, // 82: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	25, // 83: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	27, // 84: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	29, // 85: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	31, // 86: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	33, // 87: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	35, // 88: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	37, // 89: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	39, // 90: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	43, // 91: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	45, // 92: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	20, // 93: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	22, // 94: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	24, // 95: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	26, // 96: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	28, // 97: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	30, // 98: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	32, // 99: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	34, // 100: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	36, // 101: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	38, // 102: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	40, // 103: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	44, // 104: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	46, // 105: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	93, // [93:106] is the sub-list for method output_type
+	80, // [80:93] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -4046,7 +4120,7 @@ func file_workflowruntime_v1_runtime_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
-			NumEnums:      10,
+			NumEnums:      11,
 			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
