@@ -29,7 +29,12 @@ ALTER TABLE executions ADD COLUMN concurrency_slot INT NULL;
 CREATE UNIQUE INDEX executions_workflow_slot_key ON executions (workflow_id, concurrency_slot)
     WHERE concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING');
 
+-- A manual run's own overlap policy, overriding its deployment's for that
+-- run only; NULL: the deployment's.
+ALTER TABLE executions ADD COLUMN overlap_policy TEXT NULL;
+
 -- +goose Down
+ALTER TABLE executions DROP COLUMN overlap_policy;
 DROP INDEX executions_workflow_slot_key;
 ALTER TABLE executions DROP COLUMN concurrency_slot;
 ALTER TABLE deployment_events DROP COLUMN reason;

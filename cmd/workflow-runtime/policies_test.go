@@ -88,7 +88,12 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 		"config":{"retry_policy":{"max_attempts":3,"backoff_coefficient":0.5}}}`)
 	require.Equal(t, 400, code, "answer: %v", body)
 	require.Contains(t, body["message"], "config.retry_policy.backoff_coefficient: must be at least 1")
-	require.Equal(t, before, snapshot(t, db), "refused policies wrote nothing")
+	code, body = doJSON(t, "POST", api+"/webhooks/trigger", `{"webhook_path":"retries/hook","overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`)
+	require.Equal(t, 400, code, "answer: %v", body)
+	require.Contains(t, body["message"], "overlap_policy: a webhook trigger runs under its deployment's policy")
+	_, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "retries", OverlapPolicy: pb.OverlapPolicy(99)})
+	require.Equal(t, []string{"overlap_policy"}, violations(requireCode(t, err, codes.InvalidArgument)))
+	require.Equal(t, before, snapshot(t, db), "refused policies and overrides wrote nothing")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"queued","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
@@ -98,6 +103,9 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 	code, body = doJSON(t, "POST", api+"/workflows/queued/trigger", `{}`)
 	require.Equal(t, 200, code, "answer: %v", body)
 	require.Equal(t, "ADMISSION_STARTED", body["admission"], "the trigger's answer says what the policy did")
+	code, body = doJSON(t, "POST", api+"/workflows/queued/trigger", `{"overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`)
+	require.Equal(t, 200, code, "answer: %v", body)
+	require.Equal(t, "ADMISSION_STARTED", body["admission"], "ALLOW_ALL for this run")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"retries","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
 		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],

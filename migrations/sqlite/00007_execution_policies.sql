@@ -43,6 +43,9 @@ CREATE TABLE executions_new (
     -- its concurrency takes one of the workflow's numbered slots before it
     -- is dispatched, and gives it up by ending, as the turn is given up.
     concurrency_slot    INTEGER NULL,
+    -- A manual run's own overlap policy, overriding its deployment's for
+    -- that run only; NULL: the deployment's.
+    overlap_policy      TEXT    NULL,
     -- One run per cron slot: attempt 1 is what replicas race to record,
     -- attempt n is written once, with the end of attempt n-1.
     CONSTRAINT executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt)

@@ -346,6 +346,9 @@ type Execution struct {
 	// HoldsSlot is set once the execution took one of its workflow's
 	// max_concurrency slots (see TakeSlot).
 	HoldsSlot bool
+	// OverlapPolicy, when set, is the run's own policy, overriding its
+	// deployment's: a manual trigger's override.
+	OverlapPolicy string
 }
 
 // Due is when the execution may start: when it fired, or its retry's NotBefore.

@@ -481,6 +481,17 @@ type deploymentKey struct {
 	version int64
 }
 
+// forRun is the deployment info that execution e runs with: its own
+// overlap policy, a manual trigger's override, over the deployment's.
+func forRun(info *deploymentInfo, e workflow.Execution) *deploymentInfo {
+	if e.OverlapPolicy == "" || e.OverlapPolicy == info.policy {
+		return info
+	}
+	own := *info
+	own.policy = e.OverlapPolicy
+	return &own
+}
+
 // maxCachedDeployments bounds the cache; past it the cache starts over.
 const maxCachedDeployments = 10000
 

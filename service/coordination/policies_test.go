@@ -234,3 +234,43 @@ func TestTriggerAnswersAdmission(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggerOverridesPolicy: a manual trigger's overlap_policy applies to
+// its run only, and a bad override, or one on a webhook trigger, is refused
+// with nothing written.
+func TestTriggerOverridesPolicy(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+	ctx := context.Background()
+	trigger := func(policy string) TriggerResponse {
+		resp, err := c.Trigger(ctx, TriggerRequest{WorkflowID: wf, OverlapPolicy: policy})
+		require.NoError(t, err)
+		return resp
+	}
+
+	first := trigger("")
+	require.Equal(t, AdmissionStarted, first.Admission)
+	r.waitStatus(first.Execution.ID, workflow.ExecutionRunning)
+	beside := trigger(workflow.OverlapAllowAll)
+	require.Equal(t, AdmissionStarted, beside.Admission, "ALLOW_ALL for this run: it runs beside the first")
+	require.Equal(t, workflow.OverlapAllowAll, r.waitStatus(beside.Execution.ID, workflow.ExecutionRunning).OverlapPolicy)
+	queued := trigger(workflow.OverlapBufferAll)
+	require.Equal(t, AdmissionWaiting, queued.Admission, "BUFFER_ALL for this run: it waits for the first")
+	require.Equal(t, AdmissionSkipped, trigger("").Admission, "the deployment's SKIP for the next")
+
+	before := r.countExecutions(wf)
+	for _, bad := range []TriggerRequest{
+		{WorkflowID: wf, OverlapPolicy: "QUEUE"},
+		{WebhookPath: "hooks/x", OverlapPolicy: workflow.OverlapAllowAll},
+		{WorkflowID: wf, TriggerType: workflow.TriggerWebhook, OverlapPolicy: workflow.OverlapAllowAll},
+	} {
+		var v errors.Violations
+		bad.Check(&v)
+		require.Equal(t, "overlap_policy", v[0].Field, "%+v", bad)
+		_, err := c.Trigger(ctx, bad)
+		require.Equal(t, errors.Invalid, errors.KindOf(err), "%+v: %v", bad, err)
+	}
+	require.Equal(t, before, r.countExecutions(wf), "refused overrides wrote nothing")
+}

@@ -84,7 +84,7 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 		dep, err := r.c.deployments.get(ctx, r.e.DeploymentID, r.e.DeploymentVersion)
 		switch {
 		case err == nil:
-			r.dep = dep
+			r.dep = forRun(dep, r.e)
 			return true
 		case ctx.Err() != nil:
 			return false

@@ -42,7 +42,14 @@ type TriggerRequest struct {
 	// Headers and HTTPMethod are the forwarded webhook call's.
 	Headers    map[string]string
 	HTTPMethod string
+	// OverlapPolicy, when set, overrides the deployment's for this manual
+	// run only.
+	OverlapPolicy string
 }
+
+// overlapPolicies are the policies a manual trigger may override with.
+var overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne,
+	workflow.OverlapCancelOther, workflow.OverlapBufferAll}
 
 // TriggerResponse names the execution a trigger started, or the one it
 // repeated (Deduplicated: the idempotency key matched it).
@@ -131,6 +138,15 @@ func (req TriggerRequest) Check(v *errors.Violations) {
 			v.Addf("webhook_path", "%v", err)
 		}
 	}
+	switch {
+	case req.OverlapPolicy == "":
+	case req.IsWebhook():
+		// The gateway's callers are not the deployment's owners: a webhook
+		// call never chooses how its run overlaps.
+		v.Addf("overlap_policy", "a webhook trigger runs under its deployment's policy; an override is for manual triggers")
+	case !slices.Contains(overlapPolicies, req.OverlapPolicy):
+		v.Addf("overlap_policy", "%q is not an overlap policy", req.OverlapPolicy)
+	}
 	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
 		v.Addf("trigger_data", "%s", p)
 	}
@@ -175,7 +191,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	e := &workflow.Execution{
 		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: s.opts.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
-		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
+		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer), OverlapPolicy: req.OverlapPolicy,
 	}
 	if len(bytes.TrimSpace([]byte(req.TriggerData))) > 0 {
 		e.Input = json.RawMessage(req.TriggerData)
@@ -361,10 +377,11 @@ func (s *Coordinator) waitsForTurn(ctx context.Context, e *workflow.Execution) (
 	if e.Status != workflow.ExecutionPending || e.HoldsTurn || e.HoldsSlot {
 		return false, nil
 	}
-	dep, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
+	info, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
 	if err != nil {
 		return false, err
 	}
+	dep := forRun(info, *e)
 	return dep.policy != workflow.OverlapAllowAll || dep.maxConcurrency > 0, nil
 }
 

@@ -171,6 +171,7 @@ func decodeTriggerRequest(_ context.Context, r any) (any, error) {
 		TriggeredBy:    req.GetTriggeredBy(),
 		Headers:        req.GetHeaders(),
 		HTTPMethod:     req.GetHttpMethod(),
+		OverlapPolicy:  enumName(req.GetOverlapPolicy(), "OVERLAP_POLICY_"),
 	}, nil
 }
 

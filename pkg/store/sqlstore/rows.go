@@ -175,7 +175,7 @@ const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, tr
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
 	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
 	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before,
-	concurrency_slot`
+	concurrency_slot, overlap_policy`
 
 type executionRow struct {
 	ID                string         `db:"id"`
@@ -203,6 +203,7 @@ type executionRow struct {
 	FirstAttemptID    sql.NullString `db:"first_attempt_id"`
 	NotBefore         dbTime         `db:"not_before"`
 	ConcurrencySlot   sql.NullInt32  `db:"concurrency_slot"`
+	OverlapPolicy     sql.NullString `db:"overlap_policy"`
 	Input             []byte         `db:"input"`
 	Result            []byte         `db:"result"`
 }
@@ -219,7 +220,7 @@ func (r *executionRow) execution() workflow.Execution {
 		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
 		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
 		Attempt: r.Attempt, FirstAttemptID: cmp.Or(r.FirstAttemptID.String, r.ID), NotBefore: r.NotBefore.ptr(),
-		HoldsSlot: r.ConcurrencySlot.Valid,
+		HoldsSlot: r.ConcurrencySlot.Valid, OverlapPolicy: r.OverlapPolicy.String,
 	}
 }
 

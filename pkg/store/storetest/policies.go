@@ -35,7 +35,7 @@ func testRetryExecution(t *testing.T, s Store) {
 	d := mustCreate(t, s, newDeployment("wf-retry", workflow.StatusDeployed, cronTrigger("* * * * *")))
 	slot := base.Add(-time.Hour)
 	e := cronExecution(d, d.Triggers[0].ID, slot)
-	e.Status, e.OwnerInstance, e.Input = workflow.ExecutionRunning, "a", []byte(`{"n":1}`)
+	e.Status, e.OwnerInstance, e.Input, e.OverlapPolicy = workflow.ExecutionRunning, "a", []byte(`{"n":1}`), workflow.OverlapAllowAll
 	first := mustGetExecution(t, s, mustCreateExecution(t, s, e))
 	require.Equal(t, int32(1), first.Attempt)
 	require.Equal(t, first.ID, first.FirstAttemptID, "a first attempt names itself")
@@ -54,6 +54,8 @@ func testRetryExecution(t *testing.T, s Store) {
 	require.Equal(t, slot, *next.ScheduledTime, "the retry is of the same slot")
 	require.Equal(t, first.TriggerID, next.TriggerID)
 	require.Equal(t, first.TraceID, next.TraceID)
+	require.Equal(t, workflow.OverlapAllowAll, first.OverlapPolicy, "a run's own policy is stored")
+	require.Equal(t, workflow.OverlapAllowAll, next.OverlapPolicy, "and kept by its retries")
 	require.JSONEq(t, `{"n":1}`, string(next.Input))
 	require.Equal(t, "a", next.OwnerInstance)
 	requireLeaseWithin(t, next, time.Now(), time.Now().Add(time.Minute))

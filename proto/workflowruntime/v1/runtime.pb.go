@@ -2426,7 +2426,10 @@ type TriggerWorkflowRequest struct {
 	TriggerType TriggerType `protobuf:"varint,6,opt,name=trigger_type,json=triggerType,proto3,enum=workflowruntime.v1.TriggerType" json:"trigger_type,omitempty"`
 	TriggeredBy string      `protobuf:"bytes,7,opt,name=triggered_by,json=triggeredBy,proto3" json:"triggered_by,omitempty"`
 	// Forwarded HTTP method, checked against WebhookSpec.methods.
-	HttpMethod    string `protobuf:"bytes,8,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	HttpMethod string `protobuf:"bytes,8,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	// Overrides the deployment's overlap policy for this one manual run; UNSPECIFIED keeps the deployment's. Refused
+	// (INVALID_ARGUMENT) with webhook_path: a webhook call runs under its deployment's policy.
+	OverlapPolicy OverlapPolicy `protobuf:"varint,9,opt,name=overlap_policy,json=overlapPolicy,proto3,enum=workflowruntime.v1.OverlapPolicy" json:"overlap_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2515,6 +2518,13 @@ func (x *TriggerWorkflowRequest) GetHttpMethod() string {
 		return x.HttpMethod
 	}
 	return ""
+}
+
+func (x *TriggerWorkflowRequest) GetOverlapPolicy() OverlapPolicy {
+	if x != nil {
+		return x.OverlapPolicy
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
 }
 
 type TriggerWorkflowResponse struct {
@@ -3746,7 +3756,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"executions\x18\x01 \x03(\v2\x1d.workflowruntime.v1.ExecutionR\n" +
 	"executions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x04\n" +
 	"\x16TriggerWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12!\n" +
@@ -3757,7 +3767,8 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\ftrigger_type\x18\x06 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\vtriggerType\x12!\n" +
 	"\ftriggered_by\x18\a \x01(\tR\vtriggeredBy\x12\x1f\n" +
 	"\vhttp_method\x18\b \x01(\tR\n" +
-	"httpMethod\x1a:\n" +
+	"httpMethod\x12H\n" +
+	"\x0eoverlap_policy\x18\t \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
@@ -4050,61 +4061,62 @@ var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
 	18, // 53: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
 	48, // 54: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
 	1,  // 55: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 56: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	9,  // 57: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
-	18, // 58: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	18, // 59: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 60: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	11, // 61: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	49, // 62: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	41, // 63: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	11, // 64: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	42, // 65: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	49, // 66: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	49, // 67: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,  // 68: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	49, // 69: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 70: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 71: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	47, // 72: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	47, // 73: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	49, // 74: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	49, // 75: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 76: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	10, // 77: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	49, // 78: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	49, // 79: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	19, // 80: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	21, // 81: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	23, // 82: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	25, // 83: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	27, // 84: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	29, // 85: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	31, // 86: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	33, // 87: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	35, // 88: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	37, // 89: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	39, // 90: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	43, // 91: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	45, // 92: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	20, // 93: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	22, // 94: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	24, // 95: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	26, // 96: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	28, // 97: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	30, // 98: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	32, // 99: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	34, // 100: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	36, // 101: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	38, // 102: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	40, // 103: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	44, // 104: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	46, // 105: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	93, // [93:106] is the sub-list for method output_type
-	80, // [80:93] is the sub-list for method input_type
-	80, // [80:80] is the sub-list for extension type_name
-	80, // [80:80] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	3,  // 56: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	2,  // 57: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	9,  // 58: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
+	18, // 59: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	18, // 60: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,  // 61: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	11, // 62: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	49, // 63: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	41, // 64: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	11, // 65: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	42, // 66: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	49, // 67: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	49, // 68: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,  // 69: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	49, // 70: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 71: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 72: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	47, // 73: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	47, // 74: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	49, // 75: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	49, // 76: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 77: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	10, // 78: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	49, // 79: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	49, // 80: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	19, // 81: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	21, // 82: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	23, // 83: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	25, // 84: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	27, // 85: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	29, // 86: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	31, // 87: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	33, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	35, // 89: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	37, // 90: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	39, // 91: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	43, // 92: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	45, // 93: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	20, // 94: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	22, // 95: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	24, // 96: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	26, // 97: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	28, // 98: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	30, // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	32, // 100: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	34, // 101: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	36, // 102: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	38, // 103: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	40, // 104: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	44, // 105: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	46, // 106: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	94, // [94:107] is the sub-list for method output_type
+	81, // [81:94] is the sub-list for method input_type
+	81, // [81:81] is the sub-list for extension type_name
+	81, // [81:81] is the sub-list for extension extendee
+	0,  // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
