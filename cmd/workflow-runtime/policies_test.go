@@ -88,16 +88,21 @@ func testRetryPolicyAPI(t *testing.T, embedded bool) {
 		"config":{"retry_policy":{"max_attempts":3,"backoff_coefficient":0.5}}}`)
 	require.Equal(t, 400, code, "answer: %v", body)
 	require.Contains(t, body["message"], "config.retry_policy.backoff_coefficient: must be at least 1")
+	_, err := c.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "retries", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL, ExecutionTimeoutSeconds: -1}}})
+	require.Equal(t, []string{"triggers[0].execution_timeout_seconds"}, violations(requireCode(t, err, codes.InvalidArgument)))
 	code, body = doJSON(t, "POST", api+"/webhooks/trigger", `{"webhook_path":"retries/hook","overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`)
 	require.Equal(t, 400, code, "answer: %v", body)
 	require.Contains(t, body["message"], "overlap_policy: a webhook trigger runs under its deployment's policy")
-	_, err := c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "retries", OverlapPolicy: pb.OverlapPolicy(99)})
+	_, err = c.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{WorkflowId: "retries", OverlapPolicy: pb.OverlapPolicy(99)})
 	require.Equal(t, []string{"overlap_policy"}, violations(requireCode(t, err, codes.InvalidArgument)))
 	require.Equal(t, before, snapshot(t, db), "refused policies and overrides wrote nothing")
 
 	code, body = doJSON(t, "POST", api+"/deployments", `{"workflow_id":"queued","workflow_definition":{"nodes":[{"id":"a","name":"A","type":"ACTION"}]},
-		"triggers":[{"type":"TRIGGER_TYPE_MANUAL"}],"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
+		"triggers":[{"type":"TRIGGER_TYPE_MANUAL","execution_timeout_seconds":60}],"config":{"overlap_policy":"OVERLAP_POLICY_BUFFER_ALL"}}`)
 	require.Equal(t, 200, code, "answer: %v", body)
+	require.EqualValues(t, 60, body["deployment"].(map[string]any)["triggers"].([]any)[0].(map[string]any)["trigger"].(map[string]any)["execution_timeout_seconds"],
+		"the trigger's own timeout")
 	require.Equal(t, map[string]any{"overlap_policy": "OVERLAP_POLICY_BUFFER_ALL", "max_buffered": float64(100)},
 		body["deployment"].(map[string]any)["config"], "BUFFER_ALL with its default bound")
 	code, body = doJSON(t, "POST", api+"/workflows/queued/trigger", `{}`)

@@ -243,6 +243,9 @@ type Trigger struct {
 	Enabled      bool
 	// LastFireTime is when the trigger's latest recorded slot fired; CRON only.
 	LastFireTime *time.Time
+	// ExecutionTimeoutSeconds, when positive, is the timeout of the
+	// trigger's executions, overriding the deployment's.
+	ExecutionTimeoutSeconds int32
 }
 
 // Deployment is a workflow definition deployed with its triggers.

@@ -464,6 +464,9 @@ type deploymentInfo struct {
 	// that wait under BUFFER_ALL or maxConcurrency.
 	maxConcurrency int32
 	maxBuffered    int
+	// triggerTimeouts are the execution timeouts that triggers set,
+	// overriding timeout for their executions.
+	triggerTimeouts map[string]time.Duration
 }
 
 // deploymentCache keeps deployment versions by id and version: a version
@@ -482,13 +485,18 @@ type deploymentKey struct {
 }
 
 // forRun is the deployment info that execution e runs with: its own
-// overlap policy, a manual trigger's override, over the deployment's.
+// overlap policy, a manual trigger's override, and its trigger's timeout,
+// over the deployment's.
 func forRun(info *deploymentInfo, e workflow.Execution) *deploymentInfo {
-	if e.OverlapPolicy == "" || e.OverlapPolicy == info.policy {
+	timeout, byTrigger := info.triggerTimeouts[e.TriggerID]
+	if (e.OverlapPolicy == "" || e.OverlapPolicy == info.policy) && !byTrigger {
 		return info
 	}
 	own := *info
-	own.policy = e.OverlapPolicy
+	own.policy = cmp.Or(e.OverlapPolicy, info.policy)
+	if byTrigger {
+		own.timeout = timeout
+	}
 	return &own
 }
 
@@ -521,6 +529,19 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 		maxBuffered: int(cmp.Or(v.Config.MaxBuffered, workflow.DefaultMaxBuffered))}
 	if v.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
+	}
+	// Triggers keep no versions: their current settings apply.
+	d, err := dc.store.GetDeployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range d.Triggers {
+		if t.ExecutionTimeoutSeconds > 0 {
+			if info.triggerTimeouts == nil {
+				info.triggerTimeouts = map[string]time.Duration{}
+			}
+			info.triggerTimeouts[t.ID] = time.Duration(t.ExecutionTimeoutSeconds) * time.Second
+		}
 	}
 	dc.mu.Lock()
 	if dc.m == nil || len(dc.m) >= maxCachedDeployments {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -273,4 +274,23 @@ func TestTriggerOverridesPolicy(t *testing.T) {
 		require.Equal(t, errors.Invalid, errors.KindOf(err), "%+v: %v", bad, err)
 	}
 	require.Equal(t, before, r.countExecutions(wf), "refused overrides wrote nothing")
+}
+
+// TestTriggerTimeout: a trigger's execution_timeout_seconds overrides its
+// deployment's for the executions it starts.
+func TestTriggerTimeout(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	d := &workflow.Deployment{
+		WorkflowID: "wf-" + uuid.NewString()[:8], Status: workflow.StatusDeployed, Version: 1,
+		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`),
+		Config:     workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 3600},
+		Triggers:   []workflow.Trigger{{Type: workflow.TriggerManual, Enabled: true, ExecutionTimeoutSeconds: 1}},
+	}
+	require.NoError(t, r.st.CreateDeployment(context.Background(), d, workflow.Event{Action: workflow.ActionDeploy}))
+
+	e := r.trigger(c, d.WorkflowID)
+	done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
+	require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage, "the trigger's timeout, not the deployment's hour")
 }

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,6 +66,17 @@ func TestPolicyErrors(t *testing.T) { //nolint:tparallel // runErrorCases runs i
 				return err
 			},
 			kind: errors.Invalid, fields: b.fields,
+		})
+	}
+	for _, bad := range []int32{-1, 604801} {
+		cases = append(cases, errorCase{
+			name: fmt.Sprintf("deploy/trigger execution_timeout_seconds %d", bad),
+			call: func(ctx context.Context) error {
+				_, err := svc.Deploy(ctx, DeployRequest{WorkflowID: "wf-policy", Definition: def,
+					Triggers: []workflow.Trigger{{Type: workflow.TriggerManual, ExecutionTimeoutSeconds: bad}}})
+				return err
+			},
+			kind: errors.Invalid, fields: []string{"triggers[0].execution_timeout_seconds"},
 		})
 	}
 	runErrorCases(t, st, cases)

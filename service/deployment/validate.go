@@ -224,6 +224,9 @@ func validateTriggers(v *errors.Violations, ts []workflow.Trigger) []workflow.Tr
 		f := requestTriggerFields(indexField(field, i))
 		out[i] = checkTrigger(v, f, t)
 		seen.check(v, f, out[i])
+		if t.ExecutionTimeoutSeconds < 0 || t.ExecutionTimeoutSeconds > maxExecutionTimeoutSeconds {
+			v.Addf(subField(indexField(field, i), "execution_timeout_seconds"), "must be 0-%d (0 = the deployment's)", maxExecutionTimeoutSeconds)
+		}
 	}
 	return out
 }

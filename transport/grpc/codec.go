@@ -225,7 +225,8 @@ func definitionMap(s *structpb.Struct) map[string]any {
 func triggersFromProto(ts []*pb.Trigger) []workflow.Trigger {
 	out := make([]workflow.Trigger, 0, len(ts))
 	for _, t := range ts {
-		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
+		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true,
+			ExecutionTimeoutSeconds: t.GetExecutionTimeoutSeconds()}
 		st.Cron = cronSpecFromProto(t.GetCron())
 		if w := t.GetWebhook(); w != nil {
 			st.Webhook = &workflow.WebhookSpec{
@@ -329,7 +330,8 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 
 // triggerToProto leaves webhook secrets out: they are write-only.
 func triggerToProto(t workflow.Trigger) *pb.Trigger {
-	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type))), Cron: cronSpecToProto(t.Cron)}
+	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type))), Cron: cronSpecToProto(t.Cron),
+		ExecutionTimeoutSeconds: t.ExecutionTimeoutSeconds}
 	if w := t.Webhook; w != nil {
 		out.Webhook = &pb.WebhookSpec{
 			Path:               w.Path,

@@ -140,11 +140,18 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 		t.Webhook = new(workflow.WebhookSpec)
 		err = json.Unmarshal(r.Spec, t.Webhook)
 	case workflow.TriggerManual:
-		// A manual trigger has nothing to configure: its spec is not read.
+		// A manual trigger configures nothing of its own but the timeout below.
 	}
 	if err != nil {
 		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)
 	}
+	var common struct {
+		ExecutionTimeoutSeconds int32 `json:"execution_timeout_seconds"`
+	}
+	if err := json.Unmarshal(r.Spec, &common); err != nil {
+		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)
+	}
+	t.ExecutionTimeoutSeconds = common.ExecutionTimeoutSeconds
 	return t, nil
 }
 

@@ -20,6 +20,7 @@ var policyCases = []testCase{
 	{"CountRunEnd/failures in a row, a pause that says why", testCountRunEnd},
 	{"TakeSlot/n slots per workflow", testTakeSlot},
 	{"TakeSlot/concurrent takers: n win", testTakeSlotConcurrently},
+	{"Triggers/each keeps its execution timeout", testTriggerTimeout},
 }
 
 // failAt is the transition that ends a RUNNING attempt owned by "a" as FAILED.
@@ -191,4 +192,20 @@ func testTakeSlotConcurrently(t *testing.T, s Store) {
 	}
 	wg.Wait()
 	require.Equal(t, int32(slots), won.Load())
+}
+
+func testTriggerTimeout(t *testing.T, s Store) {
+	ctx := context.Background()
+	cron, hook, manual := cronTrigger("* * * * *"), webhookTrigger("timeouts/hook"), manualTrigger()
+	cron.ExecutionTimeoutSeconds, hook.ExecutionTimeoutSeconds, manual.ExecutionTimeoutSeconds = 60, 120, 180
+	d := mustCreate(t, s, newDeployment("wf-trigger-timeouts", workflow.StatusDeployed, cron, hook, manual, manualTrigger()))
+	got, err := s.GetDeployment(ctx, d.ID)
+	require.NoError(t, err)
+	var timeouts []int32
+	for _, tr := range got.Triggers {
+		timeouts = append(timeouts, tr.ExecutionTimeoutSeconds)
+	}
+	require.Equal(t, []int32{60, 120, 180, 0}, timeouts, "each trigger's own timeout, 0 where it sets none")
+	require.Equal(t, "* * * * *", got.Triggers[0].Cron.Expression, "the spec beside it is intact")
+	require.Equal(t, "timeouts/hook", got.Triggers[1].Webhook.Path)
 }

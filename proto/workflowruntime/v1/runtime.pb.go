@@ -877,9 +877,12 @@ type Trigger struct {
 	// Set if and only if type is CRON.
 	Cron *CronSpec `protobuf:"bytes,3,opt,name=cron,proto3" json:"cron,omitempty"`
 	// Set if and only if type is WEBHOOK.
-	Webhook       *WebhookSpec `protobuf:"bytes,4,opt,name=webhook,proto3" json:"webhook,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Webhook *WebhookSpec `protobuf:"bytes,4,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The timeout of this trigger's executions, overriding the deployment's config.execution_timeout_seconds:
+	// 0-604800; 0 means the deployment's.
+	ExecutionTimeoutSeconds int32 `protobuf:"varint,5,opt,name=execution_timeout_seconds,json=executionTimeoutSeconds,proto3" json:"execution_timeout_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Trigger) Reset() {
@@ -938,6 +941,13 @@ func (x *Trigger) GetWebhook() *WebhookSpec {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *Trigger) GetExecutionTimeoutSeconds() int32 {
+	if x != nil {
+		return x.ExecutionTimeoutSeconds
+	}
+	return 0
 }
 
 // A trigger with its scheduling state.
@@ -3599,13 +3609,14 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\amethods\x18\x02 \x03(\tR\amethods\x12\x18\n" +
 	"\asecrets\x18\x03 \x03(\tR\asecrets\x12E\n" +
 	"\rresponse_mode\x18\x04 \x01(\x0e2 .workflowruntime.v1.ResponseModeR\fresponseMode\x120\n" +
-	"\x14sync_timeout_seconds\x18\x05 \x01(\x05R\x12syncTimeoutSeconds\"\xca\x01\n" +
+	"\x14sync_timeout_seconds\x18\x05 \x01(\x05R\x12syncTimeoutSeconds\"\x86\x02\n" +
 	"\aTrigger\x12\x1d\n" +
 	"\n" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x123\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\x04type\x120\n" +
 	"\x04cron\x18\x03 \x01(\v2\x1c.workflowruntime.v1.CronSpecR\x04cron\x129\n" +
-	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\"\xf5\x02\n" +
+	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\x12:\n" +
+	"\x19execution_timeout_seconds\x18\x05 \x01(\x05R\x17executionTimeoutSeconds\"\xf5\x02\n" +
 	"\rTriggerStatus\x125\n" +
 	"\atrigger\x18\x01 \x01(\v2\x1b.workflowruntime.v1.TriggerR\atrigger\x12%\n" +
 	"\x0ejitter_seconds\x18\x02 \x01(\x05R\rjitterSeconds\x12@\n" +
