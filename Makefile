@@ -93,7 +93,7 @@ test-runtime: ## Unit and table tests (no services; under 30 s)
 .PHONY: test-integration-runtime
 test-integration-runtime: ## Integration tests against real PostgreSQL and Redis, and the multi-process exactly-once, shutdown, quick start and orphaned-run tests
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=cover.all.out ./...
-	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown|TestQuickStart|TestNoOrphanedEngineRuns|TestRetryRunsOnceAfterReplicaDeath)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(GO) test -tags multiprocess -race -count=1 -run '^(TestExactlyOnce|TestGracefulShutdown|TestQuickStart|TestNoOrphanedEngineRuns|TestBackfillAcrossReplicas|TestRetryRunsOnceAfterReplicaDeath)$$' -v -timeout 10m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS'
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"sync"
 	"testing"
@@ -216,7 +217,7 @@ func TestLoggingMiddleware(t *testing.T) {
 				resp, err := mw(returning("resp", tt.err))(ctx, "req")
 
 				// The middleware only observes: response and error pass unchanged.
-				if resp != "resp" || err != tt.err {
+				if resp != "resp" || err != tt.err { //nolint:errorlint // the very error must pass, not one wrapping it
 					t.Errorf("got (%v, %v), want (resp, %v)", resp, err, tt.err)
 				}
 				lines := logLines(t, &buf)
@@ -229,9 +230,7 @@ func TestLoggingMiddleware(t *testing.T) {
 				delete(got, "took_ms")
 
 				want := map[string]any{"msg": "rpc", "method": "DeployWorkflow", "trace_id": wantTrace}
-				for k, v := range tt.want {
-					want[k] = v
-				}
+				maps.Copy(want, tt.want)
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("log line mismatch (-want +got):\n%s", diff)
 				}
@@ -260,7 +259,7 @@ func TestInstrumentingMiddleware(t *testing.T) {
 
 			h := newFakeHistogram()
 			resp, err := InstrumentingMiddleware(h, "ListDeployments")(returning("resp", tt.err))(context.Background(), "req")
-			if resp != "resp" || err != tt.err {
+			if resp != "resp" || err != tt.err { //nolint:errorlint // the very error must pass, not one wrapping it
 				t.Errorf("got (%v, %v), want (resp, %v)", resp, err, tt.err)
 			}
 
@@ -341,7 +340,7 @@ func TestChain(t *testing.T) {
 	mw := Chain(log.NewJSONLogger(&buf), h, rate.NewLimiter(0, 1))("TriggerWorkflow")
 
 	var seen []string
-	next := func(ctx context.Context, req any) (any, error) {
+	next := func(ctx context.Context, _ any) (any, error) {
 		seen = append(seen, tracing.TraceID(ctx))
 		return "resp", nil
 	}
@@ -524,7 +523,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 				}
 
 				resp, err := tt.endpoint(eps)(context.Background(), tt.req)
-				if err != svcErr {
+				if err != svcErr { //nolint:errorlint // the very error must pass, not one wrapping it
 					t.Errorf("error = %v, want %v", err, svcErr)
 				}
 				if diff := cmp.Diff(tt.wantResp, resp); diff != "" {

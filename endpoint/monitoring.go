@@ -13,6 +13,7 @@ type MonitoringEndpoints struct {
 	GetJitterDistribution endpoint.Endpoint
 	GetLoadDistribution   endpoint.Endpoint
 	GetSystemHealth       endpoint.Endpoint
+	GetScheduleReport     endpoint.Endpoint
 }
 
 // NewMonitoringEndpoints builds the monitoring endpoints, each wrapped by
@@ -24,5 +25,6 @@ func NewMonitoringEndpoints(svc monitoring.Service, mw func(method string) endpo
 		GetJitterDistribution: mw("GetJitterDistribution")(unary(svc.JitterDistribution)),
 		GetLoadDistribution:   mw("GetLoadDistribution")(unary(svc.LoadDistribution)),
 		GetSystemHealth:       mw("GetSystemHealth")(unary(svc.SystemHealth)),
+		GetScheduleReport:     mw("GetScheduleReport")(unary(svc.ScheduleReport)),
 	}
 }

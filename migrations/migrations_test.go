@@ -19,7 +19,23 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 )
 
-const migrationCount = 9
+// pgMigrations are the PostgreSQL migrations' versions and names, in
+// order: a file added without its line here fails the status checks.
+var pgMigrations = [][2]string{
+	{"00001", "workflows"},
+	{"00002", "workflow_deployment_status"},
+	{"00003", "deployments"},
+	{"00004", "executions"},
+	{"00005", "execution_turn"},
+	{"00006", "execution_input_text"},
+	{"00007", "execution_history_index"},
+	{"00008", "deployment_versions"},
+	{"00009", "missed_slots"},
+	{"00010", "backfills"},
+	{"00011", "execution_policies"},
+}
+
+var migrationCount = len(pgMigrations)
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
@@ -76,15 +92,14 @@ func checkStatus(t *testing.T, db *sql.DB, applied int) {
 	t.Helper()
 	lines := status(t, db)
 	require.Len(t, lines, migrationCount, "status:\n%s", strings.Join(lines, "\n"))
-	wantNames := []string{"workflows", "workflow_deployment_status", "deployments", "executions", "execution_turn", "execution_input_text", "execution_history_index", "deployment_versions", "execution_policies"}
 	for i, l := range lines {
 		m := statusLine.FindStringSubmatch(l)
 		require.NotNil(t, m, "status line %q", l)
-		if got, want := m[1], []string{"00001", "00002", "00003", "00004", "00005", "00006", "00007", "00008", "00011"}[i]; got != want {
+		if got, want := m[1], pgMigrations[i][0]; got != want {
 			t.Errorf("line %d version = %s, want %s", i, got, want)
 		}
-		if m[2] != wantNames[i] {
-			t.Errorf("line %d name = %s, want %s", i, m[2], wantNames[i])
+		if m[2] != pgMigrations[i][1] {
+			t.Errorf("line %d name = %s, want %s", i, m[2], pgMigrations[i][1])
 		}
 		if pending := m[3] == "pending"; pending != (i >= applied) {
 			t.Errorf("with %d applied, line %q: pending = %v", applied, l, pending)

@@ -499,6 +499,24 @@ func TestLoad(t *testing.T) {
 	require.Positive(t, load.GetPeakPerSecondWithoutJitter())
 }
 
+func TestReport(t *testing.T) {
+	t.Parallel()
+	s := sharedServer(t)
+	id := deploy(t, s, "report.every-second", "* * * * * ?")
+	out := s.ok(t, "report", "report.every-second", "--start", "-1m")
+	require.Regexp(t, `^Slots from \S+ to \S+\.\n\nTRIGGER +WORKFLOW +DUE +RAN +SKIPPED +MISSED +ON TIME +LAG P50 +LAG P99\n`, out)
+	require.Regexp(t, `(?m)^[0-9a-f-]{36} +report\.every-second +\d+ +\d+ +\d+ +\d+`, out)
+	rep := okJSON(t, s, &pb.GetScheduleReportResponse{}, "report", id, "--start", "-1m")
+	require.Len(t, rep.GetTriggers(), 1)
+	r := rep.GetTriggers()[0]
+	require.Equal(t, r.GetSlotsDue(), r.GetSlotsRan()+r.GetSlotsSkipped()+r.GetSlotsMissed(), "every slot due is accounted for")
+	byTrigger := okJSON(t, s, &pb.GetScheduleReportResponse{}, "report", "--trigger", r.GetTriggerId(), "--start", "-1m")
+	require.Equal(t, r.GetTriggerId(), byTrigger.GetTriggers()[0].GetTriggerId())
+	s.fails(t, exitNotFound, "report", "00000000-0000-0000-0000-000000000001")
+	res := s.fails(t, exitInvalid, "report", id, "--start", "now", "--end", "-1h")
+	require.Contains(t, res.stderr, "end_time")
+}
+
 func TestPreview(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
@@ -539,9 +557,6 @@ func TestBackfill(t *testing.T) {
 	args := []string{"backfill", "backfill.dep", "--start", start.Format(time.RFC3339), "--end", end.Format(time.RFC3339), "--overlap", "allow-all"}
 
 	r := s.wfr(t, append(args, "--wait")...)
-	if r.code == exitError && strings.Contains(r.stderr, "wfr: UNIMPLEMENTED: ") {
-		t.Skip("this server does not serve BackfillDeployment yet")
-	}
 	require.Equal(t, exitOK, r.code, r)
 	out := r.stdout
 	id := regexp.MustCompile(`(?m)^Backfill: +(\S+)$`).FindStringSubmatch(out)
@@ -686,6 +701,8 @@ func TestUsageErrors(t *testing.T) {
 		{"preview of nothing", nil, []string{"preview"}, "name a deployment, or give --cron and --workflow"},
 		{"backfill without range", nil, []string{"backfill", "x"}, `required flag(s) "end", "start" not set`},
 		{"bucket", nil, []string{"load", "--bucket", "1500ms"}, "--bucket 1.5s: must be whole seconds"},
+		{"report of nothing", nil, []string{"report"}, "name a deployment id or --trigger, not both"},
+		{"report of both", nil, []string{"report", "x", "--trigger", "y"}, "name a deployment id or --trigger, not both"},
 		{"interval", nil, []string{"runs", "--follow", "--interval", "0s"}, "--interval must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

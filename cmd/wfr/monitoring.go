@@ -108,3 +108,60 @@ func drawLoad(w io.Writer, resp *pb.GetLoadDistributionResponse) {
 	}
 	t.flush(w)
 }
+
+func (a *app) reportCommand() *cobra.Command {
+	var req pb.GetScheduleReportRequest
+	cmd := &cobra.Command{
+		Use:   "report [DEPLOYMENT]",
+		Short: "Account for every slot of a deployment's cron schedule: ran, skipped, missed",
+		Long: `Account for every slot of a deployment's cron triggers over a time range (default: the
+last 24 hours), from the database, so that every replica answers the same: the slots due,
+and of them those that ran, that the overlap policy skipped, and that were missed, by
+reason; the share that fired within a second of their slot plus jitter, and the fire lag.
+With --trigger, one cron trigger (no deployment id).`,
+		Example: `  wfr report orders.sync
+  wfr report --trigger 1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b --start -168h`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: a.completeDeployments,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (req.GetTriggerId() != "") {
+				return usagef("name a deployment id or --trigger, not both")
+			}
+			if len(args) == 1 {
+				id, err := a.deploymentID(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				req.DeploymentId = id
+			}
+			resp, err := call(cmd.Context(), a, a.mon.GetScheduleReport, &req)
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(w io.Writer) { drawReport(w, resp) })
+		},
+	}
+	cmd.Flags().StringVar(&req.TriggerId, "trigger", "", "report on this cron trigger only")
+	a.timeFlag(cmd, &req.StartTime, "start", "first nominal slot of the range (default 24h before --end)")
+	a.timeFlag(cmd, &req.EndTime, "end", "end of the range, exclusive (default now)")
+	return cmd
+}
+
+// drawReport writes the range, then a row per trigger; the reasons of the
+// missed slots follow their count.
+func drawReport(w io.Writer, resp *pb.GetScheduleReportResponse) {
+	fmt.Fprintf(w, "Slots from %s to %s.\n\n", when(resp.GetStartTime()), when(resp.GetEndTime()))
+	t := newTable("TRIGGER", "WORKFLOW", "DUE", "RAN", "SKIPPED", "MISSED", "ON TIME", "LAG P50", "LAG P99")
+	for _, r := range resp.GetTriggers() {
+		var missed strings.Builder
+		fmt.Fprint(&missed, r.GetSlotsMissed())
+		reasons := r.GetMissedByReason()
+		for _, reason := range slices.Sorted(maps.Keys(reasons)) {
+			fmt.Fprintf(&missed, " %s=%d", reason, reasons[reason])
+		}
+		t.row(r.GetTriggerId(), r.GetWorkflowId(), fmt.Sprint(r.GetSlotsDue()), fmt.Sprint(r.GetSlotsRan()),
+			fmt.Sprint(r.GetSlotsSkipped()), missed.String(), fmt.Sprintf("%.1f%%", r.GetOnTimePercent()),
+			fmt.Sprintf("%.0fms", r.GetFireLagP50Ms()), fmt.Sprintf("%.0fms", r.GetFireLagP99Ms()))
+	}
+	t.flush(w)
+}

@@ -151,7 +151,7 @@ active deployment).` + "\n" + exitHelp,
 		c.GroupID = "executions"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.healthCommand(), a.loadCommand()} {
+	for _, c := range []*cobra.Command{a.healthCommand(), a.loadCommand(), a.reportCommand()} {
 		c.GroupID = "service"
 		root.AddCommand(c)
 	}

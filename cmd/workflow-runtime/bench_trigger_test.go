@@ -136,9 +136,7 @@ func trigBenchLoad(d time.Duration, call func(n int) error) trigBenchResult {
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			me := &workers[w]
 			for i := 0; ; i++ {
 				sent := time.Now()
@@ -155,7 +153,7 @@ func trigBenchLoad(d time.Duration, call func(n int) error) trigBenchResult {
 				}
 				me.lat = append(me.lat, time.Since(sent))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -216,7 +214,7 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 		workflows[i] = fmt.Sprintf("bench.trigger-%03d", i)
 		deployments[i], triggers[i] = uuid.NewString(), uuid.NewString()
 	}
-	stmt, err := db.PrepareContext(ctx, trigBenchInsert)
+	stmt, err := db.PrepareContext(ctx, trigBenchInsert) //nolint:sqlclosecheck // closed by the defer below; the linter loses it through the insert closure
 	require.NoError(t, err)
 	defer stmt.Close()
 	insert := func(n int) error {
@@ -230,11 +228,9 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 	errs := make([]error, trigBenchRawConns)
 	var wg sync.WaitGroup
 	for i := range trigBenchRawConns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			errs[i] = insert(1<<30 + i) // numbers the load does not reach
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -289,13 +285,11 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	errs := make([]error, trigBenchWorkflows)
 	var wg sync.WaitGroup
 	for i := range trigBenchCallers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for n := i; n < trigBenchWorkflows; n += trigBenchCallers {
 				errs[n] = trigger(n)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -30,6 +30,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/backfill"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/monitoring"
@@ -69,6 +70,7 @@ type replica struct {
 	sched    *scheduling.Scheduler
 	recorder *scheduling.Recorder
 	index    *webhook.Index
+	backfill *backfill.Runner
 	// replicas is nil without Redis.
 	replicas *lock.Replicas
 
@@ -182,10 +184,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		// Built below: the scheduler records its fires through the coordinator.
 		Notifier: pauseNotifier{r},
 	})
-	// window keeps the scheduler's recent misfires, duplicates and lags for GetSchedulingMetrics.
+	// window keeps the scheduler's recent duplicates and lags for
+	// GetSchedulingMetrics; its misfires are the cluster's, from the database.
 	window := monitoring.NewWindow()
 	schedMetrics := m.scheduling
-	schedMetrics.Misfires, schedMetrics.Lag = window.Misfires(schedMetrics.Misfires), window.Lag(schedMetrics.Lag)
+	schedMetrics.Lag = window.Lag(schedMetrics.Lag)
 	r.recorder = &scheduling.Recorder{
 		Store: r.coord, Locker: slotLocker, KeyPrefix: cfg.RedisPrefix, Logger: logger,
 		Duplicates: window.Duplicates(m.duplicates),
@@ -196,14 +199,21 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Broadcaster:    broadcaster,
 		Logger:         logger,
 		Metrics:        schedMetrics,
+		Slots:          traced,
+	})
+	// The backfill runner starts its slots through the coordinator, as the
+	// recorder does the scheduler's fires.
+	r.backfill = backfill.New(traced, r.coord, backfill.Options{
+		InstanceID: cfg.InstanceID, Lease: cfg.Lease, Rate: cfg.BackfillRate, Logger: logger,
 	})
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
-		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}})
+		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}, Runs: traced})
 		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
 		monitor    = newMonitoring(cfg, traced, r.sched, r.checker, r.replicas, window)
 		chain      = endpoint.Chain(logger, m.rpcDuration, limiter)
-		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(r.coord, hooks, chain))
+		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(r.coord, hooks, chain),
+			endpoint.NewBackfillEndpoints(r.backfill, chain))
 		monitorAPI = grpctransport.NewMonitoringServer(endpoint.NewMonitoringEndpoints(monitor, chain))
 	)
 	r.health = grpctransport.NewHealth(r.checker, pb.WorkflowRuntimeService_ServiceDesc.ServiceName, pb.MonitoringService_ServiceDesc.ServiceName)
@@ -256,7 +266,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{r.coord, r.recorder, r.sched, r.index}
+	s := []startstop.Service{r.coord, r.recorder, r.sched, r.backfill, r.index}
 	if r.replicas != nil {
 		s = append(s, r.replicas)
 	}

@@ -29,10 +29,10 @@ import (
 // cancel reason may break lines, a header value may hold a tab, a
 // definition or a payload is the caller's JSON), those are accepted.
 func TestControlCharactersRefused(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
-	t.Parallel()
 	for _, db := range []string{"postgres", "sqlite"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
@@ -74,29 +74,29 @@ func testControlCharacters(t *testing.T, embedded bool) {
 		return []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: spec}}
 	}
 	deploy := func(r *pb.DeployWorkflowRequest) func() error {
-		if r.WorkflowId == "" {
+		if r.GetWorkflowId() == "" {
 			r.WorkflowId = "texts-new"
 		}
-		if r.WorkflowDefinition == nil {
+		if r.GetWorkflowDefinition() == nil {
 			r.WorkflowDefinition = definition(t, actionNode)
 		}
 		return rpc(ctx, c.DeployWorkflow, r)
 	}
 	update := func(r *pb.UpdateDeploymentRequest) func() error {
-		if r.DeploymentId == "" {
+		if r.GetDeploymentId() == "" {
 			r.DeploymentId = deploymentID
 		}
 		return rpc(ctx, c.UpdateDeployment, r)
 	}
 	manual := func(r *pb.TriggerWorkflowRequest) func() error {
-		if r.WorkflowId == "" {
+		if r.GetWorkflowId() == "" {
 			r.WorkflowId = "texts"
 		}
 		r.TriggerType = pb.TriggerType_TRIGGER_TYPE_MANUAL
 		return rpc(ctx, c.TriggerWorkflow, r)
 	}
 	webhook := func(r *pb.TriggerWorkflowRequest) func() error {
-		if r.WebhookPath == "" && r.WorkflowId == "" {
+		if r.GetWebhookPath() == "" && r.GetWorkflowId() == "" {
 			r.WebhookPath = "texts/hook"
 		}
 		r.TriggerType = pb.TriggerType_TRIGGER_TYPE_WEBHOOK
@@ -159,7 +159,7 @@ func testControlCharacters(t *testing.T, embedded bool) {
 	}
 	// Every C0 control, and DEL, in the fields whose own rule is only "text".
 	controls := []rune{0x7f}
-	for r := rune(0); r < 0x20; r++ {
+	for r := range rune(0x20) {
 		controls = append(controls, r)
 	}
 	for _, r := range controls {

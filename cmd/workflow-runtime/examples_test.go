@@ -30,12 +30,12 @@ func TestClientExample(t *testing.T) {
 		require.NoError(t, err, "run %d:\n%s", run, out.String())
 		require.Len(t, ended, 2)
 		for _, e := range ended {
-			require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED, e.Status, "run %d:\n%s", run, out.String())
+			require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED, e.GetStatus(), "run %d:\n%s", run, out.String())
 		}
-		require.Equal(t, client.CronWorkflow, ended[0].WorkflowId)
-		require.Equal(t, pb.TriggerType_TRIGGER_TYPE_MANUAL, ended[0].TriggerType)
-		require.Equal(t, client.WebhookWorkflow, ended[1].WorkflowId)
-		require.Equal(t, pb.TriggerType_TRIGGER_TYPE_WEBHOOK, ended[1].TriggerType)
+		require.Equal(t, client.CronWorkflow, ended[0].GetWorkflowId())
+		require.Equal(t, pb.TriggerType_TRIGGER_TYPE_MANUAL, ended[0].GetTriggerType())
+		require.Equal(t, client.WebhookWorkflow, ended[1].GetWorkflowId())
+		require.Equal(t, pb.TriggerType_TRIGGER_TYPE_WEBHOOK, ended[1].GetTriggerType())
 		t.Logf("run %d:\n%s", run, out.String())
 	}
 }

@@ -78,7 +78,7 @@ func TestServeLogFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(out), password)
 	var changed bool
-	for _, text := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for text := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
 		var line map[string]any
 		require.NoError(t, json.Unmarshal([]byte(text), &line), "line: %s", text)
 		for _, k := range []string{"ts", "level", "caller", "instance_id"} {

@@ -85,7 +85,7 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 		h.WithLabelValues()
 	}
 	fires := counter(r, "fires_total", "Cron fires acted on (not misfired).")
-	misfires := counter(r, "misfires_total", "Cron slots missed beyond their catch-up window.")
+	misfires := counter(r, "misfires_total", "Cron slots this replica judged missed and recorded.")
 	duplicates := counter(r, "fire_duplicates_total", "Cron fires another replica had already taken.")
 	for _, c := range []metrics.Counter{fires, misfires, duplicates} {
 		c.Add(0)

@@ -109,3 +109,73 @@ func TestMonitoringOverGRPCAndREST(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "a stopped replica leaves the live set")
 }
+
+// TestScheduleReportOverGRPCAndREST reads a deployment's schedule report
+// over gRPC and through the gateway, and checks the refusals of a request
+// that names no deployment, or both, an unknown one, or a range that ends
+// before it starts.
+func TestScheduleReportOverGRPCAndREST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	t.Parallel()
+	_, prefix := redistest.New(t)
+	s := startStack(t, map[string]string{"WFR_REDIS_PREFIX": prefix})
+	ctx := context.Background()
+	mon := pb.NewMonitoringServiceClient(s.conn)
+	dep, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{
+		WorkflowId: "report.me", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{
+			{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "0 * * * *", CatchupPolicy: pb.CatchupPolicy_CATCHUP_POLICY_ALL}},
+			{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL},
+		},
+	})
+	require.NoError(t, err)
+	d := dep.GetDeployment()
+	tid := d.GetTriggers()[0].GetTrigger().GetTriggerId()
+
+	end := time.Now().Add(time.Hour)
+	for name, req := range map[string]*pb.GetScheduleReportRequest{
+		"deployment": {DeploymentId: d.GetDeploymentId(), EndTime: timestamppb.New(end)},
+		"trigger":    {TriggerId: tid, EndTime: timestamppb.New(end)},
+	} {
+		got, err := mon.GetScheduleReport(ctx, req)
+		require.NoError(t, err, name)
+		require.Len(t, got.GetTriggers(), 1, "%s: one report per cron trigger", name)
+		r := got.GetTriggers()[0]
+		require.Equal(t, tid, r.GetTriggerId(), name)
+		require.Equal(t, "report.me", r.GetWorkflowId(), name)
+		require.Equal(t, r.GetSlotsDue(), r.GetSlotsRan()+r.GetSlotsSkipped()+r.GetSlotsMissed(), "%s: every slot due is accounted for", name)
+		require.Equal(t, 24*time.Hour, got.GetEndTime().AsTime().Sub(got.GetStartTime().AsTime()), "%s: the default range is a day", name)
+	}
+
+	past := timestamppb.New(time.Now().Add(-time.Hour))
+	for _, tc := range []struct {
+		name  string
+		req   *pb.GetScheduleReportRequest
+		code  codes.Code
+		field string
+	}{
+		{"neither id", &pb.GetScheduleReportRequest{}, codes.InvalidArgument, "deployment_id"},
+		{"both ids", &pb.GetScheduleReportRequest{DeploymentId: d.GetDeploymentId(), TriggerId: tid}, codes.InvalidArgument, "deployment_id"},
+		{"end before start", &pb.GetScheduleReportRequest{DeploymentId: d.GetDeploymentId(), StartTime: timestamppb.Now(), EndTime: past},
+			codes.InvalidArgument, "end_time"},
+		{"unknown deployment", &pb.GetScheduleReportRequest{DeploymentId: "00000000-0000-0000-0000-000000000001"}, codes.NotFound, ""},
+		{"unknown trigger", &pb.GetScheduleReportRequest{TriggerId: d.GetTriggers()[1].GetTrigger().GetTriggerId()}, codes.NotFound, ""},
+	} {
+		_, err := mon.GetScheduleReport(ctx, tc.req)
+		st := requireCode(t, err, tc.code)
+		if tc.field != "" {
+			require.Equal(t, []string{tc.field}, violations(st), tc.name)
+		}
+	}
+
+	code, body := doJSON(t, http.MethodGet, s.httpBase+"/api/v1/monitoring/schedule-report?deployment_id="+d.GetDeploymentId(), "")
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
+	triggers, ok := body["triggers"].([]any)
+	require.True(t, ok, "body: %v", body)
+	require.Len(t, triggers, 1)
+	require.Equal(t, tid, triggers[0].(map[string]any)["trigger_id"])
+	code, body = doJSON(t, http.MethodGet, s.httpBase+"/api/v1/monitoring/schedule-report", "")
+	require.Equal(t, http.StatusBadRequest, code, "body: %v", body)
+}

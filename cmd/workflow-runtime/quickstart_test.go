@@ -138,7 +138,9 @@ func readQuickStart(t *testing.T) quickStart {
 	start := strings.Index(readme, "\n## Quick start\n")
 	require.NotEqual(t, -1, start, "README has no quick start")
 	section := readme[start+1:]
-	section = section[:strings.Index(section, "\n## ")]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
 	var qs quickStart
 	for _, b := range regexp.MustCompile("(?s)```(\\w*)\n(.*?)```").FindAllStringSubmatch(section, -1) {
 		lang, code := b[1], strings.TrimSpace(b[2])

@@ -98,10 +98,12 @@ func (r *replica) shutdown() {
 	level.Info(logger).Log("msg", "draining: not ready", "drain_delay", cfg.DrainDelay, "shutdown_timeout", cfg.ShutdownTimeout)
 	time.Sleep(cfg.DrainDelay)
 
-	// No new fires.
+	// No new fires, and no more backfilled slots: the chunk under way is
+	// given up to the other replicas.
 	_ = r.sched.Stop(ctx)
 	_ = r.recorder.Stop(ctx)
-	level.Info(logger).Log("msg", "scheduler stopped: no new fires")
+	_ = r.backfill.Stop(ctx)
+	level.Info(logger).Log("msg", "scheduler stopped: no new fires, no backfilled slots")
 
 	// HTTP drains while the gRPC server that its REST calls go through
 	// still serves; then that server has nothing left and stops.

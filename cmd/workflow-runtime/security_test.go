@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,9 +64,7 @@ func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.C
 		"WFR_DRAIN_DELAY":      "0s",
 		"WFR_LOG_LEVEL":        "debug",
 	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
+	maps.Copy(env, extraEnv)
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
 	s := &secureStack{grpcAddr: grpcAddr, httpBase: "http://" + httpAddr, http: &http.Client{}, logs: &logtest.Buffer{}}

@@ -27,6 +27,9 @@ type storeBackend interface {
 	// MonitoringStore's UnfinishedByStatus also feeds the unfinished
 	// executions gauge.
 	store.MonitoringStore
+	// SlotStore keeps the account of every cron slot.
+	store.SlotStore
+	store.BackfillStore
 }
 
 // openedStore is the store serve runs on.

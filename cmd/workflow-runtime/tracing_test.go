@@ -107,7 +107,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	req, err := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/api/v1/workflows/traced/trigger", strings.NewReader(`{"idempotency_key":"rest"}`))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+restTrace+"-"+restParent+"-01")
+	req.Header.Set("Traceparent", "00-"+restTrace+"-"+restParent+"-01")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
@@ -186,7 +186,7 @@ func TestTracingEndToEnd(t *testing.T) {
 
 // logged returns the method of the rpc log line with trace id, or "".
 func logged(logs, trace string) string {
-	for _, line := range strings.Split(logs, "\n") {
+	for line := range strings.SplitSeq(logs, "\n") {
 		if strings.Contains(line, `"msg":"rpc"`) && strings.Contains(line, `"trace_id":"`+trace+`"`) && strings.Contains(line, "TriggerWorkflow") {
 			return "workflowruntime.v1.WorkflowRuntimeService/TriggerWorkflow"
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -74,13 +75,11 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 		"WFR_SHUTDOWN_TIMEOUT": "5s",
 		"WFR_DRAIN_DELAY":      "0s",
 	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
+	maps.Copy(env, extraEnv)
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
 	// Quiet unless the test asks for a log level.
-	var logOut io.Writer = io.Discard
+	logOut := io.Discard
 	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
 		logOut = os.Stderr
 	}
@@ -341,7 +340,7 @@ func doJSON(t *testing.T, method, url, body string) (int, map[string]any) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -442,6 +441,21 @@ func TestWiringREST(t *testing.T) {
 				require.Len(t, b["upcoming"], 1)
 			}},
 		{name: "a validated deploy was not written", method: "GET", path: "/workflows/dry/deployment", wantCode: 404},
+		{name: "backfill into the future is 400", method: "POST", path: "/deployments/{id}/backfill", wantCode: 400,
+			body: `{"start_time":"2026-01-01T00:00:00Z","end_time":"2099-01-01T00:00:00Z"}`, check: func(t *testing.T, b map[string]any) {
+				require.Contains(t, b["message"], "end_time: must not be in the future")
+			}},
+		{name: "backfill a week", method: "POST", path: "/deployments/{id}/backfill", wantCode: 200,
+			body: `{"start_time":"2026-01-01T00:00:00Z","end_time":"2026-01-08T00:00:00Z","overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`,
+			check: func(t *testing.T, b map[string]any) {
+				bf := b["backfill"].(map[string]any)
+				require.Equal(t, "7", bf["planned_slots"], "02:30 New York time, once a day")
+				require.Equal(t, "OVERLAP_POLICY_ALLOW_ALL", bf["overlap_policy"])
+			}},
+		{name: "unknown backfill is 404", method: "GET", path: "/backfills/5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11", wantCode: 404},
+		{name: "backfill progress", method: "GET", path: "/backfills/{backfill}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
+			require.Equal(t, "7", b["backfill"].(map[string]any)["planned_slots"])
+		}},
 		{name: "delete", method: "DELETE", path: "/deployments/{id}", wantCode: 200},
 		{name: "after delete, get by id shows ARCHIVED", method: "GET", path: "/deployments/{id}", wantCode: 200, check: func(t *testing.T, b map[string]any) {
 			require.Equal(t, "DEPLOYMENT_STATUS_ARCHIVED", b["deployment"].(map[string]any)["status"])
@@ -458,13 +472,16 @@ func TestWiringREST(t *testing.T) {
 		{name: "oversized body is refused, not rate limited", method: "POST", path: "/deployments", wantCode: 400,
 			body: `{"workflow_id":"huge","deployed_by":"` + strings.Repeat("x", maxRequestBytes) + `"}`},
 	}
-	var id string
+	var id, backfillID string
 	for _, step := range steps {
-		path := strings.ReplaceAll(step.path, "{id}", id)
+		path := strings.NewReplacer("{id}", id, "{backfill}", backfillID).Replace(step.path)
 		code, body := doJSON(t, step.method, api+path, step.body)
 		require.Equal(t, step.wantCode, code, "%s: %v", step.name, body)
-		if step.name == "deploy" {
+		switch step.name {
+		case "deploy":
 			id = body["deployment"].(map[string]any)["deployment_id"].(string)
+		case "backfill a week":
+			backfillID = body["backfill"].(map[string]any)["backfill_id"].(string)
 		}
 		if step.check != nil {
 			step.check(t, body)
@@ -519,7 +536,10 @@ func TestServeStopsCleanly(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 2*time.Second, 10*time.Millisecond, "readiness never read 503 while draining")
 	require.NoError(t, <-stopped)
-	_, err = http.Get(s.httpBase + "/readyz")
+	resp, err = http.Get(s.httpBase + "/readyz")
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err)
 }
 

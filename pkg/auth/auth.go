@@ -303,8 +303,10 @@ func writeRefusal(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="workflow-runtime"`)
 	w.WriteHeader(http.StatusUnauthorized)
-	_ = json.NewEncoder(w).Encode(struct {
+	body, _ := json.Marshal(struct {
 		Code    codes.Code `json:"code"`
 		Message string     `json:"message"`
 	}{codes.Unauthenticated, err.Error()})
+	// A write error means the client has gone; there is no one left to tell.
+	_, _ = w.Write(body)
 }

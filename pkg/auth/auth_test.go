@@ -217,7 +217,7 @@ func runHTTP(t *testing.T, client *http.Client, base string, tests []httpCase) {
 	}
 }
 
-func TestMiddleware(t *testing.T) {
+func TestMiddleware(t *testing.T) { //nolint:tparallel // the cases then read the one log they all write to
 	t.Parallel()
 
 	logs := &logtest.Buffer{}
@@ -247,7 +247,7 @@ func TestMiddleware(t *testing.T) {
 	runHTTP(t, open.Client(), open.URL, []httpCase{{name: "no tokens: all open", path: "/metrics", want: http.StatusOK}})
 }
 
-func TestMiddlewareClientCerts(t *testing.T) {
+func TestMiddlewareClientCerts(t *testing.T) { //nolint:tparallel // sequential cases on servers the test closes when it returns
 	t.Parallel()
 
 	clients := authtest.NewCA(t, "clients")
@@ -286,7 +286,10 @@ func TestMiddlewareClientCerts(t *testing.T) {
 		RootCAs:              servers.Pool,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &stranger, nil },
 	}}}
-	_, err = forced.Get(srv.URL + "/readyz")
+	resp, err := forced.Get(srv.URL + "/readyz")
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err, "a certificate of another CA fails the handshake")
 }
 

@@ -108,7 +108,7 @@ func checkToken(tok string) error {
 	if len(tok) < MinTokenLength {
 		return fmt.Errorf("is shorter than %d characters", MinTokenLength)
 	}
-	for i := 0; i < len(tok); i++ {
+	for i := range len(tok) {
 		// What an Authorization header and gRPC metadata carry unchanged.
 		if tok[i] < 0x21 || tok[i] > 0x7e {
 			return errors.New("holds a character other than printable ASCII without spaces")

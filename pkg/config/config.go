@@ -50,6 +50,8 @@ type Config struct {
 	// Lease is how long an execution stays a replica's without renewal;
 	// another replica adopts it after that.
 	Lease time.Duration
+	// BackfillRate is the backfilled slots per second one replica starts.
+	BackfillRate float64
 	// ExecutionTimeout applies to deployments that set none.
 	ExecutionTimeout time.Duration
 	// LockGrace is how long a workflow lock outlives its execution's timeout
@@ -172,6 +174,14 @@ var settings = []setting{
 	{"WFR_LEASE", "30s", "how long an execution stays a replica's without renewal before another adopts it", func(c *Config, v string) error {
 		return duration(&c.Lease, v, 100*time.Millisecond)
 	}},
+	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return errors.New("must be a number > 0")
+		}
+		c.BackfillRate = f
+		return nil
+	}},
 	{"WFR_EXECUTION_TIMEOUT", "1h", "execution timeout of deployments that set none", func(c *Config, v string) error {
 		return duration(&c.ExecutionTimeout, v, time.Second)
 	}},
@@ -239,7 +249,7 @@ var settings = []setting{
 		if v == "none" {
 			return nil
 		}
-		for _, p := range strings.Split(v, ",") {
+		for p := range strings.SplitSeq(v, ",") {
 			if !slices.Contains(auth.OpenablePaths, p) {
 				return fmt.Errorf("must be none or a comma-separated list of %s", strings.Join(auth.OpenablePaths, ", "))
 			}
@@ -347,39 +357,35 @@ func urlWithScheme(dst *string, v string, required bool, schemes ...string) erro
 	if err != nil {
 		return errors.New("is not a URL")
 	}
-	for _, s := range schemes {
-		if u.Scheme == s {
-			*dst = v
-			return nil
-		}
+	if slices.Contains(schemes, u.Scheme) {
+		*dst = v
+		return nil
 	}
 	return fmt.Errorf("scheme must be one of %s", strings.Join(schemes, ", "))
 }
 
-func duration(dst *time.Duration, v string, min time.Duration) error {
+func duration(dst *time.Duration, v string, least time.Duration) error {
 	d, err := time.ParseDuration(v)
-	if err != nil || d < min {
-		return fmt.Errorf("must be a duration >= %s, e.g. 30s", min)
+	if err != nil || d < least {
+		return fmt.Errorf("must be a duration >= %s, e.g. 30s", least)
 	}
 	*dst = d
 	return nil
 }
 
-func integer(dst *int, v string, min int) error {
+func integer(dst *int, v string, least int) error {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < min {
-		return fmt.Errorf("must be an integer >= %d", min)
+	if err != nil || n < least {
+		return fmt.Errorf("must be an integer >= %d", least)
 	}
 	*dst = n
 	return nil
 }
 
 func oneOf(dst *string, v string, allowed ...string) error {
-	for _, a := range allowed {
-		if v == a {
-			*dst = v
-			return nil
-		}
+	if slices.Contains(allowed, v) {
+		*dst = v
+		return nil
 	}
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 }

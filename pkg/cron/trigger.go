@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/reugn/go-quartz/quartz"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
 // ErrNoSlot is returned by Trigger.Slot for an instant at which no slot fires.
@@ -179,4 +181,24 @@ func (t *Trigger) lastUpTo(slot, after time.Time) time.Time {
 		}
 	}
 	return slot
+}
+
+// ForSpec returns the trigger of workflowID for spec, a cron trigger as it is
+// stored; a spec without a jitter window of its own takes window. The
+// scheduler, the previews and the schedule report all build their triggers
+// this way, so that they agree on every fire.
+func ForSpec(workflowID string, spec *workflow.CronSpec, window time.Duration) (*Trigger, error) {
+	sched, err := Parse(spec.Expression)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(spec.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	if spec.JitterWindowSeconds != nil {
+		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
+	}
+	rules := NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
+	return NewTrigger(sched, loc, workflowID, window, rules), nil
 }

@@ -191,7 +191,7 @@ func TestConcurrentChecksShareOne(t *testing.T) {
 
 	var runs atomic.Int64
 	release := make(chan struct{})
-	db := func(ctx context.Context) error {
+	db := func(context.Context) error {
 		runs.Add(1)
 		<-release
 		return nil

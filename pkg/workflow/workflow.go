@@ -449,9 +449,21 @@ type CronTrigger struct {
 	Config            Config
 	// LastSlot is the latest slot recorded for the trigger; nil when none is.
 	LastSlot *time.Time
+	// LastMissed is the last slot of the trigger's latest run of missed
+	// slots; nil when none is recorded.
+	LastMissed *time.Time
 	// ScheduledSince is when the deployment last changed: slots before it
 	// (while it was paused, say) were never due.
 	ScheduledSince time.Time
+}
+
+// LastAccounted is the latest slot with a recorded outcome, an execution
+// or a miss; nil when none has one.
+func (ct CronTrigger) LastAccounted() *time.Time {
+	if ct.LastMissed != nil && (ct.LastSlot == nil || ct.LastMissed.After(*ct.LastSlot)) {
+		return ct.LastMissed
+	}
+	return ct.LastSlot
 }
 
 // WebhookTrigger is an enabled webhook trigger of an active (not ARCHIVED)

@@ -43,6 +43,8 @@ type Store interface {
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	LeaseExpired(ctx context.Context, id string) (bool, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
+	// GetBackfill names the overlap policy of a backfill's executions.
+	GetBackfill(ctx context.Context, id string) (*workflow.Backfill, error)
 }
 
 // Locker is the per-workflow lock (lock.DistributedLockManager). The
@@ -477,6 +479,8 @@ type deploymentCache struct {
 	timeout time.Duration
 	mu      sync.Mutex
 	m       map[deploymentKey]*deploymentInfo
+	// backfills holds backfills' overlap policies, which never change.
+	backfills map[string]string
 }
 
 type deploymentKey struct {
@@ -550,6 +554,41 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 	dc.m[key] = info
 	dc.mu.Unlock()
 	return info, nil
+}
+
+// of returns what running e needs: its deployment version's settings, under
+// the overlap policy of the backfill that started it, if one did.
+func (dc *deploymentCache) of(ctx context.Context, e workflow.Execution) (*deploymentInfo, error) {
+	info, err := dc.get(ctx, e.DeploymentID, e.DeploymentVersion)
+	id, ok := workflow.BackfillOf(e.TriggeredBy)
+	if err != nil || !ok {
+		return info, err
+	}
+	dc.mu.Lock()
+	policy, ok := dc.backfills[id]
+	dc.mu.Unlock()
+	if !ok {
+		b, err := dc.store.GetBackfill(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return info, nil
+		case err != nil:
+			return nil, err
+		}
+		policy = b.OverlapPolicy
+		dc.mu.Lock()
+		if dc.backfills == nil || len(dc.backfills) >= maxCachedDeployments {
+			dc.backfills = map[string]string{}
+		}
+		dc.backfills[id] = policy
+		dc.mu.Unlock()
+	}
+	if policy == "" || policy == info.policy {
+		return info, nil
+	}
+	own := *info
+	own.policy = policy
+	return &own, nil
 }
 
 // sleep waits d, and reports false when ctx ended first.

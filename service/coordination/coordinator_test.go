@@ -1172,3 +1172,36 @@ func TestCancelPendingAsTheEngineAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillRunsUnderItsOwnPolicy: an execution a backfill started runs
+// under the backfill's overlap policy, not its deployment's.
+func TestBackfillRunsUnderItsOwnPolicy(t *testing.T) {
+	t.Parallel()
+	clk := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: clk.Now})
+	c := r.coordinator("a")
+	ctx := context.Background()
+	d, err := r.st.GetActiveDeployment(ctx, r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip}))
+	require.NoError(t, err)
+	b := &workflow.Backfill{DeploymentID: d.ID, WorkflowID: d.WorkflowID, Start: clk.Now().Add(-time.Hour), End: clk.Now(),
+		OverlapPolicy: workflow.OverlapAllowAll}
+	require.NoError(t, r.st.CreateBackfill(ctx, b, nil))
+
+	var ids []string
+	for range 2 {
+		e := &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerID: d.Triggers[0].ID,
+			TriggerType: workflow.TriggerManual, FiredTime: clk.Now(), TriggeredBy: workflow.BackfillTriggeredBy(b.ID)}
+		created, err := c.CreateExecution(ctx, e)
+		require.NoError(t, err)
+		require.True(t, created)
+		ids = append(ids, e.ID)
+	}
+	// Under SKIP the second would be SKIPPED: both run at once.
+	for _, id := range ids {
+		r.waitStatus(id, workflow.ExecutionRunning)
+	}
+	clk.Advance(time.Minute)
+	for _, id := range ids {
+		r.waitStatus(id, workflow.ExecutionSucceeded)
+	}
+}

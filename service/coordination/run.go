@@ -81,7 +81,7 @@ func (r *run) run(ctx context.Context) {
 func (r *run) loadDeployment(ctx context.Context) bool {
 	delay := r.c.opts.RetryMin
 	for {
-		dep, err := r.c.deployments.get(ctx, r.e.DeploymentID, r.e.DeploymentVersion)
+		dep, err := r.c.deployments.of(ctx, r.e)
 		switch {
 		case err == nil:
 			r.dep = forRun(dep, r.e)

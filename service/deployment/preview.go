@@ -148,7 +148,10 @@ func (s *service) dryRun(ctx context.Context, op errors.Op, d *workflow.Deployme
 		d.CreatedAt = now
 	}
 	d.UpdatedAt = now
-	out := s.view(d)
+	out, err := s.viewOf(ctx, op, d)
+	if err != nil {
+		return Deployment{}, err
+	}
 	upcoming, err := s.upcoming(d, now, defaultPreviewCount)
 	if err != nil {
 		return Deployment{}, errors.E(op, errors.FailedPrecondition, err)

@@ -516,3 +516,44 @@ func TestCronSpecRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestRemainingRuns: a cron trigger with max_runs shows the runs it has left,
+// counted from its executions in the store (a SKIPPED slot did not run), and
+// ends when they are used up, which ends a schedule of that trigger alone.
+func TestRemainingRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wfr.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	svc := New(st, Options{JitterWindow: testJitterWindow, Now: func() time.Time { return testNow }, Runs: st})
+	d := mustDeploy(t, svc, DeployRequest{WorkflowID: "wf-limited", Definition: workflowDef(t, triggerNode("m", "MANUAL", `{}`)),
+		Triggers: []workflow.Trigger{cronWith("@hourly", func(c *workflow.CronSpec) { c.MaxRuns = 3 }), cronTrigger("@daily")}})
+	tid := d.TriggerStatuses[0].Trigger.ID
+	remaining := func() (*int32, bool, bool) {
+		t.Helper()
+		got, err := svc.Status(ctx, StatusRequest{DeploymentID: d.ID})
+		require.NoError(t, err)
+		require.Nil(t, got.Deployment.TriggerStatuses[1].RemainingRuns, "no max_runs, no remaining_runs")
+		ts := got.Deployment.TriggerStatuses[0]
+		return ts.RemainingRuns, ts.Ended, ts.NextFireTime == nil
+	}
+	left, ended, _ := remaining()
+	require.Equal(t, int32(3), *left)
+	require.False(t, ended)
+	for i, status := range []workflow.ExecutionStatus{workflow.ExecutionPending, workflow.ExecutionSkipped, workflow.ExecutionPending, workflow.ExecutionPending} {
+		slot := testNow.Add(time.Duration(i-10) * time.Hour).Truncate(time.Hour)
+		created, err := st.CreateExecution(ctx, &workflow.Execution{WorkflowID: "wf-limited", DeploymentID: d.ID, DeploymentVersion: d.Version,
+			TriggerID: tid, TriggerType: workflow.TriggerCron, Status: status, ScheduledTime: &slot, FiredTime: slot})
+		require.NoError(t, err)
+		require.True(t, created)
+	}
+	left, ended, noNext := remaining()
+	require.Equal(t, int32(0), *left, "three runs; the SKIPPED slot is not one")
+	require.True(t, ended)
+	require.True(t, noNext, "an ended trigger has no next fire")
+	list, err := svc.List(ctx, ListRequest{WorkflowID: "wf-limited"})
+	require.NoError(t, err)
+	require.Equal(t, int32(0), *list.Deployments[0].TriggerStatuses[0].RemainingRuns, "List counts too")
+	require.False(t, list.Deployments[0].ScheduleEnded, "the other cron trigger fires on")
+}

@@ -123,6 +123,8 @@ type TriggerStatus struct {
 	RequiresSignature bool
 	// Ended is set for a CRON trigger that has no fire left.
 	Ended bool
+	// RemainingRuns is how many runs a CRON trigger with max_runs has left.
+	RemainingRuns *int32
 }
 
 // undoTimeout bounds the compensating update after a failed notification.
@@ -162,6 +164,14 @@ type Options struct {
 	JitterWindow time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Runs, when set, counts the runs of cron triggers with max_runs, for
+	// their remaining_runs; without it none is counted.
+	Runs RunCounter
+}
+
+// RunCounter counts the slots of a cron trigger that ran before an instant.
+type RunCounter interface {
+	CountSlotRuns(ctx context.Context, triggerID string, before time.Time) (int64, error)
 }
 
 type service struct {
@@ -216,7 +226,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	if err := s.committed(ctx, op, d, nil); err != nil {
 		return Deployment{}, err
 	}
-	return s.view(d), nil
+	return s.viewOf(ctx, op, d)
 }
 
 func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, error) {
@@ -320,7 +330,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	if err := s.committed(ctx, op, d, &prev); err != nil {
 		return Deployment{}, err
 	}
-	return s.view(d), nil
+	return s.viewOf(ctx, op, d)
 }
 
 func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, error) {
@@ -346,7 +356,7 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 	if err := s.committed(ctx, op, d, &prev); err != nil {
 		return Deployment{}, err
 	}
-	return s.view(d), nil
+	return s.viewOf(ctx, op, d)
 }
 
 func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse, error) {
@@ -375,7 +385,11 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	if err != nil {
 		return StatusResponse{}, errors.E(op, err)
 	}
-	resp := StatusResponse{Deployment: s.view(d)}
+	view, err := s.viewOf(ctx, op, d)
+	if err != nil {
+		return StatusResponse{}, err
+	}
+	resp := StatusResponse{Deployment: view}
 	last, err := s.store.LastExecution(ctx, d.ID)
 	switch {
 	case err == nil:
@@ -421,7 +435,9 @@ func (s *service) List(ctx context.Context, req ListRequest) (ListResponse, erro
 	}
 	resp := ListResponse{NextPageToken: page.Next, TotalSize: page.Total, Deployments: make([]Deployment, len(page.Deployments))}
 	for i := range page.Deployments {
-		resp.Deployments[i] = s.view(&page.Deployments[i])
+		if resp.Deployments[i], err = s.viewOf(ctx, op, &page.Deployments[i]); err != nil {
+			return ListResponse{}, err
+		}
 	}
 	return resp, nil
 }
@@ -590,11 +606,54 @@ func sameTrigger(a, b workflow.Trigger) bool {
 	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
+// viewOf is view with the runs used by each cron trigger with max_runs,
+// counted in the store.
+func (s *service) viewOf(ctx context.Context, op errors.Op, d *workflow.Deployment) (Deployment, error) {
+	out := s.view(d)
+	for i := range out.TriggerStatuses {
+		ts := &out.TriggerStatuses[i]
+		c := ts.Trigger.Cron
+		if c == nil || c.MaxRuns <= 0 {
+			continue
+		}
+		var used int64
+		if s.opts.Runs != nil && ts.Trigger.ID != "" {
+			var err error
+			if used, err = s.opts.Runs.CountSlotRuns(ctx, ts.Trigger.ID, maxTime); err != nil {
+				return Deployment{}, errors.E(op, err)
+			}
+		}
+		left := int32(max(int64(c.MaxRuns)-used, 0))
+		ts.RemainingRuns = &left
+		if left == 0 {
+			ts.Ended, ts.NextFireTime = true, nil
+		}
+	}
+	out.ScheduleEnded = scheduleEnded(out.TriggerStatuses)
+	return out, nil
+}
+
+// maxTime is later than any slot.
+var maxTime = time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)
+
+// scheduleEnded reports whether there are cron triggers and all have ended.
+func scheduleEnded(ts []TriggerStatus) bool {
+	crons, ended := 0, 0
+	for _, t := range ts {
+		if t.Trigger.Cron != nil {
+			crons++
+			if t.Ended {
+				ended++
+			}
+		}
+	}
+	return crons > 0 && ended == crons
+}
+
 // view adds what the scheduler derives from each trigger.
 func (s *service) view(d *workflow.Deployment) Deployment {
 	out := Deployment{Deployment: d, TriggerStatuses: make([]TriggerStatus, len(d.Triggers))}
 	now := s.opts.Now()
-	crons, ended := 0, 0
 	for i, t := range d.Triggers {
 		ts := TriggerStatus{Trigger: t}
 		switch {
@@ -603,16 +662,12 @@ func (s *service) view(d *workflow.Deployment) Deployment {
 			if d.Status != workflow.StatusDeployed {
 				ts.NextFireTime = nil
 			}
-			crons++
-			if ts.Ended {
-				ended++
-			}
 		case t.Webhook != nil:
 			ts.RequiresSignature = len(t.Webhook.Secrets) > 0
 		}
 		out.TriggerStatuses[i] = ts
 	}
-	out.ScheduleEnded = crons > 0 && ended == crons
+	out.ScheduleEnded = scheduleEnded(out.TriggerStatuses)
 	return out
 }
 
@@ -634,18 +689,5 @@ func (s *service) cronState(workflowID string, spec *workflow.CronSpec, now time
 
 // cronTrigger is the trigger the scheduler fires for spec of workflowID.
 func (s *service) cronTrigger(workflowID string, spec *workflow.CronSpec) (*cron.Trigger, error) {
-	sched, err := cron.Parse(spec.Expression)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := time.LoadLocation(spec.Timezone)
-	if err != nil {
-		return nil, err
-	}
-	window := s.opts.JitterWindow
-	if spec.JitterWindowSeconds != nil {
-		window = time.Duration(*spec.JitterWindowSeconds) * time.Second
-	}
-	rules := cron.NewRules(spec.RepeatedTimePolicy, spec.SkippedTimePolicy, spec.StartTime, spec.EndTime)
-	return cron.NewTrigger(sched, loc, workflowID, window, rules), nil
+	return cron.ForSpec(workflowID, spec, s.opts.JitterWindow)
 }

@@ -70,27 +70,24 @@ func TestWindow(t *testing.T) {
 	now := time.Date(2026, time.March, 1, 12, 0, 30, 0, time.UTC)
 	w := NewWindow()
 	w.now = func() time.Time { return now }
-	misfires, dups, lags := generic.NewCounter("m"), generic.NewCounter("d"), generic.NewHistogram("l", 50)
-	mc, dc, lh := w.Misfires(misfires), w.Duplicates(dups), w.Lag(lags)
+	dups, lags := generic.NewCounter("d"), generic.NewHistogram("l", 50)
+	dc, lh := w.Duplicates(dups), w.Lag(lags)
 
 	// Labels go to the wrapped instrument; the window counts regardless.
-	mc.With("zone", "a").Add(1)
-	mc.Add(1)
+	dc.With("zone", "a").Add(1)
 	dc.Add(1)
 	// 1..1000 ms: exact percentiles 500, 950, 990, max 1000.
 	for _, i := range rand.Perm(1000) {
 		lh.Observe(float64(i+1) / 1000)
 	}
 	now = now.Add(time.Minute)
-	mc.Add(1)
+	dc.Add(1)
 	lh.With().Observe(-0.001) // a fire a hair early counts as no lag
 
-	require.Equal(t, 2.0, misfires.Value(), "the wrapped counter sees every unlabelled add")
-	require.Equal(t, 1.0, dups.Value())
+	require.Equal(t, 2.0, dups.Value(), "the wrapped counter sees every unlabelled add")
 
 	all := w.Stats(now.Add(-time.Hour), now.Add(time.Second))
-	require.Equal(t, int64(3), all.Misfires)
-	require.Equal(t, int64(1), all.Duplicates)
+	require.Equal(t, int64(3), all.Duplicates)
 	require.Equal(t, 1000.0, all.LagMaxMS)
 	require.InEpsilon(t, 500, all.LagP50MS, 0.05)
 	require.InEpsilon(t, 950, all.LagP95MS, 0.05)
@@ -100,9 +97,9 @@ func TestWindow(t *testing.T) {
 	// takes for seconds).
 	require.Equal(t, all, w.Stats(time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)))
 
-	// The second minute alone: one misfire and a lag of 0.
+	// The second minute alone: one duplicate and a lag of 0.
 	last := w.Stats(now, now.Add(time.Second))
-	require.Equal(t, WindowStats{Misfires: 1, LagP50MS: 0, LagP95MS: 0, LagP99MS: 0}, last)
+	require.Equal(t, WindowStats{Duplicates: 1, LagP50MS: 0, LagP95MS: 0, LagP99MS: 0}, last)
 	require.Equal(t, WindowStats{}, w.Stats(now.Add(-2*time.Hour), now.Add(-time.Hour)), "nothing happened then")
 
 	// A day later the entries are stale: they are neither reported nor
@@ -111,7 +108,7 @@ func TestWindow(t *testing.T) {
 	require.Equal(t, WindowStats{}, w.Stats(now.Add(-25*time.Hour), now.Add(time.Second)))
 	lh.Observe(0.002)
 	got := w.Stats(now.Add(-time.Minute), now.Add(time.Second))
-	require.Equal(t, int64(0), got.Misfires)
+	require.Equal(t, int64(0), got.Duplicates)
 	require.Equal(t, 2.0, got.LagMaxMS)
 	require.InEpsilon(t, 2, got.LagP99MS, 0.05)
 }

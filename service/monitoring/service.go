@@ -21,13 +21,16 @@ type Service interface {
 	JitterDistribution(ctx context.Context, req JitterRequest) (JitterDistribution, error)
 	LoadDistribution(ctx context.Context, req LoadRequest) (LoadDistribution, error)
 	SystemHealth(ctx context.Context, req SystemHealthRequest) (SystemHealth, error)
+	ScheduleReport(ctx context.Context, req ScheduleReportRequest) (ScheduleReport, error)
 }
 
-// Store is what the service reads: aggregates, and the cron triggers the
-// scheduler holds.
+// Store is what the service reads: aggregates, the cron triggers the
+// scheduler holds, and the account of their slots.
 type Store interface {
 	store.MonitoringStore
+	store.SlotStore
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
+	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
 }
 
 // Scheduler is this replica's cron scheduler.
@@ -115,10 +118,11 @@ type SchedulingMetricsRequest struct {
 	StartTime, EndTime time.Time
 }
 
-// SchedulingMetrics is how this replica fired over a range. Fires and
-// SkippedOverlap count the cron executions recorded in the range, by any
-// replica, exactly; Misfires, Deduplicated and the lag are this replica's
-// since it started, kept for a day at minute resolution (see Window).
+// SchedulingMetrics is how the cluster and this replica fired over a range.
+// Fires and SkippedOverlap count the cron executions recorded in the range,
+// Misfires the slots recorded missed in it, by any replica, exactly;
+// Deduplicated and the lag are this replica's since it started, kept for a
+// day at minute resolution (see Window).
 type SchedulingMetrics struct {
 	ScheduledTriggers int64
 	Fires             int64
@@ -157,12 +161,16 @@ func (s *service) SchedulingMetrics(ctx context.Context, req SchedulingMetricsRe
 	if err != nil {
 		return SchedulingMetrics{}, errors.E(op, err)
 	}
+	missed, err := s.store.CountMissedSlots(ctx, start, end)
+	if err != nil {
+		return SchedulingMetrics{}, errors.E(op, err)
+	}
 	w := s.opts.Window.Stats(start, end)
 	return SchedulingMetrics{
 		ScheduledTriggers: int64(s.sched.Held()),
 		Fires:             fires.Fires,
 		SkippedOverlap:    fires.SkippedOverlap,
-		Misfires:          w.Misfires,
+		Misfires:          missed,
 		Deduplicated:      w.Duplicates,
 		LagP50MS:          w.LagP50MS,
 		LagP95MS:          w.LagP95MS,

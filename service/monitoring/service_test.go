@@ -157,7 +157,11 @@ func TestService(t *testing.T) {
 	})
 
 	t.Run("SchedulingMetrics", func(t *testing.T) {
-		f.window.Misfires(discard.NewCounter()).Add(2)
+		// Misfires are the cluster's, from the database: another replica's
+		// count here as this one's.
+		require.NoError(t, f.st.RecordMissedSlots(ctx, workflow.MissedSlots{TriggerID: f.cron.Triggers[0].ID, DeploymentID: f.cron.ID,
+			From: testNow.Add(-time.Hour), To: testNow.Add(-55 * time.Minute), Count: 2, Reason: workflow.MissedOutsideCatchupWindow,
+			RecordedAt: testNow.Add(-time.Minute)}))
 		f.window.Duplicates(discard.NewCounter()).Add(1)
 		f.window.Lag(discard.NewHistogram()).Observe(0.004)
 		got, err := f.svc.SchedulingMetrics(ctx, SchedulingMetricsRequest{})

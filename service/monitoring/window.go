@@ -8,7 +8,7 @@ import (
 	"github.com/go-kit/kit/metrics"
 )
 
-// Window keeps this replica's misfires, duplicate fires and fire lags per
+// Window keeps this replica's duplicate fires and fire lags per
 // minute for the last day, so that SchedulingMetrics can answer for a range:
 // the Prometheus instruments it wraps hold lifetime totals only. Lags are
 // kept in log-spaced buckets 10 % wide, so a percentile is within 5 % of the
@@ -31,11 +31,11 @@ const (
 
 type minute struct {
 	// at is the Unix minute this entry holds; an entry of another minute is stale.
-	at                   int64
-	misfires, duplicates int64
-	lags                 int64
-	lagMax               float64
-	lag                  *[lagBuckets]uint32
+	at         int64
+	duplicates int64
+	lags       int64
+	lagMax     float64
+	lag        *[lagBuckets]uint32
 }
 
 // NewWindow returns an empty Window on the wall clock.
@@ -54,12 +54,6 @@ func (w *Window) entry() *minute {
 		}
 	}
 	return m
-}
-
-func (w *Window) addMisfires(n float64) {
-	w.mu.Lock()
-	w.entry().misfires += int64(n)
-	w.mu.Unlock()
 }
 
 func (w *Window) addDuplicates(n float64) {
@@ -98,7 +92,7 @@ func lagValue(i int) float64 {
 
 // WindowStats is what a Window holds for a range.
 type WindowStats struct {
-	Misfires, Duplicates                   int64
+	Duplicates                             int64
 	LagP50MS, LagP95MS, LagP99MS, LagMaxMS float64
 }
 
@@ -121,7 +115,6 @@ func (w *Window) Stats(start, end time.Time) WindowStats {
 		if m.at != at {
 			continue
 		}
-		out.Misfires += m.misfires
 		out.Duplicates += m.duplicates
 		if m.lag == nil {
 			continue
@@ -147,11 +140,6 @@ func (w *Window) Stats(start, end time.Time) WindowStats {
 	}
 	out.LagP50MS, out.LagP95MS, out.LagP99MS = quantile(0.50), quantile(0.95), quantile(0.99)
 	return out
-}
-
-// Misfires returns next, also counting into the window's misfires.
-func (w *Window) Misfires(next metrics.Counter) metrics.Counter {
-	return counter{next: next, add: w.addMisfires}
 }
 
 // Duplicates returns next, also counting into the window's duplicate fires.

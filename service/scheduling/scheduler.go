@@ -69,6 +69,9 @@ type Options struct {
 	Metrics     Metrics
 	// Now is the clock that judges lateness [time.Now].
 	Now func() time.Time
+	// Slots, when set, records the slots that never ran and counts those
+	// that did for max_runs; without it misses are only counted and logged.
+	Slots SlotStore
 	// queue replaces the O(log n) job queue, so that the benchmark can
 	// compare go-quartz's own.
 	queue quartz.JobQueue
@@ -78,9 +81,6 @@ type Options struct {
 	// retryInterval replaces fireRetryInterval, so that tests need not wait.
 	retryInterval time.Duration
 }
-
-// maxMissedScan bounds the slots examined for one trigger after downtime.
-const maxMissedScan = 10_000
 
 // outdatedThreshold switches off go-quartz's own misfire handling, which
 // drops any fire more than 100 ms late without a word: lateness is judged
@@ -366,10 +366,17 @@ func (s *Scheduler) hold(ct workflow.CronTrigger) error {
 	// A replaced job may have a fire that came due and is not yet taken: its
 	// slot must not be lost to the new job, which starts after now.
 	since, replaced := s.pendingSlot(ct.TriggerID)
+	var pausedUntil time.Time
 	if !replaced {
 		since = ct.ScheduledSince
-		if ct.LastSlot != nil && ct.LastSlot.After(since) {
-			since = *ct.LastSlot
+		if last := ct.LastAccounted(); last != nil {
+			if last.After(since) {
+				since = *last
+			} else {
+				// Slots were accounted for before the deployment last
+				// changed and none after: it was paused meanwhile.
+				since, pausedUntil = *last, ct.ScheduledSince
+			}
 		}
 	}
 	opts := quartz.NewDefaultJobDetailOptions()
@@ -390,7 +397,7 @@ func (s *Scheduler) hold(ct workflow.CronTrigger) error {
 	}
 	s.byDeployment[ct.DeploymentID][ct.TriggerID] = true
 	if !since.IsZero() {
-		s.catchUp(h, since)
+		s.catchUp(h, since, pausedUntil)
 	}
 	return nil
 }
@@ -446,6 +453,7 @@ func (s *Scheduler) release(triggerID string) {
 		return
 	}
 	_ = s.quartz.DeleteJob(quartz.NewJobKey(triggerID))
+	_ = s.quartz.DeleteJob(catchupKey(triggerID))
 	delete(s.held, triggerID)
 	ids := s.byDeployment[h.ct.DeploymentID]
 	delete(ids, triggerID)
@@ -454,68 +462,19 @@ func (s *Scheduler) release(triggerID string) {
 	}
 }
 
-// catchUp fires, once, the most recent slot after since that came due while
-// the trigger was not held (downtime, a restart, a replacement) if it is still
-// within the catch-up window, and counts the older missed slots as misfires:
-// they are never replayed in a burst. Only the window's worth of slots is
-// searched for that one; older ones are counted up to maxMissedScan.
-// s.mu is held.
-func (s *Scheduler) catchUp(h *held, since time.Time) {
-	now := s.opts.Now()
-	var missed, older int
-	from := since
-	if recent := now.Add(-(h.catchup + h.window)); recent.After(from) {
-		older = h.countSlots(from, recent)
-		from = recent
-	}
-	var last Fire
-	for after := from; ; {
-		slot, at, err := h.trigger.NextFire(after)
-		if err != nil || at.After(now) {
-			break
-		}
-		after = at
-		if slot.After(since) {
-			missed++
-			last = Fire{Trigger: h.ct, Slot: slot, At: at}
-		}
-	}
-	if missed > 0 && now.Sub(last.At) <= h.catchup {
-		missed--
-		ctx := s.ctx
-		s.loops.Go(func() { s.fireWithRetries(ctx, h, last.Slot, last.At) })
-	}
-	if missed += older; missed > 0 {
-		s.opts.Metrics.Misfires.Add(float64(missed))
-		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
-			"missed_slots", missed, "counted_all", older < maxMissedScan, "since", since.UTC().Format(time.RFC3339Nano))
-	}
-}
-
-// countSlots counts the slots in (since, until], up to maxMissedScan.
-func (h *held) countSlots(since, until time.Time) int {
-	n := 0
-	for after := since; n < maxMissedScan; n++ {
-		slot, err := h.trigger.NextSlot(after)
-		if err != nil || slot.After(until) {
-			break
-		}
-		after = slot
-	}
-	return n
-}
-
-// fireWithRetries fires a slot, trying again while the handler fails and the
-// fire is still within its catch-up window. The attempts run on a context that
-// a Stop does not cancel, so that a fire in flight when the replica stops
-// still records its slot; fireTimeout bounds each one.
-func (s *Scheduler) fireWithRetries(ctx context.Context, h *held, slot, at time.Time) {
+// fireWithRetries fires a slot, trying again while the handler fails and,
+// when judge is set, the fire is still within its catch-up window. The
+// attempts run on a context that a Stop does not cancel, so that a fire in
+// flight when the replica stops still records its slot; fireTimeout bounds
+// each one. A slot whose every attempt failed is MISSED, REPLICA_DOWN, unless
+// another replica records it.
+func (s *Scheduler) fireWithRetries(ctx context.Context, h *held, slot, at time.Time, judge bool) {
 	attemptCtx, span := startFireSpan(context.WithoutCancel(ctx), h.ct, slot)
 	var err error
 	defer func() { tracing.EndSpan(span, err) }()
 	for attempt := 1; attempt <= fireAttempts; attempt++ {
 		actx, cancel := context.WithTimeout(attemptCtx, fireTimeout)
-		err = s.fire(actx, h, slot, at, attempt == 1)
+		err = s.fire(actx, h, slot, at, attempt == 1, judge)
 		cancel()
 		if err == nil {
 			return
@@ -526,28 +485,42 @@ func (s *Scheduler) fireWithRetries(ctx context.Context, h *held, slot, at time.
 		case <-time.After(s.opts.retryInterval):
 		}
 	}
-	s.opts.Metrics.Misfires.Add(1)
-	level.Error(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
+	level.Error(s.opts.Logger).Log("msg", "fire failed", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
 		"slot", slot.UTC().Format(time.RFC3339Nano), "err", err, "error_kind", "fire failed")
+	s.recordMissed(ctx, oneSlot(h, slot, workflow.MissedReplicaDown))
 }
 
-// fire judges one due fire against the catch-up window and hands it on; the
-// first attempt of a fire is the one measured.
-func (s *Scheduler) fire(ctx context.Context, h *held, slot, at time.Time, first bool) error {
+// fire judges one due fire against the catch-up window, unless told not to,
+// and against max_runs, and hands it on; the first attempt of a fire is the
+// one measured.
+func (s *Scheduler) fire(ctx context.Context, h *held, slot, at time.Time, first, judge bool) error {
 	lag := s.opts.Now().Sub(at)
 	if first {
 		s.opts.Metrics.Lag.Observe(lag.Seconds())
 	}
-	if lag > h.catchup {
-		s.opts.Metrics.Misfires.Add(1)
-		level.Warn(s.opts.Logger).Log("msg", "workflow_misfired", "workflow_id", h.ct.WorkflowID, "trigger_id", h.ct.TriggerID,
-			"slot", slot.UTC().Format(time.RFC3339Nano), "lag_ms", lag.Milliseconds(), "catchup_window_s", h.catchup.Seconds())
+	if judge && lag > h.catchup {
+		if first {
+			s.recordMissed(ctx, oneSlot(h, slot, workflow.MissedOutsideCatchupWindow))
+		}
+		return nil
+	}
+	switch done, err := s.exhausted(ctx, h, slot); {
+	case err != nil:
+		return err
+	case done:
+		level.Debug(s.opts.Logger).Log("msg", "max_runs reached; slot not fired", "trigger_id", h.ct.TriggerID,
+			"slot", slot.UTC().Format(time.RFC3339Nano))
 		return nil
 	}
 	if first {
 		s.opts.Metrics.Fires.Add(1)
 	}
 	return s.handle(ctx, Fire{Trigger: h.ct, Slot: slot, At: at, Lag: lag})
+}
+
+func oneSlot(h *held, slot time.Time, reason workflow.MissReason) workflow.MissedSlots {
+	return workflow.MissedSlots{TriggerID: h.ct.TriggerID, DeploymentID: h.ct.DeploymentID,
+		From: slot.UTC(), To: slot.UTC(), Count: 1, Reason: reason}
 }
 
 // Held reports how many triggers the scheduler holds.
@@ -588,7 +561,7 @@ func (j *job) Execute(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduling: trigger %s: %w", j.h.ct.TriggerID, err)
 	}
-	j.s.fireWithRetries(ctx, j.h, slot, at)
+	j.s.fireWithRetries(ctx, j.h, slot, at, true)
 	return nil
 }
 

@@ -51,7 +51,7 @@ func TestFireIsOneSpan(t *testing.T) {
 			st := &executions{failures: tc.failures}
 			rec := &Recorder{Store: st}
 			s := New(&fakeStore{}, rec.Record, Options{Now: func() time.Time { return now }, retryInterval: time.Millisecond})
-			s.fireWithRetries(context.Background(), h, now.Add(-time.Minute), now.Add(-30*time.Second))
+			s.fireWithRetries(context.Background(), h, now.Add(-time.Minute), now.Add(-30*time.Second), true)
 
 			// The provider is global: a span another test's goroutine ends
 			// meanwhile (a recorder's late confirmation) may land here too.

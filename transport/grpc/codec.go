@@ -62,8 +62,8 @@ func decodeUpdateRequest(_ context.Context, r any) (any, error) {
 		s := workflow.DeploymentStatus(enumName(req.GetStatus(), "DEPLOYMENT_STATUS_"))
 		out.Status = &s
 	}
-	if req.Config != nil {
-		c := configFromProto(req.Config)
+	if req.GetConfig() != nil {
+		c := configFromProto(req.GetConfig())
 		out.Config = &c
 	}
 	return out, nil
@@ -142,10 +142,10 @@ func decodeHistoryRequest(_ context.Context, r any) (any, error) {
 	for _, s := range req.GetStatuses() {
 		out.Statuses = append(out.Statuses, workflow.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
 	}
-	if req.StartTime != nil {
+	if req.GetStartTime() != nil {
 		out.StartTime = req.GetStartTime().AsTime()
 	}
-	if req.EndTime != nil {
+	if req.GetEndTime() != nil {
 		out.EndTime = req.GetEndTime().AsTime()
 	}
 	return out, nil
@@ -323,6 +323,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			LastFireTime:      timestamp(ts.Trigger.LastFireTime),
 			RequiresSignature: ts.RequiresSignature,
 			Ended:             ts.Ended,
+			RemainingRuns:     ts.RemainingRuns,
 		})
 	}
 	return out

@@ -25,11 +25,11 @@ func cronSpecFromProto(c *pb.CronSpec) *workflow.CronSpec {
 		SkippedTimePolicy:   enumName(c.GetSkippedTimePolicy(), "SKIPPED_TIME_POLICY_"),
 		MaxRuns:             c.GetMaxRuns(),
 	}
-	if c.StartTime != nil {
+	if c.GetStartTime() != nil {
 		t := c.GetStartTime().AsTime()
 		spec.StartTime = &t
 	}
-	if c.EndTime != nil {
+	if c.GetEndTime() != nil {
 		t := c.GetEndTime().AsTime()
 		spec.EndTime = &t
 	}
@@ -65,7 +65,7 @@ func decodePreviewRequest(_ context.Context, r any) (any, error) {
 		WorkflowID:   req.GetWorkflowId(),
 		Count:        req.GetCount(),
 	}
-	if req.StartTime != nil {
+	if req.GetStartTime() != nil {
 		out.From = req.GetStartTime().AsTime()
 	}
 	return out, nil

@@ -17,7 +17,7 @@ const unavailableMessage = "a dependency of the service is unavailable: retry la
 // ErrorInterceptor translates every handler's error into a gRPC status with
 // the code of its kind, so that no plain error reaches a client as Unknown.
 // Validation errors carry a google.rpc.BadRequest with one violation per field.
-func ErrorInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func ErrorInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err == nil {
 		return resp, nil

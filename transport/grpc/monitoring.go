@@ -17,7 +17,7 @@ type monitoringServer struct {
 	// Embedded for forward compatibility: an RPC added to the contract answers
 	// UNIMPLEMENTED until it is served.
 	pb.UnimplementedMonitoringServiceServer
-	stats, scheduling, jitter, load, health kitgrpc.Handler
+	stats, scheduling, jitter, load, health, report kitgrpc.Handler
 }
 
 // NewMonitoringServer returns the gRPC MonitoringService over the monitoring endpoints.
@@ -29,6 +29,7 @@ func NewMonitoringServer(e endpoint.MonitoringEndpoints) pb.MonitoringServiceSer
 		jitter:     kitgrpc.NewServer(e.GetJitterDistribution, decodeJitterRequest, encodeJitterResponse, opts...),
 		load:       kitgrpc.NewServer(e.GetLoadDistribution, decodeLoadRequest, encodeLoadResponse, opts...),
 		health:     kitgrpc.NewServer(e.GetSystemHealth, decodeSystemHealthRequest, encodeSystemHealthResponse, opts...),
+		report:     kitgrpc.NewServer(e.GetScheduleReport, decodeScheduleReportRequest, encodeScheduleReportResponse, opts...),
 	}
 }
 
@@ -50,6 +51,10 @@ func (s *monitoringServer) GetLoadDistribution(ctx context.Context, req *pb.GetL
 
 func (s *monitoringServer) GetSystemHealth(ctx context.Context, req *pb.GetSystemHealthRequest) (*pb.GetSystemHealthResponse, error) {
 	return serve[*pb.GetSystemHealthResponse](ctx, s.health, req)
+}
+
+func (s *monitoringServer) GetScheduleReport(ctx context.Context, req *pb.GetScheduleReportRequest) (*pb.GetScheduleReportResponse, error) {
+	return serve[*pb.GetScheduleReportResponse](ctx, s.report, req)
 }
 
 func decodeDeploymentStatsRequest(_ context.Context, r any) (any, error) {
@@ -156,6 +161,41 @@ func encodeSystemHealthResponse(_ context.Context, r any) (any, error) {
 	}
 	for name, d := range h.Dependencies {
 		out.Dependencies[name] = &pb.DependencyHealth{Status: d.Status, LatencyMs: d.LatencyMS, Error: d.Error}
+	}
+	return out, nil
+}
+
+func decodeScheduleReportRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.GetScheduleReportRequest)
+	return monitoring.ScheduleReportRequest{
+		DeploymentID: req.GetDeploymentId(),
+		TriggerID:    req.GetTriggerId(),
+		StartTime:    optionalTime(req.GetStartTime()),
+		EndTime:      optionalTime(req.GetEndTime()),
+	}, nil
+}
+
+func encodeScheduleReportResponse(_ context.Context, r any) (any, error) {
+	rep := r.(monitoring.ScheduleReport)
+	out := &pb.GetScheduleReportResponse{
+		Triggers:  make([]*pb.TriggerScheduleReport, len(rep.Triggers)),
+		StartTime: timestamppb.New(rep.StartTime),
+		EndTime:   timestamppb.New(rep.EndTime),
+	}
+	for i, t := range rep.Triggers {
+		out.Triggers[i] = &pb.TriggerScheduleReport{
+			TriggerId:      t.TriggerID,
+			DeploymentId:   t.DeploymentID,
+			WorkflowId:     t.WorkflowID,
+			SlotsDue:       t.SlotsDue,
+			SlotsRan:       t.SlotsRan,
+			SlotsSkipped:   t.SlotsSkipped,
+			SlotsMissed:    t.SlotsMissed,
+			MissedByReason: t.MissedByReason,
+			OnTimePercent:  t.OnTimePercent,
+			FireLagP50Ms:   t.FireLagP50MS,
+			FireLagP99Ms:   t.FireLagP99MS,
+		}
 	}
 	return out, nil
 }

@@ -22,24 +22,27 @@ type runtimeServer struct {
 	preview                              kitgrpc.Handler
 	execution, history, trigger, cancel  kitgrpc.Handler
 	resolve                              kitgrpc.Handler
+	backfill, getBackfill                kitgrpc.Handler
 }
 
 // NewWorkflowRuntimeServer returns the gRPC WorkflowRuntimeService over the
-// deployment and execution endpoints.
-func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.CoordinationEndpoints) pb.WorkflowRuntimeServiceServer {
+// deployment, execution and backfill endpoints.
+func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.CoordinationEndpoints, b endpoint.BackfillEndpoints) pb.WorkflowRuntimeServiceServer {
 	opts := []kitgrpc.ServerOption{kitgrpc.ServerBefore(traceHeaders)}
 	return &runtimeServer{
-		execution: kitgrpc.NewServer(c.GetExecution, decodeGetExecutionRequest, encodeGetExecutionResponse, opts...),
-		history:   kitgrpc.NewServer(c.GetExecutionHistory, decodeHistoryRequest, encodeHistoryResponse, opts...),
-		trigger:   kitgrpc.NewServer(c.TriggerWorkflow, decodeTriggerRequest, encodeTriggerResponse, opts...),
-		cancel:    kitgrpc.NewServer(c.CancelExecution, decodeCancelRequest, encodeCancelResponse, opts...),
-		resolve:   kitgrpc.NewServer(c.ResolveWebhook, decodeResolveRequest, encodeResolveResponse, opts...),
-		deploy:    kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
-		update:    kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
-		remove:    kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
-		status:    kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
-		list:      kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
-		preview:   kitgrpc.NewServer(e.PreviewSchedule, decodePreviewRequest, encodePreviewResponse, opts...),
+		execution:   kitgrpc.NewServer(c.GetExecution, decodeGetExecutionRequest, encodeGetExecutionResponse, opts...),
+		history:     kitgrpc.NewServer(c.GetExecutionHistory, decodeHistoryRequest, encodeHistoryResponse, opts...),
+		trigger:     kitgrpc.NewServer(c.TriggerWorkflow, decodeTriggerRequest, encodeTriggerResponse, opts...),
+		cancel:      kitgrpc.NewServer(c.CancelExecution, decodeCancelRequest, encodeCancelResponse, opts...),
+		resolve:     kitgrpc.NewServer(c.ResolveWebhook, decodeResolveRequest, encodeResolveResponse, opts...),
+		deploy:      kitgrpc.NewServer(e.DeployWorkflow, decodeDeployRequest, encodeDeployResponse, opts...),
+		update:      kitgrpc.NewServer(e.UpdateDeployment, decodeUpdateRequest, encodeUpdateResponse, opts...),
+		remove:      kitgrpc.NewServer(e.DeleteDeployment, decodeDeleteRequest, encodeDeleteResponse, opts...),
+		status:      kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
+		list:        kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
+		preview:     kitgrpc.NewServer(e.PreviewSchedule, decodePreviewRequest, encodePreviewResponse, opts...),
+		backfill:    kitgrpc.NewServer(b.BackfillDeployment, decodeBackfillRequest, encodeBackfillResponse, opts...),
+		getBackfill: kitgrpc.NewServer(b.GetBackfill, decodeGetBackfillRequest, encodeGetBackfillResponse, opts...),
 	}
 }
 
@@ -85,6 +88,14 @@ func (s *runtimeServer) CancelExecution(ctx context.Context, req *pb.CancelExecu
 
 func (s *runtimeServer) ResolveWebhook(ctx context.Context, req *pb.ResolveWebhookRequest) (*pb.ResolveWebhookResponse, error) {
 	return serve[*pb.ResolveWebhookResponse](ctx, s.resolve, req)
+}
+
+func (s *runtimeServer) BackfillDeployment(ctx context.Context, req *pb.BackfillDeploymentRequest) (*pb.BackfillDeploymentResponse, error) {
+	return serve[*pb.BackfillDeploymentResponse](ctx, s.backfill, req)
+}
+
+func (s *runtimeServer) GetBackfill(ctx context.Context, req *pb.GetBackfillRequest) (*pb.GetBackfillResponse, error) {
+	return serve[*pb.GetBackfillResponse](ctx, s.getBackfill, req)
 }
 
 func serve[Resp any](ctx context.Context, h kitgrpc.Handler, req any) (Resp, error) {

@@ -67,7 +67,7 @@ func TestAPIDocsNameEveryRPC(t *testing.T) {
 		rules[r.Selector] = r
 	}
 	headings := map[string]string{}
-	for _, line := range strings.Split(string(doc), "\n") {
+	for line := range strings.SplitSeq(string(doc), "\n") {
 		if name, rest, ok := strings.Cut(strings.TrimPrefix(line, "### "), " — "); ok && strings.HasPrefix(line, "### ") {
 			headings[name] = rest
 		}

@@ -131,7 +131,7 @@ func call(t *testing.T, method, url, body string) answer {
 // TestGatewayRefusesBadRequests: a request the API cannot take is answered
 // with the right status and a message that names what is wrong in the
 // API's terms, and never reaches the service.
-func TestGatewayRefusesBadRequests(t *testing.T) {
+func TestGatewayRefusesBadRequests(t *testing.T) { //nolint:tparallel // each case checks that nothing reached the one recorder they share
 	t.Parallel()
 	rec := &recorder{}
 	base := startGateway(t, rec)
@@ -242,7 +242,7 @@ func TestGatewayRefusesBadRequests(t *testing.T) {
 
 // TestGatewayPassesGoodRequests: the checks let through what the API takes,
 // as the gateway parses it.
-func TestGatewayPassesGoodRequests(t *testing.T) {
+func TestGatewayPassesGoodRequests(t *testing.T) { //nolint:tparallel // each case takes what reached the one recorder they share
 	t.Parallel()
 	rec := &recorder{}
 	base := startGateway(t, rec)

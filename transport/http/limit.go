@@ -172,11 +172,7 @@ type errorBody struct {
 
 // writeError answers with an errorBody.
 func writeError(w http.ResponseWriter, status int, code codes.Code, message string) {
-	b, err := json.Marshal(errorBody{code, message})
-	if err != nil {
-		http.Error(w, message, status)
-		return
-	}
+	b, _ := json.Marshal(errorBody{code, message})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))

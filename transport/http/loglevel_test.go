@@ -85,7 +85,7 @@ func TestNewHandlerServesLogLevel(t *testing.T) {
 	h, err := NewHandler(t.Context(), nil, nil, http.NotFoundHandler(), 1<<20, transport.NewBudget(1<<20), lvl)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("PUT", "/admin/log-level?level=debug", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/admin/log-level?level=debug", nil))
 	require.Equal(t, 200, rec.Code, "body: %s", rec.Body.String())
 	require.Equal(t, "debug", lvl.String())
 }

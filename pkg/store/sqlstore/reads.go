@@ -278,10 +278,12 @@ func (s *Store) CountUnfinishedExecutions(ctx context.Context, deploymentID stri
 }
 
 // listCronTriggersSQL reads each trigger's latest slot through the unique
-// (trigger_id, scheduled_time) index, one backward index probe per trigger.
+// (trigger_id, scheduled_time) index, one backward index probe per trigger,
+// and the end of its latest missed run from missed_slots' key.
 const listCronTriggersSQL = `
 SELECT t.id, t.deployment_id, d.version, d.workflow_id, t.spec, d.config, d.updated_at,
-	(SELECT max(e.scheduled_time) FROM executions e WHERE e.trigger_id = t.id) AS last_slot
+	(SELECT max(e.scheduled_time) FROM executions e WHERE e.trigger_id = t.id) AS last_slot,
+	(SELECT max(m.to_slot) FROM missed_slots m WHERE m.trigger_id = t.id) AS last_missed
 FROM deployment_triggers t
 JOIN deployments d ON d.id = t.deployment_id
 WHERE d.status = 'DEPLOYED' AND t.type = 'CRON' AND t.enabled`
@@ -299,12 +301,13 @@ func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []
 			ct                  workflow.CronTrigger
 			spec, config        []byte
 			updatedAt, lastSlot dbTime
+			lastMissed          dbTime
 		)
 		if err := rows.Scan(&ct.TriggerID, &ct.DeploymentID, &ct.DeploymentVersion, &ct.WorkflowID, &spec, &config,
-			&updatedAt, &lastSlot); err != nil {
+			&updatedAt, &lastSlot, &lastMissed); err != nil {
 			return err
 		}
-		ct.ScheduledSince, ct.LastSlot = updatedAt.t, lastSlot.ptr()
+		ct.ScheduledSince, ct.LastSlot, ct.LastMissed = updatedAt.t, lastSlot.ptr(), lastMissed.ptr()
 		if err := json.Unmarshal(spec, &ct.Spec); err != nil {
 			return fmt.Errorf("trigger %s: spec: %w", ct.TriggerID, err)
 		}

@@ -85,6 +85,7 @@ type Store struct {
 var (
 	_ store.Store           = (*Store)(nil)
 	_ store.MonitoringStore = (*Store)(nil)
+	_ store.SlotStore       = (*Store)(nil)
 )
 
 // New returns a Store on the pools w (writes) and r (reads), which may be

@@ -1004,7 +1004,8 @@ type TriggerScheduleReport struct {
 	SlotsSkipped int64 `protobuf:"varint,6,opt,name=slots_skipped,json=slotsSkipped,proto3" json:"slots_skipped,omitempty"`
 	// Slots that never ran.
 	SlotsMissed int64 `protobuf:"varint,7,opt,name=slots_missed,json=slotsMissed,proto3" json:"slots_missed,omitempty"`
-	// slots_missed by reason. Keys: "OUTSIDE_CATCHUP_WINDOW", "REPLICA_DOWN", "PAUSED", "CATCHUP_POLICY_NONE".
+	// slots_missed by reason. Keys: "OUTSIDE_CATCHUP_WINDOW", "REPLICA_DOWN", "PAUSED", "CATCHUP_POLICY_NONE", and
+	// "UNRECORDED" for slots due with no recorded outcome yet (a fire still in flight).
 	MissedByReason map[string]int64 `protobuf:"bytes,8,rep,name=missed_by_reason,json=missedByReason,proto3" json:"missed_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Percentage of slots_due that fired within 1 s of their slot plus jitter.
 	OnTimePercent float64 `protobuf:"fixed64,9,opt,name=on_time_percent,json=onTimePercent,proto3" json:"on_time_percent,omitempty"`
