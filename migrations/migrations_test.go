@@ -32,6 +32,7 @@ var pgMigrations = [][2]string{
 	{"00008", "deployment_versions"},
 	{"00009", "missed_slots"},
 	{"00010", "backfills"},
+	{"00011", "execution_policies"},
 }
 
 var migrationCount = len(pgMigrations)
@@ -127,7 +128,7 @@ func TestUpDownUp(t *testing.T) {
 		"index CREATE INDEX idx_workflows_deployment_status ON public.workflows USING btree (deployment_status)",
 		"index CREATE INDEX idx_workflows_deployed_at ON public.workflows USING btree (deployed_at)",
 		// The guards the runtime relies on.
-		"constraint executions.executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time)",
+		"constraint executions.executions_trigger_slot_key UNIQUE (trigger_id, scheduled_time, attempt)",
 		"index CREATE UNIQUE INDEX executions_workflow_idempotency_key ON public.executions USING btree " +
 			"(workflow_id, idempotency_key) WHERE (idempotency_key IS NOT NULL)",
 		"index CREATE UNIQUE INDEX deployments_one_active_per_workflow ON public.deployments USING btree " +

@@ -28,6 +28,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/backfill"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
@@ -180,6 +181,8 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
 		Logger:  logger,
 		Metrics: m.coordination,
+		// Built below: the scheduler records its fires through the coordinator.
+		Notifier: pauseNotifier{r},
 	})
 	// window keeps the scheduler's recent duplicates and lags for
 	// GetSchedulingMetrics; its misfires are the cluster's, from the database.
@@ -275,4 +278,13 @@ func (r *replica) close() {
 	for _, c := range slices.Backward(r.closers) {
 		c()
 	}
+}
+
+// pauseNotifier tells the scheduler and the webhook index of a deployment
+// that the coordinator paused after failures, as the deployment service
+// tells them of its changes.
+type pauseNotifier struct{ r *replica }
+
+func (p pauseNotifier) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
+	return deployment.Notifiers{p.r.sched, p.r.index}.DeploymentChanged(ctx, d)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
-	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -45,20 +43,7 @@ func TestControlCharactersRefused(t *testing.T) {
 
 func testControlCharacters(t *testing.T, embedded bool) {
 	// An engine whose executions never end keeps one RUNNING to cancel.
-	env := map[string]string{"WFR_ENGINE_ADDR": simtest.Serve(t, enginesim.New(enginesim.Config{HangRate: 1}), "127.0.0.1:0")}
-	if embedded {
-		env["WFR_DATABASE_URL"], env["WFR_DATA_DIR"] = "", t.TempDir()
-	}
-	s := startStack(t, env)
-	var db *sqlx.DB
-	var err error
-	if embedded {
-		db, err = sqlx.Open("sqlite", filepath.Join(env["WFR_DATA_DIR"], sqliteFile))
-	} else {
-		db, err = sqlx.Open("postgres", s.dbURL)
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	s, db := startStackOver(t, enginesim.Config{HangRate: 1}, embedded)
 
 	ctx := context.Background()
 	c := s.client

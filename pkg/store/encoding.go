@@ -37,6 +37,28 @@ type TriggerColumns struct {
 // EncodeTrigger encodes the spec of t, the i-th trigger of its deployment. A
 // CRON or WEBHOOK trigger must carry its spec; MANUAL triggers store {}.
 func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
+	c, err := encodeSpec(i, t)
+	if err != nil || t.ExecutionTimeoutSeconds <= 0 {
+		return c, err
+	}
+	// Every type's spec is a JSON object: the timeout joins it as a key.
+	var spec map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(c.Spec), &spec); err != nil {
+		return TriggerColumns{}, fmt.Errorf("trigger %d: spec: %w", i, err)
+	}
+	spec[TriggerTimeoutKey] = json.RawMessage(strconv.Itoa(int(t.ExecutionTimeoutSeconds)))
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return TriggerColumns{}, fmt.Errorf("trigger %d: spec: %w", i, err)
+	}
+	c.Spec = string(b)
+	return c, nil
+}
+
+// TriggerTimeoutKey is the key of a trigger's execution timeout in its spec.
+const TriggerTimeoutKey = "execution_timeout_seconds"
+
+func encodeSpec(i int, t *workflow.Trigger) (TriggerColumns, error) {
 	switch t.Type {
 	case workflow.TriggerCron:
 		if t.Cron == nil {
@@ -61,11 +83,15 @@ func EncodeTrigger(i int, t *workflow.Trigger) (TriggerColumns, error) {
 	return TriggerColumns{}, fmt.Errorf("trigger %d: unknown trigger type %q", i, t.Type)
 }
 
-// EncodeConfig encodes a deployment's settings, strings and integers that
-// cannot fail to encode.
-func EncodeConfig(c workflow.Config) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+// EncodeConfig encodes a deployment's settings. It fails only for a retry
+// policy's backoff coefficient that JSON cannot hold (NaN, ±Inf), which
+// validation refuses before.
+func EncodeConfig(c workflow.Config) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	return string(b), nil
 }
 
 // EncodeCursor makes the opaque cursor of the page after the row (t, id):

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func TestEncodeTrigger(t *testing.T) {
 
 func TestEncodeConfig(t *testing.T) {
 	t.Parallel()
-	require.JSONEq(t, `{"overlap_policy":"SKIP","catchup_window_seconds":60}`,
-		EncodeConfig(workflow.Config{OverlapPolicy: workflow.OverlapSkip, CatchupWindowSeconds: 60}))
+	got, err := EncodeConfig(workflow.Config{OverlapPolicy: workflow.OverlapSkip, CatchupWindowSeconds: 60})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"overlap_policy":"SKIP","catchup_window_seconds":60}`, got)
+	_, err = EncodeConfig(workflow.Config{Retry: &workflow.RetryPolicy{BackoffCoefficient: math.NaN()}})
+	require.Error(t, err, "NaN has no JSON")
 }

@@ -23,9 +23,10 @@ type Transition struct {
 	// lease another replica adopted no longer writes the row.
 	Owner string
 	// WithoutTurn, when set, requires that the row does not hold its
-	// workflow's turn (see TakeTurn): a PENDING execution of an overlap
-	// policy is dispatched only after it takes the turn, so one that still
-	// waits for it has surely not reached the engine.
+	// workflow's turn (see TakeTurn) or a concurrency slot (TakeSlot): a
+	// PENDING execution of an overlap policy is dispatched only after it
+	// takes the turn or a slot, so one that still waits has surely not
+	// reached the engine.
 	WithoutTurn bool
 	// The fields below are written when set and left as they are otherwise.
 	EngineExecutionID string
@@ -76,6 +77,11 @@ type Store interface {
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.
 	ListDeployments(ctx context.Context, f workflow.ListFilter) (workflow.Page, error)
+	// CountRunEnd counts a run of deployment id that ended after its
+	// retries: failed adds one to the deployment's ConsecutiveFailures,
+	// anything else sets them to 0. It returns the count, and ErrNotFound
+	// for a failure of an unknown deployment (a success of one is 0).
+	CountRunEnd(ctx context.Context, id string, failed bool) (int32, error)
 	// ListEvents returns a deployment's history, oldest first.
 	ListEvents(ctx context.Context, deploymentID string) ([]workflow.Event, error)
 	// LastExecution returns the deployment's most recently fired execution.
@@ -103,7 +109,9 @@ type Store interface {
 	// IdempotencyKey for the workflow: those rows are the guards for one run
 	// per slot and per key. With e.Lease set, the lease runs that long from
 	// the database's clock, and e.LeaseExpiresAt is filled in; without, it
-	// is e.LeaseExpiresAt as given.
+	// is e.LeaseExpiresAt as given. The row is a first attempt: e.Attempt
+	// becomes 1 and e.FirstAttemptID its id. e.FiredTime and
+	// e.ScheduledTime become the times as stored, to the microsecond.
 	CreateExecution(ctx context.Context, e *workflow.Execution) (created bool, err error)
 	// FindExecutionByKey returns workflowID's execution with idempotency key
 	// key, or ErrNotFound.
@@ -113,12 +121,29 @@ type Store interface {
 	// t.Owner's or does not exist. A transition to a terminal status ends
 	// the lease.
 	TransitionExecution(ctx context.Context, id string, t Transition) (*workflow.Execution, error)
+	// RetryExecution applies t, which ends execution id, as
+	// TransitionExecution does, and in the same transaction, if the
+	// deployment is still DEPLOYED, writes the execution's next attempt: a
+	// PENDING copy of it (workflow, deployment version, trigger, slot,
+	// input, trace) with a new id, the next attempt number, the first
+	// attempt's id, fired at firedAt, due at notBefore and owned by t.Owner
+	// for lease from the database's clock. next is nil when the deployment
+	// is not DEPLOYED. A failure that is recorded thus always has its retry
+	// recorded with it: no replica's death can lose one.
+	RetryExecution(ctx context.Context, id string, t Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
 	// TakeTurn gives execution id, PENDING and owner's, its workflow's turn:
 	// the right to run that at most one unfinished execution of a workflow
 	// holds, until it ends. It returns "" when id has the turn (already, or
 	// now), else the id of the execution that holds it, writing nothing;
 	// ErrStale when id is not PENDING or not owner's.
 	TakeTurn(ctx context.Context, id, owner string) (holder string, err error)
+	// TakeSlot gives execution id, PENDING and owner's, one of its
+	// workflow's n concurrency slots: at most n unfinished executions of a
+	// workflow hold one, each until it ends. It reports true when id holds
+	// one (already, or now), false, writing nothing, when all n are held;
+	// ErrStale when id is not PENDING or not owner's, told only while a
+	// slot is free.
+	TakeSlot(ctx context.Context, id, owner string, n int32) (bool, error)
 	// ListUnfinishedExecutions returns workflowID's PENDING and RUNNING
 	// executions, oldest fired first.
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -132,6 +134,9 @@ const (
 	OverlapAllowAll    = "ALLOW_ALL"
 	OverlapBufferOne   = "BUFFER_ONE"
 	OverlapCancelOther = "CANCEL_OTHER"
+	// OverlapBufferAll queues every overlapping run, in order, up to
+	// Config.MaxBuffered.
+	OverlapBufferAll = "BUFFER_ALL"
 
 	ResponseAsync = "ASYNC"
 	ResponseSync  = "SYNC"
@@ -142,6 +147,50 @@ type Config struct {
 	OverlapPolicy           string `json:"overlap_policy,omitempty"`
 	ExecutionTimeoutSeconds int32  `json:"execution_timeout_seconds,omitempty"`
 	CatchupWindowSeconds    int32  `json:"catchup_window_seconds,omitempty"`
+	// Retry, when set, runs a failed execution again; nil runs it once.
+	Retry *RetryPolicy `json:"retry_policy,omitempty"`
+	// PauseAfterFailures, when positive, pauses the deployment once that
+	// many runs in a row ended FAILED or TIMED_OUT after their retries.
+	PauseAfterFailures int32 `json:"pause_after_failures,omitempty"`
+	// MaxConcurrency, when positive, bounds the ALLOW_ALL runs of the
+	// workflow at once, across replicas; the rest wait as under BUFFER_ALL.
+	MaxConcurrency int32 `json:"max_concurrency,omitempty"`
+	// MaxBuffered bounds the runs that wait under BUFFER_ALL or
+	// MaxConcurrency (0: DefaultMaxBuffered); one more is SKIPPED.
+	MaxBuffered int32 `json:"max_buffered,omitempty"`
+}
+
+// DefaultMaxBuffered is Config.MaxBuffered's default.
+const DefaultMaxBuffered = 100
+
+// RetryPolicy says how often and when an execution that ended in one of
+// RetryOn runs again. Each attempt is an execution of its own; the next one
+// is due Interval(attempt) after the previous one ended.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt: 1 never retries.
+	MaxAttempts        int32         `json:"max_attempts,omitempty"`
+	InitialInterval    time.Duration `json:"initial_interval,omitempty"`
+	BackoffCoefficient float64       `json:"backoff_coefficient,omitempty"`
+	MaxInterval        time.Duration `json:"max_interval,omitempty"`
+	// RetryOn are the outcomes that retry: FAILED and TIMED_OUT, never
+	// CANCELLED (someone meant it to stop) nor SKIPPED (it did not run).
+	RetryOn []ExecutionStatus `json:"retry_on,omitempty"`
+}
+
+// Retries reports whether the attempt numbered n, ended in st, runs again
+// under p (nil: never).
+func (p *RetryPolicy) Retries(n int32, st ExecutionStatus) bool {
+	return p != nil && n < p.MaxAttempts && slices.Contains(p.RetryOn, st)
+}
+
+// Interval is how long after the attempt numbered n ended the next one is
+// due: InitialInterval × BackoffCoefficient^(n-1), at most MaxInterval.
+func (p *RetryPolicy) Interval(n int32) time.Duration {
+	d := float64(p.InitialInterval) * math.Pow(p.BackoffCoefficient, float64(n-1))
+	if d >= float64(p.MaxInterval) {
+		return p.MaxInterval
+	}
+	return time.Duration(d)
 }
 
 // Catch-up policies of a cron trigger, stored as bare names; empty means CatchupLatest.
@@ -194,6 +243,9 @@ type Trigger struct {
 	Enabled      bool
 	// LastFireTime is when the trigger's latest recorded slot fired; CRON only.
 	LastFireTime *time.Time
+	// ExecutionTimeoutSeconds, when positive, is the timeout of the
+	// trigger's executions, overriding the deployment's.
+	ExecutionTimeoutSeconds int32
 }
 
 // Deployment is a workflow definition deployed with its triggers.
@@ -210,6 +262,11 @@ type Deployment struct {
 	UpdatedAt  time.Time
 	DeployedAt *time.Time
 	Triggers   []Trigger
+	// ConsecutiveFailures counts the runs in a row that ended failed, while
+	// Config.PauseAfterFailures is set; PauseReason says why the runtime
+	// paused the deployment. Resuming clears both.
+	ConsecutiveFailures int32
+	PauseReason         string
 }
 
 // DeploymentVersion is a deployment's settings as they were at one version:
@@ -233,6 +290,8 @@ type Event struct {
 	Version      int64
 	Actor        string
 	At           time.Time
+	// Reason says why, for a change the runtime made by itself.
+	Reason string
 }
 
 // Deployment events' actions.
@@ -279,6 +338,28 @@ type Execution struct {
 	// HoldsTurn is set once the execution took its workflow's turn (see
 	// TakeTurn); an unfinished execution without it is waiting or ALLOW_ALL.
 	HoldsTurn bool
+	// Attempt numbers the execution among the attempts of one run, from 1;
+	// FirstAttemptID is the run's first attempt (the execution itself for
+	// attempt 1). Reads and CreateExecution, which writes first attempts,
+	// fill both in.
+	Attempt        int32
+	FirstAttemptID string
+	// NotBefore, set on a retry, is when it is due: it waits PENDING until then.
+	NotBefore *time.Time
+	// HoldsSlot is set once the execution took one of its workflow's
+	// max_concurrency slots (see TakeSlot).
+	HoldsSlot bool
+	// OverlapPolicy, when set, is the run's own policy, overriding its
+	// deployment's: a manual trigger's override.
+	OverlapPolicy string
+}
+
+// Due is when the execution may start: when it fired, or its retry's NotBefore.
+func (e Execution) Due() time.Time {
+	if e.NotBefore != nil && e.NotBefore.After(e.FiredTime) {
+		return *e.NotBefore
+	}
+	return e.FiredTime
 }
 
 // Terminal reports whether an execution in this status is over: no
@@ -344,6 +425,9 @@ type ExecutionFilter struct {
 	Limit int
 	// After is the cursor returned with the previous page; empty for the first.
 	After string
+	// FirstAttemptID, when set, selects the attempts of one run: that
+	// execution and its retries.
+	FirstAttemptID string
 }
 
 // ExecutionPage is one page of executions, newest first. It carries no total:

@@ -34,7 +34,11 @@ type Store interface {
 	ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (workflow.ExecutionPage, error)
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
 	TakeTurn(ctx context.Context, id, owner string) (string, error)
+	TakeSlot(ctx context.Context, id, owner string, n int32) (bool, error)
 	TransitionExecution(ctx context.Context, id string, t store.Transition) (*workflow.Execution, error)
+	RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time, lease time.Duration) (ended, next *workflow.Execution, err error)
+	CountRunEnd(ctx context.Context, id string, failed bool) (int32, error)
+	UpdateDeployment(ctx context.Context, id string, m store.Mutation) (*workflow.Deployment, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	LeaseExpired(ctx context.Context, id string) (bool, error)
@@ -81,6 +85,12 @@ type Options struct {
 	BufferRetry time.Duration
 	// AdoptBatch is how many expired executions one adoption takes (default 100).
 	AdoptBatch int
+	// Notifier, when set, is told of a deployment the coordinator paused
+	// after failures, as the deployment service tells of its changes, so
+	// that the scheduler and the webhook index stop at once.
+	Notifier interface {
+		DeploymentChanged(ctx context.Context, d *workflow.Deployment) error
+	}
 	// Now is the clock that deadlines and recorded times read [time.Now].
 	// Waits are real timers whatever it says. It is the wall clock wherever
 	// Redis locks are used: their expiry is reckoned from its readings.
@@ -194,8 +204,11 @@ type testSignals struct {
 	// failed, leaving it PENDING.
 	dispatchFailed chan string
 	// waiting gets the id of each execution that waits under BUFFER_ONE
-	// for the one that holds its workflow.
+	// or BUFFER_ALL for the one that holds its workflow, or for a slot.
 	waiting chan string
+	// due gets the id of each retry that waits for its due time, each time
+	// it reads the clock and finds it early.
+	due chan string
 }
 
 // signal sends id on ch, if the test made ch. It never blocks the
@@ -215,6 +228,8 @@ func (testSignals) signal(ch chan string, id string) {
 // run that replaced it, hence a handle per run rather than per id.
 type handle struct {
 	cancel context.CancelFunc
+	// admitted gets the run's first admission (see Admission).
+	admitted chan Admission
 }
 
 // New returns a coordinator over st, eng and locks (nil without Redis). It
@@ -328,15 +343,17 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 		return
 	}
 	ctx, cancel := context.WithCancel(c.base)
-	h := &handle{cancel: cancel}
+	h := &handle{cancel: cancel, admitted: make(chan Admission, 1)}
 	c.owned[e.ID] = h
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		r := c.newRun(e)
-		r.adopted = adopted
+		r.adopted, r.admitted = adopted, h.admitted
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		// A run that ended without an admission (timed out, stopped) has none to tell.
+		r.admit("")
 		c.drop(e.ID, h)
 		c.signals.signal(c.signals.ran, e.ID)
 	}()
@@ -443,6 +460,15 @@ type deploymentInfo struct {
 	policy     string
 	timeout    time.Duration
 	definition json.RawMessage
+	retry      *workflow.RetryPolicy
+	pauseAfter int32
+	// maxConcurrency bounds ALLOW_ALL (0: unbounded); maxBuffered the runs
+	// that wait under BUFFER_ALL or maxConcurrency.
+	maxConcurrency int32
+	maxBuffered    int
+	// triggerTimeouts are the execution timeouts that triggers set,
+	// overriding timeout for their executions.
+	triggerTimeouts map[string]time.Duration
 }
 
 // deploymentCache keeps deployment versions by id and version: a version
@@ -460,6 +486,22 @@ type deploymentCache struct {
 type deploymentKey struct {
 	id      string
 	version int64
+}
+
+// forRun is the deployment info that execution e runs with: its own
+// overlap policy, a manual trigger's override, and its trigger's timeout,
+// over the deployment's.
+func forRun(info *deploymentInfo, e workflow.Execution) *deploymentInfo {
+	timeout, byTrigger := info.triggerTimeouts[e.TriggerID]
+	if (e.OverlapPolicy == "" || e.OverlapPolicy == info.policy) && !byTrigger {
+		return info
+	}
+	own := *info
+	own.policy = cmp.Or(e.OverlapPolicy, info.policy)
+	if byTrigger {
+		own.timeout = timeout
+	}
+	return &own
 }
 
 // maxCachedDeployments bounds the cache; past it the cache starts over.
@@ -486,9 +528,24 @@ func (dc *deploymentCache) get(ctx context.Context, id string, version int64) (*
 	if err != nil {
 		return nil, err
 	}
-	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition}
+	info = &deploymentInfo{policy: cmp.Or(v.Config.OverlapPolicy, workflow.OverlapSkip), timeout: dc.timeout, definition: v.Definition,
+		retry: v.Config.Retry, pauseAfter: v.Config.PauseAfterFailures, maxConcurrency: v.Config.MaxConcurrency,
+		maxBuffered: int(cmp.Or(v.Config.MaxBuffered, workflow.DefaultMaxBuffered))}
 	if v.Config.ExecutionTimeoutSeconds > 0 {
 		info.timeout = time.Duration(v.Config.ExecutionTimeoutSeconds) * time.Second
+	}
+	// Triggers keep no versions: their current settings apply.
+	d, err := dc.store.GetDeployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range d.Triggers {
+		if t.ExecutionTimeoutSeconds > 0 {
+			if info.triggerTimeouts == nil {
+				info.triggerTimeouts = map[string]time.Duration{}
+			}
+			info.triggerTimeouts[t.ID] = time.Duration(t.ExecutionTimeoutSeconds) * time.Second
+		}
 	}
 	dc.mu.Lock()
 	if dc.m == nil || len(dc.m) >= maxCachedDeployments {

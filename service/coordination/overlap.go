@@ -39,6 +39,11 @@ type overlap struct {
 	tried      bool
 	holder     string
 	holderOver bool
+	// ahead counts, under BUFFER_ALL, the executions of the workflow fired
+	// before this one that wait for their turn; queued those of them that
+	// are buffered: all but the first when the turn is free, which it is
+	// about to take. maxBuffered is how many may be buffered.
+	ahead, queued, maxBuffered int
 }
 
 // waitsBehindBuffer reports whether the execution would queue behind one
@@ -71,6 +76,11 @@ func decideOverlap(o overlap) decision {
 	switch {
 	case o.policy == workflow.OverlapAllowAll:
 		return decision{step: stepStart}
+	case o.policy == workflow.OverlapBufferAll && !o.holdsTurn && o.queued >= o.maxBuffered:
+		return decision{step: stepSkip, reason: bufferFull(o.queued)}
+	case o.policy == workflow.OverlapBufferAll && !o.holdsTurn && o.ahead > 0:
+		// Those fired before go first.
+		return decision{step: stepWait}
 	case o.waitsBehindBuffer() && o.buffered != "":
 		// The one buffered goes first: a newcomer does not overtake it.
 		return decision{step: stepSkip, reason: "execution " + o.buffered + " is already buffered"}
@@ -80,12 +90,18 @@ func decideOverlap(o overlap) decision {
 		return decision{step: stepStart}
 	case o.holderOver:
 		return decision{step: stepFree}
-	case o.policy == workflow.OverlapBufferOne:
+	case o.policy == workflow.OverlapBufferOne, o.policy == workflow.OverlapBufferAll:
 		return decision{step: stepWait}
 	case o.policy == workflow.OverlapCancelOther:
 		return decision{step: stepReplace}
 	}
 	return decision{step: stepSkip, reason: "workflow is running execution " + o.holder}
+}
+
+// bufferFull is the skip reason of a run that finds max_buffered runs
+// waiting before it.
+func bufferFull(queued int) string {
+	return fmt.Sprintf("%d executions are already buffered, as many as max_buffered allows", queued)
 }
 
 // outcome is what one attempt at the run's turn came to.
@@ -121,6 +137,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 		case outcomeStart:
 			return true
 		case outcomeSkip:
+			r.admit(AdmissionSkipped)
 			r.skip(ctx, v.reason)
 			return false
 		case outcomeStop:
@@ -128,6 +145,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 		case outcomeAgain:
 			delay = r.c.opts.RetryMin
 		case outcomeWait:
+			r.admit(AdmissionWaiting)
 			r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 			if !sleep(ctx, r.c.opts.BufferRetry) {
 				return false
@@ -148,11 +166,15 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 // decide makes one attempt at the run's turn: it learns what decideOverlap
 // asks for, and carries out the steps it answers.
 func (r *run) decide(ctx context.Context) verdict {
-	o := overlap{policy: r.dep.policy, holdsTurn: r.e.HoldsTurn}
-	if o.waitsBehindBuffer() {
-		var err error
-		if o.buffered, err = r.bufferedBefore(ctx); err != nil {
+	o := overlap{policy: r.dep.policy, holdsTurn: r.e.HoldsTurn, maxBuffered: r.dep.maxBuffered}
+	if o.waitsBehindBuffer() || (o.policy == workflow.OverlapBufferAll && !o.holdsTurn) {
+		w, err := r.waitingBefore(ctx)
+		if err != nil {
 			return verdict{outcome: outcomeRetry, err: err}
+		}
+		o.ahead, o.queued = len(w.ids), w.buffered(1-w.turns)
+		if len(w.ids) > 0 {
+			o.buffered = w.ids[0]
 		}
 	}
 	for {
@@ -317,10 +339,17 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 		return false
 	}
 	t := finish(store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionRunning}, Owner: e.OwnerInstance}, st, r.c.opts.Now().UTC())
-	row, err := r.c.store.TransitionExecution(ctx, holder, t)
+	hr := r.c.newRun(*e)
+	if hr.dep, err = r.c.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion); err != nil {
+		return false
+	}
+	// Its retry, if it has one, is written for the dead owner, whose lease
+	// on it runs out: it is adopted as the owner's other rows are.
+	row, _, err := hr.transition(ctx, t)
 	switch {
 	case err == nil:
-		r.c.newRun(*row).finished()
+		hr.e = *row
+		hr.finished()
 		return true
 	case errors.Is(err, store.ErrStale):
 		// Recorded or adopted meanwhile: over in the engine either way.
@@ -329,20 +358,45 @@ func (r *run) leaked(ctx context.Context, holder string) bool {
 	return false
 }
 
-// bufferedBefore returns the execution of the workflow that waits under
-// BUFFER_ONE and was fired before this one, if any: PENDING, without the
-// turn.
-func (r *run) bufferedBefore(ctx context.Context) (string, error) {
+// waiting is what a run knows of the executions of its workflow that wait
+// before it.
+type waiting struct {
+	// ids are the executions fired before the run that wait for the turn
+	// or a slot, oldest first.
+	ids []string
+	// turns and slots count the others that hold the turn, or a slot.
+	turns, slots int
+}
+
+// buffered is how many of w.ids are buffered while free places (the turn,
+// or slots) are free: the first free of them are about to take those.
+func (w waiting) buffered(free int) int {
+	return max(0, len(w.ids)-max(0, free))
+}
+
+// waitingBefore reads which executions of the workflow fired before this
+// one wait for their turn or a slot: PENDING, holding neither, and due (a
+// retry not yet due waits for its time, not its turn); and how many others
+// hold the turn or a slot.
+func (r *run) waitingBefore(ctx context.Context) (waiting, error) {
 	rows, err := r.c.store.ListUnfinishedExecutions(ctx, r.e.WorkflowID)
 	if err != nil {
-		return "", err
+		return waiting{}, err
 	}
+	now := r.c.opts.Now()
+	var w waiting
 	for _, x := range rows {
-		if x.ID != r.e.ID && x.Status == workflow.ExecutionPending && !x.HoldsTurn && r.after(x) {
-			return x.ID, nil
+		switch {
+		case x.ID == r.e.ID:
+		case x.HoldsTurn:
+			w.turns++
+		case x.HoldsSlot:
+			w.slots++
+		case x.Status == workflow.ExecutionPending && r.after(x) && !x.Due().After(now):
+			w.ids = append(w.ids, x.ID)
 		}
 	}
-	return "", nil
+	return w, nil
 }
 
 // after reports whether the run's execution was fired after x: the order in

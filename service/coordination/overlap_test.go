@@ -17,6 +17,7 @@ func TestDecideOverlap(t *testing.T) {
 		all    = workflow.OverlapAllowAll
 		buffer = workflow.OverlapBufferOne
 		cancel = workflow.OverlapCancelOther
+		queue  = workflow.OverlapBufferAll
 	)
 	running := "workflow is running execution h"
 	for _, tc := range []struct {
@@ -43,6 +44,14 @@ func TestDecideOverlap(t *testing.T) {
 		{"BUFFER_ONE skips behind one buffered, whoever holds the workflow", overlap{policy: buffer, buffered: "b", tried: true},
 			decision{step: stepSkip, reason: "execution b is already buffered"}},
 		{"BUFFER_ONE with the turn does not queue", overlap{policy: buffer, holdsTurn: true, buffered: "b"}, decision{step: stepTake}},
+
+		{"BUFFER_ALL tries to take the workflow first", overlap{policy: queue, maxBuffered: 2}, decision{step: stepTake}},
+		{"BUFFER_ALL waits behind a holder", overlap{policy: queue, maxBuffered: 2, tried: true, holder: "h"}, decision{step: stepWait}},
+		{"BUFFER_ALL waits behind those fired before it", overlap{policy: queue, maxBuffered: 2, ahead: 1, buffered: "b"}, decision{step: stepWait}},
+		{"BUFFER_ALL skips when max_buffered wait before it", overlap{policy: queue, maxBuffered: 2, ahead: 3, queued: 2},
+			decision{step: stepSkip, reason: "2 executions are already buffered, as many as max_buffered allows"}},
+		{"BUFFER_ALL with the turn does not queue", overlap{policy: queue, maxBuffered: 2, ahead: 3, queued: 2, holdsTurn: true}, decision{step: stepTake}},
+		{"BUFFER_ALL frees what an ended holder left", overlap{policy: queue, maxBuffered: 2, tried: true, holder: "h", holderOver: true}, decision{step: stepFree}},
 
 		{"CANCEL_OTHER tries to take the workflow first", overlap{policy: cancel}, decision{step: stepTake}},
 		{"CANCEL_OTHER starts when it took it", overlap{policy: cancel, tried: true}, decision{step: stepStart}},

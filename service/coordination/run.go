@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
@@ -38,6 +39,17 @@ type run struct {
 	late bool
 	// adopted is set for a run of an execution another replica owned.
 	adopted bool
+	// admitted gets the run's first admission; nil for none to tell.
+	admitted chan Admission
+}
+
+// admit tells a, if it is the run's first admission: the one a trigger
+// answers with.
+func (r *run) admit(a Admission) {
+	select {
+	case r.admitted <- a:
+	default:
+	}
 }
 
 func (c *Coordinator) newRun(e workflow.Execution) *run {
@@ -50,10 +62,10 @@ func (r *run) run(ctx context.Context) {
 	}
 	// An adopted PENDING execution may have been sent by its previous owner
 	// if that one took the turn, or if its policy takes none.
-	r.maybeSent = r.adopted && r.e.Status == workflow.ExecutionPending && (r.e.HoldsTurn || !r.usesLock())
+	r.maybeSent = r.adopted && r.e.Status == workflow.ExecutionPending && (r.e.HoldsTurn || r.e.HoldsSlot || !r.usesLock() && !r.usesSlot())
 	switch r.e.Status {
 	case workflow.ExecutionPending:
-		if !r.dispatch(ctx) {
+		if !r.waitDue(ctx) || !r.dispatch(ctx) {
 			return
 		}
 	case workflow.ExecutionRunning:
@@ -72,7 +84,7 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 		dep, err := r.c.deployments.of(ctx, r.e)
 		switch {
 		case err == nil:
-			r.dep = dep
+			r.dep = forRun(dep, r.e)
 			return true
 		case ctx.Err() != nil:
 			return false
@@ -89,6 +101,29 @@ func (r *run) loadDeployment(ctx context.Context) bool {
 		}
 		delay = backoff(delay, r.c.opts.RetryMax)
 	}
+}
+
+// waitDue holds a retry until it is due, and reports whether it is still
+// the run's to dispatch then. The row stays PENDING meanwhile, leased like
+// any other: if this replica dies, the one that adopts it waits out the
+// rest. The clock is read again at least every PollMax, so that a clock
+// moved by hand is seen.
+func (r *run) waitDue(ctx context.Context) bool {
+	waited := false
+	for {
+		left := r.e.Due().Sub(r.c.opts.Now())
+		if left <= 0 {
+			break
+		}
+		waited = true
+		r.c.signals.signal(r.c.signals.due, r.e.ID)
+		if !sleep(ctx, min(left, r.c.opts.PollMax)) {
+			return false
+		}
+	}
+	// Cancelled or adopted while it waited: no longer the run's. A store
+	// that cannot tell does not stop it, as in dispatch.
+	return !waited || !errors.Is(r.owns(ctx, workflow.ExecutionPending), errNotOwned)
 }
 
 // usesLock reports whether the deployment's policy keeps one execution of
@@ -113,10 +148,14 @@ func (r *run) lockTTL() time.Duration { return r.dep.timeout + r.c.opts.LockGrac
 // workflow's turn and lock meanwhile, so that no other execution of the
 // workflow starts beside it.
 func (r *run) dispatch(ctx context.Context) bool {
-	deadline := r.e.FiredTime.Add(r.dep.timeout)
+	deadline := r.e.Due().Add(r.dep.timeout)
 	if r.usesLock() && !r.claim(ctx, deadline) {
 		return false
 	}
+	if r.usesSlot() && !r.claimSlot(ctx, deadline) {
+		return false
+	}
+	r.admit(AdmissionStarted)
 	req := executeRequest(r.e, r.dep)
 	delay := r.c.opts.RetryMin
 	for attempt := 0; ; attempt++ {
@@ -218,8 +257,8 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 // end at once when the engine already reports one.
 func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 	now := r.c.opts.Now().UTC()
-	r.c.opts.Metrics.DispatchLatency.Observe(now.Sub(r.e.FiredTime).Seconds())
-	r.late = !now.Before(r.e.FiredTime.Add(r.dep.timeout))
+	r.c.opts.Metrics.DispatchLatency.Observe(now.Sub(r.e.Due()).Seconds())
+	r.late = !now.Before(r.e.Due().Add(r.dep.timeout))
 	started := acc.Status.StartedAt
 	if started == nil {
 		started = &now
@@ -238,7 +277,7 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 		case err == nil:
 			r.e = *row
 			level.Info(r.logger).Log("msg", "execution_dispatched", "engine_execution_id", acc.EngineExecutionID,
-				"latency_ms", now.Sub(r.e.FiredTime).Milliseconds())
+				"latency_ms", now.Sub(r.e.Due()).Milliseconds())
 			if t.To.Terminal() {
 				r.finished()
 				return false
@@ -305,7 +344,7 @@ const maxOrphanCancels = 5
 // follow reads the running execution's status, with backoff, until it ends
 // or its timeout passes.
 func (r *run) follow(ctx context.Context) {
-	started := r.e.FiredTime
+	started := r.e.Due()
 	if r.e.StartedTime != nil {
 		started = *r.e.StartedTime
 	}
@@ -444,11 +483,16 @@ func finish(t store.Transition, st engine.Status, now time.Time) store.Transitio
 func (r *run) write(ctx context.Context, t store.Transition) {
 	delay := r.c.opts.RetryMin
 	for {
-		row, err := r.c.store.TransitionExecution(ctx, r.e.ID, t)
+		row, next, err := r.transition(ctx, t)
 		switch {
 		case err == nil:
 			r.e = *row
 			r.finished()
+			if next != nil {
+				r.retry(*next)
+			} else {
+				r.countEnd(ctx)
+			}
 			return
 		case errors.Is(err, store.ErrStale):
 			// Cancelled, or adopted by another replica: theirs to record.
@@ -465,6 +509,25 @@ func (r *run) write(ctx context.Context, t store.Transition) {
 		}
 		delay = backoff(delay, r.c.opts.RetryMax)
 	}
+}
+
+// transition applies t, and writes the next attempt with it when the
+// deployment's retry policy says that this end retries: in one
+// transaction, so that a failure is never recorded without its retry.
+func (r *run) transition(ctx context.Context, t store.Transition) (ended, next *workflow.Execution, err error) {
+	if r.dep == nil || !r.dep.retry.Retries(r.e.Attempt, t.To) {
+		ended, err = r.c.store.TransitionExecution(ctx, r.e.ID, t)
+		return ended, nil, err
+	}
+	now := r.c.opts.Now().UTC()
+	return r.c.store.RetryExecution(ctx, r.e.ID, t, now, now.Add(r.dep.retry.Interval(r.e.Attempt)), r.c.opts.Lease)
+}
+
+// retry runs next, the attempt written with this one's end, on this replica.
+func (r *run) retry(next workflow.Execution) {
+	level.Info(r.logger).Log("msg", "execution_retry_scheduled", "retry_execution_id", next.ID, "attempt", next.Attempt,
+		"not_before", next.NotBefore)
+	r.c.start(next, false, trace.SpanContext{})
 }
 
 // finished logs and counts the run's recorded end and frees the workflow.

@@ -39,6 +39,8 @@ type HistoryRequest struct {
 	StartTime, EndTime time.Time
 	PageSize           int32
 	PageToken          string
+	// FirstAttemptID selects the attempts of one run.
+	FirstAttemptID string
 }
 
 // HistoryResponse is one page of the history.
@@ -88,6 +90,11 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 			v.Addf("statuses", "statuses[%d] %q is not an execution status", i, st)
 		}
 	}
+	if req.FirstAttemptID != "" {
+		if _, err := uuid.Parse(req.FirstAttemptID); err != nil {
+			v.Addf("first_attempt_id", "must be an execution id (a UUID)")
+		}
+	}
 	if req.TriggerType != "" && !slices.Contains(triggerTypes, req.TriggerType) {
 		v.Addf("trigger_type", "%q is not a trigger type", req.TriggerType)
 	}
@@ -103,6 +110,7 @@ func (s *Coordinator) History(ctx context.Context, req HistoryRequest) (HistoryR
 	page, err := s.store.ListExecutions(ctx, workflow.ExecutionFilter{
 		WorkflowID: req.WorkflowID, DeploymentID: req.DeploymentID, Statuses: req.Statuses, TriggerType: req.TriggerType,
 		From: req.StartTime, To: req.EndTime, Limit: workflow.PageLimit(req.PageSize), After: req.PageToken,
+		FirstAttemptID: req.FirstAttemptID,
 	})
 	if errors.Is(err, store.ErrBadCursor) {
 		return HistoryResponse{}, errors.Violations{{Field: "page_token", Description: "is not a token this service issued"}}.Err(op)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-kit/log/level"
@@ -41,7 +42,14 @@ type TriggerRequest struct {
 	// Headers and HTTPMethod are the forwarded webhook call's.
 	Headers    map[string]string
 	HTTPMethod string
+	// OverlapPolicy, when set, overrides the deployment's for this manual
+	// run only.
+	OverlapPolicy string
 }
+
+// overlapPolicies are the policies a manual trigger may override with.
+var overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne,
+	workflow.OverlapCancelOther, workflow.OverlapBufferAll}
 
 // TriggerResponse names the execution a trigger started, or the one it
 // repeated (Deduplicated: the idempotency key matched it).
@@ -51,6 +59,54 @@ type TriggerResponse struct {
 	// ResultData is the engine's result, as JSON text, of an execution a
 	// SYNC webhook waited for.
 	ResultData string
+	// Admission is what the overlap policy did with a new execution.
+	Admission Admission
+}
+
+// Admission is what a new execution's overlap policy did with it: the
+// first decision of its run.
+type Admission string
+
+// Admissions; empty when the run did not tell within admissionWait.
+const (
+	// AdmissionStarted: the run goes to the engine now.
+	AdmissionStarted Admission = "STARTED"
+	// AdmissionWaiting: the run waits PENDING for its turn or a slot.
+	AdmissionWaiting Admission = "WAITING"
+	// AdmissionSkipped: the run was SKIPPED (see its skip_reason).
+	AdmissionSkipped Admission = "SKIPPED"
+)
+
+// admissionWait bounds how long a trigger waits for its run's admission:
+// it takes a read or two of the database, and the answer must not wait
+// for a database that does not answer.
+const admissionWait = 2 * time.Second
+
+// admission waits for the admission of execution id's run on this replica.
+func (s *Coordinator) admission(ctx context.Context, id string) Admission {
+	s.mu.Lock()
+	h := s.owned[id]
+	s.mu.Unlock()
+	if h == nil {
+		// The run is over already: its row tells.
+		e, err := s.store.GetExecution(ctx, id)
+		switch {
+		case err != nil, e.Status == workflow.ExecutionPending:
+			return ""
+		case e.Status == workflow.ExecutionSkipped:
+			return AdmissionSkipped
+		}
+		return AdmissionStarted
+	}
+	t := time.NewTimer(admissionWait)
+	defer t.Stop()
+	select {
+	case a := <-h.admitted:
+		return a
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return ""
 }
 
 // CancelRequest names an execution to cancel.
@@ -81,6 +137,15 @@ func (req TriggerRequest) Check(v *errors.Violations) {
 		if _, err := workflow.NormalizeWebhookPath(req.WebhookPath); err != nil {
 			v.Addf("webhook_path", "%v", err)
 		}
+	}
+	switch {
+	case req.OverlapPolicy == "":
+	case req.IsWebhook():
+		// The gateway's callers are not the deployment's owners: a webhook
+		// call never chooses how its run overlaps.
+		v.Addf("overlap_policy", "a webhook trigger runs under its deployment's policy; an override is for manual triggers")
+	case !slices.Contains(overlapPolicies, req.OverlapPolicy):
+		v.Addf("overlap_policy", "%q is not an overlap policy", req.OverlapPolicy)
 	}
 	if p := PayloadProblem([]byte(req.TriggerData)); p != "" {
 		v.Addf("trigger_data", "%s", p)
@@ -126,7 +191,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	e := &workflow.Execution{
 		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: s.opts.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
-		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer),
+		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer), OverlapPolicy: req.OverlapPolicy,
 	}
 	if len(bytes.TrimSpace([]byte(req.TriggerData))) > 0 {
 		e.Input = json.RawMessage(req.TriggerData)
@@ -138,7 +203,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if created {
 		level.Info(s.opts.Logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
 			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy)
-		return TriggerResponse{Execution: *e}, nil
+		return TriggerResponse{Execution: *e, Admission: s.admission(ctx, e.ID)}, nil
 	}
 	if req.IdempotencyKey != "" {
 		prev, err := s.store.FindExecutionByKey(ctx, req.WorkflowID, req.IdempotencyKey)
@@ -305,17 +370,19 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 }
 
 // waitsForTurn reports whether e is a PENDING execution that waits for its
-// workflow's turn, and so has not been sent to the engine: its policy takes
-// turns (ALLOW_ALL dispatches at once) and it holds none.
+// workflow's turn or a slot, and so has not been sent to the engine: its
+// policy takes turns or slots (unbounded ALLOW_ALL dispatches at once) and
+// it holds none.
 func (s *Coordinator) waitsForTurn(ctx context.Context, e *workflow.Execution) (bool, error) {
-	if e.Status != workflow.ExecutionPending || e.HoldsTurn {
+	if e.Status != workflow.ExecutionPending || e.HoldsTurn || e.HoldsSlot {
 		return false, nil
 	}
-	dep, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
+	info, err := s.deployments.get(ctx, e.DeploymentID, e.DeploymentVersion)
 	if err != nil {
 		return false, err
 	}
-	return dep.policy != workflow.OverlapAllowAll, nil
+	dep := forRun(info, *e)
+	return dep.policy != workflow.OverlapAllowAll || dep.maxConcurrency > 0, nil
 }
 
 // stopInEngine cancels execution e in the engine and returns the engine's

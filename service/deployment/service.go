@@ -282,6 +282,10 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 			if d.Status == workflow.StatusDraft {
 				d.DeployedAt = &now
 			}
+			if action == workflow.ActionResume {
+				// A resumed deployment counts its failures afresh.
+				d.ConsecutiveFailures, d.PauseReason = 0, ""
+			}
 			d.Status = *req.Status
 		}
 		if apply[FieldDefinition] {

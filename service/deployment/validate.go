@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -33,7 +34,7 @@ var (
 
 	webhookMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther}
+	overlapPolicies = []string{workflow.OverlapSkip, workflow.OverlapAllowAll, workflow.OverlapBufferOne, workflow.OverlapCancelOther, workflow.OverlapBufferAll}
 
 	catchupPolicies = []string{workflow.CatchupLatest, workflow.CatchupAll, workflow.CatchupNone}
 
@@ -77,7 +78,99 @@ func validateConfig(v *errors.Violations, field string, c workflow.Config) workf
 	if c.CatchupWindowSeconds < 0 || c.CatchupWindowSeconds > maxCatchupWindowSeconds {
 		v.Addf(subField(field, "catchup_window_seconds"), "must be 0-%d (0 = service default)", maxCatchupWindowSeconds)
 	}
+	if c.Retry != nil {
+		c.Retry = validateRetry(v, subField(field, "retry_policy"), *c.Retry)
+	}
+	if c.PauseAfterFailures < 0 || c.PauseAfterFailures > maxPauseAfterFailures {
+		v.Addf(subField(field, "pause_after_failures"), "must be 0-%d (0 = never pause)", maxPauseAfterFailures)
+	}
+	switch {
+	case c.MaxConcurrency < 0 || c.MaxConcurrency > maxConcurrency:
+		v.Addf(subField(field, "max_concurrency"), "must be 0-%d (0 = no bound)", maxConcurrency)
+	case c.MaxConcurrency > 0 && c.OverlapPolicy != workflow.OverlapAllowAll:
+		v.Addf(subField(field, "max_concurrency"), "bounds ALLOW_ALL only; overlap_policy is %s", c.OverlapPolicy)
+	}
+	queues := c.OverlapPolicy == workflow.OverlapBufferAll || c.MaxConcurrency > 0
+	switch {
+	case c.MaxBuffered < 0 || c.MaxBuffered > maxBuffered:
+		v.Addf(subField(field, "max_buffered"), "must be 0-%d (0 = %d)", maxBuffered, workflow.DefaultMaxBuffered)
+	case c.MaxBuffered > 0 && !queues:
+		v.Addf(subField(field, "max_buffered"), "bounds the runs that wait under BUFFER_ALL or max_concurrency only")
+	case queues && c.MaxBuffered == 0:
+		c.MaxBuffered = workflow.DefaultMaxBuffered
+	}
 	return c
+}
+
+// Bounds of the overlap settings: past them a bound is no bound.
+const (
+	maxConcurrency = 1000
+	maxBuffered    = 10000
+)
+
+// maxPauseAfterFailures bounds pause_after_failures: past it, pausing
+// would come too late to be what anyone asked for.
+const maxPauseAfterFailures = 10000
+
+// Retry policy limits and defaults (API guide, "Retry policy").
+const (
+	maxAttempts               = 100
+	maxRetryInterval          = 7 * 24 * time.Hour
+	defaultInitialInterval    = time.Second
+	defaultBackoffCoefficient = 2
+	// defaultMaxIntervalFactor times the initial interval is the default
+	// cap on a wait, as in Temporal.
+	defaultMaxIntervalFactor = 100
+)
+
+// retryableStatuses are the outcomes a retry policy may name: CANCELLED
+// was meant to stop, and SKIPPED did not run.
+var retryableStatuses = []workflow.ExecutionStatus{workflow.ExecutionFailed, workflow.ExecutionTimedOut}
+
+// validateRetry checks a retry policy and returns it with its defaults
+// filled in, so that a deployment shows the policy it runs with.
+func validateRetry(v *errors.Violations, field string, p workflow.RetryPolicy) *workflow.RetryPolicy {
+	if p.MaxAttempts < 1 || p.MaxAttempts > maxAttempts {
+		v.Addf(subField(field, "max_attempts"), "must be 1-%d (1 = no retry)", maxAttempts)
+	}
+	if p.InitialInterval == 0 {
+		p.InitialInterval = defaultInitialInterval
+	}
+	if p.BackoffCoefficient == 0 {
+		p.BackoffCoefficient = defaultBackoffCoefficient
+	}
+	if p.MaxInterval == 0 {
+		p.MaxInterval = min(defaultMaxIntervalFactor*p.InitialInterval, maxRetryInterval)
+	}
+	okInterval := true
+	for _, iv := range []struct {
+		name string
+		d    time.Duration
+	}{{"initial_interval", p.InitialInterval}, {"max_interval", p.MaxInterval}} {
+		if iv.d < 0 || iv.d > maxRetryInterval {
+			v.Addf(subField(field, iv.name), "must be 0-%v (0 = default)", maxRetryInterval)
+			okInterval = false
+		}
+	}
+	if okInterval && p.InitialInterval > p.MaxInterval {
+		v.Addf(subField(field, "initial_interval"), "must not be more than max_interval (%v)", p.MaxInterval)
+	}
+	if p.BackoffCoefficient < 1 || math.IsNaN(p.BackoffCoefficient) || math.IsInf(p.BackoffCoefficient, 0) {
+		v.Addf(subField(field, "backoff_coefficient"), "must be at least 1 (0 = default %d)", defaultBackoffCoefficient)
+	}
+	// A copy, sorted below: the caller's list stays as it was.
+	p.RetryOn = slices.Clone(p.RetryOn)
+	if len(p.RetryOn) == 0 {
+		p.RetryOn = slices.Clone(retryableStatuses)
+	}
+	for i, st := range p.RetryOn {
+		if !slices.Contains(retryableStatuses, st) {
+			v.Addf(indexField(subField(field, "retry_on"), i), "%s never retries; only FAILED and TIMED_OUT do", cmp.Or(string(st), "UNSPECIFIED"))
+		}
+	}
+	slices.Sort(p.RetryOn)
+	p.RetryOn = slices.Compact(p.RetryOn)
+	return &p
 }
 
 // triggerFields are the field paths of a trigger's parts. A path left empty
@@ -131,6 +224,9 @@ func validateTriggers(v *errors.Violations, ts []workflow.Trigger) []workflow.Tr
 		f := requestTriggerFields(indexField(field, i))
 		out[i] = checkTrigger(v, f, t)
 		seen.check(v, f, out[i])
+		if t.ExecutionTimeoutSeconds < 0 || t.ExecutionTimeoutSeconds > maxExecutionTimeoutSeconds {
+			v.Addf(subField(indexField(field, i), "execution_timeout_seconds"), "must be 0-%d (0 = the deployment's)", maxExecutionTimeoutSeconds)
+		}
 	}
 	return out
 }

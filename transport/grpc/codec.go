@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -135,6 +136,8 @@ func decodeHistoryRequest(_ context.Context, r any) (any, error) {
 		TriggerType:  workflow.TriggerType(enumName(req.GetTriggerType(), "TRIGGER_TYPE_")),
 		PageSize:     req.GetPageSize(),
 		PageToken:    req.GetPageToken(),
+
+		FirstAttemptID: req.GetFirstAttemptId(),
 	}
 	for _, s := range req.GetStatuses() {
 		out.Statuses = append(out.Statuses, workflow.ExecutionStatus(enumName(s, "EXECUTION_STATUS_")))
@@ -168,6 +171,7 @@ func decodeTriggerRequest(_ context.Context, r any) (any, error) {
 		TriggeredBy:    req.GetTriggeredBy(),
 		Headers:        req.GetHeaders(),
 		HTTPMethod:     req.GetHttpMethod(),
+		OverlapPolicy:  enumName(req.GetOverlapPolicy(), "OVERLAP_POLICY_"),
 	}, nil
 }
 
@@ -179,6 +183,7 @@ func encodeTriggerResponse(_ context.Context, r any) (any, error) {
 		Deduplicated: resp.Deduplicated,
 		Message:      "execution " + string(resp.Execution.Status),
 		ResultData:   resp.ResultData,
+		Admission:    pb.Admission(enumValue(pb.Admission_value, "ADMISSION_", string(resp.Admission))),
 	}
 	if resp.Deduplicated {
 		out.Message = "idempotency key matched an earlier execution, which is " + string(resp.Execution.Status)
@@ -220,7 +225,8 @@ func definitionMap(s *structpb.Struct) map[string]any {
 func triggersFromProto(ts []*pb.Trigger) []workflow.Trigger {
 	out := make([]workflow.Trigger, 0, len(ts))
 	for _, t := range ts {
-		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true}
+		st := workflow.Trigger{Type: workflow.TriggerType(enumName(t.GetType(), "TRIGGER_TYPE_")), Enabled: true,
+			ExecutionTimeoutSeconds: t.GetExecutionTimeoutSeconds()}
 		st.Cron = cronSpecFromProto(t.GetCron())
 		if w := t.GetWebhook(); w != nil {
 			st.Webhook = &workflow.WebhookSpec{
@@ -241,7 +247,45 @@ func configFromProto(c *pb.DeploymentConfig) workflow.Config {
 		OverlapPolicy:           enumName(c.GetOverlapPolicy(), "OVERLAP_POLICY_"),
 		ExecutionTimeoutSeconds: c.GetExecutionTimeoutSeconds(),
 		CatchupWindowSeconds:    c.GetCatchupWindowSeconds(),
+		Retry:                   retryFromProto(c.GetRetryPolicy()),
+		PauseAfterFailures:      c.GetPauseAfterFailures(),
+		MaxConcurrency:          c.GetMaxConcurrency(),
+		MaxBuffered:             c.GetMaxBuffered(),
 	}
+}
+
+// retryFromProto keeps an unset policy nil: the deployment runs once.
+// Durations out of range saturate, which the service refuses.
+func retryFromProto(p *pb.RetryPolicy) *workflow.RetryPolicy {
+	if p == nil {
+		return nil
+	}
+	out := &workflow.RetryPolicy{
+		MaxAttempts: p.GetMaxAttempts(), BackoffCoefficient: p.GetBackoffCoefficient(),
+		InitialInterval: p.GetInitialInterval().AsDuration(), MaxInterval: p.GetMaxInterval().AsDuration(),
+	}
+	for _, st := range p.GetRetryOn() {
+		out.RetryOn = append(out.RetryOn, workflow.ExecutionStatus(enumName(st, "EXECUTION_STATUS_")))
+	}
+	return out
+}
+
+func retryToProto(p *workflow.RetryPolicy) *pb.RetryPolicy {
+	if p == nil {
+		return nil
+	}
+	out := &pb.RetryPolicy{
+		MaxAttempts: p.MaxAttempts, BackoffCoefficient: p.BackoffCoefficient,
+		InitialInterval: durationpb.New(p.InitialInterval), MaxInterval: durationpb.New(p.MaxInterval),
+	}
+	for _, st := range p.RetryOn {
+		out.RetryOn = append(out.RetryOn, executionStatusToProto(st))
+	}
+	return out
+}
+
+func executionStatusToProto(st workflow.ExecutionStatus) pb.ExecutionStatus {
+	return pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(st)))
 }
 
 func deploymentToProto(d deployment.Deployment) *pb.Deployment {
@@ -258,12 +302,18 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 			OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", d.Config.OverlapPolicy)),
 			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
 			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
+			RetryPolicy:             retryToProto(d.Config.Retry),
+			PauseAfterFailures:      d.Config.PauseAfterFailures,
+			MaxConcurrency:          d.Config.MaxConcurrency,
+			MaxBuffered:             d.Config.MaxBuffered,
 		},
-		CreatedAt:     timestamp(&d.CreatedAt),
-		UpdatedAt:     timestamp(&d.UpdatedAt),
-		DeployedAt:    timestamp(d.DeployedAt),
-		DeployedBy:    d.DeployedBy,
-		ScheduleEnded: d.ScheduleEnded,
+		ConsecutiveFailures: d.ConsecutiveFailures,
+		PauseReason:         d.PauseReason,
+		CreatedAt:           timestamp(&d.CreatedAt),
+		UpdatedAt:           timestamp(&d.UpdatedAt),
+		DeployedAt:          timestamp(d.DeployedAt),
+		DeployedBy:          d.DeployedBy,
+		ScheduleEnded:       d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
 		out.Triggers = append(out.Triggers, &pb.TriggerStatus{
@@ -281,7 +331,8 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 
 // triggerToProto leaves webhook secrets out: they are write-only.
 func triggerToProto(t workflow.Trigger) *pb.Trigger {
-	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type))), Cron: cronSpecToProto(t.Cron)}
+	out := &pb.Trigger{TriggerId: t.ID, Type: pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(t.Type))), Cron: cronSpecToProto(t.Cron),
+		ExecutionTimeoutSeconds: t.ExecutionTimeoutSeconds}
 	if w := t.Webhook; w != nil {
 		out.Webhook = &pb.WebhookSpec{
 			Path:               w.Path,
@@ -304,7 +355,7 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		DeploymentVersion: e.DeploymentVersion,
 		TriggerId:         e.TriggerID,
 		TriggerType:       pb.TriggerType(enumValue(pb.TriggerType_value, "TRIGGER_TYPE_", string(e.TriggerType))),
-		Status:            pb.ExecutionStatus(enumValue(pb.ExecutionStatus_value, "EXECUTION_STATUS_", string(e.Status))),
+		Status:            executionStatusToProto(e.Status),
 		ScheduledTime:     timestamp(e.ScheduledTime),
 		FiredTime:         timestamp(&e.FiredTime),
 		StartedTime:       timestamp(e.StartedTime),
@@ -316,6 +367,9 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		IdempotencyKey:    e.IdempotencyKey,
 		SkipReason:        e.SkipReason,
 		TriggeredBy:       e.TriggeredBy,
+		Attempt:           e.Attempt,
+		FirstAttemptId:    e.FirstAttemptID,
+		NotBefore:         timestamp(e.NotBefore),
 	}
 }
 

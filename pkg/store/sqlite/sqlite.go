@@ -148,7 +148,7 @@ func jsonList(xs []string) string {
 // CONFLICT after it is the upsert's, not the join's.
 var insertRows = jsonRows("$1", "id", "workflow_id", "deployment_id", "deployment_version", "trigger_id",
 	"trigger_type", "status", "scheduled_time", "fired_time", "jitter_seconds", "skip_reason", "trace_id",
-	"idempotency_key", "triggered_by", "owner_instance", "lease_expires_at", "input", "lease_us") + `
+	"idempotency_key", "triggered_by", "owner_instance", "lease_expires_at", "input", "lease_us", "overlap_policy") + `
 JOIN deployments d ON d.status = 'DEPLOYED' AND d.id = COALESCE(v.deployment_id,
 	(SELECT a.id FROM deployments a WHERE a.workflow_id = v.workflow_id AND a.status = 'DEPLOYED'))
 WHERE true`
@@ -185,6 +185,7 @@ type insertRow struct {
 	LeaseExpiresAt    *int64                   `json:"lease_expires_at"`
 	Input             *string                  `json:"input"`
 	LeaseMicros       int64                    `json:"lease_us"`
+	OverlapPolicy     *string                  `json:"overlap_policy"`
 }
 
 // insertArgs is insertRows' array.
@@ -197,7 +198,7 @@ func insertArgs(es []workflow.Execution) []any {
 			JitterSeconds: e.JitterSeconds, SkipReason: null(e.SkipReason), TraceID: null(e.TraceID),
 			IdempotencyKey: null(e.IdempotencyKey), TriggeredBy: null(e.TriggeredBy),
 			OwnerInstance: null(e.OwnerInstance), LeaseExpiresAt: micros(e.LeaseExpiresAt),
-			Input: null(string(e.Input)), LeaseMicros: e.Lease.Microseconds()}
+			Input: null(string(e.Input)), LeaseMicros: e.Lease.Microseconds(), OverlapPolicy: null(e.OverlapPolicy)}
 	}
 	b, _ := json.Marshal(rows)
 	return []any{string(b)}
@@ -311,9 +312,10 @@ func kind(err error) errors.Kind {
 // the driver ends with the code: "UNIQUE constraint failed:
 // deployments.workflow_id (2067)".
 var uniqueIndexes = map[string]string{
-	"deployments.workflow_id":          sqlstore.ActiveDeploymentIndex,
-	"deployment_triggers.webhook_path": sqlstore.WebhookPathIndex,
-	"executions.workflow_id":           sqlstore.TurnIndex,
+	"deployments.workflow_id":                             sqlstore.ActiveDeploymentIndex,
+	"deployment_triggers.webhook_path":                    sqlstore.WebhookPathIndex,
+	"executions.workflow_id":                              sqlstore.TurnIndex,
+	"executions.workflow_id, executions.concurrency_slot": sqlstore.SlotIndex,
 }
 
 // unique names the index of a unique violation; SQLite names no value.

@@ -58,7 +58,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *workflow.Backfill, chunks
 
 // backfillOwnSQL counts, by status, the executions of backfill $1 (whose
 // triggered_by is $2), found through each chunk's range of the slots' unique
-// index.
+// index: a slot's first attempts, one per slot, not its retries.
 const backfillOwnSQL = `
 SELECT COALESCE(SUM(CASE WHEN e.status <> 'SKIPPED' THEN 1 ELSE 0 END), 0) AS started,
 	COALESCE(SUM(CASE WHEN e.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT') THEN 1 ELSE 0 END), 0) AS finished,
@@ -66,6 +66,7 @@ SELECT COALESCE(SUM(CASE WHEN e.status <> 'SKIPPED' THEN 1 ELSE 0 END), 0) AS st
 	MAX(e.finished_time) AS last_finished
 FROM backfill_chunks c
 JOIN executions e ON e.trigger_id = c.trigger_id AND e.scheduled_time >= c.first_slot AND e.scheduled_time <= c.last_slot
+	AND e.attempt = 1
 WHERE c.backfill_id = $1 AND e.triggered_by = $2`
 
 const backfillChunksSQL = `
@@ -198,7 +199,7 @@ const finishBackfillChunkSQL = `
 UPDATE backfill_chunks SET done_at = now(), lease_expires_at = NULL,
 	elsewhere = slot_count - (SELECT COUNT(*) FROM executions e WHERE e.trigger_id = backfill_chunks.trigger_id
 		AND e.scheduled_time >= backfill_chunks.first_slot AND e.scheduled_time <= backfill_chunks.last_slot
-		AND e.triggered_by = $4)
+		AND e.attempt = 1 AND e.triggered_by = $4)
 WHERE backfill_id = $1 AND seq = $2 AND owner_instance = $3 AND done_at IS NULL`
 
 // FinishBackfillChunk marks owner's chunk done.

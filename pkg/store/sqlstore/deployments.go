@@ -45,7 +45,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 			return err
 		}
 	}
-	cfg := store.EncodeConfig(d.Config)
+	cfg, err := store.EncodeConfig(d.Config)
+	if err != nil {
+		return err
+	}
 	created := *d
 	created.ID = uuid.NewString()
 	created.DeployedAt = atPtr(d.DeployedAt)
@@ -81,7 +84,8 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 
 const updateDeploymentSQL = `
 UPDATE deployments
-SET status = $2, version = $3, definition = $4, config = $5, deployed_by = $6, deployed_at = $7, updated_at = $8
+SET status = $2, version = $3, definition = $4, config = $5, deployed_by = $6, deployed_at = $7, updated_at = $8,
+	consecutive_failures = $9, pause_reason = $10
 WHERE id = $1`
 
 // setTriggersActiveSQL makes a deployment's triggers follow its status.
@@ -129,9 +133,12 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 			return err
 		}
 		d.ID, d.WorkflowID, d.DeployedAt = before.ID, before.WorkflowID, atPtr(d.DeployedAt)
-		cfg := store.EncodeConfig(d.Config)
+		cfg, err := store.EncodeConfig(d.Config)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
-			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now); err != nil {
+			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now, d.ConsecutiveFailures, nullString(d.PauseReason)); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
 		}
 		if err := s.syncTriggers(ctx, tx, d, before.Triggers, now); err != nil {
@@ -236,8 +243,8 @@ func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v stor
 }
 
 const insertEventSQL = `
-INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, actor, at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, actor, at, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // insertEvent records ev, defaulting its empty fields from d and from, and
 // its time to now.
@@ -261,7 +268,7 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev wo
 		ev.At = now
 	}
 	if _, err := tx.ExecContext(ctx, insertEventSQL, ev.DeploymentID, ev.WorkflowID, ev.Action,
-		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at(ev.At)); err != nil {
+		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at(ev.At), nullString(ev.Reason)); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil
@@ -341,4 +348,28 @@ func (s *Store) webhookPathError(ctx context.Context, d *workflow.Deployment, na
 		return &store.WebhookPathError{Path: dup, DeploymentID: d.ID}
 	}
 	return &store.WebhookPathError{Path: named}
+}
+
+// countRunEndSQL adds a failed run to a deployment's consecutive failures,
+// or starts them again from 0; a success with none to clear writes nothing.
+const countRunEndSQL = `
+UPDATE deployments SET consecutive_failures = CASE WHEN $2 THEN consecutive_failures + 1 ELSE 0 END
+WHERE id = $1 AND ($2 OR consecutive_failures <> 0)
+RETURNING consecutive_failures`
+
+// CountRunEnd counts a run of deployment id that ended, as store.Store says.
+func (s *Store) CountRunEnd(ctx context.Context, id string, failed bool) (_ int32, err error) {
+	ctx, end := s.begin(ctx, "CountRunEnd")
+	defer end(&err)
+	defer named(&err, "deployment "+id)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return 0, store.ErrNotFound
+	}
+	var n int32
+	err = s.w.GetContext(ctx, &n, countRunEndSQL, id, failed)
+	if errors.Is(err, sql.ErrNoRows) && !failed {
+		return 0, nil
+	}
+	return n, notFound(err)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -32,13 +33,13 @@ func insertExecutionsSQL(d Dialect) string {
 	return `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
-	triggered_by, owner_instance, lease_expires_at, input)
+	triggered_by, owner_instance, lease_expires_at, input, overlap_policy)
 SELECT v.id, v.workflow_id, d.id, CASE WHEN v.deployment_id IS NULL THEN d.version ELSE v.deployment_version END,
 	COALESCE(v.trigger_id, CASE WHEN v.trigger_type = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
 		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
 	v.trigger_type, v.status, v.scheduled_time, v.fired_time, v.jitter_seconds, v.skip_reason, v.trace_id,
 	v.idempotency_key, v.triggered_by, v.owner_instance,
-	CASE WHEN v.lease_us > 0 THEN ` + d.Later("v.lease_us") + ` ELSE v.lease_expires_at END, v.input
+	CASE WHEN v.lease_us > 0 THEN ` + d.Later("v.lease_us") + ` ELSE v.lease_expires_at END, v.input, v.overlap_policy
 FROM ` + d.InsertRows + `
 ON CONFLICT DO NOTHING
 RETURNING id, deployment_id, deployment_version, trigger_id, lease_expires_at`
@@ -73,6 +74,10 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 		return false, err
 	}
 	e.ID, e.DeploymentID, e.DeploymentVersion, e.TriggerID = got.ID, got.DeploymentID, got.DeploymentVersion, got.TriggerID
+	e.Attempt, e.FirstAttemptID = 1, got.ID
+	// As stored: whoever compares fire times, with this row or with others
+	// read back, compares the same microseconds.
+	e.FiredTime, e.ScheduledTime = row.FiredTime, row.ScheduledTime
 	if e.Lease > 0 {
 		e.LeaseExpiresAt = got.LeaseExpiresAt
 	}
@@ -157,7 +162,7 @@ UPDATE executions AS e SET
 FROM ` + d.TransitionRows + `
 WHERE e.id = v.execution_id AND ` + d.In("e.status", "v.from_statuses") + `
 	AND e.status IN ('PENDING', 'RUNNING') AND (v.owner = '' OR e.owner_instance = v.owner)
-	AND NOT (v.without_turn AND e.holds_turn)
+	AND NOT (v.without_turn AND (e.holds_turn OR e.concurrency_slot IS NOT NULL))
 	AND e.id IN (SELECT id FROM executions WHERE ` + d.In("id", "$1") + ` ORDER BY id` + d.ForUpdate + `)
 RETURNING ` + ExecutionColumns
 }
@@ -184,6 +189,65 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 		}
 	}
 	return out, errs, nil
+}
+
+// retrySQL writes the next attempt of execution $1, which the same
+// transaction has just ended, if its deployment is still DEPLOYED: a paused
+// deployment runs no retry, as it records no fire. The slot key, which
+// includes the attempt, keeps it to one row per attempt of a cron slot.
+func retrySQL(d Dialect) string {
+	return `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
+	status, scheduled_time, fired_time, jitter_seconds, trace_id, triggered_by, owner_instance,
+	lease_expires_at, input, attempt, first_attempt_id, not_before, overlap_policy)
+SELECT $2, e.workflow_id, e.deployment_id, e.deployment_version, e.trigger_id, e.trigger_type,
+	'PENDING', e.scheduled_time, $3, e.jitter_seconds, e.trace_id, e.triggered_by, $4,
+	` + d.Later("$5") + `, e.input, e.attempt + 1, COALESCE(e.first_attempt_id, e.id), $6, e.overlap_policy
+FROM executions e JOIN deployments dep ON dep.id = e.deployment_id AND dep.status = 'DEPLOYED'
+WHERE e.id = $1
+ON CONFLICT DO NOTHING
+RETURNING ` + ExecutionColumns
+}
+
+// RetryExecution ends execution id by t and writes its next attempt, in one
+// transaction. It goes around the group commit of transitions: a retry is
+// rare, and its two writes must commit together.
+func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transition, firedAt, notBefore time.Time,
+	lease time.Duration) (ended, next *workflow.Execution, err error) {
+	ctx, end := s.begin(ctx, "RetryExecution")
+	defer end(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return nil, nil, store.ErrStale
+	}
+	t.StartedTime, t.FinishedTime = atPtr(t.StartedTime), atPtr(t.FinishedTime)
+	ids := []string{id}
+	err = s.inTx(ctx, func(tx *sqlx.Tx, _ time.Time) error {
+		var rows []executionRow
+		args := append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, []store.Transition{t})...)
+		if err := tx.SelectContext(ctx, &rows, s.transitionSQL, args...); err != nil {
+			return fmt.Errorf("end execution: %w", err)
+		}
+		if len(rows) == 0 {
+			return store.ErrStale
+		}
+		e := rows[0].execution()
+		ended = &e
+		var retry []executionRow
+		if err := tx.SelectContext(ctx, &retry, s.retrySQL, id, uuid.NewString(), at(firedAt), t.Owner,
+			lease.Microseconds(), at(notBefore)); err != nil {
+			return fmt.Errorf("write retry: %w", err)
+		}
+		if len(retry) == 1 {
+			n := retry[0].execution()
+			next = &n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ended, next, nil
 }
 
 const (
@@ -221,6 +285,58 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 		return "", fmt.Errorf("%w: its holder just ended", store.ErrConcurrentChange)
 	}
 	return holder, err
+}
+
+const (
+	takeSlotSQL = `
+UPDATE executions SET concurrency_slot = $3
+WHERE id = $1 AND status = 'PENDING' AND owner_instance = $2 AND concurrency_slot IS NULL
+RETURNING id`
+	slotsTakenSQL = `
+SELECT concurrency_slot AS slot, id = $1 AS mine FROM executions
+WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
+	AND concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING')`
+)
+
+// TakeSlot gives execution id a free one of its workflow's n slots, if it
+// holds none, or reports that none is free; the unique index on the slots decides between
+// executions taking the same one at once, and the loser tries the next.
+func (s *Store) TakeSlot(ctx context.Context, id, owner string, n int32) (_ bool, err error) {
+	ctx, end := s.begin(ctx, "TakeSlot")
+	defer end(&err)
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return false, store.ErrStale
+	}
+	var held []struct {
+		Slot int32 `db:"slot"`
+		Mine bool  `db:"mine"`
+	}
+	if err := s.w.SelectContext(ctx, &held, slotsTakenSQL, id); err != nil {
+		return false, err
+	}
+	taken := make([]int32, len(held))
+	for i, h := range held {
+		if h.Mine {
+			return true, nil
+		}
+		taken[i] = h.Slot
+	}
+	for k := range n {
+		if slices.Contains(taken, k) {
+			continue
+		}
+		var got string
+		err := s.w.GetContext(ctx, &got, takeSlotSQL, id, owner, k)
+		if index, _, _ := s.d.Unique(err); index == SlotIndex {
+			continue
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, store.ErrStale
+		}
+		return err == nil, err
+	}
+	return false, nil
 }
 
 const listUnfinishedSQL = `SELECT ` + ExecutionColumns + `

@@ -75,6 +75,14 @@ func (s *Store) ListExecutionsStatement(f workflow.ExecutionFilter) (query strin
 	if f.TriggerType != "" {
 		conds = append(conds, `trigger_type = `+p.add(string(f.TriggerType)))
 	}
+	if f.FirstAttemptID != "" {
+		id, ok := store.CanonicalID(f.FirstAttemptID)
+		if !ok {
+			return "", nil, 0, nil
+		}
+		first := p.add(id)
+		conds = append(conds, `(id = `+first+` OR first_attempt_id = `+first+`)`)
+	}
 	if !f.From.IsZero() {
 		conds = append(conds, `fired_time >= `+p.add(microCeil(f.From)))
 	}

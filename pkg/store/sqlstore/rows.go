@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -77,7 +78,7 @@ func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
 
 // deploymentColumns is the column list every deployment query selects.
 const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
-	created_at, updated_at, deployed_at`
+	created_at, updated_at, deployed_at, consecutive_failures, pause_reason`
 
 type deploymentRow struct {
 	ID         string `db:"id"`
@@ -90,6 +91,9 @@ type deploymentRow struct {
 	CreatedAt  dbTime `db:"created_at"`
 	UpdatedAt  dbTime `db:"updated_at"`
 	DeployedAt dbTime `db:"deployed_at"`
+
+	ConsecutiveFailures int32          `db:"consecutive_failures"`
+	PauseReason         sql.NullString `db:"pause_reason"`
 }
 
 func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
@@ -97,6 +101,7 @@ func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
 		ID: r.ID, WorkflowID: r.WorkflowID, Status: workflow.DeploymentStatus(r.Status), Version: r.Version,
 		Definition: json.RawMessage(r.Definition), DeployedBy: r.DeployedBy,
 		CreatedAt: r.CreatedAt.t, UpdatedAt: r.UpdatedAt.t, DeployedAt: r.DeployedAt.ptr(),
+		ConsecutiveFailures: r.ConsecutiveFailures, PauseReason: r.PauseReason.String,
 	}
 	if len(r.Config) > 0 {
 		if err := json.Unmarshal(r.Config, &d.Config); err != nil {
@@ -135,16 +140,23 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 		t.Webhook = new(workflow.WebhookSpec)
 		err = json.Unmarshal(r.Spec, t.Webhook)
 	case workflow.TriggerManual:
-		// A manual trigger has nothing to configure: its spec is not read.
+		// A manual trigger configures nothing of its own but the timeout below.
 	}
 	if err != nil {
 		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)
 	}
+	var common struct {
+		ExecutionTimeoutSeconds int32 `json:"execution_timeout_seconds"`
+	}
+	if err := json.Unmarshal(r.Spec, &common); err != nil {
+		return workflow.Trigger{}, fmt.Errorf("trigger %s: spec: %w", r.ID, err)
+	}
+	t.ExecutionTimeoutSeconds = common.ExecutionTimeoutSeconds
 	return t, nil
 }
 
 // eventColumns is the column list every event query selects.
-const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at`
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at, reason`
 
 type eventRow struct {
 	ID           int64          `db:"id"`
@@ -156,19 +168,21 @@ type eventRow struct {
 	Version      int64          `db:"version"`
 	Actor        string         `db:"actor"`
 	At           dbTime         `db:"at"`
+	Reason       sql.NullString `db:"reason"`
 }
 
 func (r *eventRow) event() workflow.Event {
 	return workflow.Event{ID: r.ID, DeploymentID: r.DeploymentID, WorkflowID: r.WorkflowID, Action: r.Action,
 		FromStatus: workflow.DeploymentStatus(r.FromStatus.String), ToStatus: workflow.DeploymentStatus(r.ToStatus),
-		Version: r.Version, Actor: r.Actor, At: r.At.t}
+		Version: r.Version, Actor: r.Actor, At: r.At.t, Reason: r.Reason.String}
 }
 
 // ExecutionColumns is the column list every execution query selects.
 const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
 	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
-	owner_instance, lease_expires_at, input, result, holds_turn`
+	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before,
+	concurrency_slot, overlap_policy`
 
 type executionRow struct {
 	ID                string         `db:"id"`
@@ -192,6 +206,11 @@ type executionRow struct {
 	OwnerInstance     sql.NullString `db:"owner_instance"`
 	LeaseExpiresAt    dbTime         `db:"lease_expires_at"`
 	HoldsTurn         bool           `db:"holds_turn"`
+	Attempt           int32          `db:"attempt"`
+	FirstAttemptID    sql.NullString `db:"first_attempt_id"`
+	NotBefore         dbTime         `db:"not_before"`
+	ConcurrencySlot   sql.NullInt32  `db:"concurrency_slot"`
+	OverlapPolicy     sql.NullString `db:"overlap_policy"`
 	Input             []byte         `db:"input"`
 	Result            []byte         `db:"result"`
 }
@@ -207,6 +226,8 @@ func (r *executionRow) execution() workflow.Execution {
 		TriggeredBy: r.TriggeredBy.String, OwnerInstance: r.OwnerInstance.String,
 		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
 		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
+		Attempt: r.Attempt, FirstAttemptID: cmp.Or(r.FirstAttemptID.String, r.ID), NotBefore: r.NotBefore.ptr(),
+		HoldsSlot: r.ConcurrencySlot.Valid, OverlapPolicy: r.OverlapPolicy.String,
 	}
 }
 

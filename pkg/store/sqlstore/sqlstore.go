@@ -65,6 +65,7 @@ const (
 	ActiveDeploymentIndex = "deployments_one_active_per_workflow"
 	WebhookPathIndex      = "deployment_triggers_active_webhook_path_key"
 	TurnIndex             = "executions_workflow_turn_key"
+	SlotIndex             = "executions_workflow_slot_key"
 )
 
 // Store is a store.Store on an SQL database. It is safe for concurrent use.
@@ -78,6 +79,7 @@ type Store struct {
 	transitions *group[transition, *workflow.Execution]
 	// The statements made of the dialect's parts, made once.
 	insertSQL, transitionSQL, adoptSQL string
+	retrySQL                           string
 }
 
 var (
@@ -91,6 +93,7 @@ var (
 func New(d Dialect, w, r *sqlx.DB) *Store {
 	s := &Store{d: d, w: w, r: r}
 	s.insertSQL, s.transitionSQL, s.adoptSQL = insertExecutionsSQL(d), transitionsSQL(d), adoptSQL(d)
+	s.retrySQL = retrySQL(d)
 	s.inserts = newGroup(s, "insertExecutions", s.insertExecutions, nil)
 	s.transitions = newGroup(s, "transitionExecutions", s.transitionExecutions,
 		func(a, b transition) bool { return a.id == b.id })

@@ -43,7 +43,7 @@ type testCase struct {
 // it is given ends. Cases run in parallel: each has its own store.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Helper()
-	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases, slotCases, errorCases, backfillCases} {
+	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases, slotCases, errorCases, backfillCases, policyCases} {
 		for _, c := range group {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()

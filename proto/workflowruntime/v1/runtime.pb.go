@@ -12,6 +12,7 @@ package workflowruntimev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -219,6 +220,9 @@ const (
 	OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE OverlapPolicy = 3
 	// The running execution is cancelled in the engine, then the new one starts.
 	OverlapPolicy_OVERLAP_POLICY_CANCEL_OTHER OverlapPolicy = 4
+	// Every overlapping execution waits as PENDING, and they start one at a time in the order they fired; past
+	// DeploymentConfig.max_buffered waiting, a new one is SKIPPED.
+	OverlapPolicy_OVERLAP_POLICY_BUFFER_ALL OverlapPolicy = 5
 )
 
 // Enum value maps for OverlapPolicy.
@@ -229,6 +233,7 @@ var (
 		2: "OVERLAP_POLICY_ALLOW_ALL",
 		3: "OVERLAP_POLICY_BUFFER_ONE",
 		4: "OVERLAP_POLICY_CANCEL_OTHER",
+		5: "OVERLAP_POLICY_BUFFER_ALL",
 	}
 	OverlapPolicy_value = map[string]int32{
 		"OVERLAP_POLICY_UNSPECIFIED":  0,
@@ -236,6 +241,7 @@ var (
 		"OVERLAP_POLICY_ALLOW_ALL":    2,
 		"OVERLAP_POLICY_BUFFER_ONE":   3,
 		"OVERLAP_POLICY_CANCEL_OTHER": 4,
+		"OVERLAP_POLICY_BUFFER_ALL":   5,
 	}
 )
 
@@ -554,6 +560,62 @@ func (DstEffect) EnumDescriptor() ([]byte, []int) {
 	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
+// What the overlap policy did with a new execution.
+type Admission int32
+
+const (
+	Admission_ADMISSION_UNSPECIFIED Admission = 0
+	// It goes to the engine now.
+	Admission_ADMISSION_STARTED Admission = 1
+	// It waits as PENDING for the running execution (BUFFER_ONE, BUFFER_ALL) or a slot (max_concurrency).
+	Admission_ADMISSION_WAITING Admission = 2
+	// It was recorded SKIPPED; GetExecution gives the skip_reason.
+	Admission_ADMISSION_SKIPPED Admission = 3
+)
+
+// Enum value maps for Admission.
+var (
+	Admission_name = map[int32]string{
+		0: "ADMISSION_UNSPECIFIED",
+		1: "ADMISSION_STARTED",
+		2: "ADMISSION_WAITING",
+		3: "ADMISSION_SKIPPED",
+	}
+	Admission_value = map[string]int32{
+		"ADMISSION_UNSPECIFIED": 0,
+		"ADMISSION_STARTED":     1,
+		"ADMISSION_WAITING":     2,
+		"ADMISSION_SKIPPED":     3,
+	}
+)
+
+func (x Admission) Enum() *Admission {
+	p := new(Admission)
+	*p = x
+	return p
+}
+
+func (x Admission) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Admission) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_runtime_proto_enumTypes[9].Descriptor()
+}
+
+func (Admission) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[9]
+}
+
+func (x Admission) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Admission.Descriptor instead.
+func (Admission) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+}
+
 // Lifecycle of a backfill.
 type BackfillState int32
 
@@ -590,11 +652,11 @@ func (x BackfillState) String() string {
 }
 
 func (BackfillState) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_runtime_proto_enumTypes[9].Descriptor()
+	return file_workflowruntime_v1_runtime_proto_enumTypes[10].Descriptor()
 }
 
 func (BackfillState) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_runtime_proto_enumTypes[9]
+	return &file_workflowruntime_v1_runtime_proto_enumTypes[10]
 }
 
 func (x BackfillState) Number() protoreflect.EnumNumber {
@@ -603,7 +665,7 @@ func (x BackfillState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BackfillState.Descriptor instead.
 func (BackfillState) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 // A cron schedule.
@@ -815,9 +877,12 @@ type Trigger struct {
 	// Set if and only if type is CRON.
 	Cron *CronSpec `protobuf:"bytes,3,opt,name=cron,proto3" json:"cron,omitempty"`
 	// Set if and only if type is WEBHOOK.
-	Webhook       *WebhookSpec `protobuf:"bytes,4,opt,name=webhook,proto3" json:"webhook,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Webhook *WebhookSpec `protobuf:"bytes,4,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The timeout of this trigger's executions, overriding the deployment's config.execution_timeout_seconds:
+	// 0-604800; 0 means the deployment's.
+	ExecutionTimeoutSeconds int32 `protobuf:"varint,5,opt,name=execution_timeout_seconds,json=executionTimeoutSeconds,proto3" json:"execution_timeout_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Trigger) Reset() {
@@ -876,6 +941,13 @@ func (x *Trigger) GetWebhook() *WebhookSpec {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *Trigger) GetExecutionTimeoutSeconds() int32 {
+	if x != nil {
+		return x.ExecutionTimeoutSeconds
+	}
+	return 0
 }
 
 // A trigger with its scheduling state.
@@ -984,8 +1056,18 @@ type DeploymentConfig struct {
 	ExecutionTimeoutSeconds int32 `protobuf:"varint,2,opt,name=execution_timeout_seconds,json=executionTimeoutSeconds,proto3" json:"execution_timeout_seconds,omitempty"`
 	// How late a cron fire may still run; 0 means the service default (300).
 	CatchupWindowSeconds int32 `protobuf:"varint,3,opt,name=catchup_window_seconds,json=catchupWindowSeconds,proto3" json:"catchup_window_seconds,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Runs a failed execution again; unset runs it once.
+	RetryPolicy *RetryPolicy `protobuf:"bytes,4,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
+	// Pauses the deployment once this many runs in a row ended FAILED or TIMED_OUT after their retries: 0-10000;
+	// 0 never pauses.
+	PauseAfterFailures int32 `protobuf:"varint,5,opt,name=pause_after_failures,json=pauseAfterFailures,proto3" json:"pause_after_failures,omitempty"`
+	// With ALLOW_ALL only: at most this many executions of the workflow run at once, across replicas; the rest wait as
+	// under BUFFER_ALL. 0-1000; 0 means no bound.
+	MaxConcurrency int32 `protobuf:"varint,6,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	// How many executions may wait under BUFFER_ALL or max_concurrency: 0-10000; 0 means 100.
+	MaxBuffered   int32 `protobuf:"varint,7,opt,name=max_buffered,json=maxBuffered,proto3" json:"max_buffered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeploymentConfig) Reset() {
@@ -1039,6 +1121,118 @@ func (x *DeploymentConfig) GetCatchupWindowSeconds() int32 {
 	return 0
 }
 
+func (x *DeploymentConfig) GetRetryPolicy() *RetryPolicy {
+	if x != nil {
+		return x.RetryPolicy
+	}
+	return nil
+}
+
+func (x *DeploymentConfig) GetPauseAfterFailures() int32 {
+	if x != nil {
+		return x.PauseAfterFailures
+	}
+	return 0
+}
+
+func (x *DeploymentConfig) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *DeploymentConfig) GetMaxBuffered() int32 {
+	if x != nil {
+		return x.MaxBuffered
+	}
+	return 0
+}
+
+// When and how often a failed execution runs again. Each attempt is an execution of its own, with its own id;
+// the next one is due initial_interval × backoff_coefficient^(attempt-1), at most max_interval, after the previous
+// one ended.
+type RetryPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempts in all, the first included: 1-100; 1 never retries.
+	MaxAttempts int32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// The wait before the first retry: at most 7 days; unset or 0 means 1s.
+	InitialInterval *durationpb.Duration `protobuf:"bytes,2,opt,name=initial_interval,json=initialInterval,proto3" json:"initial_interval,omitempty"`
+	// Each wait is the previous one times this: at least 1; 0 means 2.
+	BackoffCoefficient float64 `protobuf:"fixed64,3,opt,name=backoff_coefficient,json=backoffCoefficient,proto3" json:"backoff_coefficient,omitempty"`
+	// The longest wait: at least initial_interval, at most 7 days; unset or 0 means 100 × initial_interval.
+	MaxInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=max_interval,json=maxInterval,proto3" json:"max_interval,omitempty"`
+	// The outcomes that retry: FAILED and TIMED_OUT (empty means both); CANCELLED and SKIPPED never do.
+	RetryOn       []ExecutionStatus `protobuf:"varint,5,rep,packed,name=retry_on,json=retryOn,proto3,enum=workflowruntime.v1.ExecutionStatus" json:"retry_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryPolicy) Reset() {
+	*x = RetryPolicy{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPolicy) ProtoMessage() {}
+
+func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
+func (*RetryPolicy) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RetryPolicy) GetMaxAttempts() int32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+func (x *RetryPolicy) GetInitialInterval() *durationpb.Duration {
+	if x != nil {
+		return x.InitialInterval
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetBackoffCoefficient() float64 {
+	if x != nil {
+		return x.BackoffCoefficient
+	}
+	return 0
+}
+
+func (x *RetryPolicy) GetMaxInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxInterval
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetRetryOn() []ExecutionStatus {
+	if x != nil {
+		return x.RetryOn
+	}
+	return nil
+}
+
 // A workflow definition deployed with its triggers.
 type Deployment struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -1056,13 +1250,18 @@ type Deployment struct {
 	DeployedBy         string                 `protobuf:"bytes,11,opt,name=deployed_by,json=deployedBy,proto3" json:"deployed_by,omitempty"`
 	// True when the deployment has cron triggers and every one of them has ended: nothing fires on schedule any more.
 	ScheduleEnded bool `protobuf:"varint,12,opt,name=schedule_ended,json=scheduleEnded,proto3" json:"schedule_ended,omitempty"`
+	// Runs in a row that ended FAILED or TIMED_OUT after their retries, counted while config.pause_after_failures is
+	// set; resuming sets it to 0.
+	ConsecutiveFailures int32 `protobuf:"varint,13,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// Why the runtime paused the deployment (pause_after_failures), with the last error; cleared by resuming.
+	PauseReason   string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1273,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1286,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{5}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Deployment) GetDeploymentId() string {
@@ -1174,6 +1373,20 @@ func (x *Deployment) GetScheduleEnded() bool {
 	return false
 }
 
+func (x *Deployment) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *Deployment) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
 // One run of a workflow.
 type Execution struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1197,13 +1410,20 @@ type Execution struct {
 	IdempotencyKey    string                 `protobuf:"bytes,16,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	SkipReason        string                 `protobuf:"bytes,17,opt,name=skip_reason,json=skipReason,proto3" json:"skip_reason,omitempty"`
 	TriggeredBy       string                 `protobuf:"bytes,18,opt,name=triggered_by,json=triggeredBy,proto3" json:"triggered_by,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Which attempt of its run this execution is, from 1 (see RetryPolicy).
+	Attempt int32 `protobuf:"varint,19,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The run's first attempt: this execution's own id for attempt 1. GetExecutionHistory with first_attempt_id lists
+	// the run's attempts.
+	FirstAttemptId string `protobuf:"bytes,20,opt,name=first_attempt_id,json=firstAttemptId,proto3" json:"first_attempt_id,omitempty"`
+	// A retry waits PENDING until this time.
+	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1435,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1448,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{6}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Execution) GetExecutionId() string {
@@ -1357,6 +1577,27 @@ func (x *Execution) GetTriggeredBy() string {
 	return ""
 }
 
+func (x *Execution) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Execution) GetFirstAttemptId() string {
+	if x != nil {
+		return x.FirstAttemptId
+	}
+	return ""
+}
+
+func (x *Execution) GetNotBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotBefore
+	}
+	return nil
+}
+
 type DeployWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Caller's id of the workflow: 1-128 characters of [A-Za-z0-9_.:-].
@@ -1377,7 +1618,7 @@ type DeployWorkflowRequest struct {
 
 func (x *DeployWorkflowRequest) Reset() {
 	*x = DeployWorkflowRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1630,7 @@ func (x *DeployWorkflowRequest) String() string {
 func (*DeployWorkflowRequest) ProtoMessage() {}
 
 func (x *DeployWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1643,7 @@ func (x *DeployWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*DeployWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{7}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeployWorkflowRequest) GetWorkflowId() string {
@@ -1466,7 +1707,7 @@ type DeployWorkflowResponse struct {
 
 func (x *DeployWorkflowResponse) Reset() {
 	*x = DeployWorkflowResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1719,7 @@ func (x *DeployWorkflowResponse) String() string {
 func (*DeployWorkflowResponse) ProtoMessage() {}
 
 func (x *DeployWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1732,7 @@ func (x *DeployWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*DeployWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{8}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeployWorkflowResponse) GetDeployment() *Deployment {
@@ -1530,7 +1771,7 @@ type UpdateDeploymentRequest struct {
 
 func (x *UpdateDeploymentRequest) Reset() {
 	*x = UpdateDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1783,7 @@ func (x *UpdateDeploymentRequest) String() string {
 func (*UpdateDeploymentRequest) ProtoMessage() {}
 
 func (x *UpdateDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1796,7 @@ func (x *UpdateDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateDeploymentRequest) GetDeploymentId() string {
@@ -1626,7 +1867,7 @@ type UpdateDeploymentResponse struct {
 
 func (x *UpdateDeploymentResponse) Reset() {
 	*x = UpdateDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1879,7 @@ func (x *UpdateDeploymentResponse) String() string {
 func (*UpdateDeploymentResponse) ProtoMessage() {}
 
 func (x *UpdateDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1892,7 @@ func (x *UpdateDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{10}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateDeploymentResponse) GetDeployment() *Deployment {
@@ -1678,7 +1919,7 @@ type DeleteDeploymentRequest struct {
 
 func (x *DeleteDeploymentRequest) Reset() {
 	*x = DeleteDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1931,7 @@ func (x *DeleteDeploymentRequest) String() string {
 func (*DeleteDeploymentRequest) ProtoMessage() {}
 
 func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1944,7 @@ func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{11}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteDeploymentRequest) GetDeploymentId() string {
@@ -1722,7 +1963,7 @@ type DeleteDeploymentResponse struct {
 
 func (x *DeleteDeploymentResponse) Reset() {
 	*x = DeleteDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1975,7 @@ func (x *DeleteDeploymentResponse) String() string {
 func (*DeleteDeploymentResponse) ProtoMessage() {}
 
 func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1988,7 @@ func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteDeploymentResponse) GetDeployment() *Deployment {
@@ -1769,7 +2010,7 @@ type GetDeploymentStatusRequest struct {
 
 func (x *GetDeploymentStatusRequest) Reset() {
 	*x = GetDeploymentStatusRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2022,7 @@ func (x *GetDeploymentStatusRequest) String() string {
 func (*GetDeploymentStatusRequest) ProtoMessage() {}
 
 func (x *GetDeploymentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2035,7 @@ func (x *GetDeploymentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDeploymentStatusRequest) GetDeploymentId() string {
@@ -1823,7 +2064,7 @@ type GetDeploymentStatusResponse struct {
 
 func (x *GetDeploymentStatusResponse) Reset() {
 	*x = GetDeploymentStatusResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +2076,7 @@ func (x *GetDeploymentStatusResponse) String() string {
 func (*GetDeploymentStatusResponse) ProtoMessage() {}
 
 func (x *GetDeploymentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2089,7 @@ func (x *GetDeploymentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetDeploymentStatusResponse) GetDeployment() *Deployment {
@@ -1889,7 +2130,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2142,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2155,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDeploymentsRequest) GetStatuses() []DeploymentStatus {
@@ -1966,7 +2207,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2219,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2232,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -2028,14 +2269,16 @@ type GetExecutionHistoryRequest struct {
 	// Default 50, max 500.
 	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Opaque cursor from next_page_token; newest first.
-	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The attempts of one run: that execution and its retries.
+	FirstAttemptId string `protobuf:"bytes,9,opt,name=first_attempt_id,json=firstAttemptId,proto3" json:"first_attempt_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2290,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2303,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetExecutionHistoryRequest) GetWorkflowId() string {
@@ -2119,6 +2362,13 @@ func (x *GetExecutionHistoryRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *GetExecutionHistoryRequest) GetFirstAttemptId() string {
+	if x != nil {
+		return x.FirstAttemptId
+	}
+	return ""
+}
+
 type GetExecutionHistoryResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Executions    []*Execution           `protobuf:"bytes,1,rep,name=executions,proto3" json:"executions,omitempty"`
@@ -2129,7 +2379,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2391,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2404,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -2186,14 +2436,17 @@ type TriggerWorkflowRequest struct {
 	TriggerType TriggerType `protobuf:"varint,6,opt,name=trigger_type,json=triggerType,proto3,enum=workflowruntime.v1.TriggerType" json:"trigger_type,omitempty"`
 	TriggeredBy string      `protobuf:"bytes,7,opt,name=triggered_by,json=triggeredBy,proto3" json:"triggered_by,omitempty"`
 	// Forwarded HTTP method, checked against WebhookSpec.methods.
-	HttpMethod    string `protobuf:"bytes,8,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	HttpMethod string `protobuf:"bytes,8,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	// Overrides the deployment's overlap policy for this one manual run; UNSPECIFIED keeps the deployment's. Refused
+	// (INVALID_ARGUMENT) with webhook_path: a webhook call runs under its deployment's policy.
+	OverlapPolicy OverlapPolicy `protobuf:"varint,9,opt,name=overlap_policy,json=overlapPolicy,proto3,enum=workflowruntime.v1.OverlapPolicy" json:"overlap_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2458,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2471,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TriggerWorkflowRequest) GetWorkflowId() string {
@@ -2277,6 +2530,13 @@ func (x *TriggerWorkflowRequest) GetHttpMethod() string {
 	return ""
 }
 
+func (x *TriggerWorkflowRequest) GetOverlapPolicy() OverlapPolicy {
+	if x != nil {
+		return x.OverlapPolicy
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
+}
+
 type TriggerWorkflowResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ExecutionId string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
@@ -2285,14 +2545,17 @@ type TriggerWorkflowResponse struct {
 	Deduplicated bool   `protobuf:"varint,3,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
 	Message      string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	// SYNC response mode: the engine's result as JSON text.
-	ResultData    string `protobuf:"bytes,5,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	ResultData string `protobuf:"bytes,5,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	// What the deployment's overlap policy did with a new manual execution; UNSPECIFIED when deduplicated, for a
+	// webhook, or when the decision took longer than 2 s.
+	Admission     Admission `protobuf:"varint,6,opt,name=admission,proto3,enum=workflowruntime.v1.Admission" json:"admission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2567,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2580,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TriggerWorkflowResponse) GetExecutionId() string {
@@ -2355,6 +2618,13 @@ func (x *TriggerWorkflowResponse) GetResultData() string {
 	return ""
 }
 
+func (x *TriggerWorkflowResponse) GetAdmission() Admission {
+	if x != nil {
+		return x.Admission
+	}
+	return Admission_ADMISSION_UNSPECIFIED
+}
+
 type GetExecutionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
@@ -2364,7 +2634,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2646,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2659,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -2412,7 +2682,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +2694,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +2707,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -2471,7 +2741,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2753,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2766,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -2522,7 +2792,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2804,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2817,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -2567,7 +2837,7 @@ type ResolveWebhookRequest struct {
 
 func (x *ResolveWebhookRequest) Reset() {
 	*x = ResolveWebhookRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +2849,7 @@ func (x *ResolveWebhookRequest) String() string {
 func (*ResolveWebhookRequest) ProtoMessage() {}
 
 func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2862,7 @@ func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookRequest.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResolveWebhookRequest) GetPath() string {
@@ -2622,7 +2892,7 @@ type ResolveWebhookResponse struct {
 
 func (x *ResolveWebhookResponse) Reset() {
 	*x = ResolveWebhookResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2904,7 @@ func (x *ResolveWebhookResponse) String() string {
 func (*ResolveWebhookResponse) ProtoMessage() {}
 
 func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2917,7 @@ func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookResponse.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResolveWebhookResponse) GetWorkflowId() string {
@@ -2704,7 +2974,7 @@ type PreviewScheduleRequest struct {
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2986,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2999,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PreviewScheduleRequest) GetDeploymentId() string {
@@ -2777,7 +3047,7 @@ type PreviewScheduleResponse struct {
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +3059,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +3072,7 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PreviewScheduleResponse) GetTriggers() []*TriggerPreview {
@@ -2830,7 +3100,7 @@ type TriggerPreview struct {
 
 func (x *TriggerPreview) Reset() {
 	*x = TriggerPreview{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3112,7 @@ func (x *TriggerPreview) String() string {
 func (*TriggerPreview) ProtoMessage() {}
 
 func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3125,7 @@ func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
 func (*TriggerPreview) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TriggerPreview) GetTriggerId() string {
@@ -2911,7 +3181,7 @@ type UpcomingFire struct {
 
 func (x *UpcomingFire) Reset() {
 	*x = UpcomingFire{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2923,7 +3193,7 @@ func (x *UpcomingFire) String() string {
 func (*UpcomingFire) ProtoMessage() {}
 
 func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2936,7 +3206,7 @@ func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcomingFire.ProtoReflect.Descriptor instead.
 func (*UpcomingFire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpcomingFire) GetSlotTime() *timestamppb.Timestamp {
@@ -2989,7 +3259,7 @@ type BackfillDeploymentRequest struct {
 
 func (x *BackfillDeploymentRequest) Reset() {
 	*x = BackfillDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3271,7 @@ func (x *BackfillDeploymentRequest) String() string {
 func (*BackfillDeploymentRequest) ProtoMessage() {}
 
 func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3284,7 @@ func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BackfillDeploymentRequest) GetDeploymentId() string {
@@ -3054,7 +3324,7 @@ type BackfillDeploymentResponse struct {
 
 func (x *BackfillDeploymentResponse) Reset() {
 	*x = BackfillDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3336,7 @@ func (x *BackfillDeploymentResponse) String() string {
 func (*BackfillDeploymentResponse) ProtoMessage() {}
 
 func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3349,7 @@ func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BackfillDeploymentResponse) GetBackfill() *Backfill {
@@ -3098,7 +3368,7 @@ type GetBackfillRequest struct {
 
 func (x *GetBackfillRequest) Reset() {
 	*x = GetBackfillRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3380,7 @@ func (x *GetBackfillRequest) String() string {
 func (*GetBackfillRequest) ProtoMessage() {}
 
 func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3393,7 @@ func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillRequest.ProtoReflect.Descriptor instead.
 func (*GetBackfillRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetBackfillRequest) GetBackfillId() string {
@@ -3142,7 +3412,7 @@ type GetBackfillResponse struct {
 
 func (x *GetBackfillResponse) Reset() {
 	*x = GetBackfillResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +3424,7 @@ func (x *GetBackfillResponse) String() string {
 func (*GetBackfillResponse) ProtoMessage() {}
 
 func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +3437,7 @@ func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillResponse.ProtoReflect.Descriptor instead.
 func (*GetBackfillResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetBackfillResponse) GetBackfill() *Backfill {
@@ -3203,7 +3473,7 @@ type Backfill struct {
 
 func (x *Backfill) Reset() {
 	*x = Backfill{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3485,7 @@ func (x *Backfill) String() string {
 func (*Backfill) ProtoMessage() {}
 
 func (x *Backfill) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3498,7 @@ func (x *Backfill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backfill.ProtoReflect.Descriptor instead.
 func (*Backfill) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Backfill) GetBackfillId() string {
@@ -3319,7 +3589,7 @@ var File_workflowruntime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
-	" workflowruntime/v1/runtime.proto\x12\x12workflowruntime.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x04\n" +
+	" workflowruntime/v1/runtime.proto\x12\x12workflowruntime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x04\n" +
 	"\bCronSpec\x12\x1e\n" +
 	"\n" +
 	"expression\x18\x01 \x01(\tR\n" +
@@ -3339,13 +3609,14 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\amethods\x18\x02 \x03(\tR\amethods\x12\x18\n" +
 	"\asecrets\x18\x03 \x03(\tR\asecrets\x12E\n" +
 	"\rresponse_mode\x18\x04 \x01(\x0e2 .workflowruntime.v1.ResponseModeR\fresponseMode\x120\n" +
-	"\x14sync_timeout_seconds\x18\x05 \x01(\x05R\x12syncTimeoutSeconds\"\xca\x01\n" +
+	"\x14sync_timeout_seconds\x18\x05 \x01(\x05R\x12syncTimeoutSeconds\"\x86\x02\n" +
 	"\aTrigger\x12\x1d\n" +
 	"\n" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x123\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\x04type\x120\n" +
 	"\x04cron\x18\x03 \x01(\v2\x1c.workflowruntime.v1.CronSpecR\x04cron\x129\n" +
-	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\"\xf5\x02\n" +
+	"\awebhook\x18\x04 \x01(\v2\x1f.workflowruntime.v1.WebhookSpecR\awebhook\x12:\n" +
+	"\x19execution_timeout_seconds\x18\x05 \x01(\x05R\x17executionTimeoutSeconds\"\xf5\x02\n" +
 	"\rTriggerStatus\x125\n" +
 	"\atrigger\x18\x01 \x01(\v2\x1b.workflowruntime.v1.TriggerR\atrigger\x12%\n" +
 	"\x0ejitter_seconds\x18\x02 \x01(\x05R\rjitterSeconds\x12@\n" +
@@ -3354,11 +3625,21 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x12requires_signature\x18\x05 \x01(\bR\x11requiresSignature\x12*\n" +
 	"\x0eremaining_runs\x18\x06 \x01(\x05H\x00R\rremainingRuns\x88\x01\x01\x12\x14\n" +
 	"\x05ended\x18\a \x01(\bR\x05endedB\x11\n" +
-	"\x0f_remaining_runs\"\xce\x01\n" +
+	"\x0f_remaining_runs\"\x90\x03\n" +
 	"\x10DeploymentConfig\x12H\n" +
 	"\x0eoverlap_policy\x18\x01 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x12:\n" +
 	"\x19execution_timeout_seconds\x18\x02 \x01(\x05R\x17executionTimeoutSeconds\x124\n" +
-	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\"\xec\x04\n" +
+	"\x16catchup_window_seconds\x18\x03 \x01(\x05R\x14catchupWindowSeconds\x12B\n" +
+	"\fretry_policy\x18\x04 \x01(\v2\x1f.workflowruntime.v1.RetryPolicyR\vretryPolicy\x120\n" +
+	"\x14pause_after_failures\x18\x05 \x01(\x05R\x12pauseAfterFailures\x12'\n" +
+	"\x0fmax_concurrency\x18\x06 \x01(\x05R\x0emaxConcurrency\x12!\n" +
+	"\fmax_buffered\x18\a \x01(\x05R\vmaxBuffered\"\xa5\x02\n" +
+	"\vRetryPolicy\x12!\n" +
+	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12D\n" +
+	"\x10initial_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0finitialInterval\x12/\n" +
+	"\x13backoff_coefficient\x18\x03 \x01(\x01R\x12backoffCoefficient\x12<\n" +
+	"\fmax_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\x12>\n" +
+	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xc2\x05\n" +
 	"\n" +
 	"Deployment\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -3378,7 +3659,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"deployedAt\x12\x1f\n" +
 	"\vdeployed_by\x18\v \x01(\tR\n" +
 	"deployedBy\x12%\n" +
-	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\"\xc5\x06\n" +
+	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\x121\n" +
+	"\x14consecutive_failures\x18\r \x01(\x05R\x13consecutiveFailures\x12!\n" +
+	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\"\xc4\a\n" +
 	"\tExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3402,7 +3685,11 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x10 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vskip_reason\x18\x11 \x01(\tR\n" +
 	"skipReason\x12!\n" +
-	"\ftriggered_by\x18\x12 \x01(\tR\vtriggeredBy\"\xd5\x02\n" +
+	"\ftriggered_by\x18\x12 \x01(\tR\vtriggeredBy\x12\x18\n" +
+	"\aattempt\x18\x13 \x01(\x05R\aattempt\x12(\n" +
+	"\x10first_attempt_id\x18\x14 \x01(\tR\x0efirstAttemptId\x129\n" +
+	"\n" +
+	"not_before\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\"\xd5\x02\n" +
 	"\x15DeployWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12H\n" +
@@ -3462,7 +3749,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\vdeployments\x18\x01 \x03(\v2\x1e.workflowruntime.v1.DeploymentR\vdeployments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x95\x03\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xbf\x03\n" +
 	"\x1aGetExecutionHistoryRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +
@@ -3474,12 +3761,13 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
 	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\b \x01(\tR\tpageToken\"\x84\x01\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x12(\n" +
+	"\x10first_attempt_id\x18\t \x01(\tR\x0efirstAttemptId\"\x84\x01\n" +
 	"\x1bGetExecutionHistoryResponse\x12=\n" +
 	"\n" +
 	"executions\x18\x01 \x03(\v2\x1d.workflowruntime.v1.ExecutionR\n" +
 	"executions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x04\n" +
 	"\x16TriggerWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12!\n" +
@@ -3490,17 +3778,19 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\ftrigger_type\x18\x06 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\vtriggerType\x12!\n" +
 	"\ftriggered_by\x18\a \x01(\tR\vtriggeredBy\x12\x1f\n" +
 	"\vhttp_method\x18\b \x01(\tR\n" +
-	"httpMethod\x1a:\n" +
+	"httpMethod\x12H\n" +
+	"\x0eoverlap_policy\x18\t \x01(\x0e2!.workflowruntime.v1.OverlapPolicyR\roverlapPolicy\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd8\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
 	"\x17TriggerWorkflowResponse\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12;\n" +
 	"\x06status\x18\x02 \x01(\x0e2#.workflowruntime.v1.ExecutionStatusR\x06status\x12\"\n" +
 	"\fdeduplicated\x18\x03 \x01(\bR\fdeduplicated\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1f\n" +
 	"\vresult_data\x18\x05 \x01(\tR\n" +
-	"resultData\"8\n" +
+	"resultData\x12;\n" +
+	"\tadmission\x18\x06 \x01(\x0e2\x1d.workflowruntime.v1.AdmissionR\tadmission\"8\n" +
 	"\x13GetExecutionRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"\x93\x01\n" +
 	"\x14GetExecutionResponse\x12;\n" +
@@ -3599,13 +3889,14 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x17EXECUTION_STATUS_FAILED\x10\x04\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_CANCELLED\x10\x05\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_TIMED_OUT\x10\x06\x12\x1c\n" +
-	"\x18EXECUTION_STATUS_SKIPPED\x10\a*\xa6\x01\n" +
+	"\x18EXECUTION_STATUS_SKIPPED\x10\a*\xc5\x01\n" +
 	"\rOverlapPolicy\x12\x1e\n" +
 	"\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x1c\n" +
 	"\x18OVERLAP_POLICY_ALLOW_ALL\x10\x02\x12\x1d\n" +
 	"\x19OVERLAP_POLICY_BUFFER_ONE\x10\x03\x12\x1f\n" +
-	"\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04*^\n" +
+	"\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04\x12\x1d\n" +
+	"\x19OVERLAP_POLICY_BUFFER_ALL\x10\x05*^\n" +
 	"\fResponseMode\x12\x1d\n" +
 	"\x19RESPONSE_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RESPONSE_MODE_ASYNC\x10\x01\x12\x16\n" +
@@ -3630,7 +3921,12 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x12DST_EFFECT_SHIFTED\x10\x02\x12\x16\n" +
 	"\x12DST_EFFECT_SKIPPED\x10\x03\x12\x1d\n" +
 	"\x19DST_EFFECT_REPEATED_FIRST\x10\x04\x12\x1e\n" +
-	"\x1aDST_EFFECT_REPEATED_SECOND\x10\x05*i\n" +
+	"\x1aDST_EFFECT_REPEATED_SECOND\x10\x05*k\n" +
+	"\tAdmission\x12\x19\n" +
+	"\x15ADMISSION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ADMISSION_STARTED\x10\x01\x12\x15\n" +
+	"\x11ADMISSION_WAITING\x10\x02\x12\x15\n" +
+	"\x11ADMISSION_SKIPPED\x10\x03*i\n" +
 	"\rBackfillState\x12\x1e\n" +
 	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
@@ -3662,8 +3958,8 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_runtime_proto_rawDescData
 }
 
-var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(DeploymentStatus)(0),               // 0: workflowruntime.v1.DeploymentStatus
 	(TriggerType)(0),                    // 1: workflowruntime.v1.TriggerType
@@ -3674,154 +3970,164 @@ var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(RepeatedTimePolicy)(0),             // 6: workflowruntime.v1.RepeatedTimePolicy
 	(SkippedTimePolicy)(0),              // 7: workflowruntime.v1.SkippedTimePolicy
 	(DstEffect)(0),                      // 8: workflowruntime.v1.DstEffect
-	(BackfillState)(0),                  // 9: workflowruntime.v1.BackfillState
-	(*CronSpec)(nil),                    // 10: workflowruntime.v1.CronSpec
-	(*WebhookSpec)(nil),                 // 11: workflowruntime.v1.WebhookSpec
-	(*Trigger)(nil),                     // 12: workflowruntime.v1.Trigger
-	(*TriggerStatus)(nil),               // 13: workflowruntime.v1.TriggerStatus
-	(*DeploymentConfig)(nil),            // 14: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                  // 15: workflowruntime.v1.Deployment
-	(*Execution)(nil),                   // 16: workflowruntime.v1.Execution
-	(*DeployWorkflowRequest)(nil),       // 17: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),      // 18: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),     // 19: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),    // 20: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),     // 21: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),    // 22: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),  // 23: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil), // 24: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),      // 25: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),     // 26: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),  // 27: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil), // 28: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),      // 29: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),     // 30: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),         // 31: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),        // 32: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),      // 33: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),     // 34: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),       // 35: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),      // 36: workflowruntime.v1.ResolveWebhookResponse
-	(*PreviewScheduleRequest)(nil),      // 37: workflowruntime.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),     // 38: workflowruntime.v1.PreviewScheduleResponse
-	(*TriggerPreview)(nil),              // 39: workflowruntime.v1.TriggerPreview
-	(*UpcomingFire)(nil),                // 40: workflowruntime.v1.UpcomingFire
-	(*BackfillDeploymentRequest)(nil),   // 41: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),  // 42: workflowruntime.v1.BackfillDeploymentResponse
-	(*GetBackfillRequest)(nil),          // 43: workflowruntime.v1.GetBackfillRequest
-	(*GetBackfillResponse)(nil),         // 44: workflowruntime.v1.GetBackfillResponse
-	(*Backfill)(nil),                    // 45: workflowruntime.v1.Backfill
-	nil,                                 // 46: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),             // 48: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),       // 49: google.protobuf.FieldMask
+	(Admission)(0),                      // 9: workflowruntime.v1.Admission
+	(BackfillState)(0),                  // 10: workflowruntime.v1.BackfillState
+	(*CronSpec)(nil),                    // 11: workflowruntime.v1.CronSpec
+	(*WebhookSpec)(nil),                 // 12: workflowruntime.v1.WebhookSpec
+	(*Trigger)(nil),                     // 13: workflowruntime.v1.Trigger
+	(*TriggerStatus)(nil),               // 14: workflowruntime.v1.TriggerStatus
+	(*DeploymentConfig)(nil),            // 15: workflowruntime.v1.DeploymentConfig
+	(*RetryPolicy)(nil),                 // 16: workflowruntime.v1.RetryPolicy
+	(*Deployment)(nil),                  // 17: workflowruntime.v1.Deployment
+	(*Execution)(nil),                   // 18: workflowruntime.v1.Execution
+	(*DeployWorkflowRequest)(nil),       // 19: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),      // 20: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),     // 21: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),    // 22: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),     // 23: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),    // 24: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),  // 25: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil), // 26: workflowruntime.v1.GetDeploymentStatusResponse
+	(*ListDeploymentsRequest)(nil),      // 27: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),     // 28: workflowruntime.v1.ListDeploymentsResponse
+	(*GetExecutionHistoryRequest)(nil),  // 29: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil), // 30: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),      // 31: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),     // 32: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),         // 33: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),        // 34: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),      // 35: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),     // 36: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),       // 37: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),      // 38: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),      // 39: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),     // 40: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),              // 41: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                // 42: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),   // 43: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),  // 44: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),          // 45: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),         // 46: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                    // 47: workflowruntime.v1.Backfill
+	nil,                                 // 48: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 50: google.protobuf.Duration
+	(*structpb.Struct)(nil),             // 51: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),       // 52: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
 	5,  // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
 	6,  // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
 	7,  // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
-	47, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
-	47, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	49, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	49, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
 	1,  // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
-	10, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
-	11, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
-	12, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	47, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	47, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	11, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
+	12, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
+	13, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
+	49, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	49, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
 	3,  // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	0,  // 13: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 14: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
-	13, // 15: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
-	14, // 16: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	47, // 17: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	47, // 18: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	47, // 19: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	1,  // 20: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 21: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	47, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	47, // 23: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	47, // 24: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	47, // 25: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	48, // 26: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
-	12, // 27: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	14, // 28: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	15, // 29: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	39, // 30: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
-	0,  // 31: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 32: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
-	12, // 33: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	14, // 34: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	49, // 35: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	15, // 36: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	39, // 37: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
-	15, // 38: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	15, // 39: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	16, // 40: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
-	0,  // 41: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	1,  // 42: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	15, // 43: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	2,  // 44: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	1,  // 45: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	47, // 46: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	47, // 47: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	16, // 48: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	46, // 49: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	1,  // 50: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 51: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	16, // 52: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	16, // 53: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 54: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	10, // 55: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	47, // 56: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	39, // 57: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	10, // 58: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	40, // 59: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	47, // 60: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	47, // 61: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,  // 62: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	47, // 63: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	47, // 64: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 65: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	45, // 66: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	45, // 67: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	47, // 68: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	47, // 69: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 70: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	9,  // 71: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	47, // 72: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	47, // 73: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	17, // 74: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	19, // 75: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	21, // 76: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	23, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	25, // 78: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	27, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	29, // 80: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	31, // 81: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	33, // 82: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	35, // 83: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	37, // 84: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	41, // 85: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	43, // 86: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	18, // 87: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	20, // 88: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	22, // 89: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	24, // 90: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	26, // 91: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	28, // 92: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	30, // 93: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	32, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	34, // 95: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	36, // 96: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	38, // 97: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	42, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	44, // 99: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	87, // [87:100] is the sub-list for method output_type
-	74, // [74:87] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	16, // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
+	50, // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	50, // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,  // 16: workflowruntime.v1.RetryPolicy.retry_on:type_name -> workflowruntime.v1.ExecutionStatus
+	0,  // 17: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	51, // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	14, // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
+	15, // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	49, // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	49, // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	49, // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	1,  // 24: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	2,  // 25: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	49, // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	49, // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	49, // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	49, // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	49, // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
+	51, // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13, // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15, // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	17, // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	41, // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	0,  // 36: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	51, // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13, // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15, // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	52, // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	41, // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	17, // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	17, // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	18, // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
+	0,  // 46: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	1,  // 47: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	17, // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	2,  // 49: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	1,  // 50: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	49, // 51: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 52: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 53: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	48, // 54: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	1,  // 55: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	3,  // 56: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	2,  // 57: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	9,  // 58: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
+	18, // 59: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	18, // 60: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,  // 61: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	11, // 62: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	49, // 63: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	41, // 64: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	11, // 65: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	42, // 66: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	49, // 67: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	49, // 68: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,  // 69: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	49, // 70: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 71: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 72: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	47, // 73: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	47, // 74: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	49, // 75: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	49, // 76: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 77: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	10, // 78: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	49, // 79: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	49, // 80: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	19, // 81: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	21, // 82: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	23, // 83: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	25, // 84: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	27, // 85: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	29, // 86: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	31, // 87: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	33, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	35, // 89: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	37, // 90: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	39, // 91: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	43, // 92: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	45, // 93: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	20, // 94: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	22, // 95: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	24, // 96: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	26, // 97: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	28, // 98: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	30, // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	32, // 100: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	34, // 101: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	36, // 102: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	38, // 103: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	40, // 104: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	44, // 105: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	46, // 106: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	94, // [94:107] is the sub-list for method output_type
+	81, // [81:94] is the sub-list for method input_type
+	81, // [81:81] is the sub-list for extension type_name
+	81, // [81:81] is the sub-list for extension extendee
+	0,  // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -3831,14 +4137,14 @@ func file_workflowruntime_v1_runtime_proto_init() {
 	}
 	file_workflowruntime_v1_runtime_proto_msgTypes[0].OneofWrappers = []any{}
 	file_workflowruntime_v1_runtime_proto_msgTypes[3].OneofWrappers = []any{}
-	file_workflowruntime_v1_runtime_proto_msgTypes[9].OneofWrappers = []any{}
+	file_workflowruntime_v1_runtime_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   37,
+			NumEnums:      11,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

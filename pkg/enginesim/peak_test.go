@@ -1,0 +1,35 @@
+package enginesim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
+)
+
+// TestPeak counts the runs of one workflow alive at once on the engine's
+// clock: back to back is one at a time, and other workflows do not count.
+func TestPeak(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := New(Config{MinDuration: time.Second, MaxDuration: time.Second, Now: func() time.Time { return now }})
+	start := func(wf, key string) {
+		_, err := s.ExecuteWorkflow(context.Background(), &pb.ExecuteWorkflowRequest{WorkflowId: wf, Metadata: map[string]string{MetaIdempotencyKey: key}})
+		require.NoError(t, err)
+	}
+	require.Zero(t, s.Peak("wf"))
+	start("wf", "a")
+	start("wf", "b")
+	start("other", "x")
+	now = now.Add(time.Second)
+	start("wf", "c") // a and b end as c starts
+	require.Equal(t, 2, s.Peak("wf"))
+	now = now.Add(500 * time.Millisecond)
+	start("wf", "d")
+	start("wf", "e")
+	require.Equal(t, 3, s.Peak("wf"), "c, d and e run at once")
+	require.Equal(t, 1, s.Peak("other"))
+}
