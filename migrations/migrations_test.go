@@ -32,6 +32,7 @@ var pgMigrations = [][2]string{
 	{"00008", "deployment_versions"},
 	{"00009", "missed_slots"},
 	{"00010", "backfills"},
+	{"00012", "version_history"},
 }
 
 var migrationCount = len(pgMigrations)
