@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,8 @@ type Service interface {
 	Status(ctx context.Context, req StatusRequest) (StatusResponse, error)
 	List(ctx context.Context, req ListRequest) (ListResponse, error)
 	Preview(ctx context.Context, req PreviewRequest) (PreviewResponse, error)
+	Versions(ctx context.Context, req VersionsRequest) (VersionsResponse, error)
+	Events(ctx context.Context, req EventsRequest) (EventsResponse, error)
 }
 
 // DeployRequest asks for a new deployment of a workflow.
@@ -362,14 +365,7 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 		err error
 	)
 	var v errors.Violations
-	switch {
-	case (req.DeploymentID == "") == (req.WorkflowID == ""):
-		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
-	case req.DeploymentID != "":
-		validateDeploymentID(&v, req.DeploymentID)
-	default:
-		validateWorkflowID(&v, req.WorkflowID)
-	}
+	validateOneOf(&v, req.DeploymentID, req.WorkflowID)
 	if err := v.Err(op); err != nil {
 		return StatusResponse{}, err
 	}
@@ -456,7 +452,7 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 		if cur.Version != d.Version {
 			return workflow.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s moved on to version %d; version %d is not undone", d.ID, cur.Version, d.Version)
 		}
-		ev := workflow.Event{Action: workflow.ActionRollback, FromStatus: cur.Status}
+		ev := workflow.Event{Action: workflow.ActionRollback, FromStatus: cur.Status, Reason: "version " + strconv.FormatInt(d.Version, 10) + " undone: scheduling failed"}
 		if prev == nil {
 			cur.Status = workflow.StatusArchived
 		} else {
@@ -473,6 +469,19 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 	// The notifier failed a moment ago; if it fails again, its resync catches up.
 	_ = s.opts.Notifier.DeploymentChanged(uctx, undone)
 	return errors.E(op, errors.Unavailable, fmt.Errorf("the change was undone because scheduling failed: %w", nerr))
+}
+
+// validateOneOf checks that exactly one of a deployment id and a workflow id
+// names what a read is about, and that it is well formed.
+func validateOneOf(v *errors.Violations, deploymentID, workflowID string) {
+	switch {
+	case (deploymentID == "") == (workflowID == ""):
+		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
+	case deploymentID != "":
+		validateDeploymentID(v, deploymentID)
+	default:
+		validateWorkflowID(v, workflowID)
+	}
 }
 
 // validateDeploymentID checks that id is a deployment id: this service only

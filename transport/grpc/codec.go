@@ -254,16 +254,12 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 		Status:             pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(d.Status))),
 		Version:            d.Version,
 		WorkflowDefinition: def,
-		Config: &pb.DeploymentConfig{
-			OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", d.Config.OverlapPolicy)),
-			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
-			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
-		},
-		CreatedAt:     timestamp(&d.CreatedAt),
-		UpdatedAt:     timestamp(&d.UpdatedAt),
-		DeployedAt:    timestamp(d.DeployedAt),
-		DeployedBy:    d.DeployedBy,
-		ScheduleEnded: d.ScheduleEnded,
+		Config:             configToProto(d.Config),
+		CreatedAt:          timestamp(&d.CreatedAt),
+		UpdatedAt:          timestamp(&d.UpdatedAt),
+		DeployedAt:         timestamp(d.DeployedAt),
+		DeployedBy:         d.DeployedBy,
+		ScheduleEnded:      d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
 		out.Triggers = append(out.Triggers, &pb.TriggerStatus{
@@ -277,6 +273,14 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 		})
 	}
 	return out
+}
+
+func configToProto(c workflow.Config) *pb.DeploymentConfig {
+	return &pb.DeploymentConfig{
+		OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", c.OverlapPolicy)),
+		ExecutionTimeoutSeconds: c.ExecutionTimeoutSeconds,
+		CatchupWindowSeconds:    c.CatchupWindowSeconds,
+	}
 }
 
 // triggerToProto leaves webhook secrets out: they are write-only.

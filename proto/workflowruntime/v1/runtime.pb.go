@@ -2015,6 +2015,463 @@ func (x *ListDeploymentsResponse) GetTotalSize() int64 {
 	return 0
 }
 
+type ListDeploymentVersionsRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Default 50, max 500.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentVersionsRequest) Reset() {
+	*x = ListDeploymentVersionsRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentVersionsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListDeploymentVersionsRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListDeploymentVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeploymentVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// A deployment as it was at one version.
+type DeploymentVersion struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId       string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	Version            int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	WorkflowDefinition *structpb.Struct       `protobuf:"bytes,3,opt,name=workflow_definition,json=workflowDefinition,proto3" json:"workflow_definition,omitempty"`
+	Config             *DeploymentConfig      `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	// The version's triggers (webhook secrets are never returned); empty and triggers_kept false for a version written before triggers were kept.
+	Triggers     []*Trigger `protobuf:"bytes,5,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	TriggersKept bool       `protobuf:"varint,6,opt,name=triggers_kept,json=triggersKept,proto3" json:"triggers_kept,omitempty"`
+	// When the version was written; absent when not known.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentVersion) Reset() {
+	*x = DeploymentVersion{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentVersion) ProtoMessage() {}
+
+func (x *DeploymentVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentVersion.ProtoReflect.Descriptor instead.
+func (*DeploymentVersion) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeploymentVersion) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *DeploymentVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DeploymentVersion) GetWorkflowDefinition() *structpb.Struct {
+	if x != nil {
+		return x.WorkflowDefinition
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetConfig() *DeploymentConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetTriggers() []*Trigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetTriggersKept() bool {
+	if x != nil {
+		return x.TriggersKept
+	}
+	return false
+}
+
+func (x *DeploymentVersion) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type ListDeploymentVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first. A page may hold fewer than page_size when its definitions are large (8 MiB per page).
+	Versions []*DeploymentVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentVersionsResponse) Reset() {
+	*x = ListDeploymentVersionsResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentVersionsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListDeploymentVersionsResponse) GetVersions() []*DeploymentVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListDeploymentVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListDeploymentEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one of deployment_id and workflow_id: a workflow's events are those of all its deployments.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	WorkflowId   string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Default 50, max 500.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentEventsRequest) Reset() {
+	*x = ListDeploymentEventsRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentEventsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentEventsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListDeploymentEventsRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListDeploymentEventsRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ListDeploymentEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeploymentEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One change of a deployment: who did what, when, from which version to which.
+type DeploymentEvent struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	WorkflowId   string                 `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// DEPLOY, UPDATE, PAUSE, RESUME, PROMOTE, ARCHIVE or ROLLBACK.
+	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	// Unspecified for the creating event.
+	FromStatus DeploymentStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"from_status,omitempty"`
+	ToStatus   DeploymentStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"to_status,omitempty"`
+	// 0 for the creating event and for events written before it was kept.
+	FromVersion int64  `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	ToVersion   int64  `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	Actor       string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Why, for a change that was not simply asked for; empty otherwise.
+	Reason        string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentEvent) Reset() {
+	*x = DeploymentEvent{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentEvent) ProtoMessage() {}
+
+func (x *DeploymentEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentEvent.ProtoReflect.Descriptor instead.
+func (*DeploymentEvent) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeploymentEvent) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetFromStatus() DeploymentStatus {
+	if x != nil {
+		return x.FromStatus
+	}
+	return DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED
+}
+
+func (x *DeploymentEvent) GetToStatus() DeploymentStatus {
+	if x != nil {
+		return x.ToStatus
+	}
+	return DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED
+}
+
+func (x *DeploymentEvent) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *DeploymentEvent) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *DeploymentEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+type ListDeploymentEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Events []*DeploymentEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentEventsResponse) Reset() {
+	*x = ListDeploymentEventsResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentEventsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentEventsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListDeploymentEventsResponse) GetEvents() []*DeploymentEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListDeploymentEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetExecutionHistoryRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId   string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -2035,7 +2492,7 @@ type GetExecutionHistoryRequest struct {
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2504,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2517,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetExecutionHistoryRequest) GetWorkflowId() string {
@@ -2129,7 +2586,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2598,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2611,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -2193,7 +2650,7 @@ type TriggerWorkflowRequest struct {
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2662,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2675,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TriggerWorkflowRequest) GetWorkflowId() string {
@@ -2292,7 +2749,7 @@ type TriggerWorkflowResponse struct {
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2761,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2774,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TriggerWorkflowResponse) GetExecutionId() string {
@@ -2364,7 +2821,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2833,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2846,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -2412,7 +2869,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +2881,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +2894,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -2471,7 +2928,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2940,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2953,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -2522,7 +2979,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2991,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +3004,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -2567,7 +3024,7 @@ type ResolveWebhookRequest struct {
 
 func (x *ResolveWebhookRequest) Reset() {
 	*x = ResolveWebhookRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +3036,7 @@ func (x *ResolveWebhookRequest) String() string {
 func (*ResolveWebhookRequest) ProtoMessage() {}
 
 func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +3049,7 @@ func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookRequest.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ResolveWebhookRequest) GetPath() string {
@@ -2622,7 +3079,7 @@ type ResolveWebhookResponse struct {
 
 func (x *ResolveWebhookResponse) Reset() {
 	*x = ResolveWebhookResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +3091,7 @@ func (x *ResolveWebhookResponse) String() string {
 func (*ResolveWebhookResponse) ProtoMessage() {}
 
 func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +3104,7 @@ func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookResponse.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResolveWebhookResponse) GetWorkflowId() string {
@@ -2704,7 +3161,7 @@ type PreviewScheduleRequest struct {
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +3173,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +3186,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PreviewScheduleRequest) GetDeploymentId() string {
@@ -2777,7 +3234,7 @@ type PreviewScheduleResponse struct {
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +3246,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +3259,7 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PreviewScheduleResponse) GetTriggers() []*TriggerPreview {
@@ -2830,7 +3287,7 @@ type TriggerPreview struct {
 
 func (x *TriggerPreview) Reset() {
 	*x = TriggerPreview{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3299,7 @@ func (x *TriggerPreview) String() string {
 func (*TriggerPreview) ProtoMessage() {}
 
 func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3312,7 @@ func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
 func (*TriggerPreview) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TriggerPreview) GetTriggerId() string {
@@ -2911,7 +3368,7 @@ type UpcomingFire struct {
 
 func (x *UpcomingFire) Reset() {
 	*x = UpcomingFire{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2923,7 +3380,7 @@ func (x *UpcomingFire) String() string {
 func (*UpcomingFire) ProtoMessage() {}
 
 func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2936,7 +3393,7 @@ func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcomingFire.ProtoReflect.Descriptor instead.
 func (*UpcomingFire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpcomingFire) GetSlotTime() *timestamppb.Timestamp {
@@ -2989,7 +3446,7 @@ type BackfillDeploymentRequest struct {
 
 func (x *BackfillDeploymentRequest) Reset() {
 	*x = BackfillDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3458,7 @@ func (x *BackfillDeploymentRequest) String() string {
 func (*BackfillDeploymentRequest) ProtoMessage() {}
 
 func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3471,7 @@ func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BackfillDeploymentRequest) GetDeploymentId() string {
@@ -3054,7 +3511,7 @@ type BackfillDeploymentResponse struct {
 
 func (x *BackfillDeploymentResponse) Reset() {
 	*x = BackfillDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3523,7 @@ func (x *BackfillDeploymentResponse) String() string {
 func (*BackfillDeploymentResponse) ProtoMessage() {}
 
 func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3536,7 @@ func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BackfillDeploymentResponse) GetBackfill() *Backfill {
@@ -3098,7 +3555,7 @@ type GetBackfillRequest struct {
 
 func (x *GetBackfillRequest) Reset() {
 	*x = GetBackfillRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3567,7 @@ func (x *GetBackfillRequest) String() string {
 func (*GetBackfillRequest) ProtoMessage() {}
 
 func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3580,7 @@ func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillRequest.ProtoReflect.Descriptor instead.
 func (*GetBackfillRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetBackfillRequest) GetBackfillId() string {
@@ -3142,7 +3599,7 @@ type GetBackfillResponse struct {
 
 func (x *GetBackfillResponse) Reset() {
 	*x = GetBackfillResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +3611,7 @@ func (x *GetBackfillResponse) String() string {
 func (*GetBackfillResponse) ProtoMessage() {}
 
 func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +3624,7 @@ func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillResponse.ProtoReflect.Descriptor instead.
 func (*GetBackfillResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetBackfillResponse) GetBackfill() *Backfill {
@@ -3203,7 +3660,7 @@ type Backfill struct {
 
 func (x *Backfill) Reset() {
 	*x = Backfill{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3672,7 @@ func (x *Backfill) String() string {
 func (*Backfill) ProtoMessage() {}
 
 func (x *Backfill) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3685,7 @@ func (x *Backfill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backfill.ProtoReflect.Descriptor instead.
 func (*Backfill) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Backfill) GetBackfillId() string {
@@ -3462,7 +3919,49 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\vdeployments\x18\x01 \x03(\v2\x1e.workflowruntime.v1.DeploymentR\vdeployments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x95\x03\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x80\x01\n" +
+	"\x1dListDeploymentVersionsRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xf3\x02\n" +
+	"\x11DeploymentVersion\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12H\n" +
+	"\x13workflow_definition\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x12workflowDefinition\x12<\n" +
+	"\x06config\x18\x04 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x127\n" +
+	"\btriggers\x18\x05 \x03(\v2\x1b.workflowruntime.v1.TriggerR\btriggers\x12#\n" +
+	"\rtriggers_kept\x18\x06 \x01(\bR\ftriggersKept\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x01\n" +
+	"\x1eListDeploymentVersionsResponse\x12A\n" +
+	"\bversions\x18\x01 \x03(\v2%.workflowruntime.v1.DeploymentVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n" +
+	"\x1bListDeploymentEventsRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x95\x03\n" +
+	"\x0fDeploymentEvent\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12E\n" +
+	"\vfrom_status\x18\x04 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusR\n" +
+	"fromStatus\x12A\n" +
+	"\tto_status\x18\x05 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusR\btoStatus\x12!\n" +
+	"\ffrom_version\x18\x06 \x01(\x03R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\a \x01(\x03R\ttoVersion\x12\x14\n" +
+	"\x05actor\x18\b \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x01\n" +
+	"\x1cListDeploymentEventsResponse\x12;\n" +
+	"\x06events\x18\x01 \x03(\v2#.workflowruntime.v1.DeploymentEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x95\x03\n" +
 	"\x1aGetExecutionHistoryRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +
@@ -3634,13 +4133,15 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\rBackfillState\x12\x1e\n" +
 	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
-	"\x18BACKFILL_STATE_COMPLETED\x10\x022\xa0\v\n" +
+	"\x18BACKFILL_STATE_COMPLETED\x10\x022\x9c\r\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
 	"\x10DeleteDeployment\x12+.workflowruntime.v1.DeleteDeploymentRequest\x1a,.workflowruntime.v1.DeleteDeploymentResponse\x12v\n" +
 	"\x13GetDeploymentStatus\x12..workflowruntime.v1.GetDeploymentStatusRequest\x1a/.workflowruntime.v1.GetDeploymentStatusResponse\x12j\n" +
-	"\x0fListDeployments\x12*.workflowruntime.v1.ListDeploymentsRequest\x1a+.workflowruntime.v1.ListDeploymentsResponse\x12v\n" +
+	"\x0fListDeployments\x12*.workflowruntime.v1.ListDeploymentsRequest\x1a+.workflowruntime.v1.ListDeploymentsResponse\x12\x7f\n" +
+	"\x16ListDeploymentVersions\x121.workflowruntime.v1.ListDeploymentVersionsRequest\x1a2.workflowruntime.v1.ListDeploymentVersionsResponse\x12y\n" +
+	"\x14ListDeploymentEvents\x12/.workflowruntime.v1.ListDeploymentEventsRequest\x1a0.workflowruntime.v1.ListDeploymentEventsResponse\x12v\n" +
 	"\x13GetExecutionHistory\x12..workflowruntime.v1.GetExecutionHistoryRequest\x1a/.workflowruntime.v1.GetExecutionHistoryResponse\x12j\n" +
 	"\x0fTriggerWorkflow\x12*.workflowruntime.v1.TriggerWorkflowRequest\x1a+.workflowruntime.v1.TriggerWorkflowResponse\x12a\n" +
 	"\fGetExecution\x12'.workflowruntime.v1.GetExecutionRequest\x1a(.workflowruntime.v1.GetExecutionResponse\x12j\n" +
@@ -3663,165 +4164,184 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
-	(DeploymentStatus)(0),               // 0: workflowruntime.v1.DeploymentStatus
-	(TriggerType)(0),                    // 1: workflowruntime.v1.TriggerType
-	(ExecutionStatus)(0),                // 2: workflowruntime.v1.ExecutionStatus
-	(OverlapPolicy)(0),                  // 3: workflowruntime.v1.OverlapPolicy
-	(ResponseMode)(0),                   // 4: workflowruntime.v1.ResponseMode
-	(CatchupPolicy)(0),                  // 5: workflowruntime.v1.CatchupPolicy
-	(RepeatedTimePolicy)(0),             // 6: workflowruntime.v1.RepeatedTimePolicy
-	(SkippedTimePolicy)(0),              // 7: workflowruntime.v1.SkippedTimePolicy
-	(DstEffect)(0),                      // 8: workflowruntime.v1.DstEffect
-	(BackfillState)(0),                  // 9: workflowruntime.v1.BackfillState
-	(*CronSpec)(nil),                    // 10: workflowruntime.v1.CronSpec
-	(*WebhookSpec)(nil),                 // 11: workflowruntime.v1.WebhookSpec
-	(*Trigger)(nil),                     // 12: workflowruntime.v1.Trigger
-	(*TriggerStatus)(nil),               // 13: workflowruntime.v1.TriggerStatus
-	(*DeploymentConfig)(nil),            // 14: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                  // 15: workflowruntime.v1.Deployment
-	(*Execution)(nil),                   // 16: workflowruntime.v1.Execution
-	(*DeployWorkflowRequest)(nil),       // 17: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),      // 18: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),     // 19: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),    // 20: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),     // 21: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),    // 22: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),  // 23: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil), // 24: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),      // 25: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),     // 26: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),  // 27: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil), // 28: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),      // 29: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),     // 30: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),         // 31: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),        // 32: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),      // 33: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),     // 34: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),       // 35: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),      // 36: workflowruntime.v1.ResolveWebhookResponse
-	(*PreviewScheduleRequest)(nil),      // 37: workflowruntime.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),     // 38: workflowruntime.v1.PreviewScheduleResponse
-	(*TriggerPreview)(nil),              // 39: workflowruntime.v1.TriggerPreview
-	(*UpcomingFire)(nil),                // 40: workflowruntime.v1.UpcomingFire
-	(*BackfillDeploymentRequest)(nil),   // 41: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),  // 42: workflowruntime.v1.BackfillDeploymentResponse
-	(*GetBackfillRequest)(nil),          // 43: workflowruntime.v1.GetBackfillRequest
-	(*GetBackfillResponse)(nil),         // 44: workflowruntime.v1.GetBackfillResponse
-	(*Backfill)(nil),                    // 45: workflowruntime.v1.Backfill
-	nil,                                 // 46: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),             // 48: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),       // 49: google.protobuf.FieldMask
+	(DeploymentStatus)(0),                  // 0: workflowruntime.v1.DeploymentStatus
+	(TriggerType)(0),                       // 1: workflowruntime.v1.TriggerType
+	(ExecutionStatus)(0),                   // 2: workflowruntime.v1.ExecutionStatus
+	(OverlapPolicy)(0),                     // 3: workflowruntime.v1.OverlapPolicy
+	(ResponseMode)(0),                      // 4: workflowruntime.v1.ResponseMode
+	(CatchupPolicy)(0),                     // 5: workflowruntime.v1.CatchupPolicy
+	(RepeatedTimePolicy)(0),                // 6: workflowruntime.v1.RepeatedTimePolicy
+	(SkippedTimePolicy)(0),                 // 7: workflowruntime.v1.SkippedTimePolicy
+	(DstEffect)(0),                         // 8: workflowruntime.v1.DstEffect
+	(BackfillState)(0),                     // 9: workflowruntime.v1.BackfillState
+	(*CronSpec)(nil),                       // 10: workflowruntime.v1.CronSpec
+	(*WebhookSpec)(nil),                    // 11: workflowruntime.v1.WebhookSpec
+	(*Trigger)(nil),                        // 12: workflowruntime.v1.Trigger
+	(*TriggerStatus)(nil),                  // 13: workflowruntime.v1.TriggerStatus
+	(*DeploymentConfig)(nil),               // 14: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),                     // 15: workflowruntime.v1.Deployment
+	(*Execution)(nil),                      // 16: workflowruntime.v1.Execution
+	(*DeployWorkflowRequest)(nil),          // 17: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),         // 18: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),        // 19: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),       // 20: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),        // 21: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),       // 22: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),     // 23: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil),    // 24: workflowruntime.v1.GetDeploymentStatusResponse
+	(*ListDeploymentsRequest)(nil),         // 25: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),        // 26: workflowruntime.v1.ListDeploymentsResponse
+	(*ListDeploymentVersionsRequest)(nil),  // 27: workflowruntime.v1.ListDeploymentVersionsRequest
+	(*DeploymentVersion)(nil),              // 28: workflowruntime.v1.DeploymentVersion
+	(*ListDeploymentVersionsResponse)(nil), // 29: workflowruntime.v1.ListDeploymentVersionsResponse
+	(*ListDeploymentEventsRequest)(nil),    // 30: workflowruntime.v1.ListDeploymentEventsRequest
+	(*DeploymentEvent)(nil),                // 31: workflowruntime.v1.DeploymentEvent
+	(*ListDeploymentEventsResponse)(nil),   // 32: workflowruntime.v1.ListDeploymentEventsResponse
+	(*GetExecutionHistoryRequest)(nil),     // 33: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil),    // 34: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),         // 35: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),        // 36: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),            // 37: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),           // 38: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),         // 39: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),        // 40: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),          // 41: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),         // 42: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),         // 43: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),        // 44: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),                 // 45: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                   // 46: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),      // 47: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),     // 48: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),             // 49: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),            // 50: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                       // 51: workflowruntime.v1.Backfill
+	nil,                                    // 52: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),          // 53: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 54: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),          // 55: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
 	5,  // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
 	6,  // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
 	7,  // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
-	47, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
-	47, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	53, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	53, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
 	1,  // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
 	10, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
 	11, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
 	12, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	47, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	47, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	53, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	53, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
 	3,  // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
 	0,  // 13: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 14: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	54, // 14: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
 	13, // 15: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
 	14, // 16: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	47, // 17: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	47, // 18: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	47, // 19: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	53, // 17: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	53, // 18: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	53, // 19: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
 	1,  // 20: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	2,  // 21: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	47, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	47, // 23: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	47, // 24: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	47, // 25: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	48, // 26: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	53, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	53, // 23: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	53, // 24: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	53, // 25: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	54, // 26: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
 	12, // 27: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	14, // 28: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
 	15, // 29: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	39, // 30: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	45, // 30: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
 	0,  // 31: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 32: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	54, // 32: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
 	12, // 33: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	14, // 34: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	49, // 35: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55, // 35: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	15, // 36: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	39, // 37: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	45, // 37: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
 	15, // 38: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	15, // 39: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	16, // 40: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
 	0,  // 41: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
 	1,  // 42: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	15, // 43: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	2,  // 44: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	1,  // 45: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	47, // 46: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	47, // 47: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	16, // 48: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	46, // 49: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	1,  // 50: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 51: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	16, // 52: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	16, // 53: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 54: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	10, // 55: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	47, // 56: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	39, // 57: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	10, // 58: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	40, // 59: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	47, // 60: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	47, // 61: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,  // 62: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	47, // 63: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	47, // 64: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 65: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	45, // 66: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	45, // 67: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	47, // 68: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	47, // 69: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 70: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	9,  // 71: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	47, // 72: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	47, // 73: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	17, // 74: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	19, // 75: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	21, // 76: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	23, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	25, // 78: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	27, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	29, // 80: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	31, // 81: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	33, // 82: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	35, // 83: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	37, // 84: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	41, // 85: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	43, // 86: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	18, // 87: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	20, // 88: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	22, // 89: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	24, // 90: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	26, // 91: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	28, // 92: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	30, // 93: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	32, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	34, // 95: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	36, // 96: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	38, // 97: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	42, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	44, // 99: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	87, // [87:100] is the sub-list for method output_type
-	74, // [74:87] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	54, // 44: workflowruntime.v1.DeploymentVersion.workflow_definition:type_name -> google.protobuf.Struct
+	14, // 45: workflowruntime.v1.DeploymentVersion.config:type_name -> workflowruntime.v1.DeploymentConfig
+	12, // 46: workflowruntime.v1.DeploymentVersion.triggers:type_name -> workflowruntime.v1.Trigger
+	53, // 47: workflowruntime.v1.DeploymentVersion.created_at:type_name -> google.protobuf.Timestamp
+	28, // 48: workflowruntime.v1.ListDeploymentVersionsResponse.versions:type_name -> workflowruntime.v1.DeploymentVersion
+	0,  // 49: workflowruntime.v1.DeploymentEvent.from_status:type_name -> workflowruntime.v1.DeploymentStatus
+	0,  // 50: workflowruntime.v1.DeploymentEvent.to_status:type_name -> workflowruntime.v1.DeploymentStatus
+	53, // 51: workflowruntime.v1.DeploymentEvent.at:type_name -> google.protobuf.Timestamp
+	31, // 52: workflowruntime.v1.ListDeploymentEventsResponse.events:type_name -> workflowruntime.v1.DeploymentEvent
+	2,  // 53: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	1,  // 54: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	53, // 55: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	53, // 56: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 57: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	52, // 58: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	1,  // 59: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	2,  // 60: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	16, // 61: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	16, // 62: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,  // 63: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	10, // 64: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	53, // 65: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 66: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	10, // 67: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	46, // 68: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	53, // 69: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	53, // 70: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,  // 71: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	53, // 72: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	53, // 73: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 74: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	51, // 75: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	51, // 76: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	53, // 77: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	53, // 78: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 79: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	9,  // 80: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	53, // 81: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	53, // 82: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	17, // 83: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	19, // 84: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	21, // 85: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	23, // 86: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	25, // 87: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	27, // 88: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:input_type -> workflowruntime.v1.ListDeploymentVersionsRequest
+	30, // 89: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:input_type -> workflowruntime.v1.ListDeploymentEventsRequest
+	33, // 90: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	35, // 91: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	37, // 92: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	39, // 93: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	41, // 94: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	43, // 95: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	47, // 96: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	49, // 97: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	18, // 98: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	20, // 99: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	22, // 100: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	24, // 101: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	26, // 102: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	29, // 103: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:output_type -> workflowruntime.v1.ListDeploymentVersionsResponse
+	32, // 104: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:output_type -> workflowruntime.v1.ListDeploymentEventsResponse
+	34, // 105: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	36, // 106: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	38, // 107: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	40, // 108: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	42, // 109: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	44, // 110: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	48, // 111: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	50, // 112: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	98, // [98:113] is the sub-list for method output_type
+	83, // [83:98] is the sub-list for method input_type
+	83, // [83:83] is the sub-list for extension type_name
+	83, // [83:83] is the sub-list for extension extendee
+	0,  // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -3838,7 +4358,7 @@ func file_workflowruntime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   37,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
