@@ -44,7 +44,17 @@ func TestDeploymentHistory(t *testing.T) {
 	require.Empty(t, v1.GetTriggers()[0].GetWebhook().GetSecrets(), "a secret was read back")
 	require.Equal(t, "orders", v1.GetWorkflowDefinition().AsMap()["name"])
 
-	code, body := doJSON(t, "GET", s.httpBase+"/api/v1/deployments/"+id+"/versions", "")
+	old, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: id, Version: 1})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, old.GetDeployment().GetVersion())
+	require.Equal(t, pb.TriggerType_TRIGGER_TYPE_WEBHOOK, old.GetDeployment().GetTriggers()[0].GetTrigger().GetType())
+	code, body := doJSON(t, "GET", s.httpBase+"/api/v1/deployments/"+id+"?version=2", "")
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	current := body["deployment"].(map[string]any)
+	require.Equal(t, "2", current["version"])
+	require.Equal(t, "TRIGGER_TYPE_MANUAL", current["triggers"].([]any)[0].(map[string]any)["trigger"].(map[string]any)["type"])
+
+	code, body = doJSON(t, "GET", s.httpBase+"/api/v1/deployments/"+id+"/versions", "")
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Len(t, body["versions"], 2)
 
@@ -92,6 +102,14 @@ func TestDeploymentHistory(t *testing.T) {
 			_, err := c.ListDeploymentEvents(ctx, &pb.ListDeploymentEventsRequest{DeploymentId: "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"})
 			return err
 		}, codes.NotFound},
+		{"status at a version never written", func() error {
+			_, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: id, Version: 9})
+			return err
+		}, codes.NotFound},
+		{"status at a negative version", func() error {
+			_, err := c.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: id, Version: -1})
+			return err
+		}, codes.InvalidArgument},
 		{"events with a negative page size", func() error {
 			_, err := c.ListDeploymentEvents(ctx, &pb.ListDeploymentEventsRequest{WorkflowId: "audit.me", PageSize: -1})
 			return err

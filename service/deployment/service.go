@@ -79,6 +79,9 @@ type DeleteRequest struct {
 type StatusRequest struct {
 	DeploymentID string
 	WorkflowID   string
+	// Version, when set and not the current one, asks for that past
+	// version's definition, triggers and config instead.
+	Version int64
 }
 
 // StatusResponse is a deployment with its latest activity.
@@ -366,6 +369,9 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	)
 	var v errors.Violations
 	validateOneOf(&v, req.DeploymentID, req.WorkflowID)
+	if req.Version < 0 {
+		v.Addf("version", "must not be negative")
+	}
 	if err := v.Err(op); err != nil {
 		return StatusResponse{}, err
 	}
@@ -377,9 +383,26 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	if err != nil {
 		return StatusResponse{}, errors.E(op, err)
 	}
+	past := req.Version != 0 && req.Version != d.Version
+	if past {
+		v, err := s.store.GetDeploymentVersion(ctx, d.ID, req.Version)
+		if err != nil {
+			return StatusResponse{}, errors.E(op, err)
+		}
+		d.Version, d.Definition, d.Config, d.Triggers = v.Version, v.Definition, v.Config, v.Triggers
+	}
 	view, err := s.viewOf(ctx, op, d)
 	if err != nil {
 		return StatusResponse{}, err
+	}
+	if past {
+		// Only the current version is scheduled: a past one's triggers
+		// have no next fire, and their runs are the current triggers'.
+		for i := range view.TriggerStatuses {
+			ts := &view.TriggerStatuses[i]
+			ts.NextFireTime, ts.RemainingRuns, ts.Ended = nil, nil, false
+		}
+		view.ScheduleEnded = false
 	}
 	resp := StatusResponse{Deployment: view}
 	last, err := s.store.LastExecution(ctx, d.ID)

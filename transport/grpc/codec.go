@@ -83,7 +83,7 @@ func encodeDeleteResponse(_ context.Context, r any) (any, error) {
 
 func decodeStatusRequest(_ context.Context, r any) (any, error) {
 	req := r.(*pb.GetDeploymentStatusRequest)
-	return deployment.StatusRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId()}, nil
+	return deployment.StatusRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId(), Version: req.GetVersion()}, nil
 }
 
 func encodeStatusResponse(_ context.Context, r any) (any, error) {

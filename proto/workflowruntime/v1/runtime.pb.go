@@ -1762,7 +1762,9 @@ type GetDeploymentStatusRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
 	// The workflow's active deployment.
-	WorkflowId    string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// A past version to show instead of the current one: its definition, triggers and config, with no scheduling state (only the current version is scheduled). 0 means the current version.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1809,6 +1811,13 @@ func (x *GetDeploymentStatusRequest) GetWorkflowId() string {
 		return x.WorkflowId
 	}
 	return ""
+}
+
+func (x *GetDeploymentStatusRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type GetDeploymentStatusResponse struct {
@@ -3896,11 +3905,12 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x18DeleteDeploymentResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
-	"deployment\"b\n" +
+	"deployment\"|\n" +
 	"\x1aGetDeploymentStatusRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
-	"workflowId\"\xd2\x01\n" +
+	"workflowId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\"\xd2\x01\n" +
 	"\x1bGetDeploymentStatusResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
