@@ -29,6 +29,8 @@ type DeploymentEndpoints struct {
 	GetDeploymentStatus endpoint.Endpoint
 	ListDeployments     endpoint.Endpoint
 	PreviewSchedule     endpoint.Endpoint
+	ListVersions        endpoint.Endpoint
+	ListEvents          endpoint.Endpoint
 }
 
 // NewDeploymentEndpoints builds the deployment endpoints, each wrapped by
@@ -41,6 +43,8 @@ func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpo
 		GetDeploymentStatus: mw("GetDeploymentStatus")(unary(svc.Status)),
 		ListDeployments:     mw("ListDeployments")(unary(svc.List)),
 		PreviewSchedule:     mw("PreviewSchedule")(unary(svc.Preview)),
+		ListVersions:        mw("ListDeploymentVersions")(unary(svc.Versions)),
+		ListEvents:          mw("ListDeploymentEvents")(unary(svc.Events)),
 	}
 }
 

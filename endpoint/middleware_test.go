@@ -436,6 +436,16 @@ func (s *fakeService) Preview(_ context.Context, req deployment.PreviewRequest) 
 	return deployment.PreviewResponse{Triggers: []deployment.TriggerPreview{{TriggerID: "from-Preview"}}}, s.err
 }
 
+func (s *fakeService) Versions(_ context.Context, req deployment.VersionsRequest) (deployment.VersionsResponse, error) {
+	s.record("Versions", req)
+	return deployment.VersionsResponse{NextPageToken: "from-Versions"}, s.err
+}
+
+func (s *fakeService) Events(_ context.Context, req deployment.EventsRequest) (deployment.EventsResponse, error) {
+	s.record("Events", req)
+	return deployment.EventsResponse{NextPageToken: "from-Events"}, s.err
+}
+
 func TestNewDeploymentEndpoints(t *testing.T) {
 	t.Parallel()
 
@@ -495,6 +505,22 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			wantCall:   "Preview",
 			wantResp:   deployment.PreviewResponse{Triggers: []deployment.TriggerPreview{{TriggerID: "from-Preview"}}},
 		},
+		{
+			name:       "ListDeploymentVersions",
+			endpoint:   func(e DeploymentEndpoints) kitendpoint.Endpoint { return e.ListVersions },
+			req:        deployment.VersionsRequest{DeploymentID: "d-6"},
+			wantMethod: "ListDeploymentVersions",
+			wantCall:   "Versions",
+			wantResp:   deployment.VersionsResponse{NextPageToken: "from-Versions"},
+		},
+		{
+			name:       "ListDeploymentEvents",
+			endpoint:   func(e DeploymentEndpoints) kitendpoint.Endpoint { return e.ListEvents },
+			req:        deployment.EventsRequest{WorkflowID: "wf-7"},
+			wantMethod: "ListDeploymentEvents",
+			wantCall:   "Events",
+			wantResp:   deployment.EventsResponse{NextPageToken: "from-Events"},
+		},
 	}
 	for _, tt := range tests {
 		for _, svcErr := range []error{nil, errors.E(errors.NotFound, "missing")} {
@@ -517,7 +543,8 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 				}
 				eps := NewDeploymentEndpoints(svc, mw)
 
-				wantWrapped := []string{"DeployWorkflow", "UpdateDeployment", "DeleteDeployment", "GetDeploymentStatus", "ListDeployments", "PreviewSchedule"}
+				wantWrapped := []string{"DeployWorkflow", "UpdateDeployment", "DeleteDeployment", "GetDeploymentStatus", "ListDeployments", "PreviewSchedule",
+					"ListDeploymentVersions", "ListDeploymentEvents"}
 				if diff := cmp.Diff(wantWrapped, wrapped, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("mw called for (-want +got):\n%s", diff)
 				}

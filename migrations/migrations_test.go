@@ -33,6 +33,7 @@ var pgMigrations = [][2]string{
 	{"00009", "missed_slots"},
 	{"00010", "backfills"},
 	{"00011", "execution_policies"},
+	{"00012", "version_history"},
 }
 
 var migrationCount = len(pgMigrations)

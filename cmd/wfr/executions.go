@@ -167,9 +167,7 @@ as it happens, until interrupted.`,
 					t.row(runRow(e)...)
 				}
 				t.flush(w)
-				if tok := resp.GetNextPageToken(); tok != "" {
-					fmt.Fprintf(w, "The next page: --page-token %s\n", tok)
-				}
+				nextPage(w, resp.GetNextPageToken())
 			})
 		},
 	}

@@ -120,3 +120,22 @@ func DecodeCursor(c string) (time.Time, string, error) {
 	}
 	return time.UnixMicro(n).UTC(), u.String(), nil
 }
+
+// EncodeSeqCursor makes the opaque cursor of the page after the row with
+// sequence number n (an event id, a version): base64url of its decimal.
+func EncodeSeqCursor(n int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(n, 10)))
+}
+
+// DecodeSeqCursor reverses EncodeSeqCursor, or returns ErrBadCursor.
+func DecodeSeqCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, ErrBadCursor
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, ErrBadCursor
+	}
+	return n, nil
+}

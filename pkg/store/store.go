@@ -73,6 +73,16 @@ type Store interface {
 	// ErrNotFound. Every version written is kept, but of those written
 	// before the store kept versions only each deployment's then current one.
 	GetDeploymentVersion(ctx context.Context, id string, version int64) (*workflow.DeploymentVersion, error)
+	// ListDeploymentVersions returns one page of f.DeploymentID's versions,
+	// newest first, cut early once the definitions pass maxBytes (a page
+	// holds at least one). An unknown deployment has none; a cursor it did
+	// not make yields ErrBadCursor.
+	ListDeploymentVersions(ctx context.Context, f workflow.VersionFilter, maxBytes int64) (workflow.VersionPage, error)
+	// ListDeploymentEvents returns one page of the events of f.DeploymentID,
+	// or else of f.WorkflowID's deployments, newest first. An unknown
+	// deployment or workflow has none; a cursor it did not make yields
+	// ErrBadCursor.
+	ListDeploymentEvents(ctx context.Context, f workflow.EventFilter) (workflow.EventPage, error)
 	// GetActiveDeployment returns workflowID's active deployment.
 	GetActiveDeployment(ctx context.Context, workflowID string) (*workflow.Deployment, error)
 	// ListDeployments returns one page of deployments, newest first.

@@ -277,6 +277,47 @@ type DeploymentVersion struct {
 	// Definition is the workflow definition as JSON.
 	Definition json.RawMessage
 	Config     Config
+	// Triggers are the version's triggers as written, secrets included;
+	// TriggersKept is false for a version written before the store kept
+	// them (Triggers is then empty and says nothing).
+	Triggers     []Trigger
+	TriggersKept bool
+	// CreatedAt is when the version was written; nil when not known.
+	CreatedAt *time.Time
+}
+
+// VersionFilter selects one page of a deployment's versions, newest first.
+type VersionFilter struct {
+	DeploymentID string
+	// Limit is the page size; the caller has clamped it.
+	Limit int
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// VersionPage is one page of versions.
+type VersionPage struct {
+	Versions []DeploymentVersion
+	// Next is the cursor of the next page; empty on the last.
+	Next string
+}
+
+// EventFilter selects one page of deployment events, newest first: of one
+// deployment, or of every deployment of one workflow.
+type EventFilter struct {
+	DeploymentID string
+	WorkflowID   string
+	// Limit is the page size; the caller has clamped it.
+	Limit int
+	// After is the cursor returned with the previous page; empty for the first.
+	After string
+}
+
+// EventPage is one page of events.
+type EventPage struct {
+	Events []Event
+	// Next is the cursor of the next page; empty on the last.
+	Next string
 }
 
 // Event is one row of a deployment's append-only history.
@@ -288,10 +329,14 @@ type Event struct {
 	FromStatus   DeploymentStatus // empty for the creating event
 	ToStatus     DeploymentStatus
 	Version      int64
-	Actor        string
-	At           time.Time
-	// Reason says why, for a change the runtime made by itself.
+	// FromVersion is the version the change started from; 0 for the
+	// creating event and for events written before it was kept.
+	FromVersion int64
+	Actor       string
+	// Reason says why, for a change that was not simply asked for (a
+	// rollback, an adoption, a pause on failure); empty otherwise.
 	Reason string
+	At     time.Time
 }
 
 // Deployment events' actions.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,8 @@ type Service interface {
 	Status(ctx context.Context, req StatusRequest) (StatusResponse, error)
 	List(ctx context.Context, req ListRequest) (ListResponse, error)
 	Preview(ctx context.Context, req PreviewRequest) (PreviewResponse, error)
+	Versions(ctx context.Context, req VersionsRequest) (VersionsResponse, error)
+	Events(ctx context.Context, req EventsRequest) (EventsResponse, error)
 }
 
 // DeployRequest asks for a new deployment of a workflow.
@@ -76,6 +79,9 @@ type DeleteRequest struct {
 type StatusRequest struct {
 	DeploymentID string
 	WorkflowID   string
+	// Version, when set and not the current one, asks for that past
+	// version's definition, triggers and config instead.
+	Version int64
 }
 
 // StatusResponse is a deployment with its latest activity.
@@ -366,13 +372,9 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 		err error
 	)
 	var v errors.Violations
-	switch {
-	case (req.DeploymentID == "") == (req.WorkflowID == ""):
-		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
-	case req.DeploymentID != "":
-		validateDeploymentID(&v, req.DeploymentID)
-	default:
-		validateWorkflowID(&v, req.WorkflowID)
+	validateOneOf(&v, req.DeploymentID, req.WorkflowID)
+	if req.Version < 0 {
+		v.Addf("version", "must not be negative")
 	}
 	if err := v.Err(op); err != nil {
 		return StatusResponse{}, err
@@ -385,9 +387,26 @@ func (s *service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 	if err != nil {
 		return StatusResponse{}, errors.E(op, err)
 	}
+	past := req.Version != 0 && req.Version != d.Version
+	if past {
+		v, err := s.store.GetDeploymentVersion(ctx, d.ID, req.Version)
+		if err != nil {
+			return StatusResponse{}, errors.E(op, err)
+		}
+		d.Version, d.Definition, d.Config, d.Triggers = v.Version, v.Definition, v.Config, v.Triggers
+	}
 	view, err := s.viewOf(ctx, op, d)
 	if err != nil {
 		return StatusResponse{}, err
+	}
+	if past {
+		// Only the current version is scheduled: a past one's triggers
+		// have no next fire, and their runs are the current triggers'.
+		for i := range view.TriggerStatuses {
+			ts := &view.TriggerStatuses[i]
+			ts.NextFireTime, ts.RemainingRuns, ts.Ended = nil, nil, false
+		}
+		view.ScheduleEnded = false
 	}
 	resp := StatusResponse{Deployment: view}
 	last, err := s.store.LastExecution(ctx, d.ID)
@@ -460,7 +479,7 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 		if cur.Version != d.Version {
 			return workflow.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s moved on to version %d; version %d is not undone", d.ID, cur.Version, d.Version)
 		}
-		ev := workflow.Event{Action: workflow.ActionRollback, FromStatus: cur.Status}
+		ev := workflow.Event{Action: workflow.ActionRollback, FromStatus: cur.Status, Reason: "version " + strconv.FormatInt(d.Version, 10) + " undone: scheduling failed"}
 		if prev == nil {
 			cur.Status = workflow.StatusArchived
 		} else {
@@ -477,6 +496,19 @@ func (s *service) committed(ctx context.Context, op errors.Op, d *workflow.Deplo
 	// The notifier failed a moment ago; if it fails again, its resync catches up.
 	_ = s.opts.Notifier.DeploymentChanged(uctx, undone)
 	return errors.E(op, errors.Unavailable, fmt.Errorf("the change was undone because scheduling failed: %w", nerr))
+}
+
+// validateOneOf checks that exactly one of a deployment id and a workflow id
+// names what a read is about, and that it is well formed.
+func validateOneOf(v *errors.Violations, deploymentID, workflowID string) {
+	switch {
+	case (deploymentID == "") == (workflowID == ""):
+		v.Addf("deployment_id", "set exactly one of deployment_id and workflow_id")
+	case deploymentID != "":
+		validateDeploymentID(v, deploymentID)
+	default:
+		validateWorkflowID(v, workflowID)
+	}
 }
 
 // validateDeploymentID checks that id is a deployment id: this service only

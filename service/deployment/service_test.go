@@ -886,8 +886,8 @@ func TestUpdate(t *testing.T) {
 
 		want := []workflow.Event{
 			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionDeploy, ToStatus: workflow.StatusDeployed, Version: 1},
-			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionPause, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusPaused, Version: 2},
-			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionResume, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 3},
+			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionPause, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusPaused, Version: 2, FromVersion: 1},
+			{DeploymentID: d.ID, WorkflowID: "wf-pause", Action: workflow.ActionResume, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 3, FromVersion: 2},
 		}
 		if diff := cmp.Diff(want, mustEvents(t, st, d.ID), ignoreEventIDs); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
@@ -906,7 +906,7 @@ func TestUpdate(t *testing.T) {
 		require.NotNil(t, got.TriggerStatuses[0].NextFireTime)
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 2)
-		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-promote", Action: workflow.ActionPromote, FromStatus: workflow.StatusDraft, ToStatus: workflow.StatusDeployed, Version: 2}
+		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-promote", Action: workflow.ActionPromote, FromStatus: workflow.StatusDraft, ToStatus: workflow.StatusDeployed, Version: 2, FromVersion: 1}
 		if diff := cmp.Diff(want, evs[1], ignoreEventIDs); diff != "" {
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
@@ -929,7 +929,7 @@ func TestUpdate(t *testing.T) {
 		}
 		evs := mustEvents(t, st, d.ID)
 		require.Len(t, evs, 2)
-		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-newdef", Action: workflow.ActionUpdate, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusDeployed, Version: 2}
+		want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-newdef", Action: workflow.ActionUpdate, FromStatus: workflow.StatusDeployed, ToStatus: workflow.StatusDeployed, Version: 2, FromVersion: 1}
 		if diff := cmp.Diff(want, evs[1], ignoreEventIDs); diff != "" {
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
@@ -1127,7 +1127,7 @@ func TestDelete(t *testing.T) {
 
 			evs := mustEvents(t, st, d.ID)
 			require.Len(t, evs, before+1)
-			want := workflow.Event{DeploymentID: d.ID, WorkflowID: wf, Action: workflow.ActionArchive, FromStatus: tc.status, ToStatus: workflow.StatusArchived, Version: d.Version + 1}
+			want := workflow.Event{DeploymentID: d.ID, WorkflowID: wf, Action: workflow.ActionArchive, FromStatus: tc.status, ToStatus: workflow.StatusArchived, Version: d.Version + 1, FromVersion: d.Version}
 			if diff := cmp.Diff(want, evs[len(evs)-1], ignoreEventIDs); diff != "" {
 				t.Errorf("event (-want +got):\n%s", diff)
 			}
@@ -1624,6 +1624,7 @@ func TestSchedulingFailureIsUndone(t *testing.T) {
 	events, err := st.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
 	require.Equal(t, workflow.ActionRollback, events[len(events)-1].Action)
+	require.Contains(t, events[len(events)-1].Reason, "undone: scheduling failed")
 
 	n.fail[workflow.StatusArchived] = true
 	_, err = svc.Delete(ctx, DeleteRequest{DeploymentID: d.ID})

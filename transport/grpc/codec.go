@@ -84,7 +84,7 @@ func encodeDeleteResponse(_ context.Context, r any) (any, error) {
 
 func decodeStatusRequest(_ context.Context, r any) (any, error) {
 	req := r.(*pb.GetDeploymentStatusRequest)
-	return deployment.StatusRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId()}, nil
+	return deployment.StatusRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId(), Version: req.GetVersion()}, nil
 }
 
 func encodeStatusResponse(_ context.Context, r any) (any, error) {
@@ -293,20 +293,12 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 	// The definition was validated and marshalled by the service, so it is a JSON object.
 	_ = protojson.Unmarshal(d.Definition, def)
 	out := &pb.Deployment{
-		DeploymentId:       d.ID,
-		WorkflowId:         d.WorkflowID,
-		Status:             pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(d.Status))),
-		Version:            d.Version,
-		WorkflowDefinition: def,
-		Config: &pb.DeploymentConfig{
-			OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", d.Config.OverlapPolicy)),
-			ExecutionTimeoutSeconds: d.Config.ExecutionTimeoutSeconds,
-			CatchupWindowSeconds:    d.Config.CatchupWindowSeconds,
-			RetryPolicy:             retryToProto(d.Config.Retry),
-			PauseAfterFailures:      d.Config.PauseAfterFailures,
-			MaxConcurrency:          d.Config.MaxConcurrency,
-			MaxBuffered:             d.Config.MaxBuffered,
-		},
+		DeploymentId:        d.ID,
+		WorkflowId:          d.WorkflowID,
+		Status:              pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(d.Status))),
+		Version:             d.Version,
+		WorkflowDefinition:  def,
+		Config:              configToProto(d.Config),
 		ConsecutiveFailures: d.ConsecutiveFailures,
 		PauseReason:         d.PauseReason,
 		CreatedAt:           timestamp(&d.CreatedAt),
@@ -327,6 +319,18 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 		})
 	}
 	return out
+}
+
+func configToProto(c workflow.Config) *pb.DeploymentConfig {
+	return &pb.DeploymentConfig{
+		OverlapPolicy:           pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", c.OverlapPolicy)),
+		ExecutionTimeoutSeconds: c.ExecutionTimeoutSeconds,
+		CatchupWindowSeconds:    c.CatchupWindowSeconds,
+		RetryPolicy:             retryToProto(c.Retry),
+		PauseAfterFailures:      c.PauseAfterFailures,
+		MaxConcurrency:          c.MaxConcurrency,
+		MaxBuffered:             c.MaxBuffered,
+	}
 }
 
 // triggerToProto leaves webhook secrets out: they are write-only.

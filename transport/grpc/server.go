@@ -20,6 +20,7 @@ type runtimeServer struct {
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
 	preview                              kitgrpc.Handler
+	versions, events                     kitgrpc.Handler
 	execution, history, trigger, cancel  kitgrpc.Handler
 	resolve                              kitgrpc.Handler
 	backfill, getBackfill                kitgrpc.Handler
@@ -41,6 +42,8 @@ func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.Coordin
 		status:      kitgrpc.NewServer(e.GetDeploymentStatus, decodeStatusRequest, encodeStatusResponse, opts...),
 		list:        kitgrpc.NewServer(e.ListDeployments, decodeListRequest, encodeListResponse, opts...),
 		preview:     kitgrpc.NewServer(e.PreviewSchedule, decodePreviewRequest, encodePreviewResponse, opts...),
+		versions:    kitgrpc.NewServer(e.ListVersions, decodeVersionsRequest, encodeVersionsResponse, opts...),
+		events:      kitgrpc.NewServer(e.ListEvents, decodeEventsRequest, encodeEventsResponse, opts...),
 		backfill:    kitgrpc.NewServer(b.BackfillDeployment, decodeBackfillRequest, encodeBackfillResponse, opts...),
 		getBackfill: kitgrpc.NewServer(b.GetBackfill, decodeGetBackfillRequest, encodeGetBackfillResponse, opts...),
 	}
@@ -64,6 +67,14 @@ func (s *runtimeServer) GetDeploymentStatus(ctx context.Context, req *pb.GetDepl
 
 func (s *runtimeServer) ListDeployments(ctx context.Context, req *pb.ListDeploymentsRequest) (*pb.ListDeploymentsResponse, error) {
 	return serve[*pb.ListDeploymentsResponse](ctx, s.list, req)
+}
+
+func (s *runtimeServer) ListDeploymentVersions(ctx context.Context, req *pb.ListDeploymentVersionsRequest) (*pb.ListDeploymentVersionsResponse, error) {
+	return serve[*pb.ListDeploymentVersionsResponse](ctx, s.versions, req)
+}
+
+func (s *runtimeServer) ListDeploymentEvents(ctx context.Context, req *pb.ListDeploymentEventsRequest) (*pb.ListDeploymentEventsResponse, error) {
+	return serve[*pb.ListDeploymentEventsResponse](ctx, s.events, req)
 }
 
 func (s *runtimeServer) PreviewSchedule(ctx context.Context, req *pb.PreviewScheduleRequest) (*pb.PreviewScheduleResponse, error) {

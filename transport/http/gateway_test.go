@@ -165,7 +165,7 @@ func TestGatewayRefusesBadRequests(t *testing.T) { //nolint:tparallel // each ca
 		{"JSON name of a parameter", "GET", "/api/v1/deployments?pageSize=5", "",
 			invalid("invalid argument: pageSize: is not a query parameter of GET /api/v1/deployments, which takes "+deploymentsParams, "pageSize")},
 		{"path variable repeated in the query", "GET", "/api/v1/deployments/d1?deployment_id=d2", "",
-			invalid("invalid argument: deployment_id: is not a query parameter of GET /api/v1/deployments/{deployment_id}, which takes workflow_id", "deployment_id")},
+			invalid("invalid argument: deployment_id: is not a query parameter of GET /api/v1/deployments/{deployment_id}, which takes workflow_id, version", "deployment_id")},
 		{"query on a route that takes a body", "POST", "/api/v1/deployments?dry_run=true", `{"workflow_id":"orders"}`,
 			invalid("invalid argument: dry_run: is not a query parameter of POST /api/v1/deployments, which takes none", "dry_run")},
 		{"query on a route that takes nothing", "GET", "/api/v1/monitoring/health?verbose=1", "",

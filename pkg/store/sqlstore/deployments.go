@@ -70,7 +70,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 				return err
 			}
 		}
-		if err := insertEvent(ctx, tx, &created, ev, "", now); err != nil {
+		if err := keepVersionTriggers(ctx, tx, &created, vals, now); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, &created, ev, "", 0, now); err != nil {
 			return err
 		}
 		return mirrorWorkflow(ctx, tx, &created, cfg, now)
@@ -147,7 +150,10 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 		if _, err := tx.ExecContext(ctx, setTriggersActiveSQL, id, d.Status.Active()); err != nil {
 			return fmt.Errorf("set triggers active: %w", err)
 		}
-		if err := insertEvent(ctx, tx, d, ev, before.Status, now); err != nil {
+		if err := keepTriggersOf(ctx, tx, d, now); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, d, ev, before.Status, before.Version, now); err != nil {
 			return err
 		}
 		if err := mirrorWorkflow(ctx, tx, d, cfg, now); err != nil {
@@ -230,6 +236,37 @@ func (s *Store) syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deplo
 	return nil
 }
 
+// keepVersionTriggersSQL completes the row the deployments trigger keeps for
+// the version just written with what only the service knows: the triggers,
+// written after the deployment, and the time. A later write of the same
+// version (a pause) leaves its first time.
+const keepVersionTriggersSQL = `
+UPDATE deployment_versions SET triggers = $3, created_at = COALESCE(created_at, $4)
+WHERE deployment_id = $1 AND version = $2`
+
+func keepVersionTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, vals []store.TriggerColumns, now time.Time) error {
+	ts, err := encodeVersionTriggers(d.Triggers, vals)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, keepVersionTriggersSQL, d.ID, d.Version, ts, at(now)); err != nil {
+		return fmt.Errorf("keep version triggers: %w", err)
+	}
+	return nil
+}
+
+// keepTriggersOf keeps d's triggers, as syncTriggers left them, with its version.
+func keepTriggersOf(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, now time.Time) error {
+	vals := make([]store.TriggerColumns, len(d.Triggers))
+	for i := range d.Triggers {
+		var err error
+		if vals[i], err = store.EncodeTrigger(i, &d.Triggers[i]); err != nil {
+			return err
+		}
+	}
+	return keepVersionTriggers(ctx, tx, d, vals, now)
+}
+
 const insertTriggerSQL = `
 INSERT INTO deployment_triggers (id, deployment_id, type, spec, webhook_path, active, enabled, position, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
@@ -243,12 +280,13 @@ func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v stor
 }
 
 const insertEventSQL = `
-INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, actor, at, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, from_version,
+	actor, reason, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // insertEvent records ev, defaulting its empty fields from d and from, and
 // its time to now.
-func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus, now time.Time) error {
+func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, from workflow.DeploymentStatus, fromVersion int64, now time.Time) error {
 	if ev.DeploymentID == "" {
 		ev.DeploymentID = d.ID
 	}
@@ -264,11 +302,18 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev wo
 	if ev.Version == 0 {
 		ev.Version = d.Version
 	}
+	if ev.FromVersion == 0 {
+		ev.FromVersion = fromVersion
+	}
 	if ev.At.IsZero() {
 		ev.At = now
 	}
+	var fv *int64
+	if ev.FromVersion != 0 {
+		fv = &ev.FromVersion
+	}
 	if _, err := tx.ExecContext(ctx, insertEventSQL, ev.DeploymentID, ev.WorkflowID, ev.Action,
-		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, ev.Actor, at(ev.At), nullString(ev.Reason)); err != nil {
+		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, fv, ev.Actor, nullString(ev.Reason), at(ev.At)); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil

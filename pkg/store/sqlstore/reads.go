@@ -56,7 +56,7 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (_ *workflow.Deplo
 	return s.readDeployment(ctx, selectDeploymentSQL, id)
 }
 
-const selectDeploymentVersionSQL = `SELECT deployment_id, version, definition, config
+const selectDeploymentVersionSQL = `SELECT ` + versionColumns + `
 FROM deployment_versions WHERE deployment_id = $1 AND version = $2`
 
 // GetDeploymentVersion returns deployment id as it was at version, or
@@ -223,6 +223,95 @@ WHERE `+s.d.In("id", "$1")+` ORDER BY created_at DESC, id DESC`, s.d.List(ids));
 		page.Deployments = append(page.Deployments, *d)
 	}
 	return page, nil
+}
+
+// ListDeploymentVersions returns one page of f.DeploymentID's versions,
+// newest first, cut early once the definitions pass maxBytes (a page holds at
+// least one version). An unknown deployment has none.
+func (s *Store) ListDeploymentVersions(ctx context.Context, f workflow.VersionFilter, maxBytes int64) (_ workflow.VersionPage, err error) {
+	ctx, end := s.begin(ctx, "ListDeploymentVersions")
+	defer end(&err)
+	id, ok := store.CanonicalID(f.DeploymentID)
+	if !ok {
+		return workflow.VersionPage{Versions: []workflow.DeploymentVersion{}}, nil
+	}
+	p := params{id}
+	q := `SELECT ` + versionColumns + ` FROM deployment_versions WHERE deployment_id = $1`
+	if f.After != "" {
+		v, err := store.DecodeSeqCursor(f.After)
+		if err != nil {
+			return workflow.VersionPage{}, err
+		}
+		q += ` AND version < ` + p.add(v)
+	}
+	limit := pageLimit(f.Limit)
+	var rows []versionRow
+	if err := s.r.SelectContext(ctx, &rows, q+` ORDER BY version DESC LIMIT `+p.add(limit+1), p...); err != nil {
+		return workflow.VersionPage{}, err
+	}
+	page := workflow.VersionPage{Versions: make([]workflow.DeploymentVersion, 0, len(rows))}
+	size := int64(0)
+	for i := range rows {
+		size += int64(len(rows[i].Definition))
+		if i == limit || (i > 0 && maxBytes > 0 && size > maxBytes) {
+			page.Next = store.EncodeSeqCursor(rows[i-1].Version)
+			break
+		}
+		v, err := rows[i].version()
+		if err != nil {
+			return workflow.VersionPage{}, err
+		}
+		page.Versions = append(page.Versions, *v)
+	}
+	return page, nil
+}
+
+// ListDeploymentEvents returns one page of the events of f.DeploymentID, or
+// of f.WorkflowID's deployments, newest first (by id: the order they were
+// written in). An unknown deployment or workflow has none.
+func (s *Store) ListDeploymentEvents(ctx context.Context, f workflow.EventFilter) (_ workflow.EventPage, err error) {
+	ctx, end := s.begin(ctx, "ListDeploymentEvents")
+	defer end(&err)
+	var p params
+	q := `SELECT ` + eventColumns + ` FROM deployment_events WHERE `
+	if f.DeploymentID != "" {
+		id, ok := store.CanonicalID(f.DeploymentID)
+		if !ok {
+			return workflow.EventPage{Events: []workflow.Event{}}, nil
+		}
+		q += `deployment_id = ` + p.add(id)
+	} else {
+		q += `workflow_id = ` + p.add(f.WorkflowID)
+	}
+	if f.After != "" {
+		n, err := store.DecodeSeqCursor(f.After)
+		if err != nil {
+			return workflow.EventPage{}, err
+		}
+		q += ` AND id < ` + p.add(n)
+	}
+	limit := pageLimit(f.Limit)
+	var rows []eventRow
+	if err := s.r.SelectContext(ctx, &rows, q+` ORDER BY id DESC LIMIT `+p.add(limit+1), p...); err != nil {
+		return workflow.EventPage{}, err
+	}
+	page := workflow.EventPage{Events: make([]workflow.Event, 0, min(len(rows), limit))}
+	for i := range rows {
+		if i == limit {
+			page.Next = store.EncodeSeqCursor(rows[i-1].ID)
+			break
+		}
+		page.Events = append(page.Events, rows[i].event())
+	}
+	return page, nil
+}
+
+// pageLimit is a store's page size for limit: limit <= 0 means the default.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return workflow.DefaultPageSize
+	}
+	return limit
 }
 
 const selectEventsSQL = `SELECT ` + eventColumns + `

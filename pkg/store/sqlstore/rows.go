@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -60,18 +61,61 @@ func nullString(s string) *string {
 	return &s
 }
 
+// versionColumns is the column list every version query selects.
+const versionColumns = `deployment_id, version, definition, config, triggers, created_at`
+
 // versionRow is one row of deployment_versions.
 type versionRow struct {
 	DeploymentID string `db:"deployment_id"`
 	Version      int64  `db:"version"`
 	Definition   []byte `db:"definition"`
 	Config       []byte `db:"config"`
+	Triggers     []byte `db:"triggers"`
+	CreatedAt    dbTime `db:"created_at"`
+}
+
+// versionTrigger is one trigger in a version's triggers column.
+type versionTrigger struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Spec    json.RawMessage `json:"spec"`
+	Enabled bool            `json:"enabled"`
+}
+
+// encodeVersionTriggers encodes ts, already encoded as vals, for a
+// version's triggers column.
+func encodeVersionTriggers(ts []workflow.Trigger, vals []store.TriggerColumns) (string, error) {
+	out := make([]versionTrigger, len(ts))
+	for i, t := range ts {
+		out[i] = versionTrigger{ID: t.ID, Type: string(t.Type), Spec: json.RawMessage(vals[i].Spec), Enabled: t.Enabled}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode version triggers: %w", err)
+	}
+	return string(b), nil
 }
 
 func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
-	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition)}
+	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition),
+		CreatedAt: r.CreatedAt.ptr()}
 	if err := json.Unmarshal(r.Config, &v.Config); err != nil {
 		return nil, fmt.Errorf("deployment %s version %d: config: %w", r.DeploymentID, r.Version, err)
+	}
+	if r.Triggers == nil {
+		return v, nil
+	}
+	var ts []versionTrigger
+	if err := json.Unmarshal(r.Triggers, &ts); err != nil {
+		return nil, fmt.Errorf("deployment %s version %d: triggers: %w", r.DeploymentID, r.Version, err)
+	}
+	v.TriggersKept, v.Triggers = true, make([]workflow.Trigger, len(ts))
+	for i, t := range ts {
+		row := triggerRow{ID: t.ID, DeploymentID: r.DeploymentID, Type: t.Type, Spec: t.Spec, Enabled: t.Enabled}
+		var err error
+		if v.Triggers[i], err = row.trigger(); err != nil {
+			return nil, fmt.Errorf("deployment %s version %d: %w", r.DeploymentID, r.Version, err)
+		}
 	}
 	return v, nil
 }
@@ -156,7 +200,7 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 }
 
 // eventColumns is the column list every event query selects.
-const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, actor, at, reason`
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, from_version, actor, reason, at`
 
 type eventRow struct {
 	ID           int64          `db:"id"`
@@ -166,15 +210,16 @@ type eventRow struct {
 	FromStatus   sql.NullString `db:"from_status"`
 	ToStatus     string         `db:"to_status"`
 	Version      int64          `db:"version"`
+	FromVersion  sql.NullInt64  `db:"from_version"`
 	Actor        string         `db:"actor"`
-	At           dbTime         `db:"at"`
 	Reason       sql.NullString `db:"reason"`
+	At           dbTime         `db:"at"`
 }
 
 func (r *eventRow) event() workflow.Event {
 	return workflow.Event{ID: r.ID, DeploymentID: r.DeploymentID, WorkflowID: r.WorkflowID, Action: r.Action,
 		FromStatus: workflow.DeploymentStatus(r.FromStatus.String), ToStatus: workflow.DeploymentStatus(r.ToStatus),
-		Version: r.Version, Actor: r.Actor, At: r.At.t, Reason: r.Reason.String}
+		Version: r.Version, FromVersion: r.FromVersion.Int64, Actor: r.Actor, Reason: r.Reason.String, At: r.At.t}
 }
 
 // ExecutionColumns is the column list every execution query selects.

@@ -39,6 +39,8 @@ var deploymentCases = []testCase{
 	{"UpdateDeployment/not found", testUpdateNotFound},
 	{"UpdateDeployment/concurrent updates serialise", testConcurrentUpdates},
 	{"GetDeploymentVersion/every version written is kept", testDeploymentVersions},
+	{"ListDeploymentVersions/triggers kept, newest first, paged", testListDeploymentVersions},
+	{"ListDeploymentEvents/by deployment and by workflow, newest first, paged", testListDeploymentEvents},
 	{"reads of what does not exist", testNotFound},
 	{"ListDeployments/filters and paging", testListDeployments},
 	{"ListDeployments/byte budget", testListDeploymentsByteBudget},
@@ -329,7 +331,11 @@ func testUpdateLifecycle(t *testing.T, s Store) {
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
 	ev := func(action string, from, to workflow.DeploymentStatus, version int64, actor string) workflow.Event {
-		return workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: action, FromStatus: from, ToStatus: to, Version: version, Actor: actor}
+		e := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: action, FromStatus: from, ToStatus: to, Version: version, Actor: actor}
+		if from != "" {
+			e.FromVersion = version - 1
+		}
+		return e
 	}
 	want := []workflow.Event{
 		ev(workflow.ActionDeploy, "", workflow.StatusDraft, 1, "alice"),
@@ -357,7 +363,8 @@ func testUpdateEventOverrides(t *testing.T, s Store) {
 	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.ID, d.WorkflowID = "ignored", "ignored" // not writable
 		d.Version = 7
-		return workflow.Event{Action: workflow.ActionUpdate, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9}, nil
+		return workflow.Event{Action: workflow.ActionUpdate, FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9,
+			FromVersion: 5, Reason: "a test says so"}, nil
 	})
 	require.NoError(t, err)
 	got, err := s.GetDeployment(ctx, d.ID)
@@ -368,7 +375,7 @@ func testUpdateEventOverrides(t *testing.T, s Store) {
 	events, err := s.ListEvents(ctx, d.ID)
 	require.NoError(t, err)
 	want := workflow.Event{DeploymentID: d.ID, WorkflowID: "wf-1", Action: workflow.ActionUpdate,
-		FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9}
+		FromStatus: workflow.StatusPaused, ToStatus: workflow.StatusDeployed, Version: 9, FromVersion: 5, Reason: "a test says so"}
 	if diff := cmp.Diff(want, events[len(events)-1], ignoreEventIDAndTime); diff != "" {
 		t.Errorf("recorded event (-want +got):\n%s", diff)
 	}
@@ -943,9 +950,9 @@ func testDeploymentVersions(t *testing.T, s Store) {
 	d := newDeployment("wf-versions", workflow.StatusDeployed)
 	d.Config = workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 600}
 	mustCreate(t, s, d)
-	v1 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 1, Definition: d.Definition, Config: d.Config}
+	v1 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 1, Definition: d.Definition, Config: d.Config, TriggersKept: true}
 	v2 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 2, Definition: definition("Changed"),
-		Config: workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 5}}
+		Config: workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 5}, TriggersKept: true}
 	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Version, d.Definition, d.Config = v2.Version, v2.Definition, v2.Config
 		return workflow.Event{Action: workflow.ActionUpdate}, nil
@@ -963,9 +970,10 @@ func testDeploymentVersions(t *testing.T, s Store) {
 			var v any
 			require.NoError(t, json.Unmarshal(m, &v))
 			return v
-		})); diff != "" {
+		}), cmpopts.EquateEmpty(), cmpopts.IgnoreFields(workflow.DeploymentVersion{}, "CreatedAt")); diff != "" {
 			t.Errorf("version %d (-want +got):\n%s", want.Version, diff)
 		}
+		require.NotNil(t, got.CreatedAt, "version %d", want.Version)
 	}
 	for _, tc := range []struct {
 		id      string

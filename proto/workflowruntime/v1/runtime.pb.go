@@ -2003,7 +2003,9 @@ type GetDeploymentStatusRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
 	// The workflow's active deployment.
-	WorkflowId    string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// A past version to show instead of the current one: its definition, triggers and config, with no scheduling state (only the current version is scheduled). 0 means the current version.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2050,6 +2052,13 @@ func (x *GetDeploymentStatusRequest) GetWorkflowId() string {
 		return x.WorkflowId
 	}
 	return ""
+}
+
+func (x *GetDeploymentStatusRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type GetDeploymentStatusResponse struct {
@@ -2256,6 +2265,463 @@ func (x *ListDeploymentsResponse) GetTotalSize() int64 {
 	return 0
 }
 
+type ListDeploymentVersionsRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Default 50, max 500.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentVersionsRequest) Reset() {
+	*x = ListDeploymentVersionsRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentVersionsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListDeploymentVersionsRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListDeploymentVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeploymentVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// A deployment as it was at one version.
+type DeploymentVersion struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId       string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	Version            int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	WorkflowDefinition *structpb.Struct       `protobuf:"bytes,3,opt,name=workflow_definition,json=workflowDefinition,proto3" json:"workflow_definition,omitempty"`
+	Config             *DeploymentConfig      `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	// The version's triggers (webhook secrets are never returned); empty and triggers_kept false for a version written before triggers were kept.
+	Triggers     []*Trigger `protobuf:"bytes,5,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	TriggersKept bool       `protobuf:"varint,6,opt,name=triggers_kept,json=triggersKept,proto3" json:"triggers_kept,omitempty"`
+	// When the version was written; absent when not known.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentVersion) Reset() {
+	*x = DeploymentVersion{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentVersion) ProtoMessage() {}
+
+func (x *DeploymentVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentVersion.ProtoReflect.Descriptor instead.
+func (*DeploymentVersion) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeploymentVersion) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *DeploymentVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DeploymentVersion) GetWorkflowDefinition() *structpb.Struct {
+	if x != nil {
+		return x.WorkflowDefinition
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetConfig() *DeploymentConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetTriggers() []*Trigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *DeploymentVersion) GetTriggersKept() bool {
+	if x != nil {
+		return x.TriggersKept
+	}
+	return false
+}
+
+func (x *DeploymentVersion) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type ListDeploymentVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first. A page may hold fewer than page_size when its definitions are large (8 MiB per page).
+	Versions []*DeploymentVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentVersionsResponse) Reset() {
+	*x = ListDeploymentVersionsResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentVersionsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListDeploymentVersionsResponse) GetVersions() []*DeploymentVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListDeploymentVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListDeploymentEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one of deployment_id and workflow_id: a workflow's events are those of all its deployments.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	WorkflowId   string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Default 50, max 500.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentEventsRequest) Reset() {
+	*x = ListDeploymentEventsRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentEventsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentEventsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListDeploymentEventsRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListDeploymentEventsRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ListDeploymentEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeploymentEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One change of a deployment: who did what, when, from which version to which.
+type DeploymentEvent struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	WorkflowId   string                 `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// DEPLOY, UPDATE, PAUSE, RESUME, PROMOTE, ARCHIVE or ROLLBACK.
+	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	// Unspecified for the creating event.
+	FromStatus DeploymentStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"from_status,omitempty"`
+	ToStatus   DeploymentStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"to_status,omitempty"`
+	// 0 for the creating event and for events written before it was kept.
+	FromVersion int64  `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	ToVersion   int64  `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	Actor       string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Why, for a change that was not simply asked for; empty otherwise.
+	Reason        string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentEvent) Reset() {
+	*x = DeploymentEvent{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentEvent) ProtoMessage() {}
+
+func (x *DeploymentEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentEvent.ProtoReflect.Descriptor instead.
+func (*DeploymentEvent) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeploymentEvent) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetFromStatus() DeploymentStatus {
+	if x != nil {
+		return x.FromStatus
+	}
+	return DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED
+}
+
+func (x *DeploymentEvent) GetToStatus() DeploymentStatus {
+	if x != nil {
+		return x.ToStatus
+	}
+	return DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED
+}
+
+func (x *DeploymentEvent) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *DeploymentEvent) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *DeploymentEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+type ListDeploymentEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Events []*DeploymentEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentEventsResponse) Reset() {
+	*x = ListDeploymentEventsResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentEventsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentEventsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListDeploymentEventsResponse) GetEvents() []*DeploymentEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListDeploymentEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetExecutionHistoryRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	WorkflowId   string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -2278,7 +2744,7 @@ type GetExecutionHistoryRequest struct {
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2756,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2769,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetExecutionHistoryRequest) GetWorkflowId() string {
@@ -2379,7 +2845,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2857,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2870,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -2446,7 +2912,7 @@ type TriggerWorkflowRequest struct {
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2924,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2937,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TriggerWorkflowRequest) GetWorkflowId() string {
@@ -2555,7 +3021,7 @@ type TriggerWorkflowResponse struct {
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +3033,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +3046,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TriggerWorkflowResponse) GetExecutionId() string {
@@ -2634,7 +3100,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +3112,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +3125,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -2682,7 +3148,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2694,7 +3160,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2707,7 +3173,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -2741,7 +3207,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +3219,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +3232,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -2792,7 +3258,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3270,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3283,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -2837,7 +3303,7 @@ type ResolveWebhookRequest struct {
 
 func (x *ResolveWebhookRequest) Reset() {
 	*x = ResolveWebhookRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3315,7 @@ func (x *ResolveWebhookRequest) String() string {
 func (*ResolveWebhookRequest) ProtoMessage() {}
 
 func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3328,7 @@ func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookRequest.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResolveWebhookRequest) GetPath() string {
@@ -2892,7 +3358,7 @@ type ResolveWebhookResponse struct {
 
 func (x *ResolveWebhookResponse) Reset() {
 	*x = ResolveWebhookResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3370,7 @@ func (x *ResolveWebhookResponse) String() string {
 func (*ResolveWebhookResponse) ProtoMessage() {}
 
 func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3383,7 @@ func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookResponse.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResolveWebhookResponse) GetWorkflowId() string {
@@ -2974,7 +3440,7 @@ type PreviewScheduleRequest struct {
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2986,7 +3452,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2999,7 +3465,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PreviewScheduleRequest) GetDeploymentId() string {
@@ -3047,7 +3513,7 @@ type PreviewScheduleResponse struct {
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3059,7 +3525,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3072,7 +3538,7 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PreviewScheduleResponse) GetTriggers() []*TriggerPreview {
@@ -3100,7 +3566,7 @@ type TriggerPreview struct {
 
 func (x *TriggerPreview) Reset() {
 	*x = TriggerPreview{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3578,7 @@ func (x *TriggerPreview) String() string {
 func (*TriggerPreview) ProtoMessage() {}
 
 func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3591,7 @@ func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
 func (*TriggerPreview) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TriggerPreview) GetTriggerId() string {
@@ -3181,7 +3647,7 @@ type UpcomingFire struct {
 
 func (x *UpcomingFire) Reset() {
 	*x = UpcomingFire{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3659,7 @@ func (x *UpcomingFire) String() string {
 func (*UpcomingFire) ProtoMessage() {}
 
 func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3672,7 @@ func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcomingFire.ProtoReflect.Descriptor instead.
 func (*UpcomingFire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpcomingFire) GetSlotTime() *timestamppb.Timestamp {
@@ -3259,7 +3725,7 @@ type BackfillDeploymentRequest struct {
 
 func (x *BackfillDeploymentRequest) Reset() {
 	*x = BackfillDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3737,7 @@ func (x *BackfillDeploymentRequest) String() string {
 func (*BackfillDeploymentRequest) ProtoMessage() {}
 
 func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3750,7 @@ func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BackfillDeploymentRequest) GetDeploymentId() string {
@@ -3324,7 +3790,7 @@ type BackfillDeploymentResponse struct {
 
 func (x *BackfillDeploymentResponse) Reset() {
 	*x = BackfillDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +3802,7 @@ func (x *BackfillDeploymentResponse) String() string {
 func (*BackfillDeploymentResponse) ProtoMessage() {}
 
 func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3815,7 @@ func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BackfillDeploymentResponse) GetBackfill() *Backfill {
@@ -3368,7 +3834,7 @@ type GetBackfillRequest struct {
 
 func (x *GetBackfillRequest) Reset() {
 	*x = GetBackfillRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +3846,7 @@ func (x *GetBackfillRequest) String() string {
 func (*GetBackfillRequest) ProtoMessage() {}
 
 func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +3859,7 @@ func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillRequest.ProtoReflect.Descriptor instead.
 func (*GetBackfillRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetBackfillRequest) GetBackfillId() string {
@@ -3412,7 +3878,7 @@ type GetBackfillResponse struct {
 
 func (x *GetBackfillResponse) Reset() {
 	*x = GetBackfillResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3890,7 @@ func (x *GetBackfillResponse) String() string {
 func (*GetBackfillResponse) ProtoMessage() {}
 
 func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3903,7 @@ func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillResponse.ProtoReflect.Descriptor instead.
 func (*GetBackfillResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetBackfillResponse) GetBackfill() *Backfill {
@@ -3473,7 +3939,7 @@ type Backfill struct {
 
 func (x *Backfill) Reset() {
 	*x = Backfill{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3951,7 @@ func (x *Backfill) String() string {
 func (*Backfill) ProtoMessage() {}
 
 func (x *Backfill) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3964,7 @@ func (x *Backfill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backfill.ProtoReflect.Descriptor instead.
 func (*Backfill) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Backfill) GetBackfillId() string {
@@ -3726,11 +4192,12 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x18DeleteDeploymentResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
-	"deployment\"b\n" +
+	"deployment\"|\n" +
 	"\x1aGetDeploymentStatusRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
-	"workflowId\"\xd2\x01\n" +
+	"workflowId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\"\xd2\x01\n" +
 	"\x1bGetDeploymentStatusResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
@@ -3749,7 +4216,49 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\vdeployments\x18\x01 \x03(\v2\x1e.workflowruntime.v1.DeploymentR\vdeployments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xbf\x03\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x80\x01\n" +
+	"\x1dListDeploymentVersionsRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xf3\x02\n" +
+	"\x11DeploymentVersion\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12H\n" +
+	"\x13workflow_definition\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x12workflowDefinition\x12<\n" +
+	"\x06config\x18\x04 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x127\n" +
+	"\btriggers\x18\x05 \x03(\v2\x1b.workflowruntime.v1.TriggerR\btriggers\x12#\n" +
+	"\rtriggers_kept\x18\x06 \x01(\bR\ftriggersKept\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x01\n" +
+	"\x1eListDeploymentVersionsResponse\x12A\n" +
+	"\bversions\x18\x01 \x03(\v2%.workflowruntime.v1.DeploymentVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n" +
+	"\x1bListDeploymentEventsRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x95\x03\n" +
+	"\x0fDeploymentEvent\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12E\n" +
+	"\vfrom_status\x18\x04 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusR\n" +
+	"fromStatus\x12A\n" +
+	"\tto_status\x18\x05 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusR\btoStatus\x12!\n" +
+	"\ffrom_version\x18\x06 \x01(\x03R\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\a \x01(\x03R\ttoVersion\x12\x14\n" +
+	"\x05actor\x18\b \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x01\n" +
+	"\x1cListDeploymentEventsResponse\x12;\n" +
+	"\x06events\x18\x01 \x03(\v2#.workflowruntime.v1.DeploymentEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x03\n" +
 	"\x1aGetExecutionHistoryRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +
@@ -3930,13 +4439,15 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\rBackfillState\x12\x1e\n" +
 	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
-	"\x18BACKFILL_STATE_COMPLETED\x10\x022\xa0\v\n" +
+	"\x18BACKFILL_STATE_COMPLETED\x10\x022\x9c\r\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
 	"\x10DeleteDeployment\x12+.workflowruntime.v1.DeleteDeploymentRequest\x1a,.workflowruntime.v1.DeleteDeploymentResponse\x12v\n" +
 	"\x13GetDeploymentStatus\x12..workflowruntime.v1.GetDeploymentStatusRequest\x1a/.workflowruntime.v1.GetDeploymentStatusResponse\x12j\n" +
-	"\x0fListDeployments\x12*.workflowruntime.v1.ListDeploymentsRequest\x1a+.workflowruntime.v1.ListDeploymentsResponse\x12v\n" +
+	"\x0fListDeployments\x12*.workflowruntime.v1.ListDeploymentsRequest\x1a+.workflowruntime.v1.ListDeploymentsResponse\x12\x7f\n" +
+	"\x16ListDeploymentVersions\x121.workflowruntime.v1.ListDeploymentVersionsRequest\x1a2.workflowruntime.v1.ListDeploymentVersionsResponse\x12y\n" +
+	"\x14ListDeploymentEvents\x12/.workflowruntime.v1.ListDeploymentEventsRequest\x1a0.workflowruntime.v1.ListDeploymentEventsResponse\x12v\n" +
 	"\x13GetExecutionHistory\x12..workflowruntime.v1.GetExecutionHistoryRequest\x1a/.workflowruntime.v1.GetExecutionHistoryResponse\x12j\n" +
 	"\x0fTriggerWorkflow\x12*.workflowruntime.v1.TriggerWorkflowRequest\x1a+.workflowruntime.v1.TriggerWorkflowResponse\x12a\n" +
 	"\fGetExecution\x12'.workflowruntime.v1.GetExecutionRequest\x1a(.workflowruntime.v1.GetExecutionResponse\x12j\n" +
@@ -3959,175 +4470,194 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
-	(DeploymentStatus)(0),               // 0: workflowruntime.v1.DeploymentStatus
-	(TriggerType)(0),                    // 1: workflowruntime.v1.TriggerType
-	(ExecutionStatus)(0),                // 2: workflowruntime.v1.ExecutionStatus
-	(OverlapPolicy)(0),                  // 3: workflowruntime.v1.OverlapPolicy
-	(ResponseMode)(0),                   // 4: workflowruntime.v1.ResponseMode
-	(CatchupPolicy)(0),                  // 5: workflowruntime.v1.CatchupPolicy
-	(RepeatedTimePolicy)(0),             // 6: workflowruntime.v1.RepeatedTimePolicy
-	(SkippedTimePolicy)(0),              // 7: workflowruntime.v1.SkippedTimePolicy
-	(DstEffect)(0),                      // 8: workflowruntime.v1.DstEffect
-	(Admission)(0),                      // 9: workflowruntime.v1.Admission
-	(BackfillState)(0),                  // 10: workflowruntime.v1.BackfillState
-	(*CronSpec)(nil),                    // 11: workflowruntime.v1.CronSpec
-	(*WebhookSpec)(nil),                 // 12: workflowruntime.v1.WebhookSpec
-	(*Trigger)(nil),                     // 13: workflowruntime.v1.Trigger
-	(*TriggerStatus)(nil),               // 14: workflowruntime.v1.TriggerStatus
-	(*DeploymentConfig)(nil),            // 15: workflowruntime.v1.DeploymentConfig
-	(*RetryPolicy)(nil),                 // 16: workflowruntime.v1.RetryPolicy
-	(*Deployment)(nil),                  // 17: workflowruntime.v1.Deployment
-	(*Execution)(nil),                   // 18: workflowruntime.v1.Execution
-	(*DeployWorkflowRequest)(nil),       // 19: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),      // 20: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),     // 21: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),    // 22: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),     // 23: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),    // 24: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),  // 25: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil), // 26: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),      // 27: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),     // 28: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),  // 29: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil), // 30: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),      // 31: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),     // 32: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),         // 33: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),        // 34: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),      // 35: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),     // 36: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),       // 37: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),      // 38: workflowruntime.v1.ResolveWebhookResponse
-	(*PreviewScheduleRequest)(nil),      // 39: workflowruntime.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),     // 40: workflowruntime.v1.PreviewScheduleResponse
-	(*TriggerPreview)(nil),              // 41: workflowruntime.v1.TriggerPreview
-	(*UpcomingFire)(nil),                // 42: workflowruntime.v1.UpcomingFire
-	(*BackfillDeploymentRequest)(nil),   // 43: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),  // 44: workflowruntime.v1.BackfillDeploymentResponse
-	(*GetBackfillRequest)(nil),          // 45: workflowruntime.v1.GetBackfillRequest
-	(*GetBackfillResponse)(nil),         // 46: workflowruntime.v1.GetBackfillResponse
-	(*Backfill)(nil),                    // 47: workflowruntime.v1.Backfill
-	nil,                                 // 48: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 50: google.protobuf.Duration
-	(*structpb.Struct)(nil),             // 51: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),       // 52: google.protobuf.FieldMask
+	(DeploymentStatus)(0),                  // 0: workflowruntime.v1.DeploymentStatus
+	(TriggerType)(0),                       // 1: workflowruntime.v1.TriggerType
+	(ExecutionStatus)(0),                   // 2: workflowruntime.v1.ExecutionStatus
+	(OverlapPolicy)(0),                     // 3: workflowruntime.v1.OverlapPolicy
+	(ResponseMode)(0),                      // 4: workflowruntime.v1.ResponseMode
+	(CatchupPolicy)(0),                     // 5: workflowruntime.v1.CatchupPolicy
+	(RepeatedTimePolicy)(0),                // 6: workflowruntime.v1.RepeatedTimePolicy
+	(SkippedTimePolicy)(0),                 // 7: workflowruntime.v1.SkippedTimePolicy
+	(DstEffect)(0),                         // 8: workflowruntime.v1.DstEffect
+	(Admission)(0),                         // 9: workflowruntime.v1.Admission
+	(BackfillState)(0),                     // 10: workflowruntime.v1.BackfillState
+	(*CronSpec)(nil),                       // 11: workflowruntime.v1.CronSpec
+	(*WebhookSpec)(nil),                    // 12: workflowruntime.v1.WebhookSpec
+	(*Trigger)(nil),                        // 13: workflowruntime.v1.Trigger
+	(*TriggerStatus)(nil),                  // 14: workflowruntime.v1.TriggerStatus
+	(*DeploymentConfig)(nil),               // 15: workflowruntime.v1.DeploymentConfig
+	(*RetryPolicy)(nil),                    // 16: workflowruntime.v1.RetryPolicy
+	(*Deployment)(nil),                     // 17: workflowruntime.v1.Deployment
+	(*Execution)(nil),                      // 18: workflowruntime.v1.Execution
+	(*DeployWorkflowRequest)(nil),          // 19: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),         // 20: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),        // 21: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),       // 22: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),        // 23: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),       // 24: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),     // 25: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil),    // 26: workflowruntime.v1.GetDeploymentStatusResponse
+	(*ListDeploymentsRequest)(nil),         // 27: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),        // 28: workflowruntime.v1.ListDeploymentsResponse
+	(*ListDeploymentVersionsRequest)(nil),  // 29: workflowruntime.v1.ListDeploymentVersionsRequest
+	(*DeploymentVersion)(nil),              // 30: workflowruntime.v1.DeploymentVersion
+	(*ListDeploymentVersionsResponse)(nil), // 31: workflowruntime.v1.ListDeploymentVersionsResponse
+	(*ListDeploymentEventsRequest)(nil),    // 32: workflowruntime.v1.ListDeploymentEventsRequest
+	(*DeploymentEvent)(nil),                // 33: workflowruntime.v1.DeploymentEvent
+	(*ListDeploymentEventsResponse)(nil),   // 34: workflowruntime.v1.ListDeploymentEventsResponse
+	(*GetExecutionHistoryRequest)(nil),     // 35: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil),    // 36: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),         // 37: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),        // 38: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),            // 39: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),           // 40: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),         // 41: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),        // 42: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),          // 43: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),         // 44: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),         // 45: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),        // 46: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),                 // 47: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                   // 48: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),      // 49: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),     // 50: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),             // 51: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),            // 52: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                       // 53: workflowruntime.v1.Backfill
+	nil,                                    // 54: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),          // 55: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 56: google.protobuf.Duration
+	(*structpb.Struct)(nil),                // 57: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),          // 58: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
-	5,  // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
-	6,  // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
-	7,  // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
-	49, // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
-	49, // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
-	4,  // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	1,  // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
-	11, // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
-	12, // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
-	13, // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	49, // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	49, // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
-	3,  // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	16, // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
-	50, // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	50, // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,  // 16: workflowruntime.v1.RetryPolicy.retry_on:type_name -> workflowruntime.v1.ExecutionStatus
-	0,  // 17: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	51, // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
-	14, // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
-	15, // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	49, // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	49, // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	49, // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	1,  // 24: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	2,  // 25: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	49, // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	49, // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	49, // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	49, // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	49, // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
-	51, // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
-	13, // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	15, // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	17, // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	41, // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
-	0,  // 36: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	51, // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
-	13, // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	15, // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	52, // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	41, // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
-	17, // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	17, // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	18, // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
-	0,  // 46: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	1,  // 47: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	17, // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	2,  // 49: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	1,  // 50: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	49, // 51: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 52: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	18, // 53: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	48, // 54: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	1,  // 55: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	3,  // 56: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	2,  // 57: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	9,  // 58: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
-	18, // 59: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	18, // 60: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,  // 61: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	11, // 62: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	49, // 63: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	41, // 64: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	11, // 65: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	42, // 66: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	49, // 67: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	49, // 68: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,  // 69: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	49, // 70: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 71: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 72: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	47, // 73: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	47, // 74: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	49, // 75: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	49, // 76: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 77: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	10, // 78: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	49, // 79: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	49, // 80: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	19, // 81: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	21, // 82: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	23, // 83: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	25, // 84: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	27, // 85: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	29, // 86: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	31, // 87: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	33, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	35, // 89: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	37, // 90: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	39, // 91: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	43, // 92: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	45, // 93: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	20, // 94: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	22, // 95: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	24, // 96: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	26, // 97: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	28, // 98: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	30, // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	32, // 100: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	34, // 101: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	36, // 102: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	38, // 103: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	40, // 104: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	44, // 105: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	46, // 106: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	94, // [94:107] is the sub-list for method output_type
-	81, // [81:94] is the sub-list for method input_type
-	81, // [81:81] is the sub-list for extension type_name
-	81, // [81:81] is the sub-list for extension extendee
-	0,  // [0:81] is the sub-list for field type_name
+	5,   // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
+	6,   // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
+	7,   // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
+	55,  // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	55,  // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	4,   // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	1,   // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
+	11,  // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
+	12,  // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
+	13,  // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
+	55,  // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	55,  // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	3,   // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	16,  // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
+	56,  // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	56,  // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,   // 16: workflowruntime.v1.RetryPolicy.retry_on:type_name -> workflowruntime.v1.ExecutionStatus
+	0,   // 17: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	57,  // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	14,  // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
+	15,  // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	55,  // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	55,  // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	55,  // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	1,   // 24: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	2,   // 25: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	55,  // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	55,  // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	55,  // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	55,  // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	55,  // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
+	57,  // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13,  // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15,  // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	17,  // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	47,  // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	0,   // 36: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	57,  // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	13,  // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	15,  // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	58,  // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17,  // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	47,  // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	17,  // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	17,  // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	18,  // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
+	0,   // 46: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	1,   // 47: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	17,  // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	57,  // 49: workflowruntime.v1.DeploymentVersion.workflow_definition:type_name -> google.protobuf.Struct
+	15,  // 50: workflowruntime.v1.DeploymentVersion.config:type_name -> workflowruntime.v1.DeploymentConfig
+	13,  // 51: workflowruntime.v1.DeploymentVersion.triggers:type_name -> workflowruntime.v1.Trigger
+	55,  // 52: workflowruntime.v1.DeploymentVersion.created_at:type_name -> google.protobuf.Timestamp
+	30,  // 53: workflowruntime.v1.ListDeploymentVersionsResponse.versions:type_name -> workflowruntime.v1.DeploymentVersion
+	0,   // 54: workflowruntime.v1.DeploymentEvent.from_status:type_name -> workflowruntime.v1.DeploymentStatus
+	0,   // 55: workflowruntime.v1.DeploymentEvent.to_status:type_name -> workflowruntime.v1.DeploymentStatus
+	55,  // 56: workflowruntime.v1.DeploymentEvent.at:type_name -> google.protobuf.Timestamp
+	33,  // 57: workflowruntime.v1.ListDeploymentEventsResponse.events:type_name -> workflowruntime.v1.DeploymentEvent
+	2,   // 58: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	1,   // 59: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	55,  // 60: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	55,  // 61: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	18,  // 62: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	54,  // 63: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	1,   // 64: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	3,   // 65: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	2,   // 66: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	9,   // 67: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
+	18,  // 68: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	18,  // 69: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,   // 70: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	11,  // 71: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	55,  // 72: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	47,  // 73: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	11,  // 74: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	48,  // 75: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	55,  // 76: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	55,  // 77: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,   // 78: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	55,  // 79: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	55,  // 80: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,   // 81: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	53,  // 82: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	53,  // 83: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	55,  // 84: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	55,  // 85: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,   // 86: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	10,  // 87: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	55,  // 88: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	55,  // 89: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	19,  // 90: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	21,  // 91: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	23,  // 92: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	25,  // 93: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	27,  // 94: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	29,  // 95: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:input_type -> workflowruntime.v1.ListDeploymentVersionsRequest
+	32,  // 96: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:input_type -> workflowruntime.v1.ListDeploymentEventsRequest
+	35,  // 97: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	37,  // 98: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	39,  // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	41,  // 100: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	43,  // 101: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	45,  // 102: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	49,  // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	51,  // 104: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	20,  // 105: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	22,  // 106: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	24,  // 107: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	26,  // 108: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	28,  // 109: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	31,  // 110: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:output_type -> workflowruntime.v1.ListDeploymentVersionsResponse
+	34,  // 111: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:output_type -> workflowruntime.v1.ListDeploymentEventsResponse
+	36,  // 112: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	38,  // 113: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	40,  // 114: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	42,  // 115: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	44,  // 116: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	46,  // 117: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	50,  // 118: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	52,  // 119: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	105, // [105:120] is the sub-list for method output_type
+	90,  // [90:105] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -4144,7 +4674,7 @@ func file_workflowruntime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   38,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -287,6 +287,165 @@ func local_request_WorkflowRuntimeService_ListDeployments_0(ctx context.Context,
 	return msg, metadata, err
 }
 
+var filter_WorkflowRuntimeService_ListDeploymentVersions_0 = &utilities.DoubleArray{Encoding: map[string]int{"deployment_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_WorkflowRuntimeService_ListDeploymentVersions_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentVersionsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentVersions_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListDeploymentVersions(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_WorkflowRuntimeService_ListDeploymentVersions_0(ctx context.Context, marshaler runtime.Marshaler, server WorkflowRuntimeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentVersionsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentVersions_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListDeploymentVersions(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_WorkflowRuntimeService_ListDeploymentEvents_0 = &utilities.DoubleArray{Encoding: map[string]int{"deployment_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_WorkflowRuntimeService_ListDeploymentEvents_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListDeploymentEvents(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_WorkflowRuntimeService_ListDeploymentEvents_0(ctx context.Context, marshaler runtime.Marshaler, server WorkflowRuntimeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListDeploymentEvents(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_WorkflowRuntimeService_ListDeploymentEvents_1 = &utilities.DoubleArray{Encoding: map[string]int{"workflow_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_WorkflowRuntimeService_ListDeploymentEvents_1(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["workflow_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "workflow_id")
+	}
+	protoReq.WorkflowId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "workflow_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentEvents_1); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListDeploymentEvents(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_WorkflowRuntimeService_ListDeploymentEvents_1(ctx context.Context, marshaler runtime.Marshaler, server WorkflowRuntimeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListDeploymentEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["workflow_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "workflow_id")
+	}
+	protoReq.WorkflowId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "workflow_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_ListDeploymentEvents_1); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListDeploymentEvents(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_WorkflowRuntimeService_GetExecutionHistory_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
 func request_WorkflowRuntimeService_GetExecutionHistory_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -803,6 +962,66 @@ func RegisterWorkflowRuntimeServiceHandlerServer(ctx context.Context, mux *runti
 		}
 		forward_WorkflowRuntimeService_ListDeployments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentVersions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentVersions", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/versions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_WorkflowRuntimeService_ListDeploymentVersions_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentVersions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_WorkflowRuntimeService_ListDeploymentEvents_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentEvents_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents", runtime.WithHTTPPathPattern("/api/v1/workflows/{workflow_id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_GetExecutionHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1145,6 +1364,57 @@ func RegisterWorkflowRuntimeServiceHandlerClient(ctx context.Context, mux *runti
 		}
 		forward_WorkflowRuntimeService_ListDeployments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentVersions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentVersions", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/versions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_WorkflowRuntimeService_ListDeploymentVersions_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentVersions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_WorkflowRuntimeService_ListDeploymentEvents_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_ListDeploymentEvents_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents", runtime.WithHTTPPathPattern("/api/v1/workflows/{workflow_id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_GetExecutionHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1319,39 +1589,45 @@ func RegisterWorkflowRuntimeServiceHandlerClient(ctx context.Context, mux *runti
 }
 
 var (
-	pattern_WorkflowRuntimeService_DeployWorkflow_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "deployments"}, ""))
-	pattern_WorkflowRuntimeService_UpdateDeployment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
-	pattern_WorkflowRuntimeService_DeleteDeployment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
-	pattern_WorkflowRuntimeService_GetDeploymentStatus_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
-	pattern_WorkflowRuntimeService_GetDeploymentStatus_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "deployment"}, ""))
-	pattern_WorkflowRuntimeService_ListDeployments_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "deployments"}, ""))
-	pattern_WorkflowRuntimeService_GetExecutionHistory_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "executions"}, ""))
-	pattern_WorkflowRuntimeService_TriggerWorkflow_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "trigger"}, ""))
-	pattern_WorkflowRuntimeService_TriggerWorkflow_1     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "webhooks", "trigger"}, ""))
-	pattern_WorkflowRuntimeService_GetExecution_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "executions", "execution_id"}, ""))
-	pattern_WorkflowRuntimeService_CancelExecution_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "executions", "execution_id", "cancel"}, ""))
-	pattern_WorkflowRuntimeService_ResolveWebhook_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "webhooks", "resolve"}, ""))
-	pattern_WorkflowRuntimeService_PreviewSchedule_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "upcoming"}, ""))
-	pattern_WorkflowRuntimeService_PreviewSchedule_1     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "schedules", "preview"}, ""))
-	pattern_WorkflowRuntimeService_BackfillDeployment_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "backfill"}, ""))
-	pattern_WorkflowRuntimeService_GetBackfill_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "backfills", "backfill_id"}, ""))
+	pattern_WorkflowRuntimeService_DeployWorkflow_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "deployments"}, ""))
+	pattern_WorkflowRuntimeService_UpdateDeployment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
+	pattern_WorkflowRuntimeService_DeleteDeployment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
+	pattern_WorkflowRuntimeService_GetDeploymentStatus_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "deployments", "deployment_id"}, ""))
+	pattern_WorkflowRuntimeService_GetDeploymentStatus_1    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "deployment"}, ""))
+	pattern_WorkflowRuntimeService_ListDeployments_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "deployments"}, ""))
+	pattern_WorkflowRuntimeService_ListDeploymentVersions_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "versions"}, ""))
+	pattern_WorkflowRuntimeService_ListDeploymentEvents_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "events"}, ""))
+	pattern_WorkflowRuntimeService_ListDeploymentEvents_1   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "events"}, ""))
+	pattern_WorkflowRuntimeService_GetExecutionHistory_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "executions"}, ""))
+	pattern_WorkflowRuntimeService_TriggerWorkflow_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "trigger"}, ""))
+	pattern_WorkflowRuntimeService_TriggerWorkflow_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "webhooks", "trigger"}, ""))
+	pattern_WorkflowRuntimeService_GetExecution_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "executions", "execution_id"}, ""))
+	pattern_WorkflowRuntimeService_CancelExecution_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "executions", "execution_id", "cancel"}, ""))
+	pattern_WorkflowRuntimeService_ResolveWebhook_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "webhooks", "resolve"}, ""))
+	pattern_WorkflowRuntimeService_PreviewSchedule_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "upcoming"}, ""))
+	pattern_WorkflowRuntimeService_PreviewSchedule_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "schedules", "preview"}, ""))
+	pattern_WorkflowRuntimeService_BackfillDeployment_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "backfill"}, ""))
+	pattern_WorkflowRuntimeService_GetBackfill_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "backfills", "backfill_id"}, ""))
 )
 
 var (
-	forward_WorkflowRuntimeService_DeployWorkflow_0      = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_UpdateDeployment_0    = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_DeleteDeployment_0    = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_GetDeploymentStatus_0 = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_GetDeploymentStatus_1 = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_ListDeployments_0     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_GetExecutionHistory_0 = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_TriggerWorkflow_0     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_TriggerWorkflow_1     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_GetExecution_0        = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_CancelExecution_0     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_ResolveWebhook_0      = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_PreviewSchedule_0     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_PreviewSchedule_1     = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_BackfillDeployment_0  = runtime.ForwardResponseMessage
-	forward_WorkflowRuntimeService_GetBackfill_0         = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_DeployWorkflow_0         = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_UpdateDeployment_0       = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_DeleteDeployment_0       = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_GetDeploymentStatus_0    = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_GetDeploymentStatus_1    = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_ListDeployments_0        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_ListDeploymentVersions_0 = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_ListDeploymentEvents_0   = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_ListDeploymentEvents_1   = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_GetExecutionHistory_0    = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_TriggerWorkflow_0        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_TriggerWorkflow_1        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_GetExecution_0           = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_CancelExecution_0        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_ResolveWebhook_0         = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_PreviewSchedule_0        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_PreviewSchedule_1        = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_BackfillDeployment_0     = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_GetBackfill_0            = runtime.ForwardResponseMessage
 )

@@ -22,19 +22,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	WorkflowRuntimeService_DeployWorkflow_FullMethodName      = "/workflowruntime.v1.WorkflowRuntimeService/DeployWorkflow"
-	WorkflowRuntimeService_UpdateDeployment_FullMethodName    = "/workflowruntime.v1.WorkflowRuntimeService/UpdateDeployment"
-	WorkflowRuntimeService_DeleteDeployment_FullMethodName    = "/workflowruntime.v1.WorkflowRuntimeService/DeleteDeployment"
-	WorkflowRuntimeService_GetDeploymentStatus_FullMethodName = "/workflowruntime.v1.WorkflowRuntimeService/GetDeploymentStatus"
-	WorkflowRuntimeService_ListDeployments_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/ListDeployments"
-	WorkflowRuntimeService_GetExecutionHistory_FullMethodName = "/workflowruntime.v1.WorkflowRuntimeService/GetExecutionHistory"
-	WorkflowRuntimeService_TriggerWorkflow_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/TriggerWorkflow"
-	WorkflowRuntimeService_GetExecution_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/GetExecution"
-	WorkflowRuntimeService_CancelExecution_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/CancelExecution"
-	WorkflowRuntimeService_ResolveWebhook_FullMethodName      = "/workflowruntime.v1.WorkflowRuntimeService/ResolveWebhook"
-	WorkflowRuntimeService_PreviewSchedule_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/PreviewSchedule"
-	WorkflowRuntimeService_BackfillDeployment_FullMethodName  = "/workflowruntime.v1.WorkflowRuntimeService/BackfillDeployment"
-	WorkflowRuntimeService_GetBackfill_FullMethodName         = "/workflowruntime.v1.WorkflowRuntimeService/GetBackfill"
+	WorkflowRuntimeService_DeployWorkflow_FullMethodName         = "/workflowruntime.v1.WorkflowRuntimeService/DeployWorkflow"
+	WorkflowRuntimeService_UpdateDeployment_FullMethodName       = "/workflowruntime.v1.WorkflowRuntimeService/UpdateDeployment"
+	WorkflowRuntimeService_DeleteDeployment_FullMethodName       = "/workflowruntime.v1.WorkflowRuntimeService/DeleteDeployment"
+	WorkflowRuntimeService_GetDeploymentStatus_FullMethodName    = "/workflowruntime.v1.WorkflowRuntimeService/GetDeploymentStatus"
+	WorkflowRuntimeService_ListDeployments_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/ListDeployments"
+	WorkflowRuntimeService_ListDeploymentVersions_FullMethodName = "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentVersions"
+	WorkflowRuntimeService_ListDeploymentEvents_FullMethodName   = "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents"
+	WorkflowRuntimeService_GetExecutionHistory_FullMethodName    = "/workflowruntime.v1.WorkflowRuntimeService/GetExecutionHistory"
+	WorkflowRuntimeService_TriggerWorkflow_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/TriggerWorkflow"
+	WorkflowRuntimeService_GetExecution_FullMethodName           = "/workflowruntime.v1.WorkflowRuntimeService/GetExecution"
+	WorkflowRuntimeService_CancelExecution_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/CancelExecution"
+	WorkflowRuntimeService_ResolveWebhook_FullMethodName         = "/workflowruntime.v1.WorkflowRuntimeService/ResolveWebhook"
+	WorkflowRuntimeService_PreviewSchedule_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/PreviewSchedule"
+	WorkflowRuntimeService_BackfillDeployment_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/BackfillDeployment"
+	WorkflowRuntimeService_GetBackfill_FullMethodName            = "/workflowruntime.v1.WorkflowRuntimeService/GetBackfill"
 )
 
 // WorkflowRuntimeServiceClient is the client API for WorkflowRuntimeService service.
@@ -53,6 +55,10 @@ type WorkflowRuntimeServiceClient interface {
 	GetDeploymentStatus(ctx context.Context, in *GetDeploymentStatusRequest, opts ...grpc.CallOption) (*GetDeploymentStatusResponse, error)
 	// Lists deployments, newest first, with cursor pagination.
 	ListDeployments(ctx context.Context, in *ListDeploymentsRequest, opts ...grpc.CallOption) (*ListDeploymentsResponse, error)
+	// Lists a deployment's versions, newest first: each one's definition, triggers and config as written.
+	ListDeploymentVersions(ctx context.Context, in *ListDeploymentVersionsRequest, opts ...grpc.CallOption) (*ListDeploymentVersionsResponse, error)
+	// Lists the audit trail of a deployment, or of all deployments of a workflow, newest first.
+	ListDeploymentEvents(ctx context.Context, in *ListDeploymentEventsRequest, opts ...grpc.CallOption) (*ListDeploymentEventsResponse, error)
 	// Lists executions, newest first, with cursor pagination.
 	GetExecutionHistory(ctx context.Context, in *GetExecutionHistoryRequest, opts ...grpc.CallOption) (*GetExecutionHistoryResponse, error)
 	// Starts an execution from a webhook call forwarded by the API Gateway or from a manual request.
@@ -124,6 +130,26 @@ func (c *workflowRuntimeServiceClient) ListDeployments(ctx context.Context, in *
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDeploymentsResponse)
 	err := c.cc.Invoke(ctx, WorkflowRuntimeService_ListDeployments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowRuntimeServiceClient) ListDeploymentVersions(ctx context.Context, in *ListDeploymentVersionsRequest, opts ...grpc.CallOption) (*ListDeploymentVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeploymentVersionsResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_ListDeploymentVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowRuntimeServiceClient) ListDeploymentEvents(ctx context.Context, in *ListDeploymentEventsRequest, opts ...grpc.CallOption) (*ListDeploymentEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeploymentEventsResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_ListDeploymentEvents_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +252,10 @@ type WorkflowRuntimeServiceServer interface {
 	GetDeploymentStatus(context.Context, *GetDeploymentStatusRequest) (*GetDeploymentStatusResponse, error)
 	// Lists deployments, newest first, with cursor pagination.
 	ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error)
+	// Lists a deployment's versions, newest first: each one's definition, triggers and config as written.
+	ListDeploymentVersions(context.Context, *ListDeploymentVersionsRequest) (*ListDeploymentVersionsResponse, error)
+	// Lists the audit trail of a deployment, or of all deployments of a workflow, newest first.
+	ListDeploymentEvents(context.Context, *ListDeploymentEventsRequest) (*ListDeploymentEventsResponse, error)
 	// Lists executions, newest first, with cursor pagination.
 	GetExecutionHistory(context.Context, *GetExecutionHistoryRequest) (*GetExecutionHistoryResponse, error)
 	// Starts an execution from a webhook call forwarded by the API Gateway or from a manual request.
@@ -267,6 +297,12 @@ func (UnimplementedWorkflowRuntimeServiceServer) GetDeploymentStatus(context.Con
 }
 func (UnimplementedWorkflowRuntimeServiceServer) ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeployments not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) ListDeploymentVersions(context.Context, *ListDeploymentVersionsRequest) (*ListDeploymentVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeploymentVersions not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) ListDeploymentEvents(context.Context, *ListDeploymentEventsRequest) (*ListDeploymentEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeploymentEvents not implemented")
 }
 func (UnimplementedWorkflowRuntimeServiceServer) GetExecutionHistory(context.Context, *GetExecutionHistoryRequest) (*GetExecutionHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetExecutionHistory not implemented")
@@ -400,6 +436,42 @@ func _WorkflowRuntimeService_ListDeployments_Handler(srv interface{}, ctx contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(WorkflowRuntimeServiceServer).ListDeployments(ctx, req.(*ListDeploymentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowRuntimeService_ListDeploymentVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeploymentVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).ListDeploymentVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_ListDeploymentVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).ListDeploymentVersions(ctx, req.(*ListDeploymentVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowRuntimeService_ListDeploymentEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeploymentEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).ListDeploymentEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_ListDeploymentEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).ListDeploymentEvents(ctx, req.(*ListDeploymentEventsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -574,6 +646,14 @@ var WorkflowRuntimeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeployments",
 			Handler:    _WorkflowRuntimeService_ListDeployments_Handler,
+		},
+		{
+			MethodName: "ListDeploymentVersions",
+			Handler:    _WorkflowRuntimeService_ListDeploymentVersions_Handler,
+		},
+		{
+			MethodName: "ListDeploymentEvents",
+			Handler:    _WorkflowRuntimeService_ListDeploymentEvents_Handler,
 		},
 		{
 			MethodName: "GetExecutionHistory",

@@ -110,6 +110,20 @@ func (f *fakeAPI) GetExecutionHistory(context.Context, *pb.GetExecutionHistoryRe
 	return &pb.GetExecutionHistoryResponse{Executions: []*pb.Execution{running, execution}}, nil
 }
 
+func (f *fakeAPI) ListDeploymentVersions(context.Context, *pb.ListDeploymentVersionsRequest) (*pb.ListDeploymentVersionsResponse, error) {
+	return &pb.ListDeploymentVersionsResponse{Versions: []*pb.DeploymentVersion{
+		{DeploymentId: "d-1", Version: 3, TriggersKept: true, CreatedAt: ts(-time.Minute), Triggers: []*pb.Trigger{deployment.GetTriggers()[0].GetTrigger()}},
+		{DeploymentId: "d-1", Version: 1},
+	}}, nil
+}
+
+func (f *fakeAPI) ListDeploymentEvents(context.Context, *pb.ListDeploymentEventsRequest) (*pb.ListDeploymentEventsResponse, error) {
+	return &pb.ListDeploymentEventsResponse{Events: []*pb.DeploymentEvent{
+		{DeploymentId: "d-1", WorkflowId: "orders.sync", Action: "ROLLBACK", FromStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED,
+			ToStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, FromVersion: 2, ToVersion: 3, Actor: "bob", Reason: "version 2 undone: <scheduling failed>", At: ts(-time.Minute)},
+	}}, nil
+}
+
 func (f *fakeAPI) GetExecution(_ context.Context, req *pb.GetExecutionRequest) (*pb.GetExecutionResponse, error) {
 	if req.GetExecutionId() == running.GetExecutionId() {
 		return &pb.GetExecutionResponse{Execution: running, InputData: `{"order":7}`}, nil
@@ -249,7 +263,8 @@ func TestPages(t *testing.T) {
 		{"/ui/deployments?workflow_id=orders.sync&status=DEPLOYED", []string{"orders.sync", "1 deployment<",
 			`href="/ui/deployments?page_token=next-1&amp;status=DEPLOYED&amp;workflow_id=orders.sync"`}},
 		{"/ui/deployments?page_token=next-1", []string{"First page"}},
-		{"/ui/deployments/d-1", []string{"BUFFER_ONE", "America/New_York", "187s", "02:30 does not occur", "skipped slot", `id="pause"`, "/ui/executions/e-2"}},
+		{"/ui/deployments/d-1", []string{"BUFFER_ONE", "America/New_York", "187s", "02:30 does not occur", "skipped slot", `id="pause"`, "/ui/executions/e-2",
+			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;"}},
 		{"/ui/deployments/d-1?backfill=b-1", []string{"Backfill <code>b-1</code>", "RUNNING", `data-live="backfill"`}},
 		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s"}},
 		{"/ui/executions/e-2", []string{"Cancel execution", "&#34;order&#34;: 7", `data-every="2000"`}},

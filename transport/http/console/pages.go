@@ -16,6 +16,10 @@ import (
 // recentExecutions is how many executions a deployment's page lists.
 const recentExecutions = 20
 
+// recentHistory is how many versions and changes a deployment's page lists;
+// wfr versions and wfr events page through the rest.
+const recentHistory = 10
+
 // overviewSlower is how many times longer the overview waits between
 // refreshes than the lists do.
 const overviewSlower = 5
@@ -202,6 +206,8 @@ type deploymentData struct {
 	Preview    section[*pb.PreviewScheduleResponse]
 	Executions section[*pb.GetExecutionHistoryResponse]
 	Backfill   section[*pb.Backfill]
+	Versions   section[*pb.ListDeploymentVersionsResponse]
+	Events     section[*pb.ListDeploymentEventsResponse]
 	// BackfillID is the backfill just started, whose progress the page shows.
 	BackfillID string
 	// Form holds what a failed post sent, to show it again.
@@ -248,6 +254,16 @@ func (c *Console) showDeployment(w http.ResponseWriter, r *http.Request, code in
 	wg.Go(func() {
 		fetch(&d.Executions, func() (*pb.GetExecutionHistoryResponse, error) {
 			return c.api.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{DeploymentId: id, PageSize: recentExecutions})
+		})
+	})
+	wg.Go(func() {
+		fetch(&d.Versions, func() (*pb.ListDeploymentVersionsResponse, error) {
+			return c.api.ListDeploymentVersions(ctx, &pb.ListDeploymentVersionsRequest{DeploymentId: id, PageSize: recentHistory})
+		})
+	})
+	wg.Go(func() {
+		fetch(&d.Events, func() (*pb.ListDeploymentEventsResponse, error) {
+			return c.api.ListDeploymentEvents(ctx, &pb.ListDeploymentEventsRequest{DeploymentId: id, PageSize: recentHistory})
 		})
 	})
 	if d.BackfillID != "" {

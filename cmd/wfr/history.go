@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+func (a *app) versionsCommand() *cobra.Command {
+	var req pb.ListDeploymentVersionsRequest
+	cmd := &cobra.Command{
+		Use:   "versions " + deploymentArg,
+		Short: "List a deployment's versions, newest first, each with its triggers",
+		Long: `List every version of a deployment, newest first: when it was written and the triggers it
+had. -o json prints each version's definition and config as well.`,
+		Example: `  wfr versions orders.sync
+  wfr versions orders.sync -o json | jq '.versions[0].workflow_definition'`,
+		Args:              exactArgs(deploymentArg),
+		ValidArgsFunction: a.completeDeployments,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := a.deploymentID(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			req.DeploymentId = id
+			resp, err := call(cmd.Context(), a, a.rt.ListDeploymentVersions, &req)
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(w io.Writer) {
+				t := newTable("VERSION", "WRITTEN", "TRIGGERS")
+				for _, v := range resp.GetVersions() {
+					triggers := "(not kept)"
+					if v.GetTriggersKept() {
+						triggers = describeTriggers(v.GetTriggers())
+					}
+					t.row(strconv.FormatInt(v.GetVersion(), 10), when(v.GetCreatedAt()), triggers)
+				}
+				t.flush(w)
+				nextPage(w, resp.GetNextPageToken())
+			})
+		},
+	}
+	pageFlags(cmd, &req.PageSize, &req.PageToken, "versions")
+	return cmd
+}
+
+func (a *app) eventsCommand() *cobra.Command {
+	var req pb.ListDeploymentEventsRequest
+	cmd := &cobra.Command{
+		Use:   "events [" + deploymentArg + "]",
+		Short: "List a deployment's audit trail, or a workflow's, newest first",
+		Long: `List who changed a deployment, how, when, and from which version to which, newest first;
+with --workflow, the changes of all the deployments a workflow ever had.`,
+		Example: `  wfr events orders.sync
+  wfr events --workflow orders.sync -o json`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: a.completeDeployments,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 1 && req.GetWorkflowId() == "":
+				id, err := a.deploymentID(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				req.DeploymentId = id
+			case len(args) == 0 && req.GetWorkflowId() != "":
+			default:
+				return usagef("name a deployment, or give --workflow")
+			}
+			resp, err := call(cmd.Context(), a, a.rt.ListDeploymentEvents, &req)
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(w io.Writer) {
+				t := newTable("AT", "ACTION", "ACTOR", "VERSION", "STATUS", "REASON")
+				for _, e := range resp.GetEvents() {
+					t.row(when(e.GetAt()), e.GetAction(), e.GetActor(), fromTo(versionCell(e.GetFromVersion()), strconv.FormatInt(e.GetToVersion(), 10)),
+						fromTo(statusCell(e.GetFromStatus()), short(e.GetToStatus())), e.GetReason())
+				}
+				t.flush(w)
+				nextPage(w, resp.GetNextPageToken())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.WorkflowId, "workflow", "", "the events of all this workflow's deployments")
+	pageFlags(cmd, &req.PageSize, &req.PageToken, "events")
+	return cmd
+}
+
+func pageFlags(cmd *cobra.Command, size *int32, token *string, what string) {
+	cmd.Flags().Int32Var(size, "limit", 0, what+" per page (default 50, at most 500)")
+	cmd.Flags().StringVar(token, "page-token", "", "the page after the one that gave this token")
+}
+
+func nextPage(w io.Writer, token string) {
+	if token != "" {
+		fmt.Fprintf(w, "The next page: --page-token %s\n", token)
+	}
+}
+
+func describeTriggers(ts []*pb.Trigger) string {
+	if len(ts) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		switch {
+		case t.GetCron() != nil:
+			out[i] = "cron " + t.GetCron().GetExpression()
+		case t.GetWebhook() != nil:
+			out[i] = "webhook " + t.GetWebhook().GetPath()
+		default:
+			out[i] = strings.ToLower(short(t.GetType()))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func versionCell(v int64) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func statusCell(s pb.DeploymentStatus) string {
+	if s == pb.DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED {
+		return ""
+	}
+	return short(s)
+}
+
+// fromTo is "from → to", or to alone when there was no from.
+func fromTo(from, to string) string {
+	if from == "" {
+		return to
+	}
+	return from + " → " + to
+}

@@ -1,0 +1,65 @@
+package grpc
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/service/deployment"
+)
+
+func decodeVersionsRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.ListDeploymentVersionsRequest)
+	return deployment.VersionsRequest{DeploymentID: req.GetDeploymentId(), PageSize: req.GetPageSize(), PageToken: req.GetPageToken()}, nil
+}
+
+func encodeVersionsResponse(_ context.Context, r any) (any, error) {
+	resp := r.(deployment.VersionsResponse)
+	out := &pb.ListDeploymentVersionsResponse{NextPageToken: resp.NextPageToken}
+	for _, v := range resp.Versions {
+		def := &structpb.Struct{}
+		// Every stored definition was validated as a JSON object when written.
+		_ = protojson.Unmarshal(v.Definition, def)
+		pv := &pb.DeploymentVersion{
+			DeploymentId:       v.DeploymentID,
+			Version:            v.Version,
+			WorkflowDefinition: def,
+			Config:             configToProto(v.Config),
+			TriggersKept:       v.TriggersKept,
+			CreatedAt:          timestamp(v.CreatedAt),
+		}
+		for _, t := range v.Triggers {
+			pv.Triggers = append(pv.Triggers, triggerToProto(t))
+		}
+		out.Versions = append(out.Versions, pv)
+	}
+	return out, nil
+}
+
+func decodeEventsRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.ListDeploymentEventsRequest)
+	return deployment.EventsRequest{DeploymentID: req.GetDeploymentId(), WorkflowID: req.GetWorkflowId(),
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken()}, nil
+}
+
+func encodeEventsResponse(_ context.Context, r any) (any, error) {
+	resp := r.(deployment.EventsResponse)
+	out := &pb.ListDeploymentEventsResponse{NextPageToken: resp.NextPageToken}
+	for _, e := range resp.Events {
+		out.Events = append(out.Events, &pb.DeploymentEvent{
+			DeploymentId: e.DeploymentID,
+			WorkflowId:   e.WorkflowID,
+			Action:       e.Action,
+			FromStatus:   pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(e.FromStatus))),
+			ToStatus:     pb.DeploymentStatus(enumValue(pb.DeploymentStatus_value, "DEPLOYMENT_STATUS_", string(e.ToStatus))),
+			FromVersion:  e.FromVersion,
+			ToVersion:    e.Version,
+			Actor:        e.Actor,
+			Reason:       e.Reason,
+			At:           timestamp(&e.At),
+		})
+	}
+	return out, nil
+}
