@@ -141,7 +141,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 
 	registry := prometheus.NewRegistry()
 	m := newServeMetrics(registry, st.UnfinishedByStatus)
-	if r.sec, err = newSecurity(cfg, logger, m.refusals); err != nil {
+	if r.sec, err = newSecurity(cfg, logger, m.refusals, m.denials); err != nil {
 		return nil, err
 	}
 	r.closers = append(r.closers, r.sec.close)
@@ -228,7 +228,8 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	// which knows the listener whose connections it admits.
 	r.budget = transport.NewBudget(cfg.RequestMemory)
 	common := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor),
+		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor, r.sec.auth.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(r.sec.auth.StreamInterceptor),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),

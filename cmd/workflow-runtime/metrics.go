@@ -31,6 +31,7 @@ type serveMetrics struct {
 	duplicates   metrics.Counter
 	engine       engine.Metrics
 	refusals     metrics.Counter
+	denials      metrics.Counter
 }
 
 // newServeMetrics registers the runtime's metrics in r, the Go and process
@@ -109,6 +110,7 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 			Errors:   kitprometheus.NewCounter(engineErrors),
 		},
 		refusals: kitprometheus.NewCounter(refusals),
+		denials:  kitprometheus.NewCounter(counterVec("auth_denials_total", "Authenticated calls refused because they are beyond the caller's role, by role and method.", "role", "method")),
 	}
 }
 

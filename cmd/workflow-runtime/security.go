@@ -28,10 +28,11 @@ type security struct {
 	hupEnded chan struct{}
 }
 
-func newSecurity(cfg config.Config, logger log.Logger, refusals metrics.Counter) (*security, error) {
+func newSecurity(cfg config.Config, logger log.Logger, refusals, denials metrics.Counter) (*security, error) {
 	a, err := auth.New(auth.Options{
 		Tokens: cfg.AuthTokens, TokensFile: cfg.AuthTokensFile, OpenPaths: cfg.AuthOpenPaths,
 		ClientCerts: cfg.TLSClientCA != "", Logger: logger, Refusals: refusals,
+		ClientRoles: cfg.AuthClientRoles, Denials: denials,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

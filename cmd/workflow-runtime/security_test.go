@@ -333,7 +333,7 @@ func TestServeBadSecuritySettings(t *testing.T) {
 	ca := authtest.NewCA(t, "ca")
 	env := map[string]string{
 		"WFR_DATABASE_URL":    "postgres://postgres@127.0.0.1:5432/unused?sslmode=disable",
-		"WFR_AUTH_TOKENS":     envToken + ",short-secret",
+		"WFR_AUTH_TOKENS":     envToken + ",short-secret,gateway:writer:" + fileToken,
 		"WFR_AUTH_OPEN_PATHS": "/livez,/secret",
 		"WFR_TLS_CLIENT_CA":   ca.CertFile,
 	}
@@ -341,13 +341,15 @@ func TestServeBadSecuritySettings(t *testing.T) {
 	code := run(context.Background(), []string{"serve"}, io.Discard, &stderr, func(k string) string { return env[k] })
 	require.Equal(t, 2, code)
 	want := []string{
-		`WFR_AUTH_TOKENS (--auth-tokens) = "<redacted>": token 2 is shorter than 16 characters`,
+		`WFR_AUTH_TOKENS (--auth-tokens) = "<redacted>": token 2 is shorter than 16 characters; ` +
+			`token 3 (gateway) has the unknown role "writer", not one of admin, operator, trigger, read`,
 		`WFR_AUTH_OPEN_PATHS (--auth-open-paths) = "/livez,/secret": must be none or a comma-separated list of /livez, /readyz, /health, /metrics, /docs, /openapi.json`,
 		fmt.Sprintf(`WFR_TLS_CLIENT_CA (--tls-client-ca) = %q: needs WFR_TLS_CERT and WFR_TLS_KEY: client certificates are checked only over TLS`, ca.CertFile),
 	}
 	require.Equal(t, want, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
 	require.NotContains(t, stderr.String(), envToken)
 	require.NotContains(t, stderr.String(), "short-secret")
+	require.NotContains(t, stderr.String(), fileToken)
 }
 
 // TestGRPCInputLimits: a message over the receive limit and a header list

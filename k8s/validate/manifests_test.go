@@ -198,6 +198,20 @@ func TestCallersAuthenticate(t *testing.T) {
 	if o.secret.StringData["WFR_AUTH_TOKENS"] == "" && o.secret.StringData["WFR_AUTH_TOKENS_FILE"] == "" {
 		t.Error("the Secret sets neither WFR_AUTH_TOKENS nor WFR_AUTH_TOKENS_FILE: every caller would be accepted")
 	}
+	// Every token is named and has a role, and the gateway's is limited to
+	// what the gateway calls (pkg/auth checks the same at start).
+	gateway := false
+	for e := range strings.SplitSeq(o.secret.StringData["WFR_AUTH_TOKENS"], ",") {
+		name, rest, _ := strings.Cut(e, ":")
+		role, _, ok := strings.Cut(rest, ":")
+		if !ok || !slices.Contains([]string{"admin", "operator", "trigger", "read"}, role) {
+			t.Errorf("WFR_AUTH_TOKENS: an entry is not <name>:<role>:<token> with a known role")
+		}
+		gateway = gateway || (name == "gateway" && role == "trigger")
+	}
+	if !gateway {
+		t.Error("WFR_AUTH_TOKENS gives the API Gateway no token of role trigger")
+	}
 	for _, p := range strings.Split(o.config.Data["WFR_AUTH_OPEN_PATHS"], ",") {
 		if p != "" && !slices.Contains([]string{"/livez", "/readyz", "/metrics"}, p) {
 			t.Errorf("WFR_AUTH_OPEN_PATHS opens %q", p)

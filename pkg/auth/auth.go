@@ -94,6 +94,12 @@ type Options struct {
 	// Refusals counts refused calls by port (Ports) and reason (Reasons);
 	// nil: not counted.
 	Refusals metrics.Counter
+	// ClientRoles gives verified client certificates, by common name, a
+	// role (ParseClientRoles); nil: certificates carry no identity.
+	ClientRoles map[string]Role
+	// Denials counts calls beyond their caller's role, by role and method;
+	// nil: not counted.
+	Denials metrics.Counter
 }
 
 // Authenticator checks the credentials of calls.
@@ -106,6 +112,8 @@ type Authenticator struct {
 	clientCerts bool
 	refusalLog  log.Logger
 	refusals    metrics.Counter
+	clientRoles map[string]Role
+	denials     metrics.Counter
 }
 
 // New returns an Authenticator with the tokens of o, reading o.TokensFile.
@@ -113,6 +121,7 @@ func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{
 		static: o.Tokens, file: o.TokensFile, enabled: len(o.Tokens) > 0 || o.TokensFile != "",
 		open: o.OpenPaths, clientCerts: o.ClientCerts, refusals: o.Refusals,
+		clientRoles: o.ClientRoles, denials: o.Denials,
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -121,6 +130,9 @@ func New(o Options) (*Authenticator, error) {
 	a.refusalLog = level.Warn(logging.NewThrottled(logger, refusalLogRate, refusalLogBurst))
 	if a.refusals == nil {
 		a.refusals = discard.NewCounter()
+	}
+	if a.denials == nil {
+		a.denials = discard.NewCounter()
 	}
 	for _, p := range o.OpenPaths {
 		if !slices.Contains(OpenablePaths, p) {
@@ -150,31 +162,36 @@ func (a *Authenticator) Reload() error {
 		}
 		tokens = append(tokens, fromFile...)
 	}
-	a.tokens.Store(NewTokens(tokens...))
+	set, err := NewTokens(tokens...)
+	if err != nil {
+		return err
+	}
+	a.tokens.Store(set)
 	return nil
 }
 
-// check returns why the authorization values do not authenticate a caller,
-// or nil when they do.
-func (a *Authenticator) check(values []string) *refusal {
+// check returns the caller that the authorization values authenticate, or
+// why they do not. With tokens off, it returns no caller and no refusal.
+func (a *Authenticator) check(values []string) (*Identity, *refusal) {
 	if !a.enabled {
-		return nil
+		return nil, nil
 	}
 	switch len(values) {
 	case 0:
-		return errNoToken
+		return nil, errNoToken
 	case 1:
 	default:
-		return errManyTokens
+		return nil, errManyTokens
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return errNotBearer
+		return nil, errNotBearer
 	}
-	if !a.tokens.Load().Contains(strings.TrimSpace(token)) {
-		return errWrongToken
+	id, ok := a.tokens.Load().Lookup(strings.TrimSpace(token))
+	if !ok {
+		return nil, errWrongToken
 	}
-	return nil
+	return &id, nil
 }
 
 // TapHandle is a grpc.InTapHandle: it refuses a call without a valid token
@@ -187,15 +204,22 @@ func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.
 	if strings.HasPrefix(info.FullMethodName, healthService) {
 		return ctx, nil
 	}
-	if r := a.check(info.Header.Get("authorization")); r != nil {
-		var from string
-		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-			from = p.Addr.String()
-		}
-		a.refuse("grpc", r, "method", logging.Truncate(info.FullMethodName, loggedBytes), "peer", from)
+	id, r := a.check(info.Header.Get("authorization"))
+	if r != nil {
+		a.refuse("grpc", r, "method", logging.Truncate(info.FullMethodName, loggedBytes), "peer", peerAddr(ctx))
 		return ctx, status.Error(codes.Unauthenticated, r.message)
 	}
+	if id != nil {
+		ctx = WithCaller(ctx, *id)
+	}
 	return ctx, nil
+}
+
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
 }
 
 // refuse counts and logs a refused call.
@@ -221,14 +245,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		console := strings.HasPrefix(p+"/", ConsolePrefix)
 		refused := errNoCert
+		var id *Identity
 		if !a.clientCerts || (r.TLS != nil && len(r.TLS.VerifiedChains) > 0) {
 			switch {
 			case p == ConsoleSignIn || strings.HasPrefix(p, consoleAssets):
 				refused = nil
 			case console:
-				refused = a.check(consoleCredentials(r))
+				id, refused = a.check(consoleCredentials(r))
 			default:
-				refused = a.check(r.Header.Values("Authorization"))
+				id, refused = a.check(r.Header.Values("Authorization"))
 			}
 		}
 		if refused != nil {
@@ -245,6 +270,14 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			}
 			writeRefusal(w, refused)
 			return
+		}
+		if msg := a.httpDenial(r, p, id); msg != "" {
+			writeError(w, http.StatusForbidden, codes.PermissionDenied, msg)
+			return
+		}
+		// The console shows a caller what their role allows.
+		if id != nil {
+			r = r.WithContext(WithCaller(r.Context(), *id))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -298,15 +331,53 @@ func (a *Authenticator) isOpen(p string) bool {
 	return false
 }
 
+// httpDenial says why an authenticated HTTP request is beyond its caller's
+// role, or "" when it is not. The API's and the console's calls are judged
+// by the gRPC server they go through, by the token they carry; what is left
+// here is what that server cannot judge: the admin paths, which are the
+// HTTP port's own, and callers known only by a client certificate, whose
+// REST calls reach that server without it. Those must be admin, or send a
+// token.
+func (a *Authenticator) httpDenial(r *http.Request, p string, id *Identity) string {
+	if p == ConsoleSignIn || strings.HasPrefix(p, consoleAssets) {
+		return ""
+	}
+	byCert := id == nil && a.clientRoles != nil && r.TLS != nil && len(r.TLS.VerifiedChains) > 0
+	if byCert {
+		cert := a.certIdentity(r.TLS.VerifiedChains[0][0])
+		id = &cert
+	}
+	admin := strings.HasPrefix(p+"/", "/admin/")
+	if id == nil || id.Role == RoleAdmin || (!admin && !byCert) {
+		return ""
+	}
+	role := string(id.Role)
+	if role == "" {
+		role = "none"
+	}
+	a.denials.With("role", role, "method", "http").Add(1)
+	_ = a.refusalLog.Log("msg", "call denied: beyond the caller's role", "caller", id.Name, "role", role,
+		"path", logging.Truncate(p, loggedBytes), "peer", r.RemoteAddr)
+	if admin {
+		return id.Name + " (role " + role + ") may not use " + p + ": it is for admin"
+	}
+	return id.Name + " (role " + role + ") is known by its client certificate, whose role applies to the gRPC port: over HTTP, send a bearer token"
+}
+
 // writeRefusal answers 401 with a body shaped like the gateway's errors.
 func writeRefusal(w http.ResponseWriter, err error) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="workflow-runtime"`)
-	w.WriteHeader(http.StatusUnauthorized)
+	writeError(w, http.StatusUnauthorized, codes.Unauthenticated, err.Error())
+}
+
+// writeError answers with a body shaped like the gateway's errors.
+func writeError(w http.ResponseWriter, httpStatus int, code codes.Code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
 	body, _ := json.Marshal(struct {
 		Code    codes.Code `json:"code"`
 		Message string     `json:"message"`
-	}{codes.Unauthenticated, err.Error()})
+	}{code, message})
 	// A write error means the client has gone; there is no one left to tell.
 	_, _ = w.Write(body)
 }

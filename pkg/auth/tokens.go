@@ -16,38 +16,50 @@ import (
 const MinTokenLength = 16
 
 // Tokens is a set of bearer tokens kept as SHA-256 digests, so that every
-// comparison runs over 32 bytes whatever the length of the token presented.
+// comparison runs over 32 bytes whatever the length of the token presented,
+// each with the identity of the callers that send it.
 type Tokens struct {
-	digests [][sha256.Size]byte
+	digests    [][sha256.Size]byte
+	identities []Identity
 }
 
-// NewTokens returns the set of tokens.
-func NewTokens(tokens ...string) *Tokens {
-	t := &Tokens{digests: make([][sha256.Size]byte, len(tokens))}
-	for i, tok := range tokens {
-		t.digests[i] = sha256.Sum256([]byte(tok))
+// NewTokens returns the set of token entries, each a plain token or
+// name:role:token, as ParseTokens and ReadTokenFile return them.
+func NewTokens(entries ...string) (*Tokens, error) {
+	t := &Tokens{digests: make([][sha256.Size]byte, len(entries)), identities: make([]Identity, len(entries))}
+	for i, e := range entries {
+		id, tok, err := parseEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("token %d %w", i+1, err)
+		}
+		t.digests[i], t.identities[i] = sha256.Sum256([]byte(tok)), id
 	}
-	return t
+	return t, nil
 }
 
 // Len is the number of tokens in the set.
 func (t *Tokens) Len() int { return len(t.digests) }
 
-// Contains reports whether token is in the set. It compares against every
-// token without an early exit, so that its time tells neither whether nor
-// which token matched.
-func (t *Tokens) Contains(token string) bool {
+// Lookup returns the identity of token, and whether it is in the set. It
+// compares against every token without an early exit, so that its time
+// tells neither whether nor which token matched.
+func (t *Tokens) Lookup(token string) (Identity, bool) {
 	d := sha256.Sum256([]byte(token))
-	found := 0
+	found, at := 0, 0
 	for i := range t.digests {
-		found |= subtle.ConstantTimeCompare(d[:], t.digests[i][:])
+		eq := subtle.ConstantTimeCompare(d[:], t.digests[i][:])
+		at = subtle.ConstantTimeSelect(eq, i, at)
+		found |= eq
 	}
-	return found == 1
+	if found != 1 {
+		return Identity{}, false
+	}
+	return t.identities[at], true
 }
 
-// ParseTokens splits a comma-separated list of tokens, as WFR_AUTH_TOKENS
-// holds them. Its error names bad tokens by position, never by value, on one
-// line.
+// ParseTokens splits a comma-separated list of token entries, as
+// WFR_AUTH_TOKENS holds them: plain tokens, or name:role:token. Its error
+// names bad entries by position and name, never by token, on one line.
 func ParseTokens(list string) ([]string, error) {
 	if list == "" {
 		return nil, nil
@@ -55,7 +67,7 @@ func ParseTokens(list string) ([]string, error) {
 	var tokens, problems []string
 	for i, tok := range strings.Split(list, ",") {
 		tok = strings.TrimSpace(tok)
-		if err := checkToken(tok); err != nil {
+		if _, _, err := parseEntry(tok); err != nil {
 			problems = append(problems, fmt.Sprintf("token %d %v", i+1, err))
 			continue
 		}
@@ -67,7 +79,8 @@ func ParseTokens(list string) ([]string, error) {
 	return tokens, nil
 }
 
-// ReadTokenFile reads the tokens of a file that holds one per line; blank
+// ReadTokenFile reads the token entries of a file that holds one per line,
+// each a plain token or name:role:token; blank
 // lines and lines starting with # are ignored. A file without a token is an
 // error, because it would silently turn authentication off.
 func ReadTokenFile(path string) ([]string, error) {
@@ -82,7 +95,7 @@ func ReadTokenFile(path string) ([]string, error) {
 		if tok == "" || strings.HasPrefix(tok, "#") {
 			continue
 		}
-		if err := checkToken(tok); err != nil {
+		if _, _, err := parseEntry(tok); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: token %v", n, err))
 			continue
 		}

@@ -23,29 +23,39 @@ func writeFile(t *testing.T, content string) string {
 	return path
 }
 
-func TestTokensContains(t *testing.T) {
+func TestTokensLookup(t *testing.T) {
 	t.Parallel()
 
-	set := NewTokens(tokenA, tokenB)
-	require.Equal(t, 2, set.Len())
+	set, err := NewTokens(tokenA, "gateway:trigger:"+tokenB, "ops:read:with:colons-0123456789")
+	require.NoError(t, err)
+	require.Equal(t, 3, set.Len())
+	admin := Identity{Name: PlainTokenName, Role: RoleAdmin}
 	tests := []struct {
 		token string
-		want  bool
+		want  Identity
+		found bool
 	}{
-		{tokenA, true},
-		{tokenB, true},
-		{"", false},
-		{tokenA[:len(tokenA)-1], false},
-		{tokenA + "x", false},
-		{strings.ToUpper(tokenA), false},
+		{tokenA, admin, true},
+		{tokenB, Identity{Name: "gateway", Role: RoleTrigger}, true},
+		{"with:colons-0123456789", Identity{Name: "ops", Role: RoleRead}, true},
+		{"gateway:trigger:" + tokenB, Identity{}, false},
+		{"", Identity{}, false},
+		{tokenA[:len(tokenA)-1], Identity{}, false},
+		{tokenA + "x", Identity{}, false},
+		{strings.ToUpper(tokenA), Identity{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.token), func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.want, set.Contains(tt.token))
+			id, found := set.Lookup(tt.token)
+			require.Equal(t, tt.found, found)
+			require.Equal(t, tt.want, id)
 		})
 	}
-	require.False(t, NewTokens().Contains(""), "an empty set holds nothing")
+	empty, err := NewTokens()
+	require.NoError(t, err)
+	_, found := empty.Lookup("")
+	require.False(t, found, "an empty set holds nothing")
 }
 
 func TestParseTokens(t *testing.T) {
@@ -63,6 +73,11 @@ func TestParseTokens(t *testing.T) {
 		{name: "every problem on one line", list: "short,," + tokenA + ",tab\tinside-0123456789",
 			wantErr: "token 1 is shorter than 16 characters; token 2 is empty; token 4 holds a character other than printable ASCII without spaces"},
 		{name: "not ASCII", list: "tökén-0123456789abcdef", wantErr: "token 1 holds a character other than printable ASCII without spaces"},
+		{name: "named", list: "gateway:trigger:" + tokenA + ",ops:admin:" + tokenB, want: []string{"gateway:trigger:" + tokenA, "ops:admin:" + tokenB}},
+		{name: "a URL is a plain token", list: "https://user:pw@example.test/x", want: []string{"https://user:pw@example.test/x"}},
+		{name: "unknown role, named without the token", list: "gateway:root:" + tokenA,
+			wantErr: `token 1 (gateway) has the unknown role "root", not one of admin, operator, trigger, read`},
+		{name: "short named token", list: tokenB + ",ci:read:short", wantErr: "token 2 (ci) is shorter than 16 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,9 +106,11 @@ func TestReadTokenFile(t *testing.T) {
 		t.Errorf("ReadTokenFile() mismatch (-want +got):\n%s", diff)
 	}
 
-	bad := writeFile(t, tokenA+"\nshort\n\nhas space inside-0123456789\n")
+	bad := writeFile(t, tokenA+"\nshort\n\nhas space inside-0123456789\nci:writer:"+tokenB+"\n")
 	_, err = ReadTokenFile(bad)
-	require.EqualError(t, err, bad+": line 2: token is shorter than 16 characters; line 4: token holds a character other than printable ASCII without spaces")
+	require.EqualError(t, err, bad+": line 2: token is shorter than 16 characters; line 4: token holds a character other than printable ASCII without spaces; "+
+		`line 5: token (ci) has the unknown role "writer", not one of admin, operator, trigger, read`)
+	require.NotContains(t, err.Error(), tokenB)
 	require.NotContains(t, err.Error(), tokenA)
 
 	empty := writeFile(t, "# nobody\n")
@@ -114,8 +131,9 @@ func BenchmarkContains(b *testing.B) {
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("token-%02d-0123456789abcdef", i)
 	}
-	set := NewTokens(tokens...)
+	set, err := NewTokens(tokens...)
+	require.NoError(b, err)
 	for b.Loop() {
-		set.Contains(tokens[9])
+		set.Lookup(tokens[9])
 	}
 }

@@ -84,7 +84,9 @@ type Config struct {
 	TLSCert     string
 	TLSKey      string
 	TLSClientCA string
-	NoMigrate   bool
+	// AuthClientRoles gives client certificates, by common name, a role.
+	AuthClientRoles map[string]auth.Role
+	NoMigrate       bool
 }
 
 type setting struct {
@@ -229,12 +231,12 @@ var settings = []setting{
 	{"WFR_PREAUTH_TIMEOUT", "10s", "how long a connection may stay open without an admitted call (good credentials, or an open path); 0: no limit", func(c *Config, v string) error {
 		return duration(&c.PreAuthTimeout, v, 0)
 	}},
-	{"WFR_AUTH_TOKENS", "", "comma-separated bearer tokens callers must send (authorization: Bearer <token>), each >= 16 printable ASCII characters; empty, with no token file: no authentication", func(c *Config, v string) error {
+	{"WFR_AUTH_TOKENS", "", "comma-separated bearer tokens callers must send (authorization: Bearer <token>), each <name>:<role>:<token> (roles admin, operator, trigger, read) or a plain token (name admin, role admin); tokens are >= 16 printable ASCII characters; empty, with no token file: no authentication", func(c *Config, v string) error {
 		tokens, err := auth.ParseTokens(v)
 		c.AuthTokens = tokens
 		return err
 	}},
-	{"WFR_AUTH_TOKENS_FILE", "", "file of further bearer tokens, one per line, # comments; re-read on SIGHUP", func(c *Config, v string) error {
+	{"WFR_AUTH_TOKENS_FILE", "", "file of further bearer tokens, one per line as in WFR_AUTH_TOKENS, # comments; re-read on SIGHUP", func(c *Config, v string) error {
 		if v == "" {
 			return nil
 		}
@@ -287,6 +289,17 @@ var settings = []setting{
 			return err
 		}
 		c.TLSClientCA = v
+		return nil
+	}},
+	{"WFR_AUTH_CLIENT_ROLES", "", "comma-separated CN=<common name>:<role> (admin, operator, trigger, read): the name and role of callers by their client certificate; needs WFR_TLS_CLIENT_CA; empty: certificates carry no role, and callers without a token act unchecked", func(c *Config, v string) error {
+		roles, err := auth.ParseClientRoles(v)
+		if err != nil {
+			return err
+		}
+		if roles != nil && c.TLSClientCA == "" {
+			return errors.New("needs WFR_TLS_CLIENT_CA: roles are given to verified client certificates")
+		}
+		c.AuthClientRoles = roles
 		return nil
 	}},
 }

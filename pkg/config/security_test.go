@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth/authtest"
 )
 
@@ -33,17 +34,19 @@ func TestLoadSecurity(t *testing.T) {
 	server := authtest.NewCA(t, "servers").Issue(t, "server")
 	tokens := writeFile(t, "tokens", "# operators\n\n  "+tokenB+"  \n")
 	env := map[string]string{
-		"WFR_DATABASE_URL":     testDatabaseURL,
-		"WFR_INSTANCE_ID":      "x",
-		"WFR_AUTH_TOKENS":      tokenA + ", " + tokenB,
-		"WFR_AUTH_TOKENS_FILE": tokens,
-		"WFR_AUTH_OPEN_PATHS":  "/livez,/readyz,/metrics",
-		"WFR_TLS_CERT":         server.CertFile,
-		"WFR_TLS_KEY":          server.KeyFile,
-		"WFR_TLS_CLIENT_CA":    ca.CertFile,
+		"WFR_DATABASE_URL":      testDatabaseURL,
+		"WFR_INSTANCE_ID":       "x",
+		"WFR_AUTH_TOKENS":       tokenA + ", gateway:trigger:" + tokenB,
+		"WFR_AUTH_TOKENS_FILE":  tokens,
+		"WFR_AUTH_OPEN_PATHS":   "/livez,/readyz,/metrics",
+		"WFR_TLS_CERT":          server.CertFile,
+		"WFR_TLS_KEY":           server.KeyFile,
+		"WFR_TLS_CLIENT_CA":     ca.CertFile,
+		"WFR_AUTH_CLIENT_ROLES": "CN=gateway:trigger,CN=ops:admin",
 	}
 	want := func(c Config) Config {
-		c.AuthTokens = []string{tokenA, tokenB}
+		c.AuthTokens = []string{tokenA, "gateway:trigger:" + tokenB}
+		c.AuthClientRoles = map[string]auth.Role{"gateway": auth.RoleTrigger, "ops": auth.RoleAdmin}
 		c.AuthTokensFile = tokens
 		c.AuthOpenPaths = []string{"/livez", "/readyz", "/metrics"}
 		c.TLSCert, c.TLSKey, c.TLSClientCA = server.CertFile, server.KeyFile, ca.CertFile
@@ -87,7 +90,7 @@ func TestLoadSecurity(t *testing.T) {
 	require.NotContains(t, redacted, tokenA)
 	require.NotContains(t, redacted, tokenB)
 	require.Contains(t, redacted, "AuthTokens:[xxxxx xxxxx]")
-	require.Equal(t, []string{tokenA, tokenB}, fromEnv.AuthTokens, "Redacted() changed its receiver")
+	require.Equal(t, []string{tokenA, "gateway:trigger:" + tokenB}, fromEnv.AuthTokens, "Redacted() changed its receiver")
 }
 
 func TestLoadBadSecurity(t *testing.T) {
@@ -119,6 +122,26 @@ func TestLoadBadSecurity(t *testing.T) {
 			name: "token looking like a URL stays hidden",
 			env:  map[string]string{"WFR_AUTH_TOKENS": "https://user:pw@example.test/x,short"},
 			want: `WFR_AUTH_TOKENS (--auth-tokens) = "<redacted>": token 2 is shorter than 16 characters`,
+		},
+		{
+			name: "unknown role, named without the token",
+			env:  map[string]string{"WFR_AUTH_TOKENS": "gateway:trigger:" + tokenA + ",ci:root:" + tokenA},
+			want: `WFR_AUTH_TOKENS (--auth-tokens) = "<redacted>": token 2 (ci) has the unknown role "root", not one of admin, operator, trigger, read`,
+		},
+		{
+			name: "named entry with a short token",
+			env:  map[string]string{"WFR_AUTH_TOKENS": "ci:read:hunter2"},
+			want: `WFR_AUTH_TOKENS (--auth-tokens) = "<redacted>": token 1 (ci) is shorter than 16 characters`,
+		},
+		{
+			name: "client roles without client CA",
+			env:  map[string]string{"WFR_AUTH_CLIENT_ROLES": "CN=gateway:trigger"},
+			want: `WFR_AUTH_CLIENT_ROLES (--auth-client-roles) = "CN=gateway:trigger": needs WFR_TLS_CLIENT_CA: roles are given to verified client certificates`,
+		},
+		{
+			name: "client role unknown",
+			env:  map[string]string{"WFR_TLS_CERT": server.CertFile, "WFR_TLS_KEY": server.KeyFile, "WFR_TLS_CLIENT_CA": servers.CertFile, "WFR_AUTH_CLIENT_ROLES": "CN=gateway:root"},
+			want: `WFR_AUTH_CLIENT_ROLES (--auth-client-roles) = "CN=gateway:root": entry 1 (CN=gateway) has the unknown role "root", not one of admin, operator, trigger, read`,
 		},
 		{
 			name: "unreadable token file",

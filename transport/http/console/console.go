@@ -4,8 +4,8 @@
 //
 // Every page and every action is a gRPC call on the connection the REST
 // gateway uses, carrying the caller's token, so that authentication,
-// validation, rate limits and (once they exist) roles apply to the console
-// exactly as to any API caller. The console holds no state of its own.
+// validation, rate limits and roles apply to the console exactly as to any
+// API caller. The console holds no state of its own.
 package console
 
 import (
@@ -168,12 +168,27 @@ const (
 // buttons and the console refuses the others' posts.
 type permissions map[action]bool
 
-// permitted returns what the caller of r may do. Every caller the API
-// admits may do everything: the API has no roles yet. When it has, this is
-// the one place that asks which role the caller's token holds; the API
-// refuses what the role does not allow in any case.
-func permitted(*http.Request) permissions {
-	return permissions{actDeploy: true, actPause: true, actResume: true, actTrigger: true, actBackfill: true, actCancel: true}
+// actionMethods are the RPCs the actions call, whose roles decide them.
+var actionMethods = map[action]string{
+	actDeploy:   pb.WorkflowRuntimeService_DeployWorkflow_FullMethodName,
+	actPause:    pb.WorkflowRuntimeService_UpdateDeployment_FullMethodName,
+	actResume:   pb.WorkflowRuntimeService_UpdateDeployment_FullMethodName,
+	actTrigger:  pb.WorkflowRuntimeService_TriggerWorkflow_FullMethodName,
+	actBackfill: pb.WorkflowRuntimeService_BackfillDeployment_FullMethodName,
+	actCancel:   pb.WorkflowRuntimeService_CancelExecution_FullMethodName,
+}
+
+// permitted returns what the caller of r may do: what the role of the
+// token that the auth middleware found allows, or everything when
+// authentication is off. The API refuses what the role does not allow in
+// any case; this only spares the caller buttons that would fail.
+func permitted(r *http.Request) permissions {
+	id, authenticated := auth.Caller(r.Context())
+	p := permissions{}
+	for a, method := range actionMethods {
+		p[a] = !authenticated || auth.Allowed(id.Role, method)
+	}
+	return p
 }
 
 // Can reports whether the caller may take the action named a.

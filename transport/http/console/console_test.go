@@ -207,6 +207,12 @@ func (f *fakeAPI) DeployWorkflow(context.Context, *pb.DeployWorkflowRequest) (*p
 // serve starts the console over a real gRPC server that f stands behind.
 func serve(t *testing.T, f *fakeAPI) *httptest.Server {
 	t.Helper()
+	return serveBehind(t, f, func(h http.Handler) http.Handler { return h })
+}
+
+// serveBehind is serve with the console behind wrap.
+func serveBehind(t *testing.T, f *fakeAPI, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(f.intercept))
@@ -219,7 +225,7 @@ func serve(t *testing.T, f *fakeAPI) *httptest.Server {
 	t.Cleanup(func() { conn.Close() })
 	c, err := New(conn, Options{Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
-	hs := httptest.NewServer(c)
+	hs := httptest.NewServer(wrap(c))
 	t.Cleanup(hs.Close)
 	return hs
 }
@@ -447,4 +453,64 @@ func TestNotFound(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, a.status)
 	a = request(t, http.MethodGet, hs.URL+"/ui/?fragment=nothing", nil, nil)
 	require.Equal(t, http.StatusNotFound, a.status)
+}
+
+// TestRolesHideActions: behind the auth middleware, a caller sees only the
+// buttons their token's role allows, and the console refuses the others'
+// posts with 403 before calling the API.
+func TestRolesHideActions(t *testing.T) {
+	t.Parallel()
+	const (
+		viewer   = "viewer-token-0123456789"
+		gateway  = "gateway-token-0123456789"
+		operator = "operator-token-0123456789"
+	)
+	a, err := auth.New(auth.Options{Tokens: []string{"v:read:" + viewer, "gw:trigger:" + gateway, "ops:operator:" + operator}})
+	require.NoError(t, err)
+	f := &fakeAPI{}
+	hs := serveBehind(t, f, a.Middleware)
+	as := func(token string) http.Header {
+		return http.Header{"Authorization": {"Bearer " + token}, "Sec-Fetch-Site": {"same-origin"}}
+	}
+	buttons := map[string]string{
+		"deploy":  `href="/ui/deploy"`,
+		"pause":   `action="/ui/deployments/d-1/pause"`,
+		"trigger": `action="/ui/deployments/d-1/trigger"`,
+	}
+	for _, tt := range []struct {
+		token string
+		shown map[string]bool
+	}{
+		{viewer, map[string]bool{}},
+		{gateway, map[string]bool{"trigger": true}},
+		{operator, map[string]bool{"deploy": true, "pause": true, "trigger": true}},
+	} {
+		page := request(t, http.MethodGet, hs.URL+"/ui/deployments/d-1", nil, as(tt.token))
+		require.Equal(t, http.StatusOK, page.status, page.body)
+		for name, html := range buttons {
+			if tt.shown[name] {
+				require.Contains(t, page.body, html, "%s for %s", name, tt.token)
+			} else {
+				require.NotContains(t, page.body, html, "%s for %s", name, tt.token)
+			}
+		}
+	}
+
+	before := len(f.called())
+	for _, post := range []struct{ token, path string }{
+		{viewer, "/ui/deployments/d-1/pause"},
+		{viewer, "/ui/deployments/d-1/trigger"},
+		{gateway, "/ui/deployments/d-1/pause"},
+		{gateway, "/ui/deploy"},
+		{operator, "/ui/executions/e-2/cancel"},
+	} {
+		got := request(t, http.MethodPost, hs.URL+post.path, url.Values{}, as(post.token))
+		if post.token == operator {
+			require.Equal(t, http.StatusSeeOther, got.status, got.body)
+			continue
+		}
+		require.Equal(t, http.StatusForbidden, got.status, "%s by %s", post.path, post.token)
+		require.Contains(t, got.body, "you may not")
+	}
+	require.Equal(t, []string{"CancelExecution"}, f.called()[before:], "only the operator's post reached the API")
 }
