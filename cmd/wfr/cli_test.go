@@ -898,6 +898,7 @@ config:
 	out = s.ok(t, "run", retry.GetExecutionId())
 	require.Regexp(t, field("Attempt", `2 \(first attempt `+first+`\)`), out)
 	require.Regexp(t, field("Not before", `\S+`), out)
+	require.Equal(t, first, okJSON(t, s, &pb.GetExecutionResponse{}, "run", retry.GetExecutionId()).GetExecution().GetFirstAttemptId())
 	out = s.ok(t, "run", first)
 	require.Regexp(t, field("Attempt", "1"), out)
 	require.NotContains(t, out, "Not before:")
