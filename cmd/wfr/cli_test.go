@@ -691,6 +691,7 @@ func TestUsageErrors(t *testing.T) {
 		{"timeout from the environment", map[string]string{"WFR_TIMEOUT": "soon"}, []string{"list"}, `WFR_TIMEOUT="soon": `},
 		{"tls from the environment", map[string]string{"WFR_TLS": "maybe"}, []string{"list"}, `WFR_TLS="maybe": `},
 		{"enum value", nil, []string{"list", "--status", "running"}, `"running" is not one of draft, deployed, paused, archived`},
+		{"overlap policy", nil, []string{"trigger", "x", "--overlap-policy", "queue"}, `"queue" is not one of skip, allow_all, buffer_one, cancel_other, buffer_all`},
 		{"time", nil, []string{"runs", "--since", "yesterday"}, `not RFC 3339, "now" or a duration`},
 		{"missing file flag", nil, []string{"deploy"}, `required flag(s) "file" not set`},
 		{"missing file", nil, []string{"deploy", "-f", missing}, "no such file or directory"},
@@ -866,4 +867,58 @@ func TestDocs(t *testing.T) {
 		require.Regexp(t, fmt.Sprintf(`(?m)^\| %d \| \S`, code), string(doc), "exit code %d in the docs", code)
 		require.Regexp(t, fmt.Sprintf(`(?m)^  %-4d \S`, code), exitHelp, "exit code %d in wfr --help", code)
 	}
+}
+
+func TestExecutionPolicies(t *testing.T) {
+	t.Parallel()
+	s := sharedServer(t)
+
+	// A failed run retries: run shows the attempt, runs --attempts-of the run.
+	s.ok(t, "deploy", "-f", writeFile(t, "retry.yaml", "workflow_id: "+failPrefix+"policies"+`
+workflow_definition:
+  nodes:
+    - {id: a, name: Sync, type: ACTION}
+config:
+  overlap_policy: OVERLAP_POLICY_ALLOW_ALL
+  retry_policy: {max_attempts: 2, initial_interval: 0.1s}
+`))
+	first := okJSON(t, s, &pb.TriggerWorkflowResponse{}, "trigger", failPrefix+"policies").GetExecutionId()
+	var attempts []*pb.Execution
+	require.Eventually(t, func() bool {
+		attempts = okJSON(t, s, &pb.GetExecutionHistoryResponse{}, "runs", "--attempts-of", first).GetExecutions()
+		return len(attempts) == 2 && finished(attempts[0].GetStatus())
+	}, 10*time.Second, 20*time.Millisecond)
+	retry := attempts[0]
+	require.Equal(t, int32(2), retry.GetAttempt())
+	require.Equal(t, first, retry.GetFirstAttemptId())
+	require.Equal(t, first, attempts[1].GetExecutionId())
+	require.NotNil(t, retry.GetNotBefore())
+	out := s.ok(t, "runs", "--attempts-of", first)
+	require.Regexp(t, `(?s)`+retry.GetExecutionId()+` .*\n`+first+` `, out)
+	out = s.ok(t, "run", retry.GetExecutionId())
+	require.Regexp(t, field("Attempt", `2 \(first attempt `+first+`\)`), out)
+	require.Regexp(t, field("Not before", `\S+`), out)
+	require.Equal(t, first, okJSON(t, s, &pb.GetExecutionResponse{}, "run", retry.GetExecutionId()).GetExecution().GetFirstAttemptId())
+	out = s.ok(t, "run", first)
+	require.Regexp(t, field("Attempt", "1"), out)
+	require.NotContains(t, out, "Not before:")
+
+	// --overlap-policy overrides the deployment's (SKIP here) for one run; the admission tells what it did.
+	s.ok(t, "deploy", "-f", writeFile(t, "skip.yaml", "workflow_id: "+hangPrefix+"policies"+`
+workflow_definition:
+  nodes:
+    - {id: a, name: Sync, type: ACTION}
+config: {overlap_policy: OVERLAP_POLICY_SKIP}
+`))
+	started := s.ok(t, "trigger", hangPrefix+"policies")
+	require.Regexp(t, field("Admission", "STARTED"), started)
+	running := regexp.MustCompile(`(?m)^Execution: +([0-9a-f-]{36})$`).FindStringSubmatch(started)[1]
+	t.Cleanup(func() { wfrWith(context.Background(), s.env, "", "cancel", running) })
+	require.Eventually(t, func() bool {
+		return okJSON(t, s, &pb.GetExecutionResponse{}, "run", running).GetExecution().GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_RUNNING
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Regexp(t, field("Admission", "SKIPPED"), s.ok(t, "trigger", hangPrefix+"policies"))
+	alongside := okJSON(t, s, &pb.TriggerWorkflowResponse{}, "trigger", hangPrefix+"policies", "--overlap-policy", "allow-all")
+	t.Cleanup(func() { wfrWith(context.Background(), s.env, "", "cancel", alongside.GetExecutionId()) })
+	require.Equal(t, pb.Admission_ADMISSION_STARTED, alongside.GetAdmission())
 }

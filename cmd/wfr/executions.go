@@ -42,9 +42,10 @@ func runRow(e *pb.Execution) []string {
 
 func (a *app) triggerCommand() *cobra.Command {
 	var (
-		req  pb.TriggerWorkflowRequest
-		data string
-		wait bool
+		req     pb.TriggerWorkflowRequest
+		overlap []pb.OverlapPolicy
+		data    string
+		wait    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "trigger WORKFLOW",
@@ -74,7 +75,7 @@ func (a *app) triggerCommand() *cobra.Command {
 				}
 				req.WorkflowId = d.GetDeployment().GetWorkflowId()
 			}
-			req.TriggerType = pb.TriggerType_TRIGGER_TYPE_MANUAL
+			req.TriggerType, req.OverlapPolicy = pb.TriggerType_TRIGGER_TYPE_MANUAL, last(overlap)
 			resp, err := call(cmd.Context(), a, a.rt.TriggerWorkflow, &req)
 			if err != nil {
 				return err
@@ -84,6 +85,9 @@ func (a *app) triggerCommand() *cobra.Command {
 					t := newTable()
 					t.field("Execution", resp.GetExecutionId())
 					t.field("Status", short(resp.GetStatus()))
+					if resp.GetAdmission() != pb.Admission_ADMISSION_UNSPECIFIED {
+						t.field("Admission", short(resp.GetAdmission()))
+					}
 					if resp.GetDeduplicated() {
 						t.field("Deduplicated", "yes: the idempotency key matched this earlier execution")
 					}
@@ -100,6 +104,7 @@ func (a *app) triggerCommand() *cobra.Command {
 	f.StringVar(&req.IdempotencyKey, "idempotency-key", "", "the same key within 24 h returns the same execution")
 	f.StringVar(&req.TriggeredBy, "triggered-by", "", "who triggers, recorded with the execution (default wfr:$USER)")
 	f.BoolVar(&wait, "wait", false, "wait for the execution's end; exit 9 unless it SUCCEEDED")
+	enumFlag(cmd, &overlap, "overlap-policy", "overlap policy of this run only (default the deployment's)")
 	return cmd
 }
 
@@ -141,6 +146,7 @@ func (a *app) runsCommand() *cobra.Command {
 as it happens, until interrupted.`,
 		Example: `  wfr runs orders.sync --status failed --since -24h
   wfr runs --follow
+  wfr runs --attempts-of 0d7c2f0e-5b8a-4c1e-9a3f-2b6d8e4f1a7c
   wfr runs orders.sync --follow -o json | jq -r 'select(.status == "EXECUTION_STATUS_FAILED") | .execution_id'`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: a.completeDeployments,
@@ -178,6 +184,7 @@ as it happens, until interrupted.`,
 	a.timeFlag(cmd, &req.EndTime, "until", "only executions fired before this time")
 	f.Int32Var(&req.PageSize, "limit", 0, "executions per page (default 50, at most 500)")
 	f.StringVar(&req.PageToken, "page-token", "", "the page after the one that gave this token")
+	f.StringVar(&req.FirstAttemptId, "attempts-of", "", "only the attempts of the run whose first attempt is this execution")
 	f.BoolVarP(&follow, "follow", "f", false, "keep writing new executions and changes of status until interrupted")
 	f.DurationVar(&interval, "interval", time.Second, "with --follow: how often to ask the server")
 	return cmd
@@ -351,6 +358,15 @@ func drawExecution(w io.Writer, e *pb.Execution) {
 	t.field("Deployment", fmt.Sprintf("%s (version %d)", e.GetDeploymentId(), e.GetDeploymentVersion()))
 	t.field("Trigger", short(e.GetTriggerType())+" "+e.GetTriggerId())
 	t.field("Status", short(e.GetStatus()))
+	switch {
+	case e.GetAttempt() > 1:
+		t.field("Attempt", fmt.Sprintf("%d (first attempt %s)", e.GetAttempt(), e.GetFirstAttemptId()))
+	case e.GetAttempt() == 1:
+		t.field("Attempt", "1")
+	}
+	if e.GetNotBefore() != nil {
+		t.field("Not before", when(e.GetNotBefore()))
+	}
 	t.field("Error", e.GetErrorMessage())
 	t.field("Skipped", e.GetSkipReason())
 	if e.GetScheduledTime() != nil {
