@@ -411,6 +411,17 @@ func TestDeploymentPolicies(t *testing.T) {
 	require.NotContains(t, a.body, `id="trigger"`, "a paused deployment cannot be triggered")
 }
 
+// TestLiveExecutionSkipsAttempts: the execution's live fragment, fetched
+// every few seconds, does not ask for the run's attempts again.
+func TestLiveExecutionSkipsAttempts(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	hs := serve(t, f)
+	a := request(t, http.MethodGet, hs.URL+"/ui/executions/e-2?fragment=execution", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, []string{"GetExecution"}, f.called())
+}
+
 // TestPosts: each form calls its RPC and goes on to the page that shows the
 // result; a cross-origin post calls nothing.
 func TestPosts(t *testing.T) {

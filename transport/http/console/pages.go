@@ -325,11 +325,14 @@ func (c *Console) showExecution(w http.ResponseWriter, r *http.Request, code int
 		Execution: e.GetExecution(), Input: indentJSON(e.GetInputData()), Result: indentJSON(e.GetResultData()), Reason: reason,
 		Admission: admissions[r.URL.Query().Get("admission")],
 	}
-	// Executions recorded before retries existed name no first attempt.
-	first := cmp.Or(e.GetExecution().GetFirstAttemptId(), e.GetExecution().GetExecutionId())
-	fetch(&d.Attempts, func() (*pb.GetExecutionHistoryResponse, error) {
-		return c.api.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{FirstAttemptId: first, PageSize: maxAttempts})
-	})
+	// The live fragment, refetched every few seconds, leaves the attempts out.
+	if r.URL.Query().Get("fragment") == "" {
+		// Executions recorded before retries existed name no first attempt.
+		first := cmp.Or(e.GetExecution().GetFirstAttemptId(), e.GetExecution().GetExecutionId())
+		fetch(&d.Attempts, func() (*pb.GetExecutionHistoryResponse, error) {
+			return c.api.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{FirstAttemptId: first, PageSize: maxAttempts})
+		})
+	}
 	p := c.newPage(r, "deployments", "Execution "+e.GetExecution().GetExecutionId(), d)
 	if failed != nil {
 		p.Problem = newProblem(failed)
