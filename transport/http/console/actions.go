@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,25 @@ const triggeredBy = "console"
 // maxSignInForm bounds the sign-in form, which anyone may post.
 const maxSignInForm = 64 << 10
 
-// overlapPolicies are the policies a form offers, without their prefix.
-var overlapPolicies = []string{"SKIP", "ALLOW_ALL", "BUFFER_ONE", "CANCEL_OTHER"}
+// overlapPolicies are the policies a deployment and a manual trigger may
+// take, without their prefix.
+var overlapPolicies = []string{"SKIP", "ALLOW_ALL", "BUFFER_ONE", "BUFFER_ALL", "CANCEL_OTHER"}
+
+// backfillOverlapPolicies are those a backfill accepts: the backfill service
+// refuses BUFFER_ALL, as its slots already run one after another.
+var backfillOverlapPolicies = []string{"SKIP", "ALLOW_ALL", "BUFFER_ONE", "CANCEL_OTHER"}
+
+// formOverlap reads an optional overlap policy field, refused as field when
+// it is not one of allowed.
+func formOverlap(value, field string, allowed []string) (pb.OverlapPolicy, error) {
+	if value == "" {
+		return pb.OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED, nil
+	}
+	if !slices.Contains(allowed, value) {
+		return 0, invalidField(field, "must be one of "+strings.Join(allowed, ", "))
+	}
+	return pb.OverlapPolicy(pb.OverlapPolicy_value["OVERLAP_POLICY_"+value]), nil
+}
 
 // httpStatus is the HTTP status that REST gives err's gRPC code.
 func httpStatus(err error) int { return runtime.HTTPStatusFromCode(status.Code(err)) }
@@ -155,11 +173,11 @@ func (f deployForm) request() (*pb.DeployWorkflowRequest, error) {
 		req.Triggers = append(req.Triggers, &pb.Trigger{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{Path: f.WebhookPath}})
 	}
 	if f.Overlap != "" {
-		policy, ok := pb.OverlapPolicy_value["OVERLAP_POLICY_"+f.Overlap]
-		if !ok {
-			return nil, invalidField("config.overlap_policy", "must be one of "+strings.Join(overlapPolicies, ", "))
+		policy, err := formOverlap(f.Overlap, "config.overlap_policy", overlapPolicies)
+		if err != nil {
+			return nil, err
 		}
-		req.Config = &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy(policy)}
+		req.Config = &pb.DeploymentConfig{OverlapPolicy: policy}
 	}
 	return req, nil
 }
@@ -193,8 +211,15 @@ func (c *Console) failDeployment(w http.ResponseWriter, r *http.Request, err err
 }
 
 // trigger starts an execution of the deployment's workflow with the form's
-// payload and shows it.
+// payload and overlap policy, and shows it with what the policy did: the
+// admission goes in the address, as the console keeps no session to flash
+// it from.
 func (c *Console) trigger(w http.ResponseWriter, r *http.Request) {
+	overlap, err := formOverlap(r.PostForm.Get("overlap_policy"), "overlap_policy", overlapPolicies)
+	if err != nil {
+		c.failDeployment(w, r, err)
+		return
+	}
 	ctx, cancel := callContext(r)
 	defer cancel()
 	st, err := c.api.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: r.PathValue("id")})
@@ -205,13 +230,17 @@ func (c *Console) trigger(w http.ResponseWriter, r *http.Request) {
 	resp, err := c.api.TriggerWorkflow(ctx, &pb.TriggerWorkflowRequest{
 		WorkflowId: st.GetDeployment().GetWorkflowId(), TriggerType: pb.TriggerType_TRIGGER_TYPE_MANUAL,
 		TriggerData: r.PostForm.Get("payload"), IdempotencyKey: strings.TrimSpace(r.PostForm.Get("idempotency_key")),
-		TriggeredBy: triggeredBy,
+		TriggeredBy: triggeredBy, OverlapPolicy: overlap,
 	})
 	if err != nil {
 		c.failDeployment(w, r, err)
 		return
 	}
-	seeOther(w, r, Prefix+"executions/"+resp.GetExecutionId())
+	target := Prefix + "executions/" + resp.GetExecutionId()
+	if a := resp.GetAdmission(); a != pb.Admission_ADMISSION_UNSPECIFIED {
+		target += "?admission=" + short(a)
+	}
+	seeOther(w, r, target)
 }
 
 // formTime reads a datetime-local field as UTC.
@@ -238,13 +267,9 @@ func (c *Console) backfill(w http.ResponseWriter, r *http.Request) {
 		c.failDeployment(w, r, err)
 		return
 	}
-	if o := r.PostForm.Get("overlap_policy"); o != "" {
-		policy, ok := pb.OverlapPolicy_value["OVERLAP_POLICY_"+o]
-		if !ok {
-			c.failDeployment(w, r, invalidField("overlap_policy", "must be one of "+strings.Join(overlapPolicies, ", ")))
-			return
-		}
-		req.OverlapPolicy = pb.OverlapPolicy(policy)
+	if req.OverlapPolicy, err = formOverlap(r.PostForm.Get("overlap_policy"), "overlap_policy", backfillOverlapPolicies); err != nil {
+		c.failDeployment(w, r, err)
+		return
 	}
 	ctx, cancel := callContext(r)
 	defer cancel()

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"maps"
@@ -19,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
@@ -39,6 +42,9 @@ type fakeAPI struct {
 	err error
 	// failing names methods that answer with their own error.
 	failing map[string]error
+	// deployment, when set, is the deployment GetDeploymentStatus answers
+	// with instead of the shared one.
+	deployment *pb.Deployment
 
 	mu    sync.Mutex
 	calls []string
@@ -70,7 +76,11 @@ func (f *fakeAPI) called() []string {
 var (
 	deployment = &pb.Deployment{
 		DeploymentId: "d-1", WorkflowId: "orders.sync", Status: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, Version: 3,
-		Config: &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE}, DeployedBy: "alice",
+		Config: &pb.DeploymentConfig{
+			OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE, PauseAfterFailures: 5, MaxConcurrency: 4, MaxBuffered: 30,
+			RetryPolicy: &pb.RetryPolicy{MaxAttempts: 3, InitialInterval: durationpb.New(10 * time.Second), RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_TIMED_OUT}},
+		},
+		ConsecutiveFailures: 2, DeployedBy: "alice",
 		CreatedAt: ts(-time.Hour), UpdatedAt: ts(-time.Minute), DeployedAt: ts(-time.Hour),
 		Triggers: []*pb.TriggerStatus{
 			{Trigger: &pb.Trigger{TriggerId: "t-cron", Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "30 2 * * *", Timezone: "America/New_York"}},
@@ -83,7 +93,7 @@ var (
 		TriggerType: pb.TriggerType_TRIGGER_TYPE_CRON, Status: pb.ExecutionStatus_EXECUTION_STATUS_FAILED,
 		ScheduledTime: ts(-10 * time.Minute), FiredTime: ts(-10*time.Minute + 187*time.Second), StartedTime: ts(-7 * time.Minute),
 		FinishedTime: ts(-6 * time.Minute), JitterSeconds: 187, ErrorMessage: "node Ship: <boom>", TraceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-		TriggeredBy: "cron:t-cron",
+		TriggeredBy: "cron:t-cron", Attempt: 2, FirstAttemptId: "e-0", NotBefore: ts(-8 * time.Minute),
 	}
 	running = &pb.Execution{
 		ExecutionId: "e-2", WorkflowId: "orders.sync", DeploymentId: "d-1", TriggerType: pb.TriggerType_TRIGGER_TYPE_MANUAL,
@@ -96,7 +106,7 @@ func (f *fakeAPI) ListDeployments(context.Context, *pb.ListDeploymentsRequest) (
 }
 
 func (f *fakeAPI) GetDeploymentStatus(context.Context, *pb.GetDeploymentStatusRequest) (*pb.GetDeploymentStatusResponse, error) {
-	return &pb.GetDeploymentStatusResponse{Deployment: deployment, RunningExecutions: 1}, nil
+	return &pb.GetDeploymentStatusResponse{Deployment: cmp.Or(f.deployment, deployment), RunningExecutions: 1}, nil
 }
 
 func (f *fakeAPI) PreviewSchedule(context.Context, *pb.PreviewScheduleRequest) (*pb.PreviewScheduleResponse, error) {
@@ -106,7 +116,10 @@ func (f *fakeAPI) PreviewSchedule(context.Context, *pb.PreviewScheduleRequest) (
 	}}}}, nil
 }
 
-func (f *fakeAPI) GetExecutionHistory(context.Context, *pb.GetExecutionHistoryRequest) (*pb.GetExecutionHistoryResponse, error) {
+func (f *fakeAPI) GetExecutionHistory(_ context.Context, req *pb.GetExecutionHistoryRequest) (*pb.GetExecutionHistoryResponse, error) {
+	if req.GetFirstAttemptId() == "e-0" {
+		return &pb.GetExecutionHistoryResponse{Executions: []*pb.Execution{execution, {ExecutionId: "e-0", Attempt: 1, FirstAttemptId: "e-0", FiredTime: ts(-20 * time.Minute)}}}, nil
+	}
 	return &pb.GetExecutionHistoryResponse{Executions: []*pb.Execution{running, execution}}, nil
 }
 
@@ -188,7 +201,10 @@ func (f *fakeAPI) UpdateDeployment(context.Context, *pb.UpdateDeploymentRequest)
 	return &pb.UpdateDeploymentResponse{Deployment: deployment}, nil
 }
 
-func (f *fakeAPI) TriggerWorkflow(context.Context, *pb.TriggerWorkflowRequest) (*pb.TriggerWorkflowResponse, error) {
+func (f *fakeAPI) TriggerWorkflow(_ context.Context, req *pb.TriggerWorkflowRequest) (*pb.TriggerWorkflowResponse, error) {
+	if req.GetOverlapPolicy() == pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ALL {
+		return &pb.TriggerWorkflowResponse{ExecutionId: "e-new", Admission: pb.Admission_ADMISSION_WAITING}, nil
+	}
 	return &pb.TriggerWorkflowResponse{ExecutionId: "e-new"}, nil
 }
 
@@ -270,9 +286,13 @@ func TestPages(t *testing.T) {
 			`href="/ui/deployments?page_token=next-1&amp;status=DEPLOYED&amp;workflow_id=orders.sync"`}},
 		{"/ui/deployments?page_token=next-1", []string{"First page"}},
 		{"/ui/deployments/d-1", []string{"BUFFER_ONE", "America/New_York", "187s", "02:30 does not occur", "skipped slot", `id="pause"`, "/ui/executions/e-2",
-			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;"}},
+			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;",
+			"up to 3 attempts, first wait 10s, ×2, at most 100 × the first, on TIMED_OUT", "5 in a row, 2 so far", `id="max-concurrency">4<`, `id="max-buffered">30<`,
+			`<option value="BUFFER_ALL">BUFFER_ALL</option>`, `id="trigger_overlap_policy"`}},
 		{"/ui/deployments/d-1?backfill=b-1", []string{"Backfill <code>b-1</code>", "RUNNING", `data-live="backfill"`}},
-		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s"}},
+		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s",
+			`id="attempt">2<`, `id="first-attempt" href="/ui/executions/e-0"`, `id="not-before"`, `href="/ui/executions/e-0"><code>e-0</code>`}},
+		{"/ui/executions/e-new?admission=WAITING", []string{`id="admission">Waiting: the execution is PENDING`}},
 		{"/ui/executions/e-2", []string{"Cancel execution", "&#34;order&#34;: 7", `data-every="2000"`}},
 		{"/ui/load", []string{`id="load-chart"`, "Peak <strong id=\"peak-with\">2</strong>", "offsets bunch up", `class="bar"`}},
 		{"/ui/load?range=day&report=d-1&report_range=7d", []string{"10 s", "REPLICA_DOWN 2", "95.0 %", "900.0 ms"}},
@@ -363,7 +383,43 @@ func TestTokenReachesTheAPI(t *testing.T) {
 	request(t, http.MethodGet, hs.URL+"/ui/executions/e-1", nil, http.Header{"Authorization": {"Bearer from-a-header"}})
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	require.Equal(t, []string{`Bearer odd;"token\0123`, `Bearer odd;"token\0123`, "Bearer from-a-header"}, f.auth)
+	// Sign-in's call, then the execution page's two (the execution and its attempts) each time.
+	require.Equal(t, []string{`Bearer odd;"token\0123`, `Bearer odd;"token\0123`, `Bearer odd;"token\0123`, "Bearer from-a-header", "Bearer from-a-header"}, f.auth)
+}
+
+// TestDeploymentPolicies: a paused deployment says why, and the backfill
+// form offers only the overlap policies a backfill accepts.
+func TestDeploymentPolicies(t *testing.T) {
+	t.Parallel()
+	paused := proto.CloneOf(deployment)
+	paused.Status = pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED
+	paused.PauseReason = "5 runs in a row failed; last: <boom>"
+	paused.Config = &pb.DeploymentConfig{}
+	hs := serve(t, &fakeAPI{deployment: paused})
+	a := request(t, http.MethodGet, hs.URL+"/ui/deployments/d-1", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, `id="pause-reason">5 runs in a row failed; last: &lt;boom&gt;<`)
+	require.Contains(t, a.body, `id="retry-policy">none<`)
+	require.Contains(t, a.body, `id="pause-after">never<`)
+	require.Contains(t, a.body, `id="max-concurrency">no limit<`)
+	require.Contains(t, a.body, `id="max-buffered">100<`)
+	_, backfillForm, ok := strings.Cut(a.body, `id="overlap_policy"`)
+	require.True(t, ok, "the backfill form is shown")
+	backfillForm, _, _ = strings.Cut(backfillForm, "</select>")
+	require.Contains(t, backfillForm, "BUFFER_ONE")
+	require.NotContains(t, backfillForm, "BUFFER_ALL", "a backfill refuses BUFFER_ALL")
+	require.NotContains(t, a.body, `id="trigger"`, "a paused deployment cannot be triggered")
+}
+
+// TestLiveExecutionSkipsAttempts: the execution's live fragment, fetched
+// every few seconds, does not ask for the run's attempts again.
+func TestLiveExecutionSkipsAttempts(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	hs := serve(t, f)
+	a := request(t, http.MethodGet, hs.URL+"/ui/executions/e-2?fragment=execution", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, []string{"GetExecution"}, f.called())
 }
 
 // TestPosts: each form calls its RPC and goes on to the page that shows the
@@ -377,6 +433,7 @@ func TestPosts(t *testing.T) {
 		{"/ui/deployments/d-1/pause", "UpdateDeployment", "/ui/deployments/d-1", url.Values{}},
 		{"/ui/deployments/d-1/resume", "UpdateDeployment", "/ui/deployments/d-1", url.Values{}},
 		{"/ui/deployments/d-1/trigger", "TriggerWorkflow", "/ui/executions/e-new", url.Values{"payload": {`{"a":1}`}}},
+		{"/ui/deployments/d-1/trigger", "TriggerWorkflow", "/ui/executions/e-new?admission=WAITING", url.Values{"overlap_policy": {"BUFFER_ALL"}}},
 		{"/ui/deployments/d-1/backfill", "BackfillDeployment", "/ui/deployments/d-1?backfill=b-1",
 			url.Values{"start_time": {"2026-03-01T00:00"}, "end_time": {"2026-03-02T00:00:00"}, "overlap_policy": {"ALLOW_ALL"}}},
 		{"/ui/executions/e-2/cancel", "CancelExecution", "/ui/executions/e-2", url.Values{"reason": {"no"}}},
@@ -416,13 +473,15 @@ func TestRefusedPosts(t *testing.T) {
 		{"/ui/deploy", url.Values{"definition": {"{}"}, "overlap": {"NEVER"}}, "config.overlap_policy"},
 		{"/ui/deployments/d-1/backfill", url.Values{"start_time": {"2026-03-01T00:00"}, "end_time": {"tomorrow"}}, "end_time"},
 		{"/ui/deployments/d-1/backfill", url.Values{"start_time": {""}}, "start_time"},
+		{"/ui/deployments/d-1/backfill", url.Values{"start_time": {"2026-03-01T00:00"}, "end_time": {"2026-03-02T00:00"}, "overlap_policy": {"BUFFER_ALL"}}, "overlap_policy"},
+		{"/ui/deployments/d-1/trigger", url.Values{"overlap_policy": {"NEVER"}}, "overlap_policy"},
 	} {
 		a := request(t, http.MethodPost, hs.URL+tt.path, tt.form, same)
 		require.Equal(t, http.StatusBadRequest, a.status, tt.path)
 		require.Contains(t, a.body, tt.field)
 	}
 	for _, c := range f.called() {
-		require.NotContains(t, []string{"DeployWorkflow", "BackfillDeployment"}, c, "a refused form reached the API")
+		require.NotContains(t, []string{"DeployWorkflow", "BackfillDeployment", "TriggerWorkflow"}, c, "a refused form reached the API")
 	}
 
 	f.failing = map[string]error{

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,6 +20,10 @@ const recentExecutions = 20
 // recentHistory is how many versions and changes a deployment's page lists;
 // wfr versions and wfr events page through the rest.
 const recentHistory = 10
+
+// maxAttempts is the most attempts a retry policy allows a run, so one page
+// of history holds them all.
+const maxAttempts = 100
 
 // overviewSlower is how many times longer the overview waits between
 // refreshes than the lists do.
@@ -212,8 +217,9 @@ type deploymentData struct {
 	BackfillID string
 	// Form holds what a failed post sent, to show it again.
 	Form map[string]string
-	// Overlaps are the overlap policies a backfill may take.
-	Overlaps []string
+	// Overlaps are the overlap policies a manual trigger may take, and
+	// BackfillOverlaps those a backfill may.
+	Overlaps, BackfillOverlaps []string
 }
 
 // HasCron reports whether the deployment has a cron trigger: only then can
@@ -242,7 +248,7 @@ func (c *Console) showDeployment(w http.ResponseWriter, r *http.Request, code in
 		c.fail(w, r, err)
 		return
 	}
-	d := &deploymentData{Status: st, Form: form, BackfillID: r.URL.Query().Get("backfill"), Overlaps: overlapPolicies}
+	d := &deploymentData{Status: st, Form: form, BackfillID: r.URL.Query().Get("backfill"), Overlaps: overlapPolicies, BackfillOverlaps: backfillOverlapPolicies}
 	var wg sync.WaitGroup
 	if d.HasCron() {
 		wg.Go(func() {
@@ -289,6 +295,18 @@ type executionData struct {
 	Result    string
 	// Reason is what a failed cancel sent.
 	Reason string
+	// Admission is what the overlap policy did with the execution the
+	// console just triggered.
+	Admission string
+	// Attempts are the run's attempts, the first one's and its retries.
+	Attempts section[*pb.GetExecutionHistoryResponse]
+}
+
+// admissions are the admissions a trigger may report, with what they mean.
+var admissions = map[string]string{
+	"STARTED": "Started: the execution went to the engine.",
+	"WAITING": "Waiting: the execution is PENDING until the running one ends or a slot frees.",
+	"SKIPPED": "Skipped: the overlap policy did not run it.",
 }
 
 func (c *Console) execution(w http.ResponseWriter, r *http.Request) {
@@ -303,7 +321,18 @@ func (c *Console) showExecution(w http.ResponseWriter, r *http.Request, code int
 		c.fail(w, r, err)
 		return
 	}
-	d := executionData{Execution: e.GetExecution(), Input: indentJSON(e.GetInputData()), Result: indentJSON(e.GetResultData()), Reason: reason}
+	d := executionData{
+		Execution: e.GetExecution(), Input: indentJSON(e.GetInputData()), Result: indentJSON(e.GetResultData()), Reason: reason,
+		Admission: admissions[r.URL.Query().Get("admission")],
+	}
+	// The live fragment, refetched every few seconds, leaves the attempts out.
+	if r.URL.Query().Get("fragment") == "" {
+		// Executions recorded before retries existed name no first attempt.
+		first := cmp.Or(e.GetExecution().GetFirstAttemptId(), e.GetExecution().GetExecutionId())
+		fetch(&d.Attempts, func() (*pb.GetExecutionHistoryResponse, error) {
+			return c.api.GetExecutionHistory(ctx, &pb.GetExecutionHistoryRequest{FirstAttemptId: first, PageSize: maxAttempts})
+		})
+	}
 	p := c.newPage(r, "deployments", "Execution "+e.GetExecution().GetExecutionId(), d)
 	if failed != nil {
 		p.Problem = newProblem(failed)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
@@ -46,6 +47,13 @@ func (c *Console) funcs() template.FuncMap {
 		"when":  when,
 		"ago":   func(ts *timestamppb.Timestamp) string { return ago(ts, c.opts.Now()) },
 		"took":  took,
+		// An unset duration is the API's default, which the template names.
+		"duration": func(d *durationpb.Duration) string {
+			if d == nil || d.AsDuration() == 0 {
+				return ""
+			}
+			return d.AsDuration().String()
+		},
 		"ms":    func(v float64) string { return fmt.Sprintf("%.1f ms", v) },
 		"count": func(m map[string]int64, key string) int64 { return m[key] },
 		"ended": func(s pb.ExecutionStatus) bool {
