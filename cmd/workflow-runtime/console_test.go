@@ -275,9 +275,12 @@ func TestConsoleActions(t *testing.T) {
 	require.Empty(t, h.GetExecutions(), "a refused trigger started nothing")
 	p = c.post(page+"/trigger", url.Values{"payload": {`{"n": 1}`}, "idempotency_key": {"once"}})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
-	execution := p.location
-	require.True(t, strings.HasPrefix(execution, "/ui/executions/"), execution)
+	execution, admission, _ := strings.Cut(p.location, "?")
+	require.True(t, strings.HasPrefix(execution, "/ui/executions/"), p.location)
+	require.Equal(t, "admission=STARTED", admission, "the page is told how the run was admitted")
 	p = c.post(page+"/trigger", url.Values{"payload": {`{"n": 1}`}, "idempotency_key": {"once"}})
+	// A replayed key names the execution it started, and no admission: no
+	// overlap decision was taken for the replay.
 	require.Equal(t, execution, p.location, "the same idempotency key, the same execution")
 
 	// Backfill: bad times are refused before the call.
