@@ -66,13 +66,7 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 	})
 
 	var procs []*eoProc
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range procs {
-				t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(40))
-			}
-		}
-	})
+	eoLogsOnFailure(t, func() []*eoProc { return procs })
 	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
 		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
 		"ENGINE_SIM_MIN_DURATION": "50ms", "ENGINE_SIM_MAX_DURATION": "200ms", "ENGINE_SIM_SEED": "1",

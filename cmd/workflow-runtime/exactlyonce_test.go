@@ -120,14 +120,7 @@ func TestExactlyOnce(t *testing.T) {
 
 	// The processes, and what their logs show when the test fails.
 	var procs []*eoProc
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for _, p := range procs {
-			t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(40))
-		}
-	})
+	eoLogsOnFailure(t, func() []*eoProc { return procs })
 
 	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
 		"ENGINE_SIM_GRPC_ADDR":    "127.0.0.1:0",
@@ -653,6 +646,19 @@ func (p *eoProc) waitExit(d time.Duration) bool {
 }
 
 // tail returns the last n lines of the process's log.
+// eoLogsOnFailure logs, when t has failed, the last lines of each process
+// that procs lists at cleanup (processes started after this call included).
+func eoLogsOnFailure(t *testing.T, procs func() []*eoProc) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range procs() {
+			t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(60))
+		}
+	})
+}
+
 func (p *eoProc) tail(n int) string {
 	var lines []string
 	eoScanLines(p.logPath, func(line string) bool {

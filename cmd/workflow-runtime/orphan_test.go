@@ -92,13 +92,7 @@ func TestNoOrphanedEngineRuns(t *testing.T) {
 	}), "serve")
 	grpcAddr, httpAddr := replica.servingAddrs(t)
 	eoWaitHTTP(t, replica, "http://"+httpAddr+"/readyz")
-	t.Cleanup(func() {
-		for _, p := range []*eoProc{sim, replica} {
-			if t.Failed() {
-				t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(60))
-			}
-		}
-	})
+	eoLogsOnFailure(t, func() []*eoProc { return []*eoProc{sim, replica} })
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)

@@ -61,13 +61,7 @@ func TestRetryRunsOnceAfterReplicaDeath(t *testing.T) {
 	}
 	a, aAddr := replica("replica-a")
 	b, _ := replica("replica-b")
-	t.Cleanup(func() {
-		for _, p := range []*eoProc{sim, a, b} {
-			if t.Failed() {
-				t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(60))
-			}
-		}
-	})
+	eoLogsOnFailure(t, func() []*eoProc { return []*eoProc{sim, a, b} })
 
 	conn, err := grpc.NewClient(aAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
