@@ -103,8 +103,9 @@ test-runtime: ## Unit and table tests (no services, no race detector; under 30 s
 
 # Tests marked t.Parallel() that may run at once in one package: most of them
 # wait (on servers, timeouts, other processes) rather than compute, so more
-# than the 2 that GOMAXPROCS would allow on a 2-core machine.
-TEST_PARALLEL ?= 8
+# than the 2 that GOMAXPROCS would allow on a 2-core machine (8 starved
+# health checks of their 2 s deadline).
+TEST_PARALLEL ?= 4
 
 .PHONY: test-integration-runtime
 test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, and beside them the multi-process tests (build tag multiprocess)
