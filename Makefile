@@ -96,19 +96,32 @@ MULTIPROCESS_FILES := $(shell grep -l '^//go:build multiprocess$$' cmd/workflow-
 MULTIPROCESS_TESTS := $(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' $(MULTIPROCESS_FILES) | paste -sd'|')
 
 .PHONY: test-runtime
-test-runtime: ## Unit and table tests (no services; under 30 s); make test runs them within test-integration-runtime
-	$(TEST_ENV) $(GO) test -short -race -count=1 ./...
+# Without -race: the coverage run of make test runs every one of these tests
+# with it, and the race detector more than doubles their time.
+test-runtime: ## Unit and table tests (no services, no race detector; under 30 s); make test runs them with -race within test-integration-runtime
+	$(TEST_ENV) $(GO) test -short -count=1 ./...
+
+# Tests marked t.Parallel() that may run at once in one package: most of them
+# wait (on servers, timeouts, other processes) rather than compute, so more
+# than the 2 that GOMAXPROCS would allow on a 2-core machine (8 starved
+# health checks of their 2 s deadline).
+TEST_PARALLEL ?= 4
 
 .PHONY: test-integration-runtime
-test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, then the multi-process tests (build tag multiprocess)
-	$(TEST_ENV) $(GO) test -race -count=1 -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...
-	$(MAKE) --no-print-directory test-multiprocess
+test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, and beside them the multi-process tests (build tag multiprocess)
+	@# The multi-process tests mostly wait on their processes: they run beside
+	@# the package tests, their output kept apart and shown when they end.
+	@mp=$$(mktemp); trap 'rm -f "$$mp"' EXIT; \
+	$(MAKE) --no-print-directory test-multiprocess >"$$mp" 2>&1 & mpid=$$!; \
+	$(TEST_ENV) $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...; rc=$$?; \
+	wait $$mpid; mrc=$$?; echo "--- multi-process tests (make test-multiprocess):"; cat "$$mp"; \
+	[ $$rc -eq 0 ] && [ $$mrc -eq 0 ]
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
 
 .PHONY: test-multiprocess
 test-multiprocess: ## The multi-process tests: exactly-once, shutdown, restarts, quick start, orphaned runs, memory under flood
-	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess -race -count=1 -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess -race -count=1 -parallel $(TEST_PARALLEL) -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS'
 
 .PHONY: cover

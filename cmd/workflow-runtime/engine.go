@@ -51,7 +51,8 @@ func engineClient(cfg config.Config, logger log.Logger) (_ engine.Client, stop f
 		stopSim()
 		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
-	return engine.NewGRPC(conn, engine.Options{}), func() {
+	opts := engine.Options{CallTimeout: cfg.EngineCallTimeout, MaxAttempts: cfg.EngineAttempts, BreakerOpenFor: cfg.EngineBreakerOpenFor}
+	return engine.NewGRPC(conn, opts), func() {
 		_ = conn.Close()
 		stopSim()
 	}, nil

@@ -18,6 +18,7 @@ import (
 // TestClientExample runs examples/client against a serving runtime, twice:
 // the second run finds its workflows deployed and carries on.
 func TestClientExample(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
@@ -43,6 +44,7 @@ func TestClientExample(t *testing.T) {
 // TestShellExample runs examples/shell/quickstart.sh, with the grpcurl its
 // go.mod pins and the machine's curl, against a serving runtime, twice.
 func TestShellExample(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis, and builds grpcurl")
 	}

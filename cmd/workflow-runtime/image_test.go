@@ -53,6 +53,7 @@ func parseDockerfile(t *testing.T) []dockerStage {
 // the image holds, and the Dockerfile builds the image with that same target
 // and copies its tree whole; so the tree below is the image's own files.
 func TestImageRootfs(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the release binaries")
 	}

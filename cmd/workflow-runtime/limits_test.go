@@ -32,6 +32,7 @@ import (
 // nor readiness; past WFR_SYNC_WEBHOOK_LIMIT (200 by default) they are
 // refused with 429 and record nothing.
 func TestSyncWaitsLeaveTheAPIAnswering(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
@@ -109,6 +110,7 @@ func TestSyncWaitsLeaveTheAPIAnswering(t *testing.T) {
 // counted on /metrics and cost a few short log lines. (The paths
 // were 1 MiB; a quarter keeps the test quick under the race detector.)
 func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +32,22 @@ const (
 	// orAcceptDelay is how long engine-sim takes to answer a dispatch it
 	// has started: the window in which the test freezes it.
 	orAcceptDelay = 3 * time.Second
+	// orCallTimeout and orAttempts are the replica's engine client settings
+	// (WFR_ENGINE_CALL_TIMEOUT, WFR_ENGINE_ATTEMPTS): shorter than the
+	// defaults (5 s, 5 attempts), so that a dispatch gives up on the frozen
+	// engine sooner, and the timeout longer than orAcceptDelay, so that
+	// the resumed engine's answer is heard.
+	orCallTimeout = 4 * time.Second
+	orAttempts    = 3
+	// orBreakerOpenFor (WFR_ENGINE_BREAKER_OPEN_FOR) is how long the
+	// circuit breaker, opened by the frozen engine, fails calls at once.
+	orBreakerOpenFor = 3 * time.Second
 	// orSecondAfter is when, after the SIGSTOP, the second executions are
-	// triggered: after one dispatch call (5 attempts of 5 s, with backoff)
-	// has given up while the engine holds the request.
-	orSecondAfter = 30 * time.Second
+	// triggered: after one dispatch call (orAttempts of orCallTimeout, with
+	// backoff under a second) has given up while the engine holds the request.
+	orSecondAfter = orAttempts*orCallTimeout + 3*time.Second
 	// orStopFor is how long engine-sim stays frozen.
-	orStopFor = 34 * time.Second
+	orStopFor = orSecondAfter + 4*time.Second
 	// orTimeout is the short execution timeout, in seconds, that the
 	// dispatch outlasts.
 	orTimeout = 5
@@ -56,14 +67,14 @@ const (
 // outlives the CANCELLED or TIMED_OUT row of its execution, and that a
 // SKIP workflow never has two engine runs alive at once.
 //
-// Build tag multiprocess: it takes about a minute and a half, builds the
+// Build tag multiprocess: it takes about 45 s, builds the
 // binaries and needs PostgreSQL and Redis.
 func TestNoOrphanedEngineRuns(t *testing.T) {
 	// Parallel with the other long multi-process tests: it waits out a frozen engine, and
 	// its database, Redis prefix, ports and directories are its own.
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("multi-process test: needs PostgreSQL, Redis and a minute and a half")
+		t.Skip("multi-process test: needs PostgreSQL, Redis and 45 s")
 	}
 	logDir := t.TempDir()
 	runtimeBin, simBin := eoBuild(t)
@@ -79,16 +90,19 @@ func TestNoOrphanedEngineRuns(t *testing.T) {
 	simGRPC, simHTTP := sim.servingAddrs(t)
 	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
 	replica := eoStartProc(t, "replica", logDir, runtimeBin, eoEnv(map[string]string{
-		"WFR_DATABASE_URL":     dbURL,
-		"WFR_REDIS_URL":        "redis://127.0.0.1:6379/0",
-		"WFR_REDIS_PREFIX":     prefix,
-		"WFR_GRPC_ADDR":        "127.0.0.1:0",
-		"WFR_HTTP_ADDR":        "127.0.0.1:0",
-		"WFR_ENGINE_ADDR":      simGRPC,
-		"WFR_INSTANCE_ID":      "replica",
-		"WFR_DRAIN_DELAY":      "0s",
-		"WFR_SHUTDOWN_TIMEOUT": "5s",
-		"WFR_LOG_LEVEL":        "info",
+		"WFR_DATABASE_URL":            dbURL,
+		"WFR_REDIS_URL":               "redis://127.0.0.1:6379/0",
+		"WFR_REDIS_PREFIX":            prefix,
+		"WFR_GRPC_ADDR":               "127.0.0.1:0",
+		"WFR_HTTP_ADDR":               "127.0.0.1:0",
+		"WFR_ENGINE_ADDR":             simGRPC,
+		"WFR_ENGINE_CALL_TIMEOUT":     orCallTimeout.String(),
+		"WFR_ENGINE_ATTEMPTS":         strconv.Itoa(orAttempts),
+		"WFR_ENGINE_BREAKER_OPEN_FOR": orBreakerOpenFor.String(),
+		"WFR_INSTANCE_ID":             "replica",
+		"WFR_DRAIN_DELAY":             "0s",
+		"WFR_SHUTDOWN_TIMEOUT":        "5s",
+		"WFR_LOG_LEVEL":               "info",
 	}), "serve")
 	grpcAddr, httpAddr := replica.servingAddrs(t)
 	eoWaitHTTP(t, replica, "http://"+httpAddr+"/readyz")

@@ -157,6 +157,7 @@ func violations(st *status.Status) []string {
 
 // TestWiringGRPC drives the deployment lifecycle through the real gRPC server.
 func TestWiringGRPC(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}
@@ -513,6 +514,7 @@ func TestWiringREST(t *testing.T) {
 // failing it, that a stop answers 503 on /readyz while it drains, and that
 // serve returns.
 func TestServeStopsCleanly(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
 	}

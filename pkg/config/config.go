@@ -22,14 +22,21 @@ import (
 
 // Config is the validated configuration of one replica.
 type Config struct {
-	GRPCAddr     string
-	HTTPAddr     string
-	DatabaseURL  string
-	DataDir      string
-	RedisURL     string
-	RedisPrefix  string
-	EngineAddr   string
-	JitterWindow time.Duration
+	GRPCAddr    string
+	HTTPAddr    string
+	DatabaseURL string
+	DataDir     string
+	RedisURL    string
+	RedisPrefix string
+	EngineAddr  string
+	// EngineCallTimeout is each engine call attempt's deadline,
+	// EngineAttempts the attempts a call makes (the first included), and
+	// EngineBreakerOpenFor how long the circuit breaker, once open, fails
+	// engine calls at once before it lets one through.
+	EngineCallTimeout    time.Duration
+	EngineAttempts       int
+	EngineBreakerOpenFor time.Duration
+	JitterWindow         time.Duration
 	// ResyncInterval is how often the scheduler reloads every cron trigger,
 	// making good a change announcement lost with Redis.
 	ResyncInterval  time.Duration
@@ -137,6 +144,15 @@ var settings = []setting{
 			return nil
 		}
 		return addr(&c.EngineAddr, v)
+	}},
+	{"WFR_ENGINE_CALL_TIMEOUT", "5s", "deadline of each attempt of an engine call", func(c *Config, v string) error {
+		return duration(&c.EngineCallTimeout, v, 10*time.Millisecond)
+	}},
+	{"WFR_ENGINE_ATTEMPTS", "5", "attempts an engine call makes, the first included, before it fails; 1: no retry", func(c *Config, v string) error {
+		return integer(&c.EngineAttempts, v, 1)
+	}},
+	{"WFR_ENGINE_BREAKER_OPEN_FOR", "10s", "how long engine calls fail at once after 5 in a row found the engine unavailable, before one is let through", func(c *Config, v string) error {
+		return duration(&c.EngineBreakerOpenFor, v, 10*time.Millisecond)
 	}},
 	{"WFR_JITTER_WINDOW", "300s", "default cron jitter window", func(c *Config, v string) error { return duration(&c.JitterWindow, v, 0) }},
 	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler reloads every cron trigger", func(c *Config, v string) error {
