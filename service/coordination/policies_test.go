@@ -294,3 +294,70 @@ func TestTriggerTimeout(t *testing.T) {
 	done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 	require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage, "the trigger's timeout, not the deployment's hour")
 }
+
+// TestOverrideSeesRunsWithoutTheTurn: a run-now override that keeps one run
+// at a time sees the workflow's runs that took no turn (under ALLOW_ALL,
+// the deployment's or another override's): SKIP skips, BUFFER_ONE and
+// BUFFER_ALL wait, CANCEL_OTHER cancels every one of them.
+func TestOverrideSeesRunsWithoutTheTurn(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	ctx := context.Background()
+	trigger := func(wf, policy string) TriggerResponse {
+		t.Helper()
+		resp, err := c.Trigger(ctx, TriggerRequest{WorkflowID: wf, OverlapPolicy: policy})
+		require.NoError(t, err)
+		return resp
+	}
+	cancel := func(id string) {
+		t.Helper()
+		_, err := c.Cancel(ctx, CancelRequest{ExecutionID: id})
+		require.NoError(t, err)
+	}
+
+	t.Run("deployment ALLOW_ALL", func(t *testing.T) {
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
+		a := trigger(wf, "").Execution
+		r.waitStatus(a.ID, workflow.ExecutionRunning)
+
+		skip := trigger(wf, workflow.OverlapSkip)
+		require.Equal(t, AdmissionSkipped, skip.Admission)
+		require.Equal(t, "workflow is running execution "+a.ID, r.waitStatus(skip.Execution.ID, workflow.ExecutionSkipped).SkipReason)
+
+		buffered := trigger(wf, workflow.OverlapBufferOne)
+		require.Equal(t, AdmissionWaiting, buffered.Admission)
+		require.Equal(t, workflow.ExecutionPending, r.get(buffered.Execution.ID).Status)
+		cancel(a.ID)
+		r.waitStatus(buffered.Execution.ID, workflow.ExecutionRunning)
+
+		// One beside the buffered run, which now holds the turn: CANCEL_OTHER
+		// replaces both.
+		b := trigger(wf, "")
+		require.Equal(t, AdmissionStarted, b.Admission)
+		r.waitStatus(b.Execution.ID, workflow.ExecutionRunning)
+		replacing := trigger(wf, workflow.OverlapCancelOther)
+		r.waitStatus(replacing.Execution.ID, workflow.ExecutionRunning)
+		for _, id := range []string{buffered.Execution.ID, b.Execution.ID} {
+			require.Equal(t, "cancelled: replaced by execution "+replacing.Execution.ID, r.waitStatus(id, workflow.ExecutionCancelled).ErrorMessage)
+		}
+		for _, id := range []string{a.ID, skip.Execution.ID, buffered.Execution.ID, b.Execution.ID, replacing.Execution.ID} {
+			require.LessOrEqual(t, r.calls(id), 1, "execution %s", id)
+		}
+		require.Zero(t, r.calls(skip.Execution.ID))
+	})
+
+	t.Run("another override's ALLOW_ALL", func(t *testing.T) {
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+		beside := trigger(wf, workflow.OverlapAllowAll).Execution
+		r.waitStatus(beside.ID, workflow.ExecutionRunning)
+
+		skip := trigger(wf, workflow.OverlapSkip)
+		require.Equal(t, AdmissionSkipped, skip.Admission)
+		require.Equal(t, "workflow is running execution "+beside.ID, r.waitStatus(skip.Execution.ID, workflow.ExecutionSkipped).SkipReason)
+		queued := trigger(wf, workflow.OverlapBufferAll)
+		require.Equal(t, AdmissionWaiting, queued.Admission)
+		cancel(beside.ID)
+		r.waitStatus(queued.Execution.ID, workflow.ExecutionRunning)
+	})
+}
