@@ -1,6 +1,7 @@
 // Command engine-sim serves enginesim, a reference workflow engine, over gRPC
 // (workflow_engine.WorkflowService, with reflection and grpc.health.v1) and
-// HTTP (GET /calls for per-key ExecuteWorkflow counts, GET /healthz).
+// HTTP (GET /calls for per-key ExecuteWorkflow counts, GET /runs, GET
+// /peak?workflow_id=WF for the most runs of a workflow at once, GET /healthz).
 //
 // Every flag has an environment variable that sets its default:
 // -grpc-addr = ENGINE_SIM_GRPC_ADDR, -failure-rate = ENGINE_SIM_FAILURE_RATE.
@@ -79,7 +80,7 @@ func parse(args []string, getenv func(string) string, stdout io.Writer) (options
 	var o options
 	fs := flag.NewFlagSet("engine-sim", flag.ContinueOnError)
 	fs.StringVar(&o.grpcAddr, "grpc-addr", ":50051", "gRPC listen address")
-	fs.StringVar(&o.httpAddr, "http-addr", ":50052", "HTTP listen address (GET /calls, GET /healthz)")
+	fs.StringVar(&o.httpAddr, "http-addr", ":50052", "HTTP listen address (GET /calls, /runs, /peak, /healthz)")
 	fs.DurationVar(&o.sim.MinDuration, "min-duration", 2*time.Second, "shortest execution")
 	fs.DurationVar(&o.sim.MaxDuration, "max-duration", 2*time.Second, "longest execution; equal to -min-duration for a fixed duration")
 	fs.Float64Var(&o.sim.FailureRate, "failure-rate", 0, "probability (0..1) that an execution ends in ERROR")

@@ -869,6 +869,33 @@ func TestDocs(t *testing.T) {
 	}
 }
 
+// TestTriggerWaitFollowsRetries: trigger --wait on a run that retries
+// follows its attempts and answers with the last one: with every run
+// failing, the third of max_attempts 3.
+func TestTriggerWaitFollowsRetries(t *testing.T) {
+	t.Parallel()
+	s := sharedServer(t)
+	s.ok(t, "deploy", "-f", writeFile(t, "retry.yaml", "workflow_id: "+failPrefix+"wait.retries"+`
+workflow_definition:
+  nodes:
+    - {id: a, name: Sync, type: ACTION}
+config:
+  overlap_policy: OVERLAP_POLICY_ALLOW_ALL
+  retry_policy: {max_attempts: 3, initial_interval: 0.1s}
+`))
+	r := s.fails(t, exitRunFailed, "trigger", failPrefix+"wait.retries", "--wait", "-o", "json")
+	var done pb.GetExecutionResponse
+	require.NoError(t, protojson.Unmarshal([]byte(r.stdout), &done))
+	last := done.GetExecution()
+	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_FAILED, last.GetStatus())
+	require.Equal(t, int32(3), last.GetAttempt(), "the answer is the last attempt")
+	require.Regexp(t, `attempt 2, execution [0-9a-f-]{36}, follows`, r.stderr)
+	require.Contains(t, r.stderr, "attempt 3, execution "+last.GetExecutionId()+", follows")
+	require.Contains(t, r.stderr, "wfr: execution "+last.GetExecutionId()+" ended FAILED")
+	attempts := okJSON(t, s, &pb.GetExecutionHistoryResponse{}, "runs", "--attempts-of", last.GetFirstAttemptId()).GetExecutions()
+	require.Len(t, attempts, 3)
+}
+
 func TestExecutionPolicies(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)

@@ -51,7 +51,8 @@ func (a *app) triggerCommand() *cobra.Command {
 		Use:   "trigger WORKFLOW",
 		Short: "Start an execution of a workflow now",
 		Long: `Start an execution of a workflow's active deployment now, with --data as its input.
---wait follows it to its end and exits with 9 unless it SUCCEEDED.`,
+--wait follows it to its end, through its retries, and exits with 9 unless the last attempt
+SUCCEEDED.`,
 		Example: `  wfr trigger orders.sync --data '{"order": 7}'
   wfr trigger orders.sync --data @order.json --idempotency-key order-7 --wait`,
 		Args:              exactArgs("WORKFLOW"),
@@ -108,14 +109,29 @@ func (a *app) triggerCommand() *cobra.Command {
 	return cmd
 }
 
-// waitExecution polls an execution until it ends, prints it, and fails with
-// exitRunFailed unless it SUCCEEDED.
+// waitExecution polls an execution until its run ends, following its
+// retries, prints the last attempt, and fails with exitRunFailed unless it
+// SUCCEEDED.
 func (a *app) waitExecution(ctx context.Context, id string) error {
-	resp, err := waitFor(ctx, func() (*pb.GetExecutionResponse, error) {
-		return call(ctx, a, a.rt.GetExecution, &pb.GetExecutionRequest{ExecutionId: id})
-	}, func(r *pb.GetExecutionResponse) bool { return finished(r.GetExecution().GetStatus()) })
-	if err != nil {
-		return err
+	var resp *pb.GetExecutionResponse
+	for {
+		var err error
+		resp, err = waitFor(ctx, func() (*pb.GetExecutionResponse, error) {
+			return call(ctx, a, a.rt.GetExecution, &pb.GetExecutionRequest{ExecutionId: id})
+		}, func(r *pb.GetExecutionResponse) bool { return finished(r.GetExecution().GetStatus()) })
+		if err != nil {
+			return err
+		}
+		next, err := a.nextAttempt(ctx, resp.GetExecution())
+		if err != nil {
+			return err
+		}
+		if next == resp.GetExecution() {
+			break
+		}
+		fmt.Fprintf(a.stderr, "Execution %s ended %s; attempt %d, execution %s, follows.\n",
+			id, short(resp.GetExecution().GetStatus()), next.GetAttempt(), next.GetExecutionId())
+		id = next.GetExecutionId()
 	}
 	e := resp.GetExecution()
 	if err := a.print(resp, func(w io.Writer) { drawExecution(w, e) }); err != nil {
@@ -129,6 +145,31 @@ func (a *app) waitExecution(ctx context.Context, id string) error {
 		msg += ": " + why
 	}
 	return codeError{code: exitRunFailed, msg: msg}
+}
+
+// maxAttempts is the most attempts a run may make (the retry policy's
+// bound): one page of history holds them all.
+const maxAttempts = 100
+
+// nextAttempt returns the attempt that followed ended execution e, or e
+// when it is its run's last. The service writes a retry with the end of the
+// attempt before it, so it is there once e has ended.
+func (a *app) nextAttempt(ctx context.Context, e *pb.Execution) (*pb.Execution, error) {
+	if e.GetStatus() == pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED {
+		return e, nil
+	}
+	resp, err := call(ctx, a, a.rt.GetExecutionHistory, &pb.GetExecutionHistoryRequest{
+		WorkflowId: e.GetWorkflowId(), FirstAttemptId: e.GetFirstAttemptId(), PageSize: maxAttempts,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range resp.GetExecutions() {
+		if x.GetAttempt() == e.GetAttempt()+1 {
+			return x, nil
+		}
+	}
+	return e, nil
 }
 
 func (a *app) runsCommand() *cobra.Command {

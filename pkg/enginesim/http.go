@@ -36,10 +36,26 @@ func (s *Sim) Report() CallsReport {
 	return r
 }
 
+// PeakReport is the body of GET /peak.
+type PeakReport struct {
+	WorkflowID string `json:"workflow_id"`
+	// Peak is the most executions of the workflow that ran at once (Peak).
+	Peak int `json:"peak"`
+}
+
 // Handler serves GET /calls (a CallsReport as JSON), GET /runs (every Run,
-// as a JSON array sorted by start) and GET /healthz.
+// as a JSON array sorted by start), GET /peak?workflow_id=WF (a PeakReport)
+// and GET /healthz.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /peak", func(w http.ResponseWriter, r *http.Request) {
+		wf := r.URL.Query().Get("workflow_id")
+		if wf == "" {
+			http.Error(w, "engine-sim: GET /peak takes workflow_id", http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, PeakReport{WorkflowID: wf, Peak: s.Peak(wf)})
+	})
 	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, s.Report())
 	})

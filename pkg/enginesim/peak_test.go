@@ -2,6 +2,8 @@ package enginesim
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -32,4 +34,23 @@ func TestPeak(t *testing.T) {
 	start("wf", "e")
 	require.Equal(t, 3, s.Peak("wf"), "c, d and e run at once")
 	require.Equal(t, 1, s.Peak("other"))
+}
+
+// TestPeakOverHTTP: GET /peak serves Peak for the workflow it names, and
+// refuses a call that names none.
+func TestPeakOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := New(Config{HangRate: 1})
+	for _, key := range []string{"a", "b"} {
+		_, err := s.ExecuteWorkflow(context.Background(), &pb.ExecuteWorkflowRequest{WorkflowId: "wf", Metadata: map[string]string{MetaIdempotencyKey: key}})
+		require.NoError(t, err)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/peak?workflow_id=wf", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.JSONEq(t, `{"workflow_id": "wf", "peak": 2}`, rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/peak", nil))
+	require.Equal(t, http.StatusBadRequest, rec.Code)
 }

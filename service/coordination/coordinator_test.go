@@ -167,6 +167,28 @@ func (r *rig) waitStatus(id string, statuses ...workflow.ExecutionStatus) workfl
 	}
 }
 
+// waitAll waits until every execution of ids is in status. A batch that
+// queues takes as long as the machine is slow: it fails only once none of
+// them has got there for 15 s, not at a deadline for the whole batch.
+func (r *rig) waitAll(ids []string, status workflow.ExecutionStatus) {
+	r.t.Helper()
+	done, deadline := 0, time.Now().Add(15*time.Second)
+	for done < len(ids) {
+		e := r.get(ids[done])
+		switch {
+		case e.Status == status:
+			done++
+			deadline = time.Now().Add(15 * time.Second)
+			continue
+		case e.Status.Terminal():
+			r.t.Fatalf("execution %s ended %s (%s%s), want %s", e.ID, e.Status, e.ErrorMessage, e.SkipReason, status)
+		case time.Now().After(deadline):
+			r.t.Fatalf("%d of %d executions are %s; execution %s is still %s", done, len(ids), status, e.ID, e.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // calls returns how many ExecuteWorkflow calls the engine took for execution id.
 func (r *rig) calls(id string) int { return r.sim.Calls()[id] }
 

@@ -177,6 +177,20 @@ func (r *run) decide(ctx context.Context) verdict {
 			o.buffered = w.ids[0]
 		}
 	}
+	if r.e.OverlapPolicy != "" && o.policy != workflow.OverlapAllowAll && !o.holdsTurn {
+		// An override's run may find runs of the workflow that took no
+		// turn: ALLOW_ALL ones, the deployment's or another override's.
+		// The turn would not name them, so they are looked for first, and
+		// one found stands for the holder.
+		beside, err := r.runningBeside(ctx)
+		if err != nil {
+			return verdict{outcome: outcomeRetry, err: err}
+		}
+		if beside != "" {
+			o.tried, o.holder = true, beside
+			o.holderOver = r.leaked(ctx, beside)
+		}
+	}
 	for {
 		d := decideOverlap(o)
 		switch d.step {
@@ -397,6 +411,36 @@ func (r *run) waitingBefore(ctx context.Context) (waiting, error) {
 		}
 	}
 	return w, nil
+}
+
+// runningBeside returns an execution of the workflow that is going on
+// without holding its turn, or "" when none is: one RUNNING, one that holds
+// a concurrency slot, or a due PENDING one whose policy dispatches it at
+// once (unbounded ALLOW_ALL). Those that hold the turn are left to take,
+// which finds them with their lock.
+func (r *run) runningBeside(ctx context.Context) (string, error) {
+	rows, err := r.c.store.ListUnfinishedExecutions(ctx, r.e.WorkflowID)
+	if err != nil {
+		return "", err
+	}
+	now := r.c.opts.Now()
+	for _, x := range rows {
+		switch {
+		case x.ID == r.e.ID, x.HoldsTurn:
+		case x.Status == workflow.ExecutionRunning, x.HoldsSlot:
+			return x.ID, nil
+		case x.Due().After(now):
+		default:
+			waits, err := r.c.waitsForTurn(ctx, &x)
+			if err != nil {
+				return "", err
+			}
+			if !waits {
+				return x.ID, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // after reports whether the run's execution was fired after x: the order in

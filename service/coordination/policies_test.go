@@ -185,21 +185,27 @@ func TestMaxConcurrencyAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{MinDuration: 20 * time.Millisecond, MaxDuration: 60 * time.Millisecond})
 	cs := []*Coordinator{r.coordinator("a"), r.coordinator("b"), r.coordinator("c")}
-	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 3})
+	// The last of the queue waits for the 49 before it: under load that may
+	// pass the default 30 s execution timeout, which would end it TIMED_OUT
+	// before it started.
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, MaxConcurrency: 3, ExecutionTimeoutSeconds: 600})
 
 	const n = 50
 	ids := make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			resp, err := cs[i%len(cs)].Trigger(context.Background(), TriggerRequest{WorkflowID: wf})
-			require.NoError(t, err)
-			ids[i] = resp.Execution.ID
+			ids[i], errs[i] = resp.Execution.ID, err
 		})
 	}
 	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	r.waitAll(ids, workflow.ExecutionSucceeded)
 	for _, id := range ids {
-		r.waitStatus(id, workflow.ExecutionSucceeded)
 		require.Equal(t, 1, r.calls(id), "execution %s reached the engine once", id)
 	}
 	require.Equal(t, n, r.sim.Executions(), "no execution doubled")
@@ -293,4 +299,73 @@ func TestTriggerTimeout(t *testing.T) {
 	e := r.trigger(c, d.WorkflowID)
 	done := r.waitStatus(e.ID, workflow.ExecutionTimedOut)
 	require.Equal(t, "execution timeout of 1s exceeded", done.ErrorMessage, "the trigger's timeout, not the deployment's hour")
+}
+
+// TestOverrideSeesRunsWithoutTheTurn: a run-now override that keeps one run
+// at a time sees the workflow's runs that took no turn (under ALLOW_ALL,
+// the deployment's or another override's): SKIP skips, BUFFER_ONE and
+// BUFFER_ALL wait, CANCEL_OTHER cancels every one of them.
+func TestOverrideSeesRunsWithoutTheTurn(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	c := r.coordinator("a")
+	ctx := context.Background()
+	trigger := func(t *testing.T, wf, policy string) TriggerResponse {
+		t.Helper()
+		resp, err := c.Trigger(ctx, TriggerRequest{WorkflowID: wf, OverlapPolicy: policy})
+		require.NoError(t, err)
+		return resp
+	}
+	cancel := func(t *testing.T, id string) {
+		t.Helper()
+		_, err := c.Cancel(ctx, CancelRequest{ExecutionID: id})
+		require.NoError(t, err)
+	}
+
+	t.Run("deployment ALLOW_ALL", func(t *testing.T) {
+		t.Parallel()
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
+		a := trigger(t, wf, "").Execution
+		r.waitStatus(a.ID, workflow.ExecutionRunning)
+
+		skip := trigger(t, wf, workflow.OverlapSkip)
+		require.Equal(t, AdmissionSkipped, skip.Admission)
+		require.Equal(t, "workflow is running execution "+a.ID, r.waitStatus(skip.Execution.ID, workflow.ExecutionSkipped).SkipReason)
+
+		buffered := trigger(t, wf, workflow.OverlapBufferOne)
+		require.Equal(t, AdmissionWaiting, buffered.Admission)
+		require.Equal(t, workflow.ExecutionPending, r.get(buffered.Execution.ID).Status)
+		cancel(t, a.ID)
+		r.waitStatus(buffered.Execution.ID, workflow.ExecutionRunning)
+
+		// One beside the buffered run, which now holds the turn: CANCEL_OTHER
+		// replaces both.
+		b := trigger(t, wf, "")
+		require.Equal(t, AdmissionStarted, b.Admission)
+		r.waitStatus(b.Execution.ID, workflow.ExecutionRunning)
+		replacing := trigger(t, wf, workflow.OverlapCancelOther)
+		r.waitStatus(replacing.Execution.ID, workflow.ExecutionRunning)
+		for _, id := range []string{buffered.Execution.ID, b.Execution.ID} {
+			require.Equal(t, "cancelled: replaced by execution "+replacing.Execution.ID, r.waitStatus(id, workflow.ExecutionCancelled).ErrorMessage)
+		}
+		for _, id := range []string{a.ID, skip.Execution.ID, buffered.Execution.ID, b.Execution.ID, replacing.Execution.ID} {
+			require.LessOrEqual(t, r.calls(id), 1, "execution %s", id)
+		}
+		require.Zero(t, r.calls(skip.Execution.ID))
+	})
+
+	t.Run("another override's ALLOW_ALL", func(t *testing.T) {
+		t.Parallel()
+		wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+		beside := trigger(t, wf, workflow.OverlapAllowAll).Execution
+		r.waitStatus(beside.ID, workflow.ExecutionRunning)
+
+		skip := trigger(t, wf, workflow.OverlapSkip)
+		require.Equal(t, AdmissionSkipped, skip.Admission)
+		require.Equal(t, "workflow is running execution "+beside.ID, r.waitStatus(skip.Execution.ID, workflow.ExecutionSkipped).SkipReason)
+		queued := trigger(t, wf, workflow.OverlapBufferAll)
+		require.Equal(t, AdmissionWaiting, queued.Admission)
+		cancel(t, beside.ID)
+		r.waitStatus(queued.Execution.ID, workflow.ExecutionRunning)
+	})
 }

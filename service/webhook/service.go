@@ -26,6 +26,7 @@ type Store interface {
 	GetExecution(ctx context.Context, id string) (*workflow.Execution, error)
 	FindExecutionByKey(ctx context.Context, workflowID, key string) (*workflow.Execution, error)
 	ExpireIdempotencyKey(ctx context.Context, id string, before time.Time) (bool, error)
+	ListExecutions(ctx context.Context, f workflow.ExecutionFilter) (workflow.ExecutionPage, error)
 }
 
 // Executions records an execution and runs it (the coordinator).
@@ -281,8 +282,9 @@ func (s *Service) record(ctx context.Context, wt workflow.WebhookTrigger, req co
 	return nil, false, errors.Errorf("", errors.Aborted, "idempotency key %q kept changing; try again", key)
 }
 
-// wait reads execution id until it ends or timeout passes; the caller then
-// gets DEADLINE_EXCEEDED with the execution id, to look it up later.
+// wait reads execution id until its run ends, its retries included, or
+// timeout passes; the caller then gets DEADLINE_EXCEEDED with the id of the
+// attempt it waited for, to look it up later.
 func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*workflow.Execution, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -290,7 +292,15 @@ func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*
 	for {
 		e, err := s.store.GetExecution(ctx, id)
 		if err == nil && e.Status.Terminal() {
-			return e, nil
+			next, err := s.retriedBy(ctx, e)
+			switch {
+			case err == nil && next == "":
+				return e, nil
+			case err == nil:
+				// The retry is the run's answer now: it is waited for at once.
+				id, delay = next, minSyncPoll
+				continue
+			}
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -301,6 +311,30 @@ func (s *Service) wait(ctx context.Context, id string, timeout time.Duration) (*
 		}
 		delay = min(2*delay, maxSyncPoll)
 	}
+}
+
+// maxAttempts is the most attempts a run may make (the retry policy's
+// bound): one page holds them all.
+const maxAttempts = 100
+
+// retriedBy returns the attempt that followed ended execution e, or "" when
+// e is its run's last: a retry is written in the same transaction as the
+// end of the attempt it follows, so that once e has ended its retry, if
+// any, is there to be read.
+func (s *Service) retriedBy(ctx context.Context, e *workflow.Execution) (string, error) {
+	if e.Status == workflow.ExecutionSucceeded {
+		return "", nil
+	}
+	page, err := s.store.ListExecutions(ctx, workflow.ExecutionFilter{WorkflowID: e.WorkflowID, FirstAttemptID: e.FirstAttemptID, Limit: maxAttempts})
+	if err != nil {
+		return "", err
+	}
+	for _, x := range page.Executions {
+		if x.Attempt == e.Attempt+1 {
+			return x.ID, nil
+		}
+	}
+	return "", nil
 }
 
 func (s *Service) limiter(workflowID string) *rate.Limiter {

@@ -80,10 +80,16 @@ func (r *rig) sentFor(id string) *pb.ExecuteWorkflowRequest {
 // indexes it.
 func (r *rig) deploy(status workflow.DeploymentStatus, spec workflow.WebhookSpec) *workflow.Deployment {
 	r.t.Helper()
+	return r.deployWith(status, spec, workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
+}
+
+// deployWith is deploy with the deployment's config.
+func (r *rig) deployWith(status workflow.DeploymentStatus, spec workflow.WebhookSpec, cfg workflow.Config) *workflow.Deployment {
+	r.t.Helper()
 	d := &workflow.Deployment{
 		WorkflowID: "wf-" + uuid.NewString()[:8], Status: status, Version: 1,
 		Definition: []byte(`{"nodes":[{"id":"a","name":"A","type":"ACTION"}]}`),
-		Config:     workflow.Config{OverlapPolicy: workflow.OverlapAllowAll},
+		Config:     cfg,
 		Triggers:   []workflow.Trigger{{Type: workflow.TriggerWebhook, Enabled: true, Webhook: &spec}},
 	}
 	require.NoError(r.t, r.st.CreateDeployment(context.Background(), d, workflow.Event{Action: workflow.ActionDeploy}))
@@ -234,6 +240,27 @@ func TestWebhookSync(t *testing.T) {
 	var id string
 	require.NoError(t, hang.st.DB().Get(&id, `SELECT id FROM executions`))
 	require.Contains(t, err.Error(), id, "the caller can look the execution up")
+}
+
+// TestSyncAnswersTheLastAttempt: a SYNC webhook of a deployment that
+// retries answers with the run's last attempt, not its first: with every
+// run failing, the third of max_attempts 3.
+func TestSyncAnswersTheLastAttempt(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{FailureRate: 1}, Options{})
+	r.deployWith(workflow.StatusDeployed, workflow.WebhookSpec{Path: "sync/retries", ResponseMode: workflow.ResponseSync, SyncTimeoutSeconds: 30},
+		workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, Retry: &workflow.RetryPolicy{
+			MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, BackoffCoefficient: 1, MaxInterval: 50 * time.Millisecond,
+			RetryOn: []workflow.ExecutionStatus{workflow.ExecutionFailed},
+		}})
+	resp, err := r.svc.Trigger(context.Background(), coordination.TriggerRequest{WebhookPath: "sync/retries"})
+	require.NoError(t, err)
+	last := resp.Execution
+	require.Equal(t, workflow.ExecutionFailed, last.Status)
+	require.Equal(t, int32(3), last.Attempt, "the answer is the last attempt")
+	require.NotEqual(t, last.FirstAttemptID, last.ID)
+	require.Equal(t, 3, r.count(), "three attempts, each its own execution")
+	require.Equal(t, last, r.waitEnd(last.ID), "the answer is the attempt as recorded")
 }
 
 // TestWebhookKeyAcrossReplicas: the same key sent to two replicas at once

@@ -40,7 +40,8 @@ const (
 // back when the call that holds the request ends. Decoding happens before
 // any interceptor runs, so the codec is the one place that sees a message
 // before it is decoded; its interceptors, which must run first, answer a
-// refusal with INVALID_ARGUMENT and give the cost back.
+// refusal (or a message that does not decode) with INVALID_ARGUMENT and
+// give the cost back.
 type BudgetCodec struct {
 	encoding.CodecV2
 	budget *transport.Budget
@@ -78,7 +79,10 @@ func (c *BudgetCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	release, _ := c.budget.Acquire(context.Background(), int64(fields)*costPerField+int64(len(b))*costPerByte)
 	if err := protov2.Unmarshal(b, m); err != nil {
 		release()
-		return err
+		// Refused by the interceptor, as a request out of bounds is: an
+		// error returned here would reach the caller as INTERNAL.
+		c.held.Store(v, Status(undecodable(b, m.ProtoReflect().Descriptor(), err)).Err())
+		return nil
 	}
 	c.held.Store(v, release)
 	return nil
