@@ -80,9 +80,13 @@ func (s *Scheduler) catchUp(h *held, since time.Time, pausedUntil time.Time) {
 		old = workflow.MissedPolicyNone
 	}
 	// Slots up to floor are accounted for; the fires are searched from
-	// after, which lies a jitter window earlier.
+	// after, which lies a jitter window earlier. A lag of exactly the
+	// catch-up window is inside it (fire misses only a greater one), so the
+	// slots counted here at once end a nanosecond before the last instant
+	// whose slot could still have that lag: without jitter, the slot exactly
+	// a window old would be recorded MISSED here and run by a live fire.
 	floor, after := since, since
-	if recent := now.Add(-(h.catchup + h.window)); recent.After(since) {
+	if recent := now.Add(-(h.catchup + h.window + time.Nanosecond)); recent.After(since) {
 		from, to, n := h.countSlots(since, recent)
 		m.add(from, to, n, old)
 		after = recent
