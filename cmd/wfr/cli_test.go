@@ -563,7 +563,7 @@ func TestBackfill(t *testing.T) {
 	require.NotNil(t, id, out)
 	require.Regexp(t, field("State", "COMPLETED"), out)
 	require.Regexp(t, field("Overlap", "ALLOW_ALL"), out)
-	require.Regexp(t, field("Slots", "3 planned, 3 started, 3 finished, 0 skipped"), out)
+	require.Regexp(t, field("Slots", "3 planned, 3 started, 3 finished, 0 skipped, 0 of them out of bounds"), out)
 
 	// Again: every slot ran already, so each is skipped.
 	again := okJSON(t, s, &pb.BackfillDeploymentResponse{}, args...)

@@ -494,8 +494,8 @@ func drawBackfill(w io.Writer, b *pb.Backfill) {
 	t.field("Range", when(b.GetStartTime())+" to "+when(b.GetEndTime()))
 	t.field("Overlap", short(b.GetOverlapPolicy()))
 	t.field("State", short(b.GetState()))
-	t.field("Slots", fmt.Sprintf("%d planned, %d started, %d finished, %d skipped",
-		b.GetPlannedSlots(), b.GetStartedSlots(), b.GetFinishedSlots(), b.GetSkippedSlots()))
+	t.field("Slots", fmt.Sprintf("%d planned, %d started, %d finished, %d skipped, %d of them out of bounds",
+		b.GetPlannedSlots(), b.GetStartedSlots(), b.GetFinishedSlots(), b.GetSkippedSlots(), b.GetOutOfBoundsSlots()))
 	t.field("Created", when(b.GetCreatedAt()))
 	if b.GetCompletedAt() != nil {
 		t.field("Completed", when(b.GetCompletedAt()))

@@ -200,6 +200,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Logger:         logger,
 		Metrics:        schedMetrics,
 		Slots:          traced,
+		// Catch-up plans are leased as executions are: a replica that
+		// dies mid-way leaves its plan to another after WFR_LEASE.
+		CatchUps:     traced,
+		InstanceID:   cfg.InstanceID,
+		CatchupLease: cfg.Lease,
 	})
 	// The backfill runner starts its slots through the coordinator, as the
 	// recorder does the scheduler's fires.

@@ -426,4 +426,5 @@ func TestConsoleBackfillAndReport(t *testing.T) {
 	progress := c.get(p.location)
 	require.Equal(t, http.StatusOK, progress.status)
 	require.Contains(t, progress.body, "Planned slots</dt><dd>3<")
+	require.Contains(t, progress.body, "Of them out of bounds</dt><dd>0<")
 }

@@ -30,6 +30,8 @@ type storeBackend interface {
 	// SlotStore keeps the account of every cron slot.
 	store.SlotStore
 	store.BackfillStore
+	// CatchUpStore keeps the catch-up plans the replicas share.
+	store.CatchUpStore
 }
 
 // openedStore is the store serve runs on.

@@ -27,8 +27,9 @@ type BackfillStore interface {
 	// database's clock; a lease of 0 gives the chunk up at once. ErrStale
 	// when the chunk is done or another replica holds it.
 	RenewBackfillChunk(ctx context.Context, backfillID string, seq int, owner string, lease time.Duration) error
-	// FinishBackfillChunk marks owner's chunk done and counts its slots that
-	// another run held: those without an execution of this backfill. ErrStale
-	// when the chunk is done or another replica holds it.
-	FinishBackfillChunk(ctx context.Context, backfillID string, seq int, owner string) error
+	// FinishBackfillChunk marks owner's chunk done with outOfBounds of its
+	// slots not started for the trigger's max_runs, and counts the others
+	// that another run held: those without an execution of this backfill.
+	// ErrStale when the chunk is done or another replica holds it.
+	FinishBackfillChunk(ctx context.Context, backfillID string, seq int, owner string, outOfBounds int) error
 }

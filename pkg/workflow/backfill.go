@@ -37,9 +37,13 @@ type Backfill struct {
 	// Started counts the slots it started an execution for (not SKIPPED);
 	// Finished those of them that ended.
 	Started, Finished int64
-	// Skipped counts slots another run held already, and those its
-	// overlap policy SKIPPED.
+	// Skipped counts slots another run held already, those its overlap
+	// policy SKIPPED, and the OutOfBounds ones.
 	Skipped int64
+	// OutOfBounds counts the slots in the range that the trigger's bounds
+	// keep from running: before its start_time, at or after its end_time,
+	// or past its max_runs. They are never started.
+	OutOfBounds int64
 	// Handled reports that every slot was started or skipped.
 	Handled   bool
 	CreatedAt time.Time

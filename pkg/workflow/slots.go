@@ -43,3 +43,21 @@ type SlotExecution struct {
 	JitterSeconds int32
 	Status        ExecutionStatus
 }
+
+// CatchUp is the durable plan of one cron trigger's catch-up under the ALL
+// policy: it accounts for the trigger's slots in (After, Last], those too old
+// recorded missed with it and the rest listed in Fires, which the replica
+// holding its lease runs oldest first.
+type CatchUp struct {
+	TriggerID, DeploymentID string
+	After, Last             time.Time
+	Fires                   []CatchUpFire
+	// Fired counts the fires run so far: a replica that takes the plan over
+	// runs Fires[Fired:].
+	Fired int
+}
+
+// CatchUpFire is one slot of a catch-up and the time it was due to fire.
+type CatchUpFire struct {
+	Slot, At time.Time
+}

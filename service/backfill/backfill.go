@@ -51,6 +51,8 @@ type GetRequest struct {
 type Store interface {
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
 	ListUnfinishedExecutions(ctx context.Context, workflowID string) ([]workflow.Execution, error)
+	// CountSlotRuns counts a trigger's runs, for its max_runs.
+	CountSlotRuns(ctx context.Context, triggerID string, before time.Time) (int64, error)
 	store.BackfillStore
 }
 
@@ -161,13 +163,13 @@ func (r *Runner) Backfill(ctx context.Context, req Request) (workflow.Backfill, 
 	if d.Status != workflow.StatusDeployed {
 		return workflow.Backfill{}, errors.Errorf(op, errors.FailedPrecondition, "deployment %s is %s: only a DEPLOYED deployment is backfilled", d.ID, d.Status)
 	}
-	chunks, planned, err := plan(d, req.Start, req.End)
+	chunks, planned, outside, err := plan(d, req.Start, req.End)
 	if err != nil {
 		return workflow.Backfill{}, errors.E(op, err)
 	}
 	b := &workflow.Backfill{
 		DeploymentID: d.ID, WorkflowID: d.WorkflowID, Start: req.Start.UTC(), End: req.End.UTC(), Planned: int64(planned),
-		OverlapPolicy: req.OverlapPolicy,
+		OutOfBounds: int64(outside), OverlapPolicy: req.OverlapPolicy,
 	}
 	if b.OverlapPolicy == "" {
 		b.OverlapPolicy = d.Config.OverlapPolicy
@@ -179,7 +181,8 @@ func (r *Runner) Backfill(ctx context.Context, req Request) (workflow.Backfill, 
 		return workflow.Backfill{}, errors.E(op, err)
 	}
 	level.Info(r.opts.Logger).Log("msg", "backfill_created", "backfill_id", b.ID, "deployment_id", d.ID, "workflow_id", d.WorkflowID,
-		"start", b.Start.Format(time.RFC3339), "end", b.End.Format(time.RFC3339), "slots", planned, "overlap_policy", b.OverlapPolicy)
+		"start", b.Start.Format(time.RFC3339), "end", b.End.Format(time.RFC3339), "slots", planned, "out_of_bounds", outside,
+		"overlap_policy", b.OverlapPolicy)
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -192,23 +195,25 @@ func (r *Runner) Backfill(ctx context.Context, req Request) (workflow.Backfill, 
 }
 
 // plan lists the slots of d's enabled cron triggers in [start, end) and cuts
-// them into chunks of one trigger each.
-func plan(d *workflow.Deployment, start, end time.Time) ([]workflow.BackfillChunk, int, error) {
-	var (
-		chunks []workflow.BackfillChunk
-		total  int
-		crons  int
-	)
+// them into chunks of one trigger each. The slots outside a trigger's
+// [start_time, end_time) are counted in the total and in outside, and left
+// out of the chunks: a backfill keeps to the bounds the trigger's own fires
+// keep to, and says how many slots they kept it from.
+func plan(d *workflow.Deployment, start, end time.Time) (chunks []workflow.BackfillChunk, total, outside int, err error) {
+	crons := 0
 	for i, t := range d.Triggers {
 		if t.Type != workflow.TriggerCron || !t.Enabled || t.Cron == nil {
 			continue
 		}
 		crons++
 		// Only nominal slots are read: a backfilled slot runs when its turn
-		// comes, without jitter.
-		trig, err := cron.ForSpec(d.WorkflowID, t.Cron, 0)
+		// comes, without jitter. The bounds are the trigger's, checked
+		// here, so that the slots outside them are counted.
+		unbounded := *t.Cron
+		unbounded.StartTime, unbounded.EndTime = nil, nil
+		trig, err := cron.ForSpec(d.WorkflowID, &unbounded, 0)
 		if err != nil {
-			return nil, 0, errors.Errorf("", errors.Internal, "trigger %d: %w", i, err)
+			return nil, 0, 0, errors.Errorf("", errors.Internal, "trigger %d: %w", i, err)
 		}
 		var slots []time.Time
 		for after := start.Add(-time.Nanosecond); ; {
@@ -217,14 +222,18 @@ func plan(d *workflow.Deployment, start, end time.Time) ([]workflow.BackfillChun
 				break
 			}
 			if err != nil {
-				return nil, 0, errors.Errorf("", errors.Internal, "trigger %d: %w", i, err)
+				return nil, 0, 0, errors.Errorf("", errors.Internal, "trigger %d: %w", i, err)
 			}
 			if total++; total > workflow.MaxBackfillSlots {
-				return nil, 0, errors.Violations{{Field: "end_time",
+				return nil, 0, 0, errors.Violations{{Field: "end_time",
 					Description: fmt.Sprintf("the range holds more than %d slots; backfill it in parts", workflow.MaxBackfillSlots)}}.Err("")
 			}
-			slots = append(slots, slot)
 			after = slot
+			if s, e := t.Cron.StartTime, t.Cron.EndTime; (s != nil && slot.Before(*s)) || (e != nil && !slot.Before(*e)) {
+				outside++
+				continue
+			}
+			slots = append(slots, slot)
 		}
 		for len(slots) > 0 {
 			n := min(chunkSlots, len(slots))
@@ -233,9 +242,9 @@ func plan(d *workflow.Deployment, start, end time.Time) ([]workflow.BackfillChun
 		}
 	}
 	if crons == 0 {
-		return nil, 0, errors.Violations{{Field: "deployment_id", Description: "the deployment has no enabled cron trigger to backfill"}}.Err("")
+		return nil, 0, 0, errors.Violations{{Field: "deployment_id", Description: "the deployment has no enabled cron trigger to backfill"}}.Err("")
 	}
-	return chunks, total, nil
+	return chunks, total, outside, nil
 }
 
 // Get returns a backfill with its progress: Invalid when the id is not a
@@ -308,8 +317,9 @@ func (r *Runner) runChunk(ctx context.Context, c *workflow.BackfillChunk) bool {
 	if err != nil {
 		return giveUp("deployment not read", err)
 	}
+	var outOfBounds int
 	if d.Status == workflow.StatusDeployed {
-		err = r.startSlots(ctx, c, d)
+		outOfBounds, err = r.startSlots(ctx, c, d)
 	} else {
 		err = notDeployedError(d.Status)
 	}
@@ -327,7 +337,7 @@ func (r *Runner) runChunk(ctx context.Context, c *workflow.BackfillChunk) bool {
 	case err != nil:
 		return giveUp("slots not started", err)
 	}
-	if err := r.store.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID); err != nil {
+	if err := r.store.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID, outOfBounds); err != nil {
 		if errors.Is(err, store.ErrStale) {
 			level.Warn(logger).Log("msg", "backfill chunk lost to another replica", "err", err)
 			return true
@@ -340,11 +350,15 @@ func (r *Runner) runChunk(ctx context.Context, c *workflow.BackfillChunk) bool {
 
 // startSlots starts c's slots of deployment d at the Runner's pace,
 // renewing the chunk's lease; store.ErrStale says another replica took it.
+// It returns how many slots it left out because the trigger had run its
+// max_runs: those count as out of bounds. max_runs bounds the trigger's runs
+// in all, live and backfilled, whichever came first, so that a backfill
+// never takes a trigger past it.
 // Under a policy other than ALLOW_ALL each slot waits until the workflow has
 // no unfinished execution: the policy is to keep the backfill's runs from
 // overlapping the live schedule's and other callers', and started at the
 // Runner's pace they would mostly overlap, and skip or cancel, each other.
-func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *workflow.Deployment) error {
+func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *workflow.Deployment) (outOfBounds int, err error) {
 	renewed := r.opts.Now()
 	renew := func() error {
 		now := r.opts.Now()
@@ -354,17 +368,32 @@ func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *w
 		renewed = now
 		return r.store.RenewBackfillChunk(ctx, c.BackfillID, c.Seq, r.opts.InstanceID, r.opts.Lease)
 	}
-	for _, slot := range c.Slots {
+	var maxRuns int64
+	for _, t := range d.Triggers {
+		if t.ID == c.TriggerID && t.Cron != nil {
+			maxRuns = int64(t.Cron.MaxRuns)
+		}
+	}
+	for i, slot := range c.Slots {
+		if maxRuns > 0 {
+			ran, err := r.store.CountSlotRuns(ctx, c.TriggerID, endOfTime)
+			if err != nil {
+				return 0, err
+			}
+			if ran >= maxRuns {
+				return len(c.Slots) - i, nil
+			}
+		}
 		if err := r.limiter.Wait(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		if c.OverlapPolicy != workflow.OverlapAllowAll {
 			if err := r.waitIdle(ctx, d.WorkflowID, renew); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		if err := renew(); err != nil {
-			return err
+			return 0, err
 		}
 		e := &workflow.Execution{
 			WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: d.Version, TriggerID: c.TriggerID,
@@ -373,21 +402,24 @@ func (r *Runner) startSlots(ctx context.Context, c *workflow.BackfillChunk, d *w
 		}
 		created, err := r.execs.CreateExecution(ctx, e)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if !created {
 			// Held by another run, or the deployment is no longer DEPLOYED:
 			// a slot of a paused deployment must wait, not count as held.
 			if d, err = r.store.GetDeployment(ctx, d.ID); err != nil {
-				return err
+				return 0, err
 			}
 			if d.Status != workflow.StatusDeployed {
-				return notDeployedError(d.Status)
+				return 0, notDeployedError(d.Status)
 			}
 		}
 	}
-	return nil
+	return 0, nil
 }
+
+// endOfTime is later than any slot: CountSlotRuns before it counts every run.
+var endOfTime = time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC)
 
 // notDeployedError is the status of a deployment whose slots cannot start now.
 type notDeployedError workflow.DeploymentStatus

@@ -2,6 +2,7 @@ package backfill_test
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlite"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/backfill"
 )
@@ -366,4 +368,65 @@ func TestStopHandsTheChunkOver(t *testing.T) {
 	got, err := r.Get(ctx, backfill.GetRequest{BackfillID: b.ID})
 	require.NoError(t, err)
 	require.Less(t, got.Started, int64(30), "stopped before the end")
+}
+
+// TestBackfillKeepsBounds: a backfill runs no slot outside its trigger's
+// bounds, on either store. Of an hour of slots, the every-minute trigger
+// bounded to forty minutes of it runs those forty; the every-two-minutes
+// trigger with max_runs 5, which ran once live, runs four more. The other
+// slots are out of bounds, counted as skipped and never started.
+func TestBackfillKeepsBounds(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(t *testing.T) backfillStore{
+		"postgres": func(t *testing.T) backfillStore { return pgtest.NewStore(t) },
+		"sqlite": func(t *testing.T) backfillStore {
+			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wfr.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := open(t)
+			start := now.Add(-2 * time.Hour)
+			from, until := start.Add(10*time.Minute), start.Add(50*time.Minute)
+			bounded, limited := cronTrigger("* * * * *"), cronTrigger("*/2 * * * *")
+			bounded.Cron.StartTime, bounded.Cron.EndTime = &from, &until
+			limited.Cron.MaxRuns = 5
+			d := deploy(t, st, "bf.bounds."+name, workflow.StatusDeployed, bounded, limited)
+			live := start.Add(90 * time.Minute)
+			_, err := st.CreateExecution(ctx, &workflow.Execution{WorkflowID: d.WorkflowID, DeploymentID: d.ID, DeploymentVersion: 1,
+				TriggerID: d.Triggers[1].ID, TriggerType: workflow.TriggerCron, Status: workflow.ExecutionPending, ScheduledTime: &live,
+				FiredTime: live, TriggeredBy: "cron:" + d.Triggers[1].ID})
+			require.NoError(t, err)
+
+			execs := &ending{st: st}
+			r := startRunner(t, st, execs, backfill.Options{InstanceID: "r1", Rate: 10000, Poll: 10 * time.Millisecond, Now: func() time.Time { return now }})
+			b, err := r.Backfill(ctx, backfill.Request{DeploymentID: d.ID, Start: start, End: start.Add(time.Hour), OverlapPolicy: workflow.OverlapAllowAll})
+			require.NoError(t, err)
+			require.EqualValues(t, 90, b.Planned, "60 + 30 slots in the range")
+			got := waitCompleted(t, r, b.ID)
+			require.Equal(t, [4]int64{44, 44, 46, 46}, [4]int64{got.Started, got.Finished, got.Skipped, got.OutOfBounds},
+				"started, finished, skipped, out of bounds: %+v", got)
+
+			runs, err := st.ListSlotExecutions(ctx, d.Triggers[0].ID, start, now)
+			require.NoError(t, err)
+			require.Len(t, runs, 40)
+			for _, e := range runs {
+				require.False(t, e.Slot.Before(from) || !e.Slot.Before(until), "slot %s is outside the trigger's bounds", e.Slot)
+			}
+			ran, err := st.CountSlotRuns(ctx, d.Triggers[1].ID, now)
+			require.NoError(t, err)
+			require.EqualValues(t, 5, ran, "max_runs: the live run and four backfilled")
+		})
+	}
+}
+
+// backfillStore is what TestBackfillKeepsBounds needs of either store.
+type backfillStore interface {
+	store.Store
+	store.SlotStore
+	backfill.Store
 }

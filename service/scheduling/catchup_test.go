@@ -225,3 +225,60 @@ func TestMillionMissedSlotsOneRow(t *testing.T) {
 	require.Equal(t, want, total+int64(len(fired)), "every slot after the last recorded one whose fire came is missed or fired")
 	t.Logf("%d missed slots in %d rows, counted in %s", total, len(misses.runs), took)
 }
+
+// TestCatchUpWindowEdge: a trigger without jitter whose slot lies exactly a
+// catch-up window before the replica comes back. Its lag equals the window,
+// which a live fire counts as inside it (only a lag over the window misses),
+// so the catch-up runs it too: each slot has one outcome, and the edge slot's
+// is the one a live fire would have given it.
+func TestCatchUpWindowEdge(t *testing.T) {
+	t.Parallel()
+	last := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	now := last.Add(10 * time.Minute)
+	noJitter := int32(0)
+	minutes := func(from, to int) []time.Time {
+		var out []time.Time
+		for m := from; m <= to; m++ {
+			out = append(out, last.Add(time.Duration(m)*time.Minute))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		policy    string
+		wantFired []time.Time
+		wantMiss  []workflow.MissedSlots
+	}{
+		{policy: workflow.CatchupAll, wantFired: minutes(5, 10), wantMiss: []workflow.MissedSlots{
+			{TriggerID: "t1", DeploymentID: "d1", From: minutes(1, 1)[0], To: minutes(4, 4)[0], Count: 4, Reason: workflow.MissedOutsideCatchupWindow}}},
+		{policy: workflow.CatchupLatest, wantFired: minutes(10, 10), wantMiss: []workflow.MissedSlots{
+			{TriggerID: "t1", DeploymentID: "d1", From: minutes(1, 1)[0], To: minutes(4, 4)[0], Count: 4, Reason: workflow.MissedOutsideCatchupWindow},
+			{TriggerID: "t1", DeploymentID: "d1", From: minutes(5, 5)[0], To: minutes(9, 9)[0], Count: 5, Reason: workflow.MissedReplicaDown}}},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			t.Parallel()
+			ct := cronTrigger("t1", "d1", "* * * * *", 1)
+			ct.LastSlot, ct.ScheduledSince, ct.Config.CatchupWindowSeconds = &last, last.Add(-time.Hour), 300
+			ct.Spec.JitterWindowSeconds, ct.Spec.CatchupPolicy = &noJitter, tc.policy
+			clock := &atomic.Int64{}
+			clock.Store(now.UnixNano())
+			q := &manualQuartz{clock: clock, jobs: newJobQueue()}
+			f := &fires{ch: make(chan Fire, 100)}
+			misses := &missLog{}
+			s := New(&fakeStore{cts: map[string][]workflow.CronTrigger{"d1": {ct}}}, f.handle,
+				Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }, quartz: q, Slots: misses})
+			require.NoError(t, s.Start(context.Background()))
+			q.advance(t, now.Add(30*time.Second))
+			require.NoError(t, s.Stop(context.Background()))
+			var fired []time.Time
+			for _, fire := range drain(f) {
+				fired = append(fired, fire.Slot.UTC())
+			}
+			if diff := cmp.Diff(tc.wantFired, fired); diff != "" {
+				t.Errorf("slots fired (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantMiss, misses.runs); diff != "" {
+				t.Errorf("missed runs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -38,7 +38,7 @@ func startReplica(t *testing.T, st *postgres.Store, locker SlotLocker, prefix st
 	// on real time; the holder records it at once here.
 	rec := &Recorder{Store: st, Locker: locker, KeyPrefix: prefix, ConfirmAfter: time.Hour, Now: now}
 	t.Cleanup(func() { _ = rec.Stop(context.Background()) })
-	r.s = New(st, rec.Record, Options{Now: now, quartz: r.q, Slots: st, ResyncInterval: time.Hour})
+	r.s = New(st, rec.Record, Options{Now: now, quartz: r.q, Slots: st, CatchUps: st, ResyncInterval: time.Hour})
 	require.NoError(t, r.s.Start(context.Background()))
 	return r
 }

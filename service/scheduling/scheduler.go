@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/kit/metrics/discard"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/google/uuid"
 	"github.com/reugn/go-quartz/quartz"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
@@ -72,6 +73,18 @@ type Options struct {
 	// Slots, when set, records the slots that never ran and counts those
 	// that did for max_runs; without it misses are only counted and logged.
 	Slots SlotStore
+	// CatchUps, when set, keeps the catch-up plans of the ALL policy in the
+	// database, shared by the replicas, so that one that dies mid-way
+	// leaves its plan to the others; without it a plan lives in this
+	// replica's memory only.
+	CatchUps CatchUpStore
+	// InstanceID names this replica as the holder of catch-up plans [a
+	// random id].
+	InstanceID string
+	// CatchupLease is how long a catch-up plan stays this replica's past its
+	// next fire without word from it [30s]; another replica takes it over
+	// after that.
+	CatchupLease time.Duration
 	// queue replaces the O(log n) job queue, so that the benchmark can
 	// compare go-quartz's own.
 	queue quartz.JobQueue
@@ -153,6 +166,12 @@ func New(st Store, handle FireHandler, opts Options) *Scheduler {
 	if opts.retryInterval == 0 {
 		opts.retryInterval = fireRetryInterval
 	}
+	if opts.InstanceID == "" {
+		opts.InstanceID = uuid.NewString()
+	}
+	if opts.CatchupLease == 0 {
+		opts.CatchupLease = 30 * time.Second
+	}
 	return &Scheduler{store: st, handle: handle, opts: opts}
 }
 
@@ -193,6 +212,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return err
 	}
 	s.loops.Go(func() { s.resyncLoop(run) })
+	if s.opts.CatchUps != nil {
+		s.loops.Go(func() { s.takeOverLoop(run) })
+	}
 	if b := s.opts.Broadcaster; b != nil {
 		s.loops.Go(func() {
 			_ = b.Subscribe(run, func(id string) {

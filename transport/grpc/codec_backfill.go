@@ -40,17 +40,18 @@ func backfillToProto(b workflow.Backfill) *pb.Backfill {
 		state = pb.BackfillState_BACKFILL_STATE_COMPLETED
 	}
 	return &pb.Backfill{
-		BackfillId:    b.ID,
-		DeploymentId:  b.DeploymentID,
-		StartTime:     timestamppb.New(b.Start),
-		EndTime:       timestamppb.New(b.End),
-		OverlapPolicy: pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", b.OverlapPolicy)),
-		State:         state,
-		PlannedSlots:  b.Planned,
-		StartedSlots:  b.Started,
-		FinishedSlots: b.Finished,
-		SkippedSlots:  b.Skipped,
-		CreatedAt:     timestamppb.New(b.CreatedAt),
-		CompletedAt:   timestamp(b.CompletedAt),
+		BackfillId:       b.ID,
+		DeploymentId:     b.DeploymentID,
+		StartTime:        timestamppb.New(b.Start),
+		EndTime:          timestamppb.New(b.End),
+		OverlapPolicy:    pb.OverlapPolicy(enumValue(pb.OverlapPolicy_value, "OVERLAP_POLICY_", b.OverlapPolicy)),
+		State:            state,
+		PlannedSlots:     b.Planned,
+		StartedSlots:     b.Started,
+		FinishedSlots:    b.Finished,
+		SkippedSlots:     b.Skipped,
+		OutOfBoundsSlots: b.OutOfBounds,
+		CreatedAt:        timestamppb.New(b.CreatedAt),
+		CompletedAt:      timestamp(b.CompletedAt),
 	}
 }

@@ -16,8 +16,8 @@ import (
 var _ store.BackfillStore = (*Store)(nil)
 
 const insertBackfillSQL = `
-INSERT INTO backfills (id, deployment_id, workflow_id, start_time, end_time, overlap_policy, planned_slots, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+INSERT INTO backfills (id, deployment_id, workflow_id, start_time, end_time, overlap_policy, planned_slots, out_of_bounds, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 const insertBackfillChunkSQL = `
 INSERT INTO backfill_chunks (backfill_id, seq, trigger_id, first_slot, last_slot, slots, slot_count)
@@ -30,7 +30,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *workflow.Backfill, chunks
 	id := uuid.NewString()
 	err = s.inTx(ctx, func(tx *sqlx.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, insertBackfillSQL, id, b.DeploymentID, b.WorkflowID, at(b.Start), at(b.End),
-			b.OverlapPolicy, b.Planned, now); err != nil {
+			b.OverlapPolicy, b.Planned, b.OutOfBounds, now); err != nil {
 			return err
 		}
 		for _, c := range chunks {
@@ -71,7 +71,7 @@ WHERE c.backfill_id = $1 AND e.triggered_by = $2`
 
 const backfillChunksSQL = `
 SELECT COALESCE(SUM(CASE WHEN done_at IS NULL THEN 1 ELSE 0 END), 0) AS open,
-	COALESCE(SUM(elsewhere), 0) AS elsewhere, MAX(done_at) AS last_done
+	COALESCE(SUM(elsewhere), 0) AS elsewhere, COALESCE(SUM(out_of_bounds), 0) AS out_of_bounds, MAX(done_at) AS last_done
 FROM backfill_chunks WHERE backfill_id = $1`
 
 // GetBackfill returns backfill id with its progress, read from one snapshot.
@@ -97,6 +97,7 @@ func (s *Store) GetBackfill(ctx context.Context, id string) (_ *workflow.Backfil
 			End           dbTime `db:"end_time"`
 			OverlapPolicy string `db:"overlap_policy"`
 			Planned       int64  `db:"planned_slots"`
+			OutOfBounds   int64  `db:"out_of_bounds"`
 			CreatedAt     dbTime `db:"created_at"`
 		}
 		own struct {
@@ -106,13 +107,14 @@ func (s *Store) GetBackfill(ctx context.Context, id string) (_ *workflow.Backfil
 			LastFinished dbTime `db:"last_finished"`
 		}
 		chunks struct {
-			Open      int64  `db:"open"`
-			Elsewhere int64  `db:"elsewhere"`
-			LastDone  dbTime `db:"last_done"`
+			Open        int64  `db:"open"`
+			Elsewhere   int64  `db:"elsewhere"`
+			OutOfBounds int64  `db:"out_of_bounds"`
+			LastDone    dbTime `db:"last_done"`
 		}
 	)
 	if err := tx.GetContext(ctx, &b, `SELECT id, deployment_id, workflow_id, start_time, end_time, overlap_policy,
-	planned_slots, created_at FROM backfills WHERE id = $1`, id); err != nil {
+	planned_slots, out_of_bounds, created_at FROM backfills WHERE id = $1`, id); err != nil {
 		return nil, notFound(err)
 	}
 	if err := tx.GetContext(ctx, &chunks, backfillChunksSQL, id); err != nil {
@@ -124,9 +126,10 @@ func (s *Store) GetBackfill(ctx context.Context, id string) (_ *workflow.Backfil
 	out := &workflow.Backfill{
 		ID: b.ID, DeploymentID: b.DeploymentID, WorkflowID: b.WorkflowID, Start: b.Start.t, End: b.End.t,
 		OverlapPolicy: b.OverlapPolicy, Planned: b.Planned, CreatedAt: b.CreatedAt.t,
-		Started: own.Started, Finished: own.Finished, Skipped: own.Skipped + chunks.Elsewhere,
+		Started: own.Started, Finished: own.Finished, OutOfBounds: b.OutOfBounds + chunks.OutOfBounds,
 		Handled: chunks.Open == 0,
 	}
+	out.Skipped = own.Skipped + chunks.Elsewhere + out.OutOfBounds
 	if out.Handled && out.Finished == out.Started {
 		done := b.CreatedAt.t
 		for _, t := range []dbTime{chunks.LastDone, own.LastFinished} {
@@ -193,30 +196,31 @@ UPDATE backfill_chunks SET lease_expires_at = `+s.d.Later("$4")+`
 WHERE backfill_id = $1 AND seq = $2 AND owner_instance = $3 AND done_at IS NULL`, backfillID, seq, owner, lease.Microseconds())
 }
 
-// finishBackfillChunkSQL marks a chunk done and counts the slots in its
-// range that have no execution of this backfill ($4): another run held them.
+// finishBackfillChunkSQL marks a chunk done with $5 slots out of bounds, and
+// counts the other slots in its range that have no execution of this
+// backfill ($4): another run held them.
 const finishBackfillChunkSQL = `
-UPDATE backfill_chunks SET done_at = now(), lease_expires_at = NULL,
-	elsewhere = slot_count - (SELECT COUNT(*) FROM executions e WHERE e.trigger_id = backfill_chunks.trigger_id
+UPDATE backfill_chunks SET done_at = now(), lease_expires_at = NULL, out_of_bounds = $5,
+	elsewhere = slot_count - $5 - (SELECT COUNT(*) FROM executions e WHERE e.trigger_id = backfill_chunks.trigger_id
 		AND e.scheduled_time >= backfill_chunks.first_slot AND e.scheduled_time <= backfill_chunks.last_slot
 		AND e.attempt = 1 AND e.triggered_by = $4)
 WHERE backfill_id = $1 AND seq = $2 AND owner_instance = $3 AND done_at IS NULL`
 
 // FinishBackfillChunk marks owner's chunk done.
-func (s *Store) FinishBackfillChunk(ctx context.Context, backfillID string, seq int, owner string) (err error) {
+func (s *Store) FinishBackfillChunk(ctx context.Context, backfillID string, seq int, owner string, outOfBounds int) (err error) {
 	ctx, end := s.begin(ctx, "FinishBackfillChunk")
 	defer end(&err)
-	return s.changeChunk(ctx, finishBackfillChunkSQL, backfillID, seq, owner, workflow.BackfillTriggeredBy(backfillID))
+	return s.changeChunk(ctx, finishBackfillChunkSQL, backfillID, seq, owner, workflow.BackfillTriggeredBy(backfillID), outOfBounds)
 }
 
 // changeChunk runs a statement on one chunk of owner's, the chunk's key and
 // owner being its first three parameters: ErrStale when it changed nothing.
-func (s *Store) changeChunk(ctx context.Context, query, backfillID string, seq int, owner string, arg any) error {
+func (s *Store) changeChunk(ctx context.Context, query, backfillID string, seq int, owner string, args ...any) error {
 	id, ok := store.CanonicalID(backfillID)
 	if !ok {
 		return fmt.Errorf("backfill %s chunk %d: %w", backfillID, seq, store.ErrStale)
 	}
-	res, err := s.w.ExecContext(ctx, query, id, seq, owner, arg)
+	res, err := s.w.ExecContext(ctx, query, append([]any{id, seq, owner}, args...)...)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func testBackfillProgress(t *testing.T, s Store) {
 				ids = append(ids, e.ID)
 			}
 		}
-		require.NoError(t, s.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, "r1"))
+		require.NoError(t, s.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, "r1", 0))
 	}
 	_, err = s.ClaimBackfillChunk(ctx, "r1", time.Hour)
 	require.ErrorIs(t, err, store.ErrNotFound, "every chunk is done")
@@ -111,7 +111,7 @@ func testBackfillProgress(t *testing.T, s Store) {
 		require.NoError(t, err)
 		require.False(t, created)
 	}
-	require.NoError(t, s.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, "r2"))
+	require.NoError(t, s.FinishBackfillChunk(ctx, c.BackfillID, c.Seq, "r2", 0))
 	got, err = s.GetBackfill(ctx, again.ID)
 	require.NoError(t, err)
 	require.Equal(t, [3]int64{0, 0, 5}, [3]int64{got.Started, got.Finished, got.Skipped})
@@ -140,10 +140,10 @@ func testBackfillChunkLeases(t *testing.T, s Store) {
 	taken, err := s.ClaimBackfillChunk(ctx, "r3", time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, a.Seq, taken.Seq)
-	require.ErrorIs(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r1"), store.ErrStale)
+	require.ErrorIs(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r1", 0), store.ErrStale)
 	require.ErrorIs(t, s.RenewBackfillChunk(ctx, b.ID, a.Seq, "r1", time.Hour), store.ErrStale)
-	require.NoError(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r3"))
-	require.ErrorIs(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r3"), store.ErrStale, "done already")
+	require.NoError(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r3", 0))
+	require.ErrorIs(t, s.FinishBackfillChunk(ctx, b.ID, a.Seq, "r3", 0), store.ErrStale, "done already")
 
 	// A short lease runs out by itself.
 	require.NoError(t, s.RenewBackfillChunk(ctx, b.ID, other.Seq, "r2", time.Millisecond))

@@ -3932,9 +3932,12 @@ type Backfill struct {
 	SkippedSlots int64                  `protobuf:"varint,10,opt,name=skipped_slots,json=skippedSlots,proto3" json:"skipped_slots,omitempty"`
 	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the backfill reached COMPLETED.
-	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CompletedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	// Of the skipped slots, those outside the trigger's bounds: before its start_time, at or after its end_time, or
+	// past its max_runs. They are never started.
+	OutOfBoundsSlots int64 `protobuf:"varint,13,opt,name=out_of_bounds_slots,json=outOfBoundsSlots,proto3" json:"out_of_bounds_slots,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Backfill) Reset() {
@@ -4049,6 +4052,13 @@ func (x *Backfill) GetCompletedAt() *timestamppb.Timestamp {
 		return x.CompletedAt
 	}
 	return nil
+}
+
+func (x *Backfill) GetOutOfBoundsSlots() int64 {
+	if x != nil {
+		return x.OutOfBoundsSlots
+	}
+	return 0
 }
 
 var File_workflowruntime_v1_runtime_proto protoreflect.FileDescriptor
@@ -4361,7 +4371,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\vbackfill_id\x18\x01 \x01(\tR\n" +
 	"backfillId\"O\n" +
 	"\x13GetBackfillResponse\x128\n" +
-	"\bbackfill\x18\x01 \x01(\v2\x1c.workflowruntime.v1.BackfillR\bbackfill\"\xd5\x04\n" +
+	"\bbackfill\x18\x01 \x01(\v2\x1c.workflowruntime.v1.BackfillR\bbackfill\"\x84\x05\n" +
 	"\bBackfill\x12\x1f\n" +
 	"\vbackfill_id\x18\x01 \x01(\tR\n" +
 	"backfillId\x12#\n" +
@@ -4378,7 +4388,8 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	" \x01(\x03R\fskippedSlots\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
-	"\fcompleted_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt*\xb0\x01\n" +
+	"\fcompleted_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12-\n" +
+	"\x13out_of_bounds_slots\x18\r \x01(\x03R\x10outOfBoundsSlots*\xb0\x01\n" +
 	"\x10DeploymentStatus\x12!\n" +
 	"\x1dDEPLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DEPLOYMENT_STATUS_DRAFT\x10\x01\x12\x1e\n" +

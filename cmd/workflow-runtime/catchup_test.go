@@ -1,0 +1,231 @@
+//go:build multiprocess
+
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
+)
+
+// The scenario of TestCatchUpAcrossReplicas.
+const (
+	// cuWindow is the deployment's catch-up window, in seconds, and
+	// cuOutage how long every replica is down: the slots of the first
+	// cuOutage-cuWindow seconds are older than the window when a replica
+	// comes back.
+	cuWindow = 12
+	cuOutage = 20 * time.Second
+	cuLease  = "2s"
+	cuWait   = 60 * time.Second
+)
+
+// TestCatchUpAcrossReplicas runs engine-sim and two workflow-runtime
+// replicas as processes over one PostgreSQL database and Redis, deploys a
+// per-second cron workflow under CATCHUP_POLICY_ALL, and stops both
+// replicas for an outage longer than the catch-up window. They come back
+// three seconds apart; the first plans the catch-up and, a few slots into
+// it, is SIGKILLed; the second takes the plan over when its lease runs out.
+// It checks in SQL that every slot from the first fire to the pause ran
+// once or is MISSED with its reason (the outage's older slots
+// OUTSIDE_CATCHUP_WINDOW), never both, none doubled, none unrecorded.
+//
+// Build tag multiprocess: it builds the binaries (with -race when the test
+// has it) and needs PostgreSQL and Redis.
+func TestCatchUpAcrossReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: needs PostgreSQL and Redis")
+	}
+	logDir := t.TempDir()
+	runtimeBin, simBin := eoBuild(t)
+	dbURL := pgtest.NewDatabase(t)
+	prefix := fmt.Sprintf("wfr_catchup_%d_%d:", os.Getpid(), time.Now().UnixNano())
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() {
+		if _, err := eoDeleteKeys(rdb, prefix); err != nil {
+			t.Errorf("deleting Redis keys %s*: %v", prefix, err)
+		}
+		_ = rdb.Close()
+	})
+
+	var procs []*eoProc
+	eoLogsOnFailure(t, func() []*eoProc { return procs })
+	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
+		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
+		"ENGINE_SIM_MIN_DURATION": "20ms", "ENGINE_SIM_MAX_DURATION": "100ms", "ENGINE_SIM_SEED": "1",
+	}))
+	procs = append(procs, sim)
+	simGRPC, simHTTP := sim.servingAddrs(t)
+	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
+
+	start := func(name string) (*eoProc, string) {
+		p := eoStartProc(t, name, logDir, runtimeBin, eoEnv(map[string]string{
+			"WFR_DATABASE_URL": dbURL, "WFR_REDIS_URL": "redis://127.0.0.1:6379/0", "WFR_REDIS_PREFIX": prefix,
+			"WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0", "WFR_ENGINE_ADDR": simGRPC,
+			"WFR_INSTANCE_ID": name, "WFR_LEASE": cuLease,
+			"WFR_RESYNC_INTERVAL": "1s", "WFR_DRAIN_DELAY": "0s", "WFR_SHUTDOWN_TIMEOUT": "5s",
+		}), "serve")
+		procs = append(procs, p)
+		grpcAddr, httpAddr := p.servingAddrs(t)
+		eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
+		return p, grpcAddr
+	}
+	stop := func(p *eoProc) {
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		require.True(t, p.waitExit(eoExit), "%s did not stop", p.name)
+	}
+	r1, addr := start("replica-1")
+	r2, _ := start("replica-2")
+
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	client := pb.NewWorkflowRuntimeServiceClient(conn)
+	ctx := context.Background()
+	def, err := structpb.NewStruct(map[string]any{"name": "catch-up", "nodes": []any{map[string]any{"id": "a", "name": "Act", "type": "ACTION"}}})
+	require.NoError(t, err)
+	noJitter := int32(0)
+	dep, err := client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{
+		WorkflowId: "catch-me-up", WorkflowDefinition: def,
+		Config: &pb.DeploymentConfig{CatchupWindowSeconds: cuWindow, OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "* * * * * *", Timezone: "UTC",
+			JitterWindowSeconds: &noJitter, CatchupPolicy: pb.CatchupPolicy_CATCHUP_POLICY_ALL}}},
+	})
+	require.NoError(t, err)
+	deploymentID, triggerID := dep.GetDeployment().GetDeploymentId(), dep.GetDeployment().GetTriggers()[0].GetTrigger().GetTriggerId()
+
+	db, err := sql.Open("postgres", dbURL)
+	require.NoError(t, err)
+	defer db.Close()
+	count := func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, query, args...).Scan(&n))
+		return n
+	}
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(cuWait)
+		for !ok() {
+			require.False(t, time.Now().After(deadline), "%s: not within %v", what, cuWait)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitUntil("live fires", func() bool {
+		return count(`SELECT count(*) FROM executions WHERE trigger_id = $1`, triggerID) >= 3
+	})
+
+	// Every replica goes down; they come back three seconds apart.
+	stop(r1)
+	stop(r2)
+	down := time.Now()
+	time.Sleep(cuOutage)
+	back := time.Now()
+	r1, _ = start("replica-1b")
+	time.Sleep(3 * time.Second)
+	_, addr = start("replica-2b")
+	t.Logf("down %v, back at +%v and +%v", down.Format(time.RFC3339), back.Sub(down).Round(time.Millisecond), time.Since(down).Round(time.Millisecond))
+
+	// A few slots into its catch-up, the first one back dies.
+	waitUntil("replica-1b's catch-up under way", func() bool {
+		return count(`SELECT count(*) FROM catchups WHERE trigger_id = $1 AND owner_instance = 'replica-1b' AND done_at IS NULL AND fired >= 3`, triggerID) > 0
+	})
+	require.NoError(t, r1.cmd.Process.Signal(syscall.SIGKILL))
+	require.True(t, r1.waitExit(eoExit), "replica-1b did not die of SIGKILL")
+	require.Positive(t, count(`SELECT count(*) FROM catchups WHERE trigger_id = $1 AND done_at IS NULL`, triggerID),
+		"precondition: the catch-up was not done when its holder died")
+	waitUntil("the catch-up is taken over and done", func() bool {
+		return count(`SELECT count(*) FROM catchups WHERE trigger_id = $1 AND done_at IS NULL`, triggerID) == 0
+	})
+	require.Equal(t, 1, count(`SELECT count(*) FROM catchups WHERE trigger_id = $1 AND owner_instance = 'replica-2b'`, triggerID),
+		"the survivor finished the plan")
+
+	// Stop the live schedule; the survivor confirms the slots the dead one
+	// locked and did not record (ConfirmAfter), and every slot up to the
+	// pause is then accounted for.
+	conn2, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn2.Close()
+	_, err = pb.NewWorkflowRuntimeServiceClient(conn2).UpdateDeployment(ctx, &pb.UpdateDeploymentRequest{DeploymentId: deploymentID,
+		Status: pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED.Enum()})
+	require.NoError(t, err)
+	var first, last time.Time
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT min(scheduled_time), max(scheduled_time) FROM executions WHERE trigger_id = $1`,
+		triggerID).Scan(&first, &last))
+	// outcomes lists, per slot from the first fire to the last, its
+	// executions and the reasons of the missed runs that hold it.
+	type outcome struct {
+		runs    int
+		reasons []string
+	}
+	outcomes := func() map[time.Time]*outcome {
+		out := map[time.Time]*outcome{}
+		for s := first; !s.After(last); s = s.Add(time.Second) {
+			out[s.UTC()] = &outcome{}
+		}
+		rows, err := db.QueryContext(ctx, `SELECT scheduled_time FROM executions WHERE trigger_id = $1`, triggerID)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var s time.Time
+			require.NoError(t, rows.Scan(&s))
+			if o := out[s.UTC()]; o != nil {
+				o.runs++
+			}
+		}
+		require.NoError(t, rows.Err())
+		mrows, err := db.QueryContext(ctx, `SELECT from_slot, to_slot, reason FROM missed_slots WHERE trigger_id = $1`, triggerID)
+		require.NoError(t, err)
+		defer mrows.Close()
+		for mrows.Next() {
+			var from, to time.Time
+			var reason string
+			require.NoError(t, mrows.Scan(&from, &to, &reason))
+			for s := from; !s.After(to); s = s.Add(time.Second) {
+				if o := out[s.UTC()]; o != nil {
+					o.reasons = append(o.reasons, reason)
+				}
+			}
+		}
+		require.NoError(t, mrows.Err())
+		return out
+	}
+	waitUntil("every slot accounted for", func() bool {
+		for _, o := range outcomes() {
+			if o.runs+len(o.reasons) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var ran, outside int
+	for s, o := range outcomes() {
+		require.Equal(t, 1, o.runs+len(o.reasons), "slot %s: %d runs, missed %v", s.Format(time.RFC3339), o.runs, o.reasons)
+		ran += o.runs
+		if len(o.reasons) == 1 && o.reasons[0] == "OUTSIDE_CATCHUP_WINDOW" {
+			outside++
+		}
+	}
+	caughtUp := count(`SELECT count(*) FROM executions WHERE trigger_id = $1 AND scheduled_time > $2 AND scheduled_time <= $3`, triggerID, down, back)
+	t.Logf("slots %s..%s: %d ran (%d of the outage caught up), %d older than the window", first.Format(time.RFC3339), last.Format(time.RFC3339), ran, caughtUp, outside)
+	require.GreaterOrEqual(t, outside, int(cuOutage/time.Second)-cuWindow-2, "the outage's older slots are OUTSIDE_CATCHUP_WINDOW")
+	require.GreaterOrEqual(t, caughtUp, cuWindow-2, "the outage's slots inside the window ran")
+	for _, p := range procs {
+		for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
+			require.Zero(t, eoCountLines(p.logPath, bad), "%s's log has %q:\n%s", p.name, bad, eoGrep([]*eoProc{p}, 60, bad))
+		}
+	}
+}
