@@ -347,7 +347,8 @@ const (
 	ActionResume  = "RESUME"
 	ActionPromote = "PROMOTE"
 	ActionArchive = "ARCHIVE"
-	// ActionRollback undoes a change whose scheduling failed.
+	// ActionRollback restores a past version (RollbackDeployment), or undoes
+	// a change whose scheduling failed.
 	ActionRollback = "ROLLBACK"
 )
 

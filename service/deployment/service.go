@@ -29,6 +29,7 @@ type Service interface {
 	Preview(ctx context.Context, req PreviewRequest) (PreviewResponse, error)
 	Versions(ctx context.Context, req VersionsRequest) (VersionsResponse, error)
 	Events(ctx context.Context, req EventsRequest) (EventsResponse, error)
+	Rollback(ctx context.Context, req RollbackRequest) (Deployment, error)
 }
 
 // DeployRequest asks for a new deployment of a workflow.

@@ -120,12 +120,18 @@ func encodeListResponse(_ context.Context, r any) (any, error) {
 }
 
 func decodeGetExecutionRequest(_ context.Context, r any) (any, error) {
-	return coordination.GetRequest{ExecutionID: r.(*pb.GetExecutionRequest).GetExecutionId()}, nil
+	req := r.(*pb.GetExecutionRequest)
+	return coordination.GetRequest{ExecutionID: req.GetExecutionId(), IncludeDefinition: req.GetIncludeDefinition()}, nil
 }
 
 func encodeGetExecutionResponse(_ context.Context, r any) (any, error) {
-	e := r.(workflow.Execution)
-	return &pb.GetExecutionResponse{Execution: executionToProto(&e), InputData: string(e.Input), ResultData: string(e.Result)}, nil
+	resp := r.(coordination.GetResponse)
+	e := resp.Execution
+	out := &pb.GetExecutionResponse{Execution: executionToProto(&e), InputData: string(e.Input), ResultData: string(e.Result)}
+	if resp.Version != nil {
+		out.Version = versionToProto(*resp.Version)
+	}
+	return out, nil
 }
 
 func decodeHistoryRequest(_ context.Context, r any) (any, error) {
