@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -90,6 +91,25 @@ with --workflow, the changes of all the deployments a workflow ever had.`,
 	}
 	cmd.Flags().StringVar(&req.WorkflowId, "workflow", "", "the events of all this workflow's deployments")
 	pageFlags(cmd, &req.PageSize, &req.PageToken, "events")
+	return cmd
+}
+
+func (a *app) rollbackCommand() *cobra.Command {
+	var to, expected int64
+	cmd := a.changeCommand("rollback", "Make a new version of a deployment equal to a past one (admin)",
+		func(ctx context.Context, id string) (withDeployment, error) {
+			return call(ctx, a, a.rt.RollbackDeployment, &pb.RollbackDeploymentRequest{DeploymentId: id, ToVersion: to, ExpectedVersion: expected})
+		})
+	cmd.Long = `Write a new version of a deployment with a past version's definition, triggers and config
+(version numbers only grow). --expected-version is the version you last saw: the rollback is refused
+(exit 5) when the deployment has moved on since. A webhook path the past version had that another
+deployment owns now is refused too (exit 5), and so is the current version (exit 6).`
+	cmd.Example = `  wfr versions orders.sync
+  wfr rollback orders.sync --to 3 --expected-version 5`
+	cmd.Flags().Int64Var(&to, "to", 0, "the past version to restore")
+	cmd.Flags().Int64Var(&expected, "expected-version", 0, "the deployment's current version, as you last saw it")
+	_ = cmd.MarkFlagRequired("to")
+	_ = cmd.MarkFlagRequired("expected-version")
 	return cmd
 }
 

@@ -40,3 +40,23 @@ func TestVersionsAndEvents(t *testing.T) {
 	s.fails(t, exitNotFound, "versions", "history.none")
 	s.fails(t, exitInvalid, "versions", "history.dep", "--page-token", "!!")
 }
+
+func TestRollback(t *testing.T) {
+	t.Parallel()
+	s := sharedServer(t)
+	deploy(t, s, "history.rollback", "0 12 * * *")
+	s.ok(t, "pause", "history.rollback")
+
+	s.fails(t, exitUsage, "rollback", "history.rollback", "--to", "1")
+	s.fails(t, exitConflict, "rollback", "history.rollback", "--to", "1", "--expected-version", "1")
+	s.fails(t, exitPrecondition, "rollback", "history.rollback", "--to", "2", "--expected-version", "2")
+	s.fails(t, exitNotFound, "rollback", "history.rollback", "--to", "7", "--expected-version", "2")
+
+	out := s.ok(t, "rollback", "history.rollback", "--to", "1", "--expected-version", "2")
+	require.Regexp(t, `(?m)^Version: +3$`, out)
+	d := okJSON(t, s, &pb.GetDeploymentStatusResponse{}, "get", "history.rollback")
+	require.EqualValues(t, 3, d.GetDeployment().GetVersion())
+	require.Equal(t, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, d.GetDeployment().GetStatus(), "a rollback keeps the status")
+	out = s.ok(t, "events", "history.rollback")
+	require.Regexp(t, `(?m)^\S+ +ROLLBACK +admin +2 → 3 +PAUSED → PAUSED +rolled back to version 1$`, out, "the caller is the actor")
+}
