@@ -81,7 +81,7 @@ with --workflow, the changes of all the deployments a workflow ever had.`,
 			return a.print(resp, func(w io.Writer) {
 				t := newTable("AT", "ACTION", "ACTOR", "VERSION", "STATUS", "REASON")
 				for _, e := range resp.GetEvents() {
-					t.row(when(e.GetAt()), e.GetAction(), e.GetActor(), fromTo(versionCell(e.GetFromVersion()), strconv.FormatInt(e.GetToVersion(), 10)),
+					t.row(when(e.GetAt()), e.GetAction(), forWhom(e.GetActor(), e.GetOnBehalfOf()), fromTo(versionCell(e.GetFromVersion()), strconv.FormatInt(e.GetToVersion(), 10)),
 						fromTo(statusCell(e.GetFromStatus()), short(e.GetToStatus())), e.GetReason())
 				}
 				t.flush(w)
@@ -154,6 +154,15 @@ func statusCell(s pb.DeploymentStatus) string {
 		return ""
 	}
 	return short(s)
+}
+
+// forWhom is "by for onBehalfOf": an authenticated caller and the name its
+// request gave; by alone when the request named no one else.
+func forWhom(by, onBehalfOf string) string {
+	if onBehalfOf == "" {
+		return by
+	}
+	return by + " for " + onBehalfOf
 }
 
 // fromTo is "from → to", or to alone when there was no from.

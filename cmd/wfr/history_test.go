@@ -28,8 +28,8 @@ func TestVersionsAndEvents(t *testing.T) {
 
 	out = s.ok(t, "events", "history.dep")
 	require.Regexp(t, `(?m)^AT +ACTION +ACTOR +VERSION +STATUS +REASON$`, out)
-	require.Regexp(t, `(?m)^\S+ +PAUSE +1 → 2 +DEPLOYED → PAUSED$`, out)
-	require.Regexp(t, `(?m)^\S+ +DEPLOY +alice +1 +DEPLOYED$`, out)
+	require.Regexp(t, `(?m)^\S+ +PAUSE +admin +1 → 2 +DEPLOYED → PAUSED$`, out)
+	require.Regexp(t, `(?m)^\S+ +DEPLOY +admin for alice +1 +DEPLOYED$`, out, "the token's caller, for the name the file gave")
 	require.Less(t, regexp.MustCompile(`PAUSE`).FindStringIndex(out)[0], regexp.MustCompile(`DEPLOY `).FindStringIndex(out)[0], "newest first")
 	evs := okJSON(t, s, &pb.ListDeploymentEventsResponse{}, "events", "--workflow", "history.dep")
 	require.Len(t, evs.GetEvents(), 2)

@@ -311,6 +311,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 		UpdatedAt:           timestamp(&d.UpdatedAt),
 		DeployedAt:          timestamp(d.DeployedAt),
 		DeployedBy:          d.DeployedBy,
+		OnBehalfOf:          d.OnBehalfOf,
 		ScheduleEnded:       d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
@@ -377,6 +378,7 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		IdempotencyKey:    e.IdempotencyKey,
 		SkipReason:        e.SkipReason,
 		TriggeredBy:       e.TriggeredBy,
+		OnBehalfOf:        e.OnBehalfOf,
 		Attempt:           e.Attempt,
 		FirstAttemptId:    e.FirstAttemptID,
 		NotBefore:         timestamp(e.NotBefore),

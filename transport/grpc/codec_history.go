@@ -38,6 +38,8 @@ func versionToProto(v workflow.DeploymentVersion) *pb.DeploymentVersion {
 		Config:             configToProto(v.Config),
 		TriggersKept:       v.TriggersKept,
 		CreatedAt:          timestamp(v.CreatedAt),
+		CreatedBy:          v.CreatedBy,
+		OnBehalfOf:         v.OnBehalfOf,
 	}
 	for _, t := range v.Triggers {
 		pv.Triggers = append(pv.Triggers, triggerToProto(t))
@@ -73,6 +75,7 @@ func encodeEventsResponse(_ context.Context, r any) (any, error) {
 			FromVersion:  e.FromVersion,
 			ToVersion:    e.Version,
 			Actor:        e.Actor,
+			OnBehalfOf:   e.OnBehalfOf,
 			Reason:       e.Reason,
 			At:           timestamp(&e.At),
 		})

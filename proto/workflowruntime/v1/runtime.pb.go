@@ -1254,7 +1254,10 @@ type Deployment struct {
 	// set; resuming sets it to 0.
 	ConsecutiveFailures int32 `protobuf:"varint,13,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
 	// Why the runtime paused the deployment (pause_after_failures), with the last error; cleared by resuming.
-	PauseReason   string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	PauseReason string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	// With authentication on, deployed_by is the caller's name and this is the deployed_by the request gave, when it
+	// named someone else; empty otherwise.
+	OnBehalfOf    string `protobuf:"bytes,15,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1387,6 +1390,13 @@ func (x *Deployment) GetPauseReason() string {
 	return ""
 }
 
+func (x *Deployment) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 // One run of a workflow.
 type Execution struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1416,7 +1426,10 @@ type Execution struct {
 	// the run's attempts.
 	FirstAttemptId string `protobuf:"bytes,20,opt,name=first_attempt_id,json=firstAttemptId,proto3" json:"first_attempt_id,omitempty"`
 	// A retry waits PENDING until this time.
-	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotBefore *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	// With authentication on, triggered_by is the caller's name and this is the triggered_by the request gave, when it
+	// named someone else; empty otherwise.
+	OnBehalfOf    string `protobuf:"bytes,22,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1596,6 +1609,13 @@ func (x *Execution) GetNotBefore() *timestamppb.Timestamp {
 		return x.NotBefore
 	}
 	return nil
+}
+
+func (x *Execution) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
 }
 
 type DeployWorkflowRequest struct {
@@ -2338,7 +2358,11 @@ type DeploymentVersion struct {
 	Triggers     []*Trigger `protobuf:"bytes,5,rep,name=triggers,proto3" json:"triggers,omitempty"`
 	TriggersKept bool       `protobuf:"varint,6,opt,name=triggers_kept,json=triggersKept,proto3" json:"triggers_kept,omitempty"`
 	// When the version was written; absent when not known.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Who wrote the version: the actor of the change that made it; empty when not known.
+	CreatedBy string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// For whom, as the change's request named them (see DeploymentEvent.on_behalf_of).
+	OnBehalfOf    string `protobuf:"bytes,9,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2420,6 +2444,20 @@ func (x *DeploymentVersion) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *DeploymentVersion) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *DeploymentVersion) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
 }
 
 type ListDeploymentVersionsResponse struct {
@@ -2672,9 +2710,12 @@ type DeploymentEvent struct {
 	FromStatus DeploymentStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"from_status,omitempty"`
 	ToStatus   DeploymentStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"to_status,omitempty"`
 	// 0 for the creating event and for events written before it was kept.
-	FromVersion int64  `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
-	ToVersion   int64  `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
-	Actor       string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	FromVersion int64 `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	ToVersion   int64 `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Who made the change: with authentication on, the caller's name; otherwise the name the request gave, if any.
+	Actor string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	// With authentication on, the name the request gave (deployed_by) when it named someone other than the caller.
+	OnBehalfOf string `protobuf:"bytes,11,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	// Why, for a change that was not simply asked for; empty otherwise.
 	Reason        string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=at,proto3" json:"at,omitempty"`
@@ -2764,6 +2805,13 @@ func (x *DeploymentEvent) GetToVersion() int64 {
 func (x *DeploymentEvent) GetActor() string {
 	if x != nil {
 		return x.Actor
+	}
+	return ""
+}
+
+func (x *DeploymentEvent) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
 	}
 	return ""
 }
@@ -4237,7 +4285,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x10initial_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0finitialInterval\x12/\n" +
 	"\x13backoff_coefficient\x18\x03 \x01(\x01R\x12backoffCoefficient\x12<\n" +
 	"\fmax_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\x12>\n" +
-	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xc2\x05\n" +
+	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xe4\x05\n" +
 	"\n" +
 	"Deployment\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -4259,7 +4307,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"deployedBy\x12%\n" +
 	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\x121\n" +
 	"\x14consecutive_failures\x18\r \x01(\x05R\x13consecutiveFailures\x12!\n" +
-	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\"\xc4\a\n" +
+	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\x12 \n" +
+	"\fon_behalf_of\x18\x0f \x01(\tR\n" +
+	"onBehalfOf\"\xe6\a\n" +
 	"\tExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -4287,7 +4337,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\aattempt\x18\x13 \x01(\x05R\aattempt\x12(\n" +
 	"\x10first_attempt_id\x18\x14 \x01(\tR\x0efirstAttemptId\x129\n" +
 	"\n" +
-	"not_before\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\"\xd5\x02\n" +
+	"not_before\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12 \n" +
+	"\fon_behalf_of\x18\x16 \x01(\tR\n" +
+	"onBehalfOf\"\xd5\x02\n" +
 	"\x15DeployWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12H\n" +
@@ -4353,7 +4405,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xf3\x02\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xb4\x03\n" +
 	"\x11DeploymentVersion\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12H\n" +
@@ -4362,7 +4414,11 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\btriggers\x18\x05 \x03(\v2\x1b.workflowruntime.v1.TriggerR\btriggers\x12#\n" +
 	"\rtriggers_kept\x18\x06 \x01(\bR\ftriggersKept\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x01\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\x12 \n" +
+	"\fon_behalf_of\x18\t \x01(\tR\n" +
+	"onBehalfOf\"\x8b\x01\n" +
 	"\x1eListDeploymentVersionsResponse\x12A\n" +
 	"\bversions\x18\x01 \x03(\v2%.workflowruntime.v1.DeploymentVersionR\bversions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x01\n" +
@@ -4381,7 +4437,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"workflowId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x95\x03\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xb7\x03\n" +
 	"\x0fDeploymentEvent\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -4393,7 +4449,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\ffrom_version\x18\x06 \x01(\x03R\vfromVersion\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\a \x01(\x03R\ttoVersion\x12\x14\n" +
-	"\x05actor\x18\b \x01(\tR\x05actor\x12\x16\n" +
+	"\x05actor\x18\b \x01(\tR\x05actor\x12 \n" +
+	"\fon_behalf_of\x18\v \x01(\tR\n" +
+	"onBehalfOf\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12*\n" +
 	"\x02at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x01\n" +

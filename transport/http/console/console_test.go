@@ -80,7 +80,7 @@ var (
 			OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE, PauseAfterFailures: 5, MaxConcurrency: 4, MaxBuffered: 30,
 			RetryPolicy: &pb.RetryPolicy{MaxAttempts: 3, InitialInterval: durationpb.New(10 * time.Second), RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_TIMED_OUT}},
 		},
-		ConsecutiveFailures: 2, DeployedBy: "alice",
+		ConsecutiveFailures: 2, DeployedBy: "alice", OnBehalfOf: "carol",
 		CreatedAt: ts(-time.Hour), UpdatedAt: ts(-time.Minute), DeployedAt: ts(-time.Hour),
 		Triggers: []*pb.TriggerStatus{
 			{Trigger: &pb.Trigger{TriggerId: "t-cron", Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "30 2 * * *", Timezone: "America/New_York"}},
@@ -134,7 +134,7 @@ func (f *fakeAPI) ListDeploymentVersions(context.Context, *pb.ListDeploymentVers
 func (f *fakeAPI) ListDeploymentEvents(context.Context, *pb.ListDeploymentEventsRequest) (*pb.ListDeploymentEventsResponse, error) {
 	return &pb.ListDeploymentEventsResponse{Events: []*pb.DeploymentEvent{
 		{DeploymentId: "d-1", WorkflowId: "orders.sync", Action: "ROLLBACK", FromStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED,
-			ToStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, FromVersion: 2, ToVersion: 3, Actor: "bob", Reason: "version 2 undone: <scheduling failed>", At: ts(-time.Minute)},
+			ToStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, FromVersion: 2, ToVersion: 3, Actor: "bob", OnBehalfOf: "dave", Reason: "version 2 undone: <scheduling failed>", At: ts(-time.Minute)},
 	}}, nil
 }
 
@@ -294,7 +294,7 @@ func TestPages(t *testing.T) {
 			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;",
 			"up to 3 attempts, first wait 10s, ×2, at most 100 × the first, on TIMED_OUT", "5 in a row, 2 so far", `id="max-concurrency">4<`, `id="max-buffered">30<`,
 			`<option value="BUFFER_ALL">BUFFER_ALL</option>`, `id="trigger_overlap_policy"`,
-			`id="rollback-2"`, `name="expected_version" value="3"`}},
+			`id="rollback-2"`, `name="expected_version" value="3"`, `id="deployed-by">alice for carol<`, "<td>bob for dave</td>"}},
 		{"/ui/deployments/d-1?backfill=b-1", []string{"Backfill <code>b-1</code>", "RUNNING", `data-live="backfill"`}},
 		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s",
 			`id="attempt">2<`, `id="first-attempt" href="/ui/executions/e-0"`, `id="not-before"`, `href="/ui/executions/e-0"><code>e-0</code>`}},
