@@ -17,8 +17,8 @@ func (a *app) versionsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "versions " + deploymentArg,
 		Short: "List a deployment's versions, newest first, each with its triggers",
-		Long: `List every version of a deployment, newest first: when it was written and the triggers it
-had. -o json prints each version's definition and config as well.`,
+		Long: `List every version of a deployment, newest first: when it was written, by whom, and the
+triggers it had. -o json prints each version's definition and config as well.`,
 		Example: `  wfr versions orders.sync
   wfr versions orders.sync -o json | jq '.versions[0].workflow_definition'`,
 		Args:              exactArgs(deploymentArg),
@@ -34,13 +34,13 @@ had. -o json prints each version's definition and config as well.`,
 				return err
 			}
 			return a.print(resp, func(w io.Writer) {
-				t := newTable("VERSION", "WRITTEN", "TRIGGERS")
+				t := newTable("VERSION", "WRITTEN", "BY", "TRIGGERS")
 				for _, v := range resp.GetVersions() {
 					triggers := "(not kept)"
 					if v.GetTriggersKept() {
 						triggers = describeTriggers(v.GetTriggers())
 					}
-					t.row(strconv.FormatInt(v.GetVersion(), 10), when(v.GetCreatedAt()), triggers)
+					t.row(strconv.FormatInt(v.GetVersion(), 10), when(v.GetCreatedAt()), forWhom(v.GetCreatedBy(), v.GetOnBehalfOf()), triggers)
 				}
 				t.flush(w)
 				nextPage(w, resp.GetNextPageToken())

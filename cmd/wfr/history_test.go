@@ -16,9 +16,9 @@ func TestVersionsAndEvents(t *testing.T) {
 	s.ok(t, "pause", "history.dep")
 
 	out := s.ok(t, "versions", "history.dep")
-	require.Regexp(t, `(?m)^VERSION +WRITTEN +TRIGGERS$`, out)
-	require.Regexp(t, `(?m)^2 +\S+ +cron 0 12 \* \* \*$`, out)
-	require.Regexp(t, `(?m)^1 +\S+ +cron 0 12 \* \* \*$`, out)
+	require.Regexp(t, `(?m)^VERSION +WRITTEN +BY +TRIGGERS$`, out)
+	require.Regexp(t, `(?m)^2 +\S+ +admin +cron 0 12 \* \* \*$`, out)
+	require.Regexp(t, `(?m)^1 +\S+ +admin for alice +cron 0 12 \* \* \*$`, out)
 	vs := okJSON(t, s, &pb.ListDeploymentVersionsResponse{}, "versions", "history.dep", "--limit", "1")
 	require.Len(t, vs.GetVersions(), 1)
 	require.EqualValues(t, 2, vs.GetVersions()[0].GetVersion())

@@ -126,7 +126,7 @@ func (f *fakeAPI) GetExecutionHistory(_ context.Context, req *pb.GetExecutionHis
 func (f *fakeAPI) ListDeploymentVersions(context.Context, *pb.ListDeploymentVersionsRequest) (*pb.ListDeploymentVersionsResponse, error) {
 	return &pb.ListDeploymentVersionsResponse{Versions: []*pb.DeploymentVersion{
 		{DeploymentId: "d-1", Version: 3, TriggersKept: true, CreatedAt: ts(-time.Minute), Triggers: []*pb.Trigger{deployment.GetTriggers()[0].GetTrigger()}},
-		{DeploymentId: "d-1", Version: 2, TriggersKept: true, CreatedAt: ts(-2 * time.Minute)},
+		{DeploymentId: "d-1", Version: 2, TriggersKept: true, CreatedAt: ts(-2 * time.Minute), CreatedBy: "ci", OnBehalfOf: "erin"},
 		{DeploymentId: "d-1", Version: 1},
 	}}, nil
 }
@@ -294,7 +294,7 @@ func TestPages(t *testing.T) {
 			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;",
 			"up to 3 attempts, first wait 10s, ×2, at most 100 × the first, on TIMED_OUT", "5 in a row, 2 so far", `id="max-concurrency">4<`, `id="max-buffered">30<`,
 			`<option value="BUFFER_ALL">BUFFER_ALL</option>`, `id="trigger_overlap_policy"`,
-			`id="rollback-2"`, `name="expected_version" value="3"`, `id="deployed-by">alice for carol<`, "<td>bob for dave</td>"}},
+			`id="rollback-2"`, `name="expected_version" value="3"`, `id="deployed-by">alice for carol<`, "<td>bob for dave</td>", "<td>ci for erin</td>"}},
 		{"/ui/deployments/d-1?backfill=b-1", []string{"Backfill <code>b-1</code>", "RUNNING", `data-live="backfill"`}},
 		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s",
 			`id="attempt">2<`, `id="first-attempt" href="/ui/executions/e-0"`, `id="not-before"`, `href="/ui/executions/e-0"><code>e-0</code>`}},
