@@ -31,6 +31,7 @@ type DeploymentEndpoints struct {
 	PreviewSchedule     endpoint.Endpoint
 	ListVersions        endpoint.Endpoint
 	ListEvents          endpoint.Endpoint
+	RollbackDeployment  endpoint.Endpoint
 }
 
 // NewDeploymentEndpoints builds the deployment endpoints, each wrapped by
@@ -45,6 +46,7 @@ func NewDeploymentEndpoints(svc deployment.Service, mw func(method string) endpo
 		PreviewSchedule:     mw("PreviewSchedule")(unary(svc.Preview)),
 		ListVersions:        mw("ListDeploymentVersions")(unary(svc.Versions)),
 		ListEvents:          mw("ListDeploymentEvents")(unary(svc.Events)),
+		RollbackDeployment:  mw("RollbackDeployment")(unary(svc.Rollback)),
 	}
 }
 

@@ -446,6 +446,11 @@ func (s *fakeService) Events(_ context.Context, req deployment.EventsRequest) (d
 	return deployment.EventsResponse{NextPageToken: "from-Events"}, s.err
 }
 
+func (s *fakeService) Rollback(_ context.Context, req deployment.RollbackRequest) (deployment.Deployment, error) {
+	s.record("Rollback", req)
+	return deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Rollback"}}, s.err
+}
+
 func TestNewDeploymentEndpoints(t *testing.T) {
 	t.Parallel()
 
@@ -521,6 +526,14 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			wantCall:   "Events",
 			wantResp:   deployment.EventsResponse{NextPageToken: "from-Events"},
 		},
+		{
+			name:       "RollbackDeployment",
+			endpoint:   func(e DeploymentEndpoints) kitendpoint.Endpoint { return e.RollbackDeployment },
+			req:        deployment.RollbackRequest{DeploymentID: "d-8", ToVersion: 1, ExpectedVersion: 2},
+			wantMethod: "RollbackDeployment",
+			wantCall:   "Rollback",
+			wantResp:   deployment.Deployment{Deployment: &workflow.Deployment{ID: "from-Rollback"}},
+		},
 	}
 	for _, tt := range tests {
 		for _, svcErr := range []error{nil, errors.E(errors.NotFound, "missing")} {
@@ -544,7 +557,7 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 				eps := NewDeploymentEndpoints(svc, mw)
 
 				wantWrapped := []string{"DeployWorkflow", "UpdateDeployment", "DeleteDeployment", "GetDeploymentStatus", "ListDeployments", "PreviewSchedule",
-					"ListDeploymentVersions", "ListDeploymentEvents"}
+					"ListDeploymentVersions", "ListDeploymentEvents", "RollbackDeployment"}
 				if diff := cmp.Diff(wantWrapped, wrapped, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("mw called for (-want +got):\n%s", diff)
 				}

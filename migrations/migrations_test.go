@@ -34,6 +34,7 @@ var pgMigrations = [][2]string{
 	{"00010", "backfills"},
 	{"00011", "execution_policies"},
 	{"00012", "version_history"},
+	{"00013", "actors"},
 	{"00014", "catchups_and_backfill_bounds"},
 }
 

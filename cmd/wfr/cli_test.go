@@ -85,7 +85,7 @@ func TestDeploy(t *testing.T) {
 		field("Workflow", `deploy\.yaml`),
 		field("Status", "DEPLOYED"),
 		field("Version", "1"),
-		field("Deployed", `\S+ by alice`),
+		field("Deployed", `\S+ by admin for alice`),
 		field("Config", "overlap ALLOW_ALL, timeout 10m0s, catch-up window default"),
 		`(?m)^TRIGGER +TYPE +SPEC +JITTER +NEXT FIRE +LAST FIRE$`,
 		`(?m)^[0-9a-f-]{36}  CRON +\*/5 \* \* \* \* Europe/Berlin  +\d+m?\d+s +\S+ +-$`,
@@ -100,7 +100,7 @@ func TestDeploy(t *testing.T) {
 	d := resp.GetDeployment()
 	require.Equal(t, "deploy.json", d.GetWorkflowId())
 	require.Equal(t, pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, d.GetStatus())
-	require.Equal(t, "bob", d.GetDeployedBy())
+	require.Equal(t, [2]string{"admin", "bob"}, [2]string{d.GetDeployedBy(), d.GetOnBehalfOf()}, "the token's caller, for --deployed-by")
 	require.Equal(t, "0 3 * * *", d.GetTriggers()[0].GetTrigger().GetCron().GetExpression())
 	require.Zero(t, d.GetTriggers()[0].GetJitterSeconds())
 
@@ -291,7 +291,7 @@ func TestTrigger(t *testing.T) {
 	// --wait: the execution at its end; SUCCEEDED exits 0.
 	out = s.ok(t, "trigger", "trigger.ok", "--wait", "--data", `{"order": 7}`, "--triggered-by", "ops")
 	require.Regexp(t, field("Status", "SUCCEEDED"), out)
-	require.Regexp(t, field("Triggered by", "ops"), out)
+	require.Regexp(t, field("Triggered by", "admin for ops"), out)
 	data := writeFile(t, "order.json", `{"order": 8}`)
 	r := wfrWith(context.Background(), map[string]string{"WFR_ADDR": s.env["WFR_ADDR"], "WFR_TOKEN": testToken, "USER": "tester"}, "",
 		"trigger", "trigger.ok", "--wait", "--data", "@"+data, "-o", "json")
@@ -299,7 +299,8 @@ func TestTrigger(t *testing.T) {
 	var done pb.GetExecutionResponse
 	require.NoError(t, protojson.Unmarshal([]byte(r.stdout), &done))
 	require.Equal(t, pb.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED, done.GetExecution().GetStatus())
-	require.Equal(t, "wfr:tester", done.GetExecution().GetTriggeredBy())
+	require.Equal(t, [2]string{"admin", "wfr:tester"}, [2]string{done.GetExecution().GetTriggeredBy(), done.GetExecution().GetOnBehalfOf()},
+		"the token's caller, for the default --triggered-by")
 	require.Contains(t, r.stderr, "Execution "+done.GetExecution().GetExecutionId()+" is ")
 
 	// Standard input as the data.

@@ -373,7 +373,7 @@ func drawDeployment(w io.Writer, d *pb.Deployment, more ...[2]string) {
 	t.field("Status", st)
 	t.field("Version", fmt.Sprint(d.GetVersion()))
 	if d.GetDeployedAt() != nil {
-		t.field("Deployed", strings.TrimSuffix(when(d.GetDeployedAt())+" by "+d.GetDeployedBy(), " by "))
+		t.field("Deployed", strings.TrimSuffix(when(d.GetDeployedAt())+" by "+forWhom(d.GetDeployedBy(), d.GetOnBehalfOf()), " by "))
 	}
 	t.field("Updated", when(d.GetUpdatedAt()))
 	cfg := d.GetConfig()

@@ -417,7 +417,7 @@ func drawExecution(w io.Writer, e *pb.Execution) {
 	t.field("Started", when(e.GetStartedTime()))
 	t.field("Finished", when(e.GetFinishedTime()))
 	t.field("Duration", took(e.GetStartedTime(), e.GetFinishedTime()))
-	t.field("Triggered by", e.GetTriggeredBy())
+	t.field("Triggered by", forWhom(e.GetTriggeredBy(), e.GetOnBehalfOf()))
 	t.field("Engine run", e.GetEngineExecutionId())
 	t.field("Idempotency", e.GetIdempotencyKey())
 	t.field("Trace", e.GetTraceId())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,8 +17,8 @@ func (a *app) versionsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "versions " + deploymentArg,
 		Short: "List a deployment's versions, newest first, each with its triggers",
-		Long: `List every version of a deployment, newest first: when it was written and the triggers it
-had. -o json prints each version's definition and config as well.`,
+		Long: `List every version of a deployment, newest first: when it was written, by whom, and the
+triggers it had. -o json prints each version's definition and config as well.`,
 		Example: `  wfr versions orders.sync
   wfr versions orders.sync -o json | jq '.versions[0].workflow_definition'`,
 		Args:              exactArgs(deploymentArg),
@@ -33,13 +34,13 @@ had. -o json prints each version's definition and config as well.`,
 				return err
 			}
 			return a.print(resp, func(w io.Writer) {
-				t := newTable("VERSION", "WRITTEN", "TRIGGERS")
+				t := newTable("VERSION", "WRITTEN", "BY", "TRIGGERS")
 				for _, v := range resp.GetVersions() {
 					triggers := "(not kept)"
 					if v.GetTriggersKept() {
 						triggers = describeTriggers(v.GetTriggers())
 					}
-					t.row(strconv.FormatInt(v.GetVersion(), 10), when(v.GetCreatedAt()), triggers)
+					t.row(strconv.FormatInt(v.GetVersion(), 10), when(v.GetCreatedAt()), forWhom(v.GetCreatedBy(), v.GetOnBehalfOf()), triggers)
 				}
 				t.flush(w)
 				nextPage(w, resp.GetNextPageToken())
@@ -80,7 +81,7 @@ with --workflow, the changes of all the deployments a workflow ever had.`,
 			return a.print(resp, func(w io.Writer) {
 				t := newTable("AT", "ACTION", "ACTOR", "VERSION", "STATUS", "REASON")
 				for _, e := range resp.GetEvents() {
-					t.row(when(e.GetAt()), e.GetAction(), e.GetActor(), fromTo(versionCell(e.GetFromVersion()), strconv.FormatInt(e.GetToVersion(), 10)),
+					t.row(when(e.GetAt()), e.GetAction(), forWhom(e.GetActor(), e.GetOnBehalfOf()), fromTo(versionCell(e.GetFromVersion()), strconv.FormatInt(e.GetToVersion(), 10)),
 						fromTo(statusCell(e.GetFromStatus()), short(e.GetToStatus())), e.GetReason())
 				}
 				t.flush(w)
@@ -90,6 +91,25 @@ with --workflow, the changes of all the deployments a workflow ever had.`,
 	}
 	cmd.Flags().StringVar(&req.WorkflowId, "workflow", "", "the events of all this workflow's deployments")
 	pageFlags(cmd, &req.PageSize, &req.PageToken, "events")
+	return cmd
+}
+
+func (a *app) rollbackCommand() *cobra.Command {
+	var to, expected int64
+	cmd := a.changeCommand("rollback", "Make a new version of a deployment equal to a past one (admin)",
+		func(ctx context.Context, id string) (withDeployment, error) {
+			return call(ctx, a, a.rt.RollbackDeployment, &pb.RollbackDeploymentRequest{DeploymentId: id, ToVersion: to, ExpectedVersion: expected})
+		})
+	cmd.Long = `Write a new version of a deployment with a past version's definition, triggers and config
+(version numbers only grow). --expected-version is the version you last saw: the rollback is refused
+(exit 5) when the deployment has moved on since. A webhook path the past version had that another
+deployment owns now is refused too (exit 5), and so is the current version (exit 6).`
+	cmd.Example = `  wfr versions orders.sync
+  wfr rollback orders.sync --to 3 --expected-version 5`
+	cmd.Flags().Int64Var(&to, "to", 0, "the past version to restore")
+	cmd.Flags().Int64Var(&expected, "expected-version", 0, "the deployment's current version, as you last saw it")
+	_ = cmd.MarkFlagRequired("to")
+	_ = cmd.MarkFlagRequired("expected-version")
 	return cmd
 }
 
@@ -134,6 +154,15 @@ func statusCell(s pb.DeploymentStatus) string {
 		return ""
 	}
 	return short(s)
+}
+
+// forWhom is "by for onBehalfOf": an authenticated caller and the name its
+// request gave; by alone when the request named no one else.
+func forWhom(by, onBehalfOf string) string {
+	if onBehalfOf == "" {
+		return by
+	}
+	return by + " for " + onBehalfOf
 }
 
 // fromTo is "from → to", or to alone when there was no from.

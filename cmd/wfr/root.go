@@ -143,7 +143,7 @@ active deployment).` + "\n" + exitHelp,
 		a.statusCommand("pause", "Pause a deployment: nothing fires, webhooks are refused", pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED),
 		a.statusCommand("resume", "Resume a paused deployment, or deploy a draft", pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED),
 		a.deleteCommand(), a.previewCommand(), a.backfillCommand(), a.backfillStatusCommand(),
-		a.versionsCommand(), a.eventsCommand(),
+		a.versionsCommand(), a.eventsCommand(), a.rollbackCommand(),
 	} {
 		c.GroupID = "deployments"
 		root.AddCommand(c)

@@ -301,6 +301,20 @@ func TestConsoleActions(t *testing.T) {
 	p = c.post(page+"/resume", url.Values{})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 
+	// Roll back: the page offers the past versions, and a form from a page
+	// gone stale (it saw version 2 as current) is the API's ABORTED.
+	p = c.get(page)
+	require.Contains(t, p.body, `id="rollback-1"`)
+	require.NotContains(t, p.body, `id="rollback-3"`, "the current version")
+	p = c.post(page+"/rollback", url.Values{"to_version": {"1"}, "expected_version": {"2"}})
+	require.Equal(t, http.StatusConflict, p.status)
+	require.Contains(t, p.body, "Aborted")
+	p = c.post(page+"/rollback", url.Values{"to_version": {"1"}, "expected_version": {"3"}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	got, err = s.client.GetDeploymentStatus(ctx, &pb.GetDeploymentStatusRequest{DeploymentId: id})
+	require.NoError(t, err)
+	require.EqualValues(t, 4, got.GetDeployment().GetVersion())
+
 	// Cancel an execution that has ended: refused, with the reason kept.
 	executionID := strings.TrimPrefix(execution, "/ui/executions/")
 	require.Eventually(t, func() bool {

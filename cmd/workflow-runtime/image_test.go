@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 )
 
 // repoRoot is the repository, seen from this package's directory.
@@ -133,6 +135,7 @@ func checkCompose(t *testing.T, files []string) {
 			} `yaml:"build"`
 			Entrypoint  []string          `yaml:"entrypoint"`
 			Environment map[string]string `yaml:"environment"`
+			Command     []string          `yaml:"command"`
 		} `yaml:"services"`
 	}
 	require.NoError(t, yaml.Unmarshal(data, &compose))
@@ -151,4 +154,21 @@ func checkCompose(t *testing.T, files []string) {
 		}
 	}
 	require.Equal(t, 2, replicas, "runtime replicas in the compose example")
+
+	// The gateway calls with a token that the replicas give the role
+	// trigger, and the replicas require tokens.
+	gw, ok := compose.Services["gateway"]
+	require.True(t, ok, "the compose example has an API Gateway")
+	require.Contains(t, gw.Command, "./examples/gateway/cmd/gateway")
+	token := gw.Environment["WFR_TOKEN"]
+	require.NotEmpty(t, token, "the gateway sends a token")
+	for _, name := range []string{"runtime-1", "runtime-2"} {
+		entries, err := auth.ParseTokens(compose.Services[name].Environment["WFR_AUTH_TOKENS"])
+		require.NoError(t, err, name)
+		tokens, err := auth.NewTokens(entries...)
+		require.NoError(t, err, name)
+		id, ok := tokens.Lookup(token)
+		require.True(t, ok, "%s does not accept the gateway's token", name)
+		require.Equal(t, auth.RoleTrigger, id.Role, "%s: the gateway's token has the role trigger", name)
+	}
 }

@@ -116,6 +116,8 @@ func TestRolesPerCall(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, metrics, `workflow_runtime_auth_denials_total{method="/workflowruntime.v1.WorkflowRuntimeService/DeleteDeployment",role="operator"} 2`,
 		"one gRPC and one REST denial")
+	require.Contains(t, metrics, `workflow_runtime_auth_denials_total{method="/workflowruntime.v1.WorkflowRuntimeService/RollbackDeployment",role="operator"} 2`,
+		"an operator may not roll back")
 	require.Contains(t, s.logs.String(), `"msg":"call denied: beyond the caller's role"`)
 	for _, token := range roleTokens {
 		require.NotContains(t, s.logs.String(), token)

@@ -42,6 +42,9 @@ var MethodRoles = map[string][]Role{
 	runtimeService + "GetBackfill":            {RoleRead},
 	runtimeService + "ListDeploymentVersions": {RoleRead},
 	runtimeService + "ListDeploymentEvents":   {RoleRead},
+	// A rollback puts back, in one call, whatever a past version had
+	// (webhook paths, their old secrets included): an admin's decision.
+	runtimeService + "RollbackDeployment": {RoleAdmin},
 
 	monitoringService + "GetDeploymentStats":    {RoleRead},
 	monitoringService + "GetSchedulingMetrics":  {RoleRead},

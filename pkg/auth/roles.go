@@ -11,7 +11,8 @@ import (
 // Role is what a caller may do.
 type Role string
 
-// Roles. Admin may do everything; operator everything but deleting; read
+// Roles. Admin may do everything; operator everything but deleting and
+// rolling back; read
 // may get, list and monitor; trigger may do what an API gateway needs and
 // nothing more: start runs, resolve webhooks and look a run up.
 const (
@@ -91,4 +92,20 @@ func roleList() string {
 		names[i] = string(r)
 	}
 	return strings.Join(names, ", ")
+}
+
+// Actor is who a change or a run is recorded as coming from. When the call
+// was authenticated, by is the caller's name and named, the name the request
+// gave, is kept as onBehalfOf (empty when it is the caller's own name): a
+// caller cannot pass for another. With authentication off, by is named, as
+// the request says.
+func Actor(ctx context.Context, named string) (by, onBehalfOf string) {
+	id, ok := Caller(ctx)
+	if !ok {
+		return named, ""
+	}
+	if named == id.Name {
+		named = ""
+	}
+	return id.Name, named
 }

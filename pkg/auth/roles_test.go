@@ -205,3 +205,24 @@ func TestAdminPaths(t *testing.T) { //nolint:tparallel // sequential cases on a 
 		{name: "operator elsewhere", path: "/metrics", authorization: "Bearer " + tokenB, want: http.StatusOK},
 	})
 }
+
+func TestActor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	caller := WithCaller(ctx, Identity{Name: "ci", Role: RoleOperator})
+	for _, tc := range []struct {
+		name           string
+		ctx            context.Context
+		named          string
+		by, onBehalfOf string
+	}{
+		{"auth off: the request's name", ctx, "alice", "alice", ""},
+		{"auth off, no name", ctx, "", "", ""},
+		{"the caller, for someone else", caller, "alice", "ci", "alice"},
+		{"the caller, naming itself", caller, "ci", "ci", ""},
+		{"the caller, naming no one", caller, "", "ci", ""},
+	} {
+		by, onBehalfOf := Actor(tc.ctx, tc.named)
+		require.Equal(t, [2]string{tc.by, tc.onBehalfOf}, [2]string{by, onBehalfOf}, tc.name)
+	}
+}

@@ -258,6 +258,9 @@ type Deployment struct {
 	Definition json.RawMessage
 	Config     Config
 	DeployedBy string
+	// OnBehalfOf is the deployed_by the request gave when an authenticated
+	// caller (DeployedBy) named someone else; empty otherwise.
+	OnBehalfOf string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	DeployedAt *time.Time
@@ -284,6 +287,9 @@ type DeploymentVersion struct {
 	TriggersKept bool
 	// CreatedAt is when the version was written; nil when not known.
 	CreatedAt *time.Time
+	// CreatedBy and OnBehalfOf are the actor of the change that wrote the
+	// version and whom it named; empty when not known.
+	CreatedBy, OnBehalfOf string
 }
 
 // VersionFilter selects one page of a deployment's versions, newest first.
@@ -333,6 +339,9 @@ type Event struct {
 	// creating event and for events written before it was kept.
 	FromVersion int64
 	Actor       string
+	// OnBehalfOf is the name the request gave when an authenticated
+	// caller (Actor) named someone else; empty otherwise.
+	OnBehalfOf string
 	// Reason says why, for a change that was not simply asked for (a
 	// rollback, an adoption, a pause on failure); empty otherwise.
 	Reason string
@@ -347,7 +356,8 @@ const (
 	ActionResume  = "RESUME"
 	ActionPromote = "PROMOTE"
 	ActionArchive = "ARCHIVE"
-	// ActionRollback undoes a change whose scheduling failed.
+	// ActionRollback restores a past version (RollbackDeployment), or undoes
+	// a change whose scheduling failed.
 	ActionRollback = "ROLLBACK"
 )
 
@@ -371,8 +381,11 @@ type Execution struct {
 	TraceID           string
 	IdempotencyKey    string
 	TriggeredBy       string
-	OwnerInstance     string
-	LeaseExpiresAt    *time.Time
+	// OnBehalfOf is the triggered_by the request gave when an
+	// authenticated caller (TriggeredBy) named someone else.
+	OnBehalfOf     string
+	OwnerInstance  string
+	LeaseExpiresAt *time.Time
 	// Lease, when positive, asks CreateExecution for a first lease of this
 	// length, counted on the store's clock as every renewal and adoption
 	// after it is, so that no replica's clock decides a lease; the store

@@ -18,7 +18,7 @@ import (
 
 // Service answers for executions, free of transport types.
 type Service interface {
-	GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error)
+	GetExecution(ctx context.Context, req GetRequest) (GetResponse, error)
 	History(ctx context.Context, req HistoryRequest) (HistoryResponse, error)
 	Trigger(ctx context.Context, req TriggerRequest) (TriggerResponse, error)
 	Cancel(ctx context.Context, req CancelRequest) (workflow.Execution, error)
@@ -27,6 +27,15 @@ type Service interface {
 // GetRequest names one execution.
 type GetRequest struct {
 	ExecutionID string
+	// IncludeDefinition asks for the deployment version the execution ran.
+	IncludeDefinition bool
+}
+
+// GetResponse is one execution, with the deployment version it ran when
+// asked for.
+type GetResponse struct {
+	workflow.Execution
+	Version *workflow.DeploymentVersion
 }
 
 // HistoryRequest filters and pages the execution history, newest first.
@@ -57,16 +66,28 @@ var (
 
 // GetExecution returns the execution req names: Invalid when its id is not
 // a UUID, NotFound when no execution has it.
-func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (workflow.Execution, error) {
+func (s *Coordinator) GetExecution(ctx context.Context, req GetRequest) (GetResponse, error) {
 	const op errors.Op = "coordination.GetExecution"
 	if _, err := uuid.Parse(req.ExecutionID); err != nil {
-		return workflow.Execution{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
+		return GetResponse{}, errors.Violations{{Field: "execution_id", Description: "must be an execution id (a UUID)"}}.Err(op)
 	}
 	e, err := s.store.GetExecution(ctx, req.ExecutionID)
 	if err != nil {
-		return workflow.Execution{}, errors.E(op, err)
+		return GetResponse{}, errors.E(op, err)
 	}
-	return *e, nil
+	resp := GetResponse{Execution: *e}
+	if req.IncludeDefinition {
+		// Of the versions written before the store kept them all, only the
+		// then current one is there: an execution of another has none to give.
+		v, err := s.store.GetDeploymentVersion(ctx, e.DeploymentID, e.DeploymentVersion)
+		switch {
+		case err == nil:
+			resp.Version = v
+		case !errors.Is(err, store.ErrNotFound):
+			return GetResponse{}, errors.E(op, err)
+		}
+	}
+	return resp, nil
 }
 
 // History returns a page of the executions that match req's filters,

@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/google/uuid"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -188,10 +189,11 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
+	by, onBehalfOf := auth.Actor(ctx, req.TriggeredBy)
 	e := &workflow.Execution{
 		WorkflowID: req.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: s.opts.Now().UTC(),
 		TraceID: cmp.Or(tracing.TraceID(ctx), tracing.NewID()), IdempotencyKey: req.IdempotencyKey,
-		TriggeredBy: cmp.Or(req.TriggeredBy, defaultTriggerer), OverlapPolicy: req.OverlapPolicy,
+		TriggeredBy: cmp.Or(by, defaultTriggerer), OnBehalfOf: onBehalfOf, OverlapPolicy: req.OverlapPolicy,
 	}
 	if len(bytes.TrimSpace([]byte(req.TriggerData))) > 0 {
 		e.Input = json.RawMessage(req.TriggerData)

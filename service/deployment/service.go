@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
@@ -29,6 +30,7 @@ type Service interface {
 	Preview(ctx context.Context, req PreviewRequest) (PreviewResponse, error)
 	Versions(ctx context.Context, req VersionsRequest) (VersionsResponse, error)
 	Events(ctx context.Context, req EventsRequest) (EventsResponse, error)
+	Rollback(ctx context.Context, req RollbackRequest) (Deployment, error)
 }
 
 // DeployRequest asks for a new deployment of a workflow.
@@ -207,13 +209,15 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	if err := v.Err(op); err != nil {
 		return Deployment{}, err
 	}
+	by, onBehalfOf := auth.Actor(ctx, req.DeployedBy)
 	d := &workflow.Deployment{
 		WorkflowID: req.WorkflowID,
 		Status:     workflow.StatusDeployed,
 		Version:    1,
 		Definition: def,
 		Config:     cfg,
-		DeployedBy: req.DeployedBy,
+		DeployedBy: by,
+		OnBehalfOf: onBehalfOf,
 		Triggers:   triggers,
 	}
 	if req.Draft {
@@ -225,7 +229,7 @@ func (s *service) Deploy(ctx context.Context, req DeployRequest) (Deployment, er
 	if req.ValidateOnly {
 		return s.dryRun(ctx, op, d)
 	}
-	ev := workflow.Event{Action: workflow.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: req.DeployedBy}
+	ev := workflow.Event{Action: workflow.ActionDeploy, ToStatus: d.Status, Version: d.Version, Actor: by, OnBehalfOf: onBehalfOf}
 	if err := s.store.CreateDeployment(ctx, d, ev); err != nil {
 		return Deployment{}, errors.E(op, err)
 	}
@@ -268,6 +272,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 	}
 
 	now := s.opts.Now().UTC()
+	by, _ := auth.Actor(ctx, "")
 	var prev workflow.Deployment
 	mutate := func(d *workflow.Deployment) (workflow.Event, error) {
 		if d.Status == workflow.StatusArchived {
@@ -278,7 +283,7 @@ func (s *service) Update(ctx context.Context, req UpdateRequest) (Deployment, er
 		if req.ExpectedVersion != 0 && d.Version != req.ExpectedVersion {
 			return workflow.Event{}, errors.Errorf(op, errors.Aborted, "deployment %s is at version %d, not the expected %d", d.ID, d.Version, req.ExpectedVersion)
 		}
-		ev := workflow.Event{Action: workflow.ActionUpdate, FromStatus: d.Status}
+		ev := workflow.Event{Action: workflow.ActionUpdate, FromStatus: d.Status, Actor: by}
 		if apply[FieldStatus] {
 			action, err := transition(d.Status, *req.Status)
 			if err != nil {
@@ -345,6 +350,7 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 	if validateDeploymentID(&v, req.DeploymentID); len(v) > 0 {
 		return Deployment{}, v.Err(op)
 	}
+	by, _ := auth.Actor(ctx, "")
 	var prev workflow.Deployment
 	d, err := s.store.UpdateDeployment(ctx, req.DeploymentID, func(d *workflow.Deployment) (workflow.Event, error) {
 		if d.Status == workflow.StatusArchived {
@@ -352,7 +358,8 @@ func (s *service) Delete(ctx context.Context, req DeleteRequest) (Deployment, er
 		}
 		prev = *d
 		prev.Triggers = slices.Clone(d.Triggers)
-		ev := workflow.Event{Action: workflow.ActionArchive, FromStatus: d.Status, ToStatus: workflow.StatusArchived, Version: d.Version + 1}
+		ev := workflow.Event{Action: workflow.ActionArchive, FromStatus: d.Status, ToStatus: workflow.StatusArchived, Version: d.Version + 1,
+			Actor: by}
 		d.Status, d.Version = workflow.StatusArchived, d.Version+1
 		return ev, nil
 	})

@@ -120,12 +120,18 @@ func encodeListResponse(_ context.Context, r any) (any, error) {
 }
 
 func decodeGetExecutionRequest(_ context.Context, r any) (any, error) {
-	return coordination.GetRequest{ExecutionID: r.(*pb.GetExecutionRequest).GetExecutionId()}, nil
+	req := r.(*pb.GetExecutionRequest)
+	return coordination.GetRequest{ExecutionID: req.GetExecutionId(), IncludeDefinition: req.GetIncludeDefinition()}, nil
 }
 
 func encodeGetExecutionResponse(_ context.Context, r any) (any, error) {
-	e := r.(workflow.Execution)
-	return &pb.GetExecutionResponse{Execution: executionToProto(&e), InputData: string(e.Input), ResultData: string(e.Result)}, nil
+	resp := r.(coordination.GetResponse)
+	e := resp.Execution
+	out := &pb.GetExecutionResponse{Execution: executionToProto(&e), InputData: string(e.Input), ResultData: string(e.Result)}
+	if resp.Version != nil {
+		out.Version = versionToProto(*resp.Version)
+	}
+	return out, nil
 }
 
 func decodeHistoryRequest(_ context.Context, r any) (any, error) {
@@ -305,6 +311,7 @@ func deploymentToProto(d deployment.Deployment) *pb.Deployment {
 		UpdatedAt:           timestamp(&d.UpdatedAt),
 		DeployedAt:          timestamp(d.DeployedAt),
 		DeployedBy:          d.DeployedBy,
+		OnBehalfOf:          d.OnBehalfOf,
 		ScheduleEnded:       d.ScheduleEnded,
 	}
 	for _, ts := range d.TriggerStatuses {
@@ -371,6 +378,7 @@ func executionToProto(e *workflow.Execution) *pb.Execution {
 		IdempotencyKey:    e.IdempotencyKey,
 		SkipReason:        e.SkipReason,
 		TriggeredBy:       e.TriggeredBy,
+		OnBehalfOf:        e.OnBehalfOf,
 		Attempt:           e.Attempt,
 		FirstAttemptId:    e.FirstAttemptID,
 		NotBefore:         timestamp(e.NotBefore),

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 )
@@ -19,23 +20,40 @@ func encodeVersionsResponse(_ context.Context, r any) (any, error) {
 	resp := r.(deployment.VersionsResponse)
 	out := &pb.ListDeploymentVersionsResponse{NextPageToken: resp.NextPageToken}
 	for _, v := range resp.Versions {
-		def := &structpb.Struct{}
-		// Every stored definition was validated as a JSON object when written.
-		_ = protojson.Unmarshal(v.Definition, def)
-		pv := &pb.DeploymentVersion{
-			DeploymentId:       v.DeploymentID,
-			Version:            v.Version,
-			WorkflowDefinition: def,
-			Config:             configToProto(v.Config),
-			TriggersKept:       v.TriggersKept,
-			CreatedAt:          timestamp(v.CreatedAt),
-		}
-		for _, t := range v.Triggers {
-			pv.Triggers = append(pv.Triggers, triggerToProto(t))
-		}
-		out.Versions = append(out.Versions, pv)
+		out.Versions = append(out.Versions, versionToProto(v))
 	}
 	return out, nil
+}
+
+// versionToProto encodes a deployment version; its webhook secrets, like
+// every trigger's, are never returned.
+func versionToProto(v workflow.DeploymentVersion) *pb.DeploymentVersion {
+	def := &structpb.Struct{}
+	// Every stored definition was validated as a JSON object when written.
+	_ = protojson.Unmarshal(v.Definition, def)
+	pv := &pb.DeploymentVersion{
+		DeploymentId:       v.DeploymentID,
+		Version:            v.Version,
+		WorkflowDefinition: def,
+		Config:             configToProto(v.Config),
+		TriggersKept:       v.TriggersKept,
+		CreatedAt:          timestamp(v.CreatedAt),
+		CreatedBy:          v.CreatedBy,
+		OnBehalfOf:         v.OnBehalfOf,
+	}
+	for _, t := range v.Triggers {
+		pv.Triggers = append(pv.Triggers, triggerToProto(t))
+	}
+	return pv
+}
+
+func decodeRollbackRequest(_ context.Context, r any) (any, error) {
+	req := r.(*pb.RollbackDeploymentRequest)
+	return deployment.RollbackRequest{DeploymentID: req.GetDeploymentId(), ToVersion: req.GetToVersion(), ExpectedVersion: req.GetExpectedVersion()}, nil
+}
+
+func encodeRollbackResponse(_ context.Context, r any) (any, error) {
+	return &pb.RollbackDeploymentResponse{Deployment: deploymentToProto(r.(deployment.Deployment))}, nil
 }
 
 func decodeEventsRequest(_ context.Context, r any) (any, error) {
@@ -57,6 +75,7 @@ func encodeEventsResponse(_ context.Context, r any) (any, error) {
 			FromVersion:  e.FromVersion,
 			ToVersion:    e.Version,
 			Actor:        e.Actor,
+			OnBehalfOf:   e.OnBehalfOf,
 			Reason:       e.Reason,
 			At:           timestamp(&e.At),
 		})

@@ -20,7 +20,7 @@ type runtimeServer struct {
 	pb.UnimplementedWorkflowRuntimeServiceServer
 	deploy, update, remove, status, list kitgrpc.Handler
 	preview                              kitgrpc.Handler
-	versions, events                     kitgrpc.Handler
+	versions, events, rollback           kitgrpc.Handler
 	execution, history, trigger, cancel  kitgrpc.Handler
 	resolve                              kitgrpc.Handler
 	backfill, getBackfill                kitgrpc.Handler
@@ -44,6 +44,7 @@ func NewWorkflowRuntimeServer(e endpoint.DeploymentEndpoints, c endpoint.Coordin
 		preview:     kitgrpc.NewServer(e.PreviewSchedule, decodePreviewRequest, encodePreviewResponse, opts...),
 		versions:    kitgrpc.NewServer(e.ListVersions, decodeVersionsRequest, encodeVersionsResponse, opts...),
 		events:      kitgrpc.NewServer(e.ListEvents, decodeEventsRequest, encodeEventsResponse, opts...),
+		rollback:    kitgrpc.NewServer(e.RollbackDeployment, decodeRollbackRequest, encodeRollbackResponse, opts...),
 		backfill:    kitgrpc.NewServer(b.BackfillDeployment, decodeBackfillRequest, encodeBackfillResponse, opts...),
 		getBackfill: kitgrpc.NewServer(b.GetBackfill, decodeGetBackfillRequest, encodeGetBackfillResponse, opts...),
 	}
@@ -75,6 +76,10 @@ func (s *runtimeServer) ListDeploymentVersions(ctx context.Context, req *pb.List
 
 func (s *runtimeServer) ListDeploymentEvents(ctx context.Context, req *pb.ListDeploymentEventsRequest) (*pb.ListDeploymentEventsResponse, error) {
 	return serve[*pb.ListDeploymentEventsResponse](ctx, s.events, req)
+}
+
+func (s *runtimeServer) RollbackDeployment(ctx context.Context, req *pb.RollbackDeploymentRequest) (*pb.RollbackDeploymentResponse, error) {
+	return serve[*pb.RollbackDeploymentResponse](ctx, s.rollback, req)
 }
 
 func (s *runtimeServer) PreviewSchedule(ctx context.Context, req *pb.PreviewScheduleRequest) (*pb.PreviewScheduleResponse, error) {

@@ -94,10 +94,10 @@ var dialect = sqlstore.Dialect{
 // deployment by one index probe: a branch of the lateral join.
 const insertRows = `unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::uuid[], $6::text[], $7::text[],
 	$8::timestamptz[], $9::timestamptz[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[],
-	$15::text[], $16::timestamptz[], $17::text[], $18::bigint[], $19::text[])
+	$15::text[], $16::timestamptz[], $17::text[], $18::bigint[], $19::text[], $20::text[])
 	AS v(id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type, status,
 		scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key, triggered_by,
-		owner_instance, lease_expires_at, input, lease_us, overlap_policy)
+		owner_instance, lease_expires_at, input, lease_us, overlap_policy, on_behalf_of)
 JOIN LATERAL (
 	SELECT d.id, d.version FROM deployments d
 	WHERE v.deployment_id IS NOT NULL AND d.id = v.deployment_id AND d.status = 'DEPLOYED'
@@ -111,7 +111,7 @@ func insertArgs(es []workflow.Execution) []any {
 	var c struct {
 		ids, workflows, types, statuses                        []string
 		deployments, triggers, skips, traces, keys, by, owners []*string
-		inputs, policies                                       []*string
+		inputs, policies, behalf                               []*string
 		versions, leases                                       []int64
 		jitters                                                []int32
 		slots, until                                           []*time.Time
@@ -127,12 +127,12 @@ func insertArgs(es []workflow.Execution) []any {
 		c.versions, c.jitters = append(c.versions, e.DeploymentVersion), append(c.jitters, e.JitterSeconds)
 		c.slots, c.until = append(c.slots, e.ScheduledTime), append(c.until, e.LeaseExpiresAt)
 		c.fired, c.leases = append(c.fired, e.FiredTime), append(c.leases, e.Lease.Microseconds())
-		c.policies = append(c.policies, null(e.OverlapPolicy))
+		c.policies, c.behalf = append(c.policies, null(e.OverlapPolicy)), append(c.behalf, null(e.OnBehalfOf))
 	}
 	return []any{pq.Array(c.ids), pq.Array(c.workflows), pq.Array(c.deployments), pq.Array(c.versions),
 		pq.Array(c.triggers), pq.Array(c.types), pq.Array(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
 		pq.Array(c.jitters), pq.Array(c.skips), pq.Array(c.traces), pq.Array(c.keys), pq.Array(c.by),
-		pq.Array(c.owners), pq.Array(c.until), pq.Array(c.inputs), pq.Array(c.leases), pq.Array(c.policies)}
+		pq.Array(c.owners), pq.Array(c.until), pq.Array(c.inputs), pq.Array(c.leases), pq.Array(c.policies), pq.Array(c.behalf)}
 }
 
 // transitionRows is one row per element of the arrays; $1 is the ids. The

@@ -148,7 +148,8 @@ func jsonList(xs []string) string {
 // CONFLICT after it is the upsert's, not the join's.
 var insertRows = jsonRows("$1", "id", "workflow_id", "deployment_id", "deployment_version", "trigger_id",
 	"trigger_type", "status", "scheduled_time", "fired_time", "jitter_seconds", "skip_reason", "trace_id",
-	"idempotency_key", "triggered_by", "owner_instance", "lease_expires_at", "input", "lease_us", "overlap_policy") + `
+	"idempotency_key", "triggered_by", "owner_instance", "lease_expires_at", "input", "lease_us", "overlap_policy",
+	"on_behalf_of") + `
 JOIN deployments d ON d.status = 'DEPLOYED' AND d.id = COALESCE(v.deployment_id,
 	(SELECT a.id FROM deployments a WHERE a.workflow_id = v.workflow_id AND a.status = 'DEPLOYED'))
 WHERE true`
@@ -186,6 +187,7 @@ type insertRow struct {
 	Input             *string                  `json:"input"`
 	LeaseMicros       int64                    `json:"lease_us"`
 	OverlapPolicy     *string                  `json:"overlap_policy"`
+	OnBehalfOf        *string                  `json:"on_behalf_of"`
 }
 
 // insertArgs is insertRows' array.
@@ -198,7 +200,8 @@ func insertArgs(es []workflow.Execution) []any {
 			JitterSeconds: e.JitterSeconds, SkipReason: null(e.SkipReason), TraceID: null(e.TraceID),
 			IdempotencyKey: null(e.IdempotencyKey), TriggeredBy: null(e.TriggeredBy),
 			OwnerInstance: null(e.OwnerInstance), LeaseExpiresAt: micros(e.LeaseExpiresAt),
-			Input: null(string(e.Input)), LeaseMicros: e.Lease.Microseconds(), OverlapPolicy: null(e.OverlapPolicy)}
+			Input: null(string(e.Input)), LeaseMicros: e.Lease.Microseconds(), OverlapPolicy: null(e.OverlapPolicy),
+			OnBehalfOf: null(e.OnBehalfOf)}
 	}
 	b, _ := json.Marshal(rows)
 	return []any{string(b)}

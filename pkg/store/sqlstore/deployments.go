@@ -31,8 +31,8 @@ SET name = excluded.name, definition = excluded.definition, updated_at = exclude
 
 const insertDeploymentSQL = `
 INSERT INTO deployments (id, workflow_id, status, version, definition, config, deployed_by, deployed_at,
-	created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`
+	created_at, updated_at, on_behalf_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)`
 
 // CreateDeployment inserts d as store.Store says, upserting the workflows
 // row first: that takes its lock.
@@ -59,7 +59,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 			return fmt.Errorf("upsert workflow: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, insertDeploymentSQL, created.ID, d.WorkflowID, string(d.Status), d.Version,
-			string(d.Definition), cfg, d.DeployedBy, created.DeployedAt, now); err != nil {
+			string(d.Definition), cfg, d.DeployedBy, created.DeployedAt, now, d.OnBehalfOf); err != nil {
 			return fmt.Errorf("insert deployment: %w", err)
 		}
 		created.CreatedAt, created.UpdatedAt = now, now
@@ -70,7 +70,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 				return err
 			}
 		}
-		if err := keepVersionTriggers(ctx, tx, &created, vals, now); err != nil {
+		if err := keepVersionTriggers(ctx, tx, &created, ev, vals, now); err != nil {
 			return err
 		}
 		if err := insertEvent(ctx, tx, &created, ev, "", 0, now); err != nil {
@@ -88,7 +88,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *workflow.Deployment, ev
 const updateDeploymentSQL = `
 UPDATE deployments
 SET status = $2, version = $3, definition = $4, config = $5, deployed_by = $6, deployed_at = $7, updated_at = $8,
-	consecutive_failures = $9, pause_reason = $10
+	consecutive_failures = $9, pause_reason = $10, on_behalf_of = $11
 WHERE id = $1`
 
 // setTriggersActiveSQL makes a deployment's triggers follow its status.
@@ -141,7 +141,7 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, updateDeploymentSQL, id, string(d.Status), d.Version,
-			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now, d.ConsecutiveFailures, nullString(d.PauseReason)); err != nil {
+			string(d.Definition), cfg, d.DeployedBy, d.DeployedAt, now, d.ConsecutiveFailures, nullString(d.PauseReason), d.OnBehalfOf); err != nil {
 			return fmt.Errorf("update deployment: %w", err)
 		}
 		if err := s.syncTriggers(ctx, tx, d, before.Triggers, now); err != nil {
@@ -150,7 +150,7 @@ WHERE w.id = (SELECT d.workflow_id FROM deployments d WHERE d.id = $1)`+s.d.ForU
 		if _, err := tx.ExecContext(ctx, setTriggersActiveSQL, id, d.Status.Active()); err != nil {
 			return fmt.Errorf("set triggers active: %w", err)
 		}
-		if err := keepTriggersOf(ctx, tx, d, now); err != nil {
+		if err := keepTriggersOf(ctx, tx, d, ev, now); err != nil {
 			return err
 		}
 		if err := insertEvent(ctx, tx, d, ev, before.Status, before.Version, now); err != nil {
@@ -238,25 +238,28 @@ func (s *Store) syncTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deplo
 
 // keepVersionTriggersSQL completes the row the deployments trigger keeps for
 // the version just written with what only the service knows: the triggers,
-// written after the deployment, and the time. A later write of the same
-// version (a pause) leaves its first time.
+// written after the deployment, the time and who wrote it (the event's
+// actor). A later write of the same version (a pause) leaves its first time
+// and author.
 const keepVersionTriggersSQL = `
-UPDATE deployment_versions SET triggers = $3, created_at = COALESCE(created_at, $4)
+UPDATE deployment_versions SET triggers = $3, created_at = COALESCE(created_at, $4),
+	created_by = CASE WHEN created_at IS NULL THEN $5 ELSE created_by END,
+	on_behalf_of = CASE WHEN created_at IS NULL THEN $6 ELSE on_behalf_of END
 WHERE deployment_id = $1 AND version = $2`
 
-func keepVersionTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, vals []store.TriggerColumns, now time.Time) error {
+func keepVersionTriggers(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, vals []store.TriggerColumns, now time.Time) error {
 	ts, err := encodeVersionTriggers(d.Triggers, vals)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, keepVersionTriggersSQL, d.ID, d.Version, ts, at(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, keepVersionTriggersSQL, d.ID, d.Version, ts, at(now), ev.Actor, ev.OnBehalfOf); err != nil {
 		return fmt.Errorf("keep version triggers: %w", err)
 	}
 	return nil
 }
 
 // keepTriggersOf keeps d's triggers, as syncTriggers left them, with its version.
-func keepTriggersOf(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, now time.Time) error {
+func keepTriggersOf(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev workflow.Event, now time.Time) error {
 	vals := make([]store.TriggerColumns, len(d.Triggers))
 	for i := range d.Triggers {
 		var err error
@@ -264,7 +267,7 @@ func keepTriggersOf(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, no
 			return err
 		}
 	}
-	return keepVersionTriggers(ctx, tx, d, vals, now)
+	return keepVersionTriggers(ctx, tx, d, ev, vals, now)
 }
 
 const insertTriggerSQL = `
@@ -281,8 +284,8 @@ func insertTrigger(ctx context.Context, tx *sqlx.Tx, t *workflow.Trigger, v stor
 
 const insertEventSQL = `
 INSERT INTO deployment_events (deployment_id, workflow_id, action, from_status, to_status, version, from_version,
-	actor, reason, at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	actor, reason, at, on_behalf_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // insertEvent records ev, defaulting its empty fields from d and from, and
 // its time to now.
@@ -313,7 +316,7 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, d *workflow.Deployment, ev wo
 		fv = &ev.FromVersion
 	}
 	if _, err := tx.ExecContext(ctx, insertEventSQL, ev.DeploymentID, ev.WorkflowID, ev.Action,
-		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, fv, ev.Actor, nullString(ev.Reason), at(ev.At)); err != nil {
+		nullString(string(ev.FromStatus)), string(ev.ToStatus), ev.Version, fv, ev.Actor, nullString(ev.Reason), at(ev.At), ev.OnBehalfOf); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil

@@ -33,13 +33,14 @@ func insertExecutionsSQL(d Dialect) string {
 	return `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, skip_reason, trace_id, idempotency_key,
-	triggered_by, owner_instance, lease_expires_at, input, overlap_policy)
+	triggered_by, owner_instance, lease_expires_at, input, overlap_policy, on_behalf_of)
 SELECT v.id, v.workflow_id, d.id, CASE WHEN v.deployment_id IS NULL THEN d.version ELSE v.deployment_version END,
 	COALESCE(v.trigger_id, CASE WHEN v.trigger_type = 'MANUAL' THEN (SELECT t.id FROM deployment_triggers t
 		WHERE t.deployment_id = d.id AND t.type = 'MANUAL' ORDER BY t.position LIMIT 1) END),
 	v.trigger_type, v.status, v.scheduled_time, v.fired_time, v.jitter_seconds, v.skip_reason, v.trace_id,
 	v.idempotency_key, v.triggered_by, v.owner_instance,
-	CASE WHEN v.lease_us > 0 THEN ` + d.Later("v.lease_us") + ` ELSE v.lease_expires_at END, v.input, v.overlap_policy
+	CASE WHEN v.lease_us > 0 THEN ` + d.Later("v.lease_us") + ` ELSE v.lease_expires_at END, v.input, v.overlap_policy,
+	COALESCE(v.on_behalf_of, '')
 FROM ` + d.InsertRows + `
 ON CONFLICT DO NOTHING
 RETURNING id, deployment_id, deployment_version, trigger_id, lease_expires_at`
@@ -199,10 +200,10 @@ func retrySQL(d Dialect) string {
 	return `
 INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, jitter_seconds, trace_id, triggered_by, owner_instance,
-	lease_expires_at, input, attempt, first_attempt_id, not_before, overlap_policy)
+	lease_expires_at, input, attempt, first_attempt_id, not_before, overlap_policy, on_behalf_of)
 SELECT $2, e.workflow_id, e.deployment_id, e.deployment_version, e.trigger_id, e.trigger_type,
 	'PENDING', e.scheduled_time, $3, e.jitter_seconds, e.trace_id, e.triggered_by, $4,
-	` + d.Later("$5") + `, e.input, e.attempt + 1, COALESCE(e.first_attempt_id, e.id), $6, e.overlap_policy
+	` + d.Later("$5") + `, e.input, e.attempt + 1, COALESCE(e.first_attempt_id, e.id), $6, e.overlap_policy, e.on_behalf_of
 FROM executions e JOIN deployments dep ON dep.id = e.deployment_id AND dep.status = 'DEPLOYED'
 WHERE e.id = $1
 ON CONFLICT DO NOTHING

@@ -62,7 +62,7 @@ func nullString(s string) *string {
 }
 
 // versionColumns is the column list every version query selects.
-const versionColumns = `deployment_id, version, definition, config, triggers, created_at`
+const versionColumns = `deployment_id, version, definition, config, triggers, created_at, created_by, on_behalf_of`
 
 // versionRow is one row of deployment_versions.
 type versionRow struct {
@@ -72,6 +72,8 @@ type versionRow struct {
 	Config       []byte `db:"config"`
 	Triggers     []byte `db:"triggers"`
 	CreatedAt    dbTime `db:"created_at"`
+	CreatedBy    string `db:"created_by"`
+	OnBehalfOf   string `db:"on_behalf_of"`
 }
 
 // versionTrigger is one trigger in a version's triggers column.
@@ -98,7 +100,7 @@ func encodeVersionTriggers(ts []workflow.Trigger, vals []store.TriggerColumns) (
 
 func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
 	v := &workflow.DeploymentVersion{DeploymentID: r.DeploymentID, Version: r.Version, Definition: json.RawMessage(r.Definition),
-		CreatedAt: r.CreatedAt.ptr()}
+		CreatedAt: r.CreatedAt.ptr(), CreatedBy: r.CreatedBy, OnBehalfOf: r.OnBehalfOf}
 	if err := json.Unmarshal(r.Config, &v.Config); err != nil {
 		return nil, fmt.Errorf("deployment %s version %d: config: %w", r.DeploymentID, r.Version, err)
 	}
@@ -121,7 +123,7 @@ func (r *versionRow) version() (*workflow.DeploymentVersion, error) {
 }
 
 // deploymentColumns is the column list every deployment query selects.
-const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by,
+const deploymentColumns = `id, workflow_id, status, version, definition, config, deployed_by, on_behalf_of,
 	created_at, updated_at, deployed_at, consecutive_failures, pause_reason`
 
 type deploymentRow struct {
@@ -132,6 +134,7 @@ type deploymentRow struct {
 	Definition []byte `db:"definition"`
 	Config     []byte `db:"config"`
 	DeployedBy string `db:"deployed_by"`
+	OnBehalfOf string `db:"on_behalf_of"`
 	CreatedAt  dbTime `db:"created_at"`
 	UpdatedAt  dbTime `db:"updated_at"`
 	DeployedAt dbTime `db:"deployed_at"`
@@ -143,7 +146,7 @@ type deploymentRow struct {
 func (r *deploymentRow) deployment() (*workflow.Deployment, error) {
 	d := &workflow.Deployment{
 		ID: r.ID, WorkflowID: r.WorkflowID, Status: workflow.DeploymentStatus(r.Status), Version: r.Version,
-		Definition: json.RawMessage(r.Definition), DeployedBy: r.DeployedBy,
+		Definition: json.RawMessage(r.Definition), DeployedBy: r.DeployedBy, OnBehalfOf: r.OnBehalfOf,
 		CreatedAt: r.CreatedAt.t, UpdatedAt: r.UpdatedAt.t, DeployedAt: r.DeployedAt.ptr(),
 		ConsecutiveFailures: r.ConsecutiveFailures, PauseReason: r.PauseReason.String,
 	}
@@ -200,7 +203,8 @@ func (r *triggerRow) trigger() (workflow.Trigger, error) {
 }
 
 // eventColumns is the column list every event query selects.
-const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, from_version, actor, reason, at`
+const eventColumns = `id, deployment_id, workflow_id, action, from_status, to_status, version, from_version, actor, on_behalf_of,
+	reason, at`
 
 type eventRow struct {
 	ID           int64          `db:"id"`
@@ -212,6 +216,7 @@ type eventRow struct {
 	Version      int64          `db:"version"`
 	FromVersion  sql.NullInt64  `db:"from_version"`
 	Actor        string         `db:"actor"`
+	OnBehalfOf   string         `db:"on_behalf_of"`
 	Reason       sql.NullString `db:"reason"`
 	At           dbTime         `db:"at"`
 }
@@ -219,13 +224,13 @@ type eventRow struct {
 func (r *eventRow) event() workflow.Event {
 	return workflow.Event{ID: r.ID, DeploymentID: r.DeploymentID, WorkflowID: r.WorkflowID, Action: r.Action,
 		FromStatus: workflow.DeploymentStatus(r.FromStatus.String), ToStatus: workflow.DeploymentStatus(r.ToStatus),
-		Version: r.Version, FromVersion: r.FromVersion.Int64, Actor: r.Actor, Reason: r.Reason.String, At: r.At.t}
+		Version: r.Version, FromVersion: r.FromVersion.Int64, Actor: r.Actor, OnBehalfOf: r.OnBehalfOf, Reason: r.Reason.String, At: r.At.t}
 }
 
 // ExecutionColumns is the column list every execution query selects.
 const ExecutionColumns = `id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type,
 	status, scheduled_time, fired_time, started_time, finished_time, jitter_seconds,
-	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by,
+	engine_execution_id, error_message, skip_reason, trace_id, idempotency_key, triggered_by, on_behalf_of,
 	owner_instance, lease_expires_at, input, result, holds_turn, attempt, first_attempt_id, not_before,
 	concurrency_slot, overlap_policy`
 
@@ -248,6 +253,7 @@ type executionRow struct {
 	TraceID           sql.NullString `db:"trace_id"`
 	IdempotencyKey    sql.NullString `db:"idempotency_key"`
 	TriggeredBy       sql.NullString `db:"triggered_by"`
+	OnBehalfOf        string         `db:"on_behalf_of"`
 	OwnerInstance     sql.NullString `db:"owner_instance"`
 	LeaseExpiresAt    dbTime         `db:"lease_expires_at"`
 	HoldsTurn         bool           `db:"holds_turn"`
@@ -268,7 +274,7 @@ func (r *executionRow) execution() workflow.Execution {
 		StartedTime: r.StartedTime.ptr(), FinishedTime: r.FinishedTime.ptr(), JitterSeconds: r.JitterSeconds,
 		EngineExecutionID: r.EngineExecutionID.String, ErrorMessage: r.ErrorMessage.String,
 		SkipReason: r.SkipReason.String, TraceID: r.TraceID.String, IdempotencyKey: r.IdempotencyKey.String,
-		TriggeredBy: r.TriggeredBy.String, OwnerInstance: r.OwnerInstance.String,
+		TriggeredBy: r.TriggeredBy.String, OnBehalfOf: r.OnBehalfOf, OwnerInstance: r.OwnerInstance.String,
 		LeaseExpiresAt: r.LeaseExpiresAt.ptr(), HoldsTurn: r.HoldsTurn,
 		Input: json.RawMessage(r.Input), Result: json.RawMessage(r.Result),
 		Attempt: r.Attempt, FirstAttemptID: cmp.Or(r.FirstAttemptID.String, r.ID), NotBefore: r.NotBefore.ptr(),

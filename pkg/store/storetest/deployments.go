@@ -950,18 +950,25 @@ func testDeploymentVersions(t *testing.T, s Store) {
 	d := newDeployment("wf-versions", workflow.StatusDeployed)
 	d.Config = workflow.Config{OverlapPolicy: workflow.OverlapSkip, ExecutionTimeoutSeconds: 600}
 	mustCreate(t, s, d)
-	v1 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 1, Definition: d.Definition, Config: d.Config, TriggersKept: true}
+	v1 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 1, Definition: d.Definition, Config: d.Config, TriggersKept: true,
+		CreatedBy: "alice"}
+	// A version's author is its event's actor, and whom the actor named.
 	v2 := workflow.DeploymentVersion{DeploymentID: d.ID, Version: 2, Definition: definition("Changed"),
-		Config: workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 5}, TriggersKept: true}
+		Config: workflow.Config{OverlapPolicy: workflow.OverlapAllowAll, ExecutionTimeoutSeconds: 5}, TriggersKept: true,
+		CreatedBy: "ci", OnBehalfOf: "carol"}
 	_, err := s.UpdateDeployment(ctx, d.ID, func(d *workflow.Deployment) (workflow.Event, error) {
 		d.Version, d.Definition, d.Config = v2.Version, v2.Definition, v2.Config
-		return workflow.Event{Action: workflow.ActionUpdate}, nil
+		return workflow.Event{Action: workflow.ActionUpdate, Actor: "ci", OnBehalfOf: "carol"}, nil
 	})
 	require.NoError(t, err)
 	_, err = s.UpdateDeployment(ctx, d.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
 	require.NoError(t, err)
 	v3 := v2
-	v3.Version = 3
+	v3.Version, v3.CreatedBy, v3.OnBehalfOf = 3, "bob", ""
+	evs, err := s.ListEvents(ctx, d.ID)
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	require.Equal(t, [2]string{"ci", "carol"}, [2]string{evs[1].Actor, evs[1].OnBehalfOf}, "the event keeps whom its actor named")
 
 	for _, want := range []workflow.DeploymentVersion{v1, v2, v3} {
 		got, err := s.GetDeploymentVersion(ctx, d.ID, want.Version)

@@ -131,7 +131,8 @@ func testCreateExecutionOncePerKey(t *testing.T, s Store) {
 	d := mustCreate(t, s, newDeployment("wf-once", workflow.StatusDeployed))
 	other := mustCreate(t, s, newDeployment("wf-once-other", workflow.StatusDeployed))
 
-	first := manualExecution(d, "key-1", "alice")
+	first := manualExecution(d, "key-1", "gateway")
+	first.OnBehalfOf = "alice"
 	mustCreateExecution(t, s, first)
 
 	again := manualExecution(d, "key-1", "bob")
@@ -143,7 +144,7 @@ func testCreateExecutionOncePerKey(t *testing.T, s Store) {
 	got, err := s.FindExecutionByKey(ctx, "wf-once", "key-1")
 	require.NoError(t, err)
 	require.Equal(t, first.ID, got.ID)
-	require.Equal(t, "alice", got.TriggeredBy, "the first row is left as it was")
+	require.Equal(t, [2]string{"gateway", "alice"}, [2]string{got.TriggeredBy, got.OnBehalfOf}, "the first row is left as it was")
 
 	// The key is the workflow's: another workflow may use it, and another key is another run.
 	mustCreateExecution(t, s, manualExecution(other, "key-1", "alice"))

@@ -37,6 +37,7 @@ func testRetryExecution(t *testing.T, s Store) {
 	slot := base.Add(-time.Hour)
 	e := cronExecution(d, d.Triggers[0].ID, slot)
 	e.Status, e.OwnerInstance, e.Input, e.OverlapPolicy = workflow.ExecutionRunning, "a", []byte(`{"n":1}`), workflow.OverlapAllowAll
+	e.OnBehalfOf = "alice"
 	first := mustGetExecution(t, s, mustCreateExecution(t, s, e))
 	require.Equal(t, int32(1), first.Attempt)
 	require.Equal(t, first.ID, first.FirstAttemptID, "a first attempt names itself")
@@ -55,6 +56,7 @@ func testRetryExecution(t *testing.T, s Store) {
 	require.Equal(t, slot, *next.ScheduledTime, "the retry is of the same slot")
 	require.Equal(t, first.TriggerID, next.TriggerID)
 	require.Equal(t, first.TraceID, next.TraceID)
+	require.Equal(t, [2]string{first.TriggeredBy, "alice"}, [2]string{next.TriggeredBy, next.OnBehalfOf}, "a retry is by whom the run was")
 	require.Equal(t, workflow.OverlapAllowAll, first.OverlapPolicy, "a run's own policy is stored")
 	require.Equal(t, workflow.OverlapAllowAll, next.OverlapPolicy, "and kept by its retries")
 	require.JSONEq(t, `{"n":1}`, string(next.Input))

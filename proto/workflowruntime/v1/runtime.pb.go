@@ -1254,7 +1254,10 @@ type Deployment struct {
 	// set; resuming sets it to 0.
 	ConsecutiveFailures int32 `protobuf:"varint,13,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
 	// Why the runtime paused the deployment (pause_after_failures), with the last error; cleared by resuming.
-	PauseReason   string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	PauseReason string `protobuf:"bytes,14,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	// With authentication on, deployed_by is the caller's name and this is the deployed_by the request gave, when it
+	// named someone else; empty otherwise.
+	OnBehalfOf    string `protobuf:"bytes,15,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1387,6 +1390,13 @@ func (x *Deployment) GetPauseReason() string {
 	return ""
 }
 
+func (x *Deployment) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 // One run of a workflow.
 type Execution struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1416,7 +1426,10 @@ type Execution struct {
 	// the run's attempts.
 	FirstAttemptId string `protobuf:"bytes,20,opt,name=first_attempt_id,json=firstAttemptId,proto3" json:"first_attempt_id,omitempty"`
 	// A retry waits PENDING until this time.
-	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotBefore *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	// With authentication on, triggered_by is the caller's name and this is the triggered_by the request gave, when it
+	// named someone else; empty otherwise.
+	OnBehalfOf    string `protobuf:"bytes,22,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1596,6 +1609,13 @@ func (x *Execution) GetNotBefore() *timestamppb.Timestamp {
 		return x.NotBefore
 	}
 	return nil
+}
+
+func (x *Execution) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
 }
 
 type DeployWorkflowRequest struct {
@@ -2338,7 +2358,11 @@ type DeploymentVersion struct {
 	Triggers     []*Trigger `protobuf:"bytes,5,rep,name=triggers,proto3" json:"triggers,omitempty"`
 	TriggersKept bool       `protobuf:"varint,6,opt,name=triggers_kept,json=triggersKept,proto3" json:"triggers_kept,omitempty"`
 	// When the version was written; absent when not known.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Who wrote the version: the actor of the change that made it; empty when not known.
+	CreatedBy string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// For whom, as the change's request named them (see DeploymentEvent.on_behalf_of).
+	OnBehalfOf    string `protobuf:"bytes,9,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2422,6 +2446,20 @@ func (x *DeploymentVersion) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *DeploymentVersion) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *DeploymentVersion) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 type ListDeploymentVersionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Newest first. A page may hold fewer than page_size when its definitions are large (8 MiB per page).
@@ -2476,6 +2514,120 @@ func (x *ListDeploymentVersionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// A rollback writes a new version (version numbers only grow) with the old version's definition, triggers and
+// config. Its triggers are set again: a webhook path the current version has too keeps the current secrets (they may
+// have been rotated since), a path the current version dropped comes back with the secrets the old version had, and
+// a trigger equal to a current one keeps its id. Refused with NOT_FOUND when to_version does not exist,
+// FAILED_PRECONDITION when it is the current version, was written before triggers were kept, or the deployment is
+// ARCHIVED, ABORTED when expected_version is not the current version, and ALREADY_EXISTS, naming the path, when
+// one of the old version's webhook paths now belongs to another active deployment. The status does not change.
+type RollbackDeploymentRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// The past version to restore.
+	ToVersion int64 `protobuf:"varint,2,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Required: the deployment's current version, as the caller last saw it.
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RollbackDeploymentRequest) Reset() {
+	*x = RollbackDeploymentRequest{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackDeploymentRequest) ProtoMessage() {}
+
+func (x *RollbackDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*RollbackDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RollbackDeploymentRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *RollbackDeploymentRequest) GetToVersion() int64 {
+	if x != nil {
+		return x.ToVersion
+	}
+	return 0
+}
+
+func (x *RollbackDeploymentRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type RollbackDeploymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment at its new version.
+	Deployment    *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackDeploymentResponse) Reset() {
+	*x = RollbackDeploymentResponse{}
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackDeploymentResponse) ProtoMessage() {}
+
+func (x *RollbackDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*RollbackDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RollbackDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
 type ListDeploymentEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one of deployment_id and workflow_id: a workflow's events are those of all its deployments.
@@ -2491,7 +2643,7 @@ type ListDeploymentEventsRequest struct {
 
 func (x *ListDeploymentEventsRequest) Reset() {
 	*x = ListDeploymentEventsRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2655,7 @@ func (x *ListDeploymentEventsRequest) String() string {
 func (*ListDeploymentEventsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2668,7 @@ func (x *ListDeploymentEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentEventsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListDeploymentEventsRequest) GetDeploymentId() string {
@@ -2558,9 +2710,12 @@ type DeploymentEvent struct {
 	FromStatus DeploymentStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"from_status,omitempty"`
 	ToStatus   DeploymentStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=workflowruntime.v1.DeploymentStatus" json:"to_status,omitempty"`
 	// 0 for the creating event and for events written before it was kept.
-	FromVersion int64  `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
-	ToVersion   int64  `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
-	Actor       string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	FromVersion int64 `protobuf:"varint,6,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	ToVersion   int64 `protobuf:"varint,7,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Who made the change: with authentication on, the caller's name; otherwise the name the request gave, if any.
+	Actor string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	// With authentication on, the name the request gave (deployed_by) when it named someone other than the caller.
+	OnBehalfOf string `protobuf:"bytes,11,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	// Why, for a change that was not simply asked for; empty otherwise.
 	Reason        string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=at,proto3" json:"at,omitempty"`
@@ -2570,7 +2725,7 @@ type DeploymentEvent struct {
 
 func (x *DeploymentEvent) Reset() {
 	*x = DeploymentEvent{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2737,7 @@ func (x *DeploymentEvent) String() string {
 func (*DeploymentEvent) ProtoMessage() {}
 
 func (x *DeploymentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2750,7 @@ func (x *DeploymentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentEvent.ProtoReflect.Descriptor instead.
 func (*DeploymentEvent) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeploymentEvent) GetDeploymentId() string {
@@ -2654,6 +2809,13 @@ func (x *DeploymentEvent) GetActor() string {
 	return ""
 }
 
+func (x *DeploymentEvent) GetOnBehalfOf() string {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return ""
+}
+
 func (x *DeploymentEvent) GetReason() string {
 	if x != nil {
 		return x.Reason
@@ -2680,7 +2842,7 @@ type ListDeploymentEventsResponse struct {
 
 func (x *ListDeploymentEventsResponse) Reset() {
 	*x = ListDeploymentEventsResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2854,7 @@ func (x *ListDeploymentEventsResponse) String() string {
 func (*ListDeploymentEventsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2867,7 @@ func (x *ListDeploymentEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentEventsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListDeploymentEventsResponse) GetEvents() []*DeploymentEvent {
@@ -2744,7 +2906,7 @@ type GetExecutionHistoryRequest struct {
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2918,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2931,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetExecutionHistoryRequest) GetWorkflowId() string {
@@ -2845,7 +3007,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +3019,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +3032,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -2912,7 +3074,7 @@ type TriggerWorkflowRequest struct {
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3086,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3099,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TriggerWorkflowRequest) GetWorkflowId() string {
@@ -3021,7 +3183,7 @@ type TriggerWorkflowResponse struct {
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3195,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3208,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TriggerWorkflowResponse) GetExecutionId() string {
@@ -3092,15 +3254,17 @@ func (x *TriggerWorkflowResponse) GetAdmission() Admission {
 }
 
 type GetExecutionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ExecutionId string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	// True: return the deployment version that ran (definition, triggers and config) in version.
+	IncludeDefinition bool `protobuf:"varint,2,opt,name=include_definition,json=includeDefinition,proto3" json:"include_definition,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3276,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3289,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -3135,20 +3299,29 @@ func (x *GetExecutionRequest) GetExecutionId() string {
 	return ""
 }
 
+func (x *GetExecutionRequest) GetIncludeDefinition() bool {
+	if x != nil {
+		return x.IncludeDefinition
+	}
+	return false
+}
+
 type GetExecutionResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Execution *Execution             `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
 	// The trigger's payload as JSON text; empty for a cron fire.
 	InputData string `protobuf:"bytes,2,opt,name=input_data,json=inputData,proto3" json:"input_data,omitempty"`
 	// The engine's result as JSON text, once the execution SUCCEEDED.
-	ResultData    string `protobuf:"bytes,3,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	ResultData string `protobuf:"bytes,3,opt,name=result_data,json=resultData,proto3" json:"result_data,omitempty"`
+	// With include_definition: the deployment version the execution ran.
+	Version       *DeploymentVersion `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3333,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3346,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -3197,6 +3370,13 @@ func (x *GetExecutionResponse) GetResultData() string {
 	return ""
 }
 
+func (x *GetExecutionResponse) GetVersion() *DeploymentVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 type CancelExecutionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
@@ -3207,7 +3387,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3399,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3412,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -3258,7 +3438,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3270,7 +3450,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3283,7 +3463,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -3303,7 +3483,7 @@ type ResolveWebhookRequest struct {
 
 func (x *ResolveWebhookRequest) Reset() {
 	*x = ResolveWebhookRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +3495,7 @@ func (x *ResolveWebhookRequest) String() string {
 func (*ResolveWebhookRequest) ProtoMessage() {}
 
 func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,7 +3508,7 @@ func (x *ResolveWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookRequest.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResolveWebhookRequest) GetPath() string {
@@ -3358,7 +3538,7 @@ type ResolveWebhookResponse struct {
 
 func (x *ResolveWebhookResponse) Reset() {
 	*x = ResolveWebhookResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3370,7 +3550,7 @@ func (x *ResolveWebhookResponse) String() string {
 func (*ResolveWebhookResponse) ProtoMessage() {}
 
 func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3383,7 +3563,7 @@ func (x *ResolveWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveWebhookResponse.ProtoReflect.Descriptor instead.
 func (*ResolveWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResolveWebhookResponse) GetWorkflowId() string {
@@ -3440,7 +3620,7 @@ type PreviewScheduleRequest struct {
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3452,7 +3632,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3465,7 +3645,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PreviewScheduleRequest) GetDeploymentId() string {
@@ -3513,7 +3693,7 @@ type PreviewScheduleResponse struct {
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3525,7 +3705,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3538,7 +3718,7 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PreviewScheduleResponse) GetTriggers() []*TriggerPreview {
@@ -3566,7 +3746,7 @@ type TriggerPreview struct {
 
 func (x *TriggerPreview) Reset() {
 	*x = TriggerPreview{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3758,7 @@ func (x *TriggerPreview) String() string {
 func (*TriggerPreview) ProtoMessage() {}
 
 func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3771,7 @@ func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
 func (*TriggerPreview) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{36}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TriggerPreview) GetTriggerId() string {
@@ -3647,7 +3827,7 @@ type UpcomingFire struct {
 
 func (x *UpcomingFire) Reset() {
 	*x = UpcomingFire{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3659,7 +3839,7 @@ func (x *UpcomingFire) String() string {
 func (*UpcomingFire) ProtoMessage() {}
 
 func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3672,7 +3852,7 @@ func (x *UpcomingFire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcomingFire.ProtoReflect.Descriptor instead.
 func (*UpcomingFire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{37}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpcomingFire) GetSlotTime() *timestamppb.Timestamp {
@@ -3725,7 +3905,7 @@ type BackfillDeploymentRequest struct {
 
 func (x *BackfillDeploymentRequest) Reset() {
 	*x = BackfillDeploymentRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3917,7 @@ func (x *BackfillDeploymentRequest) String() string {
 func (*BackfillDeploymentRequest) ProtoMessage() {}
 
 func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3930,7 @@ func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{38}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BackfillDeploymentRequest) GetDeploymentId() string {
@@ -3790,7 +3970,7 @@ type BackfillDeploymentResponse struct {
 
 func (x *BackfillDeploymentResponse) Reset() {
 	*x = BackfillDeploymentResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3802,7 +3982,7 @@ func (x *BackfillDeploymentResponse) String() string {
 func (*BackfillDeploymentResponse) ProtoMessage() {}
 
 func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3815,7 +3995,7 @@ func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{39}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BackfillDeploymentResponse) GetBackfill() *Backfill {
@@ -3834,7 +4014,7 @@ type GetBackfillRequest struct {
 
 func (x *GetBackfillRequest) Reset() {
 	*x = GetBackfillRequest{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +4026,7 @@ func (x *GetBackfillRequest) String() string {
 func (*GetBackfillRequest) ProtoMessage() {}
 
 func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +4039,7 @@ func (x *GetBackfillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillRequest.ProtoReflect.Descriptor instead.
 func (*GetBackfillRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{40}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetBackfillRequest) GetBackfillId() string {
@@ -3878,7 +4058,7 @@ type GetBackfillResponse struct {
 
 func (x *GetBackfillResponse) Reset() {
 	*x = GetBackfillResponse{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3890,7 +4070,7 @@ func (x *GetBackfillResponse) String() string {
 func (*GetBackfillResponse) ProtoMessage() {}
 
 func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3903,7 +4083,7 @@ func (x *GetBackfillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBackfillResponse.ProtoReflect.Descriptor instead.
 func (*GetBackfillResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{41}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetBackfillResponse) GetBackfill() *Backfill {
@@ -3942,7 +4122,7 @@ type Backfill struct {
 
 func (x *Backfill) Reset() {
 	*x = Backfill{}
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4134,7 @@ func (x *Backfill) String() string {
 func (*Backfill) ProtoMessage() {}
 
 func (x *Backfill) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_runtime_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4147,7 @@ func (x *Backfill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backfill.ProtoReflect.Descriptor instead.
 func (*Backfill) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{42}
+	return file_workflowruntime_v1_runtime_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Backfill) GetBackfillId() string {
@@ -4115,7 +4295,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x10initial_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0finitialInterval\x12/\n" +
 	"\x13backoff_coefficient\x18\x03 \x01(\x01R\x12backoffCoefficient\x12<\n" +
 	"\fmax_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\x12>\n" +
-	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xc2\x05\n" +
+	"\bretry_on\x18\x05 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusR\aretryOn\"\xe4\x05\n" +
 	"\n" +
 	"Deployment\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -4137,7 +4317,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"deployedBy\x12%\n" +
 	"\x0eschedule_ended\x18\f \x01(\bR\rscheduleEnded\x121\n" +
 	"\x14consecutive_failures\x18\r \x01(\x05R\x13consecutiveFailures\x12!\n" +
-	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\"\xc4\a\n" +
+	"\fpause_reason\x18\x0e \x01(\tR\vpauseReason\x12 \n" +
+	"\fon_behalf_of\x18\x0f \x01(\tR\n" +
+	"onBehalfOf\"\xe6\a\n" +
 	"\tExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -4165,7 +4347,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\aattempt\x18\x13 \x01(\x05R\aattempt\x12(\n" +
 	"\x10first_attempt_id\x18\x14 \x01(\tR\x0efirstAttemptId\x129\n" +
 	"\n" +
-	"not_before\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\"\xd5\x02\n" +
+	"not_before\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12 \n" +
+	"\fon_behalf_of\x18\x16 \x01(\tR\n" +
+	"onBehalfOf\"\xd5\x02\n" +
 	"\x15DeployWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12H\n" +
@@ -4231,7 +4415,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xf3\x02\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xb4\x03\n" +
 	"\x11DeploymentVersion\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12H\n" +
@@ -4240,17 +4424,30 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\btriggers\x18\x05 \x03(\v2\x1b.workflowruntime.v1.TriggerR\btriggers\x12#\n" +
 	"\rtriggers_kept\x18\x06 \x01(\bR\ftriggersKept\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x01\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\x12 \n" +
+	"\fon_behalf_of\x18\t \x01(\tR\n" +
+	"onBehalfOf\"\x8b\x01\n" +
 	"\x1eListDeploymentVersionsResponse\x12A\n" +
 	"\bversions\x18\x01 \x03(\v2%.workflowruntime.v1.DeploymentVersionR\bversions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x01\n" +
+	"\x19RollbackDeploymentRequest\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x02 \x01(\x03R\ttoVersion\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"\\\n" +
+	"\x1aRollbackDeploymentResponse\x12>\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
+	"deployment\"\x9f\x01\n" +
 	"\x1bListDeploymentEventsRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
 	"workflowId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x95\x03\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xb7\x03\n" +
 	"\x0fDeploymentEvent\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -4262,7 +4459,9 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\ffrom_version\x18\x06 \x01(\x03R\vfromVersion\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\a \x01(\x03R\ttoVersion\x12\x14\n" +
-	"\x05actor\x18\b \x01(\tR\x05actor\x12\x16\n" +
+	"\x05actor\x18\b \x01(\tR\x05actor\x12 \n" +
+	"\fon_behalf_of\x18\v \x01(\tR\n" +
+	"onBehalfOf\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12*\n" +
 	"\x02at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x01\n" +
@@ -4309,15 +4508,17 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1f\n" +
 	"\vresult_data\x18\x05 \x01(\tR\n" +
 	"resultData\x12;\n" +
-	"\tadmission\x18\x06 \x01(\x0e2\x1d.workflowruntime.v1.AdmissionR\tadmission\"8\n" +
+	"\tadmission\x18\x06 \x01(\x0e2\x1d.workflowruntime.v1.AdmissionR\tadmission\"g\n" +
 	"\x13GetExecutionRequest\x12!\n" +
-	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"\x93\x01\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12-\n" +
+	"\x12include_definition\x18\x02 \x01(\bR\x11includeDefinition\"\xd4\x01\n" +
 	"\x14GetExecutionResponse\x12;\n" +
 	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\x12\x1d\n" +
 	"\n" +
 	"input_data\x18\x02 \x01(\tR\tinputData\x12\x1f\n" +
 	"\vresult_data\x18\x03 \x01(\tR\n" +
-	"resultData\"S\n" +
+	"resultData\x12?\n" +
+	"\aversion\x18\x04 \x01(\v2%.workflowruntime.v1.DeploymentVersionR\aversion\"S\n" +
 	"\x16CancelExecutionRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
@@ -4450,7 +4651,7 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\rBackfillState\x12\x1e\n" +
 	"\x1aBACKFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16BACKFILL_STATE_RUNNING\x10\x01\x12\x1c\n" +
-	"\x18BACKFILL_STATE_COMPLETED\x10\x022\x9c\r\n" +
+	"\x18BACKFILL_STATE_COMPLETED\x10\x022\x91\x0e\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
@@ -4458,7 +4659,8 @@ const file_workflowruntime_v1_runtime_proto_rawDesc = "" +
 	"\x13GetDeploymentStatus\x12..workflowruntime.v1.GetDeploymentStatusRequest\x1a/.workflowruntime.v1.GetDeploymentStatusResponse\x12j\n" +
 	"\x0fListDeployments\x12*.workflowruntime.v1.ListDeploymentsRequest\x1a+.workflowruntime.v1.ListDeploymentsResponse\x12\x7f\n" +
 	"\x16ListDeploymentVersions\x121.workflowruntime.v1.ListDeploymentVersionsRequest\x1a2.workflowruntime.v1.ListDeploymentVersionsResponse\x12y\n" +
-	"\x14ListDeploymentEvents\x12/.workflowruntime.v1.ListDeploymentEventsRequest\x1a0.workflowruntime.v1.ListDeploymentEventsResponse\x12v\n" +
+	"\x14ListDeploymentEvents\x12/.workflowruntime.v1.ListDeploymentEventsRequest\x1a0.workflowruntime.v1.ListDeploymentEventsResponse\x12s\n" +
+	"\x12RollbackDeployment\x12-.workflowruntime.v1.RollbackDeploymentRequest\x1a..workflowruntime.v1.RollbackDeploymentResponse\x12v\n" +
 	"\x13GetExecutionHistory\x12..workflowruntime.v1.GetExecutionHistoryRequest\x1a/.workflowruntime.v1.GetExecutionHistoryResponse\x12j\n" +
 	"\x0fTriggerWorkflow\x12*.workflowruntime.v1.TriggerWorkflowRequest\x1a+.workflowruntime.v1.TriggerWorkflowResponse\x12a\n" +
 	"\fGetExecution\x12'.workflowruntime.v1.GetExecutionRequest\x1a(.workflowruntime.v1.GetExecutionResponse\x12j\n" +
@@ -4481,7 +4683,7 @@ func file_workflowruntime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_workflowruntime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_workflowruntime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(DeploymentStatus)(0),                  // 0: workflowruntime.v1.DeploymentStatus
 	(TriggerType)(0),                       // 1: workflowruntime.v1.TriggerType
@@ -4515,160 +4717,166 @@ var file_workflowruntime_v1_runtime_proto_goTypes = []any{
 	(*ListDeploymentVersionsRequest)(nil),  // 29: workflowruntime.v1.ListDeploymentVersionsRequest
 	(*DeploymentVersion)(nil),              // 30: workflowruntime.v1.DeploymentVersion
 	(*ListDeploymentVersionsResponse)(nil), // 31: workflowruntime.v1.ListDeploymentVersionsResponse
-	(*ListDeploymentEventsRequest)(nil),    // 32: workflowruntime.v1.ListDeploymentEventsRequest
-	(*DeploymentEvent)(nil),                // 33: workflowruntime.v1.DeploymentEvent
-	(*ListDeploymentEventsResponse)(nil),   // 34: workflowruntime.v1.ListDeploymentEventsResponse
-	(*GetExecutionHistoryRequest)(nil),     // 35: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil),    // 36: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),         // 37: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),        // 38: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),            // 39: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),           // 40: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),         // 41: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),        // 42: workflowruntime.v1.CancelExecutionResponse
-	(*ResolveWebhookRequest)(nil),          // 43: workflowruntime.v1.ResolveWebhookRequest
-	(*ResolveWebhookResponse)(nil),         // 44: workflowruntime.v1.ResolveWebhookResponse
-	(*PreviewScheduleRequest)(nil),         // 45: workflowruntime.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),        // 46: workflowruntime.v1.PreviewScheduleResponse
-	(*TriggerPreview)(nil),                 // 47: workflowruntime.v1.TriggerPreview
-	(*UpcomingFire)(nil),                   // 48: workflowruntime.v1.UpcomingFire
-	(*BackfillDeploymentRequest)(nil),      // 49: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),     // 50: workflowruntime.v1.BackfillDeploymentResponse
-	(*GetBackfillRequest)(nil),             // 51: workflowruntime.v1.GetBackfillRequest
-	(*GetBackfillResponse)(nil),            // 52: workflowruntime.v1.GetBackfillResponse
-	(*Backfill)(nil),                       // 53: workflowruntime.v1.Backfill
-	nil,                                    // 54: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	(*timestamppb.Timestamp)(nil),          // 55: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 56: google.protobuf.Duration
-	(*structpb.Struct)(nil),                // 57: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),          // 58: google.protobuf.FieldMask
+	(*RollbackDeploymentRequest)(nil),      // 32: workflowruntime.v1.RollbackDeploymentRequest
+	(*RollbackDeploymentResponse)(nil),     // 33: workflowruntime.v1.RollbackDeploymentResponse
+	(*ListDeploymentEventsRequest)(nil),    // 34: workflowruntime.v1.ListDeploymentEventsRequest
+	(*DeploymentEvent)(nil),                // 35: workflowruntime.v1.DeploymentEvent
+	(*ListDeploymentEventsResponse)(nil),   // 36: workflowruntime.v1.ListDeploymentEventsResponse
+	(*GetExecutionHistoryRequest)(nil),     // 37: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil),    // 38: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),         // 39: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),        // 40: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),            // 41: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),           // 42: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),         // 43: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),        // 44: workflowruntime.v1.CancelExecutionResponse
+	(*ResolveWebhookRequest)(nil),          // 45: workflowruntime.v1.ResolveWebhookRequest
+	(*ResolveWebhookResponse)(nil),         // 46: workflowruntime.v1.ResolveWebhookResponse
+	(*PreviewScheduleRequest)(nil),         // 47: workflowruntime.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),        // 48: workflowruntime.v1.PreviewScheduleResponse
+	(*TriggerPreview)(nil),                 // 49: workflowruntime.v1.TriggerPreview
+	(*UpcomingFire)(nil),                   // 50: workflowruntime.v1.UpcomingFire
+	(*BackfillDeploymentRequest)(nil),      // 51: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),     // 52: workflowruntime.v1.BackfillDeploymentResponse
+	(*GetBackfillRequest)(nil),             // 53: workflowruntime.v1.GetBackfillRequest
+	(*GetBackfillResponse)(nil),            // 54: workflowruntime.v1.GetBackfillResponse
+	(*Backfill)(nil),                       // 55: workflowruntime.v1.Backfill
+	nil,                                    // 56: workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	(*timestamppb.Timestamp)(nil),          // 57: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 58: google.protobuf.Duration
+	(*structpb.Struct)(nil),                // 59: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),          // 60: google.protobuf.FieldMask
 }
 var file_workflowruntime_v1_runtime_proto_depIdxs = []int32{
 	5,   // 0: workflowruntime.v1.CronSpec.catchup_policy:type_name -> workflowruntime.v1.CatchupPolicy
 	6,   // 1: workflowruntime.v1.CronSpec.repeated_time_policy:type_name -> workflowruntime.v1.RepeatedTimePolicy
 	7,   // 2: workflowruntime.v1.CronSpec.skipped_time_policy:type_name -> workflowruntime.v1.SkippedTimePolicy
-	55,  // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
-	55,  // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
+	57,  // 3: workflowruntime.v1.CronSpec.start_time:type_name -> google.protobuf.Timestamp
+	57,  // 4: workflowruntime.v1.CronSpec.end_time:type_name -> google.protobuf.Timestamp
 	4,   // 5: workflowruntime.v1.WebhookSpec.response_mode:type_name -> workflowruntime.v1.ResponseMode
 	1,   // 6: workflowruntime.v1.Trigger.type:type_name -> workflowruntime.v1.TriggerType
 	11,  // 7: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSpec
 	12,  // 8: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookSpec
 	13,  // 9: workflowruntime.v1.TriggerStatus.trigger:type_name -> workflowruntime.v1.Trigger
-	55,  // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
-	55,  // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
+	57,  // 10: workflowruntime.v1.TriggerStatus.next_fire_time:type_name -> google.protobuf.Timestamp
+	57,  // 11: workflowruntime.v1.TriggerStatus.last_fire_time:type_name -> google.protobuf.Timestamp
 	3,   // 12: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
 	16,  // 13: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
-	56,  // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	56,  // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	58,  // 14: workflowruntime.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	58,  // 15: workflowruntime.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,   // 16: workflowruntime.v1.RetryPolicy.retry_on:type_name -> workflowruntime.v1.ExecutionStatus
 	0,   // 17: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	57,  // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
+	59,  // 18: workflowruntime.v1.Deployment.workflow_definition:type_name -> google.protobuf.Struct
 	14,  // 19: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.TriggerStatus
 	15,  // 20: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	55,  // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
-	55,  // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
-	55,  // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	57,  // 21: workflowruntime.v1.Deployment.created_at:type_name -> google.protobuf.Timestamp
+	57,  // 22: workflowruntime.v1.Deployment.updated_at:type_name -> google.protobuf.Timestamp
+	57,  // 23: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
 	1,   // 24: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	2,   // 25: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	55,  // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	55,  // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
-	55,  // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
-	55,  // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
-	55,  // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
-	57,  // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
+	57,  // 26: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	57,  // 27: workflowruntime.v1.Execution.fired_time:type_name -> google.protobuf.Timestamp
+	57,  // 28: workflowruntime.v1.Execution.started_time:type_name -> google.protobuf.Timestamp
+	57,  // 29: workflowruntime.v1.Execution.finished_time:type_name -> google.protobuf.Timestamp
+	57,  // 30: workflowruntime.v1.Execution.not_before:type_name -> google.protobuf.Timestamp
+	59,  // 31: workflowruntime.v1.DeployWorkflowRequest.workflow_definition:type_name -> google.protobuf.Struct
 	13,  // 32: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	15,  // 33: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
 	17,  // 34: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	47,  // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	49,  // 35: workflowruntime.v1.DeployWorkflowResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
 	0,   // 36: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	57,  // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
+	59,  // 37: workflowruntime.v1.UpdateDeploymentRequest.workflow_definition:type_name -> google.protobuf.Struct
 	13,  // 38: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	15,  // 39: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	58,  // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60,  // 40: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	17,  // 41: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	47,  // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
+	49,  // 42: workflowruntime.v1.UpdateDeploymentResponse.upcoming:type_name -> workflowruntime.v1.TriggerPreview
 	17,  // 43: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	17,  // 44: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	18,  // 45: workflowruntime.v1.GetDeploymentStatusResponse.last_execution:type_name -> workflowruntime.v1.Execution
 	0,   // 46: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
 	1,   // 47: workflowruntime.v1.ListDeploymentsRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
 	17,  // 48: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	57,  // 49: workflowruntime.v1.DeploymentVersion.workflow_definition:type_name -> google.protobuf.Struct
+	59,  // 49: workflowruntime.v1.DeploymentVersion.workflow_definition:type_name -> google.protobuf.Struct
 	15,  // 50: workflowruntime.v1.DeploymentVersion.config:type_name -> workflowruntime.v1.DeploymentConfig
 	13,  // 51: workflowruntime.v1.DeploymentVersion.triggers:type_name -> workflowruntime.v1.Trigger
-	55,  // 52: workflowruntime.v1.DeploymentVersion.created_at:type_name -> google.protobuf.Timestamp
+	57,  // 52: workflowruntime.v1.DeploymentVersion.created_at:type_name -> google.protobuf.Timestamp
 	30,  // 53: workflowruntime.v1.ListDeploymentVersionsResponse.versions:type_name -> workflowruntime.v1.DeploymentVersion
-	0,   // 54: workflowruntime.v1.DeploymentEvent.from_status:type_name -> workflowruntime.v1.DeploymentStatus
-	0,   // 55: workflowruntime.v1.DeploymentEvent.to_status:type_name -> workflowruntime.v1.DeploymentStatus
-	55,  // 56: workflowruntime.v1.DeploymentEvent.at:type_name -> google.protobuf.Timestamp
-	33,  // 57: workflowruntime.v1.ListDeploymentEventsResponse.events:type_name -> workflowruntime.v1.DeploymentEvent
-	2,   // 58: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	1,   // 59: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	55,  // 60: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	55,  // 61: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	18,  // 62: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	54,  // 63: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
-	1,   // 64: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	3,   // 65: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	2,   // 66: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
-	9,   // 67: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
-	18,  // 68: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	18,  // 69: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	4,   // 70: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
-	11,  // 71: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
-	55,  // 72: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	47,  // 73: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
-	11,  // 74: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
-	48,  // 75: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
-	55,  // 76: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
-	55,  // 77: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
-	8,   // 78: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
-	55,  // 79: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	55,  // 80: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,   // 81: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	53,  // 82: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	53,  // 83: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
-	55,  // 84: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
-	55,  // 85: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
-	3,   // 86: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	10,  // 87: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
-	55,  // 88: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
-	55,  // 89: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
-	19,  // 90: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	21,  // 91: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	23,  // 92: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	25,  // 93: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	27,  // 94: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	29,  // 95: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:input_type -> workflowruntime.v1.ListDeploymentVersionsRequest
-	32,  // 96: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:input_type -> workflowruntime.v1.ListDeploymentEventsRequest
-	35,  // 97: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	37,  // 98: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	39,  // 99: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	41,  // 100: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	43,  // 101: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
-	45,  // 102: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
-	49,  // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	51,  // 104: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
-	20,  // 105: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	22,  // 106: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	24,  // 107: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	26,  // 108: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	28,  // 109: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	31,  // 110: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:output_type -> workflowruntime.v1.ListDeploymentVersionsResponse
-	34,  // 111: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:output_type -> workflowruntime.v1.ListDeploymentEventsResponse
-	36,  // 112: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	38,  // 113: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	40,  // 114: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	42,  // 115: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	44,  // 116: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
-	46,  // 117: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
-	50,  // 118: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	52,  // 119: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
-	105, // [105:120] is the sub-list for method output_type
-	90,  // [90:105] is the sub-list for method input_type
-	90,  // [90:90] is the sub-list for extension type_name
-	90,  // [90:90] is the sub-list for extension extendee
-	0,   // [0:90] is the sub-list for field type_name
+	17,  // 54: workflowruntime.v1.RollbackDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	0,   // 55: workflowruntime.v1.DeploymentEvent.from_status:type_name -> workflowruntime.v1.DeploymentStatus
+	0,   // 56: workflowruntime.v1.DeploymentEvent.to_status:type_name -> workflowruntime.v1.DeploymentStatus
+	57,  // 57: workflowruntime.v1.DeploymentEvent.at:type_name -> google.protobuf.Timestamp
+	35,  // 58: workflowruntime.v1.ListDeploymentEventsResponse.events:type_name -> workflowruntime.v1.DeploymentEvent
+	2,   // 59: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	1,   // 60: workflowruntime.v1.GetExecutionHistoryRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	57,  // 61: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	57,  // 62: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	18,  // 63: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	56,  // 64: workflowruntime.v1.TriggerWorkflowRequest.headers:type_name -> workflowruntime.v1.TriggerWorkflowRequest.HeadersEntry
+	1,   // 65: workflowruntime.v1.TriggerWorkflowRequest.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	3,   // 66: workflowruntime.v1.TriggerWorkflowRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	2,   // 67: workflowruntime.v1.TriggerWorkflowResponse.status:type_name -> workflowruntime.v1.ExecutionStatus
+	9,   // 68: workflowruntime.v1.TriggerWorkflowResponse.admission:type_name -> workflowruntime.v1.Admission
+	18,  // 69: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	30,  // 70: workflowruntime.v1.GetExecutionResponse.version:type_name -> workflowruntime.v1.DeploymentVersion
+	18,  // 71: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	4,   // 72: workflowruntime.v1.ResolveWebhookResponse.response_mode:type_name -> workflowruntime.v1.ResponseMode
+	11,  // 73: workflowruntime.v1.PreviewScheduleRequest.cron:type_name -> workflowruntime.v1.CronSpec
+	57,  // 74: workflowruntime.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	49,  // 75: workflowruntime.v1.PreviewScheduleResponse.triggers:type_name -> workflowruntime.v1.TriggerPreview
+	11,  // 76: workflowruntime.v1.TriggerPreview.cron:type_name -> workflowruntime.v1.CronSpec
+	50,  // 77: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.UpcomingFire
+	57,  // 78: workflowruntime.v1.UpcomingFire.slot_time:type_name -> google.protobuf.Timestamp
+	57,  // 79: workflowruntime.v1.UpcomingFire.fire_time:type_name -> google.protobuf.Timestamp
+	8,   // 80: workflowruntime.v1.UpcomingFire.dst_effect:type_name -> workflowruntime.v1.DstEffect
+	57,  // 81: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	57,  // 82: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	3,   // 83: workflowruntime.v1.BackfillDeploymentRequest.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	55,  // 84: workflowruntime.v1.BackfillDeploymentResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	55,  // 85: workflowruntime.v1.GetBackfillResponse.backfill:type_name -> workflowruntime.v1.Backfill
+	57,  // 86: workflowruntime.v1.Backfill.start_time:type_name -> google.protobuf.Timestamp
+	57,  // 87: workflowruntime.v1.Backfill.end_time:type_name -> google.protobuf.Timestamp
+	3,   // 88: workflowruntime.v1.Backfill.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	10,  // 89: workflowruntime.v1.Backfill.state:type_name -> workflowruntime.v1.BackfillState
+	57,  // 90: workflowruntime.v1.Backfill.created_at:type_name -> google.protobuf.Timestamp
+	57,  // 91: workflowruntime.v1.Backfill.completed_at:type_name -> google.protobuf.Timestamp
+	19,  // 92: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	21,  // 93: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	23,  // 94: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	25,  // 95: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	27,  // 96: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	29,  // 97: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:input_type -> workflowruntime.v1.ListDeploymentVersionsRequest
+	34,  // 98: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:input_type -> workflowruntime.v1.ListDeploymentEventsRequest
+	32,  // 99: workflowruntime.v1.WorkflowRuntimeService.RollbackDeployment:input_type -> workflowruntime.v1.RollbackDeploymentRequest
+	37,  // 100: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	39,  // 101: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	41,  // 102: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	43,  // 103: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	45,  // 104: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:input_type -> workflowruntime.v1.ResolveWebhookRequest
+	47,  // 105: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:input_type -> workflowruntime.v1.PreviewScheduleRequest
+	51,  // 106: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	53,  // 107: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:input_type -> workflowruntime.v1.GetBackfillRequest
+	20,  // 108: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	22,  // 109: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	24,  // 110: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	26,  // 111: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	28,  // 112: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	31,  // 113: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentVersions:output_type -> workflowruntime.v1.ListDeploymentVersionsResponse
+	36,  // 114: workflowruntime.v1.WorkflowRuntimeService.ListDeploymentEvents:output_type -> workflowruntime.v1.ListDeploymentEventsResponse
+	33,  // 115: workflowruntime.v1.WorkflowRuntimeService.RollbackDeployment:output_type -> workflowruntime.v1.RollbackDeploymentResponse
+	38,  // 116: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	40,  // 117: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	42,  // 118: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	44,  // 119: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	46,  // 120: workflowruntime.v1.WorkflowRuntimeService.ResolveWebhook:output_type -> workflowruntime.v1.ResolveWebhookResponse
+	48,  // 121: workflowruntime.v1.WorkflowRuntimeService.PreviewSchedule:output_type -> workflowruntime.v1.PreviewScheduleResponse
+	52,  // 122: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	54,  // 123: workflowruntime.v1.WorkflowRuntimeService.GetBackfill:output_type -> workflowruntime.v1.GetBackfillResponse
+	108, // [108:124] is the sub-list for method output_type
+	92,  // [92:108] is the sub-list for method input_type
+	92,  // [92:92] is the sub-list for extension type_name
+	92,  // [92:92] is the sub-list for extension extendee
+	0,   // [0:92] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_runtime_proto_init() }
@@ -4685,7 +4893,7 @@ func file_workflowruntime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_runtime_proto_rawDesc), len(file_workflowruntime_v1_runtime_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -446,6 +446,51 @@ func local_request_WorkflowRuntimeService_ListDeploymentEvents_1(ctx context.Con
 	return msg, metadata, err
 }
 
+func request_WorkflowRuntimeService_RollbackDeployment_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RollbackDeploymentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.RollbackDeployment(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_WorkflowRuntimeService_RollbackDeployment_0(ctx context.Context, marshaler runtime.Marshaler, server WorkflowRuntimeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RollbackDeploymentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["deployment_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "deployment_id")
+	}
+	protoReq.DeploymentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "deployment_id", err)
+	}
+	msg, err := server.RollbackDeployment(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_WorkflowRuntimeService_GetExecutionHistory_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
 func request_WorkflowRuntimeService_GetExecutionHistory_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -553,6 +598,8 @@ func local_request_WorkflowRuntimeService_TriggerWorkflow_1(ctx context.Context,
 	return msg, metadata, err
 }
 
+var filter_WorkflowRuntimeService_GetExecution_0 = &utilities.DoubleArray{Encoding: map[string]int{"execution_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_WorkflowRuntimeService_GetExecution_0(ctx context.Context, marshaler runtime.Marshaler, client WorkflowRuntimeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetExecutionRequest
@@ -566,6 +613,12 @@ func request_WorkflowRuntimeService_GetExecution_0(ctx context.Context, marshale
 	protoReq.ExecutionId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "execution_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_GetExecution_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -587,6 +640,12 @@ func local_request_WorkflowRuntimeService_GetExecution_0(ctx context.Context, ma
 	protoReq.ExecutionId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "execution_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_WorkflowRuntimeService_GetExecution_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetExecution(ctx, &protoReq)
 	return msg, metadata, err
@@ -1022,6 +1081,26 @@ func RegisterWorkflowRuntimeServiceHandlerServer(ctx context.Context, mux *runti
 		}
 		forward_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_WorkflowRuntimeService_RollbackDeployment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/RollbackDeployment", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/rollback"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_WorkflowRuntimeService_RollbackDeployment_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_RollbackDeployment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_GetExecutionHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1415,6 +1494,23 @@ func RegisterWorkflowRuntimeServiceHandlerClient(ctx context.Context, mux *runti
 		}
 		forward_WorkflowRuntimeService_ListDeploymentEvents_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_WorkflowRuntimeService_RollbackDeployment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/workflowruntime.v1.WorkflowRuntimeService/RollbackDeployment", runtime.WithHTTPPathPattern("/api/v1/deployments/{deployment_id}/rollback"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_WorkflowRuntimeService_RollbackDeployment_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_WorkflowRuntimeService_RollbackDeployment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_WorkflowRuntimeService_GetExecutionHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1598,6 +1694,7 @@ var (
 	pattern_WorkflowRuntimeService_ListDeploymentVersions_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "versions"}, ""))
 	pattern_WorkflowRuntimeService_ListDeploymentEvents_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "events"}, ""))
 	pattern_WorkflowRuntimeService_ListDeploymentEvents_1   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "events"}, ""))
+	pattern_WorkflowRuntimeService_RollbackDeployment_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "deployments", "deployment_id", "rollback"}, ""))
 	pattern_WorkflowRuntimeService_GetExecutionHistory_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "executions"}, ""))
 	pattern_WorkflowRuntimeService_TriggerWorkflow_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "workflows", "workflow_id", "trigger"}, ""))
 	pattern_WorkflowRuntimeService_TriggerWorkflow_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "webhooks", "trigger"}, ""))
@@ -1620,6 +1717,7 @@ var (
 	forward_WorkflowRuntimeService_ListDeploymentVersions_0 = runtime.ForwardResponseMessage
 	forward_WorkflowRuntimeService_ListDeploymentEvents_0   = runtime.ForwardResponseMessage
 	forward_WorkflowRuntimeService_ListDeploymentEvents_1   = runtime.ForwardResponseMessage
+	forward_WorkflowRuntimeService_RollbackDeployment_0     = runtime.ForwardResponseMessage
 	forward_WorkflowRuntimeService_GetExecutionHistory_0    = runtime.ForwardResponseMessage
 	forward_WorkflowRuntimeService_TriggerWorkflow_0        = runtime.ForwardResponseMessage
 	forward_WorkflowRuntimeService_TriggerWorkflow_1        = runtime.ForwardResponseMessage

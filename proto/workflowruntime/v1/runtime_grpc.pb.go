@@ -29,6 +29,7 @@ const (
 	WorkflowRuntimeService_ListDeployments_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/ListDeployments"
 	WorkflowRuntimeService_ListDeploymentVersions_FullMethodName = "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentVersions"
 	WorkflowRuntimeService_ListDeploymentEvents_FullMethodName   = "/workflowruntime.v1.WorkflowRuntimeService/ListDeploymentEvents"
+	WorkflowRuntimeService_RollbackDeployment_FullMethodName     = "/workflowruntime.v1.WorkflowRuntimeService/RollbackDeployment"
 	WorkflowRuntimeService_GetExecutionHistory_FullMethodName    = "/workflowruntime.v1.WorkflowRuntimeService/GetExecutionHistory"
 	WorkflowRuntimeService_TriggerWorkflow_FullMethodName        = "/workflowruntime.v1.WorkflowRuntimeService/TriggerWorkflow"
 	WorkflowRuntimeService_GetExecution_FullMethodName           = "/workflowruntime.v1.WorkflowRuntimeService/GetExecution"
@@ -59,6 +60,8 @@ type WorkflowRuntimeServiceClient interface {
 	ListDeploymentVersions(ctx context.Context, in *ListDeploymentVersionsRequest, opts ...grpc.CallOption) (*ListDeploymentVersionsResponse, error)
 	// Lists the audit trail of a deployment, or of all deployments of a workflow, newest first.
 	ListDeploymentEvents(ctx context.Context, in *ListDeploymentEventsRequest, opts ...grpc.CallOption) (*ListDeploymentEventsResponse, error)
+	// Makes a new version of a deployment equal to one of its past versions: its definition, triggers and config.
+	RollbackDeployment(ctx context.Context, in *RollbackDeploymentRequest, opts ...grpc.CallOption) (*RollbackDeploymentResponse, error)
 	// Lists executions, newest first, with cursor pagination.
 	GetExecutionHistory(ctx context.Context, in *GetExecutionHistoryRequest, opts ...grpc.CallOption) (*GetExecutionHistoryResponse, error)
 	// Starts an execution from a webhook call forwarded by the API Gateway or from a manual request.
@@ -150,6 +153,16 @@ func (c *workflowRuntimeServiceClient) ListDeploymentEvents(ctx context.Context,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDeploymentEventsResponse)
 	err := c.cc.Invoke(ctx, WorkflowRuntimeService_ListDeploymentEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowRuntimeServiceClient) RollbackDeployment(ctx context.Context, in *RollbackDeploymentRequest, opts ...grpc.CallOption) (*RollbackDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RollbackDeploymentResponse)
+	err := c.cc.Invoke(ctx, WorkflowRuntimeService_RollbackDeployment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +269,8 @@ type WorkflowRuntimeServiceServer interface {
 	ListDeploymentVersions(context.Context, *ListDeploymentVersionsRequest) (*ListDeploymentVersionsResponse, error)
 	// Lists the audit trail of a deployment, or of all deployments of a workflow, newest first.
 	ListDeploymentEvents(context.Context, *ListDeploymentEventsRequest) (*ListDeploymentEventsResponse, error)
+	// Makes a new version of a deployment equal to one of its past versions: its definition, triggers and config.
+	RollbackDeployment(context.Context, *RollbackDeploymentRequest) (*RollbackDeploymentResponse, error)
 	// Lists executions, newest first, with cursor pagination.
 	GetExecutionHistory(context.Context, *GetExecutionHistoryRequest) (*GetExecutionHistoryResponse, error)
 	// Starts an execution from a webhook call forwarded by the API Gateway or from a manual request.
@@ -303,6 +318,9 @@ func (UnimplementedWorkflowRuntimeServiceServer) ListDeploymentVersions(context.
 }
 func (UnimplementedWorkflowRuntimeServiceServer) ListDeploymentEvents(context.Context, *ListDeploymentEventsRequest) (*ListDeploymentEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeploymentEvents not implemented")
+}
+func (UnimplementedWorkflowRuntimeServiceServer) RollbackDeployment(context.Context, *RollbackDeploymentRequest) (*RollbackDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollbackDeployment not implemented")
 }
 func (UnimplementedWorkflowRuntimeServiceServer) GetExecutionHistory(context.Context, *GetExecutionHistoryRequest) (*GetExecutionHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetExecutionHistory not implemented")
@@ -472,6 +490,24 @@ func _WorkflowRuntimeService_ListDeploymentEvents_Handler(srv interface{}, ctx c
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(WorkflowRuntimeServiceServer).ListDeploymentEvents(ctx, req.(*ListDeploymentEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowRuntimeService_RollbackDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollbackDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowRuntimeServiceServer).RollbackDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowRuntimeService_RollbackDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowRuntimeServiceServer).RollbackDeployment(ctx, req.(*RollbackDeploymentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -654,6 +690,10 @@ var WorkflowRuntimeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeploymentEvents",
 			Handler:    _WorkflowRuntimeService_ListDeploymentEvents_Handler,
+		},
+		{
+			MethodName: "RollbackDeployment",
+			Handler:    _WorkflowRuntimeService_RollbackDeployment_Handler,
 		},
 		{
 			MethodName: "GetExecutionHistory",

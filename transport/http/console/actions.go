@@ -196,6 +196,38 @@ func (c *Console) setStatus(to pb.DeploymentStatus) http.HandlerFunc {
 	}
 }
 
+// rollback makes a new version of the deployment equal to the form's
+// to_version. The form carries the version the page showed as current, as
+// expected_version, so that a rollback from a page gone stale is refused
+// rather than undoing a change its caller never saw.
+func (c *Console) rollback(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	to, err := formVersion(r, "to_version")
+	var expected int64
+	if err == nil {
+		expected, err = formVersion(r, "expected_version")
+	}
+	if err == nil {
+		ctx, cancel := callContext(r)
+		defer cancel()
+		_, err = c.api.RollbackDeployment(ctx, &pb.RollbackDeploymentRequest{DeploymentId: id, ToVersion: to, ExpectedVersion: expected})
+	}
+	if err != nil {
+		c.failDeployment(w, r, err)
+		return
+	}
+	seeOther(w, r, Prefix+"deployments/"+id)
+}
+
+// formVersion reads a version number field.
+func formVersion(r *http.Request, field string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(r.PostForm.Get(field)), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, invalidField(field, "must be a version number, from 1")
+	}
+	return v, nil
+}
+
 // failDeployment shows the deployment's page after a failed post, with what
 // the forms held.
 func (c *Console) failDeployment(w http.ResponseWriter, r *http.Request, err error) {

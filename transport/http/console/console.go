@@ -98,6 +98,7 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("POST "+Prefix+"deployments/{id}/resume", c.act(actResume, c.setStatus(pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED)))
 	mux.HandleFunc("POST "+Prefix+"deployments/{id}/trigger", c.act(actTrigger, c.trigger))
 	mux.HandleFunc("POST "+Prefix+"deployments/{id}/backfill", c.act(actBackfill, c.backfill))
+	mux.HandleFunc("POST "+Prefix+"deployments/{id}/rollback", c.act(actRollback, c.rollback))
 	mux.HandleFunc("GET "+Prefix+"executions/{id}", c.execution)
 	mux.HandleFunc("POST "+Prefix+"executions/{id}/cancel", c.act(actCancel, c.cancel))
 	mux.HandleFunc("GET "+Prefix+"load", c.load)
@@ -162,6 +163,7 @@ const (
 	actTrigger  action = "trigger"
 	actBackfill action = "backfill"
 	actCancel   action = "cancel"
+	actRollback action = "rollback"
 )
 
 // permissions are the actions a caller may take: the pages show only their
@@ -176,6 +178,7 @@ var actionMethods = map[action]string{
 	actTrigger:  pb.WorkflowRuntimeService_TriggerWorkflow_FullMethodName,
 	actBackfill: pb.WorkflowRuntimeService_BackfillDeployment_FullMethodName,
 	actCancel:   pb.WorkflowRuntimeService_CancelExecution_FullMethodName,
+	actRollback: pb.WorkflowRuntimeService_RollbackDeployment_FullMethodName,
 }
 
 // permitted returns what the caller of r may do: what the role of the

@@ -80,7 +80,7 @@ var (
 			OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_BUFFER_ONE, PauseAfterFailures: 5, MaxConcurrency: 4, MaxBuffered: 30,
 			RetryPolicy: &pb.RetryPolicy{MaxAttempts: 3, InitialInterval: durationpb.New(10 * time.Second), RetryOn: []pb.ExecutionStatus{pb.ExecutionStatus_EXECUTION_STATUS_TIMED_OUT}},
 		},
-		ConsecutiveFailures: 2, DeployedBy: "alice",
+		ConsecutiveFailures: 2, DeployedBy: "alice", OnBehalfOf: "carol",
 		CreatedAt: ts(-time.Hour), UpdatedAt: ts(-time.Minute), DeployedAt: ts(-time.Hour),
 		Triggers: []*pb.TriggerStatus{
 			{Trigger: &pb.Trigger{TriggerId: "t-cron", Type: pb.TriggerType_TRIGGER_TYPE_CRON, Cron: &pb.CronSpec{Expression: "30 2 * * *", Timezone: "America/New_York"}},
@@ -126,6 +126,7 @@ func (f *fakeAPI) GetExecutionHistory(_ context.Context, req *pb.GetExecutionHis
 func (f *fakeAPI) ListDeploymentVersions(context.Context, *pb.ListDeploymentVersionsRequest) (*pb.ListDeploymentVersionsResponse, error) {
 	return &pb.ListDeploymentVersionsResponse{Versions: []*pb.DeploymentVersion{
 		{DeploymentId: "d-1", Version: 3, TriggersKept: true, CreatedAt: ts(-time.Minute), Triggers: []*pb.Trigger{deployment.GetTriggers()[0].GetTrigger()}},
+		{DeploymentId: "d-1", Version: 2, TriggersKept: true, CreatedAt: ts(-2 * time.Minute), CreatedBy: "ci", OnBehalfOf: "erin"},
 		{DeploymentId: "d-1", Version: 1},
 	}}, nil
 }
@@ -133,7 +134,7 @@ func (f *fakeAPI) ListDeploymentVersions(context.Context, *pb.ListDeploymentVers
 func (f *fakeAPI) ListDeploymentEvents(context.Context, *pb.ListDeploymentEventsRequest) (*pb.ListDeploymentEventsResponse, error) {
 	return &pb.ListDeploymentEventsResponse{Events: []*pb.DeploymentEvent{
 		{DeploymentId: "d-1", WorkflowId: "orders.sync", Action: "ROLLBACK", FromStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED,
-			ToStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, FromVersion: 2, ToVersion: 3, Actor: "bob", Reason: "version 2 undone: <scheduling failed>", At: ts(-time.Minute)},
+			ToStatus: pb.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED, FromVersion: 2, ToVersion: 3, Actor: "bob", OnBehalfOf: "dave", Reason: "version 2 undone: <scheduling failed>", At: ts(-time.Minute)},
 	}}, nil
 }
 
@@ -199,6 +200,10 @@ func (f *fakeAPI) GetScheduleReport(context.Context, *pb.GetScheduleReportReques
 
 func (f *fakeAPI) UpdateDeployment(context.Context, *pb.UpdateDeploymentRequest) (*pb.UpdateDeploymentResponse, error) {
 	return &pb.UpdateDeploymentResponse{Deployment: deployment}, nil
+}
+
+func (f *fakeAPI) RollbackDeployment(context.Context, *pb.RollbackDeploymentRequest) (*pb.RollbackDeploymentResponse, error) {
+	return &pb.RollbackDeploymentResponse{Deployment: deployment}, nil
 }
 
 func (f *fakeAPI) TriggerWorkflow(_ context.Context, req *pb.TriggerWorkflowRequest) (*pb.TriggerWorkflowResponse, error) {
@@ -288,7 +293,8 @@ func TestPages(t *testing.T) {
 		{"/ui/deployments/d-1", []string{"BUFFER_ONE", "America/New_York", "187s", "02:30 does not occur", "skipped slot", `id="pause"`, "/ui/executions/e-2",
 			`id="version-3"`, "not kept", "<code>30 2 * * *</code>", "2 → 3", "version 2 undone: &lt;scheduling failed&gt;",
 			"up to 3 attempts, first wait 10s, ×2, at most 100 × the first, on TIMED_OUT", "5 in a row, 2 so far", `id="max-concurrency">4<`, `id="max-buffered">30<`,
-			`<option value="BUFFER_ALL">BUFFER_ALL</option>`, `id="trigger_overlap_policy"`}},
+			`<option value="BUFFER_ALL">BUFFER_ALL</option>`, `id="trigger_overlap_policy"`,
+			`id="rollback-2"`, `name="expected_version" value="3"`, `id="deployed-by">alice for carol<`, "<td>bob for dave</td>", "<td>ci for erin</td>"}},
 		{"/ui/deployments/d-1?backfill=b-1", []string{"Backfill <code>b-1</code>", "RUNNING", `data-live="backfill"`}},
 		{"/ui/executions/e-1", []string{"node Ship: &lt;boom&gt;", "4bf92f3577b34da6a3ce929d0e0e4736", "3m7s after the slot", "took 53s",
 			`id="attempt">2<`, `id="first-attempt" href="/ui/executions/e-0"`, `id="not-before"`, `href="/ui/executions/e-0"><code>e-0</code>`}},
@@ -432,6 +438,7 @@ func TestPosts(t *testing.T) {
 	}{
 		{"/ui/deployments/d-1/pause", "UpdateDeployment", "/ui/deployments/d-1", url.Values{}},
 		{"/ui/deployments/d-1/resume", "UpdateDeployment", "/ui/deployments/d-1", url.Values{}},
+		{"/ui/deployments/d-1/rollback", "RollbackDeployment", "/ui/deployments/d-1", url.Values{"to_version": {"2"}, "expected_version": {"3"}}},
 		{"/ui/deployments/d-1/trigger", "TriggerWorkflow", "/ui/executions/e-new", url.Values{"payload": {`{"a":1}`}}},
 		{"/ui/deployments/d-1/trigger", "TriggerWorkflow", "/ui/executions/e-new?admission=WAITING", url.Values{"overlap_policy": {"BUFFER_ALL"}}},
 		{"/ui/deployments/d-1/backfill", "BackfillDeployment", "/ui/deployments/d-1?backfill=b-1",
@@ -475,13 +482,15 @@ func TestRefusedPosts(t *testing.T) {
 		{"/ui/deployments/d-1/backfill", url.Values{"start_time": {""}}, "start_time"},
 		{"/ui/deployments/d-1/backfill", url.Values{"start_time": {"2026-03-01T00:00"}, "end_time": {"2026-03-02T00:00"}, "overlap_policy": {"BUFFER_ALL"}}, "overlap_policy"},
 		{"/ui/deployments/d-1/trigger", url.Values{"overlap_policy": {"NEVER"}}, "overlap_policy"},
+		{"/ui/deployments/d-1/rollback", url.Values{"to_version": {"two"}, "expected_version": {"3"}}, "to_version"},
+		{"/ui/deployments/d-1/rollback", url.Values{"to_version": {"2"}}, "expected_version"},
 	} {
 		a := request(t, http.MethodPost, hs.URL+tt.path, tt.form, same)
 		require.Equal(t, http.StatusBadRequest, a.status, tt.path)
 		require.Contains(t, a.body, tt.field)
 	}
 	for _, c := range f.called() {
-		require.NotContains(t, []string{"DeployWorkflow", "BackfillDeployment", "TriggerWorkflow"}, c, "a refused form reached the API")
+		require.NotContains(t, []string{"DeployWorkflow", "BackfillDeployment", "TriggerWorkflow", "RollbackDeployment"}, c, "a refused form reached the API")
 	}
 
 	f.failing = map[string]error{
@@ -532,9 +541,10 @@ func TestRolesHideActions(t *testing.T) {
 		return http.Header{"Authorization": {"Bearer " + token}, "Sec-Fetch-Site": {"same-origin"}}
 	}
 	buttons := map[string]string{
-		"deploy":  `href="/ui/deploy"`,
-		"pause":   `action="/ui/deployments/d-1/pause"`,
-		"trigger": `action="/ui/deployments/d-1/trigger"`,
+		"deploy":   `href="/ui/deploy"`,
+		"pause":    `action="/ui/deployments/d-1/pause"`,
+		"trigger":  `action="/ui/deployments/d-1/trigger"`,
+		"rollback": `action="/ui/deployments/d-1/rollback"`,
 	}
 	for _, tt := range []struct {
 		token string
@@ -559,12 +569,13 @@ func TestRolesHideActions(t *testing.T) {
 	for _, post := range []struct{ token, path string }{
 		{viewer, "/ui/deployments/d-1/pause"},
 		{viewer, "/ui/deployments/d-1/trigger"},
+		{operator, "/ui/deployments/d-1/rollback"},
 		{gateway, "/ui/deployments/d-1/pause"},
 		{gateway, "/ui/deploy"},
 		{operator, "/ui/executions/e-2/cancel"},
 	} {
 		got := request(t, http.MethodPost, hs.URL+post.path, url.Values{}, as(post.token))
-		if post.token == operator {
+		if post.token == operator && post.path == "/ui/executions/e-2/cancel" {
 			require.Equal(t, http.StatusSeeOther, got.status, got.body)
 			continue
 		}
@@ -572,4 +583,25 @@ func TestRolesHideActions(t *testing.T) {
 		require.Contains(t, got.body, "you may not")
 	}
 	require.Equal(t, []string{"CancelExecution"}, f.called()[before:], "only the operator's post reached the API")
+}
+
+// TestRollbackButtons: a version can be rolled back to when it is not the
+// current one and kept its triggers; the form sends the version the page
+// showed as current, so that a stale page's rollback is refused.
+func TestRollbackButtons(t *testing.T) {
+	t.Parallel()
+	hs := serve(t, &fakeAPI{})
+	a := request(t, http.MethodGet, hs.URL+"/ui/deployments/d-1", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, `id="rollback-2"`)
+	require.Contains(t, a.body, `name="to_version" value="2"`)
+	require.Contains(t, a.body, `name="expected_version" value="3"`)
+	require.NotContains(t, a.body, `id="rollback-3"`, "the current version")
+	require.NotContains(t, a.body, `id="rollback-1"`, "a version whose triggers were not kept")
+
+	archived := proto.CloneOf(deployment)
+	archived.Status = pb.DeploymentStatus_DEPLOYMENT_STATUS_ARCHIVED
+	a = request(t, http.MethodGet, serve(t, &fakeAPI{deployment: archived}).URL+"/ui/deployments/d-1", nil, nil)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.NotContains(t, a.body, `id="rollback-2"`, "an archived deployment cannot change")
 }
