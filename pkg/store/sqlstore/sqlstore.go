@@ -86,6 +86,7 @@ var (
 	_ store.Store           = (*Store)(nil)
 	_ store.MonitoringStore = (*Store)(nil)
 	_ store.SlotStore       = (*Store)(nil)
+	_ store.RetentionStore  = (*Store)(nil)
 )
 
 // New returns a Store on the pools w (writes) and r (reads), which may be
