@@ -30,6 +30,8 @@ type storeBackend interface {
 	// SlotStore keeps the account of every cron slot.
 	store.SlotStore
 	store.BackfillStore
+	// RetentionStore removes expired history under a lease row.
+	store.RetentionStore
 }
 
 // openedStore is the store serve runs on.
