@@ -209,6 +209,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	// recorder does the scheduler's fires.
 	r.backfill = backfill.New(traced, r.coord, backfill.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, Rate: cfg.BackfillRate, Logger: logger,
+		Retention: cfg.ExecutionRetention,
 	})
 	r.retention = retention.New(traced, retention.Options{
 		InstanceID: cfg.InstanceID, Retention: cfg.ExecutionRetention, Logger: logger, Metrics: m.retention,
