@@ -136,14 +136,19 @@ func TestBenchRetention(t *testing.T) {
 		})
 		return err
 	}
-	// Every path once, which opens the runtime's connections, then a
-	// quiet database before the clock starts.
-	for n := range retBenchWorkflows {
-		require.NoError(t, trigger(n))
-	}
+	// An untimed quarter of the load, which opens the runtime's
+	// connections and warms its caches, then a checkpoint (of the loaded
+	// rows too) and a quiet database before the clock starts: the first
+	// load must not pay for what the loading left behind.
+	warm := make(chan struct{})
+	time.AfterFunc(loadFor/4, func() { close(warm) })
+	warmup := retBenchLoad(warm, trigger)
+	require.Zero(t, warmup.errors, "warm-up: %v", warmup.firstErr)
 	left, err := drainBench(db)
 	require.NoError(t, err)
 	require.Zero(t, left, "the warm-up's executions did not end")
+	_, err = db.ExecContext(ctx, `CHECKPOINT`)
+	require.NoError(t, err)
 
 	stop := make(chan struct{})
 	time.AfterFunc(loadFor, func() { close(stop) })
@@ -170,9 +175,12 @@ func TestBenchRetention(t *testing.T) {
 	left, err = drainBench(db)
 	require.NoError(t, err)
 	require.Zero(t, left, "the second load's executions did not end")
+	// History as the pass left it (autovacuum may or may not have come
+	// by), then once vacuumed.
+	history := retBenchHistory(t, st, now)
 	_, err = db.ExecContext(ctx, `VACUUM ANALYZE executions`)
 	require.NoError(t, err)
-	history := retBenchHistory(t, st, now)
+	vacuumed := retBenchHistory(t, st, now)
 
 	rise := benchMS(with.lat, 0.99)/benchMS(without.lat, 0.99) - 1
 	fmt.Printf("retention: %d executions (%d expired) over %d workflows loaded in %v, VACUUM ANALYZE %v; executions with indexes %s\n",
@@ -190,8 +198,13 @@ func TestBenchRetention(t *testing.T) {
 	}
 	fmt.Printf("retention pass: %d executions removed in %v (%.0f rows/s), %d expired rows left\n",
 		res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), stillExpired)
-	fmt.Printf("history after: %d filtered pages (after %d untimed) of %d, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-		len(history), retBenchWarmup, retBenchPage, benchMS(history, 0.5), benchMS(history, 0.95), benchMS(history, 0.99), benchMS(history, 1))
+	for _, h := range []struct {
+		name string
+		lat  []time.Duration
+	}{{"after the pass", history}, {"after VACUUM", vacuumed}} {
+		fmt.Printf("history %s: %d filtered pages (after %d untimed) of %d, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			h.name, len(h.lat), retBenchWarmup, retBenchPage, benchMS(h.lat, 0.5), benchMS(h.lat, 0.95), benchMS(h.lat, 0.99), benchMS(h.lat, 1))
+	}
 	verdict := func(ok bool) string {
 		if ok {
 			return "PASS"
@@ -199,7 +212,7 @@ func TestBenchRetention(t *testing.T) {
 		return "FAIL"
 	}
 	fmt.Printf("goal trigger p99 rises <= %.0f %% with retention: %s (%+.1f %%)\n", 100*retBenchGoalRise, verdict(rise <= retBenchGoalRise), 100*rise)
-	fmt.Printf("goal history p99 <= %v: %s (%.2f ms)\n", retBenchGoalP99, verdict(benchPercentile(history, 0.99) <= retBenchGoalP99), benchMS(history, 0.99))
+	fmt.Printf("goal history p99 <= %v after the pass: %s (%.2f ms)\n", retBenchGoalP99, verdict(benchPercentile(history, 0.99) <= retBenchGoalP99), benchMS(history, 0.99))
 	fmt.Println("trigger load: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL) from " + strconv.Itoa(trigBenchCallers) +
 		" closed-loop callers over one gRPC connection; with retention it lasts as long as the pass;")
 	fmt.Println("history: Store.ListExecutions of one workflow, half with one status, over the last 30 days, first pages")
