@@ -176,6 +176,13 @@ bench-history: ## Filtered GetExecutionHistory pages on HISTORY_ROWS=1000000 exe
 	set -o pipefail; WFR_BENCH_HISTORY=$(HISTORY_ROWS) $(GO) test -count=1 -v -run '^TestBenchHistory$$' -timeout 20m ./pkg/store/postgres/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+RETENTION_ROWS ?= 5000000
+
+.PHONY: bench-retention
+bench-retention: ## Retention of RETENTION_ROWS=5000000 executions, 80 % expired, in local PostgreSQL while webhook triggers run: trigger p99 with and without it, removal time, history p99 after (BENCH_TRIGGER_SECONDS=20)
+	set -o pipefail; WFR_BENCH_RETENTION=$(RETENTION_ROWS) WFR_BENCH_RETENTION_SECONDS=$(BENCH_TRIGGER_SECONDS) $(GO) test -count=1 -v -run '^TestBenchRetention$$' -timeout 90m ./cmd/workflow-runtime/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
+
 .PHONY: bench-tracing
 bench-tracing: ## What tracing adds: a span off and recording, otelgrpc's server handler off, and a store call traced off and traced recording (local PostgreSQL)
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Span|ServerHandler)$$' -benchmem ./pkg/tracing/

@@ -36,6 +36,7 @@ var pgMigrations = [][2]string{
 	{"00012", "version_history"},
 	{"00013", "actors"},
 	{"00014", "catchups_and_backfill_bounds"},
+	{"00015", "retention"},
 }
 
 var migrationCount = len(pgMigrations)
@@ -254,4 +255,51 @@ func TestErrors(t *testing.T) {
 	if err := migrations.Status(ctx, db, &bytes.Buffer{}); err == nil {
 		t.Error("Status on a closed pool: nil error")
 	}
+}
+
+// TestUpgradePopulated upgrades a database that holds executions and missed
+// slots to the retention migration, which must keep every row and give the
+// leases and the index that retention uses; rolling it back keeps them too.
+func TestUpgradePopulated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	require.NoError(t, upByOne(ctx, db, migrationCount-2))
+	checkStatus(t, db, migrationCount-1)
+
+	const populate = `
+INSERT INTO workflows (id, name, definition) VALUES ('wf', 'wf', '{}');
+INSERT INTO deployments (id, workflow_id, status, version, definition)
+VALUES ('00000000-0000-0000-0000-000000000001', 'wf', 'DEPLOYED', 1, '{}');
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
+SELECT gen_random_uuid(), 'wf', '00000000-0000-0000-0000-000000000001', 1, 'MANUAL',
+	CASE WHEN i % 10 = 0 THEN 'RUNNING' ELSE 'SUCCEEDED' END, now() - i * interval '1 hour'
+FROM generate_series(1, 2000) AS i;
+INSERT INTO missed_slots (trigger_id, deployment_id, from_slot, to_slot, slot_count, reason, recorded_at)
+SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', now() - i * interval '1 day',
+	now() - i * interval '1 day' + interval '1 minute', 2, 'REPLICA_DOWN', now()
+FROM generate_series(1, 50) AS i;`
+	_, err := db.ExecContext(ctx, populate)
+	require.NoError(t, err)
+	counts := func() (executions, missed int) {
+		t.Helper()
+		require.NoError(t, db.QueryRowContext(ctx,
+			`SELECT (SELECT count(*) FROM executions), (SELECT count(*) FROM missed_slots)`).Scan(&executions, &missed))
+		return executions, missed
+	}
+
+	require.NoError(t, migrations.Up(ctx, db))
+	checkStatus(t, db, migrationCount)
+	executions, missed := counts()
+	require.Equal(t, 2000, executions)
+	require.Equal(t, 50, missed)
+	require.Contains(t, schema(t, db), "index CREATE INDEX missed_slots_to_slot_idx ON public.missed_slots USING btree (to_slot)")
+	_, err = db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('retention', 'r1', now())`)
+	require.NoError(t, err)
+
+	require.NoError(t, migrations.Down(ctx, db))
+	checkStatus(t, db, migrationCount-1)
+	executions, missed = counts()
+	require.Equal(t, 2000, executions)
+	require.Equal(t, 50, missed)
 }

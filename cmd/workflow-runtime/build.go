@@ -34,6 +34,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
 	"github.com/workflow-runtime/workflow-runtime/service/deployment"
 	"github.com/workflow-runtime/workflow-runtime/service/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/service/retention"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 	"github.com/workflow-runtime/workflow-runtime/service/webhook"
 	"github.com/workflow-runtime/workflow-runtime/transport"
@@ -71,6 +72,9 @@ type replica struct {
 	recorder *scheduling.Recorder
 	index    *webhook.Index
 	backfill *backfill.Runner
+	// retention removes expired history; one replica at a time, by a lease
+	// row, whether or not there is Redis.
+	retention *retention.Remover
 	// replicas is nil without Redis.
 	replicas *lock.Replicas
 
@@ -210,6 +214,10 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	// recorder does the scheduler's fires.
 	r.backfill = backfill.New(traced, r.coord, backfill.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, Rate: cfg.BackfillRate, Logger: logger,
+		Retention: cfg.ExecutionRetention,
+	})
+	r.retention = retention.New(traced, retention.Options{
+		InstanceID: cfg.InstanceID, Retention: cfg.ExecutionRetention, Logger: logger, Metrics: m.retention,
 	})
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
@@ -272,7 +280,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{r.coord, r.recorder, r.sched, r.backfill, r.index}
+	s := []startstop.Service{r.coord, r.recorder, r.sched, r.backfill, r.retention, r.index}
 	if r.replicas != nil {
 		s = append(s, r.replicas)
 	}

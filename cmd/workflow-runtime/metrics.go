@@ -13,6 +13,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	"github.com/workflow-runtime/workflow-runtime/service/coordination"
+	"github.com/workflow-runtime/workflow-runtime/service/retention"
 	"github.com/workflow-runtime/workflow-runtime/service/scheduling"
 )
 
@@ -32,6 +33,7 @@ type serveMetrics struct {
 	engine       engine.Metrics
 	refusals     metrics.Counter
 	denials      metrics.Counter
+	retention    retention.Metrics
 }
 
 // newServeMetrics registers the runtime's metrics in r, the Go and process
@@ -82,7 +84,13 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 			refusals.WithLabelValues(port, reason)
 		}
 	}
-	for _, h := range []*prometheus.HistogramVec{dispatch, lag} {
+	removed := counterVec("retention_removed_total", "Rows that retention passes of this replica deleted, by table.", "table")
+	for _, table := range retention.Tables {
+		removed.WithLabelValues(table)
+	}
+	pass := histogram("retention_pass_duration_seconds", "Seconds of each retention pass this replica made.",
+		[]float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600})
+	for _, h := range []*prometheus.HistogramVec{dispatch, lag, pass} {
 		h.WithLabelValues()
 	}
 	fires := counter(r, "fires_total", "Cron fires acted on (not misfired).")
@@ -111,6 +119,10 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 		},
 		refusals: kitprometheus.NewCounter(refusals),
 		denials:  kitprometheus.NewCounter(counterVec("auth_denials_total", "Authenticated calls refused because they are beyond the caller's role, by role and method.", "role", "method")),
+		retention: retention.Metrics{
+			Removed:      kitprometheus.NewCounter(removed),
+			PassDuration: kitprometheus.NewHistogram(pass),
+		},
 	}
 }
 

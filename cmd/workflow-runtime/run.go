@@ -104,6 +104,8 @@ func (r *replica) shutdown() {
 	_ = r.recorder.Stop(ctx)
 	_ = r.backfill.Stop(ctx)
 	level.Info(logger).Log("msg", "scheduler stopped: no new fires, no backfilled slots")
+	// A retention pass stops after its batch and gives its lease up.
+	_ = r.retention.Stop(ctx)
 
 	// HTTP drains while the gRPC server that its REST calls go through
 	// still serves; then that server has nothing left and stops.

@@ -32,6 +32,8 @@ type storeBackend interface {
 	store.BackfillStore
 	// CatchUpStore keeps the catch-up plans the replicas share.
 	store.CatchUpStore
+	// RetentionStore removes expired history under a lease row.
+	store.RetentionStore
 }
 
 // openedStore is the store serve runs on.

@@ -63,7 +63,13 @@ func listenLoopback(t *testing.T) (grpcLis, httpLis net.Listener) {
 
 func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	return startStackOn(t, pgtest.NewDatabase(t), extraEnv)
+}
+
+// startStackOn is startStack on the database at dbURL, which a test may
+// fill before the stack starts.
+func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack {
+	t.Helper()
 	_, prefix := redistest.New(t)
 	grpcLis, httpLis := listenLoopback(t)
 	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()

@@ -59,6 +59,9 @@ type Config struct {
 	Lease time.Duration
 	// BackfillRate is the backfilled slots per second one replica starts.
 	BackfillRate float64
+	// ExecutionRetention is the age past which finished executions and
+	// missed slots are removed; 0 keeps everything.
+	ExecutionRetention time.Duration
 	// ExecutionTimeout applies to deployments that set none.
 	ExecutionTimeout time.Duration
 	// LockGrace is how long a workflow lock outlives its execution's timeout
@@ -199,6 +202,9 @@ var settings = []setting{
 		}
 		c.BackfillRate = f
 		return nil
+	}},
+	{"WFR_EXECUTION_RETENTION", "30d", "age past which finished executions and missed slots are removed, one replica at a time: days (30d) or a duration >= 24h (720h); 0: keep everything", func(c *Config, v string) error {
+		return retention(&c.ExecutionRetention, v)
 	}},
 	{"WFR_EXECUTION_TIMEOUT", "1h", "execution timeout of deployments that set none", func(c *Config, v string) error {
 		return duration(&c.ExecutionTimeout, v, time.Second)
@@ -397,6 +403,31 @@ func duration(dst *time.Duration, v string, least time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < least {
 		return fmt.Errorf("must be a duration >= %s, e.g. 30s", least)
+	}
+	*dst = d
+	return nil
+}
+
+// retention reads a retention: 0, whole days ("30d"), or a Go duration of
+// at least a day, so that a unit slip ("30m") cannot empty the history.
+func retention(dst *time.Duration, v string) error {
+	const bad = "must be 0 (keep everything), days (30d) or a duration >= 24h"
+	if v == "0" {
+		*dst = 0
+		return nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 100*365 {
+			return errors.New(bad)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else if parsed, err := time.ParseDuration(v); err == nil {
+		d = parsed
+	}
+	if d < 24*time.Hour {
+		return errors.New(bad)
 	}
 	*dst = d
 	return nil

@@ -65,6 +65,8 @@ func TestLoadDefaults(t *testing.T) {
 		PreAuthTimeout:       10 * time.Second,
 		AuthOpenPaths:        []string{"/livez", "/readyz"},
 		NoMigrate:            false,
+
+		ExecutionRetention: 30 * 24 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -155,6 +157,8 @@ func TestLoadOverrides(t *testing.T) {
 		SyncWebhookLimit:     3,
 		RequestMemory:        64 << 20,
 		AuthOpenPaths:        []string{"/livez", "/readyz"},
+
+		ExecutionRetention: 48 * time.Hour,
 	}
 
 	tests := []struct {
@@ -204,6 +208,7 @@ func TestLoadOverrides(t *testing.T) {
 				"--request-memory-mb=64",
 				"--max-connections=0",
 				"--preauth-timeout=0s",
+				"--execution-retention=48h",
 			},
 			want: fromEnv,
 		},
@@ -242,6 +247,8 @@ func TestLoadOverrides(t *testing.T) {
 				Lease: 30 * time.Second, BackfillRate: 50, ExecutionTimeout: time.Hour, LockGrace: time.Minute, WebhookRateLimit: 100,
 				SyncWebhookLimit: 200, RequestMemory: 256 << 20, MaxConnections: 1000, PreAuthTimeout: 10 * time.Second,
 				AuthOpenPaths: []string{"/livez", "/readyz"},
+
+				ExecutionRetention: 30 * 24 * time.Hour,
 			},
 		},
 	}
@@ -255,6 +262,16 @@ func TestLoadOverrides(t *testing.T) {
 				t.Errorf("Load() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadExecutionRetention: days, durations of a day or more, and 0.
+func TestLoadExecutionRetention(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{"0": 0, "7d": 7 * 24 * time.Hour, "24h": 24 * time.Hour, "2160h": 90 * 24 * time.Hour} {
+		got, err := Load("workflow-runtime", nil, env(map[string]string{"WFR_EXECUTION_RETENTION": v}), &bytes.Buffer{})
+		require.NoError(t, err, v)
+		require.Equal(t, want, got.ExecutionRetention, v)
 	}
 }
 
@@ -291,6 +308,10 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_DRAIN_DELAY", "-1s", "must be a duration >= 0s, e.g. 30s", ""},
 		{"WFR_RESYNC_INTERVAL", "10ms", "must be a duration >= 1s, e.g. 30s", ""},
 		{"WFR_BACKFILL_RATE", "0", "must be a number > 0", ""},
+		{"WFR_EXECUTION_RETENTION", "thirty days", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
+		{"WFR_EXECUTION_RETENTION", "30m", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
+		{"WFR_EXECUTION_RETENTION", "0d", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
+		{"WFR_EXECUTION_RETENTION", "-7d", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
 		{"WFR_RATE_LIMIT", "-1", "must be a number >= 0", ""},
 		{"WFR_RATE_LIMIT", "fast", "must be a number >= 0", ""},
 		{"WFR_RATE_BURST", "0", "must be an integer >= 1", ""},

@@ -79,6 +79,10 @@ type Options struct {
 	Poll   time.Duration
 	Now    func() time.Time
 	Logger log.Logger
+
+	// Retention is WFR_EXECUTION_RETENTION: a backfill may not start
+	// before now - Retention (0: no bound).
+	Retention time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -140,7 +144,8 @@ func (r *Runner) Backfill(ctx context.Context, req Request) (workflow.Backfill, 
 	if _, err := uuid.Parse(req.DeploymentID); err != nil {
 		v.Addf("deployment_id", "must be a deployment id (a UUID)")
 	}
-	switch now := r.opts.Now(); {
+	now := r.opts.Now()
+	switch {
 	case req.Start.IsZero():
 		v.Addf("start_time", "is required")
 	case req.End.IsZero():
@@ -149,6 +154,14 @@ func (r *Runner) Backfill(ctx context.Context, req Request) (workflow.Backfill, 
 		v.Addf("end_time", "must be after start_time")
 	case req.End.After(now):
 		v.Addf("end_time", "must not be in the future (now is %s)", now.UTC().Format(time.RFC3339))
+	}
+	// The runs of slots older than the retention would stand alone in a
+	// history that retention has pruned around them (the missed slots of
+	// their range are gone), and would go at the first pass after they
+	// age out: such a backfill is refused rather than half kept.
+	if cutoff := now.Add(-r.opts.Retention); r.opts.Retention > 0 && !req.Start.IsZero() && req.Start.Before(cutoff) {
+		v.Addf("start_time", "must be within the execution retention of %s (not before %s): older history is not kept",
+			r.opts.Retention, cutoff.UTC().Format(time.RFC3339))
 	}
 	if req.OverlapPolicy != "" && !slices.Contains(overlapPolicies, req.OverlapPolicy) {
 		v.Addf("overlap_policy", "must be one of %s", strings.Join(overlapPolicies, ", "))

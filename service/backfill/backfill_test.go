@@ -91,7 +91,8 @@ func count(t *testing.T, st *postgres.Store, query string) int {
 func TestBackfillRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	st := pgtest.NewStore(t)
-	svc := backfill.New(st, &ending{st: st}, backfill.Options{Now: clock.NewFake(now).Now})
+	week := 7 * 24 * time.Hour
+	svc := backfill.New(st, &ending{st: st}, backfill.Options{Now: clock.NewFake(now).Now, Retention: week})
 	cron := deploy(t, st, "bf.cron", workflow.StatusDeployed, cronTrigger("* * * * *"))
 	manual := deploy(t, st, "bf.manual", workflow.StatusDeployed, workflow.Trigger{Type: workflow.TriggerManual, Enabled: true})
 	paused := deploy(t, st, "bf.paused", workflow.StatusPaused, cronTrigger("0 * * * *"))
@@ -110,6 +111,7 @@ func TestBackfillRefusesBadInput(t *testing.T) {
 		{"empty range", backfill.Request{DeploymentID: cron.ID, Start: day, End: day}, errors.Invalid, "end_time"},
 		{"range in the future", backfill.Request{DeploymentID: cron.ID, Start: day, End: now.Add(time.Minute)}, errors.Invalid, "end_time"},
 		{"more than 10,000 slots", backfill.Request{DeploymentID: cron.ID, Start: now.Add(-10001 * time.Minute), End: now}, errors.Invalid, "end_time"},
+		{"range older than the retention", backfill.Request{DeploymentID: cron.ID, Start: now.Add(-week - time.Minute), End: now.Add(-week + time.Hour)}, errors.Invalid, "start_time"},
 		{"unknown overlap policy", backfill.Request{DeploymentID: cron.ID, Start: day, End: now, OverlapPolicy: "NEVER"}, errors.Invalid, "overlap_policy"},
 		{"no cron trigger", backfill.Request{DeploymentID: manual.ID, Start: day, End: now}, errors.Invalid, "deployment_id"},
 		{"unknown deployment", backfill.Request{DeploymentID: "00000000-0000-4000-8000-000000000000", Start: day, End: now}, errors.NotFound, ""},

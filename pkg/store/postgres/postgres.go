@@ -88,6 +88,10 @@ var dialect = sqlstore.Dialect{
 	InsertRows:     insertRows, InsertArgs: insertArgs,
 	TransitionRows: transitionRows, TransitionArgs: transitionArgs,
 	RenewLeases: renewLeases, Kind: kind, Unique: unique,
+
+	// An IN (subquery) may be planned as a hash join over the whole
+	// table; an array, computed first, is looked up in the index.
+	InSubquery: func(column, subquery string) string { return column + " = ANY(ARRAY(" + subquery + "))" },
 }
 
 // insertRows is one row per element of the arrays, each joined to its

@@ -125,6 +125,8 @@ var dialect = sqlstore.Dialect{
 	In:    func(column, list string) string { return column + " IN (SELECT value FROM json_each(" + list + "))" },
 	List:  func(xs []string) any { return jsonList(xs) },
 	Later: func(micros string) string { return "(now() + " + micros + ")" },
+	// SQLite runs an IN (subquery) as a list of lookups.
+	InSubquery: func(column, subquery string) string { return column + " IN (" + subquery + ")" },
 	// No ForUpdate, SkipLocked or Snapshot: a write transaction is alone,
 	// and a read one reads one snapshot.
 	DefinitionSize: "length(CAST(d.definition AS BLOB))",

@@ -31,6 +31,10 @@ type Dialect struct {
 	List func(xs []string) any
 	// Later is the time micros (an SQL expression) microseconds after now().
 	Later func(micros string) string
+	// InSubquery is the condition that column is one of the values the
+	// subquery selects, planned as lookups of those values: a batch delete
+	// by primary key.
+	InSubquery func(column, subquery string) string
 	// ForUpdate ends a SELECT of rows that the statement or transaction goes
 	// on to write; SkipLocked does too, passing over rows another writer
 	// holds.
@@ -86,6 +90,7 @@ var (
 	_ store.Store           = (*Store)(nil)
 	_ store.MonitoringStore = (*Store)(nil)
 	_ store.SlotStore       = (*Store)(nil)
+	_ store.RetentionStore  = (*Store)(nil)
 )
 
 // New returns a Store on the pools w (writes) and r (reads), which may be

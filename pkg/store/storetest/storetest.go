@@ -24,6 +24,7 @@ type Store interface {
 	store.MonitoringStore
 	store.SlotStore
 	store.BackfillStore
+	store.RetentionStore
 	// UnfinishedByStatus counts the PENDING and RUNNING executions of every
 	// replica, keyed by status; both keys are present, zero or not.
 	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)
@@ -43,7 +44,7 @@ type testCase struct {
 // it is given ends. Cases run in parallel: each has its own store.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Helper()
-	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases, slotCases, errorCases, backfillCases, policyCases} {
+	for _, group := range [][]testCase{deploymentCases, executionCases, coordinationCases, monitoringCases, slotCases, errorCases, backfillCases, policyCases, retentionCases} {
 		for _, c := range group {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()

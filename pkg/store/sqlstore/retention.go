@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+)
+
+// takeLeaseSQL takes or renews a lease in one statement: the insert, or the
+// update of a lease that ran out or is the holder's own, returns the row;
+// a lease that another holds still returns none.
+func takeLeaseSQL(d Dialect) string {
+	return `
+INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ` + d.Later("$3") + `)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE leases.holder = excluded.holder OR leases.expires_at <= now()
+RETURNING holder`
+}
+
+// TakeLease takes or renews lease name for holder (store.RetentionStore).
+func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (_ bool, err error) {
+	ctx, end := s.begin(ctx, "TakeLease")
+	defer end(&err)
+	if name == "" || holder == "" || ttl <= 0 {
+		return false, errors.Errorf("TakeLease", errors.Invalid, "a lease needs a name, a holder and a positive ttl")
+	}
+	var got string
+	err = s.w.GetContext(ctx, &got, takeLeaseSQL(s.d), name, holder, ttl.Microseconds())
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ReleaseLease ends holder's lease name now (store.RetentionStore).
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) (err error) {
+	ctx, end := s.begin(ctx, "ReleaseLease")
+	defer end(&err)
+	_, err = s.w.ExecContext(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
+	return err
+}
+
+// deleteExpiredExecutionsSQL walks executions_fired_time_idx from the
+// oldest row. A retried run's attempts share first_attempt_id (NULL, or its
+// own id, on the first), and attempt n+1 is written when attempt n ends:
+// an attempt goes when no later attempt of its run is unfinished or young.
+// The NOT EXISTS reads executions_first_attempt_idx.
+func deleteExpiredExecutionsSQL(d Dialect) string {
+	return `
+DELETE FROM executions WHERE ` + d.InSubquery("id", `
+	SELECT e.id FROM executions e
+	WHERE e.fired_time < $1 AND e.status NOT IN ('PENDING', 'RUNNING')
+		AND NOT EXISTS (
+			SELECT 1 FROM executions r
+			WHERE r.first_attempt_id = COALESCE(e.first_attempt_id, e.id) AND r.attempt > e.attempt
+				AND (r.status IN ('PENDING', 'RUNNING') OR r.fired_time >= $1))
+	ORDER BY e.fired_time
+	LIMIT $2`+d.SkipLocked)
+}
+
+// DeleteExpiredExecutions deletes a batch of expired executions
+// (store.RetentionStore).
+func (s *Store) DeleteExpiredExecutions(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
+	ctx, end := s.begin(ctx, "DeleteExpiredExecutions")
+	defer end(&err)
+	return s.deleteBatch(ctx, deleteExpiredExecutionsSQL(s.d), before, limit)
+}
+
+// deleteExpiredMissedSlotsSQL walks missed_slots_to_slot_idx. Its rows are
+// deleted through a join on their key, which PostgreSQL may plan as a scan
+// of the table: a small one, of a row per outage of a trigger.
+func deleteExpiredMissedSlotsSQL(d Dialect) string {
+	return `
+DELETE FROM missed_slots WHERE (trigger_id, from_slot) IN (
+	SELECT trigger_id, from_slot FROM missed_slots
+	WHERE to_slot < $1
+	ORDER BY to_slot
+	LIMIT $2` + d.SkipLocked + `)`
+}
+
+// DeleteExpiredMissedSlots deletes a batch of expired missed runs
+// (store.RetentionStore).
+func (s *Store) DeleteExpiredMissedSlots(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
+	ctx, end := s.begin(ctx, "DeleteExpiredMissedSlots")
+	defer end(&err)
+	return s.deleteBatch(ctx, deleteExpiredMissedSlotsSQL(s.d), before, limit)
+}
+
+func (s *Store) deleteBatch(ctx context.Context, query string, before time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, errors.Errorf("", errors.Invalid, "limit must be positive, got %d", limit)
+	}
+	res, err := s.w.ExecContext(ctx, query, at(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
