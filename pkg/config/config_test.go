@@ -127,6 +127,8 @@ func TestLoadOverrides(t *testing.T) {
 		"WFR_REQUEST_MEMORY_MB":       "64",
 		"WFR_MAX_CONNECTIONS":         "0",
 		"WFR_PREAUTH_TIMEOUT":         "0s",
+
+		"WFR_EXECUTION_RETENTION": "48h",
 	}
 	fromEnv := Config{
 		GRPCAddr:             "127.0.0.1:19090",
