@@ -371,6 +371,8 @@ func TestWiringREST(t *testing.T) {
 		{"id":"a","name":"Charge","type":"ACTION"}],
 		"connections":{"Nightly":{"main":[{"node":"Charge","type":"MAIN","index":0}]}}}}`
 
+	// A week of whole UTC days inside the default retention of 30 days.
+	weekStart := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -8)
 	steps := []struct {
 		name, method, path, body string
 		wantCode                 int
@@ -453,7 +455,8 @@ func TestWiringREST(t *testing.T) {
 				require.Contains(t, b["message"], "end_time: must not be in the future")
 			}},
 		{name: "backfill a week", method: "POST", path: "/deployments/{id}/backfill", wantCode: 200,
-			body: `{"start_time":"2026-01-01T00:00:00Z","end_time":"2026-01-08T00:00:00Z","overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`,
+			body: fmt.Sprintf(`{"start_time":%q,"end_time":%q,"overlap_policy":"OVERLAP_POLICY_ALLOW_ALL"}`,
+				weekStart.Format(time.RFC3339), weekStart.AddDate(0, 0, 7).Format(time.RFC3339)),
 			check: func(t *testing.T, b map[string]any) {
 				bf := b["backfill"].(map[string]any)
 				require.Equal(t, "7", bf["planned_slots"], "02:30 New York time, once a day")
