@@ -6,19 +6,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -53,27 +50,9 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}
-	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t)
-	dbURL := pgtest.NewDatabase(t)
-	prefix := fmt.Sprintf("wfr_backfill_%d_%d:", os.Getpid(), time.Now().UnixNano())
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() {
-		if _, err := eoDeleteKeys(rdb, prefix); err != nil {
-			t.Errorf("deleting Redis keys %s*: %v", prefix, err)
-		}
-		_ = rdb.Close()
-	})
-
-	var procs []*eoProc
-	eoLogsOnFailure(t, func() []*eoProc { return procs })
-	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
+	c := newCluster(t, "backfill", map[string]string{
 		"ENGINE_SIM_MIN_DURATION": "50ms", "ENGINE_SIM_MAX_DURATION": "200ms", "ENGINE_SIM_SEED": "1",
-	}))
-	procs = append(procs, sim)
-	simGRPC, simHTTP := sim.servingAddrs(t)
-	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
+	})
 
 	type replica struct {
 		*eoProc
@@ -82,15 +61,9 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 	var replicas []replica
 	for i := range 2 {
 		name := fmt.Sprintf("replica-%d", i+1)
-		p := eoStartProc(t, name, logDir, runtimeBin, eoEnv(map[string]string{
-			"WFR_DATABASE_URL": dbURL, "WFR_REDIS_URL": "redis://127.0.0.1:6379/0", "WFR_REDIS_PREFIX": prefix,
-			"WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0", "WFR_ENGINE_ADDR": simGRPC,
-			"WFR_INSTANCE_ID": name, "WFR_LEASE": bfLease, "WFR_BACKFILL_RATE": bfRate,
-			"WFR_RESYNC_INTERVAL": "1s", "WFR_DRAIN_DELAY": "0s", "WFR_SHUTDOWN_TIMEOUT": "5s",
-		}), "serve")
-		procs = append(procs, p)
-		grpcAddr, httpAddr := p.servingAddrs(t)
-		eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
+		p, grpcAddr := c.replica(name, map[string]string{
+			"WFR_LEASE": bfLease, "WFR_BACKFILL_RATE": bfRate, "WFR_RESYNC_INTERVAL": "1s", "WFR_SHUTDOWN_TIMEOUT": "5s",
+		})
 		replicas = append(replicas, replica{p, grpcAddr})
 	}
 	survivor, killed := replicas[0], replicas[1]
@@ -110,7 +83,7 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 	require.NoError(t, err)
 	deploymentID, triggerID := dep.GetDeployment().GetDeploymentId(), dep.GetDeployment().GetTriggers()[0].GetTrigger().GetTriggerId()
 
-	db, err := sql.Open("postgres", dbURL)
+	db, err := sql.Open("postgres", c.dbURL)
 	require.NoError(t, err)
 	defer db.Close()
 	count := func(query string, args ...any) int {
@@ -194,11 +167,7 @@ func TestBackfillAcrossReplicas(t *testing.T) {
 	require.Equal(t, [3]int64{int64(bfSlots - live), int64(bfSlots - live), int64(live)},
 		[3]int64{done.GetStartedSlots(), done.GetFinishedSlots(), done.GetSkippedSlots()}, "started, finished, skipped")
 
-	report := eoCalls(t, "http://"+simHTTP+"/calls")
+	report := eoCalls(t, "http://"+c.simHTTP+"/calls")
 	require.Equal(t, count(`SELECT count(*) FROM executions WHERE status <> 'SKIPPED'`), report.Executions, "engine runs, one per execution")
-	for _, p := range procs {
-		for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
-			require.Zero(t, eoCountLines(p.logPath, bad), "%s's log has %q:\n%s", p.name, bad, eoGrep([]*eoProc{p}, 60, bad))
-		}
-	}
+	c.checkLogs()
 }

@@ -5,19 +5,15 @@ package main
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -49,39 +45,11 @@ func TestCatchUpAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}
-	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t)
-	dbURL := pgtest.NewDatabase(t)
-	prefix := fmt.Sprintf("wfr_catchup_%d_%d:", os.Getpid(), time.Now().UnixNano())
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() {
-		if _, err := eoDeleteKeys(rdb, prefix); err != nil {
-			t.Errorf("deleting Redis keys %s*: %v", prefix, err)
-		}
-		_ = rdb.Close()
-	})
-
-	var procs []*eoProc
-	eoLogsOnFailure(t, func() []*eoProc { return procs })
-	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
+	c := newCluster(t, "catchup", map[string]string{
 		"ENGINE_SIM_MIN_DURATION": "20ms", "ENGINE_SIM_MAX_DURATION": "100ms", "ENGINE_SIM_SEED": "1",
-	}))
-	procs = append(procs, sim)
-	simGRPC, simHTTP := sim.servingAddrs(t)
-	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
-
+	})
 	start := func(name string) (*eoProc, string) {
-		p := eoStartProc(t, name, logDir, runtimeBin, eoEnv(map[string]string{
-			"WFR_DATABASE_URL": dbURL, "WFR_REDIS_URL": "redis://127.0.0.1:6379/0", "WFR_REDIS_PREFIX": prefix,
-			"WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0", "WFR_ENGINE_ADDR": simGRPC,
-			"WFR_INSTANCE_ID": name, "WFR_LEASE": cuLease,
-			"WFR_RESYNC_INTERVAL": "1s", "WFR_DRAIN_DELAY": "0s", "WFR_SHUTDOWN_TIMEOUT": "5s",
-		}), "serve")
-		procs = append(procs, p)
-		grpcAddr, httpAddr := p.servingAddrs(t)
-		eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
-		return p, grpcAddr
+		return c.replica(name, map[string]string{"WFR_LEASE": cuLease, "WFR_RESYNC_INTERVAL": "1s", "WFR_SHUTDOWN_TIMEOUT": "5s"})
 	}
 	stop := func(p *eoProc) {
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
@@ -107,7 +75,7 @@ func TestCatchUpAcrossReplicas(t *testing.T) {
 	require.NoError(t, err)
 	deploymentID, triggerID := dep.GetDeployment().GetDeploymentId(), dep.GetDeployment().GetTriggers()[0].GetTrigger().GetTriggerId()
 
-	db, err := sql.Open("postgres", dbURL)
+	db, err := sql.Open("postgres", c.dbURL)
 	require.NoError(t, err)
 	defer db.Close()
 	count := func(query string, args ...any) int {
@@ -223,9 +191,5 @@ func TestCatchUpAcrossReplicas(t *testing.T) {
 	t.Logf("slots %s..%s: %d ran (%d of the outage caught up), %d older than the window", first.Format(time.RFC3339), last.Format(time.RFC3339), ran, caughtUp, outside)
 	require.GreaterOrEqual(t, outside, int(cuOutage/time.Second)-cuWindow-2, "the outage's older slots are OUTSIDE_CATCHUP_WINDOW")
 	require.GreaterOrEqual(t, caughtUp, cuWindow-2, "the outage's slots inside the window ran")
-	for _, p := range procs {
-		for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
-			require.Zero(t, eoCountLines(p.logPath, bad), "%s's log has %q:\n%s", p.name, bad, eoGrep([]*eoProc{p}, 60, bad))
-		}
-	}
+	c.checkLogs()
 }

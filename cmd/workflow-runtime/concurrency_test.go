@@ -6,10 +6,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
-	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -41,35 +38,16 @@ func TestMaxConcurrencyThreeProcesses(t *testing.T) {
 		limit = 3
 		n     = 50
 	)
-	logDir := t.TempDir()
-	runtimeBin, simBin := eoBuild(t)
-	dbURL := pgtest.NewDatabase(t)
-	prefix := fmt.Sprintf("wfr_maxconc_%d_%d:", os.Getpid(), time.Now().UnixNano())
-
-	sim := eoStartProc(t, "engine-sim", logDir, simBin, eoEnv(map[string]string{
-		"ENGINE_SIM_GRPC_ADDR": "127.0.0.1:0", "ENGINE_SIM_HTTP_ADDR": "127.0.0.1:0",
-		"ENGINE_SIM_MIN_DURATION": "50ms", "ENGINE_SIM_MAX_DURATION": "150ms",
-	}))
-	simGRPC, simHTTP := sim.servingAddrs(t)
-	eoWaitHTTP(t, sim, "http://"+simHTTP+"/healthz")
-	procs := []*eoProc{sim}
-	eoLogsOnFailure(t, func() []*eoProc { return procs })
+	c := newCluster(t, "maxconc", map[string]string{"ENGINE_SIM_MIN_DURATION": "50ms", "ENGINE_SIM_MAX_DURATION": "150ms"})
 	var clients []pb.WorkflowRuntimeServiceClient
 	for _, name := range []string{"replica-a", "replica-b", "replica-c"} {
-		p := eoStartProc(t, name, logDir, runtimeBin, eoEnv(map[string]string{
-			"WFR_DATABASE_URL": dbURL, "WFR_REDIS_URL": "redis://127.0.0.1:6379/0", "WFR_REDIS_PREFIX": prefix,
-			"WFR_GRPC_ADDR": "127.0.0.1:0", "WFR_HTTP_ADDR": "127.0.0.1:0", "WFR_ENGINE_ADDR": simGRPC,
-			"WFR_INSTANCE_ID": name, "WFR_DRAIN_DELAY": "0s", "WFR_LOG_LEVEL": "info",
-		}), "serve")
-		procs = append(procs, p)
-		grpcAddr, httpAddr := p.servingAddrs(t)
-		eoWaitHTTP(t, p, "http://"+httpAddr+"/readyz")
+		_, grpcAddr := c.replica(name, map[string]string{"WFR_LOG_LEVEL": "info"})
 		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
 		t.Cleanup(func() { conn.Close() })
 		clients = append(clients, pb.NewWorkflowRuntimeServiceClient(conn))
 	}
-	db, err := sql.Open("postgres", dbURL)
+	db, err := sql.Open("postgres", c.dbURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 
@@ -123,13 +101,13 @@ func TestMaxConcurrencyThreeProcesses(t *testing.T) {
 		Scan(&succeeded, &replicas))
 	require.Equal(t, n, succeeded, "every run SUCCEEDED")
 
-	calls := eoCalls(t, "http://"+simHTTP+"/calls")
+	calls := eoCalls(t, "http://"+c.simHTTP+"/calls")
 	for _, id := range ids {
 		require.Equal(t, 1, calls.Calls[id], "execution %s reached the engine once", id)
 	}
 	require.Empty(t, calls.Duplicates, "no execution doubled")
 	require.Equal(t, n, calls.Executions)
-	peak := mcPeak(t, "http://"+simHTTP+"/peak?workflow_id="+url.QueryEscape(wf))
+	peak := mcPeak(t, "http://"+c.simHTTP+"/peak?workflow_id="+url.QueryEscape(wf))
 	require.LessOrEqual(t, peak, limit, "never more than max_concurrency running in the engine")
 	t.Logf("max_concurrency %d, 3 replica processes, %d triggers at once: %d SUCCEEDED, run by %d replicas, none doubled; engine-sim peak = %d",
 		limit, n, succeeded, replicas, peak)
