@@ -95,10 +95,6 @@ TEST_ENV    := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 # only with the multiprocess tag, found by the tag so that none is left out.
 MULTIPROCESS_FILES := $(shell grep -l '^//go:build multiprocess$$' cmd/workflow-runtime/*_test.go)
 MULTIPROCESS_TESTS := $(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing\.T).*/\1/p' $(MULTIPROCESS_FILES) | paste -sd'|')
-# Every one of them is t.Parallel() and they all start at once: they wait on
-# their processes (cron slots, leases, a frozen engine) far more than they
-# compute, so the run lasts about as long as the longest of them.
-MULTIPROCESS_PARALLEL := $(words $(subst |, ,$(MULTIPROCESS_TESTS)))
 
 .PHONY: test-runtime
 # Without -race: the coverage run of make test runs every one of these tests
@@ -127,7 +123,7 @@ test-integration-runtime: ## Every test with -race and coverage, against real Po
 .PHONY: test-multiprocess
 # Each test's --- PASS line stays in the output: it is the test's time.
 test-multiprocess: ## The multi-process tests: exactly-once, shutdown, restarts, quick start, orphaned runs, memory under flood
-	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess -race -count=1 -parallel $(MULTIPROCESS_PARALLEL) -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess -race -count=1 -parallel $(TEST_PARALLEL) -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^PASS'
 
 .PHONY: cover

@@ -30,9 +30,6 @@ import (
 // Build tag multiprocess: it builds the binaries and needs PostgreSQL and
 // Redis.
 func TestMaxConcurrencyThreeProcesses(t *testing.T) {
-	// Parallel with the other multi-process tests: the peak is engine-sim's count of its own
-	// workflow, and its cluster (database, Redis prefix, engine-sim, ports) is its own.
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}

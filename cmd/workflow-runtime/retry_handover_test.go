@@ -35,9 +35,6 @@ const (
 // Build tag multiprocess: it builds the binaries and needs PostgreSQL and
 // Redis.
 func TestRetryRunsOnceAfterReplicaDeath(t *testing.T) {
-	// Parallel with the other multi-process tests: it waits on a backoff and a lease, and its
-	// database, Redis prefix, engine-sim, ports and directories are its own.
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}
