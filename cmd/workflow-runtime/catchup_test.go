@@ -42,9 +42,6 @@ const (
 // Build tag multiprocess: it builds the binaries (with -race when the test
 // has it) and needs PostgreSQL and Redis.
 func TestCatchUpAcrossReplicas(t *testing.T) {
-	// Parallel with the other multi-process tests: it waits out an outage, and its cluster
-	// (database, Redis prefix, engine-sim, ports and directories) is its own.
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}
