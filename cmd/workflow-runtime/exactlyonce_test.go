@@ -814,7 +814,7 @@ func eoBuildOnce(name string, race bool) eoBuilt {
 	key := fmt.Sprintf("%s-race-%t", name, race)
 	eoBinaries.Lock()
 	if eoBinaries.dir == "" {
-		dir, err := os.MkdirTemp("", "wfr-multiprocess-bin-") //nolint:usetesting // outlives the test that builds first; TestMain removes it
+		dir, err := os.MkdirTemp("", "wfr-multiprocess-bin-") // outlives the test that builds first; TestMain removes it
 		if err != nil {
 			eoBinaries.Unlock()
 			return eoBuilt{err: fmt.Sprintf("directory of the binaries: %v", err)}
