@@ -736,10 +736,14 @@ func eoCalls(t *testing.T, url string) enginesim.CallsReport {
 }
 
 // eoBuild builds workflow-runtime and engine-sim, with -race when this test
-// binary has it, so that the replicas are checked for races too.
+// binary has it, so that the replicas are checked for races too. The two
+// build at the same time.
 func eoBuild(t *testing.T) (runtimeBin, simBin string) {
 	t.Helper()
-	return eoBuildCommand(t, "workflow-runtime"), eoBuildCommand(t, "engine-sim")
+	race := eoRaceEnabled()
+	sim := make(chan eoBuilt, 1)
+	go func() { sim <- eoBuildOnce("engine-sim", race) }()
+	return eoBuildBinary(t, "workflow-runtime", race), (<-sim).path(t)
 }
 
 // eoBuildCommand builds cmd/name as eoBuild does and returns the binary's
@@ -749,13 +753,49 @@ func eoBuildCommand(t *testing.T, name string) string {
 	return eoBuildBinary(t, name, eoRaceEnabled())
 }
 
-// eoBinaries holds the binaries this test process has built, by name and
-// race flag: linking a binary (with -race, several seconds) is the costliest
-// step of most multi-process tests, and its result is the same for each.
+// eoBuildBinary builds cmd/name, with the race detector if race, once per
+// test process, and returns the binary's path. Tests only run the binaries,
+// each with a data directory of its own, so they can share them.
+func eoBuildBinary(t *testing.T, name string, race bool) string {
+	t.Helper()
+	return eoBuildOnce(name, race).path(t)
+}
+
+// eoBinaries holds the binaries this test process builds, by name and race
+// flag: linking a binary (with -race, several seconds) is the costliest step
+// of most multi-process tests, and its result is the same for each. Each
+// binary is built once; different ones build at the same time, since the
+// tests all start together and each waits only for the binaries it runs.
 var eoBinaries struct {
 	sync.Mutex
 	dir   string
-	built map[string]string
+	built map[string]*eoBinary
+}
+
+// eoBinary is one binary of eoBinaries: done is closed once its build has
+// ended.
+type eoBinary struct {
+	done chan struct{}
+	eoBuilt
+}
+
+// eoBuilt is a build's outcome: the binary's path, or why there is none;
+// log says what was run and how long it took, for the test that ran it.
+type eoBuilt struct {
+	bin, err, log string
+}
+
+// path returns the binary's path, failing t when the build failed, and logs
+// the build in the test that made it.
+func (b eoBuilt) path(t *testing.T) string {
+	t.Helper()
+	if b.err != "" {
+		t.Fatal(b.err)
+	}
+	if b.log != "" {
+		t.Log(b.log)
+	}
+	return b.bin
 }
 
 // TestMain removes the binaries the tests built.
@@ -767,25 +807,39 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// eoBuildBinary builds cmd/name, with the race detector if race, once per
-// test process, and returns the binary's path. Tests only run the binaries,
-// each with a data directory of its own, so they can share them.
-func eoBuildBinary(t *testing.T, name string, race bool) string {
-	t.Helper()
-	eoBinaries.Lock()
-	defer eoBinaries.Unlock()
+// eoBuildOnce builds cmd/name, with the race detector if race, unless this
+// test process has built it already or is building it: then it waits for
+// that build's outcome, which it returns without its log.
+func eoBuildOnce(name string, race bool) eoBuilt {
 	key := fmt.Sprintf("%s-race-%t", name, race)
-	if out, ok := eoBinaries.built[key]; ok {
-		return out
-	}
+	eoBinaries.Lock()
 	if eoBinaries.dir == "" {
-		dir, err := os.MkdirTemp("", "wfr-multiprocess-bin-") //nolint:usetesting // outlives the test that builds first; TestMain removes it
-		require.NoError(t, err)
-		eoBinaries.dir, eoBinaries.built = dir, map[string]string{}
+		dir, err := os.MkdirTemp("", "wfr-multiprocess-bin-") // outlives the test that builds first; TestMain removes it
+		if err != nil {
+			eoBinaries.Unlock()
+			return eoBuilt{err: fmt.Sprintf("directory of the binaries: %v", err)}
+		}
+		eoBinaries.dir, eoBinaries.built = dir, map[string]*eoBinary{}
 	}
+	b, building := eoBinaries.built[key]
+	if !building {
+		b = &eoBinary{done: make(chan struct{})}
+		eoBinaries.built[key] = b
+	}
+	dir := eoBinaries.dir
+	eoBinaries.Unlock()
+	if building {
+		<-b.done
+		return eoBuilt{bin: b.bin, err: b.err}
+	}
+
+	defer close(b.done)
 	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command must be on PATH (go test puts GOROOT/bin there)")
-	out := filepath.Join(eoBinaries.dir, key, name)
+	if err != nil {
+		b.err = "the go command must be on PATH (go test puts GOROOT/bin there)"
+		return b.eoBuilt
+	}
+	out := filepath.Join(dir, key, name)
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
@@ -793,10 +847,12 @@ func eoBuildBinary(t *testing.T, name string, race bool) string {
 	args = append(args, "github.com/workflow-runtime/workflow-runtime/cmd/"+name)
 	begin := time.Now()
 	msg, err := exec.Command(goBin, args...).CombinedOutput()
-	require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), msg)
-	t.Logf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
-	eoBinaries.built[key] = out
-	return out
+	if err != nil {
+		b.err = fmt.Sprintf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+		return b.eoBuilt
+	}
+	b.bin = out
+	return eoBuilt{bin: out, log: fmt.Sprintf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))}
 }
 
 func eoRaceEnabled() bool {

@@ -26,6 +26,8 @@ import (
 // start names the three embedded dependencies in one line each, and that a
 // second process on the same data dir refuses to start.
 func TestQuickStart(t *testing.T) {
+	// Parallel with the other multi-process tests: its data directory and ports are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: builds and runs the binary")
 	}

@@ -21,6 +21,9 @@ import (
 // within a few seconds of being ready, where the lease is a minute: holding
 // the data directory's lock proves their owner is gone.
 func TestEmbeddedRestartAdoptsAtOnce(t *testing.T) {
+	// Parallel with the other multi-process tests: its data directory, engine-sim and ports are
+	// its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: builds and runs the binaries")
 	}
