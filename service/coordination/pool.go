@@ -53,9 +53,9 @@ type pool struct {
 // limitLogEvery rate-limits the log of limit changes.
 const limitLogEvery = 10 * time.Second
 
-func newPool(max int, cooldown time.Duration, now func() time.Time, logger log.Logger, m Metrics) *pool {
-	p := &pool{max: max, cooldown: cooldown, now: now, logger: logger, m: m, wake: make(chan struct{}, 1), limit: max}
-	p.m.DispatchLimit.Set(float64(max))
+func newPool(size int, cooldown time.Duration, now func() time.Time, logger log.Logger, m Metrics) *pool {
+	p := &pool{max: size, cooldown: cooldown, now: now, logger: logger, m: m, wake: make(chan struct{}, 1), limit: size}
+	p.m.DispatchLimit.Set(float64(size))
 	p.m.DispatchInUse.Set(0)
 	return p
 }
@@ -201,11 +201,8 @@ func (p *pool) observe(err error) {
 // overloaded reports whether err says that the engine could not take a
 // call now, rather than that it refused this one.
 func overloaded(err error) bool {
-	switch errors.KindOf(err) {
-	case errors.Unavailable, errors.ResourceExhausted:
-		return true
-	}
-	return errors.Is(err, context.DeadlineExceeded)
+	k := errors.KindOf(err)
+	return k == errors.Unavailable || k == errors.ResourceExhausted || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (p *pool) grow() {

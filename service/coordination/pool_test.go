@@ -43,7 +43,7 @@ func newGate() *gate {
 func (g *gate) open() { close(g.pass) }
 
 func (g *gate) option() grpc.ServerOption {
-	return grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		x, ok := req.(*pb.ExecuteWorkflowRequest)
 		if !ok {
 			return handler(ctx, req)
