@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -241,8 +240,6 @@ type testSignals struct {
 	// due gets the id of each retry that waits for its due time, each time
 	// it reads the clock and finds it early.
 	due chan string
-	// claimed gets, after each claim of queued executions, how many it took.
-	claimed chan string
 }
 
 // signal sends id on ch, if the test made ch. It never blocks the
@@ -439,7 +436,6 @@ func (c *Coordinator) claim() {
 		for _, e := range rows {
 			c.start(e, false, trace.SpanContext{}, c.pool.takeFree())
 		}
-		c.signals.signal(c.signals.claimed, fmt.Sprint(len(rows)))
 		if len(rows) < n {
 			return
 		}
