@@ -183,8 +183,9 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	}
 	r.coord = coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
-		Logger:  logger,
-		Metrics: m.coordination,
+		DispatchConcurrency: cfg.DispatchConcurrency,
+		Logger:              logger,
+		Metrics:             m.coordination,
 		// Built below: the scheduler records its fires through the coordinator.
 		Notifier: pauseNotifier{r},
 	})

@@ -57,6 +57,9 @@ type Config struct {
 	// Lease is how long an execution stays a replica's without renewal;
 	// another replica adopts it after that.
 	Lease time.Duration
+	// DispatchConcurrency bounds the executions one replica dispatches at
+	// once; past it, accepted executions wait PENDING for a replica with room.
+	DispatchConcurrency int
 	// BackfillRate is the backfilled slots per second one replica starts.
 	BackfillRate float64
 	// ExecutionRetention is the age past which finished executions and
@@ -194,6 +197,9 @@ var settings = []setting{
 	}},
 	{"WFR_LEASE", "30s", "how long an execution stays a replica's without renewal before another adopts it", func(c *Config, v string) error {
 		return duration(&c.Lease, v, 100*time.Millisecond)
+	}},
+	{"WFR_DISPATCH_CONCURRENCY", "64", "executions one replica dispatches to the engine at once, at most (fewer while the engine refuses for load); past it, accepted executions wait PENDING for any replica with room", func(c *Config, v string) error {
+		return integer(&c.DispatchConcurrency, v, 1)
 	}},
 	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

@@ -41,6 +41,26 @@ type run struct {
 	adopted bool
 	// admitted gets the run's first admission; nil for none to tell.
 	admitted chan Admission
+	// placed is set while the run holds a place of the dispatch pool.
+	placed bool
+}
+
+// place waits for a place of the dispatch pool, unless the run holds one,
+// and reports false when ctx ended first.
+func (r *run) place(ctx context.Context) bool {
+	if !r.placed {
+		r.placed = r.c.pool.take(ctx)
+	}
+	return r.placed
+}
+
+// unplace gives the run's place of the dispatch pool up, if it holds one:
+// before it waits, and once the engine took the execution.
+func (r *run) unplace() {
+	if r.placed {
+		r.placed = false
+		r.c.pool.give(1)
+	}
 }
 
 // admit tells a, if it is the run's first admission: the one a trigger
@@ -68,7 +88,9 @@ func (r *run) run(ctx context.Context) {
 		if !r.waitDue(ctx) || !r.dispatch(ctx) {
 			return
 		}
+		r.unplace()
 	case workflow.ExecutionRunning:
+		r.unplace()
 		r.rejoin(ctx)
 	default:
 		return
@@ -116,6 +138,7 @@ func (r *run) waitDue(ctx context.Context) bool {
 			break
 		}
 		waited = true
+		r.unplace()
 		r.c.signals.signal(r.c.signals.due, r.e.ID)
 		if !sleep(ctx, min(left, r.c.opts.PollMax)) {
 			return false
@@ -153,6 +176,9 @@ func (r *run) dispatch(ctx context.Context) bool {
 		return false
 	}
 	if r.usesSlot() && !r.claimSlot(ctx, deadline) {
+		return false
+	}
+	if !r.place(ctx) {
 		return false
 	}
 	r.admit(AdmissionStarted)
@@ -238,6 +264,7 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
 	defer cancel()
 	acc, err := r.c.engine.Execute(dctx, req)
+	r.c.pool.observe(err)
 	switch {
 	case err == nil:
 		return true, r.accepted(dctx, acc)
@@ -527,7 +554,7 @@ func (r *run) transition(ctx context.Context, t store.Transition) (ended, next *
 func (r *run) retry(next workflow.Execution) {
 	level.Info(r.logger).Log("msg", "execution_retry_scheduled", "retry_execution_id", next.ID, "attempt", next.Attempt,
 		"not_before", next.NotBefore)
-	r.c.start(next, false, trace.SpanContext{})
+	r.c.start(next, false, trace.SpanContext{}, false)
 }
 
 // finished logs and counts the run's recorded end and frees the workflow.

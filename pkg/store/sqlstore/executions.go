@@ -381,13 +381,15 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 // same moment, so that adopters share the rows out instead of queueing on
 // them. The subquery names its column apart so that RETURNING's names are
 // the table's alone. A lease that ends at this very microsecond has ended:
-// one just released is adopted at once.
+// one just released is adopted at once. A row that never had an owner is
+// queued, not abandoned: claimSQL takes it.
 func adoptSQL(d Dialect) string {
 	return `
 UPDATE executions AS e SET owner_instance = $1, lease_expires_at = ` + d.Later("$2") + `
 FROM (
 	SELECT id AS expired_id FROM executions
 	WHERE status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+		AND owner_instance IS NOT NULL
 	ORDER BY fired_time, id
 	LIMIT $3` + d.SkipLocked + `
 ) AS expired

@@ -83,7 +83,7 @@ type Store struct {
 	transitions *group[transition, *workflow.Execution]
 	// The statements made of the dialect's parts, made once.
 	insertSQL, transitionSQL, adoptSQL string
-	retrySQL                           string
+	retrySQL, claimSQL                 string
 }
 
 var (
@@ -98,7 +98,7 @@ var (
 func New(d Dialect, w, r *sqlx.DB) *Store {
 	s := &Store{d: d, w: w, r: r}
 	s.insertSQL, s.transitionSQL, s.adoptSQL = insertExecutionsSQL(d), transitionsSQL(d), adoptSQL(d)
-	s.retrySQL = retrySQL(d)
+	s.retrySQL, s.claimSQL = retrySQL(d), claimSQL(d)
 	s.inserts = newGroup(s, "insertExecutions", s.insertExecutions, nil)
 	s.transitions = newGroup(s, "transitionExecutions", s.transitionExecutions,
 		func(a, b transition) bool { return a.id == b.id })

@@ -163,6 +163,7 @@ func testCancelledContext(t *testing.T, s Store) {
 	_, checks["ListUnfinishedExecutions"] = s.ListUnfinishedExecutions(ctx, "wf-1")
 	_, checks["RenewLeases"] = s.RenewLeases(ctx, "r", []string{id}, time.Minute)
 	_, checks["AdoptExecutions"] = s.AdoptExecutions(ctx, "r", time.Minute, 1)
+	_, checks["ClaimExecutions"] = s.ClaimExecutions(ctx, "r", time.Minute, 1)
 	_, checks["LeaseExpired"] = s.LeaseExpired(ctx, id)
 	_, checks["EndLeases"] = s.EndLeases(ctx)
 	_, checks["GetExecution"] = s.GetExecution(ctx, id)
@@ -176,4 +177,8 @@ func testCancelledContext(t *testing.T, s Store) {
 	}
 	_, err := s.AdoptExecutions(context.Background(), "r", time.Minute, -1)
 	require.Error(t, err, "a negative limit")
+	_, err = s.ClaimExecutions(context.Background(), "r", time.Minute, -1)
+	require.Error(t, err, "a negative limit")
+	_, err = s.ClaimExecutions(context.Background(), "", time.Minute, 1)
+	require.Error(t, err, "no owner")
 }
