@@ -244,9 +244,14 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	common := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor, r.sec.auth.UnaryInterceptor),
 		grpc.ChainStreamInterceptor(r.sec.auth.StreamInterceptor),
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
+	}
+	// otelgrpc's handler costs every call microseconds even when no span is
+	// recorded; without it the trace id still comes from the caller's
+	// traceparent, which the transport hands to tracing.Start.
+	if tracing.Recording() {
+		common = append(common, grpc.StatsHandler(otelgrpc.NewServerHandler()))
 	}
 	r.gatewayServer = grpc.NewServer(grpctransport.GatewayOptions(r.sec.auth.TapHandle, common...)...)
 	r.grpcServer = grpc.NewServer(grpctransport.PortOptions(r.admitGRPC, r.sec.grpcTLS,

@@ -87,7 +87,11 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 
 // insertExecutions writes a batch; an execution not written comes back zero.
 func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) ([]workflow.Execution, []error, error) {
-	rows, err := s.w.QueryContext(ctx, s.insertSQL, s.d.InsertArgs(es)...)
+	stmt, err := s.insertStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	if err != nil {
+		return nil, nil, fmt.Errorf("create executions: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, s.d.InsertArgs(es)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create executions: %w", err)
 	}
@@ -174,8 +178,12 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	for i, tr := range ts {
 		ids[i], trs[i] = tr.id, tr.t
 	}
+	stmt, err := s.transitionStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	if err != nil {
+		return nil, nil, fmt.Errorf("transition executions: %w", err)
+	}
 	var rows []executionRow
-	if err := s.w.SelectContext(ctx, &rows, s.transitionSQL, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
+	if err := stmt.SelectContext(ctx, &rows, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
 	byID := make(map[string]*workflow.Execution, len(rows))
