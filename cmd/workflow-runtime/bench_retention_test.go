@@ -179,7 +179,9 @@ func TestBenchRetention(t *testing.T) {
 
 	without := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
 
-	r := retention.New(st, retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention})
+	opts := retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention,
+		BatchTarget: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_BATCH_TARGET"), Pause: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_PAUSE")}
+	r := retention.New(st, opts)
 	passDone := make(chan struct{})
 	var (
 		res     retention.Result
@@ -205,6 +207,10 @@ func TestBenchRetention(t *testing.T) {
 	var stillExpired int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time < $1`, cutoff).Scan(&stillExpired))
 
+	// The first phase again, after the pass: how far the host's other load
+	// moved the figures between phases.
+	after := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
+
 	// History as the pass left it (this host runs without autovacuum; a
 	// production one may or may not have come by), then once vacuumed.
 	history := retBenchHistory(t, st, now)
@@ -218,23 +224,25 @@ func TestBenchRetention(t *testing.T) {
 
 	fmt.Printf("retention: %d executions (%d expired) over %d workflows seeded in %d statements in %v, VACUUM ANALYZE %v; executions with indexes %s, %s after the pass and VACUUM\n",
 		rows, expired, retBenchWorkflows, seed.statements, seed.took.Round(time.Millisecond), seed.analyzed.Round(time.Millisecond), seed.size, tableSize)
-	fmt.Printf("trigger load: open loop at %d/s; %-18s %6s %6s %7s %7s %7s %8s %6s %5s %6s %7s %7s %5s\n",
-		rate, "phase", "secs", "sent", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "late", "unfin", "cpu_rt", "cpu_pg", "host")
+	fmt.Printf("trigger load: open loop at %d/s; %-18s %6s %6s %7s %7s %7s %8s %6s %5s %6s %7s %5s %7s %7s %5s\n",
+		rate, "phase", "secs", "sent", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "late", "unfin", "backlog", "drain", "cpu_rt", "cpu_pg", "host")
 	for _, l := range []struct {
 		name string
 		r    retBenchPhase
-	}{{"without retention", without}, {"with retention", with}} {
-		fmt.Printf("%33s %-18s %6.1f %6d %7.0f %7.2f %7.2f %8.2f %6d %5d %6d %7.1f %7.1f %4.0f%%\n", "", l.name, l.r.took.Seconds(), l.r.sent,
+	}{{"without retention", without}, {"with retention", with}, {"after retention", after}} {
+		fmt.Printf("%33s %-18s %6.1f %6d %7.0f %7.2f %7.2f %8.2f %6d %5d %6d %7d %5.1f %7.1f %7.1f %4.0f%%\n", "", l.name, l.r.took.Seconds(), l.r.sent,
 			float64(l.r.sent)/l.r.took.Seconds(), benchMS(l.r.lat, 0.5), benchMS(l.r.lat, 0.99), benchMS(l.r.lat, 1),
-			l.r.errors, l.r.late, l.r.unfinished+l.r.missing, l.r.cpuRuntime, l.r.cpuPG, l.r.hostBusy)
+			l.r.errors, l.r.late, l.r.unfinished+l.r.missing, l.r.backlog, l.r.drained.Seconds(), l.r.cpuRuntime, l.r.cpuPG, l.r.hostBusy)
 		if l.r.firstErr != nil {
 			fmt.Printf("  %s: first error: %v\n", l.name, l.r.firstErr)
 		}
 	}
 	ratio := benchMS(with.lat, 0.99) / benchMS(without.lat, 0.99)
 	fmt.Printf("trigger p50 with/without: %.2f; p99 with/without: %.2f\n", benchMS(with.lat, 0.5)/benchMS(without.lat, 0.5), ratio)
-	fmt.Printf("retention pass: %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
-		res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
+	fmt.Printf("trigger p99 after/without (the host's drift between phases): %.2f; with/after: %.2f\n",
+		benchMS(after.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(with.lat, 0.99)/benchMS(after.lat, 0.99))
+	fmt.Printf("retention pass (batch target %v, pause %v; zero: the defaults): %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
+		opts.BatchTarget, opts.Pause, res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
 	if cut.Load() {
 		fmt.Printf("  the load stopped at the %v cap; the pass went on %v alone\n", retBenchCap, (res.Duration - with.took).Round(time.Millisecond))
 	}
@@ -245,6 +253,7 @@ func TestBenchRetention(t *testing.T) {
 		fmt.Printf("history %s: %d samples of %d filtered first pages and their second (after %d untimed), page %d: median p50 %.2f ms, median p99 %.2f ms (samples' p99: %s), max %.2f ms\n",
 			h.name, retBenchSamples, retBenchQueries, retBenchQueryWarmup, retBenchPage, retBenchMS(h.r.p50), retBenchMS(h.r.p99), h.r.p99s, retBenchMS(h.r.max))
 	}
+	unended := without.unfinished + without.missing + with.unfinished + with.missing + after.unfinished + after.missing
 	verdict := func(ok bool) string {
 		if ok {
 			return "PASS"
@@ -254,11 +263,11 @@ func TestBenchRetention(t *testing.T) {
 	fmt.Printf("goal trigger p99 with/without <= %.2f: %s (%.2f)\n", retBenchGoalRatio, verdict(ratio <= retBenchGoalRatio), ratio)
 	fmt.Printf("goal history p99 <= %v after the pass: %s (%.2f ms)\n", retBenchGoalP99, verdict(history.p99 <= retBenchGoalP99), retBenchMS(history.p99))
 	fmt.Printf("goal every expired row removed: %s (%d left)\n", verdict(stillExpired == 0), stillExpired)
-	fmt.Printf("goal every accepted trigger's execution ended: %s (%d did not)\n", verdict(without.unfinished+without.missing+with.unfinished+with.missing == 0),
-		without.unfinished+without.missing+with.unfinished+with.missing)
+	fmt.Printf("goal every accepted trigger's execution ended: %s (%d did not)\n", verdict(unended == 0), unended)
 	fmt.Println("trigger load: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL) over one gRPC connection, sent on a fixed schedule whatever the answers;")
 	fmt.Println("  latency from each call's scheduled send; late: sends the client made more than " + retBenchLate.String() +
 		" after their time; unfin: accepted executions not SUCCEEDED, FAILED, CANCELLED, TIMED_OUT or SKIPPED after the drain;")
+	fmt.Println("  backlog: executions PENDING or RUNNING when the load stopped; drain: seconds until none was (at most " + benchDrainWait.String() + ");")
 	fmt.Println("  cpu_rt: CPU seconds of this process (runtime, engine-sim and the load); cpu_pg: of the PostgreSQL backends of the benchmark's database; host: the host busy")
 	fmt.Println("history: Store.ListExecutions as bench-history's, of one workflow (skewed or any), one or two statuses, a range of 1 h to 29 days in the retained month")
 }
@@ -274,6 +283,18 @@ func retBenchEnvInt(t *testing.T, name string, def int) int {
 	require.NoError(t, err, name)
 	require.Positive(t, n, name)
 	return n
+}
+
+// retBenchEnvDuration reads a duration setting, zero when unset.
+func retBenchEnvDuration(t *testing.T, name string) time.Duration {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	require.NoError(t, err, name)
+	return d
 }
 
 // retBenchSeeded is what seeding did.
@@ -325,6 +346,8 @@ type retBenchPhase struct {
 	hostBusy            float64
 	unfinished, missing int
 	executionIDs        []string
+	backlog             int
+	drained             time.Duration
 }
 
 // retBenchAfter returns a channel closed after d.
@@ -392,8 +415,13 @@ load:
 	r.cpuRuntime, r.cpuPG, r.hostBusy = cpu.stop(t)
 	slices.Sort(r.lat)
 
+	// The backlog the load left and how long dispatch took to clear it:
+	// a rate that dispatch sustains leaves a few in flight.
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM executions WHERE status IN ('PENDING', 'RUNNING')`).Scan(&r.backlog))
+	drainStart := time.Now()
 	left, err := drainBench(db)
 	require.NoError(t, err)
+	r.drained = time.Since(drainStart)
 	if left > 0 {
 		t.Logf("%d executions still PENDING or RUNNING %v after the load", left, benchDrainWait)
 	}
