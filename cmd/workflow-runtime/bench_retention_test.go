@@ -104,9 +104,12 @@ FROM d, (
 // runs an open-loop webhook trigger load at WFR_BENCH_RETENTION_RATE per
 // second: for WFR_BENCH_RETENTION_SECONDS without retention, then from the
 // start of one retention pass until it has removed every expired row (at
-// most retBenchCap). It prints, per phase, the trigger latencies from each
-// call's scheduled send, errors, executions that did not end and CPU; the
-// pass's time and rate; and history pages' p99 on what is left.
+// most retBenchCap), then WFR_BENCH_RETENTION_SECONDS without again. It
+// prints, per phase, the trigger latencies from each call's scheduled send,
+// errors, executions that did not end and CPU; the pass's time and rate;
+// and history pages' p99 on what is left. WFR_BENCH_RETENTION_BATCH_TARGET
+// and WFR_BENCH_RETENTION_PAUSE (durations) override the pass's defaults,
+// for tuning runs.
 //
 // The load is open-loop because a closed loop adapts to the server: its
 // callers send only when answered, so a stall delays the sends that would
