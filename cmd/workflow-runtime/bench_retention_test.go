@@ -4,14 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
@@ -25,51 +29,93 @@ import (
 // Settings of the retention benchmark.
 const (
 	// retBenchWorkflows each have one webhook trigger, which the trigger
-	// load calls round robin, and share the loaded rows evenly.
+	// load calls round robin. The seeded rows are theirs with skewed sizes:
+	// row i belongs to workflow floor(retBenchWorkflows * u^3), u uniform,
+	// so the biggest holds about 16 % of the rows and most a few thousand.
 	retBenchWorkflows = 256
 	// retBenchRetention is the default WFR_EXECUTION_RETENTION; 80 % of
-	// the rows are fired before it, over the 11 months before, and 20 %
-	// after, over the 29 days after.
+	// the seeded rows are fired before it, over the 330 days before, and
+	// 20 % after, over the 29 days after.
 	retBenchRetention = 30 * 24 * time.Hour
-	// retBenchQueries filtered history pages are timed at the end, after
-	// retBenchWarmup untimed ones.
-	retBenchQueries = 400
-	retBenchWarmup  = 40
-	retBenchPage    = 50
+	// retBenchSeedChunk rows are seeded per INSERT ... SELECT.
+	retBenchSeedChunk = 1_000_000
+	// retBenchRate is the default WFR_BENCH_RETENTION_RATE, triggers per
+	// second of the open-loop load: below what dispatch to engine-sim
+	// sustains on a 2-core host shared with PostgreSQL, so that the load
+	// measures the trigger path and not a growing backlog.
+	retBenchRate = 200
+	// retBenchWarmup is the untimed load before the first phase.
+	retBenchWarmup = 5 * time.Second
+	// retBenchCap ends the load of the phase with retention if the pass
+	// has not ended by then; the pass goes on alone.
+	retBenchCap = 120 * time.Second
+	// retBenchLate is how late a send may leave the load's scheduler
+	// before it counts as late: a client too busy to keep the rate.
+	retBenchLate = 5 * time.Millisecond
+	// retBenchSamples of retBenchQueries filtered history pages are
+	// timed at the end, after retBenchQueryWarmup untimed ones; the median
+	// of the samples' percentiles is the figure, as the host is shared.
+	retBenchSamples     = 5
+	retBenchQueries     = 200
+	retBenchQueryWarmup = 40
+	retBenchPage        = 50
 	// The issue's goals.
-	retBenchGoalRise = 0.20
-	retBenchGoalP99  = 20 * time.Millisecond
+	retBenchGoalRatio = 1.20
+	retBenchGoalP99   = 20 * time.Millisecond
 )
 
-// retBenchLoadSQL writes $1 finished executions over the deployments, the
-// first 80 % fired before $2 - retention and the rest after, in fired_time
-// order as the runtime writes them: 90 % SUCCEEDED, 7 % FAILED, 3 % SKIPPED.
-const retBenchLoadSQL = `
-INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status,
-	fired_time, started_time, finished_time, engine_execution_id, error_message, trace_id, triggered_by, input, result)
-SELECT gen_random_uuid(), d.workflow_id, d.id, 1, 'WEBHOOK', g.status,
-	g.fired, g.fired + interval '40 milliseconds', g.fired + interval '1 second', 'eng-' || g.i,
-	CASE WHEN g.status = 'FAILED' THEN 'node "http" failed: upstream answered 502 Bad Gateway' END,
-	md5(g.i::text), 'webhook:bench', '{"order_id":"ord-' || g.i || '","amount":' || g.i % 10000 || '.25}',
-	CASE WHEN g.status = 'SUCCEEDED' THEN jsonb_build_object('ok', true, 'invoice', 'inv-' || g.i) END
-FROM (
-	SELECT i, CASE WHEN r < 0.90 THEN 'SUCCEEDED' WHEN r < 0.97 THEN 'FAILED' ELSE 'SKIPPED' END AS status,
-		CASE WHEN i <= $1 * 0.8
-			THEN $2::timestamptz - $3 * interval '1 second' - interval '1 day' - random() * interval '330 days'
-			ELSE $2::timestamptz - random() * interval '29 days' END AS fired
-	FROM (SELECT i, random() AS r FROM generate_series(1, $1) AS i) u
-) g
-JOIN (SELECT id, workflow_id, row_number() OVER (ORDER BY workflow_id) - 1 AS k FROM deployments) d ON d.k = g.i % $4
-ORDER BY g.fired`
+// retBenchSeedSQL writes the seeded rows $1 to $2 of $3, in fired_time order
+// as the runtime writes them: rows 1 to 80 % of $3 spread evenly over the
+// 330 days that end a day before $4 - $5 seconds, the others over the 29
+// days before $4. $6 is the number of workflows. Statuses (all finished) as
+// bench-history's: 83 % SUCCEEDED, 8 % FAILED, 5 % SKIPPED, 2 % CANCELLED,
+// 2 % TIMED_OUT; 85 % by the workflow's webhook trigger, 15 % manual.
+const retBenchSeedSQL = `
+WITH d AS (
+	SELECT array_agg(d.workflow_id ORDER BY d.workflow_id) AS wf, array_agg(d.id ORDER BY d.workflow_id) AS dep,
+		array_agg(t.id ORDER BY d.workflow_id) AS trg, array_agg(t.webhook_path ORDER BY d.workflow_id) AS path
+	FROM deployments d JOIN deployment_triggers t ON t.deployment_id = d.id AND t.type = 'WEBHOOK'
+)
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_id, trigger_type, status,
+	fired_time, started_time, finished_time, engine_execution_id, error_message, skip_reason, trace_id, triggered_by, input, result)
+SELECT gen_random_uuid(), d.wf[g.k], d.dep[g.k], 1, CASE WHEN g.webhook THEN d.trg[g.k] END,
+	CASE WHEN g.webhook THEN 'WEBHOOK' ELSE 'MANUAL' END, g.status,
+	g.fired, CASE WHEN g.status <> 'SKIPPED' THEN g.fired + interval '40 milliseconds' END,
+	g.fired + g.i % 9000 * interval '1 millisecond', CASE WHEN g.status <> 'SKIPPED' THEN 'eng-' || g.i END,
+	CASE g.status WHEN 'FAILED' THEN 'node "http" failed: upstream answered 502 Bad Gateway after 3 attempts'
+		WHEN 'TIMED_OUT' THEN 'execution exceeded its 300s timeout' END,
+	CASE WHEN g.status = 'SKIPPED' THEN 'overlap policy SKIP: a run was in flight' END,
+	md5(g.i::text), CASE WHEN g.webhook THEN 'webhook:' || d.path[g.k] ELSE 'user:ops@example.com' END,
+	('{"order_id":"ord-' || g.i || '","customer":"cust-' || g.i % 977 || '","amount":' || g.i % 10000 || '.25,"currency":"EUR"}')::jsonb,
+	CASE WHEN g.status = 'SUCCEEDED' THEN jsonb_build_object('ok', true, 'items', g.i % 7, 'invoice', 'inv-' || g.i) END
+FROM d, (
+	SELECT i, 1 + floor($6 * power(random(), 3))::int AS k, q < 0.85 AS webhook,
+		CASE WHEN r < 0.80 THEN 'SUCCEEDED' WHEN r < 0.88 THEN 'FAILED' WHEN r < 0.93 THEN 'SKIPPED'
+			WHEN r < 0.95 THEN 'CANCELLED' WHEN r < 0.97 THEN 'TIMED_OUT' ELSE 'SUCCEEDED' END AS status,
+		CASE WHEN i <= $3 * 0.8
+			THEN $4::timestamptz - $5 * interval '1 second' - interval '1 day' - (1 - i / ($3 * 0.8)) * interval '330 days'
+			ELSE $4::timestamptz - interval '1 minute' - (1 - (i - $3 * 0.8) / ($3 * 0.2)) * interval '29 days' END AS fired
+	FROM (SELECT i, random() AS r, random() AS q FROM generate_series($1::bigint, $2::bigint) AS i) u
+) g`
 
-// TestBenchRetention is `make bench-retention`, not a test: on a whole
-// stack over local PostgreSQL and Redis it loads WFR_BENCH_RETENTION
-// finished executions, 80 % of them older than a 30-day retention, in one
-// INSERT ... SELECT of generate_series; runs the webhook trigger load of
-// bench-trigger for WFR_BENCH_RETENTION_SECONDS without retention, then
-// again while one retention pass removes the expired rows (as long as the
-// pass takes); and prints the trigger p99 of both, the time the pass took
-// and the p99 of filtered history pages on what is left.
+// TestBenchRetention is `make bench-retention`, not a test. On a whole
+// stack over local PostgreSQL and Redis it seeds WFR_BENCH_RETENTION
+// finished executions, 80 % of them older than a 30-day retention, then
+// runs an open-loop webhook trigger load at WFR_BENCH_RETENTION_RATE per
+// second: for WFR_BENCH_RETENTION_SECONDS without retention, then from the
+// start of one retention pass until it has removed every expired row (at
+// most retBenchCap), then WFR_BENCH_RETENTION_SECONDS without again. It
+// prints, per phase, the trigger latencies from each call's scheduled send,
+// errors, executions that did not end and CPU; the pass's time and rate;
+// and history pages' p99 on what is left. WFR_BENCH_RETENTION_BATCH_TARGET
+// and WFR_BENCH_RETENTION_PAUSE (durations) override the pass's defaults,
+// for tuning runs.
+//
+// The load is open-loop because a closed loop adapts to the server: its
+// callers send only when answered, so a stall delays the sends that would
+// have met it (coordinated omission) and the rate is whatever the host
+// gives, which on 2 cores outran dispatch to engine-sim and left a backlog
+// that the phase with retention inherited.
 func TestBenchRetention(t *testing.T) {
 	rowsEnv := os.Getenv("WFR_BENCH_RETENTION")
 	if rowsEnv == "" {
@@ -78,12 +124,8 @@ func TestBenchRetention(t *testing.T) {
 	rows, err := strconv.Atoi(rowsEnv)
 	require.NoError(t, err, "WFR_BENCH_RETENTION is the number of execution rows")
 	require.Positive(t, rows, "WFR_BENCH_RETENTION is the number of execution rows")
-	secs := 20
-	if v := os.Getenv("WFR_BENCH_RETENTION_SECONDS"); v != "" {
-		secs, err = strconv.Atoi(v)
-		require.NoError(t, err, "WFR_BENCH_RETENTION_SECONDS is the seconds of the load without retention")
-	}
-	loadFor := time.Duration(secs) * time.Second
+	secs := retBenchEnvInt(t, "WFR_BENCH_RETENTION_SECONDS", 20)
+	rate := retBenchEnvInt(t, "WFR_BENCH_RETENTION_RATE", retBenchRate)
 	ctx := context.Background()
 
 	engineAddr := simtest.Serve(t, enginesim.New(enginesim.Config{MinDuration: 10 * time.Millisecond, MaxDuration: 50 * time.Millisecond}), "127.0.0.1:0")
@@ -115,184 +157,456 @@ func TestBenchRetention(t *testing.T) {
 	}
 
 	now := time.Now()
-	start := time.Now()
-	_, err = db.ExecContext(ctx, retBenchLoadSQL, rows, now, int64(retBenchRetention.Seconds()), retBenchWorkflows)
-	require.NoError(t, err)
-	loaded := time.Since(start)
-	start = time.Now()
-	_, err = db.ExecContext(ctx, `VACUUM ANALYZE executions`)
-	require.NoError(t, err)
-	analyzed := time.Since(start)
+	seed := retBenchSeed(t, db, rows, now)
+	cutoff := now.Add(-retBenchRetention)
 	var expired int
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time < $1`, now.Add(-retBenchRetention)).Scan(&expired))
-	var tableSize string
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT pg_size_pretty(pg_total_relation_size('executions'))`).Scan(&tableSize))
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time < $1`, cutoff).Scan(&expired))
 
-	trigger := func(n int) error {
+	trigger := func(n int) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_, err := s.client.TriggerWorkflow(cctx, &pb.TriggerWorkflowRequest{
+		resp, err := s.client.TriggerWorkflow(cctx, &pb.TriggerWorkflowRequest{
 			WebhookPath: paths[n%retBenchWorkflows], TriggerData: fmt.Sprintf(`{"n": %d}`, n), HttpMethod: "POST",
 		})
-		return err
+		return resp.GetExecutionId(), err
 	}
-	// An untimed quarter of the load, which opens the runtime's
-	// connections and warms its caches, then a checkpoint (of the loaded
-	// rows too) and a quiet database before the clock starts: the first
-	// load must not pay for what the loading left behind.
-	warm := make(chan struct{})
-	time.AfterFunc(loadFor/4, func() { close(warm) })
-	warmup := retBenchLoad(warm, trigger)
-	require.Zero(t, warmup.errors, "warm-up: %v", warmup.firstErr)
-	left, err := drainBench(db)
-	require.NoError(t, err)
-	require.Zero(t, left, "the warm-up's executions did not end")
+	// An untimed load opens the runtime's connections and warms its
+	// caches; then a checkpoint (of the seeded rows too) and a quiet
+	// database before the clock starts, so that the first phase does not
+	// pay for what seeding left behind.
+	warm := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(retBenchWarmup), trigger)
+	require.Zero(t, warm.errors, "warm-up: %v", warm.firstErr)
+	require.Zero(t, warm.unfinished+warm.missing, "the warm-up's executions did not end")
 	_, err = db.ExecContext(ctx, `CHECKPOINT`)
 	require.NoError(t, err)
 
-	stop := make(chan struct{})
-	time.AfterFunc(loadFor, func() { close(stop) })
-	without := retBenchLoad(stop, trigger)
-	left, err = drainBench(db)
-	require.NoError(t, err)
-	require.Zero(t, left, "the first load's executions did not end")
+	without := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
 
-	r := retention.New(st, retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention})
+	opts := retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention,
+		BatchTarget: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_BATCH_TARGET"), Pause: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_PAUSE")}
+	r := retention.New(st, opts)
 	passDone := make(chan struct{})
 	var (
 		res     retention.Result
 		passErr error
 	)
+	stop := make(chan struct{})
+	var cut atomic.Bool
+	capped := time.AfterFunc(retBenchCap, func() {
+		cut.Store(true)
+		close(stop)
+	})
 	go func() {
 		defer close(passDone)
 		res, passErr = r.Pass(ctx)
+		if capped.Stop() {
+			close(stop)
+		}
 	}()
-	with := retBenchLoad(passDone, trigger)
+	with := retBenchOpenLoad(t, db, float64(rate), stop, trigger)
+	<-passDone
 	require.NoError(t, passErr)
 	require.True(t, res.Held)
 	var stillExpired int
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time < $1`, now.Add(-retBenchRetention)).Scan(&stillExpired))
-	left, err = drainBench(db)
-	require.NoError(t, err)
-	require.Zero(t, left, "the second load's executions did not end")
-	// History as the pass left it (autovacuum may or may not have come
-	// by), then once vacuumed.
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time < $1`, cutoff).Scan(&stillExpired))
+
+	// The first phase again, after the pass: how far the host's other load
+	// moved the figures between phases.
+	after := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
+
+	// History as the pass left it (this host runs without autovacuum; a
+	// production one may or may not have come by), then once vacuumed.
 	history := retBenchHistory(t, st, now)
+	start := time.Now()
 	_, err = db.ExecContext(ctx, `VACUUM ANALYZE executions`)
 	require.NoError(t, err)
+	vacuumTook := time.Since(start)
 	vacuumed := retBenchHistory(t, st, now)
+	var tableSize string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT pg_size_pretty(pg_total_relation_size('executions'))`).Scan(&tableSize))
 
-	rise := benchMS(with.lat, 0.99)/benchMS(without.lat, 0.99) - 1
-	fmt.Printf("retention: %d executions (%d expired) over %d workflows loaded in %v, VACUUM ANALYZE %v; executions with indexes %s\n",
-		rows, expired, retBenchWorkflows, loaded.Round(time.Millisecond), analyzed.Round(time.Millisecond), tableSize)
-	fmt.Printf("%-18s %8s %8s %8s %8s %8s %6s %8s\n", "trigger load", "calls", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "secs")
+	fmt.Printf("retention: %d executions (%d expired) over %d workflows seeded in %d statements and %d indexes built after them in %v, VACUUM ANALYZE %v; executions with indexes %s, %s after the pass and VACUUM\n",
+		rows, expired, retBenchWorkflows, seed.statements, seed.indexes, seed.took.Round(time.Millisecond), seed.analyzed.Round(time.Millisecond), seed.size, tableSize)
+	fmt.Printf("trigger load: open loop at %d/s; %-18s %6s %6s %7s %7s %7s %8s %6s %5s %6s %7s %5s %7s %7s %5s\n",
+		rate, "phase", "secs", "sent", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "late", "unfin", "backlog", "drain", "cpu_rt", "cpu_pg", "host")
 	for _, l := range []struct {
 		name string
-		r    retBenchResult
-	}{{"without retention", without}, {"with retention", with}} {
-		fmt.Printf("%-18s %8d %8.0f %8.2f %8.2f %8.2f %6d %8.1f\n", l.name, len(l.r.lat), float64(len(l.r.lat))/l.r.took.Seconds(),
-			benchMS(l.r.lat, 0.5), benchMS(l.r.lat, 0.99), benchMS(l.r.lat, 1), l.r.errors, l.r.took.Seconds())
+		r    retBenchPhase
+	}{{"without retention", without}, {"with retention", with}, {"after retention", after}} {
+		fmt.Printf("%33s %-18s %6.1f %6d %7.0f %7.2f %7.2f %8.2f %6d %5d %6d %7d %5.1f %7.1f %7.1f %4.0f%%\n", "", l.name, l.r.took.Seconds(), l.r.sent,
+			float64(l.r.sent)/l.r.took.Seconds(), benchMS(l.r.lat, 0.5), benchMS(l.r.lat, 0.99), benchMS(l.r.lat, 1),
+			l.r.errors, l.r.late, l.r.unfinished+l.r.missing, l.r.backlog, l.r.drained.Seconds(), l.r.cpuRuntime, l.r.cpuPG, l.r.hostBusy)
 		if l.r.firstErr != nil {
-			fmt.Printf("  first error: %v\n", l.r.firstErr)
+			fmt.Printf("  %s: first error: %v\n", l.name, l.r.firstErr)
 		}
 	}
-	fmt.Printf("retention pass: %d executions removed in %v (%.0f rows/s), %d expired rows left\n",
-		res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), stillExpired)
+	ratio := benchMS(with.lat, 0.99) / benchMS(without.lat, 0.99)
+	fmt.Printf("trigger p50 with/without: %.2f; p99 with/without: %.2f\n", benchMS(with.lat, 0.5)/benchMS(without.lat, 0.5), ratio)
+	fmt.Printf("trigger p99 after/without (the host's drift between phases): %.2f; with/after: %.2f\n",
+		benchMS(after.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(with.lat, 0.99)/benchMS(after.lat, 0.99))
+	fmt.Printf("retention pass (batch target %v, pause %v; zero: the defaults): %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
+		opts.BatchTarget, opts.Pause, res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
+	if cut.Load() {
+		fmt.Printf("  the load stopped at the %v cap; the pass went on %v alone\n", retBenchCap, (res.Duration - with.took).Round(time.Millisecond))
+	}
 	for _, h := range []struct {
 		name string
-		lat  []time.Duration
-	}{{"after the pass", history}, {"after VACUUM", vacuumed}} {
-		fmt.Printf("history %s: %d filtered pages (after %d untimed) of %d, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-			h.name, len(h.lat), retBenchWarmup, retBenchPage, benchMS(h.lat, 0.5), benchMS(h.lat, 0.95), benchMS(h.lat, 0.99), benchMS(h.lat, 1))
+		r    retBenchHistoryResult
+	}{{"after the pass", history}, {fmt.Sprintf("after VACUUM ANALYZE (%v)", vacuumTook.Round(time.Millisecond)), vacuumed}} {
+		fmt.Printf("history %s: %d samples of %d filtered first pages and their second (after %d untimed), page %d: median p50 %.2f ms, median p99 %.2f ms (samples' p99: %s), max %.2f ms\n",
+			h.name, retBenchSamples, retBenchQueries, retBenchQueryWarmup, retBenchPage, retBenchMS(h.r.p50), retBenchMS(h.r.p99), h.r.p99s, retBenchMS(h.r.max))
 	}
+	unended := without.unfinished + without.missing + with.unfinished + with.missing + after.unfinished + after.missing
 	verdict := func(ok bool) string {
 		if ok {
 			return "PASS"
 		}
 		return "FAIL"
 	}
-	fmt.Printf("goal trigger p99 rises <= %.0f %% with retention: %s (%+.1f %%)\n", 100*retBenchGoalRise, verdict(rise <= retBenchGoalRise), 100*rise)
-	fmt.Printf("goal history p99 <= %v after the pass: %s (%.2f ms)\n", retBenchGoalP99, verdict(benchPercentile(history, 0.99) <= retBenchGoalP99), benchMS(history, 0.99))
-	fmt.Println("trigger load: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL) from " + strconv.Itoa(trigBenchCallers) +
-		" closed-loop callers over one gRPC connection; with retention it lasts as long as the pass;")
-	fmt.Println("history: Store.ListExecutions of one workflow, half with one status, over the last 30 days, first pages")
+	fmt.Printf("goal trigger p99 with/without <= %.2f: %s (%.2f)\n", retBenchGoalRatio, verdict(ratio <= retBenchGoalRatio), ratio)
+	fmt.Printf("goal history p99 <= %v after the pass: %s (%.2f ms)\n", retBenchGoalP99, verdict(history.p99 <= retBenchGoalP99), retBenchMS(history.p99))
+	fmt.Printf("goal every expired row removed: %s (%d left)\n", verdict(stillExpired == 0), stillExpired)
+	fmt.Printf("goal every accepted trigger's execution ended: %s (%d did not)\n", verdict(unended == 0), unended)
+	fmt.Println("trigger load: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL) over one gRPC connection, sent on a fixed schedule whatever the answers;")
+	fmt.Println("  latency from each call's scheduled send; late: sends the client made more than " + retBenchLate.String() +
+		" after their time; unfin: accepted executions not SUCCEEDED, FAILED, CANCELLED, TIMED_OUT or SKIPPED after the drain;")
+	fmt.Println("  backlog: executions PENDING or RUNNING when the load stopped; drain: seconds until none was (at most " + benchDrainWait.String() + ");")
+	fmt.Println("  cpu_rt: CPU seconds of this process (runtime, engine-sim and the load); cpu_pg: of the PostgreSQL backends of the benchmark's database; host: the host busy")
+	fmt.Println("history: Store.ListExecutions as bench-history's, of one workflow (skewed or any), one or two statuses, a range of 1 h to 29 days in the retained month")
 }
 
-// retBenchResult is one trigger load's figures.
-type retBenchResult struct {
-	lat      []time.Duration
-	errors   int
-	firstErr error
-	took     time.Duration
-}
-
-// retBenchLoad runs call from trigBenchCallers goroutines, each in a closed
-// loop, until stop closes, and returns the latencies (sorted).
-func retBenchLoad(stop <-chan struct{}, call func(n int) error) retBenchResult {
-	type worker struct {
-		lat      []time.Duration
-		errors   int
-		firstErr error
+// retBenchEnvInt reads a positive integer setting, def when unset.
+func retBenchEnvInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	workers := make([]worker, trigBenchCallers)
-	var wg sync.WaitGroup
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, name)
+	require.Positive(t, n, name)
+	return n
+}
+
+// retBenchEnvDuration reads a duration setting, zero when unset.
+func retBenchEnvDuration(t *testing.T, name string) time.Duration {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	require.NoError(t, err, name)
+	return d
+}
+
+// retBenchSeeded is what seeding did.
+type retBenchSeeded struct {
+	statements, indexes int
+	took, analyzed      time.Duration
+	size                string
+}
+
+// retBenchSeed writes rows executions in statements of retBenchSeedChunk
+// as a restore would: with the foreign key's check off
+// (session_replication_role: every row names a deployment) and the full
+// indexes that back no constraint dropped first and built after the rows,
+// one sort each instead of millions of scattered inserts; then it vacuums
+// and analyzes them. The indexes come back from their own definitions, so
+// the table ends as the migrations left it. The partial ones stay: no
+// seeded row enters them, and the runtime's lease renewal reads the one of
+// unfinished executions while the rows go in.
+func retBenchSeed(t *testing.T, db *sql.DB, rows int, now time.Time) retBenchSeeded {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	var defs pq.StringArray
+	require.NoError(t, conn.QueryRowContext(ctx, `SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid)), '{}') FROM pg_index i
+		WHERE i.indrelid = 'executions'::regclass AND i.indpred IS NULL
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`).Scan(&defs))
+	var r retBenchSeeded
 	start := time.Now()
-	for w := range workers {
-		wg.Go(func() {
-			me := &workers[w]
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent := time.Now()
-				if err := call(i*trigBenchCallers + w); err != nil {
-					me.errors++
-					if me.firstErr == nil {
-						me.firstErr = err
-					}
-					continue
-				}
-				me.lat = append(me.lat, time.Since(sent))
-			}
-		})
+	_, err = conn.ExecContext(ctx, `DO $$
+DECLARE i regclass;
+BEGIN
+	FOR i IN SELECT indexrelid::regclass FROM pg_index x WHERE x.indrelid = 'executions'::regclass AND x.indpred IS NULL
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) LOOP
+		EXECUTE format('DROP INDEX %s', i);
+	END LOOP;
+END $$`)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, `SET session_replication_role = replica`)
+	require.NoError(t, err)
+	for from := 1; from <= rows; from += retBenchSeedChunk {
+		_, err = conn.ExecContext(ctx, retBenchSeedSQL, from, min(from+retBenchSeedChunk-1, rows), rows, now,
+			int64(retBenchRetention.Seconds()), retBenchWorkflows)
+		require.NoError(t, err)
+		r.statements++
 	}
-	wg.Wait()
-	r := retBenchResult{took: time.Since(start)}
-	for _, w := range workers {
-		r.lat = append(r.lat, w.lat...)
-		r.errors += w.errors
-		if r.firstErr == nil {
-			r.firstErr = w.firstErr
-		}
+	_, err = conn.ExecContext(ctx, `SET session_replication_role = DEFAULT`)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, `SET maintenance_work_mem = '256MB'`)
+	require.NoError(t, err)
+	for _, def := range defs {
+		_, err = conn.ExecContext(ctx, def)
+		require.NoError(t, err)
 	}
-	slices.Sort(r.lat)
+	r.took = time.Since(start)
+	r.indexes = len(defs)
+	_, err = conn.ExecContext(ctx, `RESET maintenance_work_mem`)
+	require.NoError(t, err)
+	start = time.Now()
+	_, err = conn.ExecContext(ctx, `VACUUM ANALYZE executions`)
+	require.NoError(t, err)
+	r.analyzed = time.Since(start)
+	require.NoError(t, conn.QueryRowContext(ctx, `SELECT pg_size_pretty(pg_total_relation_size('executions'))`).Scan(&r.size))
 	return r
 }
 
-// retBenchHistory times filtered first pages of history on what retention
-// left, and returns their latencies (sorted).
-func retBenchHistory(t *testing.T, st *postgres.Store, now time.Time) []time.Duration {
+// retBenchPhase is one trigger load's figures.
+type retBenchPhase struct {
+	// lat are the accepted calls' latencies from their scheduled send
+	// (sorted).
+	lat                 []time.Duration
+	sent, errors, late  int
+	firstErr            error
+	took                time.Duration
+	cpuRuntime, cpuPG   float64
+	hostBusy            float64
+	unfinished, missing int
+	executionIDs        []string
+	backlog             int
+	drained             time.Duration
+}
+
+// retBenchAfter returns a channel closed after d.
+func retBenchAfter(d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
+
+// retBenchOpenLoad calls call at rate per second on a fixed schedule, each
+// call in a goroutine of its own, until stop closes; it waits for the
+// answers and for every execution to end (drainBench), then counts the
+// accepted ones that did not reach a terminal status.
+func retBenchOpenLoad(t *testing.T, db *sql.DB, rate float64, stop <-chan struct{}, call func(n int) (string, error)) retBenchPhase {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(16, 1))
-	statuses := []workflow.ExecutionStatus{workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionSkipped}
-	var lat []time.Duration
-	for i := range retBenchWarmup + retBenchQueries {
-		f := workflow.ExecutionFilter{
-			WorkflowID: fmt.Sprintf("bench.retention-%03d", rng.IntN(retBenchWorkflows)),
-			From:       now.Add(-retBenchRetention), To: now.Add(time.Hour), Limit: retBenchPage,
+	var (
+		r  retBenchPhase
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	cpu := retBenchStartCPU(t, db)
+	interval := time.Duration(float64(time.Second) / rate)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	start := time.Now()
+load:
+	for n := 0; ; n++ {
+		at := start.Add(time.Duration(n) * interval)
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-stop:
+				break load
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-stop:
+				break load
+			default:
+			}
 		}
-		if rng.IntN(2) == 0 {
-			f.Statuses = []workflow.ExecutionStatus{statuses[rng.IntN(len(statuses))]}
+		if time.Since(at) > retBenchLate {
+			r.late++
 		}
-		start := time.Now()
-		_, err := st.ListExecutions(context.Background(), f)
+		r.sent++
+		wg.Go(func() {
+			id, err := call(n)
+			lat := time.Since(at)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				r.errors++
+				if r.firstErr == nil {
+					r.firstErr = err
+				}
+				return
+			}
+			r.lat = append(r.lat, lat)
+			r.executionIDs = append(r.executionIDs, id)
+		})
+	}
+	r.took = time.Since(start)
+	wg.Wait()
+	r.cpuRuntime, r.cpuPG, r.hostBusy = cpu.stop(t)
+	slices.Sort(r.lat)
+
+	// The backlog the load left and how long dispatch took to clear it:
+	// a rate that dispatch sustains leaves a few in flight.
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM executions WHERE status IN ('PENDING', 'RUNNING')`).Scan(&r.backlog))
+	drainStart := time.Now()
+	left, err := drainBench(db)
+	require.NoError(t, err)
+	r.drained = time.Since(drainStart)
+	if left > 0 {
+		t.Logf("%d executions still PENDING or RUNNING %v after the load", left, benchDrainWait)
+	}
+	var ended int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM executions WHERE id = ANY($1)
+		AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT', 'SKIPPED')`, pq.Array(r.executionIDs)).Scan(&ended))
+	var found int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM executions WHERE id = ANY($1)`, pq.Array(r.executionIDs)).Scan(&found))
+	r.unfinished, r.missing = found-ended, len(r.executionIDs)-found
+	return r
+}
+
+// retBenchCPU measures a phase's CPU seconds: this process's, and those of
+// the PostgreSQL backends of the benchmark's database (those alive at the
+// end; the background writers, shared with every database, are not
+// counted), and the host busy.
+type retBenchCPU struct {
+	proc         float64
+	pg           map[int]float64
+	total, idle  float64
+	backendsOfDB func() []int
+}
+
+func retBenchStartCPU(t *testing.T, db *sql.DB) retBenchCPU {
+	t.Helper()
+	backends := func() []int {
+		rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 		require.NoError(t, err)
-		if i >= retBenchWarmup {
-			lat = append(lat, time.Since(start))
+		defer rows.Close()
+		var pids []int
+		for rows.Next() {
+			var pid int
+			require.NoError(t, rows.Scan(&pid))
+			pids = append(pids, pid)
+		}
+		require.NoError(t, rows.Err())
+		return pids
+	}
+	c := retBenchCPU{proc: benchProcCPU(), pg: map[int]float64{}, backendsOfDB: backends}
+	for _, pid := range backends() {
+		c.pg[pid] = benchStatCPU(fmt.Sprintf("/proc/%d/stat", pid))
+	}
+	c.total, c.idle = benchHostCPU()
+	return c
+}
+
+// stop returns the CPU seconds since start of this process and of the
+// database's backends, and the host busy in percent of all its cores.
+func (c retBenchCPU) stop(t *testing.T) (proc, pg, host float64) {
+	t.Helper()
+	for _, pid := range c.backendsOfDB() {
+		// A backend that started during the phase counts whole.
+		if v := benchStatCPU(fmt.Sprintf("/proc/%d/stat", pid)) - c.pg[pid]; !math.IsNaN(v) {
+			pg += v
 		}
 	}
-	slices.Sort(lat)
-	return lat
+	total, idle := benchHostCPU()
+	return benchProcCPU() - c.proc, pg, 100 * (1 - (idle-c.idle)/(total-c.total))
 }
+
+// retBenchHistoryResult is the median, over the samples, of each sample's
+// percentiles of history pages.
+type retBenchHistoryResult struct {
+	p50, p99, max time.Duration
+	p99s          string
+}
+
+// retBenchHistory times retBenchSamples samples of filtered history pages,
+// first pages and their second when they have one, on what retention left.
+func retBenchHistory(t *testing.T, st *postgres.Store, now time.Time) retBenchHistoryResult {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(16, 1))
+	page := func(f workflow.ExecutionFilter) (time.Duration, string) {
+		start := time.Now()
+		p, err := st.ListExecutions(context.Background(), f)
+		require.NoError(t, err)
+		return time.Since(start), p.Next
+	}
+	for range retBenchQueryWarmup {
+		page(retBenchFilter(rng, now))
+	}
+	var p50s, p99s, maxes []time.Duration
+	for range retBenchSamples {
+		var lat []time.Duration
+		for range retBenchQueries {
+			f := retBenchFilter(rng, now)
+			d, next := page(f)
+			lat = append(lat, d)
+			if next != "" {
+				f.After = next
+				d, _ = page(f)
+				lat = append(lat, d)
+			}
+		}
+		slices.Sort(lat)
+		p50s, p99s, maxes = append(p50s, benchPercentile(lat, 0.5)), append(p99s, benchPercentile(lat, 0.99)), append(maxes, lat[len(lat)-1])
+	}
+	shown := make([]string, len(p99s))
+	for i, d := range p99s {
+		shown[i] = fmt.Sprintf("%.2f", retBenchMS(d))
+	}
+	median := func(ds []time.Duration) time.Duration {
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	return retBenchHistoryResult{p50: median(p50s), p99: median(p99s), max: median(maxes), p99s: strings.Join(shown, " ")}
+}
+
+// retBenchStatuses are every execution status, as bench-history's.
+var retBenchStatuses = []workflow.ExecutionStatus{
+	workflow.ExecutionSucceeded, workflow.ExecutionFailed, workflow.ExecutionSkipped, workflow.ExecutionCancelled,
+	workflow.ExecutionTimedOut, workflow.ExecutionRunning, workflow.ExecutionPending,
+}
+
+// retBenchFilter draws a query as bench-history does, in the retained
+// month: half the time a workflow drawn like the rows (so mostly the big
+// ones), half the time any workflow alike; one status, or one in five times
+// two, each drawn half the time like the rows and half the time any status
+// alike; a time range of an hour to 29 days, log-uniform.
+func retBenchFilter(rng *rand.Rand, now time.Time) workflow.ExecutionFilter {
+	w := rng.IntN(retBenchWorkflows)
+	if rng.IntN(2) == 0 {
+		w = int(math.Floor(retBenchWorkflows * math.Pow(rng.Float64(), 3)))
+	}
+	status := func() workflow.ExecutionStatus {
+		if rng.IntN(2) == 0 {
+			return retBenchStatuses[rng.IntN(len(retBenchStatuses))]
+		}
+		switch r := rng.Float64(); {
+		case r < 0.80:
+			return workflow.ExecutionSucceeded
+		case r < 0.88:
+			return workflow.ExecutionFailed
+		case r < 0.93:
+			return workflow.ExecutionSkipped
+		case r < 0.95:
+			return workflow.ExecutionCancelled
+		case r < 0.97:
+			return workflow.ExecutionTimedOut
+		}
+		return workflow.ExecutionSucceeded
+	}
+	statuses := []workflow.ExecutionStatus{status()}
+	if rng.IntN(5) == 0 {
+		if other := status(); other != statuses[0] {
+			statuses = append(statuses, other)
+		}
+	}
+	const month = 29 * 24 * time.Hour
+	span := time.Duration(float64(time.Hour) * math.Pow(29*24, rng.Float64()))
+	to := now.Add(-time.Duration(rng.Int64N(int64(month-span) + 1)))
+	return workflow.ExecutionFilter{
+		WorkflowID: fmt.Sprintf("bench.retention-%03d", w), Statuses: statuses, From: to.Add(-span), To: to, Limit: retBenchPage,
+	}
+}
+
+func retBenchMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
