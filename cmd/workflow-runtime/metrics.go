@@ -34,6 +34,7 @@ type serveMetrics struct {
 	refusals     metrics.Counter
 	denials      metrics.Counter
 	retention    retention.Metrics
+	backlog      coordination.BacklogMetrics
 }
 
 // newServeMetrics registers the runtime's metrics in r, the Go and process
@@ -93,6 +94,15 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 	for _, h := range []*prometheus.HistogramVec{dispatch, lag, pass} {
 		h.WithLabelValues()
 	}
+	refused := counterVec("trigger_refusals_total", "Triggers refused by back-pressure, by bound: workflow, total, sync.", "bound")
+	for _, b := range []string{coordination.BoundWorkflow, coordination.BoundTotal, coordination.BoundSync} {
+		refused.WithLabelValues(b)
+	}
+	backlog := register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "workflow_runtime", Name: "trigger_backlog",
+		Help: "Executions of every replica waiting for the engine, as this replica last counted them plus its acceptances since: what the back-pressure bounds.",
+	}, nil))
+	backlog.WithLabelValues()
 	fires := counter(r, "fires_total", "Cron fires acted on (not misfired).")
 	misfires := counter(r, "misfires_total", "Cron slots this replica judged missed and recorded.")
 	duplicates := counter(r, "fire_duplicates_total", "Cron fires another replica had already taken.")
@@ -122,6 +132,10 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 		retention: retention.Metrics{
 			Removed:      kitprometheus.NewCounter(removed),
 			PassDuration: kitprometheus.NewHistogram(pass),
+		},
+		backlog: coordination.BacklogMetrics{
+			Refused: kitprometheus.NewCounter(refused),
+			Backlog: kitprometheus.NewGauge(backlog),
 		},
 	}
 }
