@@ -22,4 +22,6 @@ type WorkflowBacklog struct {
 	// PENDING executions under a policy that takes turns wait for that one
 	// to end, not for the dispatch ahead of them.
 	TurnHeld bool
+	// Oldest is when the longest-waiting of them fired, or fell due.
+	Oldest time.Time
 }

@@ -33,9 +33,10 @@ const (
 	// drainWindow is how far back the drain rate is measured: long enough
 	// to smooth the refreshes' jitter, short enough to follow the engine.
 	drainWindow = 10 * time.Second
-	// stallGrace is how long a backlog may sit without any of it leaving
-	// before it is taken as stalled, when no drain rate tells more.
-	stallGrace = time.Second
+	// stallGrace is how long the oldest ready execution may have waited,
+	// with none leaving, before the backlog is taken as stalled: a burst
+	// that the engine takes leaves no execution waiting that long.
+	stallGrace = 2 * time.Second
 	// minRetryAfter and maxRetryAfter clamp the retry advice: not sooner
 	// than a second, whatever the estimate, and not later than half a
 	// minute, after which the caller may as well ask again.
@@ -92,17 +93,26 @@ type Backlog struct {
 	ready        int64
 	// countedAt is when the last count began; zero before the first.
 	countedAt time.Time
-	// accepted are this replica's acceptances since the count in flight
-	// began; before are those since the last count began, kept while the
-	// next one runs, whose result may or may not hold them.
-	accepted, before           map[string]int64
-	acceptedTotal, beforeTotal int64
+	// inflight are this replica's places taken by triggers whose write has
+	// not ended; accepted its executions written since the count in
+	// flight, or the last one, began; before those written between the
+	// last successful count's start and the current one's, kept while it
+	// runs, since its result may or may not hold them. Counting a write
+	// twice until the next count errs on the side of the bound.
+	inflight, accepted, before                map[string]int64
+	inflightTotal, acceptedTotal, beforeTotal int64
+	// counting is set while a count runs; ambiguous are the writes that
+	// ended meanwhile, which its result may hold or not, and seenTwice
+	// those of the last successful count: left out of the next drain, so
+	// that a write counted twice does not pass for one that left.
+	counting             bool
+	ambiguous, seenTwice int64
 	// drains are the executions that left the backlog between counts
 	// within drainWindow.
 	drains []drain
-	// stalledSince is when ready executions began to sit without any of
-	// the backlog leaving; zero while it moves or is empty.
-	stalledSince time.Time
+	// oldestReady is when the longest-waiting ready execution fired or
+	// fell due; zero when none is ready.
+	oldestReady time.Time
 	refused      map[string]int64
 	lastRefusal  time.Time
 	lastMessage  string
@@ -135,7 +145,8 @@ func NewBacklog(st store.BacklogStore, opts BacklogOptions) *Backlog {
 	if opts.Metrics.Backlog == nil {
 		opts.Metrics.Backlog = discard.NewGauge()
 	}
-	return &Backlog{store: st, opts: opts, counted: map[string]int64{}, accepted: map[string]int64{}, refused: map[string]int64{}}
+	return &Backlog{store: st, opts: opts, counted: map[string]int64{}, inflight: map[string]int64{}, accepted: map[string]int64{},
+		refused: map[string]int64{}}
 }
 
 // Start counts the backlog, then counts it again every Refresh until Stop
@@ -190,37 +201,42 @@ func (b *Backlog) Count(ctx context.Context) error {
 	b.before = add(b.before, b.accepted)
 	b.beforeTotal += b.acceptedTotal
 	b.accepted, b.acceptedTotal = map[string]int64{}, 0
+	b.counting, b.ambiguous = true, 0
 	b.mu.Unlock()
 
 	rows, err := b.store.PendingBacklog(ctx, start)
 	if err != nil {
+		b.mu.Lock()
+		b.counting = false
+		b.mu.Unlock()
 		return err
 	}
 	counted := make(map[string]int64, len(rows))
-	var total, ready int64
+	var (
+		total, ready int64
+		oldest       time.Time
+	)
 	for _, r := range rows {
 		counted[r.WorkflowID] = r.Pending
 		total += r.Pending
 		if !r.TurnHeld {
 			ready += r.Pending
+			if oldest.IsZero() || r.Oldest.Before(oldest) {
+				oldest = r.Oldest
+			}
 		}
 	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.countedAt.IsZero() {
-		left := max(0, b.countedTotal+b.beforeTotal-total)
+		left := max(0, b.countedTotal+b.beforeTotal-total-b.seenTwice)
 		b.drains = append(b.drains, drain{from: b.countedAt, to: start, n: left})
 		b.drains = slices.DeleteFunc(b.drains, func(d drain) bool { return start.Sub(d.to) > drainWindow })
-		switch {
-		case ready == 0 || left > 0:
-			b.stalledSince = time.Time{}
-		case b.stalledSince.IsZero():
-			b.stalledSince = b.countedAt
-		}
 	}
-	b.counted, b.countedTotal, b.ready, b.countedAt = counted, total, ready, start
+	b.counted, b.countedTotal, b.ready, b.oldestReady, b.countedAt = counted, total, ready, oldest, start
 	b.before, b.beforeTotal = nil, 0
+	b.counting, b.seenTwice = false, b.ambiguous
 	b.opts.Metrics.Backlog.Set(float64(b.totalLocked()))
 	return nil
 }
@@ -237,11 +253,11 @@ func add(to, from map[string]int64) map[string]int64 {
 }
 
 func (b *Backlog) workflowLocked(id string) int64 {
-	return b.counted[id] + b.before[id] + b.accepted[id]
+	return b.counted[id] + b.before[id] + b.accepted[id] + b.inflight[id]
 }
 
 func (b *Backlog) totalLocked() int64 {
-	return b.countedTotal + b.beforeTotal + b.acceptedTotal
+	return b.countedTotal + b.beforeTotal + b.acceptedTotal + b.inflightTotal
 }
 
 // rateLocked is the executions that left the backlog per second over
@@ -278,24 +294,35 @@ type Room struct {
 	workflowID string
 }
 
-// Keep keeps the place if created, else gives it back. A Room from a nil
-// Backlog holds nothing.
+// Keep keeps the place if created, else gives it back; either way the
+// write has ended. A Room from a nil Backlog holds nothing.
 func (r Room) Keep(created bool) {
-	if r.b == nil || created {
+	if r.b == nil {
 		return
 	}
-	r.b.mu.Lock()
-	defer r.b.mu.Unlock()
-	r.b.accepted[r.workflowID]--
-	r.b.acceptedTotal--
+	b := r.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight[r.workflowID]--
+	b.inflightTotal--
+	if b.inflight[r.workflowID] == 0 {
+		delete(b.inflight, r.workflowID)
+	}
+	if created {
+		b.accepted[r.workflowID]++
+		b.acceptedTotal++
+		if b.counting {
+			b.ambiguous++
+		}
+	}
 }
 
 // Reserve takes a place in the backlog for a trigger of workflowID, or
 // refuses it with ResourceExhausted and retry advice: when the workflow's
 // backlog or the total is at its bound, or, for a SYNC webhook call
 // (syncTimeout > 0), when the executions ready ahead of it would not leave
-// before its timeout at the recent drain rate, or have not moved for
-// stallGrace when no rate is known. A nil Backlog admits everything.
+// before its timeout at the recent drain rate, or, when none left
+// recently, the oldest of them has waited stallGrace already. A nil Backlog admits everything.
 func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, error) {
 	if b == nil {
 		return Room{}, nil
@@ -323,7 +350,7 @@ func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, e
 		msg = fmt.Sprintf("%d executions wait for the engine, at the bound of %d for all workflows (WFR_BACKLOG_MAX): retry in %v",
 			total, b.opts.MaxTotal, wait)
 	case syncTimeout > 0:
-		ahead := b.ready + b.beforeTotal + b.acceptedTotal
+		ahead := b.ready + b.beforeTotal + b.acceptedTotal + b.inflightTotal
 		switch {
 		case ahead == 0:
 		case rate > 0 && float64(ahead)/rate > syncTimeout.Seconds():
@@ -331,10 +358,10 @@ func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, e
 			bound, wait = BoundSync, retryAfter(over, rate)
 			msg = fmt.Sprintf("%d executions wait for the engine, which takes %.0f a second: a SYNC call would not start within its timeout of %v; retry in %v, or trigger ASYNC",
 				ahead, rate, syncTimeout, wait)
-		case rate == 0 && !b.stalledSince.IsZero() && now.Sub(b.stalledSince) >= stallGrace:
+		case rate == 0 && b.ready > 0 && now.Sub(b.oldestReady) >= stallGrace:
 			bound, wait = BoundSync, maxRetryAfter
-			msg = fmt.Sprintf("%d executions have waited for the engine for %v without any leaving: a SYNC call would not start within its timeout of %v; retry in %v, or trigger ASYNC",
-				ahead, now.Sub(b.stalledSince).Round(time.Second), syncTimeout, wait)
+			msg = fmt.Sprintf("%d executions wait for the engine, the oldest for %v, and none left in the last %v: a SYNC call would not start within its timeout of %v; retry in %v, or trigger ASYNC",
+				ahead, now.Sub(b.oldestReady).Round(time.Second), drainWindow, syncTimeout, wait)
 		}
 	}
 	if bound != "" {
@@ -343,8 +370,8 @@ func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, e
 		b.opts.Metrics.Refused.With("bound", bound).Add(1)
 		return Room{}, errors.E(op, errors.ResourceExhausted, errors.RetryAfter(wait), msg)
 	}
-	b.accepted[workflowID]++
-	b.acceptedTotal++
+	b.inflight[workflowID]++
+	b.inflightTotal++
 	return Room{b: b, workflowID: workflowID}, nil
 }
 
@@ -362,6 +389,9 @@ func (b *Backlog) BackPressure() workflow.BackPressure {
 		ids = append(ids, id)
 	}
 	for id := range b.accepted {
+		ids = append(ids, id)
+	}
+	for id := range b.inflight {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)

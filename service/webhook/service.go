@@ -50,7 +50,7 @@ type Options struct {
 	// call is refused when it would not leave it within its timeout.
 	Backlog *coordination.Backlog
 	Logger  log.Logger
-	Now            func() time.Time
+	Now     func() time.Time
 }
 
 // Defaults of the webhook contract (API.md WebhookSpec).

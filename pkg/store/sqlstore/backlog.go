@@ -13,7 +13,8 @@ import (
 const pendingBacklogSQL = `
 SELECT e.workflow_id, count(*) AS n,
 	EXISTS (SELECT 1 FROM executions t WHERE t.workflow_id = e.workflow_id
-		AND t.holds_turn AND t.status IN ('PENDING', 'RUNNING')) AS turn_held
+		AND t.holds_turn AND t.status IN ('PENDING', 'RUNNING')) AS turn_held,
+	min(CASE WHEN e.not_before > e.fired_time THEN e.not_before ELSE e.fired_time END) AS oldest
 FROM executions e
 WHERE e.status = 'PENDING' AND (e.not_before IS NULL OR e.not_before <= $1)
 GROUP BY e.workflow_id`
@@ -29,10 +30,14 @@ func (s *Store) PendingBacklog(ctx context.Context, now time.Time) (_ []store.Wo
 	defer rows.Close()
 	var out []store.WorkflowBacklog
 	for rows.Next() {
-		var b store.WorkflowBacklog
-		if err := rows.Scan(&b.WorkflowID, &b.Pending, &b.TurnHeld); err != nil {
+		var (
+			b      store.WorkflowBacklog
+			oldest dbTime
+		)
+		if err := rows.Scan(&b.WorkflowID, &b.Pending, &b.TurnHeld, &oldest); err != nil {
 			return nil, err
 		}
+		b.Oldest = oldest.t
 		out = append(out, b)
 	}
 	return out, rows.Err()

@@ -25,7 +25,7 @@ func testPendingBacklog(t *testing.T, s Store) {
 
 	d := mustCreate(t, s, newDeployment("wf-backlog", workflow.StatusDeployed))
 	other := mustCreate(t, s, newDeployment("wf-backlog-other", workflow.StatusDeployed))
-	leased(t, s, d, workflow.ExecutionPending, base, "r1", nil)
+	leased(t, s, d, workflow.ExecutionPending, base.Add(-time.Minute), "r1", nil)
 	leased(t, s, d, workflow.ExecutionPending, base, "r2", nil)
 	leased(t, s, d, workflow.ExecutionRunning, base, "r1", nil)
 	ended(t, s, d, workflow.ExecutionSucceeded, base, "r1", nil)
@@ -43,7 +43,7 @@ func testPendingBacklog(t *testing.T, s Store) {
 	require.NoError(t, err)
 	slices.SortFunc(got, func(a, b store.WorkflowBacklog) int { return cmp.Compare(a.WorkflowID, b.WorkflowID) })
 	require.Equal(t, []store.WorkflowBacklog{
-		{WorkflowID: "wf-backlog", Pending: 3},
-		{WorkflowID: "wf-backlog-other", Pending: 2, TurnHeld: true},
+		{WorkflowID: "wf-backlog", Pending: 3, Oldest: base.Add(-time.Minute)},
+		{WorkflowID: "wf-backlog-other", Pending: 2, TurnHeld: true, Oldest: base},
 	}, got)
 }
