@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/workflow-runtime/workflow-runtime/examples/gateway"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
@@ -279,4 +281,32 @@ func TestBackPressureEmbedded(t *testing.T) {
 		_, err := s.client.TriggerWorkflow(context.Background(), &pb.TriggerWorkflowRequest{WorkflowId: "bp-e"})
 		return err == nil
 	}, 5*time.Second, 50*time.Millisecond)
+}
+
+// TestGatewayExampleBackPressure: examples/gateway answers a webhook call
+// refused for back-pressure with 429 and Retry-After from the RetryInfo.
+func TestGatewayExampleBackPressure(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	s, db, _ := startStalledStack(t, false, map[string]string{"WFR_BACKLOG_MAX_PER_WORKFLOW": "2"})
+	deployBounded(t, s, "gw-bp", "gw/full", false)
+	gw := httptest.NewServer(gateway.Handler(s.client))
+	t.Cleanup(gw.Close)
+	var resp *http.Response
+	for range 10 {
+		r, err := http.Post(gw.URL+"/webhook/gw/full", "application/json", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		r.Body.Close()
+		if r.StatusCode != http.StatusAccepted {
+			resp = r
+			break
+		}
+	}
+	require.NotNil(t, resp, "10 calls accepted past a bound of 2")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Regexp(t, `^[1-9][0-9]?$`, resp.Header.Get("Retry-After"), "whole seconds, 1 to 30")
+	all, _ := rows(t, db)
+	require.LessOrEqual(t, all, 2)
 }
