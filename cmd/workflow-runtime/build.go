@@ -262,7 +262,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	}
 	reflection.Register(r.grpcServer)
 
-	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel)
+	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel, r.backlog.BackPressure)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
