@@ -73,8 +73,8 @@ func (v Violations) Err(op Op) error {
 	return &Error{Op: op, Kind: Invalid, Violations: v}
 }
 
-// RetryAfter, given to E, is how long the caller had better wait before
-// trying again; the gRPC transport sends it as google.rpc.RetryInfo, REST
+// RetryAfter is how long the caller had better wait before trying again,
+// given to E; the gRPC transport sends it as google.rpc.RetryInfo, REST
 // as Retry-After.
 type RetryAfter time.Duration
 

@@ -13,7 +13,7 @@ type BackPressure struct {
 	// replica, as last counted plus this replica's acceptances since.
 	Backlog int64
 	// Busiest are the workflows with the most of it, most first.
-	Busiest []WorkflowBacklog
+	Busiest []Waiting
 	// DrainPerSecond is the executions that left the backlog per second,
 	// recently.
 	DrainPerSecond float64
@@ -26,8 +26,8 @@ type BackPressure struct {
 	LastRefusalMessage string
 }
 
-// WorkflowBacklog is one workflow's executions waiting for the engine.
-type WorkflowBacklog struct {
+// Waiting is one workflow's executions waiting for the engine.
+type Waiting struct {
 	WorkflowID string
 	Pending    int64
 }

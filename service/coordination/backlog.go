@@ -113,9 +113,9 @@ type Backlog struct {
 	// oldestReady is when the longest-waiting ready execution fired or
 	// fell due; zero when none is ready.
 	oldestReady time.Time
-	refused      map[string]int64
-	lastRefusal  time.Time
-	lastMessage  string
+	refused     map[string]int64
+	lastRefusal time.Time
+	lastMessage string
 
 	halt context.CancelFunc
 	done chan struct{}
@@ -396,13 +396,13 @@ func (b *Backlog) BackPressure() workflow.BackPressure {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	busiest := make([]workflow.WorkflowBacklog, 0, len(ids))
+	busiest := make([]workflow.Waiting, 0, len(ids))
 	for _, id := range ids {
 		if n := b.workflowLocked(id); n > 0 {
-			busiest = append(busiest, workflow.WorkflowBacklog{WorkflowID: id, Pending: n})
+			busiest = append(busiest, workflow.Waiting{WorkflowID: id, Pending: n})
 		}
 	}
-	slices.SortStableFunc(busiest, func(x, y workflow.WorkflowBacklog) int { return cmp.Compare(y.Pending, x.Pending) })
+	slices.SortStableFunc(busiest, func(x, y workflow.Waiting) int { return cmp.Compare(y.Pending, x.Pending) })
 	rate := b.rateLocked()
 	return workflow.BackPressure{
 		MaxTotal: b.opts.MaxTotal, MaxPerWorkflow: b.opts.MaxPerWorkflow,

@@ -104,7 +104,7 @@ func TestBacklogBounds(t *testing.T) {
 	require.InDelta(t, 1, refused.get(BoundTotal), 0)
 	bp := b.BackPressure()
 	require.Equal(t, int64(10), bp.Backlog)
-	require.Equal(t, []workflow.WorkflowBacklog{{WorkflowID: "wf-b", Pending: 5}, {WorkflowID: "wf-a", Pending: 4}, {WorkflowID: "wf-d", Pending: 1}}, bp.Busiest)
+	require.Equal(t, []workflow.Waiting{{WorkflowID: "wf-b", Pending: 5}, {WorkflowID: "wf-a", Pending: 4}, {WorkflowID: "wf-d", Pending: 1}}, bp.Busiest)
 	require.Equal(t, map[string]int64{BoundWorkflow: 1, BoundTotal: 1}, bp.Refused)
 	require.Equal(t, now.Now(), bp.LastRefusal)
 	require.Contains(t, bp.LastRefusalMessage, "(WFR_BACKLOG_MAX)")
@@ -289,7 +289,7 @@ func TestBacklogWriteAcrossCount(t *testing.T) {
 	require.Equal(t, int64(3), b.BackPressure().Backlog)
 	room.Keep(false)
 	require.Equal(t, int64(2), b.BackPressure().Backlog)
-	require.Equal(t, []workflow.WorkflowBacklog{{WorkflowID: "wf-a", Pending: 1}, {WorkflowID: "wf-b", Pending: 1}}, b.BackPressure().Busiest)
+	require.Equal(t, []workflow.Waiting{{WorkflowID: "wf-a", Pending: 1}, {WorkflowID: "wf-b", Pending: 1}}, b.BackPressure().Busiest)
 }
 
 // TestBacklogStartStop: Start counts at once and then every Refresh.

@@ -34,7 +34,7 @@ func TestOverviewShowsBackPressure(t *testing.T) {
 	c, err := New(conn, Options{Now: func() time.Time { return testNow }, BackPressure: func() workflow.BackPressure {
 		return workflow.BackPressure{
 			MaxTotal: 10000, Backlog: 9876, DrainPerSecond: 412.5,
-			Busiest:     []workflow.WorkflowBacklog{{WorkflowID: "orders.sync", Pending: 2500}, {WorkflowID: "<b>", Pending: 3}},
+			Busiest:     []workflow.Waiting{{WorkflowID: "orders.sync", Pending: 2500}, {WorkflowID: "<b>", Pending: 3}},
 			Refused:     map[string]int64{"workflow": 7, "sync": 2},
 			LastRefusal: testNow, LastRefusalMessage: "workflow orders.sync has 2500 executions waiting for the engine, at its bound",
 		}
