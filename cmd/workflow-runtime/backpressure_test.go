@@ -110,7 +110,7 @@ func deployBounded(t *testing.T, s *stack, id, path string, sync bool) {
 // until one is refused, and returns how many were accepted and the refusal.
 func fillUntilRefused(t *testing.T, s *stack, id string) (int, *status.Status) {
 	t.Helper()
-	for accepted := 0; accepted < 1000; accepted++ {
+	for accepted := range 1000 {
 		_, err := s.client.TriggerWorkflow(context.Background(), &pb.TriggerWorkflowRequest{WorkflowId: id})
 		if err != nil {
 			return accepted, requireCode(t, err, codes.ResourceExhausted)
