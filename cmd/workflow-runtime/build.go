@@ -68,6 +68,7 @@ type replica struct {
 	httpServer    *http.Server
 
 	coord    *coordination.Coordinator
+	backlog  *coordination.Backlog
 	sched    *scheduling.Scheduler
 	recorder *scheduling.Recorder
 	index    *webhook.Index
@@ -181,11 +182,15 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
+	r.backlog = coordination.NewBacklog(traced, coordination.BacklogOptions{
+		MaxTotal: int64(cfg.BacklogMax), MaxPerWorkflow: int64(cfg.BacklogMaxPerWorkflow), Logger: logger, Metrics: m.backlog,
+	})
 	r.coord = coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
 		DispatchConcurrency: cfg.DispatchConcurrency,
 		Logger:              logger,
 		Metrics:             m.coordination,
+		Backlog:             r.backlog,
 		// Built below: the scheduler records its fires through the coordinator.
 		Notifier: pauseNotifier{r},
 	})
@@ -223,7 +228,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
 		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}, Runs: traced})
-		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
+		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Backlog: r.backlog, Logger: logger})
 		monitor    = newMonitoring(cfg, traced, r.sched, r.checker, r.replicas, window)
 		chain      = endpoint.Chain(logger, m.rpcDuration, limiter)
 		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(webhook.Route(r.coord, hooks), hooks, chain),
@@ -263,7 +268,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	}
 	reflection.Register(r.grpcServer)
 
-	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel)
+	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel, r.backlog.BackPressure)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -286,7 +291,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{r.coord, r.recorder, r.sched, r.backfill, r.retention, r.index}
+	s := []startstop.Service{r.backlog, r.coord, r.recorder, r.sched, r.backfill, r.retention, r.index}
 	if r.replicas != nil {
 		s = append(s, r.replicas)
 	}

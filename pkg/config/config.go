@@ -78,6 +78,11 @@ type Config struct {
 	RateBurst int
 	// SyncWebhookLimit bounds the SYNC webhook calls waiting at once.
 	SyncWebhookLimit int
+	// BacklogMax and BacklogMaxPerWorkflow bound the PENDING executions
+	// waiting for the engine, of all workflows and of one, past which
+	// triggers are refused with RESOURCE_EXHAUSTED; 0: unbounded.
+	BacklogMax            int
+	BacklogMaxPerWorkflow int
 	// RequestMemory is the memory, in bytes, that the requests being
 	// decoded may take at once, both ports together.
 	RequestMemory int64
@@ -244,6 +249,12 @@ var settings = []setting{
 	}},
 	{"WFR_SYNC_WEBHOOK_LIMIT", "200", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
 		return integer(&c.SyncWebhookLimit, v, 1)
+	}},
+	{"WFR_BACKLOG_MAX", "10000", "PENDING executions waiting for the engine, all workflows and replicas together, past which triggers are refused with RESOURCE_EXHAUSTED and a retry delay; 0: unbounded", func(c *Config, v string) error {
+		return integer(&c.BacklogMax, v, 0)
+	}},
+	{"WFR_BACKLOG_MAX_PER_WORKFLOW", "2500", "PENDING executions of one workflow waiting for the engine past which its triggers are refused the same way; 0: unbounded", func(c *Config, v string) error {
+		return integer(&c.BacklogMaxPerWorkflow, v, 0)
 	}},
 	{"WFR_REQUEST_MEMORY_MB", "256", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
 		var mb int

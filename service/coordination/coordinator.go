@@ -101,6 +101,10 @@ type Options struct {
 	Notifier interface {
 		DeploymentChanged(ctx context.Context, d *workflow.Deployment) error
 	}
+	// Backlog, when set, bounds the executions waiting for the engine: a
+	// manual trigger takes a place in it before anything is written
+	// (ARCHITECTURE "Back-pressure").
+	Backlog *Backlog
 	// Now is the clock that deadlines and recorded times read [time.Now].
 	// Waits are real timers whatever it says. It is the wall clock wherever
 	// Redis locks are used: their expiry is reckoned from its readings.

@@ -126,8 +126,8 @@ func awaitAll(t *testing.T, ch <-chan string, ids []string) {
 	}
 }
 
-// drain forgets the signals ch holds.
-func drain(ch chan string) {
+// drainSignals forgets the signals ch holds.
+func drainSignals(ch chan string) {
 	for {
 		select {
 		case <-ch:
@@ -271,7 +271,7 @@ func TestDispatchLimitFollowsTheEngine(t *testing.T) {
 	clk.Advance(time.Second)
 	// The second failure signalled after the drain was observed after the
 	// clock moved.
-	drain(c.signals.dispatchFailed)
+	drainSignals(c.signals.dispatchFailed)
 	await(t, c.signals.dispatchFailed, e.ID)
 	await(t, c.signals.dispatchFailed, e.ID)
 	limit, _ = c.pool.state()

@@ -186,6 +186,10 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if err := v.Err(op); err != nil {
 		return TriggerResponse{}, err
 	}
+	room, err := s.opts.Backlog.Reserve(req.WorkflowID, 0)
+	if err != nil {
+		return TriggerResponse{}, errors.E(op, err)
+	}
 
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
@@ -199,6 +203,7 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 		e.Input = json.RawMessage(req.TriggerData)
 	}
 	created, queued, err := s.create(ctx, e)
+	room.Keep(created && err == nil)
 	if err != nil {
 		return TriggerResponse{}, errors.E(op, err)
 	}

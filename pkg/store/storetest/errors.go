@@ -169,6 +169,7 @@ func testCancelledContext(t *testing.T, s Store) {
 	_, checks["GetExecution"] = s.GetExecution(ctx, id)
 	_, checks["ListExecutions"] = s.ListExecutions(ctx, workflow.ExecutionFilter{})
 	_, checks["UnfinishedByStatus"] = s.UnfinishedByStatus(ctx)
+	_, checks["PendingBacklog"] = s.PendingBacklog(ctx, time.Now())
 	_, checks["DeploymentStats"] = s.DeploymentStats(ctx, time.Time{})
 	_, checks["CronFireStats"] = s.CronFireStats(ctx, time.Time{}, time.Now())
 	for name, err := range checks {
