@@ -341,6 +341,11 @@ func (j *catchupJob) Execute(ctx context.Context) error {
 		if t != md.RunTime || j.lost.Load() {
 			continue
 		}
+		// Not advanced: the plan's lease runs out and the trigger's owner
+		// takes the rest of it over.
+		if !j.s.mayFire(j.h.ct.TriggerID) {
+			return nil
+		}
 		j.s.fireWithRetries(ctx, j.h, j.fires[i].Slot, j.fires[i].At, false)
 		if j.plan != nil {
 			j.advance(ctx, i)
