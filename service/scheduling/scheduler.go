@@ -82,8 +82,8 @@ type Options struct {
 	// Membership, when set, shares the triggers among the live replicas:
 	// this one holds only those it owns. Without it, it holds all.
 	Membership Membership
-	Logger      log.Logger
-	Metrics     Metrics
+	Logger     log.Logger
+	Metrics    Metrics
 	// Now is the clock that judges lateness [time.Now].
 	Now func() time.Time
 	// Slots, when set, records the slots that never ran and counts those
