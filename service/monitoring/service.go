@@ -10,6 +10,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -37,6 +38,8 @@ type Store interface {
 type Scheduler interface {
 	// Held reports how many cron triggers it holds.
 	Held() int
+	// Mode names how it picks the triggers it holds: sharded, all or none.
+	Mode() string
 }
 
 // Health checks the dependencies.
@@ -195,6 +198,18 @@ type SystemHealth struct {
 	// LiveInstances are the replicas seen in the last 30 s, sorted; this one
 	// is always among them.
 	LiveInstances []string
+	// Replicas are the live replicas, sorted, each with the DEPLOYED cron
+	// triggers that the owner function gives it; when the live set could
+	// not be read, this replica alone, with every trigger.
+	Replicas []ReplicaOwnership
+	// CronMode is how this replica picks the triggers it fires.
+	CronMode string
+}
+
+// ReplicaOwnership is one live replica and the cron triggers it owns.
+type ReplicaOwnership struct {
+	InstanceID    string
+	OwnedTriggers int64
 }
 
 // SystemHealth checks the dependencies and lists the live replicas. When the
@@ -206,17 +221,38 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 		InstanceID:    s.opts.InstanceID,
 		UptimeSeconds: int64(s.opts.Now().Sub(s.started) / time.Second),
 	}
+	known := false
 	if s.opts.Replicas != nil {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
 		live, err := s.opts.Replicas.Live(lctx)
 		cancel()
 		if err == nil {
-			out.LiveInstances = live
+			out.LiveInstances, known = live, true
 		}
 	}
 	if !slices.Contains(out.LiveInstances, s.opts.InstanceID) {
 		out.LiveInstances = append(out.LiveInstances, s.opts.InstanceID)
 	}
 	slices.Sort(out.LiveInstances)
+	out.CronMode = s.sched.Mode()
+	// Without the database the counts are left out; its dependency says why.
+	cts, err := s.store.ListCronTriggers(ctx, "")
+	if err != nil {
+		return out, nil
+	}
+	owned := make(map[string]int64, len(out.LiveInstances))
+	members := shard.NewMembers(out.LiveInstances)
+	for _, ct := range cts {
+		if known {
+			owned[members.Owner(ct.TriggerID)]++
+		} else {
+			owned[s.opts.InstanceID]++
+		}
+	}
+	for _, id := range out.LiveInstances {
+		if known || id == s.opts.InstanceID {
+			out.Replicas = append(out.Replicas, ReplicaOwnership{InstanceID: id, OwnedTriggers: owned[id]})
+		}
+	}
 	return out, nil
 }

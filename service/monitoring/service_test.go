@@ -13,6 +13,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
@@ -307,6 +308,16 @@ func TestSystemHealthLiveReplicas(t *testing.T) {
 	got, err := f.svc.SystemHealth(ctx, SystemHealthRequest{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"replica-a", "replica-b"}, got.LiveInstances, "this replica counts before its first beat")
+	// The two DEPLOYED cron triggers, each counted for its owner.
+	cts, err := f.st.ListCronTriggers(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, cts, 2)
+	want := map[string]int64{}
+	for _, ct := range cts {
+		want[shard.Owner(ct.TriggerID, got.LiveInstances)]++
+	}
+	require.Equal(t, []ReplicaOwnership{{"replica-a", want["replica-a"]}, {"replica-b", want["replica-b"]}}, got.Replicas)
+	require.Equal(t, "all", got.CronMode, "a scheduler without a membership fires everything")
 
 	// With Redis gone the list falls back to this replica.
 	addr, stop := redistest.Private(t)
@@ -318,4 +329,5 @@ func TestSystemHealthLiveReplicas(t *testing.T) {
 	got, err = svc.SystemHealth(ctx, SystemHealthRequest{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"replica-c"}, got.LiveInstances)
+	require.Equal(t, []ReplicaOwnership{{"replica-c", 2}}, got.Replicas, "without the live set this replica fires every trigger")
 }
