@@ -236,23 +236,29 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 	slices.Sort(out.LiveInstances)
 	out.CronMode = s.sched.Mode()
 	// Without the database the counts are left out; its dependency says why.
-	cts, err := s.store.ListCronTriggers(ctx, "")
-	if err != nil {
-		return out, nil
+	if cts, err := s.store.ListCronTriggers(ctx, ""); err == nil {
+		out.Replicas = ownership(cts, out.LiveInstances, known, s.opts.InstanceID)
 	}
-	owned := make(map[string]int64, len(out.LiveInstances))
-	members := shard.NewMembers(out.LiveInstances)
+	return out, nil
+}
+
+// ownership counts the triggers each live replica owns; when the live set is
+// not known, self alone owns them all, as it then fires them all.
+func ownership(cts []workflow.CronTrigger, live []string, known bool, self string) []ReplicaOwnership {
+	owned := make(map[string]int64, len(live))
+	members := shard.NewMembers(live)
 	for _, ct := range cts {
 		if known {
 			owned[members.Owner(ct.TriggerID)]++
 		} else {
-			owned[s.opts.InstanceID]++
+			owned[self]++
 		}
 	}
-	for _, id := range out.LiveInstances {
-		if known || id == s.opts.InstanceID {
-			out.Replicas = append(out.Replicas, ReplicaOwnership{InstanceID: id, OwnedTriggers: owned[id]})
+	var out []ReplicaOwnership
+	for _, id := range live {
+		if known || id == self {
+			out = append(out, ReplicaOwnership{InstanceID: id, OwnedTriggers: owned[id]})
 		}
 	}
-	return out, nil
+	return out
 }
