@@ -26,6 +26,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -76,8 +77,10 @@ type replica struct {
 	// retention removes expired history; one replica at a time, by a lease
 	// row, whether or not there is Redis.
 	retention *retention.Remover
-	// replicas is nil without Redis.
-	replicas *lock.Replicas
+	// replicas and membership are nil without Redis: the membership beats
+	// through replicas and shares the cron triggers among the live ones.
+	replicas   *lock.Replicas
+	membership *shard.Membership
 
 	flushTracing func(deadline time.Time)
 	// closers release the pools and connections, in the order opened.
@@ -136,6 +139,12 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
 		locker = lock.NewDistributedLockManager(rdb, cfg.RedisPrefix)
 		r.replicas = lock.NewReplicas(rdb, cfg.RedisPrefix+"replicas", cfg.InstanceID)
+		r.replicas.SetTiming(cfg.HeartbeatInterval, cfg.ReplicaTTL)
+		if cfg.CronMode == "sharded" {
+			if r.membership, err = shard.NewMembership(r.replicas, cfg.InstanceID, logger, nil); err != nil {
+				return nil, err
+			}
+		}
 	}
 	level.Info(logger).Log("msg", redisLine(cfg))
 	eng, stopEngine, err := engineClient(cfg, logger)
@@ -160,6 +169,9 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	r.checker = health.NewChecker(version, 2*time.Second,
 		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
 		health.Dependency{Name: "redis", Check: redisCheck},
+		// Fails while this replica fires every cron trigger for want of
+		// the live set; disabled without Redis, where every replica does.
+		health.Dependency{Name: "cron_sharding", Check: shardingCheck(r.membership)},
 		health.Dependency{Name: "workflow_engine", Check: func(ctx context.Context) error {
 			// Any answer about an id no engine knows shows the engine serves.
 			_, err := eng.Status(ctx, healthProbeID)
@@ -207,6 +219,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		JitterWindow:   cfg.JitterWindow,
 		ResyncInterval: cfg.ResyncInterval,
 		Broadcaster:    broadcaster,
+		Membership:     schedulingMembership(r.membership),
 		Logger:         logger,
 		Metrics:        schedMetrics,
 		Slots:          traced,
@@ -216,6 +229,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		InstanceID:   cfg.InstanceID,
 		CatchupLease: cfg.Lease,
 	})
+	// The triggers this replica holds are the ones it owns when sharded.
+	registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "workflow_runtime", Name: "scheduler_owned_triggers",
+		Help: "Cron triggers this replica holds: those it owns among the live replicas, or every one without the live set.",
+	}, func() float64 { return float64(r.sched.Held()) }))
 	// The backfill runner starts its slots through the coordinator, as the
 	// recorder does the scheduler's fires.
 	r.backfill = backfill.New(traced, r.coord, backfill.Options{
@@ -291,11 +309,16 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{r.backlog, r.coord, r.recorder, r.sched, r.backfill, r.retention, r.index}
-	if r.replicas != nil {
+	s := []startstop.Service{r.backlog, r.coord, r.recorder}
+	switch {
+	case r.membership != nil:
+		// The membership beats, and its first beat tells the scheduler
+		// which triggers to load.
+		s = append(s, r.membership)
+	case r.replicas != nil:
 		s = append(s, r.replicas)
 	}
-	return append(s, r.health)
+	return append(s, r.sched, r.backfill, r.retention, r.index, r.health)
 }
 
 // close releases what build opened, the last opened first.
@@ -312,4 +335,21 @@ type pauseNotifier struct{ r *replica }
 
 func (p pauseNotifier) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
 	return deployment.Notifiers{p.r.sched, p.r.index}.DeploymentChanged(ctx, d)
+}
+
+// shardingCheck is nil, a disabled check, without a membership.
+func shardingCheck(m *shard.Membership) health.Check {
+	if m == nil {
+		return nil
+	}
+	return m.Check
+}
+
+// schedulingMembership is nil without a membership, not a nil pointer in an
+// interface.
+func schedulingMembership(m *shard.Membership) scheduling.Membership {
+	if m == nil {
+		return nil
+	}
+	return m
 }

@@ -39,7 +39,16 @@ type Config struct {
 	JitterWindow         time.Duration
 	// ResyncInterval is how often the scheduler reloads every cron trigger,
 	// making good a change announcement lost with Redis.
-	ResyncInterval  time.Duration
+	ResyncInterval time.Duration
+	// HeartbeatInterval is how often a replica beats in Redis's live set,
+	// and ReplicaTTL how long a replica counts as live after its last beat:
+	// past it the others take its cron triggers.
+	HeartbeatInterval time.Duration
+	ReplicaTTL        time.Duration
+	// CronMode is "all" (every replica fires every cron trigger; the
+	// database decides) or "sharded" (with Redis, each trigger is fired by
+	// the live replica that owns it).
+	CronMode        string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -168,6 +177,21 @@ var settings = []setting{
 	{"WFR_JITTER_WINDOW", "300s", "default cron jitter window", func(c *Config, v string) error { return duration(&c.JitterWindow, v, 0) }},
 	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler reloads every cron trigger", func(c *Config, v string) error {
 		return duration(&c.ResyncInterval, v, time.Second)
+	}},
+	{"WFR_HEARTBEAT_INTERVAL", "5s", "how often a replica beats in Redis's set of live replicas", func(c *Config, v string) error {
+		return duration(&c.HeartbeatInterval, v, 10*time.Millisecond)
+	}},
+	{"WFR_REPLICA_TTL", "30s", "how long a replica counts as live after its last beat, at least 3 beat intervals; the others then take its cron triggers", func(c *Config, v string) error {
+		if err := duration(&c.ReplicaTTL, v, 10*time.Millisecond); err != nil {
+			return err
+		}
+		if c.ReplicaTTL < 3*c.HeartbeatInterval {
+			return fmt.Errorf("must be at least 3 × WFR_HEARTBEAT_INTERVAL (%s): a replica fences itself 2 intervals after its last beat, and the others must not count it gone before", c.HeartbeatInterval)
+		}
+		return nil
+	}},
+	{"WFR_CRON_MODE", "all", "all: every replica fires every cron trigger and the database keeps each slot to one run; sharded: with Redis, each trigger is fired by the one live replica that owns it (opt-in while hand-offs under load are being hardened)", func(c *Config, v string) error {
+		return oneOf(&c.CronMode, v, "all", "sharded")
 	}},
 	{"WFR_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 		return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error")
