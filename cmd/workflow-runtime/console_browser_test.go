@@ -52,8 +52,9 @@ func browser(t *testing.T, width, height int) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	// One bound for the whole test: a page that never shows what a step
-	// waits for fails the test instead of hanging it.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	// waits for fails the test instead of hanging it. Generous, because CI
+	// runs it beside every other test and the multi-process ones (72 s once).
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelTab()

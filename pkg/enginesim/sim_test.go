@@ -418,7 +418,9 @@ func TestAcceptDelay(t *testing.T) {
 	c := serve(t, sim)
 	req := &pb.ExecuteWorkflowRequest{WorkflowId: "wf-1", Metadata: map[string]string{enginesim.MetaIdempotencyKey: "k1"}}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	// Long enough for the call to reach the engine on a loaded host, where
+	// 100 ms could run out before it was sent.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	_, err := c.ExecuteWorkflow(ctx, req)
 	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
