@@ -362,8 +362,9 @@ func (c *Coordinator) CreateExecution(ctx context.Context, e *workflow.Execution
 
 // create writes e in one insert, and does not wait for its dispatch. With a
 // free place in the dispatch pool (and no backlog before it) the row is
-// this replica's, leased, and its run starts at once; otherwise it is
-// written without an owner or a lease, queued, for whichever replica has
+// this replica's, leased, and its run starts at once, as does that of a
+// run under an exclusive policy, which then waits for a place; otherwise it
+// is written without an owner or a lease, queued, for whichever replica has
 // room to claim (queued true).
 func (c *Coordinator) create(ctx context.Context, e *workflow.Execution) (created, queued bool, err error) {
 	e.Status = workflow.ExecutionPending
@@ -371,8 +372,15 @@ func (c *Coordinator) create(ctx context.Context, e *workflow.Execution) (create
 	stopping := c.stopping
 	c.mu.Unlock()
 	placed := !stopping && c.pool.tryTake()
+	// Only a run that starts beside any other waits in the queue. One under
+	// an exclusive policy (SKIP, BUFFER_ONE, BUFFER_ALL, CANCEL_OTHER) runs
+	// at once to make its overlap decision, which its caller and the other
+	// runs of its workflow need now (a SKIP while the engine is stuck is
+	// still a SKIP), and waits for a place only to dispatch: at most one run
+	// per workflow holds the turn, so these do not make the burst.
+	owned := placed || !stopping && c.exclusive(ctx, *e)
 	e.OwnerInstance, e.Lease = "", 0
-	if placed {
+	if owned {
 		e.OwnerInstance = c.opts.InstanceID
 		// The lease runs on the database's clock, as its renewals do.
 		e.Lease = c.opts.Lease
@@ -384,13 +392,20 @@ func (c *Coordinator) create(ctx context.Context, e *workflow.Execution) (create
 			c.pool.give(1)
 		}
 		return created, false, err
-	case !placed:
+	case !owned:
 		c.opts.Metrics.Queued.Add(1)
 		c.pool.markQueued()
 		return true, true, nil
 	}
-	c.start(*e, false, trace.SpanContextFromContext(ctx), true)
+	c.start(*e, false, trace.SpanContextFromContext(ctx), placed)
 	return true, false, nil
+}
+
+// exclusive reports whether e's run keeps its workflow to one run at a
+// time; a deployment it cannot read counts as not, and the run finds out.
+func (c *Coordinator) exclusive(ctx context.Context, e workflow.Execution) bool {
+	info, err := c.deployments.of(ctx, e)
+	return err == nil && forRun(info, e).policy != workflow.OverlapAllowAll
 }
 
 // claimQueued claims queued executions while the pool has room: when a
