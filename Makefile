@@ -109,14 +109,12 @@ test-runtime: ## Unit and table tests (no services, no race detector; under 30 s
 TEST_PARALLEL ?= 4
 
 .PHONY: test-integration-runtime
-test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, and beside them the multi-process tests (build tag multiprocess)
-	@# The multi-process tests mostly wait on their processes: they run beside
-	@# the package tests, their output kept apart and shown when they end.
-	@mp=$$(mktemp); trap 'rm -f "$$mp"' EXIT; \
-	$(MAKE) --no-print-directory test-multiprocess >"$$mp" 2>&1 & mpid=$$!; \
-	$(TEST_ENV) $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...; rc=$$?; \
-	wait $$mpid; mrc=$$?; echo "--- multi-process tests (make test-multiprocess):"; cat "$$mp"; \
-	[ $$rc -eq 0 ] && [ $$mrc -eq 0 ]
+test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, then the multi-process tests (build tag multiprocess)
+	@# The multi-process tests run after the package tests, not beside them:
+	@# beside them, the two loads together on 2 cores stretched timing-bound
+	@# tests past their bounds (see docs/architecture.md, test suite).
+	$(TEST_ENV) $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...
+	$(MAKE) --no-print-directory test-multiprocess
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
 
