@@ -198,7 +198,10 @@ func TestAnotherReplicaDrainsTheBacklog(t *testing.T) {
 	require.NoError(t, err)
 	down := lis.Addr().String()
 	require.NoError(t, lis.Close())
+	// Leases long enough that neither replica adopts the other's rows when
+	// a renewal is late on a loaded host: the test is about claims.
 	o := testOptions("stuck")
+	o.Lease = 20 * time.Second
 	o.DispatchConcurrency = 1
 	stuck := r.started(New(r.st, simtest.Client(t, down), r.locks, o))
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapAllowAll})
@@ -211,6 +214,7 @@ func TestAnotherReplicaDrainsTheBacklog(t *testing.T) {
 	}
 
 	o = testOptions("helper")
+	o.Lease = 20 * time.Second
 	o.ClaimPoll = 20 * time.Millisecond
 	helper := r.started(New(r.st, r.engine, r.locks, o))
 	awaitAll(t, helper.signals.ran, queued)
