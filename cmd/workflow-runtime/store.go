@@ -34,8 +34,6 @@ type storeBackend interface {
 	store.CatchUpStore
 	// RetentionStore removes expired history under a lease row.
 	store.RetentionStore
-	// BacklogStore counts the backlog that bounds triggers.
-	store.BacklogStore
 }
 
 // openedStore is the store serve runs on.

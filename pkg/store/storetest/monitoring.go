@@ -14,7 +14,6 @@ import (
 var monitoringCases = []testCase{
 	{"DeploymentStats and CronFireStats", testMonitoringAggregates},
 	{"UnfinishedByStatus", testUnfinishedByStatus},
-	{"PendingBacklog", testPendingBacklog},
 	{"Ping", testPing},
 }
 
