@@ -142,19 +142,7 @@ func TestBenchRetention(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 
-	paths := make([]string, retBenchWorkflows)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("bench/retention-%03d", i)
-		_, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{
-			WorkflowId:         fmt.Sprintf("bench.retention-%03d", i),
-			WorkflowDefinition: definition(t, actionNode),
-			Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{
-				Path: paths[i], ResponseMode: pb.ResponseMode_RESPONSE_MODE_ASYNC}}},
-			Config:     &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
-			DeployedBy: "bench",
-		})
-		require.NoError(t, err)
-	}
+	paths := deployBenchWebhooks(t, s.client, retBenchWorkflows, "retention", "retention")
 
 	now := time.Now()
 	seed := retBenchSeed(t, db, rows, now)

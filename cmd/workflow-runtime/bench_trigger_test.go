@@ -259,19 +259,7 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()
 
-	paths := make([]string, trigBenchWorkflows)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("bench/hook-%03d", i)
-		_, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{
-			WorkflowId:         fmt.Sprintf("bench.trigger-%03d", i),
-			WorkflowDefinition: definition(t, actionNode),
-			Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{
-				Path: paths[i], ResponseMode: pb.ResponseMode_RESPONSE_MODE_ASYNC}}},
-			Config:     &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
-			DeployedBy: "bench",
-		})
-		require.NoError(t, err)
-	}
+	paths := deployBenchWebhooks(t, s.client, trigBenchWorkflows, "hook", "trigger")
 	trigger := func(n int) error {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -324,4 +312,24 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	}
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time >= $1`, start).Scan(&r.rows))
 	return r
+}
+
+// deployBenchWebhooks deploys n ALLOW_ALL workflows "bench.<name>-NNN",
+// each with an ASYNC webhook at "bench/<path>-NNN", and returns the paths.
+func deployBenchWebhooks(t *testing.T, client pb.WorkflowRuntimeServiceClient, n int, path, name string) []string {
+	t.Helper()
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("bench/%s-%03d", path, i)
+		_, err := client.DeployWorkflow(context.Background(), &pb.DeployWorkflowRequest{
+			WorkflowId:         fmt.Sprintf("bench.%s-%03d", name, i),
+			WorkflowDefinition: definition(t, actionNode),
+			Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_WEBHOOK, Webhook: &pb.WebhookSpec{
+				Path: paths[i], ResponseMode: pb.ResponseMode_RESPONSE_MODE_ASYNC}}},
+			Config:     &pb.DeploymentConfig{OverlapPolicy: pb.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
+			DeployedBy: "bench",
+		})
+		require.NoError(t, err)
+	}
+	return paths
 }
