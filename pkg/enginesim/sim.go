@@ -166,6 +166,9 @@ func (s *Sim) ExecuteWorkflow(ctx context.Context, req *pb.ExecuteWorkflowReques
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			// The execution stays started; the caller, who gave up, must
+			// hear so even when this answer would beat its own timer.
+			return nil, status.FromContextError(ctx.Err()).Err()
 		}
 	}
 	return resp, nil
