@@ -138,7 +138,7 @@ func TestBenchRetention(t *testing.T) {
 	db, err := sql.Open("postgres", s.dbURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	st, err := postgres.Open(ctx, s.dbURL)
+	st, err := postgres.Open(ctx, s.dbURL, 20)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 

@@ -42,6 +42,10 @@ const (
 // Build tag multiprocess: it builds the binaries (with -race when the test
 // has it) and needs PostgreSQL and Redis.
 func TestCatchUpAcrossReplicas(t *testing.T) {
+	// Parallel with the other multi-process tests: its database, Redis
+	// prefix, ports and directories are its own, and its replicas\' pools
+	// are small (eoEnv).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}

@@ -30,6 +30,10 @@ import (
 // Build tag multiprocess: it builds the binaries and needs PostgreSQL and
 // Redis.
 func TestMaxConcurrencyThreeProcesses(t *testing.T) {
+	// Parallel with the other multi-process tests: its database, Redis
+	// prefix, ports and directories are its own, and its replicas\' pools
+	// are small (eoEnv).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}

@@ -21,7 +21,7 @@ func migrate(ctx context.Context, direction string, args []string, stdout, stder
 		fmt.Fprintln(stderr, "migrate works on PostgreSQL: set WFR_DATABASE_URL (the embedded SQLite database migrates itself on serve)")
 		return 2
 	}
-	st, err := postgres.Open(ctx, cfg.DatabaseURL)
+	st, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

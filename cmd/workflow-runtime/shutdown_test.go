@@ -89,6 +89,10 @@ func (e *gsEngine) CancelExecution(ctx context.Context, req *enginepb.CancelExec
 // Build tag multiprocess: it builds the binary (with -race when the test
 // has it) and needs PostgreSQL and Redis.
 func TestGracefulShutdown(t *testing.T) {
+	// Parallel with the other multi-process tests: its database, Redis
+	// prefix, ports and directories are its own, and its replicas\' pools
+	// are small (eoEnv).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test: needs PostgreSQL and Redis")
 	}

@@ -60,7 +60,7 @@ func openStore(ctx context.Context, cfg config.Config, logger log.Logger) (*open
 		return openSQLite(ctx, cfg.DataDir, logger)
 	}
 	octx, cancel := context.WithTimeout(ctx, startTimeout)
-	st, err := postgres.Open(octx, cfg.DatabaseURL)
+	st, err := postgres.Open(octx, cfg.DatabaseURL, cfg.DBMaxConns)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)

@@ -25,6 +25,10 @@ type Config struct {
 	GRPCAddr    string
 	HTTPAddr    string
 	DatabaseURL string
+	// DBMaxConns bounds the PostgreSQL connections this replica holds, so
+	// that replicas × DBMaxConns can be kept under the server's
+	// max_connections.
+	DBMaxConns  int
 	DataDir     string
 	RedisURL    string
 	RedisPrefix string
@@ -117,6 +121,9 @@ var settings = []setting{
 	{"WFR_HTTP_ADDR", ":8080", "HTTP listen address (REST, docs, health, metrics)", func(c *Config, v string) error { return addr(&c.HTTPAddr, v) }},
 	{"WFR_DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/workflow_runtime?sslmode=disable; empty: an embedded SQLite file in WFR_DATA_DIR, one replica", func(c *Config, v string) error {
 		return urlWithScheme(&c.DatabaseURL, v, false, "postgres", "postgresql")
+	}},
+	{"WFR_DB_MAX_CONNS", "20", "PostgreSQL connections one replica holds at most, kept open between bursts; replicas x this must stay under the server's max_connections", func(c *Config, v string) error {
+		return integer(&c.DBMaxConns, v, 4)
 	}},
 	{"WFR_DATA_DIR", "./data", "directory of the embedded SQLite database (workflow-runtime.db) when WFR_DATABASE_URL is empty; created if missing", func(c *Config, v string) error {
 		if v == "" {

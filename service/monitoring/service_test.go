@@ -286,7 +286,7 @@ func TestService(t *testing.T) {
 	})
 
 	t.Run("store failure", func(t *testing.T) {
-		closed, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+		closed, err := postgres.Open(ctx, pgtest.NewDatabase(t), 4)
 		require.NoError(t, err)
 		require.NoError(t, closed.Close())
 		_, err = New(closed, f.sched, f.checker, Options{}).DeploymentStats(ctx, DeploymentStatsRequest{})

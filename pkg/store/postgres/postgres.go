@@ -26,14 +26,13 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
-// Pool limits used by Open. As many connections stay idle as may be open:
-// with fewer, every burst above the idle count closes the connections it
-// opened and the next one opens them again, and a PostgreSQL connection
-// costs a process fork and its start-up, milliseconds of the server's CPU.
-// ConnMaxIdleTime still closes what a quiet replica does not use.
+// Pool limits used by Open besides its size. As many connections stay idle
+// as may be open: with fewer, every burst above the idle count closes the
+// connections it opened and the next one opens them again, and a PostgreSQL
+// connection costs a process fork and its start-up, milliseconds of the
+// server's CPU. ConnMaxIdleTime still closes what a quiet replica does not
+// use.
 const (
-	maxOpenConns    = 20
-	maxIdleConns    = maxOpenConns
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
 )
@@ -45,15 +44,16 @@ type Store struct {
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
-// lib/pq key=value DSN), sets the pool limits and pings it. The schema must
+// lib/pq key=value DSN) with a pool of at most maxConns connections, sets
+// the pool's other limits and pings it. The schema must
 // have been migrated with the migrations package.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 	db, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db.SetMaxOpenConns(maxOpenConns)
-	db.SetMaxIdleConns(maxIdleConns)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 	s := New(db)

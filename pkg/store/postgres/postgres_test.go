@@ -142,16 +142,16 @@ func TestOpenPingClose(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 
-	s, err := postgres.Open(ctx, url)
+	s, err := postgres.Open(ctx, url, 7)
 	require.NoError(t, err)
 	require.NoError(t, s.Ping(ctx))
-	require.Positive(t, s.DB().Stats().MaxOpenConnections, "a pool limit")
+	require.Equal(t, 7, s.DB().Stats().MaxOpenConnections, "the pool's size")
 	require.NoError(t, s.Close())
 	require.ErrorContains(t, s.Ping(ctx), "postgres.Ping: ", "Ping after Close")
 	require.NoError(t, s.Close(), "second Close")
 
 	// The schema is missing: calls fail with the database's error, not ErrNotFound.
-	s, err = postgres.Open(ctx, url)
+	s, err = postgres.Open(ctx, url, 4)
 	require.NoError(t, err)
 	defer s.Close()
 	id := uuid.NewString()
@@ -170,9 +170,9 @@ func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	_, err := postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", 4)
 	require.ErrorIs(t, err, store.ErrUnavailable)
-	_, err = postgres.Open(ctx, "mysql://nope")
+	_, err = postgres.Open(ctx, "mysql://nope", 4)
 	require.Error(t, err)
 }
 

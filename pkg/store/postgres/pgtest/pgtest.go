@@ -46,6 +46,10 @@ const DatabasePrefix = "wfr_test_"
 // timeout bounds each administrative statement and each migration.
 const timeout = time.Minute
 
+// storeConns is the pool size of a test's store: a replica's default
+// (WFR_DB_MAX_CONNS), so that tests see the concurrency a replica has.
+const storeConns = 20
+
 var admin = sync.OnceValues(func() (*sql.DB, error) {
 	db, err := sql.Open("postgres", AdminURL())
 	if err != nil {
@@ -232,7 +236,7 @@ func NewStore(t testing.TB) *postgres.Store {
 	dbURL := newMigratedDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	s, err := postgres.Open(ctx, dbURL)
+	s, err := postgres.Open(ctx, dbURL, storeConns)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -275,7 +279,7 @@ func NewStoreWithClock(t testing.TB) (*postgres.Store, *Clock) {
 	}
 	// Sessions read the search path when they start: the store's, opened
 	// now, read the clock.
-	s, err := postgres.Open(ctx, dbURL)
+	s, err := postgres.Open(ctx, dbURL, storeConns)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
