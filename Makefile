@@ -108,12 +108,21 @@ test-runtime: ## Unit and table tests (no services, no race detector; under 30 s
 # health checks of their 2 s deadline).
 TEST_PARALLEL ?= 4
 
+# The race detector, but for the embedded SQLite engine: modernc.org/sqlite/lib
+# is SQLite's C translated to Go, and instrumenting every memory access of it
+# made each test on SQLite several times slower (the SQLite store's tests: 42
+# CPU-seconds with, 13 without). A race of ours around it is still found, in
+# database/sql, the driver, its libc and our own code, which stay instrumented.
+# (Leaving modernc.org/libc out as well made the race detector report races
+# inside encoding/json that are not there: its synchronisation must be seen.)
+RACE := -race -gcflags='modernc.org/sqlite/lib=-race=false'
+
 .PHONY: test-integration-runtime
 test-integration-runtime: ## Every test with -race and coverage, against real PostgreSQL and Redis, then the multi-process tests (build tag multiprocess)
 	@# The multi-process tests run after the package tests, not beside them:
 	@# beside them, the two loads together on 2 cores stretched timing-bound
 	@# tests past their bounds (see docs/architecture.md, test suite).
-	$(TEST_ENV) $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...
+	$(TEST_ENV) $(GO) test $(RACE) -count=1 -parallel $(TEST_PARALLEL) -timeout 15m -coverpkg=./... -coverprofile=cover.all.out ./...
 	$(MAKE) --no-print-directory test-multiprocess
 	@# Generated code (proto/) and the binary's wiring (cmd/) do not count toward the gate.
 	@grep -v -e '/proto/' -e '/cmd/' cover.all.out > cover.out
@@ -121,7 +130,7 @@ test-integration-runtime: ## Every test with -race and coverage, against real Po
 .PHONY: test-multiprocess
 # Each test's --- PASS line stays in the output: it is the test's time.
 test-multiprocess: ## The multi-process tests: exactly-once, shutdown, restarts, quick start, orphaned runs, memory under flood
-	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess -race -count=1 -parallel $(TEST_PARALLEL) -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
+	set -o pipefail; $(TEST_ENV) $(GO) test -tags multiprocess $(RACE) -count=1 -parallel $(TEST_PARALLEL) -run '^($(MULTIPROCESS_TESTS))$$' -v -timeout 15m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^PASS'
 
 .PHONY: cover

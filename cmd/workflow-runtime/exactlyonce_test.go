@@ -843,6 +843,11 @@ func eoBuildOnce(name string, race bool) eoBuilt {
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
+		// The packages this test was built to leave out of the race
+		// detector (make test's RACE) are left out of its processes too.
+		if gcflags := eoBuildSetting("-gcflags"); gcflags != "" {
+			args = append(args, "-gcflags="+gcflags)
+		}
 	}
 	args = append(args, "github.com/workflow-runtime/workflow-runtime/cmd/"+name)
 	begin := time.Now()
@@ -855,17 +860,21 @@ func eoBuildOnce(name string, race bool) eoBuilt {
 	return eoBuilt{bin: out, log: fmt.Sprintf("go %s (%v)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))}
 }
 
-func eoRaceEnabled() bool {
+func eoRaceEnabled() bool { return eoBuildSetting("-race") == "true" }
+
+// eoBuildSetting is the value of a setting this test binary was built with
+// (a go build flag such as -race or -gcflags), or "".
+func eoBuildSetting(key string) string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return false
+		return ""
 	}
 	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
+		if s.Key == key {
+			return s.Value
 		}
 	}
-	return false
+	return ""
 }
 
 // eoEnv is this process's environment without any WFR_ or ENGINE_SIM_
