@@ -1127,6 +1127,55 @@ func TestLostRowCancelsTheOrphan(t *testing.T) {
 	require.Equal(t, "CANCELED", runs[0].Status)
 }
 
+// TestLostRowCancelsTheUnansweredOrphan: as TestLostRowCancelsTheOrphan, but
+// the answer of the dispatch that reached the engine was lost, as a call that
+// times out under load loses it: the owner, finding the row ended when it
+// would dispatch again, finds the engine's run by the idempotency key and
+// cancels it, and the row keeps the end it was given.
+func TestLostRowCancelsTheUnansweredOrphan(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{HangRate: 1})
+	lost := unansweredEngine{Client: r.engine, sent: make(chan string, 1), release: make(chan struct{}), held: new(atomic.Bool)}
+	c := r.coordinatorWith("a", lost, r.locks)
+	x := r.trigger(c, r.deploy(workflow.Config{}))
+	require.Equal(t, x.ID, <-lost.sent)
+	now := time.Now().UTC()
+	_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+		FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+	})
+	require.NoError(t, err)
+	close(lost.release)
+	await(t, c.signals.ran, x.ID)
+	runs := r.sim.Runs()
+	require.Len(t, runs, 1)
+	require.Equal(t, x.ID, runs[0].IdempotencyKey)
+	require.Equal(t, "CANCELED", runs[0].Status)
+	e := r.get(x.ID)
+	require.Equal(t, workflow.ExecutionCancelled, e.Status)
+	require.Equal(t, "cancelled by an earlier version", e.ErrorMessage)
+}
+
+// unansweredEngine lets every Execute reach the engine, but holds the answer
+// of the first one that the engine accepted until release is closed and then
+// loses it; sent gets that execution's id once the engine has it.
+type unansweredEngine struct {
+	engine.Client
+	sent    chan string
+	release chan struct{}
+	held    *atomic.Bool
+}
+
+func (u unansweredEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	acc, err := u.Client.Execute(ctx, req)
+	if err != nil || !u.held.CompareAndSwap(false, true) {
+		return acc, err
+	}
+	u.sent <- req.ExecutionID
+	<-u.release
+	return engine.Accepted{}, errors.E(errors.Unavailable, "the test lost the engine's answer")
+}
+
 // decliningEngine refuses every cancel, as an engine does once it holds an
 // execution as ended.
 type decliningEngine struct{ engine.Client }

@@ -199,7 +199,11 @@ func (r *run) dispatch(ctx context.Context) bool {
 		// A store that cannot tell does not stop it: the dispatch is
 		// idempotent, and the lease renewal will tell.
 		if attempt > 0 {
-			if err := r.owns(ctx, workflow.ExecutionPending); errors.Is(err, errNotOwned) || ctx.Err() != nil {
+			err := r.owns(ctx, workflow.ExecutionPending)
+			if errors.Is(err, errNotOwned) && r.maybeSent {
+				r.lostUnanswered(ctx, req)
+			}
+			if errors.Is(err, errNotOwned) || ctx.Err() != nil {
 				return false
 			}
 		}
@@ -364,12 +368,8 @@ func (r *run) record(ctx context.Context, t store.Transition) bool {
 // if the row still names it the owner; if another replica adopted the row,
 // that one carries on.
 func (r *run) lostRow(ctx context.Context, engineID string) {
-	row, err := r.c.store.GetExecution(ctx, r.e.ID)
-	if err != nil {
-		level.Warn(r.logger).Log("msg", "execution changed under its run and could not be read", "err", err)
-		return
-	}
-	if !row.Status.Terminal() {
+	row, ok := r.endedElsewhere(ctx)
+	if !ok {
 		return
 	}
 	if row.EngineExecutionID != engineID && row.OwnerInstance == r.c.opts.InstanceID {
@@ -377,6 +377,52 @@ func (r *run) lostRow(ctx context.Context, engineID string) {
 		r.cancelOrphan(ctx, engineID)
 	}
 	r.unlock()
+}
+
+// lostUnanswered is lostRow for a dispatch whose answer did not come back
+// (maybeSent) when the row changed under the run: the engine may run the
+// execution all the same, and nobody else will stop it if the row ended
+// without naming an engine run. Its run is found as a cancellation finds it
+// (stopInEngine), by dispatching req again with the same idempotency key;
+// one that never arrived is started by that and cancelled at once.
+func (r *run) lostUnanswered(ctx context.Context, req engine.ExecuteRequest) {
+	row, ok := r.endedElsewhere(ctx)
+	if !ok || row.EngineExecutionID != "" || row.OwnerInstance != r.c.opts.InstanceID {
+		return
+	}
+	r.e = *row
+	delay := r.c.opts.RetryMin
+	for range maxOrphanCancels {
+		dctx, cancel := context.WithTimeout(ctx, dispatchTimeout)
+		acc, err := r.c.engine.Execute(dctx, req)
+		cancel()
+		switch {
+		case errors.Is(err, engine.ErrRejected):
+			// The engine refuses to run it: there is nothing to stop.
+			return
+		case err == nil && acc.Status.Terminal():
+			return
+		case err == nil:
+			r.cancelOrphan(ctx, acc.EngineExecutionID)
+			return
+		}
+		if !sleep(ctx, delay) {
+			break
+		}
+		delay = backoff(delay, r.c.opts.RetryMax)
+	}
+	level.Error(r.logger).Log("msg", "the engine's run of an ended execution not found, so not cancelled")
+}
+
+// endedElsewhere reads the row that changed under the run and returns it
+// when it has ended; an adopted row is the adopter's to carry on.
+func (r *run) endedElsewhere(ctx context.Context) (*workflow.Execution, bool) {
+	row, err := r.c.store.GetExecution(ctx, r.e.ID)
+	if err != nil {
+		level.Warn(r.logger).Log("msg", "execution changed under its run and could not be read", "err", err)
+		return nil, false
+	}
+	return row, row.Status.Terminal()
 }
 
 // cancelOrphan cancels in the engine a run that the execution's row does not
