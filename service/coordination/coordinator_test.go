@@ -1129,31 +1129,45 @@ func TestLostRowCancelsTheOrphan(t *testing.T) {
 
 // TestLostRowCancelsTheUnansweredOrphan: as TestLostRowCancelsTheOrphan, but
 // the answer of the dispatch that reached the engine was lost, as a call that
-// times out under load loses it: the owner, finding the row ended when it
-// would dispatch again, finds the engine's run by the idempotency key and
-// cancels it, and the row keeps the end it was given.
+// times out under load loses it. The owner finds the row ended when it would
+// dispatch again, or the lease renewal that finds it ended stops the run
+// first; either way the owner finds the engine's run by the idempotency key
+// and cancels it, and the row keeps the end it was given.
 func TestLostRowCancelsTheUnansweredOrphan(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{HangRate: 1})
-	lost := unansweredEngine{Client: r.engine, sent: make(chan string, 1), release: make(chan struct{}), held: new(atomic.Bool)}
-	c := r.coordinatorWith("a", lost, r.locks)
-	x := r.trigger(c, r.deploy(workflow.Config{}))
-	require.Equal(t, x.ID, <-lost.sent)
-	now := time.Now().UTC()
-	_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
-		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
-		FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
-	})
-	require.NoError(t, err)
-	close(lost.release)
-	await(t, c.signals.ran, x.ID)
-	runs := r.sim.Runs()
-	require.Len(t, runs, 1)
-	require.Equal(t, x.ID, runs[0].IdempotencyKey)
-	require.Equal(t, "CANCELED", runs[0].Status)
-	e := r.get(x.ID)
-	require.Equal(t, workflow.ExecutionCancelled, e.Status)
-	require.Equal(t, "cancelled by an earlier version", e.ErrorMessage)
+	for _, stopped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped by the renewal=%v", stopped), func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, enginesim.Config{HangRate: 1})
+			lost := unansweredEngine{Client: r.engine, sent: make(chan string, 1), release: make(chan struct{}), held: new(atomic.Bool)}
+			c := r.coordinatorWith("a", lost, r.locks)
+			x := r.trigger(c, r.deploy(workflow.Config{}))
+			require.Equal(t, x.ID, <-lost.sent)
+			now := time.Now().UTC()
+			_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+				From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+				FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+			})
+			require.NoError(t, err)
+			if stopped {
+				require.Eventually(t, func() bool {
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					_, running := c.owned[x.ID]
+					return !running
+				}, 15*time.Second, 10*time.Millisecond, "no renewal stopped the run of the ended row")
+			}
+			close(lost.release)
+			await(t, c.signals.ran, x.ID)
+			runs := r.sim.Runs()
+			require.Len(t, runs, 1)
+			require.Equal(t, x.ID, runs[0].IdempotencyKey)
+			require.Equal(t, "CANCELED", runs[0].Status)
+			e := r.get(x.ID)
+			require.Equal(t, workflow.ExecutionCancelled, e.Status)
+			require.Equal(t, "cancelled by an earlier version", e.ErrorMessage)
+		})
+	}
 }
 
 // unansweredEngine lets every Execute reach the engine, but holds the answer

@@ -199,11 +199,8 @@ func (r *run) dispatch(ctx context.Context) bool {
 		// A store that cannot tell does not stop it: the dispatch is
 		// idempotent, and the lease renewal will tell.
 		if attempt > 0 {
-			err := r.owns(ctx, workflow.ExecutionPending)
-			if errors.Is(err, errNotOwned) && r.maybeSent {
+			if err := r.owns(ctx, workflow.ExecutionPending); errors.Is(err, errNotOwned) || ctx.Err() != nil {
 				r.lostUnanswered(ctx, req)
-			}
-			if errors.Is(err, errNotOwned) || ctx.Err() != nil {
 				return false
 			}
 		}
@@ -211,7 +208,10 @@ func (r *run) dispatch(ctx context.Context) bool {
 		if done {
 			return started
 		}
+		// The run is stopped, not only the replica, when a lease renewal
+		// finds its row ended elsewhere.
 		if !sleep(ctx, delay) {
+			r.lostUnanswered(ctx, req)
 			return false
 		}
 		delay = backoff(delay, r.c.opts.RetryMax)
@@ -385,7 +385,17 @@ func (r *run) lostRow(ctx context.Context, engineID string) {
 // without naming an engine run. Its run is found as a cancellation finds it
 // (stopInEngine), by dispatching req again with the same idempotency key;
 // one that never arrived is started by that and cancelled at once.
+//
+// The run's context may have ended by then: a lease renewal that finds the
+// row ended stops the run, as the replica's stop does (which leaves the row
+// to an adopter, not ended). So this works on a context of its own, bounded
+// as a dispatch in flight is.
 func (r *run) lostUnanswered(ctx context.Context, req engine.ExecuteRequest) {
+	if !r.maybeSent {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
 	row, ok := r.endedElsewhere(ctx)
 	if !ok || row.EngineExecutionID != "" || row.OwnerInstance != r.c.opts.InstanceID {
 		return
@@ -393,9 +403,7 @@ func (r *run) lostUnanswered(ctx context.Context, req engine.ExecuteRequest) {
 	r.e = *row
 	delay := r.c.opts.RetryMin
 	for range maxOrphanCancels {
-		dctx, cancel := context.WithTimeout(ctx, dispatchTimeout)
-		acc, err := r.c.engine.Execute(dctx, req)
-		cancel()
+		acc, err := r.c.engine.Execute(ctx, req)
 		switch {
 		case errors.Is(err, engine.ErrRejected):
 			// The engine refuses to run it: there is nothing to stop.
