@@ -1225,6 +1225,28 @@ func (s scriptedExecute) Execute(context.Context, engine.ExecuteRequest) (engine
 	return s.accepted, s.err
 }
 
+// TestEndInTheDispatchAnswerRetries: an execution that the engine reports
+// ended in its answer to the dispatch (a short run on a loaded host) gets
+// the retry its policy calls for, as one that ends by a status check does.
+func TestEndInTheDispatchAnswerRetries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	finished := time.Now().UTC().Truncate(time.Microsecond)
+	failed := scriptedExecute{Client: r.engine, accepted: engine.Accepted{EngineExecutionID: "eng-1", Status: engine.Status{
+		State: workflow.ExecutionFailed, Found: true, FinishedAt: &finished, Error: "boom"}}}
+	c := r.coordinatorWith("a", failed, r.locks)
+	wf := r.deploy(workflow.Config{Retry: &workflow.RetryPolicy{
+		MaxAttempts: 2, InitialInterval: time.Hour, BackoffCoefficient: 1, MaxInterval: time.Hour, RetryOn: everyOutcome,
+	}})
+	first := r.trigger(c, wf)
+	done := r.waitStatus(first.ID, workflow.ExecutionFailed)
+	require.Equal(t, "eng-1", done.EngineExecutionID)
+	require.Equal(t, "boom", done.ErrorMessage)
+	runs := r.attempts(first.ID)
+	require.Len(t, runs, 2, "the retry is written with the end")
+	require.Equal(t, workflow.ExecutionPending, runs[1].Status)
+}
+
 // TestCancelPendingAsTheEngineAnswers: cancelling a PENDING execution that
 // may be in the engine records what the engine says of it.
 func TestCancelPendingAsTheEngineAnswers(t *testing.T) {

@@ -311,11 +311,16 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 	}
 	level.Info(r.logger).Log("msg", "execution_dispatched", "engine_execution_id", acc.EngineExecutionID,
 		"latency_ms", now.Sub(r.e.Due()).Milliseconds())
-	if acc.Status.Terminal() {
-		return r.record(ctx, finish(t, acc.Status, now))
-	}
 	r.e.EngineExecutionID, r.e.StartedTime = acc.EngineExecutionID, started
 	r.unrecorded = &t
+	if acc.Status.Terminal() {
+		// Ended by the time the engine answered (a short run on a loaded
+		// host, or one found by its idempotency key): written as any end
+		// is, with the retry its policy calls for and its count towards
+		// pause_after_failures.
+		r.end(ctx, acc.Status.State, "", &acc.Status)
+		return false
+	}
 	return true
 }
 
@@ -330,9 +335,8 @@ func (r *run) recordStart(ctx context.Context) bool {
 	return r.record(ctx, t)
 }
 
-// record writes t, the engine's acceptance of the execution (RUNNING, or an
-// end it already reported), and reports whether the execution is now RUNNING
-// and the run's to follow.
+// record writes t, the engine's acceptance of the execution as RUNNING, and
+// reports whether the execution is now RUNNING and the run's to follow.
 func (r *run) record(ctx context.Context, t store.Transition) bool {
 	delay := r.c.opts.RetryMin
 	for {
@@ -340,10 +344,6 @@ func (r *run) record(ctx context.Context, t store.Transition) bool {
 		switch {
 		case err == nil:
 			r.e = *row
-			if t.To.Terminal() {
-				r.finished()
-				return false
-			}
 			return true
 		case errors.Is(err, store.ErrStale):
 			r.lostRow(ctx, t.EngineExecutionID)
