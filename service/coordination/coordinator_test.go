@@ -54,6 +54,17 @@ func testOptions(instance string) Options {
 	}
 }
 
+// steadyOptions is testOptions for a test that does not measure lease
+// expiry. A 1 s lease is renewed every Lease/3, each renewal given Lease/3:
+// under -race on a loaded 2-core host renewals come late or time out, the
+// lease runs out, and another replica adopts the row in the middle of what
+// the test watches.
+func steadyOptions(instance string) Options {
+	o := testOptions(instance)
+	o.Lease = 20 * time.Second
+	return o
+}
+
 func newRig(t *testing.T, sim enginesim.Config) *rig {
 	t.Helper()
 	return newRigOn(t, sim, pgtest.NewStore)
@@ -496,7 +507,11 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 // on by another once their leases run out, PENDING and RUNNING alike.
 func TestAdoption(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 1500 * time.Millisecond, MaxDuration: 1500 * time.Millisecond})
+	// The RUNNING one ends when the test moves the engine's clock, after the
+	// heir adopted it: on a timer it could end, and be written by the
+	// replica that is to die, before the test sees it RUNNING.
+	engineClock := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now})
 	dead := r.coordinator("dead")
 	wf := r.deploy(workflow.Config{})
 	running := r.trigger(dead, wf)
@@ -518,13 +533,22 @@ func TestAdoption(t *testing.T) {
 	require.True(t, created)
 
 	r.coordinator("heir")
+	require.Eventually(t, func() bool { return r.get(running.ID).OwnerInstance == "heir" }, 15*time.Second, 10*time.Millisecond,
+		"the RUNNING one was not adopted")
+	engineClock.Advance(time.Minute)
 	done := r.waitStatus(running.ID, workflow.ExecutionSucceeded)
 	require.Equal(t, "heir", done.OwnerInstance)
 	require.Equal(t, 1, r.calls(running.ID), "the RUNNING one is followed, not dispatched again")
 	// The PENDING one waited for the lock of the RUNNING one (SKIP skips
 	// only when the lock is held at its turn; the heir takes its turn after
-	// adopting both, in fired order).
-	p := r.waitStatus(pending.ID, workflow.ExecutionSucceeded, workflow.ExecutionSkipped)
+	// adopting both, in fired order), and then runs until the engine's
+	// clock moves again.
+	var p workflow.Execution
+	require.Eventually(t, func() bool {
+		engineClock.Advance(time.Minute)
+		p = r.get(pending.ID)
+		return p.Status == workflow.ExecutionSucceeded || p.Status == workflow.ExecutionSkipped
+	}, 15*time.Second, 50*time.Millisecond)
 	require.Equal(t, "heir", p.OwnerInstance)
 }
 
@@ -804,24 +828,31 @@ func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 // skipped: the buffered one goes first.
 func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	t.Parallel()
-	// a runs for 1 s: long enough to be seen RUNNING, which is written at
-	// its first status check, on a loaded host.
-	r := newRig(t, enginesim.Config{MinDuration: time.Second, MaxDuration: time.Second})
-	o := testOptions("a")
-	o.BufferRetry = 500 * time.Millisecond // the default
-	c := New(r.st, r.engine, r.locks, o)
-	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
+	// Runs end when the test moves the engine's clock: a ends just after b
+	// has tried for the turn, and b tries again only a BufferRetry later,
+	// so that the newcomer comes in between however loaded the host (with
+	// a's end on a timer, b's next try could fall before it).
+	engineClock := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now})
+	o := steadyOptions("a")
+	o.BufferRetry = 10 * time.Second
+	c := r.started(New(r.st, r.engine, r.locks, o))
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	b := r.trigger(c, wf)
+	await(t, c.signals.waiting, b.ID)
+	engineClock.Advance(time.Minute)
 	r.waitStatus(a.ID, workflow.ExecutionSucceeded)
 	cc := r.trigger(c, wf)
 	got := r.waitStatus(cc.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped, workflow.ExecutionSucceeded)
 	require.Equal(t, workflow.ExecutionSkipped, got.Status)
 	require.Equal(t, "execution "+b.ID+" is already buffered", got.SkipReason)
-	r.waitStatus(b.ID, workflow.ExecutionSucceeded)
+	// b starts at its next try, and ends once the engine's clock moves on.
+	require.Eventually(t, func() bool {
+		engineClock.Advance(time.Minute)
+		return r.get(b.ID).Status == workflow.ExecutionSucceeded
+	}, 2*o.BufferRetry+15*time.Second, 50*time.Millisecond)
 }
 
 // TestLostLockIsCounted takes a running execution's workflow lock from
@@ -942,7 +973,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
 	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
-	owner := r.coordinatorWith("owner", lossy, r.locks)
+	owner := r.started(New(r.st, lossy, r.locks, steadyOptions("owner")))
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	x := r.trigger(owner, wf)
 	require.Equal(t, x.ID, <-lossy.sent)
@@ -961,7 +992,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	before.LeaseExpiresAt, after.LeaseExpiresAt = nil, nil
 	require.Equal(t, before, after, "a cancel that could not reach the engine changes nothing")
 
-	got, err := r.coordinator("other").Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
+	got, err := r.started(New(r.st, r.engine, r.locks, steadyOptions("other"))).Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
 	require.NoError(t, err)
 	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Equal(t, "cancelled: stop it", got.ErrorMessage)
@@ -969,7 +1000,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(got.EngineExecutionID))
 	require.Equal(t, 1, r.sim.Executions())
 	// The workflow is free: the next execution runs.
-	r.waitStatus(r.trigger(r.coordinator("next"), wf).ID, workflow.ExecutionRunning)
+	r.waitStatus(r.trigger(r.started(New(r.st, r.engine, r.locks, steadyOptions("next"))), wf).ID, workflow.ExecutionRunning)
 }
 
 // frozenStore fails lease renewals and adoptions while frozen is set, as a
