@@ -69,14 +69,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { _ = stop() })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+	awaitReady(t, http.DefaultClient, "http://"+httpAddr+"/readyz", done)
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
