@@ -92,6 +92,10 @@ type Options struct {
 	// between 1 and this (see pool). An execution accepted while it is
 	// reached waits PENDING, queued, for any replica with room to claim it.
 	DispatchConcurrency int
+	// AdmissionWait bounds how long a trigger waits for its run's
+	// admission (default 2 s): it takes a read or two of the database, and
+	// the answer must not wait for a database that does not answer.
+	AdmissionWait time.Duration
 	// ClaimPoll is how often a replica with room looks for queued
 	// executions it was not told of: another replica's backlog (default 1 s).
 	ClaimPoll time.Duration
@@ -146,6 +150,7 @@ func (o Options) withDefaults() Options {
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.BufferRetry, 500*time.Millisecond)
 	def(&o.ClaimPoll, time.Second)
+	def(&o.AdmissionWait, 2*time.Second)
 	if o.DispatchConcurrency <= 0 {
 		o.DispatchConcurrency = 64
 	}

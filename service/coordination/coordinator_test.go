@@ -51,6 +51,9 @@ func testOptions(instance string) Options {
 		InstanceID: instance, Lease: time.Second, ExecutionTimeout: 30 * time.Second, LockGrace: time.Second,
 		PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, BufferRetry: 20 * time.Millisecond,
+		// A run's admission takes a few database round trips, which under
+		// -race on a loaded 2-core host took more than the 2 s default.
+		AdmissionWait: 15 * time.Second,
 	}
 }
 

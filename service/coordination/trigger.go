@@ -68,7 +68,7 @@ type TriggerResponse struct {
 // first decision of its run.
 type Admission string
 
-// Admissions; empty when the run did not tell within admissionWait.
+// Admissions; empty when the run did not tell within Options.AdmissionWait.
 const (
 	// AdmissionStarted: the run goes to the engine now.
 	AdmissionStarted Admission = "STARTED"
@@ -77,11 +77,6 @@ const (
 	// AdmissionSkipped: the run was SKIPPED (see its skip_reason).
 	AdmissionSkipped Admission = "SKIPPED"
 )
-
-// admissionWait bounds how long a trigger waits for its run's admission:
-// it takes a read or two of the database, and the answer must not wait
-// for a database that does not answer.
-const admissionWait = 2 * time.Second
 
 // admission waits for the admission of execution id's run on this replica.
 func (s *Coordinator) admission(ctx context.Context, id string) Admission {
@@ -99,7 +94,7 @@ func (s *Coordinator) admission(ctx context.Context, id string) Admission {
 		}
 		return AdmissionStarted
 	}
-	t := time.NewTimer(admissionWait)
+	t := time.NewTimer(s.opts.AdmissionWait)
 	defer t.Stop()
 	select {
 	case a := <-h.admitted:
