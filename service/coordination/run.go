@@ -208,8 +208,8 @@ func (r *run) dispatch(ctx context.Context) bool {
 		if done {
 			return started
 		}
-		// The run is stopped, not only the replica, when a lease renewal
-		// finds its row ended elsewhere.
+		// Not only the replica's stop ends ctx: so does a lease renewal
+		// that finds the row ended elsewhere, which may leave an orphan.
 		if !sleep(ctx, delay) {
 			r.lostUnanswered(ctx, req)
 			return false
