@@ -37,6 +37,7 @@ var pgMigrations = [][2]string{
 	{"00013", "actors"},
 	{"00014", "catchups_and_backfill_bounds"},
 	{"00015", "retention"},
+	{"00016", "execution_fillfactor"},
 }
 
 var migrationCount = len(pgMigrations)

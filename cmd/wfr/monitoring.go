@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,16 @@ Exits with 8 when the service is unhealthy, as GET /health answers 503.`,
 				t.field("Instance", resp.GetInstanceId())
 				t.field("Uptime", seconds(resp.GetUptimeSeconds()))
 				t.field("Replicas", strings.Join(resp.GetLiveInstances(), ", "))
+				t.field("Cron mode", resp.GetCronMode())
 				t.flush(w)
+				if rs := resp.GetReplicas(); len(rs) > 0 {
+					fmt.Fprintln(w)
+					t = newTable("REPLICA", "OWNED TRIGGERS")
+					for _, r := range rs {
+						t.row(r.GetInstanceId(), strconv.FormatInt(r.GetOwnedTriggers(), 10))
+					}
+					t.flush(w)
+				}
 				fmt.Fprintln(w)
 				t = newTable("DEPENDENCY", "STATUS", "LATENCY", "ERROR")
 				deps := resp.GetDependencies()

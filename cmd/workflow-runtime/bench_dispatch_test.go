@@ -320,10 +320,12 @@ func (c benchCPU) stop() (proc, host float64) {
 }
 
 // benchProcCPU returns this process's user and system CPU seconds.
-func benchProcCPU() float64 { return benchStatCPU("/proc/self/stat") }
+func benchProcCPU() float64 {
+	return benchStatCPU("/proc/self/stat")
+}
 
 // benchStatCPU returns the user and system CPU seconds of the process whose
-// /proc/<pid>/stat is at path; NaN where it cannot be read.
+// /proc/<pid>/stat is at path; NaN when it cannot be read.
 func benchStatCPU(path string) float64 {
 	raw, err := os.ReadFile(path)
 	if err != nil {

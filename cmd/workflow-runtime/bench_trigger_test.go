@@ -4,15 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
@@ -23,9 +30,14 @@ import (
 
 // Settings of the trigger benchmark.
 const (
-	// trigBenchCallers is the concurrency of both loads: as many
-	// goroutines, each calling in a closed loop.
+	// trigBenchCallers is the concurrency of the raw load and of the
+	// runtime's first run: as many goroutines, each calling in a closed
+	// loop.
 	trigBenchCallers = 64
+	// trigBenchBurstCallers is the concurrency of the runtime's second run,
+	// twice the first, which shows what happens past what the runtime can
+	// take: back-pressure (RESOURCE_EXHAUSTED) or a growing backlog.
+	trigBenchBurstCallers = 2 * trigBenchCallers
 	// trigBenchWorkflows each have one webhook trigger; calls go round
 	// robin over their paths.
 	trigBenchWorkflows = 256
@@ -37,9 +49,12 @@ const (
 	// trigBenchLater is when, after the load stops, the PENDING executions
 	// are counted a second time.
 	trigBenchLater = 10 * time.Second
-	// trigBenchDrainWait bounds the wait, after that, for the run's
-	// executions to leave PENDING, reported for information.
+	// trigBenchDrainWait bounds the wait, after that, for every accepted
+	// execution to reach a terminal status.
 	trigBenchDrainWait = 60 * time.Second
+	// trigBenchSample is how often the PENDING backlog is counted for its
+	// peak.
+	trigBenchSample = 250 * time.Millisecond
 	// The issue's goals.
 	trigBenchGoalRate  = 5000
 	trigBenchGoalP99   = 50 * time.Millisecond
@@ -51,10 +66,12 @@ const (
 // this process), it measures first the raw rate of single-row durable
 // INSERT ... ON CONFLICT DO NOTHING into a table shaped like executions,
 // then the rate of webhook TriggerWorkflow calls over gRPC, both from
-// trigBenchCallers closed-loop callers, and prints both, their ratio and
-// how many of the run's executions were PENDING when the load stopped and
-// trigBenchLater after. WFR_BENCH_TRIGGER is the number of seconds each load
-// is held.
+// trigBenchCallers closed-loop callers, and then the runtime again at
+// trigBenchBurstCallers. It prints the rates, their ratio, the PENDING
+// backlog (at the end of the load, trigBenchLater after, and its peak), the
+// engine's calls, the CPU seconds spent per 1,000 answers by this process
+// and by PostgreSQL, and whether every accepted execution reached a terminal
+// status. WFR_BENCH_TRIGGER is the number of seconds each load is held.
 //
 // The baseline goes first, on a machine with nothing else of this test
 // running: the runtime leaves work behind its load (dispatches, engine
@@ -71,24 +88,46 @@ func TestBenchTrigger(t *testing.T) {
 	d := time.Duration(secs) * time.Second
 
 	raw := runRawInsertBench(t, d)
-	rt := runTriggerBench(t, d)
+	rt, burst := runTriggerBench(t, d)
 
 	ratio := rt.rate / raw.rate
-	fmt.Printf("trigger throughput: %d closed-loop callers for %v each; %s\n", trigBenchCallers, d, raw.settings)
-	fmt.Printf("%-8s %8s %8s %8s %8s %8s %6s %9s %9s %6s %6s\n",
-		"load", "calls", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "pend_stop", "pend_"+strconv.Itoa(int(trigBenchLater.Seconds()))+"s", "cpu_p", "cpu_h")
-	fmt.Printf("%-8s %8d %8.0f %8.2f %8.2f %8.2f %6d %9s %9s %6.0f %6.0f\n",
-		"raw", raw.ok, raw.rate, benchMS(raw.lat, 0.5), benchMS(raw.lat, 0.99), benchMS(raw.lat, 1), raw.errors, "-", "-", raw.cpuProc, raw.cpuHost)
-	fmt.Printf("%-8s %8d %8.0f %8.2f %8.2f %8.2f %6d %9d %9d %6.0f %6.0f\n",
-		"runtime", rt.ok, rt.rate, benchMS(rt.lat, 0.5), benchMS(rt.lat, 0.99), benchMS(rt.lat, 1), rt.errors, rt.pendingAtStop, rt.pendingLater, rt.cpuProc, rt.cpuHost)
-	if raw.firstErr != nil {
-		fmt.Printf("raw first error: %v\n", raw.firstErr)
-	}
-	if rt.firstErr != nil {
-		fmt.Printf("runtime first error: %v\n", rt.firstErr)
+	later := "pend_" + strconv.Itoa(int(trigBenchLater.Seconds())) + "s"
+	fmt.Printf("trigger throughput: closed-loop callers for %v each; %s\n", d, raw.settings)
+	fmt.Printf("%-8s %7s %8s %8s %7s %7s %7s %6s %7s %9s %8s %8s %7s %7s %9s %9s %6s %6s\n",
+		"load", "callers", "calls", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "exhaust", "pend_stop", later, "pend_max",
+		"exec/s", "rpc/s", "cpu_p/1k", "cpu_pg/1k", "cpu_p", "cpu_h")
+	for _, r := range []struct {
+		name string
+		r    trigBenchResult
+	}{{"raw", raw}, {"runtime", rt}, {"burst", burst}} {
+		runtimeOnly := func(n int) string {
+			if r.name == "raw" {
+				return "-"
+			}
+			return strconv.Itoa(n)
+		}
+		perSecond := func(n int) string {
+			if r.name == "raw" {
+				return "-"
+			}
+			return strconv.FormatFloat(float64(n)/r.r.elapsed.Seconds(), 'f', 0, 64)
+		}
+		fmt.Printf("%-8s %7d %8d %8.0f %7.2f %7.2f %7.2f %6d %7d %9s %8s %8s %7s %7s %9.3f %9.3f %6.0f %6.0f\n",
+			r.name, r.r.callers, r.r.ok, r.r.rate, benchMS(r.r.lat, 0.5), benchMS(r.r.lat, 0.99), benchMS(r.r.lat, 1),
+			r.r.errors, r.r.exhausted, runtimeOnly(r.r.pendingAtStop), runtimeOnly(r.r.pendingLater), runtimeOnly(r.r.pendingPeak),
+			perSecond(r.r.executes), perSecond(r.r.engineRPCs), r.r.perThousand(r.r.procSec), r.r.perThousand(r.r.pgSec), r.r.cpuProc, r.r.cpuHost)
+		if r.r.firstErr != nil {
+			fmt.Printf("%s first error: %v\n", r.name, r.r.firstErr)
+		}
 	}
 	fmt.Printf("ratio runtime/raw: %.2f\n", ratio)
-	fmt.Printf("runtime: %d execution rows of the run for %d accepted triggers; %s\n", rt.rows, rt.ok, rt.drained)
+	for _, r := range []struct {
+		name string
+		r    trigBenchResult
+	}{{"runtime", rt}, {"burst", burst}} {
+		fmt.Printf("%s: %d accepted, %d execution rows of the run; accepted but lost (no row): %d; %s\n",
+			r.name, r.r.ok, r.r.rows, r.r.lost, r.r.drained)
+	}
 	verdict := func(ok bool) string {
 		if ok {
 			return "PASS"
@@ -98,40 +137,69 @@ func TestBenchTrigger(t *testing.T) {
 	fmt.Printf("goal accepted >= %d/s: %s (%.0f/s)\n", trigBenchGoalRate, verdict(rt.rate >= trigBenchGoalRate), rt.rate)
 	fmt.Printf("goal p99 <= %v: %s (%.2f ms)\n", trigBenchGoalP99, verdict(len(rt.lat) > 0 && benchPercentile(rt.lat, 0.99) <= trigBenchGoalP99), benchMS(rt.lat, 0.99))
 	fmt.Printf("goal ratio >= %.1f: %s (%.2f)\n", trigBenchGoalRatio, verdict(ratio >= trigBenchGoalRatio), ratio)
-	fmt.Printf("goal zero errors: %s (%d)\n", verdict(rt.errors == 0), rt.errors)
+	fmt.Printf("goal zero errors: %s (%d)\n", verdict(rt.errors+rt.exhausted == 0), rt.errors+rt.exhausted)
+	fmt.Printf("goal every accepted execution terminal: %s (%d of %d not)\n", verdict(rt.unfinished+rt.lost == 0), rt.unfinished+rt.lost, rt.ok)
+	fmt.Printf("burst: no errors but RESOURCE_EXHAUSTED: %s (%d); nothing accepted lost: %s (%d); every accepted execution terminal: %s (%d of %d not)\n",
+		verdict(burst.errors == 0), burst.errors, verdict(burst.lost == 0), burst.lost,
+		verdict(burst.unfinished+burst.lost == 0), burst.unfinished+burst.lost, burst.ok)
 	fmt.Println("raw: INSERT ... ON CONFLICT DO NOTHING of one row per autocommit transaction into the executions table of the migrations " +
 		"(every index, no foreign key to deployments) in a database of its own, pool of " + strconv.Itoa(trigBenchRawConns) + " connections, prepared statement;")
-	fmt.Println("runtime: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL, no idempotency key) over one gRPC connection; " +
-		"pend_stop, pend_" + strconv.Itoa(int(trigBenchLater.Seconds())) + "s: the run's executions still PENDING when the load stopped and " + trigBenchLater.String() + " later;")
-	fmt.Println("cpu_p: this process (callers, and for the runtime also runtime and engine-sim) in % of one core; cpu_h: the whole host busy, in % of all its cores")
+	fmt.Println("runtime, burst: TriggerWorkflow of a webhook path (ASYNC, ALLOW_ALL, no idempotency key) over one gRPC connection; " +
+		"errors: answers other than OK and RESOURCE_EXHAUSTED (exhaust); pend_stop, " + later + ", pend_max: the run's executions still PENDING " +
+		"when the load stopped, " + trigBenchLater.String() + " later, and the most counted (every " + trigBenchSample.String() + ") in between;")
+	fmt.Println("exec/s, rpc/s: ExecuteWorkflow calls the engine-sim started and all engine RPCs it answered (status checks too), per second of load;")
+	fmt.Println("cpu_p/1k: CPU seconds of this process per 1,000 answered OK; the runtime is in-process (serveWith), so this includes the callers " +
+		"(gRPC client) and engine-sim, from /proc/self/stat; cpu_pg/1k: the same for PostgreSQL's processes on this host (utime+stime from " +
+		"/proc/<pid>/stat, backends of other databases excluded: the host is shared);")
+	fmt.Println("cpu_p: this process in % of one core; cpu_h: the whole host busy, in % of all its cores")
 }
 
 // trigBenchResult is one load's figures.
 type trigBenchResult struct {
+	callers          int
 	ok, errors       int
+	exhausted        int
 	rate             float64
+	elapsed          time.Duration
 	lat              []time.Duration
 	firstErr         error
 	cpuProc, cpuHost float64
+	procSec, pgSec   float64
 	// Runtime only.
-	pendingAtStop, pendingLater, rows int
-	drained                           string
+	pendingAtStop, pendingLater, pendingPeak int
+	executes, engineRPCs                     int
+	rows, unfinished, lost                   int
+	drained                                  string
 	// Raw only: the server settings that decide durability.
 	settings string
 }
 
-// trigBenchLoad runs call from trigBenchCallers goroutines, each in a closed
-// loop, until d has passed, and returns the successes, errors, latencies
-// (sorted) and the rate of successes over the time until the last call
-// answered. call gets a sequence number unique to the load.
-func trigBenchLoad(d time.Duration, call func(n int) error) trigBenchResult {
-	type worker struct {
-		lat      []time.Duration
-		errors   int
-		firstErr error
+// perThousand returns CPU seconds per 1,000 calls answered OK.
+func (r trigBenchResult) perThousand(sec float64) float64 {
+	if r.ok == 0 {
+		return 0
 	}
-	workers := make([]worker, trigBenchCallers)
+	return 1000 * sec / float64(r.ok)
+}
+
+// trigBenchLoad runs call from callers goroutines, each in a closed loop,
+// until d has passed, and returns the successes, RESOURCE_EXHAUSTED answers,
+// other errors, latencies of successes (sorted), the rate of successes over
+// the time until the last call answered, and the CPU time this process and
+// PostgreSQL (through db) spent meanwhile. call gets its caller's index and a
+// sequence number unique to the load.
+func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call func(w, n int) error) trigBenchResult {
+	t.Helper()
+	type worker struct {
+		lat               []time.Duration
+		errors, exhausted int
+		firstErr          error
+	}
+	workers := make([]worker, callers)
 	var wg sync.WaitGroup
+	pg0, err := benchPGCPU(db)
+	require.NoError(t, err)
+	proc0 := benchProcCPU()
 	cpu := startBenchCPU()
 	start := time.Now()
 	deadline := start.Add(d)
@@ -143,33 +211,83 @@ func trigBenchLoad(d time.Duration, call func(n int) error) trigBenchResult {
 				if !sent.Before(deadline) {
 					return
 				}
-				err := call(i*trigBenchCallers + w)
-				if err != nil {
+				err := call(w, i*callers+w)
+				switch {
+				case err == nil:
+					me.lat = append(me.lat, time.Since(sent))
+				case status.Code(err) == codes.ResourceExhausted:
+					me.exhausted++
+				default:
 					me.errors++
 					if me.firstErr == nil {
 						me.firstErr = err
 					}
-					continue
 				}
-				me.lat = append(me.lat, time.Since(sent))
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	var r trigBenchResult
+	r := trigBenchResult{callers: callers, elapsed: time.Since(start)}
+	r.procSec = benchProcCPU() - proc0
+	pg1, err := benchPGCPU(db)
+	require.NoError(t, err)
+	r.pgSec = pg1 - pg0
 	r.cpuProc, r.cpuHost = cpu.stop()
 	for _, w := range workers {
 		r.lat = append(r.lat, w.lat...)
 		r.errors += w.errors
+		r.exhausted += w.exhausted
 		if r.firstErr == nil {
 			r.firstErr = w.firstErr
 		}
 	}
 	slices.Sort(r.lat)
 	r.ok = len(r.lat)
-	r.rate = float64(r.ok) / elapsed.Seconds()
+	r.rate = float64(r.ok) / r.elapsed.Seconds()
 	return r
+}
+
+// benchPGCPU returns the user and system CPU seconds of the PostgreSQL
+// processes of this host, less the backends of databases other than db's:
+// other tests share the server, and their backends' work is not this
+// benchmark's. Background processes (WAL writer, checkpointer, autovacuum)
+// serve every database and are counted whole.
+func benchPGCPU(db *sql.DB) (float64, error) {
+	rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> current_database()`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	others := map[string]bool{}
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			return 0, err
+		}
+		others[strconv.Itoa(pid)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var sec float64
+	for _, p := range procs {
+		pid := p.Name()
+		if pid[0] < '0' || pid[0] > '9' || others[pid] {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + pid + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue // gone meanwhile, or not PostgreSQL
+		}
+		if s := benchStatCPU("/proc/" + pid + "/stat"); !math.IsNaN(s) { // NaN when it ended meanwhile
+			sec += s
+		}
+	}
+	return sec, nil
 }
 
 // trigBenchDropForeignKeys drops the foreign keys of the executions table
@@ -199,8 +317,8 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 	db, err := sql.Open("postgres", pgtest.NewDatabase(t))
 	require.NoError(t, err)
 	defer db.Close()
-	db.SetMaxOpenConns(trigBenchRawConns)
-	db.SetMaxIdleConns(trigBenchRawConns)
+	db.SetMaxOpenConns(trigBenchRawConns + 1) // and one for the CPU count
+	db.SetMaxIdleConns(trigBenchRawConns + 1)
 	ctx := context.Background()
 	require.NoError(t, migrations.Up(ctx, db))
 	_, err = db.ExecContext(ctx, trigBenchDropForeignKeys)
@@ -217,7 +335,7 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 	stmt, err := db.PrepareContext(ctx, trigBenchInsert) //nolint:sqlclosecheck // closed by the defer below; the linter loses it through the insert closure
 	require.NoError(t, err)
 	defer stmt.Close()
-	insert := func(n int) error {
+	insert := func(_, n int) error {
 		w := n % trigBenchWorkflows
 		now := time.Now().UTC()
 		_, err := stmt.ExecContext(ctx, uuid.NewString(), workflows[w], deployments[w], triggers[w], now,
@@ -229,7 +347,7 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 	var wg sync.WaitGroup
 	for i := range trigBenchRawConns {
 		wg.Go(func() {
-			errs[i] = insert(1<<30 + i) // numbers the load does not reach
+			errs[i] = insert(i, 1<<30+i) // numbers the load does not reach
 		})
 	}
 	wg.Wait()
@@ -237,17 +355,24 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 		require.NoError(t, err)
 	}
 
-	r := trigBenchLoad(d, insert)
+	r := trigBenchLoad(t, db, trigBenchCallers, d, insert)
 	r.settings = fmt.Sprintf("PostgreSQL %s, synchronous_commit=%s, fsync=%s, commit_delay=%s", settings[0], settings[1], settings[2], settings[3])
 	_, err = db.ExecContext(ctx, `CHECKPOINT`)
 	require.NoError(t, err)
 	return r
 }
 
-// runTriggerBench measures webhook triggers through the whole runtime.
-func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
+// runTriggerBench measures webhook triggers through the whole runtime, at
+// trigBenchCallers and then at trigBenchBurstCallers.
+func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResult) {
 	t.Helper()
-	engineAddr := simtest.Serve(t, enginesim.New(enginesim.Config{MinDuration: 10 * time.Millisecond, MaxDuration: 50 * time.Millisecond}), "127.0.0.1:0")
+	sim := enginesim.New(enginesim.Config{MinDuration: 10 * time.Millisecond, MaxDuration: 50 * time.Millisecond})
+	var engineRPCs atomic.Int64
+	engineAddr := simtest.Serve(t, sim, "127.0.0.1:0", grpc.UnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			engineRPCs.Add(1)
+			return handler(ctx, req)
+		}))
 	// Warnings and worse reach stderr, as from a replica at WFR_LOG_LEVEL=warn.
 	s := startStack(t, map[string]string{
 		"WFR_ENGINE_ADDR": engineAddr, "WFR_INSTANCE_ID": "bench-trigger",
@@ -260,13 +385,13 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	ctx := context.Background()
 
 	paths := deployBenchWebhooks(t, s.client, trigBenchWorkflows, "hook", "trigger")
-	trigger := func(n int) error {
+	trigger := func(n int) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_, err := s.client.TriggerWorkflow(cctx, &pb.TriggerWorkflowRequest{
+		resp, err := s.client.TriggerWorkflow(cctx, &pb.TriggerWorkflowRequest{
 			WebhookPath: paths[n%trigBenchWorkflows], TriggerData: fmt.Sprintf(`{"n": %d}`, n), HttpMethod: "POST",
 		})
-		return err
+		return resp.GetExecutionId(), err
 	}
 	// Every path once, which opens the runtime's connections, then a
 	// quiet database before the clock starts.
@@ -275,7 +400,7 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	for i := range trigBenchCallers {
 		wg.Go(func() {
 			for n := i; n < trigBenchWorkflows; n += trigBenchCallers {
-				errs[n] = trigger(n)
+				_, errs[n] = trigger(n)
 			}
 		})
 	}
@@ -283,35 +408,76 @@ func runTriggerBench(t *testing.T, d time.Duration) trigBenchResult {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	left, err := drainBench(db)
-	require.NoError(t, err)
-	require.Zero(t, left, "the warm-up's executions did not end")
 
-	start := time.Now()
-	r := trigBenchLoad(d, trigger)
-	stop := time.Now()
-	pending := func() int {
-		var n int
-		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status = 'PENDING' AND fired_time >= $1`, start).Scan(&n))
-		return n
-	}
-	r.pendingAtStop = pending()
-	time.Sleep(time.Until(stop.Add(trigBenchLater)))
-	r.pendingLater = pending()
-	r.drained = fmt.Sprintf("none PENDING %v after the load stopped", trigBenchLater)
-	if r.pendingLater > 0 {
-		left, deadline := r.pendingLater, time.Now().Add(trigBenchDrainWait)
-		for left > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			left = pending()
+	run := func(callers int) trigBenchResult {
+		left, err := drainBench(db)
+		require.NoError(t, err)
+		require.Zero(t, left, "the executions before the run did not end")
+		ids := make([][]string, callers)
+		start := time.Now()
+		pending := func() int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status = 'PENDING' AND fired_time >= $1`, start).Scan(&n))
+			return n
 		}
-		r.drained = fmt.Sprintf("none PENDING %.1f s after the load stopped", time.Since(stop).Seconds())
-		if left > 0 {
-			r.drained = fmt.Sprintf("still %d PENDING %.1f s after the load stopped", left, time.Since(stop).Seconds())
+		var peak atomic.Int64
+		sampled := make(chan struct{})
+		stopSampling := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			tick := time.NewTicker(trigBenchSample)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopSampling:
+					return
+				case <-tick.C:
+					if n := int64(pending()); n > peak.Load() {
+						peak.Store(n)
+					}
+				}
+			}
+		}()
+		rpcs0, execs0 := engineRPCs.Load(), sim.Report().Executions
+		r := trigBenchLoad(t, db, callers, d, func(w, n int) error {
+			id, err := trigger(n)
+			if err == nil {
+				ids[w] = append(ids[w], id)
+			}
+			return err
+		})
+		r.engineRPCs, r.executes = int(engineRPCs.Load()-rpcs0), sim.Report().Executions-execs0
+		stop := time.Now()
+		r.pendingAtStop = pending()
+		time.Sleep(time.Until(stop.Add(trigBenchLater)))
+		r.pendingLater = pending()
+		close(stopSampling)
+		<-sampled
+		r.pendingPeak = max(int(peak.Load()), r.pendingAtStop, r.pendingLater)
+
+		accepted := pq.Array(slices.Concat(ids...))
+		count := func(where string) int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE id = ANY($1::uuid[])`+where, accepted).Scan(&n))
+			return n
 		}
+		deadline := time.Now().Add(trigBenchDrainWait)
+		r.unfinished = count(` AND status IN ('PENDING', 'RUNNING')`)
+		for r.unfinished > 0 && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			r.unfinished = count(` AND status IN ('PENDING', 'RUNNING')`)
+		}
+		r.lost = r.ok - count("")
+		r.drained = fmt.Sprintf("every accepted execution terminal %.1f s after the load stopped", time.Since(stop).Seconds())
+		if r.unfinished > 0 {
+			r.drained = fmt.Sprintf("%d accepted executions still PENDING or RUNNING %.1f s after the load stopped", r.unfinished, time.Since(stop).Seconds())
+		}
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time >= $1`, start).Scan(&r.rows))
+		return r
 	}
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time >= $1`, start).Scan(&r.rows))
-	return r
+	first = run(trigBenchCallers)
+	burst = run(trigBenchBurstCallers)
+	return first, burst
 }
 
 // deployBenchWebhooks deploys n ALLOW_ALL workflows "bench.<name>-NNN",

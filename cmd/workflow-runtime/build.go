@@ -26,6 +26,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -68,6 +69,7 @@ type replica struct {
 	httpServer    *http.Server
 
 	coord    *coordination.Coordinator
+	backlog  *coordination.Backlog
 	sched    *scheduling.Scheduler
 	recorder *scheduling.Recorder
 	index    *webhook.Index
@@ -75,8 +77,10 @@ type replica struct {
 	// retention removes expired history; one replica at a time, by a lease
 	// row, whether or not there is Redis.
 	retention *retention.Remover
-	// replicas is nil without Redis.
-	replicas *lock.Replicas
+	// replicas and membership are nil without Redis: the membership beats
+	// through replicas and shares the cron triggers among the live ones.
+	replicas   *lock.Replicas
+	membership *shard.Membership
 
 	flushTracing func(deadline time.Time)
 	// closers release the pools and connections, in the order opened.
@@ -135,6 +139,12 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		broadcaster = fanout.NewRedis(rdb, cfg.RedisPrefix+"events")
 		locker = lock.NewDistributedLockManager(rdb, cfg.RedisPrefix)
 		r.replicas = lock.NewReplicas(rdb, cfg.RedisPrefix+"replicas", cfg.InstanceID)
+		r.replicas.SetTiming(cfg.HeartbeatInterval, cfg.ReplicaTTL)
+		if cfg.CronMode == "sharded" {
+			if r.membership, err = shard.NewMembership(r.replicas, cfg.InstanceID, logger, nil); err != nil {
+				return nil, err
+			}
+		}
 	}
 	level.Info(logger).Log("msg", redisLine(cfg))
 	eng, stopEngine, err := engineClient(cfg, logger)
@@ -159,6 +169,9 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	r.checker = health.NewChecker(version, 2*time.Second,
 		health.Dependency{Name: "database", Check: st.Ping, Critical: true},
 		health.Dependency{Name: "redis", Check: redisCheck},
+		// Fails while this replica fires every cron trigger for want of
+		// the live set; disabled without Redis, where every replica does.
+		health.Dependency{Name: "cron_sharding", Check: shardingCheck(r.membership)},
 		health.Dependency{Name: "workflow_engine", Check: func(ctx context.Context) error {
 			// Any answer about an id no engine knows shows the engine serves.
 			_, err := eng.Status(ctx, healthProbeID)
@@ -181,10 +194,15 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	if cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
+	r.backlog = coordination.NewBacklog(traced, coordination.BacklogOptions{
+		MaxTotal: int64(cfg.BacklogMax), MaxPerWorkflow: int64(cfg.BacklogMaxPerWorkflow), Logger: logger, Metrics: m.backlog,
+	})
 	r.coord = coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
-		Logger:  logger,
-		Metrics: m.coordination,
+		DispatchConcurrency: cfg.DispatchConcurrency,
+		Logger:              logger,
+		Metrics:             m.coordination,
+		Backlog:             r.backlog,
 		// Built below: the scheduler records its fires through the coordinator.
 		Notifier: pauseNotifier{r},
 	})
@@ -201,6 +219,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		JitterWindow:   cfg.JitterWindow,
 		ResyncInterval: cfg.ResyncInterval,
 		Broadcaster:    broadcaster,
+		Membership:     schedulingMembership(r.membership),
 		Logger:         logger,
 		Metrics:        schedMetrics,
 		Slots:          traced,
@@ -210,6 +229,11 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		InstanceID:   cfg.InstanceID,
 		CatchupLease: cfg.Lease,
 	})
+	// The triggers this replica holds are the ones it owns when sharded.
+	registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "workflow_runtime", Name: "scheduler_owned_triggers",
+		Help: "Cron triggers this replica holds: those it owns among the live replicas, or every one without the live set.",
+	}, func() float64 { return float64(r.sched.Held()) }))
 	// The backfill runner starts its slots through the coordinator, as the
 	// recorder does the scheduler's fires.
 	r.backfill = backfill.New(traced, r.coord, backfill.Options{
@@ -222,7 +246,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (
 		svc        = deployment.New(traced, deployment.Options{JitterWindow: cfg.JitterWindow, Notifier: deployment.Notifiers{r.sched, r.index}, Runs: traced})
-		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Logger: logger})
+		hooks      = webhook.New(r.index, traced, r.coord, webhook.Options{RatePerWorkflow: cfg.WebhookRateLimit, MaxSyncWaiting: cfg.SyncWebhookLimit, Backlog: r.backlog, Logger: logger})
 		monitor    = newMonitoring(cfg, traced, r.sched, r.checker, r.replicas, window)
 		chain      = endpoint.Chain(logger, m.rpcDuration, limiter)
 		runtimeAPI = grpctransport.NewWorkflowRuntimeServer(endpoint.NewDeploymentEndpoints(svc, chain), endpoint.NewCoordinationEndpoints(webhook.Route(r.coord, hooks), hooks, chain),
@@ -243,9 +267,14 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	common := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(grpctransport.RecoveryInterceptor(logger), grpctransport.ErrorInterceptor, r.sec.auth.UnaryInterceptor),
 		grpc.ChainStreamInterceptor(r.sec.auth.StreamInterceptor),
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
 		grpc.MaxSendMsgSize(maxResponseBytes),
+	}
+	// otelgrpc's handler costs every call microseconds even when no span is
+	// recorded; without it the trace id still comes from the caller's
+	// traceparent, which the transport hands to tracing.Start.
+	if tracing.Recording() {
+		common = append(common, grpc.StatsHandler(otelgrpc.NewServerHandler()))
 	}
 	r.gatewayServer = grpc.NewServer(grpctransport.GatewayOptions(r.sec.auth.TapHandle, common...)...)
 	r.grpcServer = grpc.NewServer(grpctransport.PortOptions(r.admitGRPC, r.sec.grpcTLS,
@@ -257,7 +286,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	}
 	reflection.Register(r.grpcServer)
 
-	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel)
+	handler, err := httptransport.NewHandler(ctx, conn, r.checker, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), maxRequestBytes, r.budget, logLevel, r.backlog.BackPressure)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -280,11 +309,16 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 // start: gRPC health last, so that its first status is the replica's
 // readiness once everything else runs.
 func (r *replica) background() []startstop.Service {
-	s := []startstop.Service{r.coord, r.recorder, r.sched, r.backfill, r.retention, r.index}
-	if r.replicas != nil {
+	s := []startstop.Service{r.backlog, r.coord, r.recorder}
+	switch {
+	case r.membership != nil:
+		// The membership beats, and its first beat tells the scheduler
+		// which triggers to load.
+		s = append(s, r.membership)
+	case r.replicas != nil:
 		s = append(s, r.replicas)
 	}
-	return append(s, r.health)
+	return append(s, r.sched, r.backfill, r.retention, r.index, r.health)
 }
 
 // close releases what build opened, the last opened first.
@@ -301,4 +335,21 @@ type pauseNotifier struct{ r *replica }
 
 func (p pauseNotifier) DeploymentChanged(ctx context.Context, d *workflow.Deployment) error {
 	return deployment.Notifiers{p.r.sched, p.r.index}.DeploymentChanged(ctx, d)
+}
+
+// shardingCheck is nil, a disabled check, without a membership.
+func shardingCheck(m *shard.Membership) health.Check {
+	if m == nil {
+		return nil
+	}
+	return m.Check
+}
+
+// schedulingMembership is nil without a membership, not a nil pointer in an
+// interface.
+func schedulingMembership(m *shard.Membership) scheduling.Membership {
+	if m == nil {
+		return nil
+	}
+	return m
 }

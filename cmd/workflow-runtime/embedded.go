@@ -16,12 +16,14 @@ import (
 // without it, and how to give it one.
 func redisLine(cfg config.Config) string {
 	switch {
+	case cfg.RedisURL != "" && cfg.CronMode == "sharded":
+		return "redis: " + cfg.Redacted().RedisURL + " holds the workflow and slot locks, carries changes between replicas and shares the cron triggers among the live ones"
 	case cfg.RedisURL != "":
-		return "redis: " + cfg.Redacted().RedisURL + " holds the workflow and slot locks and carries changes between replicas"
+		return "redis: " + cfg.Redacted().RedisURL + " holds the workflow and slot locks and carries changes between replicas; every replica fires every cron trigger"
 	case cfg.DatabaseURL == "":
 		return "redis: none; this single replica decides slots and overlaps in its database and applies its changes at once; set WFR_REDIS_URL=redis://127.0.0.1:6379/0, with WFR_DATABASE_URL, to run several replicas"
 	}
-	return fmt.Sprintf("redis: none; PostgreSQL decides slots and overlaps, and replicas learn of changes at each resync (every %s); set WFR_REDIS_URL=redis://127.0.0.1:6379/0 for locks and change fan-out", cfg.ResyncInterval)
+	return fmt.Sprintf("redis: none; every replica fires every cron trigger, PostgreSQL decides slots and overlaps, and replicas learn of changes at each resync (every %s); set WFR_REDIS_URL=redis://127.0.0.1:6379/0 for locks and change fan-out", cfg.ResyncInterval)
 }
 
 // lockDataDir takes the lock file of the embedded database in dir, creating

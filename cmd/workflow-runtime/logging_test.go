@@ -52,14 +52,7 @@ func TestServeLogFile(t *testing.T) {
 
 	_, httpAddr := servingAddrs(t, logFile, func() bool { return len(done) > 0 })
 	base := "http://" + httpAddr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+	awaitReady(t, http.DefaultClient, base+"/readyz", done)
 
 	req, err := http.NewRequest(http.MethodPut, base+"/admin/log-level?level=debug", nil)
 	require.NoError(t, err)

@@ -34,6 +34,7 @@ type serveMetrics struct {
 	refusals     metrics.Counter
 	denials      metrics.Counter
 	retention    retention.Metrics
+	backlog      coordination.BacklogMetrics
 }
 
 // newServeMetrics registers the runtime's metrics in r, the Go and process
@@ -93,10 +94,28 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 	for _, h := range []*prometheus.HistogramVec{dispatch, lag, pass} {
 		h.WithLabelValues()
 	}
+	gauge := func(name, help string) *kitprometheus.Gauge {
+		return kitprometheus.NewGauge(register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "workflow_runtime", Name: name, Help: help,
+		}, nil)))
+	}
+	dispatchLimit := gauge("dispatch_limit", "Executions this replica may dispatch at once now: WFR_DISPATCH_CONCURRENCY, less while the engine refuses for load.")
+	dispatchInUse := gauge("dispatch_in_use", "Executions this replica is dispatching now.")
+	queued := counter(r, "executions_queued_total", "Executions accepted while the dispatch pool was full: written PENDING without an owner, for any replica to claim.")
+	claimed := counter(r, "executions_claimed_total", "Queued executions this replica claimed to dispatch.")
+	refused := counterVec("trigger_refusals_total", "Triggers refused by back-pressure, by bound: workflow, total, sync.", "bound")
+	for _, b := range []string{coordination.BoundWorkflow, coordination.BoundTotal, coordination.BoundSync} {
+		refused.WithLabelValues(b)
+	}
+	backlog := register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "workflow_runtime", Name: "trigger_backlog",
+		Help: "Executions of every replica waiting for the engine, as this replica last counted them plus its acceptances since: what the back-pressure bounds.",
+	}, nil))
+	backlog.WithLabelValues()
 	fires := counter(r, "fires_total", "Cron fires acted on (not misfired).")
 	misfires := counter(r, "misfires_total", "Cron slots this replica judged missed and recorded.")
 	duplicates := counter(r, "fire_duplicates_total", "Cron fires another replica had already taken.")
-	for _, c := range []metrics.Counter{fires, misfires, duplicates} {
+	for _, c := range []metrics.Counter{fires, misfires, duplicates, queued, claimed} {
 		c.Add(0)
 	}
 
@@ -106,6 +125,10 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 			Finished:        kitprometheus.NewCounter(finished),
 			Locks:           kitprometheus.NewCounter(locks),
 			DispatchLatency: kitprometheus.NewHistogram(dispatch),
+			DispatchLimit:   dispatchLimit,
+			DispatchInUse:   dispatchInUse,
+			Queued:          queued,
+			Claimed:         claimed,
 		},
 		scheduling: scheduling.Metrics{
 			Fires:    fires,
@@ -122,6 +145,10 @@ func newServeMetrics(r prometheus.Registerer, unfinished func(context.Context) (
 		retention: retention.Metrics{
 			Removed:      kitprometheus.NewCounter(removed),
 			PassDuration: kitprometheus.NewHistogram(pass),
+		},
+		backlog: coordination.BacklogMetrics{
+			Refused: kitprometheus.NewCounter(refused),
+			Backlog: kitprometheus.NewGauge(backlog),
 		},
 	}
 }

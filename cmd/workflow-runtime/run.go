@@ -49,7 +49,7 @@ func (r *replica) run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 		started++
 	}
 	level.Info(r.logger).Log("msg", "webhook index loaded", "paths", r.index.Len())
-	level.Info(r.logger).Log("msg", "scheduler started", "cron_triggers", r.sched.Held())
+	level.Info(r.logger).Log("msg", "scheduler started", "cron_triggers", r.sched.Held(), "cron_mode", r.sched.Mode())
 
 	// The run group waits for the first of a signal, ctx's end or a
 	// server's failure; the first interrupt then shuts everything down in
@@ -136,7 +136,10 @@ func (r *replica) shutdown() {
 	// The webhook index stops following changes, and this replica leaves
 	// the live set.
 	_ = r.index.Stop(ctx)
-	if r.replicas != nil {
+	switch {
+	case r.membership != nil:
+		_ = r.membership.Stop(ctx)
+	case r.replicas != nil:
 		_ = r.replicas.Stop(ctx)
 	}
 

@@ -86,14 +86,7 @@ func startSecureStack(t *testing.T, extraEnv map[string]string, tlsClient *tls.C
 			t.Error("serve did not stop")
 		}
 	})
-	require.Eventually(t, func() bool {
-		resp, err := s.http.Get(s.httpBase + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+	awaitReady(t, s.http, s.httpBase+"/readyz", done)
 	return s
 }
 

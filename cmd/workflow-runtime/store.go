@@ -34,6 +34,8 @@ type storeBackend interface {
 	store.CatchUpStore
 	// RetentionStore removes expired history under a lease row.
 	store.RetentionStore
+	// BacklogStore counts the backlog that bounds triggers.
+	store.BacklogStore
 }
 
 // openedStore is the store serve runs on.

@@ -63,12 +63,14 @@ func TestRedisLine(t *testing.T) {
 		cfg  config.Config
 		want string
 	}{
-		{config.Config{DatabaseURL: pg, RedisURL: "redis://:secret@cache:6379/0"},
-			"redis: redis://:xxxxx@cache:6379/0 holds the workflow and slot locks and carries changes between replicas"},
+		{config.Config{DatabaseURL: pg, RedisURL: "redis://:secret@cache:6379/0", CronMode: "sharded"},
+			"redis: redis://:xxxxx@cache:6379/0 holds the workflow and slot locks, carries changes between replicas and shares the cron triggers among the live ones"},
+		{config.Config{DatabaseURL: pg, RedisURL: "redis://:secret@cache:6379/0", CronMode: "all"},
+			"redis: redis://:xxxxx@cache:6379/0 holds the workflow and slot locks and carries changes between replicas; every replica fires every cron trigger"},
 		{config.Config{},
 			"redis: none; this single replica decides slots and overlaps in its database and applies its changes at once; set WFR_REDIS_URL=redis://127.0.0.1:6379/0, with WFR_DATABASE_URL, to run several replicas"},
 		{config.Config{DatabaseURL: pg, ResyncInterval: 30 * time.Second},
-			"redis: none; PostgreSQL decides slots and overlaps, and replicas learn of changes at each resync (every 30s); set WFR_REDIS_URL=redis://127.0.0.1:6379/0 for locks and change fan-out"},
+			"redis: none; every replica fires every cron trigger, PostgreSQL decides slots and overlaps, and replicas learn of changes at each resync (every 30s); set WFR_REDIS_URL=redis://127.0.0.1:6379/0 for locks and change fan-out"},
 	} {
 		require.Equal(t, tt.want, redisLine(tt.cfg))
 	}

@@ -69,14 +69,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { _ = stop() })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+	awaitReady(t, http.DefaultClient, "http://"+httpAddr+"/readyz", done)
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
@@ -192,4 +185,34 @@ func logged(logs, trace string) string {
 		}
 	}
 	return ""
+}
+
+// TestUntracedTraceCarriedThrough: with tracing off, which installs no
+// otelgrpc handler, the caller's traceparent still gives the execution row
+// its trace id, and the engine still receives that trace in its gRPC
+// metadata.
+func TestUntracedTraceCarriedThrough(t *testing.T) {
+	var engineCalls simtest.Recorder
+	engineAddr := simtest.Serve(t, enginesim.New(enginesim.Config{MaxDuration: time.Hour}), "127.0.0.1:0", engineCalls.Option())
+	s := startStack(t, map[string]string{"WFR_ENGINE_ADDR": engineAddr})
+	ctx := context.Background()
+	_, err := s.client.DeployWorkflow(ctx, &pb.DeployWorkflowRequest{WorkflowId: "untraced", WorkflowDefinition: definition(t, actionNode),
+		Triggers: []*pb.Trigger{{Type: pb.TriggerType_TRIGGER_TYPE_MANUAL}}})
+	require.NoError(t, err)
+
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp, err := s.client.TriggerWorkflow(metadata.AppendToOutgoingContext(ctx, "traceparent", "00-"+trace+"-00f067aa0ba902b7-01"),
+		&pb.TriggerWorkflowRequest{WorkflowId: "untraced"})
+	require.NoError(t, err)
+	e, err := s.client.GetExecution(ctx, &pb.GetExecutionRequest{ExecutionId: resp.GetExecutionId()})
+	require.NoError(t, err)
+	require.Equal(t, trace, e.GetExecution().GetTraceId())
+	require.Eventually(t, func() bool {
+		for _, c := range engineCalls.Calls() {
+			if c.Method == "/workflow_engine.WorkflowService/ExecuteWorkflow" {
+				return strings.HasPrefix(strings.Join(c.Metadata.Get("traceparent"), ","), "00-"+trace+"-")
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "the engine did not get the trace in its gRPC metadata")
 }

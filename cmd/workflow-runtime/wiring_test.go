@@ -66,6 +66,40 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	return startStackOn(t, pgtest.NewDatabase(t), extraEnv)
 }
 
+// readyWait bounds a replica's start in the tests that serve one in this
+// process: it migrates a fresh database and starts every component, which
+// took over 20 s in CI with the package's tests in parallel under -race and
+// coverage on 2 cores.
+const readyWait = 90 * time.Second
+
+// awaitReady waits until url, a replica's /readyz, answers 200 through
+// client. It fails at once, with serve's result, when serve has returned it
+// on done (which keeps it for the test's stop).
+func awaitReady[T any](t *testing.T, client *http.Client, url string, done chan T) {
+	t.Helper()
+	deadline := time.Now().Add(readyWait)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		select {
+		case result := <-done:
+			done <- result
+			t.Fatalf("serve returned %v before %s answered 200 (last: %v)", result, url, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never became ready within %v (last: %v)", readyWait, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // startStackOn is startStack on the database at dbURL, which a test may
 // fill before the stack starts.
 func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack {
@@ -105,14 +139,7 @@ func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack
 			return fmt.Errorf("serve did not stop")
 		}
 	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(s.httpBase + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server never became ready")
+	awaitReady(t, http.DefaultClient, s.httpBase+"/readyz", done)
 
 	s.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)

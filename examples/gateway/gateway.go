@@ -1,17 +1,22 @@
 // Package gateway is a small stand-in for the API Gateway in front of
 // workflow-runtime: it owns the public webhook URLs, POST /webhook/<path>,
 // and forwards each call — method, headers and raw body — through
-// TriggerWorkflow, then answers with the HTTP status of the gRPC code.
+// TriggerWorkflow, then answers with the HTTP status of the gRPC code. A
+// call the runtime refuses for back-pressure (RESOURCE_EXHAUSTED) is
+// answered 429 with Retry-After, in seconds, from the refusal's RetryInfo.
 package gateway
 
 import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
@@ -61,6 +66,9 @@ func Handler(client pb.WorkflowRuntimeServiceClient) http.Handler {
 		})
 		if err != nil {
 			st := status.Convert(err)
+			if after, ok := retryAfter(st); ok {
+				w.Header().Set("Retry-After", after)
+			}
 			reply(w, runtime.HTTPStatusFromCode(st.Code()), Response{Error: st.Message()})
 			return
 		}
@@ -77,6 +85,18 @@ func Handler(client pb.WorkflowRuntimeServiceClient) http.Handler {
 		}
 		reply(w, code, out)
 	})
+}
+
+// retryAfter is the Retry-After value of a status with a RetryInfo: its
+// delay in whole seconds, rounded up, at least 1.
+func retryAfter(st *status.Status) (string, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			return strconv.FormatInt(max(secs, 1), 10), true
+		}
+	}
+	return "", false
 }
 
 func reply(w http.ResponseWriter, code int, body Response) {

@@ -43,7 +43,16 @@ type Config struct {
 	JitterWindow         time.Duration
 	// ResyncInterval is how often the scheduler reloads every cron trigger,
 	// making good a change announcement lost with Redis.
-	ResyncInterval  time.Duration
+	ResyncInterval time.Duration
+	// HeartbeatInterval is how often a replica beats in Redis's live set,
+	// and ReplicaTTL how long a replica counts as live after its last beat:
+	// past it the others take its cron triggers.
+	HeartbeatInterval time.Duration
+	ReplicaTTL        time.Duration
+	// CronMode is "all" (every replica fires every cron trigger; the
+	// database decides) or "sharded" (with Redis, each trigger is fired by
+	// the live replica that owns it).
+	CronMode        string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -61,6 +70,9 @@ type Config struct {
 	// Lease is how long an execution stays a replica's without renewal;
 	// another replica adopts it after that.
 	Lease time.Duration
+	// DispatchConcurrency bounds the executions one replica dispatches at
+	// once; past it, accepted executions wait PENDING for a replica with room.
+	DispatchConcurrency int
 	// BackfillRate is the backfilled slots per second one replica starts.
 	BackfillRate float64
 	// ExecutionRetention is the age past which finished executions and
@@ -79,6 +91,11 @@ type Config struct {
 	RateBurst int
 	// SyncWebhookLimit bounds the SYNC webhook calls waiting at once.
 	SyncWebhookLimit int
+	// BacklogMax and BacklogMaxPerWorkflow bound the PENDING executions
+	// waiting for the engine, of all workflows and of one, past which
+	// triggers are refused with RESOURCE_EXHAUSTED; 0: unbounded.
+	BacklogMax            int
+	BacklogMaxPerWorkflow int
 	// RequestMemory is the memory, in bytes, that the requests being
 	// decoded may take at once, both ports together.
 	RequestMemory int64
@@ -168,6 +185,21 @@ var settings = []setting{
 	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler reloads every cron trigger", func(c *Config, v string) error {
 		return duration(&c.ResyncInterval, v, time.Second)
 	}},
+	{"WFR_HEARTBEAT_INTERVAL", "5s", "how often a replica beats in Redis's set of live replicas", func(c *Config, v string) error {
+		return duration(&c.HeartbeatInterval, v, 10*time.Millisecond)
+	}},
+	{"WFR_REPLICA_TTL", "30s", "how long a replica counts as live after its last beat, at least 3 beat intervals; the others then take its cron triggers", func(c *Config, v string) error {
+		if err := duration(&c.ReplicaTTL, v, 10*time.Millisecond); err != nil {
+			return err
+		}
+		if c.ReplicaTTL < 3*c.HeartbeatInterval {
+			return fmt.Errorf("must be at least 3 × WFR_HEARTBEAT_INTERVAL (%s): a replica fences itself 2 intervals after its last beat, and the others must not count it gone before", c.HeartbeatInterval)
+		}
+		return nil
+	}},
+	{"WFR_CRON_MODE", "all", "all: every replica fires every cron trigger and the database keeps each slot to one run; sharded: with Redis, each trigger is fired by the one live replica that owns it (opt-in while hand-offs under load are being hardened)", func(c *Config, v string) error {
+		return oneOf(&c.CronMode, v, "all", "sharded")
+	}},
 	{"WFR_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 		return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error")
 	}},
@@ -201,6 +233,9 @@ var settings = []setting{
 	}},
 	{"WFR_LEASE", "30s", "how long an execution stays a replica's without renewal before another adopts it", func(c *Config, v string) error {
 		return duration(&c.Lease, v, 100*time.Millisecond)
+	}},
+	{"WFR_DISPATCH_CONCURRENCY", "64", "executions one replica dispatches to the engine at once, at most (fewer while the engine refuses for load); past it, accepted executions wait PENDING for any replica with room", func(c *Config, v string) error {
+		return integer(&c.DispatchConcurrency, v, 1)
 	}},
 	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -245,6 +280,12 @@ var settings = []setting{
 	}},
 	{"WFR_SYNC_WEBHOOK_LIMIT", "200", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
 		return integer(&c.SyncWebhookLimit, v, 1)
+	}},
+	{"WFR_BACKLOG_MAX", "10000", "PENDING executions waiting for the engine, all workflows and replicas together, past which triggers are refused with RESOURCE_EXHAUSTED and a retry delay; 0: unbounded", func(c *Config, v string) error {
+		return integer(&c.BacklogMax, v, 0)
+	}},
+	{"WFR_BACKLOG_MAX_PER_WORKFLOW", "2500", "PENDING executions of one workflow waiting for the engine past which its triggers are refused the same way; 0: unbounded", func(c *Config, v string) error {
+		return integer(&c.BacklogMaxPerWorkflow, v, 0)
 	}},
 	{"WFR_REQUEST_MEMORY_MB", "256", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
 		var mb int

@@ -8,12 +8,15 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 )
@@ -76,13 +79,29 @@ func (o Options) withDefaults() Options {
 // Dial returns a connection to the engine at target. It is plaintext unless
 // opts say otherwise: they are applied after the default, so a
 // grpc.WithTransportCredentials among them replaces it. The connection is
-// made lazily, so an engine that is down does not fail startup. Every
-// attempt is a client span whose W3C traceparent goes in the call's metadata.
+// made lazily, so an engine that is down does not fail startup. When spans
+// are recorded (tracing.Recording, at the time of the call), every attempt
+// is a client span whose W3C traceparent goes in the call's metadata;
+// otherwise only the traceparent goes, which otelgrpc's handler would also
+// send, without the handler's cost on every call.
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	traced := grpc.WithUnaryInterceptor(propagate)
+	if tracing.Recording() {
+		traced = grpc.WithStatsHandler(otelgrpc.NewClientHandler())
+	}
 	return grpc.NewClient(target, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		traced,
 	}, opts...)...)
+}
+
+// propagate sends the W3C traceparent of ctx's span context, if it has one,
+// in the call's metadata.
+func propagate(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if tp := tracing.TraceParent(trace.SpanContextFromContext(ctx)); tp != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tp)
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 // NewGRPC returns a Client speaking workflow_engine.WorkflowService over

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
@@ -98,4 +99,36 @@ func names(spans tracetest.SpanStubs) []string {
 		n = append(n, s.Name)
 	}
 	return n
+}
+
+// TestUntracedCallsCarryTheTrace: with tracing off (the no-op provider
+// Setup installs without an endpoint), the connection has no otelgrpc
+// handler, and the engine still receives the caller's trace in the gRPC
+// metadata and in the request's.
+func TestUntracedCallsCarryTheTrace(t *testing.T) {
+	stop, err := tracing.Setup(context.Background(), func(string) string { return "" }, "test", log.NewNopLogger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stop(context.Background()) })
+	require.False(t, tracing.Recording())
+	var rec simtest.Recorder
+	client := simtest.Client(t, simtest.Serve(t, enginesim.New(enginesim.Config{MaxDuration: time.Hour}), "127.0.0.1:0", rec.Option()))
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	ctx := tracing.Resume(context.Background(), traceID, trace.SpanContext{})
+	_, err = client.Execute(ctx, engine.ExecuteRequest{
+		ExecutionID: "e1", WorkflowID: "w1", TriggerType: workflow.TriggerManual, TriggeredBy: "test", TraceID: traceID,
+	})
+	require.NoError(t, err)
+	calls := rec.Calls()
+	require.Len(t, calls, 1)
+	sc := trace.SpanContextFromContext(ctx)
+	require.Equal(t, []string{tracing.TraceParent(sc)}, calls[0].Metadata.Get("traceparent"))
+	require.Equal(t, tracing.TraceParent(sc), calls[0].Request.(*pb.ExecuteWorkflowRequest).GetMetadata()[engine.MetaTraceParent])
+
+	// A call under no trace sends none.
+	_, err = client.Status(context.Background(), "unknown")
+	require.NoError(t, err)
+	calls = rec.Calls()
+	require.Len(t, calls, 2)
+	require.Empty(t, calls[1].Metadata.Get("traceparent"))
 }

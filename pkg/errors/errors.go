@@ -7,6 +7,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error for the caller. The zero value is Internal.
@@ -72,18 +73,26 @@ func (v Violations) Err(op Op) error {
 	return &Error{Op: op, Kind: Invalid, Violations: v}
 }
 
+// RetryAfter is how long the caller had better wait before trying again,
+// given to E; the gRPC transport sends it as google.rpc.RetryInfo, REST
+// as Retry-After.
+type RetryAfter time.Duration
+
 // Error is the service's error type.
 type Error struct {
 	Op         Op
 	Kind       Kind
 	Err        error
 	Violations Violations
+	// RetryAfter, when set, is the wait that the caller is advised.
+	RetryAfter time.Duration
 }
 
 // E builds an *Error from its arguments, in any order: an Op, a Kind, an error
-// (the cause), a string (a message, turned into the cause) and Violations.
-// When the cause is itself an *Error whose kind the arguments leave unset, its
-// kind is kept, so that wrapping does not lose how the caller must be answered.
+// (the cause), a string (a message, turned into the cause), Violations and a
+// RetryAfter. When the cause is itself an *Error whose kind or retry advice
+// the arguments leave unset, its own is kept, so that wrapping does not lose
+// how the caller must be answered.
 func E(args ...any) error {
 	e := &Error{}
 	kindSet := false
@@ -101,12 +110,18 @@ func E(args ...any) error {
 			e.Err = stderrors.New(a)
 		case Violations:
 			e.Violations = a
+		case RetryAfter:
+			e.RetryAfter = time.Duration(a)
 		default:
 			panic(fmt.Sprintf("errors.E: bad argument of type %T", arg))
 		}
 	}
 	if !kindSet {
 		e.Kind = KindOf(e.Err)
+	}
+	var cause *Error
+	if e.RetryAfter == 0 && As(e.Err, &cause) {
+		e.RetryAfter = cause.RetryAfter
 	}
 	return e
 }

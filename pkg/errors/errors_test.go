@@ -5,6 +5,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -84,6 +85,21 @@ func TestE(t *testing.T) {
 			name: "plain cause without kind is Internal",
 			args: []any{Op("x"), cause},
 			want: &Error{Op: "x", Kind: Internal, Err: cause},
+		},
+		{
+			name: "retry advice",
+			args: []any{Op("coordination.Trigger"), ResourceExhausted, RetryAfter(3 * time.Second), "full"},
+			want: &Error{Op: "coordination.Trigger", Kind: ResourceExhausted, Err: New("full"), RetryAfter: 3 * time.Second},
+		},
+		{
+			name: "retry advice inherited from a wrapped *Error",
+			args: []any{Op("outer"), &Error{Kind: ResourceExhausted, RetryAfter: time.Second}},
+			want: &Error{Op: "outer", Kind: ResourceExhausted, Err: &Error{Kind: ResourceExhausted, RetryAfter: time.Second}, RetryAfter: time.Second},
+		},
+		{
+			name: "explicit retry advice overrides the wrapped one",
+			args: []any{RetryAfter(2 * time.Second), &Error{Kind: ResourceExhausted, RetryAfter: time.Second}},
+			want: &Error{Kind: ResourceExhausted, Err: &Error{Kind: ResourceExhausted, RetryAfter: time.Second}, RetryAfter: 2 * time.Second},
 		},
 		{
 			name: "last of each type wins",

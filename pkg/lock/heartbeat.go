@@ -9,8 +9,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 )
 
-// Heartbeat timing: a replica beats every HeartbeatInterval and counts as
-// live while its last beat is under LiveWithin old (API.md, GetSystemHealth).
+// Heartbeat timing by default (WFR_HEARTBEAT_INTERVAL, WFR_REPLICA_TTL): a
+// replica beats every HeartbeatInterval and counts as live while its last
+// beat is under LiveWithin old (API.md, GetSystemHealth).
 const (
 	HeartbeatInterval = 5 * time.Second
 	LiveWithin        = 30 * time.Second
@@ -45,6 +46,7 @@ type Replicas struct {
 	key, id    string
 	interval   time.Duration
 	liveWithin time.Duration
+	observe    func(sent time.Time, live []string, err error)
 	loops      startstop.Loops
 }
 
@@ -52,6 +54,23 @@ type Replicas struct {
 func NewReplicas(client redis.UniversalClient, key, id string) *Replicas {
 	return &Replicas{client: client, key: key, id: id, interval: HeartbeatInterval, liveWithin: LiveWithin}
 }
+
+// SetTiming replaces the default interval and LiveWithin; call it before
+// Start.
+func (r *Replicas) SetTiming(interval, liveWithin time.Duration) {
+	r.interval, r.liveWithin = interval, liveWithin
+}
+
+// Interval is how often the replica beats.
+func (r *Replicas) Interval() time.Duration { return r.interval }
+
+// LiveWithin is how recent a beat must be for its replica to count as live.
+func (r *Replicas) LiveWithin() time.Duration { return r.liveWithin }
+
+// OnBeat makes every beat of the loop that Start runs read the live set too,
+// and hand it to f with when the beat was sent and the error of the beat or
+// the read, if any; call it before Start.
+func (r *Replicas) OnBeat(f func(sent time.Time, live []string, err error)) { r.observe = f }
 
 // Beat records that this replica is live now.
 func (r *Replicas) Beat(ctx context.Context) error {
@@ -81,7 +100,7 @@ func (r *Replicas) run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
-		_ = r.Beat(ctx)
+		r.beat(ctx)
 		select {
 		case <-ctx.Done():
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), heartbeatRemoveTimeout)
@@ -91,4 +110,18 @@ func (r *Replicas) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// beat beats once and, with an observer, reads the live set and tells it.
+func (r *Replicas) beat(ctx context.Context) {
+	sent := time.Now()
+	err := r.Beat(ctx)
+	if r.observe == nil {
+		return
+	}
+	var live []string
+	if err == nil {
+		live, err = r.Live(ctx)
+	}
+	r.observe(sent, live, err)
 }

@@ -83,3 +83,56 @@ func TestReplicasStartStop(t *testing.T) {
 func redisZ(at time.Time, member string) redis.Z {
 	return redis.Z{Score: float64(at.UnixMilli()), Member: member}
 }
+
+func TestReplicasOnBeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	t.Parallel()
+	rdb, prefix := redistest.New(t)
+	key := prefix + "replicas"
+	other := NewReplicas(rdb, key, "other")
+	require.NoError(t, other.Beat(context.Background()))
+	r := NewReplicas(rdb, key, "watcher")
+	r.SetTiming(10*time.Millisecond, time.Minute)
+	require.Equal(t, 10*time.Millisecond, r.Interval())
+	require.Equal(t, time.Minute, r.LiveWithin())
+	type seen struct {
+		sent time.Time
+		live []string
+		err  error
+	}
+	beats := make(chan seen, 100)
+	r.OnBeat(func(sent time.Time, live []string, err error) {
+		select {
+		case beats <- seen{sent, live, err}:
+		default:
+		}
+	})
+	before := time.Now()
+	require.NoError(t, r.Start(context.Background()))
+	first := <-beats
+	require.NoError(t, first.err)
+	require.False(t, first.sent.Before(before), "sent is taken as the beat goes out")
+	require.ElementsMatch(t, []string{"other", "watcher"}, first.live, "each beat reads the live set, itself included")
+	second := <-beats
+	require.True(t, second.sent.After(first.sent))
+	require.NoError(t, r.Stop(context.Background()))
+
+	// With Redis gone, the observer hears the error.
+	addr, stop := redistest.Private(t)
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { client.Close() })
+	stop()
+	gone := NewReplicas(client, key, "gone")
+	errs := make(chan error, 1)
+	gone.OnBeat(func(_ time.Time, _ []string, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	})
+	require.NoError(t, gone.Start(context.Background()))
+	require.Error(t, <-errs)
+	require.NoError(t, gone.Stop(context.Background()))
+}

@@ -164,10 +164,17 @@ type Store interface {
 	// and a later renewal tells.
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	// AdoptExecutions makes owner, for lease, the owner of up to limit
-	// PENDING or RUNNING executions whose lease has expired or that have
-	// none, the oldest fired, and returns them. Rows another replica is
-	// adopting at the same moment are skipped, not waited for.
+	// PENDING or RUNNING executions that have an owner and whose lease has
+	// expired or that have none, the oldest fired, and returns them. Rows
+	// another replica is adopting at the same moment are skipped, not
+	// waited for. Rows that never had an owner are ClaimExecutions'.
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	// ClaimExecutions makes owner, for lease, the owner of up to limit
+	// queued executions (PENDING, never owned: written without an owner),
+	// the oldest fired first (then by id), and returns them in that order.
+	// Rows another replica is claiming at the same moment are skipped, not
+	// waited for.
+	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	// LeaseExpired reports whether AdoptExecutions may take execution id:
 	// it is PENDING or RUNNING and its lease has run out by the database's
 	// clock (or it has none). ErrNotFound for an unknown id.

@@ -64,6 +64,16 @@ func Setup(ctx context.Context, getenv func(string) string, instanceID string, l
 	return tp.Shutdown, nil
 }
 
+// Recording reports whether spans may be recorded: false once Setup has
+// installed the no-op provider, true for any other provider (a test's, or the
+// global one that forwards to whatever is installed later). Instrumentation
+// that costs something on every call whether or not a span is recorded
+// (otelgrpc's stats handlers) is installed only when it is true.
+func Recording() bool {
+	_, off := otel.GetTracerProvider().(noop.TracerProvider)
+	return !off
+}
+
 func exporting(getenv func(string) string) bool {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") ||
 		strings.EqualFold(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")), "none") {

@@ -41,6 +41,7 @@ type Store interface {
 	UpdateDeployment(ctx context.Context, id string, m store.Mutation) (*workflow.Deployment, error)
 	RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	AdoptExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
+	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]workflow.Execution, error)
 	LeaseExpired(ctx context.Context, id string) (bool, error)
 	ReleaseLeases(ctx context.Context, owner string, ids []string) error
 	// GetBackfill names the overlap policy of a backfill's executions.
@@ -83,14 +84,31 @@ type Options struct {
 	// BufferRetry is how often an execution buffered by BUFFER_ONE tries the
 	// workflow's lock again (default 500 ms).
 	BufferRetry time.Duration
-	// AdoptBatch is how many expired executions one adoption takes (default 100).
+	// AdoptBatch is how many expired executions one adoption takes, and how
+	// many queued ones one claim may take (default 100).
 	AdoptBatch int
+	// DispatchConcurrency bounds the executions this replica dispatches at
+	// once (default 64); the bound in force follows what the engine takes,
+	// between 1 and this (see pool). An execution accepted while it is
+	// reached waits PENDING, queued, for any replica with room to claim it.
+	DispatchConcurrency int
+	// AdmissionWait bounds how long a trigger waits for its run's
+	// admission (default 2 s): it takes a read or two of the database, and
+	// the answer must not wait for a database that does not answer.
+	AdmissionWait time.Duration
+	// ClaimPoll is how often a replica with room looks for queued
+	// executions it was not told of: another replica's backlog (default 1 s).
+	ClaimPoll time.Duration
 	// Notifier, when set, is told of a deployment the coordinator paused
 	// after failures, as the deployment service tells of its changes, so
 	// that the scheduler and the webhook index stop at once.
 	Notifier interface {
 		DeploymentChanged(ctx context.Context, d *workflow.Deployment) error
 	}
+	// Backlog, when set, bounds the executions waiting for the engine: a
+	// manual trigger takes a place in it before anything is written
+	// (ARCHITECTURE "Back-pressure").
+	Backlog *Backlog
 	// Now is the clock that deadlines and recorded times read [time.Now].
 	// Waits are real timers whatever it says. It is the wall clock wherever
 	// Redis locks are used: their expiry is reckoned from its readings.
@@ -109,6 +127,12 @@ type Metrics struct {
 	// DispatchLatency observes seconds from an execution's fire to the
 	// engine's acceptance.
 	DispatchLatency metrics.Histogram
+	// DispatchLimit is the dispatch pool's bound in force; DispatchInUse
+	// the places taken.
+	DispatchLimit, DispatchInUse metrics.Gauge
+	// Queued counts executions accepted into the queue, the pool being
+	// full; Claimed the queued executions this replica claimed.
+	Queued, Claimed metrics.Counter
 }
 
 func (o Options) withDefaults() Options {
@@ -125,6 +149,11 @@ func (o Options) withDefaults() Options {
 	def(&o.RetryMin, 200*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.BufferRetry, 500*time.Millisecond)
+	def(&o.ClaimPoll, time.Second)
+	def(&o.AdmissionWait, 2*time.Second)
+	if o.DispatchConcurrency <= 0 {
+		o.DispatchConcurrency = 64
+	}
 	if o.MaxConcurrentPolls <= 0 {
 		o.MaxConcurrentPolls = 64
 	}
@@ -145,6 +174,16 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Metrics.DispatchLatency == nil {
 		o.Metrics.DispatchLatency = discard.NewHistogram()
+	}
+	for _, g := range []*metrics.Gauge{&o.Metrics.DispatchLimit, &o.Metrics.DispatchInUse} {
+		if *g == nil {
+			*g = discard.NewGauge()
+		}
+	}
+	for _, c := range []*metrics.Counter{&o.Metrics.Queued, &o.Metrics.Claimed} {
+		if *c == nil {
+			*c = discard.NewCounter()
+		}
 	}
 	return o
 }
@@ -176,6 +215,7 @@ type Coordinator struct {
 
 	deployments deploymentCache
 	polls       chan struct{}
+	pool        *pool
 
 	// redisDownUntil is when Redis is asked again after it failed; a
 	// reading of the clock (time.Now's carries a monotonic reading).
@@ -241,15 +281,20 @@ func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
 		store: st, engine: eng, locks: locks, opts: opts,
 		deployments: deploymentCache{store: st, timeout: opts.ExecutionTimeout},
 		polls:       make(chan struct{}, opts.MaxConcurrentPolls),
-		base:        base, halt: halt,
+		// The limit is cut at most once per RetryMin: the failures of one
+		// round of dispatches count once.
+		pool: newPool(opts.DispatchConcurrency, opts.RetryMin, opts.Now, opts.Logger, opts.Metrics),
+		base: base, halt: halt,
 		owned: map[string]*handle{},
 	}
 }
 
-// Start renews this replica's leases and adopts executions whose lease ran
-// out, until Stop (startstop.Service). It adopts once at once, so that a
-// replica restarting after a crash picks up what no one else did.
+// Start renews this replica's leases, adopts executions whose lease ran
+// out and claims queued ones, until Stop (startstop.Service). It adopts
+// once at once, so that a replica restarting after a crash picks up what no
+// one else did.
 func (c *Coordinator) Start(context.Context) error {
+	c.wg.Go(c.claimQueued)
 	c.wg.Go(func() {
 		c.adopt()
 		t := time.NewTicker(c.opts.Lease / 3)
@@ -311,35 +356,132 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 	return cut
 }
 
-// CreateExecution records e as a PENDING execution owned by this replica and
-// runs it; it writes nothing, and returns false, when store.CreateExecution
-// does not. The scheduler records its fires through it.
+// CreateExecution records e as a PENDING execution and runs it, or queues
+// it when the dispatch pool is full; it writes nothing, and returns false,
+// when store.CreateExecution does not. The scheduler records its fires
+// through it.
 func (c *Coordinator) CreateExecution(ctx context.Context, e *workflow.Execution) (bool, error) {
+	created, _, err := c.create(ctx, e)
+	return created, err
+}
+
+// create writes e in one insert, and does not wait for its dispatch. With a
+// free place in the dispatch pool (and no backlog before it) the row is
+// this replica's, leased, and its run starts at once, as does that of a
+// run under an exclusive policy, which then waits for a place; otherwise it
+// is written without an owner or a lease, queued, for whichever replica has
+// room to claim (queued true).
+func (c *Coordinator) create(ctx context.Context, e *workflow.Execution) (created, queued bool, err error) {
 	e.Status = workflow.ExecutionPending
-	e.OwnerInstance = c.opts.InstanceID
-	// The lease runs on the database's clock, as its renewals do.
-	e.Lease = c.opts.Lease
-	created, err := c.store.CreateExecution(ctx, e)
-	if err != nil || !created {
-		return created, err
+	c.mu.Lock()
+	stopping := c.stopping
+	c.mu.Unlock()
+	placed := !stopping && c.pool.tryTake()
+	// Only a run that starts beside any other waits in the queue. One under
+	// an exclusive policy (SKIP, BUFFER_ONE, BUFFER_ALL, CANCEL_OTHER) runs
+	// at once to make its overlap decision, which its caller and the other
+	// runs of its workflow need now (a SKIP while the engine is stuck is
+	// still a SKIP), and waits for a place only to dispatch: at most one run
+	// per workflow holds the turn, so these do not make the burst.
+	owned := placed || !stopping && c.exclusive(ctx, *e)
+	e.OwnerInstance, e.Lease = "", 0
+	if owned {
+		e.OwnerInstance = c.opts.InstanceID
+		// The lease runs on the database's clock, as its renewals do.
+		e.Lease = c.opts.Lease
 	}
-	c.start(*e, false, trace.SpanContextFromContext(ctx))
-	return true, nil
+	created, err = c.store.CreateExecution(ctx, e)
+	switch {
+	case err != nil || !created:
+		if placed {
+			c.pool.give(1)
+		}
+		return created, false, err
+	case !owned:
+		c.opts.Metrics.Queued.Add(1)
+		c.pool.markQueued()
+		return true, true, nil
+	}
+	c.start(*e, false, trace.SpanContextFromContext(ctx), placed)
+	return true, false, nil
+}
+
+// exclusive reports whether e's run keeps its workflow to one run at a
+// time; a deployment it cannot read counts as not, and the run finds out.
+func (c *Coordinator) exclusive(ctx context.Context, e workflow.Execution) bool {
+	info, err := c.deployments.of(ctx, e)
+	return err == nil && forRun(info, e).policy != workflow.OverlapAllowAll
+}
+
+// claimQueued claims queued executions while the pool has room: when a
+// place frees while a backlog exists, when this replica queues one, and
+// every ClaimPoll for the backlogs of other replicas.
+func (c *Coordinator) claimQueued() {
+	t := time.NewTicker(c.opts.ClaimPoll)
+	defer t.Stop()
+	for {
+		c.claim()
+		select {
+		case <-c.base.Done():
+			return
+		case <-c.pool.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// claim takes queued executions, oldest first, as many as the pool has
+// room for, until the queue is empty or the pool full. Without a known
+// backlog it takes one, to look. It reserves no place while it asks the
+// database, so that new executions do not queue for its sake meanwhile; a
+// row it claims finds its place free or waits for the next, ahead of new
+// executions, which keeps the pool's bound.
+func (c *Coordinator) claim() {
+	for c.base.Err() == nil {
+		n := min(c.pool.room(), c.opts.AdoptBatch)
+		if !c.pool.hasBacklog() {
+			n = min(n, 1)
+		}
+		if n <= 0 {
+			return
+		}
+		seq := c.pool.queuedSeq()
+		ctx, cancel := context.WithTimeout(c.base, c.opts.Lease/3)
+		rows, err := c.store.ClaimExecutions(ctx, c.opts.InstanceID, c.opts.Lease, n)
+		cancel()
+		if err != nil {
+			if c.base.Err() == nil {
+				level.Warn(c.opts.Logger).Log("msg", "queued executions not claimed", "err", err)
+			}
+			return
+		}
+		c.opts.Metrics.Claimed.Add(float64(len(rows)))
+		c.pool.settle(len(rows) == n, seq)
+		for _, e := range rows {
+			c.start(e, false, trace.SpanContext{}, c.pool.takeFree())
+		}
+		if len(rows) < n {
+			return
+		}
+	}
 }
 
 // start runs e in a goroutine of its own, unless this replica runs it
 // already or is stopping; a stopping replica gives the lease up instead.
-// adopted says that another replica may have worked on e before. The run's
+// adopted says that another replica may have worked on e before; placed
+// that the run holds a place of the dispatch pool, taken for it. The run's
 // spans are of e's trace, under parent when it is the span that created e.
-func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.SpanContext) {
+func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.SpanContext, placed bool) {
 	c.mu.Lock()
 	if c.stopping {
 		c.mu.Unlock()
+		c.pool.give(b2i(placed))
 		c.releaseLeases(e.ID)
 		return
 	}
 	if _, ok := c.owned[e.ID]; ok {
 		c.mu.Unlock()
+		c.pool.give(b2i(placed))
 		return
 	}
 	ctx, cancel := context.WithCancel(c.base)
@@ -350,8 +492,9 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 	go func() {
 		defer c.wg.Done()
 		r := c.newRun(e)
-		r.adopted, r.admitted = adopted, h.admitted
+		r.adopted, r.admitted, r.placed = adopted, h.admitted, placed
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		r.unplace()
 		// A run that ended without an admission (timed out, stopped) has none to tell.
 		r.admit("")
 		c.drop(e.ID, h)
@@ -427,7 +570,7 @@ func (c *Coordinator) adopt() {
 		for _, e := range rows {
 			level.Info(c.opts.Logger).Log("msg", "execution_adopted", "execution_id", e.ID, "workflow_id", e.WorkflowID,
 				"status", e.Status, "trace_id", e.TraceID)
-			c.start(e, true, trace.SpanContext{})
+			c.start(e, true, trace.SpanContext{}, false)
 		}
 		if len(rows) < c.opts.AdoptBatch {
 			return
@@ -604,6 +747,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // backoff doubles d up to limit.

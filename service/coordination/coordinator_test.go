@@ -51,7 +51,21 @@ func testOptions(instance string) Options {
 		InstanceID: instance, Lease: time.Second, ExecutionTimeout: 30 * time.Second, LockGrace: time.Second,
 		PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, BufferRetry: 20 * time.Millisecond,
+		// A run's admission takes a few database round trips, which under
+		// -race on a loaded 2-core host took more than the 2 s default.
+		AdmissionWait: 15 * time.Second,
 	}
+}
+
+// steadyOptions is testOptions for a test that does not measure lease
+// expiry. A 1 s lease is renewed every Lease/3, each renewal given Lease/3:
+// under -race on a loaded 2-core host renewals come late or time out, the
+// lease runs out, and another replica adopts the row in the middle of what
+// the test watches.
+func steadyOptions(instance string) Options {
+	o := testOptions(instance)
+	o.Lease = 20 * time.Second
+	return o
 }
 
 func newRig(t *testing.T, sim enginesim.Config) *rig {
@@ -496,7 +510,11 @@ func TestEngineUnavailableThenBack(t *testing.T) {
 // on by another once their leases run out, PENDING and RUNNING alike.
 func TestAdoption(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 1500 * time.Millisecond, MaxDuration: 1500 * time.Millisecond})
+	// The RUNNING one ends when the test moves the engine's clock, after the
+	// heir adopted it: on a timer it could end, and be written by the
+	// replica that is to die, before the test sees it RUNNING.
+	engineClock := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now})
 	dead := r.coordinator("dead")
 	wf := r.deploy(workflow.Config{})
 	running := r.trigger(dead, wf)
@@ -518,13 +536,22 @@ func TestAdoption(t *testing.T) {
 	require.True(t, created)
 
 	r.coordinator("heir")
+	require.Eventually(t, func() bool { return r.get(running.ID).OwnerInstance == "heir" }, 15*time.Second, 10*time.Millisecond,
+		"the RUNNING one was not adopted")
+	engineClock.Advance(time.Minute)
 	done := r.waitStatus(running.ID, workflow.ExecutionSucceeded)
 	require.Equal(t, "heir", done.OwnerInstance)
 	require.Equal(t, 1, r.calls(running.ID), "the RUNNING one is followed, not dispatched again")
 	// The PENDING one waited for the lock of the RUNNING one (SKIP skips
 	// only when the lock is held at its turn; the heir takes its turn after
-	// adopting both, in fired order).
-	p := r.waitStatus(pending.ID, workflow.ExecutionSucceeded, workflow.ExecutionSkipped)
+	// adopting both, in fired order), and then runs until the engine's
+	// clock moves again.
+	var p workflow.Execution
+	require.Eventually(t, func() bool {
+		engineClock.Advance(time.Minute)
+		p = r.get(pending.ID)
+		return p.Status == workflow.ExecutionSucceeded || p.Status == workflow.ExecutionSkipped
+	}, 15*time.Second, 50*time.Millisecond)
 	require.Equal(t, "heir", p.OwnerInstance)
 }
 
@@ -804,22 +831,31 @@ func TestAdoptedPendingPastItsDeadline(t *testing.T) {
 // skipped: the buffered one goes first.
 func TestBufferOneNewcomerDoesNotOvertake(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{MinDuration: 300 * time.Millisecond, MaxDuration: 300 * time.Millisecond})
-	o := testOptions("a")
-	o.BufferRetry = 500 * time.Millisecond // the default
-	c := New(r.st, r.engine, r.locks, o)
-	require.NoError(r.t, c.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
+	// Runs end when the test moves the engine's clock: a ends just after b
+	// has tried for the turn, and b tries again only a BufferRetry later,
+	// so that the newcomer comes in between however loaded the host (with
+	// a's end on a timer, b's next try could fall before it).
+	engineClock := testClock()
+	r := newRig(t, enginesim.Config{MinDuration: time.Minute, MaxDuration: time.Minute, Now: engineClock.Now})
+	o := steadyOptions("a")
+	o.BufferRetry = 10 * time.Second
+	c := r.started(New(r.st, r.engine, r.locks, o))
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapBufferOne})
 	a := r.trigger(c, wf)
 	r.waitStatus(a.ID, workflow.ExecutionRunning)
 	b := r.trigger(c, wf)
+	await(t, c.signals.waiting, b.ID)
+	engineClock.Advance(time.Minute)
 	r.waitStatus(a.ID, workflow.ExecutionSucceeded)
 	cc := r.trigger(c, wf)
 	got := r.waitStatus(cc.ID, workflow.ExecutionRunning, workflow.ExecutionSkipped, workflow.ExecutionSucceeded)
 	require.Equal(t, workflow.ExecutionSkipped, got.Status)
 	require.Equal(t, "execution "+b.ID+" is already buffered", got.SkipReason)
-	r.waitStatus(b.ID, workflow.ExecutionSucceeded)
+	// b starts at its next try, and ends once the engine's clock moves on.
+	require.Eventually(t, func() bool {
+		engineClock.Advance(time.Minute)
+		return r.get(b.ID).Status == workflow.ExecutionSucceeded
+	}, 2*o.BufferRetry+15*time.Second, 50*time.Millisecond)
 }
 
 // TestLostLockIsCounted takes a running execution's workflow lock from
@@ -940,7 +976,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, enginesim.Config{HangRate: 1})
 	lossy := lossyEngine{Client: r.engine, sent: make(chan string, 1), lose: func(engine.ExecuteRequest) bool { return true }}
-	owner := r.coordinatorWith("owner", lossy, r.locks)
+	owner := r.started(New(r.st, lossy, r.locks, steadyOptions("owner")))
 	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
 	x := r.trigger(owner, wf)
 	require.Equal(t, x.ID, <-lossy.sent)
@@ -954,9 +990,12 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	before := r.get(x.ID)
 	_, err = cut.Cancel(context.Background(), CancelRequest{ExecutionID: x.ID})
 	require.Equal(t, errors.Unavailable, errors.KindOf(err), "%v", err)
-	require.Equal(t, before, r.get(x.ID), "a cancel that could not reach the engine changes nothing")
+	// The owner's lease renewals go on meanwhile; nothing else may change.
+	after := r.get(x.ID)
+	before.LeaseExpiresAt, after.LeaseExpiresAt = nil, nil
+	require.Equal(t, before, after, "a cancel that could not reach the engine changes nothing")
 
-	got, err := r.coordinator("other").Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
+	got, err := r.started(New(r.st, r.engine, r.locks, steadyOptions("other"))).Cancel(context.Background(), CancelRequest{ExecutionID: x.ID, Reason: "stop it"})
 	require.NoError(t, err)
 	require.Equal(t, workflow.ExecutionCancelled, got.Status)
 	require.Equal(t, "cancelled: stop it", got.ErrorMessage)
@@ -964,7 +1003,7 @@ func TestCancelPendingThatReachedTheEngine(t *testing.T) {
 	require.Equal(t, pb.ExecutionStatus_CANCELED, r.engineState(got.EngineExecutionID))
 	require.Equal(t, 1, r.sim.Executions())
 	// The workflow is free: the next execution runs.
-	r.waitStatus(r.trigger(r.coordinator("next"), wf).ID, workflow.ExecutionRunning)
+	r.waitStatus(r.trigger(r.started(New(r.st, r.engine, r.locks, steadyOptions("next"))), wf).ID, workflow.ExecutionRunning)
 }
 
 // frozenStore fails lease renewals and adoptions while frozen is set, as a
@@ -1122,6 +1161,69 @@ func TestLostRowCancelsTheOrphan(t *testing.T) {
 	require.Equal(t, "CANCELED", runs[0].Status)
 }
 
+// TestLostRowCancelsTheUnansweredOrphan: as TestLostRowCancelsTheOrphan, but
+// the answer of the dispatch that reached the engine was lost, as a call that
+// times out under load loses it. The owner finds the row ended when it would
+// dispatch again, or the lease renewal that finds it ended stops the run
+// first; either way the owner finds the engine's run by the idempotency key
+// and cancels it, and the row keeps the end it was given.
+func TestLostRowCancelsTheUnansweredOrphan(t *testing.T) {
+	t.Parallel()
+	for _, stopped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped by the renewal=%v", stopped), func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, enginesim.Config{HangRate: 1})
+			lost := unansweredEngine{Client: r.engine, sent: make(chan string, 1), release: make(chan struct{}), held: new(atomic.Bool)}
+			c := r.coordinatorWith("a", lost, r.locks)
+			x := r.trigger(c, r.deploy(workflow.Config{}))
+			require.Equal(t, x.ID, <-lost.sent)
+			now := time.Now().UTC()
+			_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+				From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+				FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+			})
+			require.NoError(t, err)
+			if stopped {
+				require.Eventually(t, func() bool {
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					_, running := c.owned[x.ID]
+					return !running
+				}, 15*time.Second, 10*time.Millisecond, "no renewal stopped the run of the ended row")
+			}
+			close(lost.release)
+			await(t, c.signals.ran, x.ID)
+			runs := r.sim.Runs()
+			require.Len(t, runs, 1)
+			require.Equal(t, x.ID, runs[0].IdempotencyKey)
+			require.Equal(t, "CANCELED", runs[0].Status)
+			e := r.get(x.ID)
+			require.Equal(t, workflow.ExecutionCancelled, e.Status)
+			require.Equal(t, "cancelled by an earlier version", e.ErrorMessage)
+		})
+	}
+}
+
+// unansweredEngine lets every Execute reach the engine, but holds the answer
+// of the first one that the engine accepted until release is closed and then
+// loses it; sent gets that execution's id once the engine has it.
+type unansweredEngine struct {
+	engine.Client
+	sent    chan string
+	release chan struct{}
+	held    *atomic.Bool
+}
+
+func (u unansweredEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
+	acc, err := u.Client.Execute(ctx, req)
+	if err != nil || !u.held.CompareAndSwap(false, true) {
+		return acc, err
+	}
+	u.sent <- req.ExecutionID
+	<-u.release
+	return engine.Accepted{}, errors.E(errors.Unavailable, "the test lost the engine's answer")
+}
+
 // decliningEngine refuses every cancel, as an engine does once it holds an
 // execution as ended.
 type decliningEngine struct{ engine.Client }
@@ -1155,6 +1257,28 @@ type scriptedExecute struct {
 
 func (s scriptedExecute) Execute(context.Context, engine.ExecuteRequest) (engine.Accepted, error) {
 	return s.accepted, s.err
+}
+
+// TestEndInTheDispatchAnswerRetries: an execution that the engine reports
+// ended in its answer to the dispatch (a short run on a loaded host) gets
+// the retry its policy calls for, as one that ends by a status check does.
+func TestEndInTheDispatchAnswerRetries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	finished := time.Now().UTC().Truncate(time.Microsecond)
+	failed := scriptedExecute{Client: r.engine, accepted: engine.Accepted{EngineExecutionID: "eng-1", Status: engine.Status{
+		State: workflow.ExecutionFailed, Found: true, FinishedAt: &finished, Error: "boom"}}}
+	c := r.coordinatorWith("a", failed, r.locks)
+	wf := r.deploy(workflow.Config{Retry: &workflow.RetryPolicy{
+		MaxAttempts: 2, InitialInterval: time.Hour, BackoffCoefficient: 1, MaxInterval: time.Hour, RetryOn: everyOutcome,
+	}})
+	first := r.trigger(c, wf)
+	done := r.waitStatus(first.ID, workflow.ExecutionFailed)
+	require.Equal(t, "eng-1", done.EngineExecutionID)
+	require.Equal(t, "boom", done.ErrorMessage)
+	runs := r.attempts(first.ID)
+	require.Len(t, runs, 2, "the retry is written with the end")
+	require.Equal(t, workflow.ExecutionPending, runs[1].Status)
 }
 
 // TestCancelPendingAsTheEngineAnswers: cancelling a PENDING execution that

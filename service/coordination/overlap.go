@@ -146,6 +146,7 @@ func (r *run) claim(ctx context.Context, deadline time.Time) bool {
 			delay = r.c.opts.RetryMin
 		case outcomeWait:
 			r.admit(AdmissionWaiting)
+			r.unplace()
 			r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 			if !sleep(ctx, r.c.opts.BufferRetry) {
 				return false

@@ -39,8 +39,33 @@ type run struct {
 	late bool
 	// adopted is set for a run of an execution another replica owned.
 	adopted bool
+	// unrecorded is the PENDING to RUNNING transition that the engine's
+	// acceptance calls for while it is not yet written: an execution that
+	// ends by its first status check is written once, at its end, and
+	// only one still running then is written RUNNING (see recordStart).
+	unrecorded *store.Transition
 	// admitted gets the run's first admission; nil for none to tell.
 	admitted chan Admission
+	// placed is set while the run holds a place of the dispatch pool.
+	placed bool
+}
+
+// place waits for a place of the dispatch pool, unless the run holds one,
+// and reports false when ctx ended first.
+func (r *run) place(ctx context.Context) bool {
+	if !r.placed {
+		r.placed = r.c.pool.take(ctx)
+	}
+	return r.placed
+}
+
+// unplace gives the run's place of the dispatch pool up, if it holds one:
+// before it waits, and once the engine took the execution.
+func (r *run) unplace() {
+	if r.placed {
+		r.placed = false
+		r.c.pool.give(1)
+	}
 }
 
 // admit tells a, if it is the run's first admission: the one a trigger
@@ -68,7 +93,9 @@ func (r *run) run(ctx context.Context) {
 		if !r.waitDue(ctx) || !r.dispatch(ctx) {
 			return
 		}
+		r.unplace()
 	case workflow.ExecutionRunning:
+		r.unplace()
 		r.rejoin(ctx)
 	default:
 		return
@@ -116,6 +143,7 @@ func (r *run) waitDue(ctx context.Context) bool {
 			break
 		}
 		waited = true
+		r.unplace()
 		r.c.signals.signal(r.c.signals.due, r.e.ID)
 		if !sleep(ctx, min(left, r.c.opts.PollMax)) {
 			return false
@@ -155,6 +183,9 @@ func (r *run) dispatch(ctx context.Context) bool {
 	if r.usesSlot() && !r.claimSlot(ctx, deadline) {
 		return false
 	}
+	if !r.place(ctx) {
+		return false
+	}
 	r.admit(AdmissionStarted)
 	req := executeRequest(r.e, r.dep)
 	delay := r.c.opts.RetryMin
@@ -169,6 +200,7 @@ func (r *run) dispatch(ctx context.Context) bool {
 		// idempotent, and the lease renewal will tell.
 		if attempt > 0 {
 			if err := r.owns(ctx, workflow.ExecutionPending); errors.Is(err, errNotOwned) || ctx.Err() != nil {
+				r.lostUnanswered(ctx, req)
 				return false
 			}
 		}
@@ -176,7 +208,10 @@ func (r *run) dispatch(ctx context.Context) bool {
 		if done {
 			return started
 		}
+		// Not only the replica's stop ends ctx: so does a lease renewal
+		// that finds the row ended elsewhere, which may leave an orphan.
 		if !sleep(ctx, delay) {
+			r.lostUnanswered(ctx, req)
 			return false
 		}
 		delay = backoff(delay, r.c.opts.RetryMax)
@@ -238,6 +273,7 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
 	defer cancel()
 	acc, err := r.c.engine.Execute(dctx, req)
+	r.c.pool.observe(err)
 	switch {
 	case err == nil:
 		return true, r.accepted(dctx, acc)
@@ -253,8 +289,14 @@ func (r *run) execute(ctx context.Context, req engine.ExecuteRequest) (done, sta
 	return false, false
 }
 
-// accepted records that the engine took the execution on: RUNNING, or its
-// end at once when the engine already reports one.
+// accepted takes note that the engine took the execution on. An end the
+// engine already reports is recorded at once; RUNNING is recorded at the
+// first status check that does not find the execution ended (recordStart),
+// so that a short execution costs one write after its insert instead of two.
+// Until then the row stays PENDING, owned and leased by this replica: a
+// replica that adopts it meanwhile, or a cancellation, sends the dispatch
+// again with the same idempotency key and learns this engine run, as for a
+// dispatch whose answer was lost.
 func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 	now := r.c.opts.Now().UTC()
 	r.c.opts.Metrics.DispatchLatency.Observe(now.Sub(r.e.Due()).Seconds())
@@ -267,24 +309,44 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning, Owner: r.c.opts.InstanceID,
 		EngineExecutionID: acc.EngineExecutionID, StartedTime: started,
 	}
+	level.Info(r.logger).Log("msg", "execution_dispatched", "engine_execution_id", acc.EngineExecutionID,
+		"latency_ms", now.Sub(r.e.Due()).Milliseconds())
+	r.e.EngineExecutionID, r.e.StartedTime = acc.EngineExecutionID, started
+	r.unrecorded = &t
 	if acc.Status.Terminal() {
-		t = finish(t, acc.Status, now)
+		// Ended by the time the engine answered (a short run on a loaded
+		// host, or one found by its idempotency key): written as any end
+		// is, with the retry its policy calls for and its count towards
+		// pause_after_failures.
+		r.end(ctx, acc.Status.State, "", &acc.Status)
+		return false
 	}
+	return true
+}
+
+// recordStart writes the RUNNING that accepted put off, if it has not been
+// written, and reports whether the execution is still the run's to follow.
+func (r *run) recordStart(ctx context.Context) bool {
+	if r.unrecorded == nil {
+		return true
+	}
+	t := *r.unrecorded
+	r.unrecorded = nil
+	return r.record(ctx, t)
+}
+
+// record writes t, the engine's acceptance of the execution as RUNNING, and
+// reports whether the execution is now RUNNING and the run's to follow.
+func (r *run) record(ctx context.Context, t store.Transition) bool {
 	delay := r.c.opts.RetryMin
 	for {
 		row, err := r.c.store.TransitionExecution(ctx, r.e.ID, t)
 		switch {
 		case err == nil:
 			r.e = *row
-			level.Info(r.logger).Log("msg", "execution_dispatched", "engine_execution_id", acc.EngineExecutionID,
-				"latency_ms", now.Sub(r.e.Due()).Milliseconds())
-			if t.To.Terminal() {
-				r.finished()
-				return false
-			}
 			return true
 		case errors.Is(err, store.ErrStale):
-			r.lostRow(ctx, acc.EngineExecutionID)
+			r.lostRow(ctx, t.EngineExecutionID)
 			return false
 		}
 		// The engine runs the execution while its row still says PENDING:
@@ -306,12 +368,8 @@ func (r *run) accepted(ctx context.Context, acc engine.Accepted) bool {
 // if the row still names it the owner; if another replica adopted the row,
 // that one carries on.
 func (r *run) lostRow(ctx context.Context, engineID string) {
-	row, err := r.c.store.GetExecution(ctx, r.e.ID)
-	if err != nil {
-		level.Warn(r.logger).Log("msg", "execution changed under its run and could not be read", "err", err)
-		return
-	}
-	if !row.Status.Terminal() {
+	row, ok := r.endedElsewhere(ctx)
+	if !ok {
 		return
 	}
 	if row.EngineExecutionID != engineID && row.OwnerInstance == r.c.opts.InstanceID {
@@ -319,6 +377,60 @@ func (r *run) lostRow(ctx context.Context, engineID string) {
 		r.cancelOrphan(ctx, engineID)
 	}
 	r.unlock()
+}
+
+// lostUnanswered is lostRow for a dispatch whose answer did not come back
+// (maybeSent) when the row changed under the run: the engine may run the
+// execution all the same, and nobody else will stop it if the row ended
+// without naming an engine run. Its run is found as a cancellation finds it
+// (stopInEngine), by dispatching req again with the same idempotency key;
+// one that never arrived is started by that and cancelled at once.
+//
+// The run's context may have ended by then: a lease renewal that finds the
+// row ended stops the run, as the replica's stop does (which leaves the row
+// to an adopter, not ended). So this works on a context of its own, bounded
+// as a dispatch in flight is.
+func (r *run) lostUnanswered(ctx context.Context, req engine.ExecuteRequest) {
+	if !r.maybeSent {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
+	row, ok := r.endedElsewhere(ctx)
+	if !ok || row.EngineExecutionID != "" || row.OwnerInstance != r.c.opts.InstanceID {
+		return
+	}
+	r.e = *row
+	delay := r.c.opts.RetryMin
+	for range maxOrphanCancels {
+		acc, err := r.c.engine.Execute(ctx, req)
+		switch {
+		case errors.Is(err, engine.ErrRejected):
+			// The engine refuses to run it: there is nothing to stop.
+			return
+		case err == nil && acc.Status.Terminal():
+			return
+		case err == nil:
+			r.cancelOrphan(ctx, acc.EngineExecutionID)
+			return
+		}
+		if !sleep(ctx, delay) {
+			break
+		}
+		delay = backoff(delay, r.c.opts.RetryMax)
+	}
+	level.Error(r.logger).Log("msg", "the engine's run of an ended execution not found, so not cancelled")
+}
+
+// endedElsewhere reads the row that changed under the run and returns it
+// when it has ended; an adopted row is the adopter's to carry on.
+func (r *run) endedElsewhere(ctx context.Context) (*workflow.Execution, bool) {
+	row, err := r.c.store.GetExecution(ctx, r.e.ID)
+	if err != nil {
+		level.Warn(r.logger).Log("msg", "execution changed under its run and could not be read", "err", err)
+		return nil, false
+	}
+	return row, row.Status.Terminal()
 }
 
 // cancelOrphan cancels in the engine a run that the execution's row does not
@@ -355,16 +467,20 @@ func (r *run) follow(ctx context.Context) {
 	delay := r.c.opts.PollMin
 	for {
 		if !sleep(ctx, min(delay, deadline.Sub(r.c.opts.Now()))) {
+			r.stopping(ctx)
 			return
 		}
 		if !r.c.opts.Now().Before(deadline) {
-			r.timeOut(ctx)
+			if r.recordStart(ctx) {
+				r.timeOut(ctx)
+			}
 			return
 		}
 		st, err := r.status(ctx)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
+				r.stopping(ctx)
 				return
 			}
 			level.Warn(r.logger).Log("msg", "execution status not read", "err", err)
@@ -375,8 +491,24 @@ func (r *run) follow(ctx context.Context) {
 			r.end(ctx, st.State, "", &st)
 			return
 		}
+		if !r.recordStart(ctx) {
+			return
+		}
 		delay = backoff(delay, r.c.opts.PollMax)
 	}
+}
+
+// stopping records, as the replica stops, the RUNNING that accepted put off,
+// on a context of its own as a dispatch in flight is: the row then says what
+// the engine does, and the replica that adopts it follows the engine run
+// instead of sending the dispatch again.
+func (r *run) stopping(ctx context.Context) {
+	if r.unrecorded == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
+	r.recordStart(rctx)
 }
 
 // status reads the execution's status within the bound on concurrent reads.
@@ -458,6 +590,12 @@ func (r *run) end(ctx context.Context, to workflow.ExecutionStatus, message stri
 	if st != nil {
 		t = finish(t, *st, now)
 	}
+	if u := r.unrecorded; u != nil {
+		// Ended by its first status check: the engine's acceptance is
+		// written with the end, in its one write.
+		t.EngineExecutionID, t.StartedTime = u.EngineExecutionID, u.StartedTime
+		r.unrecorded = nil
+	}
 	r.write(ctx, t)
 }
 
@@ -527,7 +665,7 @@ func (r *run) transition(ctx context.Context, t store.Transition) (ended, next *
 func (r *run) retry(next workflow.Execution) {
 	level.Info(r.logger).Log("msg", "execution_retry_scheduled", "retry_execution_id", next.ID, "attempt", next.Attempt,
 		"not_before", next.NotBefore)
-	r.c.start(next, false, trace.SpanContext{})
+	r.c.start(next, false, trace.SpanContext{}, false)
 }
 
 // finished logs and counts the run's recorded end and frees the workflow.

@@ -57,6 +57,7 @@ func (r *run) claimSlot(ctx context.Context, deadline time.Time) bool {
 		}
 		delay = r.c.opts.RetryMin
 		r.admit(AdmissionWaiting)
+		r.unplace()
 		r.c.signals.signal(r.c.signals.waiting, r.e.ID)
 		if !sleep(ctx, r.c.opts.BufferRetry) {
 			return false

@@ -68,7 +68,7 @@ type TriggerResponse struct {
 // first decision of its run.
 type Admission string
 
-// Admissions; empty when the run did not tell within admissionWait.
+// Admissions; empty when the run did not tell within Options.AdmissionWait.
 const (
 	// AdmissionStarted: the run goes to the engine now.
 	AdmissionStarted Admission = "STARTED"
@@ -77,11 +77,6 @@ const (
 	// AdmissionSkipped: the run was SKIPPED (see its skip_reason).
 	AdmissionSkipped Admission = "SKIPPED"
 )
-
-// admissionWait bounds how long a trigger waits for its run's admission:
-// it takes a read or two of the database, and the answer must not wait
-// for a database that does not answer.
-const admissionWait = 2 * time.Second
 
 // admission waits for the admission of execution id's run on this replica.
 func (s *Coordinator) admission(ctx context.Context, id string) Admission {
@@ -99,7 +94,7 @@ func (s *Coordinator) admission(ctx context.Context, id string) Admission {
 		}
 		return AdmissionStarted
 	}
-	t := time.NewTimer(admissionWait)
+	t := time.NewTimer(s.opts.AdmissionWait)
 	defer t.Stop()
 	select {
 	case a := <-h.admitted:
@@ -186,6 +181,10 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if err := v.Err(op); err != nil {
 		return TriggerResponse{}, err
 	}
+	room, err := s.opts.Backlog.Reserve(req.WorkflowID, 0)
+	if err != nil {
+		return TriggerResponse{}, errors.E(op, err)
+	}
 
 	// The row goes to the workflow's DEPLOYED deployment in the same
 	// statement; only a trigger that writes nothing reads why.
@@ -198,13 +197,19 @@ func (s *Coordinator) Trigger(ctx context.Context, req TriggerRequest) (TriggerR
 	if len(bytes.TrimSpace([]byte(req.TriggerData))) > 0 {
 		e.Input = json.RawMessage(req.TriggerData)
 	}
-	created, err := s.CreateExecution(ctx, e)
+	created, queued, err := s.create(ctx, e)
+	room.Keep(created && err == nil)
 	if err != nil {
 		return TriggerResponse{}, errors.E(op, err)
 	}
 	if created {
 		level.Info(s.opts.Logger).Log("msg", "workflow_triggered", "workflow_id", e.WorkflowID, "deployment_id", e.DeploymentID,
-			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy)
+			"execution_id", e.ID, "trace_id", e.TraceID, "trigger_type", e.TriggerType, "triggered_by", e.TriggeredBy, "queued", queued)
+		if queued {
+			// Its overlap is decided when a replica claims it: the answer
+			// does not wait for that.
+			return TriggerResponse{Execution: *e}, nil
+		}
 		return TriggerResponse{Execution: *e, Admission: s.admission(ctx, e.ID)}, nil
 	}
 	if req.IdempotencyKey != "" {
@@ -337,7 +342,14 @@ func (s *Coordinator) cancel(ctx context.Context, id, reason string) (*workflow.
 			FinishedTime: &now, ErrorMessage: "cancelled: " + reason,
 		}
 		if !asked {
-			waiting, err := s.waitsForTurn(ctx, e)
+			// A queued execution (never claimed) has not been sent either. One
+			// claimed and sent between this read and the compare-and-set is
+			// cancelled in the engine by its run, which finds its row ended
+			// without the engine's run (lostRow).
+			waiting, err := e.Status == workflow.ExecutionPending && e.OwnerInstance == "", error(nil)
+			if !waiting {
+				waiting, err = s.waitsForTurn(ctx, e)
+			}
 			switch {
 			case err != nil:
 				return nil, err

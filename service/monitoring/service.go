@@ -10,6 +10,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -37,6 +38,8 @@ type Store interface {
 type Scheduler interface {
 	// Held reports how many cron triggers it holds.
 	Held() int
+	// Mode names how it picks the triggers it holds: sharded, all or none.
+	Mode() string
 }
 
 // Health checks the dependencies.
@@ -195,6 +198,19 @@ type SystemHealth struct {
 	// LiveInstances are the replicas seen in the last 30 s, sorted; this one
 	// is always among them.
 	LiveInstances []string
+	// Replicas are the live replicas, sorted, each with the DEPLOYED cron
+	// triggers it fires: those the owner function gives it when this
+	// replica is sharded, every one otherwise; when the live set could not
+	// be read, this replica alone, with every trigger.
+	Replicas []ReplicaOwnership
+	// CronMode is how this replica picks the triggers it fires.
+	CronMode string
+}
+
+// ReplicaOwnership is one live replica and the cron triggers it owns.
+type ReplicaOwnership struct {
+	InstanceID    string
+	OwnedTriggers int64
 }
 
 // SystemHealth checks the dependencies and lists the live replicas. When the
@@ -206,17 +222,46 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 		InstanceID:    s.opts.InstanceID,
 		UptimeSeconds: int64(s.opts.Now().Sub(s.started) / time.Second),
 	}
+	known := false
 	if s.opts.Replicas != nil {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
 		live, err := s.opts.Replicas.Live(lctx)
 		cancel()
 		if err == nil {
-			out.LiveInstances = live
+			out.LiveInstances, known = live, true
 		}
 	}
 	if !slices.Contains(out.LiveInstances, s.opts.InstanceID) {
 		out.LiveInstances = append(out.LiveInstances, s.opts.InstanceID)
 	}
 	slices.Sort(out.LiveInstances)
+	out.CronMode = s.sched.Mode()
+	// Without the database the counts are left out; its dependency says why.
+	if cts, err := s.store.ListCronTriggers(ctx, ""); err == nil {
+		out.Replicas = ownership(cts, out.LiveInstances, known && out.CronMode == "sharded")
+	}
 	return out, nil
+}
+
+// ownership counts the triggers each live replica fires: its own by the
+// owner function when sharded, every one otherwise (every replica fires
+// everything, as does a sharded one that cannot read the live set, which
+// then lists itself alone).
+func ownership(cts []workflow.CronTrigger, live []string, sharded bool) []ReplicaOwnership {
+	owned := make(map[string]int64, len(live))
+	if sharded {
+		members := shard.NewMembers(live)
+		for _, ct := range cts {
+			owned[members.Owner(ct.TriggerID)]++
+		}
+	}
+	out := make([]ReplicaOwnership, 0, len(live))
+	for _, id := range live {
+		n := int64(len(cts))
+		if sharded {
+			n = owned[id]
+		}
+		out = append(out, ReplicaOwnership{InstanceID: id, OwnedTriggers: n})
+	}
+	return out
 }

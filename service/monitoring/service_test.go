@@ -14,6 +14,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -294,6 +295,11 @@ func TestService(t *testing.T) {
 	})
 }
 
+// shardedScheduler is the fixture's scheduler as a sharded replica's reads.
+type shardedScheduler struct{ Scheduler }
+
+func (shardedScheduler) Mode() string { return "sharded" }
+
 func TestSystemHealthLiveReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and Redis")
@@ -307,6 +313,21 @@ func TestSystemHealthLiveReplicas(t *testing.T) {
 	got, err := f.svc.SystemHealth(ctx, SystemHealthRequest{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"replica-a", "replica-b"}, got.LiveInstances, "this replica counts before its first beat")
+	require.Equal(t, "all", got.CronMode, "a scheduler without a membership fires everything")
+	require.Equal(t, []ReplicaOwnership{{"replica-a", 2}, {"replica-b", 2}}, got.Replicas, "unsharded, every replica fires both triggers")
+
+	// Sharded, the two DEPLOYED cron triggers are each counted for their owner.
+	cts, err := f.st.ListCronTriggers(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, cts, 2)
+	want := map[string]int64{}
+	for _, ct := range cts {
+		want[shard.Owner(ct.TriggerID, got.LiveInstances)]++
+	}
+	got, err = New(f.st, shardedScheduler{f.sched}, f.checker, Options{InstanceID: "replica-a", Replicas: a}).SystemHealth(ctx, SystemHealthRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "sharded", got.CronMode)
+	require.Equal(t, []ReplicaOwnership{{"replica-a", want["replica-a"]}, {"replica-b", want["replica-b"]}}, got.Replicas)
 
 	// With Redis gone the list falls back to this replica.
 	addr, stop := redistest.Private(t)
@@ -318,4 +339,5 @@ func TestSystemHealthLiveReplicas(t *testing.T) {
 	got, err = svc.SystemHealth(ctx, SystemHealthRequest{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"replica-c"}, got.LiveInstances)
+	require.Equal(t, []ReplicaOwnership{{"replica-c", 2}}, got.Replicas, "without the live set this replica fires every trigger")
 }

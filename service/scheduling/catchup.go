@@ -341,6 +341,11 @@ func (j *catchupJob) Execute(ctx context.Context) error {
 		if t != md.RunTime || j.lost.Load() {
 			continue
 		}
+		// Not advanced: the plan's lease runs out and the trigger's owner
+		// takes the rest of it over.
+		if !j.s.mayFire(j.h.ct.TriggerID) {
+			return nil
+		}
 		j.s.fireWithRetries(ctx, j.h, j.fires[i].Slot, j.fires[i].At, false)
 		if j.plan != nil {
 			j.advance(ctx, i)
@@ -384,8 +389,13 @@ func (s *Scheduler) takeOverLoop(ctx context.Context) {
 // TakeOverCatchUps claims the catch-up plans whose lease ran out and fires
 // the rest of their slots from now, one every catchupSpacing: they were
 // judged inside the window when planned, and are not judged again. A plan
-// of a trigger this replica does not hold (yet) is given back.
+// of a trigger this replica does not hold (another replica's, when they
+// share the triggers) is given back, which puts it last in the claim order,
+// and the pass goes on until a plan given back comes round again: so each
+// pass of each replica sees every open plan, and the owner of a plan takes
+// it over at its first pass.
 func (s *Scheduler) TakeOverCatchUps(ctx context.Context) {
+	givenBack := map[string]bool{}
 	for {
 		c, err := s.opts.CatchUps.ClaimCatchUp(ctx, s.opts.InstanceID, s.opts.CatchupLease+catchupSpacing)
 		switch {
@@ -412,9 +422,13 @@ func (s *Scheduler) TakeOverCatchUps(ctx context.Context) {
 		if h == nil || c.Fired >= len(c.Fires) {
 			if err := s.opts.CatchUps.AdvanceCatchUp(ctx, c.TriggerID, c.After, s.opts.InstanceID, c.Fired, 0); err != nil {
 				level.Warn(s.opts.Logger).Log("msg", "catch-up not given back; its lease runs out", "err", err)
+				return
 			}
 			if h == nil {
-				return
+				if givenBack[c.TriggerID] {
+					return
+				}
+				givenBack[c.TriggerID] = true
 			}
 		}
 	}

@@ -1,12 +1,15 @@
 // Package scheduling fires deployed cron triggers at their jittered times on
-// go-quartz. Every replica holds every DEPLOYED cron trigger; PostgreSQL's
-// one-row-per-slot constraint decides which replica's fire counts.
+// go-quartz. With a Membership each replica holds the DEPLOYED cron triggers
+// it owns among the live replicas; without one (no Redis) every replica
+// holds every one. PostgreSQL's one-row-per-slot constraint is the last word
+// on which fire counts.
 package scheduling
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/reugn/go-quartz/quartz"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
+	"github.com/workflow-runtime/workflow-runtime/pkg/shard"
 	"github.com/workflow-runtime/workflow-runtime/pkg/startstop"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
@@ -32,6 +36,15 @@ type Store interface {
 type Broadcaster interface {
 	Publish(ctx context.Context, deploymentID string) error
 	Subscribe(ctx context.Context, handle func(deploymentID string)) error
+}
+
+// Membership tells which cron triggers this replica owns (shard.Membership).
+type Membership interface {
+	View() shard.View
+	// MayFire reports whether this replica may fire the trigger now.
+	MayFire(triggerID string) bool
+	// OnChange makes f hear every change of view.
+	OnChange(f func(shard.View))
 }
 
 // Fire is one due fire of a cron trigger.
@@ -66,8 +79,11 @@ type Options struct {
 	ResyncInterval time.Duration
 	// Broadcaster, when set, carries changes between replicas.
 	Broadcaster Broadcaster
-	Logger      log.Logger
-	Metrics     Metrics
+	// Membership, when set, shares the triggers among the live replicas:
+	// this one holds only those it owns. Without it, it holds all.
+	Membership Membership
+	Logger     log.Logger
+	Metrics    Metrics
 	// Now is the clock that judges lateness [time.Now].
 	Now func() time.Time
 	// Slots, when set, records the slots that never ran and counts those
@@ -135,6 +151,8 @@ type Scheduler struct {
 	ctx     context.Context // ends at Stop: fires started outside go-quartz use it
 	stop    context.CancelFunc
 	loops   sync.WaitGroup
+	// reshard asks the reshard loop to take the triggers a new view gives.
+	reshard chan struct{}
 }
 
 // New returns a stopped Scheduler that reads st and hands fires to handle.
@@ -172,7 +190,58 @@ func New(st Store, handle FireHandler, opts Options) *Scheduler {
 	if opts.CatchupLease == 0 {
 		opts.CatchupLease = 30 * time.Second
 	}
-	return &Scheduler{store: st, handle: handle, opts: opts}
+	s := &Scheduler{store: st, handle: handle, opts: opts, reshard: make(chan struct{}, 1)}
+	if m := opts.Membership; m != nil {
+		m.OnChange(s.membershipChanged)
+	}
+	return s
+}
+
+// view is what this replica fires now: everything without a Membership.
+func (s *Scheduler) view() shard.View {
+	if m := s.opts.Membership; m != nil {
+		return m.View()
+	}
+	return shard.View{Mode: shard.ModeAll}
+}
+
+// mayFire reports whether this replica may fire the trigger now.
+func (s *Scheduler) mayFire(triggerID string) bool {
+	m := s.opts.Membership
+	return m == nil || m.MayFire(triggerID)
+}
+
+// membershipChanged gives up at once the triggers that v makes another
+// replica's, and has the reshard loop load the ones it makes this one's:
+// their slots since they were last accounted for are caught up as after an
+// outage, which covers those their old owner left unfired.
+func (s *Scheduler) membershipChanged(v shard.View) {
+	s.mu.Lock()
+	if s.quartz != nil {
+		for tid := range s.held {
+			if !v.Owns(tid) {
+				s.release(tid)
+			}
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case s.reshard <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) reshardLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.reshard:
+			if err := s.Resync(ctx); err != nil {
+				level.Warn(s.opts.Logger).Log("msg", "triggers of a new membership not loaded; the next resync loads them", "err", err)
+			}
+		}
+	}
 }
 
 // Start loads every DEPLOYED cron trigger, fires what downtime missed within
@@ -212,6 +281,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return err
 	}
 	s.loops.Go(func() { s.resyncLoop(run) })
+	s.loops.Go(func() { s.reshardLoop(run) })
 	if s.opts.CatchUps != nil {
 		s.loops.Go(func() { s.takeOverLoop(run) })
 	}
@@ -282,13 +352,14 @@ func (s *Scheduler) ScheduleWorkflow(ctx context.Context, deploymentID string) e
 	if s.quartz == nil {
 		return nil
 	}
+	before := s.view()
 	cts, err := s.store.ListCronTriggers(ctx, deploymentID)
 	if err != nil {
 		return fmt.Errorf("scheduling: load deployment %s: %w", deploymentID, err)
 	}
 	s.gen++
 	s.touched[deploymentID] = s.gen
-	return s.apply(deploymentID, cts)
+	return s.apply(deploymentID, owned(cts, before, s.view()))
 }
 
 // UnscheduleWorkflow stops firing a deployment's triggers.
@@ -310,18 +381,19 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.gen
 	s.mu.Unlock()
+	before := s.view()
 	cts, err := s.store.ListCronTriggers(ctx, "")
 	if err != nil {
 		return fmt.Errorf("scheduling: resync: %w", err)
-	}
-	byDeployment := map[string][]workflow.CronTrigger{}
-	for _, ct := range cts {
-		byDeployment[ct.DeploymentID] = append(byDeployment[ct.DeploymentID], ct)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.quartz == nil {
 		return nil
+	}
+	byDeployment := map[string][]workflow.CronTrigger{}
+	for _, ct := range owned(cts, before, s.view()) {
+		byDeployment[ct.DeploymentID] = append(byDeployment[ct.DeploymentID], ct)
 	}
 	for id := range s.byDeployment {
 		if _, ok := byDeployment[id]; !ok && s.touched[id] <= started {
@@ -342,6 +414,21 @@ func (s *Scheduler) Resync(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// owned keeps, in place, the triggers that this replica owns both under the
+// view before the store was read and under the one now: a trigger gained
+// meanwhile was read before its old owner stopped, with a last accounted
+// slot that may miss that owner's last fires, and is left to the reshard
+// that the change asked for. The whole list is read and filtered here, so
+// only the owned triggers stay in memory once it is dropped.
+func owned(cts []workflow.CronTrigger, before, now shard.View) []workflow.CronTrigger {
+	if before.Mode == shard.ModeAll && now.Mode == shard.ModeAll {
+		return cts
+	}
+	return slices.DeleteFunc(cts, func(ct workflow.CronTrigger) bool {
+		return !before.Owns(ct.TriggerID) || !now.Owns(ct.TriggerID)
+	})
 }
 
 // apply holds exactly cts for deployment id. A trigger held at the same
@@ -583,6 +670,11 @@ func (j *job) Execute(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduling: trigger %s: %w", j.h.ct.TriggerID, err)
 	}
+	// Another replica's now, or this one's beat too old to be sure it is
+	// not: the slot is left to the catch-up of whoever takes the trigger.
+	if !j.s.mayFire(j.h.ct.TriggerID) {
+		return nil
+	}
 	j.s.fireWithRetries(ctx, j.h, slot, at, true)
 	return nil
 }
@@ -605,3 +697,7 @@ func (l quartzLogger) Warn(msg string, args ...any) {
 func (l quartzLogger) Error(msg string, args ...any) {
 	level.Error(l.logger).Log(append([]any{"msg", msg, "component", "go-quartz"}, args...)...)
 }
+
+// Mode names how this replica picks the triggers it holds: all (no
+// membership, or the live set unknown), none (fenced or joining) or sharded.
+func (s *Scheduler) Mode() string { return s.view().Mode.String() }

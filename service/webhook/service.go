@@ -45,8 +45,12 @@ type Options struct {
 	// once on this replica (default 200); past it a SYNC call is refused
 	// with RESOURCE_EXHAUSTED before anything is recorded.
 	MaxSyncWaiting int
-	Logger         log.Logger
-	Now            func() time.Time
+	// Backlog, when set, bounds the executions waiting for the engine: a
+	// call takes a place in it before anything is recorded, and a SYNC
+	// call is refused when it would not leave it within its timeout.
+	Backlog *coordination.Backlog
+	Logger  log.Logger
+	Now     func() time.Time
 }
 
 // Defaults of the webhook contract (API.md WebhookSpec).
@@ -207,6 +211,7 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 		return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
 			"workflow %s receives more than %g webhook calls per second", wt.WorkflowID, s.opts.RatePerWorkflow)
 	}
+	var timeout time.Duration
 	if wt.Spec.ResponseMode == workflow.ResponseSync {
 		select {
 		case s.syncSlots <- struct{}{}:
@@ -215,19 +220,24 @@ func (s *Service) Trigger(ctx context.Context, req coordination.TriggerRequest) 
 			return coordination.TriggerResponse{}, errors.Errorf(op, errors.ResourceExhausted,
 				"%d SYNC webhook calls already wait on this replica: retry later, or trigger ASYNC and read the execution", s.opts.MaxSyncWaiting)
 		}
+		timeout = defaultSyncTimeout
+		if wt.Spec.SyncTimeoutSeconds > 0 {
+			timeout = time.Duration(wt.Spec.SyncTimeoutSeconds) * time.Second
+		}
+	}
+	room, err := s.opts.Backlog.Reserve(wt.WorkflowID, timeout)
+	if err != nil {
+		return coordination.TriggerResponse{}, errors.E(op, err)
 	}
 
 	e, dedup, err := s.record(ctx, wt, req, key)
+	room.Keep(err == nil && !dedup)
 	if err != nil {
 		return coordination.TriggerResponse{}, errors.E(op, err)
 	}
 	resp := coordination.TriggerResponse{Execution: *e, Deduplicated: dedup}
 	if wt.Spec.ResponseMode != workflow.ResponseSync {
 		return resp, nil
-	}
-	timeout := defaultSyncTimeout
-	if wt.Spec.SyncTimeoutSeconds > 0 {
-		timeout = time.Duration(wt.Spec.SyncTimeoutSeconds) * time.Second
 	}
 	done, err := s.wait(ctx, e.ID, timeout)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 )
@@ -16,7 +18,8 @@ const unavailableMessage = "a dependency of the service is unavailable: retry la
 
 // ErrorInterceptor translates every handler's error into a gRPC status with
 // the code of its kind, so that no plain error reaches a client as Unknown.
-// Validation errors carry a google.rpc.BadRequest with one violation per field.
+// Validation errors carry a google.rpc.BadRequest with one violation per field,
+// errors with retry advice a google.rpc.RetryInfo.
 func ErrorInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err == nil {
@@ -49,14 +52,21 @@ func Status(err error) *status.Status {
 		return status.New(code, unavailableMessage)
 	}
 	st := status.New(code, e.Message())
-	if len(e.Violations) == 0 {
+	var details []protoadapt.MessageV1
+	if len(e.Violations) > 0 {
+		br := &errdetails.BadRequest{}
+		for _, v := range e.Violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+		}
+		details = append(details, br)
+	}
+	if e.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+	}
+	if len(details) == 0 {
 		return st
 	}
-	br := &errdetails.BadRequest{}
-	for _, v := range e.Violations {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
-	}
-	if withDetails, derr := st.WithDetails(br); derr == nil {
+	if withDetails, derr := st.WithDetails(details...); derr == nil {
 		return withDetails
 	}
 	return st

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 )
@@ -92,6 +94,12 @@ func TestStatus(t *testing.T) {
 		{name: "permission denied", err: errors.E(op, errors.PermissionDenied, "bad signature"), want: statusView{Code: codes.PermissionDenied, Message: "bad signature"}},
 		{name: "unauthenticated", err: errors.E(op, errors.Unauthenticated, "missing credentials"), want: statusView{Code: codes.Unauthenticated, Message: "missing credentials"}},
 		{name: "resource exhausted", err: errors.E(op, errors.ResourceExhausted, "rate limit exceeded"), want: statusView{Code: codes.ResourceExhausted, Message: "rate limit exceeded"}},
+		{
+			name: "retry advice: RetryInfo",
+			err:  errors.E(op, errors.ResourceExhausted, errors.RetryAfter(2500*time.Millisecond), "backlog full"),
+			want: statusView{Code: codes.ResourceExhausted, Message: "backlog full",
+				Details: []proto.Message{&errdetails.RetryInfo{RetryDelay: durationpb.New(2500 * time.Millisecond)}}},
+		},
 		{name: "unavailable", err: errors.E(op, errors.Unavailable, "database unreachable"), want: statusView{Code: codes.Unavailable, Message: unavailableMessage}},
 		{name: "kind without cause: the kind's name", err: errors.E(op, errors.NotFound), want: statusView{Code: codes.NotFound, Message: "not found"}},
 		{name: "wrapped *Error", err: fmt.Errorf("handler: %w", errors.E(op, errors.NotFound, "gone")), want: statusView{Code: codes.NotFound, Message: "gone"}},

@@ -158,6 +158,10 @@ func encodeSystemHealthResponse(_ context.Context, r any) (any, error) {
 		InstanceId:    h.InstanceID,
 		UptimeSeconds: h.UptimeSeconds,
 		LiveInstances: h.LiveInstances,
+		CronMode:      h.CronMode,
+	}
+	for _, r := range h.Replicas {
+		out.Replicas = append(out.Replicas, &pb.ReplicaOwnership{InstanceId: r.InstanceID, OwnedTriggers: r.OwnedTriggers})
 	}
 	for name, d := range h.Dependencies {
 		out.Dependencies[name] = &pb.DependencyHealth{Status: d.Status, LatencyMs: d.LatencyMS, Error: d.Error}

@@ -2,9 +2,12 @@ package http
 
 import (
 	"context"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -49,12 +52,34 @@ func (g *gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorHandler answers a request body that jsonBody refused with the status
 // the decoder made, violations included: the generated code passes on only
-// the error's text.
+// the error's text. A status with retry advice (google.rpc.RetryInfo) sets
+// Retry-After, in whole seconds rounded up, which HTTP clients and proxies
+// read without parsing the body.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*body); ok && b.refused != nil {
 		err = b.refused
 	}
+	if after, ok := RetryAfter(err); ok {
+		w.Header().Set("Retry-After", after)
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// RetryAfter is the Retry-After header value, in whole seconds rounded up,
+// of a gRPC status error that carries a google.rpc.RetryInfo; ok is false
+// when it carries none.
+func RetryAfter(err error) (value string, ok bool) {
+	st, isStatus := status.FromError(err)
+	if !isStatus {
+		return "", false
+	}
+	for _, d := range st.Details() {
+		if ri, isRetry := d.(*errdetails.RetryInfo); isRetry && ri.GetRetryDelay() != nil {
+			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			return strconv.FormatInt(max(secs, 1), 10), true
+		}
+	}
+	return "", false
 }
 
 // routingError answers a path that the API serves but not with r's method

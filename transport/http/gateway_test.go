@@ -84,7 +84,7 @@ func startGateway(t *testing.T, rec *recorder) string {
 	t.Cleanup(func() { conn.Close() })
 	_, lvl, err := logging.New(io.Discard, "json", "info", "test")
 	require.NoError(t, err)
-	h, err := NewHandler(context.Background(), conn, health.NewChecker("test", time.Second), http.NotFoundHandler(), testMaxBody, transport.NewBudget(64<<20), lvl)
+	h, err := NewHandler(context.Background(), conn, health.NewChecker("test", time.Second), http.NotFoundHandler(), testMaxBody, transport.NewBudget(64<<20), lvl, nil)
 	require.NoError(t, err)
 	web := httptest.NewServer(h)
 	t.Cleanup(web.Close)

@@ -17,6 +17,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/openapi"
 	"github.com/workflow-runtime/workflow-runtime/pkg/health"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/transport"
 	"github.com/workflow-runtime/workflow-runtime/transport/http/console"
@@ -27,8 +28,10 @@ import (
 // gRPC calls do.
 // Request bodies above maxBody bytes, or too deep or too many values to decode,
 // are refused before the gateway reads them; the rest wait for room in budget.
-// logLevel is read and changed at /admin/log-level.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, budget *transport.Budget, logLevel *logging.Level) (http.Handler, error) {
+// logLevel is read and changed at /admin/log-level. backPressure, when set,
+// is this replica's back-pressure, which the console's overview shows.
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Checker, metrics http.Handler, maxBody int64, budget *transport.Budget,
+	logLevel *logging.Level, backPressure func() workflow.BackPressure) (http.Handler, error) {
 	gw, err := newGateway(openapi.Document,
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonBody{&runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true},
@@ -68,7 +71,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, checker *health.Chec
 		_ = json.NewEncoder(w).Encode(rep)
 	})
 	mux.Handle(logLevelPath, logLevelHandler(logLevel))
-	ui, err := console.New(conn, console.Options{})
+	ui, err := console.New(conn, console.Options{BackPressure: backPressure})
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func TestNewHandlerServesLogLevel(t *testing.T) {
 
 	_, lvl, err := logging.New(&bytes.Buffer{}, "json", "info", "i")
 	require.NoError(t, err)
-	h, err := NewHandler(t.Context(), nil, nil, http.NotFoundHandler(), 1<<20, transport.NewBudget(1<<20), lvl)
+	h, err := NewHandler(t.Context(), nil, nil, http.NotFoundHandler(), 1<<20, transport.NewBudget(1<<20), lvl, nil)
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/admin/log-level?level=debug", nil))

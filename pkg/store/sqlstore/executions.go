@@ -87,7 +87,11 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 
 // insertExecutions writes a batch; an execution not written comes back zero.
 func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) ([]workflow.Execution, []error, error) {
-	rows, err := s.w.QueryContext(ctx, s.insertSQL, s.d.InsertArgs(es)...)
+	stmt, err := s.insertStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	if err != nil {
+		return nil, nil, fmt.Errorf("create executions: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, s.d.InsertArgs(es)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create executions: %w", err)
 	}
@@ -174,8 +178,12 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	for i, tr := range ts {
 		ids[i], trs[i] = tr.id, tr.t
 	}
+	stmt, err := s.transitionStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	if err != nil {
+		return nil, nil, fmt.Errorf("transition executions: %w", err)
+	}
 	var rows []executionRow
-	if err := s.w.SelectContext(ctx, &rows, s.transitionSQL, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
+	if err := stmt.SelectContext(ctx, &rows, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
 	byID := make(map[string]*workflow.Execution, len(rows))
@@ -381,13 +389,15 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 // same moment, so that adopters share the rows out instead of queueing on
 // them. The subquery names its column apart so that RETURNING's names are
 // the table's alone. A lease that ends at this very microsecond has ended:
-// one just released is adopted at once.
+// one just released is adopted at once. A row that never had an owner is
+// queued, not abandoned: claimSQL takes it.
 func adoptSQL(d Dialect) string {
 	return `
 UPDATE executions AS e SET owner_instance = $1, lease_expires_at = ` + d.Later("$2") + `
 FROM (
 	SELECT id AS expired_id FROM executions
 	WHERE status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+		AND owner_instance IS NOT NULL
 	ORDER BY fired_time, id
 	LIMIT $3` + d.SkipLocked + `
 ) AS expired

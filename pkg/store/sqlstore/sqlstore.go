@@ -83,7 +83,9 @@ type Store struct {
 	transitions *group[transition, *workflow.Execution]
 	// The statements made of the dialect's parts, made once.
 	insertSQL, transitionSQL, adoptSQL string
-	retrySQL                           string
+	retrySQL, claimSQL                 string
+	// The group commits' statements, prepared on each connection.
+	insertStmt, transitionStmt *prepared
 }
 
 var (
@@ -98,7 +100,8 @@ var (
 func New(d Dialect, w, r *sqlx.DB) *Store {
 	s := &Store{d: d, w: w, r: r}
 	s.insertSQL, s.transitionSQL, s.adoptSQL = insertExecutionsSQL(d), transitionsSQL(d), adoptSQL(d)
-	s.retrySQL = retrySQL(d)
+	s.retrySQL, s.claimSQL = retrySQL(d), claimSQL(d)
+	s.insertStmt, s.transitionStmt = newPrepared(w, s.insertSQL), newPrepared(w, s.transitionSQL)
 	s.inserts = newGroup(s, "insertExecutions", s.insertExecutions, nil)
 	s.transitions = newGroup(s, "transitionExecutions", s.transitionExecutions,
 		func(a, b transition) bool { return a.id == b.id })
@@ -118,6 +121,10 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) Close() error {
 	s.inserts.close()
 	s.transitions.close()
+	// The pools close their connections, and with them the statements
+	// prepared on them, whatever these answer.
+	_ = s.insertStmt.close()
+	_ = s.transitionStmt.close()
 	if s.r == s.w {
 		return s.w.Close()
 	}

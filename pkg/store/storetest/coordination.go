@@ -27,6 +27,8 @@ var coordinationCases = []testCase{
 	{"RenewLeases", testRenewLeases},
 	{"AdoptExecutions/expired only, oldest first, up to limit", testAdoptExecutions},
 	{"AdoptExecutions/concurrent adopters share the rows", testAdoptConcurrently},
+	{"ClaimExecutions/queued only, oldest first, up to limit", testClaimExecutions},
+	{"ClaimExecutions/concurrent claimers share the queue", testClaimConcurrently},
 	{"ReleaseLeases", testReleaseLeases},
 	{"CreateExecution/the first lease runs on the store's clock", testFirstLease},
 	{"LeaseExpired", testLeaseExpired},
@@ -526,12 +528,12 @@ func testAdoptExecutions(t *testing.T, s Store) {
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
 	expired, live := new(time.Now().Add(-time.Minute).UTC()), new(time.Now().Add(time.Hour).UTC())
 
-	// Adoptable, by fired time: expired leases and none, of any workflow.
+	// Adoptable, by fired time: owned, with expired leases and none, of any workflow.
 	var adoptable []string
 	originals := map[string]*workflow.Execution{}
 	for _, e := range []*workflow.Execution{
 		leased(t, s, d, workflow.ExecutionRunning, at(0), "dead", expired),
-		leased(t, s, other, workflow.ExecutionPending, at(1), "", nil),
+		leased(t, s, other, workflow.ExecutionPending, at(1), "dead", nil),
 		leased(t, s, d, workflow.ExecutionPending, at(2), "dead", expired),
 		leased(t, s, d, workflow.ExecutionRunning, at(3), "dead", nil),
 		leased(t, s, other, workflow.ExecutionRunning, at(4), "gone", expired),
@@ -549,6 +551,7 @@ func testAdoptExecutions(t *testing.T, s Store) {
 		ended(t, s, d, workflow.ExecutionCancelled, at(-5), "", expired),      // over
 		ended(t, s, d, workflow.ExecutionTimedOut, at(-4), "dead", nil),       // over
 		leased(t, s, other, workflow.ExecutionRunning, at(-3), "alive", live), // live lease
+		leased(t, s, other, workflow.ExecutionPending, at(-2), "", nil),       // queued: ClaimExecutions'
 	} {
 		untouched[e.ID] = e
 	}

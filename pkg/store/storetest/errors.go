@@ -163,11 +163,13 @@ func testCancelledContext(t *testing.T, s Store) {
 	_, checks["ListUnfinishedExecutions"] = s.ListUnfinishedExecutions(ctx, "wf-1")
 	_, checks["RenewLeases"] = s.RenewLeases(ctx, "r", []string{id}, time.Minute)
 	_, checks["AdoptExecutions"] = s.AdoptExecutions(ctx, "r", time.Minute, 1)
+	_, checks["ClaimExecutions"] = s.ClaimExecutions(ctx, "r", time.Minute, 1)
 	_, checks["LeaseExpired"] = s.LeaseExpired(ctx, id)
 	_, checks["EndLeases"] = s.EndLeases(ctx)
 	_, checks["GetExecution"] = s.GetExecution(ctx, id)
 	_, checks["ListExecutions"] = s.ListExecutions(ctx, workflow.ExecutionFilter{})
 	_, checks["UnfinishedByStatus"] = s.UnfinishedByStatus(ctx)
+	_, checks["PendingBacklog"] = s.PendingBacklog(ctx, time.Now())
 	_, checks["DeploymentStats"] = s.DeploymentStats(ctx, time.Time{})
 	_, checks["CronFireStats"] = s.CronFireStats(ctx, time.Time{}, time.Now())
 	for name, err := range checks {
@@ -176,4 +178,8 @@ func testCancelledContext(t *testing.T, s Store) {
 	}
 	_, err := s.AdoptExecutions(context.Background(), "r", time.Minute, -1)
 	require.Error(t, err, "a negative limit")
+	_, err = s.ClaimExecutions(context.Background(), "r", time.Minute, -1)
+	require.Error(t, err, "a negative limit")
+	_, err = s.ClaimExecutions(context.Background(), "", time.Minute, 1)
+	require.Error(t, err, "no owner")
 }

@@ -14,6 +14,7 @@ import (
 var monitoringCases = []testCase{
 	{"DeploymentStats and CronFireStats", testMonitoringAggregates},
 	{"UnfinishedByStatus", testUnfinishedByStatus},
+	{"PendingBacklog", testPendingBacklog},
 	{"Ping", testPing},
 }
 

@@ -25,6 +25,7 @@ type Store interface {
 	store.SlotStore
 	store.BackfillStore
 	store.RetentionStore
+	store.BacklogStore
 	// UnfinishedByStatus counts the PENDING and RUNNING executions of every
 	// replica, keyed by status; both keys are present, zero or not.
 	UnfinishedByStatus(ctx context.Context) (map[workflow.ExecutionStatus]int64, error)

@@ -774,13 +774,21 @@ type GetSystemHealthResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "healthy", "degraded" or "unhealthy".
 	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
-	// Keys: "database", "redis", "workflow_engine".
+	// Keys: "database", "redis", "workflow_engine", "cron_sharding" (unhealthy while this replica, not knowing the
+	// live replicas, fires every cron trigger; disabled without Redis, where every replica does).
 	Dependencies  map[string]*DependencyHealth `protobuf:"bytes,2,rep,name=dependencies,proto3" json:"dependencies,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Version       string                       `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	InstanceId    string                       `protobuf:"bytes,4,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	UptimeSeconds int64                        `protobuf:"varint,5,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
 	// Replicas seen in the last 30 s.
 	LiveInstances []string `protobuf:"bytes,6,rep,name=live_instances,json=liveInstances,proto3" json:"live_instances,omitempty"`
+	// Each live replica with the DEPLOYED cron triggers it owns, computed by the owner function over the live
+	// replicas, so that any replica answers the same; sorted by instance id. Without Redis (or with it unreachable)
+	// only this replica is listed, owning every trigger, as it then fires them all.
+	Replicas []*ReplicaOwnership `protobuf:"bytes,7,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	// How this replica picks the cron triggers it fires: "sharded" (those it owns), "all" (every one: no live set
+	// known) or "none" (its heartbeat is stale, or it joined too lately for the others to have seen it).
+	CronMode      string `protobuf:"bytes,8,opt,name=cron_mode,json=cronMode,proto3" json:"cron_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -857,6 +865,72 @@ func (x *GetSystemHealthResponse) GetLiveInstances() []string {
 	return nil
 }
 
+func (x *GetSystemHealthResponse) GetReplicas() []*ReplicaOwnership {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *GetSystemHealthResponse) GetCronMode() string {
+	if x != nil {
+		return x.CronMode
+	}
+	return ""
+}
+
+type ReplicaOwnership struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	OwnedTriggers int64                  `protobuf:"varint,2,opt,name=owned_triggers,json=ownedTriggers,proto3" json:"owned_triggers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaOwnership) Reset() {
+	*x = ReplicaOwnership{}
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaOwnership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaOwnership) ProtoMessage() {}
+
+func (x *ReplicaOwnership) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaOwnership.ProtoReflect.Descriptor instead.
+func (*ReplicaOwnership) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplicaOwnership) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *ReplicaOwnership) GetOwnedTriggers() int64 {
+	if x != nil {
+		return x.OwnedTriggers
+	}
+	return 0
+}
+
 // Set exactly one of deployment_id and trigger_id.
 type GetScheduleReportRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -872,7 +946,7 @@ type GetScheduleReportRequest struct {
 
 func (x *GetScheduleReportRequest) Reset() {
 	*x = GetScheduleReportRequest{}
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +958,7 @@ func (x *GetScheduleReportRequest) String() string {
 func (*GetScheduleReportRequest) ProtoMessage() {}
 
 func (x *GetScheduleReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +971,7 @@ func (x *GetScheduleReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleReportRequest.ProtoReflect.Descriptor instead.
 func (*GetScheduleReportRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{13}
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetScheduleReportRequest) GetDeploymentId() string {
@@ -941,7 +1015,7 @@ type GetScheduleReportResponse struct {
 
 func (x *GetScheduleReportResponse) Reset() {
 	*x = GetScheduleReportResponse{}
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1027,7 @@ func (x *GetScheduleReportResponse) String() string {
 func (*GetScheduleReportResponse) ProtoMessage() {}
 
 func (x *GetScheduleReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1040,7 @@ func (x *GetScheduleReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleReportResponse.ProtoReflect.Descriptor instead.
 func (*GetScheduleReportResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{14}
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetScheduleReportResponse) GetTriggers() []*TriggerScheduleReport {
@@ -1018,7 +1092,7 @@ type TriggerScheduleReport struct {
 
 func (x *TriggerScheduleReport) Reset() {
 	*x = TriggerScheduleReport{}
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1104,7 @@ func (x *TriggerScheduleReport) String() string {
 func (*TriggerScheduleReport) ProtoMessage() {}
 
 func (x *TriggerScheduleReport) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_monitoring_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1117,7 @@ func (x *TriggerScheduleReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerScheduleReport.ProtoReflect.Descriptor instead.
 func (*TriggerScheduleReport) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{15}
+	return file_workflowruntime_v1_monitoring_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TriggerScheduleReport) GetTriggerId() string {
@@ -1201,7 +1275,7 @@ const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1d\n" +
 	"\n" +
 	"latency_ms\x18\x02 \x01(\x01R\tlatencyMs\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\x84\x03\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xe3\x03\n" +
 	"\x17GetSystemHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12a\n" +
 	"\fdependencies\x18\x02 \x03(\v2=.workflowruntime.v1.GetSystemHealthResponse.DependenciesEntryR\fdependencies\x12\x18\n" +
@@ -1209,10 +1283,16 @@ const file_workflowruntime_v1_monitoring_proto_rawDesc = "" +
 	"\vinstance_id\x18\x04 \x01(\tR\n" +
 	"instanceId\x12%\n" +
 	"\x0euptime_seconds\x18\x05 \x01(\x03R\ruptimeSeconds\x12%\n" +
-	"\x0elive_instances\x18\x06 \x03(\tR\rliveInstances\x1ae\n" +
+	"\x0elive_instances\x18\x06 \x03(\tR\rliveInstances\x12@\n" +
+	"\breplicas\x18\a \x03(\v2$.workflowruntime.v1.ReplicaOwnershipR\breplicas\x12\x1b\n" +
+	"\tcron_mode\x18\b \x01(\tR\bcronMode\x1ae\n" +
 	"\x11DependenciesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12:\n" +
-	"\x05value\x18\x02 \x01(\v2$.workflowruntime.v1.DependencyHealthR\x05value:\x028\x01\"\xd0\x01\n" +
+	"\x05value\x18\x02 \x01(\v2$.workflowruntime.v1.DependencyHealthR\x05value:\x028\x01\"Z\n" +
+	"\x10ReplicaOwnership\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12%\n" +
+	"\x0eowned_triggers\x18\x02 \x01(\x03R\rownedTriggers\"\xd0\x01\n" +
 	"\x18GetScheduleReportRequest\x12#\n" +
 	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1d\n" +
 	"\n" +
@@ -1263,7 +1343,7 @@ func file_workflowruntime_v1_monitoring_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_monitoring_proto_rawDescData
 }
 
-var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_workflowruntime_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	(*GetDeploymentStatsRequest)(nil),     // 0: workflowruntime.v1.GetDeploymentStatsRequest
 	(*GetDeploymentStatsResponse)(nil),    // 1: workflowruntime.v1.GetDeploymentStatsResponse
@@ -1278,55 +1358,57 @@ var file_workflowruntime_v1_monitoring_proto_goTypes = []any{
 	(*GetSystemHealthRequest)(nil),        // 10: workflowruntime.v1.GetSystemHealthRequest
 	(*DependencyHealth)(nil),              // 11: workflowruntime.v1.DependencyHealth
 	(*GetSystemHealthResponse)(nil),       // 12: workflowruntime.v1.GetSystemHealthResponse
-	(*GetScheduleReportRequest)(nil),      // 13: workflowruntime.v1.GetScheduleReportRequest
-	(*GetScheduleReportResponse)(nil),     // 14: workflowruntime.v1.GetScheduleReportResponse
-	(*TriggerScheduleReport)(nil),         // 15: workflowruntime.v1.TriggerScheduleReport
-	nil,                                   // 16: workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
-	nil,                                   // 17: workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
-	nil,                                   // 18: workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	nil,                                   // 19: workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
-	nil,                                   // 20: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	nil,                                   // 21: workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(*ReplicaOwnership)(nil),              // 13: workflowruntime.v1.ReplicaOwnership
+	(*GetScheduleReportRequest)(nil),      // 14: workflowruntime.v1.GetScheduleReportRequest
+	(*GetScheduleReportResponse)(nil),     // 15: workflowruntime.v1.GetScheduleReportResponse
+	(*TriggerScheduleReport)(nil),         // 16: workflowruntime.v1.TriggerScheduleReport
+	nil,                                   // 17: workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
+	nil,                                   // 18: workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
+	nil,                                   // 19: workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
+	nil,                                   // 20: workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
+	nil,                                   // 21: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	nil,                                   // 22: workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	(*timestamppb.Timestamp)(nil),         // 23: google.protobuf.Timestamp
 }
 var file_workflowruntime_v1_monitoring_proto_depIdxs = []int32{
-	22, // 0: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	16, // 1: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
-	17, // 2: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
-	18, // 3: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
-	19, // 4: workflowruntime.v1.GetDeploymentStatsResponse.unfinished_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
-	22, // 5: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 6: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 0: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	17, // 1: workflowruntime.v1.GetDeploymentStatsResponse.by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ByStatusEntry
+	18, // 2: workflowruntime.v1.GetDeploymentStatsResponse.triggers_by_type:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.TriggersByTypeEntry
+	19, // 3: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.ExecutionsByStatusEntry
+	20, // 4: workflowruntime.v1.GetDeploymentStatsResponse.unfinished_by_status:type_name -> workflowruntime.v1.GetDeploymentStatsResponse.UnfinishedByStatusEntry
+	23, // 5: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	23, // 6: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 7: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	22, // 8: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 9: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
-	22, // 10: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
+	23, // 8: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	23, // 9: workflowruntime.v1.GetLoadDistributionRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 10: workflowruntime.v1.LoadBucket.start:type_name -> google.protobuf.Timestamp
 	8,  // 11: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	20, // 12: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
-	22, // 13: workflowruntime.v1.GetScheduleReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 14: workflowruntime.v1.GetScheduleReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 15: workflowruntime.v1.GetScheduleReportResponse.triggers:type_name -> workflowruntime.v1.TriggerScheduleReport
-	22, // 16: workflowruntime.v1.GetScheduleReportResponse.start_time:type_name -> google.protobuf.Timestamp
-	22, // 17: workflowruntime.v1.GetScheduleReportResponse.end_time:type_name -> google.protobuf.Timestamp
-	21, // 18: workflowruntime.v1.TriggerScheduleReport.missed_by_reason:type_name -> workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
-	11, // 19: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
-	0,  // 20: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	2,  // 21: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	4,  // 22: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	7,  // 23: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	10, // 24: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	13, // 25: workflowruntime.v1.MonitoringService.GetScheduleReport:input_type -> workflowruntime.v1.GetScheduleReportRequest
-	1,  // 26: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	3,  // 27: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	6,  // 28: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	9,  // 29: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 30: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	14, // 31: workflowruntime.v1.MonitoringService.GetScheduleReport:output_type -> workflowruntime.v1.GetScheduleReportResponse
-	26, // [26:32] is the sub-list for method output_type
-	20, // [20:26] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	21, // 12: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry
+	13, // 13: workflowruntime.v1.GetSystemHealthResponse.replicas:type_name -> workflowruntime.v1.ReplicaOwnership
+	23, // 14: workflowruntime.v1.GetScheduleReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	23, // 15: workflowruntime.v1.GetScheduleReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 16: workflowruntime.v1.GetScheduleReportResponse.triggers:type_name -> workflowruntime.v1.TriggerScheduleReport
+	23, // 17: workflowruntime.v1.GetScheduleReportResponse.start_time:type_name -> google.protobuf.Timestamp
+	23, // 18: workflowruntime.v1.GetScheduleReportResponse.end_time:type_name -> google.protobuf.Timestamp
+	22, // 19: workflowruntime.v1.TriggerScheduleReport.missed_by_reason:type_name -> workflowruntime.v1.TriggerScheduleReport.MissedByReasonEntry
+	11, // 20: workflowruntime.v1.GetSystemHealthResponse.DependenciesEntry.value:type_name -> workflowruntime.v1.DependencyHealth
+	0,  // 21: workflowruntime.v1.MonitoringService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	2,  // 22: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	4,  // 23: workflowruntime.v1.MonitoringService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	7,  // 24: workflowruntime.v1.MonitoringService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	10, // 25: workflowruntime.v1.MonitoringService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	14, // 26: workflowruntime.v1.MonitoringService.GetScheduleReport:input_type -> workflowruntime.v1.GetScheduleReportRequest
+	1,  // 27: workflowruntime.v1.MonitoringService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	3,  // 28: workflowruntime.v1.MonitoringService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	6,  // 29: workflowruntime.v1.MonitoringService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	9,  // 30: workflowruntime.v1.MonitoringService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 31: workflowruntime.v1.MonitoringService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	15, // 32: workflowruntime.v1.MonitoringService.GetScheduleReport:output_type -> workflowruntime.v1.GetScheduleReportResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_monitoring_proto_init() }
@@ -1340,7 +1422,7 @@ func file_workflowruntime_v1_monitoring_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_monitoring_proto_rawDesc), len(file_workflowruntime_v1_monitoring_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

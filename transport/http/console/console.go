@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/auth"
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -52,6 +53,10 @@ type Options struct {
 	Now func() time.Time
 	// Refresh is how often open lists update themselves [2s].
 	Refresh time.Duration
+	// BackPressure, when set, is the back-pressure on triggers as this
+	// replica sees it, which the overview shows; it is the replica's own,
+	// not an RPC's, like the metrics it mirrors.
+	BackPressure func() workflow.BackPressure
 }
 
 // Console is the web console's handler.

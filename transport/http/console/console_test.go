@@ -151,7 +151,8 @@ func (f *fakeAPI) GetBackfill(context.Context, *pb.GetBackfillRequest) (*pb.GetB
 
 func (f *fakeAPI) GetSystemHealth(context.Context, *pb.GetSystemHealthRequest) (*pb.GetSystemHealthResponse, error) {
 	return &pb.GetSystemHealthResponse{Status: "degraded", Version: "v-test", InstanceId: "replica-a", UptimeSeconds: 3725,
-		LiveInstances: []string{"replica-a", "replica-b"},
+		LiveInstances: []string{"replica-a", "replica-b"}, CronMode: "sharded",
+		Replicas: []*pb.ReplicaOwnership{{InstanceId: "replica-a", OwnedTriggers: 12}, {InstanceId: "replica-b", OwnedTriggers: 9}},
 		Dependencies: map[string]*pb.DependencyHealth{
 			"database": {Status: "healthy", LatencyMs: 1.25}, "redis": {Status: "unhealthy", Error: "dial tcp: refused"},
 			"workflow_engine": {Status: "healthy", LatencyMs: 0.5},
@@ -286,7 +287,7 @@ func TestPages(t *testing.T) {
 		path  string
 		shows []string
 	}{
-		{"/ui/", []string{"h-degraded", "dial tcp: refused", "1h2m5s", "replica-b", `id="pending-backlog">17<`, "812.5 ms", ">41<"}},
+		{"/ui/", []string{"h-degraded", "dial tcp: refused", "1h2m5s", "replica-b", "owns 9 cron triggers", "This replica fires: sharded", `id="pending-backlog">17<`, "812.5 ms", ">41<"}},
 		{"/ui/deployments?workflow_id=orders.sync&status=DEPLOYED", []string{"orders.sync", "1 deployment<",
 			`href="/ui/deployments?page_token=next-1&amp;status=DEPLOYED&amp;workflow_id=orders.sync"`}},
 		{"/ui/deployments?page_token=next-1", []string{"First page"}},

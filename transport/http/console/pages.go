@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
 
@@ -54,7 +55,17 @@ type overviewData struct {
 	Health     section[*pb.GetSystemHealthResponse]
 	Stats      section[*pb.GetDeploymentStatsResponse]
 	Scheduling section[*pb.GetSchedulingMetricsResponse]
+	// BackPressure is nil when the console was not given it.
+	BackPressure *workflow.BackPressure
 }
+
+// Refusals are the back-pressure's refusals by bound, every bound listed.
+func (d overviewData) Refusals() []counted {
+	return counts(refusalBounds, d.BackPressure.Refused)
+}
+
+// refusalBounds are the bounds in the order the console lists them.
+var refusalBounds = []string{"workflow", "total", "sync"}
 
 // dependency is one dependency's health as the overview shows it.
 type dependency struct {
@@ -137,6 +148,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		})
 	})
 	wg.Wait()
+	if c.opts.BackPressure != nil {
+		bp := c.opts.BackPressure()
+		d.BackPressure = &bp
+	}
 	if err := firstUnauthenticated(d.Health.Problem, d.Stats.Problem, d.Scheduling.Problem); err != nil {
 		toSignIn(w, r)
 		return
