@@ -33,9 +33,13 @@ const (
 	// drainWindow is how far back the drain rate is measured: long enough
 	// to smooth the refreshes' jitter, short enough to follow the engine.
 	drainWindow = 10 * time.Second
-	// stallGrace is how long the oldest ready execution may have waited,
-	// with none leaving, before the backlog is taken as stalled: a burst
-	// that the engine takes leaves no execution waiting that long.
+	// stallGrace is the least time the oldest ready execution may have
+	// waited, with none leaving, before the backlog is taken as stalled for
+	// a SYNC call: a burst that the engine takes leaves no execution
+	// waiting that long. A call with a longer timeout allows a quarter of
+	// it: a replica or a database slowed by load (a fresh replica's first
+	// dispatches took over 2 s on a saturated CI host) is not a stalled
+	// engine, and such a call may still start within its timeout.
 	stallGrace = 2 * time.Second
 	// minRetryAfter and maxRetryAfter clamp the retry advice: not sooner
 	// than a second, whatever the estimate, and not later than half a
@@ -322,7 +326,8 @@ func (r Room) Keep(created bool) {
 // backlog or the total is at its bound, or, for a SYNC webhook call
 // (syncTimeout > 0), when the executions ready ahead of it would not leave
 // before its timeout at the recent drain rate, or, when none left
-// recently, the oldest of them has waited stallGrace already. A nil Backlog admits everything.
+// recently, the oldest of them has waited stallGrace, or a quarter of the
+// call's timeout if longer, already. A nil Backlog admits everything.
 func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, error) {
 	if b == nil {
 		return Room{}, nil
@@ -358,7 +363,7 @@ func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, e
 			bound, wait = BoundSync, retryAfter(over, rate)
 			msg = fmt.Sprintf("%d executions wait for the engine, which takes %.0f a second: a SYNC call would not start within its timeout of %v; retry in %v, or trigger ASYNC",
 				ahead, rate, syncTimeout, wait)
-		case rate == 0 && b.ready > 0 && now.Sub(b.oldestReady) >= stallGrace:
+		case rate == 0 && b.ready > 0 && now.Sub(b.oldestReady) >= max(stallGrace, syncTimeout/4):
 			bound, wait = BoundSync, maxRetryAfter
 			msg = fmt.Sprintf("%d executions wait for the engine, the oldest for %v, and none left in the last %v: a SYNC call would not start within its timeout of %v; retry in %v, or trigger ASYNC",
 				ahead, now.Sub(b.oldestReady).Round(time.Second), drainWindow, syncTimeout, wait)

@@ -168,7 +168,8 @@ func TestBacklogRetryAdvice(t *testing.T) {
 
 // TestBacklogSync: a SYNC call is refused when the executions ready ahead
 // of it would not leave within its timeout at the drain rate, or have sat
-// for stallGrace with none leaving; executions that wait for their
+// with none leaving for stallGrace or a quarter of its timeout, the longer;
+// executions that wait for their
 // workflow's turn are not ahead of it.
 func TestBacklogSync(t *testing.T) {
 	t.Parallel()
@@ -181,22 +182,29 @@ func TestBacklogSync(t *testing.T) {
 	refused := &byBound{n: map[string]float64{}}
 	b := NewBacklog(counts(func() []store.WorkflowBacklog { return rows }), BacklogOptions{Now: now.Now, Metrics: BacklogMetrics{Refused: refused}})
 	require.NoError(t, b.Count(context.Background()))
-	_, err := accept(b, "wf-s", 10*time.Second)
+	_, err := accept(b, "wf-s", 8*time.Second)
 	require.NoError(t, err, "no rate yet, and none waited long: admitted")
 
 	// Nothing left, and the oldest has waited less than stallGrace.
 	rows = waiting(6)
 	now.Advance(stallGrace - time.Millisecond)
 	require.NoError(t, b.Count(context.Background()))
-	_, err = accept(b, "wf-s", 10*time.Second)
+	_, err = accept(b, "wf-s", 8*time.Second)
 	require.NoError(t, err, "the oldest waited less than stallGrace")
 	rows = waiting(7)
 	now.Advance(time.Millisecond)
 	require.NoError(t, b.Count(context.Background()))
-	_, err = accept(b, "wf-s", 10*time.Second)
-	refusedFor(t, err, maxRetryAfter, "7 executions wait for the engine, the oldest for 2s, and none left in the last 10s: a SYNC call would not start within its timeout of 10s; retry in 30s, or trigger ASYNC")
+	_, err = accept(b, "wf-s", 8*time.Second)
+	refusedFor(t, err, maxRetryAfter, "7 executions wait for the engine, the oldest for 2s, and none left in the last 10s: a SYNC call would not start within its timeout of 8s; retry in 30s, or trigger ASYNC")
 	_, err = accept(b, "wf-s", 0)
 	require.NoError(t, err, "an ASYNC call waits as long as it takes")
+	_, err = accept(b, "wf-s", 120*time.Second)
+	require.NoError(t, err, "a call of 120 s allows a stall of 30 s")
+	rows = waiting(9) // the two just accepted
+	now.Advance(28 * time.Second)
+	require.NoError(t, b.Count(context.Background()))
+	_, err = accept(b, "wf-s", 120*time.Second)
+	refusedFor(t, err, maxRetryAfter, "9 executions wait for the engine, the oldest for 30s, and none left in the last 10s: a SYNC call would not start within its timeout of 2m0s; retry in 30s, or trigger ASYNC")
 
 	// 80 left in 2 s: 40 a second; 400 ready ahead take 10 s.
 	b = NewBacklog(counts(func() []store.WorkflowBacklog { return rows }), BacklogOptions{Now: now.Now, Metrics: BacklogMetrics{Refused: refused}})
@@ -218,7 +226,7 @@ func TestBacklogSync(t *testing.T) {
 	require.NoError(t, b.Count(context.Background()))
 	_, err = accept(b, "wf-s", time.Second)
 	require.NoError(t, err)
-	require.InDelta(t, 2, refused.get(BoundSync), 0)
+	require.InDelta(t, 3, refused.get(BoundSync), 0)
 }
 
 // TestBacklogAcceptedDuringCount: an acceptance made while a count runs is
