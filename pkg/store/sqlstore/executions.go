@@ -138,7 +138,7 @@ func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Tran
 	if !ok {
 		return nil, store.ErrStale
 	}
-	t.From, t.StartedTime, t.FinishedTime = leavable(t.From), atPtr(t.StartedTime), atPtr(t.FinishedTime)
+	t.StartedTime, t.FinishedTime = atPtr(t.StartedTime), atPtr(t.FinishedTime)
 	return s.transitions.do(ctx, transition{id: id, t: t})
 }
 
@@ -182,6 +182,16 @@ WHERE e.id = v.execution_id AND ` + d.In("e.status", "v.from_statuses") + `
 RETURNING ` + ExecutionColumns
 }
 
+// TransitionsStatement is the statement of transitions ts[i] of executions
+// ids[i] (the one transitionStmt prepares), and its arguments.
+func (s *Store) TransitionsStatement(ids []string, ts []store.Transition) (query string, args []any) {
+	ts = slices.Clone(ts)
+	for i := range ts {
+		ts[i].From = leavable(ts[i].From)
+	}
+	return s.transitionSQL, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, ts)...)
+}
+
 // transitionExecutions writes a batch of transitions.
 func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*workflow.Execution, []error, error) {
 	ids, trs := make([]string, len(ts)), make([]store.Transition, len(ts))
@@ -192,8 +202,9 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	if err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
+	_, args := s.TransitionsStatement(ids, trs)
 	var rows []executionRow
-	if err := stmt.SelectContext(ctx, &rows, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
+	if err := stmt.SelectContext(ctx, &rows, args...); err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
 	byID := make(map[string]*workflow.Execution, len(rows))
@@ -239,12 +250,12 @@ func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transitio
 	if !ok {
 		return nil, nil, store.ErrStale
 	}
-	t.From, t.StartedTime, t.FinishedTime = leavable(t.From), atPtr(t.StartedTime), atPtr(t.FinishedTime)
+	t.StartedTime, t.FinishedTime = atPtr(t.StartedTime), atPtr(t.FinishedTime)
 	ids := []string{id}
 	err = s.inTx(ctx, func(tx *sqlx.Tx, _ time.Time) error {
 		var rows []executionRow
-		args := append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, []store.Transition{t})...)
-		if err := tx.SelectContext(ctx, &rows, s.transitionSQL, args...); err != nil {
+		query, args := s.TransitionsStatement(ids, []store.Transition{t})
+		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 			return fmt.Errorf("end execution: %w", err)
 		}
 		if len(rows) == 0 {
