@@ -2,8 +2,13 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
+	"fmt"
 	"strings"
 
+	"github.com/lib/pq"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -20,6 +25,53 @@ func (s *Store) ExplainListExecutions(ctx context.Context, f workflow.ExecutionF
 		return "", err
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// ExplainTransitions returns the plans of the statement TransitionExecution
+// sends for transitions ts[i] of executions ids[i], explained (not run)
+// with options: the plan for these arguments, and the generic plan that a
+// statement prepared on a connection comes to use, one line of a plan a
+// line.
+func (s *Store) ExplainTransitions(ctx context.Context, ids []string, ts []store.Transition, options string) (custom, generic string, err error) {
+	query, args := s.TransitionsStatement(ids, ts)
+	var lines []string
+	if err := s.db.SelectContext(ctx, &lines, "EXPLAIN ("+options+") "+query, args...); err != nil {
+		return "", "", err
+	}
+	custom = strings.Join(lines, "\n")
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Close()
+	// EXECUTE takes no parameters of the protocol: the arguments go as
+	// literals, the arrays' text.
+	params := make([]string, len(args))
+	for i, a := range args {
+		v, err := a.(driver.Valuer).Value()
+		if err != nil {
+			return "", "", err
+		}
+		params[i] = "NULL"
+		if v != nil {
+			params[i] = pq.QuoteLiteral(fmt.Sprint(v))
+		}
+	}
+	lines = nil
+	for _, q := range []string{"PREPARE explained AS " + query, "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return "", "", err
+		}
+	}
+	if err := conn.SelectContext(ctx, &lines, "EXPLAIN ("+options+") EXECUTE explained("+strings.Join(params, ", ")+")"); err != nil {
+		return "", "", err
+	}
+	for _, q := range []string{"DEALLOCATE explained", "RESET plan_cache_mode"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return "", "", err
+		}
+	}
+	return custom, strings.Join(lines, "\n"), nil
 }
 
 // Kind and Unique are the dialect's error classification.

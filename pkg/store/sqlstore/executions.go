@@ -142,17 +142,27 @@ func (s *Store) TransitionExecution(ctx context.Context, id string, t store.Tran
 	return s.transitions.do(ctx, transition{id: id, t: t})
 }
 
+// leavable is the statuses of from that a row can leave: a terminal row
+// never moves, whatever its expected statuses say. The statement leaves
+// that to its expected statuses rather than testing the row's status as
+// unfinished itself: such a test matches executions_unfinished_status_idx,
+// which PostgreSQL, from statistics that saw few unfinished rows in a big
+// table, took as the way in, probing the batch's ids for every unfinished
+// row (issue 16: seconds per batch once thousands were unfinished).
+func leavable(from []workflow.ExecutionStatus) []workflow.ExecutionStatus {
+	return slices.DeleteFunc(slices.Clone(from), workflow.ExecutionStatus.Terminal)
+}
+
 // transitionsSQL is the compare-and-set of every status change, for a batch
 // of executions at once (a group commit): per row v of the dialect's
 // TransitionRows (execution_id, to_status, from_statuses, owner,
-// without_turn and the set_ fields), the expected statuses, the expected
-// owner (empty: any) and whether the row must not hold its workflow's turn.
-// Its rows are locked in id order first ($1 lists them), as the lease
-// statements lock theirs: batches that share rows then wait for each other
-// instead of deadlocking. A terminal row never moves, whatever its expected
-// statuses say. NULL fields keep their value. A terminal status ends the
-// lease but keeps the owner, the last replica that answered for the
-// execution.
+// without_turn and the set_ fields), the expected statuses (unfinished
+// ones only, see leavable), the expected owner (empty: any) and whether the
+// row must not hold its workflow's turn. Its rows are locked in id order
+// first ($1 lists them), as the lease statements lock theirs: batches that
+// share rows then wait for each other instead of deadlocking. NULL fields
+// keep their value. A terminal status ends the lease but keeps the owner,
+// the last replica that answered for the execution.
 func transitionsSQL(d Dialect) string {
 	return `
 UPDATE executions AS e SET
@@ -166,10 +176,20 @@ UPDATE executions AS e SET
 	lease_expires_at = CASE WHEN v.to_status IN ('PENDING', 'RUNNING') THEN e.lease_expires_at END
 FROM ` + d.TransitionRows + `
 WHERE e.id = v.execution_id AND ` + d.In("e.status", "v.from_statuses") + `
-	AND e.status IN ('PENDING', 'RUNNING') AND (v.owner = '' OR e.owner_instance = v.owner)
+	AND (v.owner = '' OR e.owner_instance = v.owner)
 	AND NOT (v.without_turn AND (e.holds_turn OR e.concurrency_slot IS NOT NULL))
 	AND e.id IN (SELECT id FROM executions WHERE ` + d.In("id", "$1") + ` ORDER BY id` + d.ForUpdate + `)
 RETURNING ` + ExecutionColumns
+}
+
+// TransitionsStatement is the statement of transitions ts[i] of executions
+// ids[i] (the one transitionStmt prepares), and its arguments.
+func (s *Store) TransitionsStatement(ids []string, ts []store.Transition) (query string, args []any) {
+	ts = slices.Clone(ts)
+	for i := range ts {
+		ts[i].From = leavable(ts[i].From)
+	}
+	return s.transitionSQL, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, ts)...)
 }
 
 // transitionExecutions writes a batch of transitions.
@@ -182,8 +202,9 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	if err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
+	_, args := s.TransitionsStatement(ids, trs)
 	var rows []executionRow
-	if err := stmt.SelectContext(ctx, &rows, append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, trs)...)...); err != nil {
+	if err := stmt.SelectContext(ctx, &rows, args...); err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
 	byID := make(map[string]*workflow.Execution, len(rows))
@@ -233,8 +254,8 @@ func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transitio
 	ids := []string{id}
 	err = s.inTx(ctx, func(tx *sqlx.Tx, _ time.Time) error {
 		var rows []executionRow
-		args := append([]any{s.d.List(ids)}, s.d.TransitionArgs(ids, []store.Transition{t})...)
-		if err := tx.SelectContext(ctx, &rows, s.transitionSQL, args...); err != nil {
+		query, args := s.TransitionsStatement(ids, []store.Transition{t})
+		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 			return fmt.Errorf("end execution: %w", err)
 		}
 		if len(rows) == 0 {
