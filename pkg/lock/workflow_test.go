@@ -389,7 +389,10 @@ func TestHoldLosesLockWhenRedisGoesAway(t *testing.T) {
 	var o outage
 	m, _ := newTestManager(t, &o)
 	ctx := context.Background()
-	const ttl = 300 * time.Millisecond
+	// Renewals every 500 ms, so that one has failed before the lock's
+	// expiry under any load: with 300 ms, a goroutine scheduled late saw
+	// none fail, and "not renewed" was the reason.
+	const ttl = 1500 * time.Millisecond
 
 	held, release, err := m.Hold(ctx, "wf", ttl)
 	require.NoError(t, err)
