@@ -217,6 +217,12 @@ func maskText(s string) string {
 	if strings.Contains(s, whsecPrefix) {
 		s = eachToken(s, whsecPrefix, func(string) string { return maskedPassword })
 	}
+	// Every text secret's prefix ends in a space or '=': a value with
+	// neither, as most ids, names and numbers are, skips the scan for
+	// them, which costs len(s) times their count.
+	if strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '=') < 0 {
+		return s
+	}
 	for _, prefix := range textSecrets {
 		if containsWord(s, prefix) {
 			s = eachTokenFold(s, prefix)
