@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -270,6 +271,8 @@ type handle struct {
 	cancel context.CancelFunc
 	// admitted gets the run's first admission (see Admission).
 	admitted chan Admission
+	// ended is set when the run has written its execution's end.
+	ended atomic.Bool
 }
 
 // New returns a coordinator over st, eng and locks (nil without Redis). It
@@ -327,7 +330,7 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 		return nil
 	}
 	c.stopping = true
-	ids := slices.Collect(maps.Keys(c.owned))
+	runs := maps.Clone(c.owned)
 	c.mu.Unlock()
 	c.halt()
 
@@ -342,6 +345,14 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		cut = ctx.Err()
 		level.Warn(c.opts.Logger).Log("msg", "coordinator stopped before every dispatch in flight finished", "err", cut)
+	}
+	// A run that wrote its end while the stop began (the execution of a
+	// SYNC call the drain waited for) has no lease left to give up.
+	var ids []string
+	for id, h := range runs {
+		if !h.ended.Load() {
+			ids = append(ids, id)
+		}
 	}
 	if len(ids) == 0 {
 		return cut
@@ -494,6 +505,7 @@ func (c *Coordinator) start(e workflow.Execution, adopted bool, parent trace.Spa
 		r := c.newRun(e)
 		r.adopted, r.admitted, r.placed = adopted, h.admitted, placed
 		r.run(tracing.Resume(ctx, e.TraceID, parent))
+		h.ended.Store(r.e.Status.Terminal())
 		r.unplace()
 		// A run that ended without an admission (timed out, stopped) has none to tell.
 		r.admit("")
