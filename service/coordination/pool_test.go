@@ -216,6 +216,14 @@ func TestAnotherReplicaDrainsTheBacklog(t *testing.T) {
 	o = steadyOptions("helper")
 	o.ClaimPoll = 20 * time.Millisecond
 	helper := r.started(New(r.st, r.engine, r.locks, o))
+	defer func() {
+		if t.Failed() {
+			for _, id := range append([]string{first.ID}, queued...) {
+				e := r.get(id)
+				t.Logf("%s: %s owner %q lease %v calls %d", id, e.Status, e.OwnerInstance, e.LeaseExpiresAt, r.calls(id))
+			}
+		}
+	}()
 	awaitAll(t, helper.signals.ran, queued)
 	for _, id := range queued {
 		e := r.get(id)
