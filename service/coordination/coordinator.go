@@ -250,6 +250,8 @@ type testSignals struct {
 	// due gets the id of each retry that waits for its due time, each time
 	// it reads the clock and finds it early.
 	due chan string
+	// looked gets "" each time a claim of queued executions returns.
+	looked chan string
 }
 
 // signal sends id on ch, if the test made ch. It never blocks the
@@ -443,17 +445,21 @@ func (c *Coordinator) claimQueued() {
 
 // claim takes queued executions, oldest first, as many as the pool has
 // room for, until the queue is empty or the pool full. Without a known
-// backlog it takes one, to look. It reserves no place while it asks the
-// database, so that new executions do not queue for its sake meanwhile; a
-// row it claims finds its place free or waits for the next, ahead of new
-// executions, which keeps the pool's bound.
+// backlog it takes one, to look. It takes its places before it asks the
+// database and gives back those it did not fill: a claim that counted its
+// room and reserved none could claim a row after a new execution took the
+// place, and that row would then wait here while a replica with room could
+// not claim it. A trigger that comes during a claim's query finds no place
+// and is queued, to be claimed next.
 func (c *Coordinator) claim() {
+	defer c.signals.signal(c.signals.looked, "")
 	for c.base.Err() == nil {
-		n := min(c.pool.room(), c.opts.AdoptBatch)
+		want := c.opts.AdoptBatch
 		if !c.pool.hasBacklog() {
-			n = min(n, 1)
+			want = 1
 		}
-		if n <= 0 {
+		n := c.pool.takeRoom(want)
+		if n == 0 {
 			return
 		}
 		seq := c.pool.queuedSeq()
@@ -461,6 +467,7 @@ func (c *Coordinator) claim() {
 		rows, err := c.store.ClaimExecutions(ctx, c.opts.InstanceID, c.opts.Lease, n)
 		cancel()
 		if err != nil {
+			c.pool.give(n)
 			if c.base.Err() == nil {
 				level.Warn(c.opts.Logger).Log("msg", "queued executions not claimed", "err", err)
 			}
@@ -468,8 +475,9 @@ func (c *Coordinator) claim() {
 		}
 		c.opts.Metrics.Claimed.Add(float64(len(rows)))
 		c.pool.settle(len(rows) == n, seq)
+		c.pool.give(n - len(rows))
 		for _, e := range rows {
-			c.start(e, false, trace.SpanContext{}, c.pool.takeFree())
+			c.start(e, false, trace.SpanContext{}, true)
 		}
 		if len(rows) < n {
 			return

@@ -73,24 +73,15 @@ func (p *pool) tryTake() bool {
 	return true
 }
 
-// room is how many places are free and wanted by no waiting run.
-func (p *pool) room() int {
+// takeRoom takes up to n places for a claim: those free and wanted by no
+// waiting run. The claim gives back the places it did not fill.
+func (p *pool) takeRoom(n int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.limit - p.inUse - len(p.waiters)
-}
-
-// takeFree takes a place for a claimed row if one is free and no run
-// waits; the row's run otherwise waits for one (take).
-func (p *pool) takeFree() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.waiters) > 0 || p.inUse >= p.limit {
-		return false
-	}
-	p.inUse++
+	k := max(0, min(n, p.limit-p.inUse-len(p.waiters)))
+	p.inUse += k
 	p.m.DispatchInUse.Set(float64(p.inUse))
-	return true
+	return k
 }
 
 // take waits for a place, and reports false when ctx ended first.
