@@ -118,7 +118,8 @@ func (r *rig) started(c *Coordinator) *Coordinator {
 
 // withSignals makes c's test signals, with room for all a test causes.
 func withSignals(c *Coordinator) *Coordinator {
-	c.signals = testSignals{ran: make(chan string, 1000), dispatchFailed: make(chan string, 1000), waiting: make(chan string, 1000), looked: make(chan string, 1000)}
+	c.signals = testSignals{ran: make(chan string, 1000), dispatchFailed: make(chan string, 1000), waiting: make(chan string, 1000),
+		due: make(chan string, 1000), looked: make(chan string, 1000)}
 	return c
 }
 

@@ -73,9 +73,7 @@ func newFailingRig(t *testing.T) (*rig, *Coordinator, *clock.Fake) {
 	t.Helper()
 	r := newRig(t, failingSim)
 	clk := testClock()
-	c := r.coordinatorOn("a", r.engine, r.locks, clk.Now)
-	c.signals.due = make(chan string, 1000)
-	return r, c, clk
+	return r, r.coordinatorOn("a", r.engine, r.locks, clk.Now), clk
 }
 
 // everyOutcome retries FAILED and TIMED_OUT.
