@@ -287,7 +287,7 @@ var settings = []setting{
 	{"WFR_BACKLOG_MAX_PER_WORKFLOW", "2500", "PENDING executions of one workflow waiting for the engine past which its triggers are refused the same way; 0: unbounded", func(c *Config, v string) error {
 		return integer(&c.BacklogMaxPerWorkflow, v, 0)
 	}},
-	{"WFR_REQUEST_MEMORY_MB", "256", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
+	{"WFR_REQUEST_MEMORY_MB", "192", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {
 		var mb int
 		if err := integer(&mb, v, 16); err != nil {
 			return err

@@ -67,7 +67,7 @@ func TestLoadDefaults(t *testing.T) {
 		SyncWebhookLimit:      200,
 		BacklogMax:            10000,
 		BacklogMaxPerWorkflow: 2500,
-		RequestMemory:         256 << 20,
+		RequestMemory:         192 << 20,
 		MaxConnections:        1000,
 		PreAuthTimeout:        10 * time.Second,
 		AuthOpenPaths:         []string{"/livez", "/readyz"},
@@ -273,7 +273,7 @@ func TestLoadOverrides(t *testing.T) {
 				LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 30,
 				ShutdownTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, InstanceID: "x", RateLimit: 1000, RateBurst: 2000,
 				Lease: 30 * time.Second, DispatchConcurrency: 64, BackfillRate: 50, ExecutionTimeout: time.Hour, LockGrace: time.Minute, WebhookRateLimit: 100,
-				SyncWebhookLimit: 200, DBMaxConns: 20, BacklogMax: 10000, BacklogMaxPerWorkflow: 2500, RequestMemory: 256 << 20, MaxConnections: 1000, PreAuthTimeout: 10 * time.Second,
+				SyncWebhookLimit: 200, DBMaxConns: 20, BacklogMax: 10000, BacklogMaxPerWorkflow: 2500, RequestMemory: 192 << 20, MaxConnections: 1000, PreAuthTimeout: 10 * time.Second,
 				AuthOpenPaths: []string{"/livez", "/readyz"},
 
 				ExecutionRetention: 30 * 24 * time.Hour,
