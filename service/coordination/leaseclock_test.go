@@ -12,12 +12,24 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
-// heldEngine takes every Execute and answers it only when the run stops.
-type heldEngine struct{ engine.Client }
+// heldEngine takes every Execute, says so on arrived, and answers it only
+// when the run stops or the test closes released.
+type heldEngine struct {
+	engine.Client
+	arrived, released chan struct{}
+}
 
-func (heldEngine) Execute(ctx context.Context, _ engine.ExecuteRequest) (engine.Accepted, error) {
-	<-ctx.Done()
-	return engine.Accepted{}, ctx.Err()
+func (h heldEngine) Execute(ctx context.Context, _ engine.ExecuteRequest) (engine.Accepted, error) {
+	select {
+	case h.arrived <- struct{}{}:
+	default:
+	}
+	select {
+	case <-ctx.Done():
+		return engine.Accepted{}, ctx.Err()
+	case <-h.released:
+		return engine.Accepted{}, context.Canceled
+	}
 }
 
 // TestLeasesRunOnTheDatabaseClock: with a replica's clock a minute ahead of
@@ -49,12 +61,23 @@ func TestLeasesRunOnTheDatabaseClock(t *testing.T) {
 			// Never started, the replica renews nothing: it lives for the
 			// first check and is dead for the others.
 			const lease = 30 * time.Second
-			c := New(st, heldEngine{}, nil, Options{InstanceID: "owner", Lease: lease})
+			held := heldEngine{arrived: make(chan struct{}, 1), released: make(chan struct{})}
+			c := New(st, held, nil, Options{InstanceID: "owner", Lease: lease})
 			t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
+			// Before the stop, which waits for the run: a coordinator never
+			// started has no context of its own to end the engine call.
+			t.Cleanup(func() { close(held.released) })
 			e := &workflow.Execution{WorkflowID: d.WorkflowID, TriggerType: workflow.TriggerManual, FiredTime: time.Now().UTC()}
 			created, err := c.CreateExecution(ctx, e)
 			require.NoError(t, err)
 			require.True(t, created)
+			// The run's writes before its dispatch take leases on the
+			// database's clock as it is then: the clock moves after them.
+			select {
+			case <-held.arrived:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the run never reached the engine")
+			}
 
 			adopt := func() []string {
 				t.Helper()
