@@ -467,7 +467,7 @@ func (c *Coordinator) claim() {
 		rows, err := c.store.ClaimExecutions(ctx, c.opts.InstanceID, c.opts.Lease, n)
 		cancel()
 		if err != nil {
-			c.pool.give(n)
+			c.pool.giveUnclaimed(n)
 			if c.base.Err() == nil {
 				level.Warn(c.opts.Logger).Log("msg", "queued executions not claimed", "err", err)
 			}

@@ -129,21 +129,36 @@ func (p *pool) giveLocked(n int) {
 	p.handOutLocked()
 }
 
+// giveUnclaimed returns the places of a claim that failed, to waiting runs
+// only: woken, the claimer would fail again at once, in a loop for as long
+// as the database does; it tries again at its next poll.
+func (p *pool) giveUnclaimed(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inUse -= n
+	p.handOutQuietLocked()
+}
+
 // handOutLocked gives free places to waiting runs, and tells the claimer of
 // those left while a backlog exists.
 func (p *pool) handOutLocked() {
-	for len(p.waiters) > 0 && p.inUse < p.limit {
-		close(p.waiters[0])
-		p.waiters = p.waiters[1:]
-		p.inUse++
-	}
-	p.m.DispatchInUse.Set(float64(p.inUse))
+	p.handOutQuietLocked()
 	if p.backlog && len(p.waiters) == 0 && p.inUse < p.limit {
 		select {
 		case p.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// handOutQuietLocked gives free places to waiting runs.
+func (p *pool) handOutQuietLocked() {
+	for len(p.waiters) > 0 && p.inUse < p.limit {
+		close(p.waiters[0])
+		p.waiters = p.waiters[1:]
+		p.inUse++
+	}
+	p.m.DispatchInUse.Set(float64(p.inUse))
 }
 
 // markQueued records that this replica queued a row, and tells the

@@ -376,3 +376,21 @@ func TestPoolLimitArithmetic(t *testing.T) {
 	require.True(t, p.backlog, "rows queued during a claim keep the backlog")
 	p.mu.Unlock()
 }
+
+// TestFailedClaimWakesNoOne: the places of a claim that failed go back to
+// the pool without waking the claimer, which would fail again at once; a
+// place given back otherwise wakes it while a backlog exists.
+func TestFailedClaimWakesNoOne(t *testing.T) {
+	m := Metrics{DispatchLimit: discard.NewGauge(), DispatchInUse: discard.NewGauge()}
+	p := newPool(4, time.Second, testClock().Now, log.NewNopLogger(), m)
+	p.markQueued()
+	<-p.wake
+	require.Equal(t, 4, p.takeRoom(8))
+	p.giveUnclaimed(4)
+	require.Empty(t, p.wake, "a failed claim woke the claimer")
+	_, inUse := p.state()
+	require.Zero(t, inUse)
+	require.Equal(t, 1, p.takeRoom(1))
+	p.give(1)
+	require.Len(t, p.wake, 1, "a freed place under a backlog wakes the claimer")
+}
