@@ -130,6 +130,8 @@ func (r *replica) shutdown() {
 	// still running is held under the execution's id, so that its adopter
 	// takes it over with the lease instead of a new execution taking it.
 	_ = r.coord.Stop(ctx)
+	// No trigger is admitted any more: the backlog needs no count.
+	_ = r.backlog.Stop(ctx)
 	level.Info(logger).Log("msg", "coordinator stopped")
 	level.Info(logger).Log("msg", "workflow locks: the runs that ended released theirs; those of executions still running are kept for their adopters")
 

@@ -33,6 +33,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	signature "github.com/workflow-runtime/workflow-runtime/pkg/webhook"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
@@ -104,6 +105,17 @@ func awaitReady[T any](t *testing.T, client *http.Client, url string, done chan 
 // fill before the stack starts.
 func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack {
 	t.Helper()
+	// Quiet unless the test asks for a log level.
+	var logOut io.Writer = io.Discard
+	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
+		logOut = os.Stderr
+	}
+	return startStackLogged(t, dbURL, extraEnv, logOut)
+}
+
+// startStackLogged is startStackOn with the replica's log written to logOut.
+func startStackLogged(t *testing.T, dbURL string, extraEnv map[string]string, logOut io.Writer) *stack {
+	t.Helper()
 	_, prefix := redistest.New(t)
 	grpcLis, httpLis := listenLoopback(t)
 	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
@@ -118,11 +130,6 @@ func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack
 	maps.Copy(env, extraEnv)
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
-	// Quiet unless the test asks for a log level.
-	logOut := io.Discard
-	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
-		logOut = os.Stderr
-	}
 	logger, logLevel, err := logging.New(logOut, cfg.LogFormat, cfg.LogLevel, cfg.InstanceID)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -579,6 +586,22 @@ func TestServeStopsCleanly(t *testing.T) {
 		resp.Body.Close()
 	}
 	require.Error(t, err)
+}
+
+// TestStopLeavesNothingRunning: once serve has returned, no component of
+// the replica still works on the store it closed. The backlog count, never
+// stopped, went on every 250 ms and logged "database is closed".
+func TestStopLeavesNothingRunning(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+	var logs logtest.Buffer
+	s := startStackLogged(t, pgtest.NewDatabase(t), map[string]string{"WFR_LOG_LEVEL": "warn"}, &logs)
+	require.NoError(t, s.stop())
+	// Two counts' worth of time for a count left running to fail.
+	time.Sleep(600 * time.Millisecond)
+	require.NotContains(t, logs.String(), "database is closed")
 }
 
 // TestRedisStoppedWhileServing: with Redis gone, health says degraded, the
