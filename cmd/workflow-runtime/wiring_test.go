@@ -106,7 +106,7 @@ func awaitReady[T any](t *testing.T, client *http.Client, url string, done chan 
 func startStackOn(t *testing.T, dbURL string, extraEnv map[string]string) *stack {
 	t.Helper()
 	// Quiet unless the test asks for a log level.
-	var logOut io.Writer = io.Discard
+	logOut := io.Discard
 	if _, ok := extraEnv["WFR_LOG_LEVEL"]; ok {
 		logOut = os.Stderr
 	}
