@@ -620,6 +620,19 @@ type stallingEngine struct {
 	engine.Client
 	entered chan string
 	release chan struct{}
+	// holdCancel, when set, runs before each Cancel is made, and a Cancel
+	// whose context ended meanwhile fails as its call would.
+	holdCancel func()
+}
+
+func (s stallingEngine) Cancel(ctx context.Context, engineExecutionID, reason string) error {
+	if s.holdCancel != nil {
+		s.holdCancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return s.Client.Cancel(ctx, engineExecutionID, reason)
 }
 
 func (s stallingEngine) Execute(ctx context.Context, req engine.ExecuteRequest) (engine.Accepted, error) {
@@ -1140,26 +1153,48 @@ func TestAdoptedExecutionsRunWithTheirVersion(t *testing.T) {
 // TestLostRowCancelsTheOrphan: a replica of an earlier version ended a
 // PENDING execution without asking the engine while its owner's dispatch
 // was under way; the owner, answered with the engine's run afterwards,
-// cancels that run since the row names none.
+// cancels that run since the row names none, also when a lease renewal
+// that found the row ended stops the run while it cancels.
 func TestLostRowCancelsTheOrphan(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, enginesim.Config{HangRate: 1})
-	stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: make(chan struct{})}
-	c := r.coordinatorWith("a", stall, r.locks)
-	x := r.trigger(c, r.deploy(workflow.Config{}))
-	require.Equal(t, x.ID, <-stall.entered)
-	now := time.Now().UTC()
-	_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
-		From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
-		FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
-	})
-	require.NoError(t, err)
-	close(stall.release)
-	await(t, c.signals.ran, x.ID)
-	runs := r.sim.Runs()
-	require.Len(t, runs, 1)
-	require.Equal(t, x.ID, runs[0].IdempotencyKey)
-	require.Equal(t, "CANCELED", runs[0].Status)
+	for _, stopped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped by the renewal=%v", stopped), func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, enginesim.Config{HangRate: 1})
+			stall := stallingEngine{Client: r.engine, entered: make(chan string, 1), release: make(chan struct{})}
+			var (
+				c *Coordinator
+				x workflow.Execution
+			)
+			if stopped {
+				// The orphan's cancel is under way when a lease renewal,
+				// finding the row ended, stops the run.
+				stall.holdCancel = func() {
+					require.Eventually(t, func() bool {
+						c.mu.Lock()
+						defer c.mu.Unlock()
+						_, running := c.owned[x.ID]
+						return !running
+					}, 15*time.Second, 10*time.Millisecond, "no renewal stopped the run of the ended row")
+				}
+			}
+			c = r.coordinatorWith("a", stall, r.locks)
+			x = r.trigger(c, r.deploy(workflow.Config{}))
+			require.Equal(t, x.ID, <-stall.entered)
+			now := time.Now().UTC()
+			_, err := r.st.TransitionExecution(context.Background(), x.ID, store.Transition{
+				From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionCancelled,
+				FinishedTime: &now, ErrorMessage: "cancelled by an earlier version",
+			})
+			require.NoError(t, err)
+			close(stall.release)
+			await(t, c.signals.ran, x.ID)
+			runs := r.sim.Runs()
+			require.Len(t, runs, 1)
+			require.Equal(t, x.ID, runs[0].IdempotencyKey)
+			require.Equal(t, "CANCELED", runs[0].Status)
+		})
+	}
 }
 
 // TestLostRowCancelsTheUnansweredOrphan: as TestLostRowCancelsTheOrphan, but

@@ -352,9 +352,13 @@ func (r *run) record(ctx context.Context, t store.Transition) bool {
 		// The engine runs the execution while its row still says PENDING:
 		// keep trying, and if the run must stop, the next owner dispatches
 		// again with the same idempotency key and records what the engine
-		// answers.
-		level.Warn(r.logger).Log("msg", "dispatch not recorded; retrying", "err", err)
+		// answers. No owner comes for a row that ended, which a lease
+		// renewal that stopped the run may have found: that is lostRow's.
+		if ctx.Err() == nil {
+			level.Warn(r.logger).Log("msg", "dispatch not recorded; retrying", "err", err)
+		}
 		if !sleep(ctx, delay) {
+			r.lostRow(ctx, t.EngineExecutionID)
 			return false
 		}
 		delay = backoff(delay, r.c.opts.RetryMax)
@@ -366,8 +370,12 @@ func (r *run) record(ctx context.Context, t store.Transition) bool {
 // replica of an earlier version ended it, cancelling a PENDING execution
 // without asking the engine), that run is cancelled too, by this replica
 // if the row still names it the owner; if another replica adopted the row,
-// that one carries on.
+// that one carries on. As in lostUnanswered, a lease renewal that found the
+// row ended may have stopped the run already: this works on a context of
+// its own, or the orphan would be left running.
 func (r *run) lostRow(ctx context.Context, engineID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
 	row, ok := r.endedElsewhere(ctx)
 	if !ok {
 		return
