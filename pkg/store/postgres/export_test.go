@@ -34,6 +34,13 @@ func (s *Store) ExplainListExecutions(ctx context.Context, f workflow.ExecutionF
 // line.
 func (s *Store) ExplainTransitions(ctx context.Context, ids []string, ts []store.Transition, options string) (custom, generic string, err error) {
 	query, args := s.TransitionsStatement(ids, ts)
+	return s.ExplainStatement(ctx, query, args, options)
+}
+
+// ExplainStatement returns the plans of query with args, explained (not
+// run) with options: the plan for these arguments, and the generic plan
+// that a statement prepared on a connection comes to use.
+func (s *Store) ExplainStatement(ctx context.Context, query string, args []any, options string) (custom, generic string, err error) {
 	var lines []string
 	if err := s.db.SelectContext(ctx, &lines, "EXPLAIN ("+options+") "+query, args...); err != nil {
 		return "", "", err
@@ -48,9 +55,11 @@ func (s *Store) ExplainTransitions(ctx context.Context, ids []string, ts []store
 	// literals, the arrays' text.
 	params := make([]string, len(args))
 	for i, a := range args {
-		v, err := a.(driver.Valuer).Value()
-		if err != nil {
-			return "", "", err
+		v := driver.Value(a)
+		if valuer, ok := a.(driver.Valuer); ok {
+			if v, err = valuer.Value(); err != nil {
+				return "", "", err
+			}
 		}
 		params[i] = "NULL"
 		if v != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/store"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/sqlstore"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
 
@@ -309,21 +310,8 @@ func TestTransitionsGoByID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.NewStore(t)
-	d := mustCreate(t, s, newDeployment("wf", workflow.StatusDeployed))
+	ids := unfinishedAfterAnalyse(t, s)
 	base := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
-	_, err := s.DB().ExecContext(ctx, `
-INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
-SELECT gen_random_uuid(), 'wf', $1, 1, 'WEBHOOK', 'SUCCEEDED', $2::timestamptz + i * interval '1 second'
-FROM generate_series(1, 20000) AS i`, d.ID, base)
-	require.NoError(t, err)
-	_, err = s.DB().ExecContext(ctx, `ANALYZE executions`)
-	require.NoError(t, err)
-	var ids []string
-	require.NoError(t, s.DB().SelectContext(ctx, &ids, `
-INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time, owner_instance)
-SELECT gen_random_uuid(), 'wf', $1, 1, 'WEBHOOK', 'PENDING', $2::timestamptz + i * interval '1 millisecond', 'replica-1'
-FROM generate_series(1, 2000) AS i
-RETURNING id`, d.ID, base.Add(24*time.Hour)))
 
 	for _, n := range []int{1, 20} {
 		ts := make([]store.Transition, n)
@@ -343,6 +331,57 @@ RETURNING id`, d.ID, base.Add(24*time.Hour)))
 			}
 		}
 	}
+}
+
+// TestTurnAndSlotGoByID: taking a workflow's turn or a concurrency slot
+// finds the row by its primary key, in the plan for the arguments and in
+// the generic one, where the analysed table holds no unfinished row and
+// 2,000 have come since (with the status test in WHERE, both went in by
+// executions_unfinished_status_idx and read every unfinished row).
+func TestTurnAndSlotGoByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewStore(t)
+	id := unfinishedAfterAnalyse(t, s)[0]
+
+	for name, st := range map[string]struct {
+		query string
+		args  []any
+	}{
+		"turn": {sqlstore.TakeTurnSQL, []any{id, "replica-1"}},
+		"slot": {sqlstore.TakeSlotSQL, []any{id, "replica-1", 0}},
+	} {
+		custom, generic, err := s.ExplainStatement(ctx, st.query, st.args, "FORMAT JSON")
+		require.NoError(t, err)
+		for kind, plan := range map[string]string{"custom": custom, "generic": generic} {
+			require.Equal(t, []string{"ModifyTable", "Index Scan executions_pkey"}, planScans(t, plan), "%s, %s plan:\n%s", name, kind, plan)
+		}
+	}
+}
+
+// unfinishedAfterAnalyse fills s with 20,000 finished executions, analyses
+// the table, then adds 2,000 PENDING ones of replica-1 and returns their
+// ids: the statistics see no unfinished row, as those of a history table
+// whose unfinished rows come and go between two ANALYZEs.
+func unfinishedAfterAnalyse(t *testing.T, s *postgres.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf", workflow.StatusDeployed))
+	base := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
+	_, err := s.DB().ExecContext(ctx, `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
+SELECT gen_random_uuid(), 'wf', $1, 1, 'WEBHOOK', 'SUCCEEDED', $2::timestamptz + i * interval '1 second'
+FROM generate_series(1, 20000) AS i`, d.ID, base)
+	require.NoError(t, err)
+	_, err = s.DB().ExecContext(ctx, `ANALYZE executions`)
+	require.NoError(t, err)
+	var ids []string
+	require.NoError(t, s.DB().SelectContext(ctx, &ids, `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time, owner_instance)
+SELECT gen_random_uuid(), 'wf', $1, 1, 'WEBHOOK', 'PENDING', $2::timestamptz + i * interval '1 millisecond', 'replica-1'
+FROM generate_series(1, 2000) AS i
+RETURNING id`, d.ID, base.Add(24*time.Hour)))
+	return ids
 }
 
 // planScans returns the scans of executions and of its indexes in an EXPLAIN

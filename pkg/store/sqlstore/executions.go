@@ -280,11 +280,26 @@ func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transitio
 	return ended, next, nil
 }
 
+// TakeTurnSQL and TakeSlotSQL find the row by its id alone and test its
+// status in what they write and return, not in WHERE: a status test there
+// let PostgreSQL's planner, whose statistics of a table of finished rows
+// see no PENDING one, enter through executions_unfinished_status_idx and
+// read every unfinished row (2.5 ms at 12,000, against 0.05 by the primary
+// key). A row that is no longer PENDING is written unchanged and reported
+// not taken. They are exported for the PostgreSQL plan test.
 const (
-	takeTurnSQL = `
-UPDATE executions SET holds_turn = true
-WHERE id = $1 AND status = 'PENDING' AND owner_instance = $2
-RETURNING id`
+	TakeTurnSQL = `
+UPDATE executions SET holds_turn = holds_turn OR status = 'PENDING'
+WHERE id = $1 AND owner_instance = $2
+RETURNING status = 'PENDING' AS took`
+	TakeSlotSQL = `
+UPDATE executions
+SET concurrency_slot = CASE WHEN status = 'PENDING' AND concurrency_slot IS NULL THEN $3 ELSE concurrency_slot END
+WHERE id = $1 AND owner_instance = $2
+RETURNING status = 'PENDING' AND concurrency_slot = $3 AS took`
+)
+
+const (
 	turnHolderSQL = `
 SELECT id FROM executions
 WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
@@ -300,12 +315,14 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 	if !ok {
 		return "", store.ErrStale
 	}
-	var got string
-	err = s.w.GetContext(ctx, &got, takeTurnSQL, id, owner)
-	if index, _, _ := s.d.Unique(err); err == nil || index != TurnIndex {
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", store.ErrStale
-		}
+	var took bool
+	err = s.w.GetContext(ctx, &took, TakeTurnSQL, id, owner)
+	switch index, _, _ := s.d.Unique(err); {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && !took:
+		return "", store.ErrStale
+	case err == nil:
+		return "", nil
+	case index != TurnIndex:
 		return "", err
 	}
 	var holder string
@@ -317,11 +334,11 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 	return holder, err
 }
 
+// slotsTakenSQL still enters through executions_unfinished_status_idx
+// when the statistics see no unfinished row (1.3 to 1.8 ms at 12,000
+// unfinished rows), not through executions_workflow_slot_key: only
+// executions of workflows with max_concurrency run it.
 const (
-	takeSlotSQL = `
-UPDATE executions SET concurrency_slot = $3
-WHERE id = $1 AND status = 'PENDING' AND owner_instance = $2 AND concurrency_slot IS NULL
-RETURNING id`
 	slotsTakenSQL = `
 SELECT concurrency_slot AS slot, id = $1 AS mine FROM executions
 WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
@@ -356,12 +373,12 @@ func (s *Store) TakeSlot(ctx context.Context, id, owner string, n int32) (_ bool
 		if slices.Contains(taken, k) {
 			continue
 		}
-		var got string
-		err := s.w.GetContext(ctx, &got, takeSlotSQL, id, owner, k)
+		var took bool
+		err := s.w.GetContext(ctx, &took, TakeSlotSQL, id, owner, k)
 		if index, _, _ := s.d.Unique(err); index == SlotIndex {
 			continue
 		}
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !took {
 			return false, store.ErrStale
 		}
 		return err == nil, err
