@@ -139,8 +139,10 @@ test-integration-runtime: ## Every test with -race and coverage, against real Po
 
 # The multi-process tests mostly wait (for windows of cron slots, processes
 # to start and die), so 8 of them run at once: 100 s with 4 at a time, 65 s
-# with 8. Their replicas then hold up to about 75 of PostgreSQL's 100
-# connections (6 each, see eoEnv), the reason for not running all 12.
+# with 8, before the sharding test joined them (96 to 121 s since). All 13
+# at once took no less: the host's 2 cores are then the limit. Their
+# replicas hold 4 PostgreSQL connections each (see eoEnv): all 13 at once
+# took 80 of PostgreSQL's 100.
 MULTIPROCESS_PARALLEL ?= 8
 
 .PHONY: test-multiprocess

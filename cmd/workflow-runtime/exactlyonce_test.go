@@ -887,11 +887,12 @@ func eoEnv(kv map[string]string) []string {
 		}
 		env = append(env, e)
 	}
-	// Several tests' replicas run at once against one PostgreSQL, whose
-	// max_connections (100 here) a replica's default pool of 20 would
-	// exhaust; what a test's replica does fits in a few.
+	// Every multi-process test's replicas run at once against one
+	// PostgreSQL, whose max_connections (100 here) a replica's default pool
+	// of 20 would exhaust; what a test's replica does fits in the least
+	// the setting allows.
 	if _, ok := kv["WFR_DB_MAX_CONNS"]; !ok {
-		env = append(env, "WFR_DB_MAX_CONNS=6")
+		env = append(env, "WFR_DB_MAX_CONNS=4")
 	}
 	for k, v := range kv {
 		env = append(env, k+"="+v)

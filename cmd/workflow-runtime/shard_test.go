@@ -49,10 +49,7 @@ func TestShardedReplicas(t *testing.T) {
 	})
 	start := func(name string) (*eoProc, string) {
 		return c.replica(name, map[string]string{"WFR_CRON_MODE": "sharded", "WFR_HEARTBEAT_INTERVAL": shBeat, "WFR_REPLICA_TTL": shTTL.String(),
-			"WFR_LEASE": "2s", "WFR_RESYNC_INTERVAL": "2s", "WFR_SHUTDOWN_TIMEOUT": "5s",
-			// Five replicas beside the other multi-process tests: at 6
-			// connections each, PostgreSQL's 100 were 93 taken at the peak.
-			"WFR_DB_MAX_CONNS": "4"})
+			"WFR_LEASE": "2s", "WFR_RESYNC_INTERVAL": "2s", "WFR_SHUTDOWN_TIMEOUT": "5s"})
 	}
 	_, addr := start("replica-1")
 	r2, _ := start("replica-2")
