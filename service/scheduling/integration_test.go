@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/cron"
 	"github.com/workflow-runtime/workflow-runtime/pkg/fanout"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock"
 	"github.com/workflow-runtime/workflow-runtime/pkg/lock/redistest"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging/logtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -42,14 +44,23 @@ func TestTwoReplicasFireEverySlotOnce(t *testing.T) {
 		cts = append(cts, list...)
 	}
 
-	replica := func() *Scheduler {
-		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix}
+	// The replicas' logs, shown if the test fails: a run once found no
+	// slot recorded by either for its last 9 s, and nothing to say why.
+	var logs logtest.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replicas' logs:\n%s", logs.String())
+		}
+	})
+	replica := func(name string) *Scheduler {
+		logger := log.With(log.NewLogfmtLogger(&logs), "ts", log.DefaultTimestampUTC, "replica", name)
+		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix, Logger: logger}
 		// Its confirmations of slots the other replica took would fire after
 		// the test, on a closed Redis client.
 		t.Cleanup(func() { _ = rec.Stop(context.Background()) })
-		return New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Second})
+		return New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), ResyncInterval: time.Second, Logger: logger})
 	}
-	a, b := replica(), replica()
+	a, b := replica("a"), replica("b")
 	start := time.Now()
 	require.NoError(t, a.Start(ctx))
 	require.NoError(t, b.Start(ctx))
