@@ -20,6 +20,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/engine"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	enginepb "github.com/workflow-runtime/workflow-runtime/proto/workflow_engine"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 )
@@ -321,29 +322,7 @@ func (c benchCPU) stop() (proc, host float64) {
 
 // benchProcCPU returns this process's user and system CPU seconds.
 func benchProcCPU() float64 {
-	return benchStatCPU("/proc/self/stat")
-}
-
-// benchStatCPU returns the user and system CPU seconds of the process whose
-// /proc/<pid>/stat is at path; NaN when it cannot be read.
-func benchStatCPU(path string) float64 {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return math.NaN()
-	}
-	// Fields after the command name, which may hold spaces: state is the
-	// first, utime and stime the 12th and 13th (in clock ticks of 1/100 s).
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return math.NaN()
-	}
-	u, err1 := strconv.ParseFloat(f[11], 64)
-	k, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return math.NaN()
-	}
-	return (u + k) / 100
+	return pgtest.ProcessCPU(os.Getpid())
 }
 
 // benchHostCPU returns the host's total and idle (idle and iowait) CPU ticks.

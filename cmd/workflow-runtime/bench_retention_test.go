@@ -21,6 +21,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
 	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim/simtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 	pb "github.com/workflow-runtime/workflow-runtime/proto/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/service/retention"
@@ -481,7 +482,7 @@ func retBenchStartCPU(t *testing.T, db *sql.DB) retBenchCPU {
 	}
 	c := retBenchCPU{proc: benchProcCPU(), pg: map[int]float64{}, backendsOfDB: backends}
 	for _, pid := range backends() {
-		c.pg[pid] = benchStatCPU(fmt.Sprintf("/proc/%d/stat", pid))
+		c.pg[pid] = pgtest.ProcessCPU(pid)
 	}
 	c.total, c.idle = benchHostCPU()
 	return c
@@ -493,7 +494,7 @@ func (c retBenchCPU) stop(t *testing.T) (proc, pg, host float64) {
 	t.Helper()
 	for _, pid := range c.backendsOfDB() {
 		// A backend that started during the phase counts whole.
-		if v := benchStatCPU(fmt.Sprintf("/proc/%d/stat", pid)) - c.pg[pid]; !math.IsNaN(v) {
+		if v := pgtest.ProcessCPU(pid) - c.pg[pid]; !math.IsNaN(v) {
 			pg += v
 		}
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,7 +195,7 @@ func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call 
 	}
 	workers := make([]worker, callers)
 	var wg sync.WaitGroup
-	pg0, err := benchPGCPU(db)
+	pg0, err := pgtest.ServerCPU(context.Background(), db)
 	require.NoError(t, err)
 	proc0 := benchProcCPU()
 	cpu := startBenchCPU()
@@ -229,7 +227,7 @@ func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call 
 	wg.Wait()
 	r := trigBenchResult{callers: callers, elapsed: time.Since(start)}
 	r.procSec = benchProcCPU() - proc0
-	pg1, err := benchPGCPU(db)
+	pg1, err := pgtest.ServerCPU(context.Background(), db)
 	require.NoError(t, err)
 	r.pgSec = pg1 - pg0
 	r.cpuProc, r.cpuHost = cpu.stop()
@@ -245,49 +243,6 @@ func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call 
 	r.ok = len(r.lat)
 	r.rate = float64(r.ok) / r.elapsed.Seconds()
 	return r
-}
-
-// benchPGCPU returns the user and system CPU seconds of the PostgreSQL
-// processes of this host, less the backends of databases other than db's:
-// other tests share the server, and their backends' work is not this
-// benchmark's. Background processes (WAL writer, checkpointer, autovacuum)
-// serve every database and are counted whole.
-func benchPGCPU(db *sql.DB) (float64, error) {
-	rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> current_database()`)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	others := map[string]bool{}
-	for rows.Next() {
-		var pid int
-		if err := rows.Scan(&pid); err != nil {
-			return 0, err
-		}
-		others[strconv.Itoa(pid)] = true
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	var sec float64
-	for _, p := range procs {
-		pid := p.Name()
-		if pid[0] < '0' || pid[0] > '9' || others[pid] {
-			continue
-		}
-		comm, err := os.ReadFile("/proc/" + pid + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue // gone meanwhile, or not PostgreSQL
-		}
-		if s := benchStatCPU("/proc/" + pid + "/stat"); !math.IsNaN(s) { // NaN when it ended meanwhile
-			sec += s
-		}
-	}
-	return sec, nil
 }
 
 // trigBenchDropForeignKeys drops the foreign keys of the executions table
