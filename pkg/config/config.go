@@ -41,8 +41,9 @@ type Config struct {
 	EngineAttempts       int
 	EngineBreakerOpenFor time.Duration
 	JitterWindow         time.Duration
-	// ResyncInterval is how often the scheduler reloads every cron trigger,
-	// making good a change announcement lost with Redis.
+	// ResyncInterval is how often the scheduler rereads the deployments
+	// changed since its last resync, making good a change announcement lost
+	// with Redis.
 	ResyncInterval time.Duration
 	// HeartbeatInterval is how often a replica beats in Redis's live set,
 	// and ReplicaTTL how long a replica counts as live after its last beat:
@@ -182,7 +183,7 @@ var settings = []setting{
 		return duration(&c.EngineBreakerOpenFor, v, 10*time.Millisecond)
 	}},
 	{"WFR_JITTER_WINDOW", "300s", "default cron jitter window", func(c *Config, v string) error { return duration(&c.JitterWindow, v, 0) }},
-	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler reloads every cron trigger", func(c *Config, v string) error {
+	{"WFR_RESYNC_INTERVAL", "30s", "how often the scheduler rereads the deployments changed since its last resync (every 120th resync reloads every cron trigger) and the webhook index reloads every path", func(c *Config, v string) error {
 		return duration(&c.ResyncInterval, v, time.Second)
 	}},
 	{"WFR_HEARTBEAT_INTERVAL", "5s", "how often a replica beats in Redis's set of live replicas", func(c *Config, v string) error {

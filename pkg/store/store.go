@@ -102,6 +102,12 @@ type Store interface {
 	// deployment, or of deployment deploymentID only when it is set (none
 	// when that deployment is not DEPLOYED).
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
+	// ListOwnedCronTriggers returns the cron triggers of every DEPLOYED
+	// deployment that owns reports true for, decoding no other.
+	ListOwnedCronTriggers(ctx context.Context, owns func(triggerID string) bool) ([]workflow.CronTrigger, error)
+	// ChangedDeployments returns the deployments whose row changed in the
+	// last within by the database's clock, whatever their status.
+	ChangedDeployments(ctx context.Context, within time.Duration) ([]string, error)
 	// ListWebhookTriggers returns the webhook triggers to index: of every
 	// active deployment, or of deployment deploymentID only when it is set
 	// (none when that deployment is ARCHIVED).

@@ -93,7 +93,10 @@ func (r *Recorder) Stop(context.Context) error {
 // Record takes the slot's lock and inserts the execution; only the replica
 // whose insert wins logs workflow_fired. A replica kept out by the lock checks
 // later that the holder recorded the slot, and records it itself if not: the
-// holder may have died between its lock and its write.
+// holder may have died between its lock and its write. A fire of the
+// trigger's owner takes no lock: no other replica fires the slot, so the
+// lock would spare no one a write, and the slot's unique key still keeps a
+// hand-off's stray fire to one run.
 func (r *Recorder) Record(ctx context.Context, f Fire) error {
 	logger, dups := r.logger(), r.Duplicates
 	if dups == nil {
@@ -103,7 +106,7 @@ func (r *Recorder) Record(ctx context.Context, f Fire) error {
 		key, token string
 		release    func()
 	)
-	if r.Locker != nil {
+	if r.Locker != nil && !f.Owned {
 		key = fmt.Sprintf("%sslot:%s:%d", r.KeyPrefix, f.Trigger.TriggerID, f.Slot.UnixMilli())
 		var ok bool
 		var err error

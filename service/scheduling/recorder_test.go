@@ -147,6 +147,18 @@ func TestRecorder(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	require.Empty(t, execs.inserted(), "no confirmation after Stop")
 
+	// The owner of a sharded trigger is the slot's only firer: it writes
+	// without the lock, which this locker would refuse.
+	refusing := &fakeLocker{}
+	ownerExecs := &fakeExecutions{created: true}
+	owner := &Recorder{Store: ownerExecs, Locker: refusing}
+	owned := fire
+	owned.Owned = true
+	require.NoError(t, owner.Record(context.Background(), owned))
+	require.Len(t, ownerExecs.inserted(), 1)
+	require.Empty(t, refusing.keys, "no lock taken")
+	require.Empty(t, refusing.marked)
+
 	var nilDeps Recorder
 	nilDeps.Store = &fakeExecutions{created: true}
 	require.NoError(t, nilDeps.Record(context.Background(), fire), "a Recorder's optional parts may be left out")

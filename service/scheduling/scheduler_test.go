@@ -3,6 +3,9 @@ package scheduling
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +26,8 @@ type fakeStore struct {
 	err error
 	// beforeAll, when set, runs after a full read, before it is returned.
 	beforeAll func()
+	// fullReads counts the reads of every trigger.
+	fullReads atomic.Int64
 }
 
 func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]workflow.CronTrigger, error) {
@@ -42,6 +47,19 @@ func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]
 		all = append(all, cts...)
 	}
 	return all, nil
+}
+
+func (f *fakeStore) ListOwnedCronTriggers(ctx context.Context, owns func(string) bool) ([]workflow.CronTrigger, error) {
+	f.fullReads.Add(1)
+	all, err := f.ListCronTriggers(ctx, "")
+	return slices.DeleteFunc(all, func(ct workflow.CronTrigger) bool { return !owns(ct.TriggerID) }), err
+}
+
+// ChangedDeployments counts every deployment the fake knows as changed.
+func (f *fakeStore) ChangedDeployments(context.Context, time.Duration) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Collect(maps.Keys(f.cts)), f.err
 }
 
 func (f *fakeStore) set(deploymentID string, cts ...workflow.CronTrigger) {
@@ -182,6 +200,31 @@ func TestLateFires(t *testing.T) {
 	require.Equal(t, 61*time.Second, f.next(t).Lag)
 	require.EqualValues(t, 1, m.Misfires.(*generic.Counter).Value())
 	require.EqualValues(t, 2, m.Fires.(*generic.Counter).Value())
+}
+
+// TestResyncRereadsWhatChanged: a resync rereads the deployments changed
+// since the one before, not every trigger, and holds a change that came
+// without an announcement; when more changed than one read each is worth,
+// it reads every trigger once.
+func TestResyncRereadsWhatChanged(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{cts: map[string][]workflow.CronTrigger{}}
+	st.set("d1", cronTrigger("t1", "d1", "0 * * * *", 1))
+	s := New(st, func(context.Context, Fire) error { return nil }, Options{ResyncInterval: 10 * time.Millisecond})
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	st.set("d2", cronTrigger("t2", "d2", "0 * * * *", 1))
+	require.Eventually(t, func() bool { return s.Held() == 2 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.EqualValues(t, 1, st.fullReads.Load(), "only Start read every trigger")
+
+	for i := range maxChangedReads {
+		id := fmt.Sprintf("many-%d", i)
+		st.set(id, cronTrigger("t-"+id, id, "0 * * * *", 1))
+	}
+	require.Eventually(t, func() bool { return s.Held() == 2+maxChangedReads }, 5*time.Second, 5*time.Millisecond)
+	require.GreaterOrEqual(t, st.fullReads.Load(), int64(2), "a resync with more than maxChangedReads changes reads every trigger")
 }
 
 // TestPauseUpdateDelete follows one deployment's changes through

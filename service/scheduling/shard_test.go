@@ -20,8 +20,9 @@ import (
 )
 
 // TestShardedReplicasShareTriggers runs three sharded schedulers over one
-// database and Redis, without the slot lock, so that the ownership alone
-// keeps fires apart: each holds the triggers the owner function gives it,
+// database and Redis, their recorders wired to the slot lock as the
+// service wires them: the owners' fires take no lock, so that the ownership
+// alone keeps fires apart: each holds the triggers the owner function gives it,
 // a deploy announced by one is held by its owner only, and when one leaves
 // the others take its triggers and catch its slots up (policy ALL). Every
 // slot due in the run has exactly one execution, and at most a stray fire
@@ -63,7 +64,8 @@ func TestShardedReplicasShareTriggers(t *testing.T) {
 		r.SetTiming(250*time.Millisecond, 1500*time.Millisecond)
 		m, err := shard.NewMembership(r, id, nil, nil)
 		require.NoError(t, err)
-		rec := &Recorder{Store: st, Duplicates: duplicates}
+		rec := &Recorder{Store: st, Locker: lock.NewSlots(rdb), KeyPrefix: prefix, Duplicates: duplicates}
+		t.Cleanup(func() { _ = rec.Stop(context.Background()) })
 		s := New(st, rec.Record, Options{Broadcaster: fanout.NewRedis(rdb, prefix+"events"), Membership: m,
 			ResyncInterval: time.Second, Slots: st, CatchUps: st, InstanceID: id, CatchupLease: time.Second})
 		require.NoError(t, m.Start(ctx))
@@ -152,4 +154,7 @@ func TestShardedReplicasShareTriggers(t *testing.T) {
 	// again by the catch-up of the trigger's next holder: the slot key keeps
 	// it to one run, as the rows above show.
 	require.LessOrEqual(t, duplicates.Value(), 2.0, "fires that found their slot taken")
+	locks, err := rdb.Keys(ctx, prefix+"slot:*").Result()
+	require.NoError(t, err)
+	require.Empty(t, locks, "an owner's fires take no slot lock")
 }

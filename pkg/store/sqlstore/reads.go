@@ -2,11 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -379,22 +381,55 @@ WHERE d.status = 'DEPLOYED' AND t.type = 'CRON' AND t.enabled`
 
 // ListCronTriggers returns the enabled cron triggers of DEPLOYED deployments,
 // or of deployment deploymentID when it is set; an id that is not a UUID
-// names no deployment. Rows are scanned by position: 100k of them at start,
-// without reflection.
+// names no deployment.
 func (s *Store) ListCronTriggers(ctx context.Context, deploymentID string) (_ []workflow.CronTrigger, err error) {
 	ctx, end := s.begin(ctx, "ListCronTriggers")
 	defer end(&err)
+	return s.cronTriggers(ctx, deploymentID, nil)
+}
+
+// ListOwnedCronTriggers returns the enabled cron triggers of DEPLOYED
+// deployments that owns keeps. The others are dropped as they are read,
+// before they are decoded, so that a replica holding a quarter of 400,000
+// triggers never has the rest in memory.
+func (s *Store) ListOwnedCronTriggers(ctx context.Context, owns func(triggerID string) bool) (_ []workflow.CronTrigger, err error) {
+	ctx, end := s.begin(ctx, "ListOwnedCronTriggers")
+	defer end(&err)
+	return s.cronTriggers(ctx, "", owns)
+}
+
+// ChangedDeployments returns the ids of the deployments whose row changed
+// (a deploy, an update, a pause, a rollback) in the last within by the
+// database's clock, whatever their status now: what a replica rereads
+// between full reads of every trigger. A row stamped later than now (a
+// clock set back) counts once the clock passes it.
+func (s *Store) ChangedDeployments(ctx context.Context, within time.Duration) (_ []string, err error) {
+	ctx, end := s.begin(ctx, "ChangedDeployments")
+	defer end(&err)
+	var ids []string
+	err = s.r.SelectContext(ctx, &ids, `SELECT id FROM deployments WHERE updated_at >= `+s.d.Later("$1")+` AND updated_at <= now()`,
+		-within.Microseconds())
+	return ids, err
+}
+
+// cronTriggers reads the cron triggers that owns keeps (every one when it
+// is nil). Rows are scanned by position, the JSON columns without a copy:
+// 100k of them at start, without reflection.
+func (s *Store) cronTriggers(ctx context.Context, deploymentID string, owns func(string) bool) ([]workflow.CronTrigger, error) {
 	var out []workflow.CronTrigger
-	err = s.scanTriggers(ctx, listCronTriggersSQL, deploymentID, func(rows *sqlx.Rows) error {
+	err := s.scanTriggers(ctx, listCronTriggersSQL, deploymentID, func(rows *sqlx.Rows) error {
 		var (
 			ct                  workflow.CronTrigger
-			spec, config        []byte
+			spec, config        sql.RawBytes
 			updatedAt, lastSlot dbTime
 			lastMissed          dbTime
 		)
 		if err := rows.Scan(&ct.TriggerID, &ct.DeploymentID, &ct.DeploymentVersion, &ct.WorkflowID, &spec, &config,
 			&updatedAt, &lastSlot, &lastMissed); err != nil {
 			return err
+		}
+		if owns != nil && !owns(ct.TriggerID) {
+			return nil
 		}
 		ct.ScheduledSince, ct.LastSlot, ct.LastMissed = updatedAt.t, lastSlot.ptr(), lastMissed.ptr()
 		if err := json.Unmarshal(spec, &ct.Spec); err != nil {

@@ -46,6 +46,7 @@ var deploymentCases = []testCase{
 	{"ListDeployments/byte budget", testListDeploymentsByteBudget},
 	{"ListDeployments/bad cursor", testListDeploymentsBadCursor},
 	{"ListCronTriggers", testListCronTriggers},
+	{"ChangedDeployments/by the database's clock, whatever the status", testChangedDeployments},
 	{"ListWebhookTriggers", testListWebhookTriggers},
 }
 
@@ -884,6 +885,16 @@ func testListCronTriggers(t *testing.T, s Store) {
 		t.Errorf("ListCronTriggers (-want +got):\n%s", diff)
 	}
 
+	// A replica's share: only the triggers owns keeps, decoded as in full.
+	share, err := s.ListOwnedCronTriggers(ctx, func(id string) bool { return id != deployed.Triggers[0].ID && id != other.Triggers[0].ID })
+	require.NoError(t, err)
+	if diff := cmp.Diff(want[1:], share, roundedTime); diff != "" {
+		t.Errorf("ListOwnedCronTriggers (-want +got):\n%s", diff)
+	}
+	none, err := s.ListOwnedCronTriggers(ctx, func(string) bool { return false })
+	require.NoError(t, err)
+	require.Empty(t, none)
+
 	for _, id := range []string{paused.ID, draft.ID, archived.ID, "not-a-uuid", "5b0e8a39-96a3-4c32-9d59-7e0e3f0f0a11"} {
 		none, err := s.ListCronTriggers(ctx, id)
 		require.NoError(t, err)
@@ -898,6 +909,23 @@ func testListCronTriggers(t *testing.T, s Store) {
 	require.Len(t, got, 1)
 	require.EqualValues(t, 3, got[0].DeploymentVersion)
 	require.True(t, got[0].ScheduledSince.Equal(resumed.UpdatedAt), "ScheduledSince %v, want the resumption %v", got[0].ScheduledSince, resumed.UpdatedAt)
+}
+
+func testChangedDeployments(t *testing.T, s Store) {
+	ctx := context.Background()
+	old := mustCreate(t, s, newDeployment("wf-changed-old", workflow.StatusDeployed, cronTrigger("@daily")))
+	time.Sleep(1500 * time.Millisecond)
+	deployed := mustCreate(t, s, newDeployment("wf-changed-new", workflow.StatusDeployed, cronTrigger("@daily")))
+	paused := mustCreate(t, s, newDeployment("wf-changed-paused", workflow.StatusDeployed, cronTrigger("@daily")))
+	_, err := s.UpdateDeployment(ctx, paused.ID, setStatus(workflow.StatusPaused, workflow.ActionPause))
+	require.NoError(t, err)
+
+	recent, err := s.ChangedDeployments(ctx, time.Second)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{deployed.ID, paused.ID}, recent, "changed in the last second, paused or not")
+	all, err := s.ChangedDeployments(ctx, time.Hour)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{old.ID, deployed.ID, paused.ID}, all)
 }
 
 func testListWebhookTriggers(t *testing.T, s Store) {

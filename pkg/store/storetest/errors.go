@@ -156,6 +156,8 @@ func testCancelledContext(t *testing.T, s Store) {
 	_, checks["LastExecution"] = s.LastExecution(ctx, id)
 	_, checks["CountUnfinishedExecutions"] = s.CountUnfinishedExecutions(ctx, id)
 	_, checks["ListCronTriggers"] = s.ListCronTriggers(ctx, "")
+	_, checks["ListOwnedCronTriggers"] = s.ListOwnedCronTriggers(ctx, func(string) bool { return true })
+	_, checks["ChangedDeployments"] = s.ChangedDeployments(ctx, time.Minute)
 	_, checks["ListWebhookTriggers"] = s.ListWebhookTriggers(ctx, "")
 	_, checks["ExpireIdempotencyKey"] = s.ExpireIdempotencyKey(ctx, id, time.Now())
 	_, checks["FindExecutionByKey"] = s.FindExecutionByKey(ctx, "wf-1", "k")
