@@ -173,6 +173,14 @@ bench-scheduler: ## Scheduler at 100k every-minute cron triggers vs go-quartz's 
 	WFR_BENCH_SCHEDULER=$(BENCH_SECONDS) $(GO) test -count=1 -v -run '^TestBenchScheduler$$' -timeout 30m ./service/scheduling/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
+BENCH_SHARD_SECONDS ?= 60
+BENCH_SHARD_TRIGGERS ?= 400000
+
+.PHONY: bench-shard
+bench-shard: ## 4 replica processes, BENCH_SHARD_TRIGGERS=400000 mixed cron triggers, every replica firing all against sharded: load, RSS, Redis commands and PostgreSQL transactions per slot, fire lag, misfires, hand-off (BENCH_SHARD_SECONDS=60)
+	set -o pipefail; WFR_BENCH_SHARD=$(BENCH_SHARD_SECONDS) WFR_BENCH_SHARD_TRIGGERS=$(BENCH_SHARD_TRIGGERS) $(GO) test -count=1 -v -run '^TestBenchShard$$' -timeout 60m ./service/scheduling/ \
+	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
+
 .PHONY: bench-queue
 bench-queue: ## Job queue operations: ours (heap + index) against go-quartz's default
 	$(GO) test -count=3 -run '^$$' -bench Queue -benchmem ./service/scheduling/

@@ -38,6 +38,7 @@ var pgMigrations = [][2]string{
 	{"00014", "catchups_and_backfill_bounds"},
 	{"00015", "retention"},
 	{"00016", "execution_fillfactor"},
+	{"00017", "deployments_updated_at"},
 }
 
 var migrationCount = len(pgMigrations)
