@@ -198,7 +198,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
-	{"WFR_CRON_MODE", "all", "all: every replica fires every cron trigger and the database keeps each slot to one run; sharded: with Redis, each trigger is fired by the one live replica that owns it (opt-in while hand-offs under load are being hardened)", func(c *Config, v string) error {
+	{"WFR_CRON_MODE", "all", "all: every replica fires every cron trigger and the database keeps each slot to one run; sharded: with Redis, each trigger is fired by the one live replica that owns it (for more than about 100,000 triggers; a crashed owner's slots wait up to WFR_REPLICA_TTL and are caught up)", func(c *Config, v string) error {
 		return oneOf(&c.CronMode, v, "all", "sharded")
 	}},
 	{"WFR_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
