@@ -31,6 +31,7 @@ type Store interface {
 	store.MonitoringStore
 	store.SlotStore
 	ListCronTriggers(ctx context.Context, deploymentID string) ([]workflow.CronTrigger, error)
+	ListOwnedCronTriggers(ctx context.Context, owns func(triggerID string) bool) ([]workflow.CronTrigger, error)
 	GetDeployment(ctx context.Context, id string) (*workflow.Deployment, error)
 }
 
@@ -236,28 +237,36 @@ func (s *service) SystemHealth(ctx context.Context, _ SystemHealthRequest) (Syst
 	}
 	slices.Sort(out.LiveInstances)
 	out.CronMode = s.sched.Mode()
-	// Without the database the counts are left out; its dependency says why.
-	if cts, err := s.store.ListCronTriggers(ctx, ""); err == nil {
-		out.Replicas = ownership(cts, out.LiveInstances, known && out.CronMode == "sharded")
+	// Each replica fires its own triggers by the owner function when
+	// sharded, every one otherwise (every replica fires everything, as does
+	// a sharded one that cannot read the live set, which then lists itself
+	// alone). Only the ids count: the read keeps no trigger, so it decodes
+	// none. Without the database the counts are left out; its dependency
+	// says why.
+	var (
+		sharded = known && out.CronMode == "sharded"
+		members = shard.NewMembers(out.LiveInstances)
+		owned   = make(map[string]int64, len(out.LiveInstances))
+		total   int64
+	)
+	if _, err := s.store.ListOwnedCronTriggers(ctx, func(id string) bool {
+		total++
+		if sharded {
+			owned[members.Owner(id)]++
+		}
+		return false
+	}); err == nil {
+		out.Replicas = ownership(total, owned, out.LiveInstances, sharded)
 	}
 	return out, nil
 }
 
-// ownership counts the triggers each live replica fires: its own by the
-// owner function when sharded, every one otherwise (every replica fires
-// everything, as does a sharded one that cannot read the live set, which
-// then lists itself alone).
-func ownership(cts []workflow.CronTrigger, live []string, sharded bool) []ReplicaOwnership {
-	owned := make(map[string]int64, len(live))
-	if sharded {
-		members := shard.NewMembers(live)
-		for _, ct := range cts {
-			owned[members.Owner(ct.TriggerID)]++
-		}
-	}
+// ownership lists each live replica with the triggers it fires: owned[id]
+// when sharded, all total otherwise.
+func ownership(total int64, owned map[string]int64, live []string, sharded bool) []ReplicaOwnership {
 	out := make([]ReplicaOwnership, 0, len(live))
 	for _, id := range live {
-		n := int64(len(cts))
+		n := total
 		if sharded {
 			n = owned[id]
 		}
