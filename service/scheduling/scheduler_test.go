@@ -26,11 +26,15 @@ type fakeStore struct {
 	err error
 	// beforeAll, when set, runs after a full read, before it is returned.
 	beforeAll func()
-	// fullReads counts the reads of every trigger.
-	fullReads atomic.Int64
+	// fullReads counts the reads of every trigger, deploymentReads those
+	// of one deployment's.
+	fullReads, deploymentReads atomic.Int64
 }
 
 func (f *fakeStore) ListCronTriggers(_ context.Context, deploymentID string) ([]workflow.CronTrigger, error) {
+	if deploymentID != "" {
+		f.deploymentReads.Add(1)
+	}
 	if deploymentID == "" && f.beforeAll != nil {
 		defer f.beforeAll()
 	}
@@ -219,12 +223,17 @@ func TestResyncRereadsWhatChanged(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	require.EqualValues(t, 1, st.fullReads.Load(), "only Start read every trigger")
 
+	// The fake counts every deployment it knows as changed, so from here on
+	// each resync finds more than maxChangedReads: none rereads them one by
+	// one.
+	before := st.deploymentReads.Load()
 	for i := range maxChangedReads {
 		id := fmt.Sprintf("many-%d", i)
 		st.set(id, cronTrigger("t-"+id, id, "0 * * * *", 1))
 	}
 	require.Eventually(t, func() bool { return s.Held() == 2+maxChangedReads }, 5*time.Second, 5*time.Millisecond)
 	require.GreaterOrEqual(t, st.fullReads.Load(), int64(2), "a resync with more than maxChangedReads changes reads every trigger")
+	require.Less(t, st.deploymentReads.Load()-before, int64(maxChangedReads), "and rereads no deployment on its own")
 }
 
 // TestPauseUpdateDelete follows one deployment's changes through
