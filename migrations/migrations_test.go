@@ -39,6 +39,7 @@ var pgMigrations = [][2]string{
 	{"00015", "retention"},
 	{"00016", "execution_fillfactor"},
 	{"00017", "deployments_updated_at"},
+	{"00018", "unfinished_by_owner"},
 }
 
 var migrationCount = len(pgMigrations)

@@ -333,6 +333,33 @@ func TestTransitionsGoByID(t *testing.T) {
 	}
 }
 
+// TestTransitionsGoByIDInAGrowingTable is the premise of preparing the
+// transitions again as their uses double (TestPreparedRenewsAsUsesDouble):
+// on a table never analysed, where the planner guesses its rows from its
+// pages (a fresh database in its first burst), a plan made at 10,000 rows
+// reaches a batch's rows by id. One made at a few hundred hashed a
+// sequential scan of the table, and kept while a burst grew the table it
+// cost 8 ms a batch at 30,000 rows.
+func TestTransitionsGoByIDInAGrowingTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewStore(t)
+	d := mustCreate(t, s, newDeployment("wf", workflow.StatusDeployed))
+	var ids []string
+	require.NoError(t, s.DB().SelectContext(ctx, &ids, `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time, owner_instance)
+SELECT gen_random_uuid(), 'wf', $1, 1, 'WEBHOOK', 'PENDING', now(), 'replica-1' FROM generate_series(1, 10000) RETURNING id`, d.ID))
+	ts := make([]store.Transition, 20)
+	for i := range ts {
+		ts[i] = store.Transition{From: []workflow.ExecutionStatus{workflow.ExecutionPending}, To: workflow.ExecutionRunning, Owner: "replica-1"}
+	}
+	custom, generic, err := s.ExplainTransitions(ctx, ids[:len(ts)], ts, "FORMAT JSON")
+	require.NoError(t, err)
+	for kind, plan := range map[string]string{"custom": custom, "generic": generic} {
+		require.NotContains(t, planScans(t, plan), "Seq Scan", "%s plan:\n%s", kind, plan)
+	}
+}
+
 // TestTurnAndSlotGoByID: taking a workflow's turn or a concurrency slot
 // finds the row by its primary key, in the plan for the arguments and in
 // the generic one, where the analysed table holds no unfinished row and
@@ -357,6 +384,37 @@ func TestTurnAndSlotGoByID(t *testing.T) {
 			require.Equal(t, []string{"ModifyTable", "Index Scan executions_pkey"}, planScans(t, plan), "%s, %s plan:\n%s", name, kind, plan)
 		}
 	}
+}
+
+// TestClaimReadsInFiredOrder: a claim reads the queued executions in its
+// own order from executions_queued_idx and stops at its limit, with no
+// sort of the backlog, in the plan for its arguments and in the generic
+// one, where the analysed table holds no unfinished row and 4,000 have
+// come since, half of them queued (until migration 00018 it read every
+// PENDING row and sorted those without an owner: 10 to 13 ms a claim at
+// 10,000 queued).
+func TestClaimReadsInFiredOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.NewStore(t)
+	unfinishedAfterAnalyse(t, s)
+	_, err := s.DB().ExecContext(ctx, `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
+SELECT gen_random_uuid(), workflow_id, deployment_id, 1, 'WEBHOOK', 'PENDING', fired_time + interval '1 hour'
+FROM executions WHERE status = 'PENDING'`)
+	require.NoError(t, err)
+
+	query, args := s.ClaimStatement("replica-2", time.Minute, 28)
+	custom, generic, err := s.ExplainStatement(ctx, query, args, "FORMAT JSON")
+	require.NoError(t, err)
+	for kind, plan := range map[string]string{"custom": custom, "generic": generic} {
+		require.Equal(t, []string{"ModifyTable", "Index Scan executions_unfinished_status_idx", "Index Scan executions_pkey"},
+			planScans(t, plan), "%s plan:\n%s", kind, plan)
+		require.NotContains(t, plan, `"Sort Key"`, "%s plan:\n%s", kind, plan)
+	}
+	claimed, err := s.ClaimExecutions(ctx, "replica-2", time.Minute, 28)
+	require.NoError(t, err)
+	require.Len(t, claimed, 28)
 }
 
 // unfinishedAfterAnalyse fills s with 20,000 finished executions, analyses

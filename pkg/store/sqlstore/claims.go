@@ -17,18 +17,30 @@ import (
 // (PostgreSQL's SKIP LOCKED; SQLite's single writer runs one claim at a
 // time), so that replicas share a backlog out instead of queueing on it. A
 // claimed row has an owner from then on: if that replica dies, adoption
-// takes it, as one that may have reached the engine.
+// takes it, as one that may have reached the engine. It reads
+// executions_unfinished_status_idx (status, owner_instance, fired_time, id)
+// from the first queued row on and stops at its LIMIT: its cost follows
+// what it claims, not the backlog. It orders by owner_instance too, though
+// every row it reads has none, because PostgreSQL takes IS NULL for no
+// equality and would not see otherwise that the index gives the rows in
+// (fired_time, id) order: it would read every queued row and sort them.
 func claimSQL(d Dialect) string {
 	return `
 UPDATE executions AS e SET owner_instance = $1, lease_expires_at = ` + d.Later("$2") + `
 FROM (
 	SELECT id AS queued_id FROM executions
 	WHERE status = 'PENDING' AND owner_instance IS NULL
-	ORDER BY fired_time, id
+	ORDER BY owner_instance, fired_time, id
 	LIMIT $3` + d.SkipLocked + `
 ) AS queued
 WHERE e.id = queued.queued_id
 RETURNING ` + ExecutionColumns
+}
+
+// ClaimStatement is the statement of a claim of up to limit queued
+// executions by owner for lease, and its arguments.
+func (s *Store) ClaimStatement(owner string, lease time.Duration, limit int) (query string, args []any) {
+	return s.claimSQL, []any{owner, lease.Microseconds(), limit}
 }
 
 // ClaimExecutions makes owner, for lease, the owner of up to limit queued
@@ -43,7 +55,8 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 		return nil, fmt.Errorf("a claim needs an owner")
 	}
 	var rows []executionRow
-	if err := s.w.SelectContext(ctx, &rows, s.claimSQL, owner, lease.Microseconds(), limit); err != nil {
+	query, args := s.ClaimStatement(owner, lease, limit)
+	if err := s.w.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, err
 	}
 	// RETURNING comes in no promised order.

@@ -87,10 +87,11 @@ func (s *Store) CreateExecution(ctx context.Context, e *workflow.Execution) (cre
 
 // insertExecutions writes a batch; an execution not written comes back zero.
 func (s *Store) insertExecutions(ctx context.Context, es []workflow.Execution) ([]workflow.Execution, []error, error) {
-	stmt, err := s.insertStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	stmt, release, err := s.insertStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
 	if err != nil {
 		return nil, nil, fmt.Errorf("create executions: %w", err)
 	}
+	defer release()
 	rows, err := stmt.QueryContext(ctx, s.d.InsertArgs(es)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create executions: %w", err)
@@ -198,10 +199,11 @@ func (s *Store) transitionExecutions(ctx context.Context, ts []transition) ([]*w
 	for i, tr := range ts {
 		ids[i], trs[i] = tr.id, tr.t
 	}
-	stmt, err := s.transitionStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
+	stmt, release, err := s.transitionStmt.get(ctx) //nolint:sqlclosecheck // the store's, closed by Close
 	if err != nil {
 		return nil, nil, fmt.Errorf("transition executions: %w", err)
 	}
+	defer release()
 	_, args := s.TransitionsStatement(ids, trs)
 	var rows []executionRow
 	if err := stmt.SelectContext(ctx, &rows, args...); err != nil {

@@ -1,0 +1,69 @@
+package sqlstore
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+)
+
+// A prepared statement is prepared again each time its uses double, and a
+// version a caller still holds is closed only once that caller releases it.
+func TestPreparedRenewsAsUsesDouble(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlx.Open("sqlite", ":memory:")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	p := newPrepared(db, `SELECT 1`)
+	t.Cleanup(func() { require.NoError(t, p.close()) })
+
+	var (
+		renewals []int
+		last     *sqlx.Stmt
+	)
+	for use := 1; use <= 1000; use++ {
+		stmt, release, err := p.get(ctx) //nolint:sqlclosecheck // p's, closed by p.close or a renewal
+		require.NoError(t, err)
+		if stmt != last {
+			renewals = append(renewals, use)
+			last = stmt
+		}
+		var one int
+		require.NoError(t, stmt.GetContext(ctx, &one))
+		release()
+	}
+	require.Equal(t, []int{1, 65, 193, 449, 961}, renewals, "prepared on the first use and after 64, 128, 256 and 512 more")
+
+	held, release, err := p.get(ctx)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	renewed := make(chan struct{})
+	wg.Go(func() {
+		defer close(renewed)
+		for range p.renewAt {
+			stmt, release, err := p.get(ctx) //nolint:sqlclosecheck // p's, closed by a renewal
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			release()
+			if stmt != held {
+				return
+			}
+		}
+	})
+	var one int
+	require.NoError(t, held.GetContext(ctx, &one), "a held version stays open while the renewal waits")
+	select {
+	case <-renewed:
+		t.Fatal("the renewal returned before the held version was released")
+	default:
+	}
+	release()
+	wg.Wait()
+	require.Error(t, held.GetContext(ctx, &one), "a version is closed once its last caller released it")
+}
