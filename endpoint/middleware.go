@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
+	"github.com/workflow-runtime/workflow-runtime/pkg/logging"
 	"github.com/workflow-runtime/workflow-runtime/pkg/tracing"
 )
 
@@ -40,14 +41,31 @@ func TraceMiddleware() endpoint.Middleware {
 	}
 }
 
+// Refusals for want of room (RESOURCE_EXHAUSTED: back-pressure, the rate
+// limit) are logged at most refusalLogRate lines a second per method, in
+// bursts of refusalLogBurst, with a count of those left out: a caller
+// that retries at once is refused thousands of times a second, and a line
+// for each cost more than the refusal. The RPC duration and refusal
+// metrics count every one.
+const (
+	refusalLogRate  = 5
+	refusalLogBurst = 20
+)
+
 // LoggingMiddleware writes one line per call: info when it succeeded, warn
-// when the caller was at fault, error when the service was.
+// when the caller was at fault, error when the service was; refusals for
+// want of room are throttled.
 func LoggingMiddleware(logger log.Logger, method string) endpoint.Middleware {
+	refusals := logging.NewThrottled(logger, refusalLogRate, refusalLogBurst)
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (resp any, err error) {
 			defer func(begin time.Time) {
 				code := errors.Code(err)
-				l := log.With(logger, "msg", "rpc", "method", method, "trace_id", tracing.TraceID(ctx),
+				to := logger
+				if code == codes.ResourceExhausted {
+					to = refusals
+				}
+				l := log.With(to, "msg", "rpc", "method", method, "trace_id", tracing.TraceID(ctx),
 					"code", code.String(), "took_ms", float64(time.Since(begin).Microseconds())/1000)
 				switch {
 				case err == nil:

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/metrics"
@@ -581,4 +582,25 @@ func TestNewDeploymentEndpoints(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A flood of RESOURCE_EXHAUSTED answers writes a burst of lines, not one a
+// call; other answers are never held back by it.
+func TestLoggingMiddlewareThrottlesRefusals(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	mw := LoggingMiddleware(log.NewJSONLogger(&buf), "TriggerWorkflow")
+	refused := mw(returning(nil, errors.E(errors.ResourceExhausted, "backlog at its bound")))
+	start := time.Now()
+	for range 10 * refusalLogBurst {
+		_, _ = refused(context.Background(), "req")
+	}
+	// The limiter lets refusalLogRate more a second through after the burst.
+	refills := int(time.Since(start).Seconds()*refusalLogRate) + 1
+	_, _ = mw(returning("resp", nil))(context.Background(), "req")
+	lines := logLines(t, &buf)
+	require.GreaterOrEqual(t, len(lines), refusalLogBurst+1)
+	require.LessOrEqual(t, len(lines), refusalLogBurst+refills+1, "a burst of refusals, then the success")
+	require.Equal(t, "ResourceExhausted", lines[0]["code"])
+	require.Equal(t, "OK", lines[len(lines)-1]["code"])
 }
