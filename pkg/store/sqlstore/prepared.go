@@ -53,20 +53,24 @@ func newPrepared(db *sqlx.DB, query string) *prepared {
 // get returns the statement, preparing it if no call has yet or if its
 // uses have reached the next renewal, and the release that the caller
 // calls once it is done with it. A version replaced by a renewal is closed
-// by the call that replaced it, once its last caller has released it.
+// by the call that replaced it, once its last caller has released it; a
+// renewal that fails to prepare keeps the version in use, and the next
+// call tries again.
 func (p *prepared) get(ctx context.Context) (stmt *sqlx.Stmt, release func(), err error) {
 	p.mu.Lock()
 	var old *preparedVersion
-	if p.cur != nil && p.uses >= p.renewAt {
-		old, p.cur, p.uses, p.renewAt = p.cur, nil, 0, 2*p.renewAt
-	}
-	if p.cur == nil {
+	if p.cur == nil || p.uses >= p.renewAt {
 		stmt, err := p.db.PreparexContext(ctx, p.query)
-		if err != nil {
+		switch {
+		case err != nil && p.cur == nil:
 			p.mu.Unlock()
 			return nil, nil, err
+		case err == nil:
+			old, p.cur = p.cur, &preparedVersion{stmt: stmt}
+			if old != nil {
+				p.uses, p.renewAt = 0, 2*p.renewAt
+			}
 		}
-		p.cur = &preparedVersion{stmt: stmt}
 	}
 	v := p.cur
 	p.uses++

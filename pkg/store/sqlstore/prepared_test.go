@@ -67,3 +67,33 @@ func TestPreparedRenewsAsUsesDouble(t *testing.T) {
 	wg.Wait()
 	require.Error(t, held.GetContext(ctx, &one), "a version is closed once its last caller released it")
 }
+
+// A renewal that fails to prepare keeps the version in use, and the next
+// call tries again.
+func TestPreparedKeepsItsVersionWhenARenewalFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlx.Open("sqlite", ":memory:")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	p := newPrepared(db, `SELECT 1`)
+	t.Cleanup(func() { require.NoError(t, p.close()) })
+
+	first, release, err := p.get(ctx)
+	require.NoError(t, err)
+	release()
+	p.query = `SELECT FROM nowhere WHERE`
+	for range 2 * firstRenewal {
+		stmt, release, err := p.get(ctx) //nolint:sqlclosecheck // p's, closed by p.close
+		require.NoError(t, err, "a failed renewal is no failed call")
+		require.Same(t, first, stmt)
+		var one int
+		require.NoError(t, stmt.GetContext(ctx, &one))
+		release()
+	}
+	p.query = `SELECT 1`
+	renewed, release, err := p.get(ctx)
+	require.NoError(t, err)
+	release()
+	require.NotSame(t, first, renewed, "the next call after the failures renews")
+}
