@@ -3,6 +3,7 @@ package coordination
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,4 +315,23 @@ func TestBacklogStartStop(t *testing.T) {
 	<-calls
 	require.NoError(t, b.Stop(context.Background()))
 	require.Equal(t, int64(1), b.BackPressure().Backlog)
+}
+
+// TestBacklogCountsAtMostATenthOfTheTime: a count that takes longer than a
+// tenth of Refresh spaces the next one by ten times its duration.
+func TestBacklogCountsAtMostATenthOfTheTime(t *testing.T) {
+	t.Parallel()
+	const took = 20 * time.Millisecond
+	var n atomic.Int64
+	b := NewBacklog(counts(func() []store.WorkflowBacklog {
+		n.Add(1)
+		time.Sleep(took)
+		return pending("wf-a", 1)
+	}), BacklogOptions{Refresh: time.Millisecond})
+	require.NoError(t, b.Start(context.Background()))
+	time.Sleep(50 * countSpacing * took / 10)
+	require.NoError(t, b.Stop(context.Background()))
+	// 1 s: the first count and at most 5 spaced ones (about 45 at Refresh).
+	require.LessOrEqual(t, n.Load(), int64(6))
+	require.GreaterOrEqual(t, n.Load(), int64(2))
 }
