@@ -10,16 +10,24 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// A prepared statement is prepared again each time its uses double, and a
-// version a caller still holds is closed only once that caller releases it.
-func TestPreparedRenewsAsUsesDouble(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// preparedOnSQLite returns `SELECT 1` prepared on an in-memory SQLite
+// database, both closed at the test's end.
+func preparedOnSQLite(t *testing.T) *prepared {
+	t.Helper()
 	db, err := sqlx.Open("sqlite", ":memory:")
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	p := newPrepared(db, `SELECT 1`)
 	t.Cleanup(func() { require.NoError(t, p.close()) })
+	return p
+}
+
+// A prepared statement is prepared again each time its uses double, and a
+// version a caller still holds is closed only once that caller releases it.
+func TestPreparedRenewsAsUsesDouble(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := preparedOnSQLite(t)
 
 	var (
 		renewals []int
@@ -73,11 +81,7 @@ func TestPreparedRenewsAsUsesDouble(t *testing.T) {
 func TestPreparedKeepsItsVersionWhenARenewalFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlx.Open("sqlite", ":memory:")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	p := newPrepared(db, `SELECT 1`)
-	t.Cleanup(func() { require.NoError(t, p.close()) })
+	p := preparedOnSQLite(t)
 
 	first, release, err := p.get(ctx)
 	require.NoError(t, err)
