@@ -56,7 +56,10 @@ const (
 	// retBenchAlternation, under one load. Calls sent in its windows on
 	// and off are compared: both come from the same minutes, so the
 	// host's drift, which moved the separate phases before and after by
-	// up to 2.3 times, falls on both alike.
+	// up to 2.3 times, falls on both alike. What the deletes leave to be
+	// written later (their pages, by the checkpoints) falls on both alike
+	// too, so the comparison shows the immediate cost only, and the goal
+	// stays read from the separate phases.
 	retBenchWindow      = 5 * time.Second
 	retBenchAlternation = 120 * time.Second
 	// retBenchSettle is how much of the start of each window is left out
@@ -117,7 +120,7 @@ FROM d, (
 // runs an open-loop webhook trigger load at WFR_BENCH_RETENTION_RATE per
 // second: for WFR_BENCH_RETENTION_SECONDS without retention; then in
 // windows alternately with a pass and without (retBenchWindow each, for at
-// most retBenchAlternation), whose calls give the goal's ratio; then from
+// most retBenchAlternation), whose calls show the immediate cost; then from
 // the start of a pass until it has removed every expired row left (at most
 // retBenchCap); then WFR_BENCH_RETENTION_SECONDS without again. It
 // prints, per phase, the trigger latencies from each call's scheduled send,
@@ -261,10 +264,11 @@ func TestBenchRetention(t *testing.T) {
 	}{{"sent with retention", altOn}, {"sent without", altOff}} {
 		fmt.Printf("%33s %-20s %6d samples, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", "", l.name, len(l.lat), benchMS(l.lat, 0.5), benchMS(l.lat, 0.99), benchMS(l.lat, 1))
 	}
-	ratio := benchMS(altOn, 0.99) / benchMS(altOff, 0.99)
-	fmt.Printf("trigger p99 with/without, alternating windows: %.2f (p50 %.2f)\n", ratio, benchMS(altOn, 0.5)/benchMS(altOff, 0.5))
-	fmt.Printf("trigger p99 of the separate phases: with/without %.2f, after/without (the host's drift between phases) %.2f, with/after %.2f\n",
-		benchMS(with.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(after.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(with.lat, 0.99)/benchMS(after.lat, 0.99))
+	fmt.Printf("trigger p99 with/without, alternating windows (the immediate cost, free of drift; blind to what the deletes leave for later writes, which falls in both kinds of window): %.2f (p50 %.2f)\n",
+		benchMS(altOn, 0.99)/benchMS(altOff, 0.99), benchMS(altOn, 0.5)/benchMS(altOff, 0.5))
+	ratio := benchMS(with.lat, 0.99) / benchMS(without.lat, 0.99)
+	fmt.Printf("trigger p99 of the separate phases: with/without %.2f (p50 %.2f), after/without (the host's drift between phases, and the deletes' later writes) %.2f, with/after %.2f\n",
+		ratio, benchMS(with.lat, 0.5)/benchMS(without.lat, 0.5), benchMS(after.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(with.lat, 0.99)/benchMS(after.lat, 0.99))
 	fmt.Printf("retention pass (batch target %v, pause %v; zero: the defaults): %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
 		opts.BatchTarget, opts.Pause, res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
 	if cut.Load() {
@@ -285,7 +289,7 @@ func TestBenchRetention(t *testing.T) {
 		}
 		return "FAIL"
 	}
-	fmt.Printf("goal trigger p99 with/without (alternating windows) <= %.2f: %s (%.2f)\n", retBenchGoalRatio, verdict(ratio <= retBenchGoalRatio), ratio)
+	fmt.Printf("goal trigger p99 with/without (separate phases) <= %.2f: %s (%.2f)\n", retBenchGoalRatio, verdict(ratio <= retBenchGoalRatio), ratio)
 	fmt.Printf("goal history p99 <= %v after the pass: %s (%.2f ms)\n", retBenchGoalP99, verdict(history.p99 <= retBenchGoalP99), retBenchMS(history.p99))
 	fmt.Printf("goal every expired row removed: %s (%d left)\n", verdict(stillExpired == 0), stillExpired)
 	fmt.Printf("goal every accepted trigger's execution ended: %s (%d did not)\n", verdict(unended == 0), unended)
