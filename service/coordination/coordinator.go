@@ -421,7 +421,22 @@ func (c *Coordinator) create(ctx context.Context, e *workflow.Execution) (create
 
 // exclusive reports whether e's run keeps its workflow to one run at a
 // time; a deployment it cannot read counts as not, and the run finds out.
+// A manual trigger names no deployment before its insert, which writes the
+// row to the workflow's DEPLOYED deployment: its policy is that one's,
+// unless the trigger overrides it. (Read as the policy of no deployment,
+// it counted as not exclusive, and a SKIP run triggered while the pool was
+// full waited queued behind a stuck engine: TestManualTriggerUnderAFullPool.)
 func (c *Coordinator) exclusive(ctx context.Context, e workflow.Execution) bool {
+	if e.DeploymentID == "" {
+		if e.OverlapPolicy != "" {
+			return e.OverlapPolicy != workflow.OverlapAllowAll
+		}
+		d, err := c.store.GetActiveDeployment(ctx, e.WorkflowID)
+		if err != nil {
+			return false
+		}
+		e.DeploymentID, e.DeploymentVersion = d.ID, d.Version
+	}
 	info, err := c.deployments.of(ctx, e)
 	return err == nil && forRun(info, e).policy != workflow.OverlapAllowAll
 }

@@ -198,6 +198,34 @@ func TestDispatchPoolHoldsItsLimit(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "every place given back")
 }
 
+// TestManualTriggerUnderAFullPool: a manual trigger of a workflow whose
+// runs go one at a time is written owned and decides its overlap at once
+// even when the pool is full: a SKIP is answered SKIPPED while the run it
+// skips for waits on the engine, not queued behind it.
+func TestManualTriggerUnderAFullPool(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, enginesim.Config{})
+	g := newGate()
+	c := r.gatedCoordinator("solo", g, 1, testClock().Now)
+	wf := r.deploy(workflow.Config{OverlapPolicy: workflow.OverlapSkip})
+
+	first, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf})
+	require.NoError(t, err)
+	require.Equal(t, AdmissionStarted, first.Admission)
+	require.Equal(t, first.Execution.ID, g.next(t), "the first run holds the only place, at the engine")
+
+	second, err := c.Trigger(context.Background(), TriggerRequest{WorkflowID: wf})
+	require.NoError(t, err)
+	require.Equal(t, AdmissionSkipped, second.Admission, "decided at once, not queued")
+	require.Equal(t, "solo", r.get(second.Execution.ID).OwnerInstance)
+	require.Eventually(t, func() bool { return r.get(second.Execution.ID).Status == workflow.ExecutionSkipped },
+		10*time.Second, 10*time.Millisecond, "the skipped run is written SKIPPED while the first waits on the engine")
+
+	g.open()
+	require.Eventually(t, func() bool { return r.get(first.Execution.ID).Status == workflow.ExecutionSucceeded },
+		10*time.Second, 10*time.Millisecond, "the first run ends once the engine answers")
+}
+
 // TestAnotherReplicaDrainsTheBacklog: a replica whose engine is out of
 // reach fills its pool of 1 and queues what it accepts after; a second
 // replica on the same database, which was never told, claims that backlog
