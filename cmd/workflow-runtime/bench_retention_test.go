@@ -394,7 +394,7 @@ END $$`)
 // retBenchPhase is one trigger load's figures.
 type retBenchPhase struct {
 	// lat are the accepted calls' latencies from their scheduled send
-	// (sorted).
+	// (sorted), those of samples.
 	lat []time.Duration
 	// samples are the accepted calls' scheduled sends and latencies, in
 	// the order they were answered.
@@ -421,8 +421,9 @@ type retBenchSample struct {
 // pass, each cut at retBenchWindow and followed by as long a rest, until
 // the pass ends within a window or retBenchAlternation has passed.
 type retBenchAlternating struct {
+	// done closes when the alternation ends; the fields below are its
+	// goroutine's until then.
 	done     chan struct{}
-	mu       sync.Mutex
 	on       [][2]time.Time
 	removed  int64
 	finished bool
@@ -443,7 +444,6 @@ func retBenchAlternate(ctx context.Context, r *retention.Remover) *retBenchAlter
 			ended := time.Now()
 			cut := wctx.Err() != nil
 			cancel()
-			a.mu.Lock()
 			a.on = append(a.on, [2]time.Time{began, ended})
 			a.removed += res.Executions
 			switch {
@@ -454,9 +454,7 @@ func retBenchAlternate(ctx context.Context, r *retention.Remover) *retBenchAlter
 			case err == nil:
 				a.finished = true
 			}
-			stop := a.err != nil || a.finished
-			a.mu.Unlock()
-			if stop {
+			if a.err != nil || a.finished {
 				return
 			}
 			time.Sleep(retBenchWindow)
@@ -554,7 +552,6 @@ load:
 				}
 				return
 			}
-			r.lat = append(r.lat, lat)
 			r.samples = append(r.samples, retBenchSample{at: at, lat: lat})
 			r.executionIDs = append(r.executionIDs, id)
 		})
@@ -562,6 +559,10 @@ load:
 	r.took = time.Since(start)
 	wg.Wait()
 	r.cpuRuntime, r.cpuPG, r.hostBusy = cpu.stop(t)
+	r.lat = make([]time.Duration, len(r.samples))
+	for i, sample := range r.samples {
+		r.lat[i] = sample.lat
+	}
 	slices.Sort(r.lat)
 
 	// The backlog the load left and how long dispatch took to clear it:
