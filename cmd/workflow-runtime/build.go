@@ -200,6 +200,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 	r.coord = coordination.New(traced, eng, locker, coordination.Options{
 		InstanceID: cfg.InstanceID, Lease: cfg.Lease, ExecutionTimeout: cfg.ExecutionTimeout, LockGrace: cfg.LockGrace,
 		DispatchConcurrency: cfg.DispatchConcurrency,
+		DispatchYield:       cfg.DispatchYield,
 		Logger:              logger,
 		Metrics:             m.coordination,
 		Backlog:             r.backlog,

@@ -124,6 +124,8 @@ type Backlog struct {
 	// fell due; zero when none is ready.
 	oldestReady time.Time
 	refused     map[string]int64
+	// kept counts the triggers this replica accepted, ever.
+	kept        int64
 	lastRefusal time.Time
 	lastMessage string
 
@@ -323,6 +325,7 @@ func (r Room) Keep(created bool) {
 		delete(b.inflight, r.workflowID)
 	}
 	if created {
+		b.kept++
 		b.accepted[r.workflowID]++
 		b.acceptedTotal++
 		if b.counting {
@@ -388,6 +391,18 @@ func (b *Backlog) Reserve(workflowID string, syncTimeout time.Duration) (Room, e
 	b.inflight[workflowID]++
 	b.inflightTotal++
 	return Room{b: b, workflowID: workflowID}, nil
+}
+
+// acceptance returns the triggers this replica accepted so far, and
+// whether the backlog is below three quarters of its bound: where dispatch
+// may still yield to triggers (yield.go). A nil Backlog accepted none.
+func (b *Backlog) acceptance() (kept int64, room bool) {
+	if b == nil {
+		return 0, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.kept, b.opts.MaxTotal == 0 || b.totalLocked() < b.opts.MaxTotal/4*3
 }
 
 // BackPressure is the back-pressure as this replica sees it, for

@@ -93,6 +93,11 @@ type Options struct {
 	// between 1 and this (see pool). An execution accepted while it is
 	// reached waits PENDING, queued, for any replica with room to claim it.
 	DispatchConcurrency int
+	// DispatchYield, when above 0, makes dispatch yield to triggers while
+	// the Go scheduler's 90th percentile wait for a CPU passes it, the
+	// replica accepts triggers and Backlog is below half its bound: the
+	// pool then keeps a quarter of its places (yield.go).
+	DispatchYield time.Duration
 	// AdmissionWait bounds how long a trigger waits for its run's
 	// admission (default 2 s): it takes a read or two of the database, and
 	// the answer must not wait for a database that does not answer.
@@ -300,6 +305,9 @@ func New(st Store, eng engine.Client, locks Locker, opts Options) *Coordinator {
 // one else did.
 func (c *Coordinator) Start(context.Context) error {
 	c.wg.Go(c.claimQueued)
+	if c.opts.DispatchYield > 0 && c.opts.Backlog != nil {
+		c.wg.Go(c.yieldToTriggers)
+	}
 	c.wg.Go(func() {
 		c.adopt()
 		t := time.NewTicker(c.opts.Lease / 3)

@@ -23,7 +23,8 @@ import (
 // did not take for want of capacity (Unavailable, the breaker open, a
 // deadline, ResourceExhausted) halves it, at most once per cooldown so that
 // the failures of one burst count once; every limit dispatches it takes add
-// one place back.
+// one place back. While dispatch yields to triggers (see yield.go) the bound
+// in force is a yieldShare-th of max, or the limit if lower.
 type pool struct {
 	max      int
 	cooldown time.Duration
@@ -36,6 +37,8 @@ type pool struct {
 	mu       sync.Mutex
 	limit    int
 	inUse    int
+	yielding bool
+	shown    int       // the bound last recorded in the gauge and the log
 	grown    int       // dispatches taken since the limit last grew
 	cutAt    time.Time // when the limit was last cut
 	loggedAt time.Time
@@ -54,7 +57,7 @@ type pool struct {
 const limitLogEvery = 10 * time.Second
 
 func newPool(size int, cooldown time.Duration, now func() time.Time, logger log.Logger, m Metrics) *pool {
-	p := &pool{max: size, cooldown: cooldown, now: now, logger: logger, m: m, wake: make(chan struct{}, 1), limit: size}
+	p := &pool{max: size, cooldown: cooldown, now: now, logger: logger, m: m, wake: make(chan struct{}, 1), limit: size, shown: size}
 	p.m.DispatchLimit.Set(float64(size))
 	p.m.DispatchInUse.Set(0)
 	return p
@@ -65,7 +68,7 @@ func newPool(size int, cooldown time.Duration, now func() time.Time, logger log.
 func (p *pool) tryTake() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.backlog || len(p.waiters) > 0 || p.inUse >= p.limit {
+	if p.backlog || len(p.waiters) > 0 || p.inUse >= p.boundLocked() {
 		return false
 	}
 	p.inUse++
@@ -78,7 +81,7 @@ func (p *pool) tryTake() bool {
 func (p *pool) takeRoom(n int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := max(0, min(n, p.limit-p.inUse-len(p.waiters)))
+	k := max(0, min(n, p.boundLocked()-p.inUse-len(p.waiters)))
 	p.inUse += k
 	p.m.DispatchInUse.Set(float64(p.inUse))
 	return k
@@ -87,7 +90,7 @@ func (p *pool) takeRoom(n int) int {
 // take waits for a place, and reports false when ctx ended first.
 func (p *pool) take(ctx context.Context) bool {
 	p.mu.Lock()
-	if len(p.waiters) == 0 && p.inUse < p.limit {
+	if len(p.waiters) == 0 && p.inUse < p.boundLocked() {
 		p.inUse++
 		p.m.DispatchInUse.Set(float64(p.inUse))
 		p.mu.Unlock()
@@ -143,7 +146,7 @@ func (p *pool) giveUnclaimed(n int) {
 // those left while a backlog exists.
 func (p *pool) handOutLocked() {
 	p.handOutQuietLocked()
-	if p.backlog && len(p.waiters) == 0 && p.inUse < p.limit {
+	if p.backlog && len(p.waiters) == 0 && p.inUse < p.boundLocked() {
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -153,7 +156,7 @@ func (p *pool) handOutLocked() {
 
 // handOutQuietLocked gives free places to waiting runs.
 func (p *pool) handOutQuietLocked() {
-	for len(p.waiters) > 0 && p.inUse < p.limit {
+	for len(p.waiters) > 0 && p.inUse < p.boundLocked() {
 		close(p.waiters[0])
 		p.waiters = p.waiters[1:]
 		p.inUse++
@@ -238,21 +241,51 @@ func (p *pool) cut() {
 	p.changedLocked("engine did not take a dispatch")
 }
 
-// changedLocked records a new limit: its gauge at once, its log at most
+// yield makes dispatch yield to triggers, or stop yielding; places it
+// frees go out at once.
+func (p *pool) yield(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on == p.yielding {
+		return
+	}
+	p.yielding = on
+	why := "triggers no longer wait for a CPU"
+	if on {
+		why = "triggers wait for a CPU: dispatch yields to them"
+	}
+	p.changedLocked(why)
+	p.handOutLocked()
+}
+
+// boundLocked is the bound in force: the limit, or less while yielding.
+func (p *pool) boundLocked() int {
+	if p.yielding {
+		return min(p.limit, max(1, p.max/yieldShare))
+	}
+	return p.limit
+}
+
+// changedLocked records a new bound: its gauge at once, its log at most
 // every limitLogEvery, and always when it comes back to max.
 func (p *pool) changedLocked(why string) {
-	p.m.DispatchLimit.Set(float64(p.limit))
+	bound := p.boundLocked()
+	if bound == p.shown {
+		return
+	}
+	p.shown = bound
+	p.m.DispatchLimit.Set(float64(bound))
 	now := p.now()
-	if p.limit < p.max && !p.loggedAt.IsZero() && now.Sub(p.loggedAt) < limitLogEvery {
+	if bound < p.max && !p.loggedAt.IsZero() && now.Sub(p.loggedAt) < limitLogEvery {
 		return
 	}
 	p.loggedAt = now
-	level.Info(p.logger).Log("msg", "dispatch pool limit changed", "limit", p.limit, "max", p.max, "reason", why)
+	level.Info(p.logger).Log("msg", "dispatch pool limit changed", "limit", bound, "max", p.max, "reason", why)
 }
 
-// state returns the limit and the places in use, for tests.
+// state returns the bound in force and the places in use, for tests.
 func (p *pool) state() (limit, inUse int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.limit, p.inUse
+	return p.boundLocked(), p.inUse
 }

@@ -1,0 +1,184 @@
+package coordination
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/kit/metrics/generic"
+	"github.com/go-kit/log"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workflow-runtime/workflow-runtime/pkg/enginesim"
+	"github.com/workflow-runtime/workflow-runtime/pkg/store"
+)
+
+// TestYieldDecision states when dispatch yields to triggers.
+func TestYieldDecision(t *testing.T) {
+	const past = time.Millisecond
+	for _, tc := range []struct {
+		name               string
+		on, accepted, room bool
+		wait               time.Duration
+		want               bool
+	}{
+		{"triggers accepted while goroutines wait for a CPU", false, true, true, 2 * past, true},
+		{"a CPU free enough", false, true, true, past, false},
+		{"no trigger accepted: a drain that saturates the CPU is not slowed", false, false, true, 10 * past, false},
+		{"the backlog past three quarters of its bound", true, true, false, 10 * past, false},
+		{"yielding: the waits the yield shortened keep it", true, true, true, past / 2, true},
+		{"yielding: a CPU free again", true, true, true, past/2 - 1, false},
+		{"yielding: the triggers stopped", true, false, true, 10 * past, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, yields(tc.on, tc.accepted, tc.room, tc.wait, past))
+		})
+	}
+}
+
+// TestPoolYield: a yielding pool keeps a quarter of its places, or its
+// limit if lower, and shows that bound; when it stops yielding, the places
+// go at once to the runs waiting for one, and then to the claimer of the
+// backlog.
+func TestPoolYield(t *testing.T) {
+	limitGauge := generic.NewGauge("limit")
+	m := Metrics{DispatchLimit: limitGauge, DispatchInUse: generic.NewGauge("in_use")}
+	clk := testClock()
+	p := newPool(8, time.Second, clk.Now, log.NewNopLogger(), m)
+
+	p.yield(true)
+	limit, _ := p.state()
+	require.Equal(t, 2, limit)
+	require.InDelta(t, 2, limitGauge.Value(), 0)
+	require.Equal(t, 2, p.takeRoom(8))
+	require.False(t, p.tryTake())
+	got := make(chan bool)
+	go func() { got <- p.take(context.Background()) }()
+	require.Eventually(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.waiters) == 1 }, 5*time.Second, time.Millisecond)
+	p.markQueued()
+	require.Empty(t, p.wake, "no room for the backlog while yielding")
+
+	p.yield(false)
+	require.True(t, <-got, "the waiting run goes first")
+	require.Len(t, p.wake, 1, "then the claimer, for the places left")
+	limit, inUse := p.state()
+	require.Equal(t, 8, limit)
+	require.Equal(t, 3, inUse)
+	require.InDelta(t, 8, limitGauge.Value(), 0)
+
+	// A limit the engine cut below the share stays the bound.
+	p.cut()
+	clk.Advance(time.Second)
+	p.cut()
+	p.yield(true)
+	limit, _ = p.state()
+	require.Equal(t, 2, limit)
+	clk.Advance(time.Second)
+	p.cut()
+	limit, _ = p.state()
+	require.Equal(t, 1, limit)
+}
+
+// TestBacklogAcceptance: what the yield reads of the backlog, the triggers
+// accepted and whether the backlog is below three quarters of its bound.
+func TestBacklogAcceptance(t *testing.T) {
+	b := NewBacklog(counts(func() []store.WorkflowBacklog { return pending("wf-a", 4) }), BacklogOptions{MaxTotal: 8})
+	require.NoError(t, b.Count(context.Background()))
+	kept, room := b.acceptance()
+	require.Zero(t, kept)
+	require.True(t, room, "4 of 8")
+	room1, err := b.Reserve("wf-a", 0)
+	require.NoError(t, err)
+	room1.Keep(false)
+	_, err = accept(b, "wf-a", 0)
+	require.NoError(t, err)
+	kept, room = b.acceptance()
+	require.Equal(t, int64(1), kept, "a trigger that wrote nothing is not accepted")
+	require.True(t, room, "5 of 8")
+	_, err = accept(b, "wf-b", 0)
+	require.NoError(t, err)
+	_, room = b.acceptance()
+	require.False(t, room, "6 of 8: three quarters")
+
+	unbounded := NewBacklog(counts(func() []store.WorkflowBacklog { return pending("wf-a", 1000000) }), BacklogOptions{})
+	require.NoError(t, unbounded.Count(context.Background()))
+	_, room = unbounded.acceptance()
+	require.True(t, room)
+	var none *Backlog
+	kept, room = none.acceptance()
+	require.Zero(t, kept)
+	require.False(t, room)
+}
+
+// TestSchedLatencySeesAFullCPU: with one CPU for the process and a
+// goroutine that does not give it up, goroutines that wake wait for it;
+// the reading after shows those waits, and the next one only what came
+// since.
+func TestSchedLatencySeesAFullCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s := newSchedLatency()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for i := range 1000000 {
+				_ = i * i
+			}
+		}
+	})
+	for range 32 {
+		wg.Go(func() {
+			for range 20 {
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	busy := s.p90()
+	close(stop)
+	wg.Wait()
+	require.Greater(t, busy, 100*time.Microsecond, "goroutines that woke behind a busy CPU")
+	time.Sleep(50 * time.Millisecond)
+	require.Less(t, s.p90(), busy, "the waits since the last reading only")
+}
+
+// TestDispatchYieldsToTriggers: a started coordinator whose yield counts
+// any wait for a CPU yields while triggers are accepted, and stops once
+// they stop.
+func TestDispatchYieldsToTriggers(t *testing.T) {
+	r := newRig(t, enginesim.Config{})
+	o := testOptions("yielder")
+	o.DispatchConcurrency = 8
+	o.DispatchYield = time.Nanosecond
+	o.Backlog = NewBacklog(counts(func() []store.WorkflowBacklog { return nil }), BacklogOptions{MaxTotal: 1000})
+	c := r.started(New(r.st, r.engine, r.locks, o))
+
+	accepting := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-accepting:
+				return
+			case <-time.After(5 * time.Millisecond):
+				_, err := accept(o.Backlog, "wf-a", 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 2 }, 10*time.Second, 10*time.Millisecond)
+	close(accepting)
+	<-done
+	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 8 }, 10*time.Second, 10*time.Millisecond)
+}
