@@ -310,7 +310,8 @@ func TestBacklogStartStop(t *testing.T) {
 		return pending("wf-a", 1)
 	}), BacklogOptions{Refresh: time.Millisecond})
 	require.NoError(t, b.Start(context.Background()))
-	require.Len(t, calls, 1, "counted once before Start returns")
+	// A count every millisecond: the next may come before this line.
+	require.NotEmpty(t, calls, "counted before Start returns")
 	<-calls
 	<-calls
 	require.NoError(t, b.Stop(context.Background()))
