@@ -112,39 +112,43 @@ func TestBacklogAcceptance(t *testing.T) {
 	require.False(t, room)
 }
 
-// TestSchedLatencySeesAFullCPU: with one CPU for the process and a
-// goroutine that does not give it up, goroutines that wake wait for it;
-// the reading after shows those waits, and the next one only what came
-// since.
+// TestSchedLatencySeesAFullCPU: with one CPU for the process, goroutines
+// readied by one that keeps the CPU for 5 ms wait that long to run; the
+// reading after shows those waits, and the next one, after a quiet spell,
+// only what came since.
+// (Goroutines woken by their own timers would not do: a timer is run only
+// when the CPU is given up, and they would be readied then, not waiting.)
 func TestSchedLatencySeesAFullCPU(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	s := newSchedLatency()
-	stop := make(chan struct{})
+	woken := make([]chan struct{}, 32)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for i := range 1000000 {
-				_ = i * i
-			}
-		}
-	})
-	for range 32 {
+	for i := range woken {
+		woken[i] = make(chan struct{}, 1)
 		wg.Go(func() {
-			for range 20 {
-				time.Sleep(time.Millisecond)
+			for range woken[i] {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond)
-	busy := s.p90()
-	close(stop)
+	for range 20 {
+		for _, ch := range woken {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+		// Busy, not asleep: the readied goroutines wait for the CPU.
+		start := time.Now()
+		for spinning := true; spinning; spinning = time.Since(start) < 5*time.Millisecond {
+			runtime.KeepAlive(start)
+		}
+	}
+	for _, ch := range woken {
+		close(ch)
+	}
 	wg.Wait()
-	require.Greater(t, busy, 100*time.Microsecond, "goroutines that woke behind a busy CPU")
+	busy := s.p90()
+	require.Greater(t, busy, 100*time.Microsecond, "goroutines readied behind a busy CPU")
 	time.Sleep(50 * time.Millisecond)
 	require.Less(t, s.p90(), busy, "the waits since the last reading only")
 }
