@@ -36,13 +36,15 @@ const (
 	// twice the first, which shows what happens past what the runtime can
 	// take: back-pressure (RESOURCE_EXHAUSTED) or a growing backlog.
 	trigBenchBurstCallers = 2 * trigBenchCallers
-	// trigBenchBurstHold is how many times longer than the first the
-	// second run is held. The default bound (WFR_BACKLOG_MAX) holds the
-	// backlog the first run leaves: dispatch yields to its triggers, which
-	// wait PENDING. On a saturated host more callers do not make more
-	// triggers a second, so the second run passes the bound, and shows the
+	// trigBenchRefusedFor is how long the second run goes on once it is
+	// first refused, and trigBenchBurstHold bounds it, in lengths of the
+	// first. The default bound (WFR_BACKLOG_MAX) holds the backlog the
+	// first run leaves: dispatch yields to its triggers, which wait
+	// PENDING. On a saturated host more callers do not make more triggers a
+	// second, so the second run passes the bound, and shows the
 	// back-pressure, only by lasting longer.
-	trigBenchBurstHold = 3
+	trigBenchRefusedFor = 10 * time.Second
+	trigBenchBurstHold  = 8
 	// trigBenchWorkflows each have one webhook trigger; calls go round
 	// robin over their paths.
 	trigBenchWorkflows = 256
@@ -56,7 +58,7 @@ const (
 	trigBenchLater = 10 * time.Second
 	// trigBenchDrainWait bounds the wait, after that, for every accepted
 	// execution to reach a terminal status.
-	trigBenchDrainWait = 60 * time.Second
+	trigBenchDrainWait = 120 * time.Second
 	// trigBenchSample is how often the PENDING backlog is counted for its
 	// peak: a count of 80,000 takes PostgreSQL over 100 ms, which the
 	// figures charge to the runtime.
@@ -73,7 +75,8 @@ const (
 // INSERT ... ON CONFLICT DO NOTHING into a table shaped like executions,
 // then the rate of webhook TriggerWorkflow calls over gRPC, both from
 // trigBenchCallers closed-loop callers, and then the runtime again at
-// trigBenchBurstCallers for trigBenchBurstHold times as long. It prints the
+// trigBenchBurstCallers until trigBenchRefusedFor after its first refusal.
+// It prints the
 // rates, their ratio, the PENDING backlog (at the end of the load,
 // trigBenchLater after, and its peak), the engine's calls, the CPU seconds spent per 1,000 answers by this process
 // and by PostgreSQL, and whether every accepted execution reached a terminal
@@ -99,7 +102,8 @@ func TestBenchTrigger(t *testing.T) {
 
 	ratio := rt.rate / raw.rate
 	later := "pend_" + strconv.Itoa(int(trigBenchLater.Seconds())) + "s"
-	fmt.Printf("trigger throughput: closed-loop callers for %v (burst: %v); %s\n", d, trigBenchBurstHold*d, raw.settings)
+	fmt.Printf("trigger throughput: closed-loop callers for %v (burst: until refused for %v, at most %v); %s\n",
+		d, trigBenchRefusedFor, trigBenchBurstHold*d, raw.settings)
 	fmt.Printf("%-8s %7s %8s %8s %7s %7s %7s %6s %7s %9s %8s %8s %7s %7s %9s %9s %6s %6s\n",
 		"load", "callers", "calls", "rate/s", "p50_ms", "p99_ms", "max_ms", "errors", "exhaust", "pend_stop", later, "pend_max",
 		"exec/s", "rpc/s", "cpu_p/1k", "cpu_pg/1k", "cpu_p", "cpu_h")
@@ -132,8 +136,12 @@ func TestBenchTrigger(t *testing.T) {
 		name string
 		r    trigBenchResult
 	}{{"runtime", rt}, {"burst", burst}} {
-		fmt.Printf("%s: %d accepted, %d execution rows of the run; accepted but lost (no row): %d; %s\n",
-			r.name, r.r.ok, r.r.rows, r.r.lost, r.r.drained)
+		refused := "never refused"
+		if r.r.exhausted > 0 {
+			refused = fmt.Sprintf("first refused at %.1f s", r.r.firstRefusal.Seconds())
+		}
+		fmt.Printf("%s: held %.1f s, %s; %d accepted, %d execution rows of the run; accepted but lost (no row): %d; %s\n",
+			r.name, r.r.elapsed.Seconds(), refused, r.r.ok, r.r.rows, r.r.lost, r.r.drained)
 	}
 	verdict := func(ok bool) string {
 		if ok {
@@ -177,6 +185,9 @@ type trigBenchResult struct {
 	executes, engineRPCs                     int
 	rows, unfinished, lost                   int
 	drained                                  string
+	// firstRefusal is when, into the load, the first RESOURCE_EXHAUSTED
+	// came; 0 if none.
+	firstRefusal time.Duration
 	// Raw only: the server settings that decide durability.
 	settings string
 }
@@ -190,12 +201,12 @@ func (r trigBenchResult) perThousand(sec float64) float64 {
 }
 
 // trigBenchLoad runs call from callers goroutines, each in a closed loop,
-// until d has passed, and returns the successes, RESOURCE_EXHAUSTED answers,
+// until d has passed or stop is closed, and returns the successes, RESOURCE_EXHAUSTED answers,
 // other errors, latencies of successes (sorted), the rate of successes over
 // the time until the last call answered, and the CPU time this process and
 // PostgreSQL (through db) spent meanwhile. call gets its caller's index and a
 // sequence number unique to the load.
-func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call func(w, n int) error) trigBenchResult {
+func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, stop <-chan struct{}, call func(w, n int) error) trigBenchResult {
 	t.Helper()
 	type worker struct {
 		lat               []time.Duration
@@ -217,6 +228,11 @@ func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, call 
 				sent := time.Now()
 				if !sent.Before(deadline) {
 					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
 				}
 				err := call(w, i*callers+w)
 				switch {
@@ -319,7 +335,7 @@ func runRawInsertBench(t *testing.T, d time.Duration) trigBenchResult {
 		require.NoError(t, err)
 	}
 
-	r := trigBenchLoad(t, db, trigBenchCallers, d, insert)
+	r := trigBenchLoad(t, db, trigBenchCallers, d, nil, insert)
 	r.settings = fmt.Sprintf("PostgreSQL %s, synchronous_commit=%s, fsync=%s, commit_delay=%s", settings[0], settings[1], settings[2], settings[3])
 	_, err = db.ExecContext(ctx, `CHECKPOINT`)
 	require.NoError(t, err)
@@ -373,12 +389,15 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 		require.NoError(t, err)
 	}
 
-	run := func(callers int, d time.Duration) trigBenchResult {
+	// run holds the load for d, or until refusedFor after its first
+	// refusal when that is above 0.
+	run := func(callers int, d, refusedFor time.Duration) trigBenchResult {
 		left, err := drainBench(db)
 		require.NoError(t, err)
 		require.Zero(t, left, "the executions before the run did not end")
 		ids := make([][]string, callers)
 		start := time.Now()
+		var firstRefusal atomic.Int64
 		pending := func() int {
 			var n int
 			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status = 'PENDING' AND fired_time >= $1`, start).Scan(&n))
@@ -403,13 +422,24 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 			}
 		}()
 		rpcs0, execs0 := engineRPCs.Load(), sim.Report().Executions
-		r := trigBenchLoad(t, db, callers, d, func(w, n int) error {
+		halt := make(chan struct{})
+		var refused sync.Once
+		r := trigBenchLoad(t, db, callers, d, halt, func(w, n int) error {
 			id, err := trigger(n)
-			if err == nil {
+			switch {
+			case err == nil:
 				ids[w] = append(ids[w], id)
+			case status.Code(err) == codes.ResourceExhausted:
+				refused.Do(func() {
+					firstRefusal.Store(int64(time.Since(start)))
+					if refusedFor > 0 {
+						time.AfterFunc(refusedFor, func() { close(halt) })
+					}
+				})
 			}
 			return err
 		})
+		r.firstRefusal = time.Duration(firstRefusal.Load())
 		r.engineRPCs, r.executes = int(engineRPCs.Load()-rpcs0), sim.Report().Executions-execs0
 		stop := time.Now()
 		r.pendingAtStop = pending()
@@ -439,8 +469,8 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE fired_time >= $1`, start).Scan(&r.rows))
 		return r
 	}
-	first = run(trigBenchCallers, d)
-	burst = run(trigBenchBurstCallers, trigBenchBurstHold*d)
+	first = run(trigBenchCallers, d, 0)
+	burst = run(trigBenchBurstCallers, trigBenchBurstHold*d, trigBenchRefusedFor)
 	return first, burst
 }
 

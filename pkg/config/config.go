@@ -241,7 +241,7 @@ var settings = []setting{
 	{"WFR_DISPATCH_CONCURRENCY", "64", "executions one replica dispatches to the engine at once, at most (fewer while the engine refuses for load); past it, accepted executions wait PENDING for any replica with room", func(c *Config, v string) error {
 		return integer(&c.DispatchConcurrency, v, 1)
 	}},
-	{"WFR_DISPATCH_YIELD", "1ms", "while triggers are accepted and the backlog is below three quarters of WFR_BACKLOG_MAX, dispatch keeps a quarter of its places whenever goroutines wait longer than this for a CPU (90th percentile), so that a burst is answered first and started after; 0: never yield", func(c *Config, v string) error {
+	{"WFR_DISPATCH_YIELD", "1ms", "while triggers are accepted and the backlog is below three quarters of WFR_BACKLOG_MAX, dispatch keeps an eighth of its places whenever goroutines wait longer than this for a CPU (90th percentile), so that a burst is answered first and started after; 0: never yield", func(c *Config, v string) error {
 		return duration(&c.DispatchYield, v, 0)
 	}},
 	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {
@@ -288,10 +288,10 @@ var settings = []setting{
 	{"WFR_SYNC_WEBHOOK_LIMIT", "200", "SYNC webhook calls that may wait for their execution at once on one replica; more are refused with RESOURCE_EXHAUSTED", func(c *Config, v string) error {
 		return integer(&c.SyncWebhookLimit, v, 1)
 	}},
-	{"WFR_BACKLOG_MAX", "100000", "PENDING executions waiting for the engine, all workflows and replicas together, past which triggers are refused with RESOURCE_EXHAUSTED and a retry delay; 0: unbounded", func(c *Config, v string) error {
+	{"WFR_BACKLOG_MAX", "200000", "PENDING executions waiting for the engine, all workflows and replicas together, past which triggers are refused with RESOURCE_EXHAUSTED and a retry delay; 0: unbounded", func(c *Config, v string) error {
 		return integer(&c.BacklogMax, v, 0)
 	}},
-	{"WFR_BACKLOG_MAX_PER_WORKFLOW", "25000", "PENDING executions of one workflow waiting for the engine past which its triggers are refused the same way; 0: unbounded", func(c *Config, v string) error {
+	{"WFR_BACKLOG_MAX_PER_WORKFLOW", "50000", "PENDING executions of one workflow waiting for the engine past which its triggers are refused the same way; 0: unbounded", func(c *Config, v string) error {
 		return integer(&c.BacklogMaxPerWorkflow, v, 0)
 	}},
 	{"WFR_REQUEST_MEMORY_MB", "192", "MiB that request bodies being decoded may take at once, both ports together (estimated from their size and JSON values); more wait their turn", func(c *Config, v string) error {

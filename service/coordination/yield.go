@@ -23,10 +23,11 @@ const (
 	// commits, short against a burst.
 	yieldTick = 100 * time.Millisecond
 	// yieldShare: a yielding pool keeps 1/yieldShare of its places. In
-	// bench-trigger on 2 cores a pool of 16 out of 64 answered 6,755
+	// bench-trigger on 2 cores a pool of 8 out of 64 answered 7,234
 	// triggers a second against 4,302 with all 64, and still dispatched
-	// 1,735 a second.
-	yieldShare = 4
+	// 1,028 a second; 16 answered 6,755, which fell short of the raw
+	// inserts over 20 s.
+	yieldShare = 8
 )
 
 // schedLatencyMetric is the Go scheduler's histogram of how long runnable

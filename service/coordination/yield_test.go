@@ -38,7 +38,7 @@ func TestYieldDecision(t *testing.T) {
 	}
 }
 
-// TestPoolYield: a yielding pool keeps a quarter of its places, or its
+// TestPoolYield: a yielding pool keeps an eighth of its places, or its
 // limit if lower, and shows that bound; when it stops yielding, the places
 // go at once to the runs waiting for one, and then to the claimer of the
 // backlog.
@@ -46,13 +46,13 @@ func TestPoolYield(t *testing.T) {
 	limitGauge := generic.NewGauge("limit")
 	m := Metrics{DispatchLimit: limitGauge, DispatchInUse: generic.NewGauge("in_use")}
 	clk := testClock()
-	p := newPool(8, time.Second, clk.Now, log.NewNopLogger(), m)
+	p := newPool(16, time.Second, clk.Now, log.NewNopLogger(), m)
 
 	p.yield(true)
 	limit, _ := p.state()
 	require.Equal(t, 2, limit)
 	require.InDelta(t, 2, limitGauge.Value(), 0)
-	require.Equal(t, 2, p.takeRoom(8))
+	require.Equal(t, 2, p.takeRoom(16))
 	require.False(t, p.tryTake())
 	got := make(chan bool)
 	go func() { got <- p.take(context.Background()) }()
@@ -64,11 +64,13 @@ func TestPoolYield(t *testing.T) {
 	require.True(t, <-got, "the waiting run goes first")
 	require.Len(t, p.wake, 1, "then the claimer, for the places left")
 	limit, inUse := p.state()
-	require.Equal(t, 8, limit)
+	require.Equal(t, 16, limit)
 	require.Equal(t, 3, inUse)
-	require.InDelta(t, 8, limitGauge.Value(), 0)
+	require.InDelta(t, 16, limitGauge.Value(), 0)
 
 	// A limit the engine cut below the share stays the bound.
+	p.cut()
+	clk.Advance(time.Second)
 	p.cut()
 	clk.Advance(time.Second)
 	p.cut()
@@ -159,7 +161,7 @@ func TestSchedLatencySeesAFullCPU(t *testing.T) {
 func TestDispatchYieldsToTriggers(t *testing.T) {
 	r := newRig(t, enginesim.Config{})
 	o := testOptions("yielder")
-	o.DispatchConcurrency = 8
+	o.DispatchConcurrency = 16
 	o.DispatchYield = time.Nanosecond
 	o.Backlog = NewBacklog(counts(func() []store.WorkflowBacklog { return nil }), BacklogOptions{MaxTotal: 1000})
 	c := r.started(New(r.st, r.engine, r.locks, o))
@@ -184,5 +186,5 @@ func TestDispatchYieldsToTriggers(t *testing.T) {
 	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 2 }, 10*time.Second, 10*time.Millisecond)
 	close(accepting)
 	<-done
-	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 8 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 16 }, 10*time.Second, 10*time.Millisecond)
 }
