@@ -88,3 +88,9 @@ var (
 	Kind   = kind
 	Unique = unique
 )
+
+// Texts and NullTexts are the store's text[] parameters.
+func Texts(xs []string) driver.Valuer { return texts(xs) }
+
+// NullTexts is Texts with NULL elements: nil ones.
+func NullTexts(xs []*string) driver.Valuer { return nullTexts(xs) }

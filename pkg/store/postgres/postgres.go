@@ -75,10 +75,7 @@ var dialect = sqlstore.Dialect{
 	Name: "postgres", System: "postgresql",
 	In: func(column, list string) string { return column + " = ANY(" + list + ")" },
 	List: func(xs []string) any {
-		if xs == nil {
-			xs = []string{} // nil would be NULL, which no value equals
-		}
-		return pq.Array(xs)
+		return texts(xs) // nil too: {} and not NULL, which no value equals
 	},
 	Later:          func(micros string) string { return "now() + " + micros + " * interval '1 microsecond'" },
 	ForUpdate:      "\nFOR UPDATE",
@@ -133,10 +130,10 @@ func insertArgs(es []workflow.Execution) []any {
 		c.fired, c.leases = append(c.fired, e.FiredTime), append(c.leases, e.Lease.Microseconds())
 		c.policies, c.behalf = append(c.policies, null(e.OverlapPolicy)), append(c.behalf, null(e.OnBehalfOf))
 	}
-	return []any{pq.Array(c.ids), pq.Array(c.workflows), pq.Array(c.deployments), pq.Array(c.versions),
-		pq.Array(c.triggers), pq.Array(c.types), pq.Array(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
-		pq.Array(c.jitters), pq.Array(c.skips), pq.Array(c.traces), pq.Array(c.keys), pq.Array(c.by),
-		pq.Array(c.owners), pq.Array(c.until), pq.Array(c.inputs), pq.Array(c.leases), pq.Array(c.policies), pq.Array(c.behalf)}
+	return []any{texts(c.ids), texts(c.workflows), nullTexts(c.deployments), pq.Array(c.versions),
+		nullTexts(c.triggers), texts(c.types), texts(c.statuses), pq.Array(c.slots), pq.Array(c.fired),
+		pq.Array(c.jitters), nullTexts(c.skips), nullTexts(c.traces), nullTexts(c.keys), nullTexts(c.by),
+		nullTexts(c.owners), pq.Array(c.until), nullTexts(c.inputs), pq.Array(c.leases), nullTexts(c.policies), nullTexts(c.behalf)}
 }
 
 // transitionRows is one row per element of the arrays; $1 is the ids. The
@@ -169,8 +166,8 @@ func transitionArgs(_ []string, ts []store.Transition) []any {
 		engineIDs[i], errMsgs[i], skips[i] = null(t.EngineExecutionID), null(t.ErrorMessage), null(t.SkipReason)
 		results[i], started[i], finished[i] = null(string(t.Result)), t.StartedTime, t.FinishedTime
 	}
-	return []any{pq.Array(to), pq.Array(from), pq.Array(owners), pq.Array(engineIDs), pq.Array(started),
-		pq.Array(finished), pq.Array(errMsgs), pq.Array(skips), pq.Array(results), pq.Array(withoutTurn)}
+	return []any{texts(to), texts(from), texts(owners), nullTexts(engineIDs), pq.Array(started),
+		pq.Array(finished), nullTexts(errMsgs), nullTexts(skips), nullTexts(results), pq.Array(withoutTurn)}
 }
 
 // renewLeasesSQL skips a row another transaction has locked, neither
@@ -196,7 +193,7 @@ WHERE NOT COALESCE(l.mine, false)
 
 func renewLeases(ctx context.Context, db *sqlx.DB, owner string, ids []string, lease time.Duration) ([]string, error) {
 	var lost []string
-	err := db.SelectContext(ctx, &lost, renewLeasesSQL, owner, pq.Array(ids), lease.Microseconds())
+	err := db.SelectContext(ctx, &lost, renewLeasesSQL, owner, texts(ids), lease.Microseconds())
 	return lost, err
 }
 
