@@ -142,6 +142,8 @@ func TestBenchTrigger(t *testing.T) {
 		}
 		fmt.Printf("%s: held %.1f s, %s; %d accepted, %d execution rows of the run; accepted but lost (no row): %d; %s\n",
 			r.name, r.r.elapsed.Seconds(), refused, r.r.ok, r.r.rows, r.r.lost, r.r.drained)
+		fmt.Printf("%s: CPU seconds per 1,000 accepted from the load's start until every accepted execution ended: process %.3f, PostgreSQL %.3f\n",
+			r.name, r.r.perThousand(r.r.cycleProc), r.r.perThousand(r.r.cyclePG))
 	}
 	verdict := func(ok bool) string {
 		if ok {
@@ -188,6 +190,10 @@ type trigBenchResult struct {
 	// firstRefusal is when, into the load, the first RESOURCE_EXHAUSTED
 	// came; 0 if none.
 	firstRefusal time.Duration
+	// cycleProc and cyclePG are the CPU seconds of this process and of
+	// PostgreSQL from the load's start until every accepted execution
+	// ended: the dispatch put off past the load included.
+	cycleProc, cyclePG float64
 	// Raw only: the server settings that decide durability.
 	settings string
 }
@@ -422,6 +428,9 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 			}
 		}()
 		rpcs0, execs0 := engineRPCs.Load(), sim.Report().Executions
+		proc0 := benchProcCPU()
+		pg0, err := pgtest.ServerCPU(ctx, db)
+		require.NoError(t, err)
 		halt := make(chan struct{})
 		var refused sync.Once
 		r := trigBenchLoad(t, db, callers, d, halt, func(w, n int) error {
@@ -455,12 +464,24 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE id = ANY($1::uuid[])`+where, accepted).Scan(&n))
 			return n
 		}
+		// The run's rows are the accepted ones (lost and rows say so), and
+		// their unfinished ones are counted through the index of unfinished
+		// rows: a count by ids every half second would weigh on the CPU
+		// figures of the whole cycle.
 		deadline := time.Now().Add(trigBenchDrainWait)
-		r.unfinished = count(` AND status IN ('PENDING', 'RUNNING')`)
-		for r.unfinished > 0 && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-			r.unfinished = count(` AND status IN ('PENDING', 'RUNNING')`)
+		for time.Now().Before(deadline) {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status IN ('PENDING', 'RUNNING') AND fired_time >= $1`, start).Scan(&n))
+			if n == 0 {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
+		r.cycleProc = benchProcCPU() - proc0
+		pg1, err := pgtest.ServerCPU(ctx, db)
+		require.NoError(t, err)
+		r.cyclePG = pg1 - pg0
+		r.unfinished = count(` AND status IN ('PENDING', 'RUNNING')`)
 		r.lost = r.ok - count("")
 		r.drained = fmt.Sprintf("every accepted execution terminal %.1f s after the load stopped", time.Since(stop).Seconds())
 		if r.unfinished > 0 {
