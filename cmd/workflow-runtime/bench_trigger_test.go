@@ -76,11 +76,11 @@ const (
 // then the rate of webhook TriggerWorkflow calls over gRPC, both from
 // trigBenchCallers closed-loop callers, and then the runtime again at
 // trigBenchBurstCallers until trigBenchRefusedFor after its first refusal.
-// It prints the
-// rates, their ratio, the PENDING backlog (at the end of the load,
-// trigBenchLater after, and its peak), the engine's calls, the CPU seconds spent per 1,000 answers by this process
-// and by PostgreSQL, and whether every accepted execution reached a terminal
-// status. WFR_BENCH_TRIGGER is the number of seconds the first two loads
+// It prints the rates, their ratio, the PENDING backlog (at the end of the
+// load, trigBenchLater after, and its peak), the engine's calls, the CPU
+// seconds spent per 1,000 answers by this process and by PostgreSQL, over
+// the load and until every accepted execution ended, and whether every one
+// did. WFR_BENCH_TRIGGER is the number of seconds the first two loads
 // are held.
 //
 // The baseline goes first, on a machine with nothing else of this test
@@ -207,10 +207,11 @@ func (r trigBenchResult) perThousand(sec float64) float64 {
 }
 
 // trigBenchLoad runs call from callers goroutines, each in a closed loop,
-// until d has passed or stop is closed, and returns the successes, RESOURCE_EXHAUSTED answers,
-// other errors, latencies of successes (sorted), the rate of successes over
-// the time until the last call answered, and the CPU time this process and
-// PostgreSQL (through db) spent meanwhile. call gets its caller's index and a
+// until d has passed or stop is closed, and returns the successes,
+// RESOURCE_EXHAUSTED answers, other errors, latencies of successes
+// (sorted), the rate of successes over the time until the last call
+// answered, and the CPU time this process and PostgreSQL (through db) spent
+// meanwhile. call gets its caller's index and a
 // sequence number unique to the load.
 func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, stop <-chan struct{}, call func(w, n int) error) trigBenchResult {
 	t.Helper()

@@ -56,29 +56,29 @@ func (s *schedLatency) p90() time.Duration {
 	if len(s.last) != len(h.Counts) {
 		s.last = make([]uint64, len(h.Counts))
 	}
+	defer copy(s.last, h.Counts)
 	var total uint64
 	for i, n := range h.Counts {
 		total += n - s.last[i]
 	}
-	var p float64
 	var seen uint64
 	for i, n := range h.Counts {
-		seen += n - s.last[i]
-		if seen*10 >= total*9 && total > 0 && p == 0 {
-			p = h.Buckets[i+1]
+		if seen += n - s.last[i]; total > 0 && seen*10 >= total*9 {
+			p := h.Buckets[i+1]
 			if math.IsInf(p, 1) {
 				p = h.Buckets[i]
 			}
+			return time.Duration(p * float64(time.Second))
 		}
 	}
-	copy(s.last, h.Counts)
-	return time.Duration(p * float64(time.Second))
+	return 0
 }
 
 // yields decides the yield from its state: on, whether the pool yields
 // now; accepted, whether triggers were accepted since the last decision;
-// room, whether the backlog is below three quarters of its bound; wait, the scheduler's
-// 90th percentile since; past, the wait past which dispatch yields. Once
+// room, whether the backlog is below three quarters of its bound; wait,
+// the scheduler's 90th percentile since; past, the wait past which
+// dispatch yields. Once
 // yielding, it takes a wait below half of past to stop: the yield itself
 // shortens the waits, and without the margin the pool would swing between
 // its two bounds at every tick.
