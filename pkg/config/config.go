@@ -241,7 +241,7 @@ var settings = []setting{
 	{"WFR_DISPATCH_CONCURRENCY", "64", "executions one replica dispatches to the engine at once, at most (fewer while the engine refuses for load); past it, accepted executions wait PENDING for any replica with room", func(c *Config, v string) error {
 		return integer(&c.DispatchConcurrency, v, 1)
 	}},
-	{"WFR_DISPATCH_YIELD", "1ms", "while triggers are accepted and the backlog is below three quarters of WFR_BACKLOG_MAX, dispatch keeps an eighth of its places whenever goroutines wait longer than this for a CPU (90th percentile), so that a burst is answered first and started after; 0: never yield", func(c *Config, v string) error {
+	{"WFR_DISPATCH_YIELD", "1ms", "while triggers are accepted faster than dispatched (some queued) and the backlog is below three quarters of WFR_BACKLOG_MAX, dispatch keeps an eighth of its places whenever goroutines wait longer than this for a CPU (90th percentile), so that a burst is answered first and started after; 0: never yield", func(c *Config, v string) error {
 		return duration(&c.DispatchYield, v, 0)
 	}},
 	{"WFR_BACKFILL_RATE", "50", "backfilled slots per second one replica starts, all backfills together", func(c *Config, v string) error {

@@ -95,8 +95,9 @@ type Options struct {
 	DispatchConcurrency int
 	// DispatchYield, when above 0, makes dispatch yield to triggers while
 	// the Go scheduler's 90th percentile wait for a CPU passes it, the
-	// replica accepts triggers and Backlog is below three quarters of its
-	// bound: the pool then keeps an eighth of its places (yield.go).
+	// replica accepts triggers, some executions wait in the queue and
+	// Backlog is below three quarters of its bound: the pool then keeps an
+	// eighth of its places (yield.go).
 	DispatchYield time.Duration
 	// AdmissionWait bounds how long a trigger waits for its run's
 	// admission (default 2 s): it takes a read or two of the database, and

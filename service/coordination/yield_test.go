@@ -19,21 +19,23 @@ import (
 func TestYieldDecision(t *testing.T) {
 	const past = time.Millisecond
 	for _, tc := range []struct {
-		name               string
-		on, accepted, room bool
-		wait               time.Duration
-		want               bool
+		name                       string
+		on, accepted, queued, room bool
+		wait                       time.Duration
+		want                       bool
 	}{
-		{"triggers accepted while goroutines wait for a CPU", false, true, true, 2 * past, true},
-		{"a CPU free enough", false, true, true, past, false},
-		{"no trigger accepted: a drain that saturates the CPU is not slowed", false, false, true, 10 * past, false},
-		{"the backlog past three quarters of its bound", true, true, false, 10 * past, false},
-		{"yielding: the waits the yield shortened keep it", true, true, true, past / 2, true},
-		{"yielding: a CPU free again", true, true, true, past/2 - 1, false},
-		{"yielding: the triggers stopped", true, false, true, 10 * past, false},
+		{"triggers accepted and queued while goroutines wait for a CPU", false, true, true, true, 2 * past, true},
+		{"a CPU free enough", false, true, true, true, past, false},
+		{"no trigger accepted: a drain that saturates the CPU is not slowed", false, false, true, true, 10 * past, false},
+		{"none queued: dispatch keeps up, and yielding would queue them", false, true, false, true, 10 * past, false},
+		{"the backlog past three quarters of its bound", true, true, true, false, 10 * past, false},
+		{"yielding: the waits the yield shortened keep it", true, true, true, true, past / 2, true},
+		{"yielding: a CPU free again", true, true, true, true, past/2 - 1, false},
+		{"yielding: the triggers stopped", true, false, true, true, 10 * past, false},
+		{"yielding: the queue emptied", true, true, false, true, 10 * past, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, yields(tc.on, tc.accepted, tc.room, tc.wait, past))
+			require.Equal(t, tc.want, yields(tc.on, tc.accepted, tc.queued, tc.room, tc.wait, past))
 		})
 	}
 }
@@ -156,35 +158,58 @@ func TestSchedLatencySeesAFullCPU(t *testing.T) {
 }
 
 // TestDispatchYieldsToTriggers: a started coordinator whose yield counts
-// any wait for a CPU yields while triggers are accepted, and stops once
-// they stop.
+// any wait for a CPU yields while triggers are accepted and executions
+// wait in the queue, and stops once the queue empties, and once the
+// triggers stop.
 func TestDispatchYieldsToTriggers(t *testing.T) {
 	r := newRig(t, enginesim.Config{})
 	o := testOptions("yielder")
 	o.DispatchConcurrency = 16
 	o.DispatchYield = time.Nanosecond
 	o.Backlog = NewBacklog(counts(func() []store.WorkflowBacklog { return nil }), BacklogOptions{MaxTotal: 1000})
+	// The claimer looks only at start: a look takes a place, which the
+	// test takes all of.
+	o.ClaimPoll = time.Hour
 	c := r.started(New(r.st, r.engine, r.locks, o))
+	await(t, c.signals.looked, "")
+	bound := func(want int) func() bool {
+		return func() bool { limit, _ := c.pool.state(); return limit == want }
+	}
 
-	accepting := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-accepting:
-				return
-			case <-time.After(5 * time.Millisecond):
-				_, err := accept(o.Backlog, "wf-a", 0)
-				if err != nil {
-					t.Error(err)
+	trigger := func() (stop func()) {
+		halt, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-halt:
 					return
+				case <-time.After(5 * time.Millisecond):
+					if _, err := accept(o.Backlog, "wf-a", 0); err != nil {
+						t.Error(err)
+						return
+					}
 				}
 			}
-		}
-	}()
-	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 2 }, 10*time.Second, 10*time.Millisecond)
-	close(accepting)
-	<-done
-	require.Eventually(t, func() bool { limit, _ := c.pool.state(); return limit == 16 }, 10*time.Second, 10*time.Millisecond)
+		}()
+		return func() { close(halt); <-done }
+	}
+
+	// Triggers come, but dispatch keeps up: no yield.
+	stop := trigger()
+	time.Sleep(5 * yieldTick)
+	require.True(t, bound(16)(), "yielded with nothing queued")
+
+	// The pool full and a row queued: dispatch is behind.
+	require.Equal(t, 16, c.pool.takeRoom(16))
+	c.pool.markQueued()
+	require.Eventually(t, bound(2), 10*time.Second, 10*time.Millisecond)
+	c.pool.settle(false, c.pool.queuedSeq())
+	require.Eventually(t, bound(16), 10*time.Second, 10*time.Millisecond, "the queue emptied")
+
+	c.pool.markQueued()
+	require.Eventually(t, bound(2), 10*time.Second, 10*time.Millisecond)
+	stop()
+	require.Eventually(t, bound(16), 10*time.Second, 10*time.Millisecond, "the triggers stopped")
+	c.pool.give(16)
 }
