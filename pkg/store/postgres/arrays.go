@@ -18,47 +18,38 @@ type (
 
 // Value is the array's literal: every element quoted, '"' and '\' escaped.
 func (a texts) Value() (driver.Value, error) {
-	n := 2
-	for _, s := range a {
-		n += len(s) + 3
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte('{')
-	for i, s := range a {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		quote(&b, s)
-	}
-	b.WriteByte('}')
-	return b.String(), nil
+	return literal(len(a), func(i int) *string { return &a[i] }), nil
 }
 
 // Value is the array's literal, a nil element NULL.
 func (a nullTexts) Value() (driver.Value, error) {
-	n := 2
-	for _, s := range a {
-		n += 5
-		if s != nil {
-			n += len(*s)
+	return literal(len(a), func(i int) *string { return a[i] }), nil
+}
+
+// literal is the array literal of n elements, element i at(i), nil NULL.
+func literal(n int, at func(i int) *string) string {
+	size := 2
+	for i := range n {
+		size += 5
+		if s := at(i); s != nil {
+			size += len(*s)
 		}
 	}
 	var b strings.Builder
-	b.Grow(n)
+	b.Grow(size)
 	b.WriteByte('{')
-	for i, s := range a {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if s == nil {
+		if s := at(i); s != nil {
+			quote(&b, *s)
+		} else {
 			b.WriteString("NULL")
-			continue
 		}
-		quote(&b, *s)
 	}
 	b.WriteByte('}')
-	return b.String(), nil
+	return b.String()
 }
 
 // quote writes s as a quoted element of an array literal.
