@@ -195,7 +195,7 @@ bench-dispatch: ## Manual trigger to engine dispatch latency at 100, 500, 1000/s
 BENCH_TRIGGER_SECONDS ?= 20
 
 .PHONY: bench-trigger
-bench-trigger: ## Webhook TriggerWorkflow throughput at 64 callers against raw single-row durable INSERTs, then at 128 callers for three times as long; backlog, engine calls, CPU per 1,000 triggers (BENCH_TRIGGER_SECONDS=20)
+bench-trigger: ## Webhook TriggerWorkflow throughput at 64 callers against raw single-row durable INSERTs, then at 128 callers until refused for 10 s; backlog, engine calls, CPU per 1,000 triggers (BENCH_TRIGGER_SECONDS=20)
 	set -o pipefail; WFR_BENCH_TRIGGER=$(BENCH_TRIGGER_SECONDS) $(GO) test -count=1 -v -run '^TestBenchTrigger$$' -timeout 20m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 

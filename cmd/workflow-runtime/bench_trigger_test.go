@@ -156,8 +156,8 @@ func TestBenchTrigger(t *testing.T) {
 	fmt.Printf("goal ratio >= %.1f: %s (%.2f)\n", trigBenchGoalRatio, verdict(ratio >= trigBenchGoalRatio), ratio)
 	fmt.Printf("goal zero errors: %s (%d)\n", verdict(rt.errors+rt.exhausted == 0), rt.errors+rt.exhausted)
 	fmt.Printf("goal every accepted execution terminal: %s (%d of %d not)\n", verdict(rt.unfinished+rt.lost == 0), rt.unfinished+rt.lost, rt.ok)
-	fmt.Printf("burst: no errors but RESOURCE_EXHAUSTED: %s (%d); nothing accepted lost: %s (%d); every accepted execution terminal: %s (%d of %d not)\n",
-		verdict(burst.errors == 0), burst.errors, verdict(burst.lost == 0), burst.lost,
+	fmt.Printf("burst: back-pressure shown (RESOURCE_EXHAUSTED answers): %s (%d); no other errors: %s (%d); nothing accepted lost: %s (%d); every accepted execution terminal: %s (%d of %d not)\n",
+		verdict(burst.exhausted > 0), burst.exhausted, verdict(burst.errors == 0), burst.errors, verdict(burst.lost == 0), burst.lost,
 		verdict(burst.unfinished+burst.lost == 0), burst.unfinished+burst.lost, burst.ok)
 	fmt.Println("raw: INSERT ... ON CONFLICT DO NOTHING of one row per autocommit transaction into the executions table of the migrations " +
 		"(every index, no foreign key to deployments) in a database of its own, pool of " + strconv.Itoa(trigBenchRawConns) + " connections, prepared statement;")
@@ -404,12 +404,14 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 		require.Zero(t, left, "the executions before the run did not end")
 		ids := make([][]string, callers)
 		start := time.Now()
-		var firstRefusal atomic.Int64
-		pending := func() int {
+		// since counts the run's executions in statuses, through the index
+		// of unfinished rows.
+		since := func(statuses string) int {
 			var n int
-			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status = 'PENDING' AND fired_time >= $1`, start).Scan(&n))
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status IN (`+statuses+`) AND fired_time >= $1`, start).Scan(&n))
 			return n
 		}
+		pending := func() int { return since(`'PENDING'`) }
 		var peak atomic.Int64
 		sampled := make(chan struct{})
 		stopSampling := make(chan struct{})
@@ -433,7 +435,10 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 		pg0, err := pgtest.ServerCPU(ctx, db)
 		require.NoError(t, err)
 		halt := make(chan struct{})
-		var refused sync.Once
+		var (
+			refused      sync.Once
+			firstRefusal time.Duration // written once, read after the load's callers are done
+		)
 		r := trigBenchLoad(t, db, callers, d, halt, func(w, n int) error {
 			id, err := trigger(n)
 			switch {
@@ -441,7 +446,7 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 				ids[w] = append(ids[w], id)
 			case status.Code(err) == codes.ResourceExhausted:
 				refused.Do(func() {
-					firstRefusal.Store(int64(time.Since(start)))
+					firstRefusal = time.Since(start)
 					if refusedFor > 0 {
 						time.AfterFunc(refusedFor, func() { close(halt) })
 					}
@@ -449,7 +454,7 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 			}
 			return err
 		})
-		r.firstRefusal = time.Duration(firstRefusal.Load())
+		r.firstRefusal = firstRefusal
 		r.engineRPCs, r.executes = int(engineRPCs.Load()-rpcs0), sim.Report().Executions-execs0
 		stop := time.Now()
 		r.pendingAtStop = pending()
@@ -465,17 +470,10 @@ func runTriggerBench(t *testing.T, d time.Duration) (first, burst trigBenchResul
 			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE id = ANY($1::uuid[])`+where, accepted).Scan(&n))
 			return n
 		}
-		// The run's rows are the accepted ones (lost and rows say so), and
-		// their unfinished ones are counted through the index of unfinished
-		// rows: a count by ids every half second would weigh on the CPU
-		// figures of the whole cycle.
-		deadline := time.Now().Add(trigBenchDrainWait)
-		for time.Now().Before(deadline) {
-			var n int
-			require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status IN ('PENDING', 'RUNNING') AND fired_time >= $1`, start).Scan(&n))
-			if n == 0 {
-				break
-			}
+		// The run's rows are the accepted ones (lost and rows say so): its
+		// unfinished ones are counted by since, as a count by ids every half
+		// second would weigh on the CPU figures of the whole cycle.
+		for deadline := time.Now().Add(trigBenchDrainWait); since(`'PENDING', 'RUNNING'`) > 0 && time.Now().Before(deadline); {
 			time.Sleep(500 * time.Millisecond)
 		}
 		r.cycleProc = benchProcCPU() - proc0
