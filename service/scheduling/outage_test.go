@@ -239,13 +239,14 @@ func TestPauseIsAccounted(t *testing.T) {
 	}
 	require.NoError(t, st.CreateDeployment(ctx, d, workflow.Event{Action: workflow.ActionDeploy}))
 	tid := d.Triggers[0].ID
-	setStatus := func(status workflow.DeploymentStatus) {
+	setStatus := func(status workflow.DeploymentStatus) time.Time {
 		t.Helper()
-		_, err := st.UpdateDeployment(ctx, d.ID, func(cur *workflow.Deployment) (workflow.Event, error) {
+		cur, err := st.UpdateDeployment(ctx, d.ID, func(cur *workflow.Deployment) (workflow.Event, error) {
 			cur.Status, cur.Version = status, cur.Version+1
 			return workflow.Event{Action: workflow.ActionUpdate}, nil
 		})
 		require.NoError(t, err)
+		return cur.UpdatedAt
 	}
 
 	t0 := time.Now()
@@ -255,9 +256,14 @@ func TestPauseIsAccounted(t *testing.T) {
 	require.NoError(t, r.s.ScheduleWorkflow(ctx, d.ID))
 	runTogether(t, t0.Add(8*time.Minute), r)
 	// The database's clock keeps up with the replica's, so that the
-	// resume's time is the simulated one.
-	dbClock.Set(t, 8*time.Minute)
-	setStatus(workflow.StatusDeployed)
+	// resume's time is the simulated one; the replica's clock is never
+	// behind a commit it reads, or a slot firing between the two would be
+	// counted paused and run.
+	dbClock.Set(t, t0.Add(8*time.Minute).Sub(time.Now()))
+	resumed := setStatus(workflow.StatusDeployed)
+	if resumed.UnixNano() > r.clock.Load() {
+		r.clock.Store(resumed.UnixNano())
+	}
 	require.NoError(t, r.s.ScheduleWorkflow(ctx, d.ID))
 	end := t0.Add(12 * time.Minute)
 	runTogether(t, end, r)
