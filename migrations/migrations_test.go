@@ -40,6 +40,7 @@ var pgMigrations = [][2]string{
 	{"00016", "execution_fillfactor"},
 	{"00017", "deployments_updated_at"},
 	{"00018", "unfinished_by_owner"},
+	{"00019", "execution_queue"},
 }
 
 var migrationCount = len(pgMigrations)
@@ -261,8 +262,10 @@ func TestErrors(t *testing.T) {
 }
 
 // TestUpgradePopulated upgrades a database that holds executions and missed
-// slots to the retention migration, which must keep every row and give the
-// leases and the index that retention uses; rolling it back keeps them too.
+// slots through the last migration, which must keep every row, give the
+// leases and the index that retention uses, and put the executions queued
+// without an owner, and only those, in the queue, which its triggers keep
+// from then on; rolling it back keeps the rows too.
 func TestUpgradePopulated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -278,6 +281,10 @@ INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trig
 SELECT gen_random_uuid(), 'wf', '00000000-0000-0000-0000-000000000001', 1, 'MANUAL',
 	CASE WHEN i % 10 = 0 THEN 'RUNNING' ELSE 'SUCCEEDED' END, now() - i * interval '1 hour'
 FROM generate_series(1, 2000) AS i;
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time, owner_instance)
+SELECT gen_random_uuid(), 'wf', '00000000-0000-0000-0000-000000000001', 1, 'MANUAL', 'PENDING', now() + i * interval '1 second',
+	CASE WHEN i % 3 = 0 THEN 'replica-1' END
+FROM generate_series(1, 30) AS i;
 INSERT INTO missed_slots (trigger_id, deployment_id, from_slot, to_slot, slot_count, reason, recorded_at)
 SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', now() - i * interval '1 day',
 	now() - i * interval '1 day' + interval '1 minute', 2, 'REPLICA_DOWN', now()
@@ -294,8 +301,39 @@ FROM generate_series(1, 50) AS i;`
 	require.NoError(t, migrations.Up(ctx, db))
 	checkStatus(t, db, migrationCount)
 	executions, missed := counts()
-	require.Equal(t, 2000, executions)
+	require.Equal(t, 2030, executions)
 	require.Equal(t, 50, missed)
+	ids := func(query string) (ids []string) {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, query)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			require.NoError(t, rows.Scan(&id))
+			ids = append(ids, id)
+		}
+		require.NoError(t, rows.Err())
+		return ids
+	}
+	queue := func() []string { return ids(`SELECT id FROM execution_queue ORDER BY fired_time, id`) }
+	unowned := func() []string {
+		return ids(`SELECT id FROM executions WHERE status = 'PENDING' AND owner_instance IS NULL ORDER BY fired_time, id`)
+	}
+	require.Len(t, queue(), 20)
+	require.Equal(t, unowned(), queue())
+	for _, change := range []string{
+		`INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
+		VALUES (gen_random_uuid(), 'wf', '00000000-0000-0000-0000-000000000001', 1, 'MANUAL', 'PENDING', now())`,
+		`UPDATE executions SET owner_instance = 'replica-2' WHERE id = (SELECT id FROM execution_queue ORDER BY fired_time, id LIMIT 1)`,
+		`UPDATE executions SET status = 'CANCELLED' WHERE id = (SELECT id FROM execution_queue ORDER BY fired_time, id LIMIT 1)`,
+		`DELETE FROM executions WHERE id = (SELECT id FROM execution_queue ORDER BY fired_time, id LIMIT 1)`,
+	} {
+		_, err = db.ExecContext(ctx, change)
+		require.NoError(t, err, change)
+		require.Equal(t, unowned(), queue(), "the queue after %s", change)
+	}
+	require.Len(t, queue(), 18)
 	require.Contains(t, schema(t, db), "index CREATE INDEX missed_slots_to_slot_idx ON public.missed_slots USING btree (to_slot)")
 	_, err = db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('retention', 'r1', now())`)
 	require.NoError(t, err)
@@ -303,6 +341,6 @@ FROM generate_series(1, 50) AS i;`
 	require.NoError(t, migrations.Down(ctx, db))
 	checkStatus(t, db, migrationCount-1)
 	executions, missed = counts()
-	require.Equal(t, 2000, executions)
+	require.Equal(t, 2030, executions)
 	require.Equal(t, 50, missed)
 }

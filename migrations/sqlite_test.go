@@ -16,7 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 )
 
-var sqliteNames = []string{"workflows", "deployments", "executions", "deployment_versions", "missed_slots", "backfills", "execution_policies", "version_history", "actors", "catchups_and_backfill_bounds", "retention", "deployments_updated_at", "unfinished_by_owner"}
+var sqliteNames = []string{"workflows", "deployments", "executions", "deployment_versions", "missed_slots", "backfills", "execution_policies", "version_history", "actors", "catchups_and_backfill_bounds", "retention", "deployments_updated_at", "unfinished_by_owner", "execution_queue"}
 
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres"
 	"github.com/workflow-runtime/workflow-runtime/pkg/store/postgres/pgtest"
 	"github.com/workflow-runtime/workflow-runtime/pkg/workflow"
 )
@@ -39,13 +40,58 @@ func TestLeaseRenewalsAreHOT(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, lost)
 	}
-	// A backend reports its statistics when it is next idle, within seconds.
-	var updated, hot int
+	updated, hot := updates(t, s, len(ids))
+	require.Equal(t, updated, hot, "every renewal a HOT update")
+}
+
+// TestClaimsAndAdoptionsAreHOT: the owner is in no index of executions (the
+// queue of unowned rows has a table of its own, migration 00019), so a claim
+// of a queued row and the adoption of an abandoned one are HOT updates too.
+// One row in twenty is queued and one abandoned, written among live ones,
+// so that each page has room for the new versions of its few, pruned or
+// not (see above).
+func TestClaimsAndAdoptionsAreHOT(t *testing.T) {
+	t.Parallel()
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	d := mustCreate(t, s, newDeployment("wf-hot", workflow.StatusDeployed))
+	expired, live := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	queued, abandoned := 0, 0
+	for i := range 400 {
+		switch i % 20 {
+		case 0:
+			leased(t, s, d, time.Now(), "", nil)
+			queued++
+		case 10:
+			leased(t, s, d, time.Now(), "gone", &expired)
+			abandoned++
+		default:
+			leased(t, s, d, time.Now(), "alive", &live)
+		}
+	}
+	claimed, err := s.ClaimExecutions(ctx, "me", time.Minute, 1000)
+	require.NoError(t, err)
+	require.Len(t, claimed, queued)
+	updated, hot := updates(t, s, queued)
+	require.Equal(t, updated, hot, "every claim a HOT update")
+
+	adopted, err := s.AdoptExecutions(ctx, "adopter", time.Minute, 1000)
+	require.NoError(t, err)
+	require.Len(t, adopted, abandoned)
+	updated, hot = updates(t, s, queued+abandoned)
+	require.Equal(t, updated, hot, "every claim and adoption a HOT update")
+}
+
+// updates returns executions' updated rows and the HOT ones among them,
+// once at least want have reached the statistics: a backend reports them
+// when it is next idle, within seconds.
+func updates(t *testing.T, s *postgres.Store, want int) (updated, hot int) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		_, err := s.DB().Exec(`SELECT pg_stat_clear_snapshot()`)
 		require.NoError(t, err)
 		require.NoError(t, s.DB().QueryRow(`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'executions'`).Scan(&updated, &hot))
-		return updated >= len(ids)
-	}, 30*time.Second, 200*time.Millisecond, "the renewals never reached the statistics")
-	require.Equal(t, updated, hot, "every renewal a HOT update")
+		return updated >= want
+	}, 30*time.Second, 200*time.Millisecond, "the updates never reached the statistics")
+	return updated, hot
 }

@@ -80,6 +80,7 @@ var dialect = sqlstore.Dialect{
 	Later:          func(micros string) string { return "now() + " + micros + " * interval '1 microsecond'" },
 	ForUpdate:      "\nFOR UPDATE",
 	SkipLocked:     "\nFOR UPDATE SKIP LOCKED",
+	SkipLockedOf:   func(alias string) string { return "\nFOR UPDATE OF " + alias + " SKIP LOCKED" },
 	Snapshot:       &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	DefinitionSize: "octet_length(d.definition::text)",
 	InsertRows:     insertRows, InsertArgs: insertArgs,

@@ -127,8 +127,9 @@ var dialect = sqlstore.Dialect{
 	Later: func(micros string) string { return "(now() + " + micros + ")" },
 	// SQLite runs an IN (subquery) as a list of lookups.
 	InSubquery: func(column, subquery string) string { return column + " IN (" + subquery + ")" },
-	// No ForUpdate, SkipLocked or Snapshot: a write transaction is alone,
-	// and a read one reads one snapshot.
+	// No ForUpdate, SkipLocked or Snapshot, and SkipLockedOf adds nothing: a
+	// write transaction is alone, and a read one reads one snapshot.
+	SkipLockedOf:   func(string) string { return "" },
 	DefinitionSize: "length(CAST(d.definition AS BLOB))",
 	InsertArgs:     insertArgs, TransitionArgs: transitionArgs,
 	InsertRows: insertRows, TransitionRows: transitionRows,

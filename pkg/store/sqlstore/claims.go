@@ -12,28 +12,35 @@ import (
 )
 
 // claimSQL takes the oldest queued rows: PENDING ones written without an
-// owner, which the coordinator writes when its dispatch pool is full.
-// Claimers skip the rows another is claiming at the same moment
+// owner, which the coordinator writes when its dispatch pool is full, and
+// which triggers keep in execution_queue (migration 00019) until they get
+// an owner or another status. It reads the queue's primary key in
+// (fired_time, id) order and stops at its LIMIT, so that its cost follows
+// what it claims, not the backlog, and writes only the owner and the
+// lease, which no index of executions holds: a HOT update where the page
+// has room. Claimers skip the rows another is claiming at the same moment
 // (PostgreSQL's SKIP LOCKED; SQLite's single writer runs one claim at a
-// time), so that replicas share a backlog out instead of queueing on it. A
-// claimed row has an owner from then on: if that replica dies, adoption
-// takes it, as one that may have reached the engine. It reads
-// executions_unfinished_status_idx (status, owner_instance, fired_time, id)
-// from the first queued row on and stops at its LIMIT: its cost follows
-// what it claims, not the backlog. It orders by owner_instance too, though
-// every row it reads has none, because PostgreSQL takes IS NULL for no
-// equality and would not see otherwise that the index gives the rows in
-// (fired_time, id) order: it would read every queued row and sort them.
+// time), so that replicas share a backlog out instead of queueing on it.
+// Only the executions rows are locked: a cancellation locks its row before
+// its trigger deletes the queue's, so the two never wait for each other in
+// opposite orders, and a queue row locked here would be written twice, by
+// its lock and by its delete. A row that another writer ended or claimed
+// after the queue was read comes back unchanged and not PENDING, or not at
+// all. The status is tested in what the statement writes, not in WHERE,
+// where PostgreSQL's planner, whose statistics of a table of finished rows
+// see no PENDING one, would enter through executions_unfinished_status_idx
+// and read every unfinished row. A claimed row has an owner from then on:
+// if that replica dies, adoption takes it, as one that may have reached
+// the engine.
 func claimSQL(d Dialect) string {
 	return `
-UPDATE executions AS e SET owner_instance = $1, lease_expires_at = ` + d.Later("$2") + `
-FROM (
-	SELECT id AS queued_id FROM executions
-	WHERE status = 'PENDING' AND owner_instance IS NULL
-	ORDER BY owner_instance, fired_time, id
-	LIMIT $3` + d.SkipLocked + `
-) AS queued
-WHERE e.id = queued.queued_id
+UPDATE executions SET
+	owner_instance = CASE WHEN status = 'PENDING' THEN $1 ELSE owner_instance END,
+	lease_expires_at = CASE WHEN status = 'PENDING' THEN ` + d.Later("$2") + ` ELSE lease_expires_at END
+WHERE owner_instance IS NULL AND ` + d.InSubquery("id", `
+	SELECT e.id FROM execution_queue AS q JOIN executions AS e ON e.id = q.id
+	ORDER BY q.fired_time, q.id
+	LIMIT $3`+d.SkipLockedOf("e")) + `
 RETURNING ` + ExecutionColumns
 }
 
@@ -59,6 +66,8 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	if err := s.w.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, err
 	}
+	// Rows ended since the queue was read come back unchanged.
+	rows = slices.DeleteFunc(rows, func(r executionRow) bool { return r.Status != string(workflow.ExecutionPending) })
 	// RETURNING comes in no promised order.
 	slices.SortFunc(rows, func(a, b executionRow) int {
 		return cmp.Or(a.FiredTime.t.Compare(b.FiredTime.t), strings.Compare(a.ID, b.ID))

@@ -37,8 +37,10 @@ type Dialect struct {
 	InSubquery func(column, subquery string) string
 	// ForUpdate ends a SELECT of rows that the statement or transaction goes
 	// on to write; SkipLocked does too, passing over rows another writer
-	// holds.
+	// holds; SkipLockedOf does for the rows of one table of a join, by its
+	// alias.
 	ForUpdate, SkipLocked string
+	SkipLockedOf          func(alias string) string
 	// Snapshot begins a read transaction that reads one snapshot.
 	Snapshot *sql.TxOptions
 	// DefinitionSize is the encoded size in bytes of d.definition.

@@ -16,7 +16,8 @@ import (
 // testClaimExecutions: a claim takes queued rows (PENDING, written without
 // an owner), of any workflow, oldest fired first and by id among rows fired
 // together, up to its limit; it leaves owned rows, live or expired, to
-// their owners and to adoption, and ended rows alone.
+// their owners and to adoption, and ended rows alone, also one that was
+// queued, which counts nothing against its limit.
 func testClaimExecutions(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := mustCreate(t, s, newDeployment("wf-claim", workflow.StatusDeployed))
@@ -53,6 +54,12 @@ func testClaimExecutions(t *testing.T, s Store) {
 		return ids
 	}
 	want := inOrder(queued)
+	// Queued, then cancelled before any claim: it leaves the queue, and
+	// takes no place in a claim's limit.
+	cancelled := leased(t, s, d, workflow.ExecutionPending, at(-1), "", nil)
+	_, err := s.TransitionExecution(ctx, cancelled.ID, store.Transition{From: from(workflow.ExecutionPending), To: workflow.ExecutionCancelled})
+	require.NoError(t, err)
+	cancelled = mustGetExecution(t, s, cancelled.ID)
 
 	// Owned once, their owner gone: adoption's, not a claim's.
 	abandoned := []string{
@@ -65,6 +72,7 @@ func testClaimExecutions(t *testing.T, s Store) {
 		ended(t, s, d, workflow.ExecutionSkipped, at(-7), "", nil),            // over, never owned
 		ended(t, s, d, workflow.ExecutionCancelled, at(-6), "", nil),          // over, never owned
 		leased(t, s, other, workflow.ExecutionPending, at(-5), "alive", live), // owned
+		cancelled, // queued, then over
 	} {
 		untouched[e.ID] = e
 	}
