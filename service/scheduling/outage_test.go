@@ -259,7 +259,7 @@ func TestPauseIsAccounted(t *testing.T) {
 	// resume's time is the simulated one; the replica's clock is never
 	// behind a commit it reads, or a slot firing between the two would be
 	// counted paused and run.
-	dbClock.Set(t, t0.Add(8*time.Minute).Sub(time.Now()))
+	dbClock.Set(t, time.Until(t0.Add(8*time.Minute)))
 	resumed := setStatus(workflow.StatusDeployed)
 	if resumed.UnixNano() > r.clock.Load() {
 		r.clock.Store(resumed.UnixNano())
