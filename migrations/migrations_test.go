@@ -41,6 +41,7 @@ var pgMigrations = [][2]string{
 	{"00017", "deployments_updated_at"},
 	{"00018", "unfinished_by_owner"},
 	{"00019", "execution_queue"},
+	{"00020", "turns_and_slots"},
 }
 
 var migrationCount = len(pgMigrations)
@@ -262,16 +263,18 @@ func TestErrors(t *testing.T) {
 }
 
 // TestUpgradePopulated upgrades a database that holds executions and missed
-// slots through the last migration, which must keep every row, give the
-// leases and the index that retention uses, and put the executions queued
-// without an owner, and only those, in the queue, which its triggers keep
-// from then on; rolling it back keeps the rows too.
+// slots, as of migration 00018, through the last migration, which must keep
+// every row, give the leases and the index that retention uses, put the
+// executions queued without an owner, and only those, in the queue (00019),
+// and the turn and slots held in their tables (00020), which triggers keep
+// from then on; rolling the last one back keeps the rows too.
 func TestUpgradePopulated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
-	require.NoError(t, upByOne(ctx, db, migrationCount-2))
-	checkStatus(t, db, migrationCount-1)
+	const before = 18 // unfinished_by_owner
+	require.NoError(t, upByOne(ctx, db, before-1))
+	checkStatus(t, db, before)
 
 	const populate = `
 INSERT INTO workflows (id, name, definition) VALUES ('wf', 'wf', '{}');
@@ -285,6 +288,12 @@ INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trig
 SELECT gen_random_uuid(), 'wf', '00000000-0000-0000-0000-000000000001', 1, 'MANUAL', 'PENDING', now() + i * interval '1 second',
 	CASE WHEN i % 3 = 0 THEN 'replica-1' END
 FROM generate_series(1, 30) AS i;
+UPDATE executions SET holds_turn = true
+WHERE id = (SELECT id FROM executions WHERE status = 'RUNNING' ORDER BY fired_time LIMIT 1);
+UPDATE executions SET concurrency_slot = 1
+WHERE id = (SELECT id FROM executions WHERE status = 'RUNNING' ORDER BY fired_time OFFSET 1 LIMIT 1);
+UPDATE executions SET concurrency_slot = 2
+WHERE id = (SELECT id FROM executions WHERE status = 'RUNNING' ORDER BY fired_time OFFSET 2 LIMIT 1);
 INSERT INTO missed_slots (trigger_id, deployment_id, from_slot, to_slot, slot_count, reason, recorded_at)
 SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', now() - i * interval '1 day',
 	now() - i * interval '1 day' + interval '1 minute', 2, 'REPLICA_DOWN', now()
@@ -334,6 +343,24 @@ FROM generate_series(1, 50) AS i;`
 		require.Equal(t, unowned(), queue(), "the queue after %s", change)
 	}
 	require.Len(t, queue(), 18)
+
+	held := func() []string {
+		return ids(`SELECT 'turn ' || execution_id FROM workflow_turns
+			UNION ALL SELECT 'slot ' || slot || ' ' || execution_id FROM workflow_slots ORDER BY 1`)
+	}
+	require.Equal(t, ids(`SELECT 'turn ' || id FROM executions WHERE holds_turn
+		UNION ALL SELECT 'slot ' || concurrency_slot || ' ' || id FROM executions WHERE concurrency_slot IS NOT NULL ORDER BY 1`), held())
+	require.Len(t, held(), 3)
+	_, err = db.ExecContext(ctx, `UPDATE executions SET holds_turn = true
+		WHERE id = (SELECT id FROM executions WHERE status = 'PENDING' AND NOT holds_turn LIMIT 1)`)
+	require.ErrorContains(t, err, "workflow_turns_pkey", "a second run cannot take the turn")
+	_, err = db.ExecContext(ctx, `UPDATE executions SET status = 'SUCCEEDED' WHERE holds_turn OR concurrency_slot = 1`)
+	require.NoError(t, err)
+	require.Len(t, held(), 1, "ending its holder frees the turn and the slot")
+	_, err = db.ExecContext(ctx, `UPDATE executions SET holds_turn = true
+		WHERE id = (SELECT id FROM executions WHERE status = 'PENDING' AND NOT holds_turn LIMIT 1)`)
+	require.NoError(t, err, "the free turn is taken")
+	require.Len(t, held(), 2)
 	require.Contains(t, schema(t, db), "index CREATE INDEX missed_slots_to_slot_idx ON public.missed_slots USING btree (to_slot)")
 	_, err = db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('retention', 'r1', now())`)
 	require.NoError(t, err)

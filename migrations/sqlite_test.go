@@ -16,7 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/migrations"
 )
 
-var sqliteNames = []string{"workflows", "deployments", "executions", "deployment_versions", "missed_slots", "backfills", "execution_policies", "version_history", "actors", "catchups_and_backfill_bounds", "retention", "deployments_updated_at", "unfinished_by_owner", "execution_queue"}
+var sqliteNames = []string{"workflows", "deployments", "executions", "deployment_versions", "missed_slots", "backfills", "execution_policies", "version_history", "actors", "catchups_and_backfill_bounds", "retention", "deployments_updated_at", "unfinished_by_owner", "execution_queue", "turns_and_slots"}
 
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
@@ -79,8 +79,9 @@ func TestSQLiteUpDownUp(t *testing.T) {
 			"    ON deployment_triggers (webhook_path) WHERE active AND webhook_path IS NOT NULL",
 		"index executions_workflow_idempotency_key CREATE UNIQUE INDEX executions_workflow_idempotency_key\n" +
 			"    ON executions (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
-		"index executions_workflow_turn_key CREATE UNIQUE INDEX executions_workflow_turn_key ON executions (workflow_id)\n" +
-			"    WHERE holds_turn AND status IN ('PENDING', 'RUNNING')",
+		"table workflow_turns CREATE TABLE workflow_turns (\n    workflow_id  TEXT PRIMARY KEY,\n    execution_id TEXT NOT NULL\n) STRICT",
+		"table workflow_slots CREATE TABLE workflow_slots (\n    workflow_id  TEXT    NOT NULL,\n    slot         INTEGER NOT NULL,\n" +
+			"    execution_id TEXT    NOT NULL,\n    PRIMARY KEY (workflow_id, slot)\n) STRICT",
 	} {
 		require.Contains(t, want, obj)
 	}

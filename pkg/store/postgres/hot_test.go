@@ -44,13 +44,14 @@ func TestLeaseRenewalsAreHOT(t *testing.T) {
 	require.Equal(t, updated, hot, "every renewal a HOT update")
 }
 
-// TestClaimsAndAdoptionsAreHOT: the owner is in no index of executions (the
-// queue of unowned rows has a table of its own, migration 00019), so a claim
-// of a queued row and the adoption of an abandoned one are HOT updates too.
-// One row in twenty is queued and one abandoned, written among live ones,
-// so that each page has room for the new versions of its few, pruned or
-// not (see above).
-func TestClaimsAndAdoptionsAreHOT(t *testing.T) {
+// TestOwnerAndTurnWritesAreHOT: the owner is in no index of executions
+// (the queue of unowned rows has a table of its own, migration 00019), nor
+// are the turn and the concurrency slot (tables of their own, 00020), so a
+// claim of a queued row, the adoption of an abandoned one and taking a turn
+// or a slot are HOT updates too. One row in twenty is queued and one
+// abandoned, written among live ones, so that each page has room for the
+// new versions of its few, pruned or not (see above).
+func TestOwnerAndTurnWritesAreHOT(t *testing.T) {
 	t.Parallel()
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
@@ -80,6 +81,17 @@ func TestClaimsAndAdoptionsAreHOT(t *testing.T) {
 	require.Len(t, adopted, abandoned)
 	updated, hot = updates(t, s, queued+abandoned)
 	require.Equal(t, updated, hot, "every claim and adoption a HOT update")
+
+	holder, err := s.TakeTurn(ctx, claimed[0].ID, "me")
+	require.NoError(t, err)
+	require.Empty(t, holder)
+	for _, e := range claimed[1:] {
+		took, err := s.TakeSlot(ctx, e.ID, "me", int32(queued))
+		require.NoError(t, err)
+		require.True(t, took)
+	}
+	updated, hot = updates(t, s, 2*queued+abandoned)
+	require.Equal(t, updated, hot, "taking the turn and the slots HOT updates")
 }
 
 // updates returns executions' updated rows and the HOT ones among them,

@@ -318,15 +318,16 @@ func kind(err error) errors.Kind {
 // the driver ends with the code: "UNIQUE constraint failed:
 // deployments.workflow_id (2067)".
 var uniqueIndexes = map[string]string{
-	"deployments.workflow_id":                             sqlstore.ActiveDeploymentIndex,
-	"deployment_triggers.webhook_path":                    sqlstore.WebhookPathIndex,
-	"executions.workflow_id":                              sqlstore.TurnIndex,
-	"executions.workflow_id, executions.concurrency_slot": sqlstore.SlotIndex,
+	"deployments.workflow_id":                         sqlstore.ActiveDeploymentIndex,
+	"deployment_triggers.webhook_path":                sqlstore.WebhookPathIndex,
+	"workflow_turns.workflow_id":                      sqlstore.TurnIndex,
+	"workflow_slots.workflow_id, workflow_slots.slot": sqlstore.SlotIndex,
 }
 
-// unique names the index of a unique violation; SQLite names no value.
+// unique names the index of a unique violation, a primary key's included;
+// SQLite names no value.
 func unique(err error) (index, value string, ok bool) {
-	if code(err) != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+	if c := code(err); c != sqlite3.SQLITE_CONSTRAINT_UNIQUE && c != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 		return "", "", false
 	}
 	_, columns, _ := strings.Cut(err.Error(), "UNIQUE constraint failed: ")

@@ -9,11 +9,10 @@ import (
 
 // pendingBacklogSQL reads executions_unfinished_status_idx, whose predicate
 // it narrows, so that its cost follows the backlog, not the history; the
-// turn of each workflow is one probe of executions_workflow_turn_key.
+// turn of each workflow is one probe of workflow_turns.
 const pendingBacklogSQL = `
 SELECT e.workflow_id, count(*) AS n,
-	EXISTS (SELECT 1 FROM executions t WHERE t.workflow_id = e.workflow_id
-		AND t.holds_turn AND t.status IN ('PENDING', 'RUNNING')) AS turn_held,
+	EXISTS (SELECT 1 FROM workflow_turns t WHERE t.workflow_id = e.workflow_id) AS turn_held,
 	min(CASE WHEN e.not_before > e.fired_time THEN e.not_before ELSE e.fired_time END) AS oldest
 FROM executions e
 WHERE e.status = 'PENDING' AND (e.not_before IS NULL OR e.not_before <= $1)

@@ -288,7 +288,12 @@ func (s *Store) RetryExecution(ctx context.Context, id string, t store.Transitio
 // see no PENDING one, enter through executions_unfinished_status_idx and
 // read every unfinished row (2.5 ms at 12,000, against 0.05 by the primary
 // key). A row that is no longer PENDING is written unchanged and reported
-// not taken. They are exported for the PostgreSQL plan test.
+// not taken. TurnHolderSQL and SlotsTakenSQL read the tables that triggers
+// keep from holds_turn and concurrency_slot (migration 00020) by their
+// primary keys: until then SlotsTakenSQL read the slots from executions,
+// through executions_unfinished_status_idx when the statistics saw no
+// unfinished row (1.3 to 1.8 ms at 12,000 unfinished rows). All four are
+// exported for the PostgreSQL plan test.
 const (
 	TakeTurnSQL = `
 UPDATE executions SET holds_turn = holds_turn OR status = 'PENDING'
@@ -299,17 +304,18 @@ UPDATE executions
 SET concurrency_slot = CASE WHEN status = 'PENDING' AND concurrency_slot IS NULL THEN $3 ELSE concurrency_slot END
 WHERE id = $1 AND owner_instance = $2
 RETURNING status = 'PENDING' AND concurrency_slot = $3 AS took`
+	TurnHolderSQL = `
+SELECT execution_id FROM workflow_turns
+WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1) AND execution_id <> $1`
+	SlotsTakenSQL = `
+SELECT slot, execution_id = $1 AS mine FROM workflow_slots
+WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)`
 )
 
-const (
-	turnHolderSQL = `
-SELECT id FROM executions
-WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
-	AND holds_turn AND status IN ('PENDING', 'RUNNING') AND id <> $1`
-)
-
-// TakeTurn gives execution id its workflow's turn, or names the holder; the
-// unique index on the turn decides between executions taking it at once.
+// TakeTurn gives execution id its workflow's turn, or names the holder;
+// the primary key of workflow_turns, which a trigger writes from the row's
+// holds_turn (migration 00020), decides between executions taking it at
+// once.
 func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err error) {
 	ctx, end := s.begin(ctx, "TakeTurn")
 	defer end(&err)
@@ -328,7 +334,7 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 		return "", err
 	}
 	var holder string
-	err = s.r.GetContext(ctx, &holder, turnHolderSQL, id)
+	err = s.r.GetContext(ctx, &holder, TurnHolderSQL, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The holder ended between the two statements: the turn is free.
 		return "", fmt.Errorf("%w: its holder just ended", store.ErrConcurrentChange)
@@ -336,20 +342,11 @@ func (s *Store) TakeTurn(ctx context.Context, id, owner string) (_ string, err e
 	return holder, err
 }
 
-// slotsTakenSQL still enters through executions_unfinished_status_idx
-// when the statistics see no unfinished row (1.3 to 1.8 ms at 12,000
-// unfinished rows), not through executions_workflow_slot_key: only
-// executions of workflows with max_concurrency run it.
-const (
-	slotsTakenSQL = `
-SELECT concurrency_slot AS slot, id = $1 AS mine FROM executions
-WHERE workflow_id = (SELECT workflow_id FROM executions WHERE id = $1)
-	AND concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING')`
-)
-
 // TakeSlot gives execution id a free one of its workflow's n slots, if it
-// holds none, or reports that none is free; the unique index on the slots decides between
-// executions taking the same one at once, and the loser tries the next.
+// holds none, or reports that none is free; the primary key of
+// workflow_slots, which a trigger writes from the row's concurrency_slot,
+// decides between executions taking the same one at once, and the loser
+// tries the next.
 func (s *Store) TakeSlot(ctx context.Context, id, owner string, n int32) (_ bool, err error) {
 	ctx, end := s.begin(ctx, "TakeSlot")
 	defer end(&err)
@@ -361,7 +358,7 @@ func (s *Store) TakeSlot(ctx context.Context, id, owner string, n int32) (_ bool
 		Slot int32 `db:"slot"`
 		Mine bool  `db:"mine"`
 	}
-	if err := s.w.SelectContext(ctx, &held, slotsTakenSQL, id); err != nil {
+	if err := s.w.SelectContext(ctx, &held, SlotsTakenSQL, id); err != nil {
 		return false, err
 	}
 	taken := make([]int32, len(held))

@@ -70,8 +70,8 @@ type Dialect struct {
 const (
 	ActiveDeploymentIndex = "deployments_one_active_per_workflow"
 	WebhookPathIndex      = "deployment_triggers_active_webhook_path_key"
-	TurnIndex             = "executions_workflow_turn_key"
-	SlotIndex             = "executions_workflow_slot_key"
+	TurnIndex             = "workflow_turns_pkey"
+	SlotIndex             = "workflow_slots_pkey"
 )
 
 // Store is a store.Store on an SQL database. It is safe for concurrent use.
