@@ -73,7 +73,13 @@ SELECT 'index ' || indexdef
 FROM pg_indexes
 WHERE schemaname = 'public' AND tablename <> 'goose_db_version'
 ORDER BY 1`
-	rows, err := db.QueryContext(context.Background(), q)
+	return texts(t, db, q)
+}
+
+// texts returns the one text column of query's rows, in their order.
+func texts(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out []string
@@ -312,22 +318,9 @@ FROM generate_series(1, 50) AS i;`
 	executions, missed := counts()
 	require.Equal(t, 2030, executions)
 	require.Equal(t, 50, missed)
-	ids := func(query string) (ids []string) {
-		t.Helper()
-		rows, err := db.QueryContext(ctx, query)
-		require.NoError(t, err)
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			require.NoError(t, rows.Scan(&id))
-			ids = append(ids, id)
-		}
-		require.NoError(t, rows.Err())
-		return ids
-	}
-	queue := func() []string { return ids(`SELECT id FROM execution_queue ORDER BY fired_time, id`) }
+	queue := func() []string { return texts(t, db, `SELECT id FROM execution_queue ORDER BY fired_time, id`) }
 	unowned := func() []string {
-		return ids(`SELECT id FROM executions WHERE status = 'PENDING' AND owner_instance IS NULL ORDER BY fired_time, id`)
+		return texts(t, db, `SELECT id FROM executions WHERE status = 'PENDING' AND owner_instance IS NULL ORDER BY fired_time, id`)
 	}
 	require.Len(t, queue(), 20)
 	require.Equal(t, unowned(), queue())
@@ -345,10 +338,10 @@ FROM generate_series(1, 50) AS i;`
 	require.Len(t, queue(), 18)
 
 	held := func() []string {
-		return ids(`SELECT 'turn ' || execution_id FROM workflow_turns
+		return texts(t, db, `SELECT 'turn ' || execution_id FROM workflow_turns
 			UNION ALL SELECT 'slot ' || slot || ' ' || execution_id FROM workflow_slots ORDER BY 1`)
 	}
-	require.Equal(t, ids(`SELECT 'turn ' || id FROM executions WHERE holds_turn
+	require.Equal(t, texts(t, db, `SELECT 'turn ' || id FROM executions WHERE holds_turn
 		UNION ALL SELECT 'slot ' || concurrency_slot || ' ' || id FROM executions WHERE concurrency_slot IS NOT NULL ORDER BY 1`), held())
 	require.Len(t, held(), 3)
 	_, err = db.ExecContext(ctx, `UPDATE executions SET holds_turn = true

@@ -30,20 +30,10 @@ func openSQLite(t *testing.T) *sql.DB {
 // minus goose's bookkeeping table and SQLite's own.
 func sqliteSchema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `
+	return texts(t, db, `
 SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema
 WHERE tbl_name <> 'goose_db_version' AND name NOT LIKE 'sqlite_%'
 ORDER BY 1`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(t, rows.Err())
-	return out
 }
 
 func checkSQLiteStatus(t *testing.T, db *sql.DB, applied int) {

@@ -58,11 +58,14 @@ const (
 	// 2,589 and 2,090 triggers a second were accepted; with one, 26 to
 	// 28 rows, 0.23 and 0.32 ms, 3,195 and 2,293 a second; `make
 	// bench-sqlite` created and started 2,626 and 2,568 executions a
-	// second instead of 1,290 and 1,286 (SQLite has one writer anyway). A
-	// batch waits on nothing long (its rows' locks are held only by
-	// other short statements of unfinished executions), so one writer does
-	// not stall behind another, and the database sees at most one batch
-	// of each kind per replica.
+	// second instead of 1,290 and 1,286 (SQLite has one writer anyway).
+	// Later, with dispatch yielding to a burst (2026-12-05), two writers
+	// gave ratios to raw inserts of 1.08 and 1.17 against 1.00 to 1.17
+	// with one, at 0.168 and 0.170 ms of PostgreSQL per trigger against
+	// 0.127 to 0.139: smaller batches, no gain. A batch waits on nothing
+	// long (its rows' locks are held only by other short statements of
+	// unfinished executions), so one writer does not stall behind another,
+	// and the database sees at most one batch of each kind per replica.
 	groupWorkers  = 1
 	groupMaxBatch = 256
 	// groupTimeout bounds one batch's statement.
