@@ -18,7 +18,13 @@
 -- Without a transaction, so that the index is built concurrently while
 -- triggers keep being written; each step can run again after a failure.
 -- The triggers exist before the queue is filled, and their creation waits
--- for the inserts in flight: no queued row is missed.
+-- for the writes in flight: no queued row is missed. A row claimed or
+-- ended while the fill runs (the fill's snapshot still sees it queued, and
+-- the trigger finds no committed queue row to delete) would leave an entry
+-- behind, so the fill is followed by a delete of every entry whose row is
+-- not queued: from then on each change deletes its own row's entry. The
+-- tables that triggers keep from executions go with it in a TRUNCATE, or
+-- in a restore of executions' data alone, which runs no row trigger.
 
 -- +goose NO TRANSACTION
 -- +goose Up
@@ -47,9 +53,6 @@ END
 $$;
 -- +goose StatementEnd
 
-CREATE OR REPLACE TRIGGER executions_queue AFTER INSERT ON executions
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION queue_executions();
-
 CREATE OR REPLACE TRIGGER executions_dequeue AFTER UPDATE OF status, owner_instance ON executions
     FOR EACH ROW WHEN (OLD.status = 'PENDING' AND OLD.owner_instance IS NULL
         AND (NEW.status <> 'PENDING' OR NEW.owner_instance IS NOT NULL))
@@ -59,9 +62,16 @@ CREATE OR REPLACE TRIGGER executions_dequeue_deleted AFTER DELETE ON executions
     FOR EACH ROW WHEN (OLD.status = 'PENDING' AND OLD.owner_instance IS NULL)
     EXECUTE FUNCTION dequeue_execution();
 
+CREATE OR REPLACE TRIGGER executions_queue AFTER INSERT ON executions
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION queue_executions();
+
 INSERT INTO execution_queue (fired_time, id)
 SELECT fired_time, id FROM executions WHERE status = 'PENDING' AND owner_instance IS NULL
 ON CONFLICT DO NOTHING;
+
+DELETE FROM execution_queue AS q
+WHERE NOT EXISTS (SELECT 1 FROM executions AS e
+    WHERE e.id = q.id AND e.status = 'PENDING' AND e.owner_instance IS NULL);
 
 DROP INDEX CONCURRENTLY IF EXISTS executions_unfinished_narrow_idx;
 CREATE INDEX CONCURRENTLY executions_unfinished_narrow_idx ON executions (status)

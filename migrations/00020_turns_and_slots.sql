@@ -7,13 +7,16 @@
 -- update. executions keeps holds_turn and concurrency_slot as the row's own
 -- record (which run held what, read with the row, also once it ended);
 -- triggers keep the tables from them, whoever writes, and the tables'
--- primary keys decide between runs taking one at once, as the indexes did:
--- the second gets a unique violation of workflow_turns_pkey or
--- workflow_slots_pkey. A run holds its turn or slot while it is PENDING or
--- RUNNING; its row leaves the table when it ends, gives it up or is deleted.
+-- primary keys decide between runs taking one at once, as the indexes did.
+-- A run holds its turn or slot while it is PENDING or RUNNING; its row
+-- leaves the table when it ends, gives it up or is deleted.
 --
 -- One transaction: the triggers' creation waits for the writes in flight,
--- and no write runs between the tables' filling and the indexes' drop.
+-- and blocks writers until the tables are filled, which reads the holders
+-- through the old indexes. Migration 00021 drops those, concurrently, and
+-- gives the primary keys their names, so that a replica of the previous
+-- version, which knows a taken turn or slot by them, keeps working through
+-- a rolling upgrade.
 
 -- +goose Up
 CREATE TABLE workflow_turns (
@@ -91,14 +94,7 @@ INSERT INTO workflow_slots (workflow_id, slot, execution_id)
 SELECT workflow_id, concurrency_slot, id FROM executions
 WHERE concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING');
 
-DROP INDEX executions_workflow_turn_key;
-DROP INDEX executions_workflow_slot_key;
-
 -- +goose Down
-CREATE UNIQUE INDEX executions_workflow_turn_key ON executions (workflow_id)
-    WHERE holds_turn AND status IN ('PENDING', 'RUNNING');
-CREATE UNIQUE INDEX executions_workflow_slot_key ON executions (workflow_id, concurrency_slot)
-    WHERE concurrency_slot IS NOT NULL AND status IN ('PENDING', 'RUNNING');
 DROP TRIGGER executions_turns_and_slots_deleted ON executions;
 DROP TRIGGER executions_turns_and_slots_updated ON executions;
 DROP TRIGGER executions_turns_and_slots_inserted ON executions;

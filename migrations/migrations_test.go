@@ -42,6 +42,7 @@ var pgMigrations = [][2]string{
 	{"00018", "unfinished_by_owner"},
 	{"00019", "execution_queue"},
 	{"00020", "turns_and_slots"},
+	{"00021", "turn_and_slot_keys"},
 }
 
 var migrationCount = len(pgMigrations)
@@ -346,7 +347,7 @@ FROM generate_series(1, 50) AS i;`
 	require.Len(t, held(), 3)
 	_, err = db.ExecContext(ctx, `UPDATE executions SET holds_turn = true
 		WHERE id = (SELECT id FROM executions WHERE status = 'PENDING' AND NOT holds_turn LIMIT 1)`)
-	require.ErrorContains(t, err, "workflow_turns_pkey", "a second run cannot take the turn")
+	require.ErrorContains(t, err, "executions_workflow_turn_key", "a second run cannot take the turn, and the violation has its old name")
 	_, err = db.ExecContext(ctx, `UPDATE executions SET status = 'SUCCEEDED' WHERE holds_turn OR concurrency_slot = 1`)
 	require.NoError(t, err)
 	require.Len(t, held(), 1, "ending its holder frees the turn and the slot")

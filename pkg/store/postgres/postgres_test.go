@@ -378,10 +378,12 @@ func TestTurnAndSlotGoByID(t *testing.T) {
 		args  []any
 		scans []string
 	}{
-		"turn":        {sqlstore.TakeTurnSQL, []any{id, "replica-1"}, []string{"ModifyTable", "Index Scan executions_pkey"}},
-		"slot":        {sqlstore.TakeSlotSQL, []any{id, "replica-1", 0}, []string{"ModifyTable", "Index Scan executions_pkey"}},
-		"turn holder": {sqlstore.TurnHolderSQL, []any{id}, []string{"Index Scan executions_pkey"}},
-		"slots taken": {sqlstore.SlotsTakenSQL, []any{id}, []string{"Index Scan executions_pkey"}},
+		"turn": {sqlstore.TakeTurnSQL, []any{id, "replica-1"}, []string{"ModifyTable", "Index Scan executions_pkey"}},
+		"slot": {sqlstore.TakeSlotSQL, []any{id, "replica-1", 0}, []string{"ModifyTable", "Index Scan executions_pkey"}},
+		// The tables' primary keys have the names of the indexes they
+		// replaced (migration 00021).
+		"turn holder": {sqlstore.TurnHolderSQL, []any{id}, []string{"Index Scan executions_workflow_turn_key", "Index Scan executions_pkey"}},
+		"slots taken": {sqlstore.SlotsTakenSQL, []any{id}, []string{"Index Scan executions_workflow_slot_key", "Index Scan executions_pkey"}},
 	} {
 		custom, generic, err := s.ExplainStatement(ctx, st.query, st.args, "FORMAT JSON")
 		require.NoError(t, err)
@@ -454,8 +456,8 @@ RETURNING id`, d.ID, base.Add(24*time.Hour)))
 }
 
 // planScans returns the scans of executions, of the execution queue and of
-// their indexes in an EXPLAIN (FORMAT JSON) plan, each as its node type
-// and, for index scans, the index.
+// the indexes named after them in an EXPLAIN (FORMAT JSON) plan, each as
+// its node type and, for index scans, the index.
 func planScans(t *testing.T, plan string) []string {
 	t.Helper()
 	type node struct {

@@ -66,12 +66,14 @@ type Dialect struct {
 }
 
 // Names of the unique indexes whose violations the store turns into errors
-// of its own, the same in both schemas.
+// of its own, the same in both schemas; the turn's and the slots' are the
+// primary keys of their tables, named after the indexes they replaced
+// (migration 00021).
 const (
 	ActiveDeploymentIndex = "deployments_one_active_per_workflow"
 	WebhookPathIndex      = "deployment_triggers_active_webhook_path_key"
-	TurnIndex             = "workflow_turns_pkey"
-	SlotIndex             = "workflow_slots_pkey"
+	TurnIndex             = "executions_workflow_turn_key"
+	SlotIndex             = "executions_workflow_slot_key"
 )
 
 // Store is a store.Store on an SQL database. It is safe for concurrent use.
