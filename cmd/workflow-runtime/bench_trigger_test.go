@@ -211,8 +211,8 @@ func (r trigBenchResult) perThousand(sec float64) float64 {
 // RESOURCE_EXHAUSTED answers, other errors, latencies of successes
 // (sorted), the rate of successes over the time until the last call
 // answered, and the CPU time this process and PostgreSQL (through db) spent
-// meanwhile. call gets its caller's index and a
-// sequence number unique to the load.
+// meanwhile. call gets its caller's index and a sequence number unique to
+// the load.
 func trigBenchLoad(t *testing.T, db *sql.DB, callers int, d time.Duration, stop <-chan struct{}, call func(w, n int) error) trigBenchResult {
 	t.Helper()
 	type worker struct {

@@ -13,12 +13,12 @@ import (
 // speed of dispatch. While this replica accepts triggers, executions wait
 // in the queue (dispatch is behind them), its goroutines wait for a CPU,
 // and the backlog is below three quarters of its bound, the dispatch pool
-// keeps a yieldShare-th of its places: the burst is answered
-// at the speed of its inserts and waits PENDING, and dispatch takes all its
-// places again once the triggers stop, the queue empties, the CPU is free
-// or the backlog passes three quarters of its bound. Past that a yielding pool would
-// only halve what a sustained overload gets through: at the bound the
-// triggers accepted are those dispatch makes room for.
+// keeps a yieldShare-th of its places: the burst is answered at the speed
+// of its inserts and waits PENDING, and dispatch takes all its places
+// again once the triggers stop, the queue empties, the CPU is free or the
+// backlog passes three quarters of its bound. Past that a yielding pool
+// would only halve what a sustained overload gets through: at the bound
+// the triggers accepted are those dispatch makes room for.
 const (
 	// yieldTick is how often the yield is decided again: a few group
 	// commits, short against a burst.
@@ -80,9 +80,9 @@ func (s *schedLatency) p90() time.Duration {
 // queued, whether executions wait in the queue: a dispatch that keeps up
 // with the triggers would only send them through the queue, a write more
 // each, by yielding (bench-dispatch at 1,000 a second on 2 cores: p99 from
-// trigger to engine 303 ms with that, 1.55 ms without); room, whether the backlog is below three quarters of its bound; wait,
-// the scheduler's 90th percentile since; past, the wait past which
-// dispatch yields. Once
+// trigger to engine 303 ms with that, 1.55 ms without); room, whether the
+// backlog is below three quarters of its bound; wait, the scheduler's 90th
+// percentile since; past, the wait past which dispatch yields. Once
 // yielding, it takes a wait below half of past to stop: the yield itself
 // shortens the waits, and without the margin the pool would swing between
 // its two bounds at every tick.
