@@ -126,8 +126,8 @@ FROM d, (
 // prints, per phase, the trigger latencies from each call's scheduled send,
 // errors, executions that did not end and CPU; the pass's time and rate;
 // and history pages' p99 on what is left. WFR_BENCH_RETENTION_BATCH_TARGET
-// and WFR_BENCH_RETENTION_PAUSE (durations) override the pass's defaults,
-// for tuning runs.
+// and WFR_BENCH_RETENTION_PAUSE (durations) and WFR_BENCH_RETENTION_DUTY
+// (a fraction) override the pass's defaults, for tuning runs.
 //
 // The load is open-loop because a closed loop adapts to the server: its
 // callers send only when answered, so a stall delays the sends that would
@@ -189,7 +189,8 @@ func TestBenchRetention(t *testing.T) {
 	without := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
 
 	opts := retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention,
-		BatchTarget: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_BATCH_TARGET"), Pause: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_PAUSE")}
+		BatchTarget: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_BATCH_TARGET"), Pause: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_PAUSE"),
+		Duty: retBenchEnvFloat(t, "WFR_BENCH_RETENTION_DUTY")}
 	r := retention.New(st, opts)
 	alt := retBenchAlternate(ctx, r)
 	alternating := retBenchOpenLoad(t, db, float64(rate), alt.done, trigger)
@@ -269,8 +270,8 @@ func TestBenchRetention(t *testing.T) {
 	ratio := benchMS(with.lat, 0.99) / benchMS(without.lat, 0.99)
 	fmt.Printf("trigger p99 of the separate phases: with/without %.2f (p50 %.2f), after/without (the host's drift between phases, and the deletes' later writes) %.2f, with/after %.2f\n",
 		ratio, benchMS(with.lat, 0.5)/benchMS(without.lat, 0.5), benchMS(after.lat, 0.99)/benchMS(without.lat, 0.99), benchMS(with.lat, 0.99)/benchMS(after.lat, 0.99))
-	fmt.Printf("retention pass (batch target %v, pause %v; zero: the defaults): %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
-		opts.BatchTarget, opts.Pause, res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
+	fmt.Printf("retention pass (batch target %v, duty %v, pause at least %v; zero: the defaults): %d executions removed in %v (%.0f rows/s), %d missed slots, %d expired rows left\n",
+		opts.BatchTarget, opts.Duty, opts.Pause, res.Executions, res.Duration.Round(time.Millisecond), float64(res.Executions)/res.Duration.Seconds(), res.MissedSlots, stillExpired)
 	if cut.Load() {
 		fmt.Printf("  the load stopped at the %v cap; the pass went on %v alone\n", retBenchCap, (res.Duration - with.took).Round(time.Millisecond))
 	}
@@ -312,6 +313,18 @@ func retBenchEnvInt(t *testing.T, name string, def int) int {
 	require.NoError(t, err, name)
 	require.Positive(t, n, name)
 	return n
+}
+
+// retBenchEnvFloat reads a fraction setting, zero when unset.
+func retBenchEnvFloat(t *testing.T, name string) float64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	require.NoError(t, err, name)
+	return f
 }
 
 // retBenchEnvDuration reads a duration setting, zero when unset.

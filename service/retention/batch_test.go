@@ -26,3 +26,23 @@ func TestNextBatch(t *testing.T) {
 		}
 	}
 }
+
+func TestRest(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		took  time.Duration
+		duty  float64
+		pause time.Duration
+		want  time.Duration
+	}{
+		{2 * time.Millisecond, 0.1, 10 * time.Millisecond, 18 * time.Millisecond},
+		{20 * time.Millisecond, 0.1, 10 * time.Millisecond, 180 * time.Millisecond},
+		{time.Millisecond, 0.1, 10 * time.Millisecond, 10 * time.Millisecond},
+		{10 * time.Millisecond, 0.5, time.Millisecond, 10 * time.Millisecond},
+		{10 * time.Millisecond, 1, time.Millisecond, time.Millisecond},
+	} {
+		if got := rest(c.took, c.duty, c.pause); got != c.want {
+			t.Errorf("rest(%s, %v, %s) = %s, want %s", c.took, c.duty, c.pause, got, c.want)
+		}
+	}
+}

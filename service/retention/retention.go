@@ -3,8 +3,9 @@
 // now - retention, and the runs of missed slots whose last slot is older.
 // Every replica runs a Remover; a lease row in the database lets one at a
 // time make a pass, so that it also holds without Redis. A pass deletes in
-// batches sized to take about BatchTarget each, with a pause between them,
-// so that no statement holds its rows or the hot write path for long.
+// short batches and rests after each for nine times as long as it took
+// (Duty), so that it takes a tenth of a database backend's time and no
+// statement holds its rows or the hot write path for long.
 package retention
 
 import (
@@ -45,13 +46,16 @@ type Options struct {
 	// Interval is the time between two passes of this replica [10m]; the
 	// first comes at Start.
 	Interval time.Duration
-	// Batch is the rows of a pass's first batch [1000]; the next ones are
+	// Batch is the rows of a pass's first batch [MinBatch]; the next ones are
 	// sized from the time the last one took, to take about BatchTarget
-	// [100ms], between MinBatch and MaxBatch.
+	// [2ms], between MinBatch and MaxBatch.
 	Batch       int
 	BatchTarget time.Duration
-	// Pause is the wait between two batches [50ms], in which the writers
-	// that a batch made wait go first.
+	// Duty is the share of a pass's time spent in batches [0.1]: after a
+	// batch that took d, the pass waits d*(1-Duty)/Duty, and at least
+	// Pause [10ms]. A batch that the database's load slows gets a longer
+	// wait, so that under load a pass gives way in proportion.
+	Duty  float64
 	Pause time.Duration
 	// Lease is how long the lease holds without renewal [1m]; it is renewed
 	// at every batch, so a replica that dies mid-pass holds up the next pass
@@ -77,14 +81,17 @@ func (o Options) withDefaults() Options {
 		o.Interval = 10 * time.Minute
 	}
 	if o.Batch <= 0 {
-		o.Batch = 1000
+		o.Batch = MinBatch
 	}
 	o.Batch = min(max(o.Batch, MinBatch), MaxBatch)
 	if o.BatchTarget <= 0 {
-		o.BatchTarget = 100 * time.Millisecond
+		o.BatchTarget = 2 * time.Millisecond
+	}
+	if o.Duty <= 0 || o.Duty > 1 {
+		o.Duty = 0.1
 	}
 	if o.Pause <= 0 {
-		o.Pause = 50 * time.Millisecond
+		o.Pause = 10 * time.Millisecond
 	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
@@ -179,8 +186,13 @@ func (r *Remover) Pass(ctx context.Context) (Result, error) {
 	start := time.Now()
 	cutoff := r.opts.Now().Add(-r.opts.Retention)
 	res := Result{Held: true}
+	var from time.Time
 	res.Executions, err = r.drain(ctx, "executions", func(ctx context.Context, n int) (int64, error) {
-		return r.store.DeleteExpiredExecutions(ctx, cutoff, n)
+		k, last, err := r.store.DeleteExpiredExecutions(ctx, from, cutoff, n)
+		if k > 0 {
+			from = last
+		}
+		return k, err
 	})
 	if err == nil {
 		res.MissedSlots, err = r.drain(ctx, "missed_slots", func(ctx context.Context, n int) (int64, error) {
@@ -206,12 +218,13 @@ func (r *Remover) drain(ctx context.Context, table string, del func(ctx context.
 	removed := r.opts.Metrics.Removed.With("table", table)
 	var total int64
 	n := r.opts.Batch
+	var spent time.Duration
 	for first := true; ; first = false {
 		if !first {
 			select {
 			case <-ctx.Done():
 				return total, ctx.Err()
-			case <-time.After(r.opts.Pause):
+			case <-time.After(rest(spent, r.opts.Duty, r.opts.Pause)):
 			}
 			took, err := r.store.TakeLease(ctx, LeaseName, r.opts.InstanceID, r.opts.Lease)
 			if err != nil {
@@ -231,8 +244,15 @@ func (r *Remover) drain(ctx context.Context, table string, del func(ctx context.
 		if k < int64(n) {
 			return total, nil
 		}
-		n = nextBatch(n, time.Since(start), r.opts.BatchTarget)
+		spent = time.Since(start)
+		n = nextBatch(n, spent, r.opts.BatchTarget)
 	}
+}
+
+// rest is the wait after a batch that took took, for the pass to spend
+// duty of its time in batches: at least pause.
+func rest(took time.Duration, duty float64, pause time.Duration) time.Duration {
+	return max(time.Duration(float64(took)*(1-duty)/duty), pause)
 }
 
 // nextBatch sizes the batch after one of n rows that took took, so that it

@@ -215,13 +215,13 @@ type blocking struct {
 	begun, release chan struct{}
 }
 
-func (b *blocking) DeleteExpiredExecutions(ctx context.Context, before time.Time, limit int) (int64, error) {
+func (b *blocking) DeleteExpiredExecutions(ctx context.Context, from, before time.Time, limit int) (int64, time.Time, error) {
 	if b.begun != nil {
 		close(b.begun)
 		b.begun = nil
 		<-b.release
 	}
-	return b.testStore.DeleteExpiredExecutions(ctx, before, limit)
+	return b.testStore.DeleteExpiredExecutions(ctx, from, before, limit)
 }
 
 // TestOneReplicaAtATime: while one replica makes a pass, another's pass
@@ -296,15 +296,15 @@ type stealing struct {
 	stolen bool
 }
 
-func (s *stealing) DeleteExpiredExecutions(ctx context.Context, before time.Time, limit int) (int64, error) {
+func (s *stealing) DeleteExpiredExecutions(ctx context.Context, from, before time.Time, limit int) (int64, time.Time, error) {
 	if !s.stolen {
 		s.stolen = true
 		if err := s.ReleaseLease(ctx, retention.LeaseName, "r1"); err != nil {
-			return 0, err
+			return 0, time.Time{}, err
 		}
 		if _, err := s.TakeLease(ctx, retention.LeaseName, "r2", time.Minute); err != nil {
-			return 0, err
+			return 0, time.Time{}, err
 		}
 	}
-	return s.testStore.DeleteExpiredExecutions(ctx, before, limit)
+	return s.testStore.DeleteExpiredExecutions(ctx, from, before, limit)
 }

@@ -42,30 +42,47 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) (err erro
 	return err
 }
 
-// deleteExpiredExecutionsSQL walks executions_fired_time_idx from the
-// oldest row. A retried run's attempts share first_attempt_id (NULL, or its
-// own id, on the first), and attempt n+1 is written when attempt n ends:
-// an attempt goes when no later attempt of its run is unfinished or young.
-// The NOT EXISTS reads executions_first_attempt_idx.
+// deleteExpiredExecutionsSQL walks executions_fired_time_idx from $3, where
+// the pass's last batch ended: from the oldest row, the walk would step over
+// the entries of every row the pass deleted, which stay in the index until
+// a vacuum (62 ms a batch after 600,000 rows, so that small batches removed
+// about 1,000 rows a second on an idle host). A retried run's attempts share
+// first_attempt_id (NULL, or its own id, on the first), and attempt n+1 is
+// written when attempt n ends: an attempt goes when no later attempt of its
+// run is unfinished or young. The NOT EXISTS reads
+// executions_first_attempt_idx.
 func deleteExpiredExecutionsSQL(d Dialect) string {
 	return `
 DELETE FROM executions WHERE ` + d.InSubquery("id", `
 	SELECT e.id FROM executions e
-	WHERE e.fired_time < $1 AND e.status NOT IN ('PENDING', 'RUNNING')
+	WHERE e.fired_time >= $3 AND e.fired_time < $1 AND e.status NOT IN ('PENDING', 'RUNNING')
 		AND NOT EXISTS (
 			SELECT 1 FROM executions r
 			WHERE r.first_attempt_id = COALESCE(e.first_attempt_id, e.id) AND r.attempt > e.attempt
 				AND (r.status IN ('PENDING', 'RUNNING') OR r.fired_time >= $1))
 	ORDER BY e.fired_time
-	LIMIT $2`+d.SkipLocked)
+	LIMIT $2`+d.SkipLocked) + `
+RETURNING fired_time`
 }
 
 // DeleteExpiredExecutions deletes a batch of expired executions
 // (store.RetentionStore).
-func (s *Store) DeleteExpiredExecutions(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
+func (s *Store) DeleteExpiredExecutions(ctx context.Context, from, before time.Time, limit int) (_ int64, last time.Time, err error) {
 	ctx, end := s.begin(ctx, "DeleteExpiredExecutions")
 	defer end(&err)
-	return s.deleteBatch(ctx, deleteExpiredExecutionsSQL(s.d), before, limit)
+	if err := checkLimit(limit); err != nil {
+		return 0, time.Time{}, err
+	}
+	var fired []dbTime
+	if err := s.w.SelectContext(ctx, &fired, deleteExpiredExecutionsSQL(s.d), at(before), limit, at(from)); err != nil {
+		return 0, time.Time{}, err
+	}
+	for _, f := range fired {
+		if f.t.After(last) {
+			last = f.t
+		}
+	}
+	return int64(len(fired)), last, nil
 }
 
 // deleteExpiredMissedSlotsSQL walks missed_slots_to_slot_idx. Its rows are
@@ -88,9 +105,16 @@ func (s *Store) DeleteExpiredMissedSlots(ctx context.Context, before time.Time, 
 	return s.deleteBatch(ctx, deleteExpiredMissedSlotsSQL(s.d), before, limit)
 }
 
-func (s *Store) deleteBatch(ctx context.Context, query string, before time.Time, limit int) (int64, error) {
+func checkLimit(limit int) error {
 	if limit <= 0 {
-		return 0, errors.Errorf("", errors.Invalid, "limit must be positive, got %d", limit)
+		return errors.Errorf("", errors.Invalid, "limit must be positive, got %d", limit)
+	}
+	return nil
+}
+
+func (s *Store) deleteBatch(ctx context.Context, query string, before time.Time, limit int) (int64, error) {
+	if err := checkLimit(limit); err != nil {
+		return 0, err
 	}
 	res, err := s.w.ExecContext(ctx, query, at(before), limit)
 	if err != nil {

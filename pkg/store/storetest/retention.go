@@ -59,22 +59,30 @@ func testDeleteExpiredExecutions(t *testing.T, s Store) {
 	running.Status = workflow.ExecutionRunning
 	unfinished = append(unfinished, mustCreateExecution(t, s, running))
 
-	n, err := s.DeleteExpiredExecutions(ctx, cutoff, 2)
+	n, last, err := s.DeleteExpiredExecutions(ctx, time.Time{}, cutoff, 2)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n, "a batch is at most limit rows")
 	require.ElementsMatch(t, old[:3], remaining(t, s, old...), "the oldest go first")
+	require.True(t, last.Equal(cutoff.Add(-4*time.Hour)), "the last row's fired time: %v", last)
 
-	n, err = s.DeleteExpiredExecutions(ctx, cutoff, 100)
+	// From a later position, the rows before it are left to a next pass.
+	n, last, err = s.DeleteExpiredExecutions(ctx, cutoff.Add(-2*time.Hour), cutoff, 100)
 	require.NoError(t, err)
-	require.Equal(t, int64(3), n)
-	n, err = s.DeleteExpiredExecutions(ctx, cutoff, 100)
+	require.Equal(t, int64(2), n)
+	require.True(t, last.Equal(cutoff.Add(-time.Hour)), "the last row's fired time: %v", last)
+	require.Equal(t, old[2:3], remaining(t, s, old...))
+	n, _, err = s.DeleteExpiredExecutions(ctx, time.Time{}, cutoff, 100)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	n, last, err = s.DeleteExpiredExecutions(ctx, time.Time{}, cutoff, 100)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left to delete")
+	require.True(t, last.IsZero(), "no row, no position: %v", last)
 	require.Empty(t, remaining(t, s, old...))
 	require.Equal(t, young, remaining(t, s, young...))
 	require.Equal(t, unfinished, remaining(t, s, unfinished...))
 
-	_, err = s.DeleteExpiredExecutions(ctx, cutoff, 0)
+	_, _, err = s.DeleteExpiredExecutions(ctx, time.Time{}, cutoff, 0)
 	require.Equal(t, errors.Invalid, errors.KindOf(err), "limit 0: %v", err)
 }
 
@@ -106,14 +114,17 @@ func testDeleteExpiredRetries(t *testing.T, s Store) {
 	stillRunning := run(cutoff.Add(-7*time.Hour), []time.Time{cutoff.Add(-6 * time.Hour)}, false)
 	retriedLate := run(cutoff.Add(-5*time.Hour), []time.Time{cutoff.Add(-4 * time.Hour), cutoff.Add(time.Hour)}, true)
 
-	var total int64
+	var (
+		total int64
+		from  time.Time
+	)
 	for {
-		n, err := s.DeleteExpiredExecutions(ctx, cutoff, 1)
+		n, last, err := s.DeleteExpiredExecutions(ctx, from, cutoff, 1)
 		require.NoError(t, err)
 		if n == 0 {
 			break
 		}
-		total += n
+		total, from = total+n, last
 	}
 	require.Equal(t, int64(len(gone)), total)
 	require.Empty(t, remaining(t, s, gone...), "every attempt of an old finished run")
