@@ -11,7 +11,10 @@ import (
 )
 
 // preparedOnSQLite returns `SELECT 1` prepared on an in-memory SQLite
-// database, both closed at the test's end.
+// database, both closed at the test's end. Its tests do not run in
+// parallel: opening a connection on the driver reads the functions that
+// the first sqlite.Open registers, which a parallel test of this binary may
+// be doing (the race detector caught it).
 func preparedOnSQLite(t *testing.T) *prepared {
 	t.Helper()
 	db, err := sqlx.Open("sqlite", ":memory:")
@@ -25,7 +28,6 @@ func preparedOnSQLite(t *testing.T) *prepared {
 // A prepared statement is prepared again each time its uses double, and a
 // version a caller still holds is closed only once that caller releases it.
 func TestPreparedRenewsAsUsesDouble(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	p := preparedOnSQLite(t)
 
@@ -79,7 +81,6 @@ func TestPreparedRenewsAsUsesDouble(t *testing.T) {
 // A renewal that fails to prepare keeps the version in use, and the next
 // call tries again.
 func TestPreparedKeepsItsVersionWhenARenewalFails(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	p := preparedOnSQLite(t)
 
