@@ -74,7 +74,8 @@ func (l *Loops) Stop(ctx context.Context) error {
 }
 
 // Every calls f every interval until ctx ends: the loop of a component that
-// polls or reloads.
+// polls or reloads. A tick that comes with the end is not a call: select
+// picks either of two ready cases.
 func Every(ctx context.Context, interval time.Duration, f func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -83,6 +84,9 @@ func Every(ctx context.Context, interval time.Duration, f func(context.Context))
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if ctx.Err() != nil {
+				return
+			}
 			f(ctx)
 		}
 	}
