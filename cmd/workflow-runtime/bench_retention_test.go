@@ -142,8 +142,10 @@ func TestBenchRetention(t *testing.T) {
 	rows, err := strconv.Atoi(rowsEnv)
 	require.NoError(t, err, "WFR_BENCH_RETENTION is the number of execution rows")
 	require.Positive(t, rows, "WFR_BENCH_RETENTION is the number of execution rows")
-	secs := retBenchEnvInt(t, "WFR_BENCH_RETENTION_SECONDS", 20)
-	rate := retBenchEnvInt(t, "WFR_BENCH_RETENTION_RATE", retBenchRate)
+	secs := retBenchEnv(t, "WFR_BENCH_RETENTION_SECONDS", 20, strconv.Atoi)
+	rate := retBenchEnv(t, "WFR_BENCH_RETENTION_RATE", retBenchRate, strconv.Atoi)
+	require.Positive(t, secs, "WFR_BENCH_RETENTION_SECONDS")
+	require.Positive(t, rate, "WFR_BENCH_RETENTION_RATE")
 	ctx := context.Background()
 
 	engineAddr := simtest.Serve(t, enginesim.New(enginesim.Config{MinDuration: 10 * time.Millisecond, MaxDuration: 50 * time.Millisecond}), "127.0.0.1:0")
@@ -189,8 +191,11 @@ func TestBenchRetention(t *testing.T) {
 	without := retBenchOpenLoad(t, db, float64(rate), retBenchAfter(time.Duration(secs)*time.Second), trigger)
 
 	opts := retention.Options{InstanceID: "bench-retention", Retention: retBenchRetention,
-		BatchTarget: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_BATCH_TARGET"), Pause: retBenchEnvDuration(t, "WFR_BENCH_RETENTION_PAUSE"),
-		Duty: retBenchEnvFloat(t, "WFR_BENCH_RETENTION_DUTY")}
+		BatchTarget: retBenchEnv(t, "WFR_BENCH_RETENTION_BATCH_TARGET", 0, time.ParseDuration),
+		Pause:       retBenchEnv(t, "WFR_BENCH_RETENTION_PAUSE", 0, time.ParseDuration),
+		Duty: retBenchEnv(t, "WFR_BENCH_RETENTION_DUTY", 0, func(v string) (float64, error) {
+			return strconv.ParseFloat(v, 64)
+		})}
 	r := retention.New(st, opts)
 	alt := retBenchAlternate(ctx, r)
 	alternating := retBenchOpenLoad(t, db, float64(rate), alt.done, trigger)
@@ -302,41 +307,16 @@ func TestBenchRetention(t *testing.T) {
 	fmt.Println("history: Store.ListExecutions as bench-history's, of one workflow (skewed or any), one or two statuses, a range of 1 h to 29 days in the retained month")
 }
 
-// retBenchEnvInt reads a positive integer setting, def when unset.
-func retBenchEnvInt(t *testing.T, name string, def int) int {
+// retBenchEnv reads the setting name with parse, def when unset.
+func retBenchEnv[T any](t *testing.T, name string, def T, parse func(string) (T, error)) T {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	require.NoError(t, err, name)
-	require.Positive(t, n, name)
-	return n
-}
-
-// retBenchEnvFloat reads a fraction setting, zero when unset.
-func retBenchEnvFloat(t *testing.T, name string) float64 {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return 0
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	require.NoError(t, err, name)
-	return f
-}
-
-// retBenchEnvDuration reads a duration setting, zero when unset.
-func retBenchEnvDuration(t *testing.T, name string) time.Duration {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	require.NoError(t, err, name)
-	return d
+	return x
 }
 
 // retBenchSeeded is what seeding did.

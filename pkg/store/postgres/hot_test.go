@@ -95,15 +95,23 @@ func TestOwnerAndTurnWritesAreHOT(t *testing.T) {
 }
 
 // updates returns executions' updated rows and the HOT ones among them,
-// once at least want have reached the statistics: a backend reports them
-// when it is next idle, within seconds.
+// once at least want have reached the statistics.
 func updates(t *testing.T, s *postgres.Store, want int) (updated, hot int) {
+	t.Helper()
+	u, h := counters(t, s, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'executions'`, int64(want))
+	return int(u), int(h)
+}
+
+// counters reads the two counters of query, once the first has reached
+// want: a backend reports its counters together when it is next idle,
+// within seconds.
+func counters(t *testing.T, s *postgres.Store, query string, want int64) (first, second int64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		_, err := s.DB().Exec(`SELECT pg_stat_clear_snapshot()`)
 		require.NoError(t, err)
-		require.NoError(t, s.DB().QueryRow(`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'executions'`).Scan(&updated, &hot))
-		return updated >= want
-	}, 30*time.Second, 200*time.Millisecond, "the updates never reached the statistics")
-	return updated, hot
+		require.NoError(t, s.DB().QueryRow(query).Scan(&first, &second))
+		return first >= want
+	}, 30*time.Second, 200*time.Millisecond, "the counters never reached the statistics: %s", query)
+	return first, second
 }

@@ -55,20 +55,13 @@ FROM generate_series(1, 20000) AS i`, d.ID, base)
 }
 
 // indexPagesRead returns the pages of executions_fired_time_idx read so
-// far, once the deletes of want rows have reached the statistics: a backend
-// reports its counters together when it is next idle, within seconds.
+// far, once the deletes of want rows have reached the statistics.
 func indexPagesRead(t *testing.T, s *postgres.Store, want int64) int64 {
 	t.Helper()
-	var deleted, pages int64
-	require.Eventually(t, func() bool {
-		_, err := s.DB().Exec(`SELECT pg_stat_clear_snapshot()`)
-		require.NoError(t, err)
-		require.NoError(t, s.DB().QueryRow(`
+	deleted, pages := counters(t, s, `
 SELECT t.n_tup_del, i.idx_blks_hit + i.idx_blks_read
 FROM pg_stat_user_tables t, pg_statio_user_indexes i
-WHERE t.relname = 'executions' AND i.indexrelname = 'executions_fired_time_idx'`).Scan(&deleted, &pages))
-		return deleted >= want
-	}, 30*time.Second, 200*time.Millisecond, "the deletes never reached the statistics")
+WHERE t.relname = 'executions' AND i.indexrelname = 'executions_fired_time_idx'`, want)
 	require.Equal(t, want, deleted)
 	return pages
 }

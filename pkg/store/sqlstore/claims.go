@@ -28,16 +28,13 @@ import (
 // after this statement's snapshot comes back unchanged and not PENDING, or
 // not at all, and counts against the LIMIT: racing claimers may come back
 // short, and the coordinator then claims again at its next wake or
-// ClaimPoll. Testing the owner in the subquery, which PostgreSQL would
-// test again on the row's latest version, was tried: in the one run of
-// make bench-trigger made with it, PostgreSQL spent 0.694 s per 1,000
-// executions over the whole cycle against 0.342 in the next run without,
-// though EXPLAIN on a table of 350,000 rows showed the same plan for
-// both, so the cause is not known and the measured form stays. The
-// status is tested in what the statement writes, not in WHERE,
-// where PostgreSQL's planner, whose statistics of a table of finished rows
-// see no PENDING one, would enter through executions_unfinished_status_idx
-// and read every unfinished row. A claimed row has an owner from then on:
+// ClaimPoll. Testing the owner in the subquery instead cost PostgreSQL
+// twice the CPU in the one make bench-trigger run made with it, for a
+// reason not known (the architecture doc's "Dispatch runs from a bounded
+// pool"). The status is tested in what the statement writes, not in
+// WHERE, where PostgreSQL's planner, whose statistics of a table of
+// finished rows see no PENDING one, would enter through
+// executions_unfinished_status_idx and read every unfinished row. A claimed row has an owner from then on:
 // if that replica dies, adoption takes it, as one that may have reached
 // the engine.
 func claimSQL(d Dialect) string {
