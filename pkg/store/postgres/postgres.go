@@ -82,6 +82,7 @@ var dialect = sqlstore.Dialect{
 	SkipLocked:     "\nFOR UPDATE SKIP LOCKED",
 	SkipLockedOf:   func(alias string) string { return "\nFOR UPDATE OF " + alias + " SKIP LOCKED" },
 	Snapshot:       &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	Lazy:           `SET LOCAL synchronous_commit = off`,
 	DefinitionSize: "octet_length(d.definition::text)",
 	InsertRows:     insertRows, InsertArgs: insertArgs,
 	TransitionRows: transitionRows, TransitionArgs: transitionArgs,

@@ -127,8 +127,10 @@ var dialect = sqlstore.Dialect{
 	Later: func(micros string) string { return "(now() + " + micros + ")" },
 	// SQLite runs an IN (subquery) as a list of lookups.
 	InSubquery: func(column, subquery string) string { return column + " IN (" + subquery + ")" },
-	// No ForUpdate, SkipLocked or Snapshot, and SkipLockedOf adds nothing: a
-	// write transaction is alone, and a read one reads one snapshot.
+	// No ForUpdate, SkipLocked, Snapshot or Lazy, and SkipLockedOf adds
+	// nothing: a write transaction is alone (a write of the trigger path
+	// waits for a whole batch of deletes, however it commits), and a read
+	// one reads one snapshot.
 	SkipLockedOf:   func(string) string { return "" },
 	DefinitionSize: "length(CAST(d.definition AS BLOB))",
 	InsertArgs:     insertArgs, TransitionArgs: transitionArgs,

@@ -3,7 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/workflow-runtime/workflow-runtime/pkg/errors"
 )
@@ -74,7 +77,10 @@ func (s *Store) DeleteExpiredExecutions(ctx context.Context, from, before time.T
 		return 0, time.Time{}, err
 	}
 	var fired []dbTime
-	if err := s.w.SelectContext(ctx, &fired, deleteExpiredExecutionsSQL(s.d), at(before), limit, at(from)); err != nil {
+	err = s.lazily(ctx, func(q sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, q, &fired, deleteExpiredExecutionsSQL(s.d), at(before), limit, at(from))
+	})
+	if err != nil {
 		return 0, time.Time{}, err
 	}
 	for _, f := range fired {
@@ -112,13 +118,37 @@ func checkLimit(limit int) error {
 	return nil
 }
 
-func (s *Store) deleteBatch(ctx context.Context, query string, before time.Time, limit int) (int64, error) {
+func (s *Store) deleteBatch(ctx context.Context, query string, before time.Time, limit int) (n int64, err error) {
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	res, err := s.w.ExecContext(ctx, query, at(before), limit)
-	if err != nil {
-		return 0, err
+	err = s.lazily(ctx, func(q sqlx.ExtContext) error {
+		res, err := q.ExecContext(ctx, query, at(before), limit)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+// lazily runs f, one statement of retention's, in a transaction that
+// commits lazily where the dialect can (Dialect.Lazy), else on its own: a
+// crash that undoes the statement leaves rows that the next pass deletes.
+func (s *Store) lazily(ctx context.Context, f func(q sqlx.ExtContext) error) error {
+	if s.d.Lazy == "" {
+		return f(s.w)
 	}
-	return res.RowsAffected()
+	tx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer rollback(tx)
+	if _, err := tx.ExecContext(ctx, s.d.Lazy); err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -43,6 +43,12 @@ type Dialect struct {
 	SkipLockedOf          func(alias string) string
 	// Snapshot begins a read transaction that reads one snapshot.
 	Snapshot *sql.TxOptions
+	// Lazy, run first in a write transaction, lets its commit return before
+	// its writes are durable, for writes that a crash may undo because they
+	// are done again (retention's deletes): their commits then add no flush
+	// of the write-ahead log, which the commits of the trigger path would
+	// wait behind. Empty where a commit costs no such flush to others.
+	Lazy string
 	// DefinitionSize is the encoded size in bytes of d.definition.
 	DefinitionSize string
 	// InsertRows is the FROM clause of a batch of executions to insert
