@@ -242,7 +242,7 @@ func build(ctx context.Context, cfg config.Config, logger log.Logger, logLevel *
 		Retention: cfg.ExecutionRetention,
 	})
 	r.retention = retention.New(traced, retention.Options{
-		InstanceID: cfg.InstanceID, Retention: cfg.ExecutionRetention, Logger: logger, Metrics: m.retention,
+		InstanceID: cfg.InstanceID, Retention: cfg.ExecutionRetention, Duty: cfg.RetentionDuty, Logger: logger, Metrics: m.retention,
 	})
 	r.index = webhook.NewIndex(traced, logger, webhook.Follow(broadcaster, cfg.ResyncInterval))
 	var (

@@ -74,7 +74,7 @@ func TestLoadDefaults(t *testing.T) {
 		AuthOpenPaths:         []string{"/livez", "/readyz"},
 		NoMigrate:             false,
 
-		ExecutionRetention: 30 * 24 * time.Hour,
+		ExecutionRetention: 30 * 24 * time.Hour, RetentionDuty: 0.03,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -145,6 +145,7 @@ func TestLoadOverrides(t *testing.T) {
 		"WFR_PREAUTH_TIMEOUT":          "0s",
 
 		"WFR_EXECUTION_RETENTION": "48h",
+		"WFR_RETENTION_DUTY":      "0.5",
 	}
 	fromEnv := Config{
 		GRPCAddr:             "127.0.0.1:19090",
@@ -181,7 +182,7 @@ func TestLoadOverrides(t *testing.T) {
 		RequestMemory:        64 << 20,
 		AuthOpenPaths:        []string{"/livez", "/readyz"},
 
-		ExecutionRetention: 48 * time.Hour,
+		ExecutionRetention: 48 * time.Hour, RetentionDuty: 0.5,
 	}
 
 	tests := []struct {
@@ -240,6 +241,7 @@ func TestLoadOverrides(t *testing.T) {
 				"--max-connections=0",
 				"--preauth-timeout=0s",
 				"--execution-retention=48h",
+				"--retention-duty=0.5",
 			},
 			want: fromEnv,
 		},
@@ -279,7 +281,7 @@ func TestLoadOverrides(t *testing.T) {
 				SyncWebhookLimit: 200, DBMaxConns: 20, BacklogMax: 200000, BacklogMaxPerWorkflow: 50000, RequestMemory: 192 << 20, MaxConnections: 1000, PreAuthTimeout: 10 * time.Second,
 				AuthOpenPaths: []string{"/livez", "/readyz"},
 
-				ExecutionRetention: 30 * 24 * time.Hour,
+				ExecutionRetention: 30 * 24 * time.Hour, RetentionDuty: 0.03,
 			},
 		},
 	}
@@ -348,6 +350,10 @@ func TestLoadInvalidSetting(t *testing.T) {
 		{"WFR_EXECUTION_RETENTION", "30m", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
 		{"WFR_EXECUTION_RETENTION", "0d", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
 		{"WFR_EXECUTION_RETENTION", "-7d", "must be 0 (keep everything), days (30d) or a duration >= 24h", ""},
+		{"WFR_RETENTION_DUTY", "0", "must be a number > 0 and <= 1", ""},
+		{"WFR_RETENTION_DUTY", "1.5", "must be a number > 0 and <= 1", ""},
+		{"WFR_RETENTION_DUTY", "a tenth", "must be a number > 0 and <= 1", ""},
+		{"WFR_RETENTION_DUTY", "NaN", "must be a number > 0 and <= 1", ""},
 		{"WFR_RATE_LIMIT", "-1", "must be a number >= 0", ""},
 		{"WFR_RATE_LIMIT", "fast", "must be a number >= 0", ""},
 		{"WFR_RATE_BURST", "0", "must be an integer >= 1", ""},

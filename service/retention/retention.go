@@ -3,9 +3,10 @@
 // now - retention, and the runs of missed slots whose last slot is older.
 // Every replica runs a Remover; a lease row in the database lets one at a
 // time make a pass, so that it also holds without Redis. A pass deletes in
-// short batches and rests after each for nine times as long as it took
-// (Duty), so that it takes a tenth of a database backend's time and no
-// statement holds its rows or the hot write path for long.
+// short batches and rests after each until its batches have taken a share
+// of its time (Duty, 3 % by default), so that no statement holds its rows
+// or the hot write path for long, and what the deletes cost the trigger
+// path's commits (flushes and writes of the pages they dirty) is spread thin.
 package retention
 
 import (
@@ -52,7 +53,7 @@ type Options struct {
 	Batch       int
 	BatchTarget time.Duration
 	// Duty is the share of a pass's time spent in batches, in (0, 1]
-	// [0.1]: after a batch that took d, the pass waits d*(1-Duty)/Duty, and
+	// [DefaultDuty]: after a batch that took d, the pass waits d*(1-Duty)/Duty, and
 	// at least Pause [10ms]. A batch that the database's load slows gets a
 	// longer wait, so that under load a pass gives way in proportion.
 	Duty  float64
@@ -76,6 +77,10 @@ const (
 	MaxBatch = 20000
 )
 
+// DefaultDuty is the Duty of WFR_RETENTION_DUTY's default; what a share
+// costs the trigger path, and removes, is measured in the architecture doc.
+const DefaultDuty = 0.03
+
 func (o Options) withDefaults() Options {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Minute
@@ -88,7 +93,7 @@ func (o Options) withDefaults() Options {
 		o.BatchTarget = 2 * time.Millisecond
 	}
 	if o.Duty <= 0 || o.Duty > 1 {
-		o.Duty = 0.1
+		o.Duty = DefaultDuty
 	}
 	if o.Pause <= 0 {
 		o.Pause = 10 * time.Millisecond
