@@ -28,11 +28,7 @@ func TestRetentionBatchStartsWhereTheLastEnded(t *testing.T) {
 	// index meanwhile.
 	_, err := s.DB().ExecContext(ctx, `ALTER TABLE executions SET (autovacuum_enabled = false)`)
 	require.NoError(t, err)
-	_, err = s.DB().ExecContext(ctx, `
-INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
-SELECT gen_random_uuid(), 'wf-retention', $1, 1, 'WEBHOOK', 'SUCCEEDED', $2::timestamptz + i * interval '1 second'
-FROM generate_series(1, 20000) AS i`, d.ID, base)
-	require.NoError(t, err)
+	seedSucceeded(t, s, d, base, 20000)
 	_, err = s.DB().ExecContext(ctx, `ANALYZE executions`)
 	require.NoError(t, err)
 
@@ -52,6 +48,17 @@ FROM generate_series(1, 20000) AS i`, d.ID, base)
 	// The root, an inner page and the leaf or two that hold 100 entries;
 	// from the oldest row, the 18,000 dead entries fill about 50 leaves.
 	require.LessOrEqual(t, indexPagesRead(t, s, 18100)-before, int64(8))
+}
+
+// seedSucceeded writes n SUCCEEDED executions of d, a second apart from
+// base on.
+func seedSucceeded(t *testing.T, s *postgres.Store, d *workflow.Deployment, base time.Time, n int) {
+	t.Helper()
+	_, err := s.DB().ExecContext(context.Background(), `
+INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
+SELECT gen_random_uuid(), $1, $2, 1, 'WEBHOOK', 'SUCCEEDED', $3::timestamptz + i * interval '1 second'
+FROM generate_series(1, $4::int) AS i`, d.WorkflowID, d.ID, base, n)
+	require.NoError(t, err)
 }
 
 // indexPagesRead returns the pages of executions_fired_time_idx read so
@@ -91,11 +98,7 @@ END $$;
 CREATE TRIGGER executions_seen AFTER DELETE ON executions FOR EACH STATEMENT EXECUTE FUNCTION see_commit();
 CREATE TRIGGER missed_slots_seen AFTER DELETE ON missed_slots FOR EACH STATEMENT EXECUTE FUNCTION see_commit()`)
 	require.NoError(t, err)
-	_, err = s.DB().ExecContext(ctx, `
-INSERT INTO executions (id, workflow_id, deployment_id, deployment_version, trigger_type, status, fired_time)
-SELECT gen_random_uuid(), 'wf-lazy', $1, 1, 'WEBHOOK', 'SUCCEEDED', $2::timestamptz + i * interval '1 second'
-FROM generate_series(1, 10) AS i`, d.ID, base)
-	require.NoError(t, err)
+	seedSucceeded(t, s, d, base, 10)
 
 	n, _, err := s.DeleteExpiredExecutions(ctx, time.Time{}, base.Add(time.Hour), 100)
 	require.NoError(t, err)
