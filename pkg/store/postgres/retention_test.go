@@ -76,9 +76,8 @@ WHERE t.relname = 'executions' AND i.indexrelname = 'executions_fired_time_idx'`
 // TestRetentionCommitsLazily: retention's deletes commit without waiting
 // for their write-ahead log to be flushed, and their connection's next
 // transaction waits again. Each batch's commit was a flush of its own that
-// the triggers' commits queued behind (LWLock:WALWrite, a fifth of their
-// waits while a pass ran in make bench-retention, against a twentieth
-// without).
+// the triggers' commits queued behind; the architecture doc's retention
+// measurements show what that changed (what they wait on, not their p99).
 func TestRetentionCommitsLazily(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
