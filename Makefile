@@ -215,7 +215,7 @@ RETENTION_ROWS ?= 5000000
 BENCH_TRIGGER_RATE ?= 200
 
 .PHONY: bench-retention
-bench-retention: ## Retention of RETENTION_ROWS=5000000 executions, 80 % expired, in local PostgreSQL under open-loop webhook triggers at BENCH_TRIGGER_RATE=200/s: trigger p50/p99 for BENCH_TRIGGER_SECONDS=20 without, in 5 s windows alternately with and without retention (up to 120 s: the immediate cost, free of drift), during the rest of the pass and after; removal time; history p99; goals p99 ratio (with/without, alternating windows) <= 1.20, history <= 20 ms; WFR_BENCH_RETENTION_CONTROL=1: a control run whose passes delete nothing
+bench-retention: ## Retention of RETENTION_ROWS=5000000 executions, 80 % expired, in local PostgreSQL under open-loop webhook triggers at BENCH_TRIGGER_RATE=200/s: trigger p50/p99 for BENCH_TRIGGER_SECONDS=20 without, in 5 s windows alternately with and without retention (up to 120 s: the immediate cost, free of drift), during the rest of the pass and after; removal time; history p99; goals p99 ratio (with/without, alternating windows) <= 1.20, history <= 20 ms; WFR_BENCH_RETENTION_CONTROL=1: a control run whose passes delete nothing; WFR_BENCH_RETENTION_STOP_WITH_LOAD=1: the pass ends with the load (trigger figures and rate, no removal time)
 	set -o pipefail; WFR_BENCH_RETENTION=$(RETENTION_ROWS) WFR_BENCH_RETENTION_SECONDS=$(BENCH_TRIGGER_SECONDS) WFR_BENCH_RETENTION_RATE=$(BENCH_TRIGGER_RATE) $(GO) test -count=1 -v -run '^TestBenchRetention$$' -timeout 90m ./cmd/workflow-runtime/ \
 	  | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
