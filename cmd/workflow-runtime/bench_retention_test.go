@@ -58,7 +58,7 @@ const (
 	// the same minutes, so the drift between the separate phases falls on
 	// both alike. That drift is the phases' places in the run, not
 	// retention: a control run (WFR_BENCH_RETENTION_CONTROL), whose passes
-	// delete nothing, had its phase "with" at 2.03 times the p99 of its
+	// delete nothing, had its phase "with" at 2.03 and 2.13 times the p99 of its
 	// first, which follows a checkpoint. What the deletes leave to be
 	// written later falls in both kinds of window too; the control's
 	// windows "without" are what a run's are read against for it.
