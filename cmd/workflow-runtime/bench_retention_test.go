@@ -57,11 +57,12 @@ const (
 	// and off are compared, and the goal is read from them: both come from
 	// the same minutes, so the drift between the separate phases falls on
 	// both alike. That drift is the phases' places in the run, not
-	// retention: a control run (WFR_BENCH_RETENTION_CONTROL), whose passes
-	// delete nothing, had its phase "with" at 2.03 and 2.13 times the p99 of its
-	// first, which follows a checkpoint. What the deletes leave to be
-	// written later falls in both kinds of window too; the control's
-	// windows "without" are what a run's are read against for it.
+	// retention: control runs (WFR_BENCH_RETENTION_CONTROL), whose passes
+	// delete nothing, had their phase "with" at 2.03 and 2.13 times the
+	// p99 of their first, which follows a checkpoint. What the deletes
+	// leave to be written later falls in both kinds of window too; the
+	// controls' windows "without" are what a run's are read against for
+	// it.
 	retBenchWindow      = 5 * time.Second
 	retBenchAlternation = 120 * time.Second
 	// retBenchSettle is how much of the start of each window is left out

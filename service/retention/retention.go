@@ -53,9 +53,10 @@ type Options struct {
 	Batch       int
 	BatchTarget time.Duration
 	// Duty is the share of a pass's time spent in batches, in (0, 1]
-	// [DefaultDuty]: after a batch that took d, the pass waits d*(1-Duty)/Duty, and
-	// at least Pause [10ms]. A batch that the database's load slows gets a
-	// longer wait, so that under load a pass gives way in proportion.
+	// [DefaultDuty]: after a batch that took d, the pass waits
+	// d*(1-Duty)/Duty, and at least Pause [10ms]. A batch that the
+	// database's load slows gets a longer wait, so that under load a pass
+	// gives way in proportion.
 	Duty  float64
 	Pause time.Duration
 	// Lease is how long the lease holds without renewal [1m]; it is renewed

@@ -34,9 +34,9 @@ import (
 // pool"). The status is tested in what the statement writes, not in
 // WHERE, where PostgreSQL's planner, whose statistics of a table of
 // finished rows see no PENDING one, would enter through
-// executions_unfinished_status_idx and read every unfinished row. A claimed row has an owner from then on:
-// if that replica dies, adoption takes it, as one that may have reached
-// the engine.
+// executions_unfinished_status_idx and read every unfinished row. A
+// claimed row has an owner from then on: if that replica dies, adoption
+// takes it, as one that may have reached the engine.
 func claimSQL(d Dialect) string {
 	return `
 UPDATE executions SET
