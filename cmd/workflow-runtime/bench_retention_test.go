@@ -51,6 +51,9 @@ const (
 	// retBenchCap ends the load of the phase with retention if the pass
 	// has not ended by then; the pass goes on alone.
 	retBenchCap = 120 * time.Second
+	// retBenchProgress is how often the pass, once alone, reports how far
+	// it has come: a complete run at the default pace takes about an hour.
+	retBenchProgress = 5 * time.Minute
 	// retBenchWindow is the length of the alternating phase's windows:
 	// retention runs for one, rests for the next, and so on for at most
 	// retBenchAlternation, under one load. Calls sent in its windows on
@@ -250,7 +253,7 @@ func TestBenchRetention(t *testing.T) {
 		}
 	}()
 	with := retBenchOpenLoad(t, db, float64(rate), stop, trigger)
-	<-passDone
+	retBenchReport(ctx, db, passDone)
 	require.NoError(t, passErr)
 	require.True(t, res.Held)
 	var stillExpired int
@@ -538,6 +541,28 @@ func retBenchAfter(d time.Duration) <-chan struct{} {
 	c := make(chan struct{})
 	time.AfterFunc(d, func() { close(c) })
 	return c
+}
+
+// retBenchReport prints, every retBenchProgress until done closes, how many
+// executions the database has deleted: the statistics' count, which costs
+// the pass nothing, where counting the rows left would scan them.
+func retBenchReport(ctx context.Context, db *sql.DB, done <-chan struct{}) {
+	start := time.Now()
+	tick := time.NewTicker(retBenchProgress)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			var deleted int64
+			if err := db.QueryRowContext(ctx, `SELECT n_tup_del FROM pg_stat_user_tables WHERE relname = 'executions'`).Scan(&deleted); err != nil {
+				fmt.Printf("retention pass: progress unknown: %v\n", err)
+				continue
+			}
+			fmt.Printf("retention pass: %d executions deleted in all after %v alone\n", deleted, time.Since(start).Round(time.Second))
+		}
+	}
 }
 
 // retBenchOpenLoad calls call at rate per second on a fixed schedule, each
